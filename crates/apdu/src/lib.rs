@@ -1,1 +1,21 @@
-//! placeholder
+//! The APDU layer, with no I/O: command and response types, status words, the ATR, and the
+//! one place where `61xx` GET RESPONSE, `6Cxx` re-send and command chaining are handled
+//! ([`transmit`]), generic over any [`card_transport::CardTransaction`].
+//!
+//! BER-TLV and SIMPLE-TLV come from `iso7816-tlv`, re-exported as [`tlv`].
+#![forbid(unsafe_code)]
+
+mod atr;
+mod command;
+mod error;
+mod exchange;
+mod response;
+mod status;
+
+pub use atr::{Atr, AtrError};
+pub use command::{Command, ParseError, MAX_EXTENDED_LE, MAX_SHORT_LE};
+pub use error::Error;
+pub use exchange::{expect_ok, transmit};
+pub use iso7816_tlv as tlv;
+pub use response::Response;
+pub use status::StatusWord;
