@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod atr;
+mod ber;
 mod command;
 mod error;
 mod exchange;
@@ -13,6 +14,7 @@ mod response;
 mod status;
 
 pub use atr::{Atr, AtrError};
+pub use ber::find_primitive;
 pub use command::{Command, ParseError, MAX_EXTENDED_LE, MAX_SHORT_LE};
 pub use error::Error;
 pub use exchange::{expect_ok, transmit};

@@ -1,0 +1,5 @@
+//! The counter-station's library: what the `station` subcommands do, without the argument
+//! parsing, so tests drive it directly.
+#![forbid(unsafe_code)]
+
+pub mod card_read;

@@ -1,0 +1,177 @@
+//! A private pcscd with the vsmartcard vpcd driver, started and stopped by PID.
+//!
+//! vpcd listens on `port` (user card, reader "Virtual PCD 00 00") and `port + 1` (PSAM,
+//! "Virtual PCD 00 01"). The config is written to a temporary directory so the system's
+//! `/etc/reader.conf.d` is not touched and a second stack can use other ports inside its own
+//! mount namespace. pcscd's socket path is fixed (`/run/pcscd`): one stack per namespace.
+//!
+//! The simulator connects to vpcd as a TCP client; vpcd listens on all interfaces, which is
+//! fine for tests and never acceptable in a production station.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// vpcd's default port (CHANNELID 0x8C7B): the user card. The PSAM is on the next port.
+pub const DEFAULT_VPCD_PORT: u16 = 35963;
+/// Reader names vpcd offers, in port order.
+pub const USER_CARD_READER: &str = "Virtual PCD 00 00";
+/// The second vpcd reader: the PSAM slot.
+pub const PSAM_READER: &str = "Virtual PCD 00 01";
+
+const RUN_DIR: &str = "/run/pcscd";
+const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+
+/// Why the stack could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StackError {
+    /// pcscd or the vpcd driver is missing.
+    #[error("{0} is not installed: run `scripts/test` (or apt-get install pcscd vsmartcard-vpcd) as root")]
+    NotInstalled(&'static str),
+    /// Another pcscd owns the socket.
+    #[error("another pcscd (pid {0}) is running: stop it (kill {0}) or run in a private mount namespace")]
+    AlreadyRunning(u32),
+    /// pcscd did not come up in time.
+    #[error("pcscd did not offer its readers within {0:?}: see its log {1}")]
+    NotReady(Duration, PathBuf),
+    /// Spawning or writing the config failed.
+    #[error("pcscd stack: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running pcscd. Dropping it stops pcscd (TERM, then wait).
+pub struct Pcscd {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Pcscd {
+    /// Starts pcscd with vpcd on `port` and `port + 1`, and returns once both readers are
+    /// listed (pcscd needs a moment to load the driver).
+    pub fn start(port: u16) -> Result<Pcscd, StackError> {
+        if !Path::new("/usr/sbin/pcscd").exists() {
+            return Err(StackError::NotInstalled("pcscd"));
+        }
+        if !Path::new(VPCD_DRIVER).exists() {
+            return Err(StackError::NotInstalled("vsmartcard-vpcd"));
+        }
+        let dir = tempfile::Builder::new().prefix("pcsc-stack-").tempdir()?;
+        std::fs::write(
+            dir.path().join("reader.conf"),
+            format!(
+                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
+            ),
+        )?;
+        let mut stack = Pcscd { child: None, dir, port };
+        stack.spawn()?;
+        Ok(stack)
+    }
+
+    fn spawn(&mut self) -> Result<(), StackError> {
+        clear_stale_pid()?;
+        let log = std::fs::File::create(self.log_path())?;
+        let child = Command::new("/usr/sbin/pcscd")
+            .arg("--foreground")
+            .arg("-c")
+            .arg(self.dir.path().join("reader.conf"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        tracing::info!(pid = child.id(), port = self.port, "pcscd started");
+        self.child = Some(child);
+        self.wait_ready(Duration::from_secs(10))
+    }
+
+    /// Polls until pcscd lists both vpcd readers. There is no event for "daemon ready", so
+    /// this is the one poll of the stack (every 20 ms, bounded).
+    fn wait_ready(&mut self, limit: Duration) -> Result<(), StackError> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) {
+                if let Ok(names) = ctx.list_readers_owned() {
+                    let names: Vec<String> = names.iter().map(|n| n.to_string_lossy().into_owned()).collect();
+                    if names.iter().any(|n| n == USER_CARD_READER) && names.iter().any(|n| n == PSAM_READER) {
+                        return Ok(());
+                    }
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(StackError::Io(std::io::Error::other(format!(
+                        "pcscd exited with {status}: see {}",
+                        self.log_path().display()
+                    ))));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(StackError::NotReady(limit, self.log_path()))
+    }
+
+    /// pcscd's output.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("pcscd.log")
+    }
+
+    /// The user-card port; the PSAM is on `port() + 1`.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// pcscd's PID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Stops pcscd (a crash or an administrator's restart, as the station sees it).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id();
+            // SIGTERM lets pcscd remove its socket and pid file; std offers only SIGKILL.
+            let termed = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !termed {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+            tracing::info!(pid, "pcscd stopped");
+        }
+    }
+
+    /// Stops pcscd and starts it again on the same ports.
+    pub fn restart(&mut self) -> Result<(), StackError> {
+        self.stop();
+        self.spawn()
+    }
+}
+
+impl Drop for Pcscd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A pid file left by a dead pcscd blocks a new one; a live one is someone else's stack.
+fn clear_stale_pid() -> Result<(), StackError> {
+    let pid_file = Path::new(RUN_DIR).join("pcscd.pid");
+    let Ok(text) = std::fs::read_to_string(&pid_file) else {
+        return Ok(());
+    };
+    if let Ok(pid) = text.trim().parse::<u32>() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 3 of /proc/PID/stat is the state; a zombie (Z) holds the file but not the socket.
+        let alive = !stat.is_empty() && stat.contains("(pcscd)") && !stat.contains(") Z ");
+        if alive {
+            return Err(StackError::AlreadyRunning(pid));
+        }
+    }
+    std::fs::remove_file(&pid_file)?;
+    let _ = std::fs::remove_file(Path::new(RUN_DIR).join("pcscd.comm"));
+    Ok(())
+}
