@@ -7,6 +7,7 @@
 
 mod atr;
 mod ber;
+mod binary;
 mod command;
 mod error;
 mod exchange;
@@ -15,6 +16,7 @@ mod status;
 
 pub use atr::{Atr, AtrError};
 pub use ber::find_primitive;
+pub use binary::{read_binary_all, update_binary_all};
 pub use command::{Command, ParseError, MAX_EXTENDED_LE, MAX_SHORT_LE};
 pub use error::Error;
 pub use exchange::{expect_ok, transmit};
