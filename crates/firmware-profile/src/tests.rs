@@ -1,0 +1,195 @@
+use super::*;
+
+fn profiles_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles")
+}
+
+/// A small valid profile; tests break one field of it at a time.
+const BASE: &str = r#"
+id = "t"
+description = "test"
+vendor = "v"
+card_os = "os"
+generation = "3"
+spec_version = "3.00"
+atr = "3B 6D 00 00 00 81 4E 43 23 86 97 15 99 00 BF 7C 7A"
+
+[capabilities]
+extended_length = false
+max_command_data = 255
+max_response_data = 256
+
+[[application]]
+name = "SSSE"
+aid = "7378312E73682EC9E7BBE1B1A3D5CF"
+kind = "ssse"
+df = "3F00/DDF1"
+
+[[file]]
+fid = "3F00"
+type = "mf"
+
+[[file]]
+fid = "DDF1"
+type = "df"
+parent = "3F00"
+df_name = "7378312E73682EC9E7BBE1B1A3D5CF"
+
+[[file]]
+fid = "EF05"
+type = "ef"
+parent = "3F00/DDF1"
+structure = "linear-variable"
+records = 7
+record_size = 18
+sfi = 5
+read = "always"
+update = "key:04"
+
+[[key]]
+df = "3F00/DDF1"
+id = "04"
+usage = "update"
+algorithm = "3des"
+tries = 15
+
+[sim]
+key = [{ df = "3F00/DDF1", id = "04", value = "505152535455565758595A5B5C5D5E5F" }]
+
+[[sim.file]]
+path = "3F00/DDF1/EF05"
+records = { "02" = "02 01 31" }
+"#;
+
+fn broken(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from:?} not in BASE");
+    let e = Profile::from_toml_str(&BASE.replacen(from, to, 1), "t.toml").expect_err("must be refused");
+    e.to_string()
+}
+
+#[test]
+fn every_shipped_profile_validates() {
+    let profiles = load_dir(profiles_dir()).expect("profiles validate");
+    let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+    for want in ["ssc-3g-sim", "ssc-2g-sim", "psam-sim"] {
+        assert!(ids.contains(&want), "{want} missing from {ids:?}");
+    }
+}
+
+#[test]
+fn ssc_3g_sim_has_what_the_simulator_needs() {
+    let p = Profile::load(profiles_dir().join("ssc-3g-sim.toml")).expect("valid");
+    assert_eq!(p.generation, Generation::Third);
+    assert!(p.capabilities.extended_length && p.atr.extended_length());
+    assert_eq!(p.atr.protocols(), &[1]);
+    assert_eq!(p.card8(), Some([0x00, 0xBF, 0x7C, 0x7A, 0x48, 0xFB, 0x49, 0x66]));
+    let ssse = p.application(ApplicationKind::Ssse).expect("SSSE");
+    let ddf1 = ssse.df.clone().expect("DF");
+    assert_eq!(ddf1.to_string(), "3F00/DDF1");
+    assert_eq!(p.df_by_name(&ssse.aid).map(|f| &f.path), Some(&ddf1));
+    let ef08 = p.file(&ddf1.join(0xEF08)).and_then(FileSpec::ef).expect("EF08");
+    assert_eq!(ef08.structure, EfStructure::Transparent { size: 4096 });
+    assert_eq!((ef08.read, ef08.update), (AccessCondition::Key(0x0A), AccessCondition::Key(0x04)));
+    assert_eq!(p.find_key(&ddf1, 0x0A).map(|k| k.algorithm), Some(Algorithm::TripleDes));
+    // DF01's EF finds the PIN of DDF1 above it.
+    assert!(p.find_pin(&ddf1.join(0xDF01), 0x01).is_some());
+    assert_eq!(p.sim_key(&ddf1, 0x04).map(<[u8]>::len), Some(16));
+    match p.sim.files.get(&ddf1.join(0xEF06)) {
+        Some(SimContent::Records(r)) => assert_eq!(r.get(&0x08).map(|r| r[0]), Some(0x08)),
+        other => panic!("EF06 content: {other:?}"),
+    }
+    assert_eq!(p.mf().path, FilePath::mf());
+    assert_eq!(p.children(&ddf1).count(), 8);
+}
+
+#[test]
+fn debug_output_hides_test_secrets() {
+    let p = Profile::from_toml_str(BASE, "t.toml").expect("valid");
+    let text = format!("{:?}", p.sim);
+    assert!(!text.contains("505152") && !text.contains("80, 81"), "{text}");
+}
+
+#[test]
+fn errors_name_file_and_field() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("fid = \"DDF1\"", "fid = \"DDF\"", "t.toml: file[1].fid: \"DDF\" is not 4 hex digits"),
+        (
+            "parent = \"3F00\"",
+            "parent = \"3F00/AAAA\"",
+            "t.toml: file[1].parent: 3F00/AAAA is not in the file tree",
+        ),
+        ("generation = \"3\"", "generation = \"4\"", "t.toml: generation:"),
+        ("atr = \"3B 6D", "atr = \"3A 6D", "t.toml: atr: ATR TS byte 3A"),
+        ("atr = \"3B 6D 00", "atr = \"3B 6D 0G", "t.toml: atr: \"3B 6D 0G"),
+        ("aid = \"7378312E73682EC9E7BBE1B1A3D5CF\"", "aid = \"D156\"", "t.toml: application[0].aid: 2 bytes"),
+        ("update = \"key:04\"", "update = \"key:05\"", "t.toml: file[2].update: key 05 is not defined"),
+        ("update = \"key:04\"", "update = \"pin:01\"", "t.toml: file[2].update: PIN 01 is not defined"),
+        ("read = \"always\"", "read = \"sometimes\"", "t.toml: file[2].read: \"sometimes\""),
+        ("record_size = 18", "record_size = 300", "t.toml: file[2].record_size: 300"),
+        ("records = 7", "size = 7", "t.toml: file[2].size: a record EF"),
+        ("sfi = 5", "sfi = 31", "t.toml: file[2].sfi: 31"),
+        ("tries = 15", "tries = 16", "t.toml: key[0].tries: 16"),
+        ("value = \"5051", "value = \"51", "t.toml: sim.key[0].value: 15 bytes"),
+        (
+            "\"02\" = \"02 01 31\"",
+            "\"09\" = \"02 01 31\"",
+            "t.toml: sim.file[0].records.\"09\": record number",
+        ),
+        ("\"02\" = \"02 01 31\"", "\"02\" = \"\"", "t.toml: sim.file[0].records.\"02\": 0 bytes"),
+        (
+            "extended_length = false",
+            "extended_length = true",
+            "t.toml: capabilities.extended_length: true but",
+        ),
+        ("max_command_data = 255", "max_command_data = 256", "t.toml: capabilities.max_command_data: 256"),
+        ("df_name = \"7378", "df_name = \"7378AA", "t.toml: application[0].df: the df_name of 3F00/DDF1"),
+    ];
+    for (from, to, want) in cases {
+        let got = broken(from, to);
+        assert!(got.starts_with(want), "{from} -> {to}:\n got  {got}\n want {want}...");
+    }
+}
+
+#[test]
+fn duplicate_fids_and_structure_errors_are_named() {
+    let dup = BASE.replace(
+        "[[key]]",
+        "[[file]]\nfid = \"EF05\"\ntype = \"ef\"\nparent = \"3F00/DDF1\"\nstructure = \"transparent\"\nsize = 5\nread = \"always\"\nupdate = \"always\"\n\n[[key]]",
+    );
+    let e = Profile::from_toml_str(&dup, "d.toml").expect_err("dup").to_string();
+    assert_eq!(e, "d.toml: file[3].fid: 3F00/DDF1/EF05 is already file[2] (FIDs are unique in a DF)");
+    let typo = BASE.replace("structure = \"linear-variable\"", "structure = \"cyclic\"");
+    let e = Profile::from_toml_str(&typo, "s.toml").expect_err("typo").to_string();
+    assert!(e.starts_with("s.toml: ") && e.contains("cyclic"), "{e}");
+    let unknown = BASE.replace("sfi = 5", "sfi = 5\nshort_id = 5");
+    let e = Profile::from_toml_str(&unknown, "u.toml").expect_err("unknown field").to_string();
+    assert!(e.contains("short_id"), "{e}");
+    let ef_parent =
+        BASE.replace("parent = \"3F00/DDF1\"\nstructure", "parent = \"3F00/DDF1/EF05\"\nstructure");
+    let e = Profile::from_toml_str(&ef_parent, "p.toml").expect_err("EF parent").to_string();
+    assert!(e.contains("file[2]"), "{e}");
+}
+
+#[test]
+fn duplicate_ids_in_a_directory_are_refused() {
+    let dir = std::env::temp_dir().join(format!("fw-profile-dup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("a.toml"), BASE).expect("a");
+    std::fs::write(dir.join("b.toml"), BASE).expect("b");
+    let e = load_dir(&dir).expect_err("duplicate");
+    assert!(matches!(e, ProfileError::DuplicateId { ref id, .. } if id == "t"), "{e}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn paths_and_conditions_round_trip() {
+    let p = FilePath::parse("3F00/DDF1/EF05").expect("path");
+    assert_eq!(p.to_string(), "3F00/DDF1/EF05");
+    assert_eq!(p.parent().map(|p| p.to_string()).as_deref(), Some("3F00/DDF1"));
+    assert!(FilePath::parse("DDF1/EF05").is_none());
+    assert!(FilePath::parse("3F00/EF5").is_none());
+    for c in ["always", "never", "key:0A", "pin:01"] {
+        assert_eq!(AccessCondition::parse(c).map(|c| c.to_string()).as_deref(), Some(c));
+    }
+    assert!(AccessCondition::parse("key:A").is_none());
+}

@@ -1,0 +1,161 @@
+//! The card's persistent state (EEPROM): file contents, life cycles, try counters. Kept in a
+//! JSON file written atomically after every APDU that changed it, so a card survives being
+//! re-inserted and the simulator process being restarted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use firmware_profile::{CardLifeCycle, EfStructure, FileLifeCycle, FilePath, Profile, SimContent};
+use serde::{Deserialize, Serialize};
+
+use crate::SimError;
+
+/// Bytes written as upper-case hex in the JSON file, so a person can read and diff it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Hex(pub Vec<u8>);
+
+impl Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode_upper(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Hex, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(&s).map(Hex).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One file's persistent part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileState {
+    pub lifecycle: FileLifeCycle,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Hex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<BTreeMap<u8, Hex>>,
+}
+
+/// Everything that survives a power cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CardState {
+    /// Which profile built this card: a state file never silently changes card OS.
+    pub profile_id: String,
+    pub card_lifecycle: CardLifeCycle,
+    /// By path (`3F00/DDF1/EF05`).
+    pub files: BTreeMap<String, FileState>,
+    /// Tries left by `DF:KEYID` (PSAM keys `DF:USAGE:KEYID`).
+    pub key_tries: BTreeMap<String, u8>,
+    /// Tries left by `DF:PINID`.
+    pub pin_tries: BTreeMap<String, u8>,
+}
+
+/// The map key of a key's or PIN's try counter.
+pub(crate) fn secret_ref(df: &FilePath, id: u8, usage_code: Option<u8>) -> String {
+    match usage_code {
+        Some(u) => format!("{df}:{u:02X}:{id:02X}"),
+        None => format!("{df}:{id:02X}"),
+    }
+}
+
+fn initial_file(profile: &Profile, path: &FilePath) -> Option<FileState> {
+    let spec = profile.file(path)?;
+    let content = profile.sim.files.get(path);
+    let (data, records) = match spec.ef().map(|e| e.structure) {
+        None => (None, None),
+        Some(EfStructure::Transparent { size }) => {
+            let mut data = match content {
+                Some(SimContent::Binary(d)) => d.clone(),
+                _ => Vec::new(),
+            };
+            data.resize(size, 0);
+            (Some(Hex(data)), None)
+        }
+        Some(structure) => {
+            let mut records: BTreeMap<u8, Hex> = BTreeMap::new();
+            // ISO 7816-4: a linear-fixed EF is created with all its records; a linear-variable
+            // one holds only the records written to it.
+            if let EfStructure::LinearFixed { records: n, record_size } = structure {
+                records.extend((1..=n).map(|i| (i, Hex(vec![0; record_size as usize]))));
+            }
+            if let Some(SimContent::Records(given)) = content {
+                records.extend(given.iter().map(|(n, r)| (*n, Hex(r.clone()))));
+            }
+            (None, Some(records))
+        }
+    };
+    Some(FileState { lifecycle: spec.lifecycle, data, records })
+}
+
+impl CardState {
+    /// A fresh card as the profile describes it.
+    pub fn from_profile(profile: &Profile) -> CardState {
+        let mut s = CardState {
+            profile_id: profile.id.clone(),
+            card_lifecycle: profile.card_lifecycle,
+            files: BTreeMap::new(),
+            key_tries: BTreeMap::new(),
+            pin_tries: BTreeMap::new(),
+        };
+        s.fill_missing(profile);
+        s
+    }
+
+    /// Adds what the profile has and the state lacks (a profile that grew a file).
+    fn fill_missing(&mut self, profile: &Profile) {
+        for f in &profile.files {
+            if let Some(fs) = initial_file(profile, &f.path) {
+                self.files.entry(f.path.to_string()).or_insert(fs);
+            }
+        }
+        for k in &profile.keys {
+            self.key_tries.entry(secret_ref(&k.df, k.id, k.usage_code)).or_insert(k.tries);
+        }
+        for p in &profile.pins {
+            self.pin_tries.entry(secret_ref(&p.df, p.id, None)).or_insert(p.tries);
+        }
+    }
+
+    /// Reads the state file, or builds a fresh card when there is none.
+    pub fn load_or_new(profile: &Profile, path: &Path) -> Result<CardState, SimError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(CardState::from_profile(profile))
+            }
+            Err(source) => return Err(SimError::StateIo { path: path.to_path_buf(), source }),
+        };
+        let mut s: CardState = serde_json::from_str(&text)
+            .map_err(|e| SimError::StateParse { path: path.to_path_buf(), message: e.to_string() })?;
+        if s.profile_id != profile.id {
+            return Err(SimError::StateMismatch {
+                path: path.to_path_buf(),
+                state: s.profile_id,
+                profile: profile.id.clone(),
+            });
+        }
+        s.fill_missing(profile);
+        Ok(s)
+    }
+
+    /// Writes the state atomically: a temporary file next to it, then a rename, so a crash
+    /// leaves either the old or the new card, never half of one.
+    pub fn save(&self, path: &Path) -> Result<(), SimError> {
+        let io = |source| SimError::StateIo { path: path.to_path_buf(), source };
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| SimError::StateParse { path: path.to_path_buf(), message: e.to_string() })?;
+        let mut tmp = PathBuf::from(path);
+        tmp.as_mut_os_string().push(".tmp");
+        std::fs::write(&tmp, text).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    pub fn file(&self, path: &FilePath) -> Option<&FileState> {
+        self.files.get(&path.to_string())
+    }
+
+    pub fn file_mut(&mut self, path: &FilePath) -> Option<&mut FileState> {
+        self.files.get_mut(&path.to_string())
+    }
+}
