@@ -122,3 +122,49 @@ impl std::fmt::Display for CardReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use card_transport::transcript::Replay;
+
+    fn recorded() -> (Replay, Vec<u8>) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/transcripts/card-read-ssc-3g.apdu");
+        let text = std::fs::read_to_string(path).expect(path);
+        let atr_hex = text.lines().find_map(|l| l.strip_prefix("# ATR ")).expect("ATR line");
+        (Replay::from_text(&text).expect("transcript"), hex::decode(atr_hex.trim()).expect("hex"))
+    }
+
+    fn known() -> Vec<KnownApplication> {
+        vec![
+            KnownApplication { name: "PSAM".into(), aid: hex::decode("D15600000590").expect("hex") },
+            KnownApplication {
+                name: "SSSE".into(),
+                aid: hex::decode("7378312E73682EC9E7BBE1B1A3D5CF").expect("hex"),
+            },
+        ]
+    }
+
+    #[test]
+    fn recorded_card_read_reports_the_applications() {
+        let (mut card, atr) = recorded();
+        let report = inspect(&mut card, "Virtual PCD 00 00", &atr, &known()).expect("read");
+        assert_eq!(card.remaining(), 0);
+        assert!(report.extended_length);
+        assert_eq!(report.protocols, vec![1]);
+        assert_eq!(report.historical_bytes.len(), 28);
+        let present: Vec<(&str, bool, &str)> =
+            report.applications.iter().map(|a| (a.name.as_str(), a.present, a.sw.as_str())).collect();
+        assert_eq!(present, vec![("PSAM", false, "6A82"), ("SSSE", true, "9000")]);
+        assert_eq!(report.applications[1].fci_len, 29);
+        let text = report.to_string();
+        assert!(text.contains("present SSSE"), "{text}");
+    }
+
+    #[test]
+    fn a_malformed_atr_is_an_error_that_says_what_to_do() {
+        let (mut card, _) = recorded();
+        let e = inspect(&mut card, "r", &[0x3B, 0x8E], &known()).expect_err("bad ATR");
+        assert!(e.to_string().contains("re-insert"), "{e}");
+    }
+}

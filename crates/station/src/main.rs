@@ -1,1 +1,181 @@
-fn main() {}
+//! `station`: the counter-station's one binary. Subcommands grow with the issues.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use card_transport::{Disposition, ReaderManager};
+use clap::{Parser, Subcommand};
+use station::card_read::{self, KnownApplication};
+
+#[derive(Parser)]
+#[command(name = "station", version, about = "Counter-station for social-security cards")]
+struct Cli {
+    /// More logging (-v debug with redacted APDU traces, -vv trace). `STATION_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand)]
+enum Top {
+    /// Cards in readers over PC/SC.
+    #[command(subcommand)]
+    Card(CardCmd),
+    /// Simulated devices for development and CI (debug builds with the `sim` feature only).
+    #[cfg(feature = "sim")]
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCmd),
+}
+
+#[derive(Subcommand)]
+enum CardCmd {
+    /// List the readers with their kind (contact, contactless, sam) and whether a card is in.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the card in a reader: ATR and which known applications answer.
+    Read {
+        /// Reader: a name, `kind:contact|contactless|sam`, or `#N`.
+        #[arg(long, default_value = "kind:contact")]
+        reader: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Firmware profiles whose applications are probed.
+        #[arg(long, env = "STATION_PROFILES")]
+        profiles: Option<PathBuf>,
+        /// Write the APDU exchange as a transcript (secrets and personal data masked).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Wait this many seconds for a card to be inserted first.
+        #[arg(long)]
+        wait: Option<u64>,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn,station=info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STATION_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Top) -> Result<()> {
+    match command {
+        Top::Card(CardCmd::List { json }) => card_list(json),
+        Top::Card(CardCmd::Read { reader, json, profiles, record, wait }) => {
+            card_read_cmd(&reader, json, profiles, record, wait)
+        }
+        #[cfg(feature = "sim")]
+        Top::Sim(cmd) => sim_cmd::run(cmd),
+    }
+}
+
+fn card_list(json: bool) -> Result<()> {
+    let mut manager = pcsc_reader::PcscManager::new().context("connecting to pcscd")?;
+    let readers = manager.list_readers()?;
+    if json {
+        let list: Vec<serde_json::Value> = readers
+            .iter()
+            .map(|r| serde_json::json!({"name": r.name, "kind": r.kind.as_str(), "card_present": r.card_present}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if readers.is_empty() {
+        println!("no readers: plug one in (or start the simulated stack with scripts/run)");
+    } else {
+        for r in readers {
+            println!("{:<12} {:<8} {}", r.kind, if r.card_present { "card" } else { "empty" }, r.name);
+        }
+    }
+    Ok(())
+}
+
+/// Where the firmware profiles are: the flag or `STATION_PROFILES`, else `firmware-profiles/`
+/// in the working directory, else the copy in the source tree this binary was built from.
+fn profiles_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.unwrap_or_else(|| {
+        let here = PathBuf::from("firmware-profiles");
+        if here.is_dir() {
+            here
+        } else {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../firmware-profiles"))
+        }
+    })
+}
+
+/// The applications of every profile, each AID once, in profile order.
+fn known_applications(dir: &std::path::Path) -> Result<Vec<KnownApplication>> {
+    let profiles = firmware_profile::load_dir(dir)
+        .with_context(|| format!("loading firmware profiles from {}", dir.display()))?;
+    let mut known: Vec<KnownApplication> = Vec::new();
+    for app in profiles.iter().flat_map(|p| p.applications.iter()) {
+        if !known.iter().any(|k| k.aid == app.aid) {
+            known.push(KnownApplication { name: app.name.clone(), aid: app.aid.clone() });
+        }
+    }
+    Ok(known)
+}
+
+fn card_read_cmd(
+    selector: &str,
+    json: bool,
+    profiles: Option<PathBuf>,
+    record: Option<PathBuf>,
+    wait: Option<u64>,
+) -> Result<()> {
+    let known = known_applications(&profiles_dir(profiles))?;
+    let mut manager = pcsc_reader::PcscManager::new().context("connecting to pcscd")?;
+    if let Some(secs) = wait {
+        let info = manager.resolve(selector)?;
+        let event = manager.wait_for_card(&info.name, Some(std::time::Duration::from_secs(secs)))?;
+        anyhow::ensure!(
+            matches!(event, pcsc_reader::ReaderEvent::CardInserted { .. }),
+            "no card in {} after {secs} s ({event:?}): insert the card and retry",
+            info.name
+        );
+    }
+    let mut card = manager.open(selector)?;
+    let reader = card_transport::Card::reader(&card).name.clone();
+    let atr = card_transport::Card::atr(&card).to_vec();
+    let report = {
+        let mut tx = card_transport::Card::transaction(&mut card)?;
+        match &record {
+            Some(path) => {
+                let mut rec = card_transport::transcript::Recorder::new(tx.as_mut());
+                let report = card_read::inspect(&mut rec, &reader, &atr, &known);
+                let header =
+                    format!("# station card read, reader {reader}\n# ATR {}\n", hex::encode_upper(&atr));
+                std::fs::write(path, header + rec.text())
+                    .with_context(|| format!("writing transcript {}", path.display()))?;
+                report
+            }
+            None => card_read::inspect(tx.as_mut(), &reader, &atr, &known),
+        }?
+    };
+    card_transport::Card::disconnect(Box::new(card), Disposition::Leave)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+#[cfg(feature = "sim")]
+mod sim_cmd;

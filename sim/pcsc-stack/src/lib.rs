@@ -132,10 +132,8 @@ impl Pcscd {
         if let Some(mut child) = self.child.take() {
             let pid = child.id();
             // SIGTERM lets pcscd remove its socket and pid file; std offers only SIGKILL.
-            let termed = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .is_ok_and(|s| s.success());
+            let termed =
+                Command::new("kill").args(["-TERM", &pid.to_string()]).status().is_ok_and(|s| s.success());
             if !termed {
                 let _ = child.kill();
             }

@@ -1,0 +1,151 @@
+//! `station sim ...`: the simulated devices, behind the real PC/SC stack.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use card_sim::{Faults, SimConfig};
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand)]
+pub enum SimCmd {
+    /// Plug the simulated user card (and PSAM) into a running pcscd's vpcd readers.
+    Card(CardArgs),
+    /// Start a private pcscd with vpcd, plug in the simulated card and PSAM, read the card
+    /// back over PC/SC, and keep it all up until Ctrl-C.
+    Stack(StackArgs),
+}
+
+#[derive(Args)]
+pub struct CardArgs {
+    #[command(flatten)]
+    devices: DeviceArgs,
+    /// vpcd address of the user-card reader ("Virtual PCD 00 00").
+    #[arg(long, default_value = card_sim::DEFAULT_USER_CARD_ADDR)]
+    vpcd: SocketAddr,
+    /// vpcd address of the PSAM reader ("Virtual PCD 00 01").
+    #[arg(long, default_value = card_sim::DEFAULT_PSAM_ADDR)]
+    psam_vpcd: SocketAddr,
+    /// User card state file (loaded if present; the card survives restarts). Default: none.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// PSAM state file.
+    #[arg(long)]
+    psam_state: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct StackArgs {
+    #[command(flatten)]
+    devices: DeviceArgs,
+    /// vpcd port of the user card; the PSAM uses the next one.
+    #[arg(long, env = "STATION_VPCD_PORT", default_value_t = pcsc_stack::DEFAULT_VPCD_PORT)]
+    port: u16,
+    /// Where the cards' state files live.
+    #[arg(long, default_value = "sim-state")]
+    state_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct DeviceArgs {
+    /// Firmware profile of the user card.
+    #[arg(long, default_value = "firmware-profiles/ssc-3g-sim.toml")]
+    profile: PathBuf,
+    /// Firmware profile of the PSAM.
+    #[arg(long, default_value = "firmware-profiles/psam-sim.toml")]
+    psam_profile: PathBuf,
+    /// No PSAM in the SAM slot.
+    #[arg(long)]
+    no_psam: bool,
+    /// Faults for the user card, e.g. `pull-after=5,reinsert=2s`, `t0`, `wrong-le`, `slow=20ms`.
+    #[arg(long, default_value = "none")]
+    fault: Faults,
+}
+
+pub fn run(cmd: SimCmd) -> Result<()> {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .context("installing the Ctrl-C handler")?;
+    match cmd {
+        SimCmd::Card(args) => {
+            let _handles =
+                start_devices(&args.devices, args.vpcd, args.psam_vpcd, args.state, args.psam_state)?;
+            eprintln!("simulated card on {}, PSAM on {}: Ctrl-C stops", args.vpcd, args.psam_vpcd);
+            let _ = stop_rx.recv();
+            Ok(())
+        }
+        SimCmd::Stack(args) => stack(args, stop_rx),
+    }
+}
+
+fn start_devices(
+    d: &DeviceArgs,
+    vpcd: SocketAddr,
+    psam_vpcd: SocketAddr,
+    state: Option<PathBuf>,
+    psam_state: Option<PathBuf>,
+) -> Result<Vec<card_sim::VpcdHandle>> {
+    let mut handles = vec![card_sim::start(&SimConfig {
+        profile: d.profile.clone(),
+        state,
+        faults: d.fault.clone(),
+        vpcd,
+    })?];
+    if !d.no_psam {
+        handles.push(card_sim::start(&SimConfig {
+            profile: d.psam_profile.clone(),
+            state: psam_state,
+            faults: Faults::default(),
+            vpcd: psam_vpcd,
+        })?);
+    }
+    Ok(handles)
+}
+
+fn stack(args: StackArgs, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
+    std::fs::create_dir_all(&args.state_dir)
+        .with_context(|| format!("creating {}", args.state_dir.display()))?;
+    let mut pcscd = pcsc_stack::Pcscd::start(args.port)?;
+    let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let state = |name: &str| Some(Path::new(&args.state_dir).join(name));
+    let _handles = start_devices(
+        &args.devices,
+        addr(args.port),
+        addr(args.port + 1),
+        state("user-card.json"),
+        state("psam.json"),
+    )?;
+    eprintln!(
+        "pcscd pid {:?} (log {}), vpcd ports {} and {}",
+        pcscd.pid(),
+        pcscd.log_path().display(),
+        args.port,
+        args.port + 1
+    );
+    let mut manager = pcsc_reader::PcscManager::new()?;
+    let event =
+        manager.wait_for_card(pcsc_stack::USER_CARD_READER, Some(std::time::Duration::from_secs(10)))?;
+    anyhow::ensure!(
+        matches!(event, pcsc_reader::ReaderEvent::CardInserted { .. }),
+        "the simulated card did not appear in {} ({event:?})",
+        pcsc_stack::USER_CARD_READER
+    );
+    for r in card_transport::ReaderManager::list_readers(&mut manager)? {
+        println!("{:<12} {:<8} {}", r.kind, if r.card_present { "card" } else { "empty" }, r.name);
+    }
+    let known = super::known_applications(&super::profiles_dir(None))?;
+    let mut card = manager.open(pcsc_stack::USER_CARD_READER)?;
+    let atr = card_transport::Card::atr(&card).to_vec();
+    let report = {
+        let mut tx = card_transport::Card::transaction(&mut card)?;
+        station::card_read::inspect(tx.as_mut(), pcsc_stack::USER_CARD_READER, &atr, &known)?
+    };
+    card_transport::Card::disconnect(Box::new(card), card_transport::Disposition::Leave)?;
+    print!("{report}");
+    println!("station is up on simulated devices; Ctrl-C stops pcscd and the simulators");
+    let _ = stop.recv();
+    pcscd.stop();
+    Ok(())
+}
