@@ -1,0 +1,56 @@
+//! The real PC/SC stack for tests and benchmarks: a private pcscd with vpcd, our simulated card
+//! plugged in as a vpcd client, and the station's PC/SC driver connected to it.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use card_sim::{Faults, SimConfig, VpcdHandle};
+use pcsc_reader::{PcscManager, ReaderEvent};
+
+pub const READER: &str = pcsc_stack::USER_CARD_READER;
+
+pub fn profile(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles").join(name)
+}
+
+pub struct Stack {
+    pub pcscd: pcsc_stack::Pcscd,
+    pub card: VpcdHandle,
+    pub manager: PcscManager,
+    pub state_dir: tempfile::TempDir,
+}
+
+/// The vpcd port: `STATION_VPCD_PORT` lets a second stack run in its own mount namespace.
+pub fn port() -> u16 {
+    std::env::var("STATION_VPCD_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(pcsc_stack::DEFAULT_VPCD_PORT)
+}
+
+impl Stack {
+    /// Starts pcscd, plugs in a card of `profile_file` (state in a fresh file), waits for it.
+    pub fn start(profile_file: &str) -> Stack {
+        let port = port();
+        let pcscd = pcsc_stack::Pcscd::start(port).expect("pcscd starts (run scripts/install-deps as root)");
+        let state_dir = tempfile::tempdir().expect("tempdir");
+        let config = SimConfig {
+            profile: profile(profile_file),
+            state: Some(state_dir.path().join("card.json")),
+            faults: Faults::default(),
+            vpcd: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let card = card_sim::start(&config).expect("simulator starts");
+        let mut manager = PcscManager::new().expect("pcscd answers");
+        wait_card(&mut manager);
+        Stack { pcscd, card, manager, state_dir }
+    }
+}
+
+/// Waits (with get_status_change, no sleep) until the simulated card is in the reader.
+pub fn wait_card(manager: &mut PcscManager) {
+    let event = manager.wait_for_card(READER, Some(Duration::from_secs(15))).expect("wait for card");
+    assert!(matches!(event, ReaderEvent::CardInserted { .. }), "card did not appear: {event:?}");
+}

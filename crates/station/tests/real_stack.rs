@@ -1,0 +1,181 @@
+//! The station's code through the real stack: `pcsc` crate -> pcscd -> vpcd -> our simulator.
+//! Each test starts its own pcscd and stops it by PID; they run one at a time (one pcscd per
+//! machine: a lock here for `cargo test`, the nextest group `pcsc-stack` for nextest).
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use apdu::{expect_ok, read_binary_all, update_binary_all, Command, Error, StatusWord};
+use card_sim::Faults;
+use card_transport::{Card, CardTransaction, Disposition, TransportError};
+use common::{wait_card, Stack, READER};
+
+static ONE_PCSCD: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_PCSCD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+const SSSE: &[u8] = b"sx1.sh.\xC9\xE7\xBB\xE1\xB1\xA3\xD5\xCF";
+
+fn faults(spec: &str) -> Faults {
+    spec.parse().expect("fault syntax")
+}
+
+/// EXTERNAL AUTHENTICATE with a test key of the simulator's profile (the PSAM does this in
+/// production; here the host holds the sim's key).
+fn authenticate(tx: &mut dyn CardTransaction, key: &str, key_id: u8) {
+    let challenge = expect_ok(tx, &Command::get_challenge(8), "GET CHALLENGE").expect("challenge");
+    let key = hex::decode(key).expect("hex");
+    let cryptogram =
+        card_sim::external_auth_cryptogram(firmware_profile::Algorithm::TripleDes, &key, &challenge)
+            .expect("3DES");
+    expect_ok(tx, &Command::external_authenticate(key_id, &cryptogram), "EXTERNAL AUTHENTICATE")
+        .expect("authenticated");
+}
+
+#[test]
+fn select_read_write_extended_t0_and_wrong_le_through_pcscd() {
+    let _one = serial();
+    let mut stack = Stack::start("ssc-3g-sim.toml");
+    let mut card = stack.manager.open(READER).expect("open");
+    assert!(card.capabilities().extended_length, "the 3G profile's ATR announces extended length");
+    let mut tx = card.transaction().expect("transaction");
+    let tx = tx.as_mut();
+
+    // SELECT by AID and path; READ RECORD EF05 card number (tag 07).
+    let fci = expect_ok(tx, &Command::select_aid(SSSE), "SELECT SSSE").expect("SSSE");
+    assert_eq!(apdu::find_primitive(&fci, 0x84).as_deref(), Some(SSSE));
+    expect_ok(tx, &Command::select_fid(0xEF05), "SELECT EF05").expect("EF05");
+    let rec = expect_ok(tx, &Command::read_record(7, 256), "READ EF05 07").expect("record 07");
+    assert_eq!(rec[0], 0x07);
+
+    // A write without the update key is refused with the status word kept.
+    let e =
+        expect_ok(tx, &Command::update_record(7, b"\x07\x09X00000019"), "UPDATE EF05 07").expect_err("6982");
+    assert_eq!(e.status_word(), Some(StatusWord::SecurityStatusNotSatisfied));
+
+    // Extended length: 4096 bytes in one UPDATE BINARY and one READ BINARY.
+    expect_ok(tx, &Command::select_path(&[0xEF0F]), "SELECT EF0F").expect("EF0F");
+    let data: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
+    let before = stack.card.apdu_count();
+    update_binary_all(tx, 0, &data, "EF0F").expect("extended write");
+    assert_eq!(read_binary_all(tx, 0, 4096, "EF0F").expect("extended read"), data);
+    assert_eq!(stack.card.apdu_count() - before, 2, "one APDU each way");
+
+    // T=0-style 61xx: the APDU layer fetches the answer with GET RESPONSE.
+    stack.card.set_faults(faults("t0"));
+    let before = stack.card.apdu_count();
+    assert_eq!(read_binary_all(tx, 0, 300, "EF0F").expect("61xx read"), data[..300]);
+    assert!(stack.card.apdu_count() - before >= 2, "GET RESPONSE was used");
+
+    // 6Cxx: the card wants the exact Le; the APDU layer re-sends.
+    stack.card.set_faults(faults("wrong-le"));
+    expect_ok(tx, &Command::select_aid(SSSE), "SELECT SSSE").expect("SSSE");
+    expect_ok(tx, &Command::select_fid(0xEF06), "SELECT EF06").expect("EF06");
+    let before = stack.card.apdu_count();
+    let ssn = expect_ok(tx, &Command::read_record(8, 256), "READ EF06 08").expect("6Cxx read");
+    assert_eq!(stack.card.apdu_count() - before, 2, "one 6Cxx, one re-send");
+    assert_eq!((ssn[0], ssn[1], ssn.len()), (0x08, 18, 20));
+}
+
+#[test]
+fn a_card_pulled_mid_write_is_a_clear_error_and_nothing_unconfirmed_is_reported() {
+    let _one = serial();
+    // The 2nd-generation profile has short APDUs only: 1000 bytes take four UPDATE BINARYs.
+    let mut stack = Stack::start("ssc-2g-sim.toml");
+    const UPDATE_KEY: &str = "505152535455565758595A5B5C5D5E5F";
+    const READ_KEY: &str = "404142434445464748494A4B4C4D4E4F";
+    let photo = vec![0xA5; 1000];
+    {
+        let mut card = stack.manager.open(READER).expect("open");
+        assert!(!card.capabilities().extended_length);
+        let mut tx = card.transaction().expect("transaction");
+        let tx = tx.as_mut();
+        authenticate(tx, UPDATE_KEY, 0x04);
+        expect_ok(tx, &Command::select_fid(0xEF08), "SELECT EF08").expect("EF08");
+        // Two chunks pass, the card is pulled when the third arrives (not executed).
+        stack.card.set_faults(faults("pull-after=2,reinsert=1s"));
+        let e = update_binary_all(tx, 0, &photo, "EF08").expect_err("card pulled");
+        assert_eq!(e.step(), "UPDATE BINARY EF08 at offset 510 of 1000");
+        let Error::Transport { source, .. } = &e else { panic!("not a transport error: {e}") };
+        assert!(source.is_link_lost(), "{source:?}");
+        assert!(!e.to_string().is_empty());
+    }
+    // pcscd sees the card leave, then come back (reinsert=1s); exactly the confirmed bytes
+    // are on it.
+    let gone = stack.manager.wait_for_removal(READER, Some(Duration::from_secs(10))).expect("removal");
+    assert!(matches!(gone, pcsc_reader::ReaderEvent::CardRemoved { .. }), "{gone:?}");
+    wait_card(&mut stack.manager);
+    let mut card = stack.manager.open(READER).expect("reopen");
+    let mut tx = card.transaction().expect("transaction");
+    let tx = tx.as_mut();
+    authenticate(tx, READ_KEY, 0x0A);
+    expect_ok(tx, &Command::select_fid(0xEF08), "SELECT EF08").expect("EF08");
+    let on_card = read_binary_all(tx, 0, 1000, "EF08").expect("read back");
+    assert_eq!(on_card[..510], photo[..510], "confirmed chunks are on the chip");
+    assert!(on_card[510..].iter().all(|&b| b != 0xA5), "nothing past the reported offset was written");
+}
+
+#[test]
+fn the_station_survives_a_pcscd_restart_mid_run() {
+    let _one = serial();
+    let mut stack = Stack::start("ssc-3g-sim.toml");
+    let mut card = stack.manager.open(READER).expect("open");
+    let mark = b"written before the restart";
+    {
+        let mut tx = card.transaction().expect("transaction");
+        expect_ok(tx.as_mut(), &Command::select_path(&[0xEF0F]), "SELECT EF0F").expect("EF0F");
+        update_binary_all(tx.as_mut(), 0, mark, "EF0F").expect("write");
+    }
+    stack.pcscd.stop();
+    // While pcscd is down, the driver says so clearly.
+    let err = match card.transaction() {
+        Err(e) => e,
+        Ok(mut tx) => tx.transmit(&Command::select_path(&[0xEF0F]).encode(false)).expect_err("no service"),
+    };
+    assert!(matches!(err, TransportError::ServiceUnavailable(_)), "{err:?}");
+    assert!(err.to_string().contains("start pcscd"), "{err}");
+
+    stack.pcscd.restart().expect("pcscd back");
+    stack.manager.wait_for_service(Duration::from_secs(10)).expect("service back");
+    wait_card(&mut stack.manager);
+    let mut tx = card.transaction().expect("the same card object reconnects");
+    assert!(tx.was_reset(), "a reconnect means the card must be selected again");
+    expect_ok(tx.as_mut(), &Command::select_path(&[0xEF0F]), "SELECT EF0F").expect("EF0F");
+    assert_eq!(read_binary_all(tx.as_mut(), 0, mark.len(), "EF0F").expect("read"), mark);
+    drop(tx);
+    Box::new(card).disconnect(Disposition::Leave).expect("disconnect");
+}
+
+#[test]
+fn independent_clients_see_the_simulated_card() {
+    let _one = serial();
+    let stack = Stack::start("ssc-3g-sim.toml");
+    let atr = card_sim::lock(stack.card.card()).atr();
+    let run = |args: &[&str]| {
+        let out =
+            std::process::Command::new("opensc-tool").args(args).output().expect("opensc-tool installed");
+        assert!(out.status.success(), "opensc-tool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = run(&["-r", READER, "-a"]);
+    let expected: Vec<String> = atr.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(shown.trim(), expected.join(":"));
+    let answer = run(&["-r", READER, "-s", "00A404000F7378312E73682EC9E7BBE1B1A3D5CF", "-s", "0084000008"]);
+    assert_eq!(answer.matches("SW1=0x90, SW2=0x00").count(), 2, "{answer}");
+
+    // And the station binary itself, as an operator runs it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_station"))
+        .args(["card", "read", "--reader", READER, "--json"])
+        .output()
+        .expect("station runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["atr"], hex::encode_upper(&atr));
+    let ssse =
+        report["applications"].as_array().expect("list").iter().find(|a| a["name"] == "SSSE").expect("SSSE");
+    assert_eq!(ssse["present"], true);
+}
