@@ -129,38 +129,30 @@ mod tests {
         assert_eq!(e.to_string(), "UPDATE EF05: card answered 6982 security status not satisfied");
     }
 
+    /// A card that gives the same raw answer to everything.
+    struct Parrot(Vec<u8>);
+
+    impl CardTransaction for Parrot {
+        fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
+            Ok(self.0.clone())
+        }
+        fn was_reset(&self) -> bool {
+            false
+        }
+        fn capabilities(&self) -> card_transport::Capabilities {
+            card_transport::Capabilities::SHORT
+        }
+    }
+
     #[test]
     fn a_short_answer_is_an_error() {
-        struct Dead;
-        impl CardTransaction for Dead {
-            fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
-                Ok(vec![0x90])
-            }
-            fn was_reset(&self) -> bool {
-                false
-            }
-            fn capabilities(&self) -> card_transport::Capabilities {
-                card_transport::Capabilities::SHORT
-            }
-        }
-        let e = expect_ok(&mut Dead, &Command::get_challenge(8), "GET CHALLENGE").expect_err("short");
+        let e = expect_ok(&mut Parrot(vec![0x90]), &Command::get_challenge(8), "GET CHALLENGE")
+            .expect_err("short");
         assert!(matches!(e, Error::Transport { source: TransportError::ShortResponse(1), .. }));
     }
 
     #[test]
     fn endless_61xx_is_cut_off() {
-        struct Chatty;
-        impl CardTransaction for Chatty {
-            fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
-                Ok(vec![0x01, 0x61, 0x01])
-            }
-            fn was_reset(&self) -> bool {
-                false
-            }
-            fn capabilities(&self) -> card_transport::Capabilities {
-                card_transport::Capabilities::SHORT
-            }
-        }
-        assert!(transmit(&mut Chatty, &Command::get_challenge(8)).is_err());
+        assert!(transmit(&mut Parrot(vec![0x01, 0x61, 0x01]), &Command::get_challenge(8)).is_err());
     }
 }

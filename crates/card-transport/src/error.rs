@@ -21,7 +21,7 @@ pub enum TransportError {
     )]
     CardRemoved,
     /// The card was reset by someone else; its security state is lost.
-    #[error("the card was reset by another application: the step must be repeated from its start")]
+    #[error("the card was reset (by another application, or its link broke mid-command): repeat the step from its start")]
     CardReset,
     /// The card does not answer in a way the reader understands.
     #[error("the card does not respond: check it is inserted the right way round, or try another card")]
