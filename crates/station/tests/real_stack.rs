@@ -179,3 +179,39 @@ fn independent_clients_see_the_simulated_card() {
         report["applications"].as_array().expect("list").iter().find(|a| a["name"] == "SSSE").expect("SSSE");
     assert_eq!(ssse["present"], true);
 }
+
+#[test]
+fn leaving_the_card_keeps_its_security_state_and_a_reset_clears_it() {
+    let _one = serial();
+    let mut stack = Stack::start("ssc-2g-sim.toml");
+    let write = |tx: &mut dyn CardTransaction| {
+        expect_ok(tx, &Command::select_fid(0xEF08), "SELECT EF08")?;
+        expect_ok(tx, &Command::update_binary(0, b"photo"), "UPDATE EF08")
+    };
+    let mut card = stack.manager.open(READER).expect("open");
+    {
+        let mut tx = card.transaction().expect("transaction");
+        authenticate(tx.as_mut(), "505152535455565758595A5B5C5D5E5F", 0x04);
+    }
+    // Dropping the connection (unlike a bare pcsc::Card) leaves the card as it is.
+    drop(card);
+
+    // A new connection finds the card as it was left: still authenticated for updates.
+    let mut card = stack.manager.open(READER).expect("reopen");
+    {
+        let mut tx = card.transaction().expect("transaction");
+        write(tx.as_mut()).expect("the update key's authentication survived a drop");
+    }
+    Box::new(card).disconnect(Disposition::Leave).expect("leave");
+    let mut card = stack.manager.open(READER).expect("reopen");
+    {
+        let mut tx = card.transaction().expect("transaction");
+        write(tx.as_mut()).expect("the update key's authentication survived Leave");
+    }
+    Box::new(card).disconnect(Disposition::Reset).expect("reset");
+
+    let mut card = stack.manager.open(READER).expect("reopen after reset");
+    let mut tx = card.transaction().expect("transaction");
+    let e = write(tx.as_mut()).expect_err("a reset forgets the authentication");
+    assert_eq!(e.status_word(), Some(StatusWord::SecurityStatusNotSatisfied));
+}
