@@ -215,3 +215,31 @@ fn leaving_the_card_keeps_its_security_state_and_a_reset_clears_it() {
     let e = write(tx.as_mut()).expect_err("a reset forgets the authentication");
     assert_eq!(e.status_word(), Some(StatusWord::SecurityStatusNotSatisfied));
 }
+
+#[test]
+fn a_vanished_reader_is_reported_and_the_card_reconnects_when_it_is_back() {
+    let _one = serial();
+    let mut stack = Stack::start("ssc-3g-sim.toml");
+    let mut card = stack.manager.open(READER).expect("open");
+    {
+        let mut tx = card.transaction().expect("transaction");
+        expect_ok(tx.as_mut(), &Command::select_path(&[0xEF0F]), "SELECT EF0F").expect("EF0F");
+        update_binary_all(tx.as_mut(), 0, b"before unplug", "EF0F").expect("write");
+    }
+    stack.pcscd.unplug_readers().expect("readers gone");
+    let err = card.transaction().err().expect("no transaction without the reader");
+    assert!(err.is_link_lost(), "{err:?}");
+    stack.manager.wait_for_service(Duration::from_secs(10)).expect("service");
+    let listed = card_transport::ReaderManager::list_readers(&mut stack.manager).expect("list");
+    assert!(listed.iter().all(|r| r.name != READER), "{listed:?}");
+    let gone = stack.manager.open(READER).err().expect("the reader is gone");
+    assert!(gone.to_string().contains(READER), "the error names the reader: {gone}");
+
+    stack.pcscd.plug_readers().expect("readers back");
+    stack.manager.wait_for_service(Duration::from_secs(10)).expect("service");
+    wait_card(&mut stack.manager);
+    let mut tx = card.transaction().expect("the same card object reconnects");
+    assert!(tx.was_reset());
+    expect_ok(tx.as_mut(), &Command::select_path(&[0xEF0F]), "SELECT EF0F").expect("EF0F");
+    assert_eq!(read_binary_all(tx.as_mut(), 0, 13, "EF0F").expect("read"), b"before unplug");
+}

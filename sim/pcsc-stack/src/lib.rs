@@ -46,6 +46,7 @@ pub struct Pcscd {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
+    readers: bool,
 }
 
 impl Pcscd {
@@ -59,19 +60,22 @@ impl Pcscd {
             return Err(StackError::NotInstalled("vsmartcard-vpcd"));
         }
         let dir = tempfile::Builder::new().prefix("pcsc-stack-").tempdir()?;
-        std::fs::write(
-            dir.path().join("reader.conf"),
-            format!(
-                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
-            ),
-        )?;
-        let mut stack = Pcscd { child: None, dir, port };
+        let mut stack = Pcscd { child: None, dir, port, readers: true };
         stack.spawn()?;
         Ok(stack)
     }
 
     fn spawn(&mut self) -> Result<(), StackError> {
         clear_stale_pid()?;
+        let port = self.port;
+        let conf = if self.readers {
+            format!(
+                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
+            )
+        } else {
+            String::new()
+        };
+        std::fs::write(self.dir.path().join("reader.conf"), conf)?;
         let log = std::fs::File::create(self.log_path())?;
         let child = Command::new("/usr/sbin/pcscd")
             .arg("--foreground")
@@ -97,6 +101,9 @@ impl Pcscd {
                     if names.iter().any(|n| n == USER_CARD_READER) && names.iter().any(|n| n == PSAM_READER) {
                         return Ok(());
                     }
+                }
+                if !self.readers {
+                    return Ok(());
                 }
             }
             if let Some(child) = self.child.as_mut() {
@@ -146,6 +153,20 @@ impl Pcscd {
     pub fn restart(&mut self) -> Result<(), StackError> {
         self.stop();
         self.spawn()
+    }
+
+    /// The vpcd readers vanish, as a USB reader pulled out does. vpcd readers cannot be
+    /// hot-unplugged inside a running pcscd, so pcscd restarts without them (the station sees
+    /// the service drop first, then no reader). [`Pcscd::plug_readers`] brings them back.
+    pub fn unplug_readers(&mut self) -> Result<(), StackError> {
+        self.readers = false;
+        self.restart()
+    }
+
+    /// The vpcd readers are back (pcscd restarts with them).
+    pub fn plug_readers(&mut self) -> Result<(), StackError> {
+        self.readers = true;
+        self.restart()
     }
 }
 
