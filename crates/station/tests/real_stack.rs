@@ -232,7 +232,7 @@ fn a_vanished_reader_is_reported_and_the_card_reconnects_when_it_is_back() {
     stack.manager.wait_for_service(Duration::from_secs(10)).expect("service");
     let listed = card_transport::ReaderManager::list_readers(&mut stack.manager).expect("list");
     assert!(listed.iter().all(|r| r.name != READER), "{listed:?}");
-    let gone = stack.manager.open(READER).err().expect("the reader is gone");
+    let Err(gone) = stack.manager.open(READER) else { panic!("the reader is gone, yet it opened") };
     assert!(gone.to_string().contains(READER), "the error names the reader: {gone}");
 
     stack.pcscd.plug_readers().expect("readers back");
