@@ -150,31 +150,44 @@ fn card_read_cmd(
             info.name
         );
     }
-    let mut card = manager.open(selector)?;
-    let reader = card_transport::Card::reader(&card).name.clone();
-    let atr = card_transport::Card::atr(&card).to_vec();
-    let report = {
-        let mut tx = card_transport::Card::transaction(&mut card)?;
-        match &record {
-            Some(path) => {
-                let mut rec = card_transport::transcript::Recorder::new(tx.as_mut());
-                let report = card_read::inspect(&mut rec, &reader, &atr, &known);
-                let header =
-                    format!("# station card read, reader {reader}\n# ATR {}\n", hex::encode_upper(&atr));
-                std::fs::write(path, header + rec.text())
-                    .with_context(|| format!("writing transcript {}", path.display()))?;
-                report
-            }
-            None => card_read::inspect(tx.as_mut(), &reader, &atr, &known),
-        }?
-    };
-    card_transport::Card::disconnect(Box::new(card), Disposition::Leave)?;
+    let report = read_card(&mut manager, selector, &known, record.as_deref())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{report}");
     }
     Ok(())
+}
+
+/// Opens the card `selector` names, inspects it in one transaction (recording the exchange
+/// when asked) and leaves it as it was.
+fn read_card(
+    manager: &mut pcsc_reader::PcscManager,
+    selector: &str,
+    known: &[KnownApplication],
+    record: Option<&std::path::Path>,
+) -> Result<card_read::CardReport> {
+    use card_transport::Card;
+    let mut card = manager.open(selector)?;
+    let reader = card.reader().name.clone();
+    let atr = card.atr().to_vec();
+    let report = {
+        let mut tx = card.transaction()?;
+        match record {
+            Some(path) => {
+                let mut rec = card_transport::transcript::Recorder::new(tx.as_mut());
+                let report = card_read::inspect(&mut rec, &reader, &atr, known);
+                let header =
+                    format!("# station card read, reader {reader}\n# ATR {}\n", hex::encode_upper(&atr));
+                std::fs::write(path, header + rec.text())
+                    .with_context(|| format!("writing transcript {}", path.display()))?;
+                report
+            }
+            None => card_read::inspect(tx.as_mut(), &reader, &atr, known),
+        }?
+    };
+    Box::new(card).disconnect(Disposition::Leave)?;
+    Ok(report)
 }
 
 #[cfg(feature = "sim")]

@@ -136,13 +136,7 @@ fn stack(args: StackArgs, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
         println!("{:<12} {:<8} {}", r.kind, if r.card_present { "card" } else { "empty" }, r.name);
     }
     let known = super::known_applications(&super::profiles_dir(None))?;
-    let mut card = manager.open(pcsc_stack::USER_CARD_READER)?;
-    let atr = card_transport::Card::atr(&card).to_vec();
-    let report = {
-        let mut tx = card_transport::Card::transaction(&mut card)?;
-        station::card_read::inspect(tx.as_mut(), pcsc_stack::USER_CARD_READER, &atr, &known)?
-    };
-    card_transport::Card::disconnect(Box::new(card), card_transport::Disposition::Leave)?;
+    let report = super::read_card(&mut manager, pcsc_stack::USER_CARD_READER, &known, None)?;
     print!("{report}");
     println!("station is up on simulated devices; Ctrl-C stops pcscd and the simulators");
     let _ = stop.recv();

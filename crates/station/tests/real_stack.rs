@@ -168,8 +168,10 @@ fn independent_clients_see_the_simulated_card() {
     assert_eq!(answer.matches("SW1=0x90, SW2=0x00").count(), 2, "{answer}");
 
     // And the station binary itself, as an operator runs it.
+    let transcript = stack.state_dir.path().join("card-read.apdu");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_station"))
-        .args(["card", "read", "--reader", READER, "--json"])
+        .args(["card", "read", "--reader", READER, "--json", "--record"])
+        .arg(&transcript)
         .output()
         .expect("station runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -178,6 +180,10 @@ fn independent_clients_see_the_simulated_card() {
     let ssse =
         report["applications"].as_array().expect("list").iter().find(|a| a["name"] == "SSSE").expect("SSSE");
     assert_eq!(ssse["present"], true);
+    // The recording is a transcript a unit test can replay: one SELECT per probed application.
+    let text = std::fs::read_to_string(&transcript).expect("transcript written");
+    let recorded = card_transport::transcript::Transcript::parse(&text).expect("transcript parses");
+    assert_eq!(recorded.exchanges.len(), report["applications"].as_array().expect("list").len());
 }
 
 #[test]
