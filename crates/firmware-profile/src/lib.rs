@@ -24,6 +24,7 @@
 //! aid = "7378312E73682EC9E7BBE1B1A3D5CF"   # 5..16 bytes
 //! kind = "ssse"                     # ssse | psam | pse | ppse | isd | pboc-debit | pki
 //! df = "3F00/DDF1"                  # optional: the DF whose df_name is this AID
+//! diversification_levels = 3        # SSSE only, required: PSAM diversification levels (1..3)
 //!
 //! [[file]]
 //! fid = "EF05"
@@ -61,6 +62,9 @@
 //! path = "3F00/DDF1/EF05"
 //! records = { "01" = "01 10 ...", "02" = "02 01 31" }   # record number (hex) = record
 //! # data = "..."                    # transparent EFs: content from offset 0, rest 00
+//! # optional: keys with a psam_key are diversified at "manufacture" from this PSAM
+//! # profile's sim keys for this region (its first two digits: the province)
+//! # derive = { psam = "psam-sim", region = "110100" }     (a key of [sim], before [[sim.file]])
 //! ```
 //!
 //! Access conditions `key:XX` and `pin:XX` name a key or PIN of the file's DF or of a DF
@@ -79,7 +83,7 @@ pub use card_transport::Capabilities;
 pub use model::{
     AccessCondition, Algorithm, Application, ApplicationKind, CardLifeCycle, EfSpec, EfStructure, FileKind,
     FileLifeCycle, FilePath, FileSpec, Generation, KeySpec, KeyUsage, PinSpec, PsamKeyRef, SimContent,
-    SimOnly, SimSecret,
+    SimDerive, SimOnly, SimSecret,
 };
 
 /// A profile that could not be read or is not valid.

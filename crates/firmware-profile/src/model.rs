@@ -104,6 +104,9 @@ pub struct Application {
     pub kind: ApplicationKind,
     /// The DF that holds it in the file tree, when it has one (its DF name is the AID).
     pub df: Option<FilePath>,
+    /// SSSE only: how many levels of PSAM key diversification the province uses (1: card;
+    /// 2: card and city; 3: card, city and province). Province data [?], so never a default.
+    pub diversification_levels: Option<u8>,
 }
 
 /// A path from the MF, written `3F00/DDF1/EF05`. The first FID is always 3F00.
@@ -464,4 +467,17 @@ pub struct SimOnly {
     pub pins: Vec<SimSecret>,
     /// Initial file contents by path.
     pub files: BTreeMap<FilePath, SimContent>,
+    /// Card keys derived at "manufacture" from a simulated PSAM's master keys, as a card
+    /// factory does: the keys with a `psam_key` then need no `sim.key` value.
+    pub derive: Option<SimDerive>,
+}
+
+/// Where the simulator's card keys come from when they are diversified from a PSAM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimDerive {
+    /// Profile id of the PSAM (a file `<id>.toml` beside this profile).
+    pub psam: String,
+    /// The six-digit region code (GB/T 2260) the card was made for; its first two digits are
+    /// the province code.
+    pub region: String,
 }

@@ -48,6 +48,8 @@ pub(crate) struct RawApplication {
     pub kind: ApplicationKind,
     #[serde(default)]
     pub df: Option<String>,
+    #[serde(default)]
+    pub diversification_levels: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -140,6 +142,15 @@ pub(crate) struct RawSim {
     pub pin: Vec<RawSimSecret>,
     #[serde(default)]
     pub file: Vec<RawSimFile>,
+    #[serde(default)]
+    pub derive: Option<RawSimDerive>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSimDerive {
+    pub psam: String,
+    pub region: String,
 }
 
 #[derive(Debug, Deserialize)]

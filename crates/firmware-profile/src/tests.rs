@@ -23,6 +23,7 @@ max_response_data = 256
 name = "SSSE"
 aid = "7378312E73682EC9E7BBE1B1A3D5CF"
 kind = "ssse"
+diversification_levels = 3
 df = "3F00/DDF1"
 
 [[file]]
@@ -93,7 +94,12 @@ fn ssc_3g_sim_has_what_the_simulator_needs() {
     assert_eq!(p.find_key(&ddf1, 0x0A).map(|k| k.algorithm), Some(Algorithm::TripleDes));
     // DF01's EF finds the PIN of DDF1 above it.
     assert!(p.find_pin(&ddf1.join(0xDF01), 0x01).is_some());
-    assert_eq!(p.sim_key(&ddf1, 0x04).map(<[u8]>::len), Some(16));
+    assert_eq!(p.sim_key(&ddf1, 0x04), None, "the SSSE keys are derived from the PSAM's");
+    assert_eq!(
+        p.sim.derive.as_ref().map(|d| (d.psam.as_str(), d.region.as_str())),
+        Some(("psam-sim", "110100"))
+    );
+    assert_eq!(ssse.diversification_levels, Some(3));
     match p.sim.files.get(&ddf1.join(0xEF06)) {
         Some(SimContent::Records(r)) => assert_eq!(r.get(&0x08).map(|r| r[0]), Some(0x08)),
         other => panic!("EF06 content: {other:?}"),
@@ -125,6 +131,22 @@ fn errors_name_file_and_field() {
         ("update = \"key:04\"", "update = \"key:05\"", "t.toml: file[2].update: key 05 is not defined"),
         ("update = \"key:04\"", "update = \"pin:01\"", "t.toml: file[2].update: PIN 01 is not defined"),
         ("read = \"always\"", "read = \"sometimes\"", "t.toml: file[2].read: \"sometimes\""),
+        (
+            "diversification_levels = 3",
+            "diversification_levels = 4",
+            "t.toml: application[0].diversification_levels: 4; the PSAM knows 1, 2 or 3 levels",
+        ),
+        ("diversification_levels = 3", "", "t.toml: application[0].diversification_levels: missing"),
+        (
+            "key = [{ df",
+            "derive = { psam = \"psam-sim\", region = \"11010\" }\nkey = [{ df",
+            "t.toml: sim.derive.region: \"11010\": a six-digit",
+        ),
+        (
+            "key = [{ df",
+            "derive = { psam = \"../psam\", region = \"110100\" }\nkey = [{ df",
+            "t.toml: sim.derive.psam: a profile id",
+        ),
         ("record_size = 18", "record_size = 300", "t.toml: file[2].record_size: 300"),
         ("records = 7", "size = 7", "t.toml: file[2].size: a record EF"),
         ("sfi = 5", "sfi = 31", "t.toml: file[2].sfi: 31"),

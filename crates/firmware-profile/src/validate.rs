@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use card_transport::Capabilities;
 
 use crate::model::{
-    parse_byte, parse_fid, AccessCondition, Application, CardLifeCycle, EfSpec, EfStructure, FileKind,
-    FileLifeCycle, FilePath, FileSpec, Generation, KeySpec, PinSpec, PsamKeyRef, SimContent, SimOnly,
-    SimSecret,
+    parse_byte, parse_fid, AccessCondition, Application, ApplicationKind, CardLifeCycle, EfSpec, EfStructure,
+    FileKind, FileLifeCycle, FilePath, FileSpec, Generation, KeySpec, PinSpec, PsamKeyRef, SimContent,
+    SimDerive, SimOnly, SimSecret,
 };
 use crate::raw::{RawFile, RawFileType, RawProfile, RawSim, RawStructure};
 use crate::{Atr, Profile, ProfileError};
@@ -163,7 +163,29 @@ pub(crate) fn validate(raw: RawProfile, source: &str) -> Result<Profile> {
             }
             None => None,
         };
-        profile.applications.push(Application { name: a.name.clone(), aid, kind: a.kind, df });
+        let diversification_levels = match (a.kind, a.diversification_levels) {
+            (ApplicationKind::Ssse, Some(n @ 1..=3)) => Some(n),
+            (ApplicationKind::Ssse, Some(n)) => {
+                return Err(cx.err(f("diversification_levels"), format!("{n}; the PSAM knows 1, 2 or 3 levels")))
+            }
+            (ApplicationKind::Ssse, None) => {
+                return Err(cx.err(
+                    f("diversification_levels"),
+                    "missing: an SSSE application needs the province's number of PSAM diversification levels (1..3)",
+                ))
+            }
+            (_, Some(_)) => {
+                return Err(cx.err(f("diversification_levels"), "only an SSSE application is diversified by a PSAM"))
+            }
+            (_, None) => None,
+        };
+        profile.applications.push(Application {
+            name: a.name.clone(),
+            aid,
+            kind: a.kind,
+            df,
+            diversification_levels,
+        });
     }
 
     if let Some(sim) = &raw.sim {
@@ -447,6 +469,19 @@ fn sim_only(cx: &Ctx<'_>, profile: &Profile, sim: &RawSim) -> Result<SimOnly> {
             return Err(cx.err(f("value"), format!("{} bytes; a PIN has 1 to 16", value.len())));
         }
         out.pins.push(SimSecret { df, id, usage_code: None, value });
+    }
+    if let Some(d) = &sim.derive {
+        if d.psam.is_empty() || d.psam.contains(['/', '.']) {
+            return Err(
+                cx.err("sim.derive.psam", "a profile id (file name without .toml), e.g. \"psam-sim\"")
+            );
+        }
+        if d.region.len() != 6 || !d.region.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(
+                cx.err("sim.derive.region", format!("{:?}: a six-digit GB/T 2260 region code", d.region))
+            );
+        }
+        out.derive = Some(SimDerive { psam: d.psam.clone(), region: d.region.clone() });
     }
     for (i, s) in sim.file.iter().enumerate() {
         let f = |name: &str| format!("sim.file[{i}].{name}");

@@ -61,6 +61,7 @@ fn main() {
         state: None,
         faults: card_sim::Faults::default(),
         vpcd: "127.0.0.1:9".parse().expect("addr"),
+        blank: false,
     })
     .expect("card");
     let mut conn = card_sim::SimConnection::connect("sim 0", local).expect("in-process");

@@ -60,6 +60,10 @@ struct DeviceArgs {
     /// Faults for the user card, e.g. `pull-after=5,reinsert=2s`, `t0`, `wrong-le`, `slow=20ms`.
     #[arg(long, default_value = "none")]
     fault: Faults,
+    /// A blank user card (keys loaded, files empty), ready for `station personalise`. Applies
+    /// when its state file is created; an existing state file keeps its card.
+    #[arg(long)]
+    blank: bool,
 }
 
 pub fn run(cmd: SimCmd) -> Result<()> {
@@ -92,6 +96,7 @@ fn start_devices(
         state,
         faults: d.fault.clone(),
         vpcd,
+        blank: d.blank,
     })?];
     if !d.no_psam {
         handles.push(card_sim::start(&SimConfig {
@@ -99,6 +104,7 @@ fn start_devices(
             state: psam_state,
             faults: Faults::default(),
             vpcd: psam_vpcd,
+            blank: false,
         })?);
     }
     Ok(handles)

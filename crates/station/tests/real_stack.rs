@@ -24,13 +24,13 @@ fn faults(spec: &str) -> Faults {
     spec.parse().expect("fault syntax")
 }
 
-/// EXTERNAL AUTHENTICATE with a test key of the simulator's profile (the PSAM does this in
-/// production; here the host holds the sim's key).
-fn authenticate(tx: &mut dyn CardTransaction, key: &str, key_id: u8) {
+/// EXTERNAL AUTHENTICATE with the 2nd-generation card's key `key_id` as the simulated factory
+/// diversified it (the PSAM does this in production; these tests exercise the card stack).
+fn authenticate(tx: &mut dyn CardTransaction, key_id: u8) {
     let challenge = expect_ok(tx, &Command::get_challenge(8), "GET CHALLENGE").expect("challenge");
-    let key = hex::decode(key).expect("hex");
+    let key = common::factory_key("ssc-2g-sim.toml", "3F00", key_id);
     let cryptogram =
-        card_sim::external_auth_cryptogram(firmware_profile::Algorithm::TripleDes, &key, &challenge)
+        card_crypto::external_auth_cryptogram(firmware_profile::Algorithm::TripleDes, &key, &challenge)
             .expect("3DES");
     expect_ok(tx, &Command::external_authenticate(key_id, &cryptogram), "EXTERNAL AUTHENTICATE")
         .expect("authenticated");
@@ -86,15 +86,13 @@ fn a_card_pulled_mid_write_is_a_clear_error_and_nothing_unconfirmed_is_reported(
     let _one = serial();
     // The 2nd-generation profile has short APDUs only: 1000 bytes take four UPDATE BINARYs.
     let mut stack = Stack::start("ssc-2g-sim.toml");
-    const UPDATE_KEY: &str = "505152535455565758595A5B5C5D5E5F";
-    const READ_KEY: &str = "404142434445464748494A4B4C4D4E4F";
     let photo = vec![0xA5; 1000];
     {
         let mut card = stack.manager.open(READER).expect("open");
         assert!(!card.capabilities().extended_length);
         let mut tx = card.transaction().expect("transaction");
         let tx = tx.as_mut();
-        authenticate(tx, UPDATE_KEY, 0x04);
+        authenticate(tx, 0x04);
         expect_ok(tx, &Command::select_fid(0xEF08), "SELECT EF08").expect("EF08");
         // Two chunks pass, the card is pulled when the third arrives (not executed).
         stack.card.set_faults(faults("pull-after=2,reinsert=1s"));
@@ -112,7 +110,7 @@ fn a_card_pulled_mid_write_is_a_clear_error_and_nothing_unconfirmed_is_reported(
     let mut card = stack.manager.open(READER).expect("reopen");
     let mut tx = card.transaction().expect("transaction");
     let tx = tx.as_mut();
-    authenticate(tx, READ_KEY, 0x0A);
+    authenticate(tx, 0x0A);
     expect_ok(tx, &Command::select_fid(0xEF08), "SELECT EF08").expect("EF08");
     let on_card = read_binary_all(tx, 0, 1000, "EF08").expect("read back");
     assert_eq!(on_card[..510], photo[..510], "confirmed chunks are on the chip");
@@ -197,7 +195,7 @@ fn leaving_the_card_keeps_its_security_state_and_a_reset_clears_it() {
     let mut card = stack.manager.open(READER).expect("open");
     {
         let mut tx = card.transaction().expect("transaction");
-        authenticate(tx.as_mut(), "505152535455565758595A5B5C5D5E5F", 0x04);
+        authenticate(tx.as_mut(), 0x04);
     }
     // Dropping the connection (unlike a bare pcsc::Card) leaves the card as it is.
     drop(card);

@@ -7,8 +7,9 @@
 //!   15-bit offsets, extended length), READ/UPDATE/APPEND RECORD (B2/DC/E2, by number or
 //!   record identifier, SFI), GET CHALLENGE (84), EXTERNAL AUTHENTICATE (82, 3DES/SM4),
 //!   VERIFY (20), DEACTIVATE/ACTIVATE FILE (04/44), TERMINATE DF/EF (E6/E8), TERMINATE CARD
-//!   USAGE (FE), command chaining for D6/DC/E2; [`ApplicationHandler`] for PSAM,
-//!   GlobalPlatform and EMV commands later.
+//!   USAGE (FE), command chaining for D6/DC/E2; [`ApplicationHandler`]s for application
+//!   commands: the [`PsamHandler`] (BF DE, 80 FA), GlobalPlatform and EMV later.
+//! - [`factory_for`]: the card as the factory makes it, keys diversified from the PSAM's.
 //! - [`SimCard`]: the card in a slot, with [`Faults`]; shared as a [`SharedCard`].
 //! - [`SimReaders`] / [`SimConnection`]: the in-process transport (`sim 0`, `sim 1`, ...).
 //! - [`vpcd::spawn`] / [`VpcdHandle`]: the vpcd client on its own thread.
@@ -19,9 +20,10 @@ compile_error!(
     "the card simulator is for tests and development only: it must never be built into a release binary"
 );
 
-mod crypto;
+mod factory;
 mod faults;
 mod os;
+mod psam;
 mod sim;
 mod state;
 mod transport;
@@ -31,10 +33,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use crypto::{encrypt_block, external_auth_cryptogram};
+pub use factory::factory_for;
 pub use faults::{Faults, FaultsError};
 pub use os::{ApplicationHandler, CardOs, Executed};
+pub use psam::PsamHandler;
 pub use sim::{lock, Answer, SharedCard, SimCard};
+pub use state::Factory;
 pub use transport::{SimConnection, SimReaders};
 pub use vpcd::{spawn, VpcdHandle};
 
@@ -77,6 +81,16 @@ pub enum SimError {
         /// Profile id asked for.
         profile: String,
     },
+    /// The card's keys could not be made from the PSAM's master keys.
+    #[error("{profile}: cannot derive the card keys from PSAM profile {psam}: {message}")]
+    Derive {
+        /// The card profile.
+        profile: String,
+        /// The PSAM profile.
+        psam: String,
+        /// What is missing.
+        message: String,
+    },
     /// The vpcd client thread could not start.
     #[error("vpcd client thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -94,15 +108,22 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Where vpcd listens ([`DEFAULT_USER_CARD_ADDR`] or [`DEFAULT_PSAM_ADDR`]).
     pub vpcd: SocketAddr,
+    /// A blank card: the files exist, the profile's test content is not written.
+    pub blank: bool,
 }
 
 /// Builds the card `config` describes (not yet connected anywhere).
 pub fn build_card(config: &SimConfig) -> Result<SharedCard, SimError> {
     let profile = Arc::new(firmware_profile::Profile::load(&config.profile)?);
-    let os = match &config.state {
-        Some(path) => CardOs::open(profile, path)?,
-        None => CardOs::new(profile),
+    let mut factory = factory_for(&profile, &config.profile)?;
+    factory.blank = config.blank;
+    let mut os = match &config.state {
+        Some(path) => CardOs::open_manufactured(profile.clone(), &factory, path)?,
+        None => CardOs::manufacture(profile.clone(), &factory),
     };
+    if profile.applications.iter().any(|a| a.kind == firmware_profile::ApplicationKind::Psam) {
+        os.register_handler(firmware_profile::ApplicationKind::Psam, Box::<PsamHandler>::default());
+    }
     Ok(SimCard::new(os).shared())
 }
 

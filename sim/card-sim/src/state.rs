@@ -49,6 +49,27 @@ pub(crate) struct CardState {
     pub key_tries: BTreeMap<String, u8>,
     /// Tries left by `DF:PINID`.
     pub pin_tries: BTreeMap<String, u8>,
+    /// Key values loaded at manufacture (by the same reference as `key_tries`); keys not here
+    /// take the profile's `sim.key` value.
+    #[serde(default)]
+    pub keys: BTreeMap<String, Hex>,
+}
+
+/// What the card factory did before the card reached the counter.
+#[derive(Debug, Clone, Default)]
+pub struct Factory {
+    /// A blank card for personalisation: transparent EFs empty, TLV records formatted with
+    /// their tag and length and a zero value.
+    pub blank: bool,
+    /// Key values by key reference (`DF:KEYID`), e.g. diversified from a PSAM's master keys.
+    pub keys: BTreeMap<String, Vec<u8>>,
+}
+
+impl Factory {
+    /// The value loaded for card key `id` of DF `df`, if the factory loaded one.
+    pub fn key(&self, df: &FilePath, id: u8) -> Option<&[u8]> {
+        self.keys.get(&secret_ref(df, id, None)).map(|v| &v[..])
+    }
 }
 
 /// The map key of a key's or PIN's try counter.
@@ -59,9 +80,24 @@ pub(crate) fn secret_ref(df: &FilePath, id: u8, usage_code: Option<u8>) -> Strin
     }
 }
 
-fn initial_file(profile: &Profile, path: &FilePath) -> Option<FileState> {
+/// A blank card's record: the factory formats TLV records (`tag len value`) with the tag and
+/// length in place and the value zeroed, so UPDATE RECORD can fill them in at the counter.
+fn blank_record(record: &[u8]) -> Vec<u8> {
+    let mut r = vec![0; record.len()];
+    r[..record.len().min(2)].copy_from_slice(&record[..record.len().min(2)]);
+    r
+}
+
+fn initial_file(profile: &Profile, path: &FilePath, blank: bool) -> Option<FileState> {
     let spec = profile.file(path)?;
-    let content = profile.sim.files.get(path);
+    let content = match profile.sim.files.get(path) {
+        Some(SimContent::Records(r)) if blank => {
+            Some(SimContent::Records(r.iter().map(|(n, rec)| (*n, blank_record(rec))).collect()))
+        }
+        _ if blank => None,
+        other => other.cloned(),
+    };
+    let content = content.as_ref();
     let (data, records) = match spec.ef().map(|e| e.structure) {
         None => (None, None),
         Some(EfStructure::Transparent { size }) => {
@@ -89,23 +125,24 @@ fn initial_file(profile: &Profile, path: &FilePath) -> Option<FileState> {
 }
 
 impl CardState {
-    /// A fresh card as the profile describes it.
-    pub fn from_profile(profile: &Profile) -> CardState {
+    /// A fresh card as the profile and the factory made it.
+    pub fn from_profile(profile: &Profile, factory: &Factory) -> CardState {
         let mut s = CardState {
             profile_id: profile.id.clone(),
             card_lifecycle: profile.card_lifecycle,
             files: BTreeMap::new(),
             key_tries: BTreeMap::new(),
             pin_tries: BTreeMap::new(),
+            keys: factory.keys.iter().map(|(k, v)| (k.clone(), Hex(v.clone()))).collect(),
         };
-        s.fill_missing(profile);
+        s.fill_missing(profile, factory.blank);
         s
     }
 
     /// Adds what the profile has and the state lacks (a profile that grew a file).
-    fn fill_missing(&mut self, profile: &Profile) {
+    fn fill_missing(&mut self, profile: &Profile, blank: bool) {
         for f in &profile.files {
-            if let Some(fs) = initial_file(profile, &f.path) {
+            if let Some(fs) = initial_file(profile, &f.path, blank) {
                 self.files.entry(f.path.to_string()).or_insert(fs);
             }
         }
@@ -118,11 +155,11 @@ impl CardState {
     }
 
     /// Reads the state file, or builds a fresh card when there is none.
-    pub fn load_or_new(profile: &Profile, path: &Path) -> Result<CardState, SimError> {
+    pub fn load_or_new(profile: &Profile, factory: &Factory, path: &Path) -> Result<CardState, SimError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(CardState::from_profile(profile))
+                return Ok(CardState::from_profile(profile, factory))
             }
             Err(source) => return Err(SimError::StateIo { path: path.to_path_buf(), source }),
         };
@@ -135,7 +172,7 @@ impl CardState {
                 profile: profile.id.clone(),
             });
         }
-        s.fill_missing(profile);
+        s.fill_missing(profile, factory.blank);
         Ok(s)
     }
 

@@ -175,13 +175,14 @@ mod tests {
     use firmware_profile::FilePath;
 
     use super::*;
-    use crate::os::tests::{h, profile};
-    use crate::{external_auth_cryptogram, CardOs, SimCard};
+    use crate::os::tests::{h, manufactured};
+    use crate::SimCard;
+    use card_crypto::external_auth_cryptogram;
 
     const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF";
 
     fn card(profile_file: &str, faults: &str) -> SharedCard {
-        let c = SimCard::new(CardOs::new(profile(profile_file))).shared();
+        let c = SimCard::new(manufactured(profile_file)).shared();
         lock(&c).set_faults(faults.parse().expect("faults"));
         c
     }
@@ -206,7 +207,7 @@ mod tests {
     fn authenticate(tx: &mut dyn CardTransaction, card: &SharedCard, df: &FilePath, key_id: u8) {
         let p = lock(card).os().profile().clone();
         let key = p.find_key(df, key_id).expect("key");
-        let value = p.sim_key(&key.df, key_id).expect("value").to_vec();
+        let value = lock(card).os().key_value(&key.df, key_id, None).expect("value").to_vec();
         let challenge = expect_ok(tx, &Command::get_challenge(8), "GET CHALLENGE").expect("challenge");
         let crypt = external_auth_cryptogram(key.algorithm, &value, &challenge).expect("crypt");
         expect_ok(tx, &Command::external_authenticate(key_id, &crypt), "EXTERNAL AUTHENTICATE")

@@ -465,6 +465,7 @@ mod tests {
             state: Some(dir.path().join("card.state.json")),
             faults: "slow=1ms".parse().expect("faults"),
             vpcd: addr,
+            blank: false,
         };
         let handle = crate::start(&config).expect("start");
         let mut s = accept(&l, Duration::from_secs(2));

@@ -41,6 +41,7 @@ impl Stack {
             state: Some(state_dir.path().join("card.json")),
             faults: Faults::default(),
             vpcd: SocketAddr::from(([127, 0, 0, 1], port)),
+            blank: false,
         };
         let card = card_sim::start(&config).expect("simulator starts");
         let mut manager = PcscManager::new().expect("pcscd answers");
@@ -53,4 +54,13 @@ impl Stack {
 pub fn wait_card(manager: &mut PcscManager) {
     let event = manager.wait_for_card(READER, Some(Duration::from_secs(15))).expect("wait for card");
     assert!(matches!(event, ReaderEvent::CardInserted { .. }), "card did not appear: {event:?}");
+}
+
+/// The simulated card's key `id` of DF `df` as its factory diversified it from the PSAM's
+/// master key (in production only the PSAM can compute it).
+pub fn factory_key(profile_file: &str, df: &str, id: u8) -> Vec<u8> {
+    let path = profile(profile_file);
+    let p = firmware_profile::Profile::load(&path).expect("profile");
+    let factory = card_sim::factory_for(&p, &path).expect("factory");
+    factory.key(&firmware_profile::FilePath::parse(df).expect("path"), id).expect("derived key").to_vec()
 }

@@ -24,7 +24,7 @@ use firmware_profile::{
 };
 use tracing::error;
 
-use crate::state::CardState;
+use crate::state::{CardState, Factory};
 use crate::SimError;
 
 /// Most data a command chain may accumulate.
@@ -103,6 +103,7 @@ pub struct CardOs {
     vol: Volatile,
     handlers: Vec<HandlerSlot>,
     rng: u64,
+    power_ups: u64,
 }
 
 impl std::fmt::Debug for CardOs {
@@ -133,7 +134,12 @@ fn seed() -> u64 {
 impl CardOs {
     /// A fresh card from `profile`, kept in memory only.
     pub fn new(profile: Arc<Profile>) -> CardOs {
-        let state = CardState::from_profile(&profile);
+        CardOs::manufacture(profile, &Factory::default())
+    }
+
+    /// A fresh card from `profile` as `factory` made it, kept in memory only.
+    pub fn manufacture(profile: Arc<Profile>, factory: &Factory) -> CardOs {
+        let state = CardState::from_profile(&profile, factory);
         CardOs {
             profile,
             state,
@@ -142,14 +148,24 @@ impl CardOs {
             vol: Volatile::default(),
             handlers: Vec::new(),
             rng: seed(),
+            power_ups: 0,
         }
     }
 
     /// The card whose state lives in `state_file`: loaded when the file exists (it must have
     /// been made from the same profile), else built from the profile and saved there.
     pub fn open(profile: Arc<Profile>, state_file: impl Into<PathBuf>) -> Result<CardOs, SimError> {
+        CardOs::open_manufactured(profile, &Factory::default(), state_file)
+    }
+
+    /// [`CardOs::open`], with `factory` making the card when the state file does not exist yet.
+    pub fn open_manufactured(
+        profile: Arc<Profile>,
+        factory: &Factory,
+        state_file: impl Into<PathBuf>,
+    ) -> Result<CardOs, SimError> {
         let path = state_file.into();
-        let state = CardState::load_or_new(&profile, &path)?;
+        let state = CardState::load_or_new(&profile, factory, &path)?;
         state.save(&path)?;
         Ok(CardOs {
             profile,
@@ -159,6 +175,7 @@ impl CardOs {
             vol: Volatile::default(),
             handlers: Vec::new(),
             rng: seed(),
+            power_ups: 0,
         })
     }
 
@@ -182,6 +199,12 @@ impl CardOs {
     /// are gone.
     pub fn reset(&mut self) {
         self.vol = Volatile::default();
+        self.power_ups += 1;
+    }
+
+    /// How many times the card was powered on or reset: handlers keep RAM state per power-up.
+    pub fn power_ups(&self) -> u64 {
+        self.power_ups
     }
 
     /// The card's life-cycle state.
@@ -207,6 +230,22 @@ impl CardOs {
     /// Tries left for key `id` of DF `df` (PSAM keys with their usage code).
     pub fn key_tries(&self, df: &FilePath, id: u8, usage_code: Option<u8>) -> Option<u8> {
         self.state.key_tries.get(&crate::state::secret_ref(df, id, usage_code)).copied()
+    }
+
+    /// The value of key `id` of DF `df` (PSAM keys with their usage code): loaded at
+    /// manufacture, else the profile's `sim.key`.
+    pub fn key_value(&self, df: &FilePath, id: u8, usage_code: Option<u8>) -> Option<&[u8]> {
+        let r = crate::state::secret_ref(df, id, usage_code);
+        match self.state.keys.get(&r) {
+            Some(v) => Some(&v.0),
+            None => self
+                .profile
+                .sim
+                .keys
+                .iter()
+                .find(|k| &k.df == df && k.id == id && k.usage_code == usage_code)
+                .map(|k| &k.value[..]),
+        }
     }
 
     /// Tries left for PIN `id` of DF `df`.

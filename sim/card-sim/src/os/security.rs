@@ -46,7 +46,8 @@ impl CardOs {
         }
     }
 
-    /// EXTERNAL AUTHENTICATE (P2 = card key id): the data must be E_K(last challenge). The
+    /// EXTERNAL AUTHENTICATE (P2 = card key id): the data must be the 16-byte
+    /// [`card_crypto::external_auth_cryptogram`] of the last challenge. The
     /// challenge is used up either way, so a cryptogram cannot be replayed.
     pub(super) fn external_authenticate(&mut self, cmd: &Command) -> Result<Response, StatusWord> {
         if cmd.p1 != 0 {
@@ -54,17 +55,17 @@ impl CardOs {
         }
         let df = self.vol.current_df.clone();
         let key = self.profile.find_key(&df, cmd.p2).cloned().ok_or(StatusWord::ReferencedDataNotFound)?;
-        let value = self.profile.sim_key(&key.df, key.id).ok_or(StatusWord::ReferencedDataNotFound)?.to_vec();
+        let value = self.key_value(&key.df, key.id, None).ok_or(StatusWord::ReferencedDataNotFound)?.to_vec();
         let counter = secret_ref(&key.df, key.id, None);
         if self.state.key_tries.get(&counter).copied().unwrap_or(0) == 0 {
             return Err(StatusWord::AuthenticationBlocked);
         }
-        if cmd.data.len() != key.algorithm.block_size() {
+        if cmd.data.len() != card_crypto::CRYPTOGRAM_LEN {
             return Err(StatusWord::WrongLength);
         }
         let challenge = self.vol.challenge.take().ok_or(StatusWord::ConditionsNotSatisfied)?;
-        let expected = crate::crypto::external_auth_cryptogram(key.algorithm, &value, &challenge)
-            .ok_or(StatusWord::ReferenceDataNotUsable)?;
+        let expected = card_crypto::external_auth_cryptogram(key.algorithm, &value, &challenge)
+            .map_err(|_| StatusWord::ReferenceDataNotUsable)?;
         if !same(&expected, &cmd.data) {
             return Err(self.count_failure(&counter, true));
         }

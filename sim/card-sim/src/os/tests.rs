@@ -4,7 +4,7 @@ use std::sync::Arc;
 use firmware_profile::{Algorithm, ApplicationKind, CardLifeCycle, FileLifeCycle, FilePath, Profile};
 
 use super::*;
-use crate::external_auth_cryptogram;
+use card_crypto::external_auth_cryptogram;
 
 pub(crate) fn profile_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles").join(name)
@@ -18,8 +18,15 @@ pub(crate) fn h(s: &str) -> Vec<u8> {
     hex::decode(s.replace(' ', "")).expect("hex")
 }
 
+/// A card as the factory makes it (keys diversified from the PSAM profile).
+pub(crate) fn manufactured(name: &str) -> CardOs {
+    let p = profile(name);
+    let factory = crate::factory_for(&p, &profile_path(name)).expect("factory");
+    CardOs::manufacture(p, &factory)
+}
+
 fn card() -> CardOs {
-    CardOs::new(profile("ssc-3g-sim.toml"))
+    manufactured("ssc-3g-sim.toml")
 }
 
 /// Sends hex, returns (data, SW1SW2).
@@ -47,7 +54,7 @@ const SELECT_SSSE: &str = "00A404000F7378312E73682EC9E7BBE1B1A3D5CF";
 fn authenticate(os: &mut CardOs, df: &str, key_id: u8) -> u16 {
     let p = os.profile().clone();
     let key = p.find_key(&path(df), key_id).expect("key");
-    let value = p.sim_key(&key.df, key_id).expect("test value").to_vec();
+    let value = os.key_value(&key.df, key_id, None).expect("test value").to_vec();
     let (challenge, s) = tx(os, "0084000008");
     assert_eq!(s, 0x9000);
     let crypt = external_auth_cryptogram(key.algorithm, &value, &challenge).expect("cryptogram");
@@ -208,7 +215,7 @@ fn photo_needs_the_read_key_and_a_short_card_refuses_extended_apdus() {
     assert_eq!((photo.len(), s), (4096, 0x9000));
     assert_eq!(sw(&mut os, "00D6880001AA"), 0x6982, "the read key does not open writing");
 
-    let mut short = CardOs::new(profile("ssc-2g-sim.toml"));
+    let mut short = manufactured("ssc-2g-sim.toml");
     assert_eq!(sw(&mut short, SELECT_SSSE), 0x9000, "the 2nd-generation MF carries the SSSE name");
     assert_eq!(short.current_df(), &FilePath::mf());
     assert_eq!(sw(&mut short, "00B2012C 000012"), 0x6700);
@@ -246,20 +253,24 @@ fn external_authenticate_counts_tries_and_blocks() {
     let mut os = card();
     tx(&mut os, SELECT_SSSE);
     let ddf1 = path("3F00/DDF1");
-    assert_eq!(sw(&mut os, "0082000408 0000000000000000"), 0x6985, "no challenge yet");
+    assert_eq!(sw(&mut os, "0082000410 00000000000000000000000000000000"), 0x6985, "no challenge yet");
     tx(&mut os, "0084000008");
-    assert_eq!(sw(&mut os, "0082000410 00000000000000000000000000000000"), 0x6700, "3DES wants 8 bytes");
-    assert_eq!(sw(&mut os, "0082000408 0000000000000000"), 0x63CE);
-    assert_eq!(sw(&mut os, "0082000408 0000000000000000"), 0x6985, "the challenge was used up");
+    assert_eq!(sw(&mut os, "0082000408 0000000000000000"), 0x6700, "the cryptogram is 16 bytes");
+    assert_eq!(sw(&mut os, "0082000410 00000000000000000000000000000000"), 0x63CE);
+    assert_eq!(
+        sw(&mut os, "0082000410 00000000000000000000000000000000"),
+        0x6985,
+        "the challenge was used up"
+    );
     assert_eq!(os.key_tries(&ddf1, 0x04, None), Some(14));
     tx(&mut os, "0084000008");
-    assert_eq!(sw(&mut os, "0082007708 0000000000000000"), 0x6A88, "no key 77");
-    assert_eq!(sw(&mut os, "0082010408 0000000000000000"), 0x6A86);
+    assert_eq!(sw(&mut os, "0082007710 00000000000000000000000000000000"), 0x6A88, "no key 77");
+    assert_eq!(sw(&mut os, "0082010410 00000000000000000000000000000000"), 0x6A86);
     assert_eq!(authenticate(&mut os, "3F00/DDF1", 0x04), 0x9000);
     assert_eq!(os.key_tries(&ddf1, 0x04, None), Some(15), "success resets the counter");
     for left in (0..15).rev() {
         tx(&mut os, "0084000008");
-        assert_eq!(sw(&mut os, "0082000408 0000000000000000"), 0x63C0 | left);
+        assert_eq!(sw(&mut os, "0082000410 00000000000000000000000000000000"), 0x63C0 | left);
     }
     assert_eq!(authenticate(&mut os, "3F00/DDF1", 0x04), 0x6983, "blocked even with the right key");
 }
@@ -393,12 +404,14 @@ fn state_survives_reopening_and_refuses_another_profile() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("card.state.json");
     {
-        let mut os = CardOs::open(profile("ssc-3g-sim.toml"), &file).expect("new");
+        let p = profile("ssc-3g-sim.toml");
+        let factory = crate::factory_for(&p, &profile_path("ssc-3g-sim.toml")).expect("factory");
+        let mut os = CardOs::open_manufactured(p, &factory, &file).expect("new");
         tx(&mut os, SELECT_SSSE);
         assert_eq!(authenticate(&mut os, "3F00/DDF1", 0x04), 0x9000);
         assert_eq!(sw(&mut os, "00DC072C 0B 0709 423737333334373734"), 0x9000);
         tx(&mut os, "0084000008");
-        assert_eq!(sw(&mut os, "0082000A08 0000000000000000"), 0x63CE);
+        assert_eq!(sw(&mut os, "0082000A10 00000000000000000000000000000000"), 0x63CE);
     }
     assert!(file.exists());
     assert!(!dir.path().join("card.state.json.tmp").exists());
@@ -429,4 +442,29 @@ fn application_handlers_see_commands_first() {
     tx(&mut os, "00A4010C02DF01");
     assert_eq!(tx(&mut os, "80CA000000").0, b"3F00/DDF1/DF01".to_vec(), "DF01 lies inside the SSSE");
     assert_eq!(sw(&mut os, "00B2010C00"), 0x6A82, "the ISO core still answers the rest");
+}
+
+#[test]
+fn a_blank_card_has_formatted_records_and_derived_keys() {
+    let p = profile("ssc-3g-sim.toml");
+    let mut factory = crate::factory_for(&p, &profile_path("ssc-3g-sim.toml")).expect("factory");
+    factory.blank = true;
+    let mut os = CardOs::manufacture(p, &factory);
+    let ef06 = path("3F00/DDF1/EF06");
+    let mut empty_name = vec![0x09, 0x1E];
+    empty_name.resize(32, 0);
+    assert_eq!(os.record(&ef06, 9), Some(&empty_name[..]), "tag and length kept, value zeroed");
+    assert_eq!(os.binary(&path("3F00/DDF1/EF08")).map(|d| d.iter().all(|b| *b == 0)), Some(true));
+    tx(&mut os, SELECT_SSSE);
+    assert_eq!(
+        sw(&mut os, "00DC0934 20 091E D5C5C8FD0000000000000000000000000000000000000000000000000000"),
+        0x6982
+    );
+    assert_eq!(authenticate(&mut os, "3F00/DDF1", 0x04), 0x9000, "the derived update key opens writing");
+    assert_eq!(
+        sw(&mut os, "00DC0934 20 091E D5C5C8FD0000000000000000000000000000000000000000000000000000"),
+        0x9000
+    );
+    assert_eq!(os.record(&ef06, 9).map(|r| r[2..4].to_vec()), Some(h("D5C5")));
+    assert_ne!(os.key_value(&path("3F00/DDF1"), 0x04, None), os.key_value(&path("3F00/DDF1"), 0x0A, None));
 }
