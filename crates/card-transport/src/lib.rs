@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod metered;
 mod redact;
 pub mod transcript;
 
 pub use error::TransportError;
+pub use metered::{LinkCount, Metered};
 pub use redact::{redact_command, redact_response, Redacted};
 
 /// What a reader slot is for. Decided from the reader name by rules a station can configure.

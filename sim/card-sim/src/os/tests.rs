@@ -218,8 +218,10 @@ fn photo_needs_the_read_key_and_a_short_card_refuses_extended_apdus() {
     let mut short = manufactured("ssc-2g-sim.toml");
     assert_eq!(sw(&mut short, SELECT_SSSE), 0x9000, "the 2nd-generation MF carries the SSSE name");
     assert_eq!(short.current_df(), &FilePath::mf());
-    assert_eq!(sw(&mut short, "00B2012C 000012"), 0x6700);
-    assert_eq!(tx(&mut short, "00B2012C00").1, 0x9000);
+    assert_eq!(sw(&mut short, "00B2012C00"), 0x6A82, "this older COS gives EF05 no SFI");
+    assert_eq!(sw(&mut short, "00A4020C02EF05"), 0x9000);
+    assert_eq!(sw(&mut short, "00B20104 000012"), 0x6700);
+    assert_eq!(tx(&mut short, "00B2010400").1, 0x9000);
 }
 
 #[test]
