@@ -10,6 +10,7 @@ use card_sim::{Faults, SimConfig, VpcdHandle};
 use pcsc_reader::{PcscManager, ReaderEvent};
 
 pub const READER: &str = pcsc_stack::USER_CARD_READER;
+pub const PSAM_READER: &str = pcsc_stack::PSAM_READER;
 
 pub fn profile(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles").join(name)
@@ -18,6 +19,8 @@ pub fn profile(name: &str) -> PathBuf {
 pub struct Stack {
     pub pcscd: pcsc_stack::Pcscd,
     pub card: VpcdHandle,
+    /// The simulated PSAM in the SAM slot, for issuance stacks.
+    pub psam: Option<VpcdHandle>,
     pub manager: PcscManager,
     pub state_dir: tempfile::TempDir,
 }
@@ -33,6 +36,16 @@ pub fn port() -> u16 {
 impl Stack {
     /// Starts pcscd, plugs in a card of `profile_file` (state in a fresh file), waits for it.
     pub fn start(profile_file: &str) -> Stack {
+        Stack::start_with(profile_file, false, false)
+    }
+
+    /// An issuance counter: a blank card of `profile_file` in the user reader and the
+    /// simulated PSAM in the SAM slot.
+    pub fn issuance(profile_file: &str) -> Stack {
+        Stack::start_with(profile_file, true, true)
+    }
+
+    fn start_with(profile_file: &str, blank: bool, with_psam: bool) -> Stack {
         let port = port();
         let pcscd = pcsc_stack::Pcscd::start(port).expect("pcscd starts (run scripts/install-deps as root)");
         let state_dir = tempfile::tempdir().expect("tempdir");
@@ -41,12 +54,27 @@ impl Stack {
             state: Some(state_dir.path().join("card.json")),
             faults: Faults::default(),
             vpcd: SocketAddr::from(([127, 0, 0, 1], port)),
-            blank: false,
+            blank,
         };
         let card = card_sim::start(&config).expect("simulator starts");
+        let psam = with_psam.then(|| {
+            let config = SimConfig {
+                profile: profile("psam-sim.toml"),
+                state: Some(state_dir.path().join("psam.json")),
+                faults: Faults::default(),
+                vpcd: SocketAddr::from(([127, 0, 0, 1], port + 1)),
+                blank: false,
+            };
+            card_sim::start(&config).expect("PSAM simulator starts")
+        });
         let mut manager = PcscManager::new().expect("pcscd answers");
         wait_card(&mut manager);
-        Stack { pcscd, card, manager, state_dir }
+        if with_psam {
+            let event =
+                manager.wait_for_card(PSAM_READER, Some(Duration::from_secs(15))).expect("wait for PSAM");
+            assert!(matches!(event, ReaderEvent::CardInserted { .. }), "PSAM did not appear: {event:?}");
+        }
+        Stack { pcscd, card, psam, manager, state_dir }
     }
 }
 
