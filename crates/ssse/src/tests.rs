@@ -183,3 +183,61 @@ fn an_sm4_card_is_personalised_through_the_psam() {
     let e = personalise(tx.as_mut(), &atr, &mut other, &l, &issuer, &holder).expect_err("wrong algorithm");
     assert!(matches!(e, SsseError::Key { source: KeyError::UnknownKey { .. }, .. }), "{e}");
 }
+
+/// Writes what passes through as transcript lines, unmasked: for test data only.
+struct Log<'a> {
+    inner: &'a mut dyn card_transport::CardTransaction,
+    text: String,
+}
+
+impl card_transport::CardTransaction for Log<'_> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, card_transport::TransportError> {
+        let answer = self.inner.transmit(command)?;
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(" ");
+        self.text.push_str(&format!("> {}\n< {}\n", hex(command), hex(&answer)));
+        Ok(answer)
+    }
+    fn was_reset(&self) -> bool {
+        self.inner.was_reset()
+    }
+    fn capabilities(&self) -> card_transport::Capabilities {
+        self.inner.capabilities()
+    }
+}
+
+const TRANSCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/transcripts/personalise-ssc-3g.apdu");
+
+/// Regenerates the recorded transcript from the simulator (`cargo test -p ssse -- --ignored`).
+#[test]
+#[ignore = "writes tests/transcripts/personalise-ssc-3g.apdu"]
+fn record_the_personalisation_transcript() {
+    let card = sim("ssc-3g-sim.toml", true);
+    let mut user = connect(&card, "sim 0");
+    let atr = user.atr().to_vec();
+    let (issuer, holder) = zhang_san();
+    let mut tx = user.transaction().expect("tx");
+    let mut log = Log { inner: tx.as_mut(), text: String::new() };
+    personalise(&mut log, &atr, &mut software_keys(), &layout("ssc-3g-sim.toml"), &issuer, &holder)
+        .expect("ok");
+    let header = format!(
+        "# SSSE personalisation of a blank ssc-3g-sim card (test holder 张三), recorded from the\n\
+         # simulator: SELECT, GET CHALLENGE, EXTERNAL AUTHENTICATE (cryptogram of the key the\n\
+         # PSAM masters derive), 14 UPDATE RECORD by SFI, 14 READ RECORD by SFI.\n# ATR {}\n",
+        hex::encode_upper(&atr)
+    );
+    std::fs::write(TRANSCRIPT, header + &log.text).expect("write transcript");
+}
+
+#[test]
+fn personalisation_replays_the_recorded_transcript_byte_for_byte() {
+    let text = std::fs::read_to_string(TRANSCRIPT).expect("transcript");
+    let atr =
+        hex::decode(text.lines().find_map(|l| l.strip_prefix("# ATR ")).expect("ATR line")).expect("hex");
+    let mut replay = card_transport::transcript::Replay::from_text(&text).expect("parses");
+    let (issuer, holder) = zhang_san();
+    // The software keys must give exactly the recorded cryptogram for the recorded challenge:
+    // the key derivation is pinned by the file.
+    personalise(&mut replay, &atr, &mut software_keys(), &layout("ssc-3g-sim.toml"), &issuer, &holder)
+        .expect("the same exchange");
+    assert_eq!(replay.remaining(), 0);
+}
