@@ -1,0 +1,94 @@
+//! The station's client of the provincial service: blocking HTTP/JSON over mutual TLS,
+//! implementing [`archive::ProvincialArchive`]. Timeouts and connection failures are
+//! [`ArchiveError::Unavailable`]: nothing is known to have happened, and the caller retries
+//! with the same request id.
+
+use std::path::Path;
+use std::time::Duration;
+
+use archive::{
+    ArchiveError, CardRecord, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards,
+    ProvincialArchive, Refusal, ReleaseRequest, StopRequest,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::pki::{read, PkiError};
+
+/// A connection to the provincial service as one station.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+impl Client {
+    /// A client of the service at `base` (`https://127.0.0.1:8443`), trusting `ca` and
+    /// showing the station's certificate and key from `identity` (one PEM file).
+    pub fn new(base: &str, ca: &Path, identity: &Path, timeout: Duration) -> Result<Client, PkiError> {
+        let ca_pem = read(ca)?;
+        let ca = reqwest::Certificate::from_pem(&ca_pem)
+            .map_err(|e| PkiError::Pem { path: ca.to_path_buf(), message: e.to_string() })?;
+        let id_pem = read(identity)?;
+        let id = reqwest::Identity::from_pem(&id_pem)
+            .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+        let http = reqwest::blocking::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .identity(id)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_string() })
+    }
+
+    fn answer<T: DeserializeOwned>(
+        r: reqwest::Result<reqwest::blocking::Response>,
+    ) -> Result<T, ArchiveError> {
+        let r = r.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+        let status = r.status();
+        let text = r.text().map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
+        let message = || {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(String::from))
+                .unwrap_or_else(|| text.clone())
+        };
+        match status.as_u16() {
+            200 => serde_json::from_str(&text).map_err(|e| ArchiveError::Store(format!("answer: {e}"))),
+            409 => Err(ArchiveError::Refused(
+                serde_json::from_str::<Refusal>(&text)
+                    .map_err(|e| ArchiveError::Store(format!("refusal: {e}")))?,
+            )),
+            400 => Err(ArchiveError::BadRequest(message())),
+            _ => Err(ArchiveError::Unavailable(format!("HTTP {status}: {}", message()))),
+        }
+    }
+
+    fn post<Q: Serialize, T: DeserializeOwned>(&self, path: &str, q: &Q) -> Result<T, ArchiveError> {
+        Client::answer(self.http.post(format!("{}{path}", self.base)).json(q).send())
+    }
+}
+
+impl ProvincialArchive for Client {
+    fn lookup(&self, ssn: &str) -> Result<PersonCards, ArchiveError> {
+        Client::answer(self.http.get(format!("{}/v1/persons/{ssn}", self.base)).send())
+    }
+    fn claim(&self, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
+        self.post("/v1/claim", q)
+    }
+    fn commit(&self, q: &CommitRequest) -> Result<CardRecord, ArchiveError> {
+        self.post("/v1/commit", q)
+    }
+    fn release(&self, q: &ReleaseRequest) -> Result<(), ArchiveError> {
+        self.post("/v1/release", q)
+    }
+    fn stop_card(&self, q: &StopRequest) -> Result<CardRecord, ArchiveError> {
+        self.post("/v1/stop", q)
+    }
+    fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
+        self.post("/v1/deceased", q)
+    }
+}

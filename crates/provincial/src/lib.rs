@@ -1,0 +1,15 @@
+//! The provincial archive as a real service: [`store`] (the rules on PostgreSQL),
+//! [`server`] (HTTP/JSON over mutual TLS, the station id from the client certificate),
+//! [`client`] (what a station uses, implementing [`archive::ProvincialArchive`]), [`pki`]
+//! (CA, server and station certificates) and [`cluster`] (a private PostgreSQL for tests,
+//! benchmarks and the embedded set-up). `station provincial serve` runs it.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod cluster;
+pub mod pki;
+pub mod server;
+pub mod store;
+
+pub use client::Client;
+pub use store::Store;

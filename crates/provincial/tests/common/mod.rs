@@ -1,0 +1,62 @@
+//! A private PostgreSQL, the provincial service on loopback with mutual TLS, and station
+//! clients: what the service tests and the benchmark share.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use provincial::cluster::Cluster;
+use provincial::pki::PkiPaths;
+use provincial::{server, Client, Store};
+
+/// A free loopback port (bound and released: good enough on a test machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub cluster: Cluster,
+    pub pki: PkiPaths,
+    pub runtime: tokio::runtime::Runtime,
+    pub service: server::Service,
+    pub store: Store,
+}
+
+impl Setup {
+    /// PostgreSQL, PKI for `stations`, and the service.
+    pub fn start(stations: &[&str]) -> Setup {
+        Setup::start_with(stations, |r| r)
+    }
+
+    /// The same, with `wrap` adding layers (fault injection) around the routes.
+    pub fn start_with(stations: &[&str], wrap: impl FnOnce(axum::Router) -> axum::Router) -> Setup {
+        let dir = tempfile::tempdir().expect("tmp");
+        let cluster = Cluster::start(&dir.path().join("pg"), free_port())
+            .expect("PostgreSQL starts (scripts/install-deps)");
+        let pki = provincial::pki::generate(&dir.path().join("pki"), stations).expect("pki");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+        let (service, store) = runtime.block_on(async {
+            let store = Store::connect(&cluster.url(), 'B', 32).await.expect("store");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let tls = server::tls_config(&pki).expect("tls");
+            (server::spawn(listener, tls, wrap(server::router(store.clone()))).expect("serve"), store)
+        });
+        Setup { dir, cluster, pki, runtime, service, store }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.service.addr.port())
+    }
+
+    /// A client for `station` (its certificate was generated at start).
+    pub fn client(&self, station: &str) -> Client {
+        Client::new(&self.url(), &self.pki.ca(), &self.pki.station(station), Duration::from_secs(30))
+            .expect("client")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
