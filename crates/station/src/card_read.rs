@@ -32,6 +32,12 @@ pub struct CardReport {
     pub extended_length: bool,
     /// Every probed application with the card's answer.
     pub applications: Vec<ApplicationProbe>,
+    /// The iReadCardBas fields, when the SSSE answered and its EF05/EF06 decode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub social_security: Option<ssse::BasicInfo>,
+    /// Why the SSSE data could not be read (a blank card, odd records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub social_security_error: Option<String>,
 }
 
 /// The card's answer to SELECT of one application.
@@ -92,6 +98,16 @@ pub fn inspect(
             label: apdu::find_primitive(&r.data, 0x50).map(|l| String::from_utf8_lossy(&l).into_owned()),
         });
     }
+    let ssse_present =
+        applications.iter().zip(known).any(|(p, k)| p.present && k.aid == ssse::ENVIRONMENT_AID);
+    let (social_security, social_security_error) = if ssse_present {
+        match read_social_security(tx, atr_bytes) {
+            Ok(info) => (Some(info), None),
+            Err(e) => (None, Some(e)),
+        }
+    } else {
+        (None, None)
+    };
     Ok(CardReport {
         reader: reader.to_string(),
         atr: hex::encode_upper(atr.as_bytes()),
@@ -99,7 +115,19 @@ pub fn inspect(
         historical_bytes: hex::encode_upper(atr.historical_bytes()),
         extended_length: atr.extended_length(),
         applications,
+        social_security,
+        social_security_error,
     })
+}
+
+/// EF05/EF06 by the public read sequence, with the name decoded.
+fn read_social_security(tx: &mut dyn CardTransaction, atr: &[u8]) -> Result<ssse::BasicInfo, String> {
+    let data = ssse::read_card(tx, atr).map_err(|e| e.to_string())?;
+    if data.holder.ssn.is_empty() {
+        return Err("the social-security application is blank (not personalised)".into());
+    }
+    let name = crate::ssc::card_name(&data.holder).map_err(|e| format!("EF06 name: {e}"))?;
+    data.basic(name).map_err(|e| e.to_string())
 }
 
 impl std::fmt::Display for CardReport {
@@ -118,6 +146,13 @@ impl std::fmt::Display for CardReport {
                 Some(label) => writeln!(f, " label {label:?}")?,
                 None => writeln!(f)?,
             }
+        }
+        if let Some(s) = &self.social_security {
+            writeln!(f, "social security (iReadCardBas):")?;
+            writeln!(f, "  {}", s.line())?;
+        }
+        if let Some(e) = &self.social_security_error {
+            writeln!(f, "social security: {e}")?;
         }
         Ok(())
     }
@@ -159,6 +194,11 @@ mod tests {
         assert_eq!(report.applications[1].fci_len, 29);
         let text = report.to_string();
         assert!(text.contains("present SSSE"), "{text}");
+        // The recording masks the records (personal data): they replay as zeros, which the
+        // report names instead of showing garbage.
+        assert_eq!(report.social_security, None);
+        let e = report.social_security_error.expect("error");
+        assert!(e.contains("EF05") || e.contains("blank"), "{e}");
     }
 
     #[test]

@@ -3,3 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod card_read;
+pub mod clock;
+pub mod ssc;

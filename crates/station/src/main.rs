@@ -23,6 +23,9 @@ enum Top {
     /// Cards in readers over PC/SC.
     #[command(subcommand)]
     Card(CardCmd),
+    /// Personalise the social-security application of the card in the reader (the PSAM in the
+    /// SAM slot computes the cryptogram). The full issuance comes with the station daemon.
+    Personalise(PersonaliseArgs),
     /// Simulated devices for development and CI (debug builds with the `sim` feature only).
     #[cfg(feature = "sim")]
     #[command(subcommand)]
@@ -57,6 +60,43 @@ enum CardCmd {
     },
 }
 
+#[derive(clap::Args)]
+struct PersonaliseArgs {
+    /// The applicant (JSON, see crates/applicant/testdata/adult.json).
+    #[arg(long)]
+    applicant: PathBuf,
+    /// Card number (with its check character); default: the applicant file's.
+    #[arg(long)]
+    card_number: Option<String>,
+    /// Reader of the card: a name, `kind:contact|contactless`, or `#N`.
+    #[arg(long, default_value = "kind:contact")]
+    reader: String,
+    /// Reader of the PSAM.
+    #[arg(long, default_value = "kind:sam")]
+    psam_reader: String,
+    /// Firmware profile of the card; default: the profile whose ATR is the card's.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Where the firmware profiles are.
+    #[arg(long, env = "STATION_PROFILES")]
+    profiles: Option<PathBuf>,
+    /// Region code of the issuing city (its cards' keys are diversified with it).
+    #[arg(long, env = "STATION_REGION")]
+    region: String,
+    /// Initialising organisation code (EF05 tag 04).
+    #[arg(long, env = "STATION_INIT_ORG")]
+    init_org: String,
+    /// Card type (EF05 tag 02).
+    #[arg(long, default_value = "1")]
+    card_type: char,
+    /// Years of validity.
+    #[arg(long, default_value_t = 10)]
+    validity_years: u16,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default = match cli.verbose {
@@ -82,9 +122,66 @@ fn run(command: Top) -> Result<()> {
         Top::Card(CardCmd::Read { reader, json, profiles, record, wait }) => {
             card_read_cmd(&reader, json, profiles, record, wait)
         }
+        Top::Personalise(args) => personalise(args),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
     }
+}
+
+fn personalise(a: PersonaliseArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.applicant)
+        .with_context(|| format!("reading {}", a.applicant.display()))?;
+    let applicant: applicant::Applicant = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not an applicant file", a.applicant.display()))?;
+    let today = station::clock::today();
+    let validated = applicant
+        .validate(today)
+        .map_err(|e| anyhow::anyhow!("the applicant's data need correcting:\n{e}"))?;
+    for w in &validated.warnings {
+        eprintln!("warning: {w}");
+    }
+    let card_number = match (&a.card_number, &validated.card_number) {
+        (Some(n), _) => n.clone(),
+        (None, Some(n)) => n.as_str().to_string(),
+        (None, None) => {
+            anyhow::bail!("no card number: give --card-number (the provincial service allocates it)")
+        }
+    };
+    let profile = a.profile.as_ref().map(firmware_profile::Profile::load).transpose()?;
+    let params = station::ssc::IssueParams {
+        region: a.region,
+        init_org: a.init_org,
+        card_type: a.card_type,
+        issue_date: today,
+        validity_years: a.validity_years,
+        vendor: None,
+    };
+    let mut manager = pcsc_reader::PcscManager::new().context("connecting to pcscd")?;
+    let dir = profiles_dir(a.profiles);
+    let devices = station::ssc::Devices {
+        card_reader: &a.reader,
+        psam_reader: &a.psam_reader,
+        profile: profile.as_ref(),
+        profiles_dir: &dir,
+    };
+    let outcome =
+        station::ssc::personalise_in_readers(&mut manager, devices, &validated, &card_number, &params)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "personalised and read back: card {} (id {}) for {} in {} [{}], {} records, {} card + {} PSAM APDUs",
+            outcome.card_number,
+            outcome.card_id,
+            outcome.ssn,
+            outcome.reader,
+            outcome.profile,
+            outcome.records,
+            outcome.apdus.0,
+            outcome.apdus.1
+        );
+    }
+    Ok(())
 }
 
 fn card_list(json: bool) -> Result<()> {

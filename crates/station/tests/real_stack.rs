@@ -178,10 +178,15 @@ fn independent_clients_see_the_simulated_card() {
     let ssse =
         report["applications"].as_array().expect("list").iter().find(|a| a["name"] == "SSSE").expect("SSSE");
     assert_eq!(ssse["present"], true);
-    // The recording is a transcript a unit test can replay: one SELECT per probed application.
+    assert_eq!(report["social_security"]["name"], "张三", "the profile's test holder");
+    // The recording is a transcript a unit test can replay: one SELECT per probed application,
+    // then the public read of EF05/EF06 (SELECT AID, SELECT EF, 7 + 7 READ RECORD), with
+    // the records masked.
     let text = std::fs::read_to_string(&transcript).expect("transcript written");
     let recorded = card_transport::transcript::Transcript::parse(&text).expect("transcript parses");
-    assert_eq!(recorded.exchanges.len(), report["applications"].as_array().expect("list").len());
+    let probes = report["applications"].as_array().expect("list").len();
+    assert_eq!(recorded.exchanges.len(), probes + 1 + 2 + 14);
+    assert!(!text.contains("31 31 30 31 30 35"), "the SSN is not in the recording");
 }
 
 #[test]

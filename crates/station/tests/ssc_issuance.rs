@@ -168,3 +168,82 @@ fn writes_without_authentication_or_with_a_wrong_key_are_refused_with_step_and_s
     assert_eq!(read.get(&0x08), Some(&vec![0; 18]), "nothing was written");
     stack.pcscd.stop();
 }
+
+fn station(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_station"))
+        .args(args)
+        .env("STATION_PROFILES", common::profile(""))
+        .output()
+        .expect("station runs")
+}
+
+fn applicant_file(name: &str) -> String {
+    format!("{}/../applicant/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn station_personalise_then_card_read_show_the_applicant() {
+    let _one = serial();
+    for (profile, file, name) in
+        [("ssc-3g-sim.toml", "adult.json", "张三"), ("ssc-3g-sm4-sim.toml", "rare_name.json", "王𠮷")]
+    {
+        let mut stack = Stack::issuance(profile);
+        let out = station(&[
+            "personalise",
+            "--applicant",
+            &applicant_file(file),
+            "--card-number",
+            "B7K334774",
+            "--reader",
+            READER,
+            "--psam-reader",
+            PSAM_READER,
+            "--region",
+            "110100",
+            "--init-org",
+            "11010000000000000001",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let done: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert_eq!(done["records"], 14);
+        assert_eq!(done["profile"], profile.trim_end_matches(".toml"), "chosen by the card's ATR");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("11010519491231002X"), "the number is masked");
+        let out = station(&["card", "read", "--reader", READER, "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let read: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let ss = &read["social_security"];
+        assert_eq!((ss["name"].as_str(), ss["card_number"].as_str()), (Some(name), Some("B7K334774")));
+        assert_eq!(ss["region"], "110100");
+        assert_eq!(ss["version"], "3.00");
+        assert_eq!(ss["atr_historical"], read["historical_bytes"]);
+        stack.pcscd.stop();
+    }
+}
+
+#[test]
+fn station_personalise_refuses_bad_data_before_touching_the_card() {
+    let _one = serial();
+    let mut stack = Stack::issuance("ssc-3g-sim.toml");
+    let before = stack.card.apdu_count();
+    let out = station(&[
+        "personalise",
+        "--applicant",
+        &applicant_file("bad_fields.json"),
+        "--card-number",
+        "B00000019",
+        "--reader",
+        READER,
+        "--psam-reader",
+        PSAM_READER,
+        "--region",
+        "110100",
+        "--init-org",
+        "1",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("need correcting") && err.contains("holder."), "{err}");
+    assert_eq!(stack.card.apdu_count(), before, "no APDU reached the card");
+    stack.pcscd.stop();
+}
