@@ -26,6 +26,9 @@ enum Top {
     /// Personalise the social-security application of the card in the reader (the PSAM in the
     /// SAM slot computes the cryptogram). The full issuance comes with the station daemon.
     Personalise(PersonaliseArgs),
+    /// The provincial archive service (runs at the province, or beside a one-machine station).
+    #[command(subcommand)]
+    Provincial(provincial_cmd::ProvincialCmd),
     /// Simulated devices for development and CI (debug builds with the `sim` feature only).
     #[cfg(feature = "sim")]
     #[command(subcommand)]
@@ -123,6 +126,7 @@ fn run(command: Top) -> Result<()> {
             card_read_cmd(&reader, json, profiles, record, wait)
         }
         Top::Personalise(args) => personalise(args),
+        Top::Provincial(cmd) => provincial_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
     }
@@ -287,5 +291,6 @@ fn read_card(
     Ok(report)
 }
 
+mod provincial_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;

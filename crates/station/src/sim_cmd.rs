@@ -14,6 +14,21 @@ pub enum SimCmd {
     /// Start a private pcscd with vpcd, plug in the simulated card and PSAM, read the card
     /// back over PC/SC, and keep it all up until Ctrl-C.
     Stack(StackArgs),
+    /// Serve the simulated bank-police identity verification service.
+    Idv(IdvArgs),
+}
+
+#[derive(Args)]
+pub struct IdvArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8790")]
+    listen: SocketAddr,
+    /// The register of people (JSON list of id_number, name, status).
+    #[arg(long, default_value = "sim/idv-sim/roster.json")]
+    roster: PathBuf,
+    /// Answer 503 to the first N requests (an outage).
+    #[arg(long, default_value_t = 0)]
+    outage: u32,
 }
 
 #[derive(Args)]
@@ -81,6 +96,15 @@ pub fn run(cmd: SimCmd) -> Result<()> {
             Ok(())
         }
         SimCmd::Stack(args) => stack(args, stop_rx),
+        SimCmd::Idv(args) => {
+            let roster = idv_sim::load_roster(&args.roster)?;
+            let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            let handle = runtime.block_on(idv_sim::serve(args.listen, roster))?;
+            handle.faults.outage.store(args.outage, std::sync::atomic::Ordering::SeqCst);
+            eprintln!("identity verification simulator on {}: Ctrl-C stops", handle.url());
+            let _ = stop_rx.recv();
+            Ok(())
+        }
     }
 }
 
