@@ -8,11 +8,14 @@
 //! - [`SqliteProvincial`]: that contract on SQLite, for a counter where one machine serves
 //!   (the embedded default). The provincial service (`provincial` crate) implements it on
 //!   PostgreSQL; one conformance suite ([`conformance`]) runs against both.
+//! - [`local::LocalArchive`]: the station's own SQLite archive (persons, applications, cards,
+//!   and the hash-chained, append-only ledger).
 //! - Card numbers: prefix + 7-digit counter + check character, allocated at claim time with
 //!   neither gaps nor repeats (a released claim's number is reused first).
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod local;
 mod model;
 mod sqlite_provincial;
 
