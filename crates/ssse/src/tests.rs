@@ -241,3 +241,41 @@ fn personalisation_replays_the_recorded_transcript_byte_for_byte() {
         .expect("the same exchange");
     assert_eq!(replay.remaining(), 0);
 }
+
+#[test]
+fn psam_and_key_service_agree_for_one_two_and_three_levels() {
+    let psam = sim("psam-sim.toml", false);
+    let mut sam = connect(&psam, "sim 1");
+    let mut sam_tx = sam.transaction().expect("psam tx");
+    let mut chip = Psam::new(sam_tx.as_mut());
+    let mut service = software_keys();
+    let card8 = [0x00, 0xBF, 0x7C, 0x7A, 0x48, 0xFB, 0x49, 0x66];
+    let challenge = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+    let mut seen = Vec::new();
+    for (levels, usage, id, algorithm) in [
+        (1, 0x48, 0x12, card_crypto::Algorithm::TripleDes),
+        (2, 0x48, 0x12, card_crypto::Algorithm::TripleDes),
+        (3, 0x48, 0x12, card_crypto::Algorithm::TripleDes),
+        (1, 0x48, 0x1B, card_crypto::Algorithm::Sm4),
+        (3, 0x48, 0x1B, card_crypto::Algorithm::Sm4),
+    ] {
+        let factors = card_crypto::ssse_factors(levels, card8, "110100").expect("factors");
+        assert_eq!(factors.len(), usize::from(levels));
+        let request = AuthRequest {
+            psam_key: PsamKeyRef { usage, id },
+            algorithm,
+            factors: &factors,
+            challenge: &challenge,
+        };
+        let from_psam = chip.external_auth(&request).expect("PSAM");
+        assert_eq!(
+            from_psam,
+            service.external_auth(&request).expect("service"),
+            "{levels} levels, {algorithm:?}"
+        );
+        seen.push(from_psam);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "every level and algorithm gives another key");
+}

@@ -95,9 +95,20 @@ struct PersonaliseArgs {
     /// Years of validity.
     #[arg(long, default_value_t = 10)]
     validity_years: u16,
+    /// The 8 vendor bytes of the card identification code, hex, when the provincial service
+    /// gives them; default: the card's own (the last 8 ATR historical bytes).
+    #[arg(long, value_parser = parse_vendor)]
+    card_id_vendor: Option<[u8; 8]>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_vendor(s: &str) -> Result<[u8; 8], String> {
+    hex::decode(s.replace(' ', ""))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{s:?}: 8 bytes in hex (16 hex digits)"))
 }
 
 fn main() -> std::process::ExitCode {
@@ -158,7 +169,7 @@ fn personalise(a: PersonaliseArgs) -> Result<()> {
         card_type: a.card_type,
         issue_date: today,
         validity_years: a.validity_years,
-        vendor: None,
+        vendor: a.card_id_vendor,
     };
     let mut manager = pcsc_reader::PcscManager::new().context("connecting to pcscd")?;
     let dir = profiles_dir(a.profiles);

@@ -202,6 +202,8 @@ fn station_personalise_then_card_read_show_the_applicant() {
             "110100",
             "--init-org",
             "11010000000000000001",
+            "--card-id-vendor",
+            "0102030405060708",
             "--json",
         ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -215,6 +217,10 @@ fn station_personalise_then_card_read_show_the_applicant() {
         let ss = &read["social_security"];
         assert_eq!((ss["name"].as_str(), ss["card_number"].as_str()), (Some(name), Some("B7K334774")));
         assert_eq!(ss["region"], "110100");
+        assert_eq!(
+            ss["card_id"], "110100D1560000050102030405060708",
+            "vendor bytes from the provincial service"
+        );
         assert_eq!(ss["version"], "3.00");
         assert_eq!(ss["atr_historical"], read["historical_bytes"]);
         stack.pcscd.stop();
