@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::{now, ArchiveError, CardStatus};
 
 /// The migrations, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/local-0001.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/local-0001.sql"), include_str!("../migrations/local-0002.sql")];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
     ArchiveError::Store(e.to_string())
@@ -312,6 +313,154 @@ impl LocalArchive {
     }
 }
 
+/// A journal line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalLine {
+    /// Order within the job.
+    pub seq: i64,
+    /// The step.
+    pub step: String,
+    /// `begin`, `done`, `failed` or `undone`.
+    pub phase: String,
+    /// JSON detail.
+    pub detail: String,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    /// Id.
+    pub job_id: i64,
+    /// Its application.
+    pub application_id: i64,
+    /// `running`, `done`, `failed`, `rolled_back`.
+    pub status: String,
+    /// What the steps produced (JSON).
+    pub state: String,
+}
+
+impl LocalArchive {
+    /// Creates a job for an application.
+    pub fn create_job(&self, application_id: i64, kind: &str) -> Result<i64, ArchiveError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO jobs (application_id, kind, status, created_at, updated_at) VALUES (?1, ?2, 'running', ?3, ?3)",
+            params![application_id, kind, now()],
+        )
+        .map_err(store_err)?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Writes one journal line (durably: its own transaction, `synchronous = FULL`), and the
+    /// job's state with it when given.
+    pub fn journal(
+        &self,
+        job_id: i64,
+        step: &str,
+        phase: &str,
+        detail: &serde_json::Value,
+        state: Option<&str>,
+    ) -> Result<(), ArchiveError> {
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        tx.execute(
+            "INSERT INTO journal (job_id, seq, step, phase, detail, at)
+             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM journal WHERE job_id = ?1), ?2, ?3, ?4, ?5)",
+            params![job_id, step, phase, detail.to_string(), now()],
+        )
+        .map_err(store_err)?;
+        if let Some(state) = state {
+            tx.execute(
+                "UPDATE jobs SET state = ?2, updated_at = ?3 WHERE job_id = ?1",
+                params![job_id, state, now()],
+            )
+            .map_err(store_err)?;
+        }
+        tx.commit().map_err(store_err)
+    }
+
+    /// A job's journal in order.
+    pub fn journal_of(&self, job_id: i64) -> Result<Vec<JournalLine>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT seq, step, phase, detail FROM journal WHERE job_id = ?1 ORDER BY seq")
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map([job_id], |r| {
+                Ok(JournalLine { seq: r.get(0)?, step: r.get(1)?, phase: r.get(2)?, detail: r.get(3)? })
+            })
+            .map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// Sets a job's status.
+    pub fn set_job_status(&self, job_id: i64, status: &str) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE jobs SET status = ?2, updated_at = ?3 WHERE job_id = ?1",
+                params![job_id, status, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// A job.
+    pub fn job(&self, job_id: i64) -> Result<Option<JobRow>, ArchiveError> {
+        self.conn()
+            .query_row(
+                "SELECT job_id, application_id, status, state FROM jobs WHERE job_id = ?1",
+                [job_id],
+                |r| {
+                    Ok(JobRow {
+                        job_id: r.get(0)?,
+                        application_id: r.get(1)?,
+                        status: r.get(2)?,
+                        state: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(store_err)
+    }
+
+    /// Jobs left running (by a crash): the ones to resume at start.
+    pub fn running_jobs(&self) -> Result<Vec<i64>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT job_id FROM jobs WHERE status = 'running' ORDER BY job_id")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// The application's row: status and card number.
+    pub fn application(&self, id: i64) -> Result<Option<(String, Option<String>)>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT status, card_number FROM applications WHERE application_id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(store_err)
+    }
+
+    /// Records the province's claim on an application.
+    pub fn set_application_claim(
+        &self,
+        id: i64,
+        claim_id: i64,
+        card_number: &str,
+    ) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE applications SET claim_id = ?2, card_number = ?3, updated_at = ?4 WHERE application_id = ?1",
+                params![id, claim_id, card_number, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+}
+
 /// Runs the migrations the database has not seen, each in its own transaction.
 fn migrate(conn: &mut Connection) -> Result<(), ArchiveError> {
     let version: usize =
@@ -354,14 +503,14 @@ mod tests {
     #[test]
     fn migrations_wal_and_foreign_keys() {
         let (dir, a) = archive();
-        assert_eq!(a.version().expect("version"), 1);
+        assert_eq!(a.version().expect("version"), 2);
         let mode: String = a.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
         assert_eq!(mode, "wal");
         let e = a.open_application("11010519491231002X", "new", "{}").expect_err("no such person");
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
         drop(a);
         let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
-        assert_eq!(again.version().expect("version"), 1, "migrations run once");
+        assert_eq!(again.version().expect("version"), 2, "migrations run once");
     }
 
     #[test]
