@@ -16,6 +16,8 @@ pub enum SimCmd {
     Stack(StackArgs),
     /// Serve the simulated bank-police identity verification service.
     Idv(IdvArgs),
+    /// Start the simulated Evolis card printer on a pty and TCP; print where it listens.
+    Printer(printer_sim::Args),
 }
 
 #[derive(Args)]
@@ -96,6 +98,15 @@ pub fn run(cmd: SimCmd) -> Result<()> {
             Ok(())
         }
         SimCmd::Stack(args) => stack(args, stop_rx),
+        SimCmd::Printer(args) => {
+            let handle = printer_sim::serve(args.config())?;
+            for selector in handle.selectors() {
+                println!("printer: {selector}");
+            }
+            eprintln!("simulated printer up: Ctrl-C stops");
+            let _ = stop_rx.recv();
+            Ok(())
+        }
         SimCmd::Idv(args) => {
             let roster = idv_sim::load_roster(&args.roster)?;
             let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;

@@ -1,0 +1,36 @@
+//! Card printers for the station: the [`Printer`] trait, the Evolis driver
+//! [`EvolisPrinter`], and the byte transports it runs on (serial, USB printer class, TCP).
+//!
+//! - [`Selector`] names a printer: `serial:/dev/ttyUSB0@115200`, `tcp:10.0.0.5:9100`,
+//!   `lp:/dev/usb/lp0`, `usb:F00A:0001[:SERIAL]` (grammar in [`selector`]);
+//!   [`transport::open`] opens it.
+//! - [`PrinterTransport`] is the byte link (one request out, one framed reply back, with a
+//!   deadline, and reconnect); the simulator provides an in-memory one.
+//! - [`PrinterError`] keeps the step, the cause with the printer's text, and where the card
+//!   is ([`CardWhereabouts`]); [`PrinterError::kind`] maps it onto [`FaultKind`] (retry, ask
+//!   the operator to refill / close the cover / clear a jam, reject the card, stop).
+//!
+//! Rendering the card face is not done here: a [`PrintJob`] carries panels already packed
+//! as [`evolis::DownloadBitmap`]s.
+#![forbid(unsafe_code)]
+
+mod error;
+mod evolis_printer;
+mod printer;
+pub mod selector;
+pub mod transport;
+
+pub use error::{CardWhereabouts, Cause, PrinterError};
+pub use evolis::FaultKind;
+pub use evolis_printer::EvolisPrinter;
+pub use printer::{Counters, Identity, JobError, PrintJob, Printer, RibbonInfo, Station, Status, Timeouts};
+pub use selector::{Selector, SelectorError};
+pub use transport::{PrinterTransport, TransportError};
+
+/// Opens the printer a selector names with the Evolis driver and the given timeouts.
+pub fn open_evolis(
+    selector: &Selector,
+    timeouts: Timeouts,
+) -> Result<EvolisPrinter<Box<dyn PrinterTransport>>, TransportError> {
+    Ok(EvolisPrinter::new(transport::open(selector)?).with_timeouts(timeouts))
+}
