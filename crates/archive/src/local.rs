@@ -93,6 +93,21 @@ pub struct LedgerEntry {
     pub hash: String,
 }
 
+/// A ledger entry to append.
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerRecord<'a> {
+    /// Who acted.
+    pub operator: &'a str,
+    /// The application.
+    pub application_id: Option<i64>,
+    /// The card.
+    pub card_number: Option<&'a str>,
+    /// What happened.
+    pub event: &'a str,
+    /// Details (no keys, PINs or full ID numbers).
+    pub detail: &'a serde_json::Value,
+}
+
 /// The hash chain's start.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -241,6 +256,19 @@ impl LocalArchive {
         let mut conn = self.conn();
         let tx =
             conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        let record = LedgerRecord { operator, application_id, card_number, event, detail };
+        let e = self.append_in(&tx, &record)?;
+        tx.commit().map_err(store_err)?;
+        Ok(e)
+    }
+
+    fn append_in(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        r: &LedgerRecord<'_>,
+    ) -> Result<LedgerEntry, ArchiveError> {
+        let (operator, application_id, card_number, event, detail) =
+            (r.operator, r.application_id, r.card_number, r.event, r.detail);
         let (last_seq, prev): (i64, String) = tx
             .query_row("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -267,7 +295,6 @@ impl LocalArchive {
             params![e.seq, e.at, e.station, e.operator, e.application_id, e.card_number, e.event, e.detail, e.prev_hash, e.hash],
         )
         .map_err(store_err)?;
-        tx.commit().map_err(store_err)?;
         Ok(e)
     }
 
@@ -351,8 +378,9 @@ impl LocalArchive {
         Ok(conn.last_insert_rowid())
     }
 
-    /// Writes one journal line (durably: its own transaction, `synchronous = FULL`), and the
-    /// job's state with it when given.
+    /// Writes one journal line (durably: its own transaction, `synchronous = FULL`), with the
+    /// job's state and a ledger entry in the same transaction when given: a step's ledger entry
+    /// exists exactly when its `done` line does.
     pub fn journal(
         &self,
         job_id: i64,
@@ -360,6 +388,7 @@ impl LocalArchive {
         phase: &str,
         detail: &serde_json::Value,
         state: Option<&str>,
+        ledger: Option<&LedgerRecord<'_>>,
     ) -> Result<(), ArchiveError> {
         let mut conn = self.conn();
         let tx =
@@ -376,6 +405,9 @@ impl LocalArchive {
                 params![job_id, state, now()],
             )
             .map_err(store_err)?;
+        }
+        if let Some(record) = ledger {
+            self.append_in(&tx, record)?;
         }
         tx.commit().map_err(store_err)
     }

@@ -1,0 +1,744 @@
+//! The FLOW A job: steps, their journal, resume and rollback.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use applicant::Applicant;
+use archive::local::{ApplicationStatus, LedgerRecord, LocalArchive, PersonRow};
+use archive::{
+    ArchiveError, CardStatus, Claim, ClaimRequest, CommitRequest, ProvincialArchive, ReleaseRequest,
+    StopRequest,
+};
+use firmware_profile::Profile;
+use idv::{IdentityQuery, IdentityVerifier, Verdict};
+use serde::{Deserialize, Serialize};
+use ssse::{HolderData, IssuerData};
+
+use crate::records::{card_data, IssueParams};
+use crate::IssueError;
+
+/// The steps of instant issuance, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Data validated, person and application recorded.
+    Accept,
+    /// The provincial archive: live cards, deceased.
+    ArchiveCheck,
+    /// The person claimed for one new card; the card number allocated.
+    Claim,
+    /// Re-issue: the old card stopped (before anything is made).
+    StopOldCard,
+    /// Bank-police identity verification.
+    VerifyIdentity,
+    /// A blank card to the printer's contact station.
+    FeedCard,
+    /// The financial application (when the card and the counter have one).
+    PersonaliseFinancial,
+    /// The face printed and laminated.
+    PrintFace,
+    /// The social-security application written.
+    PersonaliseSsc,
+    /// The chip read back by the public sequence and compared.
+    VerifyChip,
+    /// The card recorded in the provincial and local archives.
+    Commit,
+    /// The card out of the exit slot.
+    Eject,
+    /// Handed to the holder, with the signature recorded.
+    HandOver,
+}
+
+/// Every step, in order.
+pub const STEPS: [Step; 13] = [
+    Step::Accept,
+    Step::ArchiveCheck,
+    Step::Claim,
+    Step::StopOldCard,
+    Step::VerifyIdentity,
+    Step::FeedCard,
+    Step::PersonaliseFinancial,
+    Step::PrintFace,
+    Step::PersonaliseSsc,
+    Step::VerifyChip,
+    Step::Commit,
+    Step::Eject,
+    Step::HandOver,
+];
+
+impl Step {
+    /// The step's name in the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Accept => "accept",
+            Step::ArchiveCheck => "archive-check",
+            Step::Claim => "claim",
+            Step::StopOldCard => "stop-old-card",
+            Step::VerifyIdentity => "verify-identity",
+            Step::FeedCard => "feed-card",
+            Step::PersonaliseFinancial => "personalise-financial",
+            Step::PrintFace => "print-face",
+            Step::PersonaliseSsc => "personalise-ssc",
+            Step::VerifyChip => "verify-chip",
+            Step::Commit => "commit",
+            Step::Eject => "eject",
+            Step::HandOver => "hand-over",
+        }
+    }
+
+    /// Parses a journal name.
+    pub fn parse(name: &str) -> Option<Step> {
+        STEPS.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Steps that work on the physical card: a spoiled card undoes them all.
+    fn on_the_card(self) -> bool {
+        (Step::FeedCard..=Step::VerifyChip).contains(&self)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the card of the job is, as the card path reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardPlace {
+    /// No card fed.
+    NotFed,
+    /// At the contact (chip) station.
+    AtContact,
+    /// At the print position.
+    AtPrint,
+    /// Out through the exit slot.
+    Ejected,
+    /// In the reject box.
+    Rejected,
+    /// Not known (the device cannot be asked).
+    Unknown,
+}
+
+/// What the station should do about a device fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceAction {
+    /// Try again.
+    Retry,
+    /// A person must act first (refill, close the cover, clear a jam): the text says what.
+    Operator(String),
+    /// The card is spoiled: reject it.
+    RejectCard,
+    /// Stop the counter.
+    Stop,
+}
+
+impl fmt::Display for DeviceAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceAction::Retry => f.write_str("retry"),
+            DeviceAction::Operator(what) => write!(f, "operator: {what}"),
+            DeviceAction::RejectCard => f.write_str("reject the card"),
+            DeviceAction::Stop => f.write_str("stop the counter"),
+        }
+    }
+}
+
+/// A device fault, with the step and what to do.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{step}: {message} ({action})")]
+pub struct DeviceError {
+    /// The device step (`UPDATE RECORD EF05 record 01`, `print face`).
+    pub step: String,
+    /// What happened.
+    pub message: String,
+    /// What to do.
+    pub action: DeviceAction,
+}
+
+/// What goes on the card's face.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceText {
+    /// Name.
+    pub name: String,
+    /// Social security number.
+    pub ssn: String,
+    /// Card number.
+    pub card_number: String,
+    /// Issue date YYYYMMDD.
+    pub issue_date: String,
+    /// Photo file, when there is one.
+    pub photo: Option<String>,
+}
+
+/// The chip and the printer of one counter, as the job drives them.
+pub trait CardPath {
+    /// Where the job's card is now (asked after a crash).
+    fn whereabouts(&mut self) -> CardPlace;
+    /// Feeds a blank card to the contact station; returns its ATR.
+    fn feed(&mut self) -> Result<Vec<u8>, DeviceError>;
+    /// The ATR of the card at the contact station.
+    fn atr(&mut self) -> Result<Vec<u8>, DeviceError>;
+    /// Personalises the financial application; `Ok(None)` when this counter's cards carry
+    /// none, `Ok(Some(detail))` when done.
+    fn personalise_financial(&mut self) -> Result<Option<String>, DeviceError>;
+    /// Prints and laminates the face.
+    fn print(&mut self, face: &FaceText) -> Result<(), DeviceError>;
+    /// Writes the social-security application (authenticated, read back by the writer).
+    fn personalise_ssc(
+        &mut self,
+        atr: &[u8],
+        issuer: &IssuerData,
+        holder: &HolderData,
+    ) -> Result<(), DeviceError>;
+    /// Reads EF05/EF06 by the public sequence, as any reader would.
+    fn read_chip(&mut self, atr: &[u8]) -> Result<ssse::CardData, DeviceError>;
+    /// Ejects the card to the holder.
+    fn eject(&mut self) -> Result<(), DeviceError>;
+    /// Sends the card to the reject box.
+    fn reject(&mut self) -> Result<(), DeviceError>;
+}
+
+/// How a job ended (so far).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// The card was made and handed over.
+    Issued {
+        /// Card number.
+        card_number: String,
+        /// Card identification code.
+        card_id: String,
+    },
+    /// The archives or the verification said no; nothing was made.
+    Refused(String),
+    /// Stopped before the card was recorded; the claim released, any card rejected.
+    RolledBack(String),
+    /// Waiting for a person or the network; `station issue --resume` goes on.
+    Waiting(String),
+}
+
+/// How the crash hook ends the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    /// SIGKILL to itself: nothing runs after the journal line (what `kill -9` does).
+    Kill,
+    /// A panic: in-process tests catch it and start a fresh engine on the same stores.
+    Panic,
+}
+
+/// A journal phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before the step.
+    Begin,
+    /// After it.
+    Done,
+}
+
+/// What the job carries between steps (stored with every `done`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct State {
+    applicant: Option<Applicant>,
+    params: Option<IssueParams>,
+    reissue_of: Option<String>,
+    claim: Option<Claim>,
+    atr: Option<String>,
+    card_id: Option<String>,
+    spoiled: u32,
+    financial: Option<String>,
+    signer: Option<String>,
+}
+
+/// One counter's issuance engine.
+pub struct Engine<'a> {
+    /// The station's archive (journal, ledger).
+    pub local: &'a LocalArchive,
+    /// The provincial archive.
+    pub province: &'a dyn ProvincialArchive,
+    /// Identity verification.
+    pub verifier: &'a dyn IdentityVerifier,
+    /// The chip and the printer.
+    pub path: &'a mut dyn CardPath,
+    /// The card's firmware profile.
+    pub profile: &'a Profile,
+    /// Who operates the counter.
+    pub operator: String,
+    /// Test hook: right after writing this journal line, the process dies.
+    pub crash_at: Option<(Step, Phase, Crash)>,
+    /// Claim lease.
+    pub lease_seconds: i64,
+}
+
+fn archive_err(step: &'static str) -> impl Fn(ArchiveError) -> IssueError {
+    move |source| IssueError::Archive { step, source }
+}
+
+fn masked(ssn: &str) -> String {
+    match (ssn.get(..6), ssn.get(ssn.len().saturating_sub(4)..)) {
+        (Some(h), Some(t)) if ssn.len() == 18 => format!("{h}********{t}"),
+        _ => "****".into(),
+    }
+}
+
+impl Engine<'_> {
+    /// Starts a job for `applicant` (a re-issue when `reissue_of` names the live card), runs it.
+    pub fn start(
+        &mut self,
+        applicant: &Applicant,
+        params: &IssueParams,
+        reissue_of: Option<&str>,
+    ) -> Result<(i64, JobOutcome), IssueError> {
+        let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+        let ssn = validated.id.as_str().to_string();
+        self.local
+            .upsert_person(&PersonRow {
+                ssn: ssn.clone(),
+                name: validated.name.as_str().to_string(),
+                sex: validated.sex.card_code().ok().map(|c| char::from(c).to_string()),
+                birth_date: Some(validated.birth_date.compact()),
+            })
+            .map_err(archive_err("accept"))?;
+        let kind = if reissue_of.is_some() { "reissue" } else { "new" };
+        let data = serde_json::to_string(applicant).map_err(|e| IssueError::Data(e.to_string()))?;
+        let application = self.local.open_application(&ssn, kind, &data).map_err(archive_err("accept"))?;
+        let job = self.local.create_job(application, "instant").map_err(archive_err("accept"))?;
+        let state = State {
+            applicant: Some(applicant.clone()),
+            params: Some(params.clone()),
+            reissue_of: reissue_of.map(str::to_string),
+            ..State::default()
+        };
+        let state_json = serde_json::to_string(&state).map_err(|e| IssueError::Data(e.to_string()))?;
+        self.local
+            .journal(job, Step::Accept.name(), "begin", &serde_json::json!({}), Some(&state_json), None)
+            .map_err(archive_err("accept"))?;
+        let outcome = self.run(job)?;
+        Ok((job, outcome))
+    }
+
+    /// Resumes a job left running (after a crash, an operator fix or a network outage).
+    pub fn resume(&mut self, job_id: i64) -> Result<JobOutcome, IssueError> {
+        self.run(job_id)
+    }
+
+    fn job_err(job_id: i64, message: impl Into<String>) -> IssueError {
+        IssueError::Job { job_id, message: message.into() }
+    }
+
+    fn run(&mut self, job_id: i64) -> Result<JobOutcome, IssueError> {
+        let row = self
+            .local
+            .job(job_id)
+            .map_err(archive_err("resume"))?
+            .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+        if row.status != "running" {
+            return Err(Engine::job_err(job_id, format!("is {}, not running", row.status)));
+        }
+        let application = row.application_id;
+        let mut state: State =
+            serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+        let journal = self.local.journal_of(job_id).map_err(archive_err("resume"))?;
+        // Replay: the last phase of each step; a trailing `begin` is the interrupted step.
+        let mut last: BTreeMap<Step, String> = BTreeMap::new();
+        for line in &journal {
+            if let Some(step) = Step::parse(&line.step) {
+                last.insert(step, line.phase.clone());
+            }
+        }
+        if let Some(line) = journal.last().filter(|l| l.phase == "begin") {
+            if let Some(step) = Step::parse(&line.step) {
+                tracing::warn!(job = job_id, %step, "resuming a step that was interrupted");
+                if step == Step::PrintFace {
+                    // A half-printed face cannot be finished: the card is spoiled.
+                    self.spoil(job_id, application, &mut state, "print interrupted")?;
+                    last.retain(|s, _| !s.on_the_card());
+                }
+            }
+        }
+        for step in STEPS {
+            if last.get(&step).map(String::as_str) == Some("done") {
+                continue;
+            }
+            match self.step(job_id, application, step, &mut state) {
+                Ok(None) => {}
+                Ok(Some(outcome)) => return Ok(outcome),
+                Err(e) => return self.fail(job_id, application, step, &mut state, e),
+            }
+        }
+        self.local.set_job_status(job_id, "done").map_err(archive_err("hand-over"))?;
+        Ok(JobOutcome::Issued {
+            card_number: state.claim.map(|c| c.card_number).unwrap_or_default(),
+            card_id: state.card_id.unwrap_or_default(),
+        })
+    }
+
+    fn line(
+        &self,
+        job_id: i64,
+        step: Step,
+        phase: Phase,
+        state: &State,
+        ledger: Option<&LedgerRecord<'_>>,
+    ) -> Result<(), IssueError> {
+        let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+        let name = match phase {
+            Phase::Begin => "begin",
+            Phase::Done => "done",
+        };
+        self.local
+            .journal(job_id, step.name(), name, &serde_json::json!({}), Some(&state_json), ledger)
+            .map_err(archive_err("journal"))?;
+        match self.crash_at {
+            Some((s, p, Crash::Kill)) if (s, p) == (step, phase) => {
+                tracing::error!(%step, phase = name, "crash hook: killing the process");
+                let _ =
+                    std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+            Some((s, p, Crash::Panic)) if (s, p) == (step, phase) => panic!("crash hook at {step} {name}"),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Runs one step between its `begin` and `done` lines. `Some(outcome)` ends the job there.
+    fn step(
+        &mut self,
+        job_id: i64,
+        application: i64,
+        step: Step,
+        state: &mut State,
+    ) -> Result<Option<JobOutcome>, IssueError> {
+        self.line(job_id, step, Phase::Begin, state, None)?;
+        let applicant = state.applicant.clone().ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
+        let params = state.params.clone().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
+        let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+        let ssn = validated.id.as_str().to_string();
+        let rid = |what: &str| format!("job-{job_id}-{what}-{}", state.spoiled);
+        let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
+        let mut event: Option<(&str, serde_json::Value)> = None;
+        match step {
+            Step::Accept => {}
+            Step::ArchiveCheck => {
+                let person = self.province.lookup(&ssn).map_err(archive_err("archive-check"))?;
+                if person.deceased {
+                    return self.refuse(
+                        job_id,
+                        application,
+                        "the person is recorded deceased: no card can be issued (rule 2)",
+                    );
+                }
+                match (person.live_card(), &state.reissue_of) {
+                    (Some(live), Some(old)) if &live.card_number == old => {}
+                    (Some(live), _) => {
+                        return self.refuse(
+                            job_id,
+                            application,
+                            &format!(
+                                "the person holds live card {}: a new card only as a re-issue (rule 1)",
+                                live.card_number
+                            ),
+                        )
+                    }
+                    (None, Some(old)) => {
+                        return self.refuse(
+                            job_id,
+                            application,
+                            &format!("card {old} is not live: nothing to re-issue"),
+                        )
+                    }
+                    (None, None) => {}
+                }
+            }
+            Step::Claim => {
+                let request = ClaimRequest {
+                    request_id: format!("job-{job_id}-claim"),
+                    ssn: ssn.clone(),
+                    name: validated.name.as_str().to_string(),
+                    reissue_of: state.reissue_of.clone(),
+                    lease_seconds: self.lease_seconds,
+                };
+                match self.province.claim(&request) {
+                    Ok(claim) => {
+                        self.local
+                            .set_application_claim(application, claim.claim_id, &claim.card_number)
+                            .map_err(archive_err("claim"))?;
+                        self.local
+                            .set_application(application, ApplicationStatus::Claimed, None)
+                            .map_err(archive_err("claim"))?;
+                        event = Some((
+                            "person.claimed",
+                            serde_json::json!({"card_number": claim.card_number, "ssn": masked(&ssn)}),
+                        ));
+                        state.claim = Some(claim);
+                    }
+                    Err(ArchiveError::Refused(r)) => return self.refuse(job_id, application, &r.to_string()),
+                    Err(e) => return Err(archive_err("claim")(e)),
+                }
+            }
+            Step::StopOldCard => {
+                if let Some(old) = state.reissue_of.clone() {
+                    let stop = StopRequest {
+                        request_id: format!("job-{job_id}-stop"),
+                        card_number: old.clone(),
+                        reason: "re-issue".into(),
+                    };
+                    match self.province.stop_card(&stop) {
+                        Ok(_) | Err(ArchiveError::Refused(archive::Refusal::NotLive { .. })) => {}
+                        Err(e) => return Err(archive_err("stop-old-card")(e)),
+                    }
+                    if self.local.card_status(&old).map_err(archive_err("stop-old-card"))?.is_some() {
+                        self.local
+                            .set_card_status(&old, CardStatus::Stopped)
+                            .map_err(archive_err("stop-old-card"))?;
+                    }
+                    event =
+                        Some(("card.stopped", serde_json::json!({"card_number": old, "reason": "re-issue"})));
+                }
+            }
+            Step::VerifyIdentity => {
+                let query = IdentityQuery {
+                    request_id: format!("job-{job_id}-idv"),
+                    id_number: ssn.clone(),
+                    name: validated.name.as_str().to_string(),
+                    valid_until: None,
+                };
+                match self.verifier.verify(&query) {
+                    Ok(Verdict::Match) => {
+                        self.local
+                            .set_application(application, ApplicationStatus::Verified, None)
+                            .map_err(archive_err("verify"))?;
+                    }
+                    Ok(Verdict::Mismatch { fields }) => {
+                        let hints: Vec<String> =
+                            fields.iter().map(|f| format!("{}: {}", f.field, f.hint)).collect();
+                        return Err(IssueError::Identity(hints.join("; ")));
+                    }
+                    Err(e) => {
+                        return Ok(Some(JobOutcome::Waiting(format!("{e}"))));
+                    }
+                }
+            }
+            Step::FeedCard => {
+                let atr = match self.path.whereabouts() {
+                    CardPlace::AtContact => self.path.atr()?,
+                    _ => self.path.feed()?,
+                };
+                state.atr = Some(hex_upper(&atr));
+                event = Some(("card.fed", serde_json::json!({"atr": hex_upper(&atr)})));
+            }
+            Step::PersonaliseFinancial => {
+                state.financial = self.path.personalise_financial()?;
+            }
+            Step::PrintFace => {
+                let face = FaceText {
+                    name: validated.name.as_str().to_string(),
+                    ssn: ssn.clone(),
+                    card_number: card_number.clone().unwrap_or_default(),
+                    issue_date: params.issue_date.compact(),
+                    photo: validated.photo.clone(),
+                };
+                self.path.print(&face)?;
+                self.local
+                    .set_application(application, ApplicationStatus::Printed, None)
+                    .map_err(archive_err("print"))?;
+                event = Some(("card.printed", serde_json::json!({})));
+            }
+            Step::PersonaliseSsc => {
+                let atr = self.atr(state)?;
+                let (issuer, holder) =
+                    card_data(&validated, card_number.as_deref().unwrap_or(""), &params, self.profile, &atr)?;
+                self.path.personalise_ssc(&atr, &issuer, &holder)?;
+                state.card_id = Some(issuer.card_id.to_string());
+                self.local
+                    .set_application(application, ApplicationStatus::Personalised, None)
+                    .map_err(archive_err("personalise"))?;
+                event =
+                    Some(("card.personalised", serde_json::json!({"card_id": issuer.card_id.to_string()})));
+            }
+            Step::VerifyChip => {
+                let atr = self.atr(state)?;
+                let (issuer, holder) =
+                    card_data(&validated, card_number.as_deref().unwrap_or(""), &params, self.profile, &atr)?;
+                let read = self.path.read_chip(&atr)?;
+                if read.issuer != issuer || read.holder != holder {
+                    return Err(IssueError::Device(DeviceError {
+                        step: "verify chip".into(),
+                        message: "the chip does not hold what was written".into(),
+                        action: DeviceAction::RejectCard,
+                    }));
+                }
+            }
+            Step::Commit => {
+                let claim = state.claim.clone().ok_or_else(|| Engine::job_err(job_id, "no claim"))?;
+                let card_id = state.card_id.clone().unwrap_or_default();
+                let atr = state.atr.clone().unwrap_or_default();
+                let commit = CommitRequest {
+                    request_id: rid("commit"),
+                    claim_id: claim.claim_id,
+                    card_id: card_id.clone(),
+                    atr: atr.clone(),
+                };
+                self.province.commit(&commit).map_err(archive_err("commit"))?;
+                if self.local.card_status(&claim.card_number).map_err(archive_err("commit"))?.is_none() {
+                    self.local
+                        .record_card(application, &ssn, &claim.card_number, &card_id, &atr)
+                        .map_err(archive_err("commit"))?;
+                }
+                event = Some(("card.made", serde_json::json!({"card_id": card_id})));
+            }
+            Step::Eject => {
+                if !matches!(self.path.whereabouts(), CardPlace::Ejected) {
+                    self.path.eject()?;
+                }
+                event = Some(("card.ejected", serde_json::json!({})));
+            }
+            Step::HandOver => {
+                let signer = state.signer.clone().unwrap_or_else(|| validated.name.as_str().to_string());
+                self.local
+                    .set_card_status(card_number.as_deref().unwrap_or(""), CardStatus::Issued)
+                    .map_err(archive_err("hand-over"))?;
+                self.local
+                    .set_application(application, ApplicationStatus::Issued, None)
+                    .map_err(archive_err("hand-over"))?;
+                event = Some((
+                    "card.handed_over",
+                    serde_json::json!({"signer": signer, "method": "in person at the counter"}),
+                ));
+            }
+        }
+        let record = event.as_ref().map(|(name, detail)| LedgerRecord {
+            operator: &self.operator,
+            application_id: Some(application),
+            card_number: card_number.as_deref(),
+            event: name,
+            detail,
+        });
+        self.line(job_id, step, Phase::Done, state, record.as_ref())?;
+        Ok(None)
+    }
+
+    fn atr(&mut self, state: &State) -> Result<Vec<u8>, IssueError> {
+        match &state.atr {
+            Some(hex) => Ok(from_hex(hex)),
+            None => Ok(self.path.atr()?),
+        }
+    }
+
+    /// The archives or the verification said no: nothing was made; the application ends.
+    fn refuse(&mut self, job_id: i64, application: i64, why: &str) -> Result<Option<JobOutcome>, IssueError> {
+        self.local
+            .set_application(application, ApplicationStatus::Failed, Some(why))
+            .map_err(archive_err("refuse"))?;
+        self.local
+            .append_ledger(
+                &self.operator,
+                Some(application),
+                None,
+                "application.refused",
+                &serde_json::json!({"reason": why}),
+            )
+            .map_err(archive_err("refuse"))?;
+        self.local.set_job_status(job_id, "failed").map_err(archive_err("refuse"))?;
+        Ok(Some(JobOutcome::Refused(why.to_string())))
+    }
+
+    /// A spoiled card: to the reject box, recorded; the card steps start again with a new card.
+    fn spoil(
+        &mut self,
+        job_id: i64,
+        application: i64,
+        state: &mut State,
+        why: &str,
+    ) -> Result<(), IssueError> {
+        if !matches!(self.path.whereabouts(), CardPlace::Rejected | CardPlace::NotFed) {
+            self.path.reject()?;
+        }
+        state.spoiled += 1;
+        state.atr = None;
+        state.card_id = None;
+        let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
+        let detail = serde_json::json!({"reason": why, "spoiled": state.spoiled});
+        let record = LedgerRecord {
+            operator: &self.operator,
+            application_id: Some(application),
+            card_number: card_number.as_deref(),
+            event: "card.rejected",
+            detail: &detail,
+        };
+        let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+        for step in STEPS.into_iter().filter(|s| s.on_the_card()) {
+            self.local
+                .journal(
+                    job_id,
+                    step.name(),
+                    "undone",
+                    &detail,
+                    Some(&state_json),
+                    (step == Step::FeedCard).then_some(&record),
+                )
+                .map_err(archive_err("reject"))?;
+        }
+        Ok(())
+    }
+
+    /// A step failed: before the commit, roll back (reject the card, release the claim);
+    /// after it, wait for the operator (the card is recorded; only its delivery is left).
+    fn fail(
+        &mut self,
+        job_id: i64,
+        application: i64,
+        step: Step,
+        state: &mut State,
+        e: IssueError,
+    ) -> Result<JobOutcome, IssueError> {
+        let message = e.to_string();
+        tracing::warn!(job = job_id, %step, error = %message, "issuance step failed");
+        if step >= Step::Commit {
+            return Ok(JobOutcome::Waiting(format!("{step}: {message}")));
+        }
+        if matches!(&e, IssueError::Device(d) if d.action != DeviceAction::RejectCard && !step.on_the_card())
+        {
+            return Ok(JobOutcome::Waiting(format!("{step}: {message}")));
+        }
+        if !matches!(
+            self.path.whereabouts(),
+            CardPlace::NotFed | CardPlace::Rejected | CardPlace::Ejected | CardPlace::Unknown
+        ) {
+            self.spoil(job_id, application, state, &message)?;
+        }
+        if let Some(claim) = &state.claim {
+            let release = ReleaseRequest {
+                request_id: format!("job-{job_id}-release"),
+                claim_id: claim.claim_id,
+                reason: message.clone(),
+            };
+            match self.province.release(&release) {
+                Ok(()) | Err(ArchiveError::Refused(_)) => {}
+                Err(e) => return Ok(JobOutcome::Waiting(format!("releasing the claim: {e}"))),
+            }
+        }
+        self.local
+            .set_application(application, ApplicationStatus::Failed, Some(&message))
+            .map_err(archive_err("rollback"))?;
+        self.local
+            .append_ledger(
+                &self.operator,
+                Some(application),
+                None,
+                "application.rolled_back",
+                &serde_json::json!({"step": step.name(), "reason": message}),
+            )
+            .map_err(archive_err("rollback"))?;
+        self.local.set_job_status(job_id, "rolled_back").map_err(archive_err("rollback"))?;
+        Ok(JobOutcome::RolledBack(format!("{step}: {message}")))
+    }
+}
+
+fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+fn from_hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect()
+}
