@@ -4,4 +4,7 @@
 
 pub mod card_read;
 pub mod clock;
+pub mod counter;
+#[cfg(feature = "sim")]
+pub mod sim_devices;
 pub mod ssc;

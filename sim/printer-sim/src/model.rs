@@ -139,8 +139,12 @@ pub struct Outcome {
     pub delay: Duration,
 }
 
+/// Told when a request moved the card: `(where it is now, whether a new card was fed)`. The
+/// station's simulated stack uses it to put a fresh blank chip into the virtual reader when a
+/// card reaches the contact station, as the encoder inside a real printer does.
+pub type CardObserver = Box<dyn FnMut(Option<CardPlace>, bool) + Send>;
+
 /// The whole simulated printer: state, pending injections, printed faces.
-#[derive(Debug)]
 pub struct Model {
     /// The state.
     pub state: PrinterState,
@@ -149,6 +153,19 @@ pub struct Model {
     seen: BTreeMap<String, u32>,
     faces: Vec<PrintedFace>,
     requests: u64,
+    observer: Option<CardObserver>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("state", &self.state)
+            .field("injections", &self.injections)
+            .field("faces", &self.faces.len())
+            .field("requests", &self.requests)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 const VOLTS_HIGH: &str = "5,00 Volts";
@@ -185,7 +202,20 @@ impl Model {
             ribbon_ends_after: None,
             busy: Duration::ZERO,
         };
-        Self { state, config, injections: Vec::new(), seen: BTreeMap::new(), faces: Vec::new(), requests: 0 }
+        Self {
+            state,
+            config,
+            injections: Vec::new(),
+            seen: BTreeMap::new(),
+            faces: Vec::new(),
+            requests: 0,
+            observer: None,
+        }
+    }
+
+    /// Sets the observer of card moves.
+    pub fn observe(&mut self, observer: CardObserver) {
+        self.observer = Some(observer);
     }
 
     /// Adds a fault (fired now or when its command arrives).
@@ -300,6 +330,18 @@ impl Model {
 
     /// Handles one request at `now`.
     pub fn handle(&mut self, request: &ParsedRequest, now: Instant) -> Outcome {
+        let before = (self.state.card, self.state.fed);
+        let outcome = self.handle_request(request, now);
+        if (self.state.card, self.state.fed) != before {
+            let (place, fed) = (self.state.card, self.state.fed > before.1);
+            if let Some(observer) = self.observer.as_mut() {
+                observer(place, fed);
+            }
+        }
+        outcome
+    }
+
+    fn handle_request(&mut self, request: &ParsedRequest, now: Instant) -> Outcome {
         self.requests += 1;
         let command = request.command();
         let hang_up = self.fire_due(&command);
@@ -612,6 +654,19 @@ mod tests {
     fn replies(model: &mut Model, bytes: &[u8]) -> Vec<String> {
         let out = exchange(model, bytes);
         out.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into()).collect()
+    }
+
+    #[test]
+    fn the_observer_sees_a_new_card_reach_the_contact_station_and_leave() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut m = Model::new(ModelConfig::default());
+        let log = seen.clone();
+        m.observe(Box::new(move |place, fed| log.lock().expect("log").push((place, fed))));
+        replies(&mut m, b"\x1bPem;2\r\x1bPcim;F\r\x1bPneab;E\r\x1bSis\r\x1bRlr;p\r\x1bSi\r\x1bSe\r");
+        let seen = seen.lock().expect("log").clone();
+        assert_eq!(seen.first(), Some(&(Some(CardPlace::Contact), true)), "{seen:?}");
+        assert_eq!(seen.last().map(|s| s.0), Some(None), "ejected: {seen:?}");
+        assert!(seen[1..].iter().all(|(_, fed)| !fed), "one card fed: {seen:?}");
     }
 
     #[test]

@@ -1,0 +1,145 @@
+//! The counter's card path for the issuance job: the chip through PC/SC (the card in the
+//! printer's contact station, the PSAM in the SAM slot) and the face through the card printer.
+
+use std::time::Duration;
+
+use card_transport::{Card, Disposition};
+use firmware_profile::Profile;
+use issuance::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText};
+use printer::{CardWhereabouts, FaultKind, PrintJob, Printer, PrinterError, Station};
+
+/// Turns the face text into the printer's panels (the card-face layout).
+pub trait FaceRenderer {
+    /// The panels of one face.
+    fn render(&self, face: &FaceText) -> Result<PrintJob, String>;
+}
+
+/// PC/SC readers and a card printer, as one counter.
+pub struct PcscCounter<'a> {
+    /// The PC/SC stack.
+    pub manager: &'a mut pcsc_reader::PcscManager,
+    /// The reader of the printer's contact station.
+    pub card_reader: String,
+    /// The PSAM's reader.
+    pub psam_reader: String,
+    /// The printer.
+    pub printer: &'a mut dyn Printer,
+    /// The face layout.
+    pub faces: &'a dyn FaceRenderer,
+    /// The firmware profile of the cards in the hopper.
+    pub profile: &'a Profile,
+    /// How long a fed card may take to answer in the reader.
+    pub card_timeout: Duration,
+}
+
+fn printer_err(step: &str, e: PrinterError) -> DeviceError {
+    let action = match e.kind() {
+        FaultKind::Retry => DeviceAction::Retry,
+        FaultKind::OperatorRefill => DeviceAction::Operator("refill the feeder or change the ribbon".into()),
+        FaultKind::OperatorCloseCover => DeviceAction::Operator("close the printer cover".into()),
+        FaultKind::OperatorClearJam => DeviceAction::Operator("clear the jammed card".into()),
+        FaultKind::RejectCard => DeviceAction::RejectCard,
+        _ => DeviceAction::Stop,
+    };
+    DeviceError { step: step.into(), message: e.to_string(), action }
+}
+
+fn card_err(step: &str, e: impl std::fmt::Display) -> DeviceError {
+    DeviceError { step: step.into(), message: e.to_string(), action: DeviceAction::RejectCard }
+}
+
+impl PcscCounter<'_> {
+    fn open(&mut self, reader: &str, what: &str) -> Result<pcsc_reader::PcscCard, DeviceError> {
+        self.manager.open(reader).map_err(|e| DeviceError {
+            step: format!("open the {what} reader"),
+            message: e.to_string(),
+            action: DeviceAction::Operator(format!("check the {what} reader {reader}")),
+        })
+    }
+}
+
+impl CardPath for PcscCounter<'_> {
+    fn whereabouts(&mut self) -> CardPlace {
+        match self.printer.whereabouts() {
+            CardWhereabouts::NotFed => CardPlace::NotFed,
+            CardWhereabouts::At(Station::Contact) => CardPlace::AtContact,
+            CardWhereabouts::At(Station::Print) => CardPlace::AtPrint,
+            CardWhereabouts::Ejected => CardPlace::Ejected,
+            CardWhereabouts::Rejected => CardPlace::Rejected,
+            _ => CardPlace::Unknown,
+        }
+    }
+
+    fn feed(&mut self) -> Result<Vec<u8>, DeviceError> {
+        self.printer.prepare().map_err(|e| printer_err("prepare the printer", e))?;
+        self.printer.load(Station::Contact).map_err(|e| printer_err("feed to the contact station", e))?;
+        self.atr()
+    }
+
+    fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
+        let reader = self.card_reader.clone();
+        match self.manager.wait_for_card(&reader, Some(self.card_timeout)) {
+            Ok(pcsc_reader::ReaderEvent::CardInserted { atr, .. }) => Ok(atr),
+            Ok(other) => Err(card_err(
+                "card at the contact station",
+                format!("no card answered in {reader}: {other:?}"),
+            )),
+            Err(e) => Err(card_err("card at the contact station", e)),
+        }
+    }
+
+    fn personalise_financial(&mut self) -> Result<Option<String>, DeviceError> {
+        // The financial application comes with its own issue; cards of this counter carry none yet.
+        Ok(None)
+    }
+
+    fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {
+        let job = self.faces.render(face).map_err(|e| DeviceError {
+            step: "render the card face".into(),
+            message: e,
+            action: DeviceAction::Stop,
+        })?;
+        self.printer.print_face(&job).map_err(|e| printer_err("print the face", e))?;
+        self.printer.load(Station::Contact).map_err(|e| printer_err("back to the contact station", e))
+    }
+
+    fn personalise_ssc(
+        &mut self,
+        atr: &[u8],
+        issuer: &ssse::IssuerData,
+        holder: &ssse::HolderData,
+    ) -> Result<(), DeviceError> {
+        let layout = ssse::SsseLayout::from_profile(self.profile).map_err(|e| card_err("SSSE layout", e))?;
+        let (card_reader, psam_reader) = (self.card_reader.clone(), self.psam_reader.clone());
+        let mut card = self.open(&card_reader, "card")?;
+        let mut psam = self.open(&psam_reader, "PSAM")?;
+        {
+            let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
+            let mut sam = psam.transaction().map_err(|e| card_err("PSAM transaction", e))?;
+            ssse::personalise(tx.as_mut(), atr, &mut ssse::Psam::new(sam.as_mut()), &layout, issuer, holder)
+                .map_err(|e| card_err("personalise the social-security application", e))?;
+        }
+        let _ = Box::new(card).disconnect(Disposition::Leave);
+        let _ = Box::new(psam).disconnect(Disposition::Leave);
+        Ok(())
+    }
+
+    fn read_chip(&mut self, atr: &[u8]) -> Result<ssse::CardData, DeviceError> {
+        let reader = self.card_reader.clone();
+        let mut card = self.open(&reader, "card")?;
+        let data = {
+            let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
+            ssse::read_card(tx.as_mut(), atr).map_err(|e| card_err("read the chip back", e))?
+        };
+        let _ = Box::new(card).disconnect(Disposition::Leave);
+        Ok(data)
+    }
+
+    fn eject(&mut self) -> Result<(), DeviceError> {
+        self.printer.eject().map_err(|e| printer_err("eject", e))
+    }
+
+    fn reject(&mut self) -> Result<(), DeviceError> {
+        self.printer.reject().map_err(|e| printer_err("reject", e))
+    }
+}
