@@ -267,6 +267,8 @@ pub struct Engine<'a> {
     pub crash_at: Option<(Step, Phase, Crash)>,
     /// Claim lease.
     pub lease_seconds: i64,
+    /// Told of every journal line: `(job, step, phase)` (the daemon's progress stream).
+    pub progress: Option<&'a mut (dyn FnMut(i64, Step, Phase) + Send)>,
 }
 
 fn archive_err(step: &'static str) -> impl Fn(ArchiveError) -> IssueError {
@@ -373,7 +375,7 @@ impl Engine<'_> {
     }
 
     fn line(
-        &self,
+        &mut self,
         job_id: i64,
         step: Step,
         phase: Phase,
@@ -388,6 +390,9 @@ impl Engine<'_> {
         self.local
             .journal(job_id, step.name(), name, &serde_json::json!({}), Some(&state_json), ledger)
             .map_err(archive_err("journal"))?;
+        if let Some(progress) = self.progress.as_mut() {
+            progress(job_id, step, phase);
+        }
         match self.crash_at {
             Some((s, p, Crash::Kill)) if (s, p) == (step, phase) => {
                 tracing::error!(%step, phase = name, "crash hook: killing the process");
@@ -607,8 +612,9 @@ impl Engine<'_> {
                 ));
             }
         }
+        let operator = self.operator.clone();
         let record = event.as_ref().map(|(name, detail)| LedgerRecord {
-            operator: &self.operator,
+            operator: &operator,
             application_id: Some(application),
             card_number: card_number.as_deref(),
             event: name,

@@ -180,6 +180,7 @@ impl Counter {
             operator: "op-1".into(),
             crash_at: crash,
             lease_seconds: 600,
+            progress: None,
         }
     }
 

@@ -1,0 +1,248 @@
+//! The HTTP/JSON API. Every call but `/api/health` and the login needs a bearer token
+//! (`Authorization: Bearer ...`, or `?token=` for the event stream, which browsers open
+//! without headers); every call that changes or reads the record is audited in the ledger.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use archive::local::LocalArchive;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::{Stream, StreamExt};
+
+use crate::auth::{Session, Sessions};
+use crate::worker::{Event, JobRequest};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    station: String,
+    sessions: Sessions,
+    local: Arc<LocalArchive>,
+    jobs: Mutex<mpsc::Sender<JobRequest>>,
+    events: broadcast::Sender<Event>,
+    next_request: AtomicU64,
+}
+
+impl AppState {
+    /// The state of a daemon.
+    pub fn new(
+        station: &str,
+        sessions: Sessions,
+        local: Arc<LocalArchive>,
+        jobs: mpsc::Sender<JobRequest>,
+        events: broadcast::Sender<Event>,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                station: station.to_string(),
+                sessions,
+                local,
+                jobs: Mutex::new(jobs),
+                events,
+                next_request: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    fn audit(&self, operator: &str, event: &str, detail: serde_json::Value) {
+        if let Err(e) = self.inner.local.append_ledger(operator, None, None, event, &detail) {
+            tracing::error!(error = %e, event, "audit entry not written");
+        }
+    }
+}
+
+/// An API error: status and a message the operator can act on.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
+    }
+}
+
+/// A request with a valid session.
+pub struct Authed(pub Session);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        let query = parts
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_string));
+        let token =
+            header.or(query).ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "log in first".into()))?;
+        state.inner.sessions.get(&token).map(Authed).ok_or_else(|| {
+            ApiError(StatusCode::UNAUTHORIZED, "session expired or unknown: log in again".into())
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Login {
+    operator: String,
+    password: String,
+}
+
+async fn login(State(s): State<AppState>, Json(q): Json<Login>) -> Result<Json<serde_json::Value>, ApiError> {
+    match s.inner.sessions.login(&q.operator, &q.password) {
+        Some((token, session)) => {
+            s.audit(&session.operator, "session.opened", serde_json::json!({"role": session.role}));
+            Ok(Json(serde_json::json!({"token": token, "operator": session.operator, "role": session.role})))
+        }
+        None => {
+            s.audit(&q.operator, "session.refused", serde_json::json!({}));
+            Err(ApiError(StatusCode::UNAUTHORIZED, "wrong name or password".into()))
+        }
+    }
+}
+
+async fn logout(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    parts: axum::http::HeaderMap,
+) -> StatusCode {
+    if let Some(token) =
+        parts.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    {
+        s.inner.sessions.logout(token);
+    }
+    s.audit(&session.operator, "session.closed", serde_json::json!({}));
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct IssueBody {
+    applicant: serde_json::Value,
+    #[serde(default)]
+    reissue_of: Option<String>,
+}
+
+async fn issue(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Json(q): Json<IssueBody>,
+) -> Result<Response, ApiError> {
+    if !session.role.may_issue() {
+        s.audit(&session.operator, "job.forbidden", serde_json::json!({}));
+        return Err(ApiError(StatusCode::FORBIDDEN, format!("a {:?} may not issue cards", session.role)));
+    }
+    let request_id = s.inner.next_request.fetch_add(1, Ordering::SeqCst);
+    let request = JobRequest {
+        request_id,
+        operator: session.operator.clone(),
+        applicant: q.applicant,
+        reissue_of: q.reissue_of,
+    };
+    s.inner.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(request).map_err(|_| {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "the issuance worker stopped: restart the station".into())
+    })?;
+    s.audit(&session.operator, "job.requested", serde_json::json!({"request_id": request_id}));
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"request_id": request_id}))).into_response())
+}
+
+async fn job(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let internal = |e: archive::ArchiveError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let row = s
+        .inner
+        .local
+        .job(id)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let journal: Vec<serde_json::Value> = s
+        .inner
+        .local
+        .journal_of(id)
+        .map_err(internal)?
+        .into_iter()
+        .map(|l| serde_json::json!({"step": l.step, "phase": l.phase}))
+        .collect();
+    Ok(Json(
+        serde_json::json!({"job": row.job_id, "status": row.status, "application": row.application_id, "journal": journal}),
+    ))
+}
+
+async fn events(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let stream = BroadcastStream::new(s.inner.events.subscribe())
+        .filter_map(|e| e.ok().and_then(|event| SseEvent::default().json_data(&event).ok()).map(Ok));
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn ledger(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !session.role.may_audit() {
+        return Err(ApiError(StatusCode::FORBIDDEN, format!("a {:?} may not read the ledger", session.role)));
+    }
+    let entries =
+        s.inner.local.ledger().map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    s.audit(&session.operator, "ledger.read", serde_json::json!({"entries": entries.len()}));
+    Ok(Json(serde_json::json!({"entries": entries})))
+}
+
+async fn ledger_verify(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !session.role.may_audit() {
+        return Err(ApiError(StatusCode::FORBIDDEN, format!("a {:?} may not read the ledger", session.role)));
+    }
+    let answer = match s.inner.local.verify_ledger() {
+        Ok(n) => serde_json::json!({"intact": true, "entries": n}),
+        Err(e) => serde_json::json!({"intact": false, "error": e.to_string()}),
+    };
+    Ok(Json(answer))
+}
+
+/// The API routes.
+pub fn router(state: AppState) -> Router {
+    let station = state.inner.station.clone();
+    Router::new()
+        .route(
+            "/api/health",
+            get(move || async move { Json(serde_json::json!({"station": station, "status": "up"})) }),
+        )
+        .route("/api/session", post(login).delete(logout))
+        .route(
+            "/api/me",
+            get(|Authed(s): Authed| async move {
+                Json(serde_json::json!({"operator": s.operator, "role": s.role}))
+            }),
+        )
+        .route("/api/jobs", post(issue))
+        .route("/api/jobs/{id}", get(job))
+        .route("/api/events", get(events))
+        .route("/api/ledger", get(ledger))
+        .route("/api/ledger/verify", get(ledger_verify))
+        .with_state(state)
+}

@@ -1,0 +1,166 @@
+//! The daemon's configuration file (TOML). Without one, the embedded default: a data directory
+//! of SQLite archives and three accounts (operator, supervisor, auditor) whose first passwords
+//! are written once to `initial-passwords.txt` there (mode 0600) for the person setting up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::auth::{hash_password, random_bytes, Account, Role};
+
+/// The configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This station's id (its certificate name at the province).
+    pub station: String,
+    /// Where the API listens (loopback by default).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the archives and journals live.
+    pub data_dir: PathBuf,
+    /// Session length in minutes.
+    #[serde(default = "default_session_minutes")]
+    pub session_minutes: u64,
+    /// The accounts.
+    #[serde(default, rename = "operator")]
+    pub operators: Vec<Account>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_session_minutes() -> u64 {
+    480
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML or a field.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        if config.operators.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                message: "no [[operator]] account".into(),
+            });
+        }
+        if !config.listen.ip().is_loopback() {
+            tracing::warn!(listen = %config.listen, "the API listens beyond loopback: put TLS in front of it");
+        }
+        Ok(config)
+    }
+
+    /// The embedded default in `data_dir`: creates the three first accounts once.
+    pub fn embedded(data_dir: &Path) -> Result<Config, ConfigError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| ConfigError::Io { path: data_dir.into(), source })?;
+        let accounts_path = data_dir.join("accounts.toml");
+        if !accounts_path.exists() {
+            let mut accounts = String::new();
+            let mut passwords =
+                String::from("# First passwords of the embedded station. Change them; delete this file.\n");
+            for (name, role) in
+                [("operator", "operator"), ("supervisor", "supervisor"), ("auditor", "auditor")]
+            {
+                let password: String = random_bytes(9).iter().map(|b| format!("{b:02x}")).collect();
+                passwords.push_str(&format!("{name} {password}\n"));
+                accounts.push_str(&format!(
+                    "[[operator]]\nname = \"{name}\"\nrole = \"{role}\"\npassword_hash = \"{}\"\n\n",
+                    hash_password(&password)
+                ));
+            }
+            let secret = data_dir.join("initial-passwords.txt");
+            write_private(&secret, &passwords)?;
+            write_private(&accounts_path, &accounts)?;
+            eprintln!("first passwords written to {}", secret.display());
+        }
+        let text = std::fs::read_to_string(&accounts_path)
+            .map_err(|source| ConfigError::Io { path: accounts_path.clone(), source })?;
+        #[derive(Deserialize)]
+        struct Accounts {
+            operator: Vec<Account>,
+        }
+        let accounts: Accounts = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: accounts_path.clone(), message: e.to_string() })?;
+        Ok(Config {
+            station: "embedded".into(),
+            listen: default_listen(),
+            data_dir: data_dir.to_path_buf(),
+            session_minutes: default_session_minutes(),
+            operators: accounts.operator,
+        })
+    }
+
+    /// Whether an account has `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.operators.iter().any(|a| a.role == role)
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| ConfigError::Io { path: path.into(), source })?;
+    f.write_all(text.as_bytes()).map_err(|source| ConfigError::Io { path: path.into(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_accounts_are_made_once_and_private() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let c = Config::embedded(dir.path()).expect("embedded");
+        assert_eq!(c.operators.len(), 3);
+        assert!(c.has_role(Role::Auditor));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join("initial-passwords.txt")).expect("file").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+        let again = Config::embedded(dir.path()).expect("again");
+        assert_eq!(again.operators[0].password_hash, c.operators[0].password_hash, "made once");
+    }
+
+    #[test]
+    fn a_file_without_accounts_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.toml");
+        std::fs::write(&path, "station = \"S1\"\ndata_dir = \"/tmp/x\"\n").expect("write");
+        let e = Config::load(&path).expect_err("no accounts");
+        assert!(e.to_string().contains("no [[operator]]"), "{e}");
+        std::fs::write(&path, "station = \"S1\"\ndata_dir = \"/tmp/x\"\nlisten = 5\n").expect("write");
+        assert!(Config::load(&path).is_err());
+    }
+}

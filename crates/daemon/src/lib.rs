@@ -1,0 +1,76 @@
+//! The station daemon (`station serve`): it owns the counter's devices through a [`Runner`],
+//! serves the HTTP/JSON API with an event stream of every job step ([`api`]), authenticates
+//! every call with operator sessions and roles ([`auth`]), audits every action in the local
+//! archive's hash-chained ledger, and resumes at start the jobs a crash left running.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use archive::local::LocalArchive;
+pub use worker::{Event, JobRequest, Runner};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The local archive.
+    #[error("local archive: {0}")]
+    Archive(#[from] archive::ArchiveError),
+    /// The listening socket.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running daemon.
+pub struct Daemon {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Daemon {
+    /// Stops serving.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the daemon on `config` with `runner` owning the devices; `local` is the station's
+/// archive (shared with the runner). Must run inside a tokio runtime.
+pub async fn start(
+    config: &config::Config,
+    local: Arc<LocalArchive>,
+    runner: Box<dyn Runner>,
+) -> Result<Daemon, DaemonError> {
+    let (events, _) = tokio::sync::broadcast::channel(1024);
+    let jobs = worker::spawn(runner, local.clone(), events.clone());
+    let sessions =
+        auth::Sessions::new(config.operators.clone(), Duration::from_secs(config.session_minutes * 60));
+    let state = api::AppState::new(&config.station, sessions, local, jobs, events);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
+    let app = api::router(state);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the API stopped");
+        }
+    });
+    tracing::info!(%addr, station = %config.station, "station daemon up");
+    Ok(Daemon { addr, task })
+}

@@ -1,0 +1,243 @@
+//! The API over real HTTP on loopback: sessions, roles, the audit trail, the event stream, and
+//! the resumption at start of a job a crash left running. The runner here is a script (the
+//! issuance engine has its own tests); what is tested is the daemon around it.
+
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+use std::time::Duration;
+
+use archive::local::{LocalArchive, PersonRow};
+use daemon::auth::{hash_password, Account, Role};
+use daemon::config::Config;
+use daemon::{JobRequest, Runner};
+use issuance::{JobOutcome, Phase, Step};
+
+/// Walks two steps and issues a card; resumes by marking the job done.
+struct Scripted(Arc<LocalArchive>);
+
+impl Runner for Scripted {
+    fn start(
+        &mut self,
+        r: &JobRequest,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, JobOutcome), String> {
+        progress(7, Step::Accept, Phase::Begin);
+        progress(7, Step::Accept, Phase::Done);
+        let name = r.applicant["holder"]["name"].as_str().unwrap_or("").to_string();
+        Ok((7, JobOutcome::Issued { card_number: format!("B00000019 for {name}"), card_id: "x".into() }))
+    }
+    fn resume(
+        &mut self,
+        job: i64,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, String> {
+        progress(job, Step::HandOver, Phase::Done);
+        self.0.set_job_status(job, "done").map_err(|e| e.to_string())?;
+        Ok(JobOutcome::Issued { card_number: "resumed".into(), card_id: "y".into() })
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+    base: String,
+    local: Arc<LocalArchive>,
+    http: reqwest::blocking::Client,
+}
+
+fn start(with_running_job: bool) -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let local = Arc::new(LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"));
+    if with_running_job {
+        local
+            .upsert_person(&PersonRow {
+                ssn: "11010519491231002X".into(),
+                name: "张三".into(),
+                sex: None,
+                birth_date: None,
+            })
+            .expect("person");
+        let app = local.open_application("11010519491231002X", "new", "{}").expect("app");
+        local.create_job(app, "instant").expect("job");
+    }
+    let account =
+        |name: &str, role| Account { name: name.into(), role, password_hash: hash_password("pw-123456") };
+    let config = Config {
+        station: "S1".into(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().to_path_buf(),
+        session_minutes: 5,
+        operators: vec![
+            account("op", Role::Operator),
+            account("aud", Role::Auditor),
+            account("sup", Role::Supervisor),
+        ],
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
+    let daemon = rt
+        .block_on(daemon::start(&config, local.clone(), Box::new(Scripted(local.clone()))))
+        .expect("daemon");
+    Fixture {
+        base: format!("http://{}", daemon.addr),
+        _dir: dir,
+        _rt: rt,
+        local,
+        http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("client"),
+    }
+}
+
+impl Fixture {
+    fn login(&self, who: &str) -> String {
+        let r = self
+            .http
+            .post(format!("{}/api/session", self.base))
+            .json(&serde_json::json!({"operator": who, "password": "pw-123456"}))
+            .send()
+            .expect("login");
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().expect("json")["token"].as_str().expect("token").to_string()
+    }
+
+    /// Reads the event stream until `until` says stop; returns the events read.
+    fn events_until(
+        &self,
+        token: &str,
+        until: impl Fn(&serde_json::Value) -> bool,
+        then: impl FnOnce(),
+    ) -> Vec<serde_json::Value> {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("{}/api/events?token={token}", self.base))
+            .send()
+            .expect("stream");
+        assert_eq!(r.status(), 200);
+        then();
+        let mut seen = Vec::new();
+        for line in BufReader::new(r).lines() {
+            let line = line.expect("line");
+            if let Some(data) = line.strip_prefix("data:") {
+                let v: serde_json::Value = serde_json::from_str(data.trim()).expect("event json");
+                let stop = until(&v);
+                seen.push(v);
+                if stop {
+                    break;
+                }
+            }
+        }
+        seen
+    }
+}
+
+#[test]
+fn sessions_roles_and_the_audit_trail() {
+    let f = start(false);
+    assert_eq!(f.http.get(format!("{}/api/health", f.base)).send().expect("health").status(), 200);
+    let wrong = f
+        .http
+        .post(format!("{}/api/session", f.base))
+        .json(&serde_json::json!({"operator": "op", "password": "x"}))
+        .send()
+        .expect("login");
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(f.http.get(format!("{}/api/me", f.base)).send().expect("me").status(), 401, "no token");
+    let op = f.login("op");
+    let aud = f.login("aud");
+    let me: serde_json::Value =
+        f.http.get(format!("{}/api/me", f.base)).bearer_auth(&op).send().expect("me").json().expect("json");
+    assert_eq!(me["role"], "operator");
+    let forbidden = f.http.get(format!("{}/api/ledger", f.base)).bearer_auth(&op).send().expect("ledger");
+    assert_eq!(forbidden.status(), 403, "operators do not read the ledger");
+    let no_issue = f
+        .http
+        .post(format!("{}/api/jobs", f.base))
+        .bearer_auth(&aud)
+        .json(&serde_json::json!({"applicant": {}}))
+        .send()
+        .expect("issue");
+    assert_eq!(no_issue.status(), 403, "auditors issue nothing");
+    let ledger: serde_json::Value = f
+        .http
+        .get(format!("{}/api/ledger", f.base))
+        .bearer_auth(&aud)
+        .send()
+        .expect("ledger")
+        .json()
+        .expect("json");
+    let events: Vec<&str> = ledger["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["event"].as_str().expect("event"))
+        .collect();
+    assert_eq!(events, ["session.refused", "session.opened", "session.opened", "job.forbidden"]);
+    let verify: serde_json::Value = f
+        .http
+        .get(format!("{}/api/ledger/verify", f.base))
+        .bearer_auth(&aud)
+        .send()
+        .expect("verify")
+        .json()
+        .expect("json");
+    assert_eq!(verify["intact"], true);
+    assert_eq!(
+        f.http.delete(format!("{}/api/session", f.base)).bearer_auth(&op).send().expect("logout").status(),
+        204
+    );
+    assert_eq!(
+        f.http.get(format!("{}/api/me", f.base)).bearer_auth(&op).send().expect("me").status(),
+        401,
+        "logged out"
+    );
+    assert!(f.local.verify_ledger().expect("chain") >= 6);
+}
+
+#[test]
+fn an_issue_request_streams_its_steps_and_its_end() {
+    let f = start(false);
+    let op = f.login("op");
+    let http = f.http.clone();
+    let (base, token) = (f.base.clone(), op.clone());
+    let events = f.events_until(
+        &op,
+        |e| e["event"] == "finished",
+        move || {
+            let r = http
+                .post(format!("{base}/api/jobs"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"applicant": {"holder": {"name": "张三"}}}))
+                .send()
+                .expect("issue");
+            assert_eq!(r.status(), 202);
+        },
+    );
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().expect("kind")).collect();
+    assert_eq!(kinds, ["started", "step", "step", "finished"]);
+    assert_eq!(events[3]["status"], "issued");
+    assert_eq!(events[3]["detail"], "B00000019 for 张三");
+}
+
+#[test]
+fn a_job_left_running_is_resumed_at_start() {
+    let f = start(true);
+    let op = f.login("op");
+    // The worker resumes before it takes new requests; the job row tells when it is done.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let r: serde_json::Value = f
+            .http
+            .get(format!("{}/api/jobs/1", f.base))
+            .bearer_auth(&op)
+            .send()
+            .expect("job")
+            .json()
+            .expect("json");
+        if r["status"] != "running" || std::time::Instant::now() > deadline {
+            break r["status"].clone();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status, "done", "the job a crash left running was resumed");
+    assert_eq!(
+        f.http.get(format!("{}/api/jobs/99", f.base)).bearer_auth(&op).send().expect("job").status(),
+        404
+    );
+}
