@@ -11,8 +11,11 @@ use serde::Serialize;
 use crate::{now, ArchiveError, CardStatus};
 
 /// The migrations, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/local-0001.sql"), include_str!("../migrations/local-0002.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/local-0001.sql"),
+    include_str!("../migrations/local-0002.sql"),
+    include_str!("../migrations/local-0003.sql"),
+];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
     ArchiveError::Store(e.to_string())
@@ -493,6 +496,142 @@ impl LocalArchive {
     }
 }
 
+/// A custody approval (RULE 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustodyApproval {
+    /// The card.
+    pub card_number: String,
+    /// `minimum-living-allowance`, `extremely-poor`, `disabled` or `minor`.
+    pub holder_group: String,
+    /// The custodian's name.
+    pub custodian: String,
+    /// The custodian's ID number, masked.
+    pub custodian_id: String,
+    /// The supervisor who approved.
+    pub approved_by: String,
+    /// Why.
+    pub reason: String,
+    /// Until when (YYYYMMDD).
+    pub valid_until: String,
+}
+
+impl LocalArchive {
+    /// Records a custody approval (the schema refuses other groups and an empty reason).
+    pub fn add_custody_approval(&self, a: &CustodyApproval) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "INSERT INTO custody_approvals (card_number, holder_group, custodian, custodian_id, approved_by, reason,
+                     valid_until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![a.card_number, a.holder_group, a.custodian, a.custodian_id, a.approved_by, a.reason, a.valid_until, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// The custody approvals of a card.
+    pub fn custody_approvals(&self, card_number: &str) -> Result<Vec<CustodyApproval>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT card_number, holder_group, custodian, custodian_id, approved_by, reason, valid_until
+                 FROM custody_approvals WHERE card_number = ?1 ORDER BY approval_id",
+            )
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map([card_number], |r| {
+                Ok(CustodyApproval {
+                    card_number: r.get(0)?,
+                    holder_group: r.get(1)?,
+                    custodian: r.get(2)?,
+                    custodian_id: r.get(3)?,
+                    approved_by: r.get(4)?,
+                    reason: r.get(5)?,
+                    valid_until: r.get(6)?,
+                })
+            })
+            .map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// Records an attempt to hand over a stock card; a failure needs its reason (schema).
+    pub fn record_handover_attempt(
+        &self,
+        card_number: &str,
+        succeeded: bool,
+        reason: Option<&str>,
+    ) -> Result<u32, ArchiveError> {
+        let conn = self.conn();
+        let attempt: u32 = conn
+            .query_row(
+                "SELECT count(*) + 1 FROM handover_attempts WHERE card_number = ?1",
+                [card_number],
+                |r| r.get(0),
+            )
+            .map_err(store_err)?;
+        conn.execute(
+            "INSERT INTO handover_attempts (card_number, attempt, succeeded, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![card_number, attempt, i64::from(succeeded), reason, now()],
+        )
+        .map_err(store_err)?;
+        Ok(attempt)
+    }
+
+    /// The failed hand-over attempts of a card with their reasons, in order.
+    pub fn failed_handovers(&self, card_number: &str) -> Result<Vec<String>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT reason FROM handover_attempts WHERE card_number = ?1 AND succeeded = 0 ORDER BY attempt")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([card_number], |r| r.get(0)).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// Records a replacement (the schema refuses a fee on the first and a bank not chosen by
+    /// the person).
+    pub fn record_replacement(
+        &self,
+        ssn: &str,
+        old_card: &str,
+        bank: &str,
+        chosen_by: &str,
+        fee_fen: i64,
+    ) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "INSERT INTO replacements (ssn, old_card, bank, chosen_by, fee_fen, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![ssn, old_card, bank, chosen_by, fee_fen, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// How many replacements a person has had.
+    pub fn replacements(&self, ssn: &str) -> Result<u32, ArchiveError> {
+        self.conn()
+            .query_row("SELECT count(*) FROM replacements WHERE ssn = ?1", [ssn], |r| r.get(0))
+            .map_err(store_err)
+    }
+
+    /// Cards made or issued but not yet active, older than `days`: stock and dormant cards.
+    pub fn dormant_cards(&self, days: i64) -> Result<Vec<(String, String)>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT card_number, status FROM cards WHERE status IN ('made', 'issued') AND updated_at <= ?1 ORDER BY card_number")
+            .map_err(store_err)?;
+        let rows =
+            stmt.query_map([now() - days * 86_400], |r| Ok((r.get(0)?, r.get(1)?))).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// The holder (SSN) of a card.
+    pub fn card_holder(&self, card_number: &str) -> Result<Option<String>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT ssn FROM cards WHERE card_number = ?1", [card_number], |r| r.get(0))
+            .optional()
+            .map_err(store_err)
+    }
+}
+
 /// Runs the migrations the database has not seen, each in its own transaction.
 fn migrate(conn: &mut Connection) -> Result<(), ArchiveError> {
     let version: usize =
@@ -535,14 +674,14 @@ mod tests {
     #[test]
     fn migrations_wal_and_foreign_keys() {
         let (dir, a) = archive();
-        assert_eq!(a.version().expect("version"), 2);
+        assert_eq!(a.version().expect("version"), 3);
         let mode: String = a.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
         assert_eq!(mode, "wal");
         let e = a.open_application("11010519491231002X", "new", "{}").expect_err("no such person");
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
         drop(a);
         let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
-        assert_eq!(again.version().expect("version"), 2, "migrations run once");
+        assert_eq!(again.version().expect("version"), 3, "migrations run once");
     }
 
     #[test]

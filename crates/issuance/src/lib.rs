@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod engine;
+pub mod lifecycle;
 pub mod records;
 
 pub use engine::{

@@ -3,8 +3,10 @@
 #![forbid(unsafe_code)]
 
 pub mod card_read;
+pub mod client;
 pub mod clock;
 pub mod counter;
+pub mod runner;
 #[cfg(feature = "sim")]
 pub mod sim_devices;
 pub mod ssc;

@@ -26,6 +26,9 @@ enum Top {
     /// Personalise the social-security application of the card in the reader (the PSAM in the
     /// SAM slot computes the cryptogram). The full issuance comes with the station daemon.
     Personalise(PersonaliseArgs),
+    /// Issue a card through the running station (`station serve`): applicant in, card out,
+    /// with the progress of every step.
+    Issue(IssueArgs),
     /// The provincial archive service (runs at the province, or beside a one-machine station).
     #[command(subcommand)]
     Provincial(provincial_cmd::ProvincialCmd),
@@ -61,6 +64,25 @@ enum CardCmd {
         #[arg(long)]
         wait: Option<u64>,
     },
+}
+
+#[derive(clap::Args)]
+struct IssueArgs {
+    /// The applicant (JSON).
+    #[arg(long)]
+    applicant: PathBuf,
+    /// Re-issue: the live card this one replaces (it is stopped first).
+    #[arg(long)]
+    reissue_of: Option<String>,
+    /// The station's API.
+    #[arg(long, env = "STATION_API", default_value = "http://127.0.0.1:8080")]
+    api: String,
+    /// Operator account.
+    #[arg(long, env = "STATION_OPERATOR", default_value = "operator")]
+    operator: String,
+    /// Its password (better in the environment than on the command line).
+    #[arg(long, env = "STATION_PASSWORD", hide_env_values = true)]
+    password: String,
 }
 
 #[derive(clap::Args)]
@@ -137,6 +159,17 @@ fn run(command: Top) -> Result<()> {
             card_read_cmd(&reader, json, profiles, record, wait)
         }
         Top::Personalise(args) => personalise(args),
+        Top::Issue(a) => {
+            let text = std::fs::read_to_string(&a.applicant)
+                .with_context(|| format!("reading {}", a.applicant.display()))?;
+            let applicant: serde_json::Value =
+                serde_json::from_str(&text).context("the applicant file is not JSON")?;
+            let client = station::client::ApiClient::login(&a.api, &a.operator, &a.password)?;
+            let end = client.issue(applicant, a.reissue_of.as_deref(), &mut std::io::stderr())?;
+            println!("{}", serde_json::to_string_pretty(&end)?);
+            anyhow::ensure!(end["status"] == "issued", "the card was not issued: {}", end["detail"]);
+            Ok(())
+        }
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),

@@ -1,0 +1,338 @@
+//! The card's later life (FLOW B) and the RULES that govern it: face-to-face activation only
+//! (3), custody by another person only for the allowed groups with an approval (4), every
+//! movement in the ledger (5), a failed second hand-over records its reason before the card is
+//! recalled (6), the first replacement is free (7), the bank is the person's choice (8).
+//! Each operation checks its rule here; where a rule can live in the schema it lives there too.
+
+use archive::local::{CustodyApproval, LocalArchive};
+use archive::CardStatus;
+use serde::{Deserialize, Serialize};
+
+/// Why a life-cycle operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// A rule of workflows.md forbids it.
+    #[error("rule {rule}: {message}")]
+    Rule {
+        /// The rule number.
+        rule: u8,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The card is not in a state that allows it.
+    #[error("card {card}: {message}")]
+    State {
+        /// The card.
+        card: String,
+        /// Why.
+        message: String,
+    },
+    /// The archive.
+    #[error(transparent)]
+    Archive(#[from] archive::ArchiveError),
+}
+
+fn rule(rule: u8, message: impl Into<String>) -> LifecycleError {
+    LifecycleError::Rule { rule, message: message.into() }
+}
+
+/// How the activation was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// At the counter, the holder in front of the operator.
+    Counter,
+    /// Over the phone, the web, an app.
+    Remote,
+}
+
+/// What the operator saw when activating the financial function.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivationEvidence {
+    /// Channel.
+    pub channel: Channel,
+    /// The person in front of the operator is the holder (not a proxy).
+    pub holder_present: bool,
+    /// The holder's ID document was checked at that moment.
+    pub id_checked: bool,
+    /// SM3 of the photo taken at that moment (hex).
+    pub photo_sm3: Option<String>,
+}
+
+/// Activates the financial function: only face to face, the holder's ID and photo captured
+/// now (RULE 3).
+pub fn activate(
+    local: &LocalArchive,
+    operator: &str,
+    card: &str,
+    e: &ActivationEvidence,
+) -> Result<(), LifecycleError> {
+    if e.channel != Channel::Counter {
+        return Err(rule(
+            3,
+            "the financial function is activated only face to face at the counter, never remotely",
+        ));
+    }
+    if !e.holder_present {
+        return Err(rule(3, "only the holder in person may activate: no proxy"));
+    }
+    if !e.id_checked || e.photo_sm3.as_deref().is_none_or(|p| p.len() != 64) {
+        return Err(rule(3, "check the holder's ID and take their photo now, then activate"));
+    }
+    match local.card_status(card)? {
+        Some(CardStatus::Issued) => {}
+        Some(other) => {
+            return Err(LifecycleError::State {
+                card: card.into(),
+                message: format!("is {other:?}; only an issued card is activated"),
+            })
+        }
+        None => {
+            return Err(LifecycleError::State {
+                card: card.into(),
+                message: "not made at this station".into(),
+            })
+        }
+    }
+    local.set_card_status(card, CardStatus::Active)?;
+    local.append_ledger(
+        operator,
+        None,
+        Some(card),
+        "card.activated",
+        &serde_json::json!({"channel": "counter", "photo_sm3": e.photo_sm3, "id_checked": true}),
+    )?;
+    Ok(())
+}
+
+/// The groups whose cards another person may hold (RULE 4).
+pub const CUSTODY_GROUPS: [&str; 4] = ["minimum-living-allowance", "extremely-poor", "disabled", "minor"];
+
+/// Hands a card to a custodian: only for the allowed groups, with a supervisor's approval
+/// saying for whom, why and until when (RULE 4).
+pub fn hand_to_custodian(
+    local: &LocalArchive,
+    operator: &str,
+    approval: &CustodyApproval,
+) -> Result<(), LifecycleError> {
+    if !CUSTODY_GROUPS.contains(&approval.holder_group.as_str()) {
+        return Err(rule(
+            4,
+            format!("nobody may hold another person's card; custody only for {}", CUSTODY_GROUPS.join(", ")),
+        ));
+    }
+    if approval.approved_by.is_empty() || approval.reason.trim().is_empty() || approval.valid_until.len() != 8
+    {
+        return Err(rule(4, "custody needs a recorded approval: who approved, why, and until when"));
+    }
+    if approval.approved_by == operator {
+        return Err(rule(
+            4,
+            "the approval must come from a supervisor other than the operator handing the card over",
+        ));
+    }
+    local.add_custody_approval(approval)?;
+    local.append_ledger(
+        operator,
+        None,
+        Some(&approval.card_number),
+        "card.custody",
+        &serde_json::json!({"group": approval.holder_group, "custodian": approval.custodian, "custodian_id": approval.custodian_id,
+            "approved_by": approval.approved_by, "until": approval.valid_until}),
+    )?;
+    Ok(())
+}
+
+/// Records an attempt to hand over a stock card; a failure needs its reason.
+pub fn handover_attempt(
+    local: &LocalArchive,
+    operator: &str,
+    card: &str,
+    failure: Option<&str>,
+) -> Result<u32, LifecycleError> {
+    if failure.is_some_and(|r| r.trim().is_empty()) {
+        return Err(rule(6, "a failed hand-over records its reason"));
+    }
+    let n = local.record_handover_attempt(card, failure.is_none(), failure)?;
+    let event = if failure.is_none() { "card.handed_over" } else { "card.handover_failed" };
+    local.append_ledger(
+        operator,
+        None,
+        Some(card),
+        event,
+        &serde_json::json!({"attempt": n, "reason": failure}),
+    )?;
+    if failure.is_none() {
+        local.set_card_status(card, CardStatus::Issued)?;
+    }
+    Ok(n)
+}
+
+/// Recalls a stock card after a failed second hand-over whose reason is recorded (RULE 6).
+pub fn recall(local: &LocalArchive, operator: &str, card: &str) -> Result<(), LifecycleError> {
+    let failures = local.failed_handovers(card)?;
+    if failures.len() < 2 {
+        return Err(rule(6, format!("{} failed hand-over(s) recorded: a card is recalled only after a failed second issuance with its reason", failures.len())));
+    }
+    local.set_card_status(card, CardStatus::Recalled)?;
+    local.append_ledger(
+        operator,
+        None,
+        Some(card),
+        "card.recalled",
+        &serde_json::json!({"reasons": failures}),
+    )?;
+    Ok(())
+}
+
+/// Who chose the bank of a replacement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChosenBy {
+    /// The person.
+    Person,
+    /// The operator or the bank.
+    Operator,
+}
+
+/// Records a replacement at the bank the person chose (RULE 8); the first is free (RULE 7).
+pub fn replace(
+    local: &LocalArchive,
+    operator: &str,
+    old_card: &str,
+    bank: &str,
+    chosen_by: ChosenBy,
+    fee_fen: i64,
+) -> Result<(), LifecycleError> {
+    if chosen_by != ChosenBy::Person {
+        return Err(rule(8, "the bank is the person's choice: an operator may not choose or force a change"));
+    }
+    let ssn = local.card_holder(old_card)?.ok_or_else(|| LifecycleError::State {
+        card: old_card.into(),
+        message: "not made at this station".into(),
+    })?;
+    if local.replacements(&ssn)? == 0 && fee_fen != 0 {
+        return Err(rule(
+            7,
+            "the first replacement is free: set the fee to 0 (the bank settles with the card centre)",
+        ));
+    }
+    local.record_replacement(&ssn, old_card, bank, "person", fee_fen)?;
+    local.append_ledger(
+        operator,
+        None,
+        Some(old_card),
+        "card.replacement",
+        &serde_json::json!({"bank": bank, "chosen_by": "person", "fee_fen": fee_fen}),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use archive::local::PersonRow;
+
+    use super::*;
+
+    fn archive_with_card(status: CardStatus) -> (tempfile::TempDir, LocalArchive) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        a.upsert_person(&PersonRow {
+            ssn: "11010519491231002X".into(),
+            name: "张三".into(),
+            sex: None,
+            birth_date: None,
+        })
+        .expect("person");
+        let app = a.open_application("11010519491231002X", "new", "{}").expect("app");
+        a.record_card(app, "11010519491231002X", "B00000019", "id", "atr").expect("card");
+        a.set_card_status("B00000019", status).expect("status");
+        (dir, a)
+    }
+
+    fn evidence() -> ActivationEvidence {
+        ActivationEvidence {
+            channel: Channel::Counter,
+            holder_present: true,
+            id_checked: true,
+            photo_sm3: Some("a".repeat(64)),
+        }
+    }
+
+    #[test]
+    fn rule_3_activation_only_face_to_face() {
+        let (_d, a) = archive_with_card(CardStatus::Issued);
+        for (bad, why) in [
+            (ActivationEvidence { channel: Channel::Remote, ..evidence() }, "remotely"),
+            (ActivationEvidence { holder_present: false, ..evidence() }, "proxy"),
+            (ActivationEvidence { photo_sm3: None, ..evidence() }, "photo"),
+            (ActivationEvidence { id_checked: false, ..evidence() }, "ID"),
+        ] {
+            let e = activate(&a, "op", "B00000019", &bad).expect_err(why);
+            assert!(matches!(e, LifecycleError::Rule { rule: 3, .. }) && e.to_string().contains(why), "{e}");
+        }
+        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Issued), "nothing changed");
+        activate(&a, "op", "B00000019", &evidence()).expect("face to face");
+        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Active));
+        assert!(activate(&a, "op", "B00000019", &evidence()).is_err(), "already active");
+    }
+
+    #[test]
+    fn rule_4_custody_only_for_the_groups_with_an_approval() {
+        let (_d, a) = archive_with_card(CardStatus::Made);
+        let ok = CustodyApproval {
+            card_number: "B00000019".into(),
+            holder_group: "disabled".into(),
+            custodian: "李四".into(),
+            custodian_id: "440524********0014".into(),
+            approved_by: "sup".into(),
+            reason: "cannot travel".into(),
+            valid_until: "20271231".into(),
+        };
+        let e =
+            hand_to_custodian(&a, "op", &CustodyApproval { holder_group: "neighbour".into(), ..ok.clone() })
+                .expect_err("group");
+        assert!(matches!(e, LifecycleError::Rule { rule: 4, .. }), "{e}");
+        assert!(
+            hand_to_custodian(&a, "op", &CustodyApproval { reason: " ".into(), ..ok.clone() }).is_err(),
+            "no reason"
+        );
+        assert!(hand_to_custodian(&a, "sup", &ok).is_err(), "approved by the same person who hands over");
+        hand_to_custodian(&a, "op", &ok).expect("allowed");
+        assert_eq!(a.custody_approvals("B00000019").expect("list"), vec![ok]);
+    }
+
+    #[test]
+    fn rule_6_recall_only_after_a_failed_second_issuance_with_reasons() {
+        let (_d, a) = archive_with_card(CardStatus::Made);
+        assert!(matches!(recall(&a, "op", "B00000019"), Err(LifecycleError::Rule { rule: 6, .. })));
+        assert!(handover_attempt(&a, "op", "B00000019", Some(" ")).is_err(), "a failure needs a reason");
+        handover_attempt(&a, "op", "B00000019", Some("holder moved away")).expect("first");
+        assert!(recall(&a, "op", "B00000019").is_err(), "one failure is not enough");
+        handover_attempt(&a, "op", "B00000019", Some("not reachable by phone")).expect("second");
+        recall(&a, "op", "B00000019").expect("recalled");
+        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Recalled));
+        let last = a.ledger().expect("ledger").pop().expect("entry");
+        assert!(last.event == "card.recalled" && last.detail.contains("not reachable"), "{last:?}");
+    }
+
+    #[test]
+    fn rules_7_and_8_replacement_free_first_and_the_persons_bank() {
+        let (_d, a) = archive_with_card(CardStatus::Active);
+        assert!(matches!(
+            replace(&a, "op", "B00000019", "ICBC", ChosenBy::Operator, 0),
+            Err(LifecycleError::Rule { rule: 8, .. })
+        ));
+        assert!(matches!(
+            replace(&a, "op", "B00000019", "ICBC", ChosenBy::Person, 1000),
+            Err(LifecycleError::Rule { rule: 7, .. })
+        ));
+        replace(&a, "op", "B00000019", "ICBC", ChosenBy::Person, 0).expect("first, free");
+        replace(&a, "op", "B00000019", "BOC", ChosenBy::Person, 1000).expect("a second may cost");
+        // The schema holds the rules too, whatever code writes.
+        let e = a
+            .record_replacement("11010519491231002X", "B00000019", "X", "operator", 0)
+            .expect_err("chosen by");
+        assert!(e.to_string().contains("CHECK"), "{e}");
+    }
+}
