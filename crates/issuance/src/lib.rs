@@ -10,6 +10,7 @@
 //! deceased; 5 every card movement leaves a ledger entry.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 mod engine;
 pub mod lifecycle;
 pub mod records;

@@ -347,3 +347,39 @@ fn a_crash_at_every_step_boundary_resumes_to_one_card_and_loses_no_number() {
     let made = c.local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");
 }
+
+#[test]
+fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
+    let mut c = Counter::new();
+    let people: Vec<Applicant> = (0..5).map(|_| c.applicant()).collect();
+    c.province
+        .mark_deceased(&DeceasedRequest { request_id: "d".into(), ssn: ssn_of(&people[1]) })
+        .expect("deceased");
+    c.roster.0.lock().expect("roster").insert(ssn_of(&people[3]), "别人".into());
+    let params = params();
+    let rows = issuance::batch::run_batch(&mut c.engine(None), &people, &params);
+    let summary: Vec<(usize, &str, &str)> =
+        rows.iter().map(|r| (r.seq, r.card_number.as_str(), r.failed_stage.as_str())).collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "B00000019", ""),
+            (2, "", "bank"),
+            (3, "B00000027", ""),
+            (4, "", "card making"),
+            (5, "B00000035", "")
+        ],
+        "the number of the rolled-back claim goes to the next card"
+    );
+    assert!(rows[1].failure_reason.contains("deceased"));
+    assert!(rows[3].failure_reason.contains("name"));
+    assert_eq!((rows[0].box_position.as_str(), rows[4].box_position.as_str()), ("1-001", "1-003"));
+    assert_eq!(
+        rows[0].atr,
+        card_sim::lock(&c.path.card).atr().iter().map(|b| format!("{b:02X}")).collect::<String>()
+    );
+    assert_eq!((rows[0].issue_date.as_str(), rows[0].expiry_date.as_str()), ("20261123", "20361123"));
+    let mut out = Vec::new();
+    issuance::batch::write_return_file(&mut out, &rows).expect("csv");
+    assert_eq!(String::from_utf8(out).expect("utf8").lines().count(), 6);
+}

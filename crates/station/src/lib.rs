@@ -7,6 +7,7 @@ pub mod client;
 pub mod clock;
 pub mod counter;
 pub mod runner;
+pub mod serve;
 #[cfg(feature = "sim")]
 pub mod sim_devices;
 pub mod ssc;

@@ -34,3 +34,81 @@ pub fn chip_in_printer(
     }));
     Ok(())
 }
+
+/// A whole simulated counter: a private pcscd with the card (inside the printer) and the PSAM,
+/// the printer on a pty, and the identity verification service; stopped on drop.
+pub struct SimCounter {
+    /// The private pcscd.
+    pub pcscd: pcsc_stack::Pcscd,
+    /// The card's vpcd link.
+    pub card: card_sim::VpcdHandle,
+    /// The PSAM's vpcd link.
+    pub psam: card_sim::VpcdHandle,
+    /// The printer.
+    pub printer: printer_sim::SimHandle,
+    /// The verification service.
+    pub idv: idv_sim::Handle,
+    /// The printer's selector (its pty).
+    pub printer_selector: printer::Selector,
+}
+
+/// Where a simulated counter's files are.
+pub struct SimCounterFiles<'a> {
+    /// The cards' profile.
+    pub card_profile: &'a Path,
+    /// The PSAM's profile.
+    pub psam_profile: &'a Path,
+    /// The police register of the verification simulator.
+    pub roster: &'a Path,
+    /// Where the printer writes its PNGs.
+    pub printed: &'a Path,
+}
+
+/// Starts a simulated counter on vpcd port `port` (the PSAM on the next one); `timing_scale`
+/// scales the printer's mechanical times (0: instant). Runs the verification service on
+/// `runtime`.
+pub fn start_counter(
+    port: u16,
+    files: &SimCounterFiles<'_>,
+    timing_scale: f64,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<SimCounter> {
+    use anyhow::Context;
+    let pcscd = pcsc_stack::Pcscd::start(port)?;
+    let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    let card_config = card_sim::SimConfig {
+        profile: files.card_profile.to_path_buf(),
+        state: None,
+        faults: card_sim::Faults::default(),
+        vpcd: addr(port),
+        blank: true,
+    };
+    let card = card_sim::build_card(&card_config)?;
+    let mut timing = printer_sim::Timing::realistic();
+    timing.scale = timing_scale;
+    let printer = printer_sim::serve(printer_sim::SimPrinterConfig {
+        model: printer_sim::ModelConfig {
+            out_dir: Some(files.printed.to_path_buf()),
+            auto_take: true,
+            timing,
+            ..printer_sim::ModelConfig::default()
+        },
+        pty: true,
+        tcp: None,
+        faults: Vec::new(),
+    })?;
+    chip_in_printer(printer.sim(), card.clone(), files.card_profile)?;
+    let card = card_sim::spawn(card, addr(port), card_sim::Faults::default())?;
+    let psam = card_sim::start(&card_sim::SimConfig {
+        profile: files.psam_profile.to_path_buf(),
+        state: None,
+        faults: card_sim::Faults::default(),
+        vpcd: addr(port + 1),
+        blank: false,
+    })?;
+    let roster = idv_sim::load_roster(files.roster)?;
+    let idv = runtime.block_on(idv_sim::serve(addr(0), roster))?;
+    let printer_selector =
+        printer.selectors().into_iter().next().context("the simulated printer has no pty")?;
+    Ok(SimCounter { pcscd, card, psam, printer, idv, printer_selector })
+}

@@ -1,0 +1,183 @@
+//! Batch issuance: a list of applicants in, one job each, and the return file the provincial
+//! card-management service takes back (card-spec.md section 5): one row per card with its
+//! numbers, or the stage and reason it failed at.
+
+use std::io::Write;
+
+use applicant::Applicant;
+use serde::Serialize;
+
+use crate::engine::{Engine, JobOutcome};
+use crate::records::IssueParams;
+use crate::IssueError;
+
+/// One row of the return file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReturnRow {
+    /// Position in the batch (1-based).
+    pub seq: usize,
+    /// Card number.
+    pub card_number: String,
+    /// Social security number.
+    pub ssn: String,
+    /// Name.
+    pub name: String,
+    /// Issue date YYYYMMDD.
+    pub issue_date: String,
+    /// Expiry date YYYYMMDD.
+    pub expiry_date: String,
+    /// Card identification code.
+    pub card_id: String,
+    /// ATR (hex).
+    pub atr: String,
+    /// Service bank.
+    pub service_bank: String,
+    /// Bank account.
+    pub bank_account: String,
+    /// Box and position of the card in the output stack.
+    pub box_position: String,
+    /// `bank` or `card making` when it failed, empty when made.
+    pub failed_stage: String,
+    /// Why it failed.
+    pub failure_reason: String,
+}
+
+/// The columns of the return file, in order (the CSV header).
+pub const RETURN_COLUMNS: [&str; 13] = [
+    "seq",
+    "card_number",
+    "ssn",
+    "name",
+    "issue_date",
+    "expiry_date",
+    "card_id",
+    "atr",
+    "service_bank",
+    "bank_account",
+    "box_position",
+    "failed_stage",
+    "failure_reason",
+];
+
+impl ReturnRow {
+    fn fields(&self) -> [String; 13] {
+        [
+            self.seq.to_string(),
+            self.card_number.clone(),
+            self.ssn.clone(),
+            self.name.clone(),
+            self.issue_date.clone(),
+            self.expiry_date.clone(),
+            self.card_id.clone(),
+            self.atr.clone(),
+            self.service_bank.clone(),
+            self.bank_account.clone(),
+            self.box_position.clone(),
+            self.failed_stage.clone(),
+            self.failure_reason.clone(),
+        ]
+    }
+}
+
+/// Writes the return file as CSV (RFC 4180 quoting).
+pub fn write_return_file(out: &mut dyn Write, rows: &[ReturnRow]) -> std::io::Result<()> {
+    let quote = |f: &str| {
+        if f.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", f.replace('"', "\"\""))
+        } else {
+            f.to_string()
+        }
+    };
+    writeln!(out, "{}", RETURN_COLUMNS.join(","))?;
+    for row in rows {
+        let line: Vec<String> = row.fields().iter().map(|f| quote(f)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+/// Cards a box holds.
+pub const BOX_SIZE: usize = 100;
+
+/// Issues every applicant in turn; a failure is recorded in its row and the batch goes on.
+pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &IssueParams) -> Vec<ReturnRow> {
+    let mut rows = Vec::with_capacity(applicants.len());
+    let mut made = 0usize;
+    for (i, a) in applicants.iter().enumerate() {
+        let holder = serde_json::to_value(a).unwrap_or_default();
+        let mut row = ReturnRow {
+            seq: i + 1,
+            ssn: holder["holder"]["id_number"].as_str().unwrap_or("").to_string(),
+            name: holder["holder"]["name"].as_str().unwrap_or("").to_string(),
+            issue_date: params.issue_date.compact(),
+            expiry_date: params
+                .issue_date
+                .add_years(params.validity_years)
+                .map(|d| d.compact())
+                .unwrap_or_default(),
+            ..ReturnRow::default()
+        };
+        match engine.start(a, params, None) {
+            Ok((job, JobOutcome::Issued { card_number, card_id })) => {
+                made += 1;
+                row.card_number = card_number;
+                row.card_id = card_id;
+                row.atr =
+                    engine.local.job(job).ok().flatten().and_then(|j| atr_of(&j.state)).unwrap_or_default();
+                row.box_position = format!("{}-{:03}", (made - 1) / BOX_SIZE + 1, (made - 1) % BOX_SIZE + 1);
+            }
+            Ok((_, JobOutcome::Refused(r))) => {
+                row.failed_stage = "bank".into();
+                row.failure_reason = r;
+            }
+            Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => {
+                row.failed_stage = "card making".into();
+                row.failure_reason = r;
+            }
+            Err(IssueError::Data(r)) => {
+                row.failed_stage = "bank".into();
+                row.failure_reason = format!("applicant data: {r}");
+            }
+            Err(e) => {
+                row.failed_stage = "card making".into();
+                row.failure_reason = e.to_string();
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn atr_of(state: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(state).ok()?["atr"].as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_return_file_quotes_what_needs_it() {
+        let rows = vec![
+            ReturnRow {
+                seq: 1,
+                card_number: "B00000019".into(),
+                name: "张三".into(),
+                ..ReturnRow::default()
+            },
+            ReturnRow {
+                seq: 2,
+                failed_stage: "card making".into(),
+                failure_reason: "print: ribbon \"end\", rejected".into(),
+                ..ReturnRow::default()
+            },
+        ];
+        let mut out = Vec::new();
+        write_return_file(&mut out, &rows).expect("write");
+        let text = String::from_utf8(out).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], RETURN_COLUMNS.join(","));
+        assert!(lines[1].starts_with("1,B00000019,,张三,"));
+        assert!(lines[2].ends_with(",card making,\"print: ribbon \"\"end\"\", rejected\""), "{}", lines[2]);
+    }
+}
