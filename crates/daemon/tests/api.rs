@@ -72,6 +72,7 @@ fn start(with_running_job: bool) -> Fixture {
             account("aud", Role::Auditor),
             account("sup", Role::Supervisor),
         ],
+        counter: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
     let daemon = rt
