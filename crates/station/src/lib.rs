@@ -6,6 +6,7 @@ pub mod card_read;
 pub mod client;
 pub mod clock;
 pub mod counter;
+pub mod faces;
 pub mod runner;
 pub mod serve;
 #[cfg(feature = "sim")]

@@ -26,6 +26,9 @@ enum Top {
     /// Personalise the social-security application of the card in the reader (the PSAM in the
     /// SAM slot computes the cryptogram). The full issuance comes with the station daemon.
     Personalise(PersonaliseArgs),
+    /// Run the station: the API and the issuance worker on this counter's devices. Without
+    /// `--config`, the embedded default (`--sim`: SQLite archives, simulated devices).
+    Serve(ServeArgs),
     /// Issue a card through the running station (`station serve`): applicant in, card out,
     /// with the progress of every step.
     Issue(IssueArgs),
@@ -64,6 +67,34 @@ enum CardCmd {
         #[arg(long)]
         wait: Option<u64>,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// The station's configuration (TOML with accounts and a [counter] section).
+    #[arg(long, env = "STATION_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded default (archives, journal, photos, printed faces).
+    #[arg(long, default_value = "station-data")]
+    data_dir: PathBuf,
+    /// Run on a simulated counter (debug builds with the `sim` feature).
+    #[arg(long)]
+    sim: bool,
+    /// Address of the API (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+    /// vpcd port of the simulated card (the PSAM uses the next one).
+    #[arg(long, env = "STATION_VPCD_PORT", default_value_t = 35963)]
+    vpcd_port: u16,
+    /// Factor on the simulated printer's mechanical times (0: instant, 1: real time).
+    #[arg(long, default_value_t = 0.0)]
+    timing_scale: f64,
+    /// Where the firmware profiles are.
+    #[arg(long, env = "STATION_PROFILES")]
+    profiles: Option<PathBuf>,
+    /// The police register of the simulated verification service.
+    #[arg(long)]
+    roster: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -159,6 +190,7 @@ fn run(command: Top) -> Result<()> {
             card_read_cmd(&reader, json, profiles, record, wait)
         }
         Top::Personalise(args) => personalise(args),
+        Top::Serve(a) => serve(a),
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)
                 .with_context(|| format!("reading {}", a.applicant.display()))?;
@@ -173,6 +205,44 @@ fn run(command: Top) -> Result<()> {
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
+    }
+}
+
+fn serve(a: ServeArgs) -> Result<()> {
+    let profiles = profiles_dir(a.profiles.clone());
+    if let Some(path) = &a.config {
+        let mut config = daemon::config::Config::load(path)?;
+        if let Some(listen) = a.listen {
+            config.listen = listen;
+        }
+        return station::serve::serve_configured(config, &profiles);
+    }
+    let mut config = daemon::config::Config::embedded(&a.data_dir)?;
+    if let Some(listen) = a.listen {
+        config.listen = listen;
+    }
+    if !a.sim {
+        anyhow::bail!(
+            "no --config: write a station.toml with the accounts and a [counter] section (README), or run the \
+             embedded default on simulated devices with --sim"
+        );
+    }
+    #[cfg(feature = "sim")]
+    {
+        let roster = a.roster.clone().unwrap_or_else(|| {
+            let here = PathBuf::from("sim/idv-sim/roster.json");
+            if here.exists() {
+                here
+            } else {
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sim/idv-sim/roster.json"))
+            }
+        });
+        station::sim_devices::serve_simulated(config, &profiles, &roster, a.vpcd_port, a.timing_scale)
+    }
+    #[cfg(not(feature = "sim"))]
+    {
+        let _ = (a.vpcd_port, a.timing_scale, a.roster);
+        anyhow::bail!("this build has no simulated devices: build with --features sim (debug builds only)")
     }
 }
 

@@ -58,3 +58,65 @@ pub fn counter_runner(
         lease_seconds: 1800,
     })
 }
+
+/// Runs the daemon until Ctrl-C on the devices `config`'s `[counter]` names.
+pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> Result<()> {
+    let counter = config.counter.clone().context(
+        "the configuration has no [counter] section: name the readers, the printer and the archives",
+    )?;
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    let (local, sqlite) = open_archives(&config.data_dir, &config.station)?;
+    let province: Box<dyn archive::ProvincialArchive> = match &counter.provincial {
+        daemon::config::ProvincialConfig::Sqlite => Box::new(sqlite),
+        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
+            Box::new(provincial::Client::new(url, ca, identity, std::time::Duration::from_secs(30))?)
+        }
+    };
+    let verifier =
+        Box::new(idv::HttpVerifier::new(&counter.identity_verification, std::time::Duration::from_secs(20))?);
+    let profile_path = if counter.profile.is_absolute() {
+        counter.profile.clone()
+    } else {
+        profiles_dir.join(&counter.profile)
+    };
+    let profile = firmware_profile::Profile::load(&profile_path)?;
+    let selector: printer::Selector = counter.printer.parse()?;
+    let printer = Box::new(printer::open_evolis(&selector, printer::Timeouts::default())?);
+    let faces =
+        Box::new(crate::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?);
+    let params = issuance::records::IssueParams {
+        region: counter.region.clone(),
+        init_org: counter.init_org.clone(),
+        card_type: '1',
+        issue_date: crate::clock::today(),
+        validity_years: counter.validity_years,
+        vendor: None,
+    };
+    let runner = counter_runner(
+        local.clone(),
+        province,
+        verifier,
+        printer,
+        faces,
+        profile,
+        (&counter.card_reader, &counter.psam_reader),
+        params,
+    )?;
+    run_daemon(&runtime, &config, local, Box::new(runner))
+}
+
+/// Starts the daemon and waits for Ctrl-C.
+pub fn run_daemon(
+    runtime: &tokio::runtime::Runtime,
+    config: &daemon::config::Config,
+    local: Arc<LocalArchive>,
+    runner: Box<dyn daemon::Runner>,
+) -> Result<()> {
+    runtime.block_on(async {
+        let d = daemon::start(config, local, runner).await?;
+        println!("station {} serving on http://{}", config.station, d.addr);
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        d.abort();
+        Ok(())
+    })
+}

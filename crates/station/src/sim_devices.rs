@@ -112,3 +112,65 @@ pub fn start_counter(
         printer.selectors().into_iter().next().context("the simulated printer has no pty")?;
     Ok(SimCounter { pcscd, card, psam, printer, idv, printer_selector })
 }
+
+/// The embedded default: the daemon on SQLite archives and a simulated counter, until Ctrl-C.
+pub fn serve_simulated(
+    mut config: daemon::config::Config,
+    profiles_dir: &Path,
+    roster: &Path,
+    vpcd_port: u16,
+    timing_scale: f64,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    let card_profile = profiles_dir.join("ssc-3g-sim.toml");
+    let psam_profile = profiles_dir.join("psam-sim.toml");
+    let printed = config.data_dir.join("printed");
+    std::fs::create_dir_all(&printed)?;
+    let files = SimCounterFiles {
+        card_profile: &card_profile,
+        psam_profile: &psam_profile,
+        roster,
+        printed: &printed,
+    };
+    let counter = start_counter(vpcd_port, &files, timing_scale, &runtime)?;
+    let (local, province) = crate::serve::open_archives(&config.data_dir, &config.station)?;
+    let profile = Profile::load(&card_profile)?;
+    let region = profile.sim.derive.as_ref().map_or_else(|| "110100".to_string(), |d| d.region.clone());
+    let printer = Box::new(printer::open_evolis(&counter.printer_selector, printer::Timeouts::default())?);
+    let faces =
+        Box::new(crate::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?);
+    let verifier = Box::new(idv::HttpVerifier::new(&counter.idv.url(), std::time::Duration::from_secs(10))?);
+    let params = issuance::records::IssueParams {
+        region,
+        init_org: "11010000000000000001".into(),
+        card_type: '1',
+        issue_date: crate::clock::today(),
+        validity_years: 10,
+        vendor: None,
+    };
+    let runner = crate::serve::counter_runner(
+        local.clone(),
+        Box::new(province),
+        verifier,
+        printer,
+        faces,
+        profile,
+        (pcsc_stack::USER_CARD_READER, pcsc_stack::PSAM_READER),
+        params,
+    )?;
+    eprintln!(
+        "simulated counter: pcscd pid {:?}, printer {}, verification {}, printed faces in {}",
+        counter.pcscd.pid(),
+        counter.printer_selector,
+        counter.idv.url(),
+        printed.display()
+    );
+    if config.station.is_empty() {
+        config.station = "embedded".into();
+    }
+    let result = crate::serve::run_daemon(&runtime, &config, local, Box::new(runner));
+    let mut counter = counter;
+    counter.pcscd.stop();
+    result
+}
