@@ -32,6 +32,9 @@ enum Top {
     /// Issue a card through the running station (`station serve`): applicant in, card out,
     /// with the progress of every step.
     Issue(IssueArgs),
+    /// Compare a recipient or "no card yet" roster (CSV/XLSX) with the issuance records:
+    /// classified roster, rejects, action lists per township and village, reports.
+    Compare(roster::cli::Args),
     /// The provincial archive service (runs at the province, or beside a one-machine station).
     #[command(subcommand)]
     Provincial(provincial_cmd::ProvincialCmd),
@@ -191,6 +194,7 @@ fn run(command: Top) -> Result<()> {
         }
         Top::Personalise(args) => personalise(args),
         Top::Serve(a) => serve(a),
+        Top::Compare(a) => roster::run(a).map(|_| ()).map_err(anyhow::Error::from),
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)
                 .with_context(|| format!("reading {}", a.applicant.display()))?;

@@ -18,6 +18,32 @@ pub enum SimCmd {
     Idv(IdvArgs),
     /// Start the simulated Evolis card printer on a pty and TCP; print where it listens.
     Printer(printer_sim::Args),
+    /// A whole simulated counter in its own process (pcscd with the chip inside the printer,
+    /// the PSAM, the printer on a pty, the verification service), for a `station serve
+    /// --config` to drive; prints a JSON line saying where each device is.
+    Counter(CounterArgs),
+}
+
+#[derive(Args)]
+pub struct CounterArgs {
+    /// vpcd port of the card (the PSAM uses the next one).
+    #[arg(long, env = "STATION_VPCD_PORT", default_value_t = pcsc_stack::DEFAULT_VPCD_PORT)]
+    vpcd_port: u16,
+    /// Where the printer writes its PNGs.
+    #[arg(long, default_value = "station-data/printed")]
+    printed: PathBuf,
+    /// The police register of the verification service.
+    #[arg(long, default_value = "sim/idv-sim/roster.json")]
+    roster: PathBuf,
+    /// Firmware profile of the cards in the hopper.
+    #[arg(long, default_value = "firmware-profiles/ssc-3g-sim.toml")]
+    profile: PathBuf,
+    /// Firmware profile of the PSAM.
+    #[arg(long, default_value = "firmware-profiles/psam-sim.toml")]
+    psam_profile: PathBuf,
+    /// Factor on the printer's mechanical times.
+    #[arg(long, default_value_t = 0.0)]
+    timing_scale: f64,
 }
 
 #[derive(Args)]
@@ -105,6 +131,32 @@ pub fn run(cmd: SimCmd) -> Result<()> {
             }
             eprintln!("simulated printer up: Ctrl-C stops");
             let _ = stop_rx.recv();
+            Ok(())
+        }
+        SimCmd::Counter(a) => {
+            std::fs::create_dir_all(&a.printed).with_context(|| format!("creating {}", a.printed.display()))?;
+            let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            let files = station::sim_devices::SimCounterFiles {
+                card_profile: &a.profile,
+                psam_profile: &a.psam_profile,
+                roster: &a.roster,
+                printed: &a.printed,
+            };
+            let mut counter = station::sim_devices::start_counter(a.vpcd_port, &files, a.timing_scale, &runtime)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "card_reader": pcsc_stack::USER_CARD_READER,
+                    "psam_reader": pcsc_stack::PSAM_READER,
+                    "printer": counter.printer_selector.to_string(),
+                    "identity_verification": counter.idv.url(),
+                    "pcscd_pid": counter.pcscd.pid(),
+                })
+            );
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            let _ = stop_rx.recv();
+            counter.pcscd.stop();
             Ok(())
         }
         SimCmd::Idv(args) => {

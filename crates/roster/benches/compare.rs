@@ -1,0 +1,114 @@
+//! Benchmark: 1 M roster rows against 10 M issuance records (100 k / 1 M with
+//! `STATION_BENCH_QUICK=1`), generated once under the target directory. Prints rows/s, the
+//! time of each pass, peak memory (VmHWM) and the time of DuckDB's hash join on the same
+//! files (bench/run_duckdb.sh installs DuckDB from PyPI into a venv) as a ratio.
+//! `STATION_BENCH_NO_DUCKDB=1` skips DuckDB.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use roster::compare::{compare, Options};
+use roster::generate;
+use roster::records::IssuanceFile;
+use roster::validate::{Kind, Rules};
+
+/// A field of /proc/self/status in KiB.
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let quick = std::env::var("STATION_BENCH_QUICK").is_ok_and(|v| v == "1");
+    let (rows, records): (u64, u64) = if quick { (100_000, 1_000_000) } else { (1_000_000, 10_000_000) };
+    let dir = target_dir().join("roster-bench").join(format!("{rows}x{records}"));
+    std::fs::create_dir_all(&dir)?;
+    let (roster, issuance) = (dir.join("roster.csv"), dir.join("issuance.csv"));
+    let done = dir.join("generated");
+    if !done.exists() {
+        let t = Instant::now();
+        generate::write_bench_issuance(&issuance, records)?;
+        generate::write_bench_roster(&roster, rows, records)?;
+        std::fs::write(&done, "")?;
+        println!(
+            "generated {rows} roster rows and {records} issuance records in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+    println!(
+        "roster {:.0} MB, issuance {:.0} MB, {} threads",
+        size(&roster),
+        size(&issuance),
+        rayon::current_num_threads()
+    );
+
+    let out = dir.join("out");
+    let today = applicant::Date::new(2025, 6, 1).map_err(|e| e.to_string())?;
+    let rules = Rules { today, default_kind: Kind::Existing, strict: false };
+    let mut opts = Options::new(roster.clone(), vec![out.join("compared.csv")], rules);
+    opts.actions = out.join("actions");
+    opts.reports = Some(out.join("reports"));
+    let hwm_before = status_kib("VmHWM:");
+    let summary = compare(&opts, &IssuanceFile::new(&issuance))?;
+    let hwm = status_kib("VmHWM:");
+    let secs = summary.elapsed.as_secs_f64();
+    println!("{summary}");
+    println!(
+        "station compare: {rows} rows x {records} records in {secs:.2} s = {:.0} rows/s ({:.0} records/s scanned); passes: roster {:.2} s, issuance scan {:.2} s, classify+outputs {:.2} s",
+        rows as f64 / secs,
+        records as f64 / secs,
+        summary.passes[0].as_secs_f64(),
+        summary.passes[1].as_secs_f64(),
+        summary.passes[2].as_secs_f64()
+    );
+    println!(
+        "peak memory (VmHWM): {:.1} MiB (before the comparison: {:.1} MiB)",
+        hwm as f64 / 1024.0,
+        hwm_before as f64 / 1024.0
+    );
+
+    if std::env::var("STATION_BENCH_NO_DUCKDB").is_ok_and(|v| v == "1") {
+        return Ok(());
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/run_duckdb.sh");
+    let duck_out = dir.join("duckdb-join.csv");
+    let t = Instant::now();
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg(&roster)
+        .arg(&issuance)
+        .arg(&duck_out)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .output()?;
+    let wall = t.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&o.stdout);
+    if !o.status.success() {
+        println!("duckdb: failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr));
+        return Ok(());
+    }
+    let field =
+        |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
+    let duck = field("duckdb_seconds=").unwrap_or(wall);
+    let duck_mib = field("duckdb_peak_rss_kib=").unwrap_or(0.0) / 1024.0;
+    println!("duckdb hash join (LEFT JOIN on the ID number, CSV in and out): {duck:.2} s, peak RSS {duck_mib:.1} MiB");
+    println!(
+        "ratio station/duckdb time: {:.2} (memory {:.2})",
+        secs / duck,
+        (hwm as f64 / 1024.0) / duck_mib.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! Reading rosters: CSV (UTF-8, or GBK/GB 18030 as Excel saves it on Chinese Windows) and
+//! XLSX, with the columns of the Sishui basic-information table (泗水县"一卡通"发放基础信息表,
+//! workflows.md FLOW D) named in Chinese or English.
+//!
+//! A reader thread parses the file and hands batches of rows over a bounded channel, so the
+//! file is never in memory whole and parsing overlaps validation.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::JoinHandle;
+
+use crate::RosterError;
+
+/// A column of the roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// 姓名 (required column).
+    Name,
+    /// 身份证号 (required column).
+    Id,
+    /// 民族.
+    Ethnicity,
+    /// 手机号.
+    Phone,
+    /// 镇街 (township or street office).
+    Township,
+    /// 村（社区）.
+    Village,
+    /// 开户行: the bank the department pays through today.
+    Bank,
+    /// 银行卡号: the account the department pays to today.
+    Account,
+    /// 补贴额, in yuan.
+    Amount,
+    /// 预计发放时间.
+    ExpectedDate,
+    /// 补贴项目: the subsidy item (optional, carried through).
+    Item,
+    /// 领待类别: 新增 (new) or 存量 (existing) beneficiary, for the usage-rate targets.
+    Kind,
+    /// 是否死亡: a death marker the department may already know.
+    Deceased,
+}
+
+impl Field {
+    /// Every field, in output order.
+    pub const ALL: [Field; 13] = [
+        Field::Name,
+        Field::Id,
+        Field::Ethnicity,
+        Field::Phone,
+        Field::Township,
+        Field::Village,
+        Field::Bank,
+        Field::Account,
+        Field::Amount,
+        Field::ExpectedDate,
+        Field::Item,
+        Field::Kind,
+        Field::Deceased,
+    ];
+
+    /// The header the station writes (the Sishui table's, where it has one).
+    pub fn header(self) -> &'static str {
+        self.aliases()[0]
+    }
+
+    /// Accepted headers, compared after [`normalize_header`]. The first is the canonical one.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Field::Name => &["姓名", "name", "持卡人姓名"],
+            Field::Id => {
+                &["身份证号", "身份证号码", "公民身份号码", "证件号码", "社会保障号码", "id_number", "ssn"]
+            }
+            Field::Ethnicity => &["民族", "ethnicity"],
+            Field::Phone => &["手机号", "手机号码", "联系电话", "电话", "phone", "mobile"],
+            Field::Township => &["镇街", "乡镇", "乡镇(街道)", "镇(街道)", "街道", "township"],
+            Field::Village => &["村(社区)", "村", "社区", "村居", "village"],
+            Field::Bank => &["开户行", "开户银行", "发放银行", "bank"],
+            Field::Account => &["银行卡号", "发放账号", "银行账号", "账号", "account"],
+            Field::Amount => &["补贴额", "补贴金额", "补贴标准", "金额", "amount"],
+            Field::ExpectedDate => &["预计发放时间", "发放时间", "预计发放日期", "expected_date"],
+            Field::Item => &["补贴项目", "补贴资金项目名称", "项目名称", "item"],
+            Field::Kind => &["领待类别", "人员类别", "类别", "beneficiary"],
+            Field::Deceased => &["是否死亡", "死亡标识", "生存状态", "deceased"],
+        }
+    }
+
+    /// Position in [`Field::ALL`].
+    pub fn index(self) -> usize {
+        Field::ALL.iter().position(|f| *f == self).unwrap_or(0)
+    }
+}
+
+/// A header as compared: no spaces, no "(必填)"/"(非必填)"/"*" marks, half-width brackets,
+/// lower case. "村（社区）\n（非必填）" becomes "村(社区)".
+pub fn normalize_header(h: &str) -> String {
+    let mut s: String = h
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '*')
+        .map(|c| match c {
+            '（' => '(',
+            '）' => ')',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    for mark in ["(必填)", "(非必填)", "(选填)"] {
+        s = s.replace(mark, "");
+    }
+    s
+}
+
+/// Which column of the file holds each field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    at: [Option<usize>; 13],
+}
+
+impl Columns {
+    /// Maps a header row; the name and ID columns must be there. Unknown columns are ignored.
+    pub fn from_headers<S: AsRef<str>>(headers: &[S]) -> Result<Columns, RosterError> {
+        let norm: Vec<String> = headers.iter().map(|h| normalize_header(h.as_ref())).collect();
+        let mut at = [None; 13];
+        for f in Field::ALL {
+            let wanted: Vec<String> = f.aliases().iter().map(|a| normalize_header(a)).collect();
+            at[f.index()] = norm.iter().position(|h| wanted.contains(h));
+        }
+        for f in [Field::Name, Field::Id] {
+            if at[f.index()].is_none() {
+                return Err(RosterError::MissingColumn {
+                    column: f.header(),
+                    found: headers
+                        .iter()
+                        .map(|h| h.as_ref().trim().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        Ok(Columns { at })
+    }
+
+    /// The file column of `field`, if present.
+    pub fn column(&self, field: Field) -> Option<usize> {
+        self.at[field.index()]
+    }
+}
+
+/// One roster row as read: the row number the operator sees in Excel (header = row 1) and
+/// each field's text, trimmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawRow {
+    /// 1-based row (CSV: line of the record's start; XLSX: sheet row).
+    pub row: u32,
+    /// Text per field, in [`Field::ALL`] order; empty when the column is missing.
+    pub values: [String; 13],
+    /// True when the spreadsheet held the ID number as a number (digits beyond 15 lost).
+    pub id_was_number: bool,
+}
+
+impl RawRow {
+    /// A field's text.
+    pub fn get(&self, f: Field) -> &str {
+        &self.values[f.index()]
+    }
+
+    /// True when every field is empty (template rows at the end of a sheet).
+    pub fn is_blank(&self) -> bool {
+        self.values.iter().all(String::is_empty)
+    }
+}
+
+/// What the reader thread sends.
+pub(crate) enum Batch {
+    Rows(Vec<RawRow>),
+    Failed(RosterError),
+}
+
+/// The reader thread: batches of rows, then the end of the channel.
+pub(crate) struct RowStream {
+    pub(crate) rx: Receiver<Batch>,
+    pub(crate) handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for RowStream {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            // The thread ends once the channel is gone; a panic there was already reported.
+            drop(std::mem::replace(&mut self.rx, sync_channel(1).1));
+            let _ = h.join();
+        }
+    }
+}
+
+/// Roster file kinds, by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated, UTF-8 or GBK.
+    Csv,
+    /// Excel 2007+.
+    Xlsx,
+}
+
+impl Format {
+    /// `.xlsx`/`.xlsm` are XLSX; everything else is read as CSV.
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("xlsx" | "xlsm") => Format::Xlsx,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// Opens a roster and starts reading it on its own thread; the header is checked before
+/// this returns, so a file without the required columns fails at once.
+pub(crate) fn stream(path: &Path, sheet: Option<&str>, batch: usize) -> Result<RowStream, RosterError> {
+    let (hdr_tx, hdr_rx) = sync_channel::<Result<(), RosterError>>(1);
+    let (tx, rx) = sync_channel::<Batch>(4);
+    let path: PathBuf = path.to_path_buf();
+    let sheet = sheet.map(str::to_owned);
+    let handle = std::thread::Builder::new()
+        .name("roster-reader".into())
+        .spawn(move || {
+            let sent_header = std::cell::Cell::new(false);
+            let header_ok = |r: Result<(), RosterError>| {
+                sent_header.set(true);
+                hdr_tx.send(r).is_ok()
+            };
+            let result = match Format::of(&path) {
+                Format::Csv => read_csv(&path, batch, &header_ok, &tx),
+                Format::Xlsx => read_xlsx(&path, sheet.as_deref(), batch, &header_ok, &tx),
+            };
+            if let Err(e) = result {
+                if sent_header.get() {
+                    let _ = tx.send(Batch::Failed(e));
+                } else {
+                    let _ = hdr_tx.send(Err(e));
+                }
+            }
+        })
+        .map_err(|e| RosterError::io("starting the roster reader", e))?;
+    match hdr_rx.recv() {
+        Ok(Ok(())) => Ok(RowStream { rx, handle: Some(handle) }),
+        Ok(Err(e)) => {
+            let _ = handle.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = handle.join();
+            Err(RosterError::Input { path: PathBuf::new(), message: "the roster reader stopped".into() })
+        }
+    }
+}
+
+type Sender = std::sync::mpsc::SyncSender<Batch>;
+
+fn read_csv(
+    path: &Path,
+    batch: usize,
+    header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
+    tx: &Sender,
+) -> Result<(), RosterError> {
+    let file = File::open(path).map_err(|e| RosterError::io(path.display().to_string(), e))?;
+    let reader = crate::text::Utf8Reader::new(BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| RosterError::io(path.display().to_string(), e))?;
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
+    let bad = |e: csv::Error| RosterError::Input { path: path.to_path_buf(), message: e.to_string() };
+    let headers: Vec<String> = rdr.headers().map_err(bad)?.iter().map(str::to_owned).collect();
+    let cols = Columns::from_headers(&headers)?;
+    if !header_ok(Ok(())) {
+        return Ok(());
+    }
+    let mut rec = csv::StringRecord::new();
+    let mut rows = Vec::with_capacity(batch);
+    while rdr.read_record(&mut rec).map_err(bad)? {
+        let line = rec.position().map_or(0, |p| p.line()) as u32;
+        let mut raw = RawRow { row: line, ..RawRow::default() };
+        for f in Field::ALL {
+            if let Some(v) = cols.column(f).and_then(|c| rec.get(c)) {
+                raw.values[f.index()] = v.trim().to_owned();
+            }
+        }
+        rows.push(raw);
+        if rows.len() == batch
+            && tx.send(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch)))).is_err()
+        {
+            return Ok(());
+        }
+    }
+    if !rows.is_empty() {
+        let _ = tx.send(Batch::Rows(rows));
+    }
+    Ok(())
+}
+
+fn read_xlsx(
+    path: &Path,
+    sheet: Option<&str>,
+    batch: usize,
+    header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
+    tx: &Sender,
+) -> Result<(), RosterError> {
+    use calamine::{DataRef, Reader, Xlsx};
+    let bad = |m: String| RosterError::Input { path: path.to_path_buf(), message: m };
+    let file = File::open(path).map_err(|e| RosterError::io(path.display().to_string(), e))?;
+    let mut wb: Xlsx<_> = Xlsx::new(BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
+    let name = match sheet {
+        Some(s) => s.to_owned(),
+        None => wb.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?,
+    };
+    let mut cells = wb.worksheet_cells_reader(&name).map_err(|e| bad(e.to_string()))?;
+    let mut current: Option<u32> = None;
+    let mut line: Vec<(String, bool)> = Vec::new();
+    let mut cols: Option<Columns> = None;
+    let mut rows = Vec::with_capacity(batch);
+    let text = |v: &DataRef<'_>| -> (String, bool) {
+        match v {
+            DataRef::Int(i) => (i.to_string(), true),
+            DataRef::Float(f) => (float_text(*f), true),
+            DataRef::String(s) => (s.trim().to_owned(), false),
+            DataRef::SharedString(s) => (s.trim().to_owned(), false),
+            DataRef::Bool(b) => ((if *b { "是" } else { "否" }).to_owned(), false),
+            DataRef::DateTime(d) => (
+                crate::days::from_excel_serial(d.as_f64())
+                    .map_or_else(|| d.as_f64().to_string(), |d| d.to_string()),
+                false,
+            ),
+            DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => (s.clone(), false),
+            DataRef::Error(e) => (format!("#{e}"), false),
+            DataRef::Empty => (String::new(), false),
+        }
+    };
+    // Emits the finished row `r`; returns false when the receiver is gone.
+    let mut flush =
+        |r: u32, line: &mut Vec<(String, bool)>, cols: &mut Option<Columns>| -> Result<bool, RosterError> {
+            let cells = std::mem::take(line);
+            match cols {
+                None => {
+                    if cells.iter().all(|(s, _)| s.is_empty()) {
+                        return Ok(true);
+                    }
+                    let headers: Vec<&str> = cells.iter().map(|(s, _)| s.as_str()).collect();
+                    *cols = Some(Columns::from_headers(&headers)?);
+                    Ok(header_ok(Ok(())))
+                }
+                Some(c) => {
+                    let mut raw = RawRow { row: r + 1, ..RawRow::default() };
+                    for f in Field::ALL {
+                        if let Some((v, num)) = c.column(f).and_then(|i| cells.get(i)) {
+                            raw.values[f.index()] = v.clone();
+                            if f == Field::Id {
+                                raw.id_was_number = *num;
+                            }
+                        }
+                    }
+                    rows.push(raw);
+                    if rows.len() == batch {
+                        return Ok(tx
+                            .send(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch))))
+                            .is_ok());
+                    }
+                    Ok(true)
+                }
+            }
+        };
+    while let Some(cell) = cells.next_cell().map_err(|e| bad(e.to_string()))? {
+        let (r, c) = cell.get_position();
+        if current != Some(r) {
+            if let Some(prev) = current {
+                if !flush(prev, &mut line, &mut cols)? {
+                    return Ok(());
+                }
+            }
+            current = Some(r);
+        }
+        let c = c as usize;
+        if line.len() <= c {
+            line.resize(c + 1, (String::new(), false));
+        }
+        line[c] = text(cell.get_value());
+    }
+    if let Some(prev) = current {
+        if !flush(prev, &mut line, &mut cols)? {
+            return Ok(());
+        }
+    }
+    if cols.is_none() {
+        return Err(bad(format!("sheet '{name}' has no header row")));
+    }
+    if !rows.is_empty() {
+        let _ = tx.send(Batch::Rows(rows));
+    }
+    Ok(())
+}
+
+/// A number cell as text: integers without ".0" (phone numbers, amounts), others as written.
+fn float_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Reads all of a roster into memory; for tests and small files.
+pub fn read_all(path: &Path, sheet: Option<&str>) -> Result<Vec<RawRow>, RosterError> {
+    let s = stream(path, sheet, 1024)?;
+    let mut out = Vec::new();
+    for b in s.rx.iter() {
+        match b {
+            Batch::Rows(r) => out.extend(r),
+            Batch::Failed(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads up to `n` bytes; used to sniff encodings.
+pub(crate) fn read_prefix(r: &mut impl Read, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sishui_headers_with_marks_are_recognised() {
+        let h = [
+            "姓名\n（必填）",
+            "身份证号（必填）",
+            "民族",
+            "手机号",
+            "镇街",
+            "村（社区）\n（非必填）",
+            "开户行",
+            "银行卡号",
+            "补贴额",
+            "预计发放时间",
+        ];
+        let c = Columns::from_headers(&h).expect("columns");
+        assert_eq!(c.column(Field::Name), Some(0));
+        assert_eq!(c.column(Field::Village), Some(5));
+        assert_eq!(c.column(Field::ExpectedDate), Some(9));
+        assert_eq!(c.column(Field::Kind), None);
+        let e = Columns::from_headers(&["name", "phone"]).expect_err("no ID column");
+        assert!(e.to_string().contains("身份证号"), "{e}");
+        let c = Columns::from_headers(&["\u{feff}Name", "SSN", "Township"]).expect("english");
+        assert_eq!(c.column(Field::Id), Some(1));
+    }
+
+    #[test]
+    fn numbers_as_text() {
+        assert_eq!(float_text(13_800_138_000.0), "13800138000");
+        assert_eq!(float_text(120.5), "120.5");
+    }
+}
