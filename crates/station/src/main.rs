@@ -35,6 +35,9 @@ enum Top {
     /// Compare a recipient or "no card yet" roster (CSV/XLSX) with the issuance records:
     /// classified roster, rejects, action lists per township and village, reports.
     Compare(roster::cli::Args),
+    /// The applicant's photo: capture from the camera (or a file) and check.
+    #[command(subcommand)]
+    Photo(PhotoCmd),
     /// The provincial archive service (runs at the province, or beside a one-machine station).
     #[command(subcommand)]
     Provincial(provincial_cmd::ProvincialCmd),
@@ -70,6 +73,14 @@ enum CardCmd {
         #[arg(long)]
         wait: Option<u64>,
     },
+}
+
+#[derive(Subcommand)]
+enum PhotoCmd {
+    /// Take frames until one makes a card photo; write it as JPEG.
+    Capture(photo::cli::CaptureArgs),
+    /// Judge an existing photo file against the card-photo rules.
+    Check(photo::cli::CheckArgs),
 }
 
 #[derive(clap::Args)]
@@ -194,6 +205,10 @@ fn run(command: Top) -> Result<()> {
         }
         Top::Personalise(args) => personalise(args),
         Top::Serve(a) => serve(a),
+        Top::Photo(PhotoCmd::Capture(a)) => {
+            photo::cli::run_capture(&a, &mut std::io::stdout()).map_err(anyhow::Error::from)
+        }
+        Top::Photo(PhotoCmd::Check(a)) => photo::cli::run_check(&a, &mut std::io::stdout()).map_err(anyhow::Error::from),
         Top::Compare(a) => roster::run(a).map(|_| ()).map_err(anyhow::Error::from),
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)

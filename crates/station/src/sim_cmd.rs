@@ -134,7 +134,8 @@ pub fn run(cmd: SimCmd) -> Result<()> {
             Ok(())
         }
         SimCmd::Counter(a) => {
-            std::fs::create_dir_all(&a.printed).with_context(|| format!("creating {}", a.printed.display()))?;
+            std::fs::create_dir_all(&a.printed)
+                .with_context(|| format!("creating {}", a.printed.display()))?;
             let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
             let files = station::sim_devices::SimCounterFiles {
                 card_profile: &a.profile,
@@ -142,7 +143,8 @@ pub fn run(cmd: SimCmd) -> Result<()> {
                 roster: &a.roster,
                 printed: &a.printed,
             };
-            let mut counter = station::sim_devices::start_counter(a.vpcd_port, &files, a.timing_scale, &runtime)?;
+            let mut counter =
+                station::sim_devices::start_counter(a.vpcd_port, &files, a.timing_scale, &runtime)?;
             println!(
                 "{}",
                 serde_json::json!({
