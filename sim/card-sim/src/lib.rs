@@ -8,7 +8,9 @@
 //!   record identifier, SFI), GET CHALLENGE (84), EXTERNAL AUTHENTICATE (82, 3DES/SM4),
 //!   VERIFY (20), DEACTIVATE/ACTIVATE FILE (04/44), TERMINATE DF/EF (E6/E8), TERMINATE CARD
 //!   USAGE (FE), command chaining for D6/DC/E2; [`ApplicationHandler`]s for application
-//!   commands: the [`PsamHandler`] (BF DE, 80 FA), GlobalPlatform and EMV later.
+//!   commands: the [`PsamHandler`] (BF DE, 80 FA), the GlobalPlatform issuer security domain
+//!   ([`IsdHandler`]: secure channel, INSTALL [for personalization], STORE DATA of EMV CPS
+//!   DGIs) and the PBOC debit application with its PSE and PPSE ([`emv_handlers`]).
 //! - [`factory_for`]: the card as the factory makes it, keys diversified from the PSAM's.
 //! - [`SimCard`]: the card in a slot, with [`Faults`]; shared as a [`SharedCard`].
 //! - [`SimReaders`] / [`SimConnection`]: the in-process transport (`sim 0`, `sim 1`, ...).
@@ -22,7 +24,9 @@ compile_error!(
 
 mod factory;
 mod faults;
+mod gp;
 mod os;
+mod pboc;
 mod psam;
 mod sim;
 mod state;
@@ -35,7 +39,9 @@ use std::sync::Arc;
 
 pub use factory::factory_for;
 pub use faults::{Faults, FaultsError};
+pub use gp::{kdd_of, IsdConfig, IsdHandler, TEST_KMC};
 pub use os::{ApplicationHandler, CardOs, Executed};
+pub use pboc::{application_cryptogram, emv_handlers, EmvHandler, Interface};
 pub use psam::PsamHandler;
 pub use sim::{lock, Answer, SharedCard, SimCard};
 pub use state::Factory;
@@ -124,7 +130,25 @@ pub fn build_card(config: &SimConfig) -> Result<SharedCard, SimError> {
     if profile.applications.iter().any(|a| a.kind == firmware_profile::ApplicationKind::Psam) {
         os.register_handler(firmware_profile::ApplicationKind::Psam, Box::<PsamHandler>::default());
     }
+    register_financial(&mut os, IsdConfig::test(), Interface::Auto);
     Ok(SimCard::new(os).shared())
+}
+
+/// Registers the security domain and the EMV handlers for the applications the card's
+/// profile has (none: nothing changes). Called again, it replaces them: a test that wants a
+/// card answering only as contactless registers [`Interface::Contactless`].
+pub fn register_financial(os: &mut CardOs, isd: IsdConfig, interface: Interface) {
+    use firmware_profile::ApplicationKind;
+    let kinds: Vec<ApplicationKind> = os.profile().applications.iter().map(|a| a.kind).collect();
+    let has = |kind| kinds.contains(&kind);
+    if has(ApplicationKind::Isd) {
+        os.register_handler(ApplicationKind::Isd, Box::new(IsdHandler::new(isd)));
+    }
+    for (kind, handler) in emv_handlers(interface) {
+        if has(kind) {
+            os.register_handler(kind, handler);
+        }
+    }
 }
 
 /// Builds the card and connects it to vpcd on a thread; returns at once.

@@ -53,6 +53,48 @@ pub(crate) struct CardState {
     /// take the profile's `sim.key` value.
     #[serde(default)]
     pub keys: BTreeMap<String, Hex>,
+    /// The GlobalPlatform security domain and the EMV applications it personalised; absent
+    /// from the files of cards without them.
+    #[serde(default, skip_serializing_if = "EmvState::is_empty")]
+    pub emv: EmvState,
+}
+
+/// What the issuer security domain keeps, and the applications it personalised.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct EmvState {
+    /// SCP02 sequence counter: one more for every INITIALIZE UPDATE.
+    #[serde(default)]
+    pub isd_sequence_counter: u16,
+    /// Personalised applications by AID (upper-case hex).
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppState>,
+}
+
+impl EmvState {
+    fn is_empty(&self) -> bool {
+        self.isd_sequence_counter == 0 && self.apps.is_empty()
+    }
+}
+
+/// One personalised application: its DGIs as the card keeps them (sensitive ones decrypted:
+/// this is the card's EEPROM) and its counters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct AppState {
+    /// DGI contents by DGI number (4 hex digits).
+    pub dgis: BTreeMap<String, Hex>,
+    /// Application transaction counter (incremented by GET PROCESSING OPTIONS).
+    #[serde(default)]
+    pub atc: u16,
+    /// Offline PIN tries left.
+    #[serde(default)]
+    pub pin_tries: u8,
+}
+
+impl AppState {
+    /// The content of DGI `dgi`.
+    pub fn dgi(&self, dgi: u16) -> Option<&[u8]> {
+        self.dgis.get(&format!("{dgi:04X}")).map(|h| &h.0[..])
+    }
 }
 
 /// What the card factory did before the card reached the counter.
@@ -134,6 +176,7 @@ impl CardState {
             key_tries: BTreeMap::new(),
             pin_tries: BTreeMap::new(),
             keys: factory.keys.iter().map(|(k, v)| (k.clone(), Hex(v.clone()))).collect(),
+            emv: EmvState::default(),
         };
         s.fill_missing(profile, factory.blank);
         s

@@ -37,6 +37,14 @@ pub trait ApplicationHandler: Send {
     /// Handles `cmd`, or returns `None` to leave it to the ISO 7816-4 core. `card` gives the
     /// profile, the selection, key values and the security state.
     fn handle(&mut self, card: &mut CardOs, cmd: &Command) -> Option<Response>;
+
+    /// The answer to SELECT by AID of an application of this kind that has no DF (a
+    /// GlobalPlatform security domain, a PSE, an EMV application): its FCI, or a refusal
+    /// (the selection is then undone). `None` keeps the core's `6F { 84 AID }`.
+    fn select(&mut self, card: &mut CardOs, aid: &[u8]) -> Option<Response> {
+        let _ = (card, aid);
+        None
+    }
 }
 
 /// What was granted in the current DF: cleared whenever another DF becomes current.
@@ -274,6 +282,17 @@ impl CardOs {
             .iter()
             .filter(|a| a.df.as_ref().is_some_and(|df| self.vol.current_df.starts_with(df)))
             .max_by_key(|a| a.df.as_ref().map_or(0, |d| d.fids().len()))
+    }
+
+    /// The persistent data of the security domain and the applications it personalised.
+    pub(crate) fn emv_state(&self) -> &crate::state::EmvState {
+        &self.state.emv
+    }
+
+    /// The same, to change: the state is saved after the command.
+    pub(crate) fn emv_state_mut(&mut self) -> &mut crate::state::EmvState {
+        self.dirty = true;
+        &mut self.state.emv
     }
 
     /// The last challenge (GET CHALLENGE), for handlers that authenticate.

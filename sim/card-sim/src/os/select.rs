@@ -82,6 +82,18 @@ impl CardOs {
         self.vol.granted.clear();
         self.vol.current_ef = None;
         self.vol.selected_app = Some(i);
+        let slot = self.handlers.iter().position(|(k, _)| *k == kind)?;
+        let mut handler = self.handlers[slot].1.take()?;
+        let own = handler.select(self, aid);
+        self.handlers[slot].1 = Some(handler);
+        if let Some(mut r) = own {
+            if r.sw != StatusWord::Success {
+                self.vol.selected_app = None;
+            } else if template == Template::None {
+                r.data.clear();
+            }
+            return Some(r);
+        }
         let data = if template == Template::None { Vec::new() } else { tlv(0x6F, &tlv(0x84, aid)) };
         Some(Response::new(data, StatusWord::Success))
     }
