@@ -347,7 +347,7 @@ impl Engine<'_> {
                 last.insert(step, line.phase.clone());
             }
         }
-        if let Some(line) = journal.last().filter(|l| l.phase == "begin") {
+        if let Some(line) = journal.last().filter(|l| l.phase == "begin" && journal.len() > 1) {
             if let Some(step) = Step::parse(&line.step) {
                 tracing::warn!(job = job_id, %step, "resuming a step that was interrupted");
                 if step == Step::PrintFace {

@@ -49,6 +49,47 @@ fn card_err(step: &str, e: impl std::fmt::Display) -> DeviceError {
 }
 
 impl PcscCounter<'_> {
+    /// One personalisation attempt; the flag says whether the link was lost (reset, removed)
+    /// so that another attempt may succeed.
+    fn personalise_once(
+        &mut self,
+        atr: &[u8],
+        layout: &ssse::SsseLayout,
+        issuer: &ssse::IssuerData,
+        holder: &ssse::HolderData,
+    ) -> Result<(), (DeviceError, bool)> {
+        let (card_reader, psam_reader) = (self.card_reader.clone(), self.psam_reader.clone());
+        self.wait_card().map_err(|e| (e, false))?;
+        let mut card = self.open(&card_reader, "card").map_err(|e| (e, true))?;
+        let mut psam = self.open(&psam_reader, "PSAM").map_err(|e| (e, false))?;
+        let result = {
+            let mut tx =
+                card.transaction().map_err(|e| (card_err("card transaction", &e), e.is_link_lost()))?;
+            let mut sam = psam.transaction().map_err(|e| (card_err("PSAM transaction", e), false))?;
+            ssse::personalise(tx.as_mut(), atr, &mut ssse::Psam::new(sam.as_mut()), layout, issuer, holder)
+        };
+        let _ = Box::new(card).disconnect(Disposition::Leave);
+        let _ = Box::new(psam).disconnect(Disposition::Leave);
+        result.map(|_| ()).map_err(|e| {
+            let lost = matches!(&e, ssse::SsseError::Card(apdu::Error::Transport { source, .. }) if source.is_link_lost());
+            (card_err("personalise the social-security application", e), lost)
+        })
+    }
+
+    /// Waits until the card at the contact station answers in the reader (the printer has
+    /// moved it there; pcscd sees it a moment later); its ATR.
+    fn wait_card(&mut self) -> Result<Vec<u8>, DeviceError> {
+        let reader = self.card_reader.clone();
+        match self.manager.wait_for_card(&reader, Some(self.card_timeout)) {
+            Ok(pcsc_reader::ReaderEvent::CardInserted { atr, .. }) => Ok(atr),
+            Ok(other) => Err(card_err(
+                "card at the contact station",
+                format!("no card answered in {reader}: {other:?}"),
+            )),
+            Err(e) => Err(card_err("card at the contact station", e)),
+        }
+    }
+
     fn open(&mut self, reader: &str, what: &str) -> Result<pcsc_reader::PcscCard, DeviceError> {
         self.manager.open(reader).map_err(|e| DeviceError {
             step: format!("open the {what} reader"),
@@ -77,15 +118,7 @@ impl CardPath for PcscCounter<'_> {
     }
 
     fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
-        let reader = self.card_reader.clone();
-        match self.manager.wait_for_card(&reader, Some(self.card_timeout)) {
-            Ok(pcsc_reader::ReaderEvent::CardInserted { atr, .. }) => Ok(atr),
-            Ok(other) => Err(card_err(
-                "card at the contact station",
-                format!("no card answered in {reader}: {other:?}"),
-            )),
-            Err(e) => Err(card_err("card at the contact station", e)),
-        }
+        self.wait_card()
     }
 
     fn personalise_financial(&mut self) -> Result<Option<String>, DeviceError> {
@@ -110,22 +143,27 @@ impl CardPath for PcscCounter<'_> {
         holder: &ssse::HolderData,
     ) -> Result<(), DeviceError> {
         let layout = ssse::SsseLayout::from_profile(self.profile).map_err(|e| card_err("SSSE layout", e))?;
-        let (card_reader, psam_reader) = (self.card_reader.clone(), self.psam_reader.clone());
-        let mut card = self.open(&card_reader, "card")?;
-        let mut psam = self.open(&psam_reader, "PSAM")?;
-        {
-            let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
-            let mut sam = psam.transaction().map_err(|e| card_err("PSAM transaction", e))?;
-            ssse::personalise(tx.as_mut(), atr, &mut ssse::Psam::new(sam.as_mut()), &layout, issuer, holder)
-                .map_err(|e| card_err("personalise the social-security application", e))?;
+        // The card has just come back from the print position: pcscd notices the chip's
+        // removal and re-insertion only at its next poll (~400 ms with vpcd) and then drops
+        // our transaction as if the card had been reset. The step is idempotent: after a
+        // lost link, wait out one poll and run it again.
+        let mut last = None;
+        for attempt in 0..4 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            match self.personalise_once(atr, &layout, issuer, holder) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.1 => last = Some(e.0),
+                Err(e) => return Err(e.0),
+            }
         }
-        let _ = Box::new(card).disconnect(Disposition::Leave);
-        let _ = Box::new(psam).disconnect(Disposition::Leave);
-        Ok(())
+        Err(last.unwrap_or_else(|| card_err("personalise", "no attempt")))
     }
 
     fn read_chip(&mut self, atr: &[u8]) -> Result<ssse::CardData, DeviceError> {
         let reader = self.card_reader.clone();
+        self.wait_card()?;
         let mut card = self.open(&reader, "card")?;
         let data = {
             let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;

@@ -35,6 +35,9 @@ enum Top {
     /// Compare a recipient or "no card yet" roster (CSV/XLSX) with the issuance records:
     /// classified roster, rejects, action lists per township and village, reports.
     Compare(roster::cli::Args),
+    /// Build a test data-preparation file for a card's financial application (PAN from a BIN
+    /// and the holder, expiry, keys from the test issuer master keys).
+    Dp(DpArgs),
     /// The applicant's photo: capture from the camera (or a file) and check.
     #[command(subcommand)]
     Photo(PhotoCmd),
@@ -73,6 +76,28 @@ enum CardCmd {
         #[arg(long)]
         wait: Option<u64>,
     },
+}
+
+#[derive(clap::Args)]
+struct DpArgs {
+    /// Where to write the DP file (JSON, emv-cps-dp/1).
+    #[arg(long)]
+    out: PathBuf,
+    /// Issuer BIN (UnionPay: 62...).
+    #[arg(long, default_value = "621234")]
+    bin: String,
+    /// The holder's ID number (the account digits follow from it).
+    #[arg(long, default_value = "11010519491231002X")]
+    holder_id: String,
+    /// Holder name for tag 5F20 (Pinyin, SURNAME/GIVEN).
+    #[arg(long, default_value = "ZHANG/SAN")]
+    holder_name: String,
+    /// Expiry YYMMDD.
+    #[arg(long, default_value = "351231")]
+    expiry: String,
+    /// Leave out the contactless interface.
+    #[arg(long)]
+    contact_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -205,10 +230,29 @@ fn run(command: Top) -> Result<()> {
         }
         Top::Personalise(args) => personalise(args),
         Top::Serve(a) => serve(a),
+        Top::Dp(a) => {
+            let mut card = emv_cps::TestCard::example();
+            card.bin = a.bin;
+            card.holder_id = a.holder_id;
+            card.holder_name = a.holder_name;
+            card.expiry = a.expiry;
+            card.contactless = !a.contact_only;
+            let dp =
+                emv_cps::build_test_dp(&card, &emv_cps::IssuerKeys::test(), &emv_cps::test_transport_key())?;
+            std::fs::write(&a.out, dp.to_json()).with_context(|| format!("writing {}", a.out.display()))?;
+            println!(
+                "test DP file for {} written to {} (test keys: never for real cards)",
+                card.bin,
+                a.out.display()
+            );
+            Ok(())
+        }
         Top::Photo(PhotoCmd::Capture(a)) => {
             photo::cli::run_capture(&a, &mut std::io::stdout()).map_err(anyhow::Error::from)
         }
-        Top::Photo(PhotoCmd::Check(a)) => photo::cli::run_check(&a, &mut std::io::stdout()).map_err(anyhow::Error::from),
+        Top::Photo(PhotoCmd::Check(a)) => {
+            photo::cli::run_check(&a, &mut std::io::stdout()).map_err(anyhow::Error::from)
+        }
         Top::Compare(a) => roster::run(a).map(|_| ()).map_err(anyhow::Error::from),
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)

@@ -115,7 +115,14 @@ pub fn run_daemon(
     runtime.block_on(async {
         let d = daemon::start(config, local, runner).await?;
         println!("station {} serving on http://{}", config.station, d.addr);
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        // Ctrl-C or SIGTERM (systemd, a supervisor): stop taking requests. A job under way is
+        // journalled step by step; the next start resumes it.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
         d.abort();
         Ok(())
     })

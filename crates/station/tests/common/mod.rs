@@ -92,3 +92,11 @@ pub fn factory_key(profile_file: &str, df: &str, id: u8) -> Vec<u8> {
     let factory = card_sim::factory_for(&p, &path).expect("factory");
     factory.key(&firmware_profile::FilePath::parse(df).expect("path"), id).expect("derived key").to_vec()
 }
+
+static ONE_PCSCD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// One pcscd per machine: tests that start one hold this (`cargo test`; nextest uses the
+/// `pcsc-stack` group).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_PCSCD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
