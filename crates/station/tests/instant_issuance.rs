@@ -300,6 +300,14 @@ fn kill_9_at_every_step_boundary_then_restart() {
     local.verify_ledger().expect("the ledger chain is intact");
     let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");
+    // RULE 9: the station's logs, journal and ledger never hold a full ID number.
+    let log = std::fs::read_to_string(c.dir.path().join("serve.log")).expect("log");
+    let ledger: String = local.ledger().expect("ledger").iter().map(|e| e.detail.clone()).collect();
+    for i in 0..c.people.len() {
+        let ssn = c.ssn(i);
+        assert!(!log.contains(&ssn), "a full ID number in the station's log");
+        assert!(!ledger.contains(&ssn), "a full ID number in the ledger");
+    }
 }
 
 #[test]
