@@ -65,6 +65,7 @@ mod applicant;
 mod card_number;
 mod codes;
 mod date;
+pub mod days;
 mod document;
 mod error;
 mod id;

@@ -35,7 +35,7 @@
 pub mod classify;
 pub mod cli;
 pub mod compare;
-pub mod days;
+pub use applicant::days;
 pub mod generate;
 pub mod input;
 pub mod key;

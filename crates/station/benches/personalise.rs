@@ -10,31 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use card_transport::{Card, CardTransaction, LinkCount, Metered};
-use ssse::{CardId, HolderData, IssuerData, Psam, SsseLayout};
-
-/// Test data for a card of `profile` (the region its simulated factory made it for).
-fn data(profile: &firmware_profile::Profile, atr: &[u8]) -> (IssuerData, HolderData) {
-    let region = &profile.sim.derive.as_ref().expect("sim.derive").region;
-    let issuer = IssuerData {
-        card_id: CardId::new(region, ssse::card8(atr).expect("card8")).expect("card id"),
-        card_type: '1',
-        spec_version: profile.spec_version.clone(),
-        init_org: "11010000000000000001".into(),
-        issue_date: "20261122".into(),
-        expiry_date: "20361122".into(),
-        card_number: "X00000019".into(),
-    };
-    let holder = HolderData {
-        ssn: "11010519491231002X".into(),
-        name_gbk: vec![0xD5, 0xC5, 0xC8, 0xFD],
-        name_extension: Vec::new(),
-        sex: '2',
-        ethnicity: "01".into(),
-        birthplace: "110105".into(),
-        birth_date: "19491231".into(),
-    };
-    (issuer, holder)
-}
+use ssse::{Psam, SsseLayout};
 
 struct Run {
     median: Duration,
@@ -50,7 +26,7 @@ fn run(
     rounds: usize,
 ) -> Run {
     let layout = SsseLayout::from_profile(profile).expect("layout");
-    let (issuer, holder) = data(profile, atr);
+    let (issuer, holder) = common::zhang_san(profile, atr);
     let mut samples = Vec::with_capacity(rounds);
     let (mut card, mut psam) = (LinkCount::default(), LinkCount::default());
     for _ in 0..rounds {

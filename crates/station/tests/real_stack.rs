@@ -4,19 +4,12 @@
 
 mod common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use apdu::{expect_ok, read_binary_all, update_binary_all, Command, Error, StatusWord};
 use card_sim::Faults;
 use card_transport::{Card, CardTransaction, Disposition, TransportError};
 use common::{wait_card, Stack, READER};
-
-static ONE_PCSCD: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_PCSCD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 const SSSE: &[u8] = b"sx1.sh.\xC9\xE7\xBB\xE1\xB1\xA3\xD5\xCF";
 
@@ -38,7 +31,7 @@ fn authenticate(tx: &mut dyn CardTransaction, key_id: u8) {
 
 #[test]
 fn select_read_write_extended_t0_and_wrong_le_through_pcscd() {
-    let _one = serial();
+    let _one = common::serial();
     let mut stack = Stack::start("ssc-3g-sim.toml");
     let mut card = stack.manager.open(READER).expect("open");
     assert!(card.capabilities().extended_length, "the 3G profile's ATR announces extended length");
@@ -83,7 +76,7 @@ fn select_read_write_extended_t0_and_wrong_le_through_pcscd() {
 
 #[test]
 fn a_card_pulled_mid_write_is_a_clear_error_and_nothing_unconfirmed_is_reported() {
-    let _one = serial();
+    let _one = common::serial();
     // The 2nd-generation profile has short APDUs only: 1000 bytes take four UPDATE BINARYs.
     let mut stack = Stack::start("ssc-2g-sim.toml");
     let photo = vec![0xA5; 1000];
@@ -119,7 +112,7 @@ fn a_card_pulled_mid_write_is_a_clear_error_and_nothing_unconfirmed_is_reported(
 
 #[test]
 fn the_station_survives_a_pcscd_restart_mid_run() {
-    let _one = serial();
+    let _one = common::serial();
     let mut stack = Stack::start("ssc-3g-sim.toml");
     let mut card = stack.manager.open(READER).expect("open");
     let mark = b"written before the restart";
@@ -150,7 +143,7 @@ fn the_station_survives_a_pcscd_restart_mid_run() {
 
 #[test]
 fn independent_clients_see_the_simulated_card() {
-    let _one = serial();
+    let _one = common::serial();
     let stack = Stack::start("ssc-3g-sim.toml");
     let atr = card_sim::lock(stack.card.card()).atr();
     let run = |args: &[&str]| {
@@ -191,7 +184,7 @@ fn independent_clients_see_the_simulated_card() {
 
 #[test]
 fn leaving_the_card_keeps_its_security_state_and_a_reset_clears_it() {
-    let _one = serial();
+    let _one = common::serial();
     let mut stack = Stack::start("ssc-2g-sim.toml");
     let write = |tx: &mut dyn CardTransaction| {
         expect_ok(tx, &Command::select_fid(0xEF08), "SELECT EF08")?;
@@ -227,7 +220,7 @@ fn leaving_the_card_keeps_its_security_state_and_a_reset_clears_it() {
 
 #[test]
 fn a_vanished_reader_is_reported_and_the_card_reconnects_when_it_is_back() {
-    let _one = serial();
+    let _one = common::serial();
     let mut stack = Stack::start("ssc-3g-sim.toml");
     let mut card = stack.manager.open(READER).expect("open");
     {

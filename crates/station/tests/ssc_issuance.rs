@@ -7,45 +7,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use apdu::StatusWord;
 use card_transport::Card;
 use common::{Stack, PSAM_READER, READER};
-use ssse::{CardId, HolderData, IssuerData, Psam, SsseError, SsseLayout};
-
-static ONE_PCSCD: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_PCSCD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use ssse::{Psam, SsseError, SsseLayout};
 
 fn profile(name: &str) -> firmware_profile::Profile {
     firmware_profile::Profile::load(common::profile(name)).expect("profile")
-}
-
-/// 张三, 11010519491231002X, for a card of `profile` with ATR `atr`.
-fn applicant(profile: &firmware_profile::Profile, atr: &[u8]) -> (IssuerData, HolderData) {
-    let region = &profile.sim.derive.as_ref().expect("sim.derive").region;
-    let issuer = IssuerData {
-        card_id: CardId::new(region, ssse::card8(atr).expect("card8")).expect("card id"),
-        card_type: '1',
-        spec_version: profile.spec_version.clone(),
-        init_org: "11010000000000000001".into(),
-        issue_date: "20261122".into(),
-        expiry_date: "20361122".into(),
-        card_number: "B7K334774".into(),
-    };
-    let holder = HolderData {
-        ssn: "11010519491231002X".into(),
-        name_gbk: vec![0xD5, 0xC5, 0xC8, 0xFD],
-        name_extension: Vec::new(),
-        sex: '2',
-        ethnicity: "01".into(),
-        birthplace: "110105".into(),
-        birth_date: "19491231".into(),
-    };
-    (issuer, holder)
 }
 
 /// A reader that knows nothing of our crates: raw APDUs through the `pcsc` crate, SELECT the
@@ -78,14 +47,14 @@ fn plain_read(reader: &str) -> BTreeMap<u8, Vec<u8>> {
 }
 
 fn personalise_and_read_back(profile_file: &str) {
-    let _one = serial();
+    let _one = common::serial();
     let p = profile(profile_file);
     let layout = SsseLayout::from_profile(&p).expect("layout");
     let mut stack = Stack::issuance(profile_file);
     let mut card = stack.manager.open(READER).expect("card");
     let mut sam = stack.manager.open(PSAM_READER).expect("PSAM");
     let atr = card.atr().to_vec();
-    let (issuer, holder) = applicant(&p, &atr);
+    let (issuer, holder) = common::zhang_san(&p, &atr);
     {
         let mut tx = card.transaction().expect("card tx");
         let mut sam_tx = sam.transaction().expect("PSAM tx");
@@ -128,13 +97,13 @@ fn a_blank_sm4_card_is_personalised_through_pcscd_and_a_plain_reader_gets_the_da
 
 #[test]
 fn writes_without_authentication_or_with_a_wrong_key_are_refused_with_step_and_sw() {
-    let _one = serial();
+    let _one = common::serial();
     let p = profile("ssc-3g-sim.toml");
     let layout = SsseLayout::from_profile(&p).expect("layout");
     let mut stack = Stack::issuance("ssc-3g-sim.toml");
     let mut card = stack.manager.open(READER).expect("card");
     let atr = card.atr().to_vec();
-    let (issuer, holder) = applicant(&p, &atr);
+    let (issuer, holder) = common::zhang_san(&p, &atr);
     let mut tx = card.transaction().expect("card tx");
 
     // No authentication: the card answers 6982 to the write.
@@ -183,7 +152,7 @@ fn applicant_file(name: &str) -> String {
 
 #[test]
 fn station_personalise_then_card_read_show_the_applicant() {
-    let _one = serial();
+    let _one = common::serial();
     for (profile, file, name) in
         [("ssc-3g-sim.toml", "adult.json", "张三"), ("ssc-3g-sm4-sim.toml", "rare_name.json", "王𠮷")]
     {
@@ -229,7 +198,7 @@ fn station_personalise_then_card_read_show_the_applicant() {
 
 #[test]
 fn station_personalise_refuses_bad_data_before_touching_the_card() {
-    let _one = serial();
+    let _one = common::serial();
     let mut stack = Stack::issuance("ssc-3g-sim.toml");
     let before = stack.card.apdu_count();
     let out = station(&[

@@ -100,3 +100,27 @@ static ONE_PCSCD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_PCSCD.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// 张三, 11010519491231002X, for a card of `profile` with ATR `atr`.
+pub fn zhang_san(profile: &firmware_profile::Profile, atr: &[u8]) -> (ssse::IssuerData, ssse::HolderData) {
+    let region = &profile.sim.derive.as_ref().expect("sim.derive").region;
+    let issuer = ssse::IssuerData {
+        card_id: ssse::CardId::new(region, ssse::card8(atr).expect("card8")).expect("card id"),
+        card_type: '1',
+        spec_version: profile.spec_version.clone(),
+        init_org: "11010000000000000001".into(),
+        issue_date: "20261122".into(),
+        expiry_date: "20361122".into(),
+        card_number: "B7K334774".into(),
+    };
+    let holder = ssse::HolderData {
+        ssn: "11010519491231002X".into(),
+        name_gbk: vec![0xD5, 0xC5, 0xC8, 0xFD],
+        name_extension: Vec::new(),
+        sex: '2',
+        ethnicity: "01".into(),
+        birthplace: "110105".into(),
+        birth_date: "19491231".into(),
+    };
+    (issuer, holder)
+}

@@ -1,7 +1,8 @@
-//! Days as integers: deadlines, "dormant for 180 days" and the dates in issuance records
-//! need differences of dates, which [`applicant::Date`] leaves out on purpose.
+//! Days as integers, for the callers that need differences of dates (deadlines, "dormant for
+//! 180 days", issuance records) or today's date at the counter; [`Date`] itself leaves date
+//! arithmetic and the clock out on purpose (validation takes `today` as a parameter).
 
-use applicant::Date;
+use crate::Date;
 
 /// Days since 1970-01-01 (negative before).
 pub fn days(d: Date) -> i32 {
