@@ -226,8 +226,9 @@ impl ResidentId {
     }
 }
 
-/// First six and last four characters, the rest as `*`.
-pub(crate) fn mask(s: &str) -> String {
+/// First six and last four characters, the rest as `*`: how an ID number may appear in
+/// logs, the ledger and screens that do not need it whole.
+pub fn mask(s: &str) -> String {
     let n = s.chars().count();
     if n <= 10 {
         return "*".repeat(n);

@@ -71,6 +71,27 @@ pub struct PersonRow {
     pub birth_date: Option<String>,
 }
 
+/// A card the station made, with its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRow {
+    /// Card number.
+    pub card_number: String,
+    /// The holder's resident ID number (mask it before showing or logging).
+    pub ssn: String,
+    /// The holder's name.
+    pub name: String,
+    /// Status.
+    pub status: CardStatus,
+    /// Bank of the financial account, when known.
+    pub bank: Option<String>,
+    /// The application it was made for.
+    pub application_id: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last status change.
+    pub updated_at: i64,
+}
+
 /// One ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LedgerEntry {
@@ -620,6 +641,41 @@ impl LocalArchive {
             .map_err(store_err)?;
         let rows =
             stmt.query_map([now() - days * 86_400], |r| Ok((r.get(0)?, r.get(1)?))).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// The station's cards, newest change first; only those in `status` when given.
+    pub fn cards(&self, status: Option<CardStatus>) -> Result<Vec<CardRow>, ArchiveError> {
+        self.card_rows("WHERE ?1 IS NULL OR c.status = ?1", params![status.map(CardStatus::as_str)])
+    }
+
+    /// One card, if the station made it.
+    pub fn card(&self, card_number: &str) -> Result<Option<CardRow>, ArchiveError> {
+        Ok(self.card_rows("WHERE c.card_number = ?1", params![card_number])?.pop())
+    }
+
+    fn card_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<CardRow>, ArchiveError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT c.card_number, c.ssn, p.name, c.status, c.bank, c.application_id, c.created_at, c.updated_at
+             FROM cards c JOIN persons p ON p.ssn = c.ssn {filter} ORDER BY c.updated_at DESC, c.card_number"
+        );
+        let mut stmt = conn.prepare(&sql).map_err(store_err)?;
+        let rows = stmt
+            .query_map(args, |r| {
+                let status: String = r.get(3)?;
+                Ok(CardRow {
+                    card_number: r.get(0)?,
+                    ssn: r.get(1)?,
+                    name: r.get(2)?,
+                    status: CardStatus::parse(&status).unwrap_or(CardStatus::Failed),
+                    bank: r.get(4)?,
+                    application_id: r.get(5)?,
+                    created_at: r.get(6)?,
+                    updated_at: r.get(7)?,
+                })
+            })
+            .map_err(store_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 

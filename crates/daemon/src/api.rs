@@ -35,6 +35,7 @@ struct Inner {
     jobs: Mutex<mpsc::Sender<JobRequest>>,
     events: broadcast::Sender<Event>,
     next_request: AtomicU64,
+    evidence: std::path::PathBuf,
 }
 
 impl AppState {
@@ -45,6 +46,7 @@ impl AppState {
         local: Arc<LocalArchive>,
         jobs: mpsc::Sender<JobRequest>,
         events: broadcast::Sender<Event>,
+        evidence: std::path::PathBuf,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
@@ -54,11 +56,23 @@ impl AppState {
                 jobs: Mutex::new(jobs),
                 events,
                 next_request: AtomicU64::new(1),
+                evidence,
             }),
         }
     }
 
-    fn audit(&self, operator: &str, event: &str, detail: serde_json::Value) {
+    /// The station's local archive.
+    pub(crate) fn local(&self) -> &Arc<LocalArchive> {
+        &self.inner.local
+    }
+
+    /// Where signatures and activation photos are kept, named by their SM3.
+    pub(crate) fn evidence_dir(&self) -> &std::path::Path {
+        &self.inner.evidence
+    }
+
+    /// Records an action in the hash-chained ledger.
+    pub(crate) fn audit(&self, operator: &str, event: &str, detail: serde_json::Value) {
         if let Err(e) = self.inner.local.append_ledger(operator, None, None, event, &detail) {
             tracing::error!(error = %e, event, "audit entry not written");
         }
@@ -67,7 +81,7 @@ impl AppState {
 
 /// An API error: status and a message the operator can act on.
 #[derive(Debug)]
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -163,6 +177,22 @@ async fn issue(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"request_id": request_id}))).into_response())
 }
 
+/// The request bodies as the handlers' `Json` extractors read them, for cargo-fuzz (`fuzz/`).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// `POST /api/session`: operator and password.
+    pub fn login(body: &[u8]) -> Result<(String, String), serde_json::Error> {
+        let q: super::Login = serde_json::from_slice(body)?;
+        Ok((q.operator, q.password))
+    }
+
+    /// `POST /api/jobs`: the applicant JSON and the card a re-issue replaces.
+    pub fn issue(body: &[u8]) -> Result<(serde_json::Value, Option<String>), serde_json::Error> {
+        let q: super::IssueBody = serde_json::from_slice(body)?;
+        Ok((q.applicant, q.reissue_of))
+    }
+}
+
 async fn job(
     State(s): State<AppState>,
     Authed(_): Authed,
@@ -244,5 +274,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(events))
         .route("/api/ledger", get(ledger))
         .route("/api/ledger/verify", get(ledger_verify))
+        .merge(crate::cards_api::router())
+        .merge(crate::ui_api::router())
+        .merge(crate::ui::router())
         .with_state(state)
 }

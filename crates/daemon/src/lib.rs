@@ -6,7 +6,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod cards_api;
 pub mod config;
+pub mod ui;
+pub mod ui_api;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -60,7 +63,8 @@ pub async fn start(
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let sessions =
         auth::Sessions::new(config.operators.clone(), Duration::from_secs(config.session_minutes * 60));
-    let state = api::AppState::new(&config.station, sessions, local, jobs, events);
+    let state =
+        api::AppState::new(&config.station, sessions, local, jobs, events, config.data_dir.join("evidence"));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;

@@ -242,3 +242,168 @@ fn a_job_left_running_is_resumed_at_start() {
         404
     );
 }
+
+/// A card in stock at the station (made, not handed over) for a person.
+fn stock_card(local: &LocalArchive, ssn: &str, name: &str, card: &str) {
+    local
+        .upsert_person(&PersonRow { ssn: ssn.into(), name: name.into(), sex: None, birth_date: None })
+        .expect("person");
+    let app = local.open_application(ssn, "new", "{}").expect("app");
+    local.record_card(app, ssn, card, "0123456789ABCDEF", "3B00").expect("card");
+}
+
+#[test]
+fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
+    let f = start(false);
+    stock_card(&f.local, "11010519491231002X", "张三", "B00000019");
+    stock_card(&f.local, "110101199003070017", "李四", "B00000027");
+    let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
+    let call = |token: &str, path: &str, body: Option<serde_json::Value>| {
+        let url = format!("{}{path}", f.base);
+        let r = match body {
+            Some(b) => f.http.post(url).bearer_auth(token).json(&b).send(),
+            None => f.http.get(url).bearer_auth(token).send(),
+        }
+        .expect("call");
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().expect("json"))
+    };
+
+    // Stock: both cards, holders masked.
+    let (st, stock) = call(&op, "/api/cards?status=made", None);
+    assert_eq!(st, 200);
+    let cards = stock["cards"].as_array().expect("cards");
+    assert_eq!(cards.len(), 2, "{stock}");
+    assert!(cards.iter().all(|c| c["holder"].as_str().is_some_and(|h| h.contains("********"))), "{stock}");
+    assert!(!stock.to_string().contains("11010519491231002X"), "a full ID number left the station: {stock}");
+    let (st, bad) = call(&op, "/api/cards?status=lost", None);
+    assert!(st == 400 && bad["error"].as_str().is_some_and(|e| e.contains("made")), "{bad}");
+
+    // Hand-over needs the receiver's signature; the signature is kept and its SM3 ledgered.
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/handover",
+        Some(serde_json::json!({"delivered": true, "signer": "张三"})),
+    );
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.contains("signature")), "{st} {e}");
+    let signature = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(12));
+    let (st, _) = call(
+        &aud,
+        "/api/cards/B00000019/handover",
+        Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
+    );
+    assert_eq!(st, 403, "an auditor hands nothing over");
+    let (st, done) = call(
+        &op,
+        "/api/cards/B00000019/handover",
+        Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
+    );
+    assert_eq!((st, done["attempt"].as_u64()), (200, Some(1)), "{done}");
+    let kept: Vec<_> = std::fs::read_dir(f._dir.path().join("evidence")).expect("evidence").collect();
+    assert_eq!(kept.len(), 1, "the signature is kept as evidence");
+
+    // Activation: face to face, the photo taken now.
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/activate",
+        Some(serde_json::json!({"holder_present": true, "id_checked": true})),
+    );
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 3")), "{st} {e}");
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/activate",
+        Some(
+            serde_json::json!({"holder_present": false, "id_checked": true, "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)}),
+        ),
+    );
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.contains("proxy")), "{st} {e}");
+    let (st, _) = call(
+        &op,
+        "/api/cards/B00000019/activate",
+        Some(
+            serde_json::json!({"holder_present": true, "id_checked": true, "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)}),
+        ),
+    );
+    assert_eq!(st, 200);
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/activate",
+        Some(
+            serde_json::json!({"holder_present": true, "id_checked": true, "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)}),
+        ),
+    );
+    assert_eq!(st, 409, "activated twice: {e}");
+    let (_, card) = call(&op, "/api/cards/B00000019", None);
+    assert_eq!(card["status"], "active");
+    let events: Vec<&str> =
+        card["history"].as_array().expect("history").iter().filter_map(|h| h["event"].as_str()).collect();
+    assert_eq!(events, ["card.handed_over", "card.activated"], "{card}");
+
+    // The second card: two failed hand-overs with reasons, then a supervisor's recall.
+    let (st, e) = call(&op, "/api/cards/B00000027/handover", Some(serde_json::json!({"delivered": false})));
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.contains("reason")), "{e}");
+    for reason in ["moved away", "not reachable by phone"] {
+        let (st, _) = call(
+            &op,
+            "/api/cards/B00000027/handover",
+            Some(serde_json::json!({"delivered": false, "reason": reason})),
+        );
+        assert_eq!(st, 200);
+    }
+    let (_, dormant) = call(&sup, "/api/cards/dormant?days=0", None);
+    let row =
+        dormant["cards"].as_array().expect("cards").iter().find(|c| c["card_number"] == "B00000027").cloned();
+    assert_eq!(
+        row.expect("dormant")["failed_handovers"],
+        serde_json::json!(["moved away", "not reachable by phone"])
+    );
+    assert_eq!(
+        call(&op, "/api/cards/B00000027/recall", Some(serde_json::json!({}))).0,
+        403,
+        "operators do not recall"
+    );
+    assert_eq!(call(&sup, "/api/cards/B00000027/recall", Some(serde_json::json!({}))).0, 200);
+    assert_eq!(f.local.card_status("B00000027").expect("status"), Some(archive::CardStatus::Recalled));
+
+    // Custody: a supervisor approves for the allowed groups only; the custodian's ID is masked.
+    let custody = |group: &str| {
+        serde_json::json!({"handed_over_by": "op", "holder_group": group, "custodian": "王五",
+        "custodian_id": "110101199003070033", "reason": "bedridden", "valid_until": "20271231"})
+    };
+    assert_eq!(call(&op, "/api/cards/B00000019/custody", Some(custody("disabled"))).0, 403);
+    let (st, e) = call(&sup, "/api/cards/B00000019/custody", Some(custody("neighbour")));
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 4")), "{e}");
+    assert_eq!(call(&sup, "/api/cards/B00000019/custody", Some(custody("disabled"))).0, 200);
+    let approvals = f.local.custody_approvals("B00000019").expect("approvals");
+    assert_eq!(
+        (approvals[0].approved_by.as_str(), approvals[0].custodian_id.as_str()),
+        ("sup", "110101********0033")
+    );
+
+    // Replacement: the person's bank, the first free.
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/replace",
+        Some(serde_json::json!({"bank": "ICBC", "chosen_by": "operator"})),
+    );
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 8")), "{e}");
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/replace",
+        Some(serde_json::json!({"bank": "ICBC", "chosen_by": "person", "fee_fen": 500})),
+    );
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 7")), "{e}");
+    assert_eq!(
+        call(
+            &op,
+            "/api/cards/B00000019/replace",
+            Some(serde_json::json!({"bank": "ICBC", "chosen_by": "person"}))
+        )
+        .0,
+        200
+    );
+
+    // Everything above is in the chain, and the chain holds.
+    let (_, verify) = call(&aud, "/api/ledger/verify", None);
+    assert_eq!(verify["intact"], true, "{verify}");
+}

@@ -276,10 +276,7 @@ fn archive_err(step: &'static str) -> impl Fn(ArchiveError) -> IssueError {
 }
 
 fn masked(ssn: &str) -> String {
-    match (ssn.get(..6), ssn.get(ssn.len().saturating_sub(4)..)) {
-        (Some(h), Some(t)) if ssn.len() == 18 => format!("{h}********{t}"),
-        _ => "****".into(),
-    }
+    applicant::mask_id(ssn)
 }
 
 impl Engine<'_> {

@@ -143,29 +143,74 @@ pub fn hand_to_custodian(
     Ok(())
 }
 
-/// Records an attempt to hand over a stock card; a failure needs its reason.
+/// Records an attempt to hand over a stock card: a success names who signed (their
+/// signature's SM3 is the evidence kept with it), a failure needs its reason (RULE 6).
 pub fn handover_attempt(
     local: &LocalArchive,
     operator: &str,
     card: &str,
-    failure: Option<&str>,
+    outcome: &Handover,
 ) -> Result<u32, LifecycleError> {
-    if failure.is_some_and(|r| r.trim().is_empty()) {
-        return Err(rule(6, "a failed hand-over records its reason"));
+    let failure = match outcome {
+        Handover::Delivered { signer, signature_sm3 } => {
+            if signer.trim().is_empty() || signature_sm3.len() != 64 {
+                return Err(rule(5, "a hand-over records who received the card and their signature"));
+            }
+            None
+        }
+        Handover::Failed { reason } if reason.trim().is_empty() => {
+            return Err(rule(6, "a failed hand-over records its reason"));
+        }
+        Handover::Failed { reason } => Some(reason.as_str()),
+    };
+    match local.card_status(card)? {
+        Some(CardStatus::Made) => {}
+        Some(other) => {
+            return Err(LifecycleError::State {
+                card: card.into(),
+                message: format!("is {other:?}; only a card in stock is handed over"),
+            })
+        }
+        None => {
+            return Err(LifecycleError::State {
+                card: card.into(),
+                message: "not made at this station".into(),
+            })
+        }
     }
     let n = local.record_handover_attempt(card, failure.is_none(), failure)?;
-    let event = if failure.is_none() { "card.handed_over" } else { "card.handover_failed" };
-    local.append_ledger(
-        operator,
-        None,
-        Some(card),
-        event,
-        &serde_json::json!({"attempt": n, "reason": failure}),
-    )?;
+    let (event, detail) = match outcome {
+        Handover::Delivered { signer, signature_sm3 } => (
+            "card.handed_over",
+            serde_json::json!({"attempt": n, "signer": signer, "signature_sm3": signature_sm3, "method": "in person at the counter"}),
+        ),
+        Handover::Failed { reason } => {
+            ("card.handover_failed", serde_json::json!({"attempt": n, "reason": reason}))
+        }
+    };
+    local.append_ledger(operator, None, Some(card), event, &detail)?;
     if failure.is_none() {
         local.set_card_status(card, CardStatus::Issued)?;
     }
     Ok(n)
+}
+
+/// How a hand-over attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Handover {
+    /// The holder (or an approved custodian) received the card and signed.
+    Delivered {
+        /// Who signed.
+        signer: String,
+        /// SM3 of the signature image (hex).
+        signature_sm3: String,
+    },
+    /// Nobody could receive it.
+    Failed {
+        /// Why, for the record and the recall.
+        reason: String,
+    },
 }
 
 /// Recalls a stock card after a failed second hand-over whose reason is recorded (RULE 6).
@@ -302,14 +347,35 @@ mod tests {
         assert_eq!(a.custody_approvals("B00000019").expect("list"), vec![ok]);
     }
 
+    fn failed(reason: &str) -> Handover {
+        Handover::Failed { reason: reason.into() }
+    }
+
+    #[test]
+    fn a_stock_card_is_handed_over_once_with_the_signers_name_and_signature() {
+        let (_d, a) = archive_with_card(CardStatus::Made);
+        let unsigned = Handover::Delivered { signer: "张三".into(), signature_sm3: String::new() };
+        assert!(matches!(
+            handover_attempt(&a, "op", "B00000019", &unsigned),
+            Err(LifecycleError::Rule { rule: 5, .. })
+        ));
+        let signed = Handover::Delivered { signer: "张三".into(), signature_sm3: "ab".repeat(32) };
+        assert_eq!(handover_attempt(&a, "op", "B00000019", &signed).expect("handed over"), 1);
+        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Issued));
+        let last = a.ledger().expect("ledger").pop().expect("entry");
+        assert!(last.event == "card.handed_over" && last.detail.contains(&"ab".repeat(32)), "{last:?}");
+        let again = handover_attempt(&a, "op", "B00000019", &signed).expect_err("twice");
+        assert!(matches!(again, LifecycleError::State { .. }), "{again}");
+    }
+
     #[test]
     fn rule_6_recall_only_after_a_failed_second_issuance_with_reasons() {
         let (_d, a) = archive_with_card(CardStatus::Made);
         assert!(matches!(recall(&a, "op", "B00000019"), Err(LifecycleError::Rule { rule: 6, .. })));
-        assert!(handover_attempt(&a, "op", "B00000019", Some(" ")).is_err(), "a failure needs a reason");
-        handover_attempt(&a, "op", "B00000019", Some("holder moved away")).expect("first");
+        assert!(handover_attempt(&a, "op", "B00000019", &failed(" ")).is_err(), "a failure needs a reason");
+        handover_attempt(&a, "op", "B00000019", &failed("holder moved away")).expect("first");
         assert!(recall(&a, "op", "B00000019").is_err(), "one failure is not enough");
-        handover_attempt(&a, "op", "B00000019", Some("not reachable by phone")).expect("second");
+        handover_attempt(&a, "op", "B00000019", &failed("not reachable by phone")).expect("second");
         recall(&a, "op", "B00000019").expect("recalled");
         assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Recalled));
         let last = a.ledger().expect("ledger").pop().expect("entry");
