@@ -644,6 +644,11 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// The station this archive belongs to.
+    pub fn station(&self) -> &str {
+        &self.station
+    }
+
     /// The station's cards, newest change first; only those in `status` when given.
     pub fn cards(&self, status: Option<CardStatus>) -> Result<Vec<CardRow>, ArchiveError> {
         self.card_rows("WHERE ?1 IS NULL OR c.status = ?1", params![status.map(CardStatus::as_str)])

@@ -213,9 +213,11 @@ async fn job(
         .into_iter()
         .map(|l| serde_json::json!({"step": l.step, "phase": l.phase}))
         .collect();
-    Ok(Json(
-        serde_json::json!({"job": row.job_id, "status": row.status, "application": row.application_id, "journal": journal}),
-    ))
+    // Only what the card carries openly: the state also holds the applicant's form.
+    let card = issuance::JobCard::from_state(&row.state);
+    Ok(Json(serde_json::json!({"job": row.job_id, "status": row.status, "application": row.application_id,
+        "card_number": card.card_number, "card_id": card.card_id, "atr": card.atr,
+        "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal})))
 }
 
 async fn events(

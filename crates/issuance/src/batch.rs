@@ -7,7 +7,7 @@ use std::io::Write;
 use applicant::Applicant;
 use serde::Serialize;
 
-use crate::engine::{Engine, JobOutcome};
+use crate::engine::{Engine, JobCard, JobOutcome};
 use crate::records::IssueParams;
 use crate::IssueError;
 
@@ -99,57 +99,73 @@ pub fn write_return_file(out: &mut dyn Write, rows: &[ReturnRow]) -> std::io::Re
 /// Cards a box holds.
 pub const BOX_SIZE: usize = 100;
 
+/// How one applicant of a batch ended, as the return file needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// The card was made.
+    Made(JobCard),
+    /// Refused before a card was made (archives, identity, the data): the bank's stage.
+    Refused(String),
+    /// The making failed or waits for the operator.
+    Failed(String),
+}
+
+impl ReturnRow {
+    /// The row of the `seq`-th applicant (`applicant` as JSON); `made` counts the cards made
+    /// so far, this one included, for the box position.
+    pub fn new(seq: usize, applicant: &serde_json::Value, outcome: &BatchOutcome, made: usize) -> ReturnRow {
+        let holder = &applicant["holder"];
+        let mut row = ReturnRow {
+            seq,
+            ssn: holder["id_number"].as_str().unwrap_or("").to_string(),
+            name: holder["name"].as_str().unwrap_or("").to_string(),
+            service_bank: applicant["bank"]["name"].as_str().unwrap_or("").to_string(),
+            bank_account: applicant["bank"]["account"].as_str().unwrap_or("").to_string(),
+            ..ReturnRow::default()
+        };
+        match outcome {
+            BatchOutcome::Made(card) => {
+                row.card_number = card.card_number.clone().unwrap_or_default();
+                row.card_id = card.card_id.clone().unwrap_or_default();
+                row.atr = card.atr.clone().unwrap_or_default();
+                row.issue_date = card.issue_date.clone().unwrap_or_default();
+                row.expiry_date = card.expiry_date.clone().unwrap_or_default();
+                let i = made.saturating_sub(1);
+                row.box_position = format!("{}-{:03}", i / BOX_SIZE + 1, i % BOX_SIZE + 1);
+            }
+            BatchOutcome::Refused(why) => {
+                row.failed_stage = "bank".into();
+                row.failure_reason = why.clone();
+            }
+            BatchOutcome::Failed(why) => {
+                row.failed_stage = "card making".into();
+                row.failure_reason = why.clone();
+            }
+        }
+        row
+    }
+}
+
 /// Issues every applicant in turn; a failure is recorded in its row and the batch goes on.
 pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &IssueParams) -> Vec<ReturnRow> {
     let mut rows = Vec::with_capacity(applicants.len());
     let mut made = 0usize;
     for (i, a) in applicants.iter().enumerate() {
-        let holder = serde_json::to_value(a).unwrap_or_default();
-        let mut row = ReturnRow {
-            seq: i + 1,
-            ssn: holder["holder"]["id_number"].as_str().unwrap_or("").to_string(),
-            name: holder["holder"]["name"].as_str().unwrap_or("").to_string(),
-            issue_date: params.issue_date.compact(),
-            expiry_date: params
-                .issue_date
-                .add_years(params.validity_years)
-                .map(|d| d.compact())
-                .unwrap_or_default(),
-            ..ReturnRow::default()
-        };
-        match engine.start(a, params, None) {
-            Ok((job, JobOutcome::Issued { card_number, card_id })) => {
+        let outcome = match engine.start(a, params, None) {
+            Ok((job, JobOutcome::Issued { .. })) => {
                 made += 1;
-                row.card_number = card_number;
-                row.card_id = card_id;
-                row.atr =
-                    engine.local.job(job).ok().flatten().and_then(|j| atr_of(&j.state)).unwrap_or_default();
-                row.box_position = format!("{}-{:03}", (made - 1) / BOX_SIZE + 1, (made - 1) % BOX_SIZE + 1);
+                let state = engine.local.job(job).ok().flatten().map(|j| j.state).unwrap_or_default();
+                BatchOutcome::Made(JobCard::from_state(&state))
             }
-            Ok((_, JobOutcome::Refused(r))) => {
-                row.failed_stage = "bank".into();
-                row.failure_reason = r;
-            }
-            Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => {
-                row.failed_stage = "card making".into();
-                row.failure_reason = r;
-            }
-            Err(IssueError::Data(r)) => {
-                row.failed_stage = "bank".into();
-                row.failure_reason = format!("applicant data: {r}");
-            }
-            Err(e) => {
-                row.failed_stage = "card making".into();
-                row.failure_reason = e.to_string();
-            }
-        }
-        rows.push(row);
+            Ok((_, JobOutcome::Refused(r))) => BatchOutcome::Refused(r),
+            Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => BatchOutcome::Failed(r),
+            Err(IssueError::Data(r)) => BatchOutcome::Refused(format!("applicant data: {r}")),
+            Err(e) => BatchOutcome::Failed(e.to_string()),
+        };
+        let applicant = serde_json::to_value(a).unwrap_or_default();
+        rows.push(ReturnRow::new(i + 1, &applicant, &outcome, made));
     }
     rows
-}
-
-fn atr_of(state: &str) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(state).ok()?["atr"].as_str().map(str::to_string)
 }
 
 #[cfg(test)]

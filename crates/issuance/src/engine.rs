@@ -745,3 +745,35 @@ fn hex_upper(b: &[u8]) -> String {
 fn from_hex(s: &str) -> Vec<u8> {
     (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect()
 }
+
+/// What a job's state says openly of its card (the state also holds the applicant's form,
+/// which this leaves out): for the API, the return file and the operator's screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JobCard {
+    /// Card number, once claimed.
+    pub card_number: Option<String>,
+    /// Card identification code, once personalised.
+    pub card_id: Option<String>,
+    /// The chip's ATR (hex), once fed.
+    pub atr: Option<String>,
+    /// Issue date YYYYMMDD.
+    pub issue_date: Option<String>,
+    /// Expiry date YYYYMMDD.
+    pub expiry_date: Option<String>,
+}
+
+impl JobCard {
+    /// Reads a job's stored state (`jobs.state`); an unreadable state gives an empty summary.
+    pub fn from_state(state: &str) -> JobCard {
+        let Ok(s) = serde_json::from_str::<State>(state) else { return JobCard::default() };
+        let dates =
+            s.params.as_ref().map(|p| (p.issue_date.compact(), p.issue_date.add_years(p.validity_years)));
+        JobCard {
+            card_number: s.claim.map(|c| c.card_number),
+            card_id: s.card_id,
+            atr: s.atr,
+            issue_date: dates.as_ref().map(|d| d.0.clone()),
+            expiry_date: dates.and_then(|d| d.1).map(|d| d.compact()),
+        }
+    }
+}

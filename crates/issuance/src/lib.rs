@@ -13,10 +13,12 @@
 pub mod batch;
 mod engine;
 pub mod lifecycle;
+pub mod reconcile;
 pub mod records;
 
 pub use engine::{
-    CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, JobOutcome, Phase, Step, STEPS,
+    CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, JobCard, JobOutcome, Phase,
+    Step, STEPS,
 };
 
 /// Why an issuance stopped.

@@ -383,3 +383,60 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
     issuance::batch::write_return_file(&mut out, &rows).expect("csv");
     assert_eq!(String::from_utf8(out).expect("utf8").lines().count(), 6);
 }
+
+#[test]
+fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each_difference() {
+    let mut c = Counter::new();
+    let (a, b) = (c.applicant(), c.applicant());
+    let (_, first) = c.engine(None).start(&a, &params(), None).expect("a");
+    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
+    let (_, reissue) = c.engine(None).start(&a, &params(), Some(&old)).expect("re-issue");
+    let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
+    let (_, other) = c.engine(None).start(&b, &params(), None).expect("b");
+    let JobOutcome::Issued { card_number: b_card, .. } = other else { panic!("{other:?}") };
+    issuance::lifecycle::activate(
+        &c.local,
+        "op-1",
+        &new,
+        &issuance::lifecycle::ActivationEvidence {
+            channel: issuance::lifecycle::Channel::Counter,
+            holder_present: true,
+            id_checked: true,
+            photo_sm3: Some("cd".repeat(32)),
+        },
+    )
+    .expect("activate");
+
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{:#?}", r.mismatches);
+    assert_eq!((r.cards, r.holders, r.live), (3, 2, 2));
+
+    // A status changed behind the ledger's back, and a card ended at the province only.
+    c.local.set_card_status(&b_card, CardStatus::Active).expect("tamper");
+    c.province
+        .stop_card(&archive::StopRequest {
+            request_id: "x-1".into(),
+            card_number: new.clone(),
+            reason: "loss".into(),
+        })
+        .expect("stop at the province");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    let found: Vec<(&str, Option<CardStatus>, Option<CardStatus>, Option<CardStatus>)> =
+        r.mismatches.iter().map(|m| (m.card_number.as_str(), m.ledger, m.local, m.provincial)).collect();
+    assert_eq!(
+        found,
+        [
+            (b_card.as_str(), Some(CardStatus::Issued), Some(CardStatus::Active), None),
+            (new.as_str(), Some(CardStatus::Active), Some(CardStatus::Active), Some(CardStatus::Stopped)),
+        ]
+    );
+    assert!(
+        r.mismatches.iter().all(|m| !m.action.is_empty() && m.holder.contains("****")),
+        "{:#?}",
+        r.mismatches
+    );
+    assert!(
+        !serde_json::to_string(&r).expect("json").contains(&ssn_of(&a)),
+        "no full ID number in the report"
+    );
+}

@@ -31,6 +31,29 @@ impl ApiClient {
         Ok(ApiClient { http, base, token })
     }
 
+    /// GET a JSON document; an error answer becomes the station's own words.
+    pub fn get(&self, path: &str) -> Result<serde_json::Value> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(60))
+            .send()?;
+        answer(r)
+    }
+
+    /// POST a JSON body.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .timeout(Duration::from_secs(60))
+            .send()?;
+        answer(r)
+    }
+
     /// Starts an issuance and follows it to its end, drawing progress on `out`; returns the
     /// final event.
     pub fn issue(
@@ -82,4 +105,13 @@ impl ApiClient {
         }
         bail!("the event stream ended before the job did")
     }
+}
+
+fn answer(r: reqwest::blocking::Response) -> Result<serde_json::Value> {
+    let status = r.status();
+    let v: serde_json::Value = r.json().unwrap_or_default();
+    if !status.is_success() {
+        bail!("{}: {}", status, v["error"].as_str().unwrap_or("no reason given"));
+    }
+    Ok(v)
 }

@@ -32,6 +32,21 @@ enum Top {
     /// Issue a card through the running station (`station serve`): applicant in, card out,
     /// with the progress of every step.
     Issue(IssueArgs),
+    /// Issue a list of applicants through the running station and write the return file.
+    Batch(api_cmd::BatchArgs),
+    /// The ledger of the running station: every entry, one card's story, or `--verify`.
+    Ledger(api_cmd::LedgerArgs),
+    /// Cards in stock (made, not handed over), in another status, or dormant.
+    Stock(api_cmd::StockArgs),
+    /// Record the hand-over of a stock card with the receiver's signature, or a failed attempt.
+    Handover(api_cmd::HandoverArgs),
+    /// Activate a card's financial function, face to face, with the holder's photo taken now.
+    Activate(api_cmd::ActivateArgs),
+    /// Recall a stock card after failed hand-overs (supervisor).
+    Recall(api_cmd::RecallArgs),
+    /// The daily reconciliation: ledger = local archive = provincial archive. Exit 1 when
+    /// they differ, with what to do for each card.
+    Reconcile(ReconcileArgs),
     /// Compare a recipient or "no card yet" roster (CSV/XLSX) with the issuance records:
     /// classified roster, rejects, action lists per township and village, reports.
     Compare(roster::cli::Args),
@@ -134,6 +149,19 @@ struct ServeArgs {
     /// The police register of the simulated verification service.
     #[arg(long)]
     roster: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ReconcileArgs {
+    /// The station's configuration; without it, the embedded default in --data-dir.
+    #[arg(long, env = "STATION_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the embedded default.
+    #[arg(long, default_value = "station-data")]
+    data_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -265,10 +293,68 @@ fn run(command: Top) -> Result<()> {
             anyhow::ensure!(end["status"] == "issued", "the card was not issued: {}", end["detail"]);
             Ok(())
         }
+        Top::Batch(a) => {
+            let rows = api_cmd::batch(&a, &mut std::io::stderr())?;
+            let failed = rows.iter().filter(|r| !r.failed_stage.is_empty()).count();
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} applicants got no card: see the return file",
+                rows.len()
+            );
+            Ok(())
+        }
+        Top::Ledger(a) => api_cmd::ledger(&a, &mut std::io::stdout()),
+        Top::Stock(a) => api_cmd::stock(&a, &mut std::io::stdout()),
+        Top::Handover(a) => api_cmd::handover(&a, &mut std::io::stdout()),
+        Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
+        Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
+        Top::Reconcile(a) => reconcile(a),
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
     }
+}
+
+fn reconcile(a: ReconcileArgs) -> Result<()> {
+    let (local, province) = match &a.config {
+        Some(path) => {
+            let config = daemon::config::Config::load(path)?;
+            let counter = config
+                .counter
+                .clone()
+                .context("the configuration has no [counter] section: it names the provincial archive")?;
+            station::serve::configured_archives(&config, &counter)?
+        }
+        None => {
+            let config = daemon::config::Config::embedded(&a.data_dir)?;
+            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station)?;
+            (local, Box::new(sqlite) as Box<dyn archive::ProvincialArchive>)
+        }
+    };
+    let r = station::serve::reconcile(&local, province.as_ref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!(
+            "{} ledger entries (chain intact), {} cards of {} holders, {} live at the province",
+            r.ledger_entries, r.cards, r.holders, r.live
+        );
+        for m in &r.mismatches {
+            println!(
+                "MISMATCH {} {}: ledger {:?}, local {:?}, province {:?}: {}",
+                m.card_number, m.holder, m.ledger, m.local, m.provincial, m.action
+            );
+        }
+    }
+    anyhow::ensure!(
+        r.agrees(),
+        "{} cards differ between ledger, local and provincial archives",
+        r.mismatches.len()
+    );
+    if !a.json {
+        println!("ledger = local archive = provincial archive");
+    }
+    Ok(())
 }
 
 fn serve(a: ServeArgs) -> Result<()> {
@@ -468,6 +554,7 @@ fn read_card(
     Ok(report)
 }
 
+mod api_cmd;
 mod provincial_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;

@@ -32,6 +32,39 @@ pub fn open_archives(
     Ok((local, province))
 }
 
+/// The local archive and the provincial one the `[counter]` section names (the service, or
+/// SQLite beside the station where one machine serves).
+pub fn configured_archives(
+    config: &daemon::config::Config,
+    counter: &daemon::config::CounterConfig,
+) -> Result<(Arc<LocalArchive>, Box<dyn archive::ProvincialArchive>)> {
+    let (local, sqlite) = open_archives(&config.data_dir, &config.station)?;
+    let province: Box<dyn archive::ProvincialArchive> = match &counter.provincial {
+        daemon::config::ProvincialConfig::Sqlite => Box::new(sqlite),
+        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
+            Box::new(provincial::Client::new(url, ca, identity, std::time::Duration::from_secs(30))?)
+        }
+    };
+    Ok((local, province))
+}
+
+/// The daily reconciliation: ledger = local archive = provincial archive. The result goes
+/// into the ledger too, so the auditor sees each run.
+pub fn reconcile(
+    local: &LocalArchive,
+    province: &dyn archive::ProvincialArchive,
+) -> Result<issuance::reconcile::Reconciliation> {
+    let r = issuance::reconcile::reconcile(local, province)?;
+    local.append_ledger(
+        "station",
+        None,
+        None,
+        "reconcile.daily",
+        &serde_json::json!({"cards": r.cards, "holders": r.holders, "live": r.live, "mismatches": r.mismatches.len()}),
+    )?;
+    Ok(r)
+}
+
 /// Builds the runner of a counter from its parts.
 #[allow(clippy::too_many_arguments)]
 pub fn counter_runner(
@@ -65,13 +98,7 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         "the configuration has no [counter] section: name the readers, the printer and the archives",
     )?;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
-    let (local, sqlite) = open_archives(&config.data_dir, &config.station)?;
-    let province: Box<dyn archive::ProvincialArchive> = match &counter.provincial {
-        daemon::config::ProvincialConfig::Sqlite => Box::new(sqlite),
-        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
-            Box::new(provincial::Client::new(url, ca, identity, std::time::Duration::from_secs(30))?)
-        }
-    };
+    let (local, province) = configured_archives(&config, &counter)?;
     let verifier =
         Box::new(idv::HttpVerifier::new(&counter.identity_verification, std::time::Duration::from_secs(20))?);
     let profile_path = if counter.profile.is_absolute() {
@@ -102,6 +129,8 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         (&counter.card_reader, &counter.psam_reader),
         params,
     )?;
+    let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open("webcam"), None, None);
+    let runner = crate::runner::PanelRunner { counter: runner, panel: Arc::new(panel) };
     run_daemon(&runtime, &config, local, Box::new(runner))
 }
 

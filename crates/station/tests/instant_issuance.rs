@@ -123,6 +123,11 @@ name = "aud"
 role = "auditor"
 password_hash = "{hash}"
 
+[[operator]]
+name = "sup"
+role = "supervisor"
+password_hash = "{hash}"
+
 [counter]
 card_reader = "{card}"
 psam_reader = "{psam}"
@@ -216,6 +221,19 @@ provincial = {{ kind = "sqlite" }}
 
     fn ssn(&self, i: usize) -> String {
         self.people[i]["holder"]["id_number"].as_str().expect("ssn").to_string()
+    }
+
+    /// Runs a `station` command against this counter's API as `who`.
+    fn station(&self, who: &str, args: &[&str]) -> std::process::Output {
+        Command::new(STATION)
+            .args(args)
+            .env("STATION_API", &self.api)
+            .env("STATION_OPERATOR", who)
+            .env("STATION_PASSWORD", &self.password)
+            .env("STATION_CONFIG", self.dir.path().join("station.toml"))
+            .current_dir(self.dir.path())
+            .output()
+            .expect("station")
     }
 
     fn province(&self) -> archive::SqliteProvincial {
@@ -342,4 +360,110 @@ fn an_instant_card_reads_back_right_and_its_face_shows_the_person() {
     assert!(skin > 8_000, "the photo is on the face ({skin} skin pixels)");
     let black = png.pixels().filter(|p| p.0.iter().all(|v| *v < 40)).count();
     assert!(black > 5_000, "text and barcode in black ({black} pixels)");
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
+    let _one = common::serial();
+    let c = Counter::start(3);
+    let _station = c.serve(None);
+    let dir = c.dir.path();
+
+    // A batch of two through the API, with its return file.
+    let lines: Vec<String> = c.people[..2].iter().map(|p| p.to_string()).collect();
+    std::fs::write(dir.join("batch.jsonl"), lines.join("\n")).expect("batch file");
+    let out = c.station("op", &["batch", "batch.jsonl"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ret = std::fs::read_to_string(dir.join("batch.return.csv")).expect("return file");
+    let rows: Vec<Vec<&str>> = ret.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{ret}");
+    assert_eq!((rows[0][1], rows[1][1]), ("B00000019", "B00000027"), "{ret}");
+    assert_eq!((rows[0][2], rows[1][2]), (c.ssn(0).as_str(), c.ssn(1).as_str()));
+    assert!(
+        rows.iter().all(|r| r[6].starts_with("110100") && !r[7].is_empty() && r[11].is_empty()),
+        "card id, ATR, no failure: {ret}"
+    );
+    assert_eq!((rows[0][10], rows[1][10]), ("1-001", "1-002"));
+    assert!(
+        rows.iter().all(|r| r[4].len() == 8 && r[5].len() == 8 && r[5] > r[4]),
+        "issue and expiry dates: {ret}"
+    );
+
+    // A re-issue: the old card is stopped (province and station) before the new one is made.
+    std::fs::write(dir.join("p0.json"), c.people[0].to_string()).expect("applicant");
+    let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let person = c.province().lookup(&c.ssn(0)).expect("lookup");
+    let cards: Vec<(&str, archive::CardStatus)> =
+        person.cards.iter().map(|x| (x.card_number.as_str(), x.status)).collect();
+    assert_eq!(
+        cards,
+        [("B00000019", archive::CardStatus::Stopped), ("B00000035", archive::CardStatus::Made)]
+    );
+    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let events: Vec<(String, Option<String>)> =
+        local.ledger().expect("ledger").into_iter().map(|e| (e.event, e.card_number)).collect();
+    let stopped = events.iter().position(|e| e.0 == "card.stopped").expect("card.stopped");
+    let made_new =
+        events.iter().position(|e| e.0 == "card.made" && e.1.as_deref() == Some("B00000035")).expect("made");
+    assert!(stopped < made_new, "the old card is stopped first: {events:?}");
+    assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Stopped));
+
+    // The deceased get no card: refused before anything is fed or printed.
+    c.province()
+        .mark_deceased(&archive::DeceasedRequest { request_id: "civil-affairs-1".into(), ssn: c.ssn(2) })
+        .expect("deceased");
+    let printed_before = std::fs::read_dir(dir.join("printed")).expect("printed").count();
+    std::fs::write(dir.join("p2.json"), c.people[2].to_string()).expect("applicant");
+    let out = c.station("op", &["issue", "--applicant", "p2.json"]);
+    assert!(!out.status.success(), "a deceased person got a card: {}", text(&out));
+    assert!(text(&out).contains("refused") && text(&out).contains("deceased"), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_dir(dir.join("printed")).expect("printed").count(),
+        printed_before,
+        "nothing printed"
+    );
+    assert!(c.province().lookup(&c.ssn(2)).expect("lookup").cards.is_empty());
+
+    // Activation face to face with the photo taken now; an auditor may not; the ledger tells it.
+    let photo = "photos/p1.jpg";
+    let out =
+        c.station("aud", &["activate", "B00000027", "--photo", photo, "--holder-present", "--id-checked"]);
+    assert!(!out.status.success() && text(&out).contains("403"), "{}", text(&out));
+    let out = c.station("op", &["activate", "B00000027", "--photo", photo, "--id-checked"]);
+    assert!(!out.status.success() && text(&out).contains("rule 3"), "a proxy activated: {}", text(&out));
+    let out =
+        c.station("op", &["activate", "B00000027", "--photo", photo, "--holder-present", "--id-checked"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = c.station("op", &["stock", "--status", "active"]);
+    assert!(
+        out.status.success() && text(&out).contains("B00000027") && text(&out).contains("1 cards"),
+        "{}",
+        text(&out)
+    );
+    let out = c.station("sup", &["ledger", "--card", "B00000027"]);
+    let story = text(&out);
+    assert!(
+        out.status.success()
+            && story.contains("card.made")
+            && story.contains("card.handed_over")
+            && story.contains("card.activated"),
+        "{story}"
+    );
+    assert!(!story.contains(&c.ssn(1)), "no full ID number on the screen: {story}");
+    let out = c.station("aud", &["ledger", "--verify"]);
+    assert!(out.status.success() && text(&out).contains("intact"), "{}", text(&out));
+
+    // The daily reconciliation: ledger = local = provincial; then a change behind the
+    // ledger's back is found and named.
+    let out = c.station("aud", &["reconcile"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("ledger = local archive = provincial archive"), "{}", text(&out));
+    local.set_card_status("B00000035", archive::CardStatus::Cancelled).expect("tamper");
+    let out = c.station("aud", &["reconcile"]);
+    assert!(!out.status.success() && text(&out).contains("MISMATCH B00000035"), "{}", text(&out));
 }

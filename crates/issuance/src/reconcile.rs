@@ -1,0 +1,147 @@
+//! The daily reconciliation: the ledger, the local archive and the provincial archive tell the
+//! same story of every card this station made. The ledger is replayed to a status per card
+//! (its hash chain checked first), compared with the local `cards` table, and each holder is
+//! looked up at the province, whose view is coarser (it knows a card is live or ended, not
+//! whether it was handed over or activated), so there liveness and the card number are
+//! compared. Anything that differs is listed with what to do; nothing is changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use archive::local::LocalArchive;
+use archive::{ArchiveError, CardStatus, ProvincialArchive};
+use serde::Serialize;
+
+/// A card whose three records disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The card.
+    pub card_number: String,
+    /// The holder, masked.
+    pub holder: String,
+    /// What the ledger's events make of it (None: no event names it).
+    pub ledger: Option<CardStatus>,
+    /// The local archive's status (None: not in the local archive).
+    pub local: Option<CardStatus>,
+    /// The province's status (None: unknown there).
+    pub provincial: Option<CardStatus>,
+    /// What to do, for the supervisor.
+    pub action: String,
+}
+
+/// The result of a reconciliation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    /// Ledger entries checked (the chain holds).
+    pub ledger_entries: usize,
+    /// Cards compared.
+    pub cards: usize,
+    /// Holders looked up at the province.
+    pub holders: usize,
+    /// Live cards among them.
+    pub live: usize,
+    /// What differs.
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Reconciliation {
+    /// True when ledger = local archive = provincial archive.
+    pub fn agrees(&self) -> bool {
+        self.mismatches.is_empty()
+    }
+}
+
+/// The status a ledger event leaves a card in, and which card it names (a re-issue's
+/// `card.stopped` is written on the new card's job and names the old card in its detail).
+fn ledger_effect(
+    event: &str,
+    card: Option<&str>,
+    detail: &serde_json::Value,
+) -> Option<(String, CardStatus)> {
+    let status = match event {
+        "card.made" => CardStatus::Made,
+        "card.handed_over" => CardStatus::Issued,
+        "card.activated" => CardStatus::Active,
+        "card.stopped" => CardStatus::Stopped,
+        "card.recalled" => CardStatus::Recalled,
+        "card.cancelled" => CardStatus::Cancelled,
+        _ => return None,
+    };
+    let named = if event == "card.stopped" { detail["card_number"].as_str().or(card) } else { card };
+    named.map(|c| (c.to_string(), status))
+}
+
+/// Compares the three records; fails only when one cannot be read (or the ledger's chain is
+/// broken, which is itself the finding: nothing else can be trusted then).
+pub fn reconcile(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+) -> Result<Reconciliation, ArchiveError> {
+    let ledger_entries = local.verify_ledger()?;
+    let mut by_ledger: BTreeMap<String, CardStatus> = BTreeMap::new();
+    for e in local.ledger()? {
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+        if let Some((card, status)) = ledger_effect(&e.event, e.card_number.as_deref(), &detail) {
+            by_ledger.insert(card, status);
+        }
+    }
+    let cards = local.cards(None)?;
+    let mut mismatches = Vec::new();
+    let mut holders = BTreeSet::new();
+    let mut live = 0;
+    let mut seen = BTreeSet::new();
+    for row in &cards {
+        seen.insert(row.card_number.clone());
+        holders.insert(row.ssn.clone());
+        let ledger = by_ledger.get(&row.card_number).copied();
+        let failed = row.status == CardStatus::Failed;
+        if ledger != Some(row.status) && !(failed && ledger.is_none()) {
+            mismatches.push(Mismatch {
+                card_number: row.card_number.clone(),
+                holder: applicant::mask_id(&row.ssn),
+                ledger,
+                local: Some(row.status),
+                provincial: None,
+                action: "the local archive changed without a ledger entry: find who changed it (the ledger is the record) and restore the status the ledger shows".into(),
+            });
+        }
+    }
+    for ssn in &holders {
+        let person = province.lookup(ssn)?;
+        for card in person.cards.iter().filter(|c| c.station == local.station()) {
+            let local_status = cards.iter().find(|r| r.card_number == card.card_number).map(|r| r.status);
+            if card.status.is_live() {
+                live += 1;
+            }
+            let agree = local_status.is_some_and(|l| l.is_live() == card.status.is_live());
+            if !agree {
+                let action = match local_status {
+                    None => "the province holds a card of this station that the station does not: look for an unfinished job and resume it (station serve does at start)",
+                    Some(l) if l.is_live() => "the province ended a card that is live here: stop it here too and tell the holder",
+                    Some(CardStatus::Recalled) => "recalled here, still live at the province: report the recall to the province (stop the card there)",
+                    Some(_) => "ended here, still live at the province: stop it at the province",
+                };
+                mismatches.push(Mismatch {
+                    card_number: card.card_number.clone(),
+                    holder: applicant::mask_id(ssn),
+                    ledger: by_ledger.get(&card.card_number).copied(),
+                    local: local_status,
+                    provincial: Some(card.status),
+                    action: action.into(),
+                });
+            }
+        }
+    }
+    for (card, status) in &by_ledger {
+        if !seen.contains(card) && status.is_live() {
+            mismatches.push(Mismatch {
+                card_number: card.clone(),
+                holder: String::new(),
+                ledger: Some(*status),
+                local: None,
+                provincial: None,
+                action: "the ledger names a live card the local archive lacks: restore the archive from its backup".into(),
+            });
+        }
+    }
+    Ok(Reconciliation { ledger_entries, cards: cards.len(), holders: holders.len(), live, mismatches })
+}

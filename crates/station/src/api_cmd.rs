@@ -1,0 +1,291 @@
+//! The commands that work through a running `station serve` (its API): batch issuance, the
+//! ledger, stock and dormant cards, hand-over, activation and recall. Each logs in with the
+//! operator's account, so the daemon checks the role and audits the call as it does for the
+//! counter's web page.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use issuance::batch::{write_return_file, BatchOutcome, ReturnRow};
+use issuance::JobCard;
+
+use station::client::ApiClient;
+
+/// Where the station is and who asks.
+#[derive(clap::Args, Debug)]
+pub struct ApiArgs {
+    /// The station's API.
+    #[arg(long, env = "STATION_API", default_value = "http://127.0.0.1:8080")]
+    pub api: String,
+    /// Operator account.
+    #[arg(long, env = "STATION_OPERATOR", default_value = "operator")]
+    pub operator: String,
+    /// Its password (better in the environment than on the command line).
+    #[arg(long, env = "STATION_PASSWORD", hide_env_values = true)]
+    pub password: String,
+}
+
+impl ApiArgs {
+    fn login(&self) -> Result<ApiClient> {
+        ApiClient::login(&self.api, &self.operator, &self.password)
+    }
+}
+
+/// `station batch`.
+#[derive(clap::Args, Debug)]
+pub struct BatchArgs {
+    /// Applicants: a JSON array, or one JSON object per line.
+    pub file: PathBuf,
+    /// The return file (CSV, card-spec.md section 5); default: FILE with `.return.csv`.
+    #[arg(long = "return")]
+    pub return_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station ledger`.
+#[derive(clap::Args, Debug)]
+pub struct LedgerArgs {
+    /// Only check the hash chain.
+    #[arg(long)]
+    pub verify: bool,
+    /// Only the entries of this card (with its status and custody).
+    #[arg(long)]
+    pub card: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station stock`.
+#[derive(clap::Args, Debug)]
+pub struct StockArgs {
+    /// Cards in this status (made = in stock, issued, active, stopped, recalled, cancelled).
+    #[arg(long, default_value = "made")]
+    pub status: String,
+    /// Instead: cards in stock or not yet activated for at least this many days (dormant).
+    #[arg(long)]
+    pub dormant: Option<i64>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station handover`.
+#[derive(clap::Args, Debug)]
+pub struct HandoverArgs {
+    /// The card.
+    pub card: String,
+    /// Who received it.
+    #[arg(long, required_unless_present = "failed")]
+    pub signer: Option<String>,
+    /// Their signature (PNG from the signature pad).
+    #[arg(long, required_unless_present = "failed")]
+    pub signature: Option<PathBuf>,
+    /// Nobody could take it: why.
+    #[arg(long, conflicts_with_all = ["signer", "signature"])]
+    pub failed: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station activate`.
+#[derive(clap::Args, Debug)]
+pub struct ActivateArgs {
+    /// The card.
+    pub card: String,
+    /// The holder's photo taken now (JPEG).
+    #[arg(long)]
+    pub photo: PathBuf,
+    /// The holder is here in person (not a proxy).
+    #[arg(long)]
+    pub holder_present: bool,
+    /// The holder's ID document was checked now.
+    #[arg(long)]
+    pub id_checked: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station recall`.
+#[derive(clap::Args, Debug)]
+pub struct RecallArgs {
+    /// The card.
+    pub card: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Reads a batch file: a JSON array of applicants, or JSON lines.
+pub fn read_batch(path: &Path) -> Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if text.trim_start().starts_with('[') {
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a JSON array of applicants", path.display()));
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: not a JSON applicant", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Issues every applicant of the file through the station, one job after another (the
+/// station's worker owns the one card path), and writes the return file; a failure is
+/// recorded in its row and the batch goes on.
+pub fn batch(a: &BatchArgs, out: &mut dyn Write) -> Result<Vec<ReturnRow>> {
+    let applicants = read_batch(&a.file)?;
+    let client = a.api.login()?;
+    let mut rows = Vec::with_capacity(applicants.len());
+    let mut made = 0;
+    for (i, applicant) in applicants.iter().enumerate() {
+        writeln!(out, "{}/{}", i + 1, applicants.len())?;
+        let end = client.issue(applicant.clone(), None, out)?;
+        let detail = end["detail"].as_str().unwrap_or("").to_string();
+        let outcome = match end["status"].as_str() {
+            Some("issued") => {
+                made += 1;
+                let job = end["job"].as_i64().context("the station named no job")?;
+                let v = client.get(&format!("/api/jobs/{job}"))?;
+                BatchOutcome::Made(JobCard {
+                    card_number: v["card_number"].as_str().map(str::to_string),
+                    card_id: v["card_id"].as_str().map(str::to_string),
+                    atr: v["atr"].as_str().map(str::to_string),
+                    issue_date: v["issue_date"].as_str().map(str::to_string),
+                    expiry_date: v["expiry_date"].as_str().map(str::to_string),
+                })
+            }
+            Some("refused") => BatchOutcome::Refused(detail),
+            _ => BatchOutcome::Failed(detail),
+        };
+        rows.push(ReturnRow::new(i + 1, applicant, &outcome, made));
+    }
+    let path = a.return_file.clone().unwrap_or_else(|| a.file.with_extension("return.csv"));
+    let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    write_return_file(&mut file, &rows)?;
+    writeln!(out, "{made} of {} cards made; return file {}", rows.len(), path.display())?;
+    Ok(rows)
+}
+
+/// Prints the ledger, one card's story, or whether the chain holds.
+pub fn ledger(a: &LedgerArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    if a.verify {
+        let v = client.get("/api/ledger/verify")?;
+        if a.json {
+            writeln!(out, "{v}")?;
+        } else if v["intact"] == true {
+            writeln!(out, "ledger intact: {} entries, hash chain verified", v["entries"])?;
+        } else {
+            anyhow::bail!("the ledger was altered: {} (keep the database for the auditors)", v["error"]);
+        }
+        return Ok(());
+    }
+    let v = match &a.card {
+        Some(card) => client.get(&format!("/api/cards/{card}"))?,
+        None => client.get("/api/ledger")?,
+    };
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    if a.card.is_some() {
+        writeln!(out, "card {} of {} ({}): {}", v["card_number"], v["name"], v["holder"], v["status"])?;
+    }
+    let entries =
+        v.get("history").or_else(|| v.get("entries")).and_then(|e| e.as_array()).cloned().unwrap_or_default();
+    for e in entries {
+        writeln!(
+            out,
+            "{:>6} {:>10} {:<10} {:<24} {} {}",
+            e["seq"],
+            e["at"],
+            e["operator"].as_str().unwrap_or(""),
+            e["event"].as_str().unwrap_or(""),
+            e["card_number"].as_str().unwrap_or(""),
+            e["detail"]
+        )?;
+    }
+    Ok(())
+}
+
+/// Lists stock (or any status) and dormant cards.
+pub fn stock(a: &StockArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let v = match a.dormant {
+        Some(days) => client.get(&format!("/api/cards/dormant?days={days}"))?,
+        None => client.get(&format!("/api/cards?status={}", a.status))?,
+    };
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    let cards = v["cards"].as_array().cloned().unwrap_or_default();
+    for c in &cards {
+        let failures = c["failed_handovers"].as_array().map(|f| f.len()).unwrap_or(0);
+        writeln!(
+            out,
+            "{:<12} {:<10} {:<20} {}{}",
+            c["card_number"].as_str().unwrap_or(""),
+            c["status"].as_str().unwrap_or(""),
+            c["holder"].as_str().unwrap_or(""),
+            c["name"].as_str().unwrap_or(""),
+            if failures > 0 { format!(" ({failures} failed hand-overs)") } else { String::new() }
+        )?;
+    }
+    writeln!(out, "{} cards", cards.len())?;
+    Ok(())
+}
+
+fn base64_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Records a hand-over (with the receiver's signature) or a failed attempt.
+pub fn handover(a: &HandoverArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let body = match (&a.failed, &a.signature) {
+        (Some(reason), _) => serde_json::json!({"delivered": false, "reason": reason}),
+        (None, Some(sig)) => {
+            serde_json::json!({"delivered": true, "signer": a.signer, "signature_png": base64_file(sig)?})
+        }
+        (None, None) => anyhow::bail!("give --signer and --signature, or --failed REASON"),
+    };
+    let v = client.post(&format!("/api/cards/{}/handover", a.card), &body)?;
+    writeln!(
+        out,
+        "card {}: attempt {} recorded ({})",
+        a.card,
+        v["attempt"],
+        if a.failed.is_some() { "failed" } else { "handed over" }
+    )?;
+    Ok(())
+}
+
+/// Activates the financial function, face to face.
+pub fn activate(a: &ActivateArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let body = serde_json::json!({"holder_present": a.holder_present, "id_checked": a.id_checked,
+        "photo_jpeg": base64_file(&a.photo)?});
+    client.post(&format!("/api/cards/{}/activate", a.card), &body)?;
+    writeln!(out, "card {}: financial function active", a.card)?;
+    Ok(())
+}
+
+/// Recalls a stock card after its failed hand-overs.
+pub fn recall(a: &RecallArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    client.post(&format!("/api/cards/{}/recall", a.card), &serde_json::json!({}))?;
+    writeln!(out, "card {}: recalled", a.card)?;
+    Ok(())
+}
