@@ -129,8 +129,6 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         (&counter.card_reader, &counter.psam_reader),
         params,
     )?;
-    let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open("webcam"), None, None);
-    let runner = crate::runner::PanelRunner { counter: runner, panel: Arc::new(panel) };
     run_daemon(&runtime, &config, local, Box::new(runner))
 }
 
