@@ -57,6 +57,29 @@ pub struct CounterConfig {
     pub provincial: ProvincialConfig,
     /// The identity verification service's base URL.
     pub identity_verification: String,
+    /// The financial application, when the cards carry one.
+    #[serde(default)]
+    pub financial: Option<FinancialConfig>,
+}
+
+/// Where the financial application's data and keys come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinancialConfig {
+    /// Each card's data-preparation file: `test` (made here from `bin` with the test issuer
+    /// keys, simulated cards only) or the directory of the bank's DP files (`CARDNUMBER.json`).
+    pub dp: String,
+    /// Issuer BIN for `dp = "test"`.
+    #[serde(default = "default_bin")]
+    pub bin: String,
+    /// The issuer security domain's master key: `test` or a file holding it in hex.
+    pub isd_key: String,
+    /// The transport key the DP files are encrypted under: `test` or a file holding it in hex.
+    pub transport_key: String,
+}
+
+fn default_bin() -> String {
+    "621234".into()
 }
 
 /// Where the provincial archive is.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use applicant::Applicant;
+use applicant::{Applicant, Validated};
 use archive::local::{ApplicationStatus, LedgerRecord, LocalArchive, PersonRow};
 use archive::{
     ArchiveError, CardStatus, Claim, ClaimRequest, CommitRequest, ProvincialArchive, ReleaseRequest,
@@ -167,8 +167,52 @@ pub struct FaceText {
     pub card_number: String,
     /// Issue date YYYYMMDD.
     pub issue_date: String,
+    /// Sex as printed (男, 女); the 2nd-generation face shows it.
+    #[serde(default)]
+    pub sex: Option<String>,
+    /// Ethnicity as printed (汉, 蒙古); the 2nd-generation face shows it.
+    #[serde(default)]
+    pub ethnicity: Option<String>,
+    /// Expiry date YYYYMMDD; the 2nd-generation face shows it.
+    #[serde(default)]
+    pub expiry_date: Option<String>,
     /// Photo file, when there is one.
     pub photo: Option<String>,
+}
+
+impl FaceText {
+    /// What the face of `applicant`'s card numbered `card_number` shows; the template of the
+    /// card's generation picks the fields it prints.
+    pub fn of(applicant: &Validated, card_number: &str, params: &IssueParams) -> FaceText {
+        FaceText {
+            name: applicant.name.as_str().to_string(),
+            ssn: applicant.id.as_str().to_string(),
+            card_number: card_number.to_string(),
+            issue_date: params.issue_date.compact(),
+            sex: match applicant.sex {
+                applicant::Sex::Male => Some("男".into()),
+                applicant::Sex::Female => Some("女".into()),
+                _ => None,
+            },
+            // The face prints the people's name without 族 (汉, not 汉族).
+            ethnicity: applicant.ethnicity.map(|e| e.name().trim_end_matches('族').to_string()),
+            expiry_date: params.issue_date.add_years(params.validity_years).map(|d| d.compact()),
+            photo: applicant.photo.clone(),
+        }
+    }
+}
+
+/// Whose financial application a card gets.
+#[derive(Debug, Clone, Copy)]
+pub struct FinancialHolder<'a> {
+    /// Resident ID number (the bank's customer key; never logged).
+    pub ssn: &'a str,
+    /// Name as on the card.
+    pub name: &'a str,
+    /// The social-security card number the account is bound to.
+    pub card_number: &'a str,
+    /// The card's ATR.
+    pub atr: &'a [u8],
 }
 
 /// The chip and the printer of one counter, as the job drives them.
@@ -179,9 +223,10 @@ pub trait CardPath {
     fn feed(&mut self) -> Result<Vec<u8>, DeviceError>;
     /// The ATR of the card at the contact station.
     fn atr(&mut self) -> Result<Vec<u8>, DeviceError>;
-    /// Personalises the financial application; `Ok(None)` when this counter's cards carry
-    /// none, `Ok(Some(detail))` when done.
-    fn personalise_financial(&mut self) -> Result<Option<String>, DeviceError>;
+    /// Personalises the financial application of `holder`'s card (the bank prepares its data
+    /// per holder); `Ok(None)` when this counter's cards carry none, `Ok(Some(detail))` when
+    /// done, the detail fit for the ledger (no full PAN, no keys).
+    fn personalise_financial(&mut self, holder: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError>;
     /// Prints and laminates the face.
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError>;
     /// Writes the social-security application (authenticated, read back by the writer).
@@ -526,20 +571,24 @@ impl Engine<'_> {
                     CardPlace::AtContact => self.path.atr()?,
                     _ => self.path.feed()?,
                 };
-                state.atr = Some(hex_upper(&atr));
-                event = Some(("card.fed", serde_json::json!({"atr": hex_upper(&atr)})));
+                state.atr = Some(hex::encode_upper(&atr));
+                event = Some(("card.fed", serde_json::json!({"atr": hex::encode_upper(&atr)})));
             }
             Step::PersonaliseFinancial => {
-                state.financial = self.path.personalise_financial()?;
+                let atr = hex::decode(state.atr.as_deref().unwrap_or_default()).unwrap_or_default();
+                let holder = FinancialHolder {
+                    ssn: &ssn,
+                    name: validated.name.as_str(),
+                    card_number: card_number.as_deref().unwrap_or_default(),
+                    atr: &atr,
+                };
+                state.financial = self.path.personalise_financial(&holder)?;
+                if let Some(detail) = &state.financial {
+                    event = Some(("card.financial_personalised", serde_json::json!({"detail": detail})));
+                }
             }
             Step::PrintFace => {
-                let face = FaceText {
-                    name: validated.name.as_str().to_string(),
-                    ssn: ssn.clone(),
-                    card_number: card_number.clone().unwrap_or_default(),
-                    issue_date: params.issue_date.compact(),
-                    photo: validated.photo.clone(),
-                };
+                let face = FaceText::of(&validated, card_number.as_deref().unwrap_or_default(), &params);
                 self.path.print(&face)?;
                 self.local
                     .set_application(application, ApplicationStatus::Printed, None)
@@ -736,10 +785,6 @@ impl Engine<'_> {
         self.local.set_job_status(job_id, "rolled_back").map_err(archive_err("rollback"))?;
         Ok(JobOutcome::RolledBack(format!("{step}: {message}")))
     }
-}
-
-fn hex_upper(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
 fn from_hex(s: &str) -> Vec<u8> {

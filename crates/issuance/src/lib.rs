@@ -17,8 +17,8 @@ pub mod reconcile;
 pub mod records;
 
 pub use engine::{
-    CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, JobCard, JobOutcome, Phase,
-    Step, STEPS,
+    CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, FinancialHolder, JobCard,
+    JobOutcome, Phase, Step, STEPS,
 };
 
 /// Why an issuance stopped.

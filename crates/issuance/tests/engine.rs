@@ -80,7 +80,10 @@ impl CardPath for SimPath {
     fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
         Ok(card_sim::lock(&self.card).atr())
     }
-    fn personalise_financial(&mut self) -> Result<Option<String>, DeviceError> {
+    fn personalise_financial(
+        &mut self,
+        _: &issuance::FinancialHolder<'_>,
+    ) -> Result<Option<String>, DeviceError> {
         Ok(None)
     }
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {
@@ -230,6 +233,18 @@ fn an_instant_card_from_form_to_hand_over() {
     assert_eq!(c.local.card_status(&card_number).expect("local"), Some(CardStatus::Issued));
     assert_eq!((c.path.fed, c.path.rejected, c.path.printed.len()), (1, 0, 1));
     assert_eq!(c.path.printed[0].card_number, card_number);
+    let face = &c.path.printed[0];
+    let sex = if ssn_of(&a).as_bytes()[16] % 2 == 1 { "男" } else { "女" };
+    assert_eq!(
+        (
+            face.sex.as_deref(),
+            face.ethnicity.as_deref(),
+            face.issue_date.as_str(),
+            face.expiry_date.as_deref()
+        ),
+        (Some(sex), Some("汉"), "20261123", Some("20361123")),
+        "the 2nd-generation fields are there for the template that prints them"
+    );
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     assert_eq!(
         events,

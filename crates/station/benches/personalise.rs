@@ -72,18 +72,7 @@ fn main() {
         };
         stack.pcscd.stop();
 
-        let local = |profile: &str, blank| {
-            card_sim::build_card(&card_sim::SimConfig {
-                profile: common::profile(profile),
-                state: None,
-                faults: card_sim::Faults::default(),
-                vpcd: "127.0.0.1:9".parse().expect("addr"),
-                blank,
-            })
-            .expect("card")
-        };
-        let mut card = card_sim::SimConnection::connect("sim 0", local(name, true)).expect("card");
-        let mut sam = card_sim::SimConnection::connect("sim 1", local("psam-sim.toml", false)).expect("PSAM");
+        let (mut card, mut sam) = common::in_process_pair(name);
         let atr = card.atr().to_vec();
         let in_process = {
             let mut u = card.transaction().expect("card tx");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use card_transport::{Card, Disposition};
 use firmware_profile::Profile;
-use issuance::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText};
+use issuance::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialHolder};
 use printer::{CardWhereabouts, FaultKind, PrintJob, Printer, PrinterError, Station};
 
 /// Turns the face text into the printer's panels (the card-face layout).
@@ -30,6 +30,8 @@ pub struct PcscCounter<'a> {
     pub profile: &'a Profile,
     /// How long a fed card may take to answer in the reader.
     pub card_timeout: Duration,
+    /// The financial application's data and keys, when the cards carry one.
+    pub financial: Option<&'a crate::financial::Financial>,
 }
 
 fn printer_err(step: &str, e: PrinterError) -> DeviceError {
@@ -121,9 +123,17 @@ impl CardPath for PcscCounter<'_> {
         self.wait_card()
     }
 
-    fn personalise_financial(&mut self) -> Result<Option<String>, DeviceError> {
-        // The financial application comes with its own issue; cards of this counter carry none yet.
-        Ok(None)
+    fn personalise_financial(&mut self, holder: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError> {
+        let Some(financial) = self.financial else { return Ok(None) };
+        self.wait_card()?;
+        let reader = self.card_reader.clone();
+        let mut card = self.open(&reader, "card")?;
+        let result = {
+            let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
+            financial.personalise(tx.as_mut(), holder)
+        };
+        let _ = Box::new(card).disconnect(Disposition::Leave);
+        result.map(Some).map_err(|e| card_err("personalise the financial application", e))
     }
 
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {

@@ -48,9 +48,9 @@ impl FaceRenderer for CardFaceRenderer {
             ssn: face.ssn.clone(),
             card_number: face.card_number.clone(),
             issue_date: face.issue_date.clone(),
-            sex: None,
-            ethnicity: None,
-            expiry_date: None,
+            sex: face.sex.clone(),
+            ethnicity: face.ethnicity.clone(),
+            expiry_date: face.expiry_date.clone(),
             photo,
         };
         let panels = self.renderer.downloads(&data).map_err(|e| e.to_string())?;

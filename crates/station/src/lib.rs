@@ -7,6 +7,7 @@ pub mod client;
 pub mod clock;
 pub mod counter;
 pub mod faces;
+pub mod financial;
 pub mod runner;
 pub mod serve;
 #[cfg(feature = "sim")]

@@ -40,6 +40,8 @@ pub struct CounterRunner {
     pub params: IssueParams,
     /// Claim lease.
     pub lease_seconds: i64,
+    /// The financial application's data and keys, when the cards carry one.
+    pub financial: Option<crate::financial::Financial>,
 }
 
 /// `STATION_CRASH_AT=step:begin|done` kills the station right after that journal line (the
@@ -68,6 +70,7 @@ macro_rules! with_engine {
             card_reader,
             psam_reader,
             lease_seconds,
+            financial,
             ..
         } = $self;
         let mut path = PcscCounter {
@@ -78,6 +81,7 @@ macro_rules! with_engine {
             faces: faces.as_ref(),
             profile,
             card_timeout: Duration::from_secs(15),
+            financial: financial.as_ref(),
         };
         let mut $engine = Engine {
             local,

@@ -89,6 +89,7 @@ pub fn counter_runner(
         psam_reader: readers.1.to_string(),
         params,
         lease_seconds: 1800,
+        financial: None,
     })
 }
 
@@ -119,7 +120,12 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         validity_years: counter.validity_years,
         vendor: None,
     };
-    let runner = counter_runner(
+    let financial = counter
+        .financial
+        .as_ref()
+        .map(|f| crate::financial::Financial::from_config(f, &profile))
+        .transpose()?;
+    let mut runner = counter_runner(
         local.clone(),
         province,
         verifier,
@@ -129,6 +135,7 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         (&counter.card_reader, &counter.psam_reader),
         params,
     )?;
+    runner.financial = financial;
     run_daemon(&runtime, &config, local, Box::new(runner))
 }
 

@@ -25,6 +25,11 @@ pub fn chip_in_printer(
         let mut chip = card_sim::lock(&card);
         if fed {
             *chip.os_mut() = CardOs::manufacture(profile.clone(), &factory);
+            card_sim::register_financial(
+                chip.os_mut(),
+                card_sim::IsdConfig::test(),
+                card_sim::Interface::Auto,
+            );
         }
         if place == Some(CardPlace::Contact) {
             chip.insert();

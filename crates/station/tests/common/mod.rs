@@ -2,6 +2,8 @@
 //! plugged in as a vpcd client, and the station's PC/SC driver connected to it.
 #![allow(dead_code)]
 
+pub mod counter;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -123,4 +125,22 @@ pub fn zhang_san(profile: &firmware_profile::Profile, atr: &[u8]) -> (ssse::Issu
         birth_date: "19491231".into(),
     };
     (issuer, holder)
+}
+
+/// A blank card of `profile` and the simulated PSAM, in process (no PC/SC): for counting an
+/// exchange, or timing it without the stack.
+pub fn in_process_pair(profile: &str) -> (card_sim::SimConnection, card_sim::SimConnection) {
+    let build = |profile: &str, blank| {
+        card_sim::build_card(&SimConfig {
+            profile: self::profile(profile),
+            state: None,
+            faults: Faults::default(),
+            vpcd: "127.0.0.1:9".parse().expect("addr"),
+            blank,
+        })
+        .expect("card")
+    };
+    let card = card_sim::SimConnection::connect("sim 0", build(profile, true)).expect("card");
+    let sam = card_sim::SimConnection::connect("sim 1", build("psam-sim.toml", false)).expect("PSAM");
+    (card, sam)
 }

@@ -1,0 +1,130 @@
+//! The financial application in the issuance job: where each card's data-preparation file
+//! comes from (the bank's DP files, or test data made here for simulated cards), the ISD's
+//! master key and the transport key, checked against the card profile before any card is
+//! touched so that a wrong key never costs a card its authentication tries.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use card_transport::CardTransaction;
+use emv_cps::{DpFile, PersoParams};
+use firmware_profile::{ApplicationKind, Profile};
+use issuance::FinancialHolder;
+use secure_channel::{Algorithm, Diversification, SecretKey, SoftwareKeys};
+
+/// Where each card's data-preparation file comes from.
+pub enum DpSource {
+    /// Built here from a test BIN and the test issuer keys: simulated cards only.
+    Test {
+        /// Issuer BIN.
+        bin: String,
+    },
+    /// The bank's DP files, one per card, named `CARDNUMBER.json`.
+    Directory(PathBuf),
+}
+
+/// What the job needs to personalise the financial application.
+pub struct Financial {
+    dp: DpSource,
+    transport_key: SecretKey,
+    isd_keys: SoftwareKeys,
+    params: PersoParams,
+}
+
+fn key_from(spec: &str, test: impl FnOnce() -> Result<SecretKey>, what: &str) -> Result<SecretKey> {
+    if spec == "test" {
+        return test();
+    }
+    let text = std::fs::read_to_string(spec).with_context(|| format!("reading the {what} from {spec}"))?;
+    SecretKey::from_hex(Algorithm::Tdes, text.trim())
+        .map_err(|e| anyhow::anyhow!("{spec}: not a {what} ({e}): 16 or 24 bytes in hex"))
+}
+
+impl Financial {
+    /// From the `[counter.financial]` section, for cards of `profile`.
+    pub fn from_config(c: &daemon::config::FinancialConfig, profile: &Profile) -> Result<Financial> {
+        if profile.application(ApplicationKind::Isd).is_none()
+            || profile.application(ApplicationKind::PbocDebit).is_none()
+        {
+            bail!(
+                "[counter.financial] is set but the cards' profile {} has no issuer security domain and debit \
+                 application: use a financial profile or remove the section",
+                profile.id
+            );
+        }
+        let dp = match c.dp.as_str() {
+            "test" => DpSource::Test { bin: c.bin.clone() },
+            dir => {
+                let dir = PathBuf::from(dir);
+                anyhow::ensure!(
+                    dir.is_dir(),
+                    "the DP directory {} does not exist: mount the bank's DP share",
+                    dir.display()
+                );
+                DpSource::Directory(dir)
+            }
+        };
+        let transport_key =
+            key_from(&c.transport_key, || Ok(emv_cps::test_transport_key()), "DP transport key")?;
+        let kmc = key_from(&c.isd_key, test_kmc, "ISD master key")?;
+        // The parameters carry the check values of the keys the profile's cards expect: the
+        // personalisation compares them before the card's first authentication.
+        let params = PersoParams::test();
+        let isd_keys = SoftwareKeys::from_master(0x01, kmc, Diversification::EmvCps);
+        Ok(Financial { dp, transport_key, isd_keys, params })
+    }
+
+    /// The DP file of `holder`'s card.
+    pub fn dp_for(&self, holder: &FinancialHolder<'_>) -> Result<DpFile, String> {
+        match &self.dp {
+            DpSource::Test { bin } => {
+                let mut card = emv_cps::TestCard::example();
+                card.bin = bin.clone();
+                card.holder_id = holder.ssn.to_string();
+                // 5F20 is ASCII; the bank's own files carry the Pinyin, test data a placeholder.
+                card.holder_name = "CARDHOLDER/".into();
+                emv_cps::build_test_dp(&card, &emv_cps::IssuerKeys::test(), &self.transport_key)
+                    .map_err(|e| format!("building the test DP file: {e}"))
+            }
+            DpSource::Directory(dir) => {
+                let path = dir.join(format!("{}.json", holder.card_number));
+                read_dp(&path)
+            }
+        }
+    }
+
+    /// Personalises the card in `tx` with `holder`'s DP file; a ledger line (PAN masked).
+    pub fn personalise(
+        &self,
+        tx: &mut dyn CardTransaction,
+        holder: &FinancialHolder<'_>,
+    ) -> Result<String, String> {
+        let dp = self.dp_for(holder)?;
+        let report = emv_cps::personalise(tx, &dp, &self.transport_key, &self.isd_keys, &self.params)
+            .map_err(|e| e.to_string())?;
+        let names: Vec<&str> = dp.applications.iter().map(|a| a.name.as_str()).collect();
+        Ok(format!(
+            "{} ({} DGIs in {} STORE DATA of up to {} bytes)",
+            names.join(", "),
+            report.dgis,
+            report.store_data,
+            report.block_size
+        ))
+    }
+}
+
+/// The simulator's ISD master key; builds without the simulators have no test keys.
+fn test_kmc() -> Result<SecretKey> {
+    #[cfg(feature = "sim")]
+    return SecretKey::from_hex(Algorithm::Tdes, card_sim::TEST_KMC)
+        .map_err(|e| anyhow::anyhow!("test KMC: {e}"));
+    #[cfg(not(feature = "sim"))]
+    bail!("isd_key = \"test\" exists only in simulator builds: name the file holding the ISD master key")
+}
+
+fn read_dp(path: &Path) -> Result<DpFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!("no DP file {} ({e}): ask the bank's data preparation for this card", path.display())
+    })?;
+    DpFile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}

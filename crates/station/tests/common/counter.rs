@@ -1,0 +1,278 @@
+//! A whole counter on the simulators, as processes: `station sim counter` (a private pcscd
+//! with the chip inside the simulated printer on a pty, the PSAM, the verification service)
+//! and `station serve --config` driving it, for the end-to-end tests and the benchmarks.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const STATION: &str = env!("CARGO_BIN_EXE_station");
+
+/// A file of the source tree.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+/// A child process, stopped on drop (the test never leaves one behind): SIGTERM first, so
+/// `station sim counter` stops its pcscd by PID, then SIGKILL if it lingers.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub struct Counter {
+    pub dir: tempfile::TempDir,
+    _devices: Proc,
+    pub api: String,
+    pub people: Vec<serde_json::Value>,
+    pub password: String,
+}
+
+/// A valid adult applicant with a fresh number and a photo in the data directory.
+pub fn applicant(dir: &Path, i: usize) -> serde_json::Value {
+    let ssn = archive::conformance::fresh_ssn();
+    let mut v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("crates/applicant/testdata/adult.json")).expect("adult"),
+    )
+    .expect("json");
+    let h = &mut v["holder"];
+    h["id_number"] = ssn.clone().into();
+    h["birth_date"] = format!("{}-{}-{}", &ssn[6..10], &ssn[10..12], &ssn[12..14]).into();
+    h["sex"] = if ssn.as_bytes()[16] % 2 == 1 { "1" } else { "2" }.into();
+    h["name"] =
+        format!("测试{}", ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸"][i % 10]).into();
+    v["photo"] = format!("photos/p{i}.jpg").into();
+    v.as_object_mut().expect("object").remove("card_number");
+    let photo = card_face::image::RgbImage::from_fn(358, 441, |x, y| {
+        let (dx, dy) = (x as f32 - 179.0, y as f32 - 200.0);
+        if (dx * dx) / 8100.0 + (dy * dy) / 14400.0 < 1.0 {
+            card_face::image::Rgb([192, 128, 96])
+        } else {
+            card_face::image::Rgb([255, 255, 255])
+        }
+    });
+    photo.save(dir.join(format!("photos/p{i}.jpg"))).expect("photo");
+    v
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+}
+
+impl Counter {
+    /// A counter with `people` applicants known to the police register, its printer instant.
+    pub fn start(people: usize) -> Counter {
+        Counter::start_timed(people, 0.0)
+    }
+
+    /// The same with the printer's mechanical times scaled by `timing_scale` (1: real time).
+    pub fn start_timed(people: usize, timing_scale: f64) -> Counter {
+        Counter::start_with(people, timing_scale, "ssc-3g-sim.toml", "")
+    }
+
+    /// The same with cards of `profile` and more of the `[counter]` section (`extra`).
+    pub fn start_with(people: usize, timing_scale: f64, profile: &str, extra: &str) -> Counter {
+        let profile_path = repo("firmware-profiles").join(profile);
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("photos")).expect("photos");
+        let people: Vec<serde_json::Value> = (0..people).map(|i| applicant(dir.path(), i)).collect();
+        let roster: Vec<serde_json::Value> = people
+            .iter()
+            .map(|p| serde_json::json!({"id_number": p["holder"]["id_number"], "name": p["holder"]["name"]}))
+            .collect();
+        std::fs::write(dir.path().join("roster.json"), serde_json::to_string(&roster).expect("json"))
+            .expect("roster");
+        let mut devices = Command::new(STATION)
+            .args([
+                "sim",
+                "counter",
+                "--vpcd-port",
+                &super::port().to_string(),
+                "--timing-scale",
+                &timing_scale.to_string(),
+            ])
+            .arg("--printed")
+            .arg(dir.path().join("printed"))
+            .arg("--roster")
+            .arg(dir.path().join("roster.json"))
+            .arg("--profile")
+            .arg(&profile_path)
+            .arg("--psam-profile")
+            .arg(repo("firmware-profiles/psam-sim.toml"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("station sim counter");
+        let mut line = String::new();
+        BufReader::new(devices.stdout.take().expect("stdout")).read_line(&mut line).expect("device line");
+        let devices_info: serde_json::Value = serde_json::from_str(&line).expect("device JSON");
+        let password = "test-password-1".to_string();
+        let api_port = free_port();
+        let config = format!(
+            r#"station = "S-TEST"
+listen = "127.0.0.1:{api_port}"
+data_dir = "{data}"
+
+[[operator]]
+name = "op"
+role = "operator"
+password_hash = "{hash}"
+
+[[operator]]
+name = "aud"
+role = "auditor"
+password_hash = "{hash}"
+
+[[operator]]
+name = "sup"
+role = "supervisor"
+password_hash = "{hash}"
+
+[counter]
+card_reader = "{card}"
+psam_reader = "{psam}"
+printer = "{printer}"
+profile = "{profile}"
+region = "110100"
+init_org = "11010000000000000001"
+identity_verification = "{idv}"
+provincial = {{ kind = "sqlite" }}
+{extra}
+"#,
+            data = dir.path().display(),
+            hash = daemon::auth::hash_password(&password),
+            card = devices_info["card_reader"].as_str().expect("card"),
+            psam = devices_info["psam_reader"].as_str().expect("psam"),
+            printer = devices_info["printer"].as_str().expect("printer"),
+            profile = profile_path.display(),
+            idv = devices_info["identity_verification"].as_str().expect("idv"),
+        );
+        std::fs::write(dir.path().join("station.toml"), config).expect("config");
+        Counter {
+            api: format!("http://127.0.0.1:{api_port}"),
+            dir,
+            _devices: Proc(devices),
+            people,
+            password,
+        }
+    }
+
+    /// `station serve --config`, crashing at `crash` when given; returns when the API answers.
+    pub fn serve(&self, crash: Option<&str>) -> Proc {
+        let mut cmd = Command::new(STATION);
+        cmd.args(["serve", "--config"]).arg(self.dir.path().join("station.toml"));
+        if let Some(c) = crash {
+            cmd.env("STATION_CRASH_AT", c);
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("serve.log"))
+            .expect("log");
+        let child = Proc(cmd.stdout(Stdio::null()).stderr(log).spawn().expect("station serve"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::blocking::get(format!("{}/api/health", self.api)).is_err() {
+            assert!(Instant::now() < deadline, "station serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    /// Serves with a kill at `crash`, issues person `i` as job `job`, and returns once the
+    /// station is dead; a job that ends before the crash point fails the test with its log.
+    pub fn issue_until_crash(&self, i: usize, job: i64, crash: &str) {
+        let mut crashing = self.serve(Some(crash));
+        self.issue(i);
+        let local =
+            archive::local::LocalArchive::open(self.dir.path().join("station.db"), "reader").expect("local");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while crashing.0.try_wait().expect("wait").is_none() {
+            let ended = local.job(job).expect("job").is_some_and(|j| j.status != "running");
+            if ended || Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default();
+                panic!(
+                    "job {job} did not reach {crash}; the station's log:\n{}",
+                    &log[log.len().saturating_sub(3000)..]
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn login(&self, who: &str) -> (reqwest::blocking::Client, String) {
+        let http =
+            reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        let r: serde_json::Value = http
+            .post(format!("{}/api/session", self.api))
+            .json(&serde_json::json!({"operator": who, "password": self.password}))
+            .send()
+            .expect("login")
+            .json()
+            .expect("json");
+        (http, r["token"].as_str().expect("token").to_string())
+    }
+
+    /// Posts a job for person `i`.
+    pub fn issue(&self, i: usize) {
+        let (http, token) = self.login("op");
+        let r = http
+            .post(format!("{}/api/jobs", self.api))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"applicant": self.people[i]}))
+            .send()
+            .expect("issue");
+        assert_eq!(r.status(), 202);
+    }
+
+    /// Waits until job `job` is no longer running; its status.
+    pub fn wait_job(&self, job: i64) -> String {
+        let (http, token) = self.login("op");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = http.get(format!("{}/api/jobs/{job}", self.api)).bearer_auth(&token).send().expect("job");
+            if r.status() == 200 {
+                let v: serde_json::Value = r.json().expect("json");
+                if v["status"] != "running" {
+                    return v["status"].as_str().expect("status").to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "job {job} still running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn ssn(&self, i: usize) -> String {
+        self.people[i]["holder"]["id_number"].as_str().expect("ssn").to_string()
+    }
+
+    /// Runs a `station` command against this counter's API as `who`.
+    pub fn station(&self, who: &str, args: &[&str]) -> std::process::Output {
+        Command::new(STATION)
+            .args(args)
+            .env("STATION_API", &self.api)
+            .env("STATION_OPERATOR", who)
+            .env("STATION_PASSWORD", &self.password)
+            .env("STATION_CONFIG", self.dir.path().join("station.toml"))
+            .current_dir(self.dir.path())
+            .output()
+            .expect("station")
+    }
+
+    pub fn province(&self) -> archive::SqliteProvincial {
+        archive::SqliteProvincial::open(self.dir.path().join("provincial.db"), "reader", 'B')
+            .expect("provincial")
+    }
+}
