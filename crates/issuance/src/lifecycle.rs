@@ -32,6 +32,22 @@ pub enum LifecycleError {
     Archive(#[from] archive::ArchiveError),
 }
 
+/// The card must be this station's and in `expected`; `why` says what the operation needs.
+fn require_status(
+    local: &LocalArchive,
+    card: &str,
+    expected: CardStatus,
+    why: &str,
+) -> Result<(), LifecycleError> {
+    match local.card_status(card)? {
+        Some(s) if s == expected => Ok(()),
+        Some(other) => {
+            Err(LifecycleError::State { card: card.into(), message: format!("is {other:?}; {why}") })
+        }
+        None => Err(LifecycleError::State { card: card.into(), message: "not made at this station".into() }),
+    }
+}
+
 fn rule(rule: u8, message: impl Into<String>) -> LifecycleError {
     LifecycleError::Rule { rule, message: message.into() }
 }
@@ -79,21 +95,7 @@ pub fn activate(
     if !e.id_checked || e.photo_sm3.as_deref().is_none_or(|p| p.len() != 64) {
         return Err(rule(3, "check the holder's ID and take their photo now, then activate"));
     }
-    match local.card_status(card)? {
-        Some(CardStatus::Issued) => {}
-        Some(other) => {
-            return Err(LifecycleError::State {
-                card: card.into(),
-                message: format!("is {other:?}; only an issued card is activated"),
-            })
-        }
-        None => {
-            return Err(LifecycleError::State {
-                card: card.into(),
-                message: "not made at this station".into(),
-            })
-        }
-    }
+    require_status(local, card, CardStatus::Issued, "only an issued card is activated")?;
     local.set_card_status(card, CardStatus::Active)?;
     local.append_ledger(
         operator,
@@ -163,21 +165,7 @@ pub fn handover_attempt(
         }
         Handover::Failed { reason } => Some(reason.as_str()),
     };
-    match local.card_status(card)? {
-        Some(CardStatus::Made) => {}
-        Some(other) => {
-            return Err(LifecycleError::State {
-                card: card.into(),
-                message: format!("is {other:?}; only a card in stock is handed over"),
-            })
-        }
-        None => {
-            return Err(LifecycleError::State {
-                card: card.into(),
-                message: "not made at this station".into(),
-            })
-        }
-    }
+    require_status(local, card, CardStatus::Made, "only a card in stock is handed over")?;
     let n = local.record_handover_attempt(card, failure.is_none(), failure)?;
     let (event, detail) = match outcome {
         Handover::Delivered { signer, signature_sm3 } => (
