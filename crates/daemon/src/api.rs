@@ -36,6 +36,7 @@ struct Inner {
     events: broadcast::Sender<Event>,
     next_request: AtomicU64,
     evidence: std::path::PathBuf,
+    province: Option<Arc<dyn archive::ProvincialArchive>>,
 }
 
 impl AppState {
@@ -57,6 +58,7 @@ impl AppState {
                 events,
                 next_request: AtomicU64::new(1),
                 evidence,
+                province: None,
             }),
         }
     }
@@ -64,6 +66,24 @@ impl AppState {
     /// The station's local archive.
     pub(crate) fn local(&self) -> &Arc<LocalArchive> {
         &self.inner.local
+    }
+
+    /// The state with the provincial archive the runner uses (for losses and deaths).
+    pub fn with_province(mut self, province: Option<Arc<dyn archive::ProvincialArchive>>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.province = province;
+        }
+        self
+    }
+
+    /// The provincial archive, or why the call cannot be served.
+    pub(crate) fn province(&self) -> Result<&Arc<dyn archive::ProvincialArchive>, ApiError> {
+        self.inner.province.as_ref().ok_or_else(|| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this station has no provincial archive configured".into(),
+            )
+        })
     }
 
     /// Where signatures and activation photos are kept, named by their SM3.

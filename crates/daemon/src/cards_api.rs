@@ -31,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/cards/{card}/custody", post(custody))
         .route("/api/cards/{card}/recall", post(recall))
         .route("/api/cards/{card}/replace", post(replace))
+        .route("/api/cards/{card}/loss", post(loss))
+        .route("/api/persons/deceased", post(deceased))
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -297,4 +299,85 @@ async fn replace(
     lifecycle::replace(s.local(), &session.operator, &card, &q.bank, q.chosen_by, q.fee_fen)
         .map_err(refused)?;
     Ok(Json(json!({"card_number": card, "bank": q.bank, "fee_fen": q.fee_fen})))
+}
+
+/// A per-call idempotency key for the province: a retry of the same call sends the same key.
+fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
+    match client_key {
+        Some(k) if !k.trim().is_empty() => format!("{kind}-{subject}-{k}"),
+        _ => format!(
+            "{kind}-{subject}-{}",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        ),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KeyedBody {
+    /// The caller's key for retries (the same key: the province answers as the first time).
+    #[serde(default)]
+    request_key: Option<String>,
+}
+
+async fn loss(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+    Json(q): Json<KeyedBody>,
+) -> Result<Json<Value>, ApiError> {
+    require(&session, &[Role::Operator, Role::Supervisor], "record losses")?;
+    let province = s.province()?.clone();
+    let key = request_key("loss", &card, q.request_key.as_deref());
+    let (local, operator, c) = (s.local().clone(), session.operator.clone(), card.clone());
+    tokio::task::spawn_blocking(move || {
+        lifecycle::report_loss(&local, province.as_ref(), &operator, &c, &key)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    Ok(Json(json!({"card_number": card, "status": CardStatus::Stopped})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeceasedBody {
+    /// The deceased's resident ID number.
+    id_number: String,
+    /// The document seen (death certificate number, civil-affairs notice), for the record.
+    evidence: String,
+    #[serde(default)]
+    request_key: Option<String>,
+}
+
+async fn deceased(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Json(q): Json<DeceasedBody>,
+) -> Result<Json<Value>, ApiError> {
+    require(&session, &[Role::Supervisor], "record a death (a supervisor checks the certificate)")?;
+    let (id, _) = applicant::ResidentId::parse(&q.id_number, applicant::days::today())
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("the ID number: {e}")))?;
+    if q.evidence.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name the death certificate or notice seen".into(),
+        ));
+    }
+    let province = s.province()?.clone();
+    let ssn = id.as_str().to_string();
+    let key = request_key("deceased", &applicant::mask_id(&ssn), q.request_key.as_deref());
+    let (local, operator) = (s.local().clone(), session.operator.clone());
+    let cancelled = tokio::task::spawn_blocking(move || {
+        lifecycle::cancel_for_deceased(&local, province.as_ref(), &operator, &ssn, &key)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    s.audit(
+        &session.operator,
+        "person.deceased",
+        json!({"holder": id.masked(), "evidence": q.evidence, "cancelled": cancelled}),
+    );
+    Ok(Json(json!({"holder": id.masked(), "cancelled": cancelled})))
 }

@@ -60,11 +60,13 @@ pub async fn start(
     runner: Box<dyn Runner>,
 ) -> Result<Daemon, DaemonError> {
     let (events, _) = tokio::sync::broadcast::channel(1024);
+    let province = runner.province();
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let sessions =
         auth::Sessions::new(config.operators.clone(), Duration::from_secs(config.session_minutes * 60));
     let state =
-        api::AppState::new(&config.station, sessions, local, jobs, events, config.data_dir.join("evidence"));
+        api::AppState::new(&config.station, sessions, local, jobs, events, config.data_dir.join("evidence"))
+            .with_province(province);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;

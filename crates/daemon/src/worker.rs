@@ -68,6 +68,11 @@ pub trait Runner: Send + 'static {
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
     ) -> Result<JobOutcome, String>;
+    /// The provincial archive the runner claims in, shared with the API for the card's later
+    /// life (loss, a holder's death); `None` when the runner has none.
+    fn province(&self) -> Option<std::sync::Arc<dyn archive::ProvincialArchive>> {
+        None
+    }
 }
 
 fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcome, String>) -> Event {

@@ -5,7 +5,7 @@
 //! Each operation checks its rule here; where a rule can live in the schema it lives there too.
 
 use archive::local::{CustodyApproval, LocalArchive};
-use archive::CardStatus;
+use archive::{CardStatus, DeceasedRequest, ProvincialArchive, StopRequest};
 use serde::{Deserialize, Serialize};
 
 /// Why a life-cycle operation was refused.
@@ -257,6 +257,81 @@ pub fn replace(
         Some(old_card),
         "card.replacement",
         &serde_json::json!({"bank": bank, "chosen_by": "person", "fee_fen": fee_fen}),
+    )?;
+    Ok(())
+}
+
+/// A holder has died (RULE 2): the province records the death, which cancels every live card
+/// and refuses new claims; this station cancels its own copies of those cards and ledgers
+/// each. `request_id` makes a retry after a lost answer harmless.
+pub fn cancel_for_deceased(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+    operator: &str,
+    ssn: &str,
+    request_id: &str,
+) -> Result<Vec<String>, LifecycleError> {
+    let cancelled =
+        province.mark_deceased(&DeceasedRequest { request_id: request_id.into(), ssn: ssn.into() })?;
+    let mut here = Vec::new();
+    for card in local.cards(None)?.into_iter().filter(|c| c.ssn == ssn && c.status.is_live()) {
+        local.set_card_status(&card.card_number, CardStatus::Cancelled)?;
+        local.append_ledger(
+            operator,
+            None,
+            Some(&card.card_number),
+            "card.cancelled",
+            &serde_json::json!({"reason": "holder deceased", "holder": applicant::mask_id(ssn)}),
+        )?;
+        here.push(card.card_number);
+    }
+    for card in cancelled.iter().filter(|c| !here.contains(c)) {
+        // Made elsewhere: the province cancelled it; the ledger notes that this station saw it.
+        local.append_ledger(
+            operator,
+            None,
+            None,
+            "card.cancelled_elsewhere",
+            &serde_json::json!({"card_number": card, "reason": "holder deceased"}),
+        )?;
+    }
+    Ok(cancelled)
+}
+
+/// The holder reports the card lost: it is stopped at the province and here, so nobody can
+/// use it and a re-issue may follow (RULE 1 then lets the new card be made).
+pub fn report_loss(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+    operator: &str,
+    card: &str,
+    request_id: &str,
+) -> Result<(), LifecycleError> {
+    let status = local.card_status(card)?;
+    if status.is_some_and(|s| !s.is_live()) {
+        return Err(LifecycleError::State {
+            card: card.into(),
+            message: format!(
+                "is {:?} already; a loss is reported for a live card",
+                status.unwrap_or(CardStatus::Failed)
+            ),
+        });
+    }
+    let stop = StopRequest { request_id: request_id.into(), card_number: card.into(), reason: "loss".into() };
+    match province.stop_card(&stop) {
+        Ok(_) => {}
+        Err(archive::ArchiveError::Refused(archive::Refusal::NotLive { .. })) if status.is_some() => {}
+        Err(e) => return Err(e.into()),
+    }
+    if status.is_some() {
+        local.set_card_status(card, CardStatus::Stopped)?;
+    }
+    local.append_ledger(
+        operator,
+        None,
+        Some(card),
+        "card.stopped",
+        &serde_json::json!({"card_number": card, "reason": "loss"}),
     )?;
     Ok(())
 }

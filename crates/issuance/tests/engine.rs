@@ -455,3 +455,39 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
         "no full ID number in the report"
     );
 }
+
+#[test]
+fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywhere() {
+    let mut c = Counter::new();
+    let (a, b) = (c.applicant(), c.applicant());
+    let (_, first) = c.engine(None).start(&a, &params(), None).expect("a");
+    let JobOutcome::Issued { card_number: lost, .. } = first else { panic!("{first:?}") };
+    let (_, other) = c.engine(None).start(&b, &params(), None).expect("b");
+    let JobOutcome::Issued { card_number: dead, .. } = other else { panic!("{other:?}") };
+
+    issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, "loss-1").expect("loss");
+    issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, "loss-1")
+        .expect_err("a stopped card is not lost twice");
+    let (_, again) = c.engine(None).start(&a, &params(), None).expect("after the loss");
+    assert!(matches!(again, JobOutcome::Issued { .. }), "a new card once the lost one is stopped: {again:?}");
+
+    let cancelled =
+        issuance::lifecycle::cancel_for_deceased(&c.local, &c.province, "op-1", &ssn_of(&b), "death-1")
+            .expect("cancel");
+    assert_eq!(cancelled, [dead.clone()]);
+    assert_eq!(c.local.card_status(&dead).expect("local"), Some(CardStatus::Cancelled));
+    assert_eq!(c.province.lookup(&ssn_of(&b)).expect("lookup").cards[0].status, CardStatus::Cancelled);
+    let retry =
+        issuance::lifecycle::cancel_for_deceased(&c.local, &c.province, "op-1", &ssn_of(&b), "death-1")
+            .expect("retry");
+    assert_eq!(retry, [dead.clone()], "a retry gets the first answer and changes nothing");
+    let (_, refused) = c.engine(None).start(&b, &params(), None).expect("deceased");
+    assert!(matches!(&refused, JobOutcome::Refused(r) if r.contains("deceased")), "{refused:?}");
+
+    let events: Vec<(String, Option<String>)> =
+        c.local.ledger().expect("ledger").into_iter().map(|e| (e.event, e.card_number)).collect();
+    assert!(events.contains(&("card.stopped".into(), Some(lost.clone()))), "{events:?}");
+    assert_eq!(events.iter().filter(|e| e.0 == "card.cancelled").count(), 1, "{events:?}");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{:#?}", r.mismatches);
+}

@@ -289,3 +289,51 @@ pub fn recall(a: &RecallArgs, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "card {}: recalled", a.card)?;
     Ok(())
 }
+
+/// `station report-loss`.
+#[derive(clap::Args, Debug)]
+pub struct LossArgs {
+    /// The card the holder reports lost.
+    pub card: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station deceased`.
+#[derive(clap::Args, Debug)]
+pub struct DeceasedArgs {
+    /// The deceased's resident ID number.
+    #[arg(long)]
+    pub id_number: String,
+    /// The document seen: death certificate number or civil-affairs notice.
+    #[arg(long)]
+    pub evidence: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Stops a lost card at the province and here.
+pub fn report_loss(a: &LossArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    client.post(&format!("/api/cards/{}/loss", a.card), &serde_json::json!({}))?;
+    writeln!(out, "card {}: stopped (loss); a new card can be issued now", a.card)?;
+    Ok(())
+}
+
+/// Records a death: the person's live cards are cancelled everywhere, no new card is made.
+pub fn deceased(a: &DeceasedArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let v = client.post(
+        "/api/persons/deceased",
+        &serde_json::json!({"id_number": a.id_number, "evidence": a.evidence}),
+    )?;
+    let cancelled: Vec<&str> =
+        v["cancelled"].as_array().map(|c| c.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+    writeln!(
+        out,
+        "{}: recorded deceased; cards cancelled: {}",
+        v["holder"].as_str().unwrap_or(""),
+        if cancelled.is_empty() { "none".to_string() } else { cancelled.join(", ") }
+    )?;
+    Ok(())
+}

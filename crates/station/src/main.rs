@@ -44,6 +44,10 @@ enum Top {
     Activate(api_cmd::ActivateArgs),
     /// Recall a stock card after failed hand-overs (supervisor).
     Recall(api_cmd::RecallArgs),
+    /// The holder reports the card lost: it is stopped at the province and here.
+    ReportLoss(api_cmd::LossArgs),
+    /// Record a holder's death (supervisor, certificate seen): live cards are cancelled.
+    Deceased(api_cmd::DeceasedArgs),
     /// The daily reconciliation: ledger = local archive = provincial archive. Exit 1 when
     /// they differ, with what to do for each card.
     Reconcile(ReconcileArgs),
@@ -308,6 +312,8 @@ fn run(command: Top) -> Result<()> {
         Top::Handover(a) => api_cmd::handover(&a, &mut std::io::stdout()),
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
+        Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
+        Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),
         Top::Reconcile(a) => reconcile(a),
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         #[cfg(feature = "sim")]

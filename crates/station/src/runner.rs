@@ -21,7 +21,7 @@ pub struct CounterRunner {
     /// The station's archive.
     pub local: Arc<LocalArchive>,
     /// The provincial archive (the service, or SQLite where one machine serves).
-    pub province: Box<dyn ProvincialArchive>,
+    pub province: Arc<dyn ProvincialArchive>,
     /// Identity verification.
     pub verifier: Box<dyn IdentityVerifier>,
     /// PC/SC.
@@ -99,6 +99,10 @@ macro_rules! with_engine {
 }
 
 impl Runner for CounterRunner {
+    fn province(&self) -> Option<Arc<dyn ProvincialArchive>> {
+        Some(self.province.clone())
+    }
+
     fn start(
         &mut self,
         request: &JobRequest,

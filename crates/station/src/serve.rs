@@ -79,7 +79,7 @@ pub fn counter_runner(
 ) -> Result<CounterRunner> {
     Ok(CounterRunner {
         local,
-        province,
+        province: Arc::from(province),
         verifier,
         manager: pcsc_reader::PcscManager::new().context("connecting to pcscd")?,
         printer,

@@ -181,10 +181,12 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(stopped < made_new, "the old card is stopped first: {events:?}");
     assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Stopped));
 
-    // The deceased get no card: refused before anything is fed or printed.
-    c.province()
-        .mark_deceased(&archive::DeceasedRequest { request_id: "civil-affairs-1".into(), ssn: c.ssn(2) })
-        .expect("deceased");
+    // The deceased get no card: a supervisor records the death (an operator may not), then
+    // the application is refused before anything is fed or printed.
+    let death = ["deceased", "--id-number", &c.ssn(2), "--evidence", "死亡医学证明 No. 2026-0042"];
+    assert!(!c.station("op", &death).status.success(), "operators do not record deaths");
+    let out = c.station("sup", &death);
+    assert!(out.status.success() && text(&out).contains("cards cancelled: none"), "{}", text(&out));
     let printed_before = std::fs::read_dir(dir.join("printed")).expect("printed").count();
     std::fs::write(dir.join("p2.json"), c.people[2].to_string()).expect("applicant");
     let out = c.station("op", &["issue", "--applicant", "p2.json"]);
@@ -226,14 +228,31 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let out = c.station("aud", &["ledger", "--verify"]);
     assert!(out.status.success() && text(&out).contains("intact"), "{}", text(&out));
 
+    // A loss: the card is stopped at the province and here; a new card may then be made.
+    let out = c.station("op", &["report-loss", "B00000027"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(local.card_status("B00000027").expect("status"), Some(archive::CardStatus::Stopped));
+    let person = c.province().lookup(&c.ssn(1)).expect("lookup");
+    assert_eq!(person.cards[0].status, archive::CardStatus::Stopped);
+    std::fs::write(dir.join("p1.json"), c.people[1].to_string()).expect("applicant");
+    let out = c.station("op", &["issue", "--applicant", "p1.json"]);
+    assert!(out.status.success(), "a new card after the loss: {}", text(&out));
+
+    // A holder's death cancels their live card at the province and here (RULE 2).
+    let out = c.station("sup", &["deceased", "--id-number", &c.ssn(0), "--evidence", "民政部门通知 2026-77"]);
+    assert!(out.status.success() && text(&out).contains("B00000035"), "{}", text(&out));
+    assert_eq!(local.card_status("B00000035").expect("status"), Some(archive::CardStatus::Cancelled));
+    let person = c.province().lookup(&c.ssn(0)).expect("lookup");
+    assert!(person.deceased && person.live_card().is_none(), "{person:?}");
+
     // The daily reconciliation: ledger = local = provincial; then a change behind the
     // ledger's back is found and named.
     let out = c.station("aud", &["reconcile"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("ledger = local archive = provincial archive"), "{}", text(&out));
-    local.set_card_status("B00000035", archive::CardStatus::Cancelled).expect("tamper");
+    local.set_card_status("B00000043", archive::CardStatus::Cancelled).expect("tamper");
     let out = c.station("aud", &["reconcile"]);
-    assert!(!out.status.success() && text(&out).contains("MISMATCH B00000035"), "{}", text(&out));
+    assert!(!out.status.success() && text(&out).contains("MISMATCH B00000043"), "{}", text(&out));
 }
 
 #[test]
