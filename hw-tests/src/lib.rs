@@ -1,13 +1,28 @@
-//! Tests against real readers and cards, run only when asked for:
+//! Tests against real readers, PSAMs, printers and cameras, run only when asked for.
 //!
-//! ```sh
-//! STATION_HW_READERS="ACS ACR1281 1S Dual Reader ICC 0" cargo nextest run -P hardware
-//! ```
+//! - The rig suite ([`suite`]): the same end-to-end checks as the simulator tests (the doctor's
+//!   checks, a card fed to the contact station, ATR, SELECT and GET CHALLENGE, SSSE
+//!   personalisation with the PSAM and read-back, eject), on the devices an explicit rig file
+//!   names ([`rig`]). Without a rig nothing touches a device. One step at a time; a JSON report
+//!   records per step the APDUs (redacted), status words, timings and the quirks seen:
 //!
-//! The default nextest profile excludes this package; without `STATION_HW_READERS` every test
-//! here fails with a message saying how to run it, so a hardware run never passes silently
-//! with no device. The tests only read: SELECT, GET CHALLENGE, READ RECORD of EF05.
+//!   ```sh
+//!   cargo run -p hw-tests --bin hw-rig -- --rig counter-3.toml
+//!   STATION_RIG=counter-3.toml cargo nextest run -P hardware --test rig_suite
+//!   ```
+//!
+//!   CI runs the same suite on the simulated counter through a rig file naming the simulated
+//!   devices (`crates/station/tests/doctor.rs`).
+//! - Read-only reader checks (`tests/real_readers.rs`, `STATION_HW_READERS`) and a USB printer's
+//!   class requests (`tests/usb_printer.rs`, `STATION_HW_PRINTER`).
+//!
+//! The default nextest profile excludes this package; without its variable every test here
+//! fails with a message saying how to run it, so a hardware run never passes silently with no
+//! device.
 #![forbid(unsafe_code)]
+
+pub mod rig;
+pub mod suite;
 
 /// The reader names given in `STATION_HW_READERS` (comma-separated).
 pub fn readers_under_test() -> Vec<String> {

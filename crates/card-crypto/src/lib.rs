@@ -2,7 +2,11 @@
 //! stand-in, HSM client, PIN check) and the card simulator. One definition so the two can
 //! never drift apart; the test vectors of card-spec.md pin it down.
 //!
-//! - [`encrypt_block`], [`encrypt_ecb`]: 3DES (2- or 3-key) and SM4 in ECB.
+//! - [`BlockCipher`]: 3DES (2- or 3-key) and SM4 with their key schedule, one block at a
+//!   time; [`encrypt_block`], [`encrypt_ecb`], [`decrypt_ecb`] on top. The GlobalPlatform
+//!   secure channels (`secure-channel`) build their modes on it too.
+//! - [`retail_mac`]: ISO 9797-1 MAC algorithm 3 (the "retail MAC" of SCP02 and the EMV
+//!   application cryptogram); [`single_des_encrypt`] for SCP02's ICV encryption.
 //! - [`diversify`], [`diversify_levels`]: PBOC-style key diversification, the PSAM's job
 //!   (`BF DE`): per 8-byte factor `D`, 3DES gives `E_K(D) || E_K(!D)` and SM4 gives
 //!   `E_K(D || !D)`; each level uses the key of the level before.
@@ -15,7 +19,8 @@
 //! Keys leave this crate only as [`Key`], which zeroises on drop and never prints.
 #![forbid(unsafe_code)]
 
-use des::cipher::{Block, BlockEncrypt, KeyInit};
+use des::cipher::generic_array::GenericArray;
+use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 pub use firmware_profile::Algorithm;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -65,6 +70,101 @@ impl std::fmt::Display for LengthError {
 
 impl std::error::Error for LengthError {}
 
+/// A 3DES or SM4 key schedule. The cipher crates zeroise their schedules on drop.
+pub struct BlockCipher {
+    engine: Engine,
+    key_len: usize,
+}
+
+enum Engine {
+    Tdes2(des::TdesEde2),
+    Tdes3(des::TdesEde3),
+    Sm4(sm4::Sm4),
+}
+
+impl std::fmt::Debug for BlockCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BlockCipher({:?}, {}-byte key)", self.algorithm(), self.key_len)
+    }
+}
+
+impl BlockCipher {
+    /// The schedule of `key` (3DES: 16 or 24 bytes; SM4: 16).
+    pub fn new(algorithm: Algorithm, key: &[u8]) -> Result<BlockCipher, LengthError> {
+        let engine = match (algorithm, key.len()) {
+            (Algorithm::TripleDes, 16) => Engine::Tdes2(des::TdesEde2::new(GenericArray::from_slice(key))),
+            (Algorithm::TripleDes, 24) => Engine::Tdes3(des::TdesEde3::new(GenericArray::from_slice(key))),
+            (Algorithm::Sm4, 16) => Engine::Sm4(sm4::Sm4::new(GenericArray::from_slice(key))),
+            _ => return Err(LengthError { algorithm, key_len: key.len(), data_len: 0 }),
+        };
+        Ok(BlockCipher { engine, key_len: key.len() })
+    }
+
+    /// The cipher.
+    pub fn algorithm(&self) -> Algorithm {
+        match self.engine {
+            Engine::Tdes2(_) | Engine::Tdes3(_) => Algorithm::TripleDes,
+            Engine::Sm4(_) => Algorithm::Sm4,
+        }
+    }
+
+    /// Block length in bytes (8 or 16).
+    pub fn block_size(&self) -> usize {
+        self.algorithm().block_size()
+    }
+
+    /// Encrypts one block in place (`block` is exactly one block long).
+    pub fn encrypt_block(&self, block: &mut [u8]) -> Result<(), LengthError> {
+        self.check(block.len())?;
+        match &self.engine {
+            Engine::Tdes2(c) => c.encrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Tdes3(c) => c.encrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Sm4(c) => c.encrypt_block(GenericArray::from_mut_slice(block)),
+        }
+        Ok(())
+    }
+
+    /// Decrypts one block in place.
+    pub fn decrypt_block(&self, block: &mut [u8]) -> Result<(), LengthError> {
+        self.check(block.len())?;
+        match &self.engine {
+            Engine::Tdes2(c) => c.decrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Tdes3(c) => c.decrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Sm4(c) => c.decrypt_block(GenericArray::from_mut_slice(block)),
+        }
+        Ok(())
+    }
+
+    /// ECB over `data`, a whole number of blocks.
+    pub fn ecb(&self, data: &[u8], decrypt: bool) -> Result<Vec<u8>, LengthError> {
+        let bs = self.block_size();
+        if data.is_empty() || !data.len().is_multiple_of(bs) {
+            return Err(self.error(data.len()));
+        }
+        let mut out = data.to_vec();
+        for block in out.chunks_mut(bs) {
+            if decrypt {
+                self.decrypt_block(block)?;
+            } else {
+                self.encrypt_block(block)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn check(&self, len: usize) -> Result<(), LengthError> {
+        if len == self.block_size() {
+            Ok(())
+        } else {
+            Err(self.error(len))
+        }
+    }
+
+    fn error(&self, data_len: usize) -> LengthError {
+        LengthError { algorithm: self.algorithm(), key_len: self.key_len, data_len }
+    }
+}
+
 /// Encrypts one block with `key`.
 pub fn encrypt_block(algorithm: Algorithm, key: &[u8], block: &[u8]) -> Result<Vec<u8>, LengthError> {
     if block.len() != algorithm.block_size() {
@@ -76,28 +176,52 @@ pub fn encrypt_block(algorithm: Algorithm, key: &[u8], block: &[u8]) -> Result<V
 /// Encrypts `data` (a whole number of blocks) in ECB mode.
 pub fn encrypt_ecb(algorithm: Algorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, LengthError> {
     let err = LengthError { algorithm, key_len: key.len(), data_len: data.len() };
-    let out = match (algorithm, key.len()) {
-        (Algorithm::TripleDes, 16) => ecb::<des::TdesEde2>(key, data),
-        (Algorithm::TripleDes, 24) => ecb::<des::TdesEde3>(key, data),
-        (Algorithm::Sm4, 16) => ecb::<sm4::Sm4>(key, data),
-        _ => None,
-    };
-    out.ok_or(err)
+    BlockCipher::new(algorithm, key).map_err(|_| err)?.ecb(data, false)
 }
 
-fn ecb<C: BlockEncrypt + KeyInit>(key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
-    let bs = C::block_size();
-    if data.is_empty() || !data.len().is_multiple_of(bs) {
-        return None;
+/// Decrypts `data` (a whole number of blocks) in ECB mode.
+pub fn decrypt_ecb(algorithm: Algorithm, key: &[u8], data: &[u8]) -> Result<Vec<u8>, LengthError> {
+    let err = LengthError { algorithm, key_len: key.len(), data_len: data.len() };
+    BlockCipher::new(algorithm, key).map_err(|_| err)?.ecb(data, true)
+}
+
+/// Single DES with the first 8 bytes of a 3DES `key` (SCP02's ICV encryption).
+pub fn single_des_encrypt(key: &[u8], block: &[u8; 8]) -> Result<[u8; 8], LengthError> {
+    if !Algorithm::TripleDes.key_len_ok(key.len()) {
+        return Err(LengthError { algorithm: Algorithm::TripleDes, key_len: key.len(), data_len: 8 });
     }
-    let cipher = C::new_from_slice(key).ok()?;
-    let mut out = Vec::with_capacity(data.len());
-    for chunk in data.chunks(bs) {
-        let mut b = Block::<C>::clone_from_slice(chunk);
-        cipher.encrypt_block(&mut b);
-        out.extend_from_slice(&b);
+    let des = des::Des::new(GenericArray::from_slice(&key[..8]));
+    let mut out = *block;
+    des.encrypt_block(GenericArray::from_mut_slice(&mut out));
+    Ok(out)
+}
+
+/// ISO 9797-1 MAC algorithm 3 (the "retail MAC") of `data` under the 2- or 3-key 3DES `key`
+/// with `icv`: padding method 2 (`80 00..`, always at least one byte), single DES with the
+/// first key over every block but the last, which is finished with 3DES.
+pub fn retail_mac(key: &[u8], icv: &[u8; 8], data: &[u8]) -> Result<[u8; 8], LengthError> {
+    let tdes = BlockCipher::new(Algorithm::TripleDes, key)?;
+    let k1 = des::Des::new(GenericArray::from_slice(&key[..8]));
+    let mut padded = data.to_vec();
+    padded.push(0x80);
+    while !padded.len().is_multiple_of(8) {
+        padded.push(0);
     }
-    Some(out)
+    let mut chain = *icv;
+    let (head, last) = padded.split_at(padded.len() - 8);
+    for block in head.chunks(8) {
+        xor_into(&mut chain, block);
+        k1.encrypt_block(GenericArray::from_mut_slice(&mut chain));
+    }
+    xor_into(&mut chain, last);
+    tdes.encrypt_block(&mut chain)?;
+    Ok(chain)
+}
+
+fn xor_into(target: &mut [u8], other: &[u8]) {
+    for (t, o) in target.iter_mut().zip(other) {
+        *t ^= o;
+    }
 }
 
 /// One level of PBOC-style diversification of `key` by the 8-byte `factor` (16-byte result):
@@ -326,6 +450,39 @@ mod tests {
         let e = encrypt_block(Algorithm::Sm4, &key, &block).expect("e");
         let folded: Vec<u8> = (0..4).map(|i| e[i] ^ e[4 + i] ^ e[8 + i] ^ e[12 + i]).collect();
         assert_eq!(mac.to_vec(), folded);
+    }
+
+    #[test]
+    fn ecb_round_trips_and_the_retail_mac_is_single_des_then_3des() {
+        for (alg, key) in [
+            (Algorithm::TripleDes, vec![0x42; 16]),
+            (Algorithm::TripleDes, vec![0x17; 24]),
+            (Algorithm::Sm4, vec![0x42; 16]),
+        ] {
+            let data = vec![0x5A; alg.block_size() * 3];
+            let ct = encrypt_ecb(alg, &key, &data).expect("enc");
+            assert_ne!(ct, data);
+            assert_eq!(decrypt_ecb(alg, &key, &ct), Ok(data));
+        }
+        // With K1 = K2 the retail MAC is a DES CBC-MAC: the FIPS 46 example block, ICV 0.
+        let key = h("133457799BBCDFF1 133457799BBCDFF1");
+        let padded = h("0123456789ABCDEF 8000000000000000");
+        let first = single_des_encrypt(&key, &[0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF]).expect("des");
+        assert_eq!(first.to_vec(), h("85E813540F0AB405"));
+        let mut second = [0u8; 8];
+        for (s, (a, b)) in second.iter_mut().zip(first.iter().zip(&padded[8..])) {
+            *s = a ^ b;
+        }
+        let want = single_des_encrypt(&key, &second).expect("des");
+        assert_eq!(retail_mac(&key, &[0; 8], &padded[..8]), Ok(want));
+        // Two different halves: the last block is 3DES, not single DES.
+        let key2 = h("0123456789ABCDEF FEDCBA9876543210");
+        let mac = retail_mac(&key2, &[0; 8], b"abc").expect("mac");
+        let mut block = *b"abc\x80\0\0\0\0";
+        let tdes = BlockCipher::new(Algorithm::TripleDes, &key2).expect("key");
+        tdes.encrypt_block(&mut block).expect("block");
+        assert_eq!(mac, block);
+        assert!(retail_mac(&[0; 8], &[0; 8], b"x").is_err());
     }
 
     #[test]

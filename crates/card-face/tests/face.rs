@@ -381,3 +381,20 @@ fn renderer_gives_the_downloads() {
     let bytes: usize = downloads.iter().map(|d| d.data().len()).sum();
     assert_eq!(bytes, 3 * 576_072 + 2 * 82_296);
 }
+
+/// printer.md's photo "at about (4 mm, 12 mm), 20 x 25 mm", on the right of the data side
+/// where the chip is on the left (sources in firmware-profiles/faces/ssc-3g.toml, [photo]):
+/// both generations, and clear of the chip hole.
+#[test]
+fn shipped_templates_put_the_photo_4_mm_from_the_right_edge() {
+    for id in ["ssc-2g", "ssc-3g"] {
+        let t = Template::builtin(id).expect("template");
+        let photo = t.photo().unwrap_or_else(|| panic!("{id}: no photo box"));
+        let right_gap = card_face::CARD_WIDTH_MM - (photo.x_mm + photo.width_mm);
+        assert!((right_gap - 4.0).abs() < 0.05, "{id}: {right_gap} mm from the right edge");
+        assert!((photo.y_mm - 12.0).abs() < 0.05, "{id}: {} mm from the top", photo.y_mm);
+        assert_eq!((photo.width_mm, photo.height_mm), (20.0, 25.0), "{id}");
+        let hole = t.overlay_hole();
+        assert!(photo.x_mm > hole.x_mm + hole.width_mm, "{id}: the photo reaches the chip hole");
+    }
+}

@@ -11,12 +11,15 @@ use emv_cps::{
     build_test_dp, personalise, run_terminal, test_transport_key, verify_arqc, Interface, IssuerKeys,
     PersoParams, TerminalParams, TestCard,
 };
-use secure_channel::{Algorithm, Diversification, SecretKey, SecurityLevel, SoftwareKeys};
+use secure_channel::{IsdSetup, SecurityLevel};
+
+fn profile_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles/ssc-3g-fin-sim.toml")
+}
 
 fn card() -> card_sim::SharedCard {
     card_sim::build_card(&card_sim::SimConfig {
-        profile: PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../firmware-profiles/ssc-3g-fin-sim.toml"),
+        profile: profile_path(),
         state: None,
         faults: card_sim::Faults::default(),
         vpcd: "127.0.0.1:9".parse().expect("addr"),
@@ -38,14 +41,14 @@ fn line(what: &str, count: LinkCount, per: Duration) {
 
 fn main() {
     let dp = build_test_dp(&TestCard::example(), &IssuerKeys::test(), &test_transport_key()).expect("dp");
-    let kmc = SecretKey::from_hex(Algorithm::Tdes, card_sim::TEST_KMC).expect("kmc");
-    let keys = SoftwareKeys::from_master(0x01, kmc, Diversification::EmvCps);
+    let profile = firmware_profile::Profile::load(profile_path()).expect("profile");
+    let keys = IsdSetup::from_profile(&profile).and_then(|s| s.sim_keys(&profile)).expect("ISD test keys");
     let rounds = 50;
     for (name, level) in [
         ("personalise, C-MAC", SecurityLevel::C_MAC),
         ("personalise, C-DEC + C-MAC", SecurityLevel::C_DEC_C_MAC),
     ] {
-        let mut params = PersoParams::test();
+        let mut params = PersoParams::for_profile(&profile).expect("params");
         params.host.level = level;
         let mut total = Duration::ZERO;
         let mut count = LinkCount::default();
@@ -64,7 +67,14 @@ fn main() {
     let shared = card();
     let mut conn = SimConnection::connect("sim 0", shared).expect("connect");
     let mut tx = conn.transaction().expect("tx");
-    personalise(tx.as_mut(), &dp, &test_transport_key(), &keys, &PersoParams::test()).expect("personalised");
+    personalise(
+        tx.as_mut(),
+        &dp,
+        &test_transport_key(),
+        &keys,
+        &PersoParams::for_profile(&profile).expect("params"),
+    )
+    .expect("personalised");
     for interface in [Interface::Contact, Interface::Contactless] {
         let mut params = TerminalParams::counter(interface, "260315", [1, 2, 3, 4]);
         params.pin = (interface == Interface::Contact).then(|| "123456".to_string());

@@ -6,9 +6,12 @@
 //!   holder with its Luhn digit, expiry, card keys from the test issuer master keys).
 //! - [`personalise`]: SELECT of the issuer security domain, secure channel
 //!   ([`secure_channel::Session::open`]), INSTALL [for personalization] and STORE DATA per
-//!   application ([`store_data_blocks`] for the block rules).
+//!   application ([`store_data_blocks`] for the block rules). [`PersoParams::for_profile`]
+//!   takes the ISD's AID, scheme (SCP02, SCP03, the SM4 variant) and master check value from
+//!   the card's profile (`[isd]`); encrypted DGIs are re-padded to the DEK's block size.
 //! - [`run_terminal`] and [`verify_arqc`]: PSE/PPSE, SELECT, GPO, READ RECORD, GET DATA,
-//!   VERIFY, GENERATE AC; the ARQC checked against the issuer key.
+//!   VERIFY, GENERATE AC; the ARQC checked against the issuer key. [`Interface::of_atr`]
+//!   tells a card on a contactless reader by its PC/SC part 3 ATR.
 //!
 //! # The DP file (`emv-cps-dp/1`)
 //!

@@ -14,7 +14,8 @@
 
 use apdu::Command;
 use card_transport::{Capabilities, CardTransaction};
-use secure_channel::{HostParams, KcvSet, KeyProvider, Scheme, SecretKey, SecurityLevel, Session};
+use firmware_profile::{ApplicationKind, Profile};
+use secure_channel::{HostParams, IsdSetup, KcvSet, KeyProvider, Scheme, SecretKey, SecurityLevel, Session};
 use tracing::{debug, info};
 
 use crate::dp::{decrypt_from_transport, Dgi, DpFile};
@@ -32,8 +33,27 @@ pub struct PersoParams {
 }
 
 impl PersoParams {
-    /// What the simulated card (card-sim's `IsdConfig::test()`) expects: ISD
-    /// `A000000151000000`, SCP02 i=15, C-MAC, the test KMC `404142..4F` (KCV 8BAF47) as master.
+    /// How to reach the ISD of a card of `profile`: its AID, the `[isd]` scheme and master
+    /// check value, C-MAC (raise [`HostParams::level`] for C-DECRYPTION or R-MAC).
+    pub fn for_profile(profile: &Profile) -> Result<PersoParams, Error> {
+        let setup = IsdSetup::from_profile(profile)?;
+        let isd = profile.application(ApplicationKind::Isd).ok_or_else(|| {
+            Error::Dp(format!("{}: the card profile has no issuer security domain", profile.id))
+        })?;
+        Ok(PersoParams {
+            isd_aid: isd.aid.clone(),
+            host: HostParams {
+                scheme: setup.scheme,
+                level: SecurityLevel::C_MAC,
+                expected_kcvs: setup.master_kcvs,
+            },
+            max_block: None,
+        })
+    }
+
+    /// What a card of `ssc-3g-fin-sim` expects ([`PersoParams::for_profile`] of it, which the
+    /// tests check): ISD `A000000151000000`, SCP02 i=15, C-MAC, the test KMC `404142..4F`
+    /// (KCV 8BAF47) as master.
     pub fn test() -> PersoParams {
         let kcv = secure_channel::Kcv([0x8B, 0xAF, 0x47]);
         PersoParams {
@@ -187,9 +207,14 @@ pub fn personalise(
     }
     let mut report = PersoReport { applications: 0, dgis: 0, store_data: 0, block_size: block };
     for (aid, name, mut dgis) in apps {
+        let cipher_block = params.host.scheme.algorithm.block_size();
         for d in dgis.iter_mut().filter(|d| d.encrypted) {
-            // Padded plaintext from the transport key to the session DEK.
-            let plain = zeroize::Zeroizing::new(std::mem::take(&mut d.value));
+            // Plaintext from the transport key to the session DEK, padded again to the DEK's
+            // block (the transport key is 3DES; an SCP03 or SM4 DEK has 16-byte blocks).
+            let padded = zeroize::Zeroizing::new(std::mem::take(&mut d.value));
+            let value = secure_channel::unpad80(&padded)
+                .ok_or_else(|| Error::Dp(format!("DGI {:04X}: padding lost", d.dgi)))?;
+            let plain = zeroize::Zeroizing::new(secure_channel::pad80(value, cipher_block));
             d.value = session.encrypt_sensitive(&plain)?;
         }
         report.store_data += store_application(tx, &mut session, &aid, &dgis, block)?;

@@ -21,6 +21,22 @@ pub enum Interface {
     Contactless,
 }
 
+impl Interface {
+    /// The interface a card was reached through, from the ATR the reader reports: a
+    /// contactless reader makes `3B 8n 80 01 <n historical bytes> TCK` for an ISO 14443-4
+    /// card (PC/SC part 3, 3.1.3.2.3); a contact card's ATR is its own.
+    pub fn of_atr(atr: &[u8]) -> Interface {
+        match atr {
+            [0x3B, t0, 0x80, 0x01, rest @ ..]
+                if t0 & 0xF0 == 0x80 && rest.len() == (t0 & 0x0F) as usize + 1 =>
+            {
+                Interface::Contactless
+            }
+            _ => Interface::Contact,
+        }
+    }
+}
+
 /// The terminal's side of a transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TerminalParams {

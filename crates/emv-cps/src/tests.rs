@@ -22,9 +22,10 @@ fn sim() -> SharedCard {
     .expect("simulated card")
 }
 
+/// The ISD keys of `ssc-3g-fin-sim` as its profile gives them (the test KMC, EMV CPS).
 fn isd_keys() -> SoftwareKeys {
-    let kmc = SecretKey::from_hex(Algorithm::Tdes, card_sim::TEST_KMC).expect("kmc");
-    SoftwareKeys::from_master(0x01, kmc, Diversification::EmvCps)
+    let p = firmware_profile::Profile::load(profile_path("ssc-3g-fin-sim.toml")).expect("profile");
+    secure_channel::IsdSetup::from_profile(&p).and_then(|s| s.sim_keys(&p)).expect("keys")
 }
 
 fn dp() -> DpFile {
@@ -307,4 +308,101 @@ fn the_personalisation_survives_a_restart_of_the_simulator() {
     assert_eq!((reading.pan.as_str(), reading.atc), (dp.card.pan.as_str(), 2), "ATC kept");
     verify_arqc(&reading, &IssuerKeys::test()).expect("ARQC");
     let _ = std::fs::remove_file(&path);
+}
+
+fn profile_path(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles").join(file)
+}
+
+#[test]
+fn the_test_params_are_those_of_the_scp02_profile() {
+    let p = firmware_profile::Profile::load(profile_path("ssc-3g-fin-sim.toml")).expect("profile");
+    assert_eq!(PersoParams::for_profile(&p).expect("params"), PersoParams::test());
+    let plain = firmware_profile::Profile::load(profile_path("ssc-3g-sim.toml")).expect("profile");
+    assert!(PersoParams::for_profile(&plain).is_err(), "no ISD on that card");
+}
+
+/// Every scheme the profiles name, at every level its "i" allows: a blank card of the
+/// profile, personalised with the keys and parameters read from the profile, then both
+/// terminal flows with a verified ARQC.
+#[test]
+fn each_profile_scheme_personalises_a_blank_card_that_then_answers_a_terminal() {
+    use secure_channel::{IsdSetup, KeyProvider};
+    let visa2 = visa2_profile();
+    let all_scp03 = vec![SecurityLevel::C_MAC, SecurityLevel::C_DEC_C_MAC, SecurityLevel::ALL];
+    let cases = [
+        (
+            profile_path("ssc-3g-fin-sim.toml"),
+            vec![SecurityLevel::C_MAC, SecurityLevel::C_DEC_C_MAC, SecurityLevel::C_DEC_C_MAC_R_MAC],
+        ),
+        (profile_path("ssc-3g-fin-scp03-sim.toml"), all_scp03.clone()),
+        (profile_path("ssc-3g-fin-sm4-sim.toml"), all_scp03),
+        (visa2.clone(), vec![SecurityLevel::C_MAC]),
+    ];
+    let dp = dp();
+    for (path, levels) in cases {
+        let file = path.display();
+        let profile = firmware_profile::Profile::load(&path).expect("profile");
+        let keys = IsdSetup::from_profile(&profile).and_then(|s| s.sim_keys(&profile)).expect("keys");
+        for level in levels {
+            let card = card_sim::build_card(&card_sim::SimConfig {
+                profile: path.clone(),
+                state: None,
+                faults: card_sim::Faults::default(),
+                vpcd: "127.0.0.1:9".parse().expect("addr"),
+                blank: true,
+            })
+            .expect("card");
+            let mut conn = SimConnection::connect("sim 0", card).expect("connect");
+            let mut tx = conn.transaction().expect("tx");
+            let mut params = PersoParams::for_profile(&profile).expect("params");
+            params.host.level = level;
+            let report = personalise(tx.as_mut(), &dp, &test_transport_key(), &keys, &params)
+                .unwrap_or_else(|e| panic!("{file} at {level:?}: {e}"));
+            assert_eq!(report.applications, 3, "{file}");
+            assert!(report.block_size > 200, "{file}: the largest block the link allows");
+            for interface in [Interface::Contact, Interface::Contactless] {
+                let reading = run_terminal(tx.as_mut(), &terminal(interface)).expect("terminal");
+                assert_eq!(reading.pan, dp.card.pan);
+                verify_arqc(&reading, &IssuerKeys::test()).expect("ARQC verifies");
+            }
+        }
+        // Another scheme's keys are refused by their check values before any APDU.
+        let wrong = SoftwareKeys::from_master(
+            keys.key_version(),
+            SecretKey::new(keys.algorithm(), vec![0x11; 16]).expect("key"),
+            Diversification::Kdf3,
+        );
+        let card = sim();
+        let mut conn = SimConnection::connect("sim 0", card.clone()).expect("connect");
+        let mut tx = conn.transaction().expect("tx");
+        let before = card_sim::lock(&card).apdu_count();
+        let params = PersoParams::for_profile(&profile).expect("params");
+        let e = personalise(tx.as_mut(), &dp, &test_transport_key(), &wrong, &params).expect_err("wrong key");
+        assert!(matches!(e, Error::SecureChannel(_)), "{e}");
+        assert_eq!(card_sim::lock(&card).apdu_count(), before, "{file}: nothing sent");
+    }
+    let _ = std::fs::remove_dir_all(visa2.with_file_name(""));
+}
+
+/// `ssc-3g-fin-sim` with its ISD keys diversified by VISA2 instead of EMV CPS: the method is
+/// profile data, so only the profile changes (written with the PSAM profile it derives from).
+fn visa2_profile() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("emv-cps-visa2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let text = std::fs::read_to_string(profile_path("ssc-3g-fin-sim.toml")).expect("profile");
+    assert!(text.contains("diversification = \"emv-cps\""));
+    let text = text.replace("diversification = \"emv-cps\"", "diversification = \"visa2\"");
+    std::fs::write(dir.join("ssc-3g-fin-visa2.toml"), text).expect("write");
+    std::fs::copy(profile_path("psam-sim.toml"), dir.join("psam-sim.toml")).expect("psam");
+    dir.join("ssc-3g-fin-visa2.toml")
+}
+
+#[test]
+fn the_interface_is_told_by_the_atr() {
+    let contact = h("3B8E01807300 00C05800BF7C7A48FB4967C0");
+    assert_eq!(Interface::of_atr(&contact), Interface::Contact);
+    let historical = &contact[4..contact.len() - 1];
+    assert_eq!(Interface::of_atr(&card_sim::contactless_atr(historical)), Interface::Contactless);
+    assert_eq!(Interface::of_atr(&[0x3B, 0x8E, 0x80, 0x01]), Interface::Contact, "truncated");
 }

@@ -55,6 +55,14 @@
 //! id = "01"
 //! tries = 3
 //!
+//! [isd]                             # required with (and only with) an `isd` application
+//! scheme = "scp02"                  # scp02 (3DES) | scp03 (AES) | scp03-sm4 (SM4 variant)
+//! i = "15"                          # the protocol's i parameter
+//! # scp_id = "02"                   # optional: SCP id the card reports (default 02 / 03)
+//! key_version = "01"
+//! diversification = "emv-cps"       # none | emv-cps | visa2 (SCP02) | kdf3 (SCP03, SM4)
+//! master_kcv = "8BAF47"             # optional: check value of the issuer master key (KMC)
+//!
 //! [sim]                             # TEST values for the simulator only
 //! key = [{ df = "3F00/DDF1", id = "04", value = "<16 or 24 bytes hex>" }]
 //! pin = [{ df = "3F00/DDF1", id = "01", value = "123456" }]
@@ -65,6 +73,7 @@
 //! # optional: keys with a psam_key are diversified at "manufacture" from this PSAM
 //! # profile's sim keys for this region (its first two digits: the province)
 //! # derive = { psam = "psam-sim", region = "110100" }     (a key of [sim], before [[sim.file]])
+//! # isd_master = "404142..4F"       # the test KMC of the [isd] (its cipher's key length)
 //! ```
 //!
 //! Access conditions `key:XX` and `pin:XX` name a key or PIN of the file's DF or of a DF
@@ -76,14 +85,17 @@ mod model;
 mod raw;
 mod validate;
 
+/// Reader and printer profiles (`readers/`, `printers/` beside the card profiles).
+pub mod devices;
+
 use std::path::{Path, PathBuf};
 
 pub use apdu::Atr;
 pub use card_transport::Capabilities;
 pub use model::{
     AccessCondition, Algorithm, Application, ApplicationKind, CardLifeCycle, EfSpec, EfStructure, FileKind,
-    FileLifeCycle, FilePath, FileSpec, Generation, KeySpec, KeyUsage, PinSpec, PsamKeyRef, SimContent,
-    SimDerive, SimOnly, SimSecret,
+    FileLifeCycle, FilePath, FileSpec, Generation, IsdDiversification, IsdScheme, IsdSpec, KeySpec, KeyUsage,
+    PinSpec, PsamKeyRef, SimContent, SimDerive, SimOnly, SimSecret, TestKey,
 };
 
 /// A profile that could not be read or is not valid.
@@ -158,6 +170,8 @@ pub struct Profile {
     pub keys: Vec<KeySpec>,
     /// PINs.
     pub pins: Vec<PinSpec>,
+    /// The GlobalPlatform issuer security domain's channel, when the card has one.
+    pub isd: Option<IsdSpec>,
     /// TEST values for the simulator only.
     pub sim: SimOnly,
     /// Where the profile came from (file path or label).

@@ -470,6 +470,85 @@ pub struct SimOnly {
     /// Card keys derived at "manufacture" from a simulated PSAM's master keys, as a card
     /// factory does: the keys with a `psam_key` then need no `sim.key` value.
     pub derive: Option<SimDerive>,
+    /// The issuer master key (KMC) the simulated ISD's keys are diversified from, with the
+    /// cipher of the profile's [`IsdSpec::scheme`]. A personalisation bureau's HSM holds the
+    /// real one; the tests' host reads this.
+    pub isd_master: Option<TestKey>,
+}
+
+/// A TEST key value of the simulator; `Debug` shows only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TestKey(pub Vec<u8>);
+
+impl fmt::Debug for TestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TestKey(<{} bytes>)", self.0.len())
+    }
+}
+
+/// The GlobalPlatform secure channel an issuer security domain speaks (card-spec.md
+/// section 3): the protocol and its block cipher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsdScheme {
+    /// SCP02 (3DES).
+    Scp02,
+    /// SCP03 (AES).
+    Scp03,
+    /// The SM4 variant: SCP03's shape with SM4 as the block cipher.
+    Scp03Sm4,
+}
+
+impl IsdScheme {
+    /// The SCP identifier a card reports by default (`02`, `03`).
+    pub fn default_scp_id(self) -> u8 {
+        match self {
+            IsdScheme::Scp02 => 0x02,
+            IsdScheme::Scp03 | IsdScheme::Scp03Sm4 => 0x03,
+        }
+    }
+
+    /// Whether a master key of `len` bytes fits the scheme's cipher.
+    pub fn key_len_ok(self, len: usize) -> bool {
+        match self {
+            IsdScheme::Scp02 => len == 16 || len == 24,
+            IsdScheme::Scp03 => matches!(len, 16 | 24 | 32),
+            IsdScheme::Scp03Sm4 => len == 16,
+        }
+    }
+}
+
+/// How a card batch's ISD keys follow from the issuer master key and the card's KDD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsdDiversification {
+    /// The card's own keys, not diversified.
+    None,
+    /// EMV CPS 1.1 ("KDC"), 3DES.
+    EmvCps,
+    /// VISA2, 3DES.
+    Visa2,
+    /// SP 800-108 CMAC counter KDF (GlobalPlatformPro's KDF3), AES or SM4.
+    Kdf3,
+}
+
+/// The issuer security domain's secure channel and key set: what a personalisation host
+/// needs to open it (the key values stay in an HSM; only their check value is here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsdSpec {
+    /// Protocol and cipher.
+    pub scheme: IsdScheme,
+    /// The protocol's "i" parameter (SCP02 `15`, SCP03 `70`, ...).
+    pub i: u8,
+    /// SCP identifier the card reports in its INITIALIZE UPDATE answer.
+    pub scp_id: u8,
+    /// Key version number of the static key set (INITIALIZE UPDATE P1).
+    pub key_version: u8,
+    /// How the card keys follow from the master key.
+    pub diversification: IsdDiversification,
+    /// Check value of the master key (the key ceremony record): the host refuses a key that
+    /// does not match before sending anything.
+    pub master_kcv: Option<[u8; 3]>,
 }
 
 /// Where the simulator's card keys come from when they are diversified from a PSAM.

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::model::{Algorithm, ApplicationKind, CardLifeCycle, FileLifeCycle, KeyUsage};
+use crate::model::{
+    Algorithm, ApplicationKind, CardLifeCycle, FileLifeCycle, IsdDiversification, IsdScheme, KeyUsage,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +31,22 @@ pub(crate) struct RawProfile {
     #[serde(default)]
     pub pin: Vec<RawPin>,
     #[serde(default)]
+    pub isd: Option<RawIsd>,
+    #[serde(default)]
     pub sim: Option<RawSim>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIsd {
+    pub scheme: IsdScheme,
+    pub i: String,
+    #[serde(default)]
+    pub scp_id: Option<String>,
+    pub key_version: String,
+    pub diversification: IsdDiversification,
+    #[serde(default)]
+    pub master_kcv: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +161,8 @@ pub(crate) struct RawSim {
     pub file: Vec<RawSimFile>,
     #[serde(default)]
     pub derive: Option<RawSimDerive>,
+    #[serde(default)]
+    pub isd_master: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

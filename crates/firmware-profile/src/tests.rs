@@ -215,3 +215,64 @@ fn paths_and_conditions_round_trip() {
     }
     assert!(AccessCondition::parse("key:A").is_none());
 }
+
+/// The same profile with an issuer security domain and its `[isd]`.
+fn with_isd(isd: &str) -> String {
+    let app = "[[application]]\nname = \"ISD\"\naid = \"A000000151000000\"\nkind = \"isd\"\n\n";
+    BASE.replacen("[[file]]", &format!("{app}{isd}\n[[file]]"), 1)
+}
+
+#[test]
+fn the_financial_profiles_carry_their_isd_scheme() {
+    let want = [
+        ("ssc-3g-fin-sim.toml", IsdScheme::Scp02, 0x15, 0x01, IsdDiversification::EmvCps, [0x8B, 0xAF, 0x47]),
+        (
+            "ssc-3g-fin-scp03-sim.toml",
+            IsdScheme::Scp03,
+            0x70,
+            0x30,
+            IsdDiversification::Kdf3,
+            [0x50, 0x4A, 0x77],
+        ),
+        (
+            "ssc-3g-fin-sm4-sim.toml",
+            IsdScheme::Scp03Sm4,
+            0x70,
+            0x40,
+            IsdDiversification::Kdf3,
+            [0x18, 0x9D, 0x8A],
+        ),
+    ];
+    for (file, scheme, i, kvn, method, kcv) in want {
+        let p = Profile::load(profiles_dir().join(file)).expect("valid");
+        let isd = p.isd.expect("[isd]");
+        assert_eq!(
+            (isd.scheme, isd.i, isd.key_version, isd.diversification),
+            (scheme, i, kvn, method),
+            "{file}"
+        );
+        assert_eq!((isd.scp_id, isd.master_kcv), (scheme.default_scp_id(), Some(kcv)), "{file}");
+        let master = p.sim.isd_master.expect("sim.isd_master");
+        assert!(scheme.key_len_ok(master.0.len()));
+        assert_eq!(format!("{master:?}"), "TestKey(<16 bytes>)", "the test key never prints");
+    }
+}
+
+#[test]
+fn isd_section_is_checked() {
+    let ok = "[isd]\nscheme = \"scp02\"\ni = \"15\"\nkey_version = \"01\"\ndiversification = \"visa2\"\n";
+    let p = Profile::from_toml_str(&with_isd(ok), "t.toml").expect("valid");
+    assert_eq!(p.isd.map(|i| (i.scp_id, i.master_kcv)), Some((0x02, None)));
+    let refuse = |text: String, field: &str| {
+        let e = Profile::from_toml_str(&text, "t.toml").expect_err("refused").to_string();
+        assert!(e.contains(field), "{e}");
+    };
+    refuse(with_isd(""), "isd: missing");
+    refuse(BASE.replacen("[[file]]", &format!("{ok}\n[[file]]"), 1), "no application of kind");
+    refuse(with_isd(&ok.replace("visa2", "kdf3")), "isd.diversification");
+    refuse(with_isd(&ok.replace("scp02", "scp03")), "isd.diversification");
+    refuse(with_isd(&ok.replace("\"15\"", "\"1\"")), "isd.i");
+    refuse(with_isd(&format!("{ok}master_kcv = \"8BAF\"\n")), "isd.master_kcv");
+    refuse(with_isd(&ok.replace("scp02", "scp04")), "scp04");
+    refuse(with_isd(ok).replace("[sim]\n", "[sim]\nisd_master = \"4041424344454647\"\n"), "sim.isd_master");
+}

@@ -6,10 +6,10 @@ use card_transport::Capabilities;
 
 use crate::model::{
     parse_byte, parse_fid, AccessCondition, Application, ApplicationKind, CardLifeCycle, EfSpec, EfStructure,
-    FileKind, FileLifeCycle, FilePath, FileSpec, Generation, KeySpec, PinSpec, PsamKeyRef, SimContent,
-    SimDerive, SimOnly, SimSecret,
+    FileKind, FileLifeCycle, FilePath, FileSpec, Generation, IsdDiversification, IsdScheme, IsdSpec, KeySpec,
+    PinSpec, PsamKeyRef, SimContent, SimDerive, SimOnly, SimSecret, TestKey,
 };
-use crate::raw::{RawFile, RawFileType, RawProfile, RawSim, RawStructure};
+use crate::raw::{RawFile, RawFileType, RawIsd, RawProfile, RawSim, RawStructure};
 use crate::{Atr, Profile, ProfileError};
 
 /// Largest transparent EF: what an extended READ BINARY can answer in one go.
@@ -96,6 +96,7 @@ pub(crate) fn validate(raw: RawProfile, source: &str) -> Result<Profile> {
         files: files(&cx, &raw.file)?,
         keys: Vec::new(),
         pins: Vec::new(),
+        isd: None,
         sim: SimOnly::default(),
         source: source.to_string(),
     };
@@ -188,10 +189,62 @@ pub(crate) fn validate(raw: RawProfile, source: &str) -> Result<Profile> {
         });
     }
 
+    let has_isd = profile.application(ApplicationKind::Isd).is_some();
+    profile.isd = match (&raw.isd, has_isd) {
+        (Some(isd), true) => Some(isd_spec(&cx, isd)?),
+        (None, false) => None,
+        (Some(_), false) => return Err(cx.err("isd", "there is no application of kind \"isd\" to describe")),
+        (None, true) => {
+            return Err(cx.err(
+                "isd",
+                "missing: a card with an issuer security domain needs its [isd] scheme, i, key_version and diversification",
+            ))
+        }
+    };
     if let Some(sim) = &raw.sim {
         profile.sim = sim_only(&cx, &profile, sim)?;
     }
     Ok(profile)
+}
+
+fn isd_spec(cx: &Ctx<'_>, raw: &RawIsd) -> Result<IsdSpec> {
+    let i = cx.byte("isd.i", &raw.i)?;
+    let scp_id = match &raw.scp_id {
+        Some(text) => cx.byte("isd.scp_id", text)?,
+        None => raw.scheme.default_scp_id(),
+    };
+    let key_version = cx.byte("isd.key_version", &raw.key_version)?;
+    let fits = match raw.diversification {
+        IsdDiversification::None => true,
+        IsdDiversification::EmvCps | IsdDiversification::Visa2 => raw.scheme == IsdScheme::Scp02,
+        IsdDiversification::Kdf3 => raw.scheme != IsdScheme::Scp02,
+    };
+    if !fits {
+        return Err(cx.err(
+            "isd.diversification",
+            format!(
+                "{:?} does not fit {:?}: emv-cps and visa2 are for scp02 (3DES), kdf3 for scp03 and scp03-sm4",
+                raw.diversification, raw.scheme
+            ),
+        ));
+    }
+    let master_kcv = match &raw.master_kcv {
+        Some(text) => {
+            let kcv = cx.hex("isd.master_kcv", text)?;
+            Some(kcv.try_into().map_err(|v: Vec<u8>| {
+                cx.err("isd.master_kcv", format!("{} bytes; a check value has 3", v.len()))
+            })?)
+        }
+        None => None,
+    };
+    Ok(IsdSpec {
+        scheme: raw.scheme,
+        i,
+        scp_id,
+        key_version,
+        diversification: raw.diversification,
+        master_kcv,
+    })
 }
 
 fn capabilities(cx: &Ctx<'_>, raw: &RawProfile, atr: &Atr) -> Result<Capabilities> {
@@ -482,6 +535,20 @@ fn sim_only(cx: &Ctx<'_>, profile: &Profile, sim: &RawSim) -> Result<SimOnly> {
             );
         }
         out.derive = Some(SimDerive { psam: d.psam.clone(), region: d.region.clone() });
+    }
+    if let Some(text) = &sim.isd_master {
+        let isd = profile
+            .isd
+            .as_ref()
+            .ok_or_else(|| cx.err("sim.isd_master", "the profile has no [isd] whose master this would be"))?;
+        let value = cx.hex("sim.isd_master", text)?;
+        if !isd.scheme.key_len_ok(value.len()) {
+            return Err(cx.err(
+                "sim.isd_master",
+                format!("{} bytes is not a key length of {:?}", value.len(), isd.scheme),
+            ));
+        }
+        out.isd_master = Some(TestKey(value));
     }
     for (i, s) in sim.file.iter().enumerate() {
         let f = |name: &str| format!("sim.file[{i}].{name}");

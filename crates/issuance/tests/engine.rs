@@ -436,7 +436,8 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
         })
         .expect("stop at the province");
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
-    let found: Vec<(&str, Option<CardStatus>, Option<CardStatus>, Option<CardStatus>)> =
+    type Seen<'a> = (&'a str, Option<CardStatus>, Option<CardStatus>, Option<CardStatus>);
+    let found: Vec<Seen<'_>> =
         r.mismatches.iter().map(|m| (m.card_number.as_str(), m.ledger, m.local, m.provincial)).collect();
     assert_eq!(
         found,
@@ -474,13 +475,13 @@ fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywher
     let cancelled =
         issuance::lifecycle::cancel_for_deceased(&c.local, &c.province, "op-1", &ssn_of(&b), "death-1")
             .expect("cancel");
-    assert_eq!(cancelled, [dead.clone()]);
+    assert_eq!(cancelled, std::slice::from_ref(&dead));
     assert_eq!(c.local.card_status(&dead).expect("local"), Some(CardStatus::Cancelled));
     assert_eq!(c.province.lookup(&ssn_of(&b)).expect("lookup").cards[0].status, CardStatus::Cancelled);
     let retry =
         issuance::lifecycle::cancel_for_deceased(&c.local, &c.province, "op-1", &ssn_of(&b), "death-1")
             .expect("retry");
-    assert_eq!(retry, [dead.clone()], "a retry gets the first answer and changes nothing");
+    assert_eq!(retry, std::slice::from_ref(&dead), "a retry gets the first answer and changes nothing");
     let (_, refused) = c.engine(None).start(&b, &params(), None).expect("deceased");
     assert!(matches!(&refused, JobOutcome::Refused(r) if r.contains("deceased")), "{refused:?}");
 

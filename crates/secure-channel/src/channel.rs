@@ -137,8 +137,14 @@ impl Channel {
     }
 
     /// Protects a command at the session's level.
+    /// With R-MAC a command without Le gets Le `00`: the answer carries the R-MAC as data,
+    /// and a card (or reader) returns no data to a command that asks for none.
     pub(crate) fn wrap(&mut self, cmd: &Command) -> Result<Command, Error> {
-        self.wrap_with(cmd, self.level.c_mac(), self.level.c_dec())
+        let mut out = self.wrap_with(cmd, self.level.c_mac(), self.level.c_dec())?;
+        if self.level.r_mac() && out.le.is_none() {
+            out.le = Some(256);
+        }
+        Ok(out)
     }
 
     fn wrap_with(&mut self, cmd: &Command, mac: bool, enc: bool) -> Result<Command, Error> {

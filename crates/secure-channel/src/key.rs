@@ -1,11 +1,13 @@
-//! Keys and the block-cipher primitives every scheme is built from. One [`SecretKey`] type
-//! for 3DES, AES and SM4, so the schemes take the cipher as a parameter instead of being
-//! written three times.
+//! Keys and the block-cipher modes every scheme is built from. One [`SecretKey`] type for
+//! 3DES, AES and SM4, so the schemes take the cipher as a parameter instead of being written
+//! three times. The 3DES and SM4 blocks and the retail MAC are `card-crypto`'s (one
+//! definition for every card protocol of the workspace); AES, which no other card protocol
+//! here uses, and CMAC come from RustCrypto directly.
 
 use crate::Error;
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use cmac::{Cmac, Mac};
-use des::cipher::generic_array::GenericArray;
-use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The block cipher of a key. SCP02 uses [`Algorithm::Tdes`]; SCP03 uses [`Algorithm::Aes`],
@@ -72,25 +74,32 @@ impl std::fmt::Debug for SecretKey {
 /// The cipher with its key schedule, chosen once per operation. The cipher crates zeroise
 /// their schedules on drop (their `zeroize` feature is on).
 enum Engine {
-    Tdes2(des::TdesEde2),
-    Tdes3(des::TdesEde3),
+    /// 3DES or SM4.
+    Card(card_crypto::BlockCipher),
     Aes128(aes::Aes128),
     Aes192(aes::Aes192),
     Aes256(aes::Aes256),
-    Sm4(sm4::Sm4),
 }
 
-macro_rules! on_engine {
-    ($engine:expr, $c:ident => $body:expr) => {
-        match $engine {
-            Engine::Tdes2($c) => $body,
-            Engine::Tdes3($c) => $body,
-            Engine::Aes128($c) => $body,
-            Engine::Aes192($c) => $body,
-            Engine::Aes256($c) => $body,
-            Engine::Sm4($c) => $body,
+impl Engine {
+    fn encrypt_block(&self, block: &mut [u8]) {
+        match self {
+            // The block length was checked by the caller: this cannot fail.
+            Engine::Card(c) => c.encrypt_block(block).unwrap_or(()),
+            Engine::Aes128(c) => c.encrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Aes192(c) => c.encrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Aes256(c) => c.encrypt_block(GenericArray::from_mut_slice(block)),
         }
-    };
+    }
+
+    fn decrypt_block(&self, block: &mut [u8]) {
+        match self {
+            Engine::Card(c) => c.decrypt_block(block).unwrap_or(()),
+            Engine::Aes128(c) => c.decrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Aes192(c) => c.decrypt_block(GenericArray::from_mut_slice(block)),
+            Engine::Aes256(c) => c.decrypt_block(GenericArray::from_mut_slice(block)),
+        }
+    }
 }
 
 impl SecretKey {
@@ -153,17 +162,17 @@ impl SecretKey {
         crate::Kcv(kcv)
     }
 
-    fn engine(&self) -> Engine {
-        // Lengths were checked in `new`, so `new_from_slice` cannot fail; the fallback keeps
-        // the code free of unwrap.
+    fn engine(&self) -> Result<Engine, Error> {
         let k = &self.bytes[..];
+        let card = |alg| {
+            card_crypto::BlockCipher::new(alg, k).map(Engine::Card).map_err(|e| Error::Key(e.to_string()))
+        };
         match (self.algorithm, k.len()) {
-            (Algorithm::Tdes, 16) => Engine::Tdes2(des::TdesEde2::new(GenericArray::from_slice(k))),
-            (Algorithm::Tdes, _) => Engine::Tdes3(des::TdesEde3::new(GenericArray::from_slice(k))),
-            (Algorithm::Aes, 16) => Engine::Aes128(aes::Aes128::new(GenericArray::from_slice(k))),
-            (Algorithm::Aes, 24) => Engine::Aes192(aes::Aes192::new(GenericArray::from_slice(k))),
-            (Algorithm::Aes, _) => Engine::Aes256(aes::Aes256::new(GenericArray::from_slice(k))),
-            (Algorithm::Sm4, _) => Engine::Sm4(sm4::Sm4::new(GenericArray::from_slice(k))),
+            (Algorithm::Tdes, _) => card(card_crypto::Algorithm::TripleDes),
+            (Algorithm::Sm4, _) => card(card_crypto::Algorithm::Sm4),
+            (Algorithm::Aes, 16) => Ok(Engine::Aes128(aes::Aes128::new(GenericArray::from_slice(k)))),
+            (Algorithm::Aes, 24) => Ok(Engine::Aes192(aes::Aes192::new(GenericArray::from_slice(k)))),
+            (Algorithm::Aes, _) => Ok(Engine::Aes256(aes::Aes256::new(GenericArray::from_slice(k)))),
         }
     }
 
@@ -178,10 +187,10 @@ impl SecretKey {
     /// ECB encryption of whole blocks.
     pub fn encrypt_ecb(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         self.check_blocks(data.len())?;
-        let engine = self.engine();
+        let engine = self.engine()?;
         let mut out = data.to_vec();
         for block in out.chunks_mut(self.algorithm.block_size()) {
-            on_engine!(&engine, c => c.encrypt_block(GenericArray::from_mut_slice(block)));
+            engine.encrypt_block(block);
         }
         Ok(out)
     }
@@ -189,10 +198,10 @@ impl SecretKey {
     /// ECB decryption of whole blocks.
     pub fn decrypt_ecb(&self, data: &[u8]) -> Result<Vec<u8>, Error> {
         self.check_blocks(data.len())?;
-        let engine = self.engine();
+        let engine = self.engine()?;
         let mut out = data.to_vec();
         for block in out.chunks_mut(self.algorithm.block_size()) {
-            on_engine!(&engine, c => c.decrypt_block(GenericArray::from_mut_slice(block)));
+            engine.decrypt_block(block);
         }
         Ok(out)
     }
@@ -204,12 +213,12 @@ impl SecretKey {
         if iv.len() != bs {
             return Err(Error::Key(format!("IV of {} bytes for {bs}-byte blocks", iv.len())));
         }
-        let engine = self.engine();
+        let engine = self.engine()?;
         let mut out = data.to_vec();
         let mut chain = iv.to_vec();
         for block in out.chunks_mut(bs) {
             xor_into(block, &chain);
-            on_engine!(&engine, c => c.encrypt_block(GenericArray::from_mut_slice(block)));
+            engine.encrypt_block(block);
             chain.copy_from_slice(block);
         }
         Ok(out)
@@ -222,12 +231,12 @@ impl SecretKey {
         if iv.len() != bs {
             return Err(Error::Key(format!("IV of {} bytes for {bs}-byte blocks", iv.len())));
         }
-        let engine = self.engine();
+        let engine = self.engine()?;
         let mut out = data.to_vec();
         let mut chain = iv.to_vec();
         for block in out.chunks_mut(bs) {
             let cipher_block = block.to_vec();
-            on_engine!(&engine, c => c.decrypt_block(GenericArray::from_mut_slice(block)));
+            engine.decrypt_block(block);
             xor_into(block, &chain);
             chain = cipher_block;
         }
@@ -268,27 +277,13 @@ impl SecretKey {
     /// key half over all blocks, the last one finished with 3DES; 80-padding.
     pub fn retail_mac(&self, icv: &[u8; 8], data: &[u8]) -> Result<[u8; 8], Error> {
         self.require(Algorithm::Tdes)?;
-        let padded = pad80(data, 8);
-        let k1 = des::Des::new(GenericArray::from_slice(&self.bytes[..8]));
-        let tdes = self.engine();
-        let mut chain = *icv;
-        let (head, last) = padded.split_at(padded.len() - 8);
-        for block in head.chunks(8) {
-            xor_into(&mut chain, block);
-            k1.encrypt_block(GenericArray::from_mut_slice(&mut chain));
-        }
-        xor_into(&mut chain, last);
-        on_engine!(&tdes, c => c.encrypt_block(GenericArray::from_mut_slice(&mut chain)));
-        Ok(chain)
+        card_crypto::retail_mac(&self.bytes, icv, data).map_err(|e| Error::Key(e.to_string()))
     }
 
     /// Single DES with the first 8 key bytes: the SCP02 ICV encryption.
     pub fn des_k1_encrypt(&self, block: &[u8; 8]) -> Result<[u8; 8], Error> {
         self.require(Algorithm::Tdes)?;
-        let k1 = des::Des::new(GenericArray::from_slice(&self.bytes[..8]));
-        let mut out = *block;
-        k1.encrypt_block(GenericArray::from_mut_slice(&mut out));
-        Ok(out)
+        card_crypto::single_des_encrypt(&self.bytes, block).map_err(|e| Error::Key(e.to_string()))
     }
 
     fn require(&self, algorithm: Algorithm) -> Result<(), Error> {

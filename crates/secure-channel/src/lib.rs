@@ -7,6 +7,8 @@
 //! - Card role: [`CardSession`], which the card simulator plugs in; the unit tests pair it
 //!   with the host role, so both halves are checked against each other and against the
 //!   vectors of card-spec.md section 3.
+//! - Profiles: [`IsdSetup`] reads a card profile's `[isd]` (scheme, key version,
+//!   diversification, master check value) for both roles.
 //! - Keys: [`KeyProvider`] (software keys in [`SoftwareKeys`], room for a PSAM or HSM),
 //!   diversification ([`Diversification`]: EMV CPS, VISA2, KDF3), check values ([`Kcv`]),
 //!   PUT KEY ([`put_key`]). Secrets are zeroised on drop and never printed.
@@ -25,6 +27,7 @@ mod host;
 mod kcv;
 mod key;
 mod level;
+mod profile;
 mod provider;
 pub mod put_key;
 mod scheme;
@@ -39,6 +42,7 @@ pub use host::{Authenticating, HostHandshake, HostParams, Session};
 pub use kcv::{Kcv, KcvSet};
 pub use key::{pad80, unpad80, Algorithm, KeySet, KeyUsage, SecretKey, SessionKeys};
 pub use level::SecurityLevel;
+pub use profile::IsdSetup;
 pub use provider::{KeyProvider, SessionDerivation, SoftwareKeys};
 pub use scheme::{Protocol, Scheme};
 

@@ -189,7 +189,12 @@ fn exchange_everything(scheme: Scheme, level: SecurityLevel) {
     for cmd in sample_commands() {
         let answer = session.transmit(&mut card, &cmd, "echo").expect("exchange");
         let seen = card.seen.take().expect("card saw the command");
-        assert_eq!(seen, cmd, "{scheme:?} {level}: card sees the plain command");
+        // Under R-MAC a command without Le asks for one: the R-MAC comes back as data.
+        let mut want = cmd.clone();
+        if level.r_mac() && want.le.is_none() {
+            want.le = Some(256);
+        }
+        assert_eq!(seen, want, "{scheme:?} {level}: card sees the plain command");
         let mut echo = cmd.data.clone();
         echo.reverse();
         assert_eq!(answer.data, echo, "{scheme:?} {level}: host gets the plain answer");

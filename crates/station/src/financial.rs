@@ -10,7 +10,7 @@ use card_transport::CardTransaction;
 use emv_cps::{DpFile, PersoParams};
 use firmware_profile::{ApplicationKind, Profile};
 use issuance::FinancialHolder;
-use secure_channel::{Algorithm, Diversification, SecretKey, SoftwareKeys};
+use secure_channel::{Algorithm, IsdSetup, SecretKey, SoftwareKeys};
 
 /// Where each card's data-preparation file comes from.
 pub enum DpSource {
@@ -31,17 +31,14 @@ pub struct Financial {
     params: PersoParams,
 }
 
-fn key_from(spec: &str, test: impl FnOnce() -> Result<SecretKey>, what: &str) -> Result<SecretKey> {
-    if spec == "test" {
-        return test();
-    }
-    let text = std::fs::read_to_string(spec).with_context(|| format!("reading the {what} from {spec}"))?;
-    SecretKey::from_hex(Algorithm::Tdes, text.trim())
-        .map_err(|e| anyhow::anyhow!("{spec}: not a {what} ({e}): 16 or 24 bytes in hex"))
+fn key_file(path: &str, algorithm: Algorithm, what: &str) -> Result<SecretKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the {what} from {path}"))?;
+    SecretKey::from_hex(algorithm, text.trim()).map_err(|e| anyhow::anyhow!("{path}: not a {what} ({e})"))
 }
 
 impl Financial {
-    /// From the `[counter.financial]` section, for cards of `profile`.
+    /// From the `[counter.financial]` section, for cards of `profile` (whose `[isd]` says the
+    /// secure channel, the key version and how the card keys follow from the master key).
     pub fn from_config(c: &daemon::config::FinancialConfig, profile: &Profile) -> Result<Financial> {
         if profile.application(ApplicationKind::Isd).is_none()
             || profile.application(ApplicationKind::PbocDebit).is_none()
@@ -64,13 +61,23 @@ impl Financial {
                 DpSource::Directory(dir)
             }
         };
-        let transport_key =
-            key_from(&c.transport_key, || Ok(emv_cps::test_transport_key()), "DP transport key")?;
-        let kmc = key_from(&c.isd_key, test_kmc, "ISD master key")?;
-        // The parameters carry the check values of the keys the profile's cards expect: the
-        // personalisation compares them before the card's first authentication.
-        let params = PersoParams::test();
-        let isd_keys = SoftwareKeys::from_master(0x01, kmc, Diversification::EmvCps);
+        let transport_key = match c.transport_key.as_str() {
+            "test" => emv_cps::test_transport_key(),
+            path => key_file(path, Algorithm::Tdes, "DP transport key")?,
+        };
+        let setup = IsdSetup::from_profile(profile)?;
+        let isd_keys = match c.isd_key.as_str() {
+            // The profile's [sim] test master: only simulator profiles carry one.
+            "test" => setup.sim_keys(profile)?,
+            path => SoftwareKeys::from_master(
+                setup.key_version,
+                key_file(path, setup.algorithm(), "ISD master key")?,
+                setup.diversification,
+            ),
+        };
+        // The parameters carry the check values of the master key the profile's cards expect:
+        // the personalisation compares them before the card's first authentication.
+        let params = PersoParams::for_profile(profile)?;
         Ok(Financial { dp, transport_key, isd_keys, params })
     }
 
@@ -111,15 +118,6 @@ impl Financial {
             report.block_size
         ))
     }
-}
-
-/// The simulator's ISD master key; builds without the simulators have no test keys.
-fn test_kmc() -> Result<SecretKey> {
-    #[cfg(feature = "sim")]
-    return SecretKey::from_hex(Algorithm::Tdes, card_sim::TEST_KMC)
-        .map_err(|e| anyhow::anyhow!("test KMC: {e}"));
-    #[cfg(not(feature = "sim"))]
-    bail!("isd_key = \"test\" exists only in simulator builds: name the file holding the ISD master key")
 }
 
 fn read_dp(path: &Path) -> Result<DpFile, String> {

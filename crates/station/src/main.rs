@@ -63,6 +63,9 @@ enum Top {
     /// The provincial archive service (runs at the province, or beside a one-machine station).
     #[command(subcommand)]
     Provincial(provincial_cmd::ProvincialCmd),
+    /// Check every device the configuration names and say how to fix each problem. Exit code:
+    /// 0 the counter can issue, 1 with warnings, 2 it cannot.
+    Doctor(doctor::DoctorArgs),
     /// Simulated devices for development and CI (debug builds with the `sim` feature only).
     #[cfg(feature = "sim")]
     #[command(subcommand)]
@@ -316,6 +319,7 @@ fn run(command: Top) -> Result<()> {
         Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),
         Top::Reconcile(a) => reconcile(a),
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
+        Top::Doctor(a) => std::process::exit(i32::from(doctor::run(&a))),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
     }
@@ -561,6 +565,7 @@ fn read_card(
 }
 
 mod api_cmd;
+mod doctor;
 mod provincial_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;

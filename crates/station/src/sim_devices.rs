@@ -20,16 +20,20 @@ pub fn chip_in_printer(
     let profile = Arc::new(Profile::load(profile_path)?);
     let mut factory = card_sim::factory_for(&profile, profile_path)?;
     factory.blank = true;
+    // A profile whose [isd] is wrong fails here, at start, not at the first card.
+    card_sim::register_financial(
+        &mut CardOs::manufacture(profile.clone(), &factory),
+        card_sim::Interface::Auto,
+    )?;
     card_sim::lock(&card).remove();
     printer.lock().observe(Box::new(move |place, fed| {
         let mut chip = card_sim::lock(&card);
         if fed {
             *chip.os_mut() = CardOs::manufacture(profile.clone(), &factory);
-            card_sim::register_financial(
-                chip.os_mut(),
-                card_sim::IsdConfig::test(),
-                card_sim::Interface::Auto,
-            );
+            // The profile's [isd] was checked when the counter started (below).
+            if let Err(e) = card_sim::register_financial(chip.os_mut(), card_sim::Interface::Auto) {
+                tracing::error!(error = %e, "the simulated chip has no issuer security domain");
+            }
         }
         if place == Some(CardPlace::Contact) {
             chip.insert();

@@ -4,6 +4,8 @@
 //! - [`Selector`] names a printer: `serial:/dev/ttyUSB0@115200`, `tcp:10.0.0.5:9100`,
 //!   `lp:/dev/usb/lp0`, `usb:F00A:0001[:SERIAL]` (grammar in [`selector`]);
 //!   [`transport::open`] opens it.
+//! - [`usb_class`]: the USB printer class as pure functions (interface choice, IEEE 1284
+//!   device ID, port status) for [`transport::UsbTransport`].
 //! - [`PrinterTransport`] is the byte link (one request out, one framed reply back, with a
 //!   deadline, and reconnect); the simulator provides an in-memory one.
 //! - [`PrinterError`] keeps the step, the cause with the printer's text, and where the card
@@ -19,6 +21,7 @@ mod evolis_printer;
 mod printer;
 pub mod selector;
 pub mod transport;
+pub mod usb_class;
 
 pub use error::{CardWhereabouts, Cause, PrinterError};
 pub use evolis::FaultKind;

@@ -5,7 +5,7 @@
 //! | `serial:PATH[@BAUD]` | serial port or pty, BAUD default 115200 |
 //! | `tcp:HOST:PORT` | TCP; HOST is a name, an IPv4 address or `[IPv6]` |
 //! | `lp:PATH` | USB printer-class device node, e.g. `/dev/usb/lp0` |
-//! | `usb:VID:PID[:SERIAL]` | the USB printer with these ids (4 hex digits each), found through sysfs as its `/dev/usb/lpN` |
+//! | `usb:VID:PID[:SERIAL]` | the USB printer with these ids (4 hex digits each; the serial number string when several are attached), driven over its printer-class bulk endpoints |
 //! | `/dev/usb/lpN` | short for `lp:/dev/usb/lpN` |
 //! | any other path (`/...` or `./...`), optionally `@BAUD` | short for `serial:PATH[@BAUD]` |
 //! | `HOST:PORT` | short for `tcp:HOST:PORT` |
@@ -13,7 +13,7 @@
 //! The prefixed forms are never ambiguous; the short forms are for people typing at a prompt.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Serial speed when a selector does not give one; Evolis serial models default to it.
@@ -167,43 +167,6 @@ impl fmt::Display for Selector {
     }
 }
 
-/// Finds the `/dev/usb/lpN` node of the USB printer `vid:pid[:serial]` by walking
-/// `<sysfs>/class/usbmisc/lp*` (sysfs is `/sys` on a real system; tests pass a fake tree).
-///
-/// Errors say what was found, so an operator with two printers sees why none was chosen.
-pub fn resolve_usb(sysfs: &Path, vid: u16, pid: u16, serial: Option<&str>) -> Result<PathBuf, String> {
-    let class = sysfs.join("class/usbmisc");
-    let entries = std::fs::read_dir(&class)
-        .map_err(|e| format!("no USB printer-class devices ({}: {e})", class.display()))?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("lp"))
-        .collect();
-    names.sort();
-    let mut seen = Vec::new();
-    let mut matches = Vec::new();
-    for name in names {
-        // `device` points at the USB interface; its parent directory is the USB device.
-        let Ok(interface) = std::fs::canonicalize(class.join(&name).join("device")) else { continue };
-        let Some(device) = interface.parent() else { continue };
-        let read = |file: &str| std::fs::read_to_string(device.join(file)).map(|s| s.trim().to_owned());
-        let (Ok(v), Ok(p)) = (read("idVendor"), read("idProduct")) else { continue };
-        let sn = read("serial").ok();
-        seen.push(format!("{name}={v}:{p}{}", sn.as_deref().map(|s| format!(":{s}")).unwrap_or_default()));
-        let id_matches = u16::from_str_radix(&v, 16) == Ok(vid) && u16::from_str_radix(&p, 16) == Ok(pid);
-        if id_matches && (serial.is_none() || serial == sn.as_deref()) {
-            matches.push(name);
-        }
-    }
-    let wanted = Selector::Usb { vid, pid, serial: serial.map(str::to_owned) };
-    match matches.as_slice() {
-        [one] => Ok(PathBuf::from("/dev/usb").join(one)),
-        [] => Err(format!("no {wanted} among [{}]", seen.join(", "))),
-        several => Err(format!("{wanted} matches {}: add the serial number", several.join(", "))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,38 +247,5 @@ mod tests {
             assert_eq!(parse(s).to_string(), s);
             assert_eq!(parse(&parse(s).to_string()), parse(s));
         }
-    }
-
-    #[test]
-    fn usb_ids_resolve_through_sysfs() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let sys = root.path();
-        let add = |lp: &str, dev: &str, vid: &str, pid: &str, serial: Option<&str>| {
-            let device = sys.join("devices").join(dev);
-            let interface = device.join(format!("{dev}:1.0"));
-            std::fs::create_dir_all(&interface).expect("mkdir");
-            std::fs::write(device.join("idVendor"), format!("{vid}\n")).expect("write");
-            std::fs::write(device.join("idProduct"), format!("{pid}\n")).expect("write");
-            if let Some(sn) = serial {
-                std::fs::write(device.join("serial"), format!("{sn}\n")).expect("write");
-            }
-            let class = sys.join("class/usbmisc").join(lp);
-            std::fs::create_dir_all(&class).expect("mkdir");
-            std::os::unix::fs::symlink(&interface, class.join("device")).expect("symlink");
-        };
-        add("lp0", "1-1", "f00a", "0001", Some("AAA"));
-        add("lp1", "1-2", "f00a", "0001", Some("BBB"));
-        add("lp2", "1-3", "0a5f", "00b0", None);
-        assert_eq!(resolve_usb(sys, 0x0a5f, 0x00b0, None), Ok("/dev/usb/lp2".into()));
-        assert_eq!(resolve_usb(sys, 0xf00a, 1, Some("BBB")), Ok("/dev/usb/lp1".into()));
-        assert_eq!(
-            resolve_usb(sys, 0xf00a, 1, None),
-            Err("usb:f00a:0001 matches lp0, lp1: add the serial number".into())
-        );
-        assert_eq!(
-            resolve_usb(sys, 0xf00a, 2, None),
-            Err("no usb:f00a:0002 among [lp0=f00a:0001:AAA, lp1=f00a:0001:BBB, lp2=0a5f:00b0]".into())
-        );
-        assert!(resolve_usb(&sys.join("nothing"), 1, 2, None).expect_err("an error").starts_with("no USB"));
     }
 }

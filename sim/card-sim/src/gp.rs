@@ -2,8 +2,10 @@
 //! `secure-channel` crate), INSTALL [for personalization] and STORE DATA carrying EMV CPS
 //! data groupings (DGIs) to an application, as a personalisation bureau's host drives it.
 //!
-//! - `80 50` INITIALIZE UPDATE, `84 82` EXTERNAL AUTHENTICATE: [`CardSession`]; the card
-//!   challenge is random, the SCP02 sequence counter persistent.
+//! - `80 50` INITIALIZE UPDATE, `84 82` EXTERNAL AUTHENTICATE: [`CardSession`] in the
+//!   scheme the profile's `[isd]` names (SCP02, SCP03, the SM4 variant). The sequence counter
+//!   is persistent (2 bytes under SCP02, 3 under SCP03); the card challenge is random, or
+//!   under SCP03 with i b4 derived from the counter and the ISD's AID as GlobalPlatform asks.
 //! - `80|84 E6 20 00` INSTALL [for personalization] `00 00 L <AID> 00 00 00`: the target must
 //!   be an application of the profile (PSE, PPSE, PBOC debit) not yet personalised (`6985`).
 //! - `80|84 E2 P1 P2` STORE DATA: P2 the block number from 00 (`6A86` otherwise); P1 b8 the
@@ -16,19 +18,18 @@
 //!   a refused personalisation leaves the application blank.
 //!
 //! Any SELECT, reset or security failure ends the session and drops what was not committed.
-//! The ISD's keys are simulator configuration ([`IsdConfig`]), not profile data: the
-//! profile schema has no GlobalPlatform key fields yet.
+//! The ISD's scheme, key version and diversification come from the profile's `[isd]`, its
+//! test master key from `[sim] isd_master` ([`IsdConfig::from_profile`]).
 
 use apdu::{Command, Response, StatusWord};
 use firmware_profile::ApplicationKind;
-use secure_channel::{diversify_set, unpad80, CardSession, Diversification, Scheme, SecretKey};
+use secure_channel::{
+    diversify_set, scp03, unpad80, CardSession, Diversification, IsdSetup, Protocol, Scheme, SecretKey,
+};
 use tracing::debug;
 
 use crate::state::Hex;
 use crate::{ApplicationHandler, CardOs};
-
-/// The GlobalPlatform test master key (KMC) `404142..4F`.
-pub const TEST_KMC: &str = "404142434445464748494A4B4C4D4E4F";
 
 /// How the simulated ISD is keyed.
 #[derive(Debug, Clone)]
@@ -44,17 +45,15 @@ pub struct IsdConfig {
 }
 
 impl IsdConfig {
-    /// SCP02 i=15, key version 01, card keys diversified from the test KMC by the EMV CPS
-    /// method: what the `emv-cps` tests and `station dp` demo expect.
-    pub fn test() -> IsdConfig {
-        IsdConfig {
-            scheme: Scheme::scp02(0x15),
-            key_version: 0x01,
-            // A constant of the right length: cannot fail.
-            master: SecretKey::from_hex(secure_channel::Algorithm::Tdes, TEST_KMC)
-                .unwrap_or_else(|_| unreachable!("16-byte test key")),
-            diversification: Diversification::EmvCps,
-        }
+    /// The ISD of `profile`: `[isd]` and the test master key `[sim] isd_master`.
+    pub fn from_profile(profile: &firmware_profile::Profile) -> Result<IsdConfig, secure_channel::Error> {
+        let setup = IsdSetup::from_profile(profile)?;
+        Ok(IsdConfig {
+            scheme: setup.scheme,
+            key_version: setup.key_version,
+            master: setup.sim_master(profile)?,
+            diversification: setup.diversification,
+        })
     }
 }
 
@@ -109,14 +108,42 @@ impl IsdHandler {
         self.perso = None;
     }
 
-    fn challenge(&mut self) -> [u8; 6] {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_be_bytes();
-        [v[0], v[1], v[2], v[3], v[4], v[5]]
+    /// `n` random bytes (xorshift: a simulator's challenge needs to vary, not to be secret).
+    fn random(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            let mut x = self.rng;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.rng = x;
+            out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_be_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+
+    /// The sequence counter as the scheme sends it, and the card challenge.
+    fn counter_and_challenge(
+        &mut self,
+        card: &CardOs,
+        keys: &secure_channel::KeySet,
+        seq: u16,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        let scheme = self.config.scheme;
+        match scheme.protocol {
+            Protocol::Scp02 => Some((seq.to_be_bytes().to_vec(), self.random(6))),
+            Protocol::Scp03 if scheme.scp03_pseudo_random() => {
+                let [hi, lo] = seq.to_be_bytes();
+                let counter = [0, hi, lo];
+                let aid = card.profile().application(ApplicationKind::Isd).map(|a| a.aid.clone())?;
+                let challenge =
+                    scp03::pseudo_random_card_challenge(&keys.enc, counter, &aid, scheme.challenge_len())
+                        .ok()?;
+                Some((counter.to_vec(), challenge))
+            }
+            Protocol::Scp03 => Some((Vec::new(), self.random(scheme.challenge_len()))),
+        }
     }
 
     fn initialize_update(&mut self, card: &mut CardOs, cmd: &Command) -> Response {
@@ -131,13 +158,15 @@ impl IsdHandler {
             Ok(k) => k,
             Err(_) => return Response::status(StatusWord::ReferenceDataNotUsable),
         };
+        let seq = card.emv_state().isd_sequence_counter;
+        let Some((counter, challenge)) = self.counter_and_challenge(card, &keys, seq) else {
+            return Response::status(StatusWord::ReferenceDataNotUsable);
+        };
         let mut session = match CardSession::new(self.config.scheme, keys, kdd) {
             Ok(s) => s,
             Err(_) => return Response::status(StatusWord::ReferenceDataNotUsable),
         };
-        let seq = card.emv_state().isd_sequence_counter;
-        let challenge = self.challenge();
-        match session.initialize_update(cmd, &challenge, &seq.to_be_bytes()) {
+        match session.initialize_update(cmd, &challenge, &counter) {
             Ok(r) => {
                 card.emv_state_mut().isd_sequence_counter = seq.wrapping_add(1);
                 self.session = Some(session);
@@ -347,11 +376,35 @@ mod tests {
         assert!(next_dgi(&[0, 0, 0]).is_err());
     }
 
+    fn profile(file: &str) -> firmware_profile::Profile {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles");
+        firmware_profile::Profile::load(dir.join(file)).expect("profile")
+    }
+
     #[test]
-    fn the_test_isd_keys_are_the_emv_cps_diversification_of_the_test_kmc() {
-        let c = IsdConfig::test();
+    fn the_scp02_isd_keys_are_the_emv_cps_diversification_of_the_test_kmc() {
+        let c = IsdConfig::from_profile(&profile("ssc-3g-fin-sim.toml")).expect("isd");
+        assert_eq!((c.scheme, c.key_version), (Scheme::scp02(0x15), 0x01));
+        assert_eq!(
+            c.master,
+            SecretKey::from_hex(secure_channel::Algorithm::Tdes, "404142434445464748494A4B4C4D4E4F")
+                .expect("kmc")
+        );
         let keys =
             diversify_set(c.diversification, 1, &c.master, &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]).expect("keys");
         assert_eq!(keys.enc.kcv().to_string(), "C33013");
+    }
+
+    #[test]
+    fn scp03_and_sm4_isds_come_from_their_profiles() {
+        for (file, scheme) in [
+            ("ssc-3g-fin-scp03-sim.toml", Scheme::scp03(0x70)),
+            ("ssc-3g-fin-sm4-sim.toml", Scheme::scp03_sm4(0x70)),
+        ] {
+            let c = IsdConfig::from_profile(&profile(file)).expect("isd");
+            assert_eq!((c.scheme, c.diversification), (scheme, Diversification::Kdf3), "{file}");
+            assert_eq!(c.master.algorithm(), scheme.algorithm);
+        }
+        assert!(IsdConfig::from_profile(&profile("ssc-3g-sim.toml")).is_err(), "no ISD there");
     }
 }

@@ -13,6 +13,8 @@
 //!   DGIs) and the PBOC debit application with its PSE and PPSE ([`emv_handlers`]).
 //! - [`factory_for`]: the card as the factory makes it, keys diversified from the PSAM's.
 //! - [`SimCard`]: the card in a slot, with [`Faults`]; shared as a [`SharedCard`].
+//! - [`start_contactless`]: the card on a contactless reader (ISO 14443-4 ATR of PC/SC part 3,
+//!   the EMV applications answering as contactless).
 //! - [`SimReaders`] / [`SimConnection`]: the in-process transport (`sim 0`, `sim 1`, ...).
 //! - [`vpcd::spawn`] / [`VpcdHandle`]: the vpcd client on its own thread.
 //! - [`run`] / [`start`]: what `station sim card` calls.
@@ -22,6 +24,7 @@ compile_error!(
     "the card simulator is for tests and development only: it must never be built into a release binary"
 );
 
+mod contactless;
 mod factory;
 mod faults;
 mod gp;
@@ -37,9 +40,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use contactless::{build_contactless_card, contactless_atr, start_contactless};
 pub use factory::factory_for;
 pub use faults::{Faults, FaultsError};
-pub use gp::{kdd_of, IsdConfig, IsdHandler, TEST_KMC};
+pub use gp::{kdd_of, IsdConfig, IsdHandler};
 pub use os::{ApplicationHandler, CardOs, Executed};
 pub use pboc::{application_cryptogram, emv_handlers, EmvHandler, Interface};
 pub use psam::PsamHandler;
@@ -97,6 +101,14 @@ pub enum SimError {
         /// What is missing.
         message: String,
     },
+    /// The profile's issuer security domain cannot be set up.
+    #[error("{profile}: issuer security domain: {message}")]
+    Isd {
+        /// The card profile.
+        profile: String,
+        /// What is missing or wrong.
+        message: String,
+    },
     /// The vpcd client thread could not start.
     #[error("vpcd client thread: {0}")]
     Thread(#[from] std::io::Error),
@@ -130,18 +142,20 @@ pub fn build_card(config: &SimConfig) -> Result<SharedCard, SimError> {
     if profile.applications.iter().any(|a| a.kind == firmware_profile::ApplicationKind::Psam) {
         os.register_handler(firmware_profile::ApplicationKind::Psam, Box::<PsamHandler>::default());
     }
-    register_financial(&mut os, IsdConfig::test(), Interface::Auto);
+    register_financial(&mut os, Interface::Auto)?;
     Ok(SimCard::new(os).shared())
 }
 
-/// Registers the security domain and the EMV handlers for the applications the card's
-/// profile has (none: nothing changes). Called again, it replaces them: a test that wants a
-/// card answering only as contactless registers [`Interface::Contactless`].
-pub fn register_financial(os: &mut CardOs, isd: IsdConfig, interface: Interface) {
+/// Registers the security domain (keyed as the profile's `[isd]` says) and the EMV handlers
+/// for the applications the card's profile has (none: nothing changes). Called again, it
+/// replaces them: a card on a contactless reader registers [`Interface::Contactless`].
+pub fn register_financial(os: &mut CardOs, interface: Interface) -> Result<(), SimError> {
     use firmware_profile::ApplicationKind;
     let kinds: Vec<ApplicationKind> = os.profile().applications.iter().map(|a| a.kind).collect();
     let has = |kind| kinds.contains(&kind);
     if has(ApplicationKind::Isd) {
+        let isd = IsdConfig::from_profile(os.profile())
+            .map_err(|e| SimError::Isd { profile: os.profile().id.clone(), message: e.to_string() })?;
         os.register_handler(ApplicationKind::Isd, Box::new(IsdHandler::new(isd)));
     }
     for (kind, handler) in emv_handlers(interface) {
@@ -149,6 +163,7 @@ pub fn register_financial(os: &mut CardOs, isd: IsdConfig, interface: Interface)
             os.register_handler(kind, handler);
         }
     }
+    Ok(())
 }
 
 /// Builds the card and connects it to vpcd on a thread; returns at once.

@@ -20,9 +20,12 @@
 //! ISO 9797-1 MAC algorithm 3, padding method 2, over `CDOL1 data || AIP || ATC || CVR part of
 //! the IAD (its bytes 4..7: 03 CVR1 CVR2 CVR3)`.
 //!
-//! Interface: a real card knows which contacts it is powered through; the simulator has one
-//! slot, so with [`Interface::Auto`] the SELECT of the PPSE since the last reset means
-//! contactless and that of the PSE contact.
+//! Interface: a real card knows which contacts it is powered through. On the contactless
+//! reader ([`crate::start_contactless`]) the card answers as [`Interface::Contactless`]: the
+//! PPSE and the contactless data, and no PSE (EMV Book B: the PSE is contact only); a card
+//! fixed to [`Interface::Contact`] has no PPSE. In a contact slot the card is
+//! [`Interface::Auto`], so in-process tests can take either path: the SELECT of the PPSE since
+//! the last reset means contactless and that of the PSE contact.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -379,6 +382,13 @@ impl ApplicationHandler for EmvHandler {
 
     fn select(&mut self, card: &mut CardOs, aid: &[u8]) -> Option<Response> {
         self.fresh(card);
+        let absent = matches!(
+            (self.kind, self.interface),
+            (ApplicationKind::Pse, Interface::Contactless) | (ApplicationKind::Ppse, Interface::Contact)
+        );
+        if absent {
+            return Some(Response::status(StatusWord::FileNotFound));
+        }
         {
             let mut v = self.vol();
             v.gpo_done = false;

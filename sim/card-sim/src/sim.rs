@@ -52,6 +52,9 @@ pub struct SimCard {
     /// Power-ons and resets so far: a transport compares it to notice a reset.
     resets: u64,
     pending: Option<Pending>,
+    /// The ATR the slot reports when it is not the profile's (a contactless reader builds
+    /// its own from the card's answer to select).
+    slot_atr: Option<Vec<u8>>,
 }
 
 /// `61xx` for `n` bytes waiting (00 = 256 or more).
@@ -81,6 +84,7 @@ impl SimCard {
             pulled_at: None,
             resets: 0,
             pending: None,
+            slot_atr: None,
         }
     }
 
@@ -155,9 +159,15 @@ impl SimCard {
         self.present = true;
     }
 
-    /// The answer to reset.
+    /// The answer to reset (as the slot reports it).
     pub fn atr(&self) -> Vec<u8> {
-        self.os.atr().to_vec()
+        self.slot_atr.clone().unwrap_or_else(|| self.os.atr().to_vec())
+    }
+
+    /// Sets the ATR the slot reports in place of the profile's (see
+    /// [`crate::contactless_atr`]).
+    pub fn set_slot_atr(&mut self, atr: Vec<u8>) {
+        self.slot_atr = Some(atr);
     }
 
     /// Power on or warm reset: the card OS forgets its volatile state.

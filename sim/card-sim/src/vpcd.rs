@@ -221,12 +221,7 @@ fn serve(stream: TcpStream, card: &SharedCard, flags: &Flags) -> End {
             }
             Err(e) => return End::Lost(e.to_string()),
         }
-        while buf.len() >= 2 {
-            let len = u16::from_be_bytes([buf[0], buf[1]]) as usize;
-            if buf.len() < 2 + len {
-                break;
-            }
-            let msg: Vec<u8> = buf.drain(..2 + len).skip(2).collect();
+        while let Some(msg) = take_message(&mut buf) {
             match handle(card, &msg) {
                 Reply::None => {}
                 Reply::Send(reply) => {
@@ -243,11 +238,45 @@ fn serve(stream: TcpStream, card: &SharedCard, flags: &Flags) -> End {
     }
 }
 
-fn send(mut stream: &TcpStream, payload: &[u8]) -> std::io::Result<()> {
+/// One whole message off the front of `buf` (2-byte big-endian length, then the body), or
+/// `None` until all of it has arrived.
+fn take_message(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let len = u16::from_be_bytes([*buf.first()?, *buf.get(1)?]) as usize;
+    if buf.len() < 2 + len {
+        return None;
+    }
+    Some(buf.drain(..2 + len).skip(2).collect())
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(2 + payload.len());
     frame.extend((payload.len() as u16).to_be_bytes());
     frame.extend_from_slice(payload);
-    stream.write_all(&frame)
+    frame
+}
+
+fn send(mut stream: &TcpStream, payload: &[u8]) -> std::io::Result<()> {
+    stream.write_all(&frame(payload))
+}
+
+/// The simulator's side of the vpcd link without the socket, for cargo-fuzz (`fuzz/`).
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{frame, handle, take_message, Reply, SharedCard};
+
+    /// Handles every whole message in `buf` as the vpcd client does and returns the frames
+    /// it would write back, and whether the card left (the link is then closed).
+    pub fn feed(card: &SharedCard, buf: &mut Vec<u8>) -> (Vec<Vec<u8>>, bool) {
+        let mut out = Vec::new();
+        while let Some(msg) = take_message(buf) {
+            match handle(card, &msg) {
+                Reply::None => {}
+                Reply::Send(reply) => out.push(frame(&reply)),
+                Reply::Gone => return (out, true),
+            }
+        }
+        (out, false)
+    }
 }
 
 enum Reply {

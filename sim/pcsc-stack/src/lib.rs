@@ -1,7 +1,14 @@
 //! A private pcscd with the vsmartcard vpcd driver, started and stopped by PID.
 //!
 //! vpcd listens on `port` (user card, reader "Virtual PCD 00 00") and `port + 1` (PSAM,
-//! "Virtual PCD 00 01"). The config is written to a temporary directory so the system's
+//! "Virtual PCD 00 01"): the counter's contact reader with its SAM slot. A second vpcd
+//! device on `port + 2` is the contactless slot of the counter's dual-interface reader
+//! ("Virtual PCD PICC 00 00"; the `PICC` word makes the station's reader rules call it
+//! contactless). vpcd always offers two slots per device, so `port + 3` ("Virtual PCD PICC
+//! 00 01") exists too and stays empty. vpcd keeps its slots in static variables indexed by
+//! slot number, so two devices of one loaded driver share them (the second device's slots
+//! take over the first's): the contactless device loads its own copy of the driver, written
+//! beside the config. The config is written to a temporary directory so the system's
 //! `/etc/reader.conf.d` is not touched and a second stack can use other ports inside its own
 //! mount namespace. pcscd's socket path is fixed (`/run/pcscd`): one stack per namespace.
 //!
@@ -19,6 +26,11 @@ pub const DEFAULT_VPCD_PORT: u16 = 35963;
 pub const USER_CARD_READER: &str = "Virtual PCD 00 00";
 /// The second vpcd reader: the PSAM slot.
 pub const PSAM_READER: &str = "Virtual PCD 00 01";
+/// The contactless slot, on `port + 2`: a simulated card presented there answers with a
+/// PC/SC part 3 contactless ATR.
+pub const CONTACTLESS_READER: &str = "Virtual PCD PICC 00 00";
+/// The contactless reader's port offset from the user-card port.
+pub const CONTACTLESS_PORT_OFFSET: u16 = 2;
 
 const RUN_DIR: &str = "/run/pcscd";
 const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
@@ -50,8 +62,8 @@ pub struct Pcscd {
 }
 
 impl Pcscd {
-    /// Starts pcscd with vpcd on `port` and `port + 1`, and returns once both readers are
-    /// listed (pcscd needs a moment to load the driver).
+    /// Starts pcscd with vpcd on `port` .. `port + 3`, and returns once the contact, SAM and
+    /// contactless readers are listed (pcscd needs a moment to load the driver).
     pub fn start(port: u16) -> Result<Pcscd, StackError> {
         if !Path::new("/usr/sbin/pcscd").exists() {
             return Err(StackError::NotInstalled("pcscd"));
@@ -69,8 +81,15 @@ impl Pcscd {
         clear_stale_pid()?;
         let port = self.port;
         let conf = if self.readers {
+            let cl = port + CONTACTLESS_PORT_OFFSET;
+            let cl_driver = self.dir.path().join("libifdvpcd-contactless.so");
+            if !cl_driver.exists() {
+                std::fs::copy(VPCD_DRIVER, &cl_driver)?;
+            }
+            let cl_driver = cl_driver.display();
             format!(
-                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n"
+                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {VPCD_DRIVER}\nCHANNELID 0x{port:04X}\n\n\
+                 FRIENDLYNAME \"Virtual PCD PICC\"\nDEVICENAME /dev/null:0x{cl:04X}\nLIBPATH {cl_driver}\nCHANNELID 0x{cl:04X}\n"
             )
         } else {
             String::new()
@@ -90,7 +109,7 @@ impl Pcscd {
         self.wait_ready(Duration::from_secs(10))
     }
 
-    /// Polls until pcscd lists both vpcd readers. There is no event for "daemon ready", so
+    /// Polls until pcscd lists the vpcd readers (contact, SAM, contactless). There is no event for "daemon ready", so
     /// this is the one poll of the stack (every 20 ms, bounded).
     fn wait_ready(&mut self, limit: Duration) -> Result<(), StackError> {
         let start = Instant::now();
@@ -98,7 +117,10 @@ impl Pcscd {
             if let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) {
                 if let Ok(names) = ctx.list_readers_owned() {
                     let names: Vec<String> = names.iter().map(|n| n.to_string_lossy().into_owned()).collect();
-                    if names.iter().any(|n| n == USER_CARD_READER) && names.iter().any(|n| n == PSAM_READER) {
+                    if [USER_CARD_READER, PSAM_READER, CONTACTLESS_READER]
+                        .iter()
+                        .all(|want| names.iter().any(|n| n == want))
+                    {
                         return Ok(());
                     }
                 }
@@ -127,6 +149,11 @@ impl Pcscd {
     /// The user-card port; the PSAM is on `port() + 1`.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The contactless reader's port (`port() + 2`).
+    pub fn contactless_port(&self) -> u16 {
+        self.port + CONTACTLESS_PORT_OFFSET
     }
 
     /// pcscd's PID, while it runs.

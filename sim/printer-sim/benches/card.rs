@@ -1,49 +1,88 @@
-//! What one card costs: bytes on the link, requests, and the simulated printer time with the
-//! realistic timing model (computed by the model, not slept). Run with
-//! `cargo bench -p printer-sim`.
+//! One card, host side beside printer side: the time to render the 3rd-generation face and to
+//! pack it (separation + `Db` packing; medians, the font loaded once as a station does), the
+//! bytes the driver sends for the whole card, and the printer's time for it from the
+//! simulator's timing model (added up by the model, not slept), with host time / printer
+//! time. Figures only; nothing is asserted on time.
+//!
+//! `cargo bench -p printer-sim --bench card`; `STATION_BENCH_QUICK=1` runs fewer rounds.
+//! Needs the Debian package fonts-arphic-uming (the shipped templates' CJK font).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use evolis::{DownloadBitmap, Levels, Panel};
+use card_face::image::{Rgb, RgbImage};
+use card_face::{pack, separate, FaceData, Photo, Renderer, Template};
 use printer::{EvolisPrinter, PrintJob, Printer, Station};
 use printer_sim::{MemoryTransport, ModelConfig, SimPrinter, Timing};
 
-fn job() -> PrintJob {
-    let dye = |panel| {
-        DownloadBitmap::new(panel, Levels::L128, vec![0x55; Levels::L128.panel_len()]).expect("dye panel")
-    };
-    let mono =
-        |panel| DownloadBitmap::new(panel, Levels::L2, vec![0xAA; Levels::L2.panel_len()]).expect("mono");
-    PrintJob::new(vec![dye(Panel::Y), dye(Panel::M), dye(Panel::C), mono(Panel::K), mono(Panel::O)])
-        .expect("job")
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
 }
 
 fn main() {
-    const CARDS: u32 = 5;
+    let quick = std::env::var_os("STATION_BENCH_QUICK").is_some();
+    let (runs, cards) = if quick { (5, 2u32) } else { (21, 5u32) };
+
+    let renderer =
+        Renderer::new(Template::builtin("ssc-3g").expect("template"), None).unwrap_or_else(|e| panic!("{e}"));
+    let data = FaceData {
+        name: "张三".into(),
+        ssn: "11010519491231002X".into(),
+        card_number: "X00000019".into(),
+        issue_date: "2026-11-22".into(),
+        photo: Some(Photo::Rgb(RgbImage::from_fn(358, 441, |x, y| {
+            Rgb([(x * 255 / 357) as u8, (y * 255 / 440) as u8, 128])
+        }))),
+        ..FaceData::default()
+    };
+
+    let (mut t_render, mut t_pack) = (Vec::new(), Vec::new());
+    let mut downloads = Vec::new();
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let face = renderer.render(&data).unwrap_or_else(|e| panic!("{e}"));
+        let t1 = Instant::now();
+        downloads = pack(&separate(&face)).expect("packed");
+        t_render.push(t1 - t0);
+        t_pack.push(t1.elapsed());
+    }
+    let job = PrintJob::new(downloads).expect("job");
+
+    // The printer's side: whole cards through the driver to the simulator in memory, the
+    // timing model's durations added up, never slept.
     let sim =
         SimPrinter::new(ModelConfig { auto_take: true, timing: Timing::fast(), ..ModelConfig::default() });
     let mut printer = EvolisPrinter::new(MemoryTransport::new(sim.clone()));
-    let job = job();
-    let start = Instant::now();
-    for _ in 0..CARDS {
+    for _ in 0..cards {
         printer.prepare().expect("prepare");
-        printer.load(Station::Contact).expect("load");
+        printer.load(Station::Contact).expect("at the contact station");
         printer.print_face(&job).expect("print");
         printer.eject().expect("eject");
     }
-    let wall = start.elapsed();
-    let transport = printer.transport();
     let state = sim.state();
-    let timing = Timing::realistic();
-    println!("cards:                        {CARDS}");
-    println!("bytes sent per card:          {}", transport.bytes_sent() / u64::from(CARDS));
-    println!("  of which panel data:        {}", job.data_len());
-    println!("requests per card:            {}", transport.requests_sent() / u64::from(CARDS));
-    println!("simulated printer time/card:  {:.1} s", (state.busy / CARDS).as_secs_f64());
+    assert_eq!(state.ejected, cards, "every card came out");
+    let transport = printer.transport();
+    let printer_time = state.busy / cards;
+    let (render, pack) = (median(t_render), median(t_pack));
+    let host = render + pack;
+    let timing = Timing::fast();
+
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("one card, face ssc-3g ({runs} renders, {cards} cards through the simulator)");
+    println!("render (median):              {:8.2} ms", ms(render));
+    println!("pack: separate + Db (median): {:8.2} ms", ms(pack));
+    println!("bytes sent per card:          {:8}", transport.bytes_sent() / u64::from(cards));
+    println!("  of which panel data:        {:8}", job.data_len());
+    println!("requests per card:            {:8}", transport.requests_sent() / u64::from(cards));
+    println!("simulated printer time/card:  {:8.2} s", printer_time.as_secs_f64());
     println!(
         "  model: insert {:?}, panel {:?}, eject {:?}, command {:?}",
         timing.insert, timing.panel, timing.eject, timing.command
     );
-    println!("wall time per card (sim):     {:.3} s", (wall / CARDS).as_secs_f64());
-    assert_eq!(state.ejected, CARDS);
+    println!(
+        "host time / printer time:     {:8.5} (render + pack {:.2} ms per {:.2} s card)",
+        host.as_secs_f64() / printer_time.as_secs_f64(),
+        ms(host),
+        printer_time.as_secs_f64()
+    );
 }

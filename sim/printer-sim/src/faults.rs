@@ -12,6 +12,7 @@
 //! | `jam` | the next card movement jams: a move answers `OK` but the card never arrives; a print, eject or reject answers `ERR CARD JAM`; `Rlr;p` reads no card |
 //! | `ribbon-out` | the ribbon is finished: `ERR RIB DETECTION` on ribbon reads and printing |
 //! | `ribbon-ends-after=N` | the ribbon runs out after N more panels, mid-print if so |
+//! | `wrong-zone=ZONE` | the ribbon is swapped for one of region ZONE: `Rrt;zone` reads it, and the region-locked printer refuses to print with it (`ERR RIB DETECTION`) |
 //! | `head-temperature` | the next print answers `ERR HEAD TEMP` (an undocumented text) |
 //! | `drop` | the command is executed but its reply is never sent: TCP closes the connection, a pty and the in-memory link stay silent |
 
@@ -31,6 +32,8 @@ pub enum Fault {
     RibbonOut,
     /// The ribbon runs out after this many more panels.
     RibbonEndsAfter(u32),
+    /// The ribbon is swapped for one of this region (China ribbons are region-locked).
+    WrongZone(String),
     /// The next print fails with a head temperature error.
     HeadTemperature,
     /// The reply to the command is lost and the link hangs up.
@@ -79,7 +82,7 @@ pub(crate) fn step_matches(command: &str, step: &str) -> bool {
 
 /// A fault item that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("fault {item:?}: {why} (syntax: FAULT[@COMMAND[#N]] with FAULT one of feeder-empty, cover-open, jam, ribbon-out, ribbon-ends-after=N, head-temperature, drop)")]
+#[error("fault {item:?}: {why} (syntax: FAULT[@COMMAND[#N]] with FAULT one of feeder-empty, cover-open, jam, ribbon-out, ribbon-ends-after=N, wrong-zone=ZONE, head-temperature, drop)")]
 pub struct FaultParseError {
     /// The item as written.
     pub item: String,
@@ -112,9 +115,11 @@ impl FromStr for Injection {
             "ribbon-out" => Fault::RibbonOut,
             "head-temperature" => Fault::HeadTemperature,
             "drop" => Fault::Drop,
-            other => match other.strip_prefix("ribbon-ends-after=") {
-                Some(n) => Fault::RibbonEndsAfter(n.parse().map_err(|_| bad("N must be a number"))?),
-                None => return Err(bad("unknown fault")),
+            other => match (other.strip_prefix("ribbon-ends-after="), other.strip_prefix("wrong-zone=")) {
+                (Some(n), _) => Fault::RibbonEndsAfter(n.parse().map_err(|_| bad("N must be a number"))?),
+                (_, Some("")) => return Err(bad("wrong-zone= needs the ribbon's region")),
+                (_, Some(zone)) => Fault::WrongZone(zone.to_owned()),
+                (None, None) => return Err(bad("unknown fault")),
             },
         };
         Ok(Self { fault, trigger })
@@ -129,6 +134,7 @@ impl fmt::Display for Injection {
             Fault::Jam => f.write_str("jam")?,
             Fault::RibbonOut => f.write_str("ribbon-out")?,
             Fault::RibbonEndsAfter(n) => write!(f, "ribbon-ends-after={n}")?,
+            Fault::WrongZone(zone) => write!(f, "wrong-zone={zone}")?,
             Fault::HeadTemperature => f.write_str("head-temperature")?,
             Fault::Drop => f.write_str("drop")?,
         }
@@ -148,7 +154,11 @@ mod tests {
         assert_eq!("jam@Sis".parse(), Ok(Injection::at("Sis", 1, Fault::Jam)));
         assert_eq!("drop@Se#2".parse(), Ok(Injection::at("Se", 2, Fault::Drop)));
         assert_eq!("ribbon-ends-after=3".parse(), Ok(Injection::now(Fault::RibbonEndsAfter(3))));
-        for s in ["cover-open", "feeder-empty@Rse;f#1", "head-temperature@Se#1", "ribbon-out"] {
+        assert_eq!("wrong-zone=33@Sis".parse(), Ok(Injection::at("Sis", 1, Fault::WrongZone("33".into()))));
+        assert!("wrong-zone=".parse::<Injection>().is_err());
+        for s in
+            ["cover-open", "feeder-empty@Rse;f#1", "head-temperature@Se#1", "ribbon-out", "wrong-zone=33"]
+        {
             assert_eq!(
                 s.parse::<Injection>().expect("ok").to_string().trim_end_matches("#1"),
                 s.trim_end_matches("#1")

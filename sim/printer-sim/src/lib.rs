@@ -9,8 +9,8 @@
 //!   panels, head temperature, dropped link; now or at the Nth request of a step.
 //! - [`Timing`]: insert, transfer, panel, eject, cleaning times, slept `x scale` (0 in CI) and
 //!   added up unscaled as the simulated printer time.
-//! - Every printed face is kept decoded ([`PrintedFace`]) and written as a PNG into
-//!   [`ModelConfig::out_dir`].
+//! - Every printed face is kept decoded ([`PrintedFace`], by card-face's `unpack` and
+//!   `composite`) and written as a PNG into [`ModelConfig::out_dir`].
 //! - [`serve`] starts the links and returns a [`SimHandle`] that tells where they listen;
 //!   [`Args`] is the command line `station sim printer` can flatten in.
 #![forbid(unsafe_code)]
@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub use face::{PanelImage, PrintedFace, IMAGE_HEIGHT, IMAGE_WIDTH};
+pub use face::{PrintedFace, IMAGE_HEIGHT, IMAGE_WIDTH};
 pub use faults::{Fault, FaultParseError, Injection, Trigger};
 pub use memory::MemoryTransport;
 pub use model::{CardPlace, Model, ModelConfig, Outcome, PrinterState, Ribbon, Sequence};

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use evolis::codec::ParsedRequest;
-use evolis::{Levels, PanelSet};
+use evolis::{DownloadBitmap, Levels, Panel, PanelSet};
 use tracing::{debug, info};
 
-use crate::face::{PanelImage, PrintedFace};
+use crate::face::PrintedFace;
 use crate::faults::{step_matches, Fault, Injection, Trigger};
 use crate::timing::Timing;
 
@@ -92,10 +92,10 @@ pub struct PrinterState {
 pub struct Sequence {
     /// `Sv` was sent: the panels are for the back.
     pub back: bool,
-    /// The panels downloaded for the front, by letter.
-    pub front: BTreeMap<char, (Levels, Vec<u8>)>,
+    /// The panels downloaded for the front, by letter (a later download replaces one).
+    pub front: BTreeMap<char, DownloadBitmap>,
     /// The panels downloaded for the back (kept, not printed: the model is simplex).
-    pub back_panels: BTreeMap<char, (Levels, Vec<u8>)>,
+    pub back_panels: BTreeMap<char, DownloadBitmap>,
 }
 
 /// How the simulator starts.
@@ -300,6 +300,11 @@ impl Model {
                 }
             }
             Fault::RibbonEndsAfter(n) => s.ribbon_ends_after = Some(*n),
+            Fault::WrongZone(zone) => {
+                if let Some(r) = &mut s.ribbon {
+                    r.zone = zone.clone();
+                }
+            }
             Fault::HeadTemperature => s.head_hot = true,
             Fault::Drop => {}
         }
@@ -424,10 +429,18 @@ impl Model {
                 let (Some(data), Some(seq)) = (&request.data, &mut self.state.sequence) else {
                     return "ERR SEQUENCE".into();
                 };
-                let levels = params[1].parse().ok().and_then(Levels::from_value).unwrap_or(Levels::L2);
-                let letter = panel.chars().next().unwrap_or('?');
+                // The parser checked panel, levels and length; a download it let through that
+                // does not make a panel is refused as a real printer refuses a bad parameter.
+                let levels = params[1].parse().ok().and_then(Levels::from_value);
+                let panel = panel.bytes().next().and_then(Panel::from_letter);
+                let Some(bitmap) = panel
+                    .zip(levels)
+                    .and_then(|(panel, levels)| DownloadBitmap::new(panel, levels, data.clone()).ok())
+                else {
+                    return "ERR PARAM".into();
+                };
                 let side = if seq.back { &mut seq.back_panels } else { &mut seq.front };
-                side.insert(letter, (levels, data.clone()));
+                side.insert(bitmap.panel().letter(), bitmap);
                 ok()
             }
             ("Se", []) => match self.state.sequence.take() {
@@ -508,7 +521,10 @@ impl Model {
         if let Err(refusal) = self.can_move() {
             return refusal;
         }
-        if self.state.ribbon.as_ref().is_none_or(|r| r.remaining == 0) {
+        // A ribbon of another region is refused as a missing one: the printer's lock is on
+        // its own zone, the one it was set up with.
+        let usable = |r: &Ribbon| r.remaining > 0 && r.zone == self.config.ribbon_zone;
+        if !self.state.ribbon.as_ref().is_some_and(usable) {
             return "ERR RIB DETECTION".into();
         }
         if std::mem::take(&mut self.state.head_hot) {
@@ -529,7 +545,7 @@ impl Model {
         }
         self.state.card = Some(CardPlace::Print);
         self.state.arrives_at = None;
-        let mut panels = BTreeMap::new();
+        let mut printed = String::new();
         let mut complete = true;
         for letter in self.state.panels.as_str().chars() {
             if self.state.ribbon_ends_after == Some(0) {
@@ -543,16 +559,11 @@ impl Model {
                 *n -= 1;
             }
             *busy += self.config.timing.panel;
-            let image = match seq.front.get(&letter) {
-                Some((levels, data)) => PanelImage::unpack(*levels, data),
-                // A selected panel never downloaded prints blank.
-                None => {
-                    PanelImage::unpack(if "kod".contains(letter) { Levels::L2 } else { Levels::L128 }, &[])
-                }
-            };
-            panels.insert(letter, image);
+            printed.push(letter);
         }
-        self.record_face(panels, complete);
+        let received: Vec<&DownloadBitmap> = seq.front.values().collect();
+        let face = PrintedFace::decode(printed, &received, complete);
+        self.record_face(face);
         if !complete {
             return "ERR RIB DETECTION".into();
         }
@@ -567,11 +578,10 @@ impl Model {
         "OK".into()
     }
 
-    fn record_face(&mut self, panels: BTreeMap<char, PanelImage>, complete: bool) {
+    fn record_face(&mut self, mut face: PrintedFace) {
         let index = self.faces.len();
-        let mut face = PrintedFace { panels, png: None, complete };
         if let Some(dir) = &self.config.out_dir {
-            let suffix = if complete { "" } else { "-partial" };
+            let suffix = if face.complete { "" } else { "-partial" };
             let path = dir.join(format!("card-{:04}{suffix}.png", index + 1));
             match face.write_png(&path) {
                 Ok(()) => {
@@ -716,7 +726,8 @@ mod tests {
         );
         assert_eq!((m.state.feeder, m.state.ejected, m.state.exit_slot), (99, 1, true));
         assert_eq!(m.faces().len(), 1);
-        assert_eq!(m.faces()[0].panel(Panel::K).map(PanelImage::inked), Some(1016 * 648));
+        assert_eq!(m.faces()[0].panels.inked(Panel::K), 1016 * 648);
+        assert_eq!(m.faces()[0].printed, "ymcko");
         assert_eq!(m.state.ribbon.as_ref().map(|r| r.remaining), Some(199));
         // printer time: insert + 5 panels + eject + 26 commands
         assert_eq!(m.state.busy, Duration::from_millis(1500 + 500 + 5 * 4000 + 1000 + 26 * 5));
@@ -753,6 +764,6 @@ mod tests {
         let r = replies(&mut m, b"\x1bPneab;E\r\x1bSis\r\x1bRlr;p\r\x1bRlr;p\r\x1bSs\r\x1bSe\r\x1bRlr;p\r");
         assert_eq!(r, ["OK", "OK", "SMART CARD", "OK", "ERR RIB DETECTION", "CARD"]);
         assert!(!m.faces()[0].complete);
-        assert_eq!(m.faces()[0].panels.keys().collect::<String>(), "my");
+        assert_eq!(m.faces()[0].printed, "ym");
     }
 }

@@ -45,6 +45,7 @@ fn faults() -> Vec<Fault> {
         Fault::Jam,
         Fault::RibbonOut,
         Fault::RibbonEndsAfter(2),
+        Fault::WrongZone("33".into()),
         Fault::HeadTemperature,
         Fault::Drop,
     ]
@@ -56,7 +57,10 @@ fn expected_kind(fault: &Fault, step: usize) -> Option<FaultKind> {
         Fault::FeederEmpty => (step <= SIS).then_some(FaultKind::OperatorRefill),
         Fault::CoverOpen => Some(FaultKind::OperatorCloseCover),
         Fault::Jam => Some(FaultKind::OperatorClearJam),
-        Fault::RibbonOut | Fault::RibbonEndsAfter(_) => (step <= PRINT).then_some(FaultKind::OperatorRefill),
+        // A wrong zone is caught by the driver's zone check or refused by the printer at `Se`.
+        Fault::RibbonOut | Fault::RibbonEndsAfter(_) | Fault::WrongZone(_) => {
+            (step <= PRINT).then_some(FaultKind::OperatorRefill)
+        }
         // An undocumented text with nothing wrong on the public sensors: a person looks.
         Fault::HeadTemperature => (step <= PRINT).then_some(FaultKind::Stop),
         Fault::Drop => Some(FaultKind::Retry),

@@ -1,6 +1,8 @@
 //! A full card (feed, park at the contact station, print YMCKO, eject) over a real pty, TCP
 //! loopback, the pty opened as a USB printer-class node, and in memory; the face is written
-//! as a PNG and decodes to the panels that were sent.
+//! as a PNG and decodes to the panels that were sent. A face rendered by card-face from the
+//! shipped template comes out of the simulator as a PNG that shows the photo, the name and
+//! the numbers where the rendered face has them.
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::time::Duration;
 use common::{connect, full_card, job, start, Link};
 use evolis::{Panel, SensorState};
 use printer::{CardWhereabouts, Printer};
-use printer_sim::{ModelConfig, PanelImage, IMAGE_HEIGHT, IMAGE_WIDTH};
+use printer_sim::{ModelConfig, IMAGE_HEIGHT, IMAGE_WIDTH};
 
 fn one_card(link: Link) {
     let out = tempfile::tempdir().expect("tempdir");
@@ -38,17 +40,14 @@ fn one_card(link: Link) {
     assert_eq!(faces.len(), 1);
     let face = &faces[0];
     assert!(face.complete);
-    for sent in job.panels() {
-        let got = face.panel(sent.panel()).expect("panel printed");
-        assert_eq!(got, &PanelImage::unpack(sent.levels(), sent.data()), "panel {:?}", sent.panel());
-    }
-    assert!(face.panel(Panel::K).expect("k").inked() > 0);
+    assert_eq!(face.printed, "ymcko");
+    let sent = card_face::unpack(job.panels()).expect("the job's panels");
+    assert!(face.panels == sent, "the printed panels differ from the ones sent");
+    assert!(face.panels.inked(Panel::K) > 0);
     let png = face.png.as_ref().expect("a PNG was written");
-    let bytes = std::fs::read(png).expect("read PNG");
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    // IHDR: width and height of the landscape card.
-    assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().expect("4")), IMAGE_WIDTH as u32);
-    assert_eq!(u32::from_be_bytes(bytes[20..24].try_into().expect("4")), IMAGE_HEIGHT as u32);
+    let image = card_face::image::open(png).expect("the PNG decodes").to_rgb8();
+    assert_eq!((image.width(), image.height()), (IMAGE_WIDTH as u32, IMAGE_HEIGHT as u32));
+    assert!(image == card_face::composite(&sent), "the PNG is not the composite of the panels sent");
 }
 
 #[test]
@@ -97,4 +96,79 @@ fn a_card_left_inside_is_rejected_before_the_next() {
     assert_eq!(printer.whereabouts(), CardWhereabouts::Rejected);
     assert_eq!(handle.sim().state().reject_box, 1);
     full_card(&mut printer, &job()).expect("the next card");
+}
+
+/// The station's way: render the 3rd-generation face, pack it, print it through the driver;
+/// the simulator's PNG, decoded, is the composite of those panels and shows the photo, the
+/// name and the numbers where the rendered face has them.
+fn rendered_face(link: Link) {
+    use card_face::image::{Rgb, RgbImage};
+    use card_face::{Element, FaceData, Field, Photo, Renderer, Template};
+
+    let renderer =
+        Renderer::new(Template::builtin("ssc-3g").expect("template"), None).unwrap_or_else(|e| panic!("{e}"));
+    let data = FaceData {
+        name: "张三".into(),
+        ssn: "11010519491231002X".into(),
+        card_number: "X00000019".into(),
+        issue_date: "2026-11-22".into(),
+        photo: Some(Photo::Rgb(RgbImage::from_fn(358, 441, |x, y| {
+            Rgb([(x * 255 / 357) as u8, (y * 255 / 440) as u8, 128])
+        }))),
+        ..FaceData::default()
+    };
+    let face = renderer.render(&data).unwrap_or_else(|e| panic!("{e}"));
+    let downloads = card_face::pack(&card_face::separate(&face)).expect("packed");
+    let job = printer::PrintJob::new(downloads.clone()).expect("job");
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let handle = start(link, ModelConfig { out_dir: Some(out.path().to_owned()), ..ModelConfig::default() });
+    let mut printer = connect(link, &handle);
+    full_card(&mut printer, &job).expect("a full card");
+
+    let faces = handle.sim().faces();
+    let png = faces[0].png.as_ref().expect("a PNG was written");
+    let printed = card_face::image::open(png).expect("the PNG decodes").to_rgb8();
+    let panels = card_face::unpack(&downloads).expect("unpacked");
+    assert!(printed == card_face::composite(&panels), "the PNG is not the composite of the panels sent");
+
+    // Photo: every pixel of the box within a dye level of the rendered face, and not blank.
+    let photo = face.placed(Element::Photo).expect("photo drawn");
+    let mut coloured = 0;
+    for y in photo.y..photo.y + photo.height {
+        for x in photo.x..photo.x + photo.width {
+            let (got, want) = (printed.get_pixel(x, y).0, face.rgb.get_pixel(x, y).0);
+            for c in 0..3 {
+                assert!(got[c].abs_diff(want[c]) <= 2, "photo at ({x}, {y}): {got:?} vs {want:?}");
+            }
+            coloured += usize::from(got != [255, 255, 255]);
+        }
+    }
+    assert!(coloured > (photo.width * photo.height) as usize * 9 / 10, "the photo box is blank");
+
+    // Name and numbers: black in the PNG exactly where the rendered face has black text.
+    for field in [Field::Name, Field::Ssn, Field::CardNumber, Field::IssueDate] {
+        for element in [Element::Label(field), Element::Value(field)] {
+            let r = face.placed(element).unwrap_or_else(|| panic!("{element:?} drawn"));
+            let mut inked = 0;
+            for y in r.y..r.y + r.height {
+                for x in r.x..r.x + r.width {
+                    let black = printed.get_pixel(x, y).0 == [0, 0, 0];
+                    assert_eq!(black, face.black.get(x, y), "{element:?} at ({x}, {y})");
+                    inked += usize::from(black);
+                }
+            }
+            assert!(inked > 40, "{element:?}: {inked} black pixels");
+        }
+    }
+}
+
+#[test]
+fn rendered_face_over_a_pty_comes_out_as_the_png() {
+    rendered_face(Link::Pty);
+}
+
+#[test]
+fn rendered_face_over_tcp_loopback_comes_out_as_the_png() {
+    rendered_face(Link::Tcp);
 }

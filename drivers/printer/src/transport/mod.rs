@@ -4,19 +4,20 @@
 
 mod serial;
 mod tcp;
+mod usb;
 mod usblp;
 
 use std::io;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use evolis::codec::{FrameError, ReplyFramer};
 
 pub use serial::SerialTransport;
 pub use tcp::TcpTransport;
+pub use usb::{not_found_message, UsbTransport, WHAT_TO_CHECK};
 pub use usblp::UsbLpTransport;
 
-use crate::selector::{resolve_usb, Selector};
+use crate::selector::Selector;
 
 /// How long a reply may pause before what came is taken as the whole reply, for printers that
 /// end replies with an idle gap instead of NUL. Long enough for a loaded host not to cut a
@@ -116,17 +117,14 @@ impl<T: PrinterTransport + ?Sized> PrinterTransport for Box<T> {
     }
 }
 
-/// Opens the transport a selector names; `usb:VID:PID` is looked up under `/sys`.
+/// Opens the transport a selector names; `usb:VID:PID[:SERIAL]` is looked up among the
+/// attached USB devices and driven over its bulk endpoints.
 pub fn open(selector: &Selector) -> Result<Box<dyn PrinterTransport>, TransportError> {
     Ok(match selector {
         Selector::Serial { path, baud } => Box::new(SerialTransport::open(path, *baud)?),
         Selector::Tcp { host, port } => Box::new(TcpTransport::connect(host, *port)?),
         Selector::UsbLp { path } => Box::new(UsbLpTransport::open(path)?),
-        Selector::Usb { vid, pid, serial } => {
-            let path = resolve_usb(Path::new("/sys"), *vid, *pid, serial.as_deref())
-                .map_err(TransportError::NotFound)?;
-            Box::new(UsbLpTransport::open(&path)?)
-        }
+        Selector::Usb { vid, pid, serial } => Box::new(UsbTransport::open(*vid, *pid, serial.as_deref())?),
     })
 }
 

@@ -1,9 +1,7 @@
 //! USB printer class through the kernel's `usblp` driver: the device node `/dev/usb/lpN`,
 //! opened as a file. Reads wait in poll(2) so a deadline holds without a reader thread (a
 //! thread stuck in read would keep the node open, and usblp allows one opener only).
-//!
-//! TODO: bulk endpoints through `nusb`, for hosts without usblp (or with it unbound). Not
-//! done yet; `usb:VID:PID` selectors resolve to the usblp node meanwhile.
+//! `usb:VID:PID` selectors use the bulk endpoints instead ([`super::UsbTransport`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};

@@ -1,0 +1,204 @@
+//! `station doctor`: opens every device the configuration names, runs the `doctor` crate's
+//! checks on them and prints each finding with its fix. Exit code: 0 the counter can issue,
+//! 1 it can with warnings, 2 it cannot (a configuration that does not load counts as 2).
+//!
+//! The reader and printer profiles are read from `readers/` and `printers/` beside the cards'
+//! profile file the configuration names (`[counter] profile`), so a new device is a dropped-in
+//! file there.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use doctor::archive::{ArchivePlan, ArchiveProbe, HttpsProbe};
+use doctor::{Device, Report};
+use firmware_profile::devices::DeviceProfiles;
+
+/// `station doctor`'s arguments.
+#[derive(clap::Args)]
+pub struct DoctorArgs {
+    /// The station's configuration (the file `station serve --config` reads).
+    #[arg(long, env = "STATION_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where a relative `[counter] profile` is looked for (as `station serve`).
+    #[arg(long, env = "STATION_PROFILES")]
+    profiles: Option<PathBuf>,
+    /// The camera's frame source (`webcam`, `webcam:N`, `file:PATH`).
+    #[arg(long, default_value = "webcam")]
+    camera: String,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the checks, prints them, and returns the exit code.
+pub fn run(args: &DoctorArgs) -> u8 {
+    let report = check(args);
+    if args.json {
+        let verdict = report.verdict();
+        let out = serde_json::json!({
+            "findings": report.findings,
+            "verdict": verdict,
+            "exit_code": verdict.exit_code(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print!("{report}");
+    }
+    report.verdict().exit_code()
+}
+
+fn default_profiles_dir() -> PathBuf {
+    let here = PathBuf::from("firmware-profiles");
+    if here.is_dir() {
+        here
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../firmware-profiles"))
+    }
+}
+
+/// Every check the configuration calls for.
+pub fn check(args: &DoctorArgs) -> Report {
+    let mut report = Report::default();
+    let Some(path) = &args.config else {
+        report.block(
+            Device::Profiles,
+            "no configuration given",
+            "用 --config 指定工作站配置文件（即 station serve --config 使用的 station.toml）",
+            "name the station's configuration with --config (the station.toml that station serve --config reads)",
+        );
+        return report;
+    };
+    let config = match daemon::config::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            report.block(
+                Device::Profiles,
+                format!("the configuration does not load: {e}"),
+                "按提示改正配置文件（字段见 README 的 station serve --config 一节）",
+                "correct the configuration as the message says (fields in the README, station serve --config)",
+            );
+            return report;
+        }
+    };
+    let Some(counter) = config.counter.clone() else {
+        report.block(
+            Device::Profiles,
+            format!("{} has no [counter] section: no device to check", path.display()),
+            "在配置文件中加入 [counter] 一节，写明读卡器、PSAM 读卡器、打印机、卡片 profile 和省级档案",
+            "add a [counter] section naming the readers, the printer, the cards' profile and the provincial archive",
+        );
+        return report;
+    };
+    let profiles_dir = args.profiles.clone().unwrap_or_else(default_profiles_dir);
+    let card_profile_path = if counter.profile.is_absolute() {
+        counter.profile.clone()
+    } else {
+        profiles_dir.join(&counter.profile)
+    };
+    let device_dir = card_profile_path.parent().map_or_else(|| profiles_dir.clone(), Path::to_path_buf);
+    let card_profile = match firmware_profile::Profile::load(&card_profile_path) {
+        Ok(p) => {
+            report.ok(Device::Profiles, format!("cards: {} ({})", p.id, card_profile_path.display()));
+            Some(p)
+        }
+        Err(e) => {
+            report.block(
+                Device::Profiles,
+                format!("the cards' profile does not load: {e}"),
+                "改正该 profile 文件，或在配置 [counter] profile 中填写正确的文件",
+                "correct that profile file, or name the right one in profile under [counter]",
+            );
+            None
+        }
+    };
+    let devices = match DeviceProfiles::load(&device_dir) {
+        Ok(d) => {
+            report.ok(
+                Device::Profiles,
+                format!(
+                    "{} reader and {} printer profiles in {}",
+                    d.readers.len(),
+                    d.printers.len(),
+                    device_dir.display()
+                ),
+            );
+            d
+        }
+        Err(e) => {
+            report.warn(
+                Device::Profiles,
+                format!("device profiles in {}: {e}", device_dir.display()),
+                "按提示改正或移走出错的 profile 文件",
+                "correct or remove the profile file the message names",
+            );
+            DeviceProfiles::default()
+        }
+    };
+
+    let mut manager = pcsc_reader::PcscManager::unconnected(doctor::readers::reader_rules(&devices));
+    let plan = doctor::readers::ReaderPlan {
+        card_reader: &counter.card_reader,
+        psam_reader: &counter.psam_reader,
+        card_profile: card_profile.as_ref(),
+        devices: &devices,
+        profiles_dir: &device_dir,
+    };
+    doctor::readers::check_readers(&mut manager, &plan, &mut report);
+
+    let timeouts = printer::Timeouts {
+        command: Duration::from_secs(5),
+        print: Duration::from_secs(5),
+        station: Duration::from_secs(5),
+        poll: Duration::from_millis(200),
+    };
+    let opened = counter
+        .printer
+        .parse::<printer::Selector>()
+        .map_err(|e| e.to_string())
+        .and_then(|s| printer::open_evolis(&s, timeouts).map_err(|e| e.to_string()));
+    match opened {
+        Ok(mut p) => doctor::printer_check::check_printer(
+            Ok(&mut p),
+            &counter.printer,
+            &devices,
+            &device_dir,
+            &mut report,
+        ),
+        Err(e) => {
+            doctor::printer_check::check_printer(Err(e), &counter.printer, &devices, &device_dir, &mut report)
+        }
+    }
+
+    doctor::camera::check_camera(&args.camera, photo::open_source(&args.camera), &mut report);
+
+    match &counter.provincial {
+        daemon::config::ProvincialConfig::Sqlite => doctor::archive::check_archive(
+            ArchivePlan::Sqlite { data_dir: &config.data_dir },
+            None,
+            SystemTime::now(),
+            &mut report,
+        ),
+        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
+            let probe = match HttpsProbe::new(url, ca, identity, Duration::from_secs(10)) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    report.block(
+                        Device::Archive,
+                        format!("no TLS client for {url}: {e}"),
+                        "检查配置中 ca 与 identity 两个 PEM 文件（证书与私钥）是否完整",
+                        "check the ca and identity PEM files of the configuration (certificate and key) are complete",
+                    );
+                    None
+                }
+            };
+            let plan = ArchivePlan::Service { url, ca, identity, station: &config.station };
+            doctor::archive::check_archive(
+                plan,
+                probe.as_ref().map(|p| p as &dyn ArchiveProbe),
+                SystemTime::now(),
+                &mut report,
+            );
+        }
+    }
+    report
+}
