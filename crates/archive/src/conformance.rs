@@ -3,6 +3,9 @@
 //! live card. `open(station)` must give a handle on the same store as that station.
 //! Persons are fresh per run, so the suite may share a store with other tests.
 
+use crate::kit::{
+    CheckinRequest, CheckoutRequest, KitConflict, KitEvent, KitRecord, RecordOutcome, VisitRequest,
+};
 use crate::{
     ArchiveError, CardStatus, ClaimRequest, CommitRequest, DeceasedRequest, ProvincialArchive, Refusal,
     ReleaseRequest, StopRequest,
@@ -67,6 +70,10 @@ pub fn run_all(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>) {
     reissue_stops_the_old_card_first(a.as_ref());
     deceased_cancels_and_refuses(a.as_ref(), b.as_ref());
     claims_lapse_after_their_lease(a.as_ref(), b.as_ref());
+    let kit = open("kit-1");
+    kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
+    kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref());
+    a_lapsed_kit_lease_frees_the_person_but_never_the_number(kit.as_ref(), b.as_ref());
 }
 
 /// Claim, commit, and every way a second card is refused.
@@ -193,4 +200,281 @@ pub fn claims_lapse_after_their_lease(a: &dyn ProvincialArchive, b: &dyn Provinc
         refusal(a.commit(&commit_request(c.claim_id)).expect_err("lapsed")),
         Refusal::ClaimNotLive { .. }
     ));
+}
+
+/// A person with a card made (a batch card in stock) by `station`.
+fn premade(station: &dyn ProvincialArchive) -> (String, String) {
+    let ssn = fresh_ssn();
+    let claim = station.claim(&claim_request(&ssn, None)).expect("claim");
+    let card = station.commit(&commit_request(claim.claim_id)).expect("commit");
+    (ssn, card.card_number)
+}
+
+fn visit(ssn: &str, premade_card: Option<&str>) -> VisitRequest {
+    VisitRequest { ssn: ssn.into(), name: "测试".into(), premade_card: premade_card.map(str::to_string) }
+}
+
+fn record(lease_id: i64, seq: i64, event: KitEvent) -> KitRecord {
+    KitRecord { record_id: format!("{}-{lease_id}-{seq}", request_id("rec")), lease_id, seq, event }
+}
+
+/// Checkout claims every person it can for the kit (a reserved number each, pre-made cards in
+/// its custody) and names the reason for the others; nobody else can claim a leased person.
+pub fn kit_checkout_claims_the_list_and_says_why_not(
+    kit: &dyn ProvincialArchive,
+    counter: &dyn ProvincialArchive,
+) {
+    let new = fresh_ssn();
+    let (with_card, card) = premade(counter);
+    let dead = fresh_ssn();
+    counter
+        .mark_deceased(&DeceasedRequest { request_id: request_id("deceased"), ssn: dead.clone() })
+        .expect("deceased");
+    let at_counter = fresh_ssn();
+    counter.claim(&claim_request(&at_counter, None)).expect("counter claim");
+    let no_card = fresh_ssn();
+    let q = CheckoutRequest {
+        request_id: request_id("checkout"),
+        visits: vec![
+            visit(&new, None),
+            visit(&with_card, Some(&card)),
+            visit(&dead, None),
+            visit(&at_counter, None),
+            visit(&no_card, Some("B99999999")),
+        ],
+        lease_seconds: 3600,
+    };
+    let out = kit.checkout(&q).expect("checkout");
+    assert_eq!(out.kit, "kit-1");
+    let leased: Vec<(&str, Option<&str>)> =
+        out.visits.iter().map(|v| (v.ssn.as_str(), v.premade_card.as_deref())).collect();
+    assert_eq!(leased, [(new.as_str(), None), (with_card.as_str(), Some(card.as_str()))]);
+    assert_ne!(out.visits[0].card_number, out.visits[1].card_number, "a number reserved for each");
+    let refused: Vec<(&str, &Refusal)> = out.refused.iter().map(|r| (r.ssn.as_str(), &r.refusal)).collect();
+    assert_eq!(refused[0], (dead.as_str(), &Refusal::Deceased));
+    assert!(matches!(refused[1], (s, Refusal::AlreadyClaimed { .. }) if s == at_counter));
+    assert!(matches!(refused[2], (s, Refusal::NotFound { .. }) if s == no_card));
+    assert_eq!(kit.checkout(&q).expect("retry"), out, "a retried checkout leases nothing twice");
+    for ssn in [&new, &with_card] {
+        match refusal(counter.claim(&claim_request(ssn, None)).expect_err("leased")) {
+            Refusal::AlreadyClaimed { station, expires_at } => {
+                assert_eq!((station.as_str(), expires_at), ("kit-1", out.expires_at))
+            }
+            Refusal::LiveCard { .. } if *ssn == with_card => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        matches!(
+            refusal(counter.claim(&claim_request(&with_card, Some(&card))).expect_err("leased")),
+            Refusal::AlreadyClaimed { .. }
+        ),
+        "not even a re-issue while the kit holds the person"
+    );
+    let other_kit = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![visit(&new, None)],
+            lease_seconds: 60,
+        })
+        .expect("checkout");
+    assert!(other_kit.visits.is_empty(), "a person is on one kit's list at a time");
+    assert!(matches!(other_kit.refused[0].refusal, Refusal::AlreadyClaimed { .. }));
+}
+
+/// Records apply once and in order; what cannot stand is a conflict for the supervisor; the
+/// check-in waits for every record, then releases the people not served, returns unused
+/// numbers and puts undelivered cards back in stock.
+pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
+    kit: &dyn ProvincialArchive,
+    counter: &dyn ProvincialArchive,
+) {
+    let (served, dies, absent) = (fresh_ssn(), fresh_ssn(), fresh_ssn());
+    let (gets_premade, premade_card) = premade(counter);
+    let (stopped, stopped_card) = premade(counter);
+    let (not_home, stock_card) = premade(counter);
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![
+                visit(&served, None),
+                visit(&gets_premade, Some(&premade_card)),
+                visit(&dies, None),
+                visit(&absent, None),
+                visit(&stopped, Some(&stopped_card)),
+                visit(&not_home, Some(&stock_card)),
+            ],
+            lease_seconds: 3600,
+        })
+        .expect("checkout");
+    assert_eq!(out.visits.len(), 6, "{:?}", out.refused);
+    let lease = out.lease_id;
+    let by_ssn = |ssn: &str| out.visits.iter().find(|v| v.ssn == ssn).cloned().expect("leased");
+    // While the kit is out: a death is reported, a card is stopped at a counter.
+    counter
+        .mark_deceased(&DeceasedRequest { request_id: request_id("deceased"), ssn: dies.clone() })
+        .expect("deceased");
+    counter
+        .stop_card(&StopRequest {
+            request_id: request_id("stop"),
+            card_number: stopped_card.clone(),
+            reason: "reported lost".into(),
+        })
+        .expect("stop");
+    let sig = "ab".repeat(32);
+    let events = vec![
+        KitEvent::Made {
+            ssn: served.clone(),
+            claim_id: by_ssn(&served).claim_id,
+            card_id: "110100D15600000500BF7C7A48FB4966".into(),
+            atr: "3B00".into(),
+        },
+        KitEvent::HandedOver {
+            ssn: served.clone(),
+            card_number: by_ssn(&served).card_number,
+            signer: "本人".into(),
+            signature_sm3: sig.clone(),
+        },
+        KitEvent::Activated {
+            ssn: served.clone(),
+            card_number: by_ssn(&served).card_number,
+            photo_sm3: sig.clone(),
+        },
+        KitEvent::HandedOver {
+            ssn: gets_premade.clone(),
+            card_number: premade_card.clone(),
+            signer: "本人".into(),
+            signature_sm3: sig.clone(),
+        },
+        KitEvent::Made {
+            ssn: dies.clone(),
+            claim_id: by_ssn(&dies).claim_id,
+            card_id: "110100D15600000500BF7C7A48FB4967".into(),
+            atr: "3B00".into(),
+        },
+        KitEvent::HandedOver {
+            ssn: stopped.clone(),
+            card_number: stopped_card.clone(),
+            signer: "本人".into(),
+            signature_sm3: sig.clone(),
+        },
+        KitEvent::VisitFailed {
+            ssn: not_home.clone(),
+            card_number: Some(stock_card.clone()),
+            reason: "nobody at home".into(),
+        },
+    ];
+    let records: Vec<KitRecord> =
+        events.into_iter().enumerate().map(|(i, e)| record(lease, i as i64 + 1, e)).collect();
+    let e = kit.sync_record(&records[1]).expect_err("out of order");
+    assert!(matches!(e, ArchiveError::BadRequest(_)), "{e}");
+    let mut results = Vec::new();
+    for r in &records {
+        let first = kit.sync_record(r).expect("sync");
+        assert_eq!(kit.sync_record(r).expect("retry"), first, "a retry applies nothing twice");
+        assert_eq!((first.record_id.as_str(), first.seq), (r.record_id.as_str(), r.seq));
+        results.push(first.outcome);
+    }
+    let applied: Vec<bool> = results.iter().map(|o| matches!(o, RecordOutcome::Applied { .. })).collect();
+    assert_eq!(applied, [true, true, true, true, false, false, true], "{results:?}");
+    let p = counter.lookup(&served).expect("lookup");
+    assert_eq!(p.cards.len(), 1);
+    assert_eq!(
+        (p.cards[0].card_number.as_str(), p.cards[0].status),
+        (by_ssn(&served).card_number.as_str(), CardStatus::Active)
+    );
+    assert_eq!(counter.lookup(&gets_premade).expect("lookup").cards[0].status, CardStatus::Issued);
+    let d = counter.lookup(&dies).expect("lookup");
+    assert_eq!(
+        d.cards.iter().map(|c| c.status).collect::<Vec<_>>(),
+        [CardStatus::Cancelled],
+        "the offline card is on record, not live"
+    );
+    assert_eq!(counter.lookup(&stopped).expect("lookup").cards[0].status, CardStatus::Stopped);
+    let conflicts: Vec<KitConflict> =
+        kit.kit_conflicts().expect("conflicts").into_iter().filter(|c| c.lease_id == lease).collect();
+    let who: Vec<(&str, Option<&str>)> =
+        conflicts.iter().map(|c| (c.ssn.as_str(), c.card_number.as_deref())).collect();
+    assert_eq!(
+        who,
+        [
+            (dies.as_str(), Some(by_ssn(&dies).card_number.as_str())),
+            (stopped.as_str(), Some(stopped_card.as_str()))
+        ]
+    );
+    assert!(
+        conflicts[0].reason.contains("deceased") && conflicts[1].reason.contains("stopped"),
+        "{conflicts:?}"
+    );
+
+    let early = CheckinRequest {
+        request_id: request_id("checkin"),
+        lease_id: lease,
+        records: records.len() as i64 + 1,
+    };
+    assert!(matches!(kit.checkin(&early).expect_err("a record missing"), ArchiveError::BadRequest(_)));
+    let q = CheckinRequest { records: records.len() as i64, ..early };
+    let done = kit.checkin(&q).expect("checkin");
+    assert_eq!(done.not_seen, std::slice::from_ref(&absent));
+    assert_eq!(done.back_to_stock, [stock_card]);
+    let mut unused: Vec<String> =
+        [&gets_premade, &absent, &stopped, &not_home].iter().map(|s| by_ssn(s).card_number).collect();
+    unused.sort();
+    assert_eq!(done.returned_numbers, unused);
+    assert_eq!(done.released, 4);
+    assert_eq!(kit.checkin(&q).expect("retry"), done);
+    let late = record(
+        lease,
+        records.len() as i64 + 1,
+        KitEvent::VisitFailed { ssn: absent.clone(), card_number: None, reason: "x".into() },
+    );
+    assert!(matches!(refusal(kit.sync_record(&late).expect_err("closed")), Refusal::NotFound { .. }));
+    let again = counter.claim(&claim_request(&absent, None)).expect("released for the counter");
+    assert!(unused.contains(&again.card_number), "a returned number is handed out again");
+}
+
+/// A kit back after its lease lapsed: a counter may have served the person meanwhile; the
+/// number reserved for the kit was never handed to anyone else, and the card the kit made
+/// is on record (not live) and listed for a supervisor.
+pub fn a_lapsed_kit_lease_frees_the_person_but_never_the_number(
+    kit: &dyn ProvincialArchive,
+    counter: &dyn ProvincialArchive,
+) {
+    let ssn = fresh_ssn();
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![visit(&ssn, None)],
+            lease_seconds: 1,
+        })
+        .expect("checkout");
+    let reserved = out.visits[0].clone();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let at_counter = counter.claim(&claim_request(&ssn, None)).expect("the lease lapsed");
+    assert_ne!(
+        at_counter.card_number, reserved.card_number,
+        "the kit's number is not handed out while it is out"
+    );
+    let counter_card = counter.commit(&commit_request(at_counter.claim_id)).expect("commit");
+    let made = KitEvent::Made {
+        ssn: ssn.clone(),
+        claim_id: reserved.claim_id,
+        card_id: "110100D15600000500BF7C7A48FB4968".into(),
+        atr: "3B00".into(),
+    };
+    let result = kit.sync_record(&record(out.lease_id, 1, made)).expect("sync");
+    match result.outcome {
+        RecordOutcome::Conflict { reason } => assert!(reason.contains(&counter_card.card_number), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let cards: Vec<(String, CardStatus)> =
+        counter.lookup(&ssn).expect("lookup").cards.into_iter().map(|c| (c.card_number, c.status)).collect();
+    assert_eq!(
+        cards,
+        [(counter_card.card_number, CardStatus::Made), (reserved.card_number, CardStatus::Recalled)]
+    );
+    let done = kit
+        .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 1 })
+        .expect("checkin");
+    assert!(done.returned_numbers.is_empty(), "the number is on a card: {:?}", done.returned_numbers);
 }

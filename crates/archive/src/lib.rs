@@ -12,9 +12,12 @@
 //!   and the hash-chained, append-only ledger).
 //! - Card numbers: prefix + 7-digit counter + check character, allocated at claim time with
 //!   neither gaps nor repeats (a released claim's number is reused first).
+//! - [`kit`]: outreach kits check out visit lists (claims under one lease, a reserved number
+//!   each), sync what they did offline as an idempotent, ordered outbox, and check in.
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod kit;
 pub mod local;
 mod model;
 mod sqlite_provincial;
@@ -74,6 +77,15 @@ pub trait ProvincialArchive: Send + Sync {
     fn stop_card(&self, request: &StopRequest) -> Result<CardRecord, ArchiveError>;
     /// Records a death: cancels live cards (returned), releases claims, refuses new ones.
     fn mark_deceased(&self, request: &DeceasedRequest) -> Result<Vec<String>, ArchiveError>;
+    /// Claims a kit's visit list under one lease (the caller is the kit); people who cannot be
+    /// claimed are listed with the reason.
+    fn checkout(&self, request: &kit::CheckoutRequest) -> Result<kit::Checkout, ArchiveError>;
+    /// Applies one outbox record of the calling kit, once per record id, in sequence order.
+    fn sync_record(&self, record: &kit::KitRecord) -> Result<kit::RecordResult, ArchiveError>;
+    /// Closes a lease whose records all arrived: releases claims, returns numbers and cards.
+    fn checkin(&self, request: &kit::CheckinRequest) -> Result<kit::Checkin, ArchiveError>;
+    /// Records from every kit that could not stand, for a supervisor, oldest first.
+    fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError>;
 }
 
 /// The card number for counter value `n` under `prefix` (one capital letter): the letter,

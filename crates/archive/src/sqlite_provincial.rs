@@ -14,7 +14,11 @@ use crate::{
     PersonCards, ProvincialArchive, Refusal, ReleaseRequest, StopRequest,
 };
 
+mod kits;
+
 const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
+/// Outreach kits' leases, records and conflicts.
+const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Longest lease a station may ask for.
 pub const MAX_LEASE_SECONDS: i64 = 24 * 3600;
 
@@ -50,6 +54,7 @@ impl SqliteProvincial {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
         conn.execute_batch(SCHEMA).map_err(store_err)?;
+        conn.execute_batch(KITS_SCHEMA).map_err(store_err)?;
         Ok(SqliteProvincial { conn: Mutex::new(conn), station: station.to_string(), prefix })
     }
 
@@ -108,11 +113,13 @@ impl SqliteProvincial {
         }
     }
 
-    /// Expires lapsed claims of `ssn`; their numbers go back to the pool.
+    /// Expires lapsed claims of `ssn`; their numbers go back to the pool (a kit's only at its
+    /// check-in: a card made offline may carry it).
     fn expire(tx: &Transaction<'_>, ssn: &str) -> rusqlite::Result<()> {
         tx.execute(
             "INSERT OR IGNORE INTO free_card_numbers (card_number)
-             SELECT card_number FROM claims WHERE ssn = ?1 AND state = 'live' AND expires_at <= ?2",
+             SELECT card_number FROM claims WHERE ssn = ?1 AND state = 'live' AND expires_at <= ?2
+             AND claim_id NOT IN (SELECT claim_id FROM kit_claims)",
             params![ssn, now()],
         )?;
         tx.execute(
@@ -358,12 +365,29 @@ impl ProvincialArchive for SqliteProvincial {
             )?;
             tx.execute(
                 "INSERT OR IGNORE INTO free_card_numbers (card_number)
-                 SELECT card_number FROM claims WHERE ssn = ?1 AND state = 'live'",
+                 SELECT card_number FROM claims WHERE ssn = ?1 AND state = 'live'
+                 AND claim_id NOT IN (SELECT claim_id FROM kit_claims)",
                 [&q.ssn],
             )?;
             tx.execute("UPDATE claims SET state = 'cancelled' WHERE ssn = ?1 AND state = 'live'", [&q.ssn])?;
             Ok(Ok(cancelled))
         })
+    }
+
+    fn checkout(&self, q: &crate::kit::CheckoutRequest) -> Result<crate::kit::Checkout, ArchiveError> {
+        self.kit_checkout(q)
+    }
+
+    fn sync_record(&self, r: &crate::kit::KitRecord) -> Result<crate::kit::RecordResult, ArchiveError> {
+        self.kit_record(r)
+    }
+
+    fn checkin(&self, q: &crate::kit::CheckinRequest) -> Result<crate::kit::Checkin, ArchiveError> {
+        self.kit_checkin(q)
+    }
+
+    fn kit_conflicts(&self) -> Result<Vec<crate::kit::KitConflict>, ArchiveError> {
+        self.all_kit_conflicts()
     }
 }
 

@@ -61,6 +61,7 @@ pub async fn start(
 ) -> Result<Daemon, DaemonError> {
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let province = runner.province();
+    let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let sessions =
         auth::Sessions::new(config.operators.clone(), Duration::from_secs(config.session_minutes * 60));
@@ -71,7 +72,7 @@ pub async fn start(
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
-    let app = api::router(state);
+    let app = api::router(state).layer(axum::Extension(ui));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the API stopped");

@@ -1,10 +1,386 @@
-//! (being written)
+//! What the counter's web page needs beyond the issuance API: typing-time validation with the
+//! applicant crate's own rules, the devices' status with what to do, the camera and the photo
+//! check's verdict, the printed face of a job, and the step times for the time-left estimate.
+//! Pictures are read by `<img>` tags, which send no headers: they take `?token=` like the
+//! event stream.
 
-use axum::Router;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use crate::api::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Serialize;
+
+use crate::api::{ApiError, AppState, Authed};
+use crate::worker::CounterView;
+
+/// How many camera frames a capture tries before it gives the last frame's reasons.
+const CAPTURE_FRAMES: usize = 8;
+
+/// Rough step times of a counter with a direct-to-card printer (printer.md: ~25 s a colour
+/// face, ~10 s to the chip station), used until this counter has timed its own steps.
+const DEFAULT_STEP_SECONDS: [(&str, f64); 13] = [
+    ("accept", 0.3),
+    ("archive-check", 0.5),
+    ("claim", 0.5),
+    ("stop-old-card", 0.5),
+    ("verify-identity", 1.5),
+    ("feed-card", 6.0),
+    ("personalise-financial", 4.0),
+    ("print-face", 25.0),
+    ("personalise-ssc", 5.0),
+    ("verify-chip", 2.0),
+    ("commit", 1.0),
+    ("eject", 3.0),
+    ("hand-over", 0.3),
+];
+
+/// The page's side of the daemon: the counter's view and where photos are kept. Added to the
+/// router as an extension by [`crate::start`].
+#[derive(Clone)]
+pub struct UiState {
+    inner: Arc<UiInner>,
+}
+
+struct UiInner {
+    view: Option<Arc<dyn CounterView>>,
+    photo_dir: PathBuf,
+}
+
+impl UiState {
+    /// The page's state for a counter seen through `view`; photos go to `data_dir/photos`,
+    /// where applicant files name them (`photos/...`).
+    pub fn new(view: Option<Arc<dyn CounterView>>, data_dir: PathBuf) -> UiState {
+        UiState { inner: Arc::new(UiInner { view, photo_dir: data_dir.join("photos") }) }
+    }
+
+    fn view(&self) -> Result<&Arc<dyn CounterView>, ApiError> {
+        self.inner.view.as_ref().ok_or_else(|| {
+            ApiError(StatusCode::NOT_FOUND, "this station's runner shows no devices to the page".into())
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct FieldProblem {
+    field: String,
+    rule: String,
+    message: String,
+    hint: String,
+}
+
+/// The code lists the form offers, from the applicant crate (the same lists validation uses).
+async fn codes(Authed(_): Authed) -> Json<serde_json::Value> {
+    let id_types: Vec<serde_json::Value> = applicant::IdType::ALL
+        .iter()
+        .map(|t| serde_json::json!({"key": t.key(), "zh": t.chinese_name(), "resident_number": t.is_resident_number()}))
+        .collect();
+    let ethnicities: Vec<serde_json::Value> = applicant::ETHNICITIES
+        .iter()
+        .map(|(code, name)| serde_json::json!({"code": format!("{code:02}"), "zh": name}))
+        .collect();
+    Json(serde_json::json!({"id_types": id_types, "ethnicities": ethnicities}))
+}
+
+/// This station's live cards of the person with ID number `ssn` (a new card for them is only
+/// a re-issue: RULE 1); the province has the last word when the job runs.
+fn live_cards_of(s: &AppState, ssn: &str) -> Vec<serde_json::Value> {
+    s.local()
+        .cards(None)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.ssn.eq_ignore_ascii_case(ssn) && c.status.is_live())
+        .map(|c| serde_json::json!({"card_number": c.card_number, "status": c.status}))
+        .collect()
+}
+
+/// The verdict on a form as the issuance job will judge it: every error with field, rule and
+/// remedy, the age and whether a guardian and a photo are required, so the page asks for them.
+fn verdict(body: serde_json::Value, today: applicant::Date) -> (serde_json::Value, Option<String>) {
+    let rules = applicant::Rules::default();
+    let applicant: applicant::Applicant = match serde_json::from_value(body) {
+        Ok(a) => a,
+        Err(e) => {
+            let problem = FieldProblem {
+                field: String::new(),
+                rule: "json".into(),
+                message: e.to_string(),
+                hint: "reload the page: the form sent a field the station does not know".into(),
+            };
+            return (serde_json::json!({"valid": false, "errors": [problem], "warnings": []}), None);
+        }
+    };
+    let age = applicant
+        .holder
+        .birth_date
+        .as_deref()
+        .and_then(|d| applicant::Date::parse(d).ok())
+        .filter(|d| *d <= today)
+        .map(|d| d.years_until(today));
+    let (errors, warnings) = match applicant.validate_with(today, &rules) {
+        Ok(v) => (Vec::new(), v.warnings),
+        Err(e) => (e.errors, e.warnings),
+    };
+    let errors: Vec<FieldProblem> = errors
+        .into_iter()
+        .map(|f| FieldProblem { field: f.field, rule: f.rule.into(), message: f.message, hint: f.hint })
+        .collect();
+    let warnings: Vec<serde_json::Value> =
+        warnings.into_iter().map(|w| serde_json::json!({"field": w.field, "message": w.message})).collect();
+    let answer = serde_json::json!({
+        "valid": errors.is_empty(),
+        "errors": errors,
+        "warnings": warnings,
+        "age": age,
+        "guardian_required": age.is_some_and(|a| a < rules.guardian_under),
+        "photo_required": age.is_none_or(|a| a >= rules.photo_optional_under),
+    });
+    (answer, applicant.holder.id_number.filter(|n| n.len() >= 15))
+}
+
+/// Validates a form with the applicant crate's rules (typing-time validation is the server's
+/// own), adding the live cards this station made for the person.
+async fn validate(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+    Json(body): Json<serde_json::Value>,
+) -> Json<serde_json::Value> {
+    let (mut answer, id_number) = verdict(body, applicant::days::today());
+    answer["live_cards"] = id_number.map(|n| live_cards_of(&s, &n)).unwrap_or_default().into();
+    Json(answer)
+}
+
+async fn devices(
+    Authed(_): Authed,
+    Extension(ui): Extension<UiState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let view = ui.view()?;
+    Ok(Json(serde_json::json!({"devices": view.devices()})))
+}
+
+/// The media type of an image by its first bytes.
+fn image_type(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    }
+}
+
+fn picture(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, image_type(&bytes)), (header::CACHE_CONTROL, "no-store")], bytes).into_response()
+}
+
+async fn camera_frame(Authed(_): Authed, Extension(ui): Extension<UiState>) -> Result<Response, ApiError> {
+    let view = ui.view()?.clone();
+    let frame = tokio::task::spawn_blocking(move || view.camera_frame())
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{e}: check the camera's cable")))?;
+    Ok(picture(frame))
+}
+
+#[derive(Serialize)]
+struct Reason {
+    code: &'static str,
+    zh: String,
+    en: String,
+}
+
+fn reasons(list: &[photo::Rejection]) -> Vec<Reason> {
+    list.iter().map(|r| Reason { code: r.code(), zh: r.message_zh(), en: r.message_en() }).collect()
+}
+
+/// Takes frames until one makes a card photo, stores it, and judges the stored file as the
+/// province will (format, size, density, bytes, face, light, background).
+fn capture_photo(ui: &UiState) -> Result<serde_json::Value, ApiError> {
+    let view = ui.view()?;
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    // The detector is not Send: one per capture, on this blocking thread.
+    let mut processor = photo::PhotoProcessor::new(photo::PhotoSpec::default())
+        .map_err(|e| internal(format!("face model: {e}")))?;
+    let mut last = Vec::new();
+    for _ in 0..CAPTURE_FRAMES {
+        let bytes = view.camera_frame().map_err(|e| {
+            ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{e}: check the camera's cable"))
+        })?;
+        let frame =
+            photo::source::decode_frame(&bytes).map_err(|e| internal(format!("camera frame: {e}")))?;
+        match processor.process(&frame) {
+            Ok(card_photo) => {
+                std::fs::create_dir_all(&ui.inner.photo_dir)
+                    .map_err(|e| internal(format!("{}: {e}", ui.inner.photo_dir.display())))?;
+                let random: String =
+                    crate::auth::random_bytes(8).iter().map(|b| format!("{b:02x}")).collect();
+                let name = format!("capture-{random}.jpg");
+                let path = ui.inner.photo_dir.join(&name);
+                std::fs::write(&path, &card_photo.jpeg)
+                    .map_err(|e| internal(format!("{}: {e}", path.display())))?;
+                let report = processor.check(&card_photo.jpeg);
+                return Ok(serde_json::json!({
+                    "passed": report.passed(),
+                    "photo": format!("photos/{name}"),
+                    "bytes": report.bytes,
+                    "size": report.size,
+                    "dpi": report.dpi,
+                    "reasons": reasons(&report.rejections),
+                }));
+            }
+            Err(photo::PhotoError::Rejected(r)) => last = r.0,
+            Err(e) => return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+        }
+    }
+    Ok(serde_json::json!({"passed": false, "photo": null, "reasons": reasons(&last)}))
+}
+
+async fn capture(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Extension(ui): Extension<UiState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let verdict = tokio::task::spawn_blocking(move || capture_photo(&ui))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    s.audit(
+        &session.operator,
+        "photo.captured",
+        serde_json::json!({"photo": verdict["photo"], "passed": verdict["passed"]}),
+    );
+    Ok(Json(verdict))
+}
+
+/// A stored photo (`photos/NAME`), for the form's thumbnail.
+async fn stored_photo(
+    Authed(_): Authed,
+    Extension(ui): Extension<UiState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !plain {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "a photo name is letters, digits, '.', '-' and '_'".into(),
+        ));
+    }
+    let bytes = std::fs::read(ui.inner.photo_dir.join(&name))
+        .map_err(|_| ApiError(StatusCode::NOT_FOUND, format!("no photo {name}: capture it again")))?;
+    Ok(picture(bytes))
+}
+
+async fn printed_face(
+    Authed(_): Authed,
+    Extension(ui): Extension<UiState>,
+    Path(job): Path<i64>,
+) -> Result<Response, ApiError> {
+    let view = ui.view()?.clone();
+    let face = tokio::task::spawn_blocking(move || view.printed_face(job))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("job {job} has printed no face yet")))?;
+    Ok(picture(face))
+}
+
+/// Seconds per step: this counter's own averages where it has timed a step, else the
+/// defaults.
+async fn steps(Authed(_): Authed, Extension(ui): Extension<UiState>) -> Json<serde_json::Value> {
+    let measured = ui.inner.view.as_ref().map(|v| v.step_seconds()).unwrap_or_default();
+    let steps: Vec<serde_json::Value> = DEFAULT_STEP_SECONDS
+        .iter()
+        .map(|(step, default)| {
+            let seconds =
+                measured.iter().find(|(s, _)| s == step).map_or(*default, |(_, measured)| *measured);
+            serde_json::json!({"step": step, "seconds": seconds})
+        })
+        .collect();
+    Json(serde_json::json!({"steps": steps}))
+}
+
+/// A person's action on a simulated device (open the cover, refill the feeder, ...).
+async fn simulate(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Extension(ui): Extension<UiState>,
+    Path((device, action)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let what = format!("{device}:{action}");
+    ui.view()?.simulate(&what).map_err(|e| ApiError(StatusCode::NOT_FOUND, e))?;
+    s.audit(&session.operator, "sim.action", serde_json::json!({"action": what}));
+    Ok(StatusCode::NO_CONTENT)
+}
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/api/validate", post(validate))
+        .route("/api/codes", get(codes))
+        .route("/api/devices", get(devices))
+        .route("/api/camera/frame", get(camera_frame))
+        .route("/api/photo/capture", post(capture))
+        .route("/api/photos/{name}", get(stored_photo))
+        .route("/api/jobs/{id}/face", get(printed_face))
+        .route("/api/steps", get(steps))
+        .route("/api/sim/{device}/{action}", post(simulate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(name: &str) -> serde_json::Value {
+        let path = format!("{}/../applicant/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("testdata")).expect("json")
+    }
+
+    fn today() -> applicant::Date {
+        applicant::Date::new(2026, 12, 4).expect("date")
+    }
+
+    #[test]
+    fn the_form_is_judged_by_the_applicant_crates_rules() {
+        let (adult, id) = verdict(testdata("adult.json"), today());
+        assert_eq!(adult["valid"], true, "{adult}");
+        assert_eq!((adult["age"].as_u64(), adult["guardian_required"].as_bool()), (Some(76), Some(false)));
+        assert_eq!(id.as_deref(), Some("11010519491231002X"));
+
+        let mut minor = testdata("minor.json");
+        minor.as_object_mut().expect("object").remove("guardian");
+        let (minor, _) = verdict(minor, today());
+        assert_eq!(minor["valid"], false);
+        assert_eq!(minor["guardian_required"], true, "{minor}");
+        let fields: Vec<&str> =
+            minor["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+        assert!(fields.contains(&"guardian"), "{fields:?}");
+
+        let mut typo = testdata("adult.json");
+        typo["holder"]["id_number"] = "110105194912310021".into();
+        let (typo, _) = verdict(typo, today());
+        let wrong =
+            typo["errors"].as_array().expect("errors").iter().find(|e| e["field"] == "holder.id_number");
+        let wrong = wrong.expect("the ID number is refused");
+        assert_eq!(wrong["rule"], "id-check-character");
+        assert!(!wrong["hint"].as_str().unwrap_or_default().is_empty(), "with what to do");
+        assert!(!typo.to_string().contains("110105194912310021"), "no full ID number in the answer");
+
+        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today());
+        assert_eq!((unknown["valid"].as_bool(), id), (Some(false), None));
+        assert_eq!(unknown["errors"][0]["rule"], "json");
+    }
+
+    #[test]
+    fn image_types_by_magic() {
+        assert_eq!(image_type(b"\x89PNG\r\n\x1a\n...."), "image/png");
+        assert_eq!(image_type(&[0xFF, 0xD8, 0xFF, 0xE0]), "image/jpeg");
+    }
+
+    #[test]
+    fn default_step_times_cover_every_step() {
+        let names: Vec<&str> = issuance::STEPS.iter().map(|s| s.name()).collect();
+        let ours: Vec<&str> = DEFAULT_STEP_SECONDS.iter().map(|(s, _)| *s).collect();
+        assert_eq!(names, ours);
+    }
 }

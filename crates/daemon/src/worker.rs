@@ -54,8 +54,79 @@ pub enum Event {
     },
 }
 
+/// One device as the status bar shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DeviceState {
+    /// `card-reader`, `psam`, `printer`, `ribbon`, `feeder`, `cover`, `camera`.
+    pub device: String,
+    /// Whether it is ready.
+    pub ok: bool,
+    /// What is wrong, as a stable code the page translates (`cover-open`, `feeder-empty`,
+    /// `ribbon-out`, `ribbon-low`, `no-card`, `no-reader`, `unreachable`), empty when ok.
+    pub problem: String,
+    /// What the device said, for the record (never personal data).
+    pub detail: String,
+    /// What the operator does about it, empty when ok.
+    pub action: String,
+}
+
+impl DeviceState {
+    /// A ready device.
+    pub fn ok(device: &str, detail: impl Into<String>) -> DeviceState {
+        DeviceState {
+            device: device.into(),
+            ok: true,
+            problem: String::new(),
+            detail: detail.into(),
+            action: String::new(),
+        }
+    }
+
+    /// A device that needs the operator.
+    pub fn fault(device: &str, problem: &str, detail: impl Into<String>, action: &str) -> DeviceState {
+        DeviceState {
+            device: device.into(),
+            ok: false,
+            problem: problem.into(),
+            detail: detail.into(),
+            action: action.into(),
+        }
+    }
+}
+
+/// What the web page reads from the counter while the worker owns it: shareable across
+/// threads, so the camera preview and the status bar never wait for a card being printed.
+pub trait CounterView: Send + Sync + 'static {
+    /// The devices as last polled (the worker polls them between jobs).
+    fn devices(&self) -> Vec<DeviceState>;
+    /// One camera frame (JPEG or PNG bytes), or why there is none.
+    fn camera_frame(&self) -> Result<Vec<u8>, String> {
+        Err("this counter has no camera".into())
+    }
+    /// The printed face of a job as PNG: the simulator's print, or the face as rendered.
+    fn printed_face(&self, _job: i64) -> Option<Vec<u8>> {
+        None
+    }
+    /// Seconds each step took on average here (the time-left estimate), by step name.
+    fn step_seconds(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
+    /// A physical action on a simulated device (`printer:cover-open`, `printer:close-cover`,
+    /// ...): what a person would do at the printer. Real counters have none.
+    fn simulate(&self, action: &str) -> Result<(), String> {
+        Err(format!("{action}: this counter has no simulated devices"))
+    }
+}
+
 /// Runs jobs on the counter's devices.
 pub trait Runner: Send + 'static {
+    /// What the web page may read at any time (device status, camera, printed faces); taken
+    /// once when the daemon starts.
+    fn view(&self) -> Option<Arc<dyn CounterView>> {
+        None
+    }
+    /// Polls the devices for the status bar; the worker calls it between jobs.
+    fn poll_devices(&mut self) {}
     /// Starts a job for the request.
     fn start(
         &mut self,
@@ -86,6 +157,9 @@ fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcom
     Event::Finished { request_id, job, status: status.into(), detail }
 }
 
+/// How often an idle worker polls the devices for the status bar.
+const DEVICE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Starts the worker thread; returns where to send requests.
 pub fn spawn(
     mut runner: Box<dyn Runner>,
@@ -115,12 +189,23 @@ pub fn spawn(
                 }
                 Err(e) => tracing::error!(error = %e, "cannot list the jobs left running"),
             }
-            for request in rx {
+            runner.poll_devices();
+            loop {
+                let request = match rx.recv_timeout(DEVICE_POLL) {
+                    Ok(request) => request,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        runner.poll_devices();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 let _ = events.send(Event::Started { request_id: request.request_id });
                 let event = match runner.start(&request, &mut progress) {
                     Ok((job, outcome)) => finished(Some(request.request_id), Some(job), Ok(outcome)),
                     Err(e) => finished(Some(request.request_id), None, Err(e)),
                 };
+                // The devices as the job left them, before anyone reads the outcome and asks.
+                runner.poll_devices();
                 let _ = events.send(event);
             }
         })

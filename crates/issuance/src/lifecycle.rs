@@ -75,14 +75,9 @@ pub struct ActivationEvidence {
     pub photo_sm3: Option<String>,
 }
 
-/// Activates the financial function: only face to face, the holder's ID and photo captured
-/// now (RULE 3).
-pub fn activate(
-    local: &LocalArchive,
-    operator: &str,
-    card: &str,
-    e: &ActivationEvidence,
-) -> Result<(), LifecycleError> {
+/// RULE 3 on the evidence alone (the counter and an outreach kit's home visit both check it):
+/// the channel is face to face, the holder in person, their ID checked and photo taken now.
+pub fn check_face_to_face(e: &ActivationEvidence) -> Result<(), LifecycleError> {
     if e.channel != Channel::Counter {
         return Err(rule(
             3,
@@ -95,6 +90,18 @@ pub fn activate(
     if !e.id_checked || e.photo_sm3.as_deref().is_none_or(|p| p.len() != 64) {
         return Err(rule(3, "check the holder's ID and take their photo now, then activate"));
     }
+    Ok(())
+}
+
+/// Activates the financial function: only face to face, the holder's ID and photo captured
+/// now (RULE 3).
+pub fn activate(
+    local: &LocalArchive,
+    operator: &str,
+    card: &str,
+    e: &ActivationEvidence,
+) -> Result<(), LifecycleError> {
+    check_face_to_face(e)?;
     require_status(local, card, CardStatus::Issued, "only an issued card is activated")?;
     local.set_card_status(card, CardStatus::Active)?;
     local.append_ledger(
@@ -153,19 +160,15 @@ pub fn handover_attempt(
     card: &str,
     outcome: &Handover,
 ) -> Result<u32, LifecycleError> {
-    let failure = match outcome {
-        Handover::Delivered { signer, signature_sm3 } => {
-            if signer.trim().is_empty() || signature_sm3.len() != 64 {
-                return Err(rule(5, "a hand-over records who received the card and their signature"));
-            }
-            None
-        }
-        Handover::Failed { reason } if reason.trim().is_empty() => {
-            return Err(rule(6, "a failed hand-over records its reason"));
-        }
-        Handover::Failed { reason } => Some(reason.as_str()),
-    };
-    require_status(local, card, CardStatus::Made, "only a card in stock is handed over")?;
+    let failure = check_handover(outcome)?;
+    // An instant card: its job handed it over at the counter; the receiver's signature,
+    // taken on the counter's screen, completes that hand-over, once.
+    let completes_instant = failure.is_none()
+        && local.card_status(card)? == Some(CardStatus::Issued)
+        && !signed_for(local, card)?;
+    if !completes_instant {
+        require_status(local, card, CardStatus::Made, "only a card in stock is handed over")?;
+    }
     let n = local.record_handover_attempt(card, failure.is_none(), failure)?;
     let (event, detail) = match outcome {
         Handover::Delivered { signer, signature_sm3 } => (
@@ -181,6 +184,32 @@ pub fn handover_attempt(
         local.set_card_status(card, CardStatus::Issued)?;
     }
     Ok(n)
+}
+
+/// Whether the ledger holds a signed hand-over of `card`.
+fn signed_for(local: &LocalArchive, card: &str) -> Result<bool, LifecycleError> {
+    Ok(local.ledger()?.iter().any(|e| {
+        e.card_number.as_deref() == Some(card)
+            && e.event == "card.handed_over"
+            && e.detail.contains("signature_sm3")
+    }))
+}
+
+/// RULES 5 and 6 on the outcome alone: a success names the signer and keeps their
+/// signature's SM3, a failure its reason. The failure reason, if it failed.
+pub fn check_handover(outcome: &Handover) -> Result<Option<&str>, LifecycleError> {
+    match outcome {
+        Handover::Delivered { signer, signature_sm3 } => {
+            if signer.trim().is_empty() || signature_sm3.len() != 64 {
+                return Err(rule(5, "a hand-over records who received the card and their signature"));
+            }
+            Ok(None)
+        }
+        Handover::Failed { reason } if reason.trim().is_empty() => {
+            Err(rule(6, "a failed hand-over records its reason"))
+        }
+        Handover::Failed { reason } => Ok(Some(reason.as_str())),
+    }
 }
 
 /// How a hand-over attempt ended.
@@ -427,6 +456,16 @@ mod tests {
         assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Issued));
         let last = a.ledger().expect("ledger").pop().expect("entry");
         assert!(last.event == "card.handed_over" && last.detail.contains(&"ab".repeat(32)), "{last:?}");
+        let again = handover_attempt(&a, "op", "B00000019", &signed).expect_err("twice");
+        assert!(matches!(again, LifecycleError::State { .. }), "{again}");
+    }
+
+    #[test]
+    fn an_instant_card_handed_over_by_its_job_takes_the_receivers_signature_once() {
+        let (_d, a) = archive_with_card(CardStatus::Issued);
+        assert!(handover_attempt(&a, "op", "B00000019", &failed("away")).is_err(), "it was handed over");
+        let signed = Handover::Delivered { signer: "张三".into(), signature_sm3: "cd".repeat(32) };
+        assert_eq!(handover_attempt(&a, "op", "B00000019", &signed).expect("signature recorded"), 1);
         let again = handover_attempt(&a, "op", "B00000019", &signed).expect_err("twice");
         assert!(matches!(again, LifecycleError::State { .. }), "{again}");
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use archive::{
-    ArchiveError, CardRecord, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards,
+    kit, ArchiveError, CardRecord, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards,
     ProvincialArchive, Refusal, ReleaseRequest, StopRequest,
 };
 use serde::de::DeserializeOwned;
@@ -90,5 +90,17 @@ impl ProvincialArchive for Client {
     }
     fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.post("/v1/deceased", q)
+    }
+    fn checkout(&self, q: &kit::CheckoutRequest) -> Result<kit::Checkout, ArchiveError> {
+        self.post("/v1/kit/checkout", q)
+    }
+    fn sync_record(&self, r: &kit::KitRecord) -> Result<kit::RecordResult, ArchiveError> {
+        self.post("/v1/kit/record", r)
+    }
+    fn checkin(&self, q: &kit::CheckinRequest) -> Result<kit::Checkin, ArchiveError> {
+        self.post("/v1/kit/checkin", q)
+    }
+    fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError> {
+        Client::answer(self.http.get(format!("{}/v1/kit/conflicts", self.base)).send())
     }
 }

@@ -2,11 +2,13 @@
 //! [`server`] (HTTP/JSON over mutual TLS, the station id from the client certificate),
 //! [`client`] (what a station uses, implementing [`archive::ProvincialArchive`]), [`pki`]
 //! (CA, server and station certificates) and [`cluster`] (a private PostgreSQL for tests,
-//! benchmarks and the embedded set-up). `station provincial serve` runs it.
+//! benchmarks and the embedded set-up). `station provincial serve` runs it. Outreach kits
+//! (`archive::kit`) are stations too: their certificate names the kit.
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod cluster;
+mod kits;
 pub mod pki;
 pub mod server;
 pub mod store;

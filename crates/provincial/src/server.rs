@@ -3,7 +3,8 @@
 //! every change is recorded under.
 //!
 //! Routes (JSON bodies are the `archive` request types): `GET /v1/persons/{ssn}`,
-//! `POST /v1/claim`, `/v1/commit`, `/v1/release`, `/v1/stop`, `/v1/deceased`. Answers: 200
+//! `POST /v1/claim`, `/v1/commit`, `/v1/release`, `/v1/stop`, `/v1/deceased`; outreach kits:
+//! `POST /v1/kit/checkout`, `/v1/kit/record`, `/v1/kit/checkin`, `GET /v1/kit/conflicts`. Answers: 200
 //! with the result, 409 with a refusal, 400 for a malformed request, 503 when the store is
 //! unavailable (retry with the same request id).
 
@@ -100,6 +101,40 @@ pub fn router(store: Store) -> Router {
                     answer(s.mark_deceased(&st.0, &q).await)
                 },
             ),
+        )
+        .route(
+            "/v1/kit/checkout",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::kit::CheckoutRequest>| async move {
+                    answer(s.checkout(&st.0, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/kit/record",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::kit::KitRecord>| async move {
+                    answer(s.sync_record(&st.0, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/kit/checkin",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::kit::CheckinRequest>| async move {
+                    answer(s.checkin(&st.0, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/kit/conflicts",
+            get(|State(s): State<Store>| async move { answer(s.kit_conflicts().await) }),
         )
         .with_state(store)
 }

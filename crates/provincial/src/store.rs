@@ -14,6 +14,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 
 const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
+/// Migration 0002: outreach kits' leases, records and conflicts.
+const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Longest lease a station may ask for.
 pub const MAX_LEASE_SECONDS: i64 = 24 * 3600;
 
@@ -21,18 +23,18 @@ pub const MAX_LEASE_SECONDS: i64 = 24 * 3600;
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
-    prefix: char,
+    pub(crate) prefix: char,
 }
 
-fn pg(e: tokio_postgres::Error) -> ArchiveError {
+pub(crate) fn pg(e: tokio_postgres::Error) -> ArchiveError {
     ArchiveError::Unavailable(format!("PostgreSQL: {e}"))
 }
 
-fn is_retryable(e: &tokio_postgres::Error) -> bool {
+pub(crate) fn is_retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::UNIQUE_VIOLATION)
 }
 
-type Answer<T> = Result<T, Refusal>;
+pub(crate) type Answer<T> = Result<T, Refusal>;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,7 +43,7 @@ enum Stored<T> {
     Refused(Refusal),
 }
 
-fn claim_row(r: &Row) -> Claim {
+pub(crate) fn claim_row(r: &Row) -> Claim {
     Claim {
         claim_id: r.get("claim_id"),
         ssn: r.get("ssn"),
@@ -52,7 +54,7 @@ fn claim_row(r: &Row) -> Claim {
     }
 }
 
-fn card_row(r: &Row) -> Result<CardRecord, ArchiveError> {
+pub(crate) fn card_row(r: &Row) -> Result<CardRecord, ArchiveError> {
     let status: String = r.get("status");
     Ok(CardRecord {
         card_number: r.get("card_number"),
@@ -65,12 +67,12 @@ fn card_row(r: &Row) -> Result<CardRecord, ArchiveError> {
     })
 }
 
-const CLAIM_COLUMNS: &str =
+pub(crate) const CLAIM_COLUMNS: &str =
     "claim_id, ssn, station, card_number, reissue_of, extract(epoch from expires_at)::bigint AS expires_unix";
-const CARD_COLUMNS: &str = "card_number, ssn, card_id, atr, status, station";
+pub(crate) const CARD_COLUMNS: &str = "card_number, ssn, card_id, atr, status, station";
 
 /// What an operation's body gives back: an answer to store, or a database error.
-type Body<T> = Result<Answer<T>, tokio_postgres::Error>;
+pub(crate) type Body<T> = Result<Answer<T>, tokio_postgres::Error>;
 
 impl Store {
     /// Connects to `url` (a libpq connection string), creates the schema if needed.
@@ -86,10 +88,11 @@ impl Store {
         let store = Store { pool, prefix };
         let client = store.client().await?;
         client.batch_execute(SCHEMA).await.map_err(pg)?;
+        client.batch_execute(KITS_SCHEMA).await.map_err(pg)?;
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, ArchiveError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, ArchiveError> {
         self.pool.get().await.map_err(|e| ArchiveError::Unavailable(format!("PostgreSQL: {e}")))
     }
 
@@ -123,7 +126,7 @@ impl Store {
     }
 
     /// Runs one idempotent change: the body runs only the first time `request_id` is seen.
-    async fn idempotent<T, F>(
+    pub(crate) async fn idempotent<T, F>(
         &self,
         station: &str,
         request_id: &str,
@@ -205,7 +208,11 @@ impl Store {
     }
 
     /// Locks the person's row (creating it), returns whether they are deceased.
-    async fn lock_person(tx: &Transaction<'_>, ssn: &str, name: &str) -> Result<bool, tokio_postgres::Error> {
+    pub(crate) async fn lock_person(
+        tx: &Transaction<'_>,
+        ssn: &str,
+        name: &str,
+    ) -> Result<bool, tokio_postgres::Error> {
         tx.execute(
             "INSERT INTO persons (ssn, name) VALUES ($1, $2) ON CONFLICT (ssn) DO NOTHING",
             &[&ssn, &name],
@@ -217,7 +224,10 @@ impl Store {
         Ok(row.get("d"))
     }
 
-    async fn live_card(tx: &Transaction<'_>, ssn: &str) -> Result<Option<String>, tokio_postgres::Error> {
+    pub(crate) async fn live_card(
+        tx: &Transaction<'_>,
+        ssn: &str,
+    ) -> Result<Option<String>, tokio_postgres::Error> {
         Ok(tx
             .query_opt(
                 "SELECT card_number FROM cards WHERE ssn = $1 AND status IN ('made', 'issued', 'active')",
@@ -227,7 +237,7 @@ impl Store {
             .map(|r| r.get("card_number")))
     }
 
-    async fn allocate(tx: &Transaction<'_>, prefix: char) -> Body<String> {
+    pub(crate) async fn allocate(tx: &Transaction<'_>, prefix: char) -> Body<String> {
         let reused = tx
             .query_opt(
                 "DELETE FROM free_card_numbers WHERE card_number =
@@ -274,6 +284,7 @@ impl Store {
                 tx.execute(
                     "INSERT INTO free_card_numbers (card_number)
                      SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
+                     AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
                      ON CONFLICT DO NOTHING",
                     &[&q.ssn],
                 )
@@ -478,7 +489,8 @@ impl Store {
                     .collect();
                 tx.execute(
                     "INSERT INTO free_card_numbers (card_number)
-                     SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live' ON CONFLICT DO NOTHING",
+                     SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live'
+                     AND claim_id NOT IN (SELECT claim_id FROM kit_claims) ON CONFLICT DO NOTHING",
                     &[&q.ssn],
                 )
                 .await?;

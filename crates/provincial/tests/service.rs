@@ -21,7 +21,7 @@ fn one() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn the_service_keeps_every_rule_of_the_conformance_suite() {
     let _one = one();
-    let setup = Setup::start(&["station-a", "station-b"]);
+    let setup = Setup::start(&["station-a", "station-b", "kit-1"]);
     let open = |station: &str| -> Box<dyn ProvincialArchive> { Box::new(setup.client(station)) };
     archive::conformance::run_all(&open);
 }

@@ -136,6 +136,8 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         params,
     )?;
     runner.financial = financial;
+    let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open("webcam"), None, None);
+    let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Box::new(runner))
 }
 

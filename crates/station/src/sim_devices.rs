@@ -122,6 +122,31 @@ pub fn start_counter(
     Ok(SimCounter { pcscd, card, psam, printer, idv, printer_selector })
 }
 
+/// What a person does at the simulated printer, for the page's training and test controls:
+/// `printer:close-cover`, `printer:refill`, `printer:load-ribbon`, `printer:clear-jam`,
+/// `printer:take-card`, or a fault in the simulator's syntax (`printer:cover-open`,
+/// `printer:jam@Sis`, `printer:ribbon-out`, ...).
+pub fn printer_actions(printer: SimPrinter) -> crate::runner::SimAction {
+    Box::new(move |action: &str| {
+        let what = action
+            .strip_prefix("printer:")
+            .ok_or_else(|| format!("{action}: only the printer is simulated here (printer:ACTION)"))?;
+        let mut model = printer.lock();
+        match what {
+            "close-cover" => model.close_cover(),
+            "refill" => model.refill(100),
+            "load-ribbon" => model.load_ribbon(),
+            "clear-jam" => model.clear_jam(),
+            "take-card" => model.take_card(),
+            fault => {
+                let injection: printer_sim::Injection = fault.parse().map_err(|e| format!("{e}"))?;
+                model.inject(injection);
+            }
+        }
+        Ok(())
+    })
+}
+
 /// The embedded default: the daemon on SQLite archives and a simulated counter, until Ctrl-C.
 pub fn serve_simulated(
     mut config: daemon::config::Config,
@@ -158,7 +183,7 @@ pub fn serve_simulated(
         validity_years: 10,
         vendor: None,
     };
-    let runner = crate::serve::counter_runner(
+    let counter_runner = crate::serve::counter_runner(
         local.clone(),
         Box::new(province),
         verifier,
@@ -168,6 +193,13 @@ pub fn serve_simulated(
         (pcsc_stack::USER_CARD_READER, pcsc_stack::PSAM_READER),
         params,
     )?;
+    let camera = crate::runner::Camera::open("synthetic");
+    let panel = crate::runner::CounterPanel::new(
+        camera,
+        Some(printed.clone()),
+        Some(printer_actions(counter.printer.sim().clone())),
+    );
+    let runner = crate::runner::PanelRunner::new(counter_runner, panel);
     eprintln!(
         "simulated counter: pcscd pid {:?}, printer {}, verification {}, printed faces in {}",
         counter.pcscd.pid(),

@@ -1,0 +1,980 @@
+// The counter's page: log in, the application form validated as you type by the station's own
+// rules (/api/validate), the photo from the station's camera with the photo check's verdict,
+// the issuance job's steps from the event stream, the printed face, hand-over with a signature,
+// activation, and the supervisor's stock, dormant-card, recall and ledger screens. Device status
+// stays in view. No framework, nothing loaded from elsewhere.
+'use strict';
+
+// ---------------------------------------------------------------- texts (中文 / English)
+const TEXT = {
+  'title': ['社会保障卡即时制卡', 'Social security card: instant issuance'],
+  'logout': ['退出', 'Log out'],
+  'devices': ['设备状态', 'Devices'],
+  'nav.apply': ['新申请', 'New application'],
+  'nav.progress': ['制卡进度', 'Progress'],
+  'nav.handover': ['领卡签字', 'Hand-over'],
+  'nav.activate': ['金融激活', 'Activation'],
+  'nav.cards': ['库存与卡片', 'Stock and cards'],
+  'nav.dormant': ['久未领取与召回', 'Dormant and recall'],
+  'nav.ledger': ['台账', 'Ledger'],
+  'login.title': ['操作员登录', 'Operator log-in'],
+  'login.name': ['操作员', 'Operator'],
+  'login.password': ['密码', 'Password'],
+  'login.submit': ['登录', 'Log in'],
+  'login.failed': ['登录失败：', 'Log-in failed: '],
+  'apply.title': ['新申请（即时制卡）', 'New application (instant card)'],
+  'apply.holder': ['持卡人', 'Card holder'],
+  'apply.contact': ['联系方式', 'Contact'],
+  'apply.guardian': ['监护人（未满16周岁必填）', 'Guardian (required under 16)'],
+  'apply.reissue': ['补换卡，原卡', 'Re-issue of'],
+  'apply.submit': ['提交并制卡', 'Submit and make the card'],
+  'apply.reset': ['清空', 'Clear'],
+  'apply.keys': ['Tab 下一项 · Enter 提交 · Alt+C 拍照', 'Tab next field · Enter submit · Alt+C photo'],
+  'apply.fix': ['请先改正以下各项：', 'Please correct these first:'],
+  'apply.live': ['此人已持有本站制作的有效卡：', 'This person already holds a live card made here: '],
+  'apply.live_way': ['新卡只能按补换卡办理：在“原卡号”填入该卡号（旧卡将先停用）。', 'A new card is only a re-issue: enter that number as the old card (it is stopped first).'],
+  'apply.use_reissue': ['按补换卡办理', 'Make it a re-issue'],
+  'apply.photo_needed': ['请先拍照并通过检测', 'Take a photo that passes the check first'],
+  'choose': ['请选择', 'Choose'],
+  'sex.1': ['男', 'Male'],
+  'sex.2': ['女', 'Female'],
+  'f.id_type': ['证件类型', 'ID type'],
+  'f.id_number': ['证件号码', 'ID number'],
+  'f.name': ['姓名', 'Name'],
+  'f.sex': ['性别', 'Sex'],
+  'f.birth_date': ['出生日期', 'Birth date'],
+  'f.ethnicity': ['民族', 'Ethnicity'],
+  'f.birthplace': ['出生地（行政区划代码）', 'Birthplace (region code)'],
+  'f.nationality': ['国籍', 'Nationality'],
+  'f.valid_from': ['证件有效期起', 'ID valid from'],
+  'f.valid_to': ['证件有效期止（或“长期”）', 'ID valid to (or 长期)'],
+  'f.occupation': ['职业', 'Occupation'],
+  'f.address': ['居住地址', 'Residence address'],
+  'f.postcode': ['邮编', 'Postcode'],
+  'f.mobile': ['手机', 'Mobile'],
+  'f.phone': ['固定电话', 'Phone'],
+  'f.email': ['电子邮箱', 'E-mail'],
+  'f.employer': ['工作单位', 'Employer'],
+  'f.employer_address': ['单位地址', 'Employer address'],
+  'f.relation': ['与申请人关系', 'Relation'],
+  'f.reissue_of': ['补换卡：原卡号（旧卡先停用）', 'Re-issue: old card number (stopped first)'],
+  'f.card_number': ['卡号', 'Card number'],
+  'photo.title': ['照片', 'Photo'],
+  'photo.capture': ['拍照（Alt+C）', 'Take photo (Alt+C)'],
+  'photo.taking': ['正在拍照与检测…', 'Taking and checking…'],
+  'photo.pass': ['照片合格', 'Photo accepted'],
+  'photo.fail': ['照片不合格：', 'Photo refused: '],
+  'photo.none': ['未拍照', 'No photo yet'],
+  'progress.title': ['制卡进度', 'Issuance progress'],
+  'progress.left': ['预计剩余', 'Time left'],
+  'progress.seconds': ['秒', 's'],
+  'progress.running': ['正在制卡，请稍候。制卡中请勿打开打印机上盖。', 'Making the card. Do not open the printer cover meanwhile.'],
+  'progress.retry': ['设备处理好后重试', 'Retry once the device is fixed'],
+  'progress.handover': ['领卡签字', 'Hand over the card'],
+  'progress.back': ['返回申请表', 'Back to the form'],
+  'progress.face': ['打印出的卡面', 'The printed face'],
+  'progress.issued': ['制卡完成，卡号 ', 'Card made: number '],
+  'progress.refused': ['不能制卡', 'No card can be made'],
+  'progress.rolled-back': ['制卡中止，已回退（未占用卡号）', 'Stopped and rolled back (no card number used)'],
+  'progress.waiting': ['制卡暂停，等待处理', 'Paused: waiting for the operator'],
+  'progress.error': ['制卡出错', 'Issuance failed'],
+  'progress.way_out': ['处理办法：', 'What to do:'],
+  'progress.device_then_retry': ['按上面的提示处理设备，状态栏变绿后点“重试”。', 'Fix the device as shown, wait until the status bar is green, then retry.'],
+  'progress.reissue_way': ['此人已有有效卡。如卡已遗失或损坏，按补换卡办理：先停用旧卡 ', 'The person already holds a live card. If it is lost or damaged, re-issue: stop the old card '],
+  'progress.reissue_button': ['补换卡（停用旧卡 ', 'Re-issue (stop old card '],
+  'progress.identity_way': ['请核对证件上的姓名和号码后重新提交。', 'Check the name and number against the document and submit again.'],
+  'progress.deceased_way': ['系统记录此人已死亡，不能制卡。请核实后联系社保经办机构。', 'The person is recorded deceased: no card. Verify and contact the social security office.'],
+  'progress.other_way': ['请核对信息后返回申请表重新提交。', 'Check the data and submit again from the form.'],
+  'handover.title': ['领卡签字', 'Hand-over with signature'],
+  'handover.signer': ['领卡人', 'Received by'],
+  'handover.sign': ['请领卡人在下方签字：', 'The receiver signs below:'],
+  'handover.clear': ['重签', 'Clear'],
+  'handover.submit': ['确认领卡', 'Record the hand-over'],
+  'handover.failed': ['未能发放（记录原因）', 'Could not hand over (record why)'],
+  'handover.reason': ['原因', 'Reason'],
+  'handover.record_failed': ['记录发放失败', 'Record the failed hand-over'],
+  'handover.no_signature': ['请先签字', 'The receiver must sign first'],
+  'handover.done': ['已记录领卡：', 'Hand-over recorded: '],
+  'handover.failed_done': ['已记录发放失败，第 ', 'Failed hand-over recorded, attempt '],
+  'activate.title': ['金融功能激活（仅限本人临柜）', 'Financial activation (holder in person only)'],
+  'activate.present': ['持卡人本人在柜台前（非代办）', 'The holder is here in person (no proxy)'],
+  'activate.id': ['已当场核验本人身份证件', 'The holder\'s ID was checked now'],
+  'activate.photo': ['当场拍照', 'Take the photo now'],
+  'activate.submit': ['激活', 'Activate'],
+  'activate.done': ['已激活：', 'Activated: '],
+  'cards.title': ['库存与卡片', 'Stock and cards'],
+  'cards.status': ['状态', 'Status'],
+  'cards.updated': ['更新时间', 'Updated'],
+  'cards.count': ['张', 'cards'],
+  'status.all': ['全部', 'All'],
+  'status.made': ['已制未领（库存）', 'Made, not handed over (stock)'],
+  'status.issued': ['已发放', 'Handed over'],
+  'status.active': ['已激活', 'Activated'],
+  'status.stopped': ['已停用', 'Stopped'],
+  'status.recalled': ['已召回', 'Recalled'],
+  'status.cancelled': ['已注销', 'Cancelled'],
+  'status.failed': ['制作失败', 'Failed'],
+  'load': ['查询', 'Show'],
+  'dormant.title': ['久未领取的卡与召回', 'Dormant cards and recall'],
+  'dormant.days': ['超过天数', 'Older than (days)'],
+  'dormant.rule': ['召回前须记录第二次发放失败及原因（规则6）。', 'A card is recalled only after a failed second hand-over with its reason (rule 6).'],
+  'dormant.failures': ['发放失败记录', 'Failed hand-overs'],
+  'dormant.actions': ['操作', 'Actions'],
+  'dormant.fail': ['记录发放失败', 'Record a failed hand-over'],
+  'dormant.recall': ['召回', 'Recall'],
+  'dormant.reason_prompt': ['发放失败原因：', 'Why could the card not be handed over?'],
+  'dormant.recalled': ['已召回：', 'Recalled: '],
+  'ledger.title': ['台账', 'Ledger'],
+  'ledger.verify': ['校验哈希链', 'Verify the hash chain'],
+  'ledger.intact': ['哈希链完整，条目数：', 'Hash chain intact, entries: '],
+  'ledger.broken': ['哈希链被破坏：', 'Hash chain broken: '],
+  'ledger.at': ['时间', 'Time'],
+  'ledger.operator': ['操作员', 'Operator'],
+  'ledger.event': ['事项', 'Event'],
+  'failed': ['失败：', 'Failed: '],
+};
+
+// The issuance steps in order, with their names on screen.
+const STEPS = [
+  ['accept', '受理', 'Accept'],
+  ['archive-check', '档案核查', 'Archive check'],
+  ['claim', '锁定人员并分配卡号', 'Claim and card number'],
+  ['stop-old-card', '停用旧卡', 'Stop the old card'],
+  ['verify-identity', '身份核验', 'Identity verification'],
+  ['feed-card', '进卡到芯片位', 'Feed to the chip station'],
+  ['personalise-financial', '写入金融应用', 'Financial application'],
+  ['print-face', '打印卡面并覆膜', 'Print and laminate'],
+  ['personalise-ssc', '写入社保应用', 'Social security application'],
+  ['verify-chip', '芯片回读核对', 'Chip read-back'],
+  ['commit', '记入档案', 'Commit to the archives'],
+  ['eject', '出卡', 'Eject'],
+  ['hand-over', '交付', 'Hand-over'],
+];
+
+const DEVICE_NAMES = {
+  'card-reader': ['读卡器', 'Card reader'],
+  'psam': ['PSAM卡', 'PSAM'],
+  'printer': ['打印机', 'Printer'],
+  'ribbon': ['色带', 'Ribbon'],
+  'feeder': ['进卡器', 'Feeder'],
+  'cover': ['打印机上盖', 'Cover'],
+  'camera': ['摄像头', 'Camera'],
+};
+
+// What the operator does, by the station's problem code.
+const PROBLEMS = {
+  'cover-open': ['上盖打开：请合上打印机上盖', 'Cover open: close the printer cover'],
+  'feeder-empty': ['进卡器无卡：请放入空白卡', 'Feeder empty: put blank cards in'],
+  'ribbon-out': ['色带用完或未装：请更换色带后合上盖', 'No ribbon: put in a new ribbon, close the cover'],
+  'ribbon-low': ['色带将尽：请备好新色带', 'Ribbon low: have a new one ready'],
+  'no-card': ['未插PSAM卡：请插入PSAM卡', 'No PSAM: insert it in the SAM slot'],
+  'no-reader': ['找不到读卡器：请检查USB连线', 'Reader missing: check its USB cable'],
+  'unreachable': ['打印机无响应：请检查电源和连线', 'Printer not answering: check power and cable'],
+  'no-camera': ['无摄像头：请连接摄像头', 'No camera: connect it'],
+};
+
+// The station's validation rules in Chinese (the station explains them in English; the
+// English text stays in the tooltip). Unknown rules show the station's words.
+const RULES_ZH = {
+  'required': '必填项未填写',
+  'address-required': '请填写居住地址或单位地址',
+  'contact-required': '请填写手机或固定电话',
+  'guardian-required': '未满16周岁，须填写监护人证件类型、号码、姓名和关系',
+  'guardian-adult': '监护人须年满18周岁',
+  'guardian-self': '监护人不能是申请人本人',
+  'guardian-document': '请填写监护人本人证件',
+  'photo-required': '请拍照（未满7周岁可免）',
+  'id-check-character': '证件号码校验位不对，请逐位核对证件',
+  'id-length': '证件号码位数不对（居民身份证18位）',
+  'id-character': '证件号码含有不允许的字符',
+  'id-format': '证件号码格式不对',
+  'id-birth-date': '证件号码中的出生日期无效',
+  'id-address-code': '证件号码前6位地区码无效',
+  'id-province': '证件号码前2位省份码无效',
+  'id-expired': '证件已过期，请持有效证件办理',
+  'id-not-yet-valid': '证件尚未生效',
+  'id-validity-format': '有效期格式应为 YYYY-MM-DD 或“长期”',
+  'id-validity-order': '有效期止不能早于起',
+  'id-validity-period': '有效期年限与证件不符，请核对',
+  'id-type': '证件类型不对',
+  'household-register-age': '户口簿仅限未满16周岁使用',
+  'birth-date-matches-id': '出生日期与证件号码不一致',
+  'birth-date-future': '出生日期不能晚于今天',
+  'sex-matches-id': '性别与证件号码不一致',
+  'sex-code': '性别须为男或女',
+  'ethnicity-code': '民族代码无效',
+  'nationality-code': '国籍代码无效（ISO 3166 三字母）',
+  'nationality-matches-id-type': '国籍与证件类型不符',
+  'region-format': '行政区划代码应为6位数字',
+  'region-unknown': '行政区划代码不存在',
+  'region-withdrawn': '该行政区划代码已撤销',
+  'name-empty': '请填写姓名',
+  'name-character': '姓名含有不允许的字符',
+  'name-space': '姓名中不应有空格',
+  'name-card-length': '姓名过长，卡面放不下',
+  'mobile-format': '手机号码应为11位数字',
+  'phone-format': '电话号码格式不对',
+  'postcode-format': '邮编应为6位数字',
+  'email-format': '电子邮箱格式不对',
+  'date-format': '日期格式应为 YYYY-MM-DD',
+};
+
+// Ledger events in Chinese; the code stays beside them.
+const EVENTS_ZH = {
+  'session.opened': '登录', 'session.closed': '退出', 'session.refused': '登录被拒',
+  'job.requested': '提交制卡', 'job.forbidden': '无权制卡', 'photo.captured': '拍照',
+  'person.claimed': '锁定人员、分配卡号', 'card.fed': '进卡', 'card.printed': '打印卡面',
+  'card.personalised': '写入芯片', 'card.made': '制卡完成', 'card.ejected': '出卡',
+  'card.handed_over': '领卡', 'card.handover_failed': '发放失败', 'card.activated': '金融激活',
+  'card.stopped': '停用', 'card.recalled': '召回', 'card.cancelled': '注销', 'card.rejected': '废卡',
+  'card.custody': '代管', 'card.replaced': '补换卡', 'application.refused': '申请被拒',
+  'application.rolled_back': '制卡回退', 'ledger.read': '查阅台账', 'sim.action': '模拟设备操作',
+};
+
+let lang = localStorage.getItem('lang') || 'zh';
+const t = (key) => (TEXT[key] ? TEXT[key][lang === 'en' ? 1 : 0] : key);
+const pick = (pair) => pair[lang === 'en' ? 1 : 0];
+const $ = (sel) => document.querySelector(sel);
+const $$ = (sel) => Array.from(document.querySelectorAll(sel));
+
+function applyLanguage() {
+  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  $$('[data-i18n]').forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $('#lang-toggle').textContent = lang === 'en' ? '中文' : 'English';
+  document.title = t('title');
+  renderSteps();
+  renderDevices();
+  renderValidation();
+  renderVerdict();
+  renderResult();
+  fillCodes();
+}
+
+// ---------------------------------------------------------------- session and API
+const session = { token: null, operator: null, role: null };
+
+async function api(method, path, body) {
+  const headers = {};
+  if (session.token) headers.Authorization = 'Bearer ' + session.token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  const text = await r.text();
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: text }; }
+  if (!r.ok) {
+    if (r.status === 401 && session.token) { logout(); }
+    const e = new Error((data && data.error) || r.statusText);
+    e.status = r.status;
+    throw e;
+  }
+  return data;
+}
+
+const withToken = (path) => path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(session.token);
+
+function show(screen) {
+  $$('.screen').forEach((s) => { s.hidden = s.id !== 'screen-' + screen; });
+  $$('#nav [data-nav]').forEach((b) => {
+    if (b.dataset.nav === screen) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
+  });
+  if (screen === 'apply') startCamera(); else stopCamera();
+  if (screen === 'apply' && validation) scheduleValidate();
+  if (screen === 'cards') loadCards();
+  if (screen === 'dormant') loadDormant();
+  if (screen === 'ledger') loadLedger();
+  const first = $('#screen-' + screen + ' input:not([type=hidden]), #screen-' + screen + ' select');
+  if (screen === 'apply') $('#f-id-type').focus(); else if (first && screen !== 'progress') first.focus();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  $('#login-error').textContent = '';
+  try {
+    const r = await api('POST', '/api/session', { operator: $('#login-name').value, password: $('#login-password').value });
+    session.token = r.token; session.operator = r.operator; session.role = r.role;
+    $('#login-password').value = '';
+    $('#who').textContent = r.operator + ' · ' + r.role;
+    $('#who').hidden = false; $('#logout').hidden = false; $('#nav').hidden = false; $('#devices').hidden = false;
+    $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
+    await loadCodes();
+    openEvents();
+    pollDevices();
+    show(r.role === 'auditor' ? 'ledger' : 'apply');
+  } catch (e) {
+    $('#login-error').textContent = t('login.failed') + e.message;
+  }
+}
+
+async function logout() {
+  const token = session.token;
+  session.token = null;
+  if (token) fetch('/api/session', { method: 'DELETE', headers: { Authorization: 'Bearer ' + token } }).catch(() => {});
+  if (events) events.close();
+  stopCamera();
+  clearTimeout(deviceTimer);
+  $('#who').hidden = true; $('#logout').hidden = true; $('#nav').hidden = true; $('#devices').hidden = true;
+  show('login');
+}
+
+// ---------------------------------------------------------------- device status, always in view
+let devices = [];
+let deviceTimer = null;
+
+async function pollDevices() {
+  clearTimeout(deviceTimer);
+  if (!session.token) return;
+  try { devices = (await api('GET', '/api/devices')).devices; } catch (_) { devices = []; }
+  renderDevices();
+  deviceTimer = setTimeout(pollDevices, 1500);
+}
+
+function renderDevices() {
+  const list = $('#device-list');
+  list.textContent = '';
+  devices.forEach((d) => {
+    const li = document.createElement('li');
+    li.className = 'device' + (d.ok ? (d.problem ? ' warn' : '') : ' fault');
+    li.dataset.device = d.device;
+    li.dataset.ok = d.ok ? 'true' : 'false';
+    const name = DEVICE_NAMES[d.device] ? pick(DEVICE_NAMES[d.device]) : d.device;
+    li.append(document.createTextNode((d.ok ? '✓ ' : '✗ ') + name));
+    if (d.device === 'ribbon' && d.ok) li.append(document.createTextNode(' ' + d.detail.replace(/ prints left/, lang === 'en' ? ' left' : '张')));
+    if (d.problem) {
+      const a = document.createElement('span');
+      a.className = 'action';
+      a.textContent = PROBLEMS[d.problem] ? pick(PROBLEMS[d.problem]) : d.action;
+      li.append(a);
+    }
+    li.title = d.detail;
+    list.append(li);
+  });
+  renderDeviceWayOut();
+}
+
+const deviceFaults = () => devices.filter((d) => !d.ok);
+
+// ---------------------------------------------------------------- codes for the form
+let codes = { id_types: [], ethnicities: [] };
+
+async function loadCodes() {
+  codes = await api('GET', '/api/codes');
+  fillCodes();
+}
+
+function fillCodes() {
+  const fill = (select, options, keep) => {
+    const value = select.value || keep;
+    select.textContent = '';
+    options.forEach(([v, label]) => { const o = document.createElement('option'); o.value = v; o.textContent = label; select.append(o); });
+    select.value = value;
+  };
+  const idTypes = codes.id_types.map((x) => [x.key, x.zh + (lang === 'en' ? ' (' + x.key.replace(/_/g, ' ') + ')' : '')]);
+  fill($('#f-id-type'), idTypes, 'resident_id');
+  fill($('#g-id-type'), idTypes, 'resident_id');
+  fill($('#f-ethnicity'), [['', t('choose')]].concat(codes.ethnicities.map((x) => [x.code, x.code + ' ' + x.zh])), '01');
+}
+
+// ---------------------------------------------------------------- the application form
+const form = () => $('#apply-form');
+let photoPath = null;
+let validation = null;
+let touched = new Set();
+let submitted = false;
+let validateTimer = null;
+
+function setPath(obj, path, value) {
+  const keys = path.split('.');
+  let o = obj;
+  keys.slice(0, -1).forEach((k) => { o[k] = o[k] || {}; o = o[k]; });
+  o[keys[keys.length - 1]] = value;
+}
+
+// The applicant JSON of the applicant crate, from the form; empty fields are left out.
+function applicantFromForm() {
+  const a = { holder: {} };
+  $$('#apply-form [name]').forEach((el) => {
+    if (el.name === 'reissue_of') return;
+    if (el.closest('#guardian') && $('#guardian').hidden) return;
+    const v = el.value.trim();
+    if (v !== '') setPath(a, el.name, el.name.endsWith('id_number') || el.name === 'holder.nationality' ? v.toUpperCase() : v);
+  });
+  if (photoPath) a.photo = photoPath;
+  return a;
+}
+
+// A resident ID number carries the birth date and sex: fill them when still empty.
+function deriveFromId() {
+  const n = $('#f-id-number').value.trim().toUpperCase();
+  const type = $('#f-id-type').value;
+  if (!/^\d{17}[\dX]$/.test(n) || !(type === 'resident_id' || type === 'household_register')) return;
+  if (!$('#f-birth').value) $('#f-birth').value = n.slice(6, 10) + '-' + n.slice(10, 12) + '-' + n.slice(12, 14);
+  if (!$('#f-sex').value) $('#f-sex').value = Number(n[16]) % 2 === 1 ? '1' : '2';
+  if (!$('#f-birthplace').value) $('#f-birthplace').value = n.slice(0, 6);
+}
+
+function scheduleValidate() {
+  clearTimeout(validateTimer);
+  validateTimer = setTimeout(validate, 250);
+}
+
+async function validate() {
+  try {
+    validation = await api('POST', '/api/validate', applicantFromForm());
+  } catch (e) {
+    validation = { valid: false, errors: [{ field: '', message: e.message, hint: '' }], warnings: [] };
+  }
+  renderValidation();
+  return validation;
+}
+
+function renderValidation() {
+  if (!validation) return;
+  const errs = validation.errors || [];
+  $('#guardian').hidden = !(validation.guardian_required || $$('#guardian input').some((i) => i.value.trim()));
+  const shown = (field) => submitted || [...touched].some((t) => field === t || field.startsWith(t + '.') || t.startsWith(field + '.'));
+  $$('[data-error-for]').forEach((p) => {
+    const field = p.dataset.errorFor;
+    const mine = errs.filter((e) => e.field === field && shown(field));
+    p.textContent = '';
+    mine.forEach((e) => {
+      const line = document.createElement('span');
+      line.textContent = explain(e);
+      line.title = e.message + ' → ' + e.hint;
+      p.append(line);
+      if (lang === 'en' || !RULES_ZH[e.rule]) {
+        const hint = document.createElement('span');
+        hint.className = 'hint';
+        hint.textContent = '→ ' + e.hint;
+        p.append(hint);
+      }
+    });
+  });
+  $$('#apply-form [name]').forEach((el) => {
+    const bad = errs.some((e) => e.field === el.name) && shown(el.name);
+    el.setAttribute('aria-invalid', bad ? 'true' : 'false');
+  });
+  const summary = $('#form-summary');
+  if (submitted && errs.length) {
+    summary.hidden = false;
+    summary.textContent = t('apply.fix');
+    const ul = document.createElement('ul');
+    errs.forEach((e) => {
+      const li = document.createElement('li');
+      const el = document.querySelector('#apply-form [name="' + e.field + '"]');
+      const label = el && el.labels && el.labels[0] ? el.labels[0].textContent : e.field;
+      li.textContent = (label ? label + '：' : '') + explain(e);
+      ul.append(li);
+    });
+    summary.append(ul);
+  } else {
+    summary.hidden = true;
+  }
+  const live = validation.live_cards || [];
+  const warn = $('#live-card-warning');
+  if (live.length && !$('#f-reissue').value) {
+    warn.hidden = false;
+    warn.textContent = t('apply.live') + live.map((c) => c.card_number).join(', ') + '. ' + t('apply.live_way') + ' ';
+    const b = document.createElement('button');
+    b.type = 'button'; b.id = 'use-reissue'; b.textContent = t('apply.use_reissue');
+    b.onclick = () => { $('#f-reissue').value = live[0].card_number; scheduleValidate(); $('#issue-submit').focus(); };
+    warn.append(b);
+  } else {
+    warn.hidden = true;
+  }
+}
+
+function explain(e) {
+  if (lang === 'en' || !RULES_ZH[e.rule]) return e.message;
+  return RULES_ZH[e.rule];
+}
+
+function onFormInput(ev) {
+  if (ev.target.name) touched.add(ev.target.name);
+  if (ev.target.id === 'f-id-number' || ev.target.id === 'f-id-type') deriveFromId();
+  scheduleValidate();
+}
+
+async function submitApplication(ev) {
+  ev.preventDefault();
+  submitted = true;
+  clearTimeout(validateTimer);
+  const v = await validate();
+  if (!v.valid) { $('#form-summary').focus(); return; }
+  if (v.photo_required && !photoPath) {
+    const s = $('#form-summary');
+    s.hidden = false; s.textContent = t('apply.photo_needed'); s.focus();
+    return;
+  }
+  const reissue = $('#f-reissue').value.trim().toUpperCase() || null;
+  startJob(applicantFromForm(), reissue);
+}
+
+function resetForm() {
+  form().reset();
+  $('#f-nationality').value = 'CHN';
+  fillCodes();
+  photoPath = null; lastVerdict = null; validation = null; touched = new Set(); submitted = false;
+  $('#photo-thumb').hidden = true; $('#photo-verdict').textContent = ''; $('#photo-verdict').className = 'verdict';
+  $$('[data-error-for]').forEach((p) => { p.textContent = ''; });
+  $('#form-summary').hidden = true; $('#live-card-warning').hidden = true; $('#guardian').hidden = true;
+}
+
+// ---------------------------------------------------------------- camera and photo check
+let cameraTimer = null;
+let cameraOn = false;
+
+// Each frame is fetched whole before it replaces the last one, so the preview never blanks.
+function startCamera() {
+  if (cameraOn || !session.token) return;
+  cameraOn = true;
+  const img = $('#camera');
+  const next = async () => {
+    if (!cameraOn || !session.token) return;
+    try {
+      const r = await fetch(withToken('/api/camera/frame?n=' + Date.now()));
+      if (!r.ok) throw new Error((await r.json()).error);
+      const old = img.src;
+      img.src = URL.createObjectURL(await r.blob());
+      if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+      $('#camera-error').textContent = '';
+      cameraTimer = setTimeout(next, 400);
+    } catch (e) {
+      $('#camera-error').textContent = pick(PROBLEMS['no-camera']) + ' (' + e.message + ')';
+      cameraTimer = setTimeout(next, 3000);
+    }
+  };
+  next();
+}
+
+function stopCamera() {
+  cameraOn = false;
+  clearTimeout(cameraTimer);
+}
+
+let lastVerdict = null;
+
+async function capturePhoto() {
+  const verdict = $('#photo-verdict');
+  verdict.className = 'verdict';
+  verdict.textContent = t('photo.taking');
+  try {
+    lastVerdict = await api('POST', '/api/photo/capture');
+    photoPath = lastVerdict.passed ? lastVerdict.photo : null;
+    renderVerdict();
+  } catch (e) {
+    lastVerdict = null;
+    verdict.className = 'verdict fail';
+    verdict.textContent = '✗ ' + e.message;
+  }
+  scheduleValidate();
+}
+
+function renderVerdict() {
+  const verdict = $('#photo-verdict');
+  const r = lastVerdict;
+  if (!r) return;
+  verdict.textContent = '';
+  if (r.passed && r.photo) {
+    verdict.className = 'verdict pass';
+    verdict.textContent = '✓ ' + t('photo.pass') + (r.size ? ' · ' + r.size[0] + '×' + r.size[1] : '') + (r.dpi ? ' · ' + r.dpi + ' dpi' : '') + ' · ' + Math.round(r.bytes / 1024) + ' KB';
+    const thumb = $('#photo-thumb');
+    thumb.src = withToken('/api/' + r.photo);
+    thumb.hidden = false;
+  } else {
+    verdict.className = 'verdict fail';
+    verdict.textContent = '✗ ' + t('photo.fail');
+    const ul = document.createElement('ul');
+    (r.reasons || []).forEach((x) => { const li = document.createElement('li'); li.textContent = lang === 'en' ? x.en : x.zh; ul.append(li); });
+    verdict.append(ul);
+  }
+}
+
+// ---------------------------------------------------------------- the job and its progress
+let events = null;
+let stepSeconds = {};
+let job = null; // { request, id, applicant, reissue, steps: {name: {state, began, took}}, result, began }
+let pending = [];
+let tick = null;
+
+function openEvents() {
+  if (events) events.close();
+  events = new EventSource(withToken('/api/events'));
+  events.onmessage = (m) => {
+    let e;
+    try { e = JSON.parse(m.data); } catch (_) { return; }
+    if (job && job.request === null) pending.push(e); else onEvent(e);
+  };
+}
+
+function onEvent(e) {
+  if (!job) return;
+  if (e.event === 'started' && e.request_id === job.request) { job.active = true; return; }
+  if (e.event === 'step' && job.active && (job.id === null || job.id === e.job)) {
+    job.id = e.job;
+    const s = job.steps[e.step];
+    if (!s) return;
+    if (e.phase === 'begin') { s.state = 'running'; s.began = Date.now(); }
+    if (e.phase === 'done') { s.state = 'done'; s.took = s.began ? (Date.now() - s.began) / 1000 : 0; }
+    renderSteps();
+    return;
+  }
+  if (e.event === 'finished' && e.request_id === job.request) {
+    job.active = false;
+    if (e.job) job.id = e.job;
+    job.result = { status: e.status, detail: e.detail };
+    Object.values(job.steps).forEach((s) => { if (s.state === 'running') s.state = e.status === 'issued' ? 'done' : 'failed'; });
+    renderSteps();
+    renderResult(true);
+  }
+}
+
+async function startJob(applicant, reissue) {
+  job = { request: null, id: null, active: false, applicant, reissue, result: null, began: Date.now(), steps: {} };
+  STEPS.forEach(([name]) => { job.steps[name] = { state: 'pending' }; });
+  pending = [];
+  show('progress');
+  renderSteps();
+  renderResult();
+  $('#progress-who').textContent = (applicant.holder.name || '') + (reissue ? ' · ' + t('apply.reissue') + ' ' + reissue : '');
+  try { stepSeconds = Object.fromEntries((await api('GET', '/api/steps')).steps.map((s) => [s.step, s.seconds])); } catch (_) { /* 1 s a step */ }
+  try {
+    const body = { applicant };
+    if (reissue) body.reissue_of = reissue;
+    const r = await api('POST', '/api/jobs', body);
+    job.request = r.request_id;
+    const queued = pending; pending = [];
+    queued.forEach(onEvent);
+  } catch (e) {
+    job.request = -1;
+    job.result = { status: 'error', detail: e.message };
+    renderResult();
+  }
+  clearInterval(tick);
+  tick = setInterval(renderSteps, 500);
+}
+
+function timeLeft() {
+  if (!job) return 0;
+  let left = 0;
+  STEPS.forEach(([name]) => {
+    const s = job.steps[name];
+    const est = stepSeconds[name] !== undefined ? stepSeconds[name] : 1;
+    if (s.state === 'pending') left += est;
+    if (s.state === 'running') left += Math.max(0, est - (Date.now() - s.began) / 1000);
+  });
+  return job.result ? 0 : left;
+}
+
+function renderSteps() {
+  const ol = $('#steps');
+  if (!ol) return;
+  ol.textContent = '';
+  let done = 0;
+  STEPS.forEach(([name, zh, en]) => {
+    const s = job ? job.steps[name] : { state: 'pending' };
+    if (s.state === 'done') done += 1;
+    const li = document.createElement('li');
+    li.dataset.step = name;
+    li.dataset.state = s.state;
+    const label = document.createElement('span');
+    label.className = 'state';
+    label.textContent = ' ' + (lang === 'en' ? en : zh);
+    const time = document.createElement('span');
+    const stateWord = { pending: ['等待', 'waiting'], running: ['进行中', 'running'], done: ['完成', 'done'], failed: ['失败', 'failed'] }[s.state];
+    time.textContent = pick(stateWord) + (s.state === 'done' && s.took !== undefined ? ' · ' + s.took.toFixed(1) + t('progress.seconds') : '');
+    li.append(label, time);
+    ol.append(li);
+  });
+  const finished = job && job.result && job.result.status === 'issued';
+  $('#progress-bar').style.width = (finished ? 100 : Math.round((100 * done) / STEPS.length)) + '%';
+  $('#time-left').textContent = job ? Math.ceil(timeLeft()) + ' ' + t('progress.seconds') : '—';
+  if (job && job.result) clearInterval(tick);
+}
+
+function renderResult(fresh = false) {
+  const box = $('#job-result');
+  const way = $('#result-way-out');
+  box.textContent = ''; way.textContent = ''; way.hidden = true;
+  delete box.dataset.status;
+  ['#retry-button', '#reissue-button', '#to-handover', '#back-to-form', '#face-figure'].forEach((s) => { $(s).hidden = true; });
+  if (!job) return;
+  if (!job.result) {
+    const p = document.createElement('p');
+    p.className = 'running';
+    p.textContent = t('progress.running');
+    box.append(p);
+    return;
+  }
+  const { status, detail } = job.result;
+  box.dataset.status = status;
+  const head = document.createElement('p');
+  if (status === 'issued') {
+    head.className = 'ok';
+    head.textContent = '✓ ' + t('progress.issued') + detail;
+    box.append(head);
+    $('#to-handover').hidden = false;
+    $('#face-preview').src = withToken('/api/jobs/' + job.id + '/face?n=' + Date.now());
+    $('#face-figure').hidden = false;
+    if (fresh) $('#to-handover').focus();
+    return;
+  }
+  head.className = 'bad';
+  head.textContent = '✗ ' + t('progress.' + status);
+  const d = document.createElement('p');
+  d.className = 'detail';
+  d.textContent = detail;
+  box.append(head, d);
+  way.hidden = false;
+  const title = document.createElement('strong');
+  title.textContent = t('progress.way_out');
+  way.append(title);
+  const steps = document.createElement('ol');
+  const add = (text) => { const li = document.createElement('li'); li.textContent = text; steps.append(li); };
+  const live = /live card ([A-Z0-9]{9})/.exec(detail);
+  if (status === 'refused' && live) {
+    add(t('progress.reissue_way') + live[1] + '.');
+    const b = $('#reissue-button');
+    b.textContent = t('progress.reissue_button') + live[1] + ')';
+    b.hidden = false;
+    b.onclick = () => startJob(job.applicant, live[1]);
+  } else if (status === 'refused' && /deceased/.test(detail)) {
+    add(t('progress.deceased_way'));
+  } else if (status === 'refused' || /identity/i.test(detail)) {
+    add(t('progress.identity_way'));
+  } else {
+    // A device stopped the job: what each faulty device needs (kept up to date as the
+    // status bar changes), then retry.
+    steps.id = 'device-way-out';
+    $('#retry-button').hidden = false;
+  }
+  way.append(steps);
+  renderDeviceWayOut();
+  $('#back-to-form').hidden = false;
+}
+
+function renderDeviceWayOut() {
+  const steps = $('#device-way-out');
+  if (!steps) return;
+  steps.textContent = '';
+  const add = (text) => { const li = document.createElement('li'); li.textContent = text; steps.append(li); };
+  const faults = deviceFaults();
+  faults.forEach((f) => add((DEVICE_NAMES[f.device] ? pick(DEVICE_NAMES[f.device]) + '：' : '') + (PROBLEMS[f.problem] ? pick(PROBLEMS[f.problem]) : f.action)));
+  if (!faults.length) add(t('progress.other_way'));
+  add(t('progress.device_then_retry'));
+}
+
+// ---------------------------------------------------------------- hand-over with signature
+const pad = { drawing: false, ink: 0 };
+
+function setupSignature() {
+  const c = $('#signature');
+  const ctx = c.getContext('2d');
+  const at = (ev) => {
+    const r = c.getBoundingClientRect();
+    return [((ev.clientX - r.left) * c.width) / r.width, ((ev.clientY - r.top) * c.height) / r.height];
+  };
+  c.addEventListener('pointerdown', (ev) => {
+    pad.drawing = true;
+    c.setPointerCapture(ev.pointerId);
+    ctx.lineWidth = 4; ctx.lineCap = 'round'; ctx.strokeStyle = '#000';
+    ctx.beginPath(); ctx.moveTo(...at(ev));
+  });
+  c.addEventListener('pointermove', (ev) => {
+    if (!pad.drawing) return;
+    ctx.lineTo(...at(ev)); ctx.stroke();
+    pad.ink += 1;
+  });
+  const end = () => { pad.drawing = false; };
+  c.addEventListener('pointerup', end);
+  c.addEventListener('pointercancel', end);
+  $('#signature-clear').onclick = clearSignature;
+}
+
+function clearSignature() {
+  const c = $('#signature');
+  c.getContext('2d').clearRect(0, 0, c.width, c.height);
+  pad.ink = 0;
+}
+
+async function recordHandover(ev) {
+  ev.preventDefault();
+  const out = $('#handover-result');
+  const card = $('#handover-card').value.trim().toUpperCase();
+  if (pad.ink < 5) { out.className = 'error'; out.textContent = t('handover.no_signature'); $('#signature').focus(); return; }
+  try {
+    await api('POST', '/api/cards/' + encodeURIComponent(card) + '/handover', {
+      delivered: true,
+      signer: $('#handover-signer').value.trim(),
+      signature_png: $('#signature').toDataURL('image/png'),
+    });
+    out.className = 'ok-text';
+    out.textContent = '✓ ' + t('handover.done') + card;
+    out.dataset.done = card;
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+async function recordFailedHandover() {
+  const out = $('#handover-result');
+  const card = $('#handover-card').value.trim().toUpperCase();
+  try {
+    const r = await api('POST', '/api/cards/' + encodeURIComponent(card) + '/handover', { delivered: false, reason: $('#handover-reason').value.trim() });
+    out.className = 'ok-text';
+    out.textContent = t('handover.failed_done') + r.attempt;
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+// ---------------------------------------------------------------- activation, face to face
+let activationPhoto = null;
+
+async function activationCapture() {
+  try {
+    const r = await fetch(withToken('/api/camera/frame?n=' + Date.now()));
+    if (!r.ok) throw new Error(await r.text());
+    const blob = await r.blob();
+    activationPhoto = await new Promise((resolve) => { const f = new FileReader(); f.onload = () => resolve(f.result); f.readAsDataURL(blob); });
+    $('#activate-thumb').src = activationPhoto;
+    $('#activate-thumb').hidden = false;
+  } catch (e) {
+    $('#activate-result').className = 'error';
+    $('#activate-result').textContent = t('failed') + e.message;
+  }
+}
+
+async function activate(ev) {
+  ev.preventDefault();
+  const out = $('#activate-result');
+  const card = $('#activate-card').value.trim().toUpperCase();
+  try {
+    await api('POST', '/api/cards/' + encodeURIComponent(card) + '/activate', {
+      holder_present: $('#activate-present').checked,
+      id_checked: $('#activate-idchecked').checked,
+      photo_jpeg: activationPhoto,
+    });
+    out.className = 'ok-text';
+    out.textContent = '✓ ' + t('activate.done') + card;
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+// ---------------------------------------------------------------- supervisor screens
+const fmtTime = (unix) => (unix ? new Date(unix * 1000).toLocaleString(lang === 'en' ? 'en-GB' : 'zh-CN') : '');
+
+function row(cells) {
+  const tr = document.createElement('tr');
+  cells.forEach((c) => { const td = document.createElement('td'); if (c instanceof Node) td.append(c); else td.textContent = c === null || c === undefined ? '' : String(c); tr.append(td); });
+  return tr;
+}
+
+async function loadCards() {
+  const tbody = $('#cards-table tbody');
+  tbody.textContent = '';
+  try {
+    const status = $('#cards-status').value;
+    const r = await api('GET', '/api/cards' + (status ? '?status=' + status : ''));
+    r.cards.forEach((c) => tbody.append(row([c.card_number, c.name, c.holder, t('status.' + c.status), fmtTime(c.updated_at)])));
+    $('#cards-count').textContent = r.cards.length + ' ' + t('cards.count');
+  } catch (e) {
+    $('#cards-count').textContent = t('failed') + e.message;
+  }
+}
+
+async function loadDormant() {
+  const tbody = $('#dormant-table tbody');
+  tbody.textContent = '';
+  const out = $('#dormant-result');
+  try {
+    const r = await api('GET', '/api/cards/dormant?days=' + encodeURIComponent($('#dormant-days').value || '0'));
+    r.cards.forEach((c) => {
+      const actions = document.createElement('span');
+      const fail = document.createElement('button');
+      fail.type = 'button'; fail.textContent = t('dormant.fail');
+      fail.onclick = async () => {
+        const reason = window.prompt(t('dormant.reason_prompt'));
+        if (!reason) return;
+        try { await api('POST', '/api/cards/' + c.card_number + '/handover', { delivered: false, reason }); loadDormant(); } catch (e) { out.textContent = t('failed') + e.message; }
+      };
+      const recall = document.createElement('button');
+      recall.type = 'button'; recall.textContent = t('dormant.recall'); recall.dataset.recall = c.card_number;
+      recall.onclick = async () => {
+        try { await api('POST', '/api/cards/' + c.card_number + '/recall'); out.textContent = t('dormant.recalled') + c.card_number; loadDormant(); } catch (e) { out.textContent = t('failed') + e.message; }
+      };
+      // Only a card still in stock can fail a hand-over or be recalled (RULE 6).
+      if (c.status === 'made') actions.append(fail, ' ', recall); else actions.textContent = '—';
+      tbody.append(row([c.card_number, t('status.' + c.status), (c.failed_handovers || []).join('；'), actions]));
+    });
+  } catch (e) {
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+async function loadLedger() {
+  const tbody = $('#ledger-table tbody');
+  tbody.textContent = '';
+  try {
+    const r = await api('GET', '/api/ledger');
+    r.entries.slice().reverse().slice(0, 200).forEach((e) => {
+      const event = lang === 'en' || !EVENTS_ZH[e.event] ? e.event : EVENTS_ZH[e.event] + ' (' + e.event + ')';
+      tbody.append(row([e.seq, fmtTime(e.at), e.operator, event, e.card_number]));
+    });
+  } catch (e) {
+    $('#ledger-status').textContent = t('failed') + e.message;
+  }
+}
+
+async function verifyLedger() {
+  try {
+    const r = await api('GET', '/api/ledger/verify');
+    $('#ledger-status').textContent = r.intact ? '✓ ' + t('ledger.intact') + r.entries : '✗ ' + t('ledger.broken') + r.error;
+  } catch (e) {
+    $('#ledger-status').textContent = t('failed') + e.message;
+  }
+}
+
+
+// ---------------------------------------------------------------- wiring
+function init() {
+  $('#login-form').addEventListener('submit', login);
+  $('#logout').onclick = logout;
+  $('#lang-toggle').onclick = () => { lang = lang === 'en' ? 'zh' : 'en'; localStorage.setItem('lang', lang); applyLanguage(); };
+  $$('#nav [data-nav]').forEach((b) => { b.onclick = () => show(b.dataset.nav); });
+  form().addEventListener('input', onFormInput);
+  form().addEventListener('change', onFormInput);
+  form().addEventListener('submit', submitApplication);
+  $('#apply-reset').onclick = resetForm;
+  $('#capture').onclick = capturePhoto;
+  document.addEventListener('keydown', (ev) => {
+    if (ev.altKey && (ev.key === 'c' || ev.key === 'C') && !$('#screen-apply').hidden) { ev.preventDefault(); capturePhoto(); }
+  });
+  $('#retry-button').onclick = () => startJob(job.applicant, job.reissue);
+  $('#back-to-form').onclick = () => show('apply');
+  $('#to-handover').onclick = () => {
+    $('#handover-card').value = job.result.detail;
+    $('#handover-signer').value = (job.applicant.guardian && job.applicant.guardian.name) || job.applicant.holder.name || '';
+    $('#handover-result').textContent = '';
+    clearSignature();
+    show('handover');
+    $('#signature').focus();
+  };
+  setupSignature();
+  $('#handover-form').addEventListener('submit', recordHandover);
+  $('#handover-failed-submit').onclick = recordFailedHandover;
+  $('#activate-photo').onclick = activationCapture;
+  $('#activate-form').addEventListener('submit', activate);
+  $('#cards-load').onclick = loadCards;
+  $('#cards-status').onchange = loadCards;
+  $('#dormant-load').onclick = loadDormant;
+  $('#ledger-load').onclick = loadLedger;
+  $('#ledger-verify').onclick = verifyLedger;
+  applyLanguage();
+  show('login');
+}
+
+init();

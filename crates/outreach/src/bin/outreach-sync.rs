@@ -1,0 +1,83 @@
+//! `outreach-sync`: logs in to a kit's store and syncs it with the provincial archive (the
+//! service over mutual TLS, or an SQLite archive file on one machine). Exit status 0: synced
+//! and checked in; 75: interrupted, run again; 1: anything else. The password comes from
+//! `OUTREACH_PASSWORD`, never from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use archive::ProvincialArchive;
+use clap::Parser;
+
+/// Sync an outreach kit with the provincial archive.
+#[derive(Parser)]
+struct Args {
+    /// The kit's store.
+    #[arg(long)]
+    store: PathBuf,
+    /// The operator logging in.
+    #[arg(long)]
+    operator: String,
+    /// The provincial service's base URL.
+    #[arg(long, requires_all = ["ca", "identity"])]
+    url: Option<String>,
+    /// The service's CA certificate.
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// The kit's certificate and key (one PEM file).
+    #[arg(long)]
+    identity: Option<PathBuf>,
+    /// An SQLite provincial archive instead of the service.
+    #[arg(long, conflicts_with = "url")]
+    sqlite: Option<PathBuf>,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+}
+
+fn run(args: Args) -> Result<outreach::SyncReport, outreach::SyncError> {
+    let password = std::env::var("OUTREACH_PASSWORD")
+        .map_err(|_| outreach::KitError::Store("set OUTREACH_PASSWORD to the operator's password".into()))?;
+    let mut kit = outreach::Kit::open(&args.store, &args.operator, &password)?;
+    let archive: Box<dyn ProvincialArchive> = match (&args.url, &args.ca, &args.identity, &args.sqlite) {
+        (Some(url), Some(ca), Some(identity), None) => Box::new(
+            provincial::Client::new(url, ca, identity, Duration::from_secs(args.timeout))
+                .map_err(|e| outreach::KitError::Store(e.to_string()))?,
+        ),
+        (None, _, _, Some(db)) => Box::new(
+            archive::SqliteProvincial::open(db, kit.kit_id(), 'B').map_err(outreach::KitError::Archive)?,
+        ),
+        _ => {
+            return Err(
+                outreach::KitError::Store("give --url, --ca and --identity, or --sqlite".into()).into()
+            )
+        }
+    };
+    outreach::sync(&mut kit, archive.as_ref())
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(report) => {
+            println!(
+                "synced: {} sent, {} records, {} conflicts; {} not seen, {} numbers returned, {} cards back to stock",
+                report.sent,
+                report.records,
+                report.conflicts.len(),
+                report.checkin.not_seen.len(),
+                report.checkin.returned_numbers.len(),
+                report.checkin.back_to_stock.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ outreach::SyncError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            ExitCode::from(75)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

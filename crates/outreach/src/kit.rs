@@ -1,0 +1,599 @@
+//! The kit's session: log-in opens the encrypted store with the operator's password; the
+//! visit list comes from a checkout at the provincial archive; on the visit every action is
+//! checked against the lease and the issuance rules and appended to the outbox, with its
+//! evidence, in one local transaction. Nothing is issued for a person the kit did not claim
+//! before leaving, nor after the longest time offline.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use archive::kit::{Checkin, Checkout, CheckoutRequest, KitEvent, KitRecord, RecordResult, VisitRequest};
+use archive::{ArchiveError, ProvincialArchive};
+use issuance::lifecycle::{self, ActivationEvidence, Handover, LifecycleError};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::vault::{random, Vault, VaultError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+-- One sealed body per lease (the checkout, when it was made, the check-in).
+CREATE TABLE IF NOT EXISTS leases (lease_id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+-- The outbox: sealed records in order, and the archive's sealed result once synced.
+CREATE TABLE IF NOT EXISTS outbox (
+    lease_id INTEGER NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL, result BLOB,
+    PRIMARY KEY (lease_id, seq));
+-- Evidence captured on the visit (signature and photo images), sealed.
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    body BLOB NOT NULL);
+";
+
+/// Why the kit refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KitError {
+    /// The person was not claimed for this kit before it left.
+    #[error("not claimed for this kit before leaving ({reason}): nothing can be issued offline; send the person to a counter or put them on the next visit list")]
+    NotClaimed {
+        /// Why (not on the list, or refused at checkout and why).
+        reason: String,
+    },
+    /// The kit has been offline too long.
+    #[error("offline since the checkout {hours} h ago, longer than allowed: connect and sync before issuing anything")]
+    MustSync {
+        /// Hours since the checkout.
+        hours: i64,
+    },
+    /// An issuance rule forbids it.
+    #[error(transparent)]
+    Rule(#[from] LifecycleError),
+    /// The visit's state does not allow it.
+    #[error("{0}")]
+    Visit(String),
+    /// No visit list is checked out.
+    #[error("no visit list checked out: check one out before leaving")]
+    NoLease,
+    /// The last visit list is not synced and checked in yet.
+    #[error("the last visit list is not checked in: sync first")]
+    LeaseOpen,
+    /// The archive.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The key or a sealed record.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The local store.
+    #[error("kit store: {0}")]
+    Store(String),
+}
+
+fn store_err(e: impl std::fmt::Display) -> KitError {
+    KitError::Store(e.to_string())
+}
+
+/// A lease as the kit keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lease {
+    /// The archive's answer to the checkout.
+    pub checkout: Checkout,
+    /// Unix seconds of the checkout.
+    pub checked_out_at: i64,
+    /// After this (unix seconds) nothing is issued before a sync.
+    pub must_sync_by: i64,
+    /// The check-in's answer, once synced.
+    pub checkin: Option<Checkin>,
+}
+
+/// One outbox record with who made it and when (kit side only), and the archive's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// What goes to the archive.
+    pub record: KitRecord,
+    /// The operator.
+    pub operator: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// The archive's result, once synced.
+    #[serde(skip)]
+    pub result: Option<RecordResult>,
+}
+
+/// Evidence kept with a record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `signature` or `photo`.
+    pub kind: String,
+    /// SM3 of the bytes (hex), as the record carries it.
+    pub sm3: String,
+    /// The image.
+    pub bytes: Vec<u8>,
+}
+
+/// Where a person on the list stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisitState {
+    /// The card made on the visit.
+    pub made: Option<String>,
+    /// Cards handed over.
+    pub handed_over: Vec<String>,
+    /// Cards activated.
+    pub activated: Vec<String>,
+    /// Failures recorded.
+    pub failures: Vec<String>,
+}
+
+/// The clock (unix seconds); tests move it.
+pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// SM3 (hex) of evidence bytes.
+pub fn sm3_hex(bytes: &[u8]) -> String {
+    hex::encode(card_crypto::sm3(bytes))
+}
+
+/// A logged-in kit.
+pub struct Kit {
+    conn: Connection,
+    vault: Vault,
+    kit_id: String,
+    operator: String,
+    lease: Option<Lease>,
+    outbox: Vec<Outgoing>,
+    clock: Clock,
+}
+
+impl Kit {
+    /// Creates the kit's store at `path` (it must not exist) for `kit_id` (its certificate
+    /// name at the province), sealed under `password`.
+    pub fn create(path: &Path, kit_id: &str, operator: &str, password: &str) -> Result<Kit, KitError> {
+        if path.exists() {
+            return Err(KitError::Store(format!("{} exists: log in instead", path.display())));
+        }
+        let conn = open_db(path)?;
+        let salt = random::<16>()?;
+        let vault = Vault::derive(password, &salt)?;
+        let check = vault.seal("meta:check", b"outreach-kit")?;
+        let kit = vault.seal("meta:kit", kit_id.as_bytes())?;
+        for (name, value) in [("salt", salt.to_vec()), ("check", check), ("kit", kit)] {
+            conn.execute("INSERT INTO meta (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(store_err)?;
+        }
+        Kit::load(conn, vault, operator)
+    }
+
+    /// Logs in: derives the key from `password`; a wrong password opens nothing.
+    pub fn open(path: &Path, operator: &str, password: &str) -> Result<Kit, KitError> {
+        if !path.exists() {
+            return Err(KitError::Store(format!("no kit store at {}", path.display())));
+        }
+        let conn = open_db(path)?;
+        let salt: Vec<u8> = meta(&conn, "salt")?;
+        let vault = Vault::derive(password, &salt)?;
+        vault.open("meta:check", &meta(&conn, "check")?)?;
+        Kit::load(conn, vault, operator)
+    }
+
+    fn load(conn: Connection, vault: Vault, operator: &str) -> Result<Kit, KitError> {
+        let kit_id =
+            String::from_utf8(vault.open("meta:kit", &meta(&conn, "kit")?)?.to_vec()).map_err(store_err)?;
+        let lease = conn
+            .query_row("SELECT lease_id, body FROM leases ORDER BY lease_id DESC LIMIT 1", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()
+            .map_err(store_err)?;
+        let mut kit = Kit {
+            conn,
+            vault,
+            kit_id,
+            operator: operator.to_string(),
+            lease: None,
+            outbox: Vec::new(),
+            clock: Box::new(system_now),
+        };
+        if let Some((id, body)) = lease {
+            kit.lease = Some(
+                serde_json::from_slice(&kit.vault.open(&format!("lease:{id}"), &body)?).map_err(store_err)?,
+            );
+            kit.outbox = kit.read_outbox(id)?;
+        }
+        Ok(kit)
+    }
+
+    fn read_outbox(&self, lease_id: i64) -> Result<Vec<Outgoing>, KitError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, body, result FROM outbox WHERE lease_id = ?1 ORDER BY seq")
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map([lease_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
+            })
+            .map_err(store_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_err)?;
+        let mut out = Vec::new();
+        for (seq, body, result) in rows {
+            let mut o: Outgoing =
+                serde_json::from_slice(&self.vault.open(&format!("outbox:{lease_id}:{seq}"), &body)?)
+                    .map_err(store_err)?;
+            if let Some(result) = result {
+                o.result = Some(
+                    serde_json::from_slice(&self.vault.open(&format!("result:{lease_id}:{seq}"), &result)?)
+                        .map_err(store_err)?,
+                );
+            }
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    /// Replaces the clock (tests of the longest time offline).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// The kit's id at the province.
+    pub fn kit_id(&self) -> &str {
+        &self.kit_id
+    }
+
+    /// The current (or last) lease.
+    pub fn lease(&self) -> Option<&Lease> {
+        self.lease.as_ref()
+    }
+
+    /// The current lease's outbox, in order, with results where synced.
+    pub fn outbox(&self) -> &[Outgoing] {
+        &self.outbox
+    }
+
+    /// Checks a visit list out: the archive claims the people for this kit and reserves a card
+    /// number for each. `max_offline_seconds` (capped by the lease) is how long the kit may
+    /// issue before it must sync. A checkout whose answer was lost is resent with the same
+    /// request id, so nothing is leased twice.
+    pub fn checkout(
+        &mut self,
+        archive: &dyn ProvincialArchive,
+        visits: Vec<VisitRequest>,
+        lease_seconds: i64,
+        max_offline_seconds: i64,
+    ) -> Result<&Checkout, KitError> {
+        if self.lease.as_ref().is_some_and(|l| l.checkin.is_none()) {
+            return Err(KitError::LeaseOpen);
+        }
+        let pending: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE name = 'pending_checkout'", [], |r| r.get(0))
+            .optional()
+            .map_err(store_err)?;
+        let request = match pending {
+            Some(sealed) => {
+                let q: CheckoutRequest =
+                    serde_json::from_slice(&self.vault.open("meta:pending_checkout", &sealed)?)
+                        .map_err(store_err)?;
+                if q.visits != visits {
+                    return Err(KitError::Visit(
+                        "an earlier checkout is still unanswered: retry it with the same list".into(),
+                    ));
+                }
+                q
+            }
+            None => {
+                let q = CheckoutRequest {
+                    request_id: format!("{}/checkout/{}", self.kit_id, hex::encode(random::<8>()?)),
+                    visits,
+                    lease_seconds,
+                };
+                let sealed =
+                    self.vault.seal("meta:pending_checkout", &serde_json::to_vec(&q).map_err(store_err)?)?;
+                self.conn
+                    .execute("INSERT INTO meta (name, value) VALUES ('pending_checkout', ?1)", [sealed])
+                    .map_err(store_err)?;
+                q
+            }
+        };
+        let checkout = archive.checkout(&request)?;
+        let now = (self.clock)();
+        let must_sync_by = (now + max_offline_seconds).min(checkout.expires_at);
+        let lease = Lease { checkout, checked_out_at: now, must_sync_by, checkin: None };
+        let id = lease.checkout.lease_id;
+        let body =
+            self.vault.seal(&format!("lease:{id}"), &serde_json::to_vec(&lease).map_err(store_err)?)?;
+        let tx = self.conn.unchecked_transaction().map_err(store_err)?;
+        tx.execute("INSERT OR REPLACE INTO leases (lease_id, body) VALUES (?1, ?2)", params![id, body])
+            .map_err(store_err)?;
+        tx.execute("DELETE FROM meta WHERE name = 'pending_checkout'", []).map_err(store_err)?;
+        tx.commit().map_err(store_err)?;
+        self.lease = Some(lease);
+        self.outbox.clear();
+        Ok(&self.lease.as_ref().ok_or(KitError::NoLease)?.checkout)
+    }
+
+    /// Where each leased person stands, from the outbox.
+    pub fn visit_states(&self) -> BTreeMap<String, VisitState> {
+        let mut states: BTreeMap<String, VisitState> = BTreeMap::new();
+        if let Some(l) = &self.lease {
+            for v in &l.checkout.visits {
+                states.insert(v.ssn.clone(), VisitState::default());
+            }
+        }
+        for o in &self.outbox {
+            let s = states.entry(o.record.event.ssn().to_string()).or_default();
+            match &o.record.event {
+                KitEvent::Made { claim_id, .. } => {
+                    s.made = self.lease.as_ref().and_then(|l| {
+                        l.checkout
+                            .visits
+                            .iter()
+                            .find(|v| v.claim_id == *claim_id)
+                            .map(|v| v.card_number.clone())
+                    })
+                }
+                KitEvent::HandedOver { card_number, .. } => s.handed_over.push(card_number.clone()),
+                KitEvent::Activated { card_number, .. } => s.activated.push(card_number.clone()),
+                KitEvent::VisitFailed { reason, .. } => s.failures.push(reason.clone()),
+            }
+        }
+        states
+    }
+
+    /// Cards in the kit's custody now: pre-made cards checked out and not handed over, and
+    /// cards made on the visit and not handed over. What the operator must bring back.
+    pub fn in_custody(&self) -> Vec<String> {
+        let Some(lease) = self.lease.as_ref().filter(|l| l.checkin.is_none()) else {
+            return Vec::new();
+        };
+        let states = self.visit_states();
+        let mut cards = Vec::new();
+        for v in &lease.checkout.visits {
+            let s = states.get(&v.ssn).cloned().unwrap_or_default();
+            for card in v.premade_card.iter().chain(s.made.iter()) {
+                if !s.handed_over.contains(card) {
+                    cards.push(card.clone());
+                }
+            }
+        }
+        cards
+    }
+
+    /// The leased visit of `ssn`, if issuing is allowed now.
+    fn may_issue(&self, ssn: &str) -> Result<(archive::kit::LeasedVisit, VisitState), KitError> {
+        let lease = self.lease.as_ref().ok_or(KitError::NoLease)?;
+        if lease.checkin.is_some() {
+            return Err(KitError::NoLease);
+        }
+        let now = (self.clock)();
+        if now > lease.must_sync_by {
+            return Err(KitError::MustSync { hours: (now - lease.checked_out_at) / 3600 });
+        }
+        let Some(visit) = lease.checkout.visits.iter().find(|v| v.ssn == ssn) else {
+            let reason = match lease.checkout.refused.iter().find(|r| r.ssn == ssn) {
+                Some(r) => format!("refused at checkout: {}", r.refusal),
+                None => "not on the visit list".to_string(),
+            };
+            return Err(KitError::NotClaimed { reason });
+        };
+        Ok((visit.clone(), self.visit_states().remove(ssn).unwrap_or_default()))
+    }
+
+    /// Appends a record and its evidence in one local transaction.
+    fn append(&mut self, event: KitEvent, evidence: Vec<Evidence>) -> Result<i64, KitError> {
+        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        let seq = self.outbox.len() as i64 + 1;
+        let record =
+            KitRecord { record_id: format!("{}/{lease_id}/{seq}", self.kit_id), lease_id, seq, event };
+        let o = Outgoing { record, operator: self.operator.clone(), at: (self.clock)(), result: None };
+        let body = self
+            .vault
+            .seal(&format!("outbox:{lease_id}:{seq}"), &serde_json::to_vec(&o).map_err(store_err)?)?;
+        let tx = self.conn.unchecked_transaction().map_err(store_err)?;
+        tx.execute(
+            "INSERT INTO outbox (lease_id, seq, body) VALUES (?1, ?2, ?3)",
+            params![lease_id, seq, body],
+        )
+        .map_err(store_err)?;
+        for e in &evidence {
+            let sealed = self.vault.seal(
+                &format!("evidence:{lease_id}:{seq}:{}", e.kind),
+                &serde_json::to_vec(e).map_err(store_err)?,
+            )?;
+            tx.execute(
+                "INSERT INTO evidence (lease_id, seq, kind, body) VALUES (?1, ?2, ?3, ?4)",
+                params![lease_id, seq, e.kind, sealed],
+            )
+            .map_err(store_err)?;
+        }
+        tx.commit().map_err(store_err)?;
+        self.outbox.push(o);
+        Ok(seq)
+    }
+
+    /// Evidence kept with record `seq` of the current lease.
+    pub fn evidence(&self, seq: i64) -> Result<Vec<Evidence>, KitError> {
+        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, body FROM evidence WHERE lease_id = ?1 AND seq = ?2 ORDER BY id")
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map(params![lease_id, seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(store_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_err)?;
+        let mut out = Vec::new();
+        for (kind, body) in rows {
+            let opened = self.vault.open(&format!("evidence:{lease_id}:{seq}:{kind}"), &body)?;
+            out.push(serde_json::from_slice(&opened).map_err(store_err)?);
+        }
+        Ok(out)
+    }
+
+    /// Makes a card on the visit for a claimed person without a pre-made card: the reserved
+    /// number is the card's. `card_id` and `atr` are what the chip reads back.
+    pub fn make_card(&mut self, ssn: &str, card_id: &str, atr: &str) -> Result<String, KitError> {
+        let (visit, state) = self.may_issue(ssn)?;
+        if let Some(premade) = &visit.premade_card {
+            return Err(KitError::Visit(format!(
+                "card {premade} was made for this person and travels with the kit: hand it over instead"
+            )));
+        }
+        if let Some(made) = state.made {
+            return Err(KitError::Visit(format!(
+                "card {made} was already made for this person on this visit list"
+            )));
+        }
+        if card_id.is_empty() || atr.is_empty() {
+            return Err(KitError::Visit(
+                "read the new card back (card id and ATR) before recording it".into(),
+            ));
+        }
+        self.append(
+            KitEvent::Made {
+                ssn: ssn.into(),
+                claim_id: visit.claim_id,
+                card_id: card_id.into(),
+                atr: atr.into(),
+            },
+            Vec::new(),
+        )?;
+        Ok(visit.card_number)
+    }
+
+    /// Hands a card (pre-made, or made on this visit) to its holder, who signs; or records
+    /// why it could not be handed over (RULES 5 and 6 of the counter, the same checks).
+    pub fn hand_over(
+        &mut self,
+        ssn: &str,
+        card: &str,
+        signer: &str,
+        signature: Option<&[u8]>,
+        failure: Option<&str>,
+    ) -> Result<i64, KitError> {
+        let (visit, state) = self.may_issue(ssn)?;
+        let ours = visit.premade_card.as_deref() == Some(card) || state.made.as_deref() == Some(card);
+        if !ours {
+            return Err(KitError::Visit(format!(
+                "card {card} is not this person's card in the kit's custody"
+            )));
+        }
+        if state.handed_over.iter().any(|c| c == card) {
+            return Err(KitError::Visit(format!("card {card} was already handed over")));
+        }
+        let signature_sm3 = signature.map(sm3_hex).unwrap_or_default();
+        let outcome = match failure {
+            Some(reason) => Handover::Failed { reason: reason.into() },
+            None => Handover::Delivered { signer: signer.into(), signature_sm3: signature_sm3.clone() },
+        };
+        if let Some(reason) = lifecycle::check_handover(&outcome)? {
+            let event = KitEvent::VisitFailed {
+                ssn: ssn.into(),
+                card_number: Some(card.into()),
+                reason: reason.into(),
+            };
+            return self.append(event, Vec::new());
+        }
+        let evidence = vec![Evidence {
+            kind: "signature".into(),
+            sm3: signature_sm3.clone(),
+            bytes: signature.unwrap_or_default().to_vec(),
+        }];
+        let event = KitEvent::HandedOver {
+            ssn: ssn.into(),
+            card_number: card.into(),
+            signer: signer.into(),
+            signature_sm3,
+        };
+        self.append(event, evidence)
+    }
+
+    /// Activates the financial function face to face (RULE 3, the counter's check): only a
+    /// card handed over on this visit, the holder present, their ID checked and photo taken now.
+    pub fn activate(
+        &mut self,
+        ssn: &str,
+        card: &str,
+        evidence: &ActivationEvidence,
+        photo: &[u8],
+    ) -> Result<i64, KitError> {
+        let (_, state) = self.may_issue(ssn)?;
+        let photo_sm3 = sm3_hex(photo);
+        let e = ActivationEvidence {
+            photo_sm3: (!photo.is_empty()).then(|| photo_sm3.clone()),
+            ..evidence.clone()
+        };
+        lifecycle::check_face_to_face(&e)?;
+        if !state.handed_over.iter().any(|c| c == card) {
+            return Err(KitError::Visit(format!(
+                "card {card} was not handed over on this visit: hand it over first"
+            )));
+        }
+        if state.activated.iter().any(|c| c == card) {
+            return Err(KitError::Visit(format!("card {card} is already activated")));
+        }
+        let kept = vec![Evidence { kind: "photo".into(), sm3: photo_sm3.clone(), bytes: photo.to_vec() }];
+        self.append(KitEvent::Activated { ssn: ssn.into(), card_number: card.into(), photo_sm3 }, kept)
+    }
+
+    /// Records a visit that gave the person nothing, with the reason.
+    pub fn visit_failed(&mut self, ssn: &str, reason: &str) -> Result<i64, KitError> {
+        self.may_issue(ssn)?;
+        if reason.trim().is_empty() {
+            return Err(KitError::Visit("record why the visit failed".into()));
+        }
+        self.append(
+            KitEvent::VisitFailed { ssn: ssn.into(), card_number: None, reason: reason.into() },
+            Vec::new(),
+        )
+    }
+
+    /// Stores the archive's result of record `seq` (durable before the next record is sent).
+    pub(crate) fn store_result(&mut self, seq: i64, result: RecordResult) -> Result<(), KitError> {
+        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        let sealed = self
+            .vault
+            .seal(&format!("result:{lease_id}:{seq}"), &serde_json::to_vec(&result).map_err(store_err)?)?;
+        self.conn
+            .execute(
+                "UPDATE outbox SET result = ?3 WHERE lease_id = ?1 AND seq = ?2",
+                params![lease_id, seq, sealed],
+            )
+            .map_err(store_err)?;
+        if let Some(o) = self.outbox.get_mut((seq - 1) as usize) {
+            o.result = Some(result);
+        }
+        Ok(())
+    }
+
+    /// Stores the check-in: the lease is closed.
+    pub(crate) fn store_checkin(&mut self, checkin: Checkin) -> Result<(), KitError> {
+        let lease = self.lease.as_mut().ok_or(KitError::NoLease)?;
+        lease.checkin = Some(checkin);
+        let id = lease.checkout.lease_id;
+        let body =
+            self.vault.seal(&format!("lease:{id}"), &serde_json::to_vec(&lease).map_err(store_err)?)?;
+        self.conn
+            .execute("UPDATE leases SET body = ?2 WHERE lease_id = ?1", params![id, body])
+            .map_err(store_err)?;
+        Ok(())
+    }
+}
+
+fn open_db(path: &Path) -> Result<Connection, KitError> {
+    let conn = Connection::open(path).map_err(store_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(store_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
+    conn.execute_batch(SCHEMA).map_err(store_err)?;
+    Ok(conn)
+}
+
+fn meta(conn: &Connection, name: &str) -> Result<Vec<u8>, KitError> {
+    conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+        .optional()
+        .map_err(store_err)?
+        .ok_or_else(|| KitError::Store(format!("the kit store has no {name}: not a kit store")))
+}

@@ -1,0 +1,20 @@
+//! The outreach kit (上门服务, workflows.md): a station profile for home visits.
+//!
+//! - Before leaving, [`Kit::checkout`] claims the visit list at the provincial archive under
+//!   one lease (kit id = the kit's certificate name), a card number reserved per person;
+//!   pre-made batch cards travel in the kit's custody.
+//! - Offline, [`Kit`] hands cards over with the holder's signature, makes a card under the
+//!   reserved number, activates the financial function face to face (the counter's rule
+//!   checks, `issuance::lifecycle`), records failures with reasons, and refuses anything for a
+//!   person not claimed before leaving, or after the longest time offline.
+//! - Back online, [`sync::sync`] sends the outbox once, in order, resumably, and checks in.
+//! - At rest, every record is sealed with AES-256-GCM under a key derived (Argon2id) from the
+//!   operator's password at log-in; the key is never written ([`vault`]).
+#![forbid(unsafe_code)]
+
+pub mod kit;
+pub mod sync;
+pub mod vault;
+
+pub use kit::{Kit, KitError};
+pub use sync::{sync, SyncError, SyncReport};

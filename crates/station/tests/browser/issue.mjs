@@ -1,0 +1,181 @@
+// One card from log-in to hand-over, as an operator at a 1366x768 counter screen: the form by
+// keyboard only with validation as one types, the photo and its verdict, every step of the
+// job with the time left, the printed face, the signature. Then the same person again: the
+// duplicate is shown with its way out (re-issue), which is taken. Then the supervisor's
+// screens, the English switch and a tablet. Prints one JSON line for the Rust test.
+import { station, open, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
+
+const person = station.people[0];
+const b = await open();
+const { page } = b;
+const result = {};
+try {
+  await page.goto(station.url + '/');
+  await shot(page, '01-login');
+  await login(page, 'operator');
+  await devicesReady(page);
+
+  // Keyboard only. The ID type has the focus; a wrong check character is caught as it is typed.
+  check(await page.evaluate(() => document.activeElement.id) === 'f-id-type', 'the form starts at the ID type');
+  await page.keyboard.press('Tab');
+  const wrong = person.id_number.slice(0, 17) + (person.id_number[17] === '0' ? '1' : '0');
+  await page.keyboard.type(wrong);
+  await page.waitForFunction(() => document.querySelector('[data-error-for="holder.id_number"]').textContent.length > 0);
+  check(await page.getAttribute('#f-id-number', 'aria-invalid') === 'true', 'the wrong number is marked');
+  await shot(page, '02-form-validation-as-you-type');
+  await page.keyboard.press('Backspace');
+  await page.keyboard.type(person.id_number[17]);
+  await page.waitForFunction(() => document.querySelector('[data-error-for="holder.id_number"]').textContent === '');
+  const typed = [
+    ['f-name', person.name],
+    ['f-sex', null], ['f-birth', null], ['f-ethnicity', null], ['f-birthplace', null], ['f-nationality', null],
+    ['f-valid-from', '2015-01-01'],
+    ['f-valid-to', '长期'],
+    ['f-occupation', '职员'],
+    ['f-address', '北京市朝阳区建国路1号'],
+    ['f-postcode', '100022'],
+    ['f-mobile', '13800138000'],
+  ];
+  for (const [id, text] of typed) {
+    await page.keyboard.press('Tab');
+    const at = await page.evaluate(() => document.activeElement.id);
+    check(at === id, 'Tab reaches ' + id + ' (at ' + at + ')');
+    if (text) await page.keyboard.type(text);
+  }
+  check(await page.inputValue('#f-birth') === `${person.id_number.slice(6, 10)}-${person.id_number.slice(10, 12)}-${person.id_number.slice(12, 14)}`, 'birth date from the ID number');
+  await page.keyboard.press('Alt+C');
+  await page.waitForSelector('#photo-verdict.pass, #photo-verdict.fail');
+  check(await page.isVisible('#photo-verdict.pass'), 'the photo passes: ' + (await page.textContent('#photo-verdict')));
+  await page.waitForFunction(() => document.querySelector('#photo-thumb').naturalWidth > 0);
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-error-for]')).every((p) => p.textContent === ''));
+  await shot(page, '03-form-filled-with-photo');
+  await page.focus('#f-mobile');
+  await page.keyboard.press('Enter');
+
+  // The job: every step seen, the time left shown while it runs.
+  await page.locator('#screen-progress').waitFor();
+  const seen = {};
+  const lefts = new Set();
+  let midShot = false;
+  while (!(await page.$('#job-result[data-status]'))) {
+    const states = await page.$$eval('#steps li', (li) => li.map((l) => [l.dataset.step, l.dataset.state]));
+    for (const [step, state] of states) (seen[step] = seen[step] || new Set()).add(state);
+    lefts.add(await page.textContent('#time-left'));
+    if (!midShot && states.some(([, s]) => s === 'running')) { await shot(page, '04-progress-running'); midShot = true; }
+    await page.waitForTimeout(100);
+  }
+  const end = await jobEnd(page);
+  check(end.status === 'issued', 'the card is made: ' + end.text);
+  const states = await page.$$eval('#steps li', (li) => li.map((l) => [l.dataset.step, l.dataset.state]));
+  check(states.length === 13 && states.every(([, s]) => s === 'done'), 'all 13 steps done: ' + JSON.stringify(states));
+  check(Object.values(seen).some((s) => s.has('running')), 'a running step was shown');
+  check(lefts.size > 1, 'the time left changed while the job ran: ' + [...lefts].join(' | '));
+  check(await page.textContent('#time-left') === '0 秒', 'no time left at the end');
+  result.card = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
+  await page.waitForFunction(() => document.querySelector('#face-preview').naturalWidth > 0);
+  result.face = await page.$eval('#face-preview', (i) => [i.naturalWidth, i.naturalHeight]);
+  await shot(page, '05-issued-with-printed-face');
+
+  // Hand-over: the receiver signs on the canvas.
+  await page.keyboard.press('Enter'); // the hand-over button has the focus
+  await page.locator('#screen-handover').waitFor();
+  check(await page.inputValue('#handover-card') === result.card, 'the card number is carried over');
+  check(await page.inputValue('#handover-signer') === person.name, 'the signer is the holder');
+  await page.click('#handover-submit');
+  check((await page.textContent('#handover-result')).length > 0 && await page.isVisible('#handover-result.error'), 'no hand-over without a signature');
+  const box = await page.locator('#signature').boundingBox();
+  await page.mouse.move(box.x + 40, box.y + box.height * 0.6);
+  await page.mouse.down();
+  for (let i = 0; i <= 40; i++) {
+    await page.mouse.move(box.x + 40 + i * 12, box.y + box.height * (0.5 + 0.3 * Math.sin(i / 3)));
+  }
+  await page.mouse.up();
+  await page.click('#handover-submit');
+  await page.waitForFunction(() => document.querySelector('#handover-result').dataset.done);
+  check((await page.textContent('#handover-result')).includes(result.card), 'hand-over recorded');
+  await shot(page, '06-hand-over-signed');
+
+  // Activation face to face: refused without the checks, done with them and a photo now.
+  await page.click('[data-nav=activate]');
+  await page.fill('#activate-card', result.card);
+  await page.click('#activate-submit');
+  await page.waitForSelector('#activate-result.error');
+  result.activationRefused = await page.textContent('#activate-result');
+  await page.check('#activate-present');
+  await page.check('#activate-idchecked');
+  await page.click('#activate-photo');
+  await page.waitForFunction(() => document.querySelector('#activate-thumb').naturalWidth > 0);
+  await page.click('#activate-submit');
+  await page.waitForSelector('#activate-result.ok-text');
+  check((await page.textContent('#activate-result')).includes(result.card), 'activated');
+  await shot(page, '06b-activated-face-to-face');
+
+  // The same person again: warned while typing, refused by the archive check, re-issued.
+  await page.click('[data-nav=apply]');
+  await page.click('#apply-reset');
+  await fillPerson(page, person);
+  await page.waitForSelector('#live-card-warning:not([hidden])');
+  check((await page.textContent('#live-card-warning')).includes(result.card), 'the live card is named while typing');
+  await takePhoto(page);
+  await shot(page, '07-duplicate-warned-in-form');
+  await page.click('#issue-submit');
+  const refused = await jobEnd(page);
+  check(refused.status === 'refused', 'a second card for a live holder is refused: ' + refused.text);
+  check(await page.isVisible('#result-way-out'), 'the way out is shown');
+  check((await page.textContent('#result-way-out')).includes(result.card), 'the way out names the live card');
+  check(await page.isVisible('#reissue-button'), 'the re-issue button is offered');
+  await shot(page, '08-duplicate-person-refused-way-out');
+  await page.click('#reissue-button');
+  await page.waitForSelector('#job-result:not([data-status=refused])');
+  const reissued = await jobEnd(page);
+  check(reissued.status === 'issued', 'the re-issue makes a card: ' + reissued.text);
+  result.reissued = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
+  check(result.reissued !== result.card, 'a new card number');
+  await shot(page, '09-reissued');
+
+  // English, and a tablet.
+  await page.click('#lang-toggle');
+  await page.click('[data-nav=apply]');
+  check((await page.textContent('#issue-submit')) === 'Submit and make the card', 'English labels');
+  await shot(page, '10-form-english');
+  await page.setViewportSize({ width: 800, height: 1280 });
+  await shot(page, '11-form-tablet-portrait');
+  await page.click('#lang-toggle');
+  check(b.errors.length === 0, 'no script errors: ' + b.errors.join('; '));
+} catch (e) {
+  await shot(page, 'failure').catch(() => {});
+  console.error(await page.evaluate(() => document.querySelector('main').innerText).catch(() => ''));
+  throw e;
+} finally {
+  await b.close();
+}
+
+// The supervisor: stock, dormant cards and recall, ledger with its verification.
+const s = await open();
+try {
+  await login(s.page, 'supervisor');
+  await s.page.click('[data-nav=cards]');
+  await s.page.waitForSelector('#cards-table tbody tr');
+  const cards = await s.page.$$eval('#cards-table tbody tr td:first-child', (td) => td.map((x) => x.textContent));
+  check(cards.includes(result.card) && cards.includes(result.reissued), 'both cards listed: ' + cards);
+  const shown = await s.page.textContent('#cards-table');
+  check(!shown.includes(person.id_number), 'ID numbers are masked on screen');
+  await shot(s.page, '12-supervisor-cards');
+  await s.page.click('[data-nav=dormant]');
+  await s.page.fill('#dormant-days', '0');
+  await s.page.click('#dormant-load');
+  await s.page.waitForTimeout(500);
+  await shot(s.page, '13-supervisor-dormant-recall');
+  await s.page.click('[data-nav=ledger]');
+  await s.page.waitForSelector('#ledger-table tbody tr');
+  await s.page.click('#ledger-verify');
+  await s.page.waitForFunction(() => document.querySelector('#ledger-status').textContent.includes('✓'));
+  await shot(s.page, '14-supervisor-ledger');
+  check(s.errors.length === 0, 'no script errors: ' + s.errors.join('; '));
+} catch (e) {
+  await shot(s.page, 'failure-supervisor').catch(() => {});
+  throw e;
+} finally {
+  await s.close();
+}
+console.log(JSON.stringify(result));
