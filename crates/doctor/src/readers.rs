@@ -42,7 +42,12 @@ pub fn reader_rules(devices: &DeviceProfiles) -> ReaderRules {
     let mut rules = ReaderRules::defaults();
     for slot in devices.readers.iter().flat_map(|r| &r.slots).rev() {
         rules = rules.with_rule(name_match(&slot.name), slot.kind);
-        rules = rules.with_quirk(name_match(&slot.name), slot.quirks.limit());
+        rules = rules.with_quirk_rule(pcsc_reader::QuirkRule {
+            pattern: name_match(&slot.name),
+            limit: slot.quirks.limit(),
+            t0_only: slot.quirks.t0_only(),
+            power_up_delay: std::time::Duration::from_millis(u64::from(slot.quirks.power_up_delay_ms)),
+        });
     }
     rules
 }

@@ -65,6 +65,16 @@ pub fn reconcile(
     Ok(r)
 }
 
+/// The PC/SC reader rules of this station: the built-in ones with the reader profiles of
+/// `profiles_dir/readers/` in front (a dropped-in profile needs no rebuild), so each slot's
+/// quirks (APDU limits, T=0 only, a pause after power-up) apply to every card connection.
+pub fn pcsc_manager(profiles_dir: &Path) -> Result<pcsc_reader::PcscManager> {
+    let devices = firmware_profile::devices::DeviceProfiles::load(profiles_dir)
+        .with_context(|| format!("reader profiles in {}", profiles_dir.display()))?;
+    pcsc_reader::PcscManager::with_rules(doctor::readers::reader_rules(&devices))
+        .context("connecting to pcscd")
+}
+
 /// Builds the runner of a counter from its parts.
 #[allow(clippy::too_many_arguments)]
 pub fn counter_runner(
@@ -136,6 +146,7 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         params,
     )?;
     runner.financial = financial;
+    runner.manager = pcsc_manager(profile_path.parent().unwrap_or(profiles_dir))?;
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open("webcam"), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Box::new(runner))

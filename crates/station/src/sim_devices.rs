@@ -183,7 +183,7 @@ pub fn serve_simulated(
         validity_years: 10,
         vendor: None,
     };
-    let counter_runner = crate::serve::counter_runner(
+    let mut counter_runner = crate::serve::counter_runner(
         local.clone(),
         Box::new(province),
         verifier,
@@ -193,6 +193,7 @@ pub fn serve_simulated(
         (pcsc_stack::USER_CARD_READER, pcsc_stack::PSAM_READER),
         params,
     )?;
+    counter_runner.manager = crate::serve::pcsc_manager(profiles_dir)?;
     let camera = crate::runner::Camera::open("synthetic");
     let panel = crate::runner::CounterPanel::new(
         camera,

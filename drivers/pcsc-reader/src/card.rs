@@ -16,7 +16,7 @@ use pcsc::{Context, Protocols, Scope, ShareMode};
 use tracing::{debug, trace, warn, Level};
 
 use crate::error::{describe_pcsc, map_pcsc_error, needs_fresh_connection};
-use crate::rules::capabilities_for;
+use crate::rules::{capabilities_for, SlotHandling};
 
 /// What the card connection knows besides the pcsc handle. Kept apart from the handle so a
 /// transaction can borrow the handle and this state at the same time.
@@ -26,8 +26,8 @@ struct Link {
     reader: ReaderInfo,
     reader_c: CString,
     atr: Vec<u8>,
-    /// The most the reader can carry (its quirk rules).
-    limit: Capabilities,
+    /// The most the reader can carry, its protocols and its power-up pause (quirk rules).
+    handling: SlotHandling,
     capabilities: Capabilities,
     /// A reset (or a reconnect that may have been one) happened and no transaction has
     /// reported it yet.
@@ -40,7 +40,7 @@ impl Link {
     fn refresh(&mut self, card: &pcsc::Card) -> Result<(), TransportError> {
         let status = card.status2_owned().map_err(|e| map_pcsc_error(e, &self.reader.name, 0))?;
         self.atr = status.atr().to_vec();
-        self.capabilities = capabilities_for(&self.atr, self.limit);
+        self.capabilities = capabilities_for(&self.atr, self.handling.limit);
         self.reader.card_present = true;
         Ok(())
     }
@@ -74,8 +74,25 @@ impl std::fmt::Debug for PcscCard {
     }
 }
 
-fn connect_handle(context: &Context, reader: &std::ffi::CStr) -> Result<pcsc::Card, pcsc::Error> {
-    context.connect(reader, ShareMode::Shared, Protocols::T0 | Protocols::T1)
+fn protocols(handling: &SlotHandling) -> Protocols {
+    if handling.t0_only {
+        Protocols::T0
+    } else {
+        Protocols::T0 | Protocols::T1
+    }
+}
+
+fn connect_handle(
+    context: &Context,
+    reader: &std::ffi::CStr,
+    handling: &SlotHandling,
+) -> Result<pcsc::Card, pcsc::Error> {
+    let card = context.connect(reader, ShareMode::Shared, protocols(handling))?;
+    if !handling.power_up_delay.is_zero() {
+        // The reader's profile says the card needs this long after power-up.
+        std::thread::sleep(handling.power_up_delay);
+    }
+    Ok(card)
 }
 
 /// Ends a handle we no longer use without resetting the card. When the handle is already
@@ -88,22 +105,22 @@ fn discard(card: pcsc::Card, reader: &str) {
 }
 
 impl PcscCard {
-    /// Connects to the card in `reader` through `context`; `limit` is what the reader's quirk
-    /// rules allow.
+    /// Connects to the card in `reader` through `context` as the reader's quirk rules say.
     pub(crate) fn connect(
         context: Context,
         reader: ReaderInfo,
-        limit: Capabilities,
+        handling: SlotHandling,
     ) -> Result<PcscCard, TransportError> {
         let reader_c = CString::new(reader.name.clone())
             .map_err(|_| TransportError::ReaderUnavailable(reader.name.clone()))?;
-        let card = connect_handle(&context, &reader_c).map_err(|e| map_pcsc_error(e, &reader.name, 0))?;
+        let card =
+            connect_handle(&context, &reader_c, &handling).map_err(|e| map_pcsc_error(e, &reader.name, 0))?;
         let mut link = Link {
             context,
             reader,
             reader_c,
             atr: Vec::new(),
-            limit,
+            handling,
             capabilities: Capabilities::SHORT,
             was_reset: false,
             rx: Vec::new(),
@@ -125,11 +142,8 @@ impl PcscCard {
     pub fn reconnect(&mut self) -> Result<(), TransportError> {
         let PcscCard { card, link } = self;
         if let Some(handle) = card.as_mut() {
-            match handle.reconnect(
-                ShareMode::Shared,
-                Protocols::T0 | Protocols::T1,
-                pcsc::Disposition::LeaveCard,
-            ) {
+            match handle.reconnect(ShareMode::Shared, protocols(&link.handling), pcsc::Disposition::LeaveCard)
+            {
                 Ok(()) => {
                     link.was_reset = true;
                     debug!(reader = %link.reader.name, "card handle reconnected");
@@ -154,7 +168,7 @@ impl PcscCard {
 /// connection cannot know what the card still has selected).
 fn fresh_connection(link: &mut Link) -> Result<pcsc::Card, TransportError> {
     let context = Context::establish(Scope::User).map_err(|e| link.map(e))?;
-    let card = connect_handle(&context, &link.reader_c).map_err(|e| link.map(e))?;
+    let card = connect_handle(&context, &link.reader_c, &link.handling).map_err(|e| link.map(e))?;
     link.context = context;
     link.was_reset = true;
     link.refresh(&card)?;
@@ -181,7 +195,7 @@ fn begin<'a>(
             // tells which (NoSmartcard when it is still out).
             debug!(reader = %link.reader.name, error = %describe_pcsc(err), "reconnecting before the transaction");
             handle
-                .reconnect(ShareMode::Shared, Protocols::T0 | Protocols::T1, pcsc::Disposition::LeaveCard)
+                .reconnect(ShareMode::Shared, protocols(&link.handling), pcsc::Disposition::LeaveCard)
                 .map_err(|e| link.map(e))?;
             link.was_reset = true;
             link.refresh(handle)?;

@@ -31,5 +31,5 @@ pub use card::{PcscCard, PcscTransaction};
 pub use error::{map_pcsc_error, Error};
 pub use events::ReaderEvent;
 pub use manager::{Canceller, PcscManager};
-pub use rules::{KindRule, NameMatch, QuirkRule, ReaderRules};
+pub use rules::{KindRule, NameMatch, QuirkRule, ReaderRules, SlotHandling};
 pub use selector::Selector;

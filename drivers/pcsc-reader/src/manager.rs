@@ -240,8 +240,8 @@ impl PcscManager {
     pub fn open(&mut self, selector: &str) -> Result<PcscCard, Error> {
         let reader = self.resolve(selector)?;
         let context = self.context()?;
-        let limit = self.rules.reader_limit(&reader.name);
-        match PcscCard::connect(context, reader, limit) {
+        let handling = self.rules.handling(&reader.name);
+        match PcscCard::connect(context, reader, handling) {
             Ok(card) => Ok(card),
             Err(TransportError::ServiceUnavailable(why)) => {
                 // The card connection found the service gone: so is our context.

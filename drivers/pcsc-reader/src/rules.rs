@@ -76,13 +76,29 @@ pub struct KindRule {
     pub kind: ReaderKind,
 }
 
-/// A reader-name pattern and the most that such a reader can carry in one APDU.
+/// A reader-name pattern and what such a reader needs: the most it carries in one APDU, the
+/// protocols it speaks, a pause after powering the card up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuirkRule {
     /// Which readers this quirk applies to.
     pub pattern: NameMatch,
     /// The limit: the card's capabilities are clamped to it.
     pub limit: Capabilities,
+    /// The slot speaks T=0 only (a SAM slot often does): the card's T=1 is not asked for.
+    pub t0_only: bool,
+    /// Wait this long after connecting before the first APDU (a PSAM that needs it).
+    pub power_up_delay: std::time::Duration,
+}
+
+/// How to connect to one reader, from every quirk that matches its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotHandling {
+    /// The most one APDU carries.
+    pub limit: Capabilities,
+    /// Connect with T=0 only.
+    pub t0_only: bool,
+    /// Pause after connecting.
+    pub power_up_delay: std::time::Duration,
 }
 
 /// The ordered classification and quirk rules of one station.
@@ -155,8 +171,30 @@ impl ReaderRules {
 
     /// Adds a quirk: readers matching `pattern` carry at most `limit`.
     pub fn with_quirk(mut self, pattern: NameMatch, limit: Capabilities) -> ReaderRules {
-        self.quirks.push(QuirkRule { pattern, limit });
+        self.quirks.push(QuirkRule {
+            pattern,
+            limit,
+            t0_only: false,
+            power_up_delay: std::time::Duration::ZERO,
+        });
         self
+    }
+
+    /// Adds a whole quirk rule (a reader profile's slot: limit, T=0 only, power-up delay).
+    pub fn with_quirk_rule(mut self, rule: QuirkRule) -> ReaderRules {
+        self.quirks.push(rule);
+        self
+    }
+
+    /// How to connect to the reader called `name`: the limits clamped, T=0 only when any
+    /// matching quirk says so, the longest power-up delay.
+    pub fn handling(&self, name: &str) -> SlotHandling {
+        let matching = || self.quirks.iter().filter(|q| q.pattern.matches(name));
+        SlotHandling {
+            limit: self.reader_limit(name),
+            t0_only: matching().any(|q| q.t0_only),
+            power_up_delay: matching().map(|q| q.power_up_delay).max().unwrap_or_default(),
+        }
     }
 
     /// The pattern rules, in the order they are tried.
@@ -225,7 +263,12 @@ impl ReaderRules {
                 other => return Err(bad(format!("unknown match {other:?}: use reader, word or contains"))),
             };
             if quirk {
-                self.quirks.push(QuirkRule { pattern, limit: parse_limit(value).map_err(bad)? });
+                self.quirks.push(QuirkRule {
+                    pattern,
+                    limit: parse_limit(value).map_err(bad)?,
+                    t0_only: false,
+                    power_up_delay: std::time::Duration::ZERO,
+                });
                 continue;
             }
             let kind = parse_kind(value).ok_or_else(|| {
@@ -312,6 +355,31 @@ fn parse_limit(value: &str) -> Result<Capabilities, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slots_quirks_combine_into_how_to_connect() {
+        let sam = NameMatch::Word("SAM".into());
+        let rules = ReaderRules::defaults()
+            .with_quirk(NameMatch::Contains("ACR1281".into()), Capabilities::SHORT)
+            .with_quirk_rule(QuirkRule {
+                pattern: sam,
+                limit: Capabilities::EXTENDED,
+                t0_only: true,
+                power_up_delay: std::time::Duration::from_millis(50),
+            });
+        let h = rules.handling("ACS ACR1281 1S Dual Reader SAM 00 02");
+        assert_eq!(
+            (h.limit, h.t0_only, h.power_up_delay),
+            (Capabilities::SHORT, true, std::time::Duration::from_millis(50))
+        );
+        let contact = rules.handling("ACS ACR1281 1S Dual Reader ICC 00 00");
+        assert_eq!(
+            (contact.limit, contact.t0_only, contact.power_up_delay),
+            (Capabilities::SHORT, false, std::time::Duration::ZERO)
+        );
+        let other = rules.handling("Virtual PCD 00 00");
+        assert_eq!((other.limit, other.t0_only), (Capabilities::EXTENDED, false));
+    }
     use ReaderKind::*;
 
     #[test]
