@@ -60,6 +60,13 @@ pub struct CounterConfig {
     /// The financial application, when the cards carry one.
     #[serde(default)]
     pub financial: Option<FinancialConfig>,
+    /// The camera's frame source (`webcam`, `webcam:N`, `file:PATH`).
+    #[serde(default = "default_camera")]
+    pub camera: String,
+}
+
+fn default_camera() -> String {
+    "webcam".into()
 }
 
 /// Where the financial application's data and keys come from.

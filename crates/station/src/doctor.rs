@@ -22,9 +22,10 @@ pub struct DoctorArgs {
     /// Where a relative `[counter] profile` is looked for (as `station serve`).
     #[arg(long, env = "STATION_PROFILES")]
     profiles: Option<PathBuf>,
-    /// The camera's frame source (`webcam`, `webcam:N`, `file:PATH`).
-    #[arg(long, default_value = "webcam")]
-    camera: String,
+    /// The camera's frame source (`webcam`, `webcam:N`, `file:PATH`); default: the
+    /// configuration's `[counter] camera`.
+    #[arg(long)]
+    camera: Option<String>,
     /// Print the findings as JSON.
     #[arg(long)]
     json: bool,
@@ -169,7 +170,8 @@ pub fn check(args: &DoctorArgs) -> Report {
         }
     }
 
-    doctor::camera::check_camera(&args.camera, photo::open_source(&args.camera), &mut report);
+    let camera = args.camera.as_deref().unwrap_or(&counter.camera);
+    doctor::camera::check_camera(camera, photo::open_source(camera), &mut report);
 
     match &counter.provincial {
         daemon::config::ProvincialConfig::Sqlite => doctor::archive::check_archive(

@@ -147,7 +147,7 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
     )?;
     runner.financial = financial;
     runner.manager = pcsc_manager(profile_path.parent().unwrap_or(profiles_dir))?;
-    let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open("webcam"), None, None);
+    let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Box::new(runner))
 }

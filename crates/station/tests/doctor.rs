@@ -231,6 +231,13 @@ fn a_missing_camera_is_a_warning_with_the_way_round_it() {
         .expect("camera");
     assert_eq!(camera["severity"], "warning");
     assert!(camera["fix"]["en"].as_str().is_some_and(|en| en.contains("/dev/video")), "{camera}");
+    // Without --camera, the configuration's [counter] camera is the one checked.
+    let lines = format!("{SIM_READERS}{SQLITE}camera = \"webcam:7\"\n");
+    let configured = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
+    let out = Command::new(STATION).args(["doctor", "--config"]).arg(&configured).output().expect("doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("[WARN] camera: no camera at \"webcam:7\""), "{text}");
 }
 
 fn service_lines(url: &str, ca: &Path, identity: &Path) -> String {
