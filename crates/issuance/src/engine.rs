@@ -346,16 +346,28 @@ impl Engine<'_> {
         let data = serde_json::to_string(applicant).map_err(|e| IssueError::Data(e.to_string()))?;
         let application = self.local.open_application(&ssn, kind, &data).map_err(archive_err("accept"))?;
         let job = self.local.create_job(application, "instant").map_err(archive_err("accept"))?;
-        let state = State {
+        let mut state = State {
             applicant: Some(applicant.clone()),
             params: Some(params.clone()),
             reissue_of: reissue_of.map(str::to_string),
             ..State::default()
         };
         let state_json = serde_json::to_string(&state).map_err(|e| IssueError::Data(e.to_string()))?;
-        self.local
-            .journal(job, Step::Accept.name(), "begin", &serde_json::json!({}), Some(&state_json), None)
-            .map_err(archive_err("accept"))?;
+        if let Err(e) = self.local.journal(
+            job,
+            Step::Accept.name(),
+            "begin",
+            &serde_json::json!({}),
+            Some(&state_json),
+            None,
+        ) {
+            // Without its first journal line the job has no state to resume from: it ends here,
+            // before anything was claimed or fed.
+            let why =
+                format!("{}: free disk space on the station, then apply again", archive_err("journal")(e));
+            let outcome = self.fail(job, application, Step::Accept, &mut state, Engine::job_err(job, why))?;
+            return Ok((job, outcome));
+        }
         let outcome = self.run(job)?;
         Ok((job, outcome))
     }
@@ -703,7 +715,8 @@ impl Engine<'_> {
         state: &mut State,
         why: &str,
     ) -> Result<(), IssueError> {
-        if !matches!(self.path.whereabouts(), CardPlace::Rejected | CardPlace::NotFed) {
+        // A card lost to a jam cannot be moved: the operator takes it out.
+        if !matches!(self.path.whereabouts(), CardPlace::Rejected | CardPlace::NotFed | CardPlace::Unknown) {
             self.path.reject()?;
         }
         state.spoiled += 1;
@@ -746,6 +759,18 @@ impl Engine<'_> {
     ) -> Result<JobOutcome, IssueError> {
         let message = e.to_string();
         tracing::warn!(job = job_id, %step, error = %message, "issuance step failed");
+        if matches!(&e, IssueError::Archive { step: "journal", .. }) {
+            // Nothing more can be recorded: the job stops where its journal ends, as after a
+            // crash, and `resume` carries on from there.
+            return Ok(JobOutcome::Waiting(format!(
+                "{step}: {message}: free disk space on the station, then resume the job"
+            )));
+        }
+        if matches!(&e, IssueError::Archive { source, .. } if source.is_retryable()) {
+            // Nothing is known to have happened (a claim may have been granted): `resume`
+            // retries with the same request id; a blind rollback would strand the claim.
+            return Ok(JobOutcome::Waiting(format!("{step}: {message}")));
+        }
         if step >= Step::Commit {
             return Ok(JobOutcome::Waiting(format!("{step}: {message}")));
         }
@@ -753,11 +778,18 @@ impl Engine<'_> {
         {
             return Ok(JobOutcome::Waiting(format!("{step}: {message}")));
         }
-        if !matches!(
-            self.path.whereabouts(),
-            CardPlace::NotFed | CardPlace::Rejected | CardPlace::Ejected | CardPlace::Unknown
-        ) {
-            self.spoil(job_id, application, state, &message)?;
+        let card_fed = match self.path.whereabouts() {
+            CardPlace::NotFed | CardPlace::Rejected | CardPlace::Ejected => false,
+            // Jammed: the operator takes it out; it is recorded as spoiled all the same.
+            CardPlace::Unknown => state.atr.is_some(),
+            _ => true,
+        };
+        if card_fed {
+            if let Err(reject) = self.spoil(job_id, application, state, &message) {
+                // The printer cannot move the card (cover open, jam): the operator acts first,
+                // then `resume` rejects it.
+                return Ok(JobOutcome::Waiting(format!("{step}: {message}; the spoiled card: {reject}")));
+            }
         }
         if let Some(claim) = &state.claim {
             let release = ReleaseRequest {

@@ -275,9 +275,13 @@ fn read_csv(
     }
     let mut rec = csv::StringRecord::new();
     let mut rows = Vec::with_capacity(batch);
+    let mut last_row = 1; // the header
     while rdr.read_record(&mut rec).map_err(bad)? {
+        // Lines count LF only: after a bare CR (old Mac line ends, stray bytes) two records
+        // would share a number; each row gets its own, as in a spreadsheet.
         let line = rec.position().map_or(0, |p| p.line()) as u32;
-        let mut raw = RawRow { row: line, ..RawRow::default() };
+        last_row = line.max(last_row + 1);
+        let mut raw = RawRow { row: last_row, ..RawRow::default() };
         for f in Field::ALL {
             if let Some(v) = cols.column(f).and_then(|c| rec.get(c)) {
                 raw.values[f.index()] = v.trim().to_owned();
@@ -452,6 +456,16 @@ mod tests {
         assert!(e.to_string().contains("身份证号"), "{e}");
         let c = Columns::from_headers(&["\u{feff}Name", "SSN", "Township"]).expect("english");
         assert_eq!(c.column(Field::Id), Some(1));
+    }
+
+    /// Found by `fuzz/` (roster_csv): records ended by a bare CR shared a row number.
+    #[test]
+    fn rows_ended_by_a_bare_cr_get_their_own_numbers() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("cr.csv");
+        std::fs::write(&path, "姓名,身份证号\r张三,1\r李四,2\n王五,3\n").expect("write");
+        let rows: Vec<u32> = read_all(&path, None).expect("read").iter().map(|r| r.row).collect();
+        assert_eq!(rows, [2, 3, 4]);
     }
 
     #[test]

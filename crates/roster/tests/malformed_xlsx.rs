@@ -1,0 +1,16 @@
+//! Malformed workbooks found by `fuzz/` (roster_xlsx): they are refused with an error that
+//! names the file, never a panic in the reader thread (which dropped the rows after it).
+
+use roster::input::read_all;
+use roster::RosterError;
+
+/// A cell of type `s` whose index is past the shared-string table (calamine 0.30 indexed the
+/// table unchecked and panicked; 0.38 returns an error).
+#[test]
+fn a_shared_string_index_past_the_table_is_an_input_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("roster.xlsx");
+    std::fs::write(&path, include_bytes!("data/shared-string-out-of-range.xlsx")).expect("write");
+    let err = read_all(&path, None).expect_err("a malformed workbook is refused");
+    assert!(matches!(&err, RosterError::Input { path: p, .. } if *p == path), "{err:?}");
+}

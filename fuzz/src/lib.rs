@@ -1,0 +1,153 @@
+//! Helpers shared by the fuzz targets: a card whose answers come from the fuzzer's bytes,
+//! and the firmware profiles of the repository.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use card_transport::{Capabilities, CardTransaction, TransportError};
+
+/// A card that answers each APDU with the next answer cut from the fuzzer's input: a length
+/// byte, then that many bytes (fewer at the end of the input). When the input is used up the
+/// card is gone ([`TransportError::CardRemoved`]), so every flow ends.
+pub struct ScriptedCard<'a> {
+    input: &'a [u8],
+    caps: Capabilities,
+    /// The APDUs sent, in order.
+    pub sent: Vec<Vec<u8>>,
+}
+
+impl<'a> ScriptedCard<'a> {
+    /// A card over `input`; its first byte chooses short or extended APDUs.
+    pub fn new(input: &'a [u8]) -> ScriptedCard<'a> {
+        let (caps, input) = match input.split_first() {
+            Some((b, rest)) if b & 1 == 1 => (Capabilities::EXTENDED, rest),
+            Some((_, rest)) => (Capabilities::SHORT, rest),
+            None => (Capabilities::SHORT, input),
+        };
+        ScriptedCard { input, caps, sent: Vec::new() }
+    }
+
+    /// The next answer, as the card would send it.
+    fn next_answer(&mut self) -> Option<Vec<u8>> {
+        let (&len, rest) = self.input.split_first()?;
+        let take = (len as usize).min(rest.len());
+        let (answer, rest) = rest.split_at(take);
+        self.input = rest;
+        Some(answer.to_vec())
+    }
+}
+
+impl CardTransaction for ScriptedCard<'_> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        // What a reader would refuse to carry never reaches the card.
+        assert!(command.len() >= 4, "a command APDU of {} bytes was sent", command.len());
+        let data_limit = if self.caps.extended_length { 65_535 + 9 } else { 255 + 6 };
+        assert!(command.len() <= data_limit, "an APDU of {} bytes exceeds the reader's limit", command.len());
+        self.sent.push(command.to_vec());
+        let answer = self.next_answer().ok_or(TransportError::CardRemoved)?;
+        if answer.len() < 2 {
+            // The transport contract: a short answer is never `Ok`.
+            return Err(TransportError::ShortResponse(answer.len()));
+        }
+        Ok(answer)
+    }
+
+    fn was_reset(&self) -> bool {
+        false
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+}
+
+/// A firmware profile of the repository (`firmware-profiles/NAME`).
+pub fn profile_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles").join(name)
+}
+
+/// Writes `data` as a roster file with extension `ext` (the reader picks the format by it)
+/// and reads it as `station compare` does, checking what must hold of rows and errors.
+pub fn roster_case(data: &[u8], ext: &str) {
+    use roster::input::{read_all, Field};
+    use roster::validate::{check, Kind, Rules};
+    use std::sync::OnceLock;
+
+    static DIR: OnceLock<tempfile_dir::Dir> = OnceLock::new();
+    let dir = DIR.get_or_init(tempfile_dir::Dir::new);
+    let path = dir.0.join(format!("roster.{ext}"));
+    std::fs::write(&path, data).expect("write the roster");
+    let rules = Rules {
+        today: applicant::Date::new(2026, 12, 4).expect("date"),
+        default_kind: Kind::Existing,
+        strict: false,
+    };
+    match read_all(&path, None) {
+        Ok(rows) => {
+            let mut last = 1;
+            for (i, raw) in rows.iter().enumerate() {
+                assert!(raw.row > last || ext == "xlsx", "CSV rows numbered after the header, in order");
+                assert!(raw.row >= 2, "row {} is at or above the header", raw.row);
+                last = raw.row;
+                for f in Field::ALL {
+                    let v = raw.get(f);
+                    assert_eq!(v, v.trim(), "values are trimmed");
+                }
+                // Validation is per row: the first rows are enough to check it on every input.
+                if i < 16 {
+                    let checked = check(raw, &rules);
+                    assert!(
+                        checked.person.is_some() || !checked.problems.is_empty(),
+                        "a rejected row says why"
+                    );
+                    for p in &checked.problems {
+                        assert!(!p.rule().is_empty() && !p.hint().is_empty());
+                    }
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// A private directory for the roster files, removed when the process ends normally.
+mod tempfile_dir {
+    pub struct Dir(pub std::path::PathBuf);
+
+    impl Dir {
+        pub fn new() -> Dir {
+            let base = if std::path::Path::new("/dev/shm").is_dir() {
+                std::path::PathBuf::from("/dev/shm")
+            } else {
+                std::env::temp_dir()
+            };
+            let dir = base.join(format!("station-fuzz-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("fuzz directory");
+            Dir(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Validates an applicant and checks what a refusal must carry: at least one error, each
+/// naming its field and rule, with a message and a hint for the operator.
+pub fn validate(a: &applicant::Applicant, today: applicant::Date) {
+    match a.validate(today) {
+        Ok(v) => {
+            let _ = v.id.as_str();
+        }
+        Err(errors) => {
+            assert!(!errors.errors.is_empty(), "a refusal without an error");
+            for e in &errors.errors {
+                assert!(!e.field.is_empty() && !e.rule.is_empty(), "{e:?}");
+                assert!(!e.message.is_empty() && !e.hint.is_empty(), "{e:?}");
+            }
+            assert!(!errors.to_string().is_empty());
+        }
+    }
+}
