@@ -21,7 +21,7 @@ fn load(setup: &common::Setup, n: u64) -> Duration {
         tokio::spawn(conn);
         client
             .batch_execute(&format!(
-                "TRUNCATE requests, cards, claims, persons, free_card_numbers, card_number_counter;
+                "TRUNCATE requests, cards, claims, persons, free_card_numbers, card_number_counter CASCADE;
                  INSERT INTO persons (ssn, name)
                    SELECT '9' || lpad(i::text, 16, '0') || 'X', 'generated' FROM generate_series(1, {n}) AS i;
                  INSERT INTO cards (card_number, ssn, status, station)
