@@ -151,6 +151,10 @@ async fn one(
 
 /// Decodes a base64 image and keeps it as evidence named by its SM3; returns the SM3 (hex).
 fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String, ApiError> {
+    // The card number names the file: only letters and digits, so no path can come through it.
+    if card.is_empty() || card.len() > 20 || !card.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, format!("{card:?} is not a card number")));
+    }
     let b64 = b64.split_once(";base64,").map_or(b64, |(_, data)| data);
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
         ApiError(StatusCode::BAD_REQUEST, format!("the {kind} is not base64 ({e}): capture it again"))

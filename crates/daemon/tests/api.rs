@@ -293,6 +293,12 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
         Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
     );
     assert_eq!(st, 403, "an auditor hands nothing over");
+    let (st, e) = call(
+        &op,
+        "/api/cards/..%2F..%2Fescape/handover",
+        Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
+    );
+    assert!(st == 400 && e["error"].as_str().is_some_and(|m| m.contains("not a card number")), "{st} {e}");
     let (st, done) = call(
         &op,
         "/api/cards/B00000019/handover",
