@@ -231,7 +231,19 @@ pub(crate) fn stream(path: &Path, sheet: Option<&str>, batch: usize) -> Result<R
             };
             let result = match Format::of(&path) {
                 Format::Csv => read_csv(&path, batch, &header_ok, &tx),
-                Format::Xlsx => read_xlsx(&path, sheet.as_deref(), batch, &header_ok, &tx),
+                // calamine can still panic on a hostile workbook (an overflowing dimension,
+                // found by fuzz/); the panic stays in this thread and becomes the file's error.
+                Format::Xlsx => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    read_xlsx(&path, sheet.as_deref(), batch, &header_ok, &tx)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(RosterError::Input {
+                        path: path.clone(),
+                        message: "the workbook is malformed (its XLSX structure cannot be read): open it in \
+                                  Excel or WPS, save it again as .xlsx, and retry"
+                            .into(),
+                    })
+                }),
             };
             if let Err(e) = result {
                 if sent_header.get() {

@@ -14,3 +14,17 @@ fn a_shared_string_index_past_the_table_is_an_input_error() {
     let err = read_all(&path, None).expect_err("a malformed workbook is refused");
     assert!(matches!(&err, RosterError::Input { path: p, .. } if *p == path), "{err:?}");
 }
+
+/// A sheet dimension whose numbers overflow inside calamine 0.38 (`attempt to multiply with
+/// overflow` in `get_dimension`): the panic stays in the reader thread and is the file's error.
+#[test]
+fn an_overflowing_sheet_dimension_is_an_input_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("roster.xlsx");
+    std::fs::write(&path, include_bytes!("data/dimension-overflow.xlsx")).expect("write");
+    let err = read_all(&path, None).expect_err("a malformed workbook is refused");
+    assert!(
+        matches!(&err, RosterError::Input { path: p, message } if *p == path && message.contains("save it again")),
+        "{err:?}"
+    );
+}
