@@ -68,18 +68,7 @@ pub struct HttpsProbe {
 impl HttpsProbe {
     /// A probe of the service at `url`.
     pub fn new(url: &str, ca: &Path, identity: &Path, timeout: Duration) -> Result<HttpsProbe, String> {
-        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-        let ca = reqwest::Certificate::from_pem(&read(ca)?).map_err(|e| e.to_string())?;
-        let id = reqwest::Identity::from_pem(&read(identity)?).map_err(|e| e.to_string())?;
-        let http = reqwest::blocking::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .identity(id)
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let http = provincial::client::mtls_http(ca, identity, timeout).map_err(|e| e.to_string())?;
         Ok(HttpsProbe { http, url: url.trim_end_matches('/').to_string() })
     }
 }

@@ -26,21 +26,7 @@ impl Client {
     /// A client of the service at `base` (`https://127.0.0.1:8443`), trusting `ca` and
     /// showing the station's certificate and key from `identity` (one PEM file).
     pub fn new(base: &str, ca: &Path, identity: &Path, timeout: Duration) -> Result<Client, PkiError> {
-        let ca_pem = read(ca)?;
-        let ca = reqwest::Certificate::from_pem(&ca_pem)
-            .map_err(|e| PkiError::Pem { path: ca.to_path_buf(), message: e.to_string() })?;
-        let id_pem = read(identity)?;
-        let id = reqwest::Identity::from_pem(&id_pem)
-            .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
-        let http = reqwest::blocking::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .identity(id)
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+        let http = mtls_http(ca, identity, timeout)?;
         Ok(Client { http, base: base.trim_end_matches('/').to_string() })
     }
 
@@ -103,4 +89,30 @@ impl ProvincialArchive for Client {
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError> {
         Client::answer(self.http.get(format!("{}/v1/kit/conflicts", self.base)).send())
     }
+}
+
+/// An HTTP client that trusts only `ca` and shows the station's certificate and key from
+/// `identity` (one PEM file): how the station reaches the provincial service (and how
+/// `station doctor` probes it).
+pub fn mtls_http(
+    ca: &Path,
+    identity: &Path,
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, PkiError> {
+    let ca_pem = read(ca)?;
+    let ca = reqwest::Certificate::from_pem(&ca_pem)
+        .map_err(|e| PkiError::Pem { path: ca.to_path_buf(), message: e.to_string() })?;
+    let id_pem = read(identity)?;
+    let id = reqwest::Identity::from_pem(&id_pem)
+        .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+    let http = reqwest::blocking::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .identity(id)
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .build()
+        .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+    Ok(http)
 }
