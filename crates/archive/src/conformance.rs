@@ -44,7 +44,8 @@ pub fn claim_request(ssn: &str, reissue_of: Option<&str>) -> ClaimRequest {
     }
 }
 
-fn commit_request(claim_id: i64) -> CommitRequest {
+/// A commit request for `claim_id` with a fresh request id and a fixed chip read-back.
+pub fn commit_request(claim_id: i64) -> CommitRequest {
     CommitRequest {
         request_id: request_id("commit"),
         claim_id,
@@ -68,6 +69,7 @@ pub fn run_all(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>) {
     retries_with_the_same_request_id_get_the_first_answer(a.as_ref());
     released_numbers_are_reused_first(a.as_ref());
     reissue_stops_the_old_card_first(a.as_ref());
+    a_recalled_card_ends_recalled_and_frees_the_person(a.as_ref());
     deceased_cancels_and_refuses(a.as_ref(), b.as_ref());
     claims_lapse_after_their_lease(a.as_ref(), b.as_ref());
     let kit = open("kit-1");
@@ -162,6 +164,7 @@ pub fn reissue_stops_the_old_card_first(a: &dyn ProvincialArchive) {
         request_id: request_id("stop"),
         card_number: old.card_number.clone(),
         reason: "re-issue".into(),
+        end: crate::CardEnd::Stopped,
     };
     assert_eq!(a.stop_card(&stop).expect("stop").status, CardStatus::Stopped);
     assert_eq!(a.stop_card(&stop).expect("retry").status, CardStatus::Stopped);
@@ -171,6 +174,32 @@ pub fn reissue_stops_the_old_card_first(a: &dyn ProvincialArchive) {
     let p = a.lookup(&ssn).expect("lookup");
     let statuses: Vec<_> = p.cards.iter().map(|c| (c.card_number.clone(), c.status)).collect();
     assert_eq!(statuses, [(old.card_number, CardStatus::Stopped), (new.card_number, CardStatus::Made)]);
+}
+
+/// A recall (RULE 6) ends the card `recalled`, not `stopped`, and the person may have a card
+/// made again; a station that sends no `end` stops the card.
+pub fn a_recalled_card_ends_recalled_and_frees_the_person(a: &dyn ProvincialArchive) {
+    let ssn = fresh_ssn();
+    let c = a.claim(&claim_request(&ssn, None)).expect("claim");
+    let card = a.commit(&commit_request(c.claim_id)).expect("commit");
+    let recall = StopRequest {
+        request_id: request_id("recall"),
+        card_number: card.card_number.clone(),
+        reason: "two failed hand-overs: moved away; not at home".into(),
+        end: crate::CardEnd::Recalled,
+    };
+    assert_eq!(a.stop_card(&recall).expect("recall").status, CardStatus::Recalled);
+    assert_eq!(a.stop_card(&recall).expect("retry").status, CardStatus::Recalled, "same answer");
+    let p = a.lookup(&ssn).expect("lookup");
+    assert_eq!(p.cards.iter().map(|c| c.status).collect::<Vec<_>>(), [CardStatus::Recalled]);
+    let again = a.claim(&claim_request(&ssn, None)).expect("no live card: a new one may be made");
+    a.commit(&commit_request(again.claim_id)).expect("commit");
+
+    let old: StopRequest = serde_json::from_value(serde_json::json!({
+        "request_id": request_id("stop"), "card_number": card.card_number, "reason": "x"
+    }))
+    .expect("a request without `end`");
+    assert_eq!(old.end, crate::CardEnd::Stopped);
 }
 
 /// A death cancels live cards and refuses every later claim.
@@ -319,6 +348,7 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
             request_id: request_id("stop"),
             card_number: stopped_card.clone(),
             reason: "reported lost".into(),
+            end: crate::CardEnd::Stopped,
         })
         .expect("stop");
     let sig = "ab".repeat(32);

@@ -23,8 +23,8 @@ mod model;
 mod sqlite_provincial;
 
 pub use model::{
-    CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards, Refusal,
-    ReleaseRequest, StopRequest,
+    CardEnd, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards,
+    Refusal, ReleaseRequest, StopRequest,
 };
 pub use sqlite_provincial::SqliteProvincial;
 

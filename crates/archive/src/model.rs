@@ -154,7 +154,8 @@ pub struct ReleaseRequest {
     pub reason: String,
 }
 
-/// Stop a live card (re-issue, loss).
+/// Stop a live card (re-issue, loss), or register it recalled (a stock card nobody could
+/// receive, RULE 6): either way it is no longer live anywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopRequest {
     /// Idempotency key.
@@ -163,6 +164,29 @@ pub struct StopRequest {
     pub card_number: String,
     /// Why, for the record.
     pub reason: String,
+    /// The status the card ends in (`stopped` when absent, as older stations send).
+    #[serde(default)]
+    pub end: CardEnd,
+}
+
+/// How a live card ends when a station stops it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CardEnd {
+    /// Stopped (停用): re-issue, loss.
+    #[default]
+    Stopped,
+    /// Recalled (回收) by the issuer after failed hand-overs.
+    Recalled,
+}
+
+impl From<CardEnd> for CardStatus {
+    fn from(end: CardEnd) -> CardStatus {
+        match end {
+            CardEnd::Stopped => CardStatus::Stopped,
+            CardEnd::Recalled => CardStatus::Recalled,
+        }
+    }
 }
 
 /// Record a person deceased: live cards are cancelled, claims released, new claims refused.

@@ -337,11 +337,11 @@ impl ProvincialArchive for SqliteProvincial {
             if !card.status.is_live() {
                 return Ok(Err(Refusal::NotLive { card_number: card.card_number, status: card.status }));
             }
+            card.status = CardStatus::from(q.end);
             tx.execute(
-                "UPDATE cards SET status = 'stopped', updated_at = ?2 WHERE card_number = ?1",
-                params![q.card_number, now()],
+                "UPDATE cards SET status = ?3, updated_at = ?2 WHERE card_number = ?1",
+                params![q.card_number, now(), card.status.as_str()],
             )?;
-            card.status = CardStatus::Stopped;
             Ok(Ok(card))
         })
     }

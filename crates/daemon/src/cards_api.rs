@@ -280,7 +280,16 @@ async fn recall(
     UrlPath(card): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     require(&session, &[Role::Supervisor], "recall cards (a supervisor recalls)")?;
-    lifecycle::recall(s.local(), &session.operator, &card).map_err(refused)?;
+    let province = s.province()?.clone();
+    let (local, operator, c) = (s.local().clone(), session.operator.clone(), card.clone());
+    // A card is recalled once: its number is the idempotency key, so a retry after a lost
+    // answer gets the province's first answer.
+    tokio::task::spawn_blocking(move || {
+        lifecycle::recall(&local, province.as_ref(), &operator, &c, &format!("recall-{c}"))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
     Ok(Json(json!({"card_number": card, "status": CardStatus::Recalled})))
 }
 

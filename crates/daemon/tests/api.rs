@@ -12,8 +12,9 @@ use daemon::config::Config;
 use daemon::{JobRequest, Runner};
 use issuance::{JobOutcome, Phase, Step};
 
-/// Walks two steps and issues a card; resumes by marking the job done.
-struct Scripted(Arc<LocalArchive>);
+/// Walks two steps and issues a card; resumes by marking the job done. Its province (SQLite)
+/// is the one the card-life API stops, recalls and cancels in.
+struct Scripted(Arc<LocalArchive>, Arc<archive::SqliteProvincial>);
 
 impl Runner for Scripted {
     fn start(
@@ -35,6 +36,9 @@ impl Runner for Scripted {
         self.0.set_job_status(job, "done").map_err(|e| e.to_string())?;
         Ok(JobOutcome::Issued { card_number: "resumed".into(), card_id: "y".into() })
     }
+    fn province(&self) -> Option<Arc<dyn archive::ProvincialArchive>> {
+        Some(self.1.clone())
+    }
 }
 
 struct Fixture {
@@ -42,12 +46,16 @@ struct Fixture {
     _rt: tokio::runtime::Runtime,
     base: String,
     local: Arc<LocalArchive>,
+    province: Arc<archive::SqliteProvincial>,
     http: reqwest::blocking::Client,
 }
 
 fn start(with_running_job: bool) -> Fixture {
     let dir = tempfile::tempdir().expect("tmp");
     let local = Arc::new(LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"));
+    let province = Arc::new(
+        archive::SqliteProvincial::open(dir.path().join("provincial.db"), "S1", 'B').expect("province"),
+    );
     if with_running_job {
         local
             .upsert_person(&PersonRow {
@@ -76,13 +84,14 @@ fn start(with_running_job: bool) -> Fixture {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
     let daemon = rt
-        .block_on(daemon::start(&config, local.clone(), Box::new(Scripted(local.clone()))))
+        .block_on(daemon::start(&config, local.clone(), Box::new(Scripted(local.clone(), province.clone()))))
         .expect("daemon");
     Fixture {
         base: format!("http://{}", daemon.addr),
         _dir: dir,
         _rt: rt,
         local,
+        province,
         http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("client"),
     }
 }
@@ -243,8 +252,14 @@ fn a_job_left_running_is_resumed_at_start() {
     );
 }
 
-/// A card in stock at the station (made, not handed over) for a person.
-fn stock_card(local: &LocalArchive, ssn: &str, name: &str, card: &str) {
+/// A card in stock at the station (made, not handed over) for a person, committed at the
+/// province (whose counter gives `card`).
+fn stock_card(f: &Fixture, ssn: &str, name: &str, card: &str) {
+    use archive::ProvincialArchive;
+    let claim = f.province.claim(&archive::conformance::claim_request(ssn, None)).expect("claim");
+    assert_eq!(claim.card_number, card, "the province's next number");
+    f.province.commit(&archive::conformance::commit_request(claim.claim_id)).expect("commit");
+    let local = &f.local;
     local
         .upsert_person(&PersonRow { ssn: ssn.into(), name: name.into(), sex: None, birth_date: None })
         .expect("person");
@@ -255,8 +270,8 @@ fn stock_card(local: &LocalArchive, ssn: &str, name: &str, card: &str) {
 #[test]
 fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     let f = start(false);
-    stock_card(&f.local, "11010519491231002X", "张三", "B00000019");
-    stock_card(&f.local, "110101199003070017", "李四", "B00000027");
+    stock_card(&f, "11010519491231002X", "张三", "B00000019");
+    stock_card(&f, "110101199003070017", "李四", "B00000027");
     let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
     let call = |token: &str, path: &str, body: Option<serde_json::Value>| {
         let url = format!("{}{path}", f.base);
@@ -370,6 +385,14 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     );
     assert_eq!(call(&sup, "/api/cards/B00000027/recall", Some(serde_json::json!({}))).0, 200);
     assert_eq!(f.local.card_status("B00000027").expect("status"), Some(archive::CardStatus::Recalled));
+    use archive::ProvincialArchive;
+    let at_province = f.province.lookup("110101199003070017").expect("lookup").cards;
+    assert_eq!(at_province[0].status, archive::CardStatus::Recalled, "recalled at the province too");
+    assert_eq!(
+        call(&sup, "/api/cards/B00000027/recall", Some(serde_json::json!({}))).0,
+        200,
+        "a retry is harmless"
+    );
 
     // Custody: a supervisor approves for the allowed groups only; the custodian's ID is masked.
     let custody = |group: &str| {

@@ -541,6 +541,7 @@ impl Engine<'_> {
                         request_id: format!("job-{job_id}-stop"),
                         card_number: old.clone(),
                         reason: "re-issue".into(),
+                        end: archive::CardEnd::Stopped,
                     };
                     match self.province.stop_card(&stop) {
                         Ok(_) | Err(ArchiveError::Refused(archive::Refusal::NotLive { .. })) => {}

@@ -230,11 +230,45 @@ pub enum Handover {
     },
 }
 
-/// Recalls a stock card after a failed second hand-over whose reason is recorded (RULE 6).
-pub fn recall(local: &LocalArchive, operator: &str, card: &str) -> Result<(), LifecycleError> {
+/// Recalls a stock card after a failed second hand-over whose reason is recorded (RULE 6): the
+/// province registers it recalled (so it is no longer live there and the person may be served
+/// again), then this station. `request_id` makes a retry after a lost answer harmless.
+pub fn recall(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+    operator: &str,
+    card: &str,
+    request_id: &str,
+) -> Result<(), LifecycleError> {
     let failures = local.failed_handovers(card)?;
     if failures.len() < 2 {
         return Err(rule(6, format!("{} failed hand-over(s) recorded: a card is recalled only after a failed second issuance with its reason", failures.len())));
+    }
+    match local.card_status(card)? {
+        Some(CardStatus::Made | CardStatus::Issued | CardStatus::Recalled) => {}
+        _ => require_status(local, card, CardStatus::Made, "only a stock or dormant card is recalled")?,
+    }
+    let recall = StopRequest {
+        request_id: request_id.into(),
+        card_number: card.into(),
+        reason: failures.join("; "),
+        end: archive::CardEnd::Recalled,
+    };
+    match province.stop_card(&recall) {
+        Ok(_) => {}
+        Err(archive::ArchiveError::Refused(archive::Refusal::NotLive {
+            status: CardStatus::Recalled,
+            ..
+        })) => {}
+        Err(archive::ArchiveError::Refused(archive::Refusal::NotLive { status, .. })) => {
+            return Err(LifecycleError::State {
+                card: card.into(),
+                message: format!(
+                    "is {status:?} at the province, not live: run the reconciliation and settle the card's status before recalling it"
+                ),
+            });
+        }
+        Err(e) => return Err(e.into()),
     }
     local.set_card_status(card, CardStatus::Recalled)?;
     local.append_ledger(
@@ -242,7 +276,7 @@ pub fn recall(local: &LocalArchive, operator: &str, card: &str) -> Result<(), Li
         None,
         Some(card),
         "card.recalled",
-        &serde_json::json!({"reasons": failures}),
+        &serde_json::json!({"reasons": failures, "province": "recalled"}),
     )?;
     Ok(())
 }
@@ -346,7 +380,12 @@ pub fn report_loss(
             ),
         });
     }
-    let stop = StopRequest { request_id: request_id.into(), card_number: card.into(), reason: "loss".into() };
+    let stop = StopRequest {
+        request_id: request_id.into(),
+        card_number: card.into(),
+        reason: "loss".into(),
+        end: archive::CardEnd::Stopped,
+    };
     match province.stop_card(&stop) {
         Ok(_) => {}
         Err(archive::ArchiveError::Refused(archive::Refusal::NotLive { .. })) if status.is_some() => {}
@@ -472,16 +511,67 @@ mod tests {
 
     #[test]
     fn rule_6_recall_only_after_a_failed_second_issuance_with_reasons() {
-        let (_d, a) = archive_with_card(CardStatus::Made);
-        assert!(matches!(recall(&a, "op", "B00000019"), Err(LifecycleError::Rule { rule: 6, .. })));
-        assert!(handover_attempt(&a, "op", "B00000019", &failed(" ")).is_err(), "a failure needs a reason");
-        handover_attempt(&a, "op", "B00000019", &failed("holder moved away")).expect("first");
-        assert!(recall(&a, "op", "B00000019").is_err(), "one failure is not enough");
-        handover_attempt(&a, "op", "B00000019", &failed("not reachable by phone")).expect("second");
-        recall(&a, "op", "B00000019").expect("recalled");
-        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Recalled));
+        let dir = tempfile::tempdir().expect("tmp");
+        let province = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
+        let ssn = archive::conformance::fresh_ssn();
+        let claim = province.claim(&archive::conformance::claim_request(&ssn, None)).expect("claim");
+        let card = province
+            .commit(&archive::conformance::commit_request(claim.claim_id))
+            .expect("commit")
+            .card_number;
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        a.upsert_person(&PersonRow { ssn: ssn.clone(), name: "张三".into(), sex: None, birth_date: None })
+            .expect("p");
+        let app = a.open_application(&ssn, "new", "{}").expect("app");
+        a.record_card(app, &ssn, &card, "id", "atr").expect("card");
+        let recall = |id: &str| super::recall(&a, &province, "op", &card, id);
+
+        assert!(matches!(recall("r-1"), Err(LifecycleError::Rule { rule: 6, .. })));
+        assert!(handover_attempt(&a, "op", &card, &failed(" ")).is_err(), "a failure needs a reason");
+        handover_attempt(&a, "op", &card, &failed("holder moved away")).expect("first");
+        assert!(recall("r-2").is_err(), "one failure is not enough");
+        handover_attempt(&a, "op", &card, &failed("not reachable by phone")).expect("second");
+        recall("r-3").expect("recalled");
+        assert_eq!(a.card_status(&card).expect("s"), Some(CardStatus::Recalled));
+        let at_province = province.lookup(&ssn).expect("lookup").cards;
+        assert_eq!(
+            at_province.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [CardStatus::Recalled],
+            "no longer live at the province"
+        );
         let last = a.ledger().expect("ledger").pop().expect("entry");
         assert!(last.event == "card.recalled" && last.detail.contains("not reachable"), "{last:?}");
+        recall("r-4").expect("a second recall after a lost answer changes nothing");
+        let r = crate::reconcile::reconcile(&a, &province).expect("reconcile");
+        assert!(r.agrees(), "ledger = local = province: {:?}", r.mismatches);
+    }
+
+    #[test]
+    fn a_card_that_is_not_live_at_the_province_is_not_recalled_behind_its_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let province = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
+        let ssn = archive::conformance::fresh_ssn();
+        let claim = province.claim(&archive::conformance::claim_request(&ssn, None)).expect("claim");
+        let card = province
+            .commit(&archive::conformance::commit_request(claim.claim_id))
+            .expect("commit")
+            .card_number;
+        province
+            .mark_deceased(&DeceasedRequest { request_id: "d-1".into(), ssn: ssn.clone() })
+            .expect("deceased");
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        a.upsert_person(&PersonRow { ssn: ssn.clone(), name: "张三".into(), sex: None, birth_date: None })
+            .expect("p");
+        let app = a.open_application(&ssn, "new", "{}").expect("app");
+        a.record_card(app, &ssn, &card, "id", "atr").expect("card");
+        handover_attempt(&a, "op", &card, &failed("nobody at the address")).expect("first");
+        handover_attempt(&a, "op", &card, &failed("neighbours say the holder died")).expect("second");
+        let e = recall(&a, &province, "op", &card, "r-1").expect_err("cancelled at the province");
+        assert!(
+            e.to_string().contains("Cancelled at the province") && e.to_string().contains("reconciliation"),
+            "{e}"
+        );
+        assert_eq!(a.card_status(&card).expect("s"), Some(CardStatus::Made), "nothing changed here");
     }
 
     #[test]

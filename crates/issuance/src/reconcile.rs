@@ -117,7 +117,7 @@ pub fn reconcile(
                 let action = match local_status {
                     None => "the province holds a card of this station that the station does not: look for an unfinished job and resume it (station serve does at start)",
                     Some(l) if l.is_live() => "the province ended a card that is live here: stop it here too and tell the holder",
-                    Some(CardStatus::Recalled) => "recalled here, still live at the province: report the recall to the province (stop the card there)",
+                    Some(CardStatus::Recalled) => "recalled here, still live at the province: recall it again (`station recall CARD`), which registers the recall there",
                     Some(_) => "ended here, still live at the province: stop it at the province",
                 };
                 mismatches.push(Mismatch {

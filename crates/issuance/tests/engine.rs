@@ -433,6 +433,7 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
             request_id: "x-1".into(),
             card_number: new.clone(),
             reason: "loss".into(),
+            end: archive::CardEnd::Stopped,
         })
         .expect("stop at the province");
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");

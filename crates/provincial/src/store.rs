@@ -445,12 +445,12 @@ impl Store {
                 if !card.status.is_live() {
                     return Ok(Err(Refusal::NotLive { card_number: card.card_number, status: card.status }));
                 }
+                card.status = CardStatus::from(q.end);
                 tx.execute(
-                    "UPDATE cards SET status = 'stopped', updated_at = now() WHERE card_number = $1",
-                    &[&q.card_number],
+                    "UPDATE cards SET status = $2, updated_at = now() WHERE card_number = $1",
+                    &[&q.card_number, &card.status.as_str()],
                 )
                 .await?;
-                card.status = CardStatus::Stopped;
                 Ok(Ok(card))
             })
         })

@@ -111,6 +111,7 @@ pub fn two_kits_and_a_counter(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
         request_id: request_id("stop"),
         card_number: card_of(7).expect("batch"),
         reason: "reported lost".into(),
+        end: archive::CardEnd::Stopped,
     };
     counter.stop_card(&stop).expect("stop");
 
