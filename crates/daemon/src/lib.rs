@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archive::local::LocalArchive;
-pub use worker::{Event, JobRequest, Runner};
+pub use worker::{Desk, Event, JobRequest, Runner};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! The worker: one thread that owns the counter's devices and runs issuance jobs one at a
 //! time, telling everyone who listens how each step goes. At start it resumes the jobs a crash
-//! left running, before it takes new ones.
+//! left running, before it takes new ones. When the runner has a desk stage, a second thread
+//! runs the next request's desk steps (archives, claim, identity check) while the worker's job
+//! is on the devices: a batch's card N+1 is checked while card N prints.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub enum Event {
     },
     /// A journal line of a job.
     Step {
+        /// The request the job serves (none for a job resumed at start).
+        request_id: Option<u64>,
         /// The job.
         job: i64,
         /// The step.
@@ -118,8 +122,24 @@ pub trait CounterView: Send + Sync + 'static {
     }
 }
 
+/// The steps of a job before the devices (archives, claim, identity check), run on their own
+/// thread so that they overlap the devices' work on the job before.
+pub trait Desk: Send + Sync + 'static {
+    /// Starts a job for the request and runs its desk steps: `None` when it is ready for the
+    /// devices ([`Runner::resume`] goes on), `Some` when it ended at the desk.
+    fn prepare(
+        &self,
+        request: &JobRequest,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, Option<JobOutcome>), String>;
+}
+
 /// Runs jobs on the counter's devices.
 pub trait Runner: Send + 'static {
+    /// The counter's desk stage, when its jobs can be prepared away from the devices.
+    fn desk(&self) -> Option<Arc<dyn Desk>> {
+        None
+    }
     /// What the web page may read at any time (device status, camera, printed faces); taken
     /// once when the daemon starts.
     fn view(&self) -> Option<Arc<dyn CounterView>> {
@@ -139,6 +159,17 @@ pub trait Runner: Send + 'static {
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
     ) -> Result<JobOutcome, String>;
+    /// Runs the card steps of a job the desk prepared for `request` (its operator signs the
+    /// ledger entries); by default as a resumption.
+    fn run_prepared(
+        &mut self,
+        request: &JobRequest,
+        job: i64,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, String> {
+        let _ = request;
+        self.resume(job, progress)
+    }
     /// The provincial archive the runner claims in, shared with the API for the card's later
     /// life (loss, a holder's death); `None` when the runner has none.
     fn province(&self) -> Option<std::sync::Arc<dyn archive::ProvincialArchive>> {
@@ -160,6 +191,57 @@ fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcom
 /// How often an idle worker polls the devices for the status bar.
 const DEVICE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A request as the worker takes it: whole, or with its desk steps run.
+enum Next {
+    Whole(JobRequest),
+    Prepared(JobRequest, Result<(i64, Option<JobOutcome>), String>),
+}
+
+/// Journal lines of the jobs serving `request_id` as events.
+fn progress_to(
+    events: &broadcast::Sender<Event>,
+    request_id: Option<u64>,
+) -> impl FnMut(i64, Step, Phase) + Send + '_ {
+    move |job: i64, step: Step, phase: Phase| {
+        let phase = match phase {
+            Phase::Begin => "begin",
+            Phase::Done => "done",
+        };
+        let _ = events.send(Event::Step { request_id, job, step: step.name().into(), phase: phase.into() });
+    }
+}
+
+/// The front of the queue: requests in arrival order, prepared at the desk when the runner
+/// has one. The rendezvous channel keeps the desk at most one request ahead of the devices,
+/// so a claim never waits for long.
+fn spawn_front(
+    requests: mpsc::Receiver<JobRequest>,
+    desk: Option<Arc<dyn Desk>>,
+    events: broadcast::Sender<Event>,
+) -> mpsc::Receiver<Next> {
+    let (tx, rx) = mpsc::sync_channel::<Next>(0);
+    std::thread::Builder::new()
+        .name("issuance-desk".into())
+        .spawn(move || {
+            for request in requests {
+                let next = match &desk {
+                    Some(desk) => {
+                        let _ = events.send(Event::Started { request_id: request.request_id });
+                        let prepared =
+                            desk.prepare(&request, &mut progress_to(&events, Some(request.request_id)));
+                        Next::Prepared(request, prepared)
+                    }
+                    None => Next::Whole(request),
+                };
+                if tx.send(next).is_err() {
+                    break;
+                }
+            }
+        })
+        .unwrap_or_else(|e| panic!("cannot start the issuance desk thread: {e}"));
+    rx
+}
+
 /// Starts the worker thread; returns where to send requests.
 pub fn spawn(
     mut runner: Box<dyn Runner>,
@@ -167,23 +249,17 @@ pub fn spawn(
     events: broadcast::Sender<Event>,
 ) -> mpsc::Sender<JobRequest> {
     let (tx, rx) = mpsc::channel::<JobRequest>();
+    // Listed before the desk can open a job of its own, which it would be running then.
+    let left_running = local.running_jobs();
+    let queue = spawn_front(rx, runner.desk(), events.clone());
     std::thread::Builder::new()
         .name("issuance-worker".into())
         .spawn(move || {
-            let progress_events = events.clone();
-            let mut progress = move |job: i64, step: Step, phase: Phase| {
-                let phase = match phase {
-                    Phase::Begin => "begin",
-                    Phase::Done => "done",
-                };
-                let _ =
-                    progress_events.send(Event::Step { job, step: step.name().into(), phase: phase.into() });
-            };
-            match local.running_jobs() {
+            match left_running {
                 Ok(jobs) => {
                     for job in jobs {
                         tracing::info!(job, "resuming a job left running");
-                        let outcome = runner.resume(job, &mut progress);
+                        let outcome = runner.resume(job, &mut progress_to(&events, None));
                         let _ = events.send(finished(None, Some(job), outcome));
                     }
                 }
@@ -191,18 +267,32 @@ pub fn spawn(
             }
             runner.poll_devices();
             loop {
-                let request = match rx.recv_timeout(DEVICE_POLL) {
-                    Ok(request) => request,
+                let next = match queue.recv_timeout(DEVICE_POLL) {
+                    Ok(next) => next,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         runner.poll_devices();
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 };
-                let _ = events.send(Event::Started { request_id: request.request_id });
-                let event = match runner.start(&request, &mut progress) {
-                    Ok((job, outcome)) => finished(Some(request.request_id), Some(job), Ok(outcome)),
-                    Err(e) => finished(Some(request.request_id), None, Err(e)),
+                let event = match next {
+                    Next::Whole(request) => {
+                        let _ = events.send(Event::Started { request_id: request.request_id });
+                        let mut progress = progress_to(&events, Some(request.request_id));
+                        match runner.start(&request, &mut progress) {
+                            Ok((job, outcome)) => finished(Some(request.request_id), Some(job), Ok(outcome)),
+                            Err(e) => finished(Some(request.request_id), None, Err(e)),
+                        }
+                    }
+                    Next::Prepared(request, Ok((job, None))) => {
+                        let mut progress = progress_to(&events, Some(request.request_id));
+                        let outcome = runner.run_prepared(&request, job, &mut progress);
+                        finished(Some(request.request_id), Some(job), outcome)
+                    }
+                    Next::Prepared(request, Ok((job, Some(outcome)))) => {
+                        finished(Some(request.request_id), Some(job), Ok(outcome))
+                    }
+                    Next::Prepared(request, Err(e)) => finished(Some(request.request_id), None, Err(e)),
                 };
                 // The devices as the job left them, before anyone reads the outcome and asks.
                 runner.poll_devices();

@@ -51,6 +51,13 @@ struct Fixture {
 }
 
 fn start(with_running_job: bool) -> Fixture {
+    start_with(with_running_job, |local, province| Box::new(Scripted(local, province)))
+}
+
+fn start_with(
+    with_running_job: bool,
+    runner: impl FnOnce(Arc<LocalArchive>, Arc<archive::SqliteProvincial>) -> Box<dyn Runner>,
+) -> Fixture {
     let dir = tempfile::tempdir().expect("tmp");
     let local = Arc::new(LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"));
     let province = Arc::new(
@@ -84,7 +91,7 @@ fn start(with_running_job: bool) -> Fixture {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
     let daemon = rt
-        .block_on(daemon::start(&config, local.clone(), Box::new(Scripted(local.clone(), province.clone()))))
+        .block_on(daemon::start(&config, local.clone(), runner(local.clone(), province.clone())))
         .expect("daemon");
     Fixture {
         base: format!("http://{}", daemon.addr),
@@ -223,6 +230,130 @@ fn an_issue_request_streams_its_steps_and_its_end() {
     assert_eq!(kinds, ["started", "step", "step", "finished"]);
     assert_eq!(events[3]["status"], "issued");
     assert_eq!(events[3]["detail"], "B00000019 for 张三");
+}
+
+/// Desk steps on the desk thread, card steps on the worker; the worker's card steps of job k
+/// wait (up to 10 s) for the desk to have prepared job k+1, and record whether it came.
+struct Pipelined {
+    prepared: Arc<(std::sync::Mutex<Vec<i64>>, std::sync::Condvar)>,
+    overlapped: Arc<std::sync::Mutex<Vec<bool>>>,
+    people: i64,
+}
+
+struct ScriptedDesk(Arc<(std::sync::Mutex<Vec<i64>>, std::sync::Condvar)>);
+
+impl daemon::Desk for ScriptedDesk {
+    fn prepare(
+        &self,
+        r: &JobRequest,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, Option<JobOutcome>), String> {
+        let (list, changed) = &*self.0;
+        let job = list.lock().expect("list").len() as i64 + 1;
+        for step in [Step::Accept, Step::ArchiveCheck, Step::Claim, Step::VerifyIdentity] {
+            progress(job, step, Phase::Begin);
+            progress(job, step, Phase::Done);
+        }
+        list.lock().expect("list").push(job);
+        changed.notify_all();
+        if r.applicant["holder"]["name"] == "已故" {
+            return Ok((job, Some(JobOutcome::Refused("deceased: no card".into()))));
+        }
+        Ok((job, None))
+    }
+}
+
+impl Runner for Pipelined {
+    fn desk(&self) -> Option<Arc<dyn daemon::Desk>> {
+        Some(Arc::new(ScriptedDesk(self.prepared.clone())))
+    }
+    fn start(
+        &mut self,
+        _: &JobRequest,
+        _: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, JobOutcome), String> {
+        Err("a counter with a desk runs prepared jobs only".into())
+    }
+    fn resume(
+        &mut self,
+        job: i64,
+        _: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, String> {
+        Err(format!("job {job}: nothing to resume here"))
+    }
+    fn run_prepared(
+        &mut self,
+        r: &JobRequest,
+        job: i64,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, String> {
+        if job < self.people {
+            let (list, changed) = &*self.prepared;
+            let list = list.lock().expect("list");
+            let (list, _) = changed
+                .wait_timeout_while(list, Duration::from_secs(10), |l| !l.contains(&(job + 1)))
+                .expect("wait");
+            self.overlapped.lock().expect("overlapped").push(list.contains(&(job + 1)));
+        }
+        progress(job, Step::FeedCard, Phase::Begin);
+        progress(job, Step::FeedCard, Phase::Done);
+        Ok(JobOutcome::Issued {
+            card_number: format!("card of job {job} by {}", r.operator),
+            card_id: "x".into(),
+        })
+    }
+}
+
+#[test]
+fn the_desk_checks_the_next_request_while_the_devices_make_the_card_before() {
+    let overlapped = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = overlapped.clone();
+    let f = start_with(false, move |_, _| {
+        Box::new(Pipelined { prepared: Arc::default(), overlapped: seen, people: 3 })
+    });
+    let op = f.login("op");
+    let http = f.http.clone();
+    let (base, token) = (f.base.clone(), op.clone());
+    let finished = std::cell::Cell::new(0);
+    let events = f.events_until(
+        &op,
+        move |e| {
+            finished.set(finished.get() + usize::from(e["event"] == "finished"));
+            finished.get() == 3
+        },
+        move || {
+            for name in ["张三", "已故", "李四"] {
+                let r = http
+                    .post(format!("{base}/api/jobs"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"applicant": {"holder": {"name": name}}}))
+                    .send()
+                    .expect("issue");
+                assert_eq!(r.status(), 202);
+            }
+        },
+    );
+    let ends: Vec<(i64, String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "finished")
+        .map(|e| {
+            (
+                e["job"].as_i64().expect("job"),
+                e["status"].as_str().expect("s").into(),
+                e["detail"].as_str().expect("d").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (1, "issued".into(), "card of job 1 by op".into()),
+            (2, "refused".into(), "deceased: no card".into()),
+            (3, "issued".into(), "card of job 3 by op".into()),
+        ],
+        "each request ends once, in order; the desk's refusal never reaches the devices"
+    );
+    assert_eq!(*overlapped.lock().expect("o"), [true], "job 2 was prepared while job 1 was on the devices");
 }
 
 #[test]

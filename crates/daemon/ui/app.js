@@ -609,7 +609,9 @@ function openEvents() {
 function onEvent(e) {
   if (!job) return;
   if (e.event === 'started' && e.request_id === job.request) { job.active = true; return; }
-  if (e.event === 'step' && job.active && (job.id === null || job.id === e.job)) {
+  // Another counter window's job may be at the desk or on the devices meanwhile: a step
+  // counts when it names this request.
+  if (e.event === 'step' && job.active && e.request_id === job.request) {
     job.id = e.job;
     const s = job.steps[e.step];
     if (!s) return;

@@ -146,26 +146,64 @@ impl ReturnRow {
     }
 }
 
-/// Issues every applicant in turn; a failure is recorded in its row and the batch goes on.
+/// Issues every applicant; a failure is recorded in its row and the batch goes on. A
+/// pipeline of two stages: a desk engine on its own thread runs the next applicant's desk
+/// steps (archives, claim, identity check: the network) while `engine` runs this one's card
+/// steps on the devices. The desk is at most one applicant ahead, so no claim waits long.
 pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &IssueParams) -> Vec<ReturnRow> {
-    let mut rows = Vec::with_capacity(applicants.len());
-    let mut made = 0usize;
-    for (i, a) in applicants.iter().enumerate() {
-        let outcome = match engine.start(a, params, None) {
-            Ok((job, JobOutcome::Issued { .. })) => {
-                made += 1;
-                let state = engine.local.job(job).ok().flatten().map(|j| j.state).unwrap_or_default();
-                BatchOutcome::Made(JobCard::from_state(&state))
+    let (local, province, verifier, profile) =
+        (engine.local, engine.province, engine.verifier, engine.profile);
+    let (operator, lease_seconds) = (engine.operator.clone(), engine.lease_seconds);
+    // A rendezvous channel: the desk hands a prepared job over only when the devices take it.
+    let (prepared_tx, prepared_rx) =
+        std::sync::mpsc::sync_channel::<Result<(i64, Option<JobOutcome>), IssueError>>(0);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut no_devices = crate::NoDevices;
+            let mut desk = Engine {
+                local,
+                province,
+                verifier,
+                path: &mut no_devices,
+                profile,
+                operator,
+                crash_at: None,
+                lease_seconds,
+                progress: None,
+            };
+            for a in applicants {
+                if prepared_tx.send(desk.prepare(a, params, None)).is_err() {
+                    return;
+                }
             }
-            Ok((_, JobOutcome::Refused(r))) => BatchOutcome::Refused(r),
-            Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => BatchOutcome::Failed(r),
-            Err(IssueError::Data(r)) => BatchOutcome::Refused(format!("applicant data: {r}")),
-            Err(e) => BatchOutcome::Failed(e.to_string()),
-        };
-        let applicant = serde_json::to_value(a).unwrap_or_default();
-        rows.push(ReturnRow::new(i + 1, &applicant, &outcome, made));
-    }
-    rows
+        });
+        let mut rows = Vec::with_capacity(applicants.len());
+        let mut made = 0usize;
+        for (i, a) in applicants.iter().enumerate() {
+            let Ok(prepared) = prepared_rx.recv() else {
+                // Only a panic ends the desk early; the scope reports it when it closes.
+                break;
+            };
+            let ended = prepared.and_then(|(job, at_desk)| match at_desk {
+                Some(outcome) => Ok((job, outcome)),
+                None => engine.resume(job).map(|outcome| (job, outcome)),
+            });
+            let outcome = match ended {
+                Ok((job, JobOutcome::Issued { .. })) => {
+                    made += 1;
+                    let state = engine.local.job(job).ok().flatten().map(|j| j.state).unwrap_or_default();
+                    BatchOutcome::Made(JobCard::from_state(&state))
+                }
+                Ok((_, JobOutcome::Refused(r))) => BatchOutcome::Refused(r),
+                Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => BatchOutcome::Failed(r),
+                Err(IssueError::Data(r)) => BatchOutcome::Refused(format!("applicant data: {r}")),
+                Err(e) => BatchOutcome::Failed(e.to_string()),
+            };
+            let applicant = serde_json::to_value(a).unwrap_or_default();
+            rows.push(ReturnRow::new(i + 1, &applicant, &outcome, made));
+        }
+        rows
+    })
 }
 
 #[cfg(test)]

@@ -244,6 +244,51 @@ pub trait CardPath {
     fn reject(&mut self) -> Result<(), DeviceError>;
 }
 
+/// The card path of an engine that runs desk steps only ([`Engine::prepare`], on its own
+/// thread while the counter's engine owns the devices): no card is ever fed here, and a step
+/// that asks for a device is told so.
+pub struct NoDevices;
+
+impl NoDevices {
+    fn none<T>(step: &str) -> Result<T, DeviceError> {
+        Err(DeviceError {
+            step: step.into(),
+            message: "the desk has no devices: card steps run on the counter's engine".into(),
+            action: DeviceAction::Stop,
+        })
+    }
+}
+
+impl CardPath for NoDevices {
+    fn whereabouts(&mut self) -> CardPlace {
+        CardPlace::NotFed
+    }
+    fn feed(&mut self) -> Result<Vec<u8>, DeviceError> {
+        NoDevices::none("feed")
+    }
+    fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
+        NoDevices::none("ATR")
+    }
+    fn personalise_financial(&mut self, _: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError> {
+        NoDevices::none("personalise financial")
+    }
+    fn print(&mut self, _: &FaceText) -> Result<(), DeviceError> {
+        NoDevices::none("print face")
+    }
+    fn personalise_ssc(&mut self, _: &[u8], _: &IssuerData, _: &HolderData) -> Result<(), DeviceError> {
+        NoDevices::none("personalise SSC")
+    }
+    fn read_chip(&mut self, _: &[u8]) -> Result<ssse::CardData, DeviceError> {
+        NoDevices::none("read chip")
+    }
+    fn eject(&mut self) -> Result<(), DeviceError> {
+        NoDevices::none("eject")
+    }
+    fn reject(&mut self) -> Result<(), DeviceError> {
+        NoDevices::none("reject")
+    }
+}
+
 /// How a job ended (so far).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -260,6 +305,25 @@ pub enum JobOutcome {
     RolledBack(String),
     /// Waiting for a person or the network; `station issue --resume` goes on.
     Waiting(String),
+}
+
+/// Where a run of a job's steps stopped.
+enum Ran {
+    /// The job ended (or waits for a person or the network).
+    Ended(JobOutcome),
+    /// Its desk steps are done; the card steps wait for the engine that owns the devices.
+    ReadyForDevices,
+}
+
+impl Ran {
+    fn outcome(self) -> JobOutcome {
+        match self {
+            Ran::Ended(outcome) => outcome,
+            Ran::ReadyForDevices => {
+                JobOutcome::Waiting("ready for the card steps: resume the job on the counter".into())
+            }
+        }
+    }
 }
 
 /// How the crash hook ends the process.
@@ -332,6 +396,40 @@ impl Engine<'_> {
         params: &IssueParams,
         reissue_of: Option<&str>,
     ) -> Result<(i64, JobOutcome), IssueError> {
+        let (job, ran) = self.open_and_run(applicant, params, reissue_of, None)?;
+        Ok((job, ran.outcome()))
+    }
+
+    /// Starts a job and runs its desk steps only (accept to identity verification: the
+    /// archives and the network, no device), so that they overlap the devices' work on the
+    /// job before it. `None`: the job is ready for the devices, and [`Engine::resume`] on the
+    /// engine that owns them goes on from [`Step::FeedCard`]; `Some`: it ended at the desk
+    /// (refused, rolled back, waiting). The journal makes the hand-over between the two
+    /// engines as crash-safe as any other step boundary.
+    pub fn prepare(
+        &mut self,
+        applicant: &Applicant,
+        params: &IssueParams,
+        reissue_of: Option<&str>,
+    ) -> Result<(i64, Option<JobOutcome>), IssueError> {
+        let (job, ran) = self.open_and_run(applicant, params, reissue_of, Some(Step::FeedCard))?;
+        Ok((
+            job,
+            match ran {
+                Ran::Ended(outcome) => Some(outcome),
+                Ran::ReadyForDevices => None,
+            },
+        ))
+    }
+
+    /// Records the person, the application and the job, then runs its steps before `until`.
+    fn open_and_run(
+        &mut self,
+        applicant: &Applicant,
+        params: &IssueParams,
+        reissue_of: Option<&str>,
+        until: Option<Step>,
+    ) -> Result<(i64, Ran), IssueError> {
         let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
         let ssn = validated.id.as_str().to_string();
         self.local
@@ -366,22 +464,23 @@ impl Engine<'_> {
             let why =
                 format!("{}: free disk space on the station, then apply again", archive_err("journal")(e));
             let outcome = self.fail(job, application, Step::Accept, &mut state, Engine::job_err(job, why))?;
-            return Ok((job, outcome));
+            return Ok((job, Ran::Ended(outcome)));
         }
-        let outcome = self.run(job)?;
-        Ok((job, outcome))
+        Ok((job, self.run(job, until)?))
     }
 
-    /// Resumes a job left running (after a crash, an operator fix or a network outage).
+    /// Resumes a job left running (after a crash, an operator fix or a network outage), or
+    /// prepared at the desk.
     pub fn resume(&mut self, job_id: i64) -> Result<JobOutcome, IssueError> {
-        self.run(job_id)
+        Ok(self.run(job_id, None)?.outcome())
     }
 
     fn job_err(job_id: i64, message: impl Into<String>) -> IssueError {
         IssueError::Job { job_id, message: message.into() }
     }
 
-    fn run(&mut self, job_id: i64) -> Result<JobOutcome, IssueError> {
+    /// Runs the job's steps not done yet, to its end or up to `until`.
+    fn run(&mut self, job_id: i64, until: Option<Step>) -> Result<Ran, IssueError> {
         let row = self
             .local
             .job(job_id)
@@ -415,17 +514,20 @@ impl Engine<'_> {
             if last.get(&step).map(String::as_str) == Some("done") {
                 continue;
             }
+            if until == Some(step) {
+                return Ok(Ran::ReadyForDevices);
+            }
             match self.step(job_id, application, step, &mut state) {
                 Ok(None) => {}
-                Ok(Some(outcome)) => return Ok(outcome),
-                Err(e) => return self.fail(job_id, application, step, &mut state, e),
+                Ok(Some(outcome)) => return Ok(Ran::Ended(outcome)),
+                Err(e) => return self.fail(job_id, application, step, &mut state, e).map(Ran::Ended),
             }
         }
         self.local.set_job_status(job_id, "done").map_err(archive_err("hand-over"))?;
-        Ok(JobOutcome::Issued {
+        Ok(Ran::Ended(JobOutcome::Issued {
             card_number: state.claim.map(|c| c.card_number).unwrap_or_default(),
             card_id: state.card_id.unwrap_or_default(),
-        })
+        }))
     }
 
     fn line(
@@ -779,12 +881,15 @@ impl Engine<'_> {
         {
             return Ok(JobOutcome::Waiting(format!("{step}: {message}")));
         }
-        let card_fed = match self.path.whereabouts() {
-            CardPlace::NotFed | CardPlace::Rejected | CardPlace::Ejected => false,
-            // Jammed: the operator takes it out; it is recorded as spoiled all the same.
-            CardPlace::Unknown => state.atr.is_some(),
-            _ => true,
-        };
+        // A job that failed before feeding has no card: the printer's card (if any) is
+        // another job's, whose steps may be running now (a desk step overlaps the devices).
+        let card_fed = step >= Step::FeedCard
+            && match self.path.whereabouts() {
+                CardPlace::NotFed | CardPlace::Rejected | CardPlace::Ejected => false,
+                // Jammed: the operator takes it out; it is recorded as spoiled all the same.
+                CardPlace::Unknown => state.atr.is_some(),
+                _ => true,
+            };
         if card_fed {
             if let Err(reject) = self.spoil(job_id, application, state, &message) {
                 // The printer cannot move the card (cover open, jam): the operator acts first,

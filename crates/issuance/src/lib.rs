@@ -18,7 +18,7 @@ pub mod records;
 
 pub use engine::{
     CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, FinancialHolder, JobCard,
-    JobOutcome, Phase, Step, STEPS,
+    JobOutcome, NoDevices, Phase, Step, STEPS,
 };
 
 /// Why an issuance stopped.

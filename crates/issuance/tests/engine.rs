@@ -5,7 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use applicant::{Applicant, Date};
 use archive::local::LocalArchive;
@@ -33,6 +34,16 @@ struct SimPath {
     rejected: u32,
     printed: Vec<FaceText>,
     fail_next_print: bool,
+    /// When set, the print of the k-th card waits (up to 10 s) for the identity check of the
+    /// (k+1)-th person, and records whether it came: the desk stage overlapping the devices.
+    overlap: Option<Overlap>,
+}
+
+/// Identity checks counted by the register, seen from the printer.
+struct Overlap {
+    checks: Arc<(Mutex<usize>, Condvar)>,
+    people: usize,
+    seen_while_printing: Vec<bool>,
 }
 
 impl SimPath {
@@ -57,6 +68,7 @@ impl SimPath {
             rejected: 0,
             printed: Vec::new(),
             fail_next_print: false,
+            overlap: None,
         }
     }
     fn err(step: &str, e: impl std::fmt::Display) -> DeviceError {
@@ -94,6 +106,17 @@ impl CardPath for SimPath {
                 message: "ribbon broke".into(),
                 action: DeviceAction::RejectCard,
             });
+        }
+        if let Some(o) = self.overlap.as_mut() {
+            let next = self.printed.len() + 2;
+            if next <= o.people {
+                let (count, changed) = &*o.checks;
+                let checked = count.lock().expect("checks");
+                let (checked, _) = changed
+                    .wait_timeout_while(checked, Duration::from_secs(10), |n| *n < next)
+                    .expect("checks");
+                o.seen_while_printing.push(*checked >= next);
+            }
         }
         self.printed.push(face.clone());
         self.place = CardPlace::AtContact;
@@ -133,12 +156,15 @@ impl CardPath for SimPath {
     }
 }
 
-/// The police register: id number -> name.
+/// The police register: id number -> name; and how many checks it answered.
 #[derive(Default)]
-struct Roster(Mutex<HashMap<String, String>>);
+struct Roster(Mutex<HashMap<String, String>>, Arc<(Mutex<usize>, Condvar)>);
 
 impl IdentityVerifier for Roster {
     fn verify(&self, q: &IdentityQuery) -> Result<Verdict, IdvError> {
+        let (count, changed) = &*self.1;
+        *count.lock().expect("checks") += 1;
+        changed.notify_all();
         match self.0.lock().expect("roster").get(&q.id_number) {
             Some(name) if *name == q.name => Ok(Verdict::Match),
             Some(_) => Ok(Verdict::Mismatch {
@@ -361,6 +387,25 @@ fn a_crash_at_every_step_boundary_resumes_to_one_card_and_loses_no_number() {
     c.local.verify_ledger().expect("chain intact");
     let made = c.local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");
+}
+
+#[test]
+fn a_batch_checks_the_next_person_while_the_card_before_is_being_printed() {
+    let mut c = Counter::new();
+    let people: Vec<Applicant> = (0..3).map(|_| c.applicant()).collect();
+    c.path.overlap =
+        Some(Overlap { checks: c.roster.1.clone(), people: people.len(), seen_while_printing: Vec::new() });
+    let rows = issuance::batch::run_batch(&mut c.engine(None), &people, &params());
+    assert!(rows.iter().all(|r| r.failed_stage.is_empty() && !r.card_number.is_empty()), "{rows:?}");
+    assert_eq!(
+        c.path.overlap.as_ref().expect("probe").seen_while_printing,
+        [true, true],
+        "card k was at the printer while person k+1 was claimed and checked (the desk stage runs ahead)"
+    );
+    let numbers: Vec<&str> = rows.iter().map(|r| r.card_number.as_str()).collect();
+    assert_eq!(numbers, ["B00000019", "B00000027", "B00000035"], "numbers in the list's order");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{:?}", r.mismatches);
 }
 
 #[test]

@@ -139,17 +139,19 @@ pub fn read_batch(path: &Path) -> Result<Vec<serde_json::Value>> {
         .collect()
 }
 
-/// Issues every applicant of the file through the station, one job after another (the
-/// station's worker owns the one card path), and writes the return file; a failure is
-/// recorded in its row and the batch goes on.
+/// Issues every applicant of the file through the station and writes the return file; a
+/// failure is recorded in its row and the batch goes on. The station's worker owns the one
+/// card path; its desk checks the next applicant while the card before is on the devices.
 pub fn batch(a: &BatchArgs, out: &mut dyn Write) -> Result<Vec<ReturnRow>> {
     let applicants = read_batch(&a.file)?;
     let client = a.api.login()?;
+    writeln!(out, "{} applicants", applicants.len())?;
+    let jobs: Vec<(serde_json::Value, Option<String>)> =
+        applicants.iter().map(|x| (x.clone(), None)).collect();
+    let ends = client.issue_all(&jobs, out)?;
     let mut rows = Vec::with_capacity(applicants.len());
     let mut made = 0;
-    for (i, applicant) in applicants.iter().enumerate() {
-        writeln!(out, "{}/{}", i + 1, applicants.len())?;
-        let end = client.issue(applicant.clone(), None, out)?;
+    for (i, (applicant, end)) in applicants.iter().zip(&ends).enumerate() {
         let detail = end["detail"].as_str().unwrap_or("").to_string();
         let outcome = match end["status"].as_str() {
             Some("issued") => {

@@ -62,12 +62,76 @@ impl ApiClient {
         reissue_of: Option<&str>,
         out: &mut dyn Write,
     ) -> Result<serde_json::Value> {
+        let mut ends = self.issue_all(&[(applicant, reissue_of.map(str::to_string))], out)?;
+        ends.pop().context("the station ended no job")
+    }
+
+    /// Issues each applicant (with the card it replaces, if any) and follows the jobs to their
+    /// ends; returns their final events in the list's order. Two requests are in the station
+    /// at a time: while one card is on the devices the next one's desk steps (archives, claim,
+    /// identity check) run, and no more are queued than that, so a client that dies leaves
+    /// at most two jobs behind (each journalled, resumed or rolled back by the station).
+    pub fn issue_all(
+        &self,
+        jobs: &[(serde_json::Value, Option<String>)],
+        out: &mut dyn Write,
+    ) -> Result<Vec<serde_json::Value>> {
+        const IN_FLIGHT: usize = 2;
         // Subscribe first so no step is missed.
         let stream = self
             .http
             .get(format!("{}/api/events?token={}", self.base, self.token))
             .send()
             .context("opening the event stream")?;
+        let mut lines = BufReader::new(stream).lines();
+        let mut requests: Vec<u64> = Vec::with_capacity(jobs.len());
+        let mut ends: Vec<Option<serde_json::Value>> = vec![None; jobs.len()];
+        let mut ended = 0usize;
+        let (total, many) = (issuance::STEPS.len(), jobs.len() > 1);
+        let mut done = vec![0usize; jobs.len()];
+        while ended < jobs.len() {
+            while requests.len() < jobs.len() && requests.len() - ended < IN_FLIGHT {
+                let (applicant, reissue_of) = &jobs[requests.len()];
+                requests.push(self.post_job(applicant, reissue_of.as_deref())?);
+            }
+            // The oldest request not ended is the one on the devices: its steps draw the bar.
+            let watched = (0..requests.len()).find(|i| ends[*i].is_none());
+            let line = lines
+                .next()
+                .context("the event stream ended before the jobs did")?
+                .context("the event stream broke: the jobs go on; see `station serve` logs")?;
+            let Some(data) = line.strip_prefix("data:") else { continue };
+            let event: serde_json::Value = serde_json::from_str(data.trim())?;
+            let Some(i) = requests.iter().position(|r| event["request_id"].as_u64() == Some(*r)) else {
+                continue;
+            };
+            match event["event"].as_str() {
+                Some("finished") => {
+                    ends[i] = Some(event);
+                    ended += 1;
+                    writeln!(out)?;
+                }
+                Some("step") => {
+                    if event["phase"] == "done" {
+                        done[i] = (done[i] + 1).min(total);
+                    }
+                    if watched == Some(i) {
+                        let bar: String = (0..total).map(|s| if s < done[i] { '#' } else { '.' }).collect();
+                        let card =
+                            if many { format!("card {}/{} ", i + 1, jobs.len()) } else { String::new() };
+                        let step = event["step"].as_str().unwrap_or("");
+                        write!(out, "\r{card}[{bar}] {:>2}/{total} {step:<24}", done[i])?;
+                        out.flush()?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(ends.into_iter().flatten().collect())
+    }
+
+    /// Hands one job to the station; its request number.
+    fn post_job(&self, applicant: &serde_json::Value, reissue_of: Option<&str>) -> Result<u64> {
         let r = self
             .http
             .post(format!("{}/api/jobs", self.base))
@@ -78,32 +142,7 @@ impl ApiClient {
         if r.status().as_u16() != 202 {
             bail!("the station refused the job: {}", r.text().unwrap_or_default());
         }
-        let request_id = r.json::<serde_json::Value>()?["request_id"].as_u64().context("no request id")?;
-        let mut job = None;
-        let mut done = 0usize;
-        let total = issuance::STEPS.len();
-        for line in BufReader::new(stream).lines() {
-            let line = line.context("the event stream broke: the job goes on; see `station serve` logs")?;
-            let Some(data) = line.strip_prefix("data:") else { continue };
-            let event: serde_json::Value = serde_json::from_str(data.trim())?;
-            match event["event"].as_str() {
-                Some("finished") if event["request_id"].as_u64() == Some(request_id) => {
-                    writeln!(out)?;
-                    return Ok(event);
-                }
-                Some("step") if job.is_none() || event["job"].as_i64() == job => {
-                    job = event["job"].as_i64();
-                    if event["phase"] == "done" {
-                        done += 1;
-                    }
-                    let bar: String = (0..total).map(|i| if i < done { '#' } else { '.' }).collect();
-                    write!(out, "\r[{bar}] {done:>2}/{total} {:<24}", event["step"].as_str().unwrap_or(""))?;
-                    out.flush()?;
-                }
-                _ => {}
-            }
-        }
-        bail!("the event stream ended before the job did")
+        r.json::<serde_json::Value>()?["request_id"].as_u64().context("no request id")
     }
 }
 

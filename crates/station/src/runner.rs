@@ -11,7 +11,7 @@ use applicant::Applicant;
 use archive::local::LocalArchive;
 use archive::ProvincialArchive;
 use daemon::worker::{CounterView, DeviceState};
-use daemon::{JobRequest, Runner};
+use daemon::{Desk, JobRequest, Runner};
 use firmware_profile::Profile;
 use idv::IdentityVerifier;
 use issuance::records::IssueParams;
@@ -27,7 +27,7 @@ pub struct CounterRunner {
     /// The provincial archive (the service, or SQLite where one machine serves).
     pub province: Arc<dyn ProvincialArchive>,
     /// Identity verification.
-    pub verifier: Box<dyn IdentityVerifier>,
+    pub verifier: Arc<dyn IdentityVerifier>,
     /// PC/SC.
     pub manager: pcsc_reader::PcscManager,
     /// The printer.
@@ -102,9 +102,68 @@ macro_rules! with_engine {
     }};
 }
 
+/// The desk stage of a counter: the steps before the devices, with the counter's archives and
+/// identity verification, and a card path that has no devices ([`issuance::NoDevices`]).
+struct CounterDesk {
+    local: Arc<LocalArchive>,
+    province: Arc<dyn ProvincialArchive>,
+    verifier: Arc<dyn IdentityVerifier>,
+    profile: Profile,
+    params: IssueParams,
+    lease_seconds: i64,
+}
+
+impl Desk for CounterDesk {
+    fn prepare(
+        &self,
+        request: &JobRequest,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, Option<JobOutcome>), String> {
+        let applicant: Applicant = serde_json::from_value(request.applicant.clone())
+            .map_err(|e| format!("not an applicant: {e}"))?;
+        let mut params = self.params.clone();
+        params.issue_date = crate::clock::today();
+        let mut no_devices = issuance::NoDevices;
+        let mut engine = Engine {
+            local: &self.local,
+            province: self.province.as_ref(),
+            verifier: self.verifier.as_ref(),
+            path: &mut no_devices,
+            profile: &self.profile,
+            operator: request.operator.clone(),
+            crash_at: crash_hook(),
+            lease_seconds: self.lease_seconds,
+            progress: Some(progress),
+        };
+        engine.prepare(&applicant, &params, request.reissue_of.as_deref()).map_err(|e| e.to_string())
+    }
+}
+
 impl Runner for CounterRunner {
     fn province(&self) -> Option<Arc<dyn ProvincialArchive>> {
         Some(self.province.clone())
+    }
+
+    fn desk(&self) -> Option<Arc<dyn Desk>> {
+        Some(Arc::new(CounterDesk {
+            local: self.local.clone(),
+            province: self.province.clone(),
+            verifier: self.verifier.clone(),
+            profile: self.profile.clone(),
+            params: self.params.clone(),
+            lease_seconds: self.lease_seconds,
+        }))
+    }
+
+    fn run_prepared(
+        &mut self,
+        request: &JobRequest,
+        job: i64,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, String> {
+        with_engine!(self, request.operator.clone(), progress, |engine| engine
+            .resume(job)
+            .map_err(|e| e.to_string()))
     }
 
     fn start(
@@ -505,6 +564,39 @@ impl Runner for PanelRunner {
         let panel = self.panel.clone();
         let mut watched = PanelRunner::watch(&panel, progress);
         self.counter.resume(job, &mut watched)
+    }
+
+    fn desk(&self) -> Option<Arc<dyn Desk>> {
+        let inner = self.counter.desk()?;
+        Some(Arc::new(PanelDesk { panel: self.panel.clone(), inner }))
+    }
+
+    fn run_prepared(
+        &mut self,
+        request: &JobRequest,
+        job: i64,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, String> {
+        let panel = self.panel.clone();
+        let mut watched = PanelRunner::watch(&panel, progress);
+        self.counter.run_prepared(request, job, &mut watched)
+    }
+}
+
+/// The counter's desk stage, its step times measured for the page like the devices' steps.
+struct PanelDesk {
+    panel: Arc<CounterPanel>,
+    inner: Arc<dyn Desk>,
+}
+
+impl Desk for PanelDesk {
+    fn prepare(
+        &self,
+        request: &JobRequest,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, Option<JobOutcome>), String> {
+        let mut watched = PanelRunner::watch(&self.panel, progress);
+        self.inner.prepare(request, &mut watched)
     }
 }
 

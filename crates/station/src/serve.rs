@@ -90,7 +90,7 @@ pub fn counter_runner(
     Ok(CounterRunner {
         local,
         province: Arc::from(province),
-        verifier,
+        verifier: Arc::from(verifier),
         manager: pcsc_reader::PcscManager::new().context("connecting to pcscd")?,
         printer,
         faces,
