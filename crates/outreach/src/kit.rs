@@ -3,6 +3,13 @@
 //! checked against the lease and the issuance rules and appended to the outbox, with its
 //! evidence, in one local transaction. Nothing is issued for a person the kit did not claim
 //! before leaving, nor after the longest time offline.
+//!
+//! The outbox is an SM3 hash chain: each sealed record carries the hash of the one before it
+//! (the first, a hash of the kit and lease), and a sealed head names the last record. Sealing
+//! alone stops a record being forged or altered without the key, but rows can still be
+//! deleted, reordered or put back from an older copy of the file; the chain and the head are
+//! checked at log-in and again before a sync, and such a store is refused, never synced. A
+//! whole file put back from an older copy is consistent in itself and cannot be told locally.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +30,8 @@ CREATE TABLE IF NOT EXISTS leases (lease_id INTEGER PRIMARY KEY, body BLOB NOT N
 CREATE TABLE IF NOT EXISTS outbox (
     lease_id INTEGER NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL, result BLOB,
     PRIMARY KEY (lease_id, seq));
+-- What the kit carries for a person (the applicant's data for a card made on the visit), sealed.
+CREATE TABLE IF NOT EXISTS carried (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
 -- Evidence captured on the visit (signature and photo images), sealed.
 CREATE TABLE IF NOT EXISTS evidence (
     id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -65,6 +74,10 @@ pub enum KitError {
     /// The local store.
     #[error("kit store: {0}")]
     Store(String),
+    /// The store's outbox is not the one this kit wrote: rows deleted, reordered, altered or
+    /// put back from an older copy.
+    #[error("{0}: the kit's store was tampered with or restored from an old copy; do not sync, call the supervisor")]
+    Tampered(String),
 }
 
 fn store_err(e: impl std::fmt::Display) -> KitError {
@@ -93,9 +106,20 @@ pub struct Outgoing {
     pub operator: String,
     /// Unix seconds.
     pub at: i64,
+    /// SM3 (hex) of the record before it in the outbox, as sealed (the chain's link).
+    pub prev_sm3: String,
     /// The archive's result, once synced.
     #[serde(skip)]
     pub result: Option<RecordResult>,
+}
+
+/// The last link of a lease's outbox chain, sealed in `meta` and rewritten with each record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Head {
+    /// Records in the outbox.
+    seq: i64,
+    /// SM3 (hex) of the last record as sealed (the chain's start when there is none).
+    sm3: String,
 }
 
 /// Evidence kept with a record.
@@ -122,6 +146,9 @@ pub struct VisitState {
     pub failures: Vec<String>,
 }
 
+/// What the kit carries for a person, opened (zeroized when dropped).
+pub type Carried = zeroize::Zeroizing<Vec<u8>>;
+
 /// The clock (unix seconds); tests move it.
 pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
 
@@ -142,6 +169,7 @@ pub struct Kit {
     operator: String,
     lease: Option<Lease>,
     outbox: Vec<Outgoing>,
+    head: Option<Head>,
     clock: Clock,
 }
 
@@ -179,12 +207,6 @@ impl Kit {
     fn load(conn: Connection, vault: Vault, operator: &str) -> Result<Kit, KitError> {
         let kit_id =
             String::from_utf8(vault.open("meta:kit", &meta(&conn, "kit")?)?.to_vec()).map_err(store_err)?;
-        let lease = conn
-            .query_row("SELECT lease_id, body FROM leases ORDER BY lease_id DESC LIMIT 1", [], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .optional()
-            .map_err(store_err)?;
         let mut kit = Kit {
             conn,
             vault,
@@ -192,21 +214,90 @@ impl Kit {
             operator: operator.to_string(),
             lease: None,
             outbox: Vec::new(),
+            head: None,
             clock: Box::new(system_now),
         };
-        if let Some((id, body)) = lease {
-            kit.lease = Some(
-                serde_json::from_slice(&kit.vault.open(&format!("lease:{id}"), &body)?).map_err(store_err)?,
-            );
-            kit.outbox = kit.read_outbox(id)?;
+        if let Some((lease, outbox, head)) = kit.read_current()? {
+            kit.lease = Some(lease);
+            kit.outbox = outbox;
+            kit.head = Some(head);
         }
         Ok(kit)
     }
 
-    fn read_outbox(&self, lease_id: i64) -> Result<Vec<Outgoing>, KitError> {
+    /// The current lease, its outbox and head as the file holds them, the chain checked.
+    fn read_current(&self) -> Result<Option<(Lease, Vec<Outgoing>, Head)>, KitError> {
+        let latest = self
+            .conn
+            .query_row("SELECT lease_id, body FROM leases ORDER BY lease_id DESC LIMIT 1", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()
+            .map_err(store_err)?;
+        let current = self.sealed_meta::<i64>("current_lease")?;
+        let (id, body) = match (latest, current) {
+            (None, None) => return Ok(None),
+            (Some((id, body)), Some(current)) if id == current => (id, body),
+            (_, Some(current)) => {
+                return Err(KitError::Tampered(format!(
+                    "the kit's current visit list (lease {current}) is missing"
+                )))
+            }
+            (Some((id, _)), None) => {
+                return Err(KitError::Tampered(format!(
+                    "lease {id} is in the store but was never checked out here"
+                )))
+            }
+        };
+        let lease: Lease = serde_json::from_slice(
+            &self
+                .vault
+                .open(&format!("lease:{id}"), &body)
+                .map_err(|_| KitError::Tampered(format!("the record of lease {id} was altered or moved")))?,
+        )
+        .map_err(store_err)?;
+        let head: Head = self
+            .sealed_meta(&format!("head:{id}"))?
+            .ok_or_else(|| KitError::Tampered(format!("the head of lease {id}'s outbox is missing")))?;
+        let outbox = self.read_outbox(id, &head)?;
+        Ok(Some((lease, outbox, head)))
+    }
+
+    /// A sealed JSON value of `meta`, if there is one.
+    fn sealed_meta<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, KitError> {
+        let sealed: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+            .optional()
+            .map_err(store_err)?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let plain = self
+            .vault
+            .open(&format!("meta:{name}"), &sealed)
+            .map_err(|_| KitError::Tampered(format!("the kit's {name} was altered")))?;
+        serde_json::from_slice(&plain).map(Some).map_err(store_err)
+    }
+
+    /// Seals a JSON value for the `meta` row `name`.
+    fn seal_meta<T: Serialize>(&self, name: &str, value: &T) -> Result<Vec<u8>, KitError> {
+        Ok(self.vault.seal(&format!("meta:{name}"), &serde_json::to_vec(value).map_err(store_err)?)?)
+    }
+
+    /// The start of lease `lease_id`'s chain: no record can be moved from another kit or lease.
+    fn chain_start(&self, lease_id: i64) -> String {
+        sm3_hex(format!("outreach-outbox:{}:{lease_id}", self.kit_id).as_bytes())
+    }
+
+    /// Reads the outbox of `lease_id` in order and checks its chain up to `head`: every
+    /// record in its place (1, 2, 3, ... without gaps), each carrying the hash of the one
+    /// before, the last one the head's.
+    fn read_outbox(&self, lease_id: i64, head: &Head) -> Result<Vec<Outgoing>, KitError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, body, result FROM outbox WHERE lease_id = ?1 ORDER BY seq")
+            .prepare(
+                "SELECT seq, CAST(body AS BLOB), CAST(result AS BLOB) FROM outbox \
+                 WHERE lease_id = ?1 ORDER BY seq",
+            )
             .map_err(store_err)?;
         let rows = stmt
             .query_map([lease_id], |r| {
@@ -216,19 +307,67 @@ impl Kit {
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(store_err)?;
         let mut out = Vec::new();
-        for (seq, body, result) in rows {
-            let mut o: Outgoing =
-                serde_json::from_slice(&self.vault.open(&format!("outbox:{lease_id}:{seq}"), &body)?)
-                    .map_err(store_err)?;
+        let mut prev = self.chain_start(lease_id);
+        let missing = |n: i64| KitError::Tampered(format!("outbox record {n} is missing or out of order"));
+        for (n, (seq, body, result)) in (1i64..).zip(rows) {
+            if seq != n {
+                return Err(missing(n));
+            }
+            let altered = || KitError::Tampered(format!("outbox record {n} was altered or moved"));
+            let plain = self.vault.open(&format!("outbox:{lease_id}:{seq}"), &body).map_err(|_| altered())?;
+            let mut o: Outgoing = serde_json::from_slice(&plain).map_err(|_| altered())?;
+            if o.record.seq != n || o.record.lease_id != lease_id || o.prev_sm3 != prev {
+                return Err(missing(n));
+            }
+            prev = sm3_hex(&plain);
             if let Some(result) = result {
-                o.result = Some(
-                    serde_json::from_slice(&self.vault.open(&format!("result:{lease_id}:{seq}"), &result)?)
-                        .map_err(store_err)?,
-                );
+                let opened =
+                    self.vault.open(&format!("result:{lease_id}:{seq}"), &result).map_err(|_| altered())?;
+                o.result = Some(serde_json::from_slice(&opened).map_err(store_err)?);
             }
             out.push(o);
         }
+        let n = out.len() as i64;
+        if head.seq > n {
+            return Err(missing(n + 1));
+        }
+        // Rows and head put back together from an older copy leave the later evidence behind.
+        let evidence: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM evidence WHERE lease_id = ?1", [lease_id], |r| r.get(0))
+            .map_err(store_err)?;
+        if evidence.is_some_and(|m| m > n) {
+            return Err(missing(n + 1));
+        }
+        if head.seq < n || head.sm3 != prev {
+            return Err(KitError::Tampered(format!(
+                "the outbox holds {n} records but its head names {}: they do not belong together",
+                head.seq
+            )));
+        }
         Ok(out)
+    }
+
+    /// Checks that the file still holds what this session wrote: the current lease, every
+    /// outbox record in its place and the chain unbroken. [`crate::sync`] calls it first, so a
+    /// store tampered with while logged in is never synced.
+    pub fn verify_store(&self) -> Result<(), KitError> {
+        let on_file = self.read_current()?;
+        let ours = self.lease.as_ref().map(|l| l.checkout.lease_id);
+        let theirs = on_file.as_ref().map(|(l, _, _)| l.checkout.lease_id);
+        if ours != theirs {
+            return Err(KitError::Tampered("the kit's current visit list changed under this session".into()));
+        }
+        if let Some((_, outbox, head)) = on_file {
+            if Some(&head) != self.head.as_ref() || outbox.len() != self.outbox.len() {
+                return Err(KitError::Tampered(format!(
+                    "the outbox holds {} records, this session wrote {}",
+                    outbox.len(),
+                    self.outbox.len()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the clock (tests of the longest time offline).
@@ -303,13 +442,21 @@ impl Kit {
         let id = lease.checkout.lease_id;
         let body =
             self.vault.seal(&format!("lease:{id}"), &serde_json::to_vec(&lease).map_err(store_err)?)?;
+        let head = Head { seq: 0, sm3: self.chain_start(id) };
+        let sealed_head = self.seal_meta(&format!("head:{id}"), &head)?;
+        let current = self.seal_meta("current_lease", &id)?;
         let tx = self.conn.unchecked_transaction().map_err(store_err)?;
         tx.execute("INSERT OR REPLACE INTO leases (lease_id, body) VALUES (?1, ?2)", params![id, body])
             .map_err(store_err)?;
         tx.execute("DELETE FROM meta WHERE name = 'pending_checkout'", []).map_err(store_err)?;
+        for (name, value) in [(format!("head:{id}"), sealed_head), ("current_lease".to_string(), current)] {
+            tx.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)", params![name, value])
+                .map_err(store_err)?;
+        }
         tx.commit().map_err(store_err)?;
         self.lease = Some(lease);
         self.outbox.clear();
+        self.head = Some(head);
         Ok(&self.lease.as_ref().ok_or(KitError::NoLease)?.checkout)
     }
 
@@ -386,14 +533,22 @@ impl Kit {
         let seq = self.outbox.len() as i64 + 1;
         let record =
             KitRecord { record_id: format!("{}/{lease_id}/{seq}", self.kit_id), lease_id, seq, event };
-        let o = Outgoing { record, operator: self.operator.clone(), at: (self.clock)(), result: None };
-        let body = self
-            .vault
-            .seal(&format!("outbox:{lease_id}:{seq}"), &serde_json::to_vec(&o).map_err(store_err)?)?;
+        let prev_sm3 = self.head.as_ref().map(|h| h.sm3.clone()).ok_or(KitError::NoLease)?;
+        let o =
+            Outgoing { record, operator: self.operator.clone(), at: (self.clock)(), prev_sm3, result: None };
+        let plain = serde_json::to_vec(&o).map_err(store_err)?;
+        let body = self.vault.seal(&format!("outbox:{lease_id}:{seq}"), &plain)?;
+        let head = Head { seq, sm3: sm3_hex(&plain) };
+        let sealed_head = self.seal_meta(&format!("head:{lease_id}"), &head)?;
         let tx = self.conn.unchecked_transaction().map_err(store_err)?;
         tx.execute(
             "INSERT INTO outbox (lease_id, seq, body) VALUES (?1, ?2, ?3)",
             params![lease_id, seq, body],
+        )
+        .map_err(store_err)?;
+        tx.execute(
+            "UPDATE meta SET value = ?2 WHERE name = ?1",
+            params![format!("head:{lease_id}"), sealed_head],
         )
         .map_err(store_err)?;
         for e in &evidence {
@@ -409,6 +564,7 @@ impl Kit {
         }
         tx.commit().map_err(store_err)?;
         self.outbox.push(o);
+        self.head = Some(head);
         Ok(seq)
     }
 
@@ -435,17 +591,7 @@ impl Kit {
     /// Makes a card on the visit for a claimed person without a pre-made card: the reserved
     /// number is the card's. `card_id` and `atr` are what the chip reads back.
     pub fn make_card(&mut self, ssn: &str, card_id: &str, atr: &str) -> Result<String, KitError> {
-        let (visit, state) = self.may_issue(ssn)?;
-        if let Some(premade) = &visit.premade_card {
-            return Err(KitError::Visit(format!(
-                "card {premade} was made for this person and travels with the kit: hand it over instead"
-            )));
-        }
-        if let Some(made) = state.made {
-            return Err(KitError::Visit(format!(
-                "card {made} was already made for this person on this visit list"
-            )));
-        }
+        let visit = self.may_make(ssn)?;
         if card_id.is_empty() || atr.is_empty() {
             return Err(KitError::Visit(
                 "read the new card back (card id and ATR) before recording it".into(),
@@ -461,6 +607,23 @@ impl Kit {
             Vec::new(),
         )?;
         Ok(visit.card_number)
+    }
+
+    /// Whether a card may be made on the visit for `ssn` now (asked before a blank card is
+    /// spent): the person's leased visit, with the number reserved for them.
+    pub fn may_make(&self, ssn: &str) -> Result<archive::kit::LeasedVisit, KitError> {
+        let (visit, state) = self.may_issue(ssn)?;
+        if let Some(premade) = &visit.premade_card {
+            return Err(KitError::Visit(format!(
+                "card {premade} was made for this person and travels with the kit: hand it over instead"
+            )));
+        }
+        if let Some(made) = state.made {
+            return Err(KitError::Visit(format!(
+                "card {made} was already made for this person on this visit list"
+            )));
+        }
+        Ok(visit)
     }
 
     /// Hands a card (pre-made, or made on this visit) to its holder, who signs; or records
@@ -550,6 +713,54 @@ impl Kit {
         )
     }
 
+    /// Keeps `data` sealed for the person `ssn` (what making their card on the visit needs:
+    /// the applicant's data and photo), replacing what was kept for them before. Call it
+    /// before the checkout; the check-in deletes everything carried.
+    pub fn carry(&mut self, ssn: &str, data: &[u8]) -> Result<(), KitError> {
+        let existing = self.find_carried(ssn)?.map(|(id, _)| id);
+        let id = match existing {
+            Some(id) => id,
+            None => self
+                .conn
+                .query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM carried", [], |r| r.get(0))
+                .map_err(store_err)?,
+        };
+        let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(ssn.len() + 1 + data.len()));
+        plain.extend_from_slice(ssn.as_bytes());
+        plain.push(0);
+        plain.extend_from_slice(data);
+        let sealed = self.vault.seal(&format!("carried:{id}"), &plain)?;
+        self.conn
+            .execute("INSERT OR REPLACE INTO carried (id, body) VALUES (?1, ?2)", params![id, sealed])
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    /// What the kit carries for `ssn`, if anything.
+    pub fn carried(&self, ssn: &str) -> Result<Option<Carried>, KitError> {
+        Ok(self.find_carried(ssn)?.map(|(_, data)| data))
+    }
+
+    fn find_carried(&self, ssn: &str) -> Result<Option<(i64, Carried)>, KitError> {
+        let mut stmt = self.conn.prepare("SELECT id, body FROM carried ORDER BY id").map_err(store_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(store_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_err)?;
+        for (id, body) in rows {
+            let plain = self
+                .vault
+                .open(&format!("carried:{id}"), &body)
+                .map_err(|_| KitError::Tampered(format!("carried data {id} was altered or moved")))?;
+            let key = ssn.as_bytes();
+            if plain.len() > key.len() && plain.starts_with(key) && plain[key.len()] == 0 {
+                return Ok(Some((id, zeroize::Zeroizing::new(plain[key.len() + 1..].to_vec()))));
+            }
+        }
+        Ok(None)
+    }
+
     /// Stores the archive's result of record `seq` (durable before the next record is sent).
     pub(crate) fn store_result(&mut self, seq: i64, result: RecordResult) -> Result<(), KitError> {
         let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
@@ -575,9 +786,12 @@ impl Kit {
         let id = lease.checkout.lease_id;
         let body =
             self.vault.seal(&format!("lease:{id}"), &serde_json::to_vec(&lease).map_err(store_err)?)?;
-        self.conn
-            .execute("UPDATE leases SET body = ?2 WHERE lease_id = ?1", params![id, body])
+        let tx = self.conn.unchecked_transaction().map_err(store_err)?;
+        tx.execute("UPDATE leases SET body = ?2 WHERE lease_id = ?1", params![id, body])
             .map_err(store_err)?;
+        // The people's data need not travel any more.
+        tx.execute("DELETE FROM carried", []).map_err(store_err)?;
+        tx.commit().map_err(store_err)?;
         Ok(())
     }
 }

@@ -10,6 +10,8 @@
 //! - Back online, [`sync::sync`] sends the outbox once, in order, resumably, and checks in.
 //! - At rest, every record is sealed with AES-256-GCM under a key derived (Argon2id) from the
 //!   operator's password at log-in; the key is never written ([`vault`]).
+//! - The outbox is an SM3 hash chain with a sealed head: a store whose records were deleted,
+//!   reordered or put back from an older copy is refused at log-in and before a sync.
 #![forbid(unsafe_code)]
 
 pub mod kit;

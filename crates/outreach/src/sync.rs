@@ -3,7 +3,8 @@
 //! resumes where it stopped, and a record whose answer was lost is sent again under the same
 //! record id, which the archive answers with its first result instead of applying it twice.
 //! When every record has a result, the check-in releases the people not served and returns
-//! the unused numbers and cards.
+//! the unused numbers and cards. A store whose outbox chain does not hold (rows deleted,
+//! reordered, put back from an old copy) is refused before anything is sent.
 
 use archive::kit::{Checkin, CheckinRequest, RecordOutcome};
 use archive::{ArchiveError, ProvincialArchive};
@@ -43,6 +44,7 @@ pub enum SyncError {
 
 /// Sends what is pending and checks the lease in.
 pub fn sync(kit: &mut Kit, archive: &dyn ProvincialArchive) -> Result<SyncReport, SyncError> {
+    kit.verify_store()?;
     let lease = kit.lease().ok_or(KitError::NoLease)?.clone();
     let records = kit.outbox().len();
     let interrupted = |kit: &Kit, e: ArchiveError| -> SyncError {

@@ -40,9 +40,18 @@ impl FaceRenderer for CardFaceRenderer {
                 let bytes = std::fs::read(&path).map_err(|e| {
                     format!("photo {}: {e}: capture it again (station photo capture)", path.display())
                 })?;
-                Some(Photo::Encoded(bytes))
+                Some(bytes)
             }
         };
+        self.render_with_photo(face, photo)
+    }
+}
+
+impl CardFaceRenderer {
+    /// The face with the photo given as its encoded bytes (an outreach kit carries them sealed
+    /// in its store, never as a file).
+    pub fn render_with_photo(&self, face: &FaceText, photo: Option<Vec<u8>>) -> Result<PrintJob, String> {
+        let photo = photo.map(Photo::Encoded);
         let data = FaceData {
             name: face.name.clone(),
             ssn: face.ssn.clone(),

@@ -66,6 +66,9 @@ enum Top {
     /// Check every device the configuration names and say how to fix each problem. Exit code:
     /// 0 the counter can issue, 1 with warnings, 2 it cannot.
     Doctor(doctor::DoctorArgs),
+    /// The outreach kit on a home visit: checkout, offline visits, sync.
+    #[command(subcommand)]
+    Kit(kit_cmd::KitCmd),
     /// Simulated devices for development and CI (debug builds with the `sim` feature only).
     #[cfg(feature = "sim")]
     #[command(subcommand)]
@@ -320,6 +323,7 @@ fn run(command: Top) -> Result<()> {
         Top::Reconcile(a) => reconcile(a),
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         Top::Doctor(a) => std::process::exit(i32::from(doctor::run(&a))),
+        Top::Kit(cmd) => kit_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
     }
@@ -566,6 +570,7 @@ fn read_card(
 
 mod api_cmd;
 mod doctor;
+mod kit_cmd;
 mod provincial_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;

@@ -1,0 +1,692 @@
+//! `station kit ...`: the outreach kit (上门服务) from the station's one binary. The kit's
+//! store (`outreach::Kit`, sealed under the operator's password) holds the lease, the outbox
+//! and the applicants' data taken at checkout; cards are made on the visit through the same
+//! card path as the counter's (`PcscCounter`: the chip through PC/SC, the face through the
+//! card printer), and everything goes to the provincial archive at `kit sync`.
+//!
+//! The password comes from `STATION_PASSWORD`, never from the command line; ID numbers are
+//! shown masked.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use applicant::{mask_id, Applicant, Validated};
+use archive::kit::VisitRequest;
+use archive::ProvincialArchive;
+use base64::Engine as _;
+use issuance::lifecycle::{ActivationEvidence, Channel};
+use issuance::{CardPath, DeviceError, FaceText, FinancialHolder};
+use outreach::Kit;
+use printer::PrintJob;
+use serde::{Deserialize, Serialize};
+use station::counter::{FaceRenderer, PcscCounter};
+
+#[derive(clap::Subcommand)]
+pub enum KitCmd {
+    /// Create the kit's encrypted store (the password from STATION_PASSWORD).
+    Init(InitArgs),
+    /// Check a visit list out at the provincial archive before leaving: the people are claimed
+    /// for the kit, a card number reserved for each; their data travel sealed in the store.
+    Checkout(CheckoutArgs),
+    /// The lease, each visit and where it stands, time left offline, the outbox.
+    Status(StatusArgs),
+    /// Make a person's card on the visit under their reserved number: chip and face through
+    /// the counter's card path, read back.
+    Make(MakeArgs),
+    /// Hand a card (pre-made, or made on the visit) to its holder, who signs.
+    Handover(HandoverArgs),
+    /// Activate the financial function face to face, with the holder's photo taken now.
+    Activate(ActivateArgs),
+    /// Record a visit that gave the person nothing, with the reason (their card, if the kit
+    /// carries one, goes back to stock at the check-in).
+    Fail(FailArgs),
+    /// Back online: send the outbox to the provincial archive and check the lease in.
+    Sync(SyncArgs),
+}
+
+/// The store and who logs in.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// The kit's store (one encrypted SQLite file).
+    #[arg(long, env = "STATION_KIT_STORE")]
+    store: PathBuf,
+    /// The operator on the visit.
+    #[arg(long, env = "STATION_OPERATOR")]
+    operator: String,
+}
+
+/// Where the provincial archive and the devices are: the station's configuration.
+#[derive(clap::Args)]
+pub struct StationArgs {
+    /// The station's configuration (its `[counter]` names the provincial archive and the
+    /// devices).
+    #[arg(long, env = "STATION_CONFIG")]
+    config: Option<PathBuf>,
+    /// Without --config: the embedded default's data directory (SQLite provincial archive).
+    #[arg(long, default_value = "station-data")]
+    data_dir: PathBuf,
+    /// The kit's certificate and key (one PEM file) for the provincial service, when it is
+    /// not the configuration's `identity`: the service knows the kit by its certificate name.
+    #[arg(long)]
+    identity: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The kit's id: its certificate name at the province.
+    #[arg(long)]
+    kit_id: String,
+}
+
+#[derive(clap::Args)]
+pub struct CheckoutArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    station: StationArgs,
+    /// The visit list: a JSON array of `{"applicant": {...}}` (a card may be made on the
+    /// visit) or `{"ssn": ..., "name": ..., "premade_card": "B..."}` (a batch card travels).
+    list: PathBuf,
+    /// Where the applicants' `photo` files are; default: beside the list.
+    #[arg(long)]
+    photos: Option<PathBuf>,
+    /// Hours the archive holds the people for the kit (at most a week).
+    #[arg(long, default_value_t = 72)]
+    lease_hours: i64,
+    /// Longest time offline: after this many hours nothing is issued before a sync.
+    #[arg(long, default_value_t = 48)]
+    max_offline_hours: i64,
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct MakeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    station: StationArgs,
+    /// The person's resident ID number.
+    #[arg(long)]
+    ssn: String,
+    /// Where the firmware profiles are.
+    #[arg(long, env = "STATION_PROFILES")]
+    profiles: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct HandoverArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The holder's resident ID number.
+    #[arg(long)]
+    ssn: String,
+    /// Who received the card.
+    #[arg(long)]
+    signer: String,
+    /// Their signature (PNG from the signature pad).
+    #[arg(long)]
+    signature: PathBuf,
+    /// The card; default: the one the kit holds for this person.
+    #[arg(long)]
+    card: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct ActivateArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The holder's resident ID number.
+    #[arg(long)]
+    ssn: String,
+    /// The holder's photo taken now (JPEG).
+    #[arg(long)]
+    photo: PathBuf,
+    /// The holder is here in person (not a proxy).
+    #[arg(long)]
+    holder_present: bool,
+    /// The holder's ID document was checked now.
+    #[arg(long)]
+    id_checked: bool,
+    /// The card; default: the one handed over to this person on the visit.
+    #[arg(long)]
+    card: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct FailArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The person's resident ID number.
+    #[arg(long)]
+    ssn: String,
+    /// Why the visit gave them nothing.
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    station: StationArgs,
+}
+
+/// One line of the visit list.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisitEntry {
+    /// The applicant (as for `station issue`): needed to make a card on the visit.
+    #[serde(default)]
+    applicant: Option<serde_json::Value>,
+    /// Without an applicant: the person's ID number.
+    #[serde(default)]
+    ssn: Option<String>,
+    /// Without an applicant: their name.
+    #[serde(default)]
+    name: Option<String>,
+    /// A batch card made for them that travels with the kit.
+    #[serde(default)]
+    premade_card: Option<String>,
+}
+
+/// What the kit carries for a person, sealed in its store.
+#[derive(Serialize, Deserialize)]
+struct CarriedApplicant {
+    applicant: serde_json::Value,
+    /// The photo file's bytes (base64), when the applicant names one.
+    photo: Option<String>,
+}
+
+pub fn run(cmd: KitCmd) -> Result<()> {
+    match cmd {
+        KitCmd::Init(a) => {
+            let kit = Kit::create(&a.store.store, &a.kit_id, &a.store.operator, &password()?)?;
+            println!(
+                "kit {} store created at {}: check a visit list out before leaving (station kit checkout)",
+                kit.kit_id(),
+                a.store.store.display()
+            );
+            Ok(())
+        }
+        KitCmd::Checkout(a) => checkout(a),
+        KitCmd::Status(a) => status(a),
+        KitCmd::Make(a) => make(a),
+        KitCmd::Handover(a) => handover(a),
+        KitCmd::Activate(a) => activate(a),
+        KitCmd::Fail(a) => fail(a),
+        KitCmd::Sync(a) => sync(a),
+    }
+}
+
+fn password() -> Result<String> {
+    std::env::var("STATION_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .context("set STATION_PASSWORD to the kit operator's password (never on the command line)")
+}
+
+fn open(s: &StoreArgs) -> Result<Kit> {
+    Kit::open(&s.store, &s.operator, &password()?)
+        .with_context(|| format!("logging in to the kit store {}", s.store.display()))
+}
+
+fn config(s: &StationArgs) -> Result<Option<daemon::config::Config>> {
+    s.config.as_ref().map(|p| daemon::config::Config::load(p).map_err(anyhow::Error::from)).transpose()
+}
+
+/// The provincial archive the station uses, as this kit (its id is the station id there).
+fn province(s: &StationArgs, kit_id: &str) -> Result<Box<dyn ProvincialArchive>> {
+    let sqlite = |dir: &Path| -> Result<Box<dyn ProvincialArchive>> {
+        let path = dir.join("provincial.db");
+        let db = archive::SqliteProvincial::open(&path, kit_id, 'B').with_context(|| {
+            format!(
+                "opening the provincial archive {}: give the station's --config or --data-dir",
+                path.display()
+            )
+        })?;
+        Ok(Box::new(db))
+    };
+    let Some(config) = config(s)? else { return sqlite(&s.data_dir) };
+    let counter = config
+        .counter
+        .as_ref()
+        .context("the configuration has no [counter] section: it names the provincial archive")?;
+    match &counter.provincial {
+        daemon::config::ProvincialConfig::Sqlite => sqlite(&config.data_dir),
+        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
+            let identity = s.identity.as_ref().unwrap_or(identity);
+            Ok(Box::new(provincial::Client::new(url, ca, identity, Duration::from_secs(15))?))
+        }
+    }
+}
+
+fn checkout(a: CheckoutArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.list).with_context(|| format!("reading {}", a.list.display()))?;
+    let entries: Vec<VisitEntry> = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a visit list (a JSON array of visits)", a.list.display()))?;
+    let photos = a.photos.clone().unwrap_or_else(|| a.list.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let today = station::clock::today();
+    let mut visits = Vec::new();
+    let mut carried = Vec::new();
+    let mut problems = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        match visit_of(entry, today, &photos) {
+            Ok((visit, carry)) => {
+                if visits.iter().any(|v: &VisitRequest| v.ssn == visit.ssn) {
+                    problems.push(format!("visit {}: {} is on the list twice", i + 1, mask_id(&visit.ssn)));
+                }
+                if let Some(c) = carry {
+                    carried.push((visit.ssn.clone(), c));
+                }
+                visits.push(visit);
+            }
+            Err(e) => problems.push(format!("visit {}: {e:#}", i + 1)),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("the visit list needs correcting; nobody was claimed:\n{}", problems.join("\n"));
+    }
+    if visits.is_empty() {
+        bail!("the visit list is empty: put the people to visit in it");
+    }
+    let mut kit = open(&a.store)?;
+    let province = province(&a.station, kit.kit_id())?;
+    // The data go into the sealed store first: a checkout whose answer is lost is resent.
+    for (ssn, data) in &carried {
+        kit.carry(ssn, data)?;
+    }
+    let out = kit
+        .checkout(province.as_ref(), visits, a.lease_hours * 3600, a.max_offline_hours * 3600)
+        .context("checking the visit list out at the provincial archive")?
+        .clone();
+    println!(
+        "lease {}: {} people claimed for kit {}, a card number reserved for each",
+        out.lease_id,
+        out.visits.len(),
+        out.kit
+    );
+    for v in &out.visits {
+        match &v.premade_card {
+            Some(card) => println!("  {} {}: card {card} travels with the kit", mask_id(&v.ssn), v.name),
+            None => println!("  {} {}: number {} reserved", mask_id(&v.ssn), v.name, v.card_number),
+        }
+    }
+    for r in &out.refused {
+        println!(
+            "  REFUSED {}: {} (nothing can be issued to them on this visit)",
+            mask_id(&r.ssn),
+            r.refusal
+        );
+    }
+    if let Some(lease) = kit.lease() {
+        println!("sync within {} before issuing more", hours_left(lease.must_sync_by - now()));
+    }
+    Ok(())
+}
+
+/// A visit of the list and what the kit carries for it.
+fn visit_of(
+    entry: VisitEntry,
+    today: applicant::Date,
+    photos: &Path,
+) -> Result<(VisitRequest, Option<Vec<u8>>)> {
+    let Some(value) = entry.applicant else {
+        let (Some(ssn), Some(name)) = (entry.ssn, entry.name) else {
+            bail!("give the applicant, or the ssn and name of a person with a pre-made card");
+        };
+        if entry.premade_card.is_none() {
+            bail!("{}: without the applicant's data no card can be made on the visit", mask_id(&ssn));
+        }
+        return Ok((VisitRequest { ssn, name, premade_card: entry.premade_card }, None));
+    };
+    let applicant: Applicant =
+        serde_json::from_value(value.clone()).context("not an applicant (see station issue)")?;
+    let validated = applicant
+        .validate(today)
+        .map_err(|e| anyhow::anyhow!("the applicant's data need correcting:\n{e}"))?;
+    let photo = match &validated.photo {
+        None => None,
+        Some(p) => {
+            let path = photos.join(p);
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!("photo {}: put it beside the list or give --photos DIR", path.display())
+            })?;
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+    };
+    let carry = serde_json::to_vec(&CarriedApplicant { applicant: value, photo })?;
+    let visit = VisitRequest {
+        ssn: validated.id.as_str().to_string(),
+        name: validated.name.as_str().to_string(),
+        premade_card: entry.premade_card,
+    };
+    Ok((visit, Some(carry)))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+fn hours_left(seconds: i64) -> String {
+    if seconds <= 0 {
+        return "no time: sync now".into();
+    }
+    format!("{} h {:02} min", seconds / 3600, seconds % 3600 / 60)
+}
+
+fn status(a: StatusArgs) -> Result<()> {
+    let kit = open(&a.store)?;
+    let Some(lease) = kit.lease() else {
+        if a.json {
+            println!("{}", serde_json::json!({"kit": kit.kit_id(), "lease_id": null}));
+        } else {
+            println!("kit {}: no visit list checked out", kit.kit_id());
+        }
+        return Ok(());
+    };
+    let states = kit.visit_states();
+    let synced = kit.outbox().iter().filter(|o| o.result.is_some()).count();
+    let visits: Vec<serde_json::Value> = lease
+        .checkout
+        .visits
+        .iter()
+        .map(|v| {
+            let s = states.get(&v.ssn).cloned().unwrap_or_default();
+            serde_json::json!({
+                "ssn": mask_id(&v.ssn), "name": v.name, "reserved_number": v.card_number,
+                "premade_card": v.premade_card, "made": s.made, "handed_over": s.handed_over,
+                "activated": s.activated, "failures": s.failures,
+            })
+        })
+        .collect();
+    let refused: Vec<serde_json::Value> = lease
+        .checkout
+        .refused
+        .iter()
+        .map(|r| serde_json::json!({"ssn": mask_id(&r.ssn), "refusal": r.refusal.to_string()}))
+        .collect();
+    let left = lease.must_sync_by - now();
+    let report = serde_json::json!({
+        "kit": kit.kit_id(), "lease_id": lease.checkout.lease_id, "expires_at": lease.checkout.expires_at,
+        "must_sync_by": lease.must_sync_by, "seconds_left_offline": left.max(0),
+        "checked_in": lease.checkin.is_some(), "outbox": kit.outbox().len(), "synced": synced,
+        "in_custody": kit.in_custody(), "visits": visits, "refused": refused,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "kit {}, lease {}{}; outbox {} records, {} synced",
+        kit.kit_id(),
+        lease.checkout.lease_id,
+        if lease.checkin.is_some() {
+            " (checked in)".to_string()
+        } else {
+            format!(", offline time left {}", hours_left(left))
+        },
+        kit.outbox().len(),
+        synced
+    );
+    for v in &lease.checkout.visits {
+        let s = states.get(&v.ssn).cloned().unwrap_or_default();
+        let state = if !s.activated.is_empty() {
+            format!("activated {}", s.activated.join(", "))
+        } else if !s.handed_over.is_empty() {
+            format!("handed over {}", s.handed_over.join(", "))
+        } else if let Some(made) = &s.made {
+            format!("card {made} made, not handed over")
+        } else if let Some(f) = s.failures.last() {
+            format!("failed: {f}")
+        } else if let Some(card) = &v.premade_card {
+            format!("to visit; card {card} in the kit")
+        } else {
+            format!("to visit; number {} reserved", v.card_number)
+        };
+        println!("  {} {}: {state}", mask_id(&v.ssn), v.name);
+    }
+    for r in &lease.checkout.refused {
+        println!("  {} refused at checkout: {}", mask_id(&r.ssn), r.refusal);
+    }
+    let custody = kit.in_custody();
+    if !custody.is_empty() {
+        println!("cards in the kit's custody (bring back what is not handed over): {}", custody.join(", "));
+    }
+    Ok(())
+}
+
+/// The face of a card made on a visit: the counter's layout, the photo carried in the store.
+struct CarriedFaces {
+    layout: station::faces::CardFaceRenderer,
+    photo: Option<Vec<u8>>,
+}
+
+impl FaceRenderer for CarriedFaces {
+    fn render(&self, face: &FaceText) -> Result<PrintJob, String> {
+        self.layout.render_with_photo(face, self.photo.clone())
+    }
+}
+
+fn device(e: DeviceError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {} ({})", e.step, e.message, e.action)
+}
+
+fn make(a: MakeArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    // Asked before a blank card is spent.
+    let visit = kit.may_make(&a.ssn)?;
+    let carried = kit.carried(&a.ssn)?.with_context(|| {
+        format!(
+            "the kit carries no applicant data for {}: it was not on the visit list with its applicant; \
+             send the person to a counter",
+            mask_id(&a.ssn)
+        )
+    })?;
+    let carried: CarriedApplicant = serde_json::from_slice(&carried).context("the carried applicant data")?;
+    let applicant: Applicant = serde_json::from_value(carried.applicant).context("the carried applicant")?;
+    let validated = applicant
+        .validate(station::clock::today())
+        .map_err(|e| anyhow::anyhow!("the applicant's data need correcting:\n{e}"))?;
+    anyhow::ensure!(
+        validated.id.as_str() == a.ssn,
+        "the carried applicant is someone else: call the supervisor"
+    );
+    let photo = carried
+        .photo
+        .map(|p| base64::engine::general_purpose::STANDARD.decode(p))
+        .transpose()
+        .context("the carried photo")?;
+
+    let config = config(&a.station)?.context(
+        "give --config: the station's configuration names the printer, the readers and the card profile",
+    )?;
+    let counter =
+        config.counter.clone().context("the configuration has no [counter] section: name the devices")?;
+    let profiles = crate::profiles_dir(a.profiles.clone());
+    let profile_path =
+        if counter.profile.is_absolute() { counter.profile.clone() } else { profiles.join(&counter.profile) };
+    let profile = firmware_profile::Profile::load(&profile_path)?;
+    let selector: printer::Selector = counter.printer.parse()?;
+    let mut printer = printer::open_evolis(&selector, printer::Timeouts::default())
+        .with_context(|| format!("opening the printer {}: check its cable and power", counter.printer))?;
+    let faces = CarriedFaces {
+        layout: station::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?,
+        photo,
+    };
+    let financial = counter
+        .financial
+        .as_ref()
+        .map(|f| station::financial::Financial::from_config(f, &profile))
+        .transpose()?;
+    let mut manager = station::serve::pcsc_manager(profile_path.parent().unwrap_or(Path::new(".")))?;
+    let params = issuance::records::IssueParams {
+        region: counter.region.clone(),
+        init_org: counter.init_org.clone(),
+        card_type: '1',
+        issue_date: station::clock::today(),
+        validity_years: counter.validity_years,
+        vendor: None,
+    };
+    let mut path = PcscCounter {
+        manager: &mut manager,
+        card_reader: counter.card_reader.clone(),
+        psam_reader: counter.psam_reader.clone(),
+        printer: &mut printer,
+        faces: &faces,
+        profile: &profile,
+        card_timeout: Duration::from_secs(15),
+        financial: financial.as_ref(),
+    };
+    let made = make_on(&mut path, &validated, &visit.card_number, &params, &profile);
+    let (card_id, atr) = match made {
+        Ok(m) => m,
+        Err(e) => {
+            let rejected = match path.reject() {
+                Ok(()) => "the card went to the reject box".to_string(),
+                Err(r) => format!("take the card out of the printer ({})", r.message),
+            };
+            bail!(
+                "{e:#}; {rejected}. Nothing was recorded and number {} is still reserved: fix the device and \
+                 run station kit make again",
+                visit.card_number
+            );
+        }
+    };
+    let number = kit.make_card(&a.ssn, &card_id, &atr).with_context(|| {
+        format!(
+            "the card {} was made but could not be recorded: keep it and call the supervisor",
+            visit.card_number
+        )
+    })?;
+    println!(
+        "card {number} made for {} (card id {card_id}): chip read back, face printed; hand it over with \
+         station kit handover",
+        mask_id(&a.ssn)
+    );
+    Ok(())
+}
+
+/// The counter's steps for one card, without the archive (the kit records it offline): feed,
+/// financial application, face, social-security application, read-back, eject. The card id
+/// and ATR (hex) read back.
+fn make_on(
+    path: &mut PcscCounter<'_>,
+    validated: &Validated,
+    card_number: &str,
+    params: &issuance::records::IssueParams,
+    profile: &firmware_profile::Profile,
+) -> Result<(String, String)> {
+    let atr = path.feed().map_err(device)?;
+    let holder =
+        FinancialHolder { ssn: validated.id.as_str(), name: validated.name.as_str(), card_number, atr: &atr };
+    path.personalise_financial(&holder).map_err(device)?;
+    path.print(&FaceText::of(validated, card_number, params)).map_err(device)?;
+    let atr = path.atr().map_err(device)?;
+    let (issuer, holder) = issuance::records::card_data(validated, card_number, params, profile, &atr)?;
+    path.personalise_ssc(&atr, &issuer, &holder).map_err(device)?;
+    let read = path.read_chip(&atr).map_err(device)?;
+    if read.issuer != issuer || read.holder != holder {
+        bail!("the chip does not hold what was written (read back)");
+    }
+    path.eject().map_err(device)?;
+    Ok((issuer.card_id.to_string(), hex::encode_upper(&atr)))
+}
+
+/// The card the kit holds for `ssn` (pre-made, or made on this visit) and not handed over.
+fn card_in_custody(kit: &Kit, ssn: &str) -> Option<String> {
+    let lease = kit.lease()?;
+    let visit = lease.checkout.visits.iter().find(|v| v.ssn == ssn)?;
+    let state = kit.visit_states().remove(ssn).unwrap_or_default();
+    visit.premade_card.iter().chain(state.made.iter()).find(|c| !state.handed_over.contains(c)).cloned()
+}
+
+fn handover(a: HandoverArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    let signature = std::fs::read(&a.signature)
+        .with_context(|| format!("reading the signature {}", a.signature.display()))?;
+    let card = match a.card.clone().or_else(|| card_in_custody(&kit, &a.ssn)) {
+        Some(c) => c,
+        None => bail!(
+            "the kit holds no card for {} to hand over: make it first (station kit make) or record why \
+             not (station kit fail)",
+            mask_id(&a.ssn)
+        ),
+    };
+    let seq = kit.hand_over(&a.ssn, &card, &a.signer, Some(&signature), None)?;
+    println!("card {card} handed over to {} (outbox record {seq})", mask_id(&a.ssn));
+    Ok(())
+}
+
+fn activate(a: ActivateArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    let photo =
+        std::fs::read(&a.photo).with_context(|| format!("reading the photo {}", a.photo.display()))?;
+    let card = match a.card.clone() {
+        Some(c) => c,
+        None => {
+            let state = kit.visit_states().remove(&a.ssn).unwrap_or_default();
+            match state.handed_over.iter().find(|c| !state.activated.contains(c)) {
+                Some(c) => c.clone(),
+                None => {
+                    bail!("no card was handed over to {} on this visit: hand it over first", mask_id(&a.ssn))
+                }
+            }
+        }
+    };
+    let evidence = ActivationEvidence {
+        channel: Channel::Counter,
+        holder_present: a.holder_present,
+        id_checked: a.id_checked,
+        photo_sm3: None,
+    };
+    let seq = kit.activate(&a.ssn, &card, &evidence, &photo)?;
+    println!("card {card}: financial function activated face to face (outbox record {seq})");
+    Ok(())
+}
+
+fn fail(a: FailArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    let seq = match card_in_custody(&kit, &a.ssn) {
+        Some(card) => kit.hand_over(&a.ssn, &card, "", None, Some(&a.reason))?,
+        None => kit.visit_failed(&a.ssn, &a.reason)?,
+    };
+    println!("visit of {} recorded as failed (outbox record {seq})", mask_id(&a.ssn));
+    Ok(())
+}
+
+fn sync(a: SyncArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    if kit.lease().is_none() {
+        return Err(outreach::KitError::NoLease.into());
+    }
+    let province = province(&a.station, kit.kit_id())?;
+    let report = outreach::sync(&mut kit, province.as_ref())?;
+    println!(
+        "synced lease {}: {} of {} records sent now, {} conflicts; checked in: {} not seen, {} claims released, \
+         {} numbers returned, {} cards back to stock",
+        report.checkin.lease_id,
+        report.sent,
+        report.records,
+        report.conflicts.len(),
+        report.checkin.not_seen.len(),
+        report.checkin.released,
+        report.checkin.returned_numbers.len(),
+        report.checkin.back_to_stock.len()
+    );
+    for (seq, reason) in &report.conflicts {
+        println!("  CONFLICT record {seq}: {reason} (the supervisor sees it)");
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! A home visit with the outreach kit, through the `station` binary: the simulated counter
+//! (`station sim counter`: a private pcscd with the chip inside the simulated printer on a
+//! pty, the PSAM) as the kit's devices, and the provincial service on PostgreSQL over mutual
+//! TLS. Checkout of three people, the service stopped, a card made on the visit through the
+//! counter's card path, a pre-made card handed over, activations face to face, a failure;
+//! the service back, the sync: the province shows the cards live, nobody holds two, and a
+//! second sync applies nothing twice. Run inside `isolated` (pcscd and PostgreSQL).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use archive::conformance::{claim_request, request_id};
+use archive::{CardStatus, CommitRequest, ProvincialArchive};
+use common::counter::{free_port, Counter, STATION};
+use provincial::{server, Client, Store};
+
+const KIT_PASSWORD: &str = "kit operator's password";
+/// An ID number whose check character is wrong.
+const WRONG_ID: &str = "110105194912310021";
+
+/// The provincial service on `port` (the same port each time it is started again).
+fn serve(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    pki: &provincial::pki::PkiPaths,
+    port: u16,
+) -> server::Service {
+    runtime.block_on(async {
+        let store = Store::connect(url, 'B', 4).await.expect("store");
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    eprintln!("port {port} not free yet: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("port {port}: {e}"),
+            }
+        };
+        server::spawn(listener, server::tls_config(pki).expect("tls"), server::router(store)).expect("serve")
+    })
+}
+
+struct Kit<'a> {
+    dir: &'a Path,
+    config: PathBuf,
+    store: PathBuf,
+    /// Every full ID number: none may appear in any output.
+    secrets: Vec<String>,
+}
+
+impl Kit<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new(STATION)
+            .arg("kit")
+            .args(args)
+            .env("STATION_PASSWORD", KIT_PASSWORD)
+            .env("STATION_OPERATOR", "outreach-op")
+            .env("STATION_KIT_STORE", &self.store)
+            .env("STATION_CONFIG", &self.config)
+            .current_dir(self.dir)
+            .output()
+            .expect("station kit");
+        let text = text(&out);
+        for s in &self.secrets {
+            assert!(!text.contains(s.as_str()), "a full ID number in the output of kit {args:?}:\n{text}");
+        }
+        assert!(!text.contains(KIT_PASSWORD), "the password in the output");
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "kit {args:?} failed:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn refused(&self, args: &[&str], why: &str) {
+        let out = self.run(args);
+        assert!(!out.status.success(), "kit {args:?} should be refused");
+        assert!(text(&out).contains(why), "kit {args:?}: expected {why:?} in:\n{}", text(&out));
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["status", "--json"])).expect("status JSON")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn visit<'v>(status: &'v serde_json::Value, masked: &str) -> &'v serde_json::Value {
+    status["visits"].as_array().expect("visits").iter().find(|v| v["ssn"] == masked).expect("the visit")
+}
+
+#[test]
+fn a_home_visit_offline_then_synced_through_the_station_binary() {
+    let _one = common::serial();
+    let c = Counter::start(3);
+    let dir = c.dir.path();
+    let cluster = provincial::cluster::Cluster::start(&dir.join("pg"), free_port())
+        .expect("PostgreSQL starts (scripts/install-deps)");
+    let pki = provincial::pki::generate(&dir.join("pki"), &["kit-1", "counter-1"]).expect("pki");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let port = free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let service = serve(&runtime, &cluster.url(), &pki, port);
+    let counter =
+        Client::new(&url, &pki.ca(), &pki.station("counter-1"), Duration::from_secs(30)).expect("client");
+
+    // The kit's configuration: the counter's devices, the province as a service, as kit-1.
+    let station_toml = std::fs::read_to_string(dir.join("station.toml")).expect("station.toml");
+    let service_line = format!(
+        "provincial = {{ kind = \"service\", url = \"{url}\", ca = \"{}\", identity = \"{}\" }}",
+        pki.ca().display(),
+        pki.station("kit-1").display()
+    );
+    assert!(station_toml.contains("provincial = { kind = \"sqlite\" }"));
+    let config = dir.join("kit.toml");
+    std::fs::write(&config, station_toml.replace("provincial = { kind = \"sqlite\" }", &service_line))
+        .expect("kit.toml");
+
+    let ssn = |i: usize| c.ssn(i);
+    let masked = |i: usize| applicant::mask_id(&ssn(i));
+    let name = |i: usize| c.people[i]["holder"]["name"].as_str().expect("name").to_string();
+    // Person 1 has a batch card made at a counter; it travels with the kit.
+    let claim = counter.claim(&claim_request(&ssn(1), None)).expect("claim");
+    let premade = counter
+        .commit(&CommitRequest {
+            request_id: request_id("commit"),
+            claim_id: claim.claim_id,
+            card_id: format!("110100D156000005{:016X}", claim.claim_id),
+            atr: "3B8E0180730000C05800BF7C7A48FB4966C1".into(),
+        })
+        .expect("batch card")
+        .card_number;
+
+    let kit = Kit {
+        dir,
+        config,
+        store: dir.join("kit-1.db"),
+        secrets: (0..3).map(ssn).chain([archive::conformance::fresh_ssn(), WRONG_ID.to_string()]).collect(),
+    };
+    let stranger = kit.secrets[3].clone();
+
+    // Before leaving.
+    kit.refused(&["status"], "no kit store");
+    kit.ok(&["init", "--kit-id", "kit-1"]);
+    let list = serde_json::json!([
+        {"applicant": c.people[0]},
+        {"ssn": ssn(1), "name": name(1), "premade_card": premade},
+        {"applicant": c.people[2]},
+    ]);
+    let mut wrong = c.people[2].clone();
+    wrong["holder"]["id_number"] = WRONG_ID.into();
+    let bad = serde_json::json!([{"applicant": c.people[0]}, {"applicant": wrong}, {"ssn": ssn(1), "name": name(1)}]);
+    std::fs::write(dir.join("bad-visits.json"), bad.to_string()).expect("visit list");
+    kit.refused(&["checkout", "bad-visits.json"], "the visit list needs correcting; nobody was claimed");
+    assert!(kit.status()["lease_id"].is_null(), "nothing checked out");
+    std::fs::write(dir.join("visits.json"), list.to_string()).expect("visit list");
+    let out = kit.ok(&["checkout", "visits.json"]);
+    assert!(out.contains("3 people claimed"), "{out}");
+    let before = kit.status();
+    let reserved = visit(&before, &masked(0))["reserved_number"].as_str().expect("reserved").to_string();
+    assert_eq!(visit(&before, &masked(1))["premade_card"], premade.as_str());
+    assert_eq!(before["outbox"], 0);
+    assert!(before["seconds_left_offline"].as_i64().expect("time left") > 40 * 3600);
+
+    // Offline: the provincial service is stopped.
+    service.abort();
+    std::thread::sleep(Duration::from_millis(200));
+    let fresh = Client::new(&url, &pki.ca(), &pki.station("kit-1"), Duration::from_secs(5)).expect("client");
+    assert!(fresh.lookup(&ssn(0)).is_err(), "the province is unreachable");
+
+    // A card made on the visit for person 0 through the counter's card path.
+    kit.refused(&["make", "--ssn", &ssn(1)], "hand it over instead");
+    kit.refused(&["make", "--ssn", &stranger], "not on the visit list");
+    let out = kit.ok(&["make", "--ssn", &ssn(0)]);
+    println!("{out}");
+    assert!(out.contains(&format!("card {reserved} made")), "{out}");
+    assert!(out.contains("chip read back"), "{out}");
+    let card_id =
+        out.split("card id ").nth(1).and_then(|s| s.split(')').next()).expect("card id").to_string();
+    let face = card_face::image::open(dir.join("printed/card-0001.png")).expect("printed face").to_rgb8();
+    assert_eq!((face.width(), face.height()), (1016, 648));
+    let skin = face
+        .pixels()
+        .filter(|p| p.0[0].abs_diff(192) < 12 && p.0[1].abs_diff(128) < 12 && p.0[2].abs_diff(96) < 12)
+        .count();
+    assert!(skin > 8_000, "the photo carried in the kit's store is on the face ({skin} skin pixels)");
+    kit.refused(&["make", "--ssn", &ssn(0)], "already made");
+
+    // Hand-overs with signatures, activations face to face, a failure.
+    let signature = dir.join("signature.png");
+    card_face::image::RgbImage::from_fn(200, 60, |x, y| {
+        card_face::image::Rgb(if (x + 2 * y) % 17 == 0 { [0, 0, 0] } else { [255, 255, 255] })
+    })
+    .save(&signature)
+    .expect("signature");
+    let photo = dir.join("photos/p0.jpg");
+    let (sig, pic) = (signature.to_string_lossy().to_string(), photo.to_string_lossy().to_string());
+    kit.refused(
+        &["activate", "--ssn", &ssn(0), "--photo", &pic, "--holder-present", "--id-checked"],
+        "hand it over first",
+    );
+    kit.ok(&["handover", "--ssn", &ssn(0), "--signer", &name(0), "--signature", &sig]);
+    kit.refused(&["activate", "--ssn", &ssn(0), "--photo", &pic, "--id-checked"], "rule 3");
+    kit.ok(&["activate", "--ssn", &ssn(0), "--photo", &pic, "--holder-present", "--id-checked"]);
+    kit.ok(&["handover", "--ssn", &ssn(1), "--signer", &name(1), "--signature", &sig]);
+    kit.ok(&["activate", "--ssn", &ssn(1), "--photo", &pic, "--holder-present", "--id-checked"]);
+    kit.ok(&["fail", "--ssn", &ssn(2), "--reason", "在医院, 不能面签"]);
+    let shown = kit.ok(&["status"]);
+    println!("{shown}");
+    assert!(shown.contains("outbox 6 records, 0 synced") && shown.contains(&masked(0)), "{shown}");
+    let offline = kit.status();
+    assert_eq!(offline["outbox"], 6);
+    assert_eq!(offline["synced"], 0);
+    assert_eq!(visit(&offline, &masked(0))["activated"], serde_json::json!([reserved]));
+    assert_eq!(visit(&offline, &masked(1))["activated"], serde_json::json!([premade]));
+    assert_eq!(visit(&offline, &masked(2))["failures"].as_array().map(Vec::len), Some(1));
+
+    // A copy of the store with a record deleted is refused, and says what to do.
+    let tampered = dir.join("tampered.db");
+    std::fs::copy(&kit.store, &tampered).expect("copy");
+    rusqlite::Connection::open(&tampered)
+        .and_then(|db| db.execute("DELETE FROM outbox WHERE seq = 3", []))
+        .expect("raw SQL");
+    let out = Command::new(STATION)
+        .args(["kit", "sync", "--store"])
+        .arg(&tampered)
+        .env("STATION_PASSWORD", KIT_PASSWORD)
+        .env("STATION_OPERATOR", "outreach-op")
+        .env("STATION_CONFIG", &kit.config)
+        .output()
+        .expect("station kit sync");
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(said.contains("outbox record 3 is missing or out of order"), "{said}");
+    assert!(said.contains("do not sync, call the supervisor"), "{said}");
+
+    // A sync while the service is down keeps everything for the next one.
+    kit.refused(&["sync"], "run it again");
+    assert_eq!(kit.status()["synced"], 0);
+
+    // Back online.
+    let service = serve(&runtime, &cluster.url(), &pki, port);
+    let out = kit.ok(&["sync"]);
+    println!("{out}");
+    assert!(out.contains("6 of 6 records sent now, 0 conflicts"), "{out}");
+    let after = kit.status();
+    assert_eq!((after["outbox"].clone(), after["synced"].clone()), (6.into(), 6.into()));
+    assert_eq!(after["checked_in"], true);
+
+    let cards = |i: usize| counter.lookup(&ssn(i)).expect("lookup").cards;
+    let made = cards(0);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(
+        (made[0].card_number.as_str(), made[0].status, made[0].card_id.as_deref(), made[0].station.as_str()),
+        (reserved.as_str(), CardStatus::Active, Some(card_id.as_str()), "kit-1"),
+        "the card made on the visit, live under its reserved number"
+    );
+    let handed = cards(1);
+    assert_eq!(handed.len(), 1);
+    assert_eq!((handed[0].card_number.as_str(), handed[0].status), (premade.as_str(), CardStatus::Active));
+    assert!(cards(2).is_empty(), "nothing made for the failed visit");
+    for i in 0..3 {
+        assert!(
+            cards(i).iter().filter(|c| c.status.is_live()).count() <= 1,
+            "person {i} holds two live cards"
+        );
+    }
+    counter.claim(&claim_request(&ssn(2), None)).expect("the failed visit's claim is released");
+
+    // A second sync applies nothing twice.
+    let out = kit.ok(&["sync"]);
+    assert!(out.contains("0 of 6 records sent now"), "{out}");
+    assert_eq!(cards(0), made);
+    assert_eq!(cards(1), handed);
+    service.abort();
+}
