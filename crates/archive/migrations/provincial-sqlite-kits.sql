@@ -39,3 +39,12 @@ CREATE TABLE IF NOT EXISTS kit_conflicts (
     reason       TEXT NOT NULL,
     created_at   INTEGER NOT NULL
 );
+
+-- A supervisor's settling of a conflict; the conflict leaves the open list.
+CREATE TABLE IF NOT EXISTS kit_conflict_resolutions (
+    record_id    TEXT PRIMARY KEY REFERENCES kit_conflicts (record_id),
+    resolved_by  TEXT NOT NULL,
+    station      TEXT NOT NULL,
+    note         TEXT NOT NULL,
+    resolved_at  INTEGER NOT NULL
+);

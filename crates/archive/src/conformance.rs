@@ -436,6 +436,35 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
         conflicts[0].reason.contains("deceased") && conflicts[1].reason.contains("stopped"),
         "{conflicts:?}"
     );
+    // A supervisor settles the first: it leaves the open list; settling it again keeps the
+    // first resolution; an unknown record and an empty note are refused.
+    let settle = |record_id: &str, note: &str| crate::kit::ResolveRequest {
+        record_id: record_id.into(),
+        resolved_by: "supervisor-1".into(),
+        note: note.into(),
+    };
+    assert!(matches!(
+        counter.resolve_kit_conflict(&settle(&conflicts[0].record_id, " ")),
+        Err(ArchiveError::BadRequest(_))
+    ));
+    assert!(matches!(
+        refusal(
+            counter.resolve_kit_conflict(&settle("no-such-record", "card taken back")).expect_err("unknown")
+        ),
+        Refusal::NotFound { .. }
+    ));
+    counter
+        .resolve_kit_conflict(&settle(&conflicts[0].record_id, "card taken back from the family"))
+        .expect("settle");
+    counter.resolve_kit_conflict(&settle(&conflicts[0].record_id, "again")).expect("settled already");
+    let open: Vec<String> = kit
+        .kit_conflicts()
+        .expect("conflicts")
+        .into_iter()
+        .filter(|c| c.lease_id == lease)
+        .map(|c| c.record_id)
+        .collect();
+    assert_eq!(open, [conflicts[1].record_id.clone()], "only the unsettled conflict is open");
 
     let early = CheckinRequest {
         request_id: request_id("checkin"),

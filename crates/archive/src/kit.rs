@@ -216,6 +216,31 @@ pub struct KitConflict {
     pub reason: String,
 }
 
+/// A supervisor's settling of a conflict: what was done about it (the card taken back, the
+/// family told, ...). The conflict then leaves the open list; the resolution stays on record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolveRequest {
+    /// The conflict's record.
+    pub record_id: String,
+    /// The supervisor who settled it.
+    pub resolved_by: String,
+    /// What was done.
+    pub note: String,
+}
+
+impl ResolveRequest {
+    /// A resolution says who and what: refused before the archive is asked otherwise.
+    pub fn check(&self) -> Result<(), crate::ArchiveError> {
+        if self.resolved_by.trim().is_empty() || self.note.trim().chars().count() < 4 {
+            return Err(crate::ArchiveError::BadRequest(
+                "a resolution names the supervisor and says what was done about the conflict (a note of a few words)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why a kit record is refused outright (not stored: the kit fixes it and resends).
 pub fn out_of_order(expected: i64, got: i64) -> crate::ArchiveError {
     crate::ArchiveError::BadRequest(format!(

@@ -84,8 +84,11 @@ pub trait ProvincialArchive: Send + Sync {
     fn sync_record(&self, record: &kit::KitRecord) -> Result<kit::RecordResult, ArchiveError>;
     /// Closes a lease whose records all arrived: releases claims, returns numbers and cards.
     fn checkin(&self, request: &kit::CheckinRequest) -> Result<kit::Checkin, ArchiveError>;
-    /// Records from every kit that could not stand, for a supervisor, oldest first.
+    /// Records from every kit that could not stand and are not settled yet, for a supervisor,
+    /// oldest first.
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError>;
+    /// Settles a conflict; settling it again keeps the first resolution.
+    fn resolve_kit_conflict(&self, request: &kit::ResolveRequest) -> Result<(), ArchiveError>;
 }
 
 /// The card number for counter value `n` under `prefix` (one capital letter): the letter,

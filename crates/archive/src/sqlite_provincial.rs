@@ -389,6 +389,10 @@ impl ProvincialArchive for SqliteProvincial {
     fn kit_conflicts(&self) -> Result<Vec<crate::kit::KitConflict>, ArchiveError> {
         self.all_kit_conflicts()
     }
+
+    fn resolve_kit_conflict(&self, q: &crate::kit::ResolveRequest) -> Result<(), ArchiveError> {
+        self.resolve_conflict(q)
+    }
 }
 
 #[cfg(test)]

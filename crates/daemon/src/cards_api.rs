@@ -33,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/cards/{card}/replace", post(replace))
         .route("/api/cards/{card}/loss", post(loss))
         .route("/api/persons/deceased", post(deceased))
+        .route("/api/kit/conflicts", get(kit_conflicts))
+        .route("/api/kit/conflicts/{record}/resolve", post(resolve_kit_conflict))
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -393,4 +395,73 @@ async fn deceased(
         json!({"holder": id.masked(), "evidence": q.evidence, "cancelled": cancelled}),
     );
     Ok(Json(json!({"holder": id.masked(), "cancelled": cancelled})))
+}
+
+/// The archive's answer for the supervisor: a refusal or a bad request is theirs to fix.
+fn archive_refused(e: archive::ArchiveError) -> ApiError {
+    match e {
+        archive::ArchiveError::Refused(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
+        archive::ArchiveError::BadRequest(_) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        archive::ArchiveError::Unavailable(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        other => internal(other),
+    }
+}
+
+/// Outreach kits' records that could not stand (a card made for someone reported deceased
+/// meanwhile, ...), not settled yet: for a supervisor, holders masked.
+async fn kit_conflicts(State(s): State<AppState>, Authed(session): Authed) -> Result<Json<Value>, ApiError> {
+    require(&session, &[Role::Supervisor, Role::Auditor], "see the outreach kits' conflicts")?;
+    let province = s.province()?.clone();
+    let conflicts = tokio::task::spawn_blocking(move || province.kit_conflicts())
+        .await
+        .map_err(internal)?
+        .map_err(archive_refused)?;
+    let rows: Vec<Value> = conflicts
+        .iter()
+        .map(|c| {
+            json!({"record_id": c.record_id, "kit": c.kit, "lease_id": c.lease_id,
+                   "holder": applicant::mask_id(&c.ssn), "card_number": c.card_number, "reason": c.reason})
+        })
+        .collect();
+    Ok(Json(json!({"conflicts": rows})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    /// What was done about it.
+    note: String,
+}
+
+/// A supervisor settles a conflict, saying what was done; the province keeps the resolution
+/// and the ledger records it.
+async fn resolve_kit_conflict(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(record): UrlPath<String>,
+    Json(q): Json<ResolveBody>,
+) -> Result<Json<Value>, ApiError> {
+    require(&session, &[Role::Supervisor], "settle the outreach kits' conflicts (a supervisor settles)")?;
+    let province = s.province()?.clone();
+    let request = archive::kit::ResolveRequest {
+        record_id: record.clone(),
+        resolved_by: session.operator.clone(),
+        note: q.note,
+    };
+    let (local, operator) = (s.local().clone(), session.operator.clone());
+    tokio::task::spawn_blocking(move || {
+        province.resolve_kit_conflict(&request)?;
+        local.append_ledger(
+            &operator,
+            None,
+            None,
+            "kit.conflict_resolved",
+            &json!({"record_id": request.record_id, "note": request.note}),
+        )?;
+        Ok::<_, archive::ArchiveError>(())
+    })
+    .await
+    .map_err(internal)?
+    .map_err(archive_refused)?;
+    Ok(Json(json!({"record_id": record, "resolved_by": session.operator})))
 }

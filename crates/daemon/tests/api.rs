@@ -567,3 +567,73 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     let (_, verify) = call(&aud, "/api/ledger/verify", None);
     assert_eq!(verify["intact"], true, "{verify}");
 }
+
+#[test]
+fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
+    use archive::kit::{CheckoutRequest, KitEvent, KitRecord, VisitRequest};
+    use archive::ProvincialArchive;
+    let f = start(false);
+    // A kit checks a person out; while it is away the person is reported deceased; the card
+    // it made on the visit cannot stand.
+    let kit =
+        archive::SqliteProvincial::open(f._dir.path().join("provincial.db"), "kit-1", 'B').expect("kit");
+    let ssn = archive::conformance::fresh_ssn();
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: "checkout-1".into(),
+            visits: vec![VisitRequest { ssn: ssn.clone(), name: "测试".into(), premade_card: None }],
+            lease_seconds: 3600,
+        })
+        .expect("checkout");
+    let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
+    let call = |token: &str, path: &str, body: Option<serde_json::Value>| {
+        let url = format!("{}{path}", f.base);
+        let r = match body {
+            Some(b) => f.http.post(url).bearer_auth(token).json(&b).send(),
+            None => f.http.get(url).bearer_auth(token).send(),
+        }
+        .expect("call");
+        (r.status().as_u16(), r.json::<serde_json::Value>().expect("json"))
+    };
+    let (st, _) = call(
+        &sup,
+        "/api/persons/deceased",
+        Some(serde_json::json!({"id_number": ssn, "evidence": "death certificate 2026-118"})),
+    );
+    assert_eq!(st, 200);
+    let made = KitEvent::Made {
+        ssn: ssn.clone(),
+        claim_id: out.visits[0].claim_id,
+        card_id: "110100D15600000500BF7C7A48FB4966".into(),
+        atr: "3B00".into(),
+    };
+    kit.sync_record(&KitRecord {
+        record_id: "kit-1-rec-1".into(),
+        lease_id: out.lease_id,
+        seq: 1,
+        event: made,
+    })
+    .expect("synced");
+
+    assert_eq!(call(&op, "/api/kit/conflicts", None).0, 403, "operators do not see the conflicts");
+    let (st, list) = call(&aud, "/api/kit/conflicts", None);
+    assert_eq!(st, 200, "{list}");
+    let conflicts = list["conflicts"].as_array().expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{list}");
+    assert_eq!(conflicts[0]["record_id"], "kit-1-rec-1");
+    assert!(conflicts[0]["reason"].as_str().is_some_and(|r| r.contains("deceased")), "{list}");
+    assert!(!list.to_string().contains(&ssn), "the holder is masked: {list}");
+
+    let resolve = |token: &str, record: &str, note: &str| {
+        call(token, &format!("/api/kit/conflicts/{record}/resolve"), Some(serde_json::json!({"note": note})))
+    };
+    assert_eq!(resolve(&aud, "kit-1-rec-1", "card taken back").0, 403, "an auditor settles nothing");
+    assert_eq!(resolve(&sup, "kit-1-rec-1", " ").0, 422, "say what was done");
+    assert_eq!(resolve(&sup, "no-such-record", "card taken back").0, 409);
+    let (st, done) = resolve(&sup, "kit-1-rec-1", "card B0000001 taken back from the family, destroyed");
+    assert_eq!((st, done["resolved_by"].as_str()), (200, Some("sup")), "{done}");
+    assert_eq!(call(&sup, "/api/kit/conflicts", None).1["conflicts"], serde_json::json!([]), "settled");
+    let last = f.local.ledger().expect("ledger").pop().expect("entry");
+    assert!(last.event == "kit.conflict_resolved" && last.detail.contains("destroyed"), "{last:?}");
+    f.local.verify_ledger().expect("the chain holds");
+}

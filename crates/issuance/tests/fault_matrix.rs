@@ -349,6 +349,9 @@ impl ProvincialArchive for Province {
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError> {
         self.inner.kit_conflicts()
     }
+    fn resolve_kit_conflict(&self, q: &kit::ResolveRequest) -> Result<(), ArchiveError> {
+        self.inner.resolve_kit_conflict(q)
+    }
 }
 
 /// The police register behind a link that goes down at its n-th call.

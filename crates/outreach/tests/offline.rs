@@ -180,6 +180,9 @@ impl ProvincialArchive for LosesFirstCheckoutAnswer {
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError> {
         self.0.kit_conflicts()
     }
+    fn resolve_kit_conflict(&self, q: &kit::ResolveRequest) -> Result<(), ArchiveError> {
+        self.0.resolve_kit_conflict(q)
+    }
 }
 
 #[test]

@@ -40,3 +40,12 @@ CREATE TABLE IF NOT EXISTS kit_conflicts (
     reason       text NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+
+-- A supervisor's settling of a conflict; the conflict leaves the open list.
+CREATE TABLE IF NOT EXISTS kit_conflict_resolutions (
+    record_id    text PRIMARY KEY REFERENCES kit_conflicts (record_id),
+    resolved_by  text NOT NULL,
+    station      text NOT NULL,
+    note         text NOT NULL,
+    resolved_at  timestamptz NOT NULL DEFAULT now()
+);

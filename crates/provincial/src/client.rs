@@ -89,6 +89,9 @@ impl ProvincialArchive for Client {
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError> {
         Client::answer(self.http.get(format!("{}/v1/kit/conflicts", self.base)).send())
     }
+    fn resolve_kit_conflict(&self, q: &kit::ResolveRequest) -> Result<(), ArchiveError> {
+        self.post("/v1/kit/conflicts/resolve", q)
+    }
 }
 
 /// An HTTP client that trusts only `ca` and shows the station's certificate and key from

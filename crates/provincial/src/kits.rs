@@ -6,6 +6,7 @@
 use archive::kit::{
     self, CardFacts, Checkin, CheckinRequest, Checkout, CheckoutRequest, ClaimFacts, KitConflict, KitEvent,
     KitRecord, LeasedVisit, MadeDecision, MadeFacts, RecordOutcome, RecordResult, RefusedVisit,
+    ResolveRequest,
 };
 use archive::{ArchiveError, CardStatus, Refusal};
 use deadpool_postgres::Transaction;
@@ -90,12 +91,38 @@ impl Store {
         .await
     }
 
-    /// Every kit's conflicts, oldest first.
+    /// Settles a conflict for `station`'s supervisor; settling it again keeps the first.
+    pub async fn resolve_kit_conflict(&self, station: &str, q: &ResolveRequest) -> Result<(), ArchiveError> {
+        q.check()?;
+        let client = self.client().await?;
+        let known = client
+            .query_opt("SELECT 1 FROM kit_conflicts WHERE record_id = $1", &[&q.record_id])
+            .await
+            .map_err(pg)?;
+        if known.is_none() {
+            return Err(ArchiveError::Refused(Refusal::NotFound {
+                what: format!("conflict {}", q.record_id),
+            }));
+        }
+        client
+            .execute(
+                "INSERT INTO kit_conflict_resolutions (record_id, resolved_by, station, note) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (record_id) DO NOTHING",
+                &[&q.record_id, &q.resolved_by, &station, &q.note],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(())
+    }
+
+    /// Every kit's open conflicts, oldest first.
     pub async fn kit_conflicts(&self) -> Result<Vec<KitConflict>, ArchiveError> {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT record_id, kit, lease_id, ssn, card_number, reason FROM kit_conflicts ORDER BY created_at, record_id",
+                "SELECT record_id, kit, lease_id, ssn, card_number, reason FROM kit_conflicts c
+                 WHERE NOT EXISTS (SELECT 1 FROM kit_conflict_resolutions r WHERE r.record_id = c.record_id)
+                 ORDER BY created_at, record_id",
                 &[],
             )
             .await

@@ -4,7 +4,8 @@
 //!
 //! Routes (JSON bodies are the `archive` request types): `GET /v1/persons/{ssn}`,
 //! `POST /v1/claim`, `/v1/commit`, `/v1/release`, `/v1/stop`, `/v1/deceased`; outreach kits:
-//! `POST /v1/kit/checkout`, `/v1/kit/record`, `/v1/kit/checkin`, `GET /v1/kit/conflicts`. Answers: 200
+//! `POST /v1/kit/checkout`, `/v1/kit/record`, `/v1/kit/checkin`, `GET /v1/kit/conflicts`,
+//! `POST /v1/kit/conflicts/resolve`. Answers: 200
 //! with the result, 409 with a refusal, 400 for a malformed request, 503 when the store is
 //! unavailable (retry with the same request id).
 
@@ -135,6 +136,16 @@ pub fn router(store: Store) -> Router {
         .route(
             "/v1/kit/conflicts",
             get(|State(s): State<Store>| async move { answer(s.kit_conflicts().await) }),
+        )
+        .route(
+            "/v1/kit/conflicts/resolve",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::kit::ResolveRequest>| async move {
+                    answer(s.resolve_kit_conflict(&st.0, &q).await)
+                },
+            ),
         )
         .with_state(store)
 }

@@ -339,3 +339,51 @@ pub fn deceased(a: &DeceasedArgs, out: &mut dyn Write) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// `station conflicts`.
+#[derive(clap::Args, Debug)]
+pub struct ConflictsArgs {
+    /// Settle this conflict (its record id).
+    #[arg(long, requires = "note")]
+    pub resolve: Option<String>,
+    /// What was done about it (the card taken back, the family told, ...).
+    #[arg(long, requires = "resolve")]
+    pub note: Option<String>,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Lists the kits' open conflicts, or settles one.
+pub fn conflicts(a: &ConflictsArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    if let (Some(record), Some(note)) = (&a.resolve, &a.note) {
+        client.post(&format!("/api/kit/conflicts/{record}/resolve"), &serde_json::json!({"note": note}))?;
+        writeln!(out, "conflict {record}: settled")?;
+        return Ok(());
+    }
+    let v = client.get("/api/kit/conflicts")?;
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    let rows = v["conflicts"].as_array().cloned().unwrap_or_default();
+    if rows.is_empty() {
+        writeln!(out, "no open conflicts")?;
+    }
+    for c in rows {
+        writeln!(
+            out,
+            "{}  kit {} lease {}  {}  card {}\n    {}",
+            c["record_id"].as_str().unwrap_or(""),
+            c["kit"].as_str().unwrap_or(""),
+            c["lease_id"],
+            c["holder"].as_str().unwrap_or(""),
+            c["card_number"].as_str().unwrap_or("-"),
+            c["reason"].as_str().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}

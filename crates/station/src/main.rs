@@ -48,6 +48,9 @@ enum Top {
     ReportLoss(api_cmd::LossArgs),
     /// Record a holder's death (supervisor, certificate seen): live cards are cancelled.
     Deceased(api_cmd::DeceasedArgs),
+    /// The outreach kits' records that could not stand, or settle one (`--resolve RECORD
+    /// --note "what was done"`, supervisor).
+    Conflicts(api_cmd::ConflictsArgs),
     /// The daily reconciliation: ledger = local archive = provincial archive. Exit 1 when
     /// they differ, with what to do for each card.
     Reconcile(ReconcileArgs),
@@ -320,6 +323,7 @@ fn run(command: Top) -> Result<()> {
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
         Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),
+        Top::Conflicts(a) => api_cmd::conflicts(&a, &mut std::io::stdout()),
         Top::Reconcile(a) => reconcile(a),
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         Top::Doctor(a) => std::process::exit(i32::from(doctor::run(&a))),

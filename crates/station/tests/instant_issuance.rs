@@ -227,6 +227,10 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(!story.contains(&c.ssn(1)), "no full ID number on the screen: {story}");
     let out = c.station("aud", &["ledger", "--verify"]);
     assert!(out.status.success() && text(&out).contains("intact"), "{}", text(&out));
+    let out = c.station("sup", &["conflicts"]);
+    assert!(out.status.success() && text(&out).contains("no open conflicts"), "{}", text(&out));
+    let out = c.station("op", &["conflicts", "--resolve", "rec-1", "--note", "card taken back"]);
+    assert!(!out.status.success() && text(&out).contains("supervisor"), "{}", text(&out));
 
     // A loss: the card is stopped at the province and here; a new card may then be made.
     let out = c.station("op", &["report-loss", "B00000027"]);

@@ -274,11 +274,37 @@ impl SqliteProvincial {
         Ok(checkin)
     }
 
+    pub(super) fn resolve_conflict(&self, q: &crate::kit::ResolveRequest) -> Result<(), ArchiveError> {
+        q.check()?;
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let known: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM kit_conflicts WHERE record_id = ?1)",
+                [&q.record_id],
+                |r| r.get(0),
+            )
+            .map_err(store_err)?;
+        if !known {
+            return Err(ArchiveError::Refused(Refusal::NotFound {
+                what: format!("conflict {}", q.record_id),
+            }));
+        }
+        conn.execute(
+            "INSERT INTO kit_conflict_resolutions (record_id, resolved_by, station, note, resolved_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (record_id) DO NOTHING",
+            params![q.record_id, q.resolved_by, self.station, q.note, now()],
+        )
+        .map_err(store_err)?;
+        Ok(())
+    }
+
     pub(super) fn all_kit_conflicts(&self) -> Result<Vec<KitConflict>, ArchiveError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn
             .prepare(
-                "SELECT record_id, kit, lease_id, ssn, card_number, reason FROM kit_conflicts ORDER BY created_at, rowid",
+                "SELECT record_id, kit, lease_id, ssn, card_number, reason FROM kit_conflicts c
+                 WHERE NOT EXISTS (SELECT 1 FROM kit_conflict_resolutions r WHERE r.record_id = c.record_id)
+                 ORDER BY created_at, rowid",
             )
             .map_err(store_err)?;
         let rows = stmt
