@@ -41,6 +41,10 @@ pub struct Reconciliation {
     pub live: usize,
     /// What differs.
     pub mismatches: Vec<Mismatch>,
+    /// Cards in their holders' hands whose hand-over has no signature in the ledger yet (an
+    /// instant card's receiver signs on the counter's screen after the job): not a difference
+    /// between the records, but an open item until the signature is taken.
+    pub unsigned: Vec<String>,
 }
 
 impl Reconciliation {
@@ -78,8 +82,12 @@ pub fn reconcile(
 ) -> Result<Reconciliation, ArchiveError> {
     let ledger_entries = local.verify_ledger()?;
     let mut by_ledger: BTreeMap<String, CardStatus> = BTreeMap::new();
+    let mut signed = BTreeSet::new();
     for e in local.ledger()? {
         let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+        if e.event == "card.handed_over" && detail["signature_sm3"].is_string() {
+            signed.extend(e.card_number.clone());
+        }
         if let Some((card, status)) = ledger_effect(&e.event, e.card_number.as_deref(), &detail) {
             by_ledger.insert(card, status);
         }
@@ -143,5 +151,19 @@ pub fn reconcile(
             });
         }
     }
-    Ok(Reconciliation { ledger_entries, cards: cards.len(), holders: holders.len(), live, mismatches })
+    let unsigned = cards
+        .iter()
+        .filter(|c| {
+            matches!(c.status, CardStatus::Issued | CardStatus::Active) && !signed.contains(&c.card_number)
+        })
+        .map(|c| c.card_number.clone())
+        .collect();
+    Ok(Reconciliation {
+        ledger_entries,
+        cards: cards.len(),
+        holders: holders.len(),
+        live,
+        mismatches,
+        unsigned,
+    })
 }

@@ -470,6 +470,12 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
     assert!(r.agrees(), "{:#?}", r.mismatches);
     assert_eq!((r.cards, r.holders, r.live), (3, 2, 2));
+    assert_eq!(r.unsigned, [new.clone(), b_card.clone()], "handed over by their jobs, not signed yet");
+    let signed =
+        issuance::lifecycle::Handover::Delivered { signer: "测试".into(), signature_sm3: "ef".repeat(32) };
+    issuance::lifecycle::handover_attempt(&c.local, "op-1", &b_card, &signed).expect("signed");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert_eq!(r.unsigned, std::slice::from_ref(&new), "the signature closes the item");
 
     // A status changed behind the ledger's back, and a card ended at the province only.
     c.local.set_card_status(&b_card, CardStatus::Active).expect("tamper");

@@ -363,6 +363,12 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
                 m.card_number, m.holder, m.ledger, m.local, m.provincial, m.action
             );
         }
+        for card in &r.unsigned {
+            println!(
+                "UNSIGNED {card}: handed over without the receiver's signature in the ledger yet: \
+                 station handover {card} --signer NAME --signature SIG.png"
+            );
+        }
     }
     anyhow::ensure!(
         r.agrees(),
