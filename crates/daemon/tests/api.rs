@@ -104,6 +104,17 @@ fn start_with(
 }
 
 impl Fixture {
+    /// POST `body` (or GET without one) as `token`; the status and the JSON answer.
+    fn call(&self, token: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.base);
+        let r = match body {
+            Some(b) => self.http.post(url).bearer_auth(token).json(&b).send(),
+            None => self.http.get(url).bearer_auth(token).send(),
+        }
+        .expect("call");
+        (r.status().as_u16(), r.json::<serde_json::Value>().expect("json"))
+    }
+
     fn login(&self, who: &str) -> String {
         let r = self
             .http
@@ -404,16 +415,7 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     stock_card(&f, "11010519491231002X", "张三", "B00000019");
     stock_card(&f, "110101199003070017", "李四", "B00000027");
     let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
-    let call = |token: &str, path: &str, body: Option<serde_json::Value>| {
-        let url = format!("{}{path}", f.base);
-        let r = match body {
-            Some(b) => f.http.post(url).bearer_auth(token).json(&b).send(),
-            None => f.http.get(url).bearer_auth(token).send(),
-        }
-        .expect("call");
-        let status = r.status().as_u16();
-        (status, r.json::<serde_json::Value>().expect("json"))
-    };
+    let call = |token: &str, path: &str, body: Option<serde_json::Value>| f.call(token, path, body);
 
     // Stock: both cards, holders masked.
     let (st, stock) = call(&op, "/api/cards?status=made", None);
@@ -586,15 +588,7 @@ fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
         })
         .expect("checkout");
     let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
-    let call = |token: &str, path: &str, body: Option<serde_json::Value>| {
-        let url = format!("{}{path}", f.base);
-        let r = match body {
-            Some(b) => f.http.post(url).bearer_auth(token).json(&b).send(),
-            None => f.http.get(url).bearer_auth(token).send(),
-        }
-        .expect("call");
-        (r.status().as_u16(), r.json::<serde_json::Value>().expect("json"))
-    };
+    let call = |token: &str, path: &str, body: Option<serde_json::Value>| f.call(token, path, body);
     let (st, _) = call(
         &sup,
         "/api/persons/deceased",

@@ -509,8 +509,9 @@ mod tests {
         assert!(matches!(again, LifecycleError::State { .. }), "{again}");
     }
 
-    #[test]
-    fn rule_6_recall_only_after_a_failed_second_issuance_with_reasons() {
+    /// A stock card of this station (made, not handed over), committed at a SQLite province.
+    fn stock_card_at_province() -> (tempfile::TempDir, archive::SqliteProvincial, LocalArchive, String, String)
+    {
         let dir = tempfile::tempdir().expect("tmp");
         let province = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
         let ssn = archive::conformance::fresh_ssn();
@@ -524,6 +525,12 @@ mod tests {
             .expect("p");
         let app = a.open_application(&ssn, "new", "{}").expect("app");
         a.record_card(app, &ssn, &card, "id", "atr").expect("card");
+        (dir, province, a, ssn, card)
+    }
+
+    #[test]
+    fn rule_6_recall_only_after_a_failed_second_issuance_with_reasons() {
+        let (_dir, province, a, ssn, card) = stock_card_at_province();
         let recall = |id: &str| super::recall(&a, &province, "op", &card, id);
 
         assert!(matches!(recall("r-1"), Err(LifecycleError::Rule { rule: 6, .. })));
@@ -548,22 +555,10 @@ mod tests {
 
     #[test]
     fn a_card_that_is_not_live_at_the_province_is_not_recalled_behind_its_back() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let province = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
-        let ssn = archive::conformance::fresh_ssn();
-        let claim = province.claim(&archive::conformance::claim_request(&ssn, None)).expect("claim");
-        let card = province
-            .commit(&archive::conformance::commit_request(claim.claim_id))
-            .expect("commit")
-            .card_number;
+        let (_dir, province, a, ssn, card) = stock_card_at_province();
         province
             .mark_deceased(&DeceasedRequest { request_id: "d-1".into(), ssn: ssn.clone() })
             .expect("deceased");
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
-        a.upsert_person(&PersonRow { ssn: ssn.clone(), name: "张三".into(), sex: None, birth_date: None })
-            .expect("p");
-        let app = a.open_application(&ssn, "new", "{}").expect("app");
-        a.record_card(app, &ssn, &card, "id", "atr").expect("card");
         handover_attempt(&a, "op", &card, &failed("nobody at the address")).expect("first");
         handover_attempt(&a, "op", &card, &failed("neighbours say the holder died")).expect("second");
         let e = recall(&a, &province, "op", &card, "r-1").expect_err("cancelled at the province");
