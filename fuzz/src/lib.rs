@@ -66,23 +66,20 @@ pub fn profile_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles").join(name)
 }
 
-/// Writes `data` as a roster file with extension `ext` (the reader picks the format by it)
-/// and reads it as `station compare` does, checking what must hold of rows and errors.
+/// Reads `data` as a roster of the format extension `ext` names, as `station compare` reads
+/// a file, checking what must hold of rows and errors.
 pub fn roster_case(data: &[u8], ext: &str) {
-    use roster::input::{read_all, Field};
+    use roster::input::{read_bytes, Field, Format};
     use roster::validate::{check, Kind, Rules};
-    use std::sync::OnceLock;
 
-    static DIR: OnceLock<tempfile_dir::Dir> = OnceLock::new();
-    let dir = DIR.get_or_init(tempfile_dir::Dir::new);
-    let path = dir.0.join(format!("roster.{ext}"));
-    std::fs::write(&path, data).expect("write the roster");
+    // In memory, through the same readers as a file (no file, no reader thread per input).
+    let format = if ext == "xlsx" { Format::Xlsx } else { Format::Csv };
     let rules = Rules {
         today: applicant::Date::new(2026, 12, 4).expect("date"),
         default_kind: Kind::Existing,
         strict: false,
     };
-    match read_all(&path, None) {
+    match read_bytes(data, format, None) {
         Ok(rows) => {
             let mut last = 1;
             for (i, raw) in rows.iter().enumerate() {
@@ -107,30 +104,6 @@ pub fn roster_case(data: &[u8], ext: &str) {
             }
         }
         Err(e) => assert!(!e.to_string().is_empty()),
-    }
-}
-
-/// A private directory for the roster files, removed when the process ends normally.
-mod tempfile_dir {
-    pub struct Dir(pub std::path::PathBuf);
-
-    impl Dir {
-        pub fn new() -> Dir {
-            let base = if std::path::Path::new("/dev/shm").is_dir() {
-                std::path::PathBuf::from("/dev/shm")
-            } else {
-                std::env::temp_dir()
-            };
-            let dir = base.join(format!("station-fuzz-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("fuzz directory");
-            Dir(dir)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 }
 

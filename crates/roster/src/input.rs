@@ -6,7 +6,7 @@
 //! file is never in memory whole and parsing overlaps validation.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
@@ -229,22 +229,21 @@ pub(crate) fn stream(path: &Path, sheet: Option<&str>, batch: usize) -> Result<R
                 sent_header.set(true);
                 hdr_tx.send(r).is_ok()
             };
-            let result = match Format::of(&path) {
-                Format::Csv => read_csv(&path, batch, &header_ok, &tx),
-                // calamine can still panic on a hostile workbook (an overflowing dimension,
-                // found by fuzz/); the panic stays in this thread and becomes the file's error.
-                Format::Xlsx => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    read_xlsx(&path, sheet.as_deref(), batch, &header_ok, &tx)
-                }))
-                .unwrap_or_else(|_| {
-                    Err(RosterError::Input {
-                        path: path.clone(),
-                        message: "the workbook is malformed (its XLSX structure cannot be read): open it in \
-                                  Excel or WPS, save it again as .xlsx, and retry"
-                            .into(),
-                    })
-                }),
-            };
+            let mut sink = |b: Batch| tx.send(b).is_ok();
+            let result = File::open(&path)
+                .map_err(|e| RosterError::io(path.display().to_string(), e))
+                .and_then(|file| {
+                    let source = BufReader::with_capacity(1 << 20, file);
+                    read_source(
+                        source,
+                        Format::of(&path),
+                        &path,
+                        sheet.as_deref(),
+                        batch,
+                        &header_ok,
+                        &mut sink,
+                    )
+                });
             if let Err(e) = result {
                 if sent_header.get() {
                     let _ = tx.send(Batch::Failed(e));
@@ -267,17 +266,46 @@ pub(crate) fn stream(path: &Path, sheet: Option<&str>, batch: usize) -> Result<R
     }
 }
 
-type Sender = std::sync::mpsc::SyncSender<Batch>;
+/// Where read rows go, a batch at a time; false when nobody takes them any more.
+type Sink<'a> = &'a mut dyn FnMut(Batch) -> bool;
 
-fn read_csv(
+/// Reads a roster of `format` from `source` (`path` names it in errors) into `sink`.
+fn read_source<R: Read + Seek>(
+    source: R,
+    format: Format,
+    path: &Path,
+    sheet: Option<&str>,
+    batch: usize,
+    header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
+    sink: Sink<'_>,
+) -> Result<(), RosterError> {
+    match format {
+        Format::Csv => read_csv(source, path, batch, header_ok, sink),
+        // calamine can still panic on a hostile workbook (an overflowing dimension, found by
+        // fuzz/); the panic stays here and becomes the file's error.
+        Format::Xlsx => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_xlsx(source, path, sheet, batch, header_ok, &mut *sink)
+        }))
+        .unwrap_or_else(|_| {
+            Err(RosterError::Input {
+                path: path.to_path_buf(),
+                message: "the workbook is malformed (its XLSX structure cannot be read): open it in Excel \
+                          or WPS, save it again as .xlsx, and retry"
+                    .into(),
+            })
+        }),
+    }
+}
+
+fn read_csv<R: Read>(
+    source: R,
     path: &Path,
     batch: usize,
     header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
-    tx: &Sender,
+    sink: Sink<'_>,
 ) -> Result<(), RosterError> {
-    let file = File::open(path).map_err(|e| RosterError::io(path.display().to_string(), e))?;
-    let reader = crate::text::Utf8Reader::new(BufReader::with_capacity(1 << 20, file))
-        .map_err(|e| RosterError::io(path.display().to_string(), e))?;
+    let reader =
+        crate::text::Utf8Reader::new(source).map_err(|e| RosterError::io(path.display().to_string(), e))?;
     let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
     let bad = |e: csv::Error| RosterError::Input { path: path.to_path_buf(), message: e.to_string() };
     let headers: Vec<String> = rdr.headers().map_err(bad)?.iter().map(str::to_owned).collect();
@@ -300,29 +328,28 @@ fn read_csv(
             }
         }
         rows.push(raw);
-        if rows.len() == batch
-            && tx.send(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch)))).is_err()
+        if rows.len() == batch && !sink(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch))))
         {
             return Ok(());
         }
     }
     if !rows.is_empty() {
-        let _ = tx.send(Batch::Rows(rows));
+        sink(Batch::Rows(rows));
     }
     Ok(())
 }
 
-fn read_xlsx(
+fn read_xlsx<R: Read + Seek>(
+    source: R,
     path: &Path,
     sheet: Option<&str>,
     batch: usize,
     header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
-    tx: &Sender,
+    sink: Sink<'_>,
 ) -> Result<(), RosterError> {
     use calamine::{DataRef, Reader, Xlsx};
     let bad = |m: String| RosterError::Input { path: path.to_path_buf(), message: m };
-    let file = File::open(path).map_err(|e| RosterError::io(path.display().to_string(), e))?;
-    let mut wb: Xlsx<_> = Xlsx::new(BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
+    let mut wb: Xlsx<_> = Xlsx::new(source).map_err(|e| bad(e.to_string()))?;
     let name = match sheet {
         Some(s) => s.to_owned(),
         None => wb.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheet".into()))?,
@@ -350,38 +377,38 @@ fn read_xlsx(
         }
     };
     // Emits the finished row `r`; returns false when the receiver is gone.
-    let mut flush =
-        |r: u32, line: &mut Vec<(String, bool)>, cols: &mut Option<Columns>| -> Result<bool, RosterError> {
-            let cells = std::mem::take(line);
-            match cols {
-                None => {
-                    if cells.iter().all(|(s, _)| s.is_empty()) {
-                        return Ok(true);
-                    }
-                    let headers: Vec<&str> = cells.iter().map(|(s, _)| s.as_str()).collect();
-                    *cols = Some(Columns::from_headers(&headers)?);
-                    Ok(header_ok(Ok(())))
+    let mut flush = |r: u32,
+                     line: &mut Vec<(String, bool)>,
+                     cols: &mut Option<Columns>|
+     -> Result<bool, RosterError> {
+        let cells = std::mem::take(line);
+        match cols {
+            None => {
+                if cells.iter().all(|(s, _)| s.is_empty()) {
+                    return Ok(true);
                 }
-                Some(c) => {
-                    let mut raw = RawRow { row: r + 1, ..RawRow::default() };
-                    for f in Field::ALL {
-                        if let Some((v, num)) = c.column(f).and_then(|i| cells.get(i)) {
-                            raw.values[f.index()] = v.clone();
-                            if f == Field::Id {
-                                raw.id_was_number = *num;
-                            }
+                let headers: Vec<&str> = cells.iter().map(|(s, _)| s.as_str()).collect();
+                *cols = Some(Columns::from_headers(&headers)?);
+                Ok(header_ok(Ok(())))
+            }
+            Some(c) => {
+                let mut raw = RawRow { row: r + 1, ..RawRow::default() };
+                for f in Field::ALL {
+                    if let Some((v, num)) = c.column(f).and_then(|i| cells.get(i)) {
+                        raw.values[f.index()] = v.clone();
+                        if f == Field::Id {
+                            raw.id_was_number = *num;
                         }
                     }
-                    rows.push(raw);
-                    if rows.len() == batch {
-                        return Ok(tx
-                            .send(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch))))
-                            .is_ok());
-                    }
-                    Ok(true)
                 }
+                rows.push(raw);
+                if rows.len() == batch {
+                    return Ok(sink(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch)))));
+                }
+                Ok(true)
             }
-        };
+        }
+    };
     while let Some(cell) = cells.next_cell().map_err(|e| bad(e.to_string()))? {
         let (r, c) = cell.get_position();
         if current != Some(r) {
@@ -407,7 +434,7 @@ fn read_xlsx(
         return Err(bad(format!("sheet '{name}' has no header row")));
     }
     if !rows.is_empty() {
-        let _ = tx.send(Batch::Rows(rows));
+        sink(Batch::Rows(rows));
     }
     Ok(())
 }
@@ -419,6 +446,33 @@ fn float_text(f: f64) -> String {
     } else {
         format!("{f}")
     }
+}
+
+/// Reads a roster held in memory (an upload, a fuzzer's input) on this thread, with the same
+/// readers as a file; `format` says how to read it.
+pub fn read_bytes(bytes: &[u8], format: Format, sheet: Option<&str>) -> Result<Vec<RawRow>, RosterError> {
+    let mut out = Vec::new();
+    let mut failed = None;
+    let mut sink = |b: Batch| match b {
+        Batch::Rows(r) => {
+            out.extend(r);
+            true
+        }
+        Batch::Failed(e) => {
+            failed = Some(e);
+            false
+        }
+    };
+    read_source(
+        Cursor::new(bytes),
+        format,
+        Path::new("(in memory)"),
+        sheet,
+        1024,
+        &|r| r.is_ok(),
+        &mut sink,
+    )?;
+    failed.map_or(Ok(out), Err)
 }
 
 /// Reads all of a roster into memory; for tests and small files.
@@ -478,6 +532,26 @@ mod tests {
         std::fs::write(&path, "姓名,身份证号\r张三,1\r李四,2\n王五,3\n").expect("write");
         let rows: Vec<u32> = read_all(&path, None).expect("read").iter().map(|r| r.row).collect();
         assert_eq!(rows, [2, 3, 4]);
+    }
+
+    /// A roster in memory reads as the same file does: the same rows, numbers and values.
+    #[test]
+    fn a_roster_in_memory_reads_as_its_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = crate::generate::scenario();
+        for (name, format) in [("r.csv", Format::Csv), ("r.xlsx", Format::Xlsx)] {
+            let path = dir.path().join(name);
+            match format {
+                Format::Csv => crate::generate::write_scenario_csv(&path, &s).expect("csv"),
+                Format::Xlsx => crate::generate::write_scenario_xlsx(&path, &s, Some(3)).expect("xlsx"),
+            }
+            let from_file = read_all(&path, None).expect("file");
+            let bytes = std::fs::read(&path).expect("bytes");
+            assert!(from_file.len() > 10, "{name}: {} rows", from_file.len());
+            assert_eq!(read_bytes(&bytes, format, None).expect("memory"), from_file, "{name}");
+        }
+        let e = read_bytes(b"name,phone\n", Format::Csv, None).expect_err("no ID column");
+        assert!(e.to_string().contains("身份证号"), "{e}");
     }
 
     #[test]

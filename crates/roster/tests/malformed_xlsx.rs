@@ -28,3 +28,16 @@ fn an_overflowing_sheet_dimension_is_an_input_error() {
         "{err:?}"
     );
 }
+
+/// The same workbooks read from memory (the fuzzer's way in) are refused the same way.
+#[test]
+fn malformed_workbooks_in_memory_are_input_errors_too() {
+    use roster::input::{read_bytes, Format};
+    for bytes in [
+        &include_bytes!("data/shared-string-out-of-range.xlsx")[..],
+        &include_bytes!("data/dimension-overflow.xlsx")[..],
+    ] {
+        let err = read_bytes(bytes, Format::Xlsx, None).expect_err("a malformed workbook is refused");
+        assert!(matches!(&err, RosterError::Input { .. }), "{err:?}");
+    }
+}
