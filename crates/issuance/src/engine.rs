@@ -227,6 +227,12 @@ pub trait CardPath {
     /// per holder); `Ok(None)` when this counter's cards carry none, `Ok(Some(detail))` when
     /// done, the detail fit for the ledger (no full PAN, no keys).
     fn personalise_financial(&mut self, holder: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError>;
+    /// Whether `face` can be printed (its layout and photo): asked before a card is fed, so
+    /// that a missing or unreadable photo spoils no card.
+    fn check_face(&mut self, face: &FaceText) -> Result<(), DeviceError> {
+        let _ = face;
+        Ok(())
+    }
     /// Prints and laminates the face.
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError>;
     /// Writes the social-security application (authenticated, read back by the writer).
@@ -682,6 +688,9 @@ impl Engine<'_> {
                 }
             }
             Step::FeedCard => {
+                // The face is composed (its photo read) before a blank card is spent on it.
+                let face = FaceText::of(&validated, card_number.as_deref().unwrap_or_default(), &params);
+                self.path.check_face(&face)?;
                 let atr = match self.path.whereabouts() {
                     CardPlace::AtContact => self.path.atr()?,
                     _ => self.path.feed()?,

@@ -51,6 +51,14 @@ fn card_err(step: &str, e: impl std::fmt::Display) -> DeviceError {
 }
 
 impl PcscCounter<'_> {
+    fn render(&self, face: &FaceText) -> Result<PrintJob, DeviceError> {
+        self.faces.render(face).map_err(|e| DeviceError {
+            step: "render the card face".into(),
+            message: e,
+            action: DeviceAction::Stop,
+        })
+    }
+
     /// One personalisation attempt; the flag says whether the link was lost (reset, removed)
     /// so that another attempt may succeed.
     fn personalise_once(
@@ -136,12 +144,12 @@ impl CardPath for PcscCounter<'_> {
         result.map(Some).map_err(|e| card_err("personalise the financial application", e))
     }
 
+    fn check_face(&mut self, face: &FaceText) -> Result<(), DeviceError> {
+        self.render(face).map(|_| ())
+    }
+
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {
-        let job = self.faces.render(face).map_err(|e| DeviceError {
-            step: "render the card face".into(),
-            message: e,
-            action: DeviceAction::Stop,
-        })?;
+        let job = self.render(face)?;
         self.printer.print_face(&job).map_err(|e| printer_err("print the face", e))?;
         self.printer.load(Station::Contact).map_err(|e| printer_err("back to the contact station", e))
     }

@@ -130,6 +130,29 @@ fn an_instant_card_reads_back_right_and_its_face_shows_the_person() {
     assert!(black > 5_000, "text and barcode in black ({black} pixels)");
 }
 
+#[test]
+fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
+    let _one = common::serial();
+    let c = Counter::start(2);
+    std::fs::remove_file(c.dir.path().join("photos/p0.jpg")).expect("the photo goes");
+    let _station = c.serve(None);
+    c.issue(0);
+    assert_eq!(c.wait_job(1), "rolled_back", "nothing to print the face with");
+    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let events: Vec<String> = local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
+    assert!(
+        !events.iter().any(|e| e == "card.fed" || e == "card.rejected"),
+        "no blank card spent: {events:?}"
+    );
+    let rolled = local.ledger().expect("ledger").into_iter().find(|e| e.event == "application.rolled_back");
+    let why = rolled.expect("the rollback is ledgered").detail;
+    assert!(why.contains("photo") && why.contains("capture it again"), "{why}");
+    // The claim was released: the next person gets the number.
+    c.issue(1);
+    assert_eq!(c.wait_job(2), "done");
+    assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Issued));
+}
+
 fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
