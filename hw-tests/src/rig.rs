@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use daemon::config::{read_toml, ConfigError};
 use serde::Deserialize;
 
 /// The environment variable that names a rig file when `--rig` is not given.
@@ -53,22 +54,9 @@ pub struct Rig {
 /// Why a rig file is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RigError {
-    /// Unreadable.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Not a rig.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// Unreadable, or not a rig.
+    #[error(transparent)]
+    File(#[from] ConfigError),
     /// No written consent to destroy cards.
     #[error(
         "{path}: the suite feeds, personalises and may destroy the cards in the hopper; add the line \
@@ -83,10 +71,7 @@ pub enum RigError {
 impl Rig {
     /// Reads a rig file; relative paths in it are taken from its folder.
     pub fn load(path: &Path) -> Result<Rig, RigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| RigError::Io { path: path.into(), source })?;
-        let mut rig: Rig = toml::from_str(&text)
-            .map_err(|e| RigError::Invalid { path: path.into(), message: e.to_string() })?;
+        let mut rig: Rig = read_toml(path)?;
         if !rig.cards_may_be_destroyed {
             return Err(RigError::NoConsent { path: path.into() });
         }
@@ -156,6 +141,18 @@ init_org = "11010000000000000001"
         assert_eq!(rig.report_path(), dir2.join("counter.report.json"));
         std::fs::remove_dir_all(dir).expect("clean");
         std::fs::remove_dir_all(dir2).expect("clean");
+    }
+
+    #[test]
+    fn a_rig_that_is_not_a_rig_is_refused_naming_the_file() {
+        let (dir, path) = write(&format!("{RIG}cards_may_be_destroyed = true\nprinterr = \"usb:1:2\"\n"));
+        let e = Rig::load(&path).expect_err("unknown field");
+        let text = e.to_string();
+        assert!(text.starts_with(&format!("{}: ", path.display())) && text.contains("printerr"), "{text}");
+        let missing = dir.join("missing.toml");
+        let e = Rig::load(&missing).expect_err("no file");
+        assert!(e.to_string().starts_with(&format!("{}: ", missing.display())), "{e}");
+        std::fs::remove_dir_all(dir).expect("clean");
     }
 
     #[test]

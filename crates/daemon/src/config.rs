@@ -150,10 +150,7 @@ pub enum ConfigError {
 impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
-        let config: Config = toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        let config: Config = read_toml(path)?;
         if config.operators.is_empty() {
             return Err(ConfigError::Invalid {
                 path: path.into(),
@@ -190,14 +187,11 @@ impl Config {
             write_private(&accounts_path, &accounts)?;
             eprintln!("first passwords written to {}", secret.display());
         }
-        let text = std::fs::read_to_string(&accounts_path)
-            .map_err(|source| ConfigError::Io { path: accounts_path.clone(), source })?;
         #[derive(Deserialize)]
         struct Accounts {
             operator: Vec<Account>,
         }
-        let accounts: Accounts = toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: accounts_path.clone(), message: e.to_string() })?;
+        let accounts: Accounts = read_toml(&accounts_path)?;
         Ok(Config {
             station: "embedded".into(),
             listen: default_listen(),
@@ -212,6 +206,14 @@ impl Config {
     pub fn has_role(&self, role: Role) -> bool {
         self.operators.iter().any(|a| a.role == role)
     }
+}
+
+/// Reads the TOML file at `path` into a `T`; the errors name the file. The station's other
+/// TOML files (a hardware rig) are read the same way.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), ConfigError> {

@@ -11,7 +11,7 @@ use firmware_profile::{ApplicationKind, Profile};
 use pcsc_reader::{NameMatch, ReaderRules, Selector};
 use ssse::KeyProvider;
 
-use crate::{Device, Report};
+use crate::{Device, Report, Severity};
 
 /// What the configuration says about the readers.
 #[derive(Debug, Clone, Copy)]
@@ -192,6 +192,69 @@ fn power_up_delay(plan: &ReaderPlan<'_>, name: &str) {
     }
 }
 
+/// How the check of a slot words an empty slot and a card that does not answer.
+struct SlotWords {
+    device: Device,
+    severity: Severity,
+    /// The fix for an empty slot (Chinese, English).
+    empty: (&'static str, &'static str),
+    /// The fix for a card that does not answer.
+    mute: (&'static str, &'static str),
+}
+
+/// An empty card reader is normal: the printer feeds a card when it issues.
+const CARD_SLOT: SlotWords = SlotWords {
+    device: Device::Card,
+    severity: Severity::Warning,
+    empty: (
+        "读卡器中没有卡：若它是打印机的接触工位，制卡时打印机会送卡，属正常；若要检查卡片，放入一张空白卡后重新运行",
+        "no card in the reader: normal for the printer's contact station (the printer feeds one when issuing); to check a card, put a blank one in and run again",
+    ),
+    mute: (
+        "取出卡片检查芯片是否朝向正确、是否污损，重新放入；仍不响应则换一张卡",
+        "take the card out, check the chip faces the contacts and is clean, put it back; if it still does not answer use another card",
+    ),
+};
+
+/// No card is issued without the PSAM.
+const PSAM_SLOT: SlotWords = SlotWords {
+    device: Device::Psam,
+    severity: Severity::Blocker,
+    empty: (
+        "PSAM 卡未插入：关闭读卡器电源（拔 USB），将 PSAM 卡芯片朝下插入 SAM 卡座，再接回",
+        "the PSAM is missing: unplug the reader, insert the PSAM chip down into the SAM slot, plug the reader back in",
+    ),
+    mute: (
+        "重新插拔 PSAM 卡；仍不响应则联系发卡机构更换 PSAM",
+        "reseat the PSAM; if it still does not answer, ask the card issuer for a replacement PSAM",
+    ),
+};
+
+/// The card in `info`'s reader, connected and past the reader's power-up delay; an empty
+/// slot or a card that does not answer is reported as `words` say, and gives `None`.
+fn connect_slot(
+    manager: &mut dyn ReaderManager,
+    info: &ReaderInfo,
+    plan: &ReaderPlan<'_>,
+    report: &mut Report,
+    words: &SlotWords,
+) -> Option<Box<dyn Card>> {
+    let what = words.device.label();
+    let (summary, (zh, en)) = if !info.card_present {
+        (format!("no {what} in \"{}\"", info.name), words.empty)
+    } else {
+        match manager.connect(&info.name) {
+            Ok(card) => {
+                power_up_delay(plan, &info.name);
+                return Some(card);
+            }
+            Err(e) => (format!("the {what} in \"{}\" does not answer: {e}", info.name), words.mute),
+        }
+    };
+    report.push(words.device, words.severity, summary, zh, en);
+    None
+}
+
 /// A card in the field: its ATR against the configured card profile.
 fn check_card(
     manager: &mut dyn ReaderManager,
@@ -199,28 +262,7 @@ fn check_card(
     plan: &ReaderPlan<'_>,
     report: &mut Report,
 ) {
-    if !info.card_present {
-        report.warn(
-            Device::Card,
-            format!("no card in \"{}\"", info.name),
-            "读卡器中没有卡：若它是打印机的接触工位，制卡时打印机会送卡，属正常；若要检查卡片，放入一张空白卡后重新运行",
-            "no card in the reader: normal for the printer's contact station (the printer feeds one when issuing); to check a card, put a blank one in and run again",
-        );
-        return;
-    }
-    let card = match manager.connect(&info.name) {
-        Ok(card) => card,
-        Err(e) => {
-            report.warn(
-                Device::Card,
-                format!("the card in \"{}\" does not answer: {e}", info.name),
-                "取出卡片检查芯片是否朝向正确、是否污损，重新放入；仍不响应则换一张卡",
-                "take the card out, check the chip faces the contacts and is clean, put it back; if it still does not answer use another card",
-            );
-            return;
-        }
-    };
-    power_up_delay(plan, &info.name);
+    let Some(card) = connect_slot(manager, info, plan, report, &CARD_SLOT) else { return };
     let atr = card.atr().to_vec();
     let atr_hex = hex::encode_upper(&atr);
     let protocols = apdu::Atr::parse(&atr)
@@ -248,30 +290,8 @@ fn check_psam(
     plan: &ReaderPlan<'_>,
     report: &mut Report,
 ) {
-    if !info.card_present {
-        report.block(
-            Device::Psam,
-            format!("no PSAM in \"{}\"", info.name),
-            "PSAM 卡未插入：关闭读卡器电源（拔 USB），将 PSAM 卡芯片朝下插入 SAM 卡座，再接回",
-            "the PSAM is missing: unplug the reader, insert the PSAM chip down into the SAM slot, plug the reader back in",
-        );
-        return;
-    }
-    let fix_zh = "重新插拔 PSAM 卡；仍不响应则联系发卡机构更换 PSAM";
-    let fix_en = "reseat the PSAM; if it still does not answer, ask the card issuer for a replacement PSAM";
-    let mut card: Box<dyn Card> = match manager.connect(&info.name) {
-        Ok(card) => card,
-        Err(e) => {
-            report.block(
-                Device::Psam,
-                format!("the PSAM in \"{}\" does not answer: {e}", info.name),
-                fix_zh,
-                fix_en,
-            );
-            return;
-        }
-    };
-    power_up_delay(plan, &info.name);
+    let Some(mut card) = connect_slot(manager, info, plan, report, &PSAM_SLOT) else { return };
+    let (fix_zh, fix_en) = PSAM_SLOT.mute;
     let outcome = {
         let mut tx = match card.transaction() {
             Ok(tx) => tx,

@@ -117,6 +117,48 @@ fn a_removed_psam_and_an_empty_card_reader_are_told_apart() {
     assert_eq!(report.verdict().exit_code(), 2);
 }
 
+/// The simulators' readers with both cards pulled the moment the readers are listed: the
+/// listing shows them present, the connect finds the slots empty.
+struct PulledAfterListing(card_sim::SimReaders);
+
+impl card_transport::ReaderManager for PulledAfterListing {
+    fn list_readers(&mut self) -> Result<Vec<card_transport::ReaderInfo>, card_transport::TransportError> {
+        let listed = self.0.list_readers()?;
+        for name in ["sim 0", "sim 1"] {
+            card_sim::lock(self.0.card(name).expect("card")).remove();
+        }
+        Ok(listed)
+    }
+    fn connect(
+        &mut self,
+        reader: &str,
+    ) -> Result<Box<dyn card_transport::Card>, card_transport::TransportError> {
+        self.0.connect(reader)
+    }
+}
+
+#[test]
+fn a_card_or_psam_that_does_not_answer_gets_the_fix_for_its_slot() {
+    let r = Readers::new();
+    let plan = doctor::readers::ReaderPlan {
+        card_reader: "sim 0",
+        psam_reader: "sim 1",
+        card_profile: Some(&r.profile),
+        devices: &r.devices,
+        profiles_dir: &profiles_dir(),
+    };
+    let mut report = Report::default();
+    doctor::readers::check_readers(&mut PulledAfterListing(r.readers), &plan, &mut report);
+    let card = report.about(Device::Card).next().expect("card finding");
+    assert_eq!(card.severity, Severity::Warning, "{report}");
+    assert!(card.summary.starts_with("the card in \"sim 0\" does not answer: "), "{}", card.summary);
+    assert!(card.fix.as_ref().expect("fix").en.contains("use another card"), "{card:?}");
+    let psam = report.about(Device::Psam).find(|f| f.severity == Severity::Blocker).expect("blocker");
+    assert!(psam.summary.starts_with("the PSAM in \"sim 1\" does not answer: "), "{}", psam.summary);
+    assert!(psam.fix.as_ref().expect("fix").en.starts_with("reseat the PSAM"), "{psam:?}");
+    assert_eq!(report.verdict().exit_code(), 2);
+}
+
 #[test]
 fn a_selector_naming_no_reader_lists_the_readers_there_are() {
     let mut r = Readers::new();

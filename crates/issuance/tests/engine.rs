@@ -2,159 +2,19 @@
 //! archives and a verification roster: every RULE this job carries, and a crash at every
 //! step boundary followed by a fresh engine on the same stores.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
-use applicant::{Applicant, Date};
+use applicant::Applicant;
 use archive::local::LocalArchive;
 use archive::{CardStatus, DeceasedRequest, ProvincialArchive, SqliteProvincial};
-use card_sim::{CardOs, SharedCard, SimConnection};
-use card_transport::Card;
+use common::{params, profile_path, Overlap, SimPath};
 use firmware_profile::Profile;
 use idv::{FieldHint, IdentityQuery, IdentityVerifier, IdvError, Verdict};
-use issuance::records::IssueParams;
-use issuance::{
-    CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, JobOutcome, Phase, STEPS,
-};
-
-fn profile_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles/ssc-3g-sim.toml")
-}
-
-/// The chip through the in-process simulator; the printer as a record of what it did.
-struct SimPath {
-    profile: Arc<Profile>,
-    card: SharedCard,
-    psam: SharedCard,
-    place: CardPlace,
-    fed: u32,
-    rejected: u32,
-    printed: Vec<FaceText>,
-    fail_next_print: bool,
-    /// When set, the print of the k-th card waits (up to 10 s) for the identity check of the
-    /// (k+1)-th person, and records whether it came: the desk stage overlapping the devices.
-    overlap: Option<Overlap>,
-}
-
-/// Identity checks counted by the register, seen from the printer.
-struct Overlap {
-    checks: Arc<(Mutex<usize>, Condvar)>,
-    people: usize,
-    seen_while_printing: Vec<bool>,
-}
-
-impl SimPath {
-    fn new() -> SimPath {
-        let profile = Arc::new(Profile::load(profile_path()).expect("profile"));
-        let sim = |name: &str, blank| {
-            card_sim::build_card(&card_sim::SimConfig {
-                profile: profile_path().with_file_name(name),
-                state: None,
-                faults: card_sim::Faults::default(),
-                vpcd: "127.0.0.1:9".parse().expect("addr"),
-                blank,
-            })
-            .expect("sim")
-        };
-        SimPath {
-            profile,
-            card: sim("ssc-3g-sim.toml", true),
-            psam: sim("psam-sim.toml", false),
-            place: CardPlace::NotFed,
-            fed: 0,
-            rejected: 0,
-            printed: Vec::new(),
-            fail_next_print: false,
-            overlap: None,
-        }
-    }
-    fn err(step: &str, e: impl std::fmt::Display) -> DeviceError {
-        DeviceError { step: step.into(), message: e.to_string(), action: DeviceAction::RejectCard }
-    }
-}
-
-impl CardPath for SimPath {
-    fn whereabouts(&mut self) -> CardPlace {
-        self.place
-    }
-    fn feed(&mut self) -> Result<Vec<u8>, DeviceError> {
-        let mut factory =
-            card_sim::factory_for(&self.profile, &profile_path()).map_err(|e| SimPath::err("feed", e))?;
-        factory.blank = true;
-        *card_sim::lock(&self.card).os_mut() = CardOs::manufacture(self.profile.clone(), &factory);
-        self.fed += 1;
-        self.place = CardPlace::AtContact;
-        self.atr()
-    }
-    fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
-        Ok(card_sim::lock(&self.card).atr())
-    }
-    fn personalise_financial(
-        &mut self,
-        _: &issuance::FinancialHolder<'_>,
-    ) -> Result<Option<String>, DeviceError> {
-        Ok(None)
-    }
-    fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {
-        self.place = CardPlace::AtPrint;
-        if std::mem::take(&mut self.fail_next_print) {
-            return Err(DeviceError {
-                step: "print face".into(),
-                message: "ribbon broke".into(),
-                action: DeviceAction::RejectCard,
-            });
-        }
-        if let Some(o) = self.overlap.as_mut() {
-            let next = self.printed.len() + 2;
-            if next <= o.people {
-                let (count, changed) = &*o.checks;
-                let checked = count.lock().expect("checks");
-                let (checked, _) = changed
-                    .wait_timeout_while(checked, Duration::from_secs(10), |n| *n < next)
-                    .expect("checks");
-                o.seen_while_printing.push(*checked >= next);
-            }
-        }
-        self.printed.push(face.clone());
-        self.place = CardPlace::AtContact;
-        Ok(())
-    }
-    fn personalise_ssc(
-        &mut self,
-        atr: &[u8],
-        issuer: &ssse::IssuerData,
-        holder: &ssse::HolderData,
-    ) -> Result<(), DeviceError> {
-        let layout = ssse::SsseLayout::from_profile(&self.profile).map_err(|e| SimPath::err("layout", e))?;
-        let mut card =
-            SimConnection::connect("sim 0", self.card.clone()).map_err(|e| SimPath::err("connect", e))?;
-        let mut psam =
-            SimConnection::connect("sim 1", self.psam.clone()).map_err(|e| SimPath::err("connect", e))?;
-        let mut tx = card.transaction().map_err(|e| SimPath::err("tx", e))?;
-        let mut sam = psam.transaction().map_err(|e| SimPath::err("tx", e))?;
-        ssse::personalise(tx.as_mut(), atr, &mut ssse::Psam::new(sam.as_mut()), &layout, issuer, holder)
-            .map(|_| ())
-            .map_err(|e| SimPath::err("personalise", e))
-    }
-    fn read_chip(&mut self, atr: &[u8]) -> Result<ssse::CardData, DeviceError> {
-        let mut card =
-            SimConnection::connect("sim 0", self.card.clone()).map_err(|e| SimPath::err("connect", e))?;
-        let mut tx = card.transaction().map_err(|e| SimPath::err("tx", e))?;
-        ssse::read_card(tx.as_mut(), atr).map_err(|e| SimPath::err("read", e))
-    }
-    fn eject(&mut self) -> Result<(), DeviceError> {
-        self.place = CardPlace::Ejected;
-        Ok(())
-    }
-    fn reject(&mut self) -> Result<(), DeviceError> {
-        self.place = CardPlace::Rejected;
-        self.rejected += 1;
-        Ok(())
-    }
-}
+use issuance::{Crash, Engine, JobOutcome, Phase, STEPS};
 
 /// The police register: id number -> name; and how many checks it answered.
 #[derive(Default)]
@@ -216,29 +76,9 @@ impl Counter {
     /// A valid adult applicant with a fresh number, known to the police register.
     fn applicant(&self) -> Applicant {
         let ssn = archive::conformance::fresh_ssn();
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../applicant/testdata/adult.json");
-        let mut v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).expect("adult")).expect("json");
-        let h = &mut v["holder"];
-        h["id_number"] = ssn.clone().into();
-        h["birth_date"] = format!("{}-{}-{}", &ssn[6..10], &ssn[10..12], &ssn[12..14]).into();
-        let odd = ssn.as_bytes()[16] % 2 == 1;
-        h["sex"] = if odd { "1" } else { "2" }.into();
-        h["name"] = "测试".into();
-        v.as_object_mut().expect("object").remove("card_number");
+        let a = common::adult(&ssn);
         self.roster.0.lock().expect("roster").insert(ssn, "测试".into());
-        serde_json::from_value(v).expect("applicant")
-    }
-}
-
-fn params() -> IssueParams {
-    IssueParams {
-        region: "110100".into(),
-        init_org: "11010000000000000001".into(),
-        card_type: '1',
-        issue_date: Date::new(2026, 11, 23).expect("date"),
-        validity_years: 10,
-        vendor: None,
+        a
     }
 }
 
@@ -257,7 +97,7 @@ fn an_instant_card_from_form_to_hand_over() {
     let person = c.province.lookup(&ssn_of(&a)).expect("lookup");
     assert_eq!(person.live_card().map(|c| c.card_number.clone()), Some(card_number.clone()));
     assert_eq!(c.local.card_status(&card_number).expect("local"), Some(CardStatus::Issued));
-    assert_eq!((c.path.fed, c.path.rejected, c.path.printed.len()), (1, 0, 1));
+    assert_eq!((c.path.printer.fed, c.path.printer.rejected, c.path.printed.len()), (1, 0, 1));
     assert_eq!(c.path.printed[0].card_number, card_number);
     let face = &c.path.printed[0];
     let sex = if ssn_of(&a).as_bytes()[16] % 2 == 1 { "男" } else { "女" };
@@ -298,7 +138,7 @@ fn rule_1_one_live_card_and_a_reissue_stops_the_old_card_first() {
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
     let (_, again) = c.engine(None).start(&a, &params(), None).expect("second");
     assert!(matches!(&again, JobOutcome::Refused(r) if r.contains("rule 1")), "{again:?}");
-    assert_eq!(c.path.fed, 1, "nothing was fed for the refused application");
+    assert_eq!(c.path.printer.fed, 1, "nothing was fed for the refused application");
     let (_, reissue) = c.engine(None).start(&a, &params(), Some(&old)).expect("re-issue");
     let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
     let cards = c.province.lookup(&ssn_of(&a)).expect("lookup").cards;
@@ -316,7 +156,7 @@ fn rule_2_the_deceased_get_no_card() {
         .expect("deceased");
     let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::Refused(r) if r.contains("deceased")), "{outcome:?}");
-    assert_eq!(c.path.fed, 0);
+    assert_eq!(c.path.printer.fed, 0);
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     assert_eq!(events, ["application.refused"]);
 }
@@ -328,7 +168,7 @@ fn an_identity_mismatch_ends_the_application_and_frees_the_number() {
     c.roster.0.lock().expect("roster").insert(ssn_of(&a), "别人".into());
     let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(r) if r.contains("name")), "{outcome:?}");
-    assert_eq!(c.path.fed, 0);
+    assert_eq!(c.path.printer.fed, 0);
     let b = c.applicant();
     let (_, next) = c.engine(None).start(&b, &params(), None).expect("next");
     assert!(
@@ -344,7 +184,7 @@ fn a_spoiled_card_goes_to_the_reject_box_and_is_recorded() {
     c.path.fail_next_print = true;
     let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(_)), "{outcome:?}");
-    assert_eq!((c.path.fed, c.path.rejected), (1, 1));
+    assert_eq!((c.path.printer.fed, c.path.printer.rejected), (1, 1));
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     assert!(
         events.contains(&"card.rejected".to_string())
@@ -383,7 +223,7 @@ fn a_crash_at_every_step_boundary_resumes_to_one_card_and_loses_no_number() {
         (1..=issued.len() as u32).map(|n| archive::card_number('B', n).expect("number")).collect();
     assert_eq!(issued, expected, "no number lost: the sequence has no gap");
     // The only spoiled card is the one whose print was interrupted.
-    assert_eq!(c.path.rejected, 1);
+    assert_eq!(c.path.printer.rejected, 1);
     c.local.verify_ledger().expect("chain intact");
     let made = c.local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");

@@ -7,11 +7,13 @@
 //! `cargo bench -p printer-sim --bench card`; `STATION_BENCH_QUICK=1` runs fewer rounds.
 //! Needs the Debian package fonts-arphic-uming (the shipped templates' CJK font).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use card_face::image::{Rgb, RgbImage};
-use card_face::{pack, separate, FaceData, Photo, Renderer, Template};
-use printer::{EvolisPrinter, PrintJob, Printer, Station};
+use card_face::{pack, separate};
+use printer::{EvolisPrinter, PrintJob};
 use printer_sim::{MemoryTransport, ModelConfig, SimPrinter, Timing};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -23,18 +25,7 @@ fn main() {
     let quick = std::env::var_os("STATION_BENCH_QUICK").is_some();
     let (runs, cards) = if quick { (5, 2u32) } else { (21, 5u32) };
 
-    let renderer =
-        Renderer::new(Template::builtin("ssc-3g").expect("template"), None).unwrap_or_else(|e| panic!("{e}"));
-    let data = FaceData {
-        name: "张三".into(),
-        ssn: "11010519491231002X".into(),
-        card_number: "X00000019".into(),
-        issue_date: "2026-11-22".into(),
-        photo: Some(Photo::Rgb(RgbImage::from_fn(358, 441, |x, y| {
-            Rgb([(x * 255 / 357) as u8, (y * 255 / 440) as u8, 128])
-        }))),
-        ..FaceData::default()
-    };
+    let (renderer, data) = common::station_face();
 
     let (mut t_render, mut t_pack) = (Vec::new(), Vec::new());
     let mut downloads = Vec::new();
@@ -54,10 +45,7 @@ fn main() {
         SimPrinter::new(ModelConfig { auto_take: true, timing: Timing::fast(), ..ModelConfig::default() });
     let mut printer = EvolisPrinter::new(MemoryTransport::new(sim.clone()));
     for _ in 0..cards {
-        printer.prepare().expect("prepare");
-        printer.load(Station::Contact).expect("at the contact station");
-        printer.print_face(&job).expect("print");
-        printer.eject().expect("eject");
+        common::full_card(&mut printer, &job).expect("a full card");
     }
     let state = sim.state();
     assert_eq!(state.ejected, cards, "every card came out");

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect, full_card, job, start, Link};
+use common::{connect, full_card, job, start, station_face, Link};
 use evolis::{Panel, SensorState};
 use printer::{CardWhereabouts, Printer};
 use printer_sim::{ModelConfig, IMAGE_HEIGHT, IMAGE_WIDTH};
@@ -102,21 +102,9 @@ fn a_card_left_inside_is_rejected_before_the_next() {
 /// the simulator's PNG, decoded, is the composite of those panels and shows the photo, the
 /// name and the numbers where the rendered face has them.
 fn rendered_face(link: Link) {
-    use card_face::image::{Rgb, RgbImage};
-    use card_face::{Element, FaceData, Field, Photo, Renderer, Template};
+    use card_face::{Element, Field};
 
-    let renderer =
-        Renderer::new(Template::builtin("ssc-3g").expect("template"), None).unwrap_or_else(|e| panic!("{e}"));
-    let data = FaceData {
-        name: "张三".into(),
-        ssn: "11010519491231002X".into(),
-        card_number: "X00000019".into(),
-        issue_date: "2026-11-22".into(),
-        photo: Some(Photo::Rgb(RgbImage::from_fn(358, 441, |x, y| {
-            Rgb([(x * 255 / 357) as u8, (y * 255 / 440) as u8, 128])
-        }))),
-        ..FaceData::default()
-    };
+    let (renderer, data) = station_face();
     let face = renderer.render(&data).unwrap_or_else(|e| panic!("{e}"));
     let downloads = card_face::pack(&card_face::separate(&face)).expect("packed");
     let job = printer::PrintJob::new(downloads.clone()).expect("job");

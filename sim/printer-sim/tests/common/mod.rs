@@ -1,9 +1,12 @@
-//! Shared pieces of the end-to-end tests: a print job, the full card, short timeouts, and the
-//! ways to connect the driver to a running simulator.
+//! Shared pieces of the end-to-end tests and the card benchmark: a print job, a station's
+//! face, the full card, short timeouts, and the ways to connect the driver to a running
+//! simulator.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
+use card_face::image::{Rgb, RgbImage};
+use card_face::{FaceData, Photo, Renderer, Template};
 use evolis::{DownloadBitmap, Levels, Panel};
 use printer::transport::{SerialTransport, TcpTransport, UsbLpTransport};
 use printer::{
@@ -63,6 +66,24 @@ pub fn job() -> PrintJob {
         DownloadBitmap::new(Panel::O, Levels::L2, o).expect("o panel"),
     ])
     .expect("job")
+}
+
+/// The station's 3rd-generation template and a holder with a graded photo: the face a
+/// counter renders for a card.
+pub fn station_face() -> (Renderer, FaceData) {
+    let renderer =
+        Renderer::new(Template::builtin("ssc-3g").expect("template"), None).unwrap_or_else(|e| panic!("{e}"));
+    let data = FaceData {
+        name: "张三".into(),
+        ssn: "11010519491231002X".into(),
+        card_number: "X00000019".into(),
+        issue_date: "2026-11-22".into(),
+        photo: Some(Photo::Rgb(RgbImage::from_fn(358, 441, |x, y| {
+            Rgb([(x * 255 / 357) as u8, (y * 255 / 440) as u8, 128])
+        }))),
+        ..FaceData::default()
+    };
+    (renderer, data)
 }
 
 /// The full card: prepare, park at the contact station (the chip would be personalised
