@@ -76,6 +76,7 @@ pub fn run_all(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>) {
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref());
     a_lapsed_kit_lease_frees_the_person_but_never_the_number(kit.as_ref(), b.as_ref());
+    a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(kit.as_ref(), b.as_ref());
 }
 
 /// Claim, commit, and every way a second card is refused.
@@ -536,4 +537,83 @@ pub fn a_lapsed_kit_lease_frees_the_person_but_never_the_number(
         .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 1 })
         .expect("checkin");
     assert!(done.returned_numbers.is_empty(), "the number is on a card: {:?}", done.returned_numbers);
+}
+
+/// A card spoiled on the visit (a device fault, a crash while it was made) reaches the archive
+/// once, in order: the number stays reserved under the lease, nothing becomes live, and the
+/// card made next under that number stands. A spoiled card under a number the lease did not
+/// reserve for the person, or after a card carries it, is listed for a supervisor.
+pub fn a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(
+    kit: &dyn ProvincialArchive,
+    counter: &dyn ProvincialArchive,
+) {
+    let (ssn, other) = (fresh_ssn(), fresh_ssn());
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![visit(&ssn, None), visit(&other, None)],
+            lease_seconds: 3600,
+        })
+        .expect("checkout");
+    let (mine, theirs) = (out.visits[0].clone(), out.visits[1].clone());
+    let spoiled = |who: &str, number: &str, reason: &str| KitEvent::Spoiled {
+        ssn: who.into(),
+        card_number: number.into(),
+        reason: reason.into(),
+    };
+    let first = record(out.lease_id, 1, spoiled(&ssn, &mine.card_number, "ribbon broke while printing"));
+    let result = kit.sync_record(&first).expect("sync");
+    assert_eq!(result.outcome, RecordOutcome::Applied { card: None });
+    assert_eq!(kit.sync_record(&first).expect("retry"), result, "a retry applies nothing twice");
+    assert!(counter.lookup(&ssn).expect("lookup").cards.is_empty(), "nothing becomes live");
+    assert!(
+        matches!(
+            refusal(counter.claim(&claim_request(&ssn, None)).expect_err("held")),
+            Refusal::AlreadyClaimed { .. }
+        ),
+        "the person stays the kit's"
+    );
+    let elsewhere = counter.claim(&claim_request(&fresh_ssn(), None)).expect("claim");
+    assert_ne!(elsewhere.card_number, mine.card_number, "the spoiled card's number stays reserved");
+    let foreign = record(out.lease_id, 2, spoiled(&other, &mine.card_number, "feeder jam"));
+    let made = record(
+        out.lease_id,
+        3,
+        KitEvent::Made {
+            ssn: ssn.clone(),
+            claim_id: mine.claim_id,
+            card_id: "110100D15600000500BF7C7A48FB4969".into(),
+            atr: "3B00".into(),
+        },
+    );
+    let late = record(out.lease_id, 4, spoiled(&ssn, &mine.card_number, "chip does not read back"));
+    let outcomes: Vec<RecordOutcome> =
+        [&foreign, &made, &late].iter().map(|r| kit.sync_record(r).expect("sync").outcome).collect();
+    assert!(matches!(&outcomes[0], RecordOutcome::Conflict { reason } if reason.contains("did not reserve")));
+    assert!(
+        matches!(&outcomes[1], RecordOutcome::Applied { card: Some(c) } if c.card_number == mine.card_number)
+    );
+    assert!(matches!(&outcomes[2], RecordOutcome::Conflict { .. }), "{outcomes:?}");
+    let cards: Vec<(String, CardStatus)> =
+        counter.lookup(&ssn).expect("lookup").cards.into_iter().map(|c| (c.card_number, c.status)).collect();
+    assert_eq!(cards, [(mine.card_number.clone(), CardStatus::Made)], "one card under the number");
+    let listed: Vec<(String, Option<String>)> = kit
+        .kit_conflicts()
+        .expect("conflicts")
+        .into_iter()
+        .filter(|c| c.lease_id == out.lease_id)
+        .map(|c| (c.record_id, c.card_number))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (foreign.record_id.clone(), Some(mine.card_number.clone())),
+            (late.record_id.clone(), Some(mine.card_number.clone()))
+        ]
+    );
+    let done = kit
+        .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 4 })
+        .expect("checkin");
+    assert_eq!(done.returned_numbers, [theirs.card_number], "only the unused number goes back");
+    assert!(done.not_seen.is_empty(), "{:?}", done.not_seen);
 }

@@ -108,6 +108,18 @@ pub enum KitEvent {
         /// SM3 of the photo taken then (hex).
         photo_sm3: String,
     },
+    /// A blank card fed for a card made on the visit was spoiled (a device fault, a crash in
+    /// the middle of making it, a chip that does not read back): it went to the reject box
+    /// and is accounted for here. Its number stays reserved under the lease for the next card;
+    /// nothing becomes live.
+    Spoiled {
+        /// The person it was being made for.
+        ssn: String,
+        /// The reserved number it was made under.
+        card_number: String,
+        /// Why it was spoiled.
+        reason: String,
+    },
     /// The visit did not give the person a card.
     VisitFailed {
         /// The person.
@@ -126,6 +138,7 @@ impl KitEvent {
             KitEvent::HandedOver { ssn, .. }
             | KitEvent::Made { ssn, .. }
             | KitEvent::Activated { ssn, .. }
+            | KitEvent::Spoiled { ssn, .. }
             | KitEvent::VisitFailed { ssn, .. } => ssn,
         }
     }
@@ -401,6 +414,38 @@ pub fn decide_made(f: &MadeFacts) -> MadeDecision {
     }
 }
 
+/// What the archive knows when a spoiled card arrives.
+#[derive(Debug, Clone)]
+pub struct SpoiledFacts {
+    /// The number was reserved for this person under this lease.
+    pub reserved_in_lease: bool,
+    /// A card already carries the number.
+    pub number_used: bool,
+}
+
+/// One decision for every store: a spoiled card is recorded against the number the lease
+/// reserved for the person, before any card carries it (the kit spoils a card only before
+/// the good one is made); anything else is listed for a supervisor. It changes no card and no
+/// claim.
+pub fn decide_spoiled(event: &KitEvent, f: &SpoiledFacts) -> Result<(), String> {
+    let KitEvent::Spoiled { card_number, .. } = event else {
+        return Err("not a spoiled card".into());
+    };
+    if !f.reserved_in_lease {
+        return Err(format!(
+            "a spoiled card under number {card_number}, which this kit's lease did not reserve for the person: \
+             check the card in the kit's reject box"
+        ));
+    }
+    if f.number_used {
+        return Err(format!(
+            "a spoiled card under number {card_number} after a card carrying that number was recorded: \
+             check both cards before either is used"
+        ));
+    }
+    Ok(())
+}
+
 /// The supervisor's reason for a record that cannot stand, from the facts of the card.
 pub fn card_conflict(card: &str, status: crate::CardStatus, deceased: bool, what: &str) -> String {
     if deceased {
@@ -474,6 +519,26 @@ mod tests {
         assert!(decide_card_event(&handed(), &facts(Some(card(CardStatus::Made)), false, false)).is_err());
         assert!(decide_card_event(&handed(), &facts(None, true, false)).is_err());
         assert!(decide_card_event(&handed(), &facts(Some(card(CardStatus::Issued)), true, false)).is_err());
+    }
+
+    #[test]
+    fn a_spoiled_card_stands_only_against_the_number_reserved_and_still_unused() {
+        let spoiled = KitEvent::Spoiled {
+            ssn: "11010519491231002X".into(),
+            card_number: "B00000027".into(),
+            reason: "ribbon broke".into(),
+        };
+        let facts = |reserved_in_lease, number_used| SpoiledFacts { reserved_in_lease, number_used };
+        assert_eq!(decide_spoiled(&spoiled, &facts(true, false)), Ok(()));
+        let foreign = decide_spoiled(&spoiled, &facts(false, false));
+        assert!(foreign.as_ref().is_err_and(|r| r.contains("did not reserve")), "{foreign:?}");
+        let after = decide_spoiled(&spoiled, &facts(true, true));
+        assert!(after.as_ref().is_err_and(|r| r.contains("B00000027")), "{after:?}");
+        assert!(decide_spoiled(&handed(), &facts(true, false)).is_err());
+        assert_eq!(spoiled.ssn(), "11010519491231002X");
+        let json = serde_json::to_value(&spoiled).expect("json");
+        assert_eq!(json["event"], "spoiled");
+        assert_eq!(serde_json::from_value::<KitEvent>(json).expect("back"), spoiled);
     }
 
     #[test]

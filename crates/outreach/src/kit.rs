@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     PRIMARY KEY (lease_id, seq));
 -- What the kit carries for a person (the applicant's data for a card made on the visit), sealed.
 CREATE TABLE IF NOT EXISTS carried (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+-- The journal of cards made on the visit: an attempt is opened (sealed) before a blank card is
+-- fed and closed when the card is recorded or spoiled; one left open is a make that a crash or
+-- a pulled card interrupted.
+CREATE TABLE IF NOT EXISTS makings (
+    lease_id INTEGER NOT NULL, id INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (lease_id, id));
 -- Evidence captured on the visit (signature and photo images), sealed.
 CREATE TABLE IF NOT EXISTS evidence (
     id INTEGER PRIMARY KEY AUTOINCREMENT, lease_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -59,6 +64,15 @@ pub enum KitError {
     /// The visit's state does not allow it.
     #[error("{0}")]
     Visit(String),
+    /// A card was being made when the kit stopped (a crash, a pulled card): its attempt is
+    /// still open in the journal.
+    #[error("the making of card {card_number} (attempt {attempt}) was interrupted and is not settled: settle it first (station kit make --settle rejects the card and records it spoiled)")]
+    Interrupted {
+        /// The reserved number it was made under.
+        card_number: String,
+        /// The person's attempt.
+        attempt: u32,
+    },
     /// No visit list is checked out.
     #[error("no visit list checked out: check one out before leaving")]
     NoLease,
@@ -133,6 +147,51 @@ pub struct Evidence {
     pub bytes: Vec<u8>,
 }
 
+/// One attempt at making a card on the visit, journalled (sealed) before the blank card is
+/// fed, so that a crash or a pulled card in the middle leaves it open and the next make finds
+/// the spoiled card instead of forgetting it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Making {
+    /// Its row in the lease's journal, from 1.
+    pub id: i64,
+    /// The person.
+    pub ssn: String,
+    /// The reserved number the card is made under.
+    pub card_number: String,
+    /// The person's attempt on this visit list, from 1.
+    pub attempt: u32,
+    /// Unix seconds when it began.
+    pub begun_at: i64,
+    /// The device steps done so far (`fed`, `printed`, ...), each journalled once it is done.
+    #[serde(default)]
+    pub steps: Vec<String>,
+    /// How it ended; `None` while the card is being made (or the make was interrupted).
+    pub ended: Option<MakingEnd>,
+}
+
+/// How an attempt at making a card ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "end", rename_all = "kebab-case")]
+pub enum MakingEnd {
+    /// Read back and recorded as outbox record `seq`.
+    Made {
+        /// The outbox record.
+        seq: i64,
+    },
+    /// Spoiled: rejected (or taken out by the operator) and recorded as outbox record `seq`.
+    Spoiled {
+        /// Why.
+        reason: String,
+        /// The outbox record.
+        seq: i64,
+    },
+    /// No card left the hopper: nothing was spent.
+    NotFed {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// Where a person on the list stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VisitState {
@@ -144,6 +203,8 @@ pub struct VisitState {
     pub activated: Vec<String>,
     /// Failures recorded.
     pub failures: Vec<String>,
+    /// Cards spoiled while making theirs: why.
+    pub spoiled: Vec<String>,
 }
 
 /// What the kit carries for a person, opened (zeroized when dropped).
@@ -170,6 +231,7 @@ pub struct Kit {
     lease: Option<Lease>,
     outbox: Vec<Outgoing>,
     head: Option<Head>,
+    makings: Vec<Making>,
     clock: Clock,
 }
 
@@ -215,9 +277,11 @@ impl Kit {
             lease: None,
             outbox: Vec::new(),
             head: None,
+            makings: Vec::new(),
             clock: Box::new(system_now),
         };
         if let Some((lease, outbox, head)) = kit.read_current()? {
+            kit.makings = kit.read_makings(lease.checkout.lease_id)?;
             kit.lease = Some(lease);
             kit.outbox = outbox;
             kit.head = Some(head);
@@ -456,6 +520,7 @@ impl Kit {
         tx.commit().map_err(store_err)?;
         self.lease = Some(lease);
         self.outbox.clear();
+        self.makings.clear();
         self.head = Some(head);
         Ok(&self.lease.as_ref().ok_or(KitError::NoLease)?.checkout)
     }
@@ -483,6 +548,7 @@ impl Kit {
                 KitEvent::HandedOver { card_number, .. } => s.handed_over.push(card_number.clone()),
                 KitEvent::Activated { card_number, .. } => s.activated.push(card_number.clone()),
                 KitEvent::VisitFailed { reason, .. } => s.failures.push(reason.clone()),
+                KitEvent::Spoiled { reason, .. } => s.spoiled.push(reason.clone()),
             }
         }
         states
@@ -529,8 +595,21 @@ impl Kit {
 
     /// Appends a record and its evidence in one local transaction.
     fn append(&mut self, event: KitEvent, evidence: Vec<Evidence>) -> Result<i64, KitError> {
+        self.append_closing(event, evidence, None)
+    }
+
+    /// Appends a record and its evidence, and closes the making it ends (`closing`, with the
+    /// record's `seq`), in one local transaction: the journal never says a card was made or
+    /// spoiled that the outbox does not hold, nor the reverse.
+    fn append_closing(
+        &mut self,
+        event: KitEvent,
+        evidence: Vec<Evidence>,
+        closing: Option<(Making, &dyn Fn(i64) -> MakingEnd)>,
+    ) -> Result<i64, KitError> {
         let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
         let seq = self.outbox.len() as i64 + 1;
+        let closed = closing.map(|(m, end)| Making { ended: Some(end(seq)), ..m });
         let record =
             KitRecord { record_id: format!("{}/{lease_id}/{seq}", self.kit_id), lease_id, seq, event };
         let prev_sm3 = self.head.as_ref().map(|h| h.sm3.clone()).ok_or(KitError::NoLease)?;
@@ -562,10 +641,162 @@ impl Kit {
             )
             .map_err(store_err)?;
         }
+        if let Some(m) = &closed {
+            self.write_making(&tx, lease_id, m)?;
+        }
         tx.commit().map_err(store_err)?;
         self.outbox.push(o);
         self.head = Some(head);
+        if let Some(m) = closed {
+            self.keep_making(m);
+        }
         Ok(seq)
+    }
+
+    /// The lease's journal of cards made on the visit, in order.
+    fn read_makings(&self, lease_id: i64) -> Result<Vec<Making>, KitError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, CAST(body AS BLOB) FROM makings WHERE lease_id = ?1 ORDER BY id")
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map([lease_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(store_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(store_err)?;
+        let mut out = Vec::new();
+        for (n, (id, body)) in (1i64..).zip(rows) {
+            let altered =
+                || KitError::Tampered(format!("the journal of card making, row {id}, was altered or moved"));
+            let plain = self.vault.open(&format!("making:{lease_id}:{id}"), &body).map_err(|_| altered())?;
+            let m: Making = serde_json::from_slice(&plain).map_err(|_| altered())?;
+            if m.id != id || id != n {
+                return Err(altered());
+            }
+            out.push(m);
+        }
+        // A deleted row would hide a spoiled card: the sealed count names every attempt begun.
+        let begun = self.sealed_meta::<i64>(&format!("makings:{lease_id}"))?.unwrap_or(0);
+        if begun != out.len() as i64 {
+            return Err(KitError::Tampered(format!(
+                "the journal of card making holds {} attempts, {begun} were begun",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Writes (sealed) one row of the journal of card making.
+    fn write_making(&self, conn: &Connection, lease_id: i64, m: &Making) -> Result<(), KitError> {
+        let body = self
+            .vault
+            .seal(&format!("making:{lease_id}:{}", m.id), &serde_json::to_vec(m).map_err(store_err)?)?;
+        conn.execute(
+            "INSERT OR REPLACE INTO makings (lease_id, id, body) VALUES (?1, ?2, ?3)",
+            params![lease_id, m.id, body],
+        )
+        .map_err(store_err)?;
+        Ok(())
+    }
+
+    fn keep_making(&mut self, m: Making) {
+        match self.makings.iter_mut().find(|k| k.id == m.id) {
+            Some(k) => *k = m,
+            None => self.makings.push(m),
+        }
+    }
+
+    /// The journal of cards made on this visit list, in order.
+    pub fn makings(&self) -> &[Making] {
+        &self.makings
+    }
+
+    /// The make a crash or a pulled card interrupted: begun and never closed. Settle it
+    /// ([`Kit::spoil_making`] or [`Kit::making_not_fed`]) before anything else is made or synced.
+    pub fn interrupted_making(&self) -> Option<&Making> {
+        self.makings.iter().find(|m| m.ended.is_none())
+    }
+
+    fn interrupted(m: &Making) -> KitError {
+        KitError::Interrupted { card_number: m.card_number.clone(), attempt: m.attempt }
+    }
+
+    /// Journals the making of `ssn`'s card under their reserved number: call it before the
+    /// blank card is fed. Refused while an earlier make is not settled.
+    pub fn begin_making(&mut self, ssn: &str) -> Result<Making, KitError> {
+        if let Some(open) = self.interrupted_making() {
+            return Err(Kit::interrupted(open));
+        }
+        let visit = self.may_make(ssn)?;
+        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        let m = Making {
+            id: self.makings.len() as i64 + 1,
+            ssn: ssn.into(),
+            card_number: visit.card_number,
+            attempt: self.makings.iter().filter(|m| m.ssn == ssn).count() as u32 + 1,
+            begun_at: (self.clock)(),
+            steps: Vec::new(),
+            ended: None,
+        };
+        let begun = self.seal_meta(&format!("makings:{lease_id}"), &m.id)?;
+        let tx = self.conn.unchecked_transaction().map_err(store_err)?;
+        self.write_making(&tx, lease_id, &m)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES (?1, ?2)",
+            params![format!("makings:{lease_id}"), begun],
+        )
+        .map_err(store_err)?;
+        tx.commit().map_err(store_err)?;
+        self.makings.push(m.clone());
+        Ok(m)
+    }
+
+    /// The open make's card is spoiled (a device fault, or found after a crash): it is in the
+    /// reject box or the operator took it out. Records it in the outbox for the province
+    /// ([`KitEvent::Spoiled`]) and closes the attempt, in one transaction; the number stays
+    /// reserved for the next card. Allowed even after the longest time offline: it happened.
+    pub fn spoil_making(&mut self, reason: &str) -> Result<i64, KitError> {
+        let m = self.open_making()?;
+        if reason.trim().is_empty() {
+            return Err(KitError::Visit("record why the card was spoiled".into()));
+        }
+        let event = KitEvent::Spoiled {
+            ssn: m.ssn.clone(),
+            card_number: m.card_number.clone(),
+            reason: reason.into(),
+        };
+        let end = |seq| MakingEnd::Spoiled { reason: reason.into(), seq };
+        self.append_closing(event, Vec::new(), Some((m, &end)))
+    }
+
+    /// Journals a device step of the open make once it is done (`fed`, `printed`, ...): after
+    /// a crash, a card that is no longer in the printer was fed or not by this journal.
+    pub fn making_step(&mut self, step: &str) -> Result<(), KitError> {
+        let mut m = self.open_making()?;
+        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        m.steps.push(step.into());
+        self.write_making(&self.conn, lease_id, &m)?;
+        self.keep_making(m);
+        Ok(())
+    }
+
+    /// The open make never fed a card (the printer said so): the attempt is closed, nothing
+    /// was spent and nothing goes to the province.
+    pub fn making_not_fed(&mut self, reason: &str) -> Result<(), KitError> {
+        let m = self.open_making()?;
+        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        let closed = Making { ended: Some(MakingEnd::NotFed { reason: reason.into() }), ..m };
+        self.write_making(&self.conn, lease_id, &closed)?;
+        self.keep_making(closed);
+        Ok(())
+    }
+
+    fn open_making(&self) -> Result<Making, KitError> {
+        let lease = self.lease.as_ref().ok_or(KitError::NoLease)?;
+        if lease.checkin.is_some() {
+            return Err(KitError::NoLease);
+        }
+        self.interrupted_making().cloned().ok_or_else(|| KitError::Visit("no card is being made".into()))
     }
 
     /// Evidence kept with record `seq` of the current lease.
@@ -590,22 +821,26 @@ impl Kit {
 
     /// Makes a card on the visit for a claimed person without a pre-made card: the reserved
     /// number is the card's. `card_id` and `atr` are what the chip reads back.
+    /// The make journalled by [`Kit::begin_making`] for `ssn`, if open, is closed with it.
     pub fn make_card(&mut self, ssn: &str, card_id: &str, atr: &str) -> Result<String, KitError> {
+        let open = self.interrupted_making().cloned();
+        if let Some(m) = open.as_ref().filter(|m| m.ssn != ssn) {
+            return Err(Kit::interrupted(m));
+        }
         let visit = self.may_make(ssn)?;
         if card_id.is_empty() || atr.is_empty() {
             return Err(KitError::Visit(
                 "read the new card back (card id and ATR) before recording it".into(),
             ));
         }
-        self.append(
-            KitEvent::Made {
-                ssn: ssn.into(),
-                claim_id: visit.claim_id,
-                card_id: card_id.into(),
-                atr: atr.into(),
-            },
-            Vec::new(),
-        )?;
+        let event = KitEvent::Made {
+            ssn: ssn.into(),
+            claim_id: visit.claim_id,
+            card_id: card_id.into(),
+            atr: atr.into(),
+        };
+        let end = |seq| MakingEnd::Made { seq };
+        self.append_closing(event, Vec::new(), open.map(|m| (m, &end as &dyn Fn(i64) -> MakingEnd)))?;
         Ok(visit.card_number)
     }
 

@@ -45,6 +45,10 @@ pub enum SyncError {
 /// Sends what is pending and checks the lease in.
 pub fn sync(kit: &mut Kit, archive: &dyn ProvincialArchive) -> Result<SyncReport, SyncError> {
     kit.verify_store()?;
+    // A card spoiled by a crash must reach the province with the rest: settle it first.
+    if let Some(m) = kit.interrupted_making() {
+        return Err(KitError::Interrupted { card_number: m.card_number.clone(), attempt: m.attempt }.into());
+    }
     let lease = kit.lease().ok_or(KitError::NoLease)?.clone();
     let records = kit.outbox().len();
     let interrupted = |kit: &Kit, e: ArchiveError| -> SyncError {

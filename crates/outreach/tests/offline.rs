@@ -234,3 +234,94 @@ fn a_sync_killed_at_random_points_loses_nothing_and_applies_nothing_twice_on_sql
     let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
     every_record_once(&kit, arch.as_ref(), records);
 }
+
+/// Making a card is journalled before the blank card is fed: a crash in the middle leaves the
+/// attempt open, found at the next log-in; it is settled (the card recorded spoiled, sealed in
+/// the store, in the outbox for the province) before anything else is made or synced, and the
+/// next card is made under the same reserved number.
+#[test]
+fn an_interrupted_make_is_found_settled_as_spoiled_and_the_number_kept() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let open = sqlite(dir.path());
+    let arch = open("kit-m");
+    let (person, other) = (fresh_ssn(), fresh_ssn());
+    let path = dir.path().join("kit.db");
+    let mut kit = Kit::create(&path, "kit-m", "op", PASSWORD).expect("kit");
+    kit.checkout(arch.as_ref(), vec![visit(&person, None), visit(&other, None)], 3600, 3600)
+        .expect("checkout");
+    let reserved = |ssn: &str, kit: &Kit| {
+        kit.lease()
+            .and_then(|l| l.checkout.visits.iter().find(|v| v.ssn == ssn))
+            .map(|v| v.card_number.clone())
+    };
+    let number = reserved(&person, &kit).expect("reserved");
+    kit.begin_making(&person).expect("begin");
+    kit.making_step("fed").expect("journalled");
+    kit.making_step("printed").expect("journalled");
+    let begun = kit.interrupted_making().cloned().expect("open");
+    assert_eq!((begun.attempt, begun.card_number.as_str(), begun.ended.as_ref()), (1, number.as_str(), None));
+    assert_eq!(begun.steps, ["fed", "printed"]);
+    drop(kit); // the process dies with the card in the printer
+
+    let mut kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+    assert_eq!(kit.interrupted_making(), Some(&begun), "the interrupted make is found");
+    let raw: Vec<u8> = rusqlite::Connection::open(&path)
+        .and_then(|db| db.query_row("SELECT body FROM makings", [], |r| r.get(0)))
+        .expect("raw SQL");
+    assert!(!raw.windows(18).any(|w| w == person.as_bytes()), "the journal is sealed");
+    let refused = |e: KitError| matches!(e, KitError::Interrupted { ref card_number, attempt: 1 } if *card_number == number);
+    assert!(refused(kit.begin_making(&other).expect_err("not settled")));
+    assert!(refused(
+        kit.make_card(&other, "110100D15600000500BF7C7A48FB0005", "3B00").expect_err("not settled")
+    ));
+    match outreach::sync(&mut kit, arch.as_ref()) {
+        Err(outreach::SyncError::Kit(e)) => assert!(refused(e)),
+        other => panic!("a sync with a make not settled: {other:?}"),
+    }
+    let seq = kit.spoil_making("crash after the face was printed").expect("spoiled");
+    assert_eq!(
+        kit.outbox()[seq as usize - 1].record.event,
+        kit::KitEvent::Spoiled {
+            ssn: person.clone(),
+            card_number: number.clone(),
+            reason: "crash after the face was printed".into()
+        }
+    );
+    assert!(kit.interrupted_making().is_none());
+    assert!(kit.spoil_making("again").is_err(), "nothing left to settle");
+    assert_eq!(kit.visit_states()[&person].spoiled, ["crash after the face was printed"]);
+
+    // The next attempt: the same number; the feeder was empty the first time.
+    let second = kit.begin_making(&person).expect("begin");
+    assert_eq!((second.attempt, second.card_number.as_str()), (2, number.as_str()));
+    kit.making_not_fed("feeder empty").expect("not fed");
+    assert_eq!(kit.outbox().len(), 1, "a card never fed is not a spoiled card");
+    let third = kit.begin_making(&person).expect("begin");
+    assert_eq!(third.attempt, 3);
+    let made = kit.make_card(&person, "110100D15600000500BF7C7A48FB0006", "3B00").expect("made");
+    assert_eq!(made, number, "the card carries the reserved number");
+    let kit = {
+        drop(kit);
+        Kit::open(&path, "op", PASSWORD).expect("log in")
+    };
+    let ends: Vec<_> = kit.makings().iter().map(|m| m.ended.clone()).collect();
+    assert_eq!(
+        ends,
+        [
+            Some(outreach::kit::MakingEnd::Spoiled {
+                reason: "crash after the face was printed".into(),
+                seq: 1
+            }),
+            Some(outreach::kit::MakingEnd::NotFed { reason: "feeder empty".into() }),
+            Some(outreach::kit::MakingEnd::Made { seq: 2 }),
+        ]
+    );
+
+    // At the province: the spoiled card on record once, the made card under the number.
+    let mut kit = kit;
+    let report = outreach::sync(&mut kit, arch.as_ref()).expect("sync");
+    assert_eq!((report.sent, report.conflicts.len()), (2, 0), "{:?}", report.conflicts);
+    let cards = arch.lookup(&person).expect("lookup").cards;
+    assert_eq!(cards.iter().map(|c| c.card_number.as_str()).collect::<Vec<_>>(), [number.as_str()]);
+    assert_eq!(report.checkin.returned_numbers, [reserved(&other, &kit).expect("reserved")]);
+}

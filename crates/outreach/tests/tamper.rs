@@ -221,3 +221,23 @@ fn carried_data_is_sealed_kept_per_person_and_gone_after_the_check_in() {
     assert!(kit.carried(&a).expect("a").is_none(), "the people's data leave the kit at check-in");
     assert!(kit.carried(&b).expect("b").is_none());
 }
+
+#[test]
+fn a_make_hidden_by_deleting_its_journal_row_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = dir.path().join("kit.db");
+    let person = fresh_ssn();
+    let mut kit = Kit::create(&store, "kit-t", "op", PASSWORD).expect("kit");
+    kit.checkout(&province(dir.path(), "kit-t"), vec![visit(&person, None)], 3600, 3600).expect("checkout");
+    kit.begin_making(&person).expect("begin");
+    kit.making_step("printed").expect("journalled");
+    drop(kit); // killed with a spoiled card in the printer
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&store, &copy).expect("copy");
+    sql(&copy, "UPDATE makings SET body = body || x'00'");
+    let e = refused(&copy);
+    assert!(e.contains("journal of card making, row 1, was altered"), "{e}");
+    sql(&store, "DELETE FROM makings");
+    let e = refused(&store);
+    assert!(e.contains("holds 0 attempts, 1 were begun"), "{e}");
+}

@@ -6,7 +6,7 @@
 use archive::kit::{
     self, CardFacts, Checkin, CheckinRequest, Checkout, CheckoutRequest, ClaimFacts, KitConflict, KitEvent,
     KitRecord, LeasedVisit, MadeDecision, MadeFacts, RecordOutcome, RecordResult, RefusedVisit,
-    ResolveRequest,
+    ResolveRequest, SpoiledFacts,
 };
 use archive::{ArchiveError, CardStatus, Refusal};
 use deadpool_postgres::Transaction;
@@ -113,6 +113,26 @@ impl Store {
             .await
             .map_err(pg)?;
         Ok(())
+    }
+
+    /// The spoiled cards kit `kit_id` reported under lease `lease_id`, in record order:
+    /// (record id, holder, card number, reason), whatever the archive made of them.
+    pub async fn spoiled_cards(
+        &self,
+        kit_id: &str,
+        lease_id: i64,
+    ) -> Result<Vec<(String, String, String, String)>, ArchiveError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT r.record_id, r.ssn, r.event->>'card_number' AS card_number, r.event->>'reason' AS reason
+                 FROM kit_records r JOIN kit_leases l USING (lease_id)
+                 WHERE l.kit = $1 AND r.lease_id = $2 AND r.event->>'event' = 'spoiled' ORDER BY r.seq",
+                &[&kit_id, &lease_id],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
     /// Every kit's open conflicts, oldest first.
@@ -376,6 +396,23 @@ async fn apply(
                 Some(reason) => RecordOutcome::Conflict { reason },
             };
             Ok((outcome, Some(number)))
+        }
+        KitEvent::Spoiled { card_number, .. } => {
+            let reserved_in_lease: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM kit_claims k JOIN claims c USING (claim_id)
+                     WHERE k.lease_id = $1 AND c.ssn = $2 AND c.card_number = $3) AS e",
+                    &[&r.lease_id, &ssn, card_number],
+                )
+                .await?
+                .get("e");
+            let facts =
+                SpoiledFacts { reserved_in_lease, number_used: card(tx, card_number).await?.is_some() };
+            let outcome = match kit::decide_spoiled(&r.event, &facts) {
+                Ok(()) => RecordOutcome::Applied { card: None },
+                Err(reason) => RecordOutcome::Conflict { reason },
+            };
+            Ok((outcome, Some(card_number.clone())))
         }
         KitEvent::VisitFailed { card_number, .. } => {
             Ok((RecordOutcome::Applied { card: None }, card_number.clone()))

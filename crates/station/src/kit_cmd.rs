@@ -4,6 +4,11 @@
 //! card path as the counter's (`PcscCounter`: the chip through PC/SC, the face through the
 //! card printer), and everything goes to the provincial archive at `kit sync`.
 //!
+//! A make is journalled in the kit's store before the blank card is fed and after each device
+//! step; a device error or a crash in the middle leaves a spoiled card that the journal
+//! names: it is rejected and recorded spoiled (at once, or by the next `kit make`), and goes
+//! to the province with the rest.
+//!
 //! The password comes from `STATION_PASSWORD`, never from the command line; ID numbers are
 //! shown masked.
 
@@ -16,7 +21,7 @@ use archive::kit::VisitRequest;
 use archive::ProvincialArchive;
 use base64::Engine as _;
 use issuance::lifecycle::{ActivationEvidence, Channel};
-use issuance::{CardPath, DeviceError, FaceText, FinancialHolder};
+use issuance::{CardPath, CardPlace, DeviceError, FaceText, FinancialHolder};
 use outreach::Kit;
 use printer::PrintJob;
 use serde::{Deserialize, Serialize};
@@ -32,7 +37,8 @@ pub enum KitCmd {
     /// The lease, each visit and where it stands, time left offline, the outbox.
     Status(StatusArgs),
     /// Make a person's card on the visit under their reserved number: chip and face through
-    /// the counter's card path, read back.
+    /// the counter's card path, read back. Each step is journalled; a make that a crash or a
+    /// pulled card interrupted is settled first (the card rejected and recorded spoiled).
     Make(MakeArgs),
     /// Hand a card (pre-made, or made on the visit) to its holder, who signs.
     Handover(HandoverArgs),
@@ -117,8 +123,12 @@ pub struct MakeArgs {
     #[command(flatten)]
     station: StationArgs,
     /// The person's resident ID number.
+    #[arg(long, required_unless_present = "settle")]
+    ssn: Option<String>,
+    /// Only settle a make that was interrupted (reject its card, record it spoiled); make no
+    /// new card.
     #[arg(long)]
-    ssn: String,
+    settle: bool,
     /// Where the firmware profiles are.
     #[arg(long, env = "STATION_PROFILES")]
     profiles: Option<PathBuf>,
@@ -407,7 +417,7 @@ fn status(a: StatusArgs) -> Result<()> {
             serde_json::json!({
                 "ssn": mask_id(&v.ssn), "name": v.name, "reserved_number": v.card_number,
                 "premade_card": v.premade_card, "made": s.made, "handed_over": s.handed_over,
-                "activated": s.activated, "failures": s.failures,
+                "activated": s.activated, "failures": s.failures, "spoiled": s.spoiled,
             })
         })
         .collect();
@@ -418,7 +428,12 @@ fn status(a: StatusArgs) -> Result<()> {
         .map(|r| serde_json::json!({"ssn": mask_id(&r.ssn), "refusal": r.refusal.to_string()}))
         .collect();
     let left = lease.must_sync_by - now();
+    let interrupted = kit.interrupted_making().map(|m| {
+        serde_json::json!({"ssn": mask_id(&m.ssn), "card_number": m.card_number, "attempt": m.attempt,
+            "steps": m.steps})
+    });
     let report = serde_json::json!({
+        "interrupted_make": interrupted,
         "kit": kit.kit_id(), "lease_id": lease.checkout.lease_id, "expires_at": lease.checkout.expires_at,
         "must_sync_by": lease.must_sync_by, "seconds_left_offline": left.max(0),
         "checked_in": lease.checkin.is_some(), "outbox": kit.outbox().len(), "synced": synced,
@@ -455,7 +470,20 @@ fn status(a: StatusArgs) -> Result<()> {
         } else {
             format!("to visit; number {} reserved", v.card_number)
         };
-        println!("  {} {}: {state}", mask_id(&v.ssn), v.name);
+        let spoiled =
+            if s.spoiled.is_empty() { String::new() } else { format!(" ({} spoiled)", s.spoiled.len()) };
+        println!("  {} {}: {state}{spoiled}", mask_id(&v.ssn), v.name);
+    }
+    if let Some(m) = kit.interrupted_making() {
+        println!(
+            "INTERRUPTED: card {} for {} (attempt {}) was being made when the kit stopped{}: run station kit \
+             make --settle (or the next station kit make) to settle it: its card is rejected and recorded \
+             spoiled before anything more is made or synced",
+            m.card_number,
+            mask_id(&m.ssn),
+            m.attempt,
+            if m.steps.is_empty() { String::new() } else { format!(" (done: {})", m.steps.join(", ")) }
+        );
     }
     for r in &lease.checkout.refused {
         println!("  {} refused at checkout: {}", mask_id(&r.ssn), r.refusal);
@@ -483,15 +511,23 @@ fn device(e: DeviceError) -> anyhow::Error {
     anyhow::anyhow!("{}: {} ({})", e.step, e.message, e.action)
 }
 
-fn make(a: MakeArgs) -> Result<()> {
-    let mut kit = open(&a.store)?;
-    // Asked before a blank card is spent.
-    let visit = kit.may_make(&a.ssn)?;
-    let carried = kit.carried(&a.ssn)?.with_context(|| {
+/// `STATION_KIT_CRASH_AT=fed|printed|written|read` kills `station kit make` right after that
+/// device step is journalled (the kill -9 tests); never set in production.
+fn crash_hook(step: &str) {
+    if std::env::var("STATION_KIT_CRASH_AT").is_ok_and(|s| s == step) {
+        tracing::error!(step, "crash hook: killing the process");
+        let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}
+
+/// The applicant the kit carries for `ssn`, and their photo.
+fn carried_applicant(kit: &Kit, ssn: &str) -> Result<(Validated, Option<Vec<u8>>)> {
+    let carried = kit.carried(ssn)?.with_context(|| {
         format!(
             "the kit carries no applicant data for {}: it was not on the visit list with its applicant; \
              send the person to a counter",
-            mask_id(&a.ssn)
+            mask_id(ssn)
         )
     })?;
     let carried: CarriedApplicant = serde_json::from_slice(&carried).context("the carried applicant data")?;
@@ -500,7 +536,7 @@ fn make(a: MakeArgs) -> Result<()> {
         .validate(station::clock::today())
         .map_err(|e| anyhow::anyhow!("the applicant's data need correcting:\n{e}"))?;
     anyhow::ensure!(
-        validated.id.as_str() == a.ssn,
+        validated.id.as_str() == ssn,
         "the carried applicant is someone else: call the supervisor"
     );
     let photo = carried
@@ -508,12 +544,38 @@ fn make(a: MakeArgs) -> Result<()> {
         .map(|p| base64::engine::general_purpose::STANDARD.decode(p))
         .transpose()
         .context("the carried photo")?;
+    Ok((validated, photo))
+}
+
+fn make(a: MakeArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    let interrupted = kit.interrupted_making().cloned();
+    let person = match (&a.ssn, a.settle) {
+        (Some(ssn), false) => {
+            // Asked before a blank card is spent.
+            let visit = kit.may_make(ssn)?;
+            let (validated, photo) = carried_applicant(&kit, ssn)?;
+            Some((visit, validated, photo))
+        }
+        _ if interrupted.is_none() => {
+            println!("no make was interrupted: nothing to settle");
+            return Ok(());
+        }
+        _ => None,
+    };
 
     let config = config(&a.station)?.context(
         "give --config: the station's configuration names the printer, the readers and the card profile",
     )?;
     let counter =
         config.counter.clone().context("the configuration has no [counter] section: name the devices")?;
+    if counter.printer.trim().is_empty() {
+        bail!(
+            "this kit has no card printer (the configuration's printer is empty): no card can be made on this \
+             visit; only pre-made cards can be handed over (station kit handover), the others are served at a \
+             counter or on a visit with a printer"
+        );
+    }
     let profiles = crate::profiles_dir(a.profiles.clone());
     let profile_path =
         if counter.profile.is_absolute() { counter.profile.clone() } else { profiles.join(&counter.profile) };
@@ -523,7 +585,7 @@ fn make(a: MakeArgs) -> Result<()> {
         .with_context(|| format!("opening the printer {}: check its cable and power", counter.printer))?;
     let faces = CarriedFaces {
         layout: station::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?,
-        photo,
+        photo: person.as_ref().and_then(|(_, _, photo)| photo.clone()),
     };
     let financial = counter
         .financial
@@ -549,57 +611,160 @@ fn make(a: MakeArgs) -> Result<()> {
         card_timeout: Duration::from_secs(15),
         financial: financial.as_ref(),
     };
-    let made = make_on(&mut path, &validated, &visit.card_number, &params, &profile);
+
+    if let Some(m) = &interrupted {
+        let done = if m.steps.is_empty() { "before any device step".to_string() } else { m.steps.join(", ") };
+        let settled = settle(&mut kit, &mut path, &format!("the make was interrupted (done: {done})"))?;
+        println!(
+            "interrupted make of card {} (attempt {}) settled: {}",
+            m.card_number, m.attempt, settled.said
+        );
+        if settled.operator_first {
+            bail!("{}; then run station kit make again", settled.said);
+        }
+    }
+    let Some((visit, validated, _)) = person else { return Ok(()) };
+    let ssn = validated.id.as_str().to_string();
+
+    let making = kit.begin_making(&ssn)?;
+    let made = make_on(&mut path, &validated, &visit.card_number, &params, &profile, &mut |step| {
+        kit.making_step(step)?;
+        crash_hook(step);
+        Ok(())
+    });
     let (card_id, atr) = match made {
         Ok(m) => m,
         Err(e) => {
-            let rejected = match path.reject() {
-                Ok(()) => "the card went to the reject box".to_string(),
-                Err(r) => format!("take the card out of the printer ({})", r.message),
-            };
+            let settled = settle(&mut kit, &mut path, &format!("{e:#}"))?;
             bail!(
-                "{e:#}; {rejected}. Nothing was recorded and number {} is still reserved: fix the device and \
-                 run station kit make again",
-                visit.card_number
+                "{e:#}; {}. Number {} is still reserved: fix the device and run station kit make again",
+                settled.said,
+                making.card_number
             );
         }
     };
-    let number = kit.make_card(&a.ssn, &card_id, &atr).with_context(|| {
+    let number = kit.make_card(&ssn, &card_id, &atr).with_context(|| {
         format!(
             "the card {} was made but could not be recorded: keep it and call the supervisor",
             visit.card_number
         )
     })?;
     println!(
-        "card {number} made for {} (card id {card_id}): chip read back, face printed; hand it over with \
-         station kit handover",
-        mask_id(&a.ssn)
+        "card {number} made for {} (card id {card_id}, attempt {}): chip read back, face printed; hand it over \
+         with station kit handover",
+        mask_id(&ssn),
+        making.attempt
     );
     Ok(())
 }
 
+/// What settling an open make did.
+struct Settled {
+    /// For the operator.
+    said: String,
+    /// The card could not be moved: the operator takes it out before the next card.
+    operator_first: bool,
+}
+
+/// Settles the open make (after a device fault, or found open after a crash): asks the card
+/// path where the card is, rejects it if it is still in the printer, and records it spoiled
+/// (the counter's rule: a card that was fed ends made or spoiled, never unaccounted for). A
+/// card never fed spent nothing and is not recorded as spoiled.
+fn settle(kit: &mut Kit, path: &mut PcscCounter<'_>, reason: &str) -> Result<Settled> {
+    let m = kit.interrupted_making().cloned().context("no make to settle")?;
+    let fed = !m.steps.is_empty();
+    let said =
+        |said: String, operator_first: bool| -> Result<Settled> { Ok(Settled { said, operator_first }) };
+    let spoil = |kit: &mut Kit, why: &str| -> Result<i64> {
+        kit.spoil_making(why).with_context(|| {
+            format!(
+                "card {} is spoiled but could not be recorded: keep it and call the supervisor",
+                m.card_number
+            )
+        })
+    };
+    match path.whereabouts() {
+        CardPlace::NotFed if !fed => {
+            kit.making_not_fed(reason)?;
+            said("no card had left the hopper: nothing was spent".into(), false)
+        }
+        CardPlace::AtContact | CardPlace::AtPrint => match path.reject() {
+            Ok(()) => {
+                let seq = spoil(kit, reason)?;
+                said(
+                    format!("the card went to the reject box, recorded spoiled (outbox record {seq})"),
+                    false,
+                )
+            }
+            Err(e) => {
+                let seq = spoil(kit, reason)?;
+                said(
+                    format!(
+                        "the spoiled card cannot be moved ({}): take it out of the printer and put it with the \
+                         rejected cards (recorded spoiled, outbox record {seq})",
+                        e.message
+                    ),
+                    true,
+                )
+            }
+        },
+        CardPlace::Rejected => {
+            let seq = spoil(kit, reason)?;
+            said(format!("the card is in the reject box, recorded spoiled (outbox record {seq})"), false)
+        }
+        CardPlace::NotFed | CardPlace::Ejected => {
+            let seq = spoil(kit, reason)?;
+            said(
+                format!(
+                    "the card left the printer: it is spoiled, put it with the rejected cards (recorded, outbox \
+                     record {seq})"
+                ),
+                false,
+            )
+        }
+        CardPlace::Unknown => {
+            let seq = spoil(kit, reason)?;
+            said(
+                format!(
+                    "the printer cannot say where the card is: open it and take the card out (recorded spoiled, \
+                     outbox record {seq})"
+                ),
+                true,
+            )
+        }
+    }
+}
+
 /// The counter's steps for one card, without the archive (the kit records it offline): feed,
-/// financial application, face, social-security application, read-back, eject. The card id
-/// and ATR (hex) read back.
+/// financial application, face, social-security application, read-back, eject; `done` is
+/// told each device step once it is done (the kit journals it). The card id and ATR (hex)
+/// read back.
 fn make_on(
     path: &mut PcscCounter<'_>,
     validated: &Validated,
     card_number: &str,
     params: &issuance::records::IssueParams,
     profile: &firmware_profile::Profile,
+    done: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<(String, String)> {
     let atr = path.feed().map_err(device)?;
+    done("fed")?;
     let holder =
         FinancialHolder { ssn: validated.id.as_str(), name: validated.name.as_str(), card_number, atr: &atr };
-    path.personalise_financial(&holder).map_err(device)?;
+    if path.personalise_financial(&holder).map_err(device)?.is_some() {
+        done("financial")?;
+    }
     path.print(&FaceText::of(validated, card_number, params)).map_err(device)?;
+    done("printed")?;
     let atr = path.atr().map_err(device)?;
     let (issuer, holder) = issuance::records::card_data(validated, card_number, params, profile, &atr)?;
     path.personalise_ssc(&atr, &issuer, &holder).map_err(device)?;
+    done("written")?;
     let read = path.read_chip(&atr).map_err(device)?;
     if read.issuer != issuer || read.holder != holder {
         bail!("the chip does not hold what was written (read back)");
     }
+    done("read")?;
     path.eject().map_err(device)?;
     Ok((issuer.card_id.to_string(), hex::encode_upper(&atr)))
 }

@@ -4,10 +4,14 @@
 //! TLS. Checkout of three people, the service stopped, a card made on the visit through the
 //! counter's card path, a pre-made card handed over, activations face to face, a failure;
 //! the service back, the sync: the province shows the cards live, nobody holds two, and a
-//! second sync applies nothing twice. Run inside `isolated` (pcscd and PostgreSQL).
+//! second sync applies nothing twice. A make killed between its device steps
+//! (`STATION_KIT_CRASH_AT`) is found by the next status, settled by the next make (the card
+//! rejected and recorded spoiled) and the card made under the same number; the province gets
+//! the spoiled cards once. Run inside `isolated` (pcscd and PostgreSQL).
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -56,7 +60,16 @@ struct Kit<'a> {
 
 impl Kit<'_> {
     fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(STATION)
+        self.run_with(args, None)
+    }
+
+    /// `station kit ARGS`, killed by `STATION_KIT_CRASH_AT=crash` when given.
+    fn run_with(&self, args: &[&str], crash: Option<&str>) -> Output {
+        let mut cmd = Command::new(STATION);
+        if let Some(step) = crash {
+            cmd.env("STATION_KIT_CRASH_AT", step);
+        }
+        let out = cmd
             .arg("kit")
             .args(args)
             .env("STATION_PASSWORD", KIT_PASSWORD)
@@ -84,6 +97,13 @@ impl Kit<'_> {
         let out = self.run(args);
         assert!(!out.status.success(), "kit {args:?} should be refused");
         assert!(text(&out).contains(why), "kit {args:?}: expected {why:?} in:\n{}", text(&out));
+    }
+
+    /// `station kit ARGS` killed (kill -9) right after device step `step`.
+    fn crash(&self, args: &[&str], step: &str) -> String {
+        let out = self.run_with(args, Some(step));
+        assert_eq!(out.status.signal(), Some(9), "kit {args:?} was not killed at {step}:\n{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn status(&self) -> serde_json::Value {
@@ -182,13 +202,70 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     // A card made on the visit for person 0 through the counter's card path.
     kit.refused(&["make", "--ssn", &ssn(1)], "hand it over instead");
     kit.refused(&["make", "--ssn", &stranger], "not on the visit list");
+    // A kit without a printer makes no card and spends nothing.
+    let no_printer = dir.join("kit-no-printer.toml");
+    let with_printer = std::fs::read_to_string(&kit.config).expect("kit.toml");
+    let printer_line = with_printer.lines().find(|l| l.starts_with("printer = ")).expect("printer line");
+    std::fs::write(&no_printer, with_printer.replace(printer_line, "printer = \"\"")).expect("config");
+    let bare = Kit { config: no_printer, secrets: kit.secrets.clone(), store: kit.store.clone(), ..kit };
+    bare.refused(&["make", "--ssn", &ssn(0)], "only pre-made cards can be handed over");
+    assert!(kit.status()["interrupted_make"].is_null(), "nothing begun without a printer");
+    // A device error after the card was fed (the contact station's reader is not there): the
+    // card goes to the reject box and is recorded spoiled; the number stays reserved.
+    let no_reader = dir.join("kit-no-reader.toml");
+    let reader_line = with_printer.lines().find(|l| l.starts_with("card_reader = ")).expect("reader line");
+    std::fs::write(&no_reader, with_printer.replace(reader_line, "card_reader = \"No Such Reader 00 00\""))
+        .expect("config");
+    let broken = Kit { config: no_reader, secrets: kit.secrets.clone(), store: kit.store.clone(), ..kit };
+    let out = broken.run(&["make", "--ssn", &ssn(0)]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("card at the contact station"), "{said}");
+    assert!(said.contains("the card went to the reject box, recorded spoiled (outbox record 1)"), "{said}");
+    assert!(said.contains(&format!("Number {reserved} is still reserved")), "{said}");
+    let status = kit.status();
+    assert!(status["interrupted_make"].is_null(), "the spoiled card is settled at once");
+    assert_eq!(visit(&status, &masked(0))["spoiled"].as_array().map(Vec::len), Some(1));
+
+    // Killed right after the feed, then (settling the first) right after the chip was
+    // written: each make is found interrupted, its card rejected and recorded spoiled.
+    for (step, attempt) in [("fed", 2), ("written", 3)] {
+        let out = kit.crash(&["make", "--ssn", &ssn(0)], step);
+        if attempt == 3 {
+            assert!(out.contains("(attempt 2) settled: the card went to the reject box"), "{out}");
+        }
+        let status = kit.status();
+        let open = &status["interrupted_make"];
+        assert_eq!(
+            (open["card_number"].as_str(), open["attempt"].as_i64()),
+            (Some(reserved.as_str()), Some(attempt))
+        );
+        assert_eq!(open["steps"].as_array().and_then(|s| s.last()).and_then(|s| s.as_str()), Some(step));
+        assert_eq!(
+            status["outbox"],
+            attempt - 1,
+            "the interrupted card is not recorded before it is settled"
+        );
+        let shown = kit.ok(&["status"]);
+        assert!(shown.contains(&format!("INTERRUPTED: card {reserved}")), "{shown}");
+        kit.refused(&["sync"], "was interrupted and is not settled");
+    }
+    // Settled alone (no new card), then the card made under the same number.
+    let out = kit.ok(&["make", "--settle"]);
+    assert!(out.contains("(attempt 3) settled: the card went to the reject box"), "{out}");
+    assert!(kit.ok(&["make", "--settle"]).contains("nothing to settle"));
     let out = kit.ok(&["make", "--ssn", &ssn(0)]);
     println!("{out}");
-    assert!(out.contains(&format!("card {reserved} made")), "{out}");
+    assert!(!out.contains("settled"), "{out}");
+    assert!(out.contains(&format!("card {reserved} made")) && out.contains("attempt 4"), "{out}");
     assert!(out.contains("chip read back"), "{out}");
+    let status = kit.status();
+    assert!(status["interrupted_make"].is_null());
+    assert_eq!(visit(&status, &masked(0))["spoiled"].as_array().map(Vec::len), Some(3));
     let card_id =
-        out.split("card id ").nth(1).and_then(|s| s.split(')').next()).expect("card id").to_string();
-    let face = card_face::image::open(dir.join("printed/card-0001.png")).expect("printed face").to_rgb8();
+        out.split("card id ").nth(1).and_then(|s| s.split(',').next()).expect("card id").to_string();
+    // The face of the spoiled card killed after its chip was written is card-0001.
+    let face = card_face::image::open(dir.join("printed/card-0002.png")).expect("printed face").to_rgb8();
     assert_eq!((face.width(), face.height()), (1016, 648));
     let skin = face
         .pixels()
@@ -218,9 +295,9 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     kit.ok(&["fail", "--ssn", &ssn(2), "--reason", "在医院, 不能面签"]);
     let shown = kit.ok(&["status"]);
     println!("{shown}");
-    assert!(shown.contains("outbox 6 records, 0 synced") && shown.contains(&masked(0)), "{shown}");
+    assert!(shown.contains("outbox 9 records, 0 synced") && shown.contains(&masked(0)), "{shown}");
     let offline = kit.status();
-    assert_eq!(offline["outbox"], 6);
+    assert_eq!(offline["outbox"], 9);
     assert_eq!(offline["synced"], 0);
     assert_eq!(visit(&offline, &masked(0))["activated"], serde_json::json!([reserved]));
     assert_eq!(visit(&offline, &masked(1))["activated"], serde_json::json!([premade]));
@@ -253,9 +330,9 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let service = serve(&runtime, &cluster.url(), &pki, port);
     let out = kit.ok(&["sync"]);
     println!("{out}");
-    assert!(out.contains("6 of 6 records sent now, 0 conflicts"), "{out}");
+    assert!(out.contains("9 of 9 records sent now, 0 conflicts"), "{out}");
     let after = kit.status();
-    assert_eq!((after["outbox"].clone(), after["synced"].clone()), (6.into(), 6.into()));
+    assert_eq!((after["outbox"].clone(), after["synced"].clone()), (9.into(), 9.into()));
     assert_eq!(after["checked_in"], true);
 
     let cards = |i: usize| counter.lookup(&ssn(i)).expect("lookup").cards;
@@ -279,8 +356,22 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     counter.claim(&claim_request(&ssn(2), None)).expect("the failed visit's claim is released");
 
     // A second sync applies nothing twice.
+    // The province holds the three spoiled cards once, under the number the made card carries.
+    let lease_id = after["lease_id"].as_i64().expect("lease");
+    let spoiled = runtime.block_on(async {
+        let store = Store::connect(&cluster.url(), 'B', 1).await.expect("store");
+        store.spoiled_cards("kit-1", lease_id).await.expect("spoiled cards")
+    });
+    let reasons: Vec<&str> = spoiled.iter().map(|(_, _, _, reason)| reason.as_str()).collect();
+    assert_eq!(reasons.len(), 3, "{spoiled:?}");
+    assert!(reasons[0].contains("card at the contact station"), "{reasons:?}");
+    assert!(reasons[1].contains("interrupted (done: fed)"), "{reasons:?}");
+    assert!(reasons[2].contains("interrupted (done: fed, printed, written)"), "{reasons:?}");
+    for (_, holder, number, _) in &spoiled {
+        assert_eq!((holder, number), (&ssn(0), &reserved));
+    }
     let out = kit.ok(&["sync"]);
-    assert!(out.contains("0 of 6 records sent now"), "{out}");
+    assert!(out.contains("0 of 9 records sent now"), "{out}");
     assert_eq!(cards(0), made);
     assert_eq!(cards(1), handed);
     service.abort();

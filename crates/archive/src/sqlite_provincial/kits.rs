@@ -7,7 +7,7 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use super::{store_err, SqliteProvincial};
 use crate::kit::{
     self, CardFacts, Checkin, CheckinRequest, Checkout, CheckoutRequest, ClaimFacts, KitConflict, KitEvent,
-    KitRecord, LeasedVisit, MadeDecision, MadeFacts, RecordOutcome, RecordResult, RefusedVisit,
+    KitRecord, LeasedVisit, MadeDecision, MadeFacts, RecordOutcome, RecordResult, RefusedVisit, SpoiledFacts,
 };
 use crate::{now, ArchiveError, CardStatus, Refusal};
 
@@ -230,6 +230,23 @@ impl SqliteProvincial {
                     Some(reason) => RecordOutcome::Conflict { reason },
                 };
                 Ok((outcome, Some(card_number)))
+            }
+            KitEvent::Spoiled { card_number, .. } => {
+                let reserved_in_lease: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM kit_claims k JOIN claims c USING (claim_id)
+                     WHERE k.lease_id = ?1 AND c.ssn = ?2 AND c.card_number = ?3)",
+                    params![r.lease_id, ssn, card_number],
+                    |row| row.get(0),
+                )?;
+                let facts = SpoiledFacts {
+                    reserved_in_lease,
+                    number_used: SqliteProvincial::card(tx, card_number)?.is_some(),
+                };
+                let outcome = match kit::decide_spoiled(&r.event, &facts) {
+                    Ok(()) => RecordOutcome::Applied { card: None },
+                    Err(reason) => RecordOutcome::Conflict { reason },
+                };
+                Ok((outcome, Some(card_number.clone())))
             }
             KitEvent::VisitFailed { card_number, .. } => {
                 Ok((RecordOutcome::Applied { card: None }, card_number.clone()))
