@@ -36,6 +36,8 @@ fn malformed_workbooks_in_memory_are_input_errors_too() {
     for bytes in [
         &include_bytes!("data/shared-string-out-of-range.xlsx")[..],
         &include_bytes!("data/dimension-overflow.xlsx")[..],
+        // The evening rerun's input: another dimension that overflows the same multiply.
+        &include_bytes!("data/dimension-overflow-2.xlsx")[..],
     ] {
         let err = read_bytes(bytes, Format::Xlsx, None).expect_err("a malformed workbook is refused");
         assert!(matches!(&err, RosterError::Input { .. }), "{err:?}");

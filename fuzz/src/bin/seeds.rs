@@ -182,8 +182,11 @@ fn xlsx_seed(out: &Path) {
     write(out, "roster_xlsx", "sishui.xlsx", &bytes);
 }
 
-/// The repository's recorded APDU transcripts: `(extended, [(command, answer)])`.
-fn transcripts(root: &Path) -> Vec<(String, bool, Vec<(Vec<u8>, Vec<u8>)>)> {
+/// One recorded exchange: `(name, extended, [(command, answer)])`.
+type Transcript = (String, bool, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// The repository's recorded APDU transcripts.
+fn transcripts(root: &Path) -> Vec<Transcript> {
     let mut out = Vec::new();
     for dir in ["crates/apdu/tests/transcripts", "crates/ssse/tests/transcripts"] {
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
