@@ -181,19 +181,7 @@ async fn checkout(
     let (mut visits, mut refused) = (Vec::new(), Vec::new());
     for v in &q.visits {
         let deceased = Store::lock_person(tx, &v.ssn, &v.name).await?;
-        tx.execute(
-            "INSERT INTO free_card_numbers (card_number)
-             SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
-             AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
-             ON CONFLICT DO NOTHING",
-            &[&v.ssn],
-        )
-        .await?;
-        tx.execute(
-            "UPDATE claims SET state = 'expired' WHERE ssn = $1 AND state = 'live' AND expires_at <= now()",
-            &[&v.ssn],
-        )
-        .await?;
+        Store::expire_lapsed_claims(tx, &v.ssn).await?;
         let held = tx
             .query_opt(
                 &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),

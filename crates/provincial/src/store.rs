@@ -207,6 +207,28 @@ impl Store {
         Ok(stored)
     }
 
+    /// Ends the person's claims whose lease has lapsed; their numbers go back to the pool,
+    /// except a kit's (a card may have been made offline under it).
+    pub(crate) async fn expire_lapsed_claims(
+        tx: &Transaction<'_>,
+        ssn: &str,
+    ) -> Result<(), tokio_postgres::Error> {
+        tx.execute(
+            "INSERT INTO free_card_numbers (card_number)
+             SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
+             AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
+             ON CONFLICT DO NOTHING",
+            &[&ssn],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE claims SET state = 'expired' WHERE ssn = $1 AND state = 'live' AND expires_at <= now()",
+            &[&ssn],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Locks the person's row (creating it), returns whether they are deceased.
     pub(crate) async fn lock_person(
         tx: &Transaction<'_>,
@@ -281,21 +303,12 @@ impl Store {
                 if Store::lock_person(tx, &q.ssn, &q.name).await? {
                     return Ok(Err(Refusal::Deceased));
                 }
-                tx.execute(
-                    "INSERT INTO free_card_numbers (card_number)
-                     SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
-                     AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
-                     ON CONFLICT DO NOTHING",
-                    &[&q.ssn],
-                )
-                .await?;
-                tx.execute(
-                    "UPDATE claims SET state = 'expired' WHERE ssn = $1 AND state = 'live' AND expires_at <= now()",
-                    &[&q.ssn],
-                )
-                .await?;
+                Store::expire_lapsed_claims(tx, &q.ssn).await?;
                 let held = tx
-                    .query_opt(&format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"), &[&q.ssn])
+                    .query_opt(
+                        &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
+                        &[&q.ssn],
+                    )
                     .await?;
                 if let Some(c) = held.map(|r| claim_row(&r)) {
                     return Ok(Err(Refusal::AlreadyClaimed { station: c.station, expires_at: c.expires_at }));
