@@ -3,13 +3,11 @@
 // job with the time left, the printed face, the signature. Then the same person again: the
 // duplicate is shown with its way out (re-issue), which is taken. Then the supervisor's
 // screens, the English switch and a tablet. Prints one JSON line for the Rust test.
-import { station, open, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
+import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
 
 const person = station.people[0];
-const b = await open();
-const { page } = b;
 const result = {};
-try {
+await session('operator', async ({ page }) => {
   await page.goto(station.url + '/');
   await shot(page, '01-login');
   await login(page, 'operator');
@@ -141,18 +139,10 @@ try {
   await page.setViewportSize({ width: 800, height: 1280 });
   await shot(page, '11-form-tablet-portrait');
   await page.click('#lang-toggle');
-  check(b.errors.length === 0, 'no script errors: ' + b.errors.join('; '));
-} catch (e) {
-  await shot(page, 'failure').catch(() => {});
-  console.error(await page.evaluate(() => document.querySelector('main').innerText).catch(() => ''));
-  throw e;
-} finally {
-  await b.close();
-}
+});
 
 // The supervisor: stock, dormant cards and recall, ledger with its verification.
-const s = await open();
-try {
+await session('supervisor', async (s) => {
   await login(s.page, 'supervisor');
   await s.page.click('[data-nav=cards]');
   await s.page.waitForSelector('#cards-table tbody tr');
@@ -171,11 +161,5 @@ try {
   await s.page.click('#ledger-verify');
   await s.page.waitForFunction(() => document.querySelector('#ledger-status').textContent.includes('✓'));
   await shot(s.page, '14-supervisor-ledger');
-  check(s.errors.length === 0, 'no script errors: ' + s.errors.join('; '));
-} catch (e) {
-  await shot(s.page, 'failure-supervisor').catch(() => {});
-  throw e;
-} finally {
-  await s.close();
-}
+});
 console.log(JSON.stringify(result));

@@ -44,6 +44,24 @@ export async function open(viewport = { width: 1366, height: 768 }) {
   };
 }
 
+/**
+ * Runs `body` with a fresh browser (`{ page, errors }`), which must end without script errors;
+ * on a failure keeps a screenshot (`failure-<name>`) and the page's text for the log.
+ */
+export async function session(name, body) {
+  const b = await open();
+  try {
+    await body(b);
+    check(b.errors.length === 0, 'no script errors: ' + b.errors.join('; '));
+  } catch (e) {
+    await shot(b.page, 'failure-' + name).catch(() => {});
+    console.error(await b.page.evaluate(() => document.querySelector('main').innerText).catch(() => ''));
+    throw e;
+  } finally {
+    await b.close();
+  }
+}
+
 export async function shot(page, name) {
   fs.mkdirSync(station.shots, { recursive: true });
   await page.screenshot({ path: path.join(station.shots, name + '.png'), fullPage: true });

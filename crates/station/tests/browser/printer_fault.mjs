@@ -2,13 +2,11 @@
 // and what to do (the status bar names the device and the action), the operator fixes the
 // printer and retries, and the card is made. Two faults in turn: the feeder runs empty, then
 // the cover is open. Prints one JSON line for the Rust test.
-import { station, open, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd, atThePrinter } from './lib.mjs';
+import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd, atThePrinter } from './lib.mjs';
 
 const person = station.people[0];
-const b = await open();
-const { page } = b;
 const result = { faults: [] };
-try {
+await session('printer-fault', async ({ page }) => {
   await login(page, 'operator');
   await devicesReady(page);
   await fillPerson(page, person);
@@ -41,12 +39,5 @@ try {
   result.card = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
   await page.waitForFunction(() => document.querySelector('#face-preview').naturalWidth > 0);
   await shot(page, '22-printer-fixed-card-made');
-  check(b.errors.length === 0, 'no script errors: ' + b.errors.join('; '));
-} catch (e) {
-  await shot(page, 'failure').catch(() => {});
-  console.error(await page.evaluate(() => document.querySelector('main').innerText).catch(() => ''));
-  throw e;
-} finally {
-  await b.close();
-}
+});
 console.log(JSON.stringify(result));
