@@ -188,11 +188,13 @@ pub fn handover_attempt(
 
 /// Whether the ledger holds a signed hand-over of `card`.
 fn signed_for(local: &LocalArchive, card: &str) -> Result<bool, LifecycleError> {
-    Ok(local.ledger()?.iter().any(|e| {
-        e.card_number.as_deref() == Some(card)
-            && e.event == "card.handed_over"
-            && e.detail.contains("signature_sm3")
-    }))
+    Ok(local.ledger()?.iter().any(|e| e.card_number.as_deref() == Some(card) && is_signed_handover(e)))
+}
+
+/// Whether a ledger entry is a hand-over that keeps the receiver's signature (RULE 5).
+pub fn is_signed_handover(e: &archive::local::LedgerEntry) -> bool {
+    e.event == "card.handed_over"
+        && serde_json::from_str::<serde_json::Value>(&e.detail).is_ok_and(|d| d["signature_sm3"].is_string())
 }
 
 /// RULES 5 and 6 on the outcome alone: a success names the signer and keeps their

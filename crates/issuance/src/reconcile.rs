@@ -84,10 +84,10 @@ pub fn reconcile(
     let mut by_ledger: BTreeMap<String, CardStatus> = BTreeMap::new();
     let mut signed = BTreeSet::new();
     for e in local.ledger()? {
-        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
-        if e.event == "card.handed_over" && detail["signature_sm3"].is_string() {
+        if crate::lifecycle::is_signed_handover(&e) {
             signed.extend(e.card_number.clone());
         }
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
         if let Some((card, status)) = ledger_effect(&e.event, e.card_number.as_deref(), &detail) {
             by_ledger.insert(card, status);
         }
