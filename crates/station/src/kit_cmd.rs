@@ -576,30 +576,11 @@ fn make(a: MakeArgs) -> Result<()> {
              counter or on a visit with a printer"
         );
     }
-    let profiles = crate::profiles_dir(a.profiles.clone());
-    let profile_path =
-        if counter.profile.is_absolute() { counter.profile.clone() } else { profiles.join(&counter.profile) };
-    let profile = firmware_profile::Profile::load(&profile_path)?;
-    let selector: printer::Selector = counter.printer.parse()?;
-    let mut printer = printer::open_evolis(&selector, printer::Timeouts::default())
-        .with_context(|| format!("opening the printer {}: check its cable and power", counter.printer))?;
+    let station::serve::CounterParts { profile, mut printer, mut manager, params, financial } =
+        station::serve::open_counter_parts(&counter, &crate::profiles_dir(a.profiles.clone()))?;
     let faces = CarriedFaces {
         layout: station::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?,
         photo: person.as_ref().and_then(|(_, _, photo)| photo.clone()),
-    };
-    let financial = counter
-        .financial
-        .as_ref()
-        .map(|f| station::financial::Financial::from_config(f, &profile))
-        .transpose()?;
-    let mut manager = station::serve::pcsc_manager(profile_path.parent().unwrap_or(Path::new(".")))?;
-    let params = issuance::records::IssueParams {
-        region: counter.region.clone(),
-        init_org: counter.init_org.clone(),
-        card_type: '1',
-        issue_date: station::clock::today(),
-        validity_years: counter.validity_years,
-        vendor: None,
     };
     let mut path = PcscCounter {
         manager: &mut manager,

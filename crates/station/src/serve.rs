@@ -103,15 +103,29 @@ pub fn counter_runner(
     })
 }
 
-/// Runs the daemon until Ctrl-C on the devices `config`'s `[counter]` names.
-pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> Result<()> {
-    let counter = config.counter.clone().context(
-        "the configuration has no [counter] section: name the readers, the printer and the archives",
-    )?;
-    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
-    let (local, province) = configured_archives(&config, &counter)?;
-    let verifier =
-        Box::new(idv::HttpVerifier::new(&counter.identity_verification, std::time::Duration::from_secs(20))?);
+/// What a `[counter]` section names, opened: the cards' firmware profile, the printer, PC/SC
+/// with the reader profiles beside the card profile, the issuing office's parameters (issue
+/// date today) and the financial application's data and keys. The counter's daemon and the
+/// outreach kit's `kit make` issue with these.
+pub struct CounterParts {
+    /// The cards' firmware profile.
+    pub profile: firmware_profile::Profile,
+    /// The card printer.
+    pub printer: printer::EvolisPrinter<Box<dyn printer::PrinterTransport>>,
+    /// PC/SC, with the reader profiles applied.
+    pub manager: pcsc_reader::PcscManager,
+    /// Issuing office settings.
+    pub params: issuance::records::IssueParams,
+    /// The financial application's data and keys, when the cards carry one.
+    pub financial: Option<crate::financial::Financial>,
+}
+
+/// Opens what `counter` names; the card profile's path is taken below `profiles_dir` unless
+/// absolute.
+pub fn open_counter_parts(
+    counter: &daemon::config::CounterConfig,
+    profiles_dir: &Path,
+) -> Result<CounterParts> {
     let profile_path = if counter.profile.is_absolute() {
         counter.profile.clone()
     } else {
@@ -119,9 +133,8 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
     };
     let profile = firmware_profile::Profile::load(&profile_path)?;
     let selector: printer::Selector = counter.printer.parse()?;
-    let printer = Box::new(printer::open_evolis(&selector, printer::Timeouts::default())?);
-    let faces =
-        Box::new(crate::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?);
+    let printer = printer::open_evolis(&selector, printer::Timeouts::default())
+        .with_context(|| format!("opening the printer {}: check its cable and power", counter.printer))?;
     let params = issuance::records::IssueParams {
         region: counter.region.clone(),
         init_org: counter.init_org.clone(),
@@ -135,18 +148,34 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         .as_ref()
         .map(|f| crate::financial::Financial::from_config(f, &profile))
         .transpose()?;
+    let manager = pcsc_manager(profile_path.parent().unwrap_or(profiles_dir))?;
+    Ok(CounterParts { profile, printer, manager, params, financial })
+}
+
+/// Runs the daemon until Ctrl-C on the devices `config`'s `[counter]` names.
+pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> Result<()> {
+    let counter = config.counter.clone().context(
+        "the configuration has no [counter] section: name the readers, the printer and the archives",
+    )?;
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    let (local, province) = configured_archives(&config, &counter)?;
+    let verifier =
+        Box::new(idv::HttpVerifier::new(&counter.identity_verification, std::time::Duration::from_secs(20))?);
+    let parts = open_counter_parts(&counter, profiles_dir)?;
+    let faces =
+        Box::new(crate::faces::CardFaceRenderer::builtin(parts.profile.generation, config.data_dir.clone())?);
     let mut runner = counter_runner(
         local.clone(),
         province,
         verifier,
-        printer,
+        Box::new(parts.printer),
         faces,
-        profile,
+        parts.profile,
         (&counter.card_reader, &counter.psam_reader),
-        params,
+        parts.params,
     )?;
-    runner.financial = financial;
-    runner.manager = pcsc_manager(profile_path.parent().unwrap_or(profiles_dir))?;
+    runner.financial = parts.financial;
+    runner.manager = parts.manager;
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Box::new(runner))
