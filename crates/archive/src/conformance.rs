@@ -7,8 +7,8 @@ use crate::kit::{
     CheckinRequest, CheckoutRequest, KitConflict, KitEvent, KitRecord, RecordOutcome, VisitRequest,
 };
 use crate::{
-    ArchiveError, CardStatus, ClaimRequest, CommitRequest, DeceasedRequest, ProvincialArchive, Refusal,
-    ReleaseRequest, StopRequest,
+    ArchiveError, CardFate, CardStatus, ClaimRequest, CommitRequest, CorrectDeceasedRequest, DeceasedRequest,
+    HolderAtCounter, HolderStop, ProvincialArchive, Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
 
 /// A unique valid resident ID number for this run (region 110105, born 1980-2009).
@@ -54,6 +54,27 @@ pub fn commit_request(claim_id: i64) -> CommitRequest {
     }
 }
 
+/// A death with its evidence, recorded by `supervisor`.
+pub fn deceased_request(ssn: &str, supervisor: &str) -> DeceasedRequest {
+    DeceasedRequest {
+        request_id: request_id("deceased"),
+        ssn: ssn.into(),
+        evidence: "死亡医学证明 No. 4401-2026-000123".into(),
+        supervisor: supervisor.into(),
+    }
+}
+
+/// A stop (or recall) of `card` by the station that made it.
+pub fn stop_request(card: &str, end: crate::CardEnd) -> StopRequest {
+    StopRequest {
+        request_id: request_id("stop"),
+        card_number: card.into(),
+        reason: "re-issue".into(),
+        end,
+        for_holder: None,
+    }
+}
+
 fn refusal(e: ArchiveError) -> Refusal {
     match e {
         ArchiveError::Refused(r) => r,
@@ -61,22 +82,156 @@ fn refusal(e: ArchiveError) -> Refusal {
     }
 }
 
-/// Runs every check.
-pub fn run_all(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>) {
+/// Runs every check. `open(station)` gives a station's handle; `open_kit(kit, owner)` the
+/// handle of an outreach kit that belongs to station `owner`.
+pub fn run_all(
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+    open_kit: &dyn Fn(&str, &str) -> Box<dyn ProvincialArchive>,
+) {
     let a = open("station-a");
     let b = open("station-b");
     one_live_card_per_person(a.as_ref(), b.as_ref());
     retries_with_the_same_request_id_get_the_first_answer(a.as_ref());
+    request_ids_are_each_stations_own(a.as_ref(), b.as_ref());
     released_numbers_are_reused_first(a.as_ref());
+    a_number_whose_card_is_unaccounted_for_stays_out(a.as_ref(), b.as_ref());
+    a_renewed_claim_outlives_its_first_lease(a.as_ref(), b.as_ref());
     reissue_stops_the_old_card_first(a.as_ref());
     a_recalled_card_ends_recalled_and_frees_the_person(a.as_ref());
+    only_the_maker_stops_a_card_but_for_the_holder_at_the_counter(a.as_ref(), b.as_ref());
     deceased_cancels_and_refuses(a.as_ref(), b.as_ref());
+    a_death_is_corrected_only_by_a_second_supervisor(a.as_ref(), b.as_ref());
     claims_lapse_after_their_lease(a.as_ref(), b.as_ref());
-    let kit = open("kit-1");
+    let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
-    kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref());
+    kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
     a_lapsed_kit_lease_frees_the_person_but_never_the_number(kit.as_ref(), b.as_ref());
     a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(kit.as_ref(), b.as_ref());
+}
+
+/// Two stations number their requests alike (every station's first job is job 1): each gets
+/// its own answer, never the other's; a replay of an id with another body is refused.
+pub fn request_ids_are_each_stations_own(a: &dyn ProvincialArchive, b: &dyn ProvincialArchive) {
+    let (for_a, for_b) = (fresh_ssn(), fresh_ssn());
+    let id = request_id("job-1-claim");
+    let qa = ClaimRequest { request_id: id.clone(), ..claim_request(&for_a, None) };
+    let qb = ClaimRequest { request_id: id.clone(), ..claim_request(&for_b, None) };
+    let ca = a.claim(&qa).expect("a's claim");
+    let cb = b.claim(&qb).expect("b's claim under the same id");
+    assert_eq!((ca.ssn.as_str(), ca.station.as_str()), (for_a.as_str(), "station-a"));
+    assert_eq!((cb.ssn.as_str(), cb.station.as_str()), (for_b.as_str(), "station-b"));
+    assert_ne!(ca.card_number, cb.card_number);
+    assert_eq!(a.claim(&qa).expect("a's retry"), ca, "a retry gets the first answer");
+    let other_body = ClaimRequest { request_id: id.clone(), ..claim_request(&fresh_ssn(), None) };
+    match refusal(a.claim(&other_body).expect_err("same id, another person")) {
+        Refusal::RequestIdReused { request_id, op } => assert_eq!((request_id, op.as_str()), (id, "claim")),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A number whose card may exist somewhere (the release could not say where, or the lease
+/// lapsed) is not handed out until the station that held it says where the card is.
+pub fn a_number_whose_card_is_unaccounted_for_stays_out(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    let first = a.claim(&claim_request(&fresh_ssn(), None)).expect("claim");
+    let unknown = ReleaseRequest {
+        request_id: request_id("release"),
+        claim_id: first.claim_id,
+        reason: "printer jammed; card not found".into(),
+        card: CardFate::Unknown,
+    };
+    a.release(&unknown).expect("release");
+    let next = b.claim(&claim_request(&fresh_ssn(), None)).expect("claim");
+    assert_ne!(next.card_number, first.card_number, "held while its card is unaccounted for");
+    let found = ReleaseRequest {
+        request_id: request_id("release"),
+        card: CardFate::Rejected,
+        reason: "card found in the printer, now in the reject box".into(),
+        ..unknown
+    };
+    assert!(
+        matches!(refusal(b.release(&found).expect_err("not b's")), Refusal::ClaimNotLive { .. }),
+        "only the station that held the claim accounts for its card"
+    );
+    a.release(&found).expect("accounted for");
+    let again = b.claim(&claim_request(&fresh_ssn(), None)).expect("claim");
+    assert_eq!(again.card_number, first.card_number, "the number is handed out again once accounted for");
+}
+
+/// A job that waits renews its claim: the claim outlives its first lease and commits; another
+/// station cannot renew it.
+pub fn a_renewed_claim_outlives_its_first_lease(a: &dyn ProvincialArchive, b: &dyn ProvincialArchive) {
+    let ssn = fresh_ssn();
+    let c = a.claim(&ClaimRequest { lease_seconds: 1, ..claim_request(&ssn, None) }).expect("claim");
+    let renew = RenewRequest { request_id: request_id("renew"), claim_id: c.claim_id, lease_seconds: 600 };
+    assert!(matches!(refusal(b.renew(&renew).expect_err("not b's")), Refusal::ClaimNotLive { .. }));
+    let renewed = a.renew(&renew).expect("renew");
+    assert!(renewed.expires_at >= c.expires_at + 500, "{renewed:?}");
+    assert_eq!((renewed.claim_id, renewed.card_number.as_str()), (c.claim_id, c.card_number.as_str()));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(matches!(
+        refusal(b.claim(&claim_request(&ssn, None)).expect_err("still a's")),
+        Refusal::AlreadyClaimed { .. }
+    ));
+    a.commit(&commit_request(c.claim_id)).expect("commit under the renewed lease");
+}
+
+/// RULE 10: a station stops or recalls the cards it made; another station only stops one for
+/// the holder at its counter (ID checked, said so), and never recalls it.
+pub fn only_the_maker_stops_a_card_but_for_the_holder_at_the_counter(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    let (_, card) = premade(a);
+    for end in [crate::CardEnd::Stopped, crate::CardEnd::Recalled] {
+        match refusal(b.stop_card(&stop_request(&card, end)).expect_err("not b's card")) {
+            Refusal::NotYourCard { card_number, station } => {
+                assert_eq!((card_number.as_str(), station.as_str()), (card.as_str(), "station-a"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let holder = |id_checked| HolderAtCounter { why: HolderStop::Loss, operator: "op-7".into(), id_checked };
+    let unchecked =
+        StopRequest { for_holder: Some(holder(false)), ..stop_request(&card, crate::CardEnd::Stopped) };
+    assert!(matches!(
+        refusal(b.stop_card(&unchecked).expect_err("ID not checked")),
+        Refusal::NotYourCard { .. }
+    ));
+    let recall =
+        StopRequest { for_holder: Some(holder(true)), ..stop_request(&card, crate::CardEnd::Recalled) };
+    assert!(matches!(refusal(b.stop_card(&recall).expect_err("no recall")), Refusal::NotYourCard { .. }));
+    let loss = StopRequest { for_holder: Some(holder(true)), ..stop_request(&card, crate::CardEnd::Stopped) };
+    let stopped = b.stop_card(&loss).expect("a loss reported by the holder at b's counter");
+    assert_eq!((stopped.status, stopped.station.as_str()), (CardStatus::Stopped, "station-a"));
+}
+
+/// A death recorded in error is taken back only by another supervisor; the cards cancelled
+/// then stay cancelled, and the person may apply again.
+pub fn a_death_is_corrected_only_by_a_second_supervisor(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    let (ssn, card) = premade(a);
+    let no_evidence = DeceasedRequest { evidence: " ".into(), ..deceased_request(&ssn, "sup-1") };
+    assert!(matches!(a.mark_deceased(&no_evidence), Err(ArchiveError::BadRequest(_))));
+    assert_eq!(a.mark_deceased(&deceased_request(&ssn, "sup-1")).expect("deceased"), [card.clone()]);
+    let correct = |supervisor: &str| CorrectDeceasedRequest {
+        request_id: request_id("correct"),
+        ssn: ssn.clone(),
+        supervisor: supervisor.into(),
+        reason: "the holder came to the counter in person".into(),
+    };
+    assert_eq!(refusal(a.correct_deceased(&correct("sup-1")).expect_err("same")), Refusal::SameSupervisor);
+    b.correct_deceased(&correct("sup-2")).expect("a second supervisor corrects it");
+    assert_eq!(refusal(b.correct_deceased(&correct("sup-2")).expect_err("again")), Refusal::NotDeceased);
+    let p = a.lookup(&ssn).expect("lookup");
+    assert!(!p.deceased);
+    assert_eq!(p.cards.iter().map(|c| c.status).collect::<Vec<_>>(), [CardStatus::Cancelled]);
+    let c = b.claim(&claim_request(&ssn, None)).expect("may apply again");
+    b.commit(&commit_request(c.claim_id)).expect("commit");
 }
 
 /// Claim, commit, and every way a second card is refused.
@@ -127,8 +282,12 @@ pub fn retries_with_the_same_request_id_get_the_first_answer(a: &dyn ProvincialA
     let again = claim_request(&ssn, None);
     let refused = refusal(a.claim(&again).expect_err("live card"));
     assert_eq!(refusal(a.claim(&again).expect_err("retry")), refused, "a refusal is stored too");
-    let reused =
-        ReleaseRequest { request_id: c.request_id.clone(), claim_id: first.claim_id, reason: "x".into() };
+    let reused = ReleaseRequest {
+        request_id: c.request_id.clone(),
+        claim_id: first.claim_id,
+        reason: "x".into(),
+        card: CardFate::NotMade,
+    };
     assert!(matches!(refusal(a.release(&reused).expect_err("id reused")), Refusal::RequestIdReused { .. }));
 }
 
@@ -139,6 +298,7 @@ pub fn released_numbers_are_reused_first(a: &dyn ProvincialArchive) {
         request_id: request_id("release"),
         claim_id: first.claim_id,
         reason: "chip failed".into(),
+        card: CardFate::Rejected,
     };
     a.release(&release).expect("release");
     a.release(&release).expect("retry of a release");
@@ -161,12 +321,7 @@ pub fn reissue_stops_the_old_card_first(a: &dyn ProvincialArchive) {
         Refusal::OldCardNotStopped { card_number } => assert_eq!(card_number, old.card_number),
         other => panic!("{other:?}"),
     }
-    let stop = StopRequest {
-        request_id: request_id("stop"),
-        card_number: old.card_number.clone(),
-        reason: "re-issue".into(),
-        end: crate::CardEnd::Stopped,
-    };
+    let stop = stop_request(&old.card_number, crate::CardEnd::Stopped);
     assert_eq!(a.stop_card(&stop).expect("stop").status, CardStatus::Stopped);
     assert_eq!(a.stop_card(&stop).expect("retry").status, CardStatus::Stopped);
     let again = StopRequest { request_id: request_id("stop"), ..stop };
@@ -184,10 +339,8 @@ pub fn a_recalled_card_ends_recalled_and_frees_the_person(a: &dyn ProvincialArch
     let c = a.claim(&claim_request(&ssn, None)).expect("claim");
     let card = a.commit(&commit_request(c.claim_id)).expect("commit");
     let recall = StopRequest {
-        request_id: request_id("recall"),
-        card_number: card.card_number.clone(),
         reason: "two failed hand-overs: moved away; not at home".into(),
-        end: crate::CardEnd::Recalled,
+        ..stop_request(&card.card_number, crate::CardEnd::Recalled)
     };
     assert_eq!(a.stop_card(&recall).expect("recall").status, CardStatus::Recalled);
     assert_eq!(a.stop_card(&recall).expect("retry").status, CardStatus::Recalled, "same answer");
@@ -208,7 +361,7 @@ pub fn deceased_cancels_and_refuses(a: &dyn ProvincialArchive, b: &dyn Provincia
     let ssn = fresh_ssn();
     let c = a.claim(&claim_request(&ssn, None)).expect("claim");
     let card = a.commit(&commit_request(c.claim_id)).expect("commit");
-    let q = DeceasedRequest { request_id: request_id("deceased"), ssn: ssn.clone() };
+    let q = deceased_request(&ssn, "sup-1");
     assert_eq!(b.mark_deceased(&q).expect("deceased"), vec![card.card_number.clone()]);
     assert_eq!(b.mark_deceased(&q).expect("retry"), vec![card.card_number]);
     let p = a.lookup(&ssn).expect("lookup");
@@ -257,9 +410,7 @@ pub fn kit_checkout_claims_the_list_and_says_why_not(
     let new = fresh_ssn();
     let (with_card, card) = premade(counter);
     let dead = fresh_ssn();
-    counter
-        .mark_deceased(&DeceasedRequest { request_id: request_id("deceased"), ssn: dead.clone() })
-        .expect("deceased");
+    counter.mark_deceased(&deceased_request(&dead, "sup-1")).expect("deceased");
     let at_counter = fresh_ssn();
     counter.claim(&claim_request(&at_counter, None)).expect("counter claim");
     let no_card = fresh_ssn();
@@ -310,6 +461,18 @@ pub fn kit_checkout_claims_the_list_and_says_why_not(
         .expect("checkout");
     assert!(other_kit.visits.is_empty(), "a person is on one kit's list at a time");
     assert!(matches!(other_kit.refused[0].refusal, Refusal::AlreadyClaimed { .. }));
+    let crowd = CheckoutRequest {
+        request_id: request_id("checkout"),
+        visits: (0..201).map(|_| visit(&fresh_ssn(), None)).collect(),
+        lease_seconds: 3600,
+    };
+    assert!(
+        matches!(
+            refusal(kit.checkout(&crowd).expect_err("over the cap")),
+            Refusal::OverLimit { limit: 200, .. }
+        ),
+        "the province caps a checkout"
+    );
 }
 
 /// Records apply once and in order; what cannot stand is a conflict for the supervisor; the
@@ -318,6 +481,7 @@ pub fn kit_checkout_claims_the_list_and_says_why_not(
 pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
     kit: &dyn ProvincialArchive,
     counter: &dyn ProvincialArchive,
+    stranger: &dyn ProvincialArchive,
 ) {
     let (served, dies, absent) = (fresh_ssn(), fresh_ssn(), fresh_ssn());
     let (gets_premade, premade_card) = premade(counter);
@@ -341,15 +505,11 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
     let lease = out.lease_id;
     let by_ssn = |ssn: &str| out.visits.iter().find(|v| v.ssn == ssn).cloned().expect("leased");
     // While the kit is out: a death is reported, a card is stopped at a counter.
-    counter
-        .mark_deceased(&DeceasedRequest { request_id: request_id("deceased"), ssn: dies.clone() })
-        .expect("deceased");
+    counter.mark_deceased(&deceased_request(&dies, "sup-1")).expect("deceased");
     counter
         .stop_card(&StopRequest {
-            request_id: request_id("stop"),
-            card_number: stopped_card.clone(),
             reason: "reported lost".into(),
-            end: crate::CardEnd::Stopped,
+            ..stop_request(&stopped_card, crate::CardEnd::Stopped)
         })
         .expect("stop");
     let sig = "ab".repeat(32);
@@ -437,6 +597,13 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
         conflicts[0].reason.contains("deceased") && conflicts[1].reason.contains("stopped"),
         "{conflicts:?}"
     );
+    let owned: Vec<String> =
+        counter.kit_conflicts().expect("conflicts").into_iter().map(|c| c.record_id).collect();
+    assert!(conflicts.iter().all(|c| owned.contains(&c.record_id)), "the kit's station sees its conflicts");
+    assert!(
+        stranger.kit_conflicts().expect("conflicts").iter().all(|c| c.lease_id != lease),
+        "another station sees none of them"
+    );
     // A supervisor settles the first: it leaves the open list; settling it again keeps the
     // first resolution; an unknown record and an empty note are refused.
     let settle = |record_id: &str, note: &str| crate::kit::ResolveRequest {
@@ -453,6 +620,14 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
             counter.resolve_kit_conflict(&settle("no-such-record", "card taken back")).expect_err("unknown")
         ),
         Refusal::NotFound { .. }
+    ));
+    assert!(matches!(
+        refusal(
+            stranger
+                .resolve_kit_conflict(&settle(&conflicts[0].record_id, "card taken back"))
+                .expect_err("not the stranger's kit")
+        ),
+        Refusal::NotYourKit { .. }
     ));
     counter
         .resolve_kit_conflict(&settle(&conflicts[0].record_id, "card taken back from the family"))

@@ -23,8 +23,9 @@ mod model;
 mod sqlite_provincial;
 
 pub use model::{
-    CardEnd, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards,
-    Refusal, ReleaseRequest, StopRequest,
+    check_person, CardEnd, CardFate, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
+    CorrectDeceasedRequest, DeceasedRequest, HolderAtCounter, HolderStop, LookupRequest, PersonCards,
+    Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
 pub use sqlite_provincial::SqliteProvincial;
 
@@ -71,12 +72,19 @@ pub trait ProvincialArchive: Send + Sync {
     fn claim(&self, request: &ClaimRequest) -> Result<Claim, ArchiveError>;
     /// Records the card made under a live claim (status `made`).
     fn commit(&self, request: &CommitRequest) -> Result<CardRecord, ArchiveError>;
-    /// Gives a live claim up; its card number is reused.
+    /// Gives a claim up; its card number is reused once the card that may carry it is
+    /// accounted for (a later release of the same claim may account for it).
     fn release(&self, request: &ReleaseRequest) -> Result<(), ArchiveError>;
-    /// Stops a live card.
+    /// Extends this station's live claim (a job that waits keeps its person).
+    fn renew(&self, request: &RenewRequest) -> Result<Claim, ArchiveError>;
+    /// Stops a live card this station made, or another station's for the holder at this
+    /// counter (loss, replacement).
     fn stop_card(&self, request: &StopRequest) -> Result<CardRecord, ArchiveError>;
-    /// Records a death: cancels live cards (returned), releases claims, refuses new ones.
+    /// Records a death with its evidence: cancels live cards (returned), releases claims,
+    /// refuses new ones.
     fn mark_deceased(&self, request: &DeceasedRequest) -> Result<Vec<String>, ArchiveError>;
+    /// Takes back a death recorded in error (a second supervisor).
+    fn correct_deceased(&self, request: &CorrectDeceasedRequest) -> Result<(), ArchiveError>;
     /// Claims a kit's visit list under one lease (the caller is the kit); people who cannot be
     /// claimed are listed with the reason.
     fn checkout(&self, request: &kit::CheckoutRequest) -> Result<kit::Checkout, ArchiveError>;
@@ -84,11 +92,75 @@ pub trait ProvincialArchive: Send + Sync {
     fn sync_record(&self, record: &kit::KitRecord) -> Result<kit::RecordResult, ArchiveError>;
     /// Closes a lease whose records all arrived: releases claims, returns numbers and cards.
     fn checkin(&self, request: &kit::CheckinRequest) -> Result<kit::Checkin, ArchiveError>;
-    /// Records from every kit that could not stand and are not settled yet, for a supervisor,
-    /// oldest first.
+    /// Records that could not stand and are not settled yet, of this station's kits only, for
+    /// a supervisor, oldest first.
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError>;
     /// Settles a conflict; settling it again keeps the first resolution.
     fn resolve_kit_conflict(&self, request: &kit::ResolveRequest) -> Result<(), ArchiveError>;
+}
+
+/// What the province allows one request (its configuration; a station cannot ask for more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest claim lease, seconds (a longer ask is cut to it).
+    pub max_lease_seconds: i64,
+    /// Longest kit lease, seconds (a longer ask is cut to it).
+    pub max_kit_lease_seconds: i64,
+    /// Most people on one kit checkout (more is refused).
+    pub max_checkout_people: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_lease_seconds: 24 * 3600,
+            max_kit_lease_seconds: 7 * 24 * 3600,
+            max_checkout_people: 200,
+        }
+    }
+}
+
+impl Limits {
+    /// The kit checkout's size against the limit.
+    pub fn check_checkout(&self, people: usize) -> Result<(), Refusal> {
+        if people > self.max_checkout_people {
+            return Err(Refusal::OverLimit {
+                what: format!("a checkout of {people} people"),
+                limit: self.max_checkout_people as i64,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A request's fingerprint, stored with its answer: a replay of the id with another body is
+/// refused. SM3 of the request as the archive's types serialise it.
+pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
+    let bytes = serde_json::to_vec(request).unwrap_or_default();
+    card_crypto::sm3(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `station` may end `card` as `q` asks: the station that made it may stop or recall
+/// its own live card; another station only stops it (never recalls it) for the holder standing
+/// at its counter with the ID checked (RULE 10).
+pub fn may_stop(station: &str, card: &CardRecord, q: &StopRequest) -> Result<(), Refusal> {
+    if !card.status.is_live() {
+        return Err(Refusal::NotLive { card_number: card.card_number.clone(), status: card.status });
+    }
+    if card.station == station {
+        return Ok(());
+    }
+    let for_holder = q.for_holder.as_ref().is_some_and(|h| h.id_checked && !h.operator.trim().is_empty());
+    if for_holder && q.end == CardEnd::Stopped {
+        return Ok(());
+    }
+    Err(Refusal::NotYourCard { card_number: card.card_number.clone(), station: card.station.clone() })
+}
+
+/// The audit table's word for a refusal: `refused:` and its kind (`refused:live-card`).
+pub fn refusal_kind(r: &Refusal) -> String {
+    let kind = serde_json::to_value(r).ok().and_then(|v| v["refusal"].as_str().map(String::from));
+    format!("refused:{}", kind.unwrap_or_default())
 }
 
 /// The card number for counter value `n` under `prefix` (one capital letter): the letter,

@@ -143,7 +143,7 @@ pub struct CommitRequest {
     pub atr: String,
 }
 
-/// Give a claim up (the card could not be made).
+/// Give a claim up (the card could not be made), saying where the card made under it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRequest {
     /// Idempotency key.
@@ -152,6 +152,43 @@ pub struct ReleaseRequest {
     pub claim_id: i64,
     /// Why, for the record.
     pub reason: String,
+    /// Where the card that may carry the claim's number is: only a number whose card is
+    /// accounted for goes back to the pool.
+    #[serde(default)]
+    pub card: CardFate,
+}
+
+/// Where the card made under a claim is, when the claim is given up. A card number never goes
+/// to another person while a card carrying it may be somewhere nobody knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CardFate {
+    /// No card was fed for this claim: the number goes back to the pool.
+    NotMade,
+    /// The card is in this station's reject box, to be destroyed: the number goes back.
+    Rejected,
+    /// Not known (a jam, a crash, a card taken out by hand): the number stays out of
+    /// circulation until a later release of the same claim says where the card is.
+    #[default]
+    Unknown,
+}
+
+impl CardFate {
+    /// Whether the number may go to another person.
+    pub fn accounted_for(self) -> bool {
+        !matches!(self, CardFate::Unknown)
+    }
+}
+
+/// Extend a live claim's lease (a job waits: cover open, operator away).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The claim, which must be live and this station's.
+    pub claim_id: i64,
+    /// New lease length from now, in seconds (the province caps it).
+    pub lease_seconds: i64,
 }
 
 /// Stop a live card (re-issue, loss), or register it recalled (a stock card nobody could
@@ -167,6 +204,31 @@ pub struct StopRequest {
     /// The status the card ends in (`stopped` when absent, as older stations send).
     #[serde(default)]
     pub end: CardEnd,
+    /// Set when this station did not make the card: the holder stands at this counter, ID
+    /// checked, for a loss or a replacement (RULE 10). The province records it as such.
+    #[serde(default)]
+    pub for_holder: Option<HolderAtCounter>,
+}
+
+/// Why a station stops a card another station made: the holder asked for it in person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderAtCounter {
+    /// Loss or replacement.
+    pub why: HolderStop,
+    /// The operator who checked the holder's ID.
+    pub operator: String,
+    /// The operator checked the holder's resident ID card against the person.
+    pub id_checked: bool,
+}
+
+/// What the holder at the counter asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HolderStop {
+    /// The holder reports the card lost (挂失).
+    Loss,
+    /// The holder gets a new card here (补换卡): the old one is stopped first.
+    Replacement,
 }
 
 /// How a live card ends when a station stops it.
@@ -194,6 +256,70 @@ impl From<CardEnd> for CardStatus {
 pub struct DeceasedRequest {
     /// Idempotency key.
     pub request_id: String,
+    /// Social security number.
+    pub ssn: String,
+    /// The evidence seen (document and its number: 死亡医学证明, 火化证明, a notice of the
+    /// public-security bureau or of the civil-affairs office).
+    pub evidence: String,
+    /// The supervisor who recorded it at the station.
+    pub supervisor: String,
+}
+
+/// Take back a death recorded in error. Only a second supervisor may: not the one who
+/// recorded it. Cards cancelled then stay cancelled; the person may apply again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectDeceasedRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// Social security number.
+    pub ssn: String,
+    /// The supervisor correcting it.
+    pub supervisor: String,
+    /// Why the record was wrong (what was seen).
+    pub reason: String,
+}
+
+impl DeceasedRequest {
+    /// A death names its evidence and the supervisor: refused before the archive acts
+    /// otherwise.
+    pub fn check(&self) -> Result<(), crate::ArchiveError> {
+        check_person(&self.ssn)?;
+        if self.supervisor.trim().is_empty() || self.evidence.trim().chars().count() < 4 {
+            return Err(crate::ArchiveError::BadRequest(
+                "a death is recorded with its evidence (the document and its number) and the supervisor who saw it"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CorrectDeceasedRequest {
+    /// A correction names the supervisor and why.
+    pub fn check(&self) -> Result<(), crate::ArchiveError> {
+        check_person(&self.ssn)?;
+        if self.supervisor.trim().is_empty() || self.reason.trim().chars().count() < 4 {
+            return Err(crate::ArchiveError::BadRequest(
+                "a correction names the second supervisor and says why the death record was wrong".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The archive's person key is the 18-character resident ID number.
+pub fn check_person(ssn: &str) -> Result<(), crate::ArchiveError> {
+    if ssn.len() != 18 {
+        return Err(crate::ArchiveError::BadRequest(
+            "ssn must be the 18-character resident ID number".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The question of a lookup, in a body (an ID number never goes into a URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupRequest {
     /// Social security number.
     pub ssn: String,
 }
@@ -257,12 +383,48 @@ pub enum Refusal {
         /// The prefix.
         prefix: String,
     },
-    /// The same request id was used for a different operation.
-    #[error("request id {request_id} was already used for {op}: use a new request id")]
+    /// The same request id was used by this station for a different request (another
+    /// operation, or the same one with another body).
+    #[error(
+        "request id {request_id} was already used by this station for a different {op} request: a retry must repeat the request unchanged; a new request needs a new id"
+    )]
     RequestIdReused {
         /// The id.
         request_id: String,
-        /// The first operation.
+        /// The first request's operation.
         op: String,
+    },
+    /// The card was made by another station, and this is no loss or replacement for a holder
+    /// at this counter.
+    #[error(
+        "card {card_number} was made by station {station}: only that station may stop or recall it; a loss or a replacement for the holder at this counter must say so (holder present, ID checked)"
+    )]
+    NotYourCard {
+        /// The card.
+        card_number: String,
+        /// The station that made it.
+        station: String,
+    },
+    /// A correction of a death by the supervisor who recorded it.
+    #[error("the death was recorded by this supervisor: a second supervisor must correct it")]
+    SameSupervisor,
+    /// A correction for a person not recorded deceased.
+    #[error("the person is not recorded deceased: nothing to correct")]
+    NotDeceased,
+    /// More than the province allows in one request.
+    #[error("{what} is over the province's limit of {limit}: split the request")]
+    OverLimit {
+        /// What.
+        what: String,
+        /// The limit.
+        limit: i64,
+    },
+    /// A kit conflict of a kit that belongs to another station.
+    #[error(
+        "record {record_id} belongs to a kit of another station: only that station may see or settle it"
+    )]
+    NotYourKit {
+        /// The record.
+        record_id: String,
     },
 }

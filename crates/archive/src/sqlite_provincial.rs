@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    now, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, DeceasedRequest,
-    PersonCards, ProvincialArchive, Refusal, ReleaseRequest, StopRequest,
+    now, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
+    DeceasedRequest, PersonCards, ProvincialArchive, Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
 
 mod kits;
@@ -19,14 +19,18 @@ mod kits;
 const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 /// Outreach kits' leases, records and conflicts.
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
-/// Longest lease a station may ask for.
-pub const MAX_LEASE_SECONDS: i64 = 24 * 3600;
+/// Migrations applied once each, in order, after the idempotent ones above; `user_version`
+/// says how far a file is.
+const MIGRATIONS: [(i64, &str); 1] = [(3, include_str!("../migrations/provincial-sqlite-0003-stations.sql"))];
 
-/// The provincial archive in one SQLite file.
+/// The provincial archive in one SQLite file, as one station (or kit) sees it.
 pub struct SqliteProvincial {
     conn: Mutex<Connection>,
     station: String,
+    /// For a kit: the station it belongs to.
+    kit_of: Option<String>,
     prefix: char,
+    limits: crate::Limits,
 }
 
 /// A stored answer: what the first execution of a request returned.
@@ -35,6 +39,16 @@ pub struct SqliteProvincial {
 enum Stored<T> {
     Ok(T),
     Refused(Refusal),
+}
+
+impl<T> Stored<T> {
+    /// The audit table's word for it.
+    fn outcome(&self) -> String {
+        match self {
+            Stored::Ok(_) => "ok".into(),
+            Stored::Refused(r) => crate::refusal_kind(r),
+        }
+    }
 }
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -49,13 +63,47 @@ impl SqliteProvincial {
         station: &str,
         prefix: char,
     ) -> Result<SqliteProvincial, ArchiveError> {
-        let conn = Connection::open(path).map_err(store_err)?;
+        let mut conn = Connection::open(path).map_err(store_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
         conn.execute_batch(SCHEMA).map_err(store_err)?;
         conn.execute_batch(KITS_SCHEMA).map_err(store_err)?;
-        Ok(SqliteProvincial { conn: Mutex::new(conn), station: station.to_string(), prefix })
+        for (version, sql) in MIGRATIONS {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(store_err)?;
+            let at: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(store_err)?;
+            if at < version {
+                tx.execute_batch(sql).map_err(store_err)?;
+                tx.pragma_update(None, "user_version", version).map_err(store_err)?;
+            }
+            tx.commit().map_err(store_err)?;
+        }
+        Ok(SqliteProvincial {
+            conn: Mutex::new(conn),
+            station: station.to_string(),
+            kit_of: None,
+            prefix,
+            limits: crate::Limits::default(),
+        })
+    }
+
+    /// The same archive as outreach kit `kit` of station `owner` (a kit's certificate names
+    /// both).
+    pub fn as_kit(
+        path: impl AsRef<Path>,
+        kit: &str,
+        owner: &str,
+        prefix: char,
+    ) -> Result<SqliteProvincial, ArchiveError> {
+        let mut p = SqliteProvincial::open(path, kit, prefix)?;
+        p.kit_of = Some(owner.to_string());
+        Ok(p)
+    }
+
+    /// The province's limits instead of the defaults.
+    pub fn with_limits(mut self, limits: crate::Limits) -> SqliteProvincial {
+        self.limits = limits;
+        self
     }
 
     /// The same archive file seen by another station (tests of cross-station rules).
@@ -67,30 +115,40 @@ impl SqliteProvincial {
         SqliteProvincial::open(path, station, prefix)
     }
 
-    fn idempotent<T: Serialize + DeserializeOwned>(
+    /// Runs one change once per (station, request id): a retry gets the first answer, a
+    /// replay of the id with another request is refused. Every call goes into the audit table.
+    fn idempotent<Q: Serialize, T: Serialize + DeserializeOwned>(
         &self,
-        request_id: &str,
         op: &str,
+        request_id: &str,
+        request: &Q,
         f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<Result<T, Refusal>>,
     ) -> Result<T, ArchiveError> {
         if request_id.is_empty() || request_id.len() > 128 {
             return Err(ArchiveError::BadRequest("request id must be 1 to 128 characters".into()));
         }
+        let hash = crate::request_hash(request);
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store_err)?;
-        let earlier: Option<(String, String)> = tx
-            .query_row("SELECT op, answer FROM requests WHERE request_id = ?1", [request_id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let earlier: Option<(String, String, String)> = tx
+            .query_row(
+                "SELECT op, body_hash, answer FROM requests WHERE station = ?1 AND request_id = ?2",
+                [&self.station, request_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()
             .map_err(store_err)?;
-        let stored = match earlier {
-            Some((first_op, _)) if first_op != op => {
-                Stored::Refused(Refusal::RequestIdReused { request_id: request_id.into(), op: first_op })
+        let (stored, outcome) = match earlier {
+            Some((first_op, first_hash, _))
+                if first_op != op || (!first_hash.is_empty() && first_hash != hash) =>
+            {
+                let r = Refusal::RequestIdReused { request_id: request_id.into(), op: first_op };
+                (Stored::Refused(r), "refused:request-id-reused".to_string())
             }
-            Some((_, answer)) => {
-                serde_json::from_str(&answer).map_err(|e| ArchiveError::Store(e.to_string()))?
-            }
+            Some((_, _, answer)) => (
+                serde_json::from_str(&answer).map_err(|e| ArchiveError::Store(e.to_string()))?,
+                "replayed".into(),
+            ),
             None => {
                 let stored = match f(&tx).map_err(store_err)? {
                     Ok(v) => Stored::Ok(v),
@@ -99,13 +157,16 @@ impl SqliteProvincial {
                 let answer =
                     serde_json::to_string(&stored).map_err(|e| ArchiveError::Store(e.to_string()))?;
                 tx.execute(
-                    "INSERT INTO requests (request_id, station, op, answer, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![request_id, self.station, op, answer, now()],
+                    "INSERT INTO requests (station, request_id, op, body_hash, answer, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![self.station, request_id, op, hash, answer, now()],
                 )
                 .map_err(store_err)?;
-                stored
+                let outcome = stored.outcome();
+                (stored, outcome)
             }
         };
+        self.audit(&tx, op, Some(request_id), request, &outcome).map_err(store_err)?;
         tx.commit().map_err(store_err)?;
         match stored {
             Stored::Ok(v) => Ok(v),
@@ -113,13 +174,53 @@ impl SqliteProvincial {
         }
     }
 
-    /// Expires lapsed claims of `ssn`; their numbers go back to the pool (a kit's only at its
-    /// check-in: a card made offline may carry it).
+    /// One row of the province's audit table.
+    fn audit<Q: Serialize>(
+        &self,
+        conn: &Connection,
+        op: &str,
+        request_id: Option<&str>,
+        request: &Q,
+        outcome: &str,
+    ) -> rusqlite::Result<()> {
+        let request = serde_json::to_string(request).unwrap_or_default();
+        conn.execute(
+            "INSERT INTO audit (at, station, op, request_id, request, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![now(), self.station, op, request_id, request, outcome],
+        )?;
+        Ok(())
+    }
+
+    /// Numbers held out of circulation (card number, station, claim), by number: a card
+    /// carrying one may exist until its station says where it is.
+    pub fn held_card_numbers(&self) -> Result<Vec<(String, String, i64)>, ArchiveError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare("SELECT card_number, station, claim_id FROM held_card_numbers ORDER BY card_number")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(store_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(store_err)
+    }
+
+    /// The audit rows of a station, oldest first: (op, request id, outcome). For the province's
+    /// auditors and the tests.
+    pub fn audit_of(&self, station: &str) -> Result<Vec<(String, Option<String>, String)>, ArchiveError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stmt = conn
+            .prepare("SELECT op, request_id, outcome FROM audit WHERE station = ?1 ORDER BY audit_id")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([station], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(store_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(store_err)
+    }
+
+    /// Expires lapsed claims of `ssn`. Their numbers are held out of circulation: the station
+    /// may have made a card with one, and says where it is with a late release (a kit's number
+    /// comes back at its check-in).
     fn expire(tx: &Transaction<'_>, ssn: &str) -> rusqlite::Result<()> {
         tx.execute(
-            "INSERT OR IGNORE INTO free_card_numbers (card_number)
-             SELECT card_number FROM claims WHERE ssn = ?1 AND state = 'live' AND expires_at <= ?2
-             AND claim_id NOT IN (SELECT claim_id FROM kit_claims)",
+            "INSERT OR IGNORE INTO held_card_numbers (card_number, station, claim_id, since)
+             SELECT card_number, station, claim_id, ?2 FROM claims WHERE ssn = ?1 AND state = 'live'
+             AND expires_at <= ?2 AND claim_id NOT IN (SELECT claim_id FROM kit_claims)",
             params![ssn, now()],
         )?;
         tx.execute(
@@ -148,6 +249,34 @@ impl SqliteProvincial {
         )?;
         let number = u32::try_from(next).ok().and_then(|n| crate::card_number(self.prefix, n));
         Ok(number.ok_or(Refusal::NumbersExhausted { prefix }))
+    }
+
+    /// The claim, when it is live (lease not lapsed) and this station's; otherwise why not.
+    fn own_live_claim(
+        &self,
+        tx: &Transaction<'_>,
+        claim_id: i64,
+    ) -> rusqlite::Result<Result<Claim, Refusal>> {
+        let row: Option<(Claim, String)> = tx
+            .query_row(
+                "SELECT claim_id, ssn, station, card_number, reissue_of, expires_at, state FROM claims
+                 WHERE claim_id = ?1",
+                [claim_id],
+                |r| Ok((claim_row(r)?, r.get(6)?)),
+            )
+            .optional()?;
+        let Some((claim, state)) = row else {
+            return Ok(Err(Refusal::NotFound { what: format!("claim {claim_id}") }));
+        };
+        let state = match () {
+            _ if claim.station != self.station => format!("held by {}", claim.station),
+            _ if state == "live" && claim.expires_at <= now() => "expired".into(),
+            _ => state,
+        };
+        if state != "live" {
+            return Ok(Err(Refusal::ClaimNotLive { claim_id, state }));
+        }
+        Ok(Ok(claim))
     }
 
     fn live_claim(tx: &Connection, ssn: &str) -> rusqlite::Result<Option<Claim>> {
@@ -210,6 +339,8 @@ fn card_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CardRecord> {
 impl ProvincialArchive for SqliteProvincial {
     fn lookup(&self, ssn: &str) -> Result<PersonCards, ArchiveError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.audit(&conn, "lookup", None, &crate::LookupRequest { ssn: ssn.into() }, "ok")
+            .map_err(store_err)?;
         let deceased: Option<Option<i64>> = conn
             .query_row("SELECT deceased_at FROM persons WHERE ssn = ?1", [ssn], |r| r.get(0))
             .optional()
@@ -225,11 +356,9 @@ impl ProvincialArchive for SqliteProvincial {
     }
 
     fn claim(&self, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
-        if q.ssn.len() != 18 {
-            return Err(ArchiveError::BadRequest("ssn must be the 18-character resident ID number".into()));
-        }
-        let lease = q.lease_seconds.clamp(1, MAX_LEASE_SECONDS);
-        self.idempotent(&q.request_id, "claim", |tx| {
+        crate::check_person(&q.ssn)?;
+        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds);
+        self.idempotent("claim", &q.request_id, q, |tx| {
             tx.execute("INSERT OR IGNORE INTO persons (ssn, name) VALUES (?1, ?2)", params![q.ssn, q.name])?;
             let deceased: Option<i64> =
                 tx.query_row("SELECT deceased_at FROM persons WHERE ssn = ?1", [&q.ssn], |r| r.get(0))?;
@@ -268,23 +397,11 @@ impl ProvincialArchive for SqliteProvincial {
     }
 
     fn commit(&self, q: &CommitRequest) -> Result<CardRecord, ArchiveError> {
-        self.idempotent(&q.request_id, "commit", |tx| {
-            let row: Option<(Claim, String)> = tx
-                .query_row(
-                    "SELECT claim_id, ssn, station, card_number, reissue_of, expires_at, state FROM claims
-                     WHERE claim_id = ?1",
-                    [q.claim_id],
-                    |r| Ok((claim_row(r)?, r.get(6)?)),
-                )
-                .optional()?;
-            let Some((claim, state)) = row else {
-                return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
+        self.idempotent("commit", &q.request_id, q, |tx| {
+            let claim = match self.own_live_claim(tx, q.claim_id)? {
+                Ok(c) => c,
+                Err(r) => return Ok(Err(r)),
             };
-            let state = if state == "live" && claim.expires_at <= now() { "expired".to_string() } else { state };
-            if state != "live" || claim.station != self.station {
-                let state = if claim.station != self.station { format!("held by {}", claim.station) } else { state };
-                return Ok(Err(Refusal::ClaimNotLive { claim_id: q.claim_id, state }));
-            }
             if let Some(live) = SqliteProvincial::cards(tx, &claim.ssn)?.into_iter().find(|c| c.status.is_live()) {
                 return Ok(Err(Refusal::OldCardNotStopped { card_number: live.card_number }));
             }
@@ -306,36 +423,73 @@ impl ProvincialArchive for SqliteProvincial {
     }
 
     fn release(&self, q: &ReleaseRequest) -> Result<(), ArchiveError> {
-        self.idempotent(&q.request_id, "release", |tx| {
-            let row: Option<(String, String, String)> = tx
+        self.idempotent("release", &q.request_id, q, |tx| {
+            let row: Option<(String, String, String, i64)> = tx
                 .query_row(
-                    "SELECT state, station, card_number FROM claims WHERE claim_id = ?1",
+                    "SELECT state, station, card_number, expires_at FROM claims WHERE claim_id = ?1",
                     [q.claim_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            match row {
-                None => Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) })),
-                Some((state, station, number)) if state == "live" && station == self.station => {
-                    tx.execute("UPDATE claims SET state = 'released' WHERE claim_id = ?1", [q.claim_id])?;
-                    tx.execute(
-                        "INSERT OR IGNORE INTO free_card_numbers (card_number) VALUES (?1)",
-                        [number],
-                    )?;
-                    Ok(Ok(()))
-                }
-                Some((state, _, _)) => Ok(Err(Refusal::ClaimNotLive { claim_id: q.claim_id, state })),
+            let Some((state, station, number, expires_at)) = row else {
+                return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
+            };
+            if station != self.station {
+                return Ok(Err(Refusal::ClaimNotLive {
+                    claim_id: q.claim_id,
+                    state: format!("held by {station}"),
+                }));
             }
+            let held: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM held_card_numbers WHERE claim_id = ?1)",
+                [q.claim_id],
+                |r| r.get(0),
+            )?;
+            let live = state == "live";
+            if !live && !held {
+                return Ok(Err(Refusal::ClaimNotLive { claim_id: q.claim_id, state }));
+            }
+            if live {
+                let state = if expires_at <= now() { "expired" } else { "released" };
+                tx.execute("UPDATE claims SET state = ?2 WHERE claim_id = ?1", params![q.claim_id, state])?;
+            }
+            if q.card.accounted_for() {
+                tx.execute("DELETE FROM held_card_numbers WHERE claim_id = ?1", [q.claim_id])?;
+                tx.execute("INSERT OR IGNORE INTO free_card_numbers (card_number) VALUES (?1)", [&number])?;
+            } else if live {
+                tx.execute(
+                    "INSERT OR IGNORE INTO held_card_numbers (card_number, station, claim_id, since)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![number, self.station, q.claim_id, now()],
+                )?;
+            }
+            Ok(Ok(()))
+        })
+    }
+
+    fn renew(&self, q: &RenewRequest) -> Result<Claim, ArchiveError> {
+        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds);
+        self.idempotent("renew", &q.request_id, q, |tx| {
+            let mut claim = match self.own_live_claim(tx, q.claim_id)? {
+                Ok(c) => c,
+                Err(r) => return Ok(Err(r)),
+            };
+            claim.expires_at = claim.expires_at.max(now() + lease);
+            tx.execute(
+                "UPDATE claims SET expires_at = ?2 WHERE claim_id = ?1",
+                params![q.claim_id, claim.expires_at],
+            )?;
+            Ok(Ok(claim))
         })
     }
 
     fn stop_card(&self, q: &StopRequest) -> Result<CardRecord, ArchiveError> {
-        self.idempotent(&q.request_id, "stop", |tx| {
+        self.idempotent("stop", &q.request_id, q, |tx| {
             let Some(mut card) = SqliteProvincial::card(tx, &q.card_number)? else {
                 return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
             };
-            if !card.status.is_live() {
-                return Ok(Err(Refusal::NotLive { card_number: card.card_number, status: card.status }));
+            if let Err(r) = crate::may_stop(&self.station, &card, q) {
+                return Ok(Err(r));
             }
             card.status = CardStatus::from(q.end);
             tx.execute(
@@ -347,11 +501,17 @@ impl ProvincialArchive for SqliteProvincial {
     }
 
     fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
-        self.idempotent(&q.request_id, "deceased", |tx| {
+        q.check()?;
+        self.idempotent("deceased", &q.request_id, q, |tx| {
             tx.execute("INSERT OR IGNORE INTO persons (ssn, name) VALUES (?1, '')", [&q.ssn])?;
             tx.execute(
                 "UPDATE persons SET deceased_at = coalesce(deceased_at, ?2) WHERE ssn = ?1",
                 params![q.ssn, now()],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO deaths (ssn, station, supervisor, evidence, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![q.ssn, self.station, q.supervisor, q.evidence, now()],
             )?;
             let cancelled: Vec<String> = SqliteProvincial::cards(tx, &q.ssn)?
                 .into_iter()
@@ -363,14 +523,40 @@ impl ProvincialArchive for SqliteProvincial {
                  WHERE ssn = ?1 AND status IN ('made', 'issued', 'active')",
                 params![q.ssn, now()],
             )?;
+            // A live claim's card may be in a printer now: its number is held, not reused.
             tx.execute(
-                "INSERT OR IGNORE INTO free_card_numbers (card_number)
-                 SELECT card_number FROM claims WHERE ssn = ?1 AND state = 'live'
+                "INSERT OR IGNORE INTO held_card_numbers (card_number, station, claim_id, since)
+                 SELECT card_number, station, claim_id, ?2 FROM claims WHERE ssn = ?1 AND state = 'live'
                  AND claim_id NOT IN (SELECT claim_id FROM kit_claims)",
-                [&q.ssn],
+                params![q.ssn, now()],
             )?;
             tx.execute("UPDATE claims SET state = 'cancelled' WHERE ssn = ?1 AND state = 'live'", [&q.ssn])?;
             Ok(Ok(cancelled))
+        })
+    }
+
+    fn correct_deceased(&self, q: &CorrectDeceasedRequest) -> Result<(), ArchiveError> {
+        q.check()?;
+        self.idempotent("correct-deceased", &q.request_id, q, |tx| {
+            let death: Option<(String, String, String)> = tx
+                .query_row("SELECT station, supervisor, evidence FROM deaths WHERE ssn = ?1", [&q.ssn], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            let Some((station, supervisor, evidence)) = death else {
+                return Ok(Err(Refusal::NotDeceased));
+            };
+            if station == self.station && supervisor == q.supervisor {
+                return Ok(Err(Refusal::SameSupervisor));
+            }
+            tx.execute(
+                "INSERT INTO death_corrections (ssn, recorded_by, evidence, station, supervisor, reason, corrected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![q.ssn, format!("{station}/{supervisor}"), evidence, self.station, q.supervisor, q.reason, now()],
+            )?;
+            tx.execute("DELETE FROM deaths WHERE ssn = ?1", [&q.ssn])?;
+            tx.execute("UPDATE persons SET deceased_at = NULL WHERE ssn = ?1", [&q.ssn])?;
+            Ok(Ok(()))
         })
     }
 
@@ -406,7 +592,10 @@ mod tests {
         let open = |station: &str| -> Box<dyn ProvincialArchive> {
             Box::new(SqliteProvincial::open(&path, station, 'B').expect("open"))
         };
-        crate::conformance::run_all(&open);
+        let open_kit = |kit: &str, owner: &str| -> Box<dyn ProvincialArchive> {
+            Box::new(SqliteProvincial::as_kit(&path, kit, owner, 'B').expect("open"))
+        };
+        crate::conformance::run_all(&open, &open_kit);
     }
 
     #[test]

@@ -329,24 +329,28 @@ fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct KeyedBody {
-    /// The caller's key for retries (the same key: the province answers as the first time).
+struct LossBody {
+    /// The caller's key for retries.
     #[serde(default)]
     request_key: Option<String>,
+    /// The holder stands at this counter and the operator checked their ID: needed to stop a
+    /// card another station made (RULE 10).
+    #[serde(default)]
+    holder_at_counter: bool,
 }
 
 async fn loss(
     State(s): State<AppState>,
     Authed(session): Authed,
     UrlPath(card): UrlPath<String>,
-    Json(q): Json<KeyedBody>,
+    Json(q): Json<LossBody>,
 ) -> Result<Json<Value>, ApiError> {
     require(&session, &[Role::Operator, Role::Supervisor], "record losses")?;
     let province = s.province()?.clone();
     let key = request_key("loss", &card, q.request_key.as_deref());
     let (local, operator, c) = (s.local().clone(), session.operator.clone(), card.clone());
     tokio::task::spawn_blocking(move || {
-        lifecycle::report_loss(&local, province.as_ref(), &operator, &c, &key)
+        lifecycle::report_loss(&local, province.as_ref(), &operator, &c, q.holder_at_counter, &key)
     })
     .await
     .map_err(internal)?
@@ -382,9 +386,9 @@ async fn deceased(
     let province = s.province()?.clone();
     let ssn = id.as_str().to_string();
     let key = request_key("deceased", &applicant::mask_id(&ssn), q.request_key.as_deref());
-    let (local, operator) = (s.local().clone(), session.operator.clone());
+    let (local, operator, evidence) = (s.local().clone(), session.operator.clone(), q.evidence.clone());
     let cancelled = tokio::task::spawn_blocking(move || {
-        lifecycle::cancel_for_deceased(&local, province.as_ref(), &operator, &ssn, &key)
+        lifecycle::cancel_for_deceased(&local, province.as_ref(), &operator, &ssn, &evidence, &key)
     })
     .await
     .map_err(internal)?

@@ -577,8 +577,8 @@ fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
     let f = start(false);
     // A kit checks a person out; while it is away the person is reported deceased; the card
     // it made on the visit cannot stand.
-    let kit =
-        archive::SqliteProvincial::open(f._dir.path().join("provincial.db"), "kit-1", 'B').expect("kit");
+    let kit = archive::SqliteProvincial::as_kit(f._dir.path().join("provincial.db"), "kit-1", "S1", 'B')
+        .expect("kit");
     let ssn = archive::conformance::fresh_ssn();
     let out = kit
         .checkout(&CheckoutRequest {

@@ -353,6 +353,10 @@ pub enum Phase {
 /// What the job carries between steps (stored with every `done`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
+    /// Random, per job: with the station id it makes the job's request ids unique across the
+    /// province (job numbers restart at 1 on every station and after a reinstall).
+    #[serde(default)]
+    uid: String,
     applicant: Option<Applicant>,
     params: Option<IssueParams>,
     reissue_of: Option<String>,
@@ -392,6 +396,24 @@ fn archive_err(step: &'static str) -> impl Fn(ArchiveError) -> IssueError {
 
 fn masked(ssn: &str) -> String {
     applicant::mask_id(ssn)
+}
+
+/// A job's unique part of its request ids: its number and 64 random bits.
+fn job_uid(job: i64) -> Result<String, IssueError> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).map_err(|e| IssueError::Job {
+        job_id: job,
+        message: format!("no randomness for request ids: {e}"),
+    })?;
+    Ok(format!("job-{job}-{}", hex::encode(bytes)))
+}
+
+/// The province answered for another person, station or card than the job asked about: no
+/// card is made from it (RULE 10).
+fn foreign_answer(step: &str, what: &str) -> String {
+    format!(
+        "the provincial archive's answer to {step} is for another {what}: no card is made; report it to the province"
+    )
 }
 
 impl Engine<'_> {
@@ -451,6 +473,7 @@ impl Engine<'_> {
         let application = self.local.open_application(&ssn, kind, &data).map_err(archive_err("accept"))?;
         let job = self.local.create_job(application, "instant").map_err(archive_err("accept"))?;
         let mut state = State {
+            uid: job_uid(job)?,
             applicant: Some(applicant.clone()),
             params: Some(params.clone()),
             reissue_of: reissue_of.map(str::to_string),
@@ -581,7 +604,7 @@ impl Engine<'_> {
         let params = state.params.clone().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
         let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
         let ssn = validated.id.as_str().to_string();
-        let rid = |what: &str| format!("job-{job_id}-{what}-{}", state.spoiled);
+        let rid = request_ids(self.local.station(), job_id, state);
         let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
         let mut event: Option<(&str, serde_json::Value)> = None;
         match step {
@@ -619,13 +642,20 @@ impl Engine<'_> {
             }
             Step::Claim => {
                 let request = ClaimRequest {
-                    request_id: format!("job-{job_id}-claim"),
+                    request_id: rid("claim", 0),
                     ssn: ssn.clone(),
                     name: validated.name.as_str().to_string(),
                     reissue_of: state.reissue_of.clone(),
                     lease_seconds: self.lease_seconds,
                 };
                 match self.province.claim(&request) {
+                    Ok(claim) if claim.ssn != ssn || claim.station != self.local.station() => {
+                        return self.refuse(
+                            job_id,
+                            application,
+                            &foreign_answer("the claim", "person or station"),
+                        );
+                    }
                     Ok(claim) => {
                         self.local
                             .set_application_claim(application, claim.claim_id, &claim.card_number)
@@ -645,13 +675,26 @@ impl Engine<'_> {
             }
             Step::StopOldCard => {
                 if let Some(old) = state.reissue_of.clone() {
+                    // The holder stands at the counter with the ID checked at acceptance: a
+                    // card another station made is stopped for them as a replacement.
                     let stop = StopRequest {
-                        request_id: format!("job-{job_id}-stop"),
+                        request_id: rid("stop", 0),
                         card_number: old.clone(),
                         reason: "re-issue".into(),
                         end: archive::CardEnd::Stopped,
+                        for_holder: Some(archive::HolderAtCounter {
+                            why: archive::HolderStop::Replacement,
+                            operator: self.operator.clone(),
+                            id_checked: true,
+                        }),
                     };
                     match self.province.stop_card(&stop) {
+                        Ok(card) if card.card_number != old || card.ssn != ssn => {
+                            return Err(IssueError::Job {
+                                job_id,
+                                message: foreign_answer("the stop of the old card", "card or person"),
+                            });
+                        }
                         Ok(_) | Err(ArchiveError::Refused(archive::Refusal::NotLive { .. })) => {}
                         Err(e) => return Err(archive_err("stop-old-card")(e)),
                     }
@@ -666,7 +709,7 @@ impl Engine<'_> {
             }
             Step::VerifyIdentity => {
                 let query = IdentityQuery {
-                    request_id: format!("job-{job_id}-idv"),
+                    request_id: rid("idv", 0),
                     id_number: ssn.clone(),
                     name: validated.name.as_str().to_string(),
                     valid_until: None,
@@ -749,12 +792,18 @@ impl Engine<'_> {
                 let card_id = state.card_id.clone().unwrap_or_default();
                 let atr = state.atr.clone().unwrap_or_default();
                 let commit = CommitRequest {
-                    request_id: rid("commit"),
+                    request_id: rid("commit", state.spoiled),
                     claim_id: claim.claim_id,
                     card_id: card_id.clone(),
                     atr: atr.clone(),
                 };
-                self.province.commit(&commit).map_err(archive_err("commit"))?;
+                let made = self.province.commit(&commit).map_err(archive_err("commit"))?;
+                if made.card_number != claim.card_number
+                    || made.ssn != ssn
+                    || made.station != self.local.station()
+                {
+                    return Err(IssueError::Job { job_id, message: foreign_answer("the commit", "card") });
+                }
                 if self.local.card_status(&claim.card_number).map_err(archive_err("commit"))?.is_none() {
                     self.local
                         .record_card(application, &ssn, &claim.card_number, &card_id, &atr)
@@ -907,10 +956,17 @@ impl Engine<'_> {
             }
         }
         if let Some(claim) = &state.claim {
+            // Only a card known to be in the reject box (or never fed) frees its number.
+            let card = match (card_fed, self.path.whereabouts()) {
+                (false, _) => archive::CardFate::NotMade,
+                (true, CardPlace::Rejected) => archive::CardFate::Rejected,
+                (true, _) => archive::CardFate::Unknown,
+            };
             let release = ReleaseRequest {
-                request_id: format!("job-{job_id}-release"),
+                request_id: request_ids(self.local.station(), job_id, state)("release", 0),
                 claim_id: claim.claim_id,
                 reason: message.clone(),
+                card,
             };
             match self.province.release(&release) {
                 Ok(()) | Err(ArchiveError::Refused(_)) => {}
@@ -931,6 +987,21 @@ impl Engine<'_> {
             .map_err(archive_err("rollback"))?;
         self.local.set_job_status(job_id, "rolled_back").map_err(archive_err("rollback"))?;
         Ok(JobOutcome::RolledBack(format!("{step}: {message}")))
+    }
+}
+
+/// The job's request ids: `station:job-N-RANDOM:what` (with the attempt for a step a
+/// spoiled card repeats), unique across the province and the same on every retry.
+fn request_ids(station: &str, job_id: i64, state: &State) -> impl Fn(&str, u32) -> String {
+    let station = station.to_string();
+    // A job begun before request ids had a random part keeps the ids it used.
+    let uid = if state.uid.is_empty() { format!("job-{job_id}") } else { state.uid.clone() };
+    move |what, attempt| {
+        if attempt == 0 {
+            format!("{station}:{uid}:{what}")
+        } else {
+            format!("{station}:{uid}:{what}-{attempt}")
+        }
     }
 }
 

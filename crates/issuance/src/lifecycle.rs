@@ -255,6 +255,7 @@ pub fn recall(
         card_number: card.into(),
         reason: failures.join("; "),
         end: archive::CardEnd::Recalled,
+        for_holder: None,
     };
     match province.stop_card(&recall) {
         Ok(_) => {}
@@ -326,18 +327,25 @@ pub fn replace(
     Ok(())
 }
 
-/// A holder has died (RULE 2): the province records the death, which cancels every live card
-/// and refuses new claims; this station cancels its own copies of those cards and ledgers
-/// each. `request_id` makes a retry after a lost answer harmless.
+/// A holder has died (RULE 2): the province records the death with its evidence and the
+/// supervisor, which cancels every live card and refuses new claims; this station cancels its
+/// own copies of those cards and ledgers each. `request_id` makes a retry after a lost answer
+/// harmless.
 pub fn cancel_for_deceased(
     local: &LocalArchive,
     province: &dyn ProvincialArchive,
-    operator: &str,
+    supervisor: &str,
     ssn: &str,
+    evidence: &str,
     request_id: &str,
 ) -> Result<Vec<String>, LifecycleError> {
-    let cancelled =
-        province.mark_deceased(&DeceasedRequest { request_id: request_id.into(), ssn: ssn.into() })?;
+    let operator = supervisor;
+    let cancelled = province.mark_deceased(&DeceasedRequest {
+        request_id: request_id.into(),
+        ssn: ssn.into(),
+        evidence: evidence.into(),
+        supervisor: supervisor.into(),
+    })?;
     let mut here = Vec::new();
     for card in local.cards(None)?.into_iter().filter(|c| c.ssn == ssn && c.status.is_live()) {
         local.set_card_status(&card.card_number, CardStatus::Cancelled)?;
@@ -364,12 +372,14 @@ pub fn cancel_for_deceased(
 }
 
 /// The holder reports the card lost: it is stopped at the province and here, so nobody can
-/// use it and a re-issue may follow (RULE 1 then lets the new card be made).
+/// use it and a re-issue may follow (RULE 1 then lets the new card be made). A card another
+/// station made is stopped only with `holder_at_counter` (the holder here, ID checked: RULE 10).
 pub fn report_loss(
     local: &LocalArchive,
     province: &dyn ProvincialArchive,
     operator: &str,
     card: &str,
+    holder_at_counter: bool,
     request_id: &str,
 ) -> Result<(), LifecycleError> {
     let status = local.card_status(card)?;
@@ -387,6 +397,11 @@ pub fn report_loss(
         card_number: card.into(),
         reason: "loss".into(),
         end: archive::CardEnd::Stopped,
+        for_holder: holder_at_counter.then(|| archive::HolderAtCounter {
+            why: archive::HolderStop::Loss,
+            operator: operator.into(),
+            id_checked: true,
+        }),
     };
     match province.stop_card(&stop) {
         Ok(_) => {}
@@ -401,7 +416,7 @@ pub fn report_loss(
         None,
         Some(card),
         "card.stopped",
-        &serde_json::json!({"card_number": card, "reason": "loss"}),
+        &serde_json::json!({"card_number": card, "reason": "loss", "holder_at_counter": holder_at_counter}),
     )?;
     Ok(())
 }
@@ -559,7 +574,12 @@ mod tests {
     fn a_card_that_is_not_live_at_the_province_is_not_recalled_behind_its_back() {
         let (_dir, province, a, ssn, card) = stock_card_at_province();
         province
-            .mark_deceased(&DeceasedRequest { request_id: "d-1".into(), ssn: ssn.clone() })
+            .mark_deceased(&DeceasedRequest {
+                request_id: "d-1".into(),
+                ssn: ssn.clone(),
+                evidence: "死亡医学证明 No. 0001".into(),
+                supervisor: "sup-1".into(),
+            })
             .expect("deceased");
         handover_attempt(&a, "op", &card, &failed("nobody at the address")).expect("first");
         handover_attempt(&a, "op", &card, &failed("neighbours say the holder died")).expect("second");

@@ -152,7 +152,12 @@ fn rule_2_the_deceased_get_no_card() {
     let mut c = Counter::new();
     let a = c.applicant();
     c.province
-        .mark_deceased(&DeceasedRequest { request_id: "d1".into(), ssn: ssn_of(&a) })
+        .mark_deceased(&DeceasedRequest {
+            request_id: "d1".into(),
+            ssn: ssn_of(&a),
+            evidence: "死亡医学证明 No. 0001".into(),
+            supervisor: "sup-1".into(),
+        })
         .expect("deceased");
     let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::Refused(r) if r.contains("deceased")), "{outcome:?}");
@@ -253,7 +258,12 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
     let mut c = Counter::new();
     let people: Vec<Applicant> = (0..5).map(|_| c.applicant()).collect();
     c.province
-        .mark_deceased(&DeceasedRequest { request_id: "d".into(), ssn: ssn_of(&people[1]) })
+        .mark_deceased(&DeceasedRequest {
+            request_id: "d".into(),
+            ssn: ssn_of(&people[1]),
+            evidence: "死亡医学证明 No. 0001".into(),
+            supervisor: "sup-1".into(),
+        })
         .expect("deceased");
     c.roster.0.lock().expect("roster").insert(ssn_of(&people[3]), "别人".into());
     let params = params();
@@ -325,6 +335,7 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
             card_number: new.clone(),
             reason: "loss".into(),
             end: archive::CardEnd::Stopped,
+            for_holder: None,
         })
         .expect("stop at the province");
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
@@ -358,21 +369,33 @@ fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywher
     let (_, other) = c.engine(None).start(&b, &params(), None).expect("b");
     let JobOutcome::Issued { card_number: dead, .. } = other else { panic!("{other:?}") };
 
-    issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, "loss-1").expect("loss");
-    issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, "loss-1")
+    issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, false, "loss-1").expect("loss");
+    issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, false, "loss-1")
         .expect_err("a stopped card is not lost twice");
     let (_, again) = c.engine(None).start(&a, &params(), None).expect("after the loss");
     assert!(matches!(again, JobOutcome::Issued { .. }), "a new card once the lost one is stopped: {again:?}");
 
-    let cancelled =
-        issuance::lifecycle::cancel_for_deceased(&c.local, &c.province, "op-1", &ssn_of(&b), "death-1")
-            .expect("cancel");
+    let cancelled = issuance::lifecycle::cancel_for_deceased(
+        &c.local,
+        &c.province,
+        "sup-1",
+        &ssn_of(&b),
+        "火化证明 No. 77",
+        "death-1",
+    )
+    .expect("cancel");
     assert_eq!(cancelled, std::slice::from_ref(&dead));
     assert_eq!(c.local.card_status(&dead).expect("local"), Some(CardStatus::Cancelled));
     assert_eq!(c.province.lookup(&ssn_of(&b)).expect("lookup").cards[0].status, CardStatus::Cancelled);
-    let retry =
-        issuance::lifecycle::cancel_for_deceased(&c.local, &c.province, "op-1", &ssn_of(&b), "death-1")
-            .expect("retry");
+    let retry = issuance::lifecycle::cancel_for_deceased(
+        &c.local,
+        &c.province,
+        "sup-1",
+        &ssn_of(&b),
+        "火化证明 No. 77",
+        "death-1",
+    )
+    .expect("retry");
     assert_eq!(retry, std::slice::from_ref(&dead), "a retry gets the first answer and changes nothing");
     let (_, refused) = c.engine(None).start(&b, &params(), None).expect("deceased");
     assert!(matches!(&refused, JobOutcome::Refused(r) if r.contains("deceased")), "{refused:?}");

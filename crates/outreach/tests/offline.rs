@@ -13,8 +13,13 @@ use issuance::lifecycle::{Channel, LifecycleError};
 use outreach::{Kit, KitError};
 
 fn sqlite(dir: &std::path::Path) -> impl Fn(&str) -> Box<dyn ProvincialArchive> + '_ {
+    // Kits belong to the station "counter-1" (a kit's certificate names its station).
     move |station: &str| -> Box<dyn ProvincialArchive> {
-        Box::new(SqliteProvincial::open(dir.join("provincial.db"), station, 'B').expect("open"))
+        let path = dir.join("provincial.db");
+        Box::new(match station.strip_prefix("kit-") {
+            Some(_) => SqliteProvincial::as_kit(path, station, "counter-1", 'B').expect("open"),
+            None => SqliteProvincial::open(path, station, 'B').expect("open"),
+        })
     }
 }
 
@@ -164,6 +169,12 @@ impl ProvincialArchive for LosesFirstCheckoutAnswer {
     fn mark_deceased(&self, q: &archive::DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.0.mark_deceased(q)
     }
+    fn renew(&self, q: &archive::RenewRequest) -> Result<archive::Claim, ArchiveError> {
+        self.0.renew(q)
+    }
+    fn correct_deceased(&self, q: &archive::CorrectDeceasedRequest) -> Result<(), ArchiveError> {
+        self.0.correct_deceased(q)
+    }
     fn checkout(&self, q: &kit::CheckoutRequest) -> Result<kit::Checkout, ArchiveError> {
         let answer = self.0.checkout(q)?;
         if self.1.swap(false, Ordering::SeqCst) {
@@ -220,6 +231,8 @@ fn a_sync_killed_at_random_points_loses_nothing_and_applies_nothing_twice_on_sql
         "op",
         "--sqlite",
         &dir.path().join("provincial.db").to_string_lossy(),
+        "--station",
+        "counter-1",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -60,7 +60,7 @@ impl Client {
 
 impl ProvincialArchive for Client {
     fn lookup(&self, ssn: &str) -> Result<PersonCards, ArchiveError> {
-        Client::answer(self.http.get(format!("{}/v1/persons/{ssn}", self.base)).send())
+        self.post("/v1/lookup", &archive::LookupRequest { ssn: ssn.into() })
     }
     fn claim(&self, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
         self.post("/v1/claim", q)
@@ -70,6 +70,12 @@ impl ProvincialArchive for Client {
     }
     fn release(&self, q: &ReleaseRequest) -> Result<(), ArchiveError> {
         self.post("/v1/release", q)
+    }
+    fn renew(&self, q: &archive::RenewRequest) -> Result<Claim, ArchiveError> {
+        self.post("/v1/renew", q)
+    }
+    fn correct_deceased(&self, q: &archive::CorrectDeceasedRequest) -> Result<(), ArchiveError> {
+        self.post("/v1/deceased/correct", q)
     }
     fn stop_card(&self, q: &StopRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/stop", q)

@@ -11,7 +11,7 @@ use archive::kit::{
 use archive::{ArchiveError, CardStatus, Refusal};
 use deadpool_postgres::Transaction;
 
-use crate::store::{card_row, claim_row, is_retryable, pg, Body, Store, CARD_COLUMNS, CLAIM_COLUMNS};
+use crate::store::{audit, card_row, claim_row, is_retryable, pg, Body, Store, CARD_COLUMNS, CLAIM_COLUMNS};
 
 /// A body that runs in one transaction: a database error is retried when retryable; an
 /// answer that is an error rolls the transaction back.
@@ -51,19 +51,30 @@ impl Store {
         }
     }
 
-    /// Claims a kit's visit list under one lease.
-    pub async fn checkout(&self, kit_id: &str, q: &CheckoutRequest) -> Result<Checkout, ArchiveError> {
+    /// Claims a kit's visit list under one lease; `owner` is the station the kit belongs to
+    /// (from its certificate).
+    pub async fn checkout(
+        &self,
+        kit_id: &str,
+        owner: Option<&str>,
+        q: &CheckoutRequest,
+    ) -> Result<Checkout, ArchiveError> {
         if q.visits.iter().any(|v| v.ssn.len() != 18) {
             return Err(ArchiveError::BadRequest(
                 "every ssn must be the 18-character resident ID number".into(),
             ));
         }
-        let lease = q.lease_seconds.clamp(1, kit::MAX_KIT_LEASE_SECONDS) as f64;
-        let prefix = self.prefix;
-        let (owned_q, owned_kit) = (q.clone(), kit_id.to_string());
-        self.idempotent(kit_id, &q.request_id, "checkout", move |tx| {
-            let (q, kit_id) = (owned_q.clone(), owned_kit.clone());
-            Box::pin(async move { checkout(tx, &kit_id, &q, lease, prefix).await })
+        let lease = q.lease_seconds.clamp(1, self.limits.max_kit_lease_seconds) as f64;
+        let (prefix, limits) = (self.prefix, self.limits);
+        let (owned_q, owned_kit, owner) = (q.clone(), kit_id.to_string(), owner.map(str::to_string));
+        self.idempotent(kit_id, "checkout", &q.request_id, q, move |tx| {
+            let (q, kit_id, owner) = (owned_q.clone(), owned_kit.clone(), owner.clone());
+            Box::pin(async move {
+                if let Err(r) = limits.check_checkout(q.visits.len()) {
+                    return Ok(Err(r));
+                }
+                checkout(tx, &kit_id, owner.as_deref(), &q, lease, prefix).await
+            })
         })
         .await
     }
@@ -86,24 +97,39 @@ impl Store {
         let (owned_q, owned_kit) = (q.clone(), kit_id.to_string());
         self.transact(move |tx| {
             let (q, kit_id) = (owned_q.clone(), owned_kit.clone());
-            Box::pin(async move { checkin(tx, &kit_id, &q).await })
+            Box::pin(async move {
+                let answer = checkin(tx, &kit_id, &q).await?;
+                let outcome = if answer.is_ok() { "ok" } else { "refused" };
+                audit(tx, &kit_id, "kit-checkin", Some(&q.request_id), &q, outcome).await?;
+                Ok(answer)
+            })
         })
         .await
     }
 
-    /// Settles a conflict for `station`'s supervisor; settling it again keeps the first.
+    /// Settles a conflict of one of `station`'s kits for its supervisor; settling it again
+    /// keeps the first.
     pub async fn resolve_kit_conflict(&self, station: &str, q: &ResolveRequest) -> Result<(), ArchiveError> {
         q.check()?;
         let client = self.client().await?;
-        let known = client
-            .query_opt("SELECT 1 FROM kit_conflicts WHERE record_id = $1", &[&q.record_id])
+        let found = client
+            .query_opt(
+                "SELECT c.kit, l.owner FROM kit_conflicts c JOIN kit_leases l ON l.lease_id = c.lease_id
+                 WHERE c.record_id = $1",
+                &[&q.record_id],
+            )
             .await
             .map_err(pg)?;
-        if known.is_none() {
-            return Err(ArchiveError::Refused(Refusal::NotFound {
-                what: format!("conflict {}", q.record_id),
-            }));
-        }
+        let outcome = match found.map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1))) {
+            None => Err(Refusal::NotFound { what: format!("conflict {}", q.record_id) }),
+            Some((kit, owner)) if kit != station && owner.as_deref() != Some(station) => {
+                Err(Refusal::NotYourKit { record_id: q.record_id.clone() })
+            }
+            Some(_) => Ok(()),
+        };
+        let word = outcome.as_ref().map_or_else(archive::refusal_kind, |()| "ok".into());
+        audit(&client, station, "kit-resolve", None, q, &word).await.map_err(pg)?;
+        outcome?;
         client
             .execute(
                 "INSERT INTO kit_conflict_resolutions (record_id, resolved_by, station, note) VALUES ($1, $2, $3, $4)
@@ -135,15 +161,18 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
-    /// Every kit's open conflicts, oldest first.
-    pub async fn kit_conflicts(&self) -> Result<Vec<KitConflict>, ArchiveError> {
+    /// The open conflicts of `station`'s kits (or of the kit itself), oldest first.
+    pub async fn kit_conflicts(&self, station: &str) -> Result<Vec<KitConflict>, ArchiveError> {
         let client = self.client().await?;
+        audit(&client, station, "kit-conflicts", None, &serde_json::json!({}), "ok").await.map_err(pg)?;
         let rows = client
             .query(
-                "SELECT record_id, kit, lease_id, ssn, card_number, reason FROM kit_conflicts c
+                "SELECT c.record_id, c.kit, c.lease_id, c.ssn, c.card_number, c.reason FROM kit_conflicts c
+                 JOIN kit_leases l ON l.lease_id = c.lease_id
                  WHERE NOT EXISTS (SELECT 1 FROM kit_conflict_resolutions r WHERE r.record_id = c.record_id)
-                 ORDER BY created_at, record_id",
-                &[],
+                 AND (c.kit = $1 OR l.owner = $1)
+                 ORDER BY c.created_at, c.record_id",
+                &[&station],
             )
             .await
             .map_err(pg)?;
@@ -164,15 +193,17 @@ impl Store {
 async fn checkout(
     tx: &Transaction<'_>,
     kit_id: &str,
+    owner: Option<&str>,
     q: &CheckoutRequest,
     lease: f64,
     prefix: char,
 ) -> Body<Checkout> {
     let row = tx
         .query_one(
-            "INSERT INTO kit_leases (kit, state, expires_at) VALUES ($1, 'open', now() + make_interval(secs => $2))
+            "INSERT INTO kit_leases (kit, owner, state, expires_at)
+             VALUES ($1, $3, 'open', now() + make_interval(secs => $2))
              RETURNING lease_id, expires_at, extract(epoch from expires_at)::bigint AS expires_unix",
-            &[&kit_id, &lease],
+            &[&kit_id, &lease, &owner],
         )
         .await?;
     let lease_id: i64 = row.get("lease_id");
@@ -242,9 +273,18 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
             &[&r.lease_id],
         )
         .await?;
-    if let Some(done) =
-        tx.query_opt("SELECT result FROM kit_records WHERE record_id = $1", &[&r.record_id]).await?
+    if let Some(done) = tx
+        .query_opt(
+            "SELECT r.result, l.kit FROM kit_records r JOIN kit_leases l ON l.lease_id = r.lease_id
+             WHERE r.record_id = $1",
+            &[&r.record_id],
+        )
+        .await?
     {
+        if done.get::<_, String>("kit") != kit_id {
+            return Ok(Err(Refusal::NotYourKit { record_id: r.record_id.clone() }.into()));
+        }
+        audit(tx, kit_id, "kit-record", Some(&r.record_id), r, "replayed").await?;
         return Ok(serde_json::from_value(done.get("result")).map_err(json_err));
     }
     let next_seq: i64 =
@@ -286,6 +326,11 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
         .await?;
     }
     tx.execute("UPDATE kit_leases SET next_seq = next_seq + 1 WHERE lease_id = $1", &[&r.lease_id]).await?;
+    let outcome = match &result.outcome {
+        RecordOutcome::Applied { .. } => "ok",
+        RecordOutcome::Conflict { .. } => "conflict",
+    };
+    audit(tx, kit_id, "kit-record", Some(&r.record_id), r, outcome).await?;
     Ok(Ok(result))
 }
 

@@ -4,10 +4,10 @@
 //! there for retries. Deadlocks and serialisation failures are retried.
 
 use archive::{
-    ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, DeceasedRequest, PersonCards,
-    Refusal, ReleaseRequest, StopRequest,
+    ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
+    DeceasedRequest, Limits, PersonCards, Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio_postgres::error::SqlState;
@@ -16,14 +16,45 @@ use tokio_postgres::{NoTls, Row};
 const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 /// Migration 0002: outreach kits' leases, records and conflicts.
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
-/// Longest lease a station may ask for.
-pub const MAX_LEASE_SECONDS: i64 = 24 * 3600;
+/// Migrations applied once each, in order, after the idempotent ones above (table
+/// `schema_version`); a service starting beside another waits on an advisory lock.
+const MIGRATIONS: [(i32, &str); 1] = [(3, include_str!("../migrations/provincial-pg-0003-stations.sql"))];
 
 /// The store behind the service.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
     pub(crate) prefix: char,
+    pub(crate) limits: Limits,
+}
+
+impl<T> Stored<T> {
+    /// The audit table's word for it.
+    fn outcome(&self) -> String {
+        match self {
+            Stored::Ok(_) => "ok".into(),
+            Stored::Refused(r) => archive::refusal_kind(r),
+        }
+    }
+}
+
+/// One row of the province's audit table: who asked for what, and what came of it.
+pub(crate) async fn audit<C: GenericClient, Q: Serialize>(
+    client: &C,
+    station: &str,
+    op: &str,
+    request_id: Option<&str>,
+    request: &Q,
+    outcome: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let request = serde_json::to_value(request).unwrap_or(serde_json::Value::Null);
+    client
+        .execute(
+            "INSERT INTO audit (station, op, request_id, request, outcome) VALUES ($1, $2, $3, $4, $5)",
+            &[&station, &op, &request_id, &request, &outcome],
+        )
+        .await?;
+    Ok(())
 }
 
 pub(crate) fn pg(e: tokio_postgres::Error) -> ArchiveError {
@@ -85,20 +116,67 @@ impl Store {
             .max_size(pool_size)
             .build()
             .map_err(|e| ArchiveError::Store(e.to_string()))?;
-        let store = Store { pool, prefix };
-        let client = store.client().await?;
+        let store = Store { pool, prefix, limits: Limits::default() };
+        let mut client = store.client().await?;
         client.batch_execute(SCHEMA).await.map_err(pg)?;
         client.batch_execute(KITS_SCHEMA).await.map_err(pg)?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(5418);
+             CREATE TABLE IF NOT EXISTS schema_version (
+                 version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(pg)?;
+        for (version, sql) in MIGRATIONS {
+            let done = tx
+                .query_opt("SELECT 1 FROM schema_version WHERE version = $1", &[&version])
+                .await
+                .map_err(pg)?;
+            if done.is_none() {
+                tx.batch_execute(sql).await.map_err(pg)?;
+                tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&version])
+                    .await
+                    .map_err(pg)?;
+            }
+        }
+        tx.commit().await.map_err(pg)?;
         Ok(store)
+    }
+
+    /// The province's limits instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Store {
+        self.limits = limits;
+        self
+    }
+
+    /// The audit rows of a station, oldest first: (op, request id, outcome). For the province's
+    /// auditors and the tests.
+    pub async fn audit_of(
+        &self,
+        station: &str,
+    ) -> Result<Vec<(String, Option<String>, String)>, ArchiveError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT op, request_id, outcome FROM audit WHERE station = $1 ORDER BY audit_id",
+                &[&station],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, ArchiveError> {
         self.pool.get().await.map_err(|e| ArchiveError::Unavailable(format!("PostgreSQL: {e}")))
     }
 
-    /// Everything known of a person.
-    pub async fn lookup(&self, ssn: &str) -> Result<PersonCards, ArchiveError> {
+    /// Everything known of a person, for `station`.
+    pub async fn lookup(&self, station: &str, ssn: &str) -> Result<PersonCards, ArchiveError> {
         let client = self.client().await?;
+        audit(&client, station, "lookup", None, &archive::LookupRequest { ssn: ssn.into() }, "ok")
+            .await
+            .map_err(pg)?;
         let deceased = client
             .query_opt("SELECT deceased_at IS NOT NULL AS d FROM persons WHERE ssn = $1", &[&ssn])
             .await
@@ -125,15 +203,19 @@ impl Store {
         Ok(PersonCards { ssn: ssn.to_string(), deceased, cards, live_claim })
     }
 
-    /// Runs one idempotent change: the body runs only the first time `request_id` is seen.
-    pub(crate) async fn idempotent<T, F>(
+    /// Runs one idempotent change: the body runs only the first time `station` sends
+    /// `request_id`; a retry gets the first answer, a replay of the id with another request is
+    /// refused. Every call goes into the audit table.
+    pub(crate) async fn idempotent<Q, T, F>(
         &self,
         station: &str,
-        request_id: &str,
         op: &str,
+        request_id: &str,
+        request: &Q,
         body: F,
     ) -> Result<T, ArchiveError>
     where
+        Q: Serialize,
         T: Serialize + DeserializeOwned,
         F: for<'a> Fn(
             &'a Transaction<'a>,
@@ -146,7 +228,7 @@ impl Store {
         loop {
             attempt += 1;
             let mut client = self.client().await?;
-            match Store::attempt(&mut client, station, request_id, op, &body).await {
+            match Store::attempt(&mut client, station, request_id, op, request, &body).await {
                 Ok(stored) => {
                     return match stored {
                         Stored::Ok(v) => Ok(v),
@@ -161,62 +243,82 @@ impl Store {
         }
     }
 
-    async fn attempt<T, F>(
+    async fn attempt<Q, T, F>(
         client: &mut deadpool_postgres::Object,
         station: &str,
         request_id: &str,
         op: &str,
+        request: &Q,
         body: &F,
     ) -> Result<Stored<T>, tokio_postgres::Error>
     where
+        Q: Serialize,
         T: Serialize + DeserializeOwned,
         F: for<'a> Fn(
             &'a Transaction<'a>,
         ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Body<T>> + Send + 'a>>,
     {
         let tx = client.transaction().await?;
+        let hash = archive::request_hash(request);
         let fresh = tx
             .execute(
-                "INSERT INTO requests (request_id, station, op) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&request_id, &station, &op],
+                "INSERT INTO requests (station, request_id, op, body_hash) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                &[&station, &request_id, &op, &hash],
             )
             .await?;
         if fresh == 0 {
-            let row =
-                tx.query_one("SELECT op, answer FROM requests WHERE request_id = $1", &[&request_id]).await?;
-            let first_op: String = row.get("op");
+            let row = tx
+                .query_one(
+                    "SELECT op, body_hash, answer FROM requests WHERE station = $1 AND request_id = $2",
+                    &[&station, &request_id],
+                )
+                .await?;
+            let (first_op, first_hash): (String, String) = (row.get("op"), row.get("body_hash"));
+            let stored = if first_op != op || (!first_hash.is_empty() && first_hash != hash) {
+                Stored::Refused(Refusal::RequestIdReused { request_id: request_id.into(), op: first_op })
+            } else {
+                let answer: serde_json::Value = row.get("answer");
+                serde_json::from_value(answer).unwrap_or_else(|e| {
+                    Stored::Refused(Refusal::NotFound {
+                        what: format!("stored answer of {request_id} ({e})"),
+                    })
+                })
+            };
+            let outcome = match &stored {
+                Stored::Refused(r @ Refusal::RequestIdReused { .. }) => archive::refusal_kind(r),
+                _ => "replayed".into(),
+            };
+            audit(&tx, station, op, Some(request_id), request, &outcome).await?;
             tx.commit().await?;
-            if first_op != op {
-                return Ok(Stored::Refused(Refusal::RequestIdReused {
-                    request_id: request_id.into(),
-                    op: first_op,
-                }));
-            }
-            let answer: serde_json::Value = row.get("answer");
-            return Ok(serde_json::from_value(answer).unwrap_or_else(|e| {
-                Stored::Refused(Refusal::NotFound { what: format!("stored answer of {request_id} ({e})") })
-            }));
+            return Ok(stored);
         }
         let stored = match body(&tx).await? {
             Ok(v) => Stored::Ok(v),
             Err(r) => Stored::Refused(r),
         };
         let json = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
-        tx.execute("UPDATE requests SET answer = $2 WHERE request_id = $1", &[&request_id, &json]).await?;
+        tx.execute(
+            "UPDATE requests SET answer = $3 WHERE station = $1 AND request_id = $2",
+            &[&station, &request_id, &json],
+        )
+        .await?;
+        audit(&tx, station, op, Some(request_id), request, &stored.outcome()).await?;
         tx.commit().await?;
         Ok(stored)
     }
 
-    /// Ends the person's claims whose lease has lapsed; their numbers go back to the pool,
-    /// except a kit's (a card may have been made offline under it).
+    /// Ends the person's claims whose lease has lapsed. Their numbers are held out of
+    /// circulation: the station may have made a card with one, and says where it is with a late
+    /// release (a kit's number comes back at its check-in).
     pub(crate) async fn expire_lapsed_claims(
         tx: &Transaction<'_>,
         ssn: &str,
     ) -> Result<(), tokio_postgres::Error> {
         tx.execute(
-            "INSERT INTO free_card_numbers (card_number)
-             SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
-             AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
+            "INSERT INTO held_card_numbers (card_number, station, claim_id)
+             SELECT card_number, station, claim_id FROM claims WHERE ssn = $1 AND state = 'live'
+             AND expires_at <= now() AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
              ON CONFLICT DO NOTHING",
             &[&ssn],
         )
@@ -290,13 +392,11 @@ impl Store {
 
     /// Claims a person for one new card.
     pub async fn claim(&self, station: &str, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
-        if q.ssn.len() != 18 {
-            return Err(ArchiveError::BadRequest("ssn must be the 18-character resident ID number".into()));
-        }
-        let lease = q.lease_seconds.clamp(1, MAX_LEASE_SECONDS);
+        archive::check_person(&q.ssn)?;
+        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds);
         let prefix = self.prefix;
         let (owned_q, owned_station) = (q.clone(), station.to_string());
-        self.idempotent(station, &q.request_id, "claim", move |tx| {
+        self.idempotent(station, "claim", &q.request_id, q, move |tx| {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let (q, station) = (&q, station.as_str());
@@ -338,40 +438,46 @@ impl Store {
         .await
     }
 
+    /// The claim under its person's lock, when it is live (lease not lapsed) and `station`'s;
+    /// otherwise why not.
+    async fn own_live_claim(tx: &Transaction<'_>, station: &str, claim_id: i64) -> Body<Claim> {
+        let Some(found) = tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&claim_id]).await?
+        else {
+            return Ok(Err(Refusal::NotFound { what: format!("claim {claim_id}") }));
+        };
+        Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
+                     WHERE claim_id = $1 FOR UPDATE"
+                ),
+                &[&claim_id],
+            )
+            .await?;
+        let claim = claim_row(&row);
+        let state: String = match row.get::<_, String>("state") {
+            _ if claim.station != station => format!("held by {}", claim.station),
+            s if s == "live" && row.get::<_, bool>("lapsed") => "expired".into(),
+            s => s,
+        };
+        if state != "live" {
+            return Ok(Err(Refusal::ClaimNotLive { claim_id, state }));
+        }
+        Ok(Ok(claim))
+    }
+
     /// Records the card made under a live claim.
     pub async fn commit(&self, station: &str, q: &CommitRequest) -> Result<CardRecord, ArchiveError> {
         let (owned_q, owned_station) = (q.clone(), station.to_string());
-        self.idempotent(station, &q.request_id, "commit", move |tx| {
+        self.idempotent(station, "commit", &q.request_id, q, move |tx| {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let (q, station) = (&q, station.as_str());
-                let Some(found) =
-                    tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&q.claim_id]).await?
-                else {
-                    return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
+                let claim = match Store::own_live_claim(tx, station, q.claim_id).await? {
+                    Ok(c) => c,
+                    Err(r) => return Ok(Err(r)),
                 };
-                let ssn: String = found.get("ssn");
-                Store::lock_person(tx, &ssn, "").await?;
-                let row = tx
-                    .query_one(
-                        &format!(
-                            "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
-                             WHERE claim_id = $1 FOR UPDATE"
-                        ),
-                        &[&q.claim_id],
-                    )
-                    .await?;
-                let claim = claim_row(&row);
-                let mut state: String = row.get("state");
-                if state == "live" && row.get::<_, bool>("lapsed") {
-                    state = "expired".into();
-                }
-                if claim.station != station {
-                    state = format!("held by {}", claim.station);
-                }
-                if state != "live" {
-                    return Ok(Err(Refusal::ClaimNotLive { claim_id: q.claim_id, state }));
-                }
                 if let Some(live) = Store::live_card(tx, &claim.ssn).await? {
                     return Ok(Err(Refusal::OldCardNotStopped { card_number: live }));
                 }
@@ -396,10 +502,10 @@ impl Store {
         .await
     }
 
-    /// Gives a live claim up.
+    /// Gives a claim up; its number goes back once its card is accounted for.
     pub async fn release(&self, station: &str, q: &ReleaseRequest) -> Result<(), ArchiveError> {
         let (owned_q, owned_station) = (q.clone(), station.to_string());
-        self.idempotent(station, &q.request_id, "release", move |tx| {
+        self.idempotent(station, "release", &q.request_id, q, move |tx| {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let (q, station) = (&q, station.as_str());
@@ -411,32 +517,76 @@ impl Store {
                 Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
                 let row = tx
                     .query_one(
-                        "SELECT state, station, card_number FROM claims WHERE claim_id = $1 FOR UPDATE",
+                        "SELECT state, station, card_number, expires_at <= now() AS lapsed,
+                                EXISTS (SELECT 1 FROM held_card_numbers h WHERE h.claim_id = claims.claim_id) AS held
+                         FROM claims WHERE claim_id = $1 FOR UPDATE",
                         &[&q.claim_id],
                     )
                     .await?;
-                let (state, holder): (String, String) = (row.get("state"), row.get("station"));
-                if state != "live" || holder != station {
+                let (state, holder, number): (String, String, String) =
+                    (row.get("state"), row.get("station"), row.get("card_number"));
+                if holder != station {
+                    return Ok(Err(Refusal::ClaimNotLive { claim_id: q.claim_id, state: format!("held by {holder}") }));
+                }
+                let live = state == "live";
+                if !live && !row.get::<_, bool>("held") {
                     return Ok(Err(Refusal::ClaimNotLive { claim_id: q.claim_id, state }));
                 }
-                tx.execute("UPDATE claims SET state = 'released' WHERE claim_id = $1", &[&q.claim_id])
+                if live {
+                    let end = if row.get::<_, bool>("lapsed") { "expired" } else { "released" };
+                    tx.execute("UPDATE claims SET state = $2 WHERE claim_id = $1", &[&q.claim_id, &end]).await?;
+                }
+                if q.card.accounted_for() {
+                    tx.execute("DELETE FROM held_card_numbers WHERE claim_id = $1", &[&q.claim_id]).await?;
+                    tx.execute(
+                        "INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING",
+                        &[&number],
+                    )
                     .await?;
-                tx.execute(
-                    "INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING",
-                    &[&row.get::<_, String>("card_number")],
-                )
-                .await?;
+                } else if live {
+                    tx.execute(
+                        "INSERT INTO held_card_numbers (card_number, station, claim_id) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                        &[&number, &station, &q.claim_id],
+                    )
+                    .await?;
+                }
                 Ok(Ok(()))
             })
         })
         .await
     }
 
-    /// Stops a live card.
+    /// Extends `station`'s live claim.
+    pub async fn renew(&self, station: &str, q: &RenewRequest) -> Result<Claim, ArchiveError> {
+        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds) as f64;
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "renew", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
+            Box::pin(async move {
+                if let Err(r) = Store::own_live_claim(tx, &station, q.claim_id).await? {
+                    return Ok(Err(r));
+                }
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "UPDATE claims SET expires_at = greatest(expires_at, now() + make_interval(secs => $2))
+                             WHERE claim_id = $1 RETURNING {CLAIM_COLUMNS}"
+                        ),
+                        &[&q.claim_id, &lease],
+                    )
+                    .await?;
+                Ok(Ok(claim_row(&row)))
+            })
+        })
+        .await
+    }
+
+    /// Stops a live card `station` made, or another's for the holder at its counter.
     pub async fn stop_card(&self, station: &str, q: &StopRequest) -> Result<CardRecord, ArchiveError> {
-        let owned_q = q.clone();
-        self.idempotent(station, &q.request_id, "stop", move |tx| {
-            let q = owned_q.clone();
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "stop", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let q = &q;
                 let Some(found) =
@@ -455,8 +605,8 @@ impl Store {
                     Ok(c) => c,
                     Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
                 };
-                if !card.status.is_live() {
-                    return Ok(Err(Refusal::NotLive { card_number: card.card_number, status: card.status }));
+                if let Err(r) = archive::may_stop(&station, &card, q) {
+                    return Ok(Err(r));
                 }
                 card.status = CardStatus::from(q.end);
                 tx.execute(
@@ -470,24 +620,28 @@ impl Store {
         .await
     }
 
-    /// Records a death.
+    /// Records a death with its evidence.
     pub async fn mark_deceased(
         &self,
         station: &str,
         q: &DeceasedRequest,
     ) -> Result<Vec<String>, ArchiveError> {
-        if q.ssn.len() != 18 {
-            return Err(ArchiveError::BadRequest("ssn must be the 18-character resident ID number".into()));
-        }
-        let owned_q = q.clone();
-        self.idempotent(station, &q.request_id, "deceased", move |tx| {
-            let q = owned_q.clone();
+        q.check()?;
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "deceased", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let q = &q;
                 Store::lock_person(tx, &q.ssn, "").await?;
                 tx.execute(
                     "UPDATE persons SET deceased_at = coalesce(deceased_at, now()) WHERE ssn = $1",
                     &[&q.ssn],
+                )
+                .await?;
+                tx.execute(
+                    "INSERT INTO deaths (ssn, station, supervisor, evidence) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&q.ssn, &station, &q.supervisor, &q.evidence],
                 )
                 .await?;
                 let cancelled: Vec<String> = tx
@@ -500,9 +654,10 @@ impl Store {
                     .iter()
                     .map(|r| r.get("card_number"))
                     .collect();
+                // A live claim's card may be in a printer now: its number is held, not reused.
                 tx.execute(
-                    "INSERT INTO free_card_numbers (card_number)
-                     SELECT card_number FROM claims WHERE ssn = $1 AND state = 'live'
+                    "INSERT INTO held_card_numbers (card_number, station, claim_id)
+                     SELECT card_number, station, claim_id FROM claims WHERE ssn = $1 AND state = 'live'
                      AND claim_id NOT IN (SELECT claim_id FROM kit_claims) ON CONFLICT DO NOTHING",
                     &[&q.ssn],
                 )
@@ -513,6 +668,51 @@ impl Store {
                 )
                 .await?;
                 Ok(Ok(cancelled))
+            })
+        })
+        .await
+    }
+
+    /// Takes back a death recorded in error: only another supervisor may.
+    pub async fn correct_deceased(
+        &self,
+        station: &str,
+        q: &CorrectDeceasedRequest,
+    ) -> Result<(), ArchiveError> {
+        q.check()?;
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "correct-deceased", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
+            Box::pin(async move {
+                let q = &q;
+                Store::lock_person(tx, &q.ssn, "").await?;
+                let Some(death) = tx
+                    .query_opt("SELECT station, supervisor, evidence FROM deaths WHERE ssn = $1", &[&q.ssn])
+                    .await?
+                else {
+                    return Ok(Err(Refusal::NotDeceased));
+                };
+                let (by_station, by_supervisor, evidence): (String, String, String) =
+                    (death.get(0), death.get(1), death.get(2));
+                if by_station == station && by_supervisor == q.supervisor {
+                    return Ok(Err(Refusal::SameSupervisor));
+                }
+                tx.execute(
+                    "INSERT INTO death_corrections (ssn, recorded_by, evidence, station, supervisor, reason)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &q.ssn,
+                        &format!("{by_station}/{by_supervisor}"),
+                        &evidence,
+                        &station,
+                        &q.supervisor,
+                        &q.reason,
+                    ],
+                )
+                .await?;
+                tx.execute("DELETE FROM deaths WHERE ssn = $1", &[&q.ssn]).await?;
+                tx.execute("UPDATE persons SET deceased_at = NULL WHERE ssn = $1", &[&q.ssn]).await?;
+                Ok(Ok(()))
             })
         })
         .await

@@ -508,8 +508,13 @@ pub fn write_scenario_archive(local: &Path, provincial: &Path, s: &Scenario) -> 
             .map_err(|e| e.to_string())?;
         }
         if c.deceased {
-            p.mark_deceased(&archive::DeceasedRequest { request_id: format!("d{n}"), ssn: c.ssn.clone() })
-                .map_err(e)?;
+            p.mark_deceased(&archive::DeceasedRequest {
+                request_id: format!("d{n}"),
+                ssn: c.ssn.clone(),
+                evidence: "死亡医学证明 No. 0001".into(),
+                supervisor: "sup-1".into(),
+            })
+            .map_err(e)?;
         }
     }
     Ok(())

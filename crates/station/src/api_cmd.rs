@@ -297,6 +297,10 @@ pub fn recall(a: &RecallArgs, out: &mut dyn Write) -> Result<()> {
 pub struct LossArgs {
     /// The card the holder reports lost.
     pub card: String,
+    /// The holder stands at this counter and their resident ID card was checked: needed for a
+    /// card another station made (that station is not asked).
+    #[arg(long)]
+    pub holder_at_counter: bool,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -317,7 +321,10 @@ pub struct DeceasedArgs {
 /// Stops a lost card at the province and here.
 pub fn report_loss(a: &LossArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
-    client.post(&format!("/api/cards/{}/loss", a.card), &serde_json::json!({}))?;
+    client.post(
+        &format!("/api/cards/{}/loss", a.card),
+        &serde_json::json!({"holder_at_counter": a.holder_at_counter}),
+    )?;
     writeln!(out, "card {}: stopped (loss); a new card can be issued now", a.card)?;
     Ok(())
 }

@@ -256,11 +256,12 @@ fn config(s: &StationArgs) -> Result<Option<daemon::config::Config>> {
     s.config.as_ref().map(|p| daemon::config::Config::load(p).map_err(anyhow::Error::from)).transpose()
 }
 
-/// The provincial archive the station uses, as this kit (its id is the station id there).
+/// The provincial archive the station uses, as this kit (its id is the station id there; on
+/// one machine the kit belongs to that machine's station).
 fn province(s: &StationArgs, kit_id: &str) -> Result<Box<dyn ProvincialArchive>> {
-    let sqlite = |dir: &Path| -> Result<Box<dyn ProvincialArchive>> {
+    let sqlite = |dir: &Path, owner: &str| -> Result<Box<dyn ProvincialArchive>> {
         let path = dir.join("provincial.db");
-        let db = archive::SqliteProvincial::open(&path, kit_id, 'B').with_context(|| {
+        let db = archive::SqliteProvincial::as_kit(&path, kit_id, owner, 'B').with_context(|| {
             format!(
                 "opening the provincial archive {}: give the station's --config or --data-dir",
                 path.display()
@@ -268,13 +269,15 @@ fn province(s: &StationArgs, kit_id: &str) -> Result<Box<dyn ProvincialArchive>>
         })?;
         Ok(Box::new(db))
     };
-    let Some(config) = config(s)? else { return sqlite(&s.data_dir) };
+    let Some(config) = config(s)? else {
+        return sqlite(&s.data_dir, &daemon::config::Config::embedded(&s.data_dir)?.station);
+    };
     let counter = config
         .counter
         .as_ref()
         .context("the configuration has no [counter] section: it names the provincial archive")?;
     match &counter.provincial {
-        daemon::config::ProvincialConfig::Sqlite => sqlite(&config.data_dir),
+        daemon::config::ProvincialConfig::Sqlite => sqlite(&config.data_dir, &config.station),
         daemon::config::ProvincialConfig::Service { url, ca, identity } => {
             let identity = s.identity.as_ref().unwrap_or(identity);
             Ok(Box::new(provincial::Client::new(url, ca, identity, Duration::from_secs(15))?))

@@ -30,12 +30,15 @@ impl SqliteProvincial {
                 "every ssn must be the 18-character resident ID number".into(),
             ));
         }
-        let lease = q.lease_seconds.clamp(1, kit::MAX_KIT_LEASE_SECONDS);
-        self.idempotent(&q.request_id, "checkout", |tx| {
+        let lease = q.lease_seconds.clamp(1, self.limits.max_kit_lease_seconds);
+        self.idempotent("checkout", &q.request_id, q, |tx| {
+            if let Err(r) = self.limits.check_checkout(q.visits.len()) {
+                return Ok(Err(r));
+            }
             let expires_at = now() + lease;
             tx.execute(
-                "INSERT INTO kit_leases (kit, state, expires_at, created_at) VALUES (?1, 'open', ?2, ?3)",
-                params![self.station, expires_at, now()],
+                "INSERT INTO kit_leases (kit, owner, state, expires_at, created_at) VALUES (?1, ?2, 'open', ?3, ?4)",
+                params![self.station, self.kit_of, expires_at, now()],
             )?;
             let lease_id = tx.last_insert_rowid();
             let (mut visits, mut refused) = (Vec::new(), Vec::new());
@@ -90,14 +93,23 @@ impl SqliteProvincial {
         }
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store_err)?;
-        let earlier: Option<String> = tx
-            .query_row("SELECT result FROM kit_records WHERE record_id = ?1", [&r.record_id], |row| {
-                row.get(0)
-            })
+        let earlier: Option<(String, String)> = tx
+            .query_row(
+                "SELECT r.result, l.kit FROM kit_records r JOIN kit_leases l ON l.lease_id = r.lease_id
+                 WHERE r.record_id = ?1",
+                [&r.record_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .optional()
             .map_err(store_err)?;
-        if let Some(result) = earlier {
-            return serde_json::from_str(&result).map_err(json_err);
+        match earlier {
+            Some((result, kit)) if kit == self.station => {
+                self.audit(&tx, "kit-record", Some(&r.record_id), r, "replayed").map_err(store_err)?;
+                tx.commit().map_err(store_err)?;
+                return serde_json::from_str(&result).map_err(json_err);
+            }
+            Some(_) => return Err(Refusal::NotYourKit { record_id: r.record_id.clone() }.into()),
+            None => {}
         }
         let lease: Option<(String, String, i64)> = tx
             .query_row(
@@ -145,6 +157,11 @@ impl SqliteProvincial {
         }
         tx.execute("UPDATE kit_leases SET next_seq = next_seq + 1 WHERE lease_id = ?1", [r.lease_id])
             .map_err(store_err)?;
+        let outcome = match &result.outcome {
+            RecordOutcome::Applied { .. } => "ok",
+            RecordOutcome::Conflict { .. } => "conflict",
+        };
+        self.audit(&tx, "kit-record", Some(&r.record_id), r, outcome).map_err(store_err)?;
         tx.commit().map_err(store_err)?;
         Ok(result)
     }
@@ -281,6 +298,7 @@ impl SqliteProvincial {
             return Err(kit::records_missing(next_seq - 1, q.records));
         }
         let checkin = checkin(&tx, q.lease_id).map_err(store_err)?;
+        self.audit(&tx, "kit-checkin", Some(&q.request_id), q, "ok").map_err(store_err)?;
         let json = serde_json::to_string(&checkin).map_err(json_err)?;
         tx.execute(
             "UPDATE kit_leases SET state = 'closed', checkin = ?2 WHERE lease_id = ?1",
@@ -294,18 +312,25 @@ impl SqliteProvincial {
     pub(super) fn resolve_conflict(&self, q: &crate::kit::ResolveRequest) -> Result<(), ArchiveError> {
         q.check()?;
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let known: bool = conn
+        let kit_of: Option<(String, Option<String>)> = conn
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM kit_conflicts WHERE record_id = ?1)",
+                "SELECT c.kit, l.owner FROM kit_conflicts c JOIN kit_leases l ON l.lease_id = c.lease_id
+                 WHERE c.record_id = ?1",
                 [&q.record_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(store_err)?;
-        if !known {
-            return Err(ArchiveError::Refused(Refusal::NotFound {
-                what: format!("conflict {}", q.record_id),
-            }));
-        }
+        let outcome = match &kit_of {
+            None => Err(Refusal::NotFound { what: format!("conflict {}", q.record_id) }),
+            Some((kit, owner)) if !self.sees_kit(kit, owner.as_deref()) => {
+                Err(Refusal::NotYourKit { record_id: q.record_id.clone() })
+            }
+            Some(_) => Ok(()),
+        };
+        let word = outcome.as_ref().map_or_else(crate::refusal_kind, |()| "ok".into());
+        self.audit(&conn, "kit-resolve", None, q, &word).map_err(store_err)?;
+        outcome?;
         conn.execute(
             "INSERT INTO kit_conflict_resolutions (record_id, resolved_by, station, note, resolved_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (record_id) DO NOTHING",
@@ -315,17 +340,25 @@ impl SqliteProvincial {
         Ok(())
     }
 
+    /// A station sees the conflicts of the kits it owns (and a kit its own).
+    fn sees_kit(&self, kit: &str, owner: Option<&str>) -> bool {
+        kit == self.station || owner == Some(self.station.as_str())
+    }
+
     pub(super) fn all_kit_conflicts(&self) -> Result<Vec<KitConflict>, ArchiveError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.audit(&conn, "kit-conflicts", None, &serde_json::json!({}), "ok").map_err(store_err)?;
         let mut stmt = conn
             .prepare(
-                "SELECT record_id, kit, lease_id, ssn, card_number, reason FROM kit_conflicts c
+                "SELECT c.record_id, c.kit, c.lease_id, c.ssn, c.card_number, c.reason FROM kit_conflicts c
+                 JOIN kit_leases l ON l.lease_id = c.lease_id
                  WHERE NOT EXISTS (SELECT 1 FROM kit_conflict_resolutions r WHERE r.record_id = c.record_id)
-                 ORDER BY created_at, rowid",
+                 AND (c.kit = ?1 OR l.owner = ?1)
+                 ORDER BY c.created_at, c.rowid",
             )
             .map_err(store_err)?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([&self.station], |r| {
                 Ok(KitConflict {
                     record_id: r.get(0)?,
                     kit: r.get(1)?,

@@ -29,8 +29,11 @@ struct Args {
     #[arg(long)]
     identity: Option<PathBuf>,
     /// An SQLite provincial archive instead of the service.
-    #[arg(long, conflicts_with = "url")]
+    #[arg(long, conflicts_with = "url", requires = "station")]
     sqlite: Option<PathBuf>,
+    /// With --sqlite: the station the kit belongs to (its certificate says so at the service).
+    #[arg(long)]
+    station: Option<String>,
     /// Seconds to wait for each answer.
     #[arg(long, default_value_t = 10)]
     timeout: u64,
@@ -46,7 +49,13 @@ fn run(args: Args) -> Result<outreach::SyncReport, outreach::SyncError> {
                 .map_err(|e| outreach::KitError::Store(e.to_string()))?,
         ),
         (None, _, _, Some(db)) => Box::new(
-            archive::SqliteProvincial::open(db, kit.kit_id(), 'B').map_err(outreach::KitError::Archive)?,
+            archive::SqliteProvincial::as_kit(
+                db,
+                kit.kit_id(),
+                args.station.as_deref().unwrap_or_default(),
+                'B',
+            )
+            .map_err(outreach::KitError::Archive)?,
         ),
         _ => {
             return Err(

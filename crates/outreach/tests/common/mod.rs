@@ -105,13 +105,19 @@ pub fn two_kits_and_a_counter(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
     let c10 = counter.claim(&claim_request(&person(10), None)).expect("counter claim");
     let counter_card = counter.commit(&commit(c10.claim_id)).expect("counter card");
     counter
-        .mark_deceased(&DeceasedRequest { request_id: request_id("deceased"), ssn: person(3) })
+        .mark_deceased(&DeceasedRequest {
+            request_id: request_id("deceased"),
+            ssn: person(3),
+            evidence: "死亡医学证明 No. 0001".into(),
+            supervisor: "sup-1".into(),
+        })
         .expect("deceased");
     let stop = StopRequest {
         request_id: request_id("stop"),
         card_number: card_of(7).expect("batch"),
         reason: "reported lost".into(),
         end: archive::CardEnd::Stopped,
+        for_holder: None,
     };
     counter.stop_card(&stop).expect("stop");
 
