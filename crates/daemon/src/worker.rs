@@ -147,6 +147,9 @@ pub trait Runner: Send + 'static {
     }
     /// Polls the devices for the status bar; the worker calls it between jobs.
     fn poll_devices(&mut self) {}
+    /// Renews the provincial claims of the jobs that wait (for the operator, a device, the
+    /// network), so no claim lapses under a job; the worker calls it now and then.
+    fn keep_claims(&mut self) {}
     /// Starts a job for the request.
     fn start(
         &mut self,
@@ -190,6 +193,8 @@ fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcom
 
 /// How often an idle worker polls the devices for the status bar.
 const DEVICE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the claims of waiting jobs are looked at (each is renewed at half its lease).
+const KEEP_CLAIMS: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A request as the worker takes it: whole, or with its desk steps run.
 enum Next {
@@ -266,11 +271,16 @@ pub fn spawn(
                 Err(e) => tracing::error!(error = %e, "cannot list the jobs left running"),
             }
             runner.poll_devices();
+            let mut claims_kept = std::time::Instant::now();
             loop {
                 let next = match queue.recv_timeout(DEVICE_POLL) {
                     Ok(next) => next,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         runner.poll_devices();
+                        if claims_kept.elapsed() >= KEEP_CLAIMS {
+                            runner.keep_claims();
+                            claims_kept = std::time::Instant::now();
+                        }
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,

@@ -604,6 +604,9 @@ impl Engine<'_> {
         let params = state.params.clone().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
         let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
         let ssn = validated.id.as_str().to_string();
+        if step > Step::Claim && step <= Step::Commit {
+            self.renew_if_due(job_id, state)?;
+        }
         let rid = request_ids(self.local.station(), job_id, state);
         let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
         let mut event: Option<(&str, serde_json::Value)> = None;
@@ -841,6 +844,61 @@ impl Engine<'_> {
         });
         self.line(job_id, step, Phase::Done, state, record.as_ref())?;
         Ok(None)
+    }
+
+    /// Renews the job's claim when half its lease is gone, so the person stays the job's while
+    /// it waits on a device or an operator; a lease that lapsed is refused by the province and
+    /// the job rolls back instead of committing a card whose number may be someone else's.
+    fn renew_if_due(&mut self, job_id: i64, state: &mut State) -> Result<(), IssueError> {
+        let Some(claim) = state.claim.clone() else { return Ok(()) };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if claim.expires_at - now > self.lease_seconds / 2 {
+            return Ok(());
+        }
+        // A renewal sets the lease from now: each is a new request (a lost answer is simply
+        // renewed again), with an id of its own.
+        let mut nonce = [0u8; 6];
+        getrandom::getrandom(&mut nonce)
+            .map_err(|e| Engine::job_err(job_id, format!("no randomness: {e}")))?;
+        let request = archive::RenewRequest {
+            request_id: request_ids(self.local.station(), job_id, state)(
+                &format!("renew-{}", hex::encode(nonce)),
+                0,
+            ),
+            claim_id: claim.claim_id,
+            lease_seconds: self.lease_seconds,
+        };
+        let renewed = self.province.renew(&request).map_err(archive_err("renew-claim"))?;
+        if renewed.claim_id != claim.claim_id || renewed.card_number != claim.card_number {
+            return Err(IssueError::Job { job_id, message: foreign_answer("the renewal", "claim") });
+        }
+        state.claim = Some(renewed);
+        Ok(())
+    }
+
+    /// Keeps the claim of a job that waits (cover open, operator away) from lapsing: the
+    /// daemon calls it now and then for its waiting jobs. A job past its commit, or without a
+    /// claim, is left alone.
+    pub fn keep_claim(&mut self, job_id: i64) -> Result<(), IssueError> {
+        let row = self
+            .local
+            .job(job_id)
+            .map_err(archive_err("renew-claim"))?
+            .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+        let mut state: State =
+            serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+        let committed = self
+            .local
+            .journal_of(job_id)
+            .map_err(archive_err("renew-claim"))?
+            .iter()
+            .any(|l| l.step == Step::Commit.name() && l.phase == "done");
+        if row.status != "running" || committed {
+            return Ok(());
+        }
+        self.renew_if_due(job_id, &mut state)
     }
 
     fn atr(&mut self, state: &State) -> Result<Vec<u8>, IssueError> {

@@ -407,3 +407,50 @@ fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywher
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
     assert!(r.agrees(), "{:#?}", r.mismatches);
 }
+
+#[test]
+fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
+    let mut c = Counter::new();
+    let other = SqliteProvincial::open(c._dir.path().join("province.db"), "S2", 'B').expect("S2");
+    let (kept, lapsed) = (c.applicant(), c.applicant());
+
+    // Prepared at the desk (claimed, verified), then waiting for the devices past half its lease.
+    let mut engine = c.engine(None);
+    engine.lease_seconds = 2;
+    let (job, ended) = engine.prepare(&kept, &params(), None).expect("desk");
+    assert!(ended.is_none(), "{ended:?}");
+    let first = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("claimed").expires_at;
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    let mut engine = c.engine(None);
+    engine.lease_seconds = 2;
+    engine.keep_claim(job).expect("renewed");
+    let renewed = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("still claimed");
+    assert!(renewed.expires_at > first, "{renewed:?} after {first}");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert!(
+        matches!(
+            other.claim(&archive::conformance::claim_request(&ssn_of(&kept), None)),
+            Err(archive::ArchiveError::Refused(archive::Refusal::AlreadyClaimed { .. }))
+        ),
+        "past its first lease, the person is still the waiting job's"
+    );
+    let outcome = c.engine(None).resume(job).expect("resume");
+    assert!(matches!(outcome, JobOutcome::Issued { .. }), "{outcome:?}");
+
+    // A job whose lease lapsed while nobody renewed it: another station took the person; the
+    // job rolls back without feeding a card, and the number goes back only as not made.
+    let mut engine = c.engine(None);
+    engine.lease_seconds = 1;
+    let (job, ended) = engine.prepare(&lapsed, &params(), None).expect("desk");
+    assert!(ended.is_none(), "{ended:?}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let taken = other.claim(&archive::conformance::claim_request(&ssn_of(&lapsed), None)).expect("lapsed");
+    let fed = c.path.printer.fed;
+    let outcome = c.engine(None).resume(job).expect("resume");
+    assert!(matches!(&outcome, JobOutcome::RolledBack(why) if why.contains("expired")), "{outcome:?}");
+    assert_eq!(c.path.printer.fed, fed, "no card was fed for a lapsed claim");
+    let person = c.province.lookup(&ssn_of(&lapsed)).expect("lookup");
+    assert!(person.cards.is_empty());
+    assert_eq!(person.live_claim.map(|c| c.station), Some(taken.station));
+    assert!(c.province.held_card_numbers().expect("held").is_empty(), "accounted for: never fed");
+}

@@ -190,6 +190,22 @@ impl Runner for CounterRunner {
             .resume(job)
             .map_err(|e| e.to_string()))
     }
+
+    fn keep_claims(&mut self) {
+        let jobs = match self.local.running_jobs() {
+            Ok(jobs) => jobs,
+            Err(e) => return tracing::warn!(error = %e, "cannot list the waiting jobs"),
+        };
+        let mut quiet = |_: i64, _: Step, _: Phase| {};
+        let progress: &mut (dyn FnMut(i64, Step, Phase) + Send) = &mut quiet;
+        for job in jobs {
+            if let Err(e) =
+                with_engine!(self, "station".to_string(), progress, |engine| engine.keep_claim(job))
+            {
+                tracing::warn!(job, error = %e, "the claim of a waiting job could not be renewed");
+            }
+        }
+    }
 }
 
 /// Where the camera thread sends one frame (JPEG) or why there is none.
@@ -564,6 +580,10 @@ impl Runner for PanelRunner {
         let panel = self.panel.clone();
         let mut watched = PanelRunner::watch(&panel, progress);
         self.counter.resume(job, &mut watched)
+    }
+
+    fn keep_claims(&mut self) {
+        self.counter.keep_claims();
     }
 
     fn desk(&self) -> Option<Arc<dyn Desk>> {
