@@ -232,7 +232,13 @@ pub fn build_test_dp(
     applications.push(DpApplication { name: "PBOC debit".into(), aid: AID_PBOC_DEBIT.into(), dgis: pboc });
     let dp = DpFile {
         format: DP_FORMAT.into(),
-        card: CardSummary { pan, psn: card.psn, expiry: card.expiry.clone(), label: card.label.clone() },
+        card: CardSummary {
+            pan,
+            psn: card.psn,
+            expiry: card.expiry.clone(),
+            label: card.label.clone(),
+            holder_ref: Some(crate::dp::holder_ref(&card.holder_id)),
+        },
         transport_key_kcv: transport_key.kcv().to_string(),
         applications,
     };

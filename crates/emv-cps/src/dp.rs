@@ -38,6 +38,33 @@ pub struct CardSummary {
     pub expiry: String,
     /// Application label.
     pub label: String,
+    /// Whose card this is: [`holder_ref`] of the holder's resident ID number. Card numbers
+    /// are reused (a released number goes to the next person), so the station checks this
+    /// against the applicant before personalising, never the file name alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_ref: Option<String>,
+}
+
+/// The holder reference a DP file carries: SM3 of `emv-cps-holder:` and the resident ID
+/// number, hex (the ID number itself stays out of the file's clear summary).
+pub fn holder_ref(id_number: &str) -> String {
+    use sm3::Digest;
+    hex::encode(sm3::Sm3::digest(format!("emv-cps-holder:{id_number}").as_bytes()))
+}
+
+impl CardSummary {
+    /// Whether the file was prepared for the holder with `id_number`; why not, when it was not.
+    pub fn check_holder(&self, id_number: &str) -> Result<(), Error> {
+        match &self.holder_ref {
+            None => Err(Error::Dp(
+                "the DP file names no holder (card.holder_ref): ask the bank's data preparation for a file prepared for this applicant".into(),
+            )),
+            Some(r) if !r.eq_ignore_ascii_case(&holder_ref(id_number)) => Err(Error::Dp(
+                "the DP file was prepared for another holder: do not personalise; ask the bank's data preparation for this applicant's file".into(),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
 }
 
 /// The DGIs of one application.

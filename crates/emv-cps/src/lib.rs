@@ -73,7 +73,8 @@ pub use builder::{
 };
 pub use crypto::{test_transport_key, IssuerKeys};
 pub use dp::{
-    decrypt_from_transport, encrypt_for_transport, CardSummary, Dgi, DpApplication, DpDgi, DpFile, DP_FORMAT,
+    decrypt_from_transport, encrypt_for_transport, holder_ref, CardSummary, Dgi, DpApplication, DpDgi,
+    DpFile, DP_FORMAT,
 };
 pub use error::Error;
 pub use perso::{

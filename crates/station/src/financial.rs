@@ -95,7 +95,9 @@ impl Financial {
             }
             DpSource::Directory(dir) => {
                 let path = dir.join(format!("{}.json", holder.card_number));
-                read_dp(&path)
+                let dp = read_dp(&path)?;
+                dp.card.check_holder(holder.ssn).map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(dp)
             }
         }
     }
@@ -125,4 +127,50 @@ fn read_dp(path: &Path) -> Result<DpFile, String> {
         format!("no DP file {} ({e}): ask the bank's data preparation for this card", path.display())
     })?;
     DpFile::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder<'a>(ssn: &'a str, card_number: &'a str) -> issuance::FinancialHolder<'a> {
+        issuance::FinancialHolder { ssn, name: "张三", card_number, atr: &[] }
+    }
+
+    #[test]
+    fn a_banks_dp_file_is_used_only_for_the_holder_it_was_prepared_for() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let profile = Profile::load(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles/ssc-3g-fin-sim.toml"),
+        )
+        .expect("profile");
+        let config = daemon::config::FinancialConfig {
+            dp: dir.path().display().to_string(),
+            bin: "621234".into(),
+            isd_key: "test".into(),
+            transport_key: "test".into(),
+        };
+        let financial = Financial::from_config(&config, &profile).expect("financial");
+        let card = emv_cps::TestCard::example();
+        let mut dp =
+            emv_cps::build_test_dp(&card, &emv_cps::IssuerKeys::test(), &emv_cps::test_transport_key())
+                .expect("dp");
+        let write = |number: &str, dp: &DpFile| {
+            std::fs::write(
+                dir.path().join(format!("{number}.json")),
+                serde_json::to_string(dp).expect("json"),
+            )
+            .expect("write")
+        };
+        write("B00000019", &dp);
+        let found = financial.dp_for(&holder(&card.holder_id, "B00000019")).expect("the holder's file");
+        assert_eq!(found.card.pan, dp.card.pan);
+        // The number went to someone else after a release: the file is not theirs.
+        let e = financial.dp_for(&holder("440106198001010012", "B00000019")).expect_err("another holder");
+        assert!(e.contains("prepared for another holder"), "{e}");
+        dp.card.holder_ref = None;
+        write("B00000027", &dp);
+        let e = financial.dp_for(&holder(&card.holder_id, "B00000027")).expect_err("no holder named");
+        assert!(e.contains("names no holder"), "{e}");
+    }
 }
