@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/cards/{card}/replace", post(replace))
         .route("/api/cards/{card}/loss", post(loss))
         .route("/api/persons/deceased", post(deceased))
+        .route("/api/persons/deceased/correct", post(correct_deceased))
         .route("/api/kit/conflicts", get(kit_conflicts))
         .route("/api/kit/conflicts/{record}/resolve", post(resolve_kit_conflict))
 }
@@ -399,6 +400,42 @@ async fn deceased(
         json!({"holder": id.masked(), "evidence": q.evidence, "cancelled": cancelled}),
     );
     Ok(Json(json!({"holder": id.masked(), "cancelled": cancelled})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorrectDeceasedBody {
+    /// The person recorded deceased in error.
+    id_number: String,
+    /// What was seen (the person at the counter, the civil-affairs office's correction).
+    reason: String,
+    #[serde(default)]
+    request_key: Option<String>,
+}
+
+/// Takes back a death recorded in error: the province accepts it only from a supervisor other
+/// than the one who recorded it. Cancelled cards stay cancelled; the person may apply again.
+async fn correct_deceased(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Json(q): Json<CorrectDeceasedBody>,
+) -> Result<Json<Value>, ApiError> {
+    require(&session, &[Role::Supervisor], "correct a death record (a second supervisor)")?;
+    let (id, _) = applicant::ResidentId::parse(&q.id_number, applicant::days::today())
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("the ID number: {e}")))?;
+    let province = s.province()?.clone();
+    let request = archive::CorrectDeceasedRequest {
+        request_id: request_key("correct-deceased", &id.masked(), q.request_key.as_deref()),
+        ssn: id.as_str().to_string(),
+        supervisor: session.operator.clone(),
+        reason: q.reason.clone(),
+    };
+    tokio::task::spawn_blocking(move || province.correct_deceased(&request))
+        .await
+        .map_err(internal)?
+        .map_err(archive_refused)?;
+    s.audit(&session.operator, "person.death_corrected", json!({"holder": id.masked(), "reason": q.reason}));
+    Ok(Json(json!({"holder": id.masked(), "deceased": false})))
 }
 
 /// The archive's answer for the supervisor: a refusal or a bad request is theirs to fix.

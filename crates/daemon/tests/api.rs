@@ -86,6 +86,7 @@ fn start_with(
             account("op", Role::Operator),
             account("aud", Role::Auditor),
             account("sup", Role::Supervisor),
+            account("sup2", Role::Supervisor),
         ],
         counter: None,
     };
@@ -630,4 +631,29 @@ fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
     let last = f.local.ledger().expect("ledger").pop().expect("entry");
     assert!(last.event == "kit.conflict_resolved" && last.detail.contains("destroyed"), "{last:?}");
     f.local.verify_ledger().expect("the chain holds");
+}
+
+#[test]
+fn a_death_recorded_in_error_is_taken_back_only_by_a_second_supervisor() {
+    let f = start(false);
+    let ssn = archive::conformance::fresh_ssn();
+    let (op, sup, sup2) = (f.login("op"), f.login("sup"), f.login("sup2"));
+    let (st, _) = f.call(
+        &sup,
+        "/api/persons/deceased",
+        Some(serde_json::json!({"id_number": ssn, "evidence": "死亡医学证明 No. 2026-0042"})),
+    );
+    assert_eq!(st, 200);
+    let correct = serde_json::json!({"id_number": ssn, "reason": "the person came to the counter in person"});
+    let (st, _) = f.call(&op, "/api/persons/deceased/correct", Some(correct.clone()));
+    assert_eq!(st, 403, "an operator may not");
+    let (st, body) = f.call(&sup, "/api/persons/deceased/correct", Some(correct.clone()));
+    assert_eq!(st, 409, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("second supervisor")), "{body}");
+    let (st, body) = f.call(&sup2, "/api/persons/deceased/correct", Some(correct));
+    assert_eq!(st, 200, "{body}");
+    use archive::ProvincialArchive;
+    assert!(!f.province.lookup(&ssn).expect("lookup").deceased);
+    let events: Vec<String> = f.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
+    assert!(events.contains(&"person.death_corrected".to_string()), "{events:?}");
 }

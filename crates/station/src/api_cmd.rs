@@ -312,8 +312,12 @@ pub struct DeceasedArgs {
     #[arg(long)]
     pub id_number: String,
     /// The document seen: death certificate number or civil-affairs notice.
-    #[arg(long)]
-    pub evidence: String,
+    #[arg(long, required_unless_present = "correct")]
+    pub evidence: Option<String>,
+    /// Take back a death recorded in error (a supervisor other than the one who recorded it),
+    /// saying why.
+    #[arg(long, value_name = "REASON", conflicts_with = "evidence")]
+    pub correct: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -332,6 +336,18 @@ pub fn report_loss(a: &LossArgs, out: &mut dyn Write) -> Result<()> {
 /// Records a death: the person's live cards are cancelled everywhere, no new card is made.
 pub fn deceased(a: &DeceasedArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
+    if let Some(reason) = &a.correct {
+        let v = client.post(
+            "/api/persons/deceased/correct",
+            &serde_json::json!({"id_number": a.id_number, "reason": reason}),
+        )?;
+        writeln!(
+            out,
+            "{}: the death record is taken back; the person may apply again",
+            v["holder"].as_str().unwrap_or("")
+        )?;
+        return Ok(());
+    }
     let v = client.post(
         "/api/persons/deceased",
         &serde_json::json!({"id_number": a.id_number, "evidence": a.evidence}),
