@@ -21,9 +21,11 @@ fn one() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn the_service_keeps_every_rule_of_the_conformance_suite() {
     let _one = one();
-    let setup = Setup::start(&["station-a", "station-b", "kit-1"]);
+    let setup = Setup::start(&["station-a", "station-b"]);
     let open = |station: &str| -> Box<dyn ProvincialArchive> { Box::new(setup.client(station)) };
-    archive::conformance::run_all(&open);
+    let open_kit =
+        |kit: &str, owner: &str| -> Box<dyn ProvincialArchive> { Box::new(setup.kit_client(kit, owner)) };
+    archive::conformance::run_all(&open, &open_kit);
 }
 
 #[test]

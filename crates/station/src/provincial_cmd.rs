@@ -1,4 +1,6 @@
-//! `station provincial ...`: the provincial archive service and its certificates.
+//! `station provincial ...`: the provincial archive service and its certificates. `certs` and
+//! `revoke` run where the province keeps the CA key (offline); `serve` needs only the public
+//! part of the PKI and the server's key.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,20 +10,42 @@ use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
 pub enum ProvincialCmd {
-    /// Make the service's CA, server certificate and one client certificate per station.
+    /// Make the service's PKI (CA, server certificate, empty revocation list) if DIR has none,
+    /// and add station certificates and a short-lived kit certificate to it.
     Certs(CertsArgs),
+    /// Revoke a station's (or kit's) certificate: crl.pem is signed again with its serial.
+    Revoke(RevokeArgs),
     /// Serve the provincial archive over HTTPS with client certificates, on PostgreSQL.
     Serve(ServeArgs),
 }
 
 #[derive(Args)]
 pub struct CertsArgs {
-    /// Directory for the PEM files.
-    #[arg(long)]
+    /// Directory for the PEM files (with ca.key when it exists already).
+    #[arg(long, alias = "pki")]
     out: PathBuf,
     /// A station id (the client certificate's common name); repeat for each station.
-    #[arg(long = "station", required = true)]
+    #[arg(long = "station")]
     stations: Vec<String>,
+    /// An outreach kit id: a certificate for the kit, naming its station (--owner).
+    #[arg(long, requires = "owner")]
+    kit: Option<String>,
+    /// The station that owns the kit (a station of this PKI).
+    #[arg(long, requires = "kit")]
+    owner: Option<String>,
+    /// Days the kit certificate is valid (default 14, at most 31).
+    #[arg(long, requires = "kit")]
+    days: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    /// The PKI directory, with ca.key.
+    #[arg(long)]
+    pki: PathBuf,
+    /// The station (or kit) whose certificate is revoked.
+    #[arg(long, alias = "kit")]
+    station: String,
 }
 
 #[derive(Args)]
@@ -38,7 +62,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
-    /// Directory with ca.pem, server.pem and server.key (`station provincial certs`).
+    /// Directory with ca.pem, server.pem, server.key and crl.pem (`station provincial certs`);
+    /// a new crl.pem copied there applies from the next connection.
     #[arg(long)]
     pki: PathBuf,
     /// Letter that starts new card numbers.
@@ -51,20 +76,59 @@ pub struct ServeArgs {
 
 pub fn run(cmd: ProvincialCmd) -> Result<()> {
     match cmd {
-        ProvincialCmd::Certs(a) => {
-            let names: Vec<&str> = a.stations.iter().map(String::as_str).collect();
-            let paths = provincial::pki::generate(&a.out, &names)?;
-            println!(
-                "CA {}, server {}, {} station certificate(s) in {}",
-                paths.ca().display(),
-                paths.server_cert().display(),
-                names.len(),
-                a.out.display()
-            );
+        ProvincialCmd::Certs(a) => certs(a),
+        ProvincialCmd::Revoke(a) => {
+            let paths = provincial::pki::PkiPaths { dir: a.pki };
+            let r = provincial::pki::revoke(&paths, &a.station)?;
+            if r.already {
+                println!("{} (serial {}) was revoked already; crl.pem unchanged", a.station, r.serial);
+            } else {
+                println!(
+                    "{} revoked (serial {}, {}); CRL number {}: copy {} to the service's PKI directory, \
+                     it takes effect at the next connection",
+                    a.station,
+                    r.serial,
+                    r.file.display(),
+                    r.number,
+                    paths.crl().display()
+                );
+            }
             Ok(())
         }
         ProvincialCmd::Serve(a) => serve(a),
     }
+}
+
+fn certs(a: CertsArgs) -> Result<()> {
+    let names: Vec<&str> = a.stations.iter().map(String::as_str).collect();
+    let paths = provincial::pki::PkiPaths { dir: a.out.clone() };
+    if paths.ca().exists() {
+        anyhow::ensure!(
+            !names.is_empty() || a.kit.is_some(),
+            "{} has a PKI: give --station or --kit to add",
+            a.out.display()
+        );
+        provincial::pki::add_stations(&paths, &names)?;
+    } else {
+        provincial::pki::generate(&a.out, &names)?;
+        println!(
+            "new PKI in {}: CA {} (keep {} offline), server {}, revocation list {}",
+            a.out.display(),
+            paths.ca().display(),
+            paths.ca_key().display(),
+            paths.server_cert().display(),
+            paths.crl().display()
+        );
+    }
+    for name in &names {
+        println!("station {name}: {}", paths.station(name).display());
+    }
+    if let (Some(kit), Some(owner)) = (&a.kit, &a.owner) {
+        let days = a.days.unwrap_or(provincial::pki::KIT_DAYS_DEFAULT);
+        let file = provincial::pki::add_kit(&paths, kit, owner, days)?;
+        println!("kit {kit} of station {owner}, {days} days: {}", file.display());
+    }
+    Ok(())
 }
 
 fn serve(a: ServeArgs) -> Result<()> {
@@ -81,6 +145,9 @@ fn serve(a: ServeArgs) -> Result<()> {
         (None, None) => anyhow::bail!("give --database URL or --embedded DIR"),
     };
     let paths = provincial::pki::PkiPaths { dir: a.pki.clone() };
+    if paths.ca_key().exists() {
+        tracing::warn!(key = %paths.ca_key().display(), "the CA key is on the service's machine: keep it offline");
+    }
     let tls = provincial::server::tls_config(&paths)?;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async move {

@@ -126,7 +126,8 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let dir = c.dir.path();
     let cluster = provincial::cluster::Cluster::start(&dir.join("pg"), free_port())
         .expect("PostgreSQL starts (scripts/install-deps)");
-    let pki = provincial::pki::generate(&dir.join("pki"), &["kit-1", "counter-1"]).expect("pki");
+    let pki = provincial::pki::generate(&dir.join("pki"), &["counter-1"]).expect("pki");
+    provincial::pki::add_kit(&pki, "kit-1", "counter-1", 14).expect("kit certificate");
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let port = free_port();
@@ -140,7 +141,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let service_line = format!(
         "provincial = {{ kind = \"service\", url = \"{url}\", ca = \"{}\", identity = \"{}\" }}",
         pki.ca().display(),
-        pki.station("kit-1").display()
+        pki.kit("kit-1").display()
     );
     assert!(station_toml.contains("provincial = { kind = \"sqlite\" }"));
     let config = dir.join("kit.toml");
@@ -196,7 +197,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     // Offline: the provincial service is stopped.
     service.abort();
     std::thread::sleep(Duration::from_millis(200));
-    let fresh = Client::new(&url, &pki.ca(), &pki.station("kit-1"), Duration::from_secs(5)).expect("client");
+    let fresh = Client::new(&url, &pki.ca(), &pki.kit("kit-1"), Duration::from_secs(5)).expect("client");
     assert!(fresh.lookup(&ssn(0)).is_err(), "the province is unreachable");
 
     // A card made on the visit for person 0 through the counter's card path.

@@ -56,6 +56,15 @@ impl Setup {
             .expect("client")
     }
 
+    /// A client for outreach kit `kit` of station `owner` (its short-lived certificate is made
+    /// on first use).
+    pub fn kit_client(&self, kit: &str, owner: &str) -> Client {
+        if !self.pki.kit(kit).exists() {
+            provincial::pki::add_kit(&self.pki, kit, owner, 14).expect("kit certificate");
+        }
+        Client::new(&self.url(), &self.pki.ca(), &self.pki.kit(kit), Duration::from_secs(30)).expect("client")
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
