@@ -188,3 +188,120 @@ fn service_down_and_postgres_restarted_mid_run() {
     assert_eq!(card.ssn, ssn);
     assert_eq!(client.lookup(&ssn).expect("lookup").cards.len(), 1);
 }
+
+/// RULE 10 against a hostile station with a valid certificate: it reuses another station's
+/// request ids and bodies, acts on its claims, cards and kit, and every attempt gets its own
+/// answer or a refusal, never the other station's data; the province's audit table keeps who
+/// asked for what; once revoked, its certificate is refused.
+#[test]
+fn a_hostile_station_gets_nothing_of_another_and_is_audited_then_revoked() {
+    use archive::kit::{CheckoutRequest, KitEvent, KitRecord, VisitRequest};
+    use archive::{CardEnd, ReleaseRequest, RenewRequest, StopRequest};
+    let _one = one();
+    let setup = Setup::start(&["st-a", "st-b"]);
+    let (a, b) = (setup.client("st-a"), setup.client("st-b"));
+
+    // The same request id and the very same body: b gets b's own answer (the person is a's).
+    let first = claim_request(&fresh_ssn(), None);
+    let claim = a.claim(&first).expect("a's claim");
+    match b.claim(&first) {
+        Err(ArchiveError::Refused(Refusal::AlreadyClaimed { station, .. })) => assert_eq!(station, "st-a"),
+        other => panic!("b must not get a's stored answer: {other:?}"),
+    }
+    // a's claim is a's alone: b cannot commit, renew or release it.
+    let refused = |r: Result<(), ArchiveError>, what: &str| match r {
+        Err(ArchiveError::Refused(Refusal::ClaimNotLive { state, .. })) => {
+            assert!(state.contains("st-a"), "{what}: {state}")
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    refused(b.commit(&archive::conformance::commit_request(claim.claim_id)).map(drop), "commit");
+    refused(
+        b.renew(&RenewRequest {
+            request_id: request_id("renew"),
+            claim_id: claim.claim_id,
+            lease_seconds: 600,
+        })
+        .map(drop),
+        "renew",
+    );
+    refused(
+        b.release(&ReleaseRequest {
+            request_id: request_id("release"),
+            claim_id: claim.claim_id,
+            reason: "hostile".into(),
+            card: archive::CardFate::NotMade,
+        }),
+        "release",
+    );
+    let card = a.commit(&archive::conformance::commit_request(claim.claim_id)).expect("a's card");
+    for end in [CardEnd::Stopped, CardEnd::Recalled] {
+        let stop =
+            StopRequest { for_holder: None, ..archive::conformance::stop_request(&card.card_number, end) };
+        assert!(matches!(b.stop_card(&stop), Err(ArchiveError::Refused(Refusal::NotYourCard { .. }))));
+    }
+
+    // a's kit: b neither sees nor settles its conflicts, nor writes into its lease.
+    let kit = setup.kit_client("kit-a1", "st-a");
+    let dead = fresh_ssn();
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![VisitRequest { ssn: dead.clone(), name: "测试".into(), premade_card: None }],
+            lease_seconds: 3600,
+        })
+        .expect("checkout");
+    a.mark_deceased(&archive::conformance::deceased_request(&dead, "sup-a")).expect("deceased");
+    let record = KitRecord {
+        record_id: request_id("kit-a1-rec"),
+        lease_id: out.lease_id,
+        seq: 1,
+        event: KitEvent::Made {
+            ssn: dead.clone(),
+            claim_id: out.visits[0].claim_id,
+            card_id: "110100D15600000500BF7C7A48FB4966".into(),
+            atr: "3B00".into(),
+        },
+    };
+    kit.sync_record(&record).expect("sync");
+    assert!(b.sync_record(&record).is_err(), "b replays the kit's record: refused");
+    assert!(a.kit_conflicts().expect("a's").iter().any(|c| c.record_id == record.record_id));
+    assert!(b.kit_conflicts().expect("b's").is_empty(), "b sees none of a's kit's conflicts");
+    let settle = archive::kit::ResolveRequest {
+        record_id: record.record_id.clone(),
+        resolved_by: "sup-b".into(),
+        note: "nothing to see".into(),
+    };
+    assert!(matches!(
+        b.resolve_kit_conflict(&settle),
+        Err(ArchiveError::Refused(Refusal::NotYourKit { .. }))
+    ));
+
+    // Who asked for what, at the province.
+    let audit = setup.runtime.block_on(setup.store.audit_of("st-b")).expect("audit");
+    let ops: Vec<(&str, &str)> =
+        audit.iter().map(|(op, _, outcome)| (op.as_str(), outcome.as_str())).collect();
+    for expected in [
+        ("claim", "refused:already-claimed"),
+        ("commit", "refused:claim-not-live"),
+        ("renew", "refused:claim-not-live"),
+        ("release", "refused:claim-not-live"),
+        ("stop", "refused:not-your-card"),
+        ("kit-conflicts", "ok"),
+        ("kit-resolve", "refused:not-your-kit"),
+    ] {
+        assert!(ops.contains(&expected), "{expected:?} in {ops:?}");
+    }
+    assert!(
+        audit.iter().any(|(op, id, _)| op == "claim" && id.as_deref() == Some(first.request_id.as_str())),
+        "b's use of a's request id is b's own row"
+    );
+    let a_audit = setup.runtime.block_on(setup.store.audit_of("st-a")).expect("audit");
+    assert!(a_audit.iter().any(|(op, _, outcome)| op == "deceased" && outcome == "ok"), "{a_audit:?}");
+
+    // Revoked: the next connection is refused; a is still served.
+    provincial::pki::revoke(&setup.pki, "st-b").expect("revoke");
+    let again = setup.client("st-b");
+    assert!(matches!(again.lookup(&fresh_ssn()), Err(ArchiveError::Unavailable(_))));
+    assert!(setup.client("st-a").lookup(&fresh_ssn()).is_ok());
+}

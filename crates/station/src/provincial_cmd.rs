@@ -72,6 +72,15 @@ pub struct ServeArgs {
     /// Database connections.
     #[arg(long, default_value_t = 32)]
     pool: usize,
+    /// Longest claim lease a station gets, in seconds (a longer ask is cut to it).
+    #[arg(long, default_value_t = archive::Limits::default().max_lease_seconds)]
+    max_lease_seconds: i64,
+    /// Longest outreach-kit lease, in seconds.
+    #[arg(long, default_value_t = archive::Limits::default().max_kit_lease_seconds)]
+    max_kit_lease_seconds: i64,
+    /// Most people on one kit checkout (more is refused).
+    #[arg(long, default_value_t = archive::Limits::default().max_checkout_people)]
+    max_checkout_people: usize,
 }
 
 pub fn run(cmd: ProvincialCmd) -> Result<()> {
@@ -151,7 +160,12 @@ fn serve(a: ServeArgs) -> Result<()> {
     let tls = provincial::server::tls_config(&paths)?;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async move {
-        let store = provincial::Store::connect(&url, a.prefix, a.pool).await?;
+        let limits = archive::Limits {
+            max_lease_seconds: a.max_lease_seconds,
+            max_kit_lease_seconds: a.max_kit_lease_seconds,
+            max_checkout_people: a.max_checkout_people,
+        };
+        let store = provincial::Store::connect(&url, a.prefix, a.pool).await?.with_limits(limits);
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("listening on {}", a.listen))?;
