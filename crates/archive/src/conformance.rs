@@ -217,7 +217,7 @@ pub fn a_death_is_corrected_only_by_a_second_supervisor(
     let (ssn, card) = premade(a);
     let no_evidence = DeceasedRequest { evidence: " ".into(), ..deceased_request(&ssn, "sup-1") };
     assert!(matches!(a.mark_deceased(&no_evidence), Err(ArchiveError::BadRequest(_))));
-    assert_eq!(a.mark_deceased(&deceased_request(&ssn, "sup-1")).expect("deceased"), [card.clone()]);
+    assert_eq!(a.mark_deceased(&deceased_request(&ssn, "sup-1")).expect("deceased"), [card]);
     let correct = |supervisor: &str| CorrectDeceasedRequest {
         request_id: request_id("correct"),
         ssn: ssn.clone(),

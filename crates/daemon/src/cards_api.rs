@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/cards/{card}/recall", post(recall))
         .route("/api/cards/{card}/replace", post(replace))
         .route("/api/cards/{card}/loss", post(loss))
+        .route("/api/cards/{card}/account", post(account))
         .route("/api/persons/deceased", post(deceased))
         .route("/api/persons/deceased/correct", post(correct_deceased))
         .route("/api/kit/conflicts", get(kit_conflicts))
@@ -294,6 +295,30 @@ async fn recall(
     .map_err(internal)?
     .map_err(refused)?;
     Ok(Json(json!({"card_number": card, "status": CardStatus::Recalled})))
+}
+
+/// A spoiled card whose place was unknown is found and put in the reject box (supervisor): the
+/// province may hand its number out again.
+async fn account(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    require(
+        &session,
+        &[Role::Supervisor],
+        "account for a spoiled card (a supervisor checks the reject box)",
+    )?;
+    let province = s.province()?.clone();
+    let (local, operator, c) = (s.local().clone(), session.operator.clone(), card.clone());
+    let key = format!("{}:account-{c}", local.station());
+    tokio::task::spawn_blocking(move || {
+        lifecycle::account_for_card(&local, province.as_ref(), &operator, &c, &key)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    Ok(Json(json!({"card_number": card, "place": "reject box"})))
 }
 
 #[derive(Deserialize)]

@@ -1030,6 +1030,19 @@ impl Engine<'_> {
                 Ok(()) | Err(ArchiveError::Refused(_)) => {}
                 Err(e) => return Ok(JobOutcome::Waiting(format!("releasing the claim: {e}"))),
             }
+            if card == archive::CardFate::Unknown {
+                // The card carrying the number is nowhere known: the province holds the number
+                // until the station says where the card is (`station account-card`).
+                self.local
+                    .append_ledger(
+                        &self.operator,
+                        Some(application),
+                        Some(&claim.card_number),
+                        crate::lifecycle::CARD_UNACCOUNTED,
+                        &serde_json::json!({"claim_id": claim.claim_id, "reason": message}),
+                    )
+                    .map_err(archive_err("rollback"))?;
+            }
         }
         self.local
             .set_application(application, ApplicationStatus::Failed, Some(&message))

@@ -5,7 +5,7 @@
 //! Each operation checks its rule here; where a rule can live in the schema it lives there too.
 
 use archive::local::{CustodyApproval, LocalArchive};
-use archive::{CardStatus, DeceasedRequest, ProvincialArchive, StopRequest};
+use archive::{CardStatus, DeceasedRequest, ProvincialArchive, ReleaseRequest, StopRequest};
 use serde::{Deserialize, Serialize};
 
 /// Why a life-cycle operation was refused.
@@ -369,6 +369,60 @@ pub fn cancel_for_deceased(
         )?;
     }
     Ok(cancelled)
+}
+
+/// Ledger event of a spoiled card nobody knows the place of (a jam, a card taken out by hand):
+/// its number is held at the province until [`account_for_card`].
+pub const CARD_UNACCOUNTED: &str = "card.unaccounted";
+/// Ledger event of such a card found and put in the reject box.
+pub const CARD_ACCOUNTED: &str = "card.accounted_for";
+
+/// The spoiled cards whose place is not known yet: (card number, claim), from the ledger.
+pub fn unaccounted_cards(local: &LocalArchive) -> Result<Vec<(String, i64)>, LifecycleError> {
+    let mut open: Vec<(String, i64)> = Vec::new();
+    for e in local.ledger()? {
+        let Some(card) = e.card_number.clone() else { continue };
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+        let claim = detail["claim_id"].as_i64().unwrap_or_default();
+        match e.event.as_str() {
+            CARD_UNACCOUNTED => open.push((card, claim)),
+            CARD_ACCOUNTED => open.retain(|(c, k)| !(c == &card && *k == claim)),
+            _ => {}
+        }
+    }
+    Ok(open)
+}
+
+/// A spoiled card whose place was unknown is found and put in the reject box (to be destroyed
+/// with the others): the province is told, so the number it held goes back into circulation;
+/// the ledger records who found it. `request_id` makes a retry harmless.
+pub fn account_for_card(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+    supervisor: &str,
+    card: &str,
+    request_id: &str,
+) -> Result<(), LifecycleError> {
+    let Some((_, claim_id)) = unaccounted_cards(local)?.into_iter().find(|(c, _)| c == card) else {
+        return Err(LifecycleError::State {
+            card: card.into(),
+            message: "is not a spoiled card whose place is unknown: nothing to account for".into(),
+        });
+    };
+    province.release(&ReleaseRequest {
+        request_id: request_id.into(),
+        claim_id,
+        reason: "the spoiled card was found and put in the reject box".into(),
+        card: archive::CardFate::Rejected,
+    })?;
+    local.append_ledger(
+        supervisor,
+        None,
+        Some(card),
+        CARD_ACCOUNTED,
+        &serde_json::json!({"claim_id": claim_id, "place": "reject box, to be destroyed"}),
+    )?;
+    Ok(())
 }
 
 /// The holder reports the card lost: it is stopped at the province and here, so nobody can

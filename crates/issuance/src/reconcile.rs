@@ -45,6 +45,9 @@ pub struct Reconciliation {
     /// instant card's receiver signs on the counter's screen after the job): not a difference
     /// between the records, but an open item until the signature is taken.
     pub unsigned: Vec<String>,
+    /// Spoiled cards whose place is unknown (a jam, a card taken out by hand): the province
+    /// holds their numbers until the card is found (`station account-card CARD`).
+    pub unaccounted: Vec<String>,
 }
 
 impl Reconciliation {
@@ -158,6 +161,11 @@ pub fn reconcile(
         })
         .map(|c| c.card_number.clone())
         .collect();
+    let unaccounted = crate::lifecycle::unaccounted_cards(local)
+        .map_err(|e| ArchiveError::Store(e.to_string()))?
+        .into_iter()
+        .map(|(card, _)| card)
+        .collect();
     Ok(Reconciliation {
         ledger_entries,
         cards: cards.len(),
@@ -165,5 +173,6 @@ pub fn reconcile(
         live,
         mismatches,
         unsigned,
+        unaccounted,
     })
 }

@@ -454,3 +454,38 @@ fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
     assert_eq!(person.live_claim.map(|c| c.station), Some(taken.station));
     assert!(c.province.held_card_numbers().expect("held").is_empty(), "accounted for: never fed");
 }
+
+#[test]
+fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
+    let mut c = Counter::new();
+    let jammed = c.applicant();
+    c.path.printer.fail_at = Some((2, common::PrinterFault::Jam));
+    let (_, outcome) = c.engine(None).start(&jammed, &params(), None).expect("job");
+    assert!(matches!(outcome, JobOutcome::RolledBack(_)), "{outcome:?}");
+    let held: Vec<String> = c.province.held_card_numbers().expect("held").into_iter().map(|h| h.0).collect();
+    assert_eq!(held, ["B00000019"], "the jammed card's number is held");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert_eq!(r.unaccounted, ["B00000019"], "the reconciliation lists it for the supervisor");
+
+    c.path.printer.clear();
+    let second = c.applicant();
+    let (_, next) = c.engine(None).start(&second, &params(), None).expect("next");
+    assert!(
+        matches!(&next, JobOutcome::Issued { card_number, .. } if card_number != "B00000019"),
+        "a number whose card may be anywhere goes to nobody: {next:?}"
+    );
+    issuance::lifecycle::account_for_card(&c.local, &c.province, "sup-1", "B00000019", "S1:account-1")
+        .expect("found in the printer, put in the reject box");
+    assert!(c.province.held_card_numbers().expect("held").is_empty());
+    assert!(issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile").unaccounted.is_empty());
+    let third = c.applicant();
+    let (_, again) = c.engine(None).start(&third, &params(), None).expect("again");
+    assert!(
+        matches!(&again, JobOutcome::Issued { card_number, .. } if card_number == "B00000019"),
+        "accounted for, the number is given out again: {again:?}"
+    );
+    let e =
+        issuance::lifecycle::account_for_card(&c.local, &c.province, "sup-1", "B00000019", "S1:account-2")
+            .expect_err("nothing left to account for");
+    assert!(e.to_string().contains("nothing to account for"), "{e}");
+}

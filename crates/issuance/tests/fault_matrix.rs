@@ -450,6 +450,16 @@ impl Counter {
         let held: Vec<String> =
             self.province.inner.held_card_numbers().expect("held").into_iter().map(|h| h.0).collect();
         assert!(held.iter().all(|h| !issued.contains(h)), "a held number was issued: {held:?}");
+        let unaccounted: Vec<String> = issuance::lifecycle::unaccounted_cards(&self.local)
+            .expect("unaccounted")
+            .into_iter()
+            .map(|(card, _)| card)
+            .collect();
+        let mut held_sorted = held.clone();
+        held_sorted.sort();
+        let mut unaccounted_sorted = unaccounted;
+        unaccounted_sorted.sort();
+        assert_eq!(held_sorted, unaccounted_sorted, "each held number is a card.unaccounted in the ledger");
         let mut sorted: Vec<String> = issued.iter().chain(&held).cloned().collect();
         sorted.sort();
         let expected: Vec<String> =

@@ -115,7 +115,7 @@ pub struct ActivateArgs {
 
 /// `station recall`.
 #[derive(clap::Args, Debug)]
-pub struct RecallArgs {
+pub struct CardArgs {
     /// The card.
     pub card: String,
     #[command(flatten)]
@@ -285,10 +285,18 @@ pub fn activate(a: &ActivateArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 /// Recalls a stock card after its failed hand-overs.
-pub fn recall(a: &RecallArgs, out: &mut dyn Write) -> Result<()> {
+pub fn recall(a: &CardArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
     client.post(&format!("/api/cards/{}/recall", a.card), &serde_json::json!({}))?;
     writeln!(out, "card {}: recalled", a.card)?;
+    Ok(())
+}
+
+/// A spoiled card whose place was unknown is in the reject box now (supervisor).
+pub fn account_card(a: &CardArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    client.post(&format!("/api/cards/{}/account", a.card), &serde_json::json!({}))?;
+    writeln!(out, "card {}: in the reject box; the province may give its number out again", a.card)?;
     Ok(())
 }
 

@@ -43,9 +43,12 @@ enum Top {
     /// Activate a card's financial function, face to face, with the holder's photo taken now.
     Activate(api_cmd::ActivateArgs),
     /// Recall a stock card after failed hand-overs (supervisor).
-    Recall(api_cmd::RecallArgs),
+    Recall(api_cmd::CardArgs),
     /// The holder reports the card lost: it is stopped at the province and here.
     ReportLoss(api_cmd::LossArgs),
+    /// A spoiled card whose place was unknown (a jam, taken out by hand) is found and put in the
+    /// reject box (supervisor): the province may give its number out again.
+    AccountCard(api_cmd::CardArgs),
     /// Record a holder's death (supervisor, certificate seen): live cards are cancelled.
     Deceased(api_cmd::DeceasedArgs),
     /// The outreach kits' records that could not stand, or settle one (`--resolve RECORD
@@ -321,6 +324,7 @@ fn run(command: Top) -> Result<()> {
         Top::Handover(a) => api_cmd::handover(&a, &mut std::io::stdout()),
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
+        Top::AccountCard(a) => api_cmd::account_card(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
         Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),
         Top::Conflicts(a) => api_cmd::conflicts(&a, &mut std::io::stdout()),
@@ -367,6 +371,12 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
             println!(
                 "UNSIGNED {card}: handed over without the receiver's signature in the ledger yet: \
                  station handover {card} --signer NAME --signature SIG.png"
+            );
+        }
+        for card in &r.unaccounted {
+            println!(
+                "UNACCOUNTED {card}: a spoiled card whose place is unknown; its number is held at the province: \
+                 find it, put it in the reject box, then station account-card {card}"
             );
         }
     }
