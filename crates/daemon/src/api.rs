@@ -3,136 +3,20 @@
 //! without headers); every call that changes or reads the record is audited in the ledger.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::Ordering;
 
-use archive::local::LocalArchive;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 
-use crate::auth::{Session, Sessions};
-use crate::worker::{Event, JobRequest};
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    station: String,
-    sessions: Sessions,
-    local: Arc<LocalArchive>,
-    jobs: Mutex<mpsc::Sender<JobRequest>>,
-    events: broadcast::Sender<Event>,
-    next_request: AtomicU64,
-    evidence: std::path::PathBuf,
-    province: Option<Arc<dyn archive::ProvincialArchive>>,
-}
-
-impl AppState {
-    /// The state of a daemon.
-    pub fn new(
-        station: &str,
-        sessions: Sessions,
-        local: Arc<LocalArchive>,
-        jobs: mpsc::Sender<JobRequest>,
-        events: broadcast::Sender<Event>,
-        evidence: std::path::PathBuf,
-    ) -> AppState {
-        AppState {
-            inner: Arc::new(Inner {
-                station: station.to_string(),
-                sessions,
-                local,
-                jobs: Mutex::new(jobs),
-                events,
-                next_request: AtomicU64::new(1),
-                evidence,
-                province: None,
-            }),
-        }
-    }
-
-    /// The station's local archive.
-    pub(crate) fn local(&self) -> &Arc<LocalArchive> {
-        &self.inner.local
-    }
-
-    /// The state with the provincial archive the runner uses (for losses and deaths).
-    pub fn with_province(mut self, province: Option<Arc<dyn archive::ProvincialArchive>>) -> AppState {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.province = province;
-        }
-        self
-    }
-
-    /// The provincial archive, or why the call cannot be served.
-    pub(crate) fn province(&self) -> Result<&Arc<dyn archive::ProvincialArchive>, ApiError> {
-        self.inner.province.as_ref().ok_or_else(|| {
-            ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "this station has no provincial archive configured".into(),
-            )
-        })
-    }
-
-    /// Where signatures and activation photos are kept, named by their SM3.
-    pub(crate) fn evidence_dir(&self) -> &std::path::Path {
-        &self.inner.evidence
-    }
-
-    /// Records an action in the hash-chained ledger.
-    pub(crate) fn audit(&self, operator: &str, event: &str, detail: serde_json::Value) {
-        if let Err(e) = self.inner.local.append_ledger(operator, None, None, event, &detail) {
-            tracing::error!(error = %e, event, "audit entry not written");
-        }
-    }
-}
-
-/// An API error: status and a message the operator can act on.
-#[derive(Debug)]
-pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
-    }
-}
-
-/// A request with a valid session.
-pub struct Authed(pub Session);
-
-impl FromRequestParts<AppState> for Authed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
-        let query = parts
-            .uri
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_string));
-        let token =
-            header.or(query).ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "log in first".into()))?;
-        state.inner.sessions.get(&token).map(Authed).ok_or_else(|| {
-            ApiError(StatusCode::UNAUTHORIZED, "session expired or unknown: log in again".into())
-        })
-    }
-}
+use crate::state::{ApiError, AppState, Authed};
+use crate::worker::JobRequest;
 
 #[derive(Deserialize)]
 struct Login {
@@ -183,13 +67,14 @@ async fn issue(
         s.audit(&session.operator, "job.forbidden", serde_json::json!({}));
         return Err(ApiError(StatusCode::FORBIDDEN, format!("a {:?} may not issue cards", session.role)));
     }
-    let request_id = s.inner.next_request.fetch_add(1, Ordering::SeqCst);
-    let request = JobRequest {
-        request_id,
-        operator: session.operator.clone(),
-        applicant: q.applicant,
-        reissue_of: q.reissue_of,
+    // Parsed and validated once, here: an applicant the steps would refuse never becomes a job.
+    let applicant = match crate::form::accept(q.applicant, applicant::days::today()) {
+        Ok(a) => a,
+        Err(verdict) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(verdict)).into_response()),
     };
+    let request_id = s.inner.next_request.fetch_add(1, Ordering::SeqCst);
+    let request =
+        JobRequest { request_id, operator: session.operator.clone(), applicant, reissue_of: q.reissue_of };
     s.inner.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(request).map_err(|_| {
         ApiError(StatusCode::SERVICE_UNAVAILABLE, "the issuance worker stopped: restart the station".into())
     })?;

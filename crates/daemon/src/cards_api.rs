@@ -17,8 +17,8 @@ use issuance::lifecycle::{self, ActivationEvidence, Channel, ChosenBy, Handover,
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{ApiError, AppState, Authed};
 use crate::auth::Role;
+use crate::state::{ApiError, AppState, Authed};
 
 /// The routes of the card's life.
 pub fn router() -> Router<AppState> {

@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod cards_api;
 pub mod config;
+mod form;
+pub mod state;
 pub mod ui;
 pub mod ui_api;
 pub mod worker;
@@ -65,9 +67,15 @@ pub async fn start(
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let sessions =
         auth::Sessions::new(config.operators.clone(), Duration::from_secs(config.session_minutes * 60));
-    let state =
-        api::AppState::new(&config.station, sessions, local, jobs, events, config.data_dir.join("evidence"))
-            .with_province(province);
+    let state = state::AppState::new(
+        &config.station,
+        sessions,
+        local,
+        jobs,
+        events,
+        config.data_dir.join("evidence"),
+    )
+    .with_province(province);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 
-use crate::api::{ApiError, AppState, Authed};
+use crate::state::{ApiError, AppState, Authed};
 use crate::worker::CounterView;
 
 /// How many camera frames a capture tries before it gives the last frame's reasons.
@@ -64,14 +64,6 @@ impl UiState {
     }
 }
 
-#[derive(Serialize)]
-struct FieldProblem {
-    field: String,
-    rule: String,
-    message: String,
-    hint: String,
-}
-
 /// The code lists the form offers, from the applicant crate (the same lists validation uses).
 async fn codes(Authed(_): Authed) -> Json<serde_json::Value> {
     let id_types: Vec<serde_json::Value> = applicant::IdType::ALL
@@ -97,50 +89,6 @@ fn live_cards_of(s: &AppState, ssn: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The verdict on a form as the issuance job will judge it: every error with field, rule and
-/// remedy, the age and whether a guardian and a photo are required, so the page asks for them.
-fn verdict(body: serde_json::Value, today: applicant::Date) -> (serde_json::Value, Option<String>) {
-    let rules = applicant::Rules::default();
-    let applicant: applicant::Applicant = match serde_json::from_value(body) {
-        Ok(a) => a,
-        Err(e) => {
-            let problem = FieldProblem {
-                field: String::new(),
-                rule: "json".into(),
-                message: e.to_string(),
-                hint: "reload the page: the form sent a field the station does not know".into(),
-            };
-            return (serde_json::json!({"valid": false, "errors": [problem], "warnings": []}), None);
-        }
-    };
-    let age = applicant
-        .holder
-        .birth_date
-        .as_deref()
-        .and_then(|d| applicant::Date::parse(d).ok())
-        .filter(|d| *d <= today)
-        .map(|d| d.years_until(today));
-    let (errors, warnings) = match applicant.validate_with(today, &rules) {
-        Ok(v) => (Vec::new(), v.warnings),
-        Err(e) => (e.errors, e.warnings),
-    };
-    let errors: Vec<FieldProblem> = errors
-        .into_iter()
-        .map(|f| FieldProblem { field: f.field, rule: f.rule.into(), message: f.message, hint: f.hint })
-        .collect();
-    let warnings: Vec<serde_json::Value> =
-        warnings.into_iter().map(|w| serde_json::json!({"field": w.field, "message": w.message})).collect();
-    let answer = serde_json::json!({
-        "valid": errors.is_empty(),
-        "errors": errors,
-        "warnings": warnings,
-        "age": age,
-        "guardian_required": age.is_some_and(|a| a < rules.guardian_under),
-        "photo_required": age.is_none_or(|a| a >= rules.photo_optional_under),
-    });
-    (answer, applicant.holder.id_number.filter(|n| n.len() >= 15))
-}
-
 /// Validates a form with the applicant crate's rules (typing-time validation is the server's
 /// own), adding the live cards this station made for the person.
 async fn validate(
@@ -148,7 +96,7 @@ async fn validate(
     Authed(_): Authed,
     Json(body): Json<serde_json::Value>,
 ) -> Json<serde_json::Value> {
-    let (mut answer, id_number) = verdict(body, applicant::days::today());
+    let (mut answer, id_number) = crate::form::verdict(body, applicant::days::today());
     answer["live_cards"] = id_number.map(|n| live_cards_of(&s, &n)).unwrap_or_default().into();
     Json(answer)
 }
@@ -330,46 +278,6 @@ pub fn router() -> Router<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn testdata(name: &str) -> serde_json::Value {
-        let path = format!("{}/../applicant/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).expect("testdata")).expect("json")
-    }
-
-    fn today() -> applicant::Date {
-        applicant::Date::new(2026, 12, 4).expect("date")
-    }
-
-    #[test]
-    fn the_form_is_judged_by_the_applicant_crates_rules() {
-        let (adult, id) = verdict(testdata("adult.json"), today());
-        assert_eq!(adult["valid"], true, "{adult}");
-        assert_eq!((adult["age"].as_u64(), adult["guardian_required"].as_bool()), (Some(76), Some(false)));
-        assert_eq!(id.as_deref(), Some("11010519491231002X"));
-
-        let mut minor = testdata("minor.json");
-        minor.as_object_mut().expect("object").remove("guardian");
-        let (minor, _) = verdict(minor, today());
-        assert_eq!(minor["valid"], false);
-        assert_eq!(minor["guardian_required"], true, "{minor}");
-        let fields: Vec<&str> =
-            minor["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
-        assert!(fields.contains(&"guardian"), "{fields:?}");
-
-        let mut typo = testdata("adult.json");
-        typo["holder"]["id_number"] = "110105194912310021".into();
-        let (typo, _) = verdict(typo, today());
-        let wrong =
-            typo["errors"].as_array().expect("errors").iter().find(|e| e["field"] == "holder.id_number");
-        let wrong = wrong.expect("the ID number is refused");
-        assert_eq!(wrong["rule"], "id-check-character");
-        assert!(!wrong["hint"].as_str().unwrap_or_default().is_empty(), "with what to do");
-        assert!(!typo.to_string().contains("110105194912310021"), "no full ID number in the answer");
-
-        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today());
-        assert_eq!((unknown["valid"].as_bool(), id), (Some(false), None));
-        assert_eq!(unknown["errors"][0]["rule"], "json");
-    }
 
     #[test]
     fn image_types_by_magic() {

@@ -19,8 +19,8 @@ pub struct JobRequest {
     pub request_id: u64,
     /// Who asked.
     pub operator: String,
-    /// The applicant (JSON of the applicant crate).
-    pub applicant: serde_json::Value,
+    /// The applicant, validated when the API accepted the request.
+    pub applicant: applicant::Applicant,
     /// Re-issue: the card it replaces.
     pub reissue_of: Option<String>,
 }

@@ -24,7 +24,7 @@ impl Runner for Scripted {
     ) -> Result<(i64, JobOutcome), String> {
         progress(7, Step::Accept, Phase::Begin);
         progress(7, Step::Accept, Phase::Done);
-        let name = r.applicant["holder"]["name"].as_str().unwrap_or("").to_string();
+        let name = r.applicant.holder.name.clone().unwrap_or_default();
         Ok((7, JobOutcome::Issued { card_number: format!("B00000019 for {name}"), card_id: "x".into() }))
     }
     fn resume(
@@ -48,6 +48,15 @@ struct Fixture {
     local: Arc<LocalArchive>,
     province: Arc<archive::SqliteProvincial>,
     http: reqwest::blocking::Client,
+}
+
+/// A job request for a valid applicant named `name`.
+fn job_body(name: &str) -> serde_json::Value {
+    let path = format!("{}/../applicant/testdata/adult.json", env!("CARGO_MANIFEST_DIR"));
+    let mut applicant: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("testdata")).expect("json");
+    applicant["holder"]["name"] = name.into();
+    serde_json::json!({ "applicant": applicant })
 }
 
 fn start(with_running_job: bool) -> Fixture {
@@ -183,6 +192,21 @@ fn sessions_roles_and_the_audit_trail() {
         .send()
         .expect("issue");
     assert_eq!(no_issue.status(), 403, "auditors issue nothing");
+    let mut typo = job_body("张三");
+    typo["applicant"]["holder"]["id_number"] = "110105194912310021".into();
+    for (body, what) in
+        [(serde_json::json!({"applicant": {"anything": 1}}), "any JSON"), (typo, "a wrong check character")]
+    {
+        let refused =
+            f.http.post(format!("{}/api/jobs", f.base)).bearer_auth(&op).json(&body).send().expect("issue");
+        assert_eq!(refused.status(), 422, "{what} is no applicant");
+        let verdict: serde_json::Value = refused.json().expect("json");
+        assert_eq!(verdict["valid"], false, "{verdict}");
+        assert!(
+            !verdict["errors"].as_array().expect("errors").is_empty(),
+            "with the field errors: {verdict}"
+        );
+    }
     let ledger: serde_json::Value = f
         .http
         .get(format!("{}/api/ledger", f.base))
@@ -232,7 +256,7 @@ fn an_issue_request_streams_its_steps_and_its_end() {
             let r = http
                 .post(format!("{base}/api/jobs"))
                 .bearer_auth(&token)
-                .json(&serde_json::json!({"applicant": {"holder": {"name": "张三"}}}))
+                .json(&job_body("张三"))
                 .send()
                 .expect("issue");
             assert_eq!(r.status(), 202);
@@ -268,7 +292,7 @@ impl daemon::Desk for ScriptedDesk {
         }
         list.lock().expect("list").push(job);
         changed.notify_all();
-        if r.applicant["holder"]["name"] == "已故" {
+        if r.applicant.holder.name.as_deref() == Some("已故") {
             return Ok((job, Some(JobOutcome::Refused("deceased: no card".into()))));
         }
         Ok((job, None))
@@ -338,7 +362,7 @@ fn the_desk_checks_the_next_request_while_the_devices_make_the_card_before() {
                 let r = http
                     .post(format!("{base}/api/jobs"))
                     .bearer_auth(&token)
-                    .json(&serde_json::json!({"applicant": {"holder": {"name": name}}}))
+                    .json(&job_body(name))
                     .send()
                     .expect("issue");
                 assert_eq!(r.status(), 202);

@@ -539,6 +539,7 @@ impl Engine<'_> {
                 }
             }
         }
+        let mut validated: Option<(Validated, IssueParams)> = None;
         for step in STEPS {
             if last.get(&step).map(String::as_str) == Some("done") {
                 continue;
@@ -546,7 +547,15 @@ impl Engine<'_> {
             if until == Some(step) {
                 return Ok(Ran::ReadyForDevices);
             }
-            match self.step(job_id, application, step, &mut state) {
+            // The form is judged once per run (the API accepted only a valid one), not per step.
+            let validated = match &validated {
+                Some(v) => v,
+                None => match Engine::validated(job_id, &state) {
+                    Ok(v) => validated.insert(v),
+                    Err(e) => return self.fail(job_id, application, step, &mut state, e).map(Ran::Ended),
+                },
+            };
+            match self.step(job_id, application, step, &mut state, validated) {
                 Ok(None) => {}
                 Ok(Some(outcome)) => return Ok(Ran::Ended(outcome)),
                 Err(e) => return self.fail(job_id, application, step, &mut state, e).map(Ran::Ended),
@@ -592,17 +601,23 @@ impl Engine<'_> {
     }
 
     /// Runs one step between its `begin` and `done` lines. `Some(outcome)` ends the job there.
+    /// The job's applicant, validated for its issue date, with the issue parameters.
+    fn validated(job_id: i64, state: &State) -> Result<(Validated, IssueParams), IssueError> {
+        let applicant = state.applicant.as_ref().ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
+        let params = state.params.clone().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
+        let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+        Ok((validated, params))
+    }
+
     fn step(
         &mut self,
         job_id: i64,
         application: i64,
         step: Step,
         state: &mut State,
+        (validated, params): &(Validated, IssueParams),
     ) -> Result<Option<JobOutcome>, IssueError> {
         self.line(job_id, step, Phase::Begin, state, None)?;
-        let applicant = state.applicant.clone().ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
-        let params = state.params.clone().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
-        let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
         let ssn = validated.id.as_str().to_string();
         if step > Step::Claim && step <= Step::Commit {
             self.renew_if_due(job_id, state)?;
@@ -735,7 +750,7 @@ impl Engine<'_> {
             }
             Step::FeedCard => {
                 // The face is composed (its photo read) before a blank card is spent on it.
-                let face = FaceText::of(&validated, card_number.as_deref().unwrap_or_default(), &params);
+                let face = FaceText::of(validated, card_number.as_deref().unwrap_or_default(), params);
                 self.path.check_face(&face)?;
                 let atr = match self.path.whereabouts() {
                     CardPlace::AtContact => self.path.atr()?,
@@ -758,7 +773,7 @@ impl Engine<'_> {
                 }
             }
             Step::PrintFace => {
-                let face = FaceText::of(&validated, card_number.as_deref().unwrap_or_default(), &params);
+                let face = FaceText::of(validated, card_number.as_deref().unwrap_or_default(), params);
                 self.path.print(&face)?;
                 self.local
                     .set_application(application, ApplicationStatus::Printed, None)
@@ -768,7 +783,7 @@ impl Engine<'_> {
             Step::PersonaliseSsc => {
                 let atr = self.atr(state)?;
                 let (issuer, holder) =
-                    card_data(&validated, card_number.as_deref().unwrap_or(""), &params, self.profile, &atr)?;
+                    card_data(validated, card_number.as_deref().unwrap_or(""), params, self.profile, &atr)?;
                 self.path.personalise_ssc(&atr, &issuer, &holder)?;
                 state.card_id = Some(issuer.card_id.to_string());
                 self.local
@@ -780,7 +795,7 @@ impl Engine<'_> {
             Step::VerifyChip => {
                 let atr = self.atr(state)?;
                 let (issuer, holder) =
-                    card_data(&validated, card_number.as_deref().unwrap_or(""), &params, self.profile, &atr)?;
+                    card_data(validated, card_number.as_deref().unwrap_or(""), params, self.profile, &atr)?;
                 let read = self.path.read_chip(&atr)?;
                 if read.issuer != issuer || read.holder != holder {
                     return Err(IssueError::Device(DeviceError {

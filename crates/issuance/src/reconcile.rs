@@ -118,6 +118,22 @@ pub fn reconcile(
     }
     for ssn in &holders {
         let person = province.lookup(ssn)?;
+        // Every card of this station's archive is the province's record of this holder and
+        // station: a number the province gave someone else means an answer went astray.
+        for row in cards.iter().filter(|r| &r.ssn == ssn) {
+            let held =
+                person.cards.iter().any(|c| c.card_number == row.card_number && c.station == local.station());
+            if !held {
+                mismatches.push(Mismatch {
+                    card_number: row.card_number.clone(),
+                    holder: applicant::mask_id(ssn),
+                    ledger: by_ledger.get(&row.card_number).copied(),
+                    local: Some(row.status),
+                    provincial: None,
+                    action: "the province does not record this card for this holder and station: do not hand it over; report it to the province with the job's request ids".into(),
+                });
+            }
+        }
         for card in person.cards.iter().filter(|c| c.station == local.station()) {
             let local_status = cards.iter().find(|r| r.card_number == card.card_number).map(|r| r.status);
             if card.status.is_live() {

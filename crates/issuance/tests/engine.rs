@@ -414,19 +414,20 @@ fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
     let other = SqliteProvincial::open(c._dir.path().join("province.db"), "S2", 'B').expect("S2");
     let (kept, lapsed) = (c.applicant(), c.applicant());
 
-    // Prepared at the desk (claimed, verified), then waiting for the devices past half its lease.
+    // Prepared at the desk (claimed, verified), then waiting for the devices past half its lease
+    // (the archive counts whole seconds: a 4 s lease lasts at least 3).
     let mut engine = c.engine(None);
-    engine.lease_seconds = 2;
+    engine.lease_seconds = 4;
     let (job, ended) = engine.prepare(&kept, &params(), None).expect("desk");
     assert!(ended.is_none(), "{ended:?}");
     let first = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("claimed").expires_at;
-    std::thread::sleep(std::time::Duration::from_millis(1300));
+    std::thread::sleep(std::time::Duration::from_millis(2300));
     let mut engine = c.engine(None);
-    engine.lease_seconds = 2;
+    engine.lease_seconds = 4;
     engine.keep_claim(job).expect("renewed");
     let renewed = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("still claimed");
     assert!(renewed.expires_at > first, "{renewed:?} after {first}");
-    std::thread::sleep(std::time::Duration::from_millis(1000));
+    std::thread::sleep(std::time::Duration::from_millis(2000));
     assert!(
         matches!(
             other.claim(&archive::conformance::claim_request(&ssn_of(&kept), None)),
@@ -488,4 +489,29 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
         issuance::lifecycle::account_for_card(&c.local, &c.province, "sup-1", "B00000019", "S1:account-2")
             .expect_err("nothing left to account for");
     assert!(e.to_string().contains("nothing to account for"), "{e}");
+}
+
+#[test]
+fn the_reconciliation_finds_a_local_card_the_province_holds_for_someone_else() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
+    let JobOutcome::Issued { card_number, .. } = outcome else { panic!("{outcome:?}") };
+    assert!(issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile").agrees());
+    // The station's archive names a card under a number the province gave nobody here.
+    let other = ssn_of(&c.applicant());
+    c.local
+        .upsert_person(&archive::local::PersonRow {
+            ssn: other.clone(),
+            name: "测试".into(),
+            sex: None,
+            birth_date: None,
+        })
+        .expect("person");
+    let app = c.local.open_application(&other, "new", "{}").expect("application");
+    c.local.record_card(app, &other, "B00000027", "00", "3B00").expect("a card behind the province's back");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    let found: Vec<&str> = r.mismatches.iter().map(|m| m.card_number.as_str()).collect();
+    assert!(found.contains(&"B00000027"), "{:?}", r.mismatches);
+    assert!(!found.contains(&card_number.as_str()), "{:?}", r.mismatches);
 }

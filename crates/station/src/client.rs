@@ -84,7 +84,8 @@ impl ApiClient {
             .send()
             .context("opening the event stream")?;
         let mut lines = BufReader::new(stream).lines();
-        let mut requests: Vec<u64> = Vec::with_capacity(jobs.len());
+        // None: the station refused the form (422): that applicant's end is already known.
+        let mut requests: Vec<Option<u64>> = Vec::with_capacity(jobs.len());
         let mut ends: Vec<Option<serde_json::Value>> = vec![None; jobs.len()];
         let mut ended = 0usize;
         let (total, many) = (issuance::STEPS.len(), jobs.len() > 1);
@@ -92,7 +93,20 @@ impl ApiClient {
         while ended < jobs.len() {
             while requests.len() < jobs.len() && requests.len() - ended < IN_FLIGHT {
                 let (applicant, reissue_of) = &jobs[requests.len()];
-                requests.push(self.post_job(applicant, reissue_of.as_deref())?);
+                match self.post_job(applicant, reissue_of.as_deref())? {
+                    Posted::Accepted(id) => requests.push(Some(id)),
+                    Posted::Invalid(why) => {
+                        ends[requests.len()] = Some(serde_json::json!({
+                            "event": "finished", "request_id": null, "job": null,
+                            "status": "refused", "detail": format!("the form: {why}"),
+                        }));
+                        requests.push(None);
+                        ended += 1;
+                    }
+                }
+            }
+            if ended == jobs.len() {
+                break;
             }
             // The oldest request not ended is the one on the devices: its steps draw the bar.
             let watched = (0..requests.len()).find(|i| ends[*i].is_none());
@@ -102,7 +116,8 @@ impl ApiClient {
                 .context("the event stream broke: the jobs go on; see `station serve` logs")?;
             let Some(data) = line.strip_prefix("data:") else { continue };
             let event: serde_json::Value = serde_json::from_str(data.trim())?;
-            let Some(i) = requests.iter().position(|r| event["request_id"].as_u64() == Some(*r)) else {
+            let Some(i) = requests.iter().position(|r| r.is_some() && event["request_id"].as_u64() == *r)
+            else {
                 continue;
             };
             match event["event"].as_str() {
@@ -130,8 +145,8 @@ impl ApiClient {
         Ok(ends.into_iter().flatten().collect())
     }
 
-    /// Hands one job to the station; its request number.
-    fn post_job(&self, applicant: &serde_json::Value, reissue_of: Option<&str>) -> Result<u64> {
+    /// Hands one job to the station: its request number, or why the form was refused.
+    fn post_job(&self, applicant: &serde_json::Value, reissue_of: Option<&str>) -> Result<Posted> {
         let r = self
             .http
             .post(format!("{}/api/jobs", self.base))
@@ -139,11 +154,38 @@ impl ApiClient {
             .json(&serde_json::json!({"applicant": applicant, "reissue_of": reissue_of}))
             .timeout(Duration::from_secs(30))
             .send()?;
+        if r.status().as_u16() == 422 {
+            let verdict: serde_json::Value = r.json().unwrap_or_default();
+            let errors: Vec<String> = verdict["errors"]
+                .as_array()
+                .map(|e| {
+                    e.iter()
+                        .map(|e| {
+                            format!(
+                                "{}: {} ({})",
+                                e["field"].as_str().unwrap_or(""),
+                                e["message"].as_str().unwrap_or(""),
+                                e["hint"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(Posted::Invalid(errors.join("; ")));
+        }
         if r.status().as_u16() != 202 {
             bail!("the station refused the job: {}", r.text().unwrap_or_default());
         }
-        r.json::<serde_json::Value>()?["request_id"].as_u64().context("no request id")
+        Ok(Posted::Accepted(r.json::<serde_json::Value>()?["request_id"].as_u64().context("no request id")?))
     }
+}
+
+/// What the station did with a job request.
+enum Posted {
+    /// Queued under this request number.
+    Accepted(u64),
+    /// The form is not an applicant the steps would take: the field errors.
+    Invalid(String),
 }
 
 fn answer(r: reqwest::blocking::Response) -> Result<serde_json::Value> {

@@ -119,8 +119,7 @@ impl Desk for CounterDesk {
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
     ) -> Result<(i64, Option<JobOutcome>), String> {
-        let applicant: Applicant = serde_json::from_value(request.applicant.clone())
-            .map_err(|e| format!("not an applicant: {e}"))?;
+        let applicant: &Applicant = &request.applicant;
         let mut params = self.params.clone();
         params.issue_date = crate::clock::today();
         let mut no_devices = issuance::NoDevices;
@@ -135,7 +134,7 @@ impl Desk for CounterDesk {
             lease_seconds: self.lease_seconds,
             progress: Some(progress),
         };
-        engine.prepare(&applicant, &params, request.reissue_of.as_deref()).map_err(|e| e.to_string())
+        engine.prepare(applicant, &params, request.reissue_of.as_deref()).map_err(|e| e.to_string())
     }
 }
 
@@ -171,13 +170,12 @@ impl Runner for CounterRunner {
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
     ) -> Result<(i64, JobOutcome), String> {
-        let applicant: Applicant = serde_json::from_value(request.applicant.clone())
-            .map_err(|e| format!("not an applicant: {e}"))?;
+        let applicant: &Applicant = &request.applicant;
         let mut params = self.params.clone();
         params.issue_date = crate::clock::today();
         let reissue = request.reissue_of.clone();
         with_engine!(self, request.operator.clone(), progress, |engine| engine
-            .start(&applicant, &params, reissue.as_deref())
+            .start(applicant, &params, reissue.as_deref())
             .map_err(|e| e.to_string()))
     }
 

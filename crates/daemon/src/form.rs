@@ -1,0 +1,134 @@
+//! The applicant's form as the station judges it, once, where it arrives: the page's
+//! validation as you type (`POST /api/validate`) and a job's request (`POST /api/jobs`, 422
+//! with the same field errors) use the same verdict, so a job only ever starts on an applicant
+//! the issuance steps will accept.
+
+use serde::Serialize;
+
+/// One problem of the form: the field, the rule, what is wrong and what to do.
+#[derive(Serialize)]
+struct FieldProblem {
+    field: String,
+    rule: String,
+    message: String,
+    hint: String,
+}
+
+/// The verdict on a form as the issuance job will judge it: every error with field, rule and
+/// remedy, the age and whether a guardian and a photo are required, so the page asks for them.
+pub(crate) fn verdict(
+    body: serde_json::Value,
+    today: applicant::Date,
+) -> (serde_json::Value, Option<String>) {
+    let rules = applicant::Rules::default();
+    let applicant: applicant::Applicant = match serde_json::from_value(body) {
+        Ok(a) => a,
+        Err(e) => {
+            let problem = FieldProblem {
+                field: String::new(),
+                rule: "json".into(),
+                message: e.to_string(),
+                hint: "reload the page: the form sent a field the station does not know".into(),
+            };
+            return (serde_json::json!({"valid": false, "errors": [problem], "warnings": []}), None);
+        }
+    };
+    let age = applicant
+        .holder
+        .birth_date
+        .as_deref()
+        .and_then(|d| applicant::Date::parse(d).ok())
+        .filter(|d| *d <= today)
+        .map(|d| d.years_until(today));
+    let (errors, warnings) = match applicant.validate_with(today, &rules) {
+        Ok(v) => (Vec::new(), v.warnings),
+        Err(e) => (e.errors, e.warnings),
+    };
+    let errors: Vec<FieldProblem> = errors
+        .into_iter()
+        .map(|f| FieldProblem { field: f.field, rule: f.rule.into(), message: f.message, hint: f.hint })
+        .collect();
+    let warnings: Vec<serde_json::Value> =
+        warnings.into_iter().map(|w| serde_json::json!({"field": w.field, "message": w.message})).collect();
+    let answer = serde_json::json!({
+        "valid": errors.is_empty(),
+        "errors": errors,
+        "warnings": warnings,
+        "age": age,
+        "guardian_required": age.is_some_and(|a| a < rules.guardian_under),
+        "photo_required": age.is_none_or(|a| a >= rules.photo_optional_under),
+    });
+    (answer, applicant.holder.id_number.filter(|n| n.len() >= 15))
+}
+
+/// The applicant of a job request, parsed and validated for `today`; otherwise the verdict
+/// (`valid: false` with every field error) for a 422.
+pub(crate) fn accept(
+    body: serde_json::Value,
+    today: applicant::Date,
+) -> Result<applicant::Applicant, serde_json::Value> {
+    let (answer, _) = verdict(body.clone(), today);
+    if answer["valid"] != true {
+        return Err(answer);
+    }
+    serde_json::from_value(body).map_err(|e| serde_json::json!({"valid": false, "errors": [{"field": "", "rule": "json", "message": e.to_string(), "hint": "send the applicant as the station's form"}]}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn testdata(name: &str) -> serde_json::Value {
+        let path = format!("{}/../applicant/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("testdata")).expect("json")
+    }
+
+    fn today() -> applicant::Date {
+        applicant::Date::new(2026, 12, 4).expect("date")
+    }
+
+    #[test]
+    fn the_form_is_judged_by_the_applicant_crates_rules() {
+        let (adult, id) = verdict(testdata("adult.json"), today());
+        assert_eq!(adult["valid"], true, "{adult}");
+        assert_eq!((adult["age"].as_u64(), adult["guardian_required"].as_bool()), (Some(76), Some(false)));
+        assert_eq!(id.as_deref(), Some("11010519491231002X"));
+
+        let mut minor = testdata("minor.json");
+        minor.as_object_mut().expect("object").remove("guardian");
+        let (minor, _) = verdict(minor, today());
+        assert_eq!(minor["valid"], false);
+        assert_eq!(minor["guardian_required"], true, "{minor}");
+        let fields: Vec<&str> =
+            minor["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+        assert!(fields.contains(&"guardian"), "{fields:?}");
+
+        let mut typo = testdata("adult.json");
+        typo["holder"]["id_number"] = "110105194912310021".into();
+        let (typo, _) = verdict(typo, today());
+        let wrong =
+            typo["errors"].as_array().expect("errors").iter().find(|e| e["field"] == "holder.id_number");
+        let wrong = wrong.expect("the ID number is refused");
+        assert_eq!(wrong["rule"], "id-check-character");
+        assert!(!wrong["hint"].as_str().unwrap_or_default().is_empty(), "with what to do");
+        assert!(!typo.to_string().contains("110105194912310021"), "no full ID number in the answer");
+
+        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today());
+        assert_eq!((unknown["valid"].as_bool(), id), (Some(false), None));
+        assert_eq!(unknown["errors"][0]["rule"], "json");
+    }
+
+    #[test]
+    fn a_job_request_is_accepted_only_with_an_applicant_the_steps_will_take() {
+        let adult = accept(testdata("adult.json"), today()).expect("valid");
+        assert_eq!(adult.holder.id_number.as_deref(), Some("11010519491231002X"));
+        let mut typo = testdata("adult.json");
+        typo["holder"]["id_number"] = "110105194912310021".into();
+        let verdict = accept(typo, today()).expect_err("refused");
+        assert_eq!(verdict["valid"], false);
+        assert!(verdict["errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["field"] == "holder.id_number")));
+        assert!(accept(serde_json::json!({"anything": 1}), today()).is_err(), "any JSON is no applicant");
+    }
+}
