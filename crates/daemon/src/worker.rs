@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use archive::local::LocalArchive;
-use issuance::{JobOutcome, Phase, Step};
+use issuance::{DeviceAction, IssueError, JobOutcome, Phase, Step};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -55,7 +55,50 @@ pub enum Event {
         status: String,
         /// Card number or reason.
         detail: String,
+        /// For an error: what the device or the archive asks for (retry, an operator's act,
+        /// reject the card, stop the counter), so the page and the CLI say what to do.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        action: Option<ErrorAction>,
     },
+}
+
+/// What an error asks of the counter, as the driver or the archive meant it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ErrorAction {
+    /// Try again (the job resumes where it stopped).
+    Retry,
+    /// A person acts first: `what` says how.
+    Operator {
+        /// What to do.
+        what: String,
+    },
+    /// The card is spoiled: it goes to the reject box.
+    RejectCard,
+    /// Stop the counter and call for service.
+    Stop,
+    /// The applicant's data or the archives' answer: correct the application.
+    Application,
+}
+
+impl ErrorAction {
+    /// What `e` asks for.
+    pub fn of(e: &IssueError) -> ErrorAction {
+        match e {
+            IssueError::Device(d) => match &d.action {
+                DeviceAction::Retry => ErrorAction::Retry,
+                DeviceAction::Operator(what) => ErrorAction::Operator { what: what.clone() },
+                DeviceAction::RejectCard => ErrorAction::RejectCard,
+                DeviceAction::Stop => ErrorAction::Stop,
+            },
+            IssueError::Archive { source, .. } if source.is_retryable() => ErrorAction::Retry,
+            IssueError::Data(_) | IssueError::Identity(_) | IssueError::Archive { .. } => {
+                ErrorAction::Application
+            }
+            // A card's records, the job's journal, and whatever comes later: stop and look.
+            _ => ErrorAction::Stop,
+        }
+    }
 }
 
 /// One device as the status bar shows it.
@@ -131,7 +174,7 @@ pub trait Desk: Send + Sync + 'static {
         &self,
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, Option<JobOutcome>), String>;
+    ) -> Result<(i64, Option<JobOutcome>), IssueError>;
 }
 
 /// Runs jobs on the counter's devices.
@@ -155,13 +198,13 @@ pub trait Runner: Send + 'static {
         &mut self,
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, JobOutcome), String>;
+    ) -> Result<(i64, JobOutcome), IssueError>;
     /// Resumes a job left running.
     fn resume(
         &mut self,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String>;
+    ) -> Result<JobOutcome, IssueError>;
     /// Runs the card steps of a job the desk prepared for `request` (its operator signs the
     /// ledger entries); by default as a resumption.
     fn run_prepared(
@@ -169,7 +212,7 @@ pub trait Runner: Send + 'static {
         request: &JobRequest,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
+    ) -> Result<JobOutcome, IssueError> {
         let _ = request;
         self.resume(job, progress)
     }
@@ -180,15 +223,15 @@ pub trait Runner: Send + 'static {
     }
 }
 
-fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcome, String>) -> Event {
-    let (status, detail) = match outcome {
-        Ok(JobOutcome::Issued { card_number, .. }) => ("issued", card_number),
-        Ok(JobOutcome::Refused(r)) => ("refused", r),
-        Ok(JobOutcome::RolledBack(r)) => ("rolled-back", r),
-        Ok(JobOutcome::Waiting(r)) => ("waiting", r),
-        Err(e) => ("error", e),
+fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcome, IssueError>) -> Event {
+    let (status, detail, action) = match outcome {
+        Ok(JobOutcome::Issued { card_number, .. }) => ("issued", card_number, None),
+        Ok(JobOutcome::Refused(r)) => ("refused", r, None),
+        Ok(JobOutcome::RolledBack(r)) => ("rolled-back", r, None),
+        Ok(JobOutcome::Waiting(r)) => ("waiting", r, None),
+        Err(e) => ("error", e.to_string(), Some(ErrorAction::of(&e))),
     };
-    Event::Finished { request_id, job, status: status.into(), detail }
+    Event::Finished { request_id, job, status: status.into(), detail, action }
 }
 
 /// How often an idle worker polls the devices for the status bar.
@@ -199,7 +242,7 @@ const KEEP_CLAIMS: std::time::Duration = std::time::Duration::from_secs(60);
 /// A request as the worker takes it: whole, or with its desk steps run.
 enum Next {
     Whole(JobRequest),
-    Prepared(JobRequest, Result<(i64, Option<JobOutcome>), String>),
+    Prepared(JobRequest, Result<(i64, Option<JobOutcome>), IssueError>),
 }
 
 /// Journal lines of the jobs serving `request_id` as events.

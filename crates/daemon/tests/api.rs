@@ -10,7 +10,7 @@ use archive::local::{LocalArchive, PersonRow};
 use daemon::auth::{hash_password, Account, Role};
 use daemon::config::Config;
 use daemon::{JobRequest, Runner};
-use issuance::{JobOutcome, Phase, Step};
+use issuance::{DeviceAction, DeviceError, IssueError, JobOutcome, Phase, Step};
 
 /// Walks two steps and issues a card; resumes by marking the job done. Its province (SQLite)
 /// is the one the card-life API stops, recalls and cancels in.
@@ -21,19 +21,28 @@ impl Runner for Scripted {
         &mut self,
         r: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, JobOutcome), String> {
+    ) -> Result<(i64, JobOutcome), IssueError> {
         progress(7, Step::Accept, Phase::Begin);
         progress(7, Step::Accept, Phase::Done);
         let name = r.applicant.holder.name.clone().unwrap_or_default();
+        if name == "卡纸" {
+            return Err(IssueError::Device(DeviceError {
+                step: "print".into(),
+                message: "printer: card jammed".into(),
+                action: DeviceAction::Operator("open the cover and take the card out".into()),
+            }));
+        }
         Ok((7, JobOutcome::Issued { card_number: format!("B00000019 for {name}"), card_id: "x".into() }))
     }
     fn resume(
         &mut self,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
+    ) -> Result<JobOutcome, IssueError> {
         progress(job, Step::HandOver, Phase::Done);
-        self.0.set_job_status(job, "done").map_err(|e| e.to_string())?;
+        self.0
+            .set_job_status(job, "done")
+            .map_err(|source| IssueError::Archive { step: "resume", source })?;
         Ok(JobOutcome::Issued { card_number: "resumed".into(), card_id: "y".into() })
     }
     fn province(&self) -> Option<Arc<dyn archive::ProvincialArchive>> {
@@ -283,7 +292,7 @@ impl daemon::Desk for ScriptedDesk {
         &self,
         r: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, Option<JobOutcome>), String> {
+    ) -> Result<(i64, Option<JobOutcome>), IssueError> {
         let (list, changed) = &*self.0;
         let job = list.lock().expect("list").len() as i64 + 1;
         for step in [Step::Accept, Step::ArchiveCheck, Step::Claim, Step::VerifyIdentity] {
@@ -307,22 +316,22 @@ impl Runner for Pipelined {
         &mut self,
         _: &JobRequest,
         _: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, JobOutcome), String> {
-        Err("a counter with a desk runs prepared jobs only".into())
+    ) -> Result<(i64, JobOutcome), IssueError> {
+        Err(IssueError::Job { job_id: 0, message: "a counter with a desk runs prepared jobs only".into() })
     }
     fn resume(
         &mut self,
         job: i64,
         _: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
-        Err(format!("job {job}: nothing to resume here"))
+    ) -> Result<JobOutcome, IssueError> {
+        Err(IssueError::Job { job_id: job, message: "nothing to resume here".into() })
     }
     fn run_prepared(
         &mut self,
         r: &JobRequest,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
+    ) -> Result<JobOutcome, IssueError> {
         if job < self.people {
             let (list, changed) = &*self.prepared;
             let list = list.lock().expect("list");
@@ -680,4 +689,31 @@ fn a_death_recorded_in_error_is_taken_back_only_by_a_second_supervisor() {
     assert!(!f.province.lookup(&ssn).expect("lookup").deceased);
     let events: Vec<String> = f.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     assert!(events.contains(&"person.death_corrected".to_string()), "{events:?}");
+}
+
+#[test]
+fn a_device_error_tells_the_page_what_the_driver_asks_for() {
+    let f = start(false);
+    let op = f.login("op");
+    let http = f.http.clone();
+    let (base, token) = (f.base.clone(), op.clone());
+    let events = f.events_until(
+        &op,
+        |e| e["event"] == "finished",
+        move || {
+            let r = http
+                .post(format!("{base}/api/jobs"))
+                .bearer_auth(&token)
+                .json(&job_body("卡纸"))
+                .send()
+                .expect("issue");
+            assert_eq!(r.status(), 202);
+        },
+    );
+    let end = events.last().expect("finished");
+    assert_eq!(end["status"], "error", "{end}");
+    assert_eq!(
+        end["action"],
+        serde_json::json!({"kind": "operator", "what": "open the cover and take the card out"})
+    );
 }

@@ -70,6 +70,7 @@ const TEXT = {
   'progress.seconds': ['秒', 's'],
   'progress.running': ['正在制卡，请稍候。制卡中请勿打开打印机上盖。', 'Making the card. Do not open the printer cover meanwhile.'],
   'progress.retry': ['设备处理好后重试', 'Retry once the device is fixed'],
+  'progress.stop_way': ['停止制卡，联系维护人员', 'Stop the counter and call for service'],
   'progress.handover': ['领卡签字', 'Hand over the card'],
   'progress.back': ['返回申请表', 'Back to the form'],
   'progress.face': ['打印出的卡面', 'The printed face'],
@@ -623,7 +624,7 @@ function onEvent(e) {
   if (e.event === 'finished' && e.request_id === job.request) {
     job.active = false;
     if (e.job) job.id = e.job;
-    job.result = { status: e.status, detail: e.detail };
+    job.result = { status: e.status, detail: e.detail, action: e.action };
     Object.values(job.steps).forEach((s) => { if (s.state === 'running') s.state = e.status === 'issued' ? 'done' : 'failed'; });
     renderSteps();
     renderResult(true);
@@ -744,8 +745,8 @@ function renderResult(fresh = false) {
   } else if (status === 'refused' || /identity/i.test(detail)) {
     add(t('progress.identity_way'));
   } else {
-    // A device stopped the job: what each faulty device needs (kept up to date as the
-    // status bar changes), then retry.
+    // A device stopped the job: what the driver asked for, what each faulty device needs
+    // (kept up to date as the status bar changes), then retry.
     steps.id = 'device-way-out';
     $('#retry-button').hidden = false;
   }
@@ -759,6 +760,9 @@ function renderDeviceWayOut() {
   if (!steps) return;
   steps.textContent = '';
   const add = (text) => { const li = document.createElement('li'); li.textContent = text; steps.append(li); };
+  const action = job && job.result && job.result.action;
+  if (action && action.kind === 'operator') add(action.what);
+  else if (action && action.kind === 'stop') add(t('progress.stop_way'));
   const faults = deviceFaults();
   faults.forEach((f) => add((DEVICE_NAMES[f.device] ? pick(DEVICE_NAMES[f.device]) + '：' : '') + (PROBLEMS[f.problem] ? pick(PROBLEMS[f.problem]) : f.action)));
   if (!faults.length) add(t('progress.other_way'));

@@ -306,7 +306,12 @@ fn run(command: Top) -> Result<()> {
             let client = station::client::ApiClient::login(&a.api, &a.operator, &a.password)?;
             let end = client.issue(applicant, a.reissue_of.as_deref(), &mut std::io::stderr())?;
             println!("{}", serde_json::to_string_pretty(&end)?);
-            anyhow::ensure!(end["status"] == "issued", "the card was not issued: {}", end["detail"]);
+            let action = match (end["action"]["kind"].as_str(), end["action"]["what"].as_str()) {
+                (Some("operator"), Some(what)) => format!("; do this first: {what}"),
+                (Some(kind), _) => format!("; the station asks: {kind}"),
+                _ => String::new(),
+            };
+            anyhow::ensure!(end["status"] == "issued", "the card was not issued: {}{action}", end["detail"]);
             Ok(())
         }
         Top::Batch(a) => {

@@ -15,7 +15,7 @@ use daemon::{Desk, JobRequest, Runner};
 use firmware_profile::Profile;
 use idv::IdentityVerifier;
 use issuance::records::IssueParams;
-use issuance::{Engine, FaceText, JobOutcome, Phase, Step};
+use issuance::{Engine, FaceText, IssueError, JobOutcome, Phase, Step};
 use printer::{PrintJob, Printer};
 
 use crate::counter::{FaceRenderer, PcscCounter};
@@ -118,7 +118,7 @@ impl Desk for CounterDesk {
         &self,
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, Option<JobOutcome>), String> {
+    ) -> Result<(i64, Option<JobOutcome>), IssueError> {
         let applicant: &Applicant = &request.applicant;
         let mut params = self.params.clone();
         params.issue_date = crate::clock::today();
@@ -134,7 +134,7 @@ impl Desk for CounterDesk {
             lease_seconds: self.lease_seconds,
             progress: Some(progress),
         };
-        engine.prepare(applicant, &params, request.reissue_of.as_deref()).map_err(|e| e.to_string())
+        engine.prepare(applicant, &params, request.reissue_of.as_deref())
     }
 }
 
@@ -159,34 +159,32 @@ impl Runner for CounterRunner {
         request: &JobRequest,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
-        with_engine!(self, request.operator.clone(), progress, |engine| engine
-            .resume(job)
-            .map_err(|e| e.to_string()))
+    ) -> Result<JobOutcome, IssueError> {
+        with_engine!(self, request.operator.clone(), progress, |engine| engine.resume(job))
     }
 
     fn start(
         &mut self,
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, JobOutcome), String> {
+    ) -> Result<(i64, JobOutcome), IssueError> {
         let applicant: &Applicant = &request.applicant;
         let mut params = self.params.clone();
         params.issue_date = crate::clock::today();
         let reissue = request.reissue_of.clone();
-        with_engine!(self, request.operator.clone(), progress, |engine| engine
-            .start(applicant, &params, reissue.as_deref())
-            .map_err(|e| e.to_string()))
+        with_engine!(self, request.operator.clone(), progress, |engine| engine.start(
+            applicant,
+            &params,
+            reissue.as_deref()
+        ))
     }
 
     fn resume(
         &mut self,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
-        with_engine!(self, "station".to_string(), progress, |engine| engine
-            .resume(job)
-            .map_err(|e| e.to_string()))
+    ) -> Result<JobOutcome, IssueError> {
+        with_engine!(self, "station".to_string(), progress, |engine| engine.resume(job))
     }
 
     fn keep_claims(&mut self) {
@@ -564,7 +562,7 @@ impl Runner for PanelRunner {
         &mut self,
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, JobOutcome), String> {
+    ) -> Result<(i64, JobOutcome), IssueError> {
         let panel = self.panel.clone();
         let mut watched = PanelRunner::watch(&panel, progress);
         self.counter.start(request, &mut watched)
@@ -574,7 +572,7 @@ impl Runner for PanelRunner {
         &mut self,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
+    ) -> Result<JobOutcome, IssueError> {
         let panel = self.panel.clone();
         let mut watched = PanelRunner::watch(&panel, progress);
         self.counter.resume(job, &mut watched)
@@ -594,7 +592,7 @@ impl Runner for PanelRunner {
         request: &JobRequest,
         job: i64,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, String> {
+    ) -> Result<JobOutcome, IssueError> {
         let panel = self.panel.clone();
         let mut watched = PanelRunner::watch(&panel, progress);
         self.counter.run_prepared(request, job, &mut watched)
@@ -612,7 +610,7 @@ impl Desk for PanelDesk {
         &self,
         request: &JobRequest,
         progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, Option<JobOutcome>), String> {
+    ) -> Result<(i64, Option<JobOutcome>), IssueError> {
         let mut watched = PanelRunner::watch(&self.panel, progress);
         self.inner.prepare(request, &mut watched)
     }
