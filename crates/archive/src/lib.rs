@@ -16,6 +16,8 @@
 //!   each), sync what they did offline as an idempotent, ordered outbox, and check in.
 #![forbid(unsafe_code)]
 
+/// The conformance suite: for the implementations' tests only (feature `conformance`).
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod kit;
 pub mod local;

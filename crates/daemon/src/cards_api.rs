@@ -49,7 +49,7 @@ fn refused(e: LifecycleError) -> ApiError {
     match e {
         LifecycleError::Rule { .. } => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         LifecycleError::State { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
-        LifecycleError::Archive(e) => internal(e),
+        LifecycleError::Archive(e) => archive_refused(e),
     }
 }
 

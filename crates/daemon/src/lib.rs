@@ -55,14 +55,15 @@ impl Daemon {
 }
 
 /// Starts the daemon on `config` with `runner` owning the devices; `local` is the station's
-/// archive (shared with the runner). Must run inside a tokio runtime.
+/// archive and `province` the provincial archive (both shared with the runner: the API serves
+/// the card's later life with them). Must run inside a tokio runtime.
 pub async fn start(
     config: &config::Config,
     local: Arc<LocalArchive>,
+    province: Option<Arc<dyn archive::ProvincialArchive>>,
     runner: Box<dyn Runner>,
 ) -> Result<Daemon, DaemonError> {
     let (events, _) = tokio::sync::broadcast::channel(1024);
-    let province = runner.province();
     let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let sessions =

@@ -216,11 +216,6 @@ pub trait Runner: Send + 'static {
         let _ = request;
         self.resume(job, progress)
     }
-    /// The provincial archive the runner claims in, shared with the API for the card's later
-    /// life (loss, a holder's death); `None` when the runner has none.
-    fn province(&self) -> Option<std::sync::Arc<dyn archive::ProvincialArchive>> {
-        None
-    }
 }
 
 fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcome, IssueError>) -> Event {

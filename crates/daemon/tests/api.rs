@@ -12,9 +12,9 @@ use daemon::config::Config;
 use daemon::{JobRequest, Runner};
 use issuance::{DeviceAction, DeviceError, IssueError, JobOutcome, Phase, Step};
 
-/// Walks two steps and issues a card; resumes by marking the job done. Its province (SQLite)
-/// is the one the card-life API stops, recalls and cancels in.
-struct Scripted(Arc<LocalArchive>, Arc<archive::SqliteProvincial>);
+/// Walks two steps and issues a card; resumes by marking the job done. The daemon is given the
+/// fixture's province (SQLite) for the card-life API.
+struct Scripted(Arc<LocalArchive>);
 
 impl Runner for Scripted {
     fn start(
@@ -45,9 +45,6 @@ impl Runner for Scripted {
             .map_err(|source| IssueError::Archive { step: "resume", source })?;
         Ok(JobOutcome::Issued { card_number: "resumed".into(), card_id: "y".into() })
     }
-    fn province(&self) -> Option<Arc<dyn archive::ProvincialArchive>> {
-        Some(self.1.clone())
-    }
 }
 
 struct Fixture {
@@ -69,7 +66,7 @@ fn job_body(name: &str) -> serde_json::Value {
 }
 
 fn start(with_running_job: bool) -> Fixture {
-    start_with(with_running_job, |local, province| Box::new(Scripted(local, province)))
+    start_with(with_running_job, |local, _| Box::new(Scripted(local)))
 }
 
 fn start_with(
@@ -110,7 +107,12 @@ fn start_with(
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
     let daemon = rt
-        .block_on(daemon::start(&config, local.clone(), runner(local.clone(), province.clone())))
+        .block_on(daemon::start(
+            &config,
+            local.clone(),
+            Some(province.clone() as Arc<dyn archive::ProvincialArchive>),
+            runner(local.clone(), province.clone()),
+        ))
         .expect("daemon");
     Fixture {
         base: format!("http://{}", daemon.addr),

@@ -139,10 +139,6 @@ impl Desk for CounterDesk {
 }
 
 impl Runner for CounterRunner {
-    fn province(&self) -> Option<Arc<dyn ProvincialArchive>> {
-        Some(self.province.clone())
-    }
-
     fn desk(&self) -> Option<Arc<dyn Desk>> {
         Some(Arc::new(CounterDesk {
             local: self.local.clone(),
@@ -532,10 +528,6 @@ impl PanelRunner {
 impl Runner for PanelRunner {
     fn view(&self) -> Option<Arc<dyn CounterView>> {
         Some(self.panel.clone())
-    }
-
-    fn province(&self) -> Option<Arc<dyn ProvincialArchive>> {
-        self.counter.province()
     }
 
     fn poll_devices(&mut self) {

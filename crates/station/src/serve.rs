@@ -79,7 +79,7 @@ pub fn pcsc_manager(profiles_dir: &Path) -> Result<pcsc_reader::PcscManager> {
 #[allow(clippy::too_many_arguments)]
 pub fn counter_runner(
     local: Arc<LocalArchive>,
-    province: Box<dyn archive::ProvincialArchive>,
+    province: Arc<dyn archive::ProvincialArchive>,
     verifier: Box<dyn idv::IdentityVerifier>,
     printer: Box<dyn printer::Printer + Send>,
     faces: Box<dyn FaceRenderer + Send>,
@@ -89,7 +89,7 @@ pub fn counter_runner(
 ) -> Result<CounterRunner> {
     Ok(CounterRunner {
         local,
-        province: Arc::from(province),
+        province,
         verifier: Arc::from(verifier),
         manager: pcsc_reader::PcscManager::new().context("connecting to pcscd")?,
         printer,
@@ -159,6 +159,7 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
     )?;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     let (local, province) = configured_archives(&config, &counter)?;
+    let province: Arc<dyn archive::ProvincialArchive> = Arc::from(province);
     let verifier =
         Box::new(idv::HttpVerifier::new(&counter.identity_verification, std::time::Duration::from_secs(20))?);
     let parts = open_counter_parts(&counter, profiles_dir)?;
@@ -166,7 +167,7 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
         Box::new(crate::faces::CardFaceRenderer::builtin(parts.profile.generation, config.data_dir.clone())?);
     let mut runner = counter_runner(
         local.clone(),
-        province,
+        province.clone(),
         verifier,
         Box::new(parts.printer),
         faces,
@@ -178,18 +179,20 @@ pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> 
     runner.manager = parts.manager;
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
-    run_daemon(&runtime, &config, local, Box::new(runner))
+    run_daemon(&runtime, &config, local, Some(province), Box::new(runner))
 }
 
-/// Starts the daemon and waits for Ctrl-C.
+/// Starts the daemon and waits for Ctrl-C; the API shares the runner's provincial archive
+/// (the card's later life: losses, deaths, recalls).
 pub fn run_daemon(
     runtime: &tokio::runtime::Runtime,
     config: &daemon::config::Config,
     local: Arc<LocalArchive>,
+    province: Option<Arc<dyn archive::ProvincialArchive>>,
     runner: Box<dyn daemon::Runner>,
 ) -> Result<()> {
     runtime.block_on(async {
-        let d = daemon::start(config, local, runner).await?;
+        let d = daemon::start(config, local, province, runner).await?;
         println!("station {} serving on http://{}", config.station, d.addr);
         // Ctrl-C or SIGTERM (systemd, a supervisor): stop taking requests. A job under way is
         // journalled step by step; the next start resumes it.

@@ -183,9 +183,10 @@ pub fn serve_simulated(
         validity_years: 10,
         vendor: None,
     };
+    let province: Arc<dyn archive::ProvincialArchive> = Arc::new(province);
     let mut counter_runner = crate::serve::counter_runner(
         local.clone(),
-        Box::new(province),
+        province.clone(),
         verifier,
         printer,
         faces,
@@ -211,7 +212,7 @@ pub fn serve_simulated(
     if config.station.is_empty() {
         config.station = "embedded".into();
     }
-    let result = crate::serve::run_daemon(&runtime, &config, local, Box::new(runner));
+    let result = crate::serve::run_daemon(&runtime, &config, local, Some(province), Box::new(runner));
     let mut counter = counter;
     counter.pcscd.stop();
     result
