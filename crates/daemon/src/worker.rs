@@ -254,35 +254,20 @@ fn progress_to(
     }
 }
 
-/// The front of the queue: requests in arrival order, prepared at the desk when the runner
-/// has one. The rendezvous channel keeps the desk at most one request ahead of the devices,
-/// so a claim never waits for long.
-fn spawn_front(
-    requests: mpsc::Receiver<JobRequest>,
+/// The front of the queue, run by the desk stage ([`issuance::pipeline::desk_stage`]):
+/// requests in arrival order, prepared at the desk when the runner has one.
+fn front(
     desk: Option<Arc<dyn Desk>>,
     events: broadcast::Sender<Event>,
-) -> mpsc::Receiver<Next> {
-    let (tx, rx) = mpsc::sync_channel::<Next>(0);
-    std::thread::Builder::new()
-        .name("issuance-desk".into())
-        .spawn(move || {
-            for request in requests {
-                let next = match &desk {
-                    Some(desk) => {
-                        let _ = events.send(Event::Started { request_id: request.request_id });
-                        let prepared =
-                            desk.prepare(&request, &mut progress_to(&events, Some(request.request_id)));
-                        Next::Prepared(request, prepared)
-                    }
-                    None => Next::Whole(request),
-                };
-                if tx.send(next).is_err() {
-                    break;
-                }
-            }
-        })
-        .unwrap_or_else(|e| panic!("cannot start the issuance desk thread: {e}"));
-    rx
+) -> impl FnMut(JobRequest) -> Next + Send + 'static {
+    move |request| match &desk {
+        Some(desk) => {
+            let _ = events.send(Event::Started { request_id: request.request_id });
+            let prepared = desk.prepare(&request, &mut progress_to(&events, Some(request.request_id)));
+            Next::Prepared(request, prepared)
+        }
+        None => Next::Whole(request),
+    }
 }
 
 /// Starts the worker thread; returns where to send requests.
@@ -294,58 +279,63 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel::<JobRequest>();
     // Listed before the desk can open a job of its own, which it would be running then.
     let left_running = local.running_jobs();
-    let queue = spawn_front(rx, runner.desk(), events.clone());
+    let front = front(runner.desk(), events.clone());
     std::thread::Builder::new()
         .name("issuance-worker".into())
         .spawn(move || {
-            match left_running {
-                Ok(jobs) => {
-                    for job in jobs {
-                        tracing::info!(job, "resuming a job left running");
-                        let outcome = runner.resume(job, &mut progress_to(&events, None));
-                        let _ = events.send(finished(None, Some(job), outcome));
+            std::thread::scope(|scope| {
+                let queue = issuance::pipeline::desk_stage(scope, rx, front);
+                match left_running {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            tracing::info!(job, "resuming a job left running");
+                            let outcome = runner.resume(job, &mut progress_to(&events, None));
+                            let _ = events.send(finished(None, Some(job), outcome));
+                        }
                     }
+                    Err(e) => tracing::error!(error = %e, "cannot list the jobs left running"),
                 }
-                Err(e) => tracing::error!(error = %e, "cannot list the jobs left running"),
-            }
-            runner.poll_devices();
-            let mut claims_kept = std::time::Instant::now();
-            loop {
-                let next = match queue.recv_timeout(DEVICE_POLL) {
-                    Ok(next) => next,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        runner.poll_devices();
-                        if claims_kept.elapsed() >= KEEP_CLAIMS {
-                            runner.keep_claims();
-                            claims_kept = std::time::Instant::now();
-                        }
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                };
-                let event = match next {
-                    Next::Whole(request) => {
-                        let _ = events.send(Event::Started { request_id: request.request_id });
-                        let mut progress = progress_to(&events, Some(request.request_id));
-                        match runner.start(&request, &mut progress) {
-                            Ok((job, outcome)) => finished(Some(request.request_id), Some(job), Ok(outcome)),
-                            Err(e) => finished(Some(request.request_id), None, Err(e)),
-                        }
-                    }
-                    Next::Prepared(request, Ok((job, None))) => {
-                        let mut progress = progress_to(&events, Some(request.request_id));
-                        let outcome = runner.run_prepared(&request, job, &mut progress);
-                        finished(Some(request.request_id), Some(job), outcome)
-                    }
-                    Next::Prepared(request, Ok((job, Some(outcome)))) => {
-                        finished(Some(request.request_id), Some(job), Ok(outcome))
-                    }
-                    Next::Prepared(request, Err(e)) => finished(Some(request.request_id), None, Err(e)),
-                };
-                // The devices as the job left them, before anyone reads the outcome and asks.
                 runner.poll_devices();
-                let _ = events.send(event);
-            }
+                let mut claims_kept = std::time::Instant::now();
+                loop {
+                    let next = match queue.recv_timeout(DEVICE_POLL) {
+                        Ok(next) => next,
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            runner.poll_devices();
+                            if claims_kept.elapsed() >= KEEP_CLAIMS {
+                                runner.keep_claims();
+                                claims_kept = std::time::Instant::now();
+                            }
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    };
+                    let event = match next {
+                        Next::Whole(request) => {
+                            let _ = events.send(Event::Started { request_id: request.request_id });
+                            let mut progress = progress_to(&events, Some(request.request_id));
+                            match runner.start(&request, &mut progress) {
+                                Ok((job, outcome)) => {
+                                    finished(Some(request.request_id), Some(job), Ok(outcome))
+                                }
+                                Err(e) => finished(Some(request.request_id), None, Err(e)),
+                            }
+                        }
+                        Next::Prepared(request, Ok((job, None))) => {
+                            let mut progress = progress_to(&events, Some(request.request_id));
+                            let outcome = runner.run_prepared(&request, job, &mut progress);
+                            finished(Some(request.request_id), Some(job), outcome)
+                        }
+                        Next::Prepared(request, Ok((job, Some(outcome)))) => {
+                            finished(Some(request.request_id), Some(job), Ok(outcome))
+                        }
+                        Next::Prepared(request, Err(e)) => finished(Some(request.request_id), None, Err(e)),
+                    };
+                    // The devices as the job left them, before anyone reads the outcome and asks.
+                    runner.poll_devices();
+                    let _ = events.send(event);
+                }
+            })
         })
         .unwrap_or_else(|e| panic!("cannot start the issuance worker thread: {e}"));
     tx

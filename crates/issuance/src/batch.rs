@@ -154,11 +154,9 @@ pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &Iss
     let (local, province, verifier, profile) =
         (engine.local, engine.province, engine.verifier, engine.profile);
     let (operator, lease_seconds) = (engine.operator.clone(), engine.lease_seconds);
-    // A rendezvous channel: the desk hands a prepared job over only when the devices take it.
-    let (prepared_tx, prepared_rx) =
-        std::sync::mpsc::sync_channel::<Result<(i64, Option<JobOutcome>), IssueError>>(0);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        // The desk's engine has no devices: a job it prepares stops before the feed.
+        let prepared_rx = crate::pipeline::desk_stage(scope, applicants, move |a| {
             let mut no_devices = crate::NoDevices;
             let mut desk = Engine {
                 local,
@@ -166,16 +164,12 @@ pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &Iss
                 verifier,
                 path: &mut no_devices,
                 profile,
-                operator,
+                operator: operator.clone(),
                 crash_at: None,
                 lease_seconds,
                 progress: None,
             };
-            for a in applicants {
-                if prepared_tx.send(desk.prepare(a, params, None)).is_err() {
-                    return;
-                }
-            }
+            desk.prepare(a, params, None)
         });
         let mut rows = Vec::with_capacity(applicants.len());
         let mut made = 0usize;

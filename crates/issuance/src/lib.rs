@@ -13,6 +13,7 @@
 pub mod batch;
 mod engine;
 pub mod lifecycle;
+pub mod pipeline;
 pub mod reconcile;
 pub mod records;
 
