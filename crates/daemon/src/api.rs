@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,8 @@ use serde::Deserialize;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::{Stream, StreamExt};
 
+use crate::auth::Role;
+use crate::login;
 use crate::state::{ApiError, AppState, Authed};
 use crate::worker::JobRequest;
 
@@ -24,17 +26,94 @@ struct Login {
     password: String,
 }
 
-async fn login(State(s): State<AppState>, Json(q): Json<Login>) -> Result<Json<serde_json::Value>, ApiError> {
-    match s.inner.sessions.login(&q.operator, &q.password) {
+/// Logs in, through the guard: a name too long, a name or address that failed too often, or
+/// a wrong password is refused (the security log keeps it; the ledger counts refusals per
+/// window). The password check runs on a blocking thread, a bounded number at a time.
+async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Json(q): Json<Login>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (guard, address) = (&s.inner.guard, peer.ip());
+    let refuse = |reason: &'static str, error: ApiError| {
+        if let Some(w) = guard.refused(&q.operator, address, reason) {
+            s.audit(
+                "station",
+                "session.refusals",
+                serde_json::json!({"since": w.since, "minutes": w.minutes, "refused": w.refused}),
+            );
+        }
+        Err(error)
+    };
+    if q.operator.is_empty() || q.operator.chars().count() > login::MAX_NAME_CHARS {
+        let why = format!("an operator name has 1 to {} characters", login::MAX_NAME_CHARS);
+        return refuse("name-too-long", ApiError(StatusCode::BAD_REQUEST, why));
+    }
+    match guard.check(&q.operator, address) {
+        login::Gate::Open => {}
+        login::Gate::Wait(d) => {
+            let why = format!("too many failed log-ins: wait {} s, then try again", d.as_secs().max(1));
+            return refuse("waiting", ApiError(StatusCode::TOO_MANY_REQUESTS, why));
+        }
+        login::Gate::NameLocked => {
+            let why = "this account is locked after too many failed log-ins: a supervisor unlocks it";
+            return refuse("name-locked", ApiError(StatusCode::LOCKED, why.into()));
+        }
+        login::Gate::AddressLocked(d) => {
+            let why =
+                format!("too many failed log-ins from this computer: wait {} min", d.as_secs() / 60 + 1);
+            return refuse("address-locked", ApiError(StatusCode::TOO_MANY_REQUESTS, why));
+        }
+    }
+    let permit = s.inner.checks.acquire().await.map_err(|_| {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is stopping: try again".into())
+    })?;
+    let (state, name, password) = (s.clone(), q.operator.clone(), q.password.clone());
+    let opened = tokio::task::spawn_blocking(move || state.inner.sessions.login(&name, &password))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    drop(permit);
+    match opened {
         Some((token, session)) => {
+            guard.succeeded(&q.operator, address);
             s.audit(&session.operator, "session.opened", serde_json::json!({"role": session.role}));
             Ok(Json(serde_json::json!({"token": token, "operator": session.operator, "role": session.role})))
         }
         None => {
-            s.audit(&q.operator, "session.refused", serde_json::json!({}));
-            Err(ApiError(StatusCode::UNAUTHORIZED, "wrong name or password".into()))
+            guard.failed(&q.operator, address);
+            refuse("wrong-password", ApiError(StatusCode::UNAUTHORIZED, "wrong name or password".into()))
         }
     }
+}
+
+/// A supervisor unlocks an operator locked out by failed log-ins.
+async fn unlock(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if session.role != Role::Supervisor {
+        return Err(ApiError(StatusCode::FORBIDDEN, "only a supervisor unlocks an account".into()));
+    }
+    let was_locked = s.inner.guard.unlock(&name);
+    if was_locked {
+        s.audit(&session.operator, "operator.unlocked", serde_json::json!({"operator": name}));
+    }
+    Ok(Json(serde_json::json!({"operator": name, "was_locked": was_locked})))
+}
+
+/// The refused log-ins kept in memory (bounded), for supervisors and auditors.
+async fn security_log(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if !session.role.may_audit() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("a {:?} may not read the security log", session.role),
+        ));
+    }
+    Ok(Json(serde_json::json!({"refused": s.inner.guard.log()})))
 }
 
 async fn logout(
@@ -170,6 +249,8 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(serde_json::json!({"station": station, "status": "up"})) }),
         )
         .route("/api/session", post(login).delete(logout))
+        .route("/api/operators/{name}/unlock", post(unlock))
+        .route("/api/security/log", get(security_log))
         .route(
             "/api/me",
             get(|Authed(s): Authed| async move {

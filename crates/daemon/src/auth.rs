@@ -83,6 +83,8 @@ pub struct Session {
 #[derive(Debug)]
 pub struct Sessions {
     accounts: Vec<Account>,
+    /// Checked for an unknown name, so it costs the same Argon2 time as a known one.
+    decoy: String,
     open: Mutex<HashMap<String, Session>>,
     ttl: Duration,
 }
@@ -90,15 +92,17 @@ pub struct Sessions {
 impl Sessions {
     /// Sessions for `accounts`, each lasting `ttl`.
     pub fn new(accounts: Vec<Account>, ttl: Duration) -> Sessions {
-        Sessions { accounts, open: Mutex::new(HashMap::new()), ttl }
+        let decoy = hash_password(&String::from_utf8_lossy(&random_bytes(16)));
+        Sessions { accounts, decoy, open: Mutex::new(HashMap::new()), ttl }
     }
 
-    /// Logs in; the token, or `None` for a wrong name or password (the same answer for both).
+    /// Logs in; the token, or `None` for a wrong name or password (the same answer, and the
+    /// same Argon2 time, for both). Blocking: an async caller runs it on a blocking thread.
     pub fn login(&self, name: &str, password: &str) -> Option<(String, Session)> {
-        let account = self.accounts.iter().find(|a| a.name == name)?;
-        if !verify_password(&account.password_hash, password) {
-            return None;
-        }
+        let account = self.accounts.iter().find(|a| a.name == name);
+        let phc = account.map_or(self.decoy.as_str(), |a| a.password_hash.as_str());
+        let matches = verify_password(phc, password);
+        let account = account.filter(|_| matches)?;
         let token: String = random_bytes(32).iter().map(|b| format!("{b:02x}")).collect();
         let session = Session {
             operator: account.name.clone(),

@@ -26,6 +26,9 @@ pub struct Config {
     /// The accounts.
     #[serde(default, rename = "operator")]
     pub operators: Vec<Account>,
+    /// Log-in backoff and lock-out.
+    #[serde(default)]
+    pub login: crate::login::LoginPolicy,
     /// The counter's devices and issuing settings (absent in the embedded default, which runs
     /// simulated devices).
     #[serde(default)]
@@ -198,6 +201,7 @@ impl Config {
             data_dir: data_dir.to_path_buf(),
             session_minutes: default_session_minutes(),
             operators: accounts.operator,
+            login: crate::login::LoginPolicy::default(),
             counter: None,
         })
     }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cards_api;
 pub mod config;
 mod form;
+pub mod login;
 pub mod state;
 pub mod ui;
 pub mod ui_api;
@@ -75,6 +76,7 @@ pub async fn start(
         jobs,
         events,
         config.data_dir.join("evidence"),
+        config.login,
     )
     .with_province(province);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -83,6 +85,7 @@ pub async fn start(
     let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
     let app = api::router(state).layer(axum::Extension(ui));
     let task = tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the API stopped");
         }

@@ -31,6 +31,10 @@ pub(crate) struct Inner {
     pub(crate) next_request: AtomicU64,
     pub(crate) evidence: std::path::PathBuf,
     pub(crate) province: Option<Arc<dyn archive::ProvincialArchive>>,
+    /// Backoff and lock-out of log-ins, and the security log.
+    pub(crate) guard: crate::login::LoginGuard,
+    /// Bounds the password checks (Argon2) running at once, off the async threads.
+    pub(crate) checks: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -42,6 +46,7 @@ impl AppState {
         jobs: mpsc::Sender<JobRequest>,
         events: broadcast::Sender<Event>,
         evidence: std::path::PathBuf,
+        login: crate::login::LoginPolicy,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
@@ -53,6 +58,8 @@ impl AppState {
                 next_request: AtomicU64::new(1),
                 evidence,
                 province: None,
+                guard: crate::login::LoginGuard::new(login),
+                checks: tokio::sync::Semaphore::new(login.concurrent_checks.max(1)),
             }),
         }
     }

@@ -113,7 +113,7 @@ pub struct ActivateArgs {
     pub api: ApiArgs,
 }
 
-/// `station recall`.
+/// `station recall`, `station account-card`: one card.
 #[derive(clap::Args, Debug)]
 pub struct CardArgs {
     /// The card.
@@ -297,6 +297,24 @@ pub fn account_card(a: &CardArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
     client.post(&format!("/api/cards/{}/account", a.card), &serde_json::json!({}))?;
     writeln!(out, "card {}: in the reject box; the province may give its number out again", a.card)?;
+    Ok(())
+}
+
+/// `station unlock`.
+#[derive(clap::Args, Debug)]
+pub struct UnlockArgs {
+    /// The operator locked out by failed log-ins.
+    pub name: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// A supervisor unlocks an operator locked out by failed log-ins.
+pub fn unlock(a: &UnlockArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let v = client.post(&format!("/api/operators/{}/unlock", a.name), &serde_json::json!({}))?;
+    let what = if v["was_locked"] == true { "unlocked" } else { "was not locked" };
+    writeln!(out, "operator {}: {what}", a.name)?;
     Ok(())
 }
 

@@ -49,6 +49,8 @@ enum Top {
     /// A spoiled card whose place was unknown (a jam, taken out by hand) is found and put in the
     /// reject box (supervisor): the province may give its number out again.
     AccountCard(api_cmd::CardArgs),
+    /// Unlock an operator locked out by failed log-ins (supervisor).
+    Unlock(api_cmd::UnlockArgs),
     /// Record a holder's death (supervisor, certificate seen): live cards are cancelled.
     Deceased(api_cmd::DeceasedArgs),
     /// The outreach kits' records that could not stand, or settle one (`--resolve RECORD
@@ -330,6 +332,7 @@ fn run(command: Top) -> Result<()> {
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
         Top::AccountCard(a) => api_cmd::account_card(&a, &mut std::io::stdout()),
+        Top::Unlock(a) => api_cmd::unlock(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
         Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),
         Top::Conflicts(a) => api_cmd::conflicts(&a, &mut std::io::stdout()),
