@@ -20,6 +20,7 @@ use issuance::lifecycle::{self, ActivationEvidence, Handover, LifecycleError};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::identity::{IdentityError, KitIdentity};
 use crate::vault::{random, Vault, VaultError};
 
 const SCHEMA: &str = "
@@ -85,6 +86,9 @@ pub enum KitError {
     /// The key or a sealed record.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// The kit's certificate for the provincial service.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// The local store.
     #[error("kit store: {0}")]
     Store(String),
@@ -327,14 +331,17 @@ impl Kit {
         Ok(Some((lease, outbox, head)))
     }
 
-    /// A sealed JSON value of `meta`, if there is one.
-    fn sealed_meta<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, KitError> {
-        let sealed: Option<Vec<u8>> = self
-            .conn
+    /// A row of `meta` as stored (sealed), if there is one.
+    fn meta_row(&self, name: &str) -> Result<Option<Vec<u8>>, KitError> {
+        self.conn
             .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
             .optional()
-            .map_err(store_err)?;
-        let Some(sealed) = sealed else { return Ok(None) };
+            .map_err(store_err)
+    }
+
+    /// A sealed JSON value of `meta`, if there is one.
+    fn sealed_meta<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>, KitError> {
+        let Some(sealed) = self.meta_row(name)? else { return Ok(None) };
         let plain = self
             .vault
             .open(&format!("meta:{name}"), &sealed)
@@ -439,9 +446,51 @@ impl Kit {
         self.clock = clock;
     }
 
+    /// Now by the kit's clock (unix seconds).
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
     /// The kit's id at the province.
     pub fn kit_id(&self) -> &str {
         &self.kit_id
+    }
+
+    /// Seals the kit's certificate and key (`kit-KIT.pem` from the province) in the store,
+    /// in place of any earlier one: the kit's first certificate and each renewal. Refused
+    /// unless the certificate is this kit's, with its own key, and has not ended. The caller
+    /// zeroizes `pem` and has the file deleted.
+    pub fn import_identity(&mut self, pem: &[u8]) -> Result<provincial::pki::ClientCertificate, KitError> {
+        let identity =
+            KitIdentity::check(zeroize::Zeroizing::new(pem.to_vec()), &self.kit_id, (self.clock)())?;
+        let sealed = self.vault.seal("meta:identity", identity.pem())?;
+        self.conn
+            .execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('identity', ?1)", [sealed])
+            .map_err(store_err)?;
+        Ok(identity.certificate().clone())
+    }
+
+    /// The kit's certificate as the store holds it (what it says, not the key), if one was
+    /// imported; it may have ended.
+    pub fn certificate(&self) -> Result<Option<provincial::pki::ClientCertificate>, KitError> {
+        let Some(pem) = self.identity_pem()? else { return Ok(None) };
+        Ok(Some(provincial::pki::client_certificate(&pem).map_err(IdentityError::from)?))
+    }
+
+    /// The kit's certificate and key for a connection to the provincial service (zeroized
+    /// when dropped). Refused, with what to do, when none was imported or it has ended.
+    pub fn identity(&self) -> Result<KitIdentity, KitError> {
+        let pem = self.identity_pem()?.ok_or_else(|| IdentityError::Missing { kit: self.kit_id.clone() })?;
+        Ok(KitIdentity::check(pem, &self.kit_id, (self.clock)())?)
+    }
+
+    fn identity_pem(&self) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, KitError> {
+        let Some(sealed) = self.meta_row("identity")? else { return Ok(None) };
+        let pem = self
+            .vault
+            .open("meta:identity", &sealed)
+            .map_err(|_| KitError::Tampered("the kit's certificate was altered or moved".into()))?;
+        Ok(Some(pem))
     }
 
     /// The current (or last) lease.

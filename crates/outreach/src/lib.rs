@@ -9,14 +9,18 @@
 //!   person not claimed before leaving, or after the longest time offline.
 //! - Back online, [`sync::sync`] sends the outbox once, in order, resumably, and checks in.
 //! - At rest, every record is sealed with AES-256-GCM under a key derived (Argon2id) from the
-//!   operator's password at log-in; the key is never written ([`vault`]).
+//!   operator's password at log-in; the key is never written ([`vault`]). The kit's own
+//!   short-lived certificate and key for the provincial service are sealed there too, never
+//!   kept in a file on the laptop ([`identity`]).
 //! - The outbox is an SM3 hash chain with a sealed head: a store whose records were deleted,
 //!   reordered or put back from an older copy is refused at log-in and before a sync.
 #![forbid(unsafe_code)]
 
+pub mod identity;
 pub mod kit;
 pub mod sync;
 pub mod vault;
 
+pub use identity::{IdentityError, KitIdentity};
 pub use kit::{Kit, KitError};
 pub use sync::{sync, SyncError, SyncReport};

@@ -1,7 +1,8 @@
 //! The kit against the real provincial service: PostgreSQL started privately, HTTP/JSON over
 //! mutual TLS on loopback, each kit with its own certificate. One test (one PostgreSQL) runs
-//! the two-kits-and-a-counter day, a sync killed at random points in a child process, and a
-//! sync through a proxy that cuts connections mid-stream. Run inside `isolated`.
+//! the two-kits-and-a-counter day, a sync killed at random points in a child process (its
+//! certificate sealed in the kit's store, the file deleted), and a sync through a proxy that
+//! cuts connections mid-stream. Run inside `isolated`.
 
 mod common;
 
@@ -16,6 +17,17 @@ use common::*;
 use outreach::Kit;
 use provincial::cluster::Cluster;
 use provincial::{server, Client, Store};
+
+/// Runs `outreach-sync` with `args`, which must fail before sending anything: what it said.
+fn no_identity(args: &[String]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_outreach-sync"))
+        .args(args)
+        .env("OUTREACH_PASSWORD", PASSWORD)
+        .output()
+        .expect("outreach-sync");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
@@ -116,27 +128,41 @@ fn kits_on_the_provincial_service_on_postgresql() {
     // (a) Two kits and a counter on overlapping people.
     two_kits_and_a_counter(&open, dir.path());
 
-    // (b1) A sync in a child process killed at random points, then resumed.
+    // (b1) A sync in a child process killed at random points, then resumed; the kit's
+    // certificate and key are sealed in its store and the file is gone.
     let counter = open("counter-1");
     let path = dir.path().join("kit-k.db");
-    let kit = busy_kit(open("kit-k").as_ref(), counter.as_ref(), &path, "kit-k", 60);
+    let mut kit = busy_kit(open("kit-k").as_ref(), counter.as_ref(), &path, "kit-k", 60);
     let records = kit.outbox().len();
+    let args = |store: &std::path::Path| -> Vec<String> {
+        [
+            "--store",
+            &store.to_string_lossy(),
+            "--operator",
+            "op",
+            "--url",
+            &url,
+            "--ca",
+            &pki.ca().to_string_lossy(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let refused = no_identity(&args(&path));
+    assert!(refused.contains("kit kit-k holds no certificate"), "{refused}");
+    assert!(refused.contains("station kit identity --import"), "{refused}");
+    // The deprecated file override is checked like an import: another kit's file is refused.
+    let mut other = args(&path);
+    other.extend(["--identity".to_string(), pki.kit("kit-a").to_string_lossy().into_owned()]);
+    let refused = no_identity(&other);
+    assert!(refused.contains("deprecated") && refused.contains("not kit kit-k's"), "{refused}");
+    let kit_pem = pki.kit("kit-k");
+    let certificate = kit.import_identity(&std::fs::read(&kit_pem).expect("kit-k.pem")).expect("import");
+    assert_eq!((certificate.id.as_str(), certificate.owner.as_deref()), ("kit-k", Some("counter-1")));
+    std::fs::remove_file(&kit_pem).expect("the file is deleted once sealed");
     drop(kit);
-    let args: Vec<String> = [
-        "--store",
-        &path.to_string_lossy(),
-        "--operator",
-        "op",
-        "--url",
-        &url,
-        "--ca",
-        &pki.ca().to_string_lossy(),
-        "--identity",
-        &pki.kit("kit-k").to_string_lossy(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = args(&path);
     let progress = || {
         let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
         kit.outbox().iter().filter(|o| o.result.is_some()).count()
@@ -147,7 +173,10 @@ fn kits_on_the_provincial_service_on_postgresql() {
     println!("killed: {records} records, {killed} runs killed mid-sync, {answered} record requests answered");
     assert!(killed >= 2, "the sync was killed mid-way several times");
     let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
-    every_record_once(&kit, open("kit-k").as_ref(), records);
+    let sealed =
+        Client::from_pem(&url, &pki.ca(), kit.identity().expect("sealed").pem(), Duration::from_secs(30))
+            .expect("client");
+    every_record_once(&kit, &sealed, records);
 
     // (b2) A sync through a network that drops connections mid-stream, resumed until done.
     let path = dir.path().join("kit-n.db");

@@ -26,8 +26,23 @@ impl Client {
     /// A client of the service at `base` (`https://127.0.0.1:8443`), trusting `ca` and
     /// showing the station's certificate and key from `identity` (one PEM file).
     pub fn new(base: &str, ca: &Path, identity: &Path, timeout: Duration) -> Result<Client, PkiError> {
-        let http = mtls_http(ca, identity, timeout)?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_string() })
+        Ok(Client::over(base, mtls_http(ca, identity, timeout)?))
+    }
+
+    /// Like [`Client::new`], with the certificate and key given as PEM bytes: an outreach
+    /// kit's identity comes out of its sealed store, never from a file. The bytes are copied
+    /// into the TLS configuration; the caller zeroizes its own.
+    pub fn from_pem(
+        base: &str,
+        ca: &Path,
+        identity_pem: &[u8],
+        timeout: Duration,
+    ) -> Result<Client, PkiError> {
+        Ok(Client::over(base, mtls_http_pem(ca, identity_pem, timeout)?))
+    }
+
+    fn over(base: &str, http: reqwest::blocking::Client) -> Client {
+        Client { http, base: base.trim_end_matches('/').to_string() }
     }
 
     fn answer<T: DeserializeOwned>(
@@ -108,12 +123,24 @@ pub fn mtls_http(
     identity: &Path,
     timeout: Duration,
 ) -> Result<reqwest::blocking::Client, PkiError> {
+    let id_pem = read(identity)?;
+    mtls_http_pem(ca, &id_pem, timeout).map_err(|e| match e {
+        PkiError::Identity(message) => PkiError::Pem { path: identity.to_path_buf(), message },
+        e => e,
+    })
+}
+
+/// [`mtls_http`] with the certificate and key as PEM bytes (an outreach kit's, from its
+/// sealed store).
+pub fn mtls_http_pem(
+    ca: &Path,
+    identity_pem: &[u8],
+    timeout: Duration,
+) -> Result<reqwest::blocking::Client, PkiError> {
     let ca_pem = read(ca)?;
     let ca = reqwest::Certificate::from_pem(&ca_pem)
         .map_err(|e| PkiError::Pem { path: ca.to_path_buf(), message: e.to_string() })?;
-    let id_pem = read(identity)?;
-    let id = reqwest::Identity::from_pem(&id_pem)
-        .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+    let id = reqwest::Identity::from_pem(identity_pem).map_err(|e| PkiError::Identity(e.to_string()))?;
     let http = reqwest::blocking::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
@@ -122,6 +149,6 @@ pub fn mtls_http(
         .timeout(timeout)
         .connect_timeout(timeout)
         .build()
-        .map_err(|e| PkiError::Pem { path: identity.to_path_buf(), message: e.to_string() })?;
+        .map_err(|e| PkiError::Identity(e.to_string()))?;
     Ok(http)
 }

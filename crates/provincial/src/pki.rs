@@ -93,6 +93,9 @@ pub enum PkiError {
     /// The system's random source failed (serial numbers).
     #[error("the system's random source failed")]
     Random,
+    /// A holder's certificate and key, given as bytes, cannot be used.
+    #[error("not a certificate with its private key in one PEM: {0}")]
+    Identity(String),
 }
 
 /// Where the PKI files of a directory are.
@@ -302,6 +305,48 @@ pub fn add_kit(paths: &PkiPaths, kit: &str, owner: &str, days: u32) -> Result<Pa
     Ca::load(paths)?.issue(paths, Holder::Kit { kit, owner }, Some(Validity::days(days)))
 }
 
+/// What a client certificate says, read from its holder's PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// Common name: the station or kit id the service knows the holder by.
+    pub id: String,
+    /// Organisational unit: the station that owns a kit; none for a station.
+    pub owner: Option<String>,
+    /// Valid from (unix seconds).
+    pub not_before: i64,
+    /// Valid until (unix seconds).
+    pub not_after: i64,
+}
+
+/// Reads a holder's PEM (its certificate and private key, as [`Ca::issue`] writes them) and
+/// checks that the key is the certificate's: a file that would only fail at the first
+/// handshake, far from the province, is refused when it is handed over.
+pub fn client_certificate(pem: &[u8]) -> Result<ClientCertificate, PkiError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| PkiError::Identity(format!("{what}: {e}"));
+    let der = CertificateDer::from_pem_slice(pem).map_err(|e| bad("certificate", &e))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| bad("certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| bad("private key", &e))?;
+    let key = KeyPair::try_from(&key).map_err(|e| bad("private key", &e))?;
+    if cert.public_key().raw != key.public_key_der().as_slice() {
+        return Err(PkiError::Identity("the private key is not the certificate's".into()));
+    }
+    let name = |attr: Option<&x509_parser::x509::AttributeTypeAndValue<'_>>| {
+        attr.and_then(|a| a.as_str().ok()).map(String::from)
+    };
+    let id = name(cert.subject().iter_common_name().next())
+        .ok_or_else(|| PkiError::Identity("the certificate names nobody (no common name)".into()))?;
+    let owner = name(cert.subject().iter_organizational_unit().next());
+    let validity = cert.validity();
+    Ok(ClientCertificate {
+        id,
+        owner,
+        not_before: validity.not_before.timestamp(),
+        not_after: validity.not_after.timestamp(),
+    })
+}
+
 /// Ids name certificates and files: letters, digits, `-`, `_` and `.`, not starting with `.`.
 fn check_id(id: &str) -> Result<(), PkiError> {
     let bad = |why: &str| Err(PkiError::BadId { id: id.to_string(), why: why.to_string() });
@@ -442,6 +487,31 @@ mod tests {
         assert!(matches!(add_kit(&paths, "S-0101", "S-0101", 14), Err(PkiError::BadId { .. })));
         assert!(matches!(add_stations(&paths, &["kit-07"]), Err(PkiError::BadId { .. })));
         assert!(matches!(add_kit(&paths, "kit-07", "S-0101", 14), Err(PkiError::Exists { .. })));
+    }
+
+    #[test]
+    fn a_holder_reads_its_certificate_and_a_foreign_key_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let paths = generate(dir.path(), &["S-0101"]).expect("pki");
+        let kit = read(&add_kit(&paths, "kit-07", "S-0101", 3).expect("kit")).expect("read");
+        let c = client_certificate(&kit).expect("kit certificate");
+        assert_eq!((c.id.as_str(), c.owner.as_deref()), ("kit-07", Some("S-0101")));
+        assert_eq!(c.not_after - c.not_before, 3 * 86_400 + 3600);
+        let station = client_certificate(&read(&paths.station("S-0101")).expect("read")).expect("station");
+        assert_eq!((station.id.as_str(), station.owner), ("S-0101", None));
+
+        // The kit's certificate with the station's key: the first handshake would fail.
+        let text = String::from_utf8(kit).expect("PEM text");
+        let station_text = read_text(&paths.station("S-0101")).expect("read");
+        let cert_end = "-----END CERTIFICATE-----\n";
+        let cut = |t: &str| t.find(cert_end).expect("certificate block") + cert_end.len();
+        let swapped = format!("{}{}", &text[..cut(&text)], &station_text[cut(&station_text)..]);
+        let e = client_certificate(swapped.as_bytes()).expect_err("foreign key");
+        assert!(e.to_string().contains("not the certificate's"), "{e}");
+        for broken in [&text[..cut(&text)], &text[cut(&text)..], "not a PEM"] {
+            let e = client_certificate(broken.as_bytes()).expect_err("broken");
+            assert!(matches!(e, PkiError::Identity(_)), "{e}");
+        }
     }
 
     #[test]

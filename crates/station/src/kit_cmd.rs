@@ -10,7 +10,9 @@
 //! to the province with the rest.
 //!
 //! The password comes from `STATION_PASSWORD`, never from the command line; ID numbers are
-//! shown masked.
+//! shown masked. The kit's short-lived certificate and key live sealed in its store
+//! (`kit init --identity FILE`, renewed with `kit identity --import FILE`), not in a file on
+//! the laptop: the configuration's `identity` is the counter's, never the kit's.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,15 +24,20 @@ use archive::ProvincialArchive;
 use base64::Engine as _;
 use issuance::lifecycle::{ActivationEvidence, Channel};
 use issuance::{CardPath, CardPlace, DeviceError, FaceText, FinancialHolder};
-use outreach::Kit;
+use outreach::identity::{renewal_warning, standing, Standing};
+use outreach::{Kit, KitIdentity};
 use printer::PrintJob;
 use serde::{Deserialize, Serialize};
 use station::counter::{FaceRenderer, PcscCounter};
 
 #[derive(clap::Subcommand)]
 pub enum KitCmd {
-    /// Create the kit's encrypted store (the password from STATION_PASSWORD).
+    /// Create the kit's encrypted store (the password from STATION_PASSWORD), with the kit's
+    /// certificate and key from the province sealed in it.
     Init(InitArgs),
+    /// Import the kit's certificate and key (kit-KIT.pem from the province, first or renewed)
+    /// into its sealed store; without --import, show the certificate it holds.
+    Identity(IdentityArgs),
     /// Check a visit list out at the provincial archive before leaving: the people are claimed
     /// for the kit, a card number reserved for each; their data travel sealed in the store.
     Checkout(CheckoutArgs),
@@ -72,8 +79,8 @@ pub struct StationArgs {
     /// Without --config: the embedded default's data directory (SQLite provincial archive).
     #[arg(long, default_value = "station-data")]
     data_dir: PathBuf,
-    /// The kit's certificate and key (one PEM file) for the provincial service, when it is
-    /// not the configuration's `identity`: the service knows the kit by its certificate name.
+    /// Deprecated: the kit's certificate and key from a file instead of its sealed store
+    /// (import it once with `station kit identity --import FILE` and delete the file).
     #[arg(long)]
     identity: Option<PathBuf>,
 }
@@ -85,6 +92,26 @@ pub struct InitArgs {
     /// The kit's id: its certificate name at the province.
     #[arg(long)]
     kit_id: String,
+    /// The kit's certificate and key from the province (kit-KIT.pem), sealed into the store;
+    /// needed to reach the provincial service.
+    #[arg(long)]
+    identity: Option<PathBuf>,
+    /// Delete the --identity file once it is sealed in the store.
+    #[arg(long, requires = "identity")]
+    remove_file: bool,
+}
+
+#[derive(clap::Args)]
+pub struct IdentityArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The kit's certificate and key from the province (kit-KIT.pem): sealed into the store in
+    /// place of the one before.
+    #[arg(long)]
+    import: Option<PathBuf>,
+    /// Delete the imported file once it is sealed in the store.
+    #[arg(long, requires = "import")]
+    remove_file: bool,
 }
 
 #[derive(clap::Args)]
@@ -221,15 +248,8 @@ struct CarriedApplicant {
 
 pub fn run(cmd: KitCmd) -> Result<()> {
     match cmd {
-        KitCmd::Init(a) => {
-            let kit = Kit::create(&a.store.store, &a.kit_id, &a.store.operator, &password()?)?;
-            println!(
-                "kit {} store created at {}: check a visit list out before leaving (station kit checkout)",
-                kit.kit_id(),
-                a.store.store.display()
-            );
-            Ok(())
-        }
+        KitCmd::Init(a) => init(a),
+        KitCmd::Identity(a) => identity(a),
         KitCmd::Checkout(a) => checkout(a),
         KitCmd::Status(a) => status(a),
         KitCmd::Make(a) => make(a),
@@ -252,13 +272,118 @@ fn open(s: &StoreArgs) -> Result<Kit> {
         .with_context(|| format!("logging in to the kit store {}", s.store.display()))
 }
 
+fn init(a: InitArgs) -> Result<()> {
+    let password = password()?;
+    // Checked before the store exists: a wrong file leaves nothing half made.
+    let identity = a
+        .identity
+        .as_deref()
+        .map(|file| KitIdentity::from_file(file, &a.kit_id, now()).map(|identity| (file, identity)))
+        .transpose()?;
+    let mut kit = Kit::create(&a.store.store, &a.kit_id, &a.store.operator, &password)?;
+    println!("kit {} store created at {}", kit.kit_id(), a.store.store.display());
+    match identity {
+        Some((file, identity)) => seal_identity(&mut kit, file, &identity, a.remove_file)?,
+        None => println!(
+            "the kit has no certificate yet: import the kit-{}.pem the province made for it (station kit \
+             identity --import FILE) before it talks to the provincial service",
+            kit.kit_id()
+        ),
+    }
+    println!("check a visit list out before leaving (station kit checkout)");
+    Ok(())
+}
+
+fn identity(a: IdentityArgs) -> Result<()> {
+    let mut kit = open(&a.store)?;
+    let Some(file) = &a.import else {
+        println!("kit {}: {}", kit.kit_id(), certificate_text(&kit)?);
+        return Ok(());
+    };
+    let identity = KitIdentity::from_file(file, kit.kit_id(), kit.now())?;
+    seal_identity(&mut kit, file, &identity, a.remove_file)
+}
+
+/// Seals `identity`, read from `file`, into the kit's store, and deletes the file with
+/// `remove` (or tells the operator to): the key must not stay beside the store.
+fn seal_identity(kit: &mut Kit, file: &Path, identity: &KitIdentity, remove: bool) -> Result<()> {
+    let c = kit.import_identity(identity.pem())?;
+    println!(
+        "certificate of kit {} (station {}) sealed in the kit's store: valid until {}",
+        c.id,
+        c.owner.as_deref().unwrap_or("?"),
+        when(c.not_after)
+    );
+    if let Some(warning) = renewal_warning(&c, kit.now()) {
+        eprintln!("warning: {warning}");
+    }
+    if remove {
+        std::fs::remove_file(file)
+            .with_context(|| format!("deleting {}: delete it by hand", file.display()))?;
+        println!("{} deleted", file.display());
+    } else {
+        println!(
+            "delete {} now: the kit's key must not stay in a file on the kit (--remove-file does it)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// `unix_seconds` in China Standard Time, to the minute.
+fn when(unix_seconds: i64) -> String {
+    let minute = (unix_seconds + 8 * 3600).rem_euclid(86_400) / 60;
+    format!("{} {:02}:{:02} (UTC+8)", station::clock::date_at(unix_seconds), minute / 60, minute % 60)
+}
+
+/// The kit's certificate for `kit status`: when it ends and what to do about it.
+fn certificate_text(kit: &Kit) -> Result<String> {
+    let Some(c) = kit.certificate()? else {
+        return Ok(format!(
+            "no certificate: import the kit-{}.pem the province made for it (station kit identity --import FILE)",
+            kit.kit_id()
+        ));
+    };
+    let owner = c.owner.as_deref().unwrap_or("STATION");
+    Ok(match standing(&c, kit.now()) {
+        Standing::Valid => format!("certificate valid until {}", when(c.not_after)),
+        Standing::RenewSoon => format!(
+            "certificate ends soon, {}: {}",
+            when(c.not_after),
+            outreach::identity::renewal(&c.id, owner)
+        ),
+        Standing::Expired => format!(
+            "certificate EXPIRED {}: the province refuses the kit; {}",
+            when(c.not_after),
+            outreach::identity::renewal(&c.id, owner)
+        ),
+    })
+}
+
+/// The kit's certificate for `kit status --json`.
+fn certificate_json(kit: &Kit) -> Result<serde_json::Value> {
+    Ok(match kit.certificate()? {
+        None => serde_json::Value::Null,
+        Some(c) => serde_json::json!({
+            "kit": c.id, "owner": c.owner, "not_after": c.not_after,
+            "standing": match standing(&c, kit.now()) {
+                Standing::Valid => "valid",
+                Standing::RenewSoon => "renew-soon",
+                Standing::Expired => "expired",
+            },
+        }),
+    })
+}
+
 fn config(s: &StationArgs) -> Result<Option<daemon::config::Config>> {
     s.config.as_ref().map(|p| daemon::config::Config::load(p).map_err(anyhow::Error::from)).transpose()
 }
 
 /// The provincial archive the station uses, as this kit (its id is the station id there; on
-/// one machine the kit belongs to that machine's station).
-fn province(s: &StationArgs, kit_id: &str) -> Result<Box<dyn ProvincialArchive>> {
+/// one machine the kit belongs to that machine's station). The service sees the kit's own
+/// certificate, out of its sealed store.
+fn province(s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
+    let kit_id = kit.kit_id();
     let sqlite = |dir: &Path, owner: &str| -> Result<Box<dyn ProvincialArchive>> {
         let path = dir.join("provincial.db");
         let db = archive::SqliteProvincial::as_kit(&path, kit_id, owner, 'B').with_context(|| {
@@ -278,9 +403,11 @@ fn province(s: &StationArgs, kit_id: &str) -> Result<Box<dyn ProvincialArchive>>
         .context("the configuration has no [counter] section: it names the provincial archive")?;
     match &counter.provincial {
         daemon::config::ProvincialConfig::Sqlite => sqlite(&config.data_dir, &config.station),
-        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
-            let identity = s.identity.as_ref().unwrap_or(identity);
-            Ok(Box::new(provincial::Client::new(url, ca, identity, Duration::from_secs(15))?))
+        daemon::config::ProvincialConfig::Service { url, ca, .. } => {
+            let identity = outreach::identity::for_connection(kit, s.identity.as_deref(), &mut |w| {
+                eprintln!("warning: {w}")
+            })?;
+            Ok(Box::new(provincial::Client::from_pem(url, ca, identity.pem(), Duration::from_secs(15))?))
         }
     }
 }
@@ -315,7 +442,7 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
         bail!("the visit list is empty: put the people to visit in it");
     }
     let mut kit = open(&a.store)?;
-    let province = province(&a.station, kit.kit_id())?;
+    let province = province(&a.station, &kit)?;
     // The data go into the sealed store first: a checkout whose answer is lost is resent.
     for (ssn, data) in &carried {
         kit.carry(ssn, data)?;
@@ -401,11 +528,15 @@ fn hours_left(seconds: i64) -> String {
 
 fn status(a: StatusArgs) -> Result<()> {
     let kit = open(&a.store)?;
+    let certificate = certificate_json(&kit)?;
     let Some(lease) = kit.lease() else {
         if a.json {
-            println!("{}", serde_json::json!({"kit": kit.kit_id(), "lease_id": null}));
+            println!(
+                "{}",
+                serde_json::json!({"kit": kit.kit_id(), "lease_id": null, "certificate": certificate})
+            );
         } else {
-            println!("kit {}: no visit list checked out", kit.kit_id());
+            println!("kit {}: no visit list checked out; {}", kit.kit_id(), certificate_text(&kit)?);
         }
         return Ok(());
     };
@@ -436,6 +567,7 @@ fn status(a: StatusArgs) -> Result<()> {
             "steps": m.steps})
     });
     let report = serde_json::json!({
+        "certificate": certificate,
         "interrupted_make": interrupted,
         "kit": kit.kit_id(), "lease_id": lease.checkout.lease_id, "expires_at": lease.checkout.expires_at,
         "must_sync_by": lease.must_sync_by, "seconds_left_offline": left.max(0),
@@ -458,6 +590,7 @@ fn status(a: StatusArgs) -> Result<()> {
         kit.outbox().len(),
         synced
     );
+    println!("{}", certificate_text(&kit)?);
     for v in &lease.checkout.visits {
         let s = states.get(&v.ssn).cloned().unwrap_or_default();
         let state = if !s.activated.is_empty() {
@@ -820,7 +953,7 @@ fn sync(a: SyncArgs) -> Result<()> {
     if kit.lease().is_none() {
         return Err(outreach::KitError::NoLease.into());
     }
-    let province = province(&a.station, kit.kit_id())?;
+    let province = province(&a.station, &kit)?;
     let report = outreach::sync(&mut kit, province.as_ref())?;
     println!(
         "synced lease {}: {} of {} records sent now, {} conflicts; checked in: {} not seen, {} claims released, \

@@ -7,7 +7,10 @@
 //! second sync applies nothing twice. A make killed between its device steps
 //! (`STATION_KIT_CRASH_AT`) is found by the next status, settled by the next make (the card
 //! rejected and recorded spoiled) and the card made under the same number; the province gets
-//! the spoiled cards once. Run inside `isolated` (pcscd and PostgreSQL).
+//! the spoiled cards once. The kit's certificate and key are imported into its sealed store
+//! (another kit's refused) and the file deleted: the kit talks to the province without it,
+//! never with the counter's identity its configuration names. Run inside `isolated` (pcscd
+//! and PostgreSQL).
 
 mod common;
 
@@ -54,7 +57,7 @@ struct Kit<'a> {
     dir: &'a Path,
     config: PathBuf,
     store: PathBuf,
-    /// Every full ID number: none may appear in any output.
+    /// Every full ID number, and the kit's private key: none may appear in any output.
     secrets: Vec<String>,
 }
 
@@ -81,7 +84,7 @@ impl Kit<'_> {
             .expect("station kit");
         let text = text(&out);
         for s in &self.secrets {
-            assert!(!text.contains(s.as_str()), "a full ID number in the output of kit {args:?}:\n{text}");
+            assert!(!text.contains(s.as_str()), "a secret in the output of kit {args:?}:\n{text}");
         }
         assert!(!text.contains(KIT_PASSWORD), "the password in the output");
         out
@@ -127,7 +130,19 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let cluster = provincial::cluster::Cluster::start(&dir.join("pg"), free_port())
         .expect("PostgreSQL starts (scripts/install-deps)");
     let pki = provincial::pki::generate(&dir.join("pki"), &["counter-1"]).expect("pki");
-    provincial::pki::add_kit(&pki, "kit-1", "counter-1", 14).expect("kit certificate");
+    let kit_pem = provincial::pki::add_kit(&pki, "kit-1", "counter-1", 14).expect("kit certificate");
+    assert_eq!(kit_pem, pki.kit("kit-1"));
+    let key_lines: Vec<String> = std::fs::read_to_string(&kit_pem)
+        .expect("kit-1.pem")
+        .split("-----BEGIN PRIVATE KEY-----")
+        .nth(1)
+        .expect("the kit's key")
+        .lines()
+        .filter(|l| l.len() > 16 && !l.starts_with("-----"))
+        .map(String::from)
+        .collect();
+    assert!(!key_lines.is_empty());
+    let other_kit = provincial::pki::add_kit(&pki, "kit-2", "counter-1", 14).expect("kit certificate");
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let port = free_port();
@@ -136,12 +151,13 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let counter =
         Client::new(&url, &pki.ca(), &pki.station("counter-1"), Duration::from_secs(30)).expect("client");
 
-    // The kit's configuration: the counter's devices, the province as a service, as kit-1.
+    // The kit's configuration: the counter's devices, the province as a service. Its
+    // identity is the counter's: the kit shows its own certificate, sealed in its store.
     let station_toml = std::fs::read_to_string(dir.join("station.toml")).expect("station.toml");
     let service_line = format!(
         "provincial = {{ kind = \"service\", url = \"{url}\", ca = \"{}\", identity = \"{}\" }}",
         pki.ca().display(),
-        pki.kit("kit-1").display()
+        pki.station("counter-1").display()
     );
     assert!(station_toml.contains("provincial = { kind = \"sqlite\" }"));
     let config = dir.join("kit.toml");
@@ -167,13 +183,19 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         dir,
         config,
         store: dir.join("kit-1.db"),
-        secrets: (0..3).map(ssn).chain([archive::conformance::fresh_ssn(), WRONG_ID.to_string()]).collect(),
+        secrets: (0..3)
+            .map(ssn)
+            .chain([archive::conformance::fresh_ssn(), WRONG_ID.to_string()])
+            .chain(key_lines)
+            .collect(),
     };
     let stranger = kit.secrets[3].clone();
 
     // Before leaving.
     kit.refused(&["status"], "no kit store");
-    kit.ok(&["init", "--kit-id", "kit-1"]);
+    let out = kit.ok(&["init", "--kit-id", "kit-1"]);
+    assert!(out.contains("the kit has no certificate yet"), "{out}");
+    assert!(kit.status()["certificate"].is_null());
     let list = serde_json::json!([
         {"applicant": c.people[0]},
         {"ssn": ssn(1), "name": name(1), "premade_card": premade},
@@ -186,6 +208,27 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     kit.refused(&["checkout", "bad-visits.json"], "the visit list needs correcting; nobody was claimed");
     assert!(kit.status()["lease_id"].is_null(), "nothing checked out");
     std::fs::write(dir.join("visits.json"), list.to_string()).expect("visit list");
+    kit.refused(&["checkout", "visits.json"], "kit kit-1 holds no certificate");
+    kit.refused(&["checkout", "visits.json"], "station kit identity --import");
+    assert!(kit.status()["lease_id"].is_null(), "nothing checked out without the kit's certificate");
+
+    // The kit's certificate goes into its sealed store; the file is deleted.
+    let pem = kit_pem.to_string_lossy().to_string();
+    kit.refused(&["identity", "--import", &other_kit.to_string_lossy()], "not kit kit-1's");
+    kit.refused(&["identity", "--import", &pki.station("counter-1").to_string_lossy()], "not kit kit-1's");
+    let out = kit.ok(&["identity", "--import", &pem, "--remove-file"]);
+    assert!(out.contains("certificate of kit kit-1 (station counter-1) sealed in the kit's store"), "{out}");
+    assert!(out.contains("deleted"), "{out}");
+    assert!(!kit_pem.exists(), "the key no longer lies in a file");
+    let certificate = &kit.status()["certificate"];
+    assert_eq!(
+        (certificate["kit"].as_str(), certificate["owner"].as_str()),
+        (Some("kit-1"), Some("counter-1"))
+    );
+    assert_eq!(certificate["standing"], "valid");
+    let shown = kit.ok(&["identity"]);
+    assert!(shown.contains("certificate valid until"), "{shown}");
+
     let out = kit.ok(&["checkout", "visits.json"]);
     assert!(out.contains("3 people claimed"), "{out}");
     let before = kit.status();
@@ -197,7 +240,8 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     // Offline: the provincial service is stopped.
     service.abort();
     std::thread::sleep(Duration::from_millis(200));
-    let fresh = Client::new(&url, &pki.ca(), &pki.kit("kit-1"), Duration::from_secs(5)).expect("client");
+    let fresh =
+        Client::new(&url, &pki.ca(), &pki.station("counter-1"), Duration::from_secs(5)).expect("client");
     assert!(fresh.lookup(&ssn(0)).is_err(), "the province is unreachable");
 
     // A card made on the visit for person 0 through the counter's card path.
@@ -297,6 +341,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let shown = kit.ok(&["status"]);
     println!("{shown}");
     assert!(shown.contains("outbox 9 records, 0 synced") && shown.contains(&masked(0)), "{shown}");
+    assert!(shown.contains("certificate valid until"), "{shown}");
     let offline = kit.status();
     assert_eq!(offline["outbox"], 9);
     assert_eq!(offline["synced"], 0);

@@ -1,7 +1,8 @@
 //! `outreach-sync`: logs in to a kit's store and syncs it with the provincial archive (the
 //! service over mutual TLS, or an SQLite archive file on one machine). Exit status 0: synced
 //! and checked in; 75: interrupted, run again; 1: anything else. The password comes from
-//! `OUTREACH_PASSWORD`, never from the command line.
+//! `OUTREACH_PASSWORD`, never from the command line; the kit's certificate and key from its
+//! sealed store (`station kit identity --import FILE`), never from a file on the laptop.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,13 +21,14 @@ struct Args {
     #[arg(long)]
     operator: String,
     /// The provincial service's base URL.
-    #[arg(long, requires_all = ["ca", "identity"])]
+    #[arg(long, requires = "ca")]
     url: Option<String>,
     /// The service's CA certificate.
     #[arg(long)]
     ca: Option<PathBuf>,
-    /// The kit's certificate and key (one PEM file).
-    #[arg(long)]
+    /// Deprecated: the kit's certificate and key from a file instead of its sealed store
+    /// (import it once with `station kit identity --import FILE` and delete the file).
+    #[arg(long, requires = "url")]
     identity: Option<PathBuf>,
     /// An SQLite provincial archive instead of the service.
     #[arg(long, conflicts_with = "url", requires = "station")]
@@ -43,12 +45,17 @@ fn run(args: Args) -> Result<outreach::SyncReport, outreach::SyncError> {
     let password = std::env::var("OUTREACH_PASSWORD")
         .map_err(|_| outreach::KitError::Store("set OUTREACH_PASSWORD to the operator's password".into()))?;
     let mut kit = outreach::Kit::open(&args.store, &args.operator, &password)?;
-    let archive: Box<dyn ProvincialArchive> = match (&args.url, &args.ca, &args.identity, &args.sqlite) {
-        (Some(url), Some(ca), Some(identity), None) => Box::new(
-            provincial::Client::new(url, ca, identity, Duration::from_secs(args.timeout))
-                .map_err(|e| outreach::KitError::Store(e.to_string()))?,
-        ),
-        (None, _, _, Some(db)) => Box::new(
+    let archive: Box<dyn ProvincialArchive> = match (&args.url, &args.ca, &args.sqlite) {
+        (Some(url), Some(ca), None) => {
+            let identity = outreach::identity::for_connection(&kit, args.identity.as_deref(), &mut |w| {
+                eprintln!("warning: {w}")
+            })?;
+            Box::new(
+                provincial::Client::from_pem(url, ca, identity.pem(), Duration::from_secs(args.timeout))
+                    .map_err(|e| outreach::KitError::Store(e.to_string()))?,
+            )
+        }
+        (None, _, Some(db)) => Box::new(
             archive::SqliteProvincial::as_kit(
                 db,
                 kit.kit_id(),
@@ -57,11 +64,7 @@ fn run(args: Args) -> Result<outreach::SyncReport, outreach::SyncError> {
             )
             .map_err(outreach::KitError::Archive)?,
         ),
-        _ => {
-            return Err(
-                outreach::KitError::Store("give --url, --ca and --identity, or --sqlite".into()).into()
-            )
-        }
+        _ => return Err(outreach::KitError::Store("give --url and --ca, or --sqlite".into()).into()),
     };
     outreach::sync(&mut kit, archive.as_ref())
 }
