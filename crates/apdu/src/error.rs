@@ -36,6 +36,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// The link to the card failed during `step`.
+    pub fn transport(step: impl Into<String>, source: TransportError) -> Error {
+        Error::Transport { step: step.into(), source }
+    }
+
+    /// The card refused `step` with `sw`.
+    pub fn status(step: impl Into<String>, sw: StatusWord) -> Error {
+        Error::Status { step: step.into(), sw }
+    }
+
+    /// The card's answer to `step` broke the protocol.
+    pub fn protocol(step: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Protocol { step: step.into(), message: message.into() }
+    }
+
     /// The status word, when the card refused the step.
     pub fn status_word(&self) -> Option<StatusWord> {
         match self {

@@ -2,7 +2,9 @@
 //! one place where `61xx` GET RESPONSE, `6Cxx` re-send and command chaining are handled
 //! ([`transmit`]), generic over any [`card_transport::CardTransaction`].
 //!
-//! BER-TLV and SIMPLE-TLV come from `iso7816-tlv`, re-exported as [`tlv`].
+//! BER-TLV and SIMPLE-TLV come from `iso7816-tlv`, re-exported as [`tlv`]; the one BER-TLV
+//! writer and reader of the host and the simulators ([`encode_tlv`], [`parse_tlvs`],
+//! [`find_primitive`], [`parse_dol`]) is built on it here.
 #![forbid(unsafe_code)]
 
 mod atr;
@@ -15,7 +17,7 @@ mod response;
 mod status;
 
 pub use atr::{Atr, AtrError};
-pub use ber::find_primitive;
+pub use ber::{encode_tlv, find_primitive, parse_dol, parse_tlvs, primitive_in, tag_number};
 pub use binary::{read_binary_all, update_binary_all};
 pub use command::{Command, ParseError, MAX_EXTENDED_LE, MAX_SHORT_LE};
 pub use error::Error;

@@ -2,11 +2,11 @@
 //! issuer keys, so the demo and the tests need no outside data. Deterministic: the same
 //! inputs give the same file, byte for byte.
 
+use apdu::encode_tlv;
 use secure_channel::SecretKey;
 
 use crate::crypto::{card_key, test_pan, IssuerKeys};
 use crate::dp::{encrypt_for_transport, CardSummary, DpApplication, DpDgi, DpFile, DP_FORMAT};
-use crate::tlv::encode;
 use crate::{Error, AID_PBOC_DEBIT, AID_PPSE, AID_PSE};
 
 /// CDOL1: amount, other amount, terminal country, TVR, currency, date, type, unpredictable
@@ -151,42 +151,44 @@ pub fn build_test_dp(
 
     // Records (SFI 1).
     let track2 = nibbles_f(&format!("{pan}D{}2201{:0>5}", &card.expiry[..4], "0"));
-    let rec1 =
-        encode(0x70, &[encode(0x57, &track2), encode(0x5F20, &name), encode(0x9F1F, b"000000")].concat());
-    let rec2 = encode(
+    let rec1 = encode_tlv(
+        0x70,
+        &[encode_tlv(0x57, &track2), encode_tlv(0x5F20, &name), encode_tlv(0x9F1F, b"000000")].concat(),
+    );
+    let rec2 = encode_tlv(
         0x70,
         &[
-            encode(0x5A, &nibbles_f(&pan)),
-            encode(0x5F24, &expiry),
-            encode(0x5F25, &effective),
-            encode(0x5F28, &[0x01, 0x56]),
-            encode(0x5F34, &psn),
-            encode(0x9F07, &[0xFF, 0x00]),
+            encode_tlv(0x5A, &nibbles_f(&pan)),
+            encode_tlv(0x5F24, &expiry),
+            encode_tlv(0x5F25, &effective),
+            encode_tlv(0x5F28, &[0x01, 0x56]),
+            encode_tlv(0x5F34, &psn),
+            encode_tlv(0x9F07, &[0xFF, 0x00]),
             // CVM list: X = Y = 0; offline plaintext PIN if terminal supports it, then online
             // enciphered PIN, then no CVM.
-            encode(0x8E, &h("00000000000000000103420301031F00")),
-            encode(0x9F0D, &h("D84004A800")),
-            encode(0x9F0E, &h("0010980000")),
-            encode(0x9F0F, &h("D84004F800")),
-            encode(0x8C, &h(CDOL1)),
-            encode(0x8D, &h(CDOL2)),
-            encode(0x9F08, &[0x00, 0x30]),
-            encode(0x5F30, &[0x02, 0x20]),
+            encode_tlv(0x8E, &h("00000000000000000103420301031F00")),
+            encode_tlv(0x9F0D, &h("D84004A800")),
+            encode_tlv(0x9F0E, &h("0010980000")),
+            encode_tlv(0x9F0F, &h("D84004F800")),
+            encode_tlv(0x8C, &h(CDOL1)),
+            encode_tlv(0x8D, &h(CDOL2)),
+            encode_tlv(0x9F08, &[0x00, 0x30]),
+            encode_tlv(0x5F30, &[0x02, 0x20]),
         ]
         .concat(),
     );
     let fci = |pdol: &str| {
         [
-            encode(0x50, &label),
-            encode(0x87, &[0x01]),
-            encode(0x9F38, &h(pdol)),
-            encode(0x5F2D, b"zhen"),
-            encode(0x9F11, &[0x01]),
-            encode(0x9F12, &label),
+            encode_tlv(0x50, &label),
+            encode_tlv(0x87, &[0x01]),
+            encode_tlv(0x9F38, &h(pdol)),
+            encode_tlv(0x5F2D, b"zhen"),
+            encode_tlv(0x9F11, &[0x01]),
+            encode_tlv(0x9F12, &label),
         ]
         .concat()
     };
-    let gpo = [encode(0x82, &AIP), encode(0x94, &AFL)].concat();
+    let gpo = [encode_tlv(0x82, &AIP), encode_tlv(0x94, &AFL)].concat();
     let mk_ac = card_key(&issuer.ac, &pan, card.psn)?;
     let mk_smi = card_key(&issuer.smi, &pan, card.psn)?;
     let mk_smc = card_key(&issuer.smc, &pan, card.psn)?;
@@ -203,7 +205,7 @@ pub fn build_test_dp(
         pboc.push(plain(0x9105, &gpo));
     }
     // Card internal data: IAD template 07 | DKI 01 | CVN 01 | 03 CVR (filled by the card).
-    pboc.push(plain(0x9200, &encode(0x9F10, &h("07010103000000"))));
+    pboc.push(plain(0x9200, &encode_tlv(0x9F10, &h("07010103000000"))));
     pboc.push(secret(tk, 0x8000, &keys)?);
     pboc.push(plain(0x9000, &kcvs));
     if card.contactless {
@@ -213,20 +215,23 @@ pub fn build_test_dp(
     pboc.push(secret(tk, 0x8010, &pin)?);
     pboc.push(plain(0x9010, &[card.pin_try_limit, card.pin_try_limit]));
 
-    let entry = encode(0x61, &[encode(0x4F, &aid), encode(0x50, &label), encode(0x87, &[0x01])].concat());
+    let entry = encode_tlv(
+        0x61,
+        &[encode_tlv(0x4F, &aid), encode_tlv(0x50, &label), encode_tlv(0x87, &[0x01])].concat(),
+    );
     let mut applications = vec![DpApplication {
         name: "PSE".into(),
         aid: AID_PSE.into(),
         dgis: vec![
-            plain(0x0101, &encode(0x70, &entry)),
-            plain(0x9102, &[encode(0x88, &[0x01]), encode(0x5F2D, b"zhen")].concat()),
+            plain(0x0101, &encode_tlv(0x70, &entry)),
+            plain(0x9102, &[encode_tlv(0x88, &[0x01]), encode_tlv(0x5F2D, b"zhen")].concat()),
         ],
     }];
     if card.contactless {
         applications.push(DpApplication {
             name: "PPSE".into(),
             aid: AID_PPSE.into(),
-            dgis: vec![plain(0x9102, &encode(0xBF0C, &entry))],
+            dgis: vec![plain(0x9102, &encode_tlv(0xBF0C, &entry))],
         });
     }
     applications.push(DpApplication { name: "PBOC debit".into(), aid: AID_PBOC_DEBIT.into(), dgis: pboc });

@@ -66,7 +66,6 @@ mod dp;
 mod error;
 mod perso;
 mod terminal;
-pub mod tlv;
 
 pub use builder::{
     build_test_dp, pin_block, TestCard, AFL, AIP, CDOL1, CDOL2, PDOL_CONTACT, PDOL_CONTACTLESS,

@@ -5,11 +5,13 @@
 //! asking for an ARQC; then [`verify_arqc`] checks the cryptogram against the issuer key as
 //! the issuer host would.
 
-use apdu::{Command, StatusWord};
+use apdu::tlv::ber::{Tlv, Value};
+use apdu::{
+    encode_tlv, find_primitive, parse_dol, parse_tlvs, primitive_in, tag_number, Command, StatusWord,
+};
 use card_transport::CardTransaction;
 
 use crate::crypto::{application_cryptogram, card_key, cryptogram_input, IssuerKeys};
-use crate::tlv::{encode, find, parse, parse_dol};
 use crate::{builder::pin_block, Error, AID_PBOC_DEBIT, AID_PPSE, AID_PSE};
 
 /// Which interface the terminal talks through.
@@ -172,20 +174,22 @@ fn ok(tx: &mut dyn CardTransaction, cmd: &Command, step: &str) -> Result<Vec<u8>
 
 /// The AIDs a directory offers, best priority first.
 fn directory_entries(data: &[u8]) -> Vec<(Vec<u8>, u8)> {
-    fn walk(data: &[u8], out: &mut Vec<(Vec<u8>, u8)>) {
-        for t in parse(data).unwrap_or_default() {
-            if t.tag == 0x61 {
-                if let Some(aid) = find(t.value, 0x4F) {
-                    let prio = find(t.value, 0x87).and_then(|p| p.first().copied()).unwrap_or(0x0F) & 0x0F;
+    fn walk(objects: &[Tlv], out: &mut Vec<(Vec<u8>, u8)>) {
+        for t in objects {
+            let Value::Constructed(inner) = t.value() else { continue };
+            if tag_number(t.tag()) == 0x61 {
+                if let Some(aid) = primitive_in(inner, 0x4F) {
+                    let prio =
+                        primitive_in(inner, 0x87).and_then(|p| p.first().copied()).unwrap_or(0x0F) & 0x0F;
                     out.push((aid.to_vec(), prio));
                 }
-            } else if t.is_constructed() {
-                walk(t.value, out);
+            } else {
+                walk(inner, out);
             }
         }
     }
     let mut out = Vec::new();
-    walk(data, &mut out);
+    walk(&parse_tlvs(data), &mut out);
     out.sort_by_key(|(_, p)| *p);
     out
 }
@@ -199,28 +203,28 @@ fn candidates(tx: &mut dyn CardTransaction, interface: Interface) -> Result<Vec<
     };
     let dir = hex::decode(dir).unwrap_or_default();
     let r = apdu::transmit(tx, &Command::select_aid(&dir))
-        .map_err(|source| Error::Transport { step: step.into(), source })?;
+        .map_err(|source| apdu::Error::transport(step, source))?;
     let fallback = vec![hex::decode(AID_PBOC_DEBIT).unwrap_or_default()];
     if r.sw == StatusWord::FileNotFound {
         return Ok(fallback);
     }
     if r.sw != StatusWord::Success {
-        return Err(Error::Status { step: step.into(), sw: r.sw });
+        return Err(apdu::Error::status(step, r.sw).into());
     }
     let mut found = Vec::new();
     match interface {
         Interface::Contactless => found = directory_entries(&r.data),
         Interface::Contact => {
-            let sfi = find(&r.data, 0x88)
+            let sfi = find_primitive(&r.data, 0x88)
                 .and_then(|s| s.first().copied())
                 .ok_or_else(|| Error::protocol(step, "no SFI of the directory (88) in the PSE's FCI"))?;
             for rec in 1..=u8::MAX {
                 let r = apdu::transmit(tx, &Command::new(0x00, 0xB2, rec, (sfi << 3) | 4).with_le(256))
-                    .map_err(|source| Error::Transport { step: "READ RECORD of the PSE".into(), source })?;
+                    .map_err(|source| apdu::Error::transport("READ RECORD of the PSE", source))?;
                 match r.sw {
                     StatusWord::Success => found.extend(directory_entries(&r.data)),
                     StatusWord::RecordNotFound => break,
-                    sw => return Err(Error::Status { step: "READ RECORD of the PSE".into(), sw }),
+                    sw => return Err(apdu::Error::status("READ RECORD of the PSE", sw).into()),
                 }
             }
             found.sort_by_key(|(_, p)| *p);
@@ -240,26 +244,24 @@ pub fn run_terminal(tx: &mut dyn CardTransaction, params: &TerminalParams) -> Re
     let aids = candidates(tx, params.interface)?;
     let aid = aids[0].clone();
     let fci = ok(tx, &Command::select_aid(&aid), "SELECT application")?;
-    let label = find(&fci, 0x50).map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
-    let pdol = find(&fci, 0x9F38).unwrap_or_default();
-    let pdol_data = params.dol_data(pdol)?;
+    let label =
+        find_primitive(&fci, 0x50).map(|l| String::from_utf8_lossy(&l).into_owned()).unwrap_or_default();
+    let pdol = find_primitive(&fci, 0x9F38).unwrap_or_default();
+    let pdol_data = params.dol_data(&pdol)?;
     let gpo = ok(
         tx,
-        &Command::new(0x80, 0xA8, 0x00, 0x00).with_data(encode(0x83, &pdol_data)).with_le(256),
+        &Command::new(0x80, 0xA8, 0x00, 0x00).with_data(encode_tlv(0x83, &pdol_data)).with_le(256),
         "GET PROCESSING OPTIONS",
     )?;
     let (aip, afl) = match gpo.first() {
         Some(0x80) => {
-            let v = parse(&gpo).and_then(|t| t.first().map(|t| t.value.to_vec())).unwrap_or_default();
+            let v = find_primitive(&gpo, 0x80).unwrap_or_default();
             if v.len() < 6 {
                 return Err(Error::protocol("GET PROCESSING OPTIONS", "format 1 answer too short"));
             }
             (v[..2].to_vec(), v[2..].to_vec())
         }
-        _ => (
-            find(&gpo, 0x82).map(<[u8]>::to_vec).unwrap_or_default(),
-            find(&gpo, 0x94).map(<[u8]>::to_vec).unwrap_or_default(),
-        ),
+        _ => (find_primitive(&gpo, 0x82).unwrap_or_default(), find_primitive(&gpo, 0x94).unwrap_or_default()),
     };
     let aip: [u8; 2] =
         aip.try_into().map_err(|_| Error::protocol("GET PROCESSING OPTIONS", "no 2-byte AIP"))?;
@@ -281,7 +283,7 @@ pub fn run_terminal(tx: &mut dyn CardTransaction, params: &TerminalParams) -> Re
             records.push(r);
         }
     }
-    let in_records = |tag| records.iter().find_map(|r| find(r, tag).map(<[u8]>::to_vec));
+    let in_records = |tag| records.iter().find_map(|r| find_primitive(r, tag));
     let pan = in_records(0x5A)
         .map(|p| bcd_digits(&p))
         .ok_or_else(|| Error::protocol("READ RECORD", "no PAN (5A)"))?;
@@ -293,12 +295,12 @@ pub fn run_terminal(tx: &mut dyn CardTransaction, params: &TerminalParams) -> Re
     let cdol1 = in_records(0x8C).ok_or_else(|| Error::protocol("READ RECORD", "no CDOL1 (8C)"))?;
 
     let atc = ok(tx, &Command::new(0x80, 0xCA, 0x9F, 0x36).with_le(256), "GET DATA ATC")?;
-    let atc = find(&atc, 0x9F36)
+    let atc = find_primitive(&atc, 0x9F36)
         .and_then(|v| <[u8; 2]>::try_from(v).ok())
         .map(u16::from_be_bytes)
         .ok_or_else(|| Error::protocol("GET DATA ATC", "no 2-byte 9F36"))?;
     let ptc = ok(tx, &Command::new(0x80, 0xCA, 0x9F, 0x17).with_le(256), "GET DATA PIN try counter")?;
-    let pin_try_counter = find(&ptc, 0x9F17)
+    let pin_try_counter = find_primitive(&ptc, 0x9F17)
         .and_then(|v| v.first().copied())
         .ok_or_else(|| Error::protocol("GET DATA PIN try counter", "no 9F17"))?;
 
@@ -306,12 +308,11 @@ pub fn run_terminal(tx: &mut dyn CardTransaction, params: &TerminalParams) -> Re
         None => None,
         Some(pin) => {
             let cmd = Command::new(0x00, 0x20, 0x00, 0x80).with_data(pin_block(pin)?);
-            let r = apdu::transmit(tx, &cmd)
-                .map_err(|source| Error::Transport { step: "VERIFY".into(), source })?;
+            let r = apdu::transmit(tx, &cmd).map_err(|source| apdu::Error::transport("VERIFY", source))?;
             match r.sw {
                 StatusWord::Success => Some(true),
                 StatusWord::RetriesLeft(_) | StatusWord::AuthenticationBlocked => Some(false),
-                sw => return Err(Error::Status { step: "VERIFY".into(), sw }),
+                sw => return Err(apdu::Error::status("VERIFY", sw).into()),
             }
         }
     };
@@ -347,19 +348,21 @@ fn parse_generate_ac(answer: &[u8], cdol1_data: Vec<u8>) -> Result<GeneratedAc, 
     let bad = |m: &str| Error::protocol(step, m);
     let (cid, atc, ac, iad) = match answer.first() {
         Some(0x80) => {
-            let v = parse(answer)
-                .and_then(|t| t.first().map(|t| t.value.to_vec()))
-                .ok_or_else(|| bad("bad 80"))?;
+            let v = find_primitive(answer, 0x80).ok_or_else(|| bad("bad 80"))?;
             if v.len() < 11 {
                 return Err(bad("format 1 answer too short"));
             }
             (v[0], [v[1], v[2]], v[3..11].to_vec(), v[11..].to_vec())
         }
         Some(0x77) => (
-            find(answer, 0x9F27).and_then(|c| c.first().copied()).ok_or_else(|| bad("no CID (9F27)"))?,
-            find(answer, 0x9F36).and_then(|a| a.try_into().ok()).ok_or_else(|| bad("no ATC (9F36)"))?,
-            find(answer, 0x9F26).map(<[u8]>::to_vec).ok_or_else(|| bad("no cryptogram (9F26)"))?,
-            find(answer, 0x9F10).map(<[u8]>::to_vec).unwrap_or_default(),
+            find_primitive(answer, 0x9F27)
+                .and_then(|c| c.first().copied())
+                .ok_or_else(|| bad("no CID (9F27)"))?,
+            find_primitive(answer, 0x9F36)
+                .and_then(|a| a.try_into().ok())
+                .ok_or_else(|| bad("no ATC (9F36)"))?,
+            find_primitive(answer, 0x9F26).ok_or_else(|| bad("no cryptogram (9F26)"))?,
+            find_primitive(answer, 0x9F10).unwrap_or_default(),
         ),
         _ => return Err(bad("neither a 80 nor a 77 template")),
     };

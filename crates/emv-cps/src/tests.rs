@@ -172,7 +172,7 @@ fn contactless_goes_through_the_ppse_and_uses_the_contactless_data() {
     perso(tx.as_mut(), &dp, &PersoParams::test()).expect("personalised");
     let r = apdu::transmit(tx.as_mut(), &Command::select_aid(&h(AID_PPSE))).expect("select PPSE");
     assert_eq!(r.sw, StatusWord::Success);
-    assert_eq!(tlv::find(&r.data, 0x4F), Some(&h(AID_PBOC_DEBIT)[..]), "directory entry in BF0C");
+    assert_eq!(apdu::find_primitive(&r.data, 0x4F), Some(h(AID_PBOC_DEBIT)), "directory entry in BF0C");
     let reading = run_terminal(tx.as_mut(), &terminal(Interface::Contactless)).expect("contactless flow");
     assert_eq!((reading.pan.as_str(), reading.expiry.as_str()), (dp.card.pan.as_str(), "351231"));
     assert_eq!(reading.label, "PBOC DEBIT");
@@ -181,7 +181,22 @@ fn contactless_goes_through_the_ppse_and_uses_the_contactless_data() {
     verify_arqc(&reading, &IssuerKeys::test()).expect("ARQC verifies");
     // The contactless SELECT answer carried the contactless PDOL (TTQ first).
     let fci = apdu::expect_ok(tx.as_mut(), &Command::select_aid(&h(AID_PBOC_DEBIT)), "select").expect("fci");
-    assert_eq!(tlv::find(&fci, 0x9F38), Some(&h(PDOL_CONTACTLESS)[..]));
+    assert_eq!(apdu::find_primitive(&fci, 0x9F38), Some(h(PDOL_CONTACTLESS)));
+}
+
+#[test]
+fn a_failure_in_the_terminal_flow_keeps_its_step_and_status_word() {
+    // No card: the APDU layer's transport error, named by the step.
+    let mut gone = card_transport::transcript::Replay::from_text("").expect("transcript");
+    let e = run_terminal(&mut gone, &terminal(Interface::Contact)).expect_err("no card");
+    assert!(matches!(&e, Error::Card(apdu::Error::Transport { step, .. }) if step == "SELECT PSE"), "{e:?}");
+    assert_eq!(e.status_word(), None);
+    // The card refuses the PSE with another word than 6A82.
+    let mut refusing =
+        card_transport::transcript::Replay::from_text("> 00 A4 04 00 *\n< 69 85\n").expect("transcript");
+    let e = run_terminal(&mut refusing, &terminal(Interface::Contact)).expect_err("refused");
+    assert_eq!(e.status_word(), Some(StatusWord::ConditionsNotSatisfied));
+    assert_eq!(e.to_string(), "SELECT PSE: card answered 6985 conditions of use not satisfied");
 }
 
 #[test]
@@ -262,7 +277,8 @@ fn small_blocks_long_dgis_and_encrypted_commands_reach_the_card_intact() {
     let mut conn = SimConnection::connect("sim 0", card).expect("connect");
     let mut tx = conn.transaction().expect("tx");
     let mut dp = dp();
-    let big = tlv::encode(0x70, &tlv::encode(0x9F4A, &(0..290u16).map(|i| i as u8).collect::<Vec<_>>()));
+    let big =
+        apdu::encode_tlv(0x70, &apdu::encode_tlv(0x9F4A, &(0..290u16).map(|i| i as u8).collect::<Vec<_>>()));
     let pboc = dp.applications.iter_mut().find(|a| a.name == "PBOC debit").expect("pboc");
     pboc.dgis.push(DpDgi { dgi: "0201".into(), data: Some(hex::encode_upper(&big)), encrypted: None });
     let mut params = PersoParams::test();

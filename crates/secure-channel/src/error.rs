@@ -1,40 +1,18 @@
-//! Errors of the host role, in the APDU layer's three families (transport, card status,
-//! local protocol) plus what only a secure channel can go wrong on: keys, cryptograms, MACs.
-//! Each keeps the step, and the status word where the card answered.
+//! Errors of the host role: the APDU layer's own ([`apdu::Error`]: transport, card status,
+//! local protocol), wrapped as they are, plus what only a secure channel can go wrong on:
+//! keys, cryptograms, MACs. Each keeps the step, and the status word where the card answered.
 
 use crate::{Kcv, KeyUsage};
 use apdu::StatusWord;
-use card_transport::TransportError;
 
 /// Why a secure channel could not be opened or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The link to the card failed during `step`.
-    #[error("{step}: {source}")]
-    Transport {
-        /// What was being done.
-        step: String,
-        /// What the reader or stack said.
-        #[source]
-        source: TransportError,
-    },
-    /// The card refused `step` with a status word.
-    #[error("{step}: card answered {sw}")]
-    Status {
-        /// What was being done.
-        step: String,
-        /// SW1 SW2 as the card gave it.
-        sw: StatusWord,
-    },
-    /// The card's answer to `step` does not have the expected form.
-    #[error("{step}: {message}")]
-    Protocol {
-        /// What was being done.
-        step: String,
-        /// What is wrong with the answer.
-        message: String,
-    },
+    /// The link failed, the card refused a step, or its answer does not have the expected
+    /// form (step and SW1SW2 kept).
+    #[error(transparent)]
+    Card(#[from] apdu::Error),
     /// A key of the set is not the one expected: found before anything was sent.
     #[error(
         "key check value of the {usage} key is {actual}, expected {expected}: wrong key set; nothing was \
@@ -77,7 +55,8 @@ impl Error {
     /// The status word, when the card answered the failing step.
     pub fn status_word(&self) -> Option<StatusWord> {
         match self {
-            Error::Status { sw, .. } | Error::Mac { sw, .. } => Some(*sw),
+            Error::Card(e) => e.status_word(),
+            Error::Mac { sw, .. } => Some(*sw),
             _ => None,
         }
     }
@@ -85,10 +64,8 @@ impl Error {
     /// The step that failed, when one is known.
     pub fn step(&self) -> Option<&str> {
         match self {
-            Error::Transport { step, .. }
-            | Error::Status { step, .. }
-            | Error::Protocol { step, .. }
-            | Error::Mac { step, .. } => Some(step),
+            Error::Card(e) => Some(e.step()),
+            Error::Mac { step, .. } => Some(step),
             Error::KeyCheck { .. } => Some("key check"),
             Error::CardCryptogram => Some("card cryptogram"),
             _ => None,
@@ -96,18 +73,7 @@ impl Error {
     }
 
     pub(crate) fn protocol(step: &str, message: impl Into<String>) -> Error {
-        Error::Protocol { step: step.to_string(), message: message.into() }
-    }
-}
-
-impl From<apdu::Error> for Error {
-    fn from(e: apdu::Error) -> Error {
-        match e {
-            apdu::Error::Transport { step, source } => Error::Transport { step, source },
-            apdu::Error::Status { step, sw } => Error::Status { step, sw },
-            apdu::Error::Protocol { step, message } => Error::Protocol { step, message },
-            other => Error::Protocol { step: other.step().to_string(), message: other.to_string() },
-        }
+        Error::Card(apdu::Error::protocol(step, message))
     }
 }
 

@@ -79,7 +79,7 @@ impl<'k> HostHandshake<'k> {
     /// protected EXTERNAL AUTHENTICATE. On any error nothing more is to be sent.
     pub fn external_authenticate(self, answer: &Response) -> Result<Authenticating, Error> {
         if answer.sw != StatusWord::Success {
-            return Err(Error::Status { step: INITIALIZE_UPDATE.into(), sw: answer.sw });
+            return Err(apdu::Error::status(INITIALIZE_UPDATE, answer.sw).into());
         }
         let scheme = self.params.scheme;
         let iu = InitUpdateAnswer::parse(&scheme, &answer.data)?;
@@ -161,7 +161,7 @@ impl Authenticating {
     /// The open session once the card answered 9000.
     pub fn finish(self, answer: &Response) -> Result<Session, Error> {
         if answer.sw != StatusWord::Success {
-            return Err(Error::Status { step: EXTERNAL_AUTHENTICATE.into(), sw: answer.sw });
+            return Err(apdu::Error::status(EXTERNAL_AUTHENTICATE, answer.sw).into());
         }
         let mut session = self.session;
         session.channel.level = session.level;
@@ -211,10 +211,10 @@ impl Session {
     ) -> Result<Session, Error> {
         let handshake = HostHandshake::new(keys, params, host_challenge)?;
         let answer = apdu::transmit(tx, &handshake.initialize_update())
-            .map_err(|source| Error::Transport { step: INITIALIZE_UPDATE.into(), source })?;
+            .map_err(|source| apdu::Error::transport(INITIALIZE_UPDATE, source))?;
         let auth = handshake.external_authenticate(&answer)?;
         let answer = apdu::transmit(tx, auth.command())
-            .map_err(|source| Error::Transport { step: EXTERNAL_AUTHENTICATE.into(), source })?;
+            .map_err(|source| apdu::Error::transport(EXTERNAL_AUTHENTICATE, source))?;
         auth.finish(&answer)
     }
 
@@ -250,7 +250,7 @@ impl Session {
         }
         let step = format!("answer to INS {:02X}", self.last_ins);
         let out = self.channel.unwrap_response(resp, &step);
-        if matches!(out, Err(Error::Mac { .. }) | Err(Error::Protocol { .. })) {
+        if matches!(out, Err(Error::Mac { .. }) | Err(Error::Card(apdu::Error::Protocol { .. }))) {
             self.closed = true;
         }
         out
@@ -269,11 +269,10 @@ impl Session {
         step: &str,
     ) -> Result<Response, Error> {
         let wrapped = self.wrap(cmd)?;
-        let answer = apdu::transmit(tx, &wrapped)
-            .map_err(|source| Error::Transport { step: step.to_string(), source })?;
+        let answer = apdu::transmit(tx, &wrapped).map_err(|source| apdu::Error::transport(step, source))?;
         self.unwrap(&answer).map_err(|e| match e {
             Error::Mac { sw, .. } => Error::Mac { step: step.to_string(), sw },
-            Error::Protocol { message, .. } => Error::Protocol { step: step.to_string(), message },
+            Error::Card(apdu::Error::Protocol { message, .. }) => Error::protocol(step, message),
             other => other,
         })
     }
@@ -288,7 +287,7 @@ impl Session {
         let r = self.transmit(tx, cmd, step)?;
         match r.sw {
             StatusWord::Success => Ok(r.data),
-            sw => Err(Error::Status { step: step.to_string(), sw }),
+            sw => Err(apdu::Error::status(step, sw).into()),
         }
     }
 

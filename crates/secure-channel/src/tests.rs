@@ -463,6 +463,26 @@ fn error_answers_pass_unprotected_with_their_status_word() {
 }
 
 #[test]
+fn link_and_answer_failures_are_the_apdu_layers_with_their_step() {
+    // No card answers INITIALIZE UPDATE: a transport error of that step.
+    let keys = provider(Algorithm::Tdes);
+    let mut gone = card_transport::transcript::Replay::from_text("").expect("transcript");
+    let e = Session::open(&mut gone, &keys, params(Scheme::scp02(0x55), SecurityLevel::C_MAC))
+        .expect_err("no card");
+    assert!(matches!(e, Error::Card(apdu::Error::Transport { .. })), "{e:?}");
+    assert_eq!((e.step(), e.status_word()), (Some("INITIALIZE UPDATE"), None));
+    // Under R-MAC, an error status word with data too short for a MAC: a protocol error of
+    // the caller's step, and the session is closed.
+    let (mut s, _card) = open(Scheme::scp03(0x30), SecurityLevel::C_MAC_R_MAC);
+    let mut card =
+        card_transport::transcript::Replay::from_text("> ?? E2 *\n< 01 6A 82\n").expect("transcript");
+    let e = s.transmit(&mut card, &store_data(1), "STORE DATA 1").expect_err("unprotected data");
+    assert!(matches!(e, Error::Card(apdu::Error::Protocol { .. })), "{e:?}");
+    assert_eq!(e.to_string(), "STORE DATA 1: unprotected data with an error status word");
+    assert_eq!(s.wrap(&store_data(2)).expect_err("closed"), Error::Closed);
+}
+
+#[test]
 fn a_wrong_host_cryptogram_is_answered_6300() {
     let scheme = Scheme::scp02(0x55);
     let mut card = CardSession::new(scheme, KeySet::single(0xFF, key(Algorithm::Tdes)), KDD).expect("card");

@@ -21,7 +21,7 @@
 //! The ISD's scheme, key version and diversification come from the profile's `[isd]`, its
 //! test master key from `[sim] isd_master` ([`IsdConfig::from_profile`]).
 
-use apdu::{Command, Response, StatusWord};
+use apdu::{encode_tlv, Command, Response, StatusWord};
 use firmware_profile::ApplicationKind;
 use secure_channel::{
     diversify_set, scp03, unpad80, CardSession, Diversification, IsdSetup, Protocol, Scheme, SecretKey,
@@ -339,22 +339,10 @@ impl ApplicationHandler for IsdHandler {
         self.power_up = card.power_ups();
         self.end();
         // FCI of a security domain: 6F { 84 AID, A5 { 9F65: most data in one command } }.
-        let mut fci = tlv(0x84, aid);
-        fci.extend(tlv(0xA5, &[0x9F, 0x65, 0x01, 0xFF]));
-        Some(Response::new(tlv(0x6F, &fci), StatusWord::Success))
+        let mut fci = encode_tlv(0x84, aid);
+        fci.extend(encode_tlv(0xA5, &encode_tlv(0x9F65, &[0xFF])));
+        Some(Response::new(encode_tlv(0x6F, &fci), StatusWord::Success))
     }
-}
-
-/// A BER-TLV data object with a one-byte tag.
-pub(crate) fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    match value.len() {
-        n @ 0..=0x7F => out.push(n as u8),
-        n @ 0x80..=0xFF => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(value);
-    out
 }
 
 #[cfg(test)]

@@ -29,11 +29,10 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use apdu::{find_primitive, Command, Response, StatusWord};
+use apdu::{encode_tlv, find_primitive, parse_dol, Command, Response, StatusWord};
 use firmware_profile::ApplicationKind;
 use secure_channel::{Algorithm, SecretKey};
 
-use crate::gp::tlv;
 use crate::state::AppState;
 use crate::{ApplicationHandler, CardOs};
 
@@ -168,32 +167,7 @@ fn pin_digits(block: &[u8]) -> Option<Vec<u8>> {
 
 /// Total length of the data a DOL (tag, length list) asks for.
 fn dol_len(dol: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    let mut total = 0;
-    while i < dol.len() {
-        let first = dol[i];
-        i += 1;
-        if first & 0x1F == 0x1F {
-            while *dol.get(i)? & 0x80 != 0 {
-                i += 1;
-            }
-            i += 1;
-        }
-        total += *dol.get(i)? as usize;
-        i += 1;
-    }
-    Some(total)
-}
-
-/// A data object with a one- or two-byte tag.
-fn tlv_tag(tag: u16, value: &[u8]) -> Vec<u8> {
-    if tag > 0xFF {
-        let mut out = vec![(tag >> 8) as u8];
-        out.extend(tlv(tag as u8, value));
-        out
-    } else {
-        tlv(tag as u8, value)
-    }
+    Some(parse_dol(dol)?.iter().map(|(_, len)| len).sum())
 }
 
 /// The application cryptogram of CVN 01 (see the module docs).
@@ -265,7 +239,7 @@ impl EmvHandler {
             _ => return Err(StatusWord::WrongLength),
         }
         let gpo = if contactless { app.dgi(0x9105).or_else(|| app.dgi(0x9104)) } else { app.dgi(0x9104) };
-        let answer = tlv(0x77, gpo.ok_or(StatusWord::ConditionsNotSatisfied)?);
+        let answer = encode_tlv(0x77, gpo.ok_or(StatusWord::ConditionsNotSatisfied)?);
         if app.atc == u16::MAX {
             return Err(StatusWord::ConditionsNotSatisfied);
         }
@@ -286,7 +260,7 @@ impl EmvHandler {
             0x9F17 => vec![app.pin_tries],
             _ => return Err(StatusWord::ReferencedDataNotFound),
         };
-        Ok(Response::new(tlv_tag(tag, &value), StatusWord::Success))
+        Ok(Response::new(encode_tlv(u32::from(tag), &value), StatusWord::Success))
     }
 
     fn verify(&self, card: &mut CardOs, cmd: &Command) -> Result<Response, StatusWord> {
@@ -356,12 +330,12 @@ impl EmvHandler {
         input.extend_from_slice(&atc.to_be_bytes());
         input.extend_from_slice(&iad[3..7]);
         let ac = application_cryptogram(ac_key, atc, &input).ok_or(StatusWord::ReferenceDataNotUsable)?;
-        let mut body = tlv_tag(0x9F27, &[cid]);
-        body.extend(tlv_tag(0x9F36, &atc.to_be_bytes()));
-        body.extend(tlv_tag(0x9F26, &ac));
-        body.extend(tlv_tag(0x9F10, &iad));
+        let mut body = encode_tlv(0x9F27, &[cid]);
+        body.extend(encode_tlv(0x9F36, &atc.to_be_bytes()));
+        body.extend(encode_tlv(0x9F26, &ac));
+        body.extend(encode_tlv(0x9F10, &iad));
         self.vol().genac_done = true;
-        Ok(Response::new(tlv(0x77, &body), StatusWord::Success))
+        Ok(Response::new(encode_tlv(0x77, &body), StatusWord::Success))
     }
 }
 
@@ -405,9 +379,9 @@ impl ApplicationHandler for EmvHandler {
             return Some(Response::status(StatusWord::FileNotFound));
         };
         let a5 = app.dgi(self.fci_dgi()).or_else(|| app.dgi(0x9102)).unwrap_or_default();
-        let mut fci = tlv(0x84, aid);
-        fci.extend(tlv(0xA5, a5));
-        Some(Response::new(tlv(0x6F, &fci), StatusWord::Success))
+        let mut fci = encode_tlv(0x84, aid);
+        fci.extend(encode_tlv(0xA5, a5));
+        Some(Response::new(encode_tlv(0x6F, &fci), StatusWord::Success))
     }
 }
 

@@ -1,6 +1,6 @@
 //! SELECT (A4) and the file control information it answers with.
 
-use apdu::{Command, Response, StatusWord};
+use apdu::{encode_tlv, Command, Response, StatusWord};
 use firmware_profile::{CardLifeCycle, EfStructure, FileKind, FileLifeCycle, FilePath, FileSpec};
 
 use super::CardOs;
@@ -12,18 +12,6 @@ enum Template {
     Fcp,
     Fmd,
     None,
-}
-
-/// A BER-TLV data object with a one-byte tag.
-fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    match value.len() {
-        n @ 0..=0x7F => out.push(n as u8),
-        n @ 0x80..=0xFF => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(value);
-    out
 }
 
 impl CardOs {
@@ -45,9 +33,9 @@ impl CardOs {
         let path = self.resolve(cmd.p1, &cmd.data)?;
         let spec = self.spec(&path)?;
         let data = match template {
-            Template::Fci => tlv(0x6F, &self.fcp_content(spec)),
-            Template::Fcp => tlv(0x62, &self.fcp_content(spec)),
-            Template::Fmd => tlv(0x64, &[]),
+            Template::Fci => encode_tlv(0x6F, &self.fcp_content(spec)),
+            Template::Fcp => encode_tlv(0x62, &self.fcp_content(spec)),
+            Template::Fmd => encode_tlv(0x64, &[]),
             Template::None => Vec::new(),
         };
         if spec.is_df() {
@@ -94,7 +82,8 @@ impl CardOs {
             }
             return Some(r);
         }
-        let data = if template == Template::None { Vec::new() } else { tlv(0x6F, &tlv(0x84, aid)) };
+        let data =
+            if template == Template::None { Vec::new() } else { encode_tlv(0x6F, &encode_tlv(0x84, aid)) };
         Some(Response::new(data, StatusWord::Success))
     }
 
@@ -173,10 +162,10 @@ impl CardOs {
         let mut out = Vec::new();
         match &spec.kind {
             FileKind::Df { df_name } => {
-                out.extend(tlv(0x82, &[0x38]));
-                out.extend(tlv(0x83, &spec.fid().to_be_bytes()));
+                out.extend(encode_tlv(0x82, &[0x38]));
+                out.extend(encode_tlv(0x83, &spec.fid().to_be_bytes()));
                 if let Some(name) = df_name {
-                    out.extend(tlv(0x84, name));
+                    out.extend(encode_tlv(0x84, name));
                 }
             }
             FileKind::Ef(ef) => {
@@ -191,11 +180,11 @@ impl CardOs {
                         records as usize * max_record_size as usize,
                     ),
                 };
-                out.extend(tlv(0x82, &descriptor));
-                out.extend(tlv(0x83, &spec.fid().to_be_bytes()));
-                out.extend(tlv(0x80, &(size.min(0xFFFF) as u16).to_be_bytes()));
+                out.extend(encode_tlv(0x82, &descriptor));
+                out.extend(encode_tlv(0x83, &spec.fid().to_be_bytes()));
+                out.extend(encode_tlv(0x80, &(size.min(0xFFFF) as u16).to_be_bytes()));
                 if let Some(sfi) = ef.sfi {
-                    out.extend(tlv(0x88, &[sfi << 3]));
+                    out.extend(encode_tlv(0x88, &[sfi << 3]));
                 }
             }
         }
@@ -204,7 +193,7 @@ impl CardOs {
         } else {
             self.file_lifecycle(&spec.path).unwrap_or(spec.lifecycle).lcs_byte()
         };
-        out.extend(tlv(0x8A, &[lcs]));
+        out.extend(encode_tlv(0x8A, &[lcs]));
         out
     }
 }
