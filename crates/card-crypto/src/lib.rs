@@ -2,6 +2,8 @@
 //! stand-in, HSM client, PIN check) and the card simulator. One definition so the two can
 //! never drift apart; the test vectors of card-spec.md pin it down.
 //!
+//! - [`Algorithm`]: 3DES or SM4, the block cipher of a key (`3des` / `sm4` in the firmware
+//!   profiles, with the `serde` feature).
 //! - [`BlockCipher`]: 3DES (2- or 3-key) and SM4 with their key schedule, one block at a
 //!   time; [`encrypt_block`], [`encrypt_ecb`], [`decrypt_ecb`] on top. The GlobalPlatform
 //!   secure channels (`secure-channel`) build their modes on it too.
@@ -21,8 +23,38 @@
 
 use des::cipher::generic_array::GenericArray;
 use des::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
-pub use firmware_profile::Algorithm;
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Block cipher of a key. With the `serde` feature it reads and writes as the firmware
+/// profiles name it: `3des`, `sm4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+pub enum Algorithm {
+    /// Triple DES (2-key, 16 bytes, or 3-key, 24 bytes), 8-byte blocks.
+    #[cfg_attr(feature = "serde", serde(rename = "3des"))]
+    TripleDes,
+    /// SM4 (16-byte key, 16-byte blocks).
+    Sm4,
+}
+
+impl Algorithm {
+    /// Block size in bytes.
+    pub fn block_size(self) -> usize {
+        match self {
+            Algorithm::TripleDes => 8,
+            Algorithm::Sm4 => 16,
+        }
+    }
+
+    /// Whether `len` is a valid key length.
+    pub fn key_len_ok(self, len: usize) -> bool {
+        match self {
+            Algorithm::TripleDes => len == 16 || len == 24,
+            Algorithm::Sm4 => len == 16,
+        }
+    }
+}
 
 /// Secret key bytes: zeroised on drop, `Debug` shows only the length.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]

@@ -73,7 +73,7 @@ pub enum FontError {
     },
 }
 
-/// Why a face could not be rendered, separated, packed or unpacked.
+/// Why a face could not be rendered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FaceError {
@@ -122,15 +122,4 @@ pub enum FaceError {
     /// The photo could not be decoded.
     #[error("photo: {0}")]
     Photo(String),
-    /// A panel download could not be built (a panel of the wrong size).
-    #[error(transparent)]
-    Bitmap(#[from] evolis::BitmapError),
-    /// Panels handed to [`crate::unpack`] twice, or at levels the panel does not take.
-    #[error("panel {panel}: {message}")]
-    Panel {
-        /// The panel letter.
-        panel: char,
-        /// What is wrong.
-        message: String,
-    },
 }

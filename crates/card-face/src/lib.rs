@@ -1,10 +1,9 @@
-//! The face of a social-security card, from a data template to Evolis panel downloads and
-//! back.
+//! The face of a social-security card, from a data template to ribbon panels and back.
 //!
 //! ```text
 //! Template (TOML) + FaceFont + FaceData --render--> Face (RGB canvas, black mask, overlay mask)
-//!   --separate--> Panels (Y M C K O densities) --pack--> Vec<evolis::DownloadBitmap>
-//!   --unpack--> Panels --composite--> RgbImage (what the printer simulator shows)
+//!   --separate--> Panels (Y M C K O densities) --> the printer driver (Evolis: `Db` downloads)
+//!   Panels --composite--> RgbImage (the card as printed: the preview, the printer simulator)
 //! ```
 //!
 //! - [`render`] draws the photo (colour), the text lines, an optional Code 128 barcode and the
@@ -13,18 +12,16 @@
 //!   cannot draw; it never prints a face wrong.
 //! - [`separate`]: Y/M/C density = 255 - B/G/R; black text and barcodes go to the resin K
 //!   panel only (no dye under them); O = varnish everywhere except the chip hole.
-//! - [`pack`]: Y/M/C at 128 levels (7 bits a dot, 576 072 bytes), K and O at 2 levels (1 bit,
-//!   82 296 bytes), the sizes [`evolis::Levels::panel_len`] expects; [`unpack`] and
-//!   [`composite`] invert it for the simulator and the tests.
+//! - [`composite`] puts panels back together as the card would look.
+//!
+//! Panels are in no printer's format: a density 0..=255 a canvas pixel, row after row. How
+//! a printer lays them on its ribbon (the Evolis panel's orientation, its levels and bit
+//! packing) is its driver's business (`drivers/evolis`).
 //!
 //! # Geometry
 //!
 //! The canvas is landscape, 1016 x 648 px at 300 dpi (86.02 x 54.86 mm): the card (85.60 x
-//! 53.98 mm = 1011 x 638 px) placed at `canvas.card_origin_px`, the rest bleed. The Evolis
-//! panel is 1016 lines of 648 dots: lines run along the card's long side, so the canvas is
-//! turned a quarter clockwise onto the panel, canvas pixel (x, y) = line x, dot 647 - y (line
-//! 0 is the card's left, chip end; dot 0 its bottom edge). sim/printer-sim reads panels back
-//! the same way. No other rotation happens; [`panel_position`] holds the convention.
+//! 53.98 mm = 1011 x 638 px) placed at `canvas.card_origin_px`, the rest bleed.
 //!
 //! Template positions are millimetres from the card's top-left corner, looking at the printed
 //! side with the chip on the left. On the social-security card the chip, photo and data are on
@@ -72,7 +69,7 @@
 //!     issue_date: "2026-11-22".into(),
 //!     ..FaceData::default()
 //! };
-//! let downloads = renderer.downloads(&data)?; // Db;y;128 .. Db;o;2
+//! let panels = renderer.panels(&data)?; // Y, M, C, K, O
 //! # Ok::<(), card_face::FaceError>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -90,14 +87,11 @@ pub use error::{FaceError, FontError, TemplateError};
 pub use font::{FaceFont, DEBIAN_FONT_PACKAGE, DEFAULT_FONT_PATH};
 /// The image crate, re-exported so callers build [`Photo::Rgb`] with the same version.
 pub use image;
-pub use panels::{
-    canvas_position, composite, pack, pack_plane, pack_with, panel_position, separate, unpack, unpack_plane,
-    Panels, PANEL_DOTS, PRINT_ORDER,
-};
+pub use panels::{composite, separate, Panel, Panels, PANEL_DOTS, PRINT_ORDER};
 pub use render::{render, Element, Face, FaceData, Mask, Photo, Placed, PxRect, MIN_CONDENSE};
 pub use template::{
-    Barcode, Canvas, ContactlessMark, Field, FontSpec, MmRect, Overlay, Template, TextField, CARD_HEIGHT_MM,
-    CARD_WIDTH_MM, MM_PER_INCH,
+    Barcode, Canvas, ContactlessMark, Field, FontSpec, MmRect, Overlay, Template, TextField,
+    CANVAS_HEIGHT_PX, CANVAS_WIDTH_PX, CARD_HEIGHT_MM, CARD_WIDTH_MM, MM_PER_INCH,
 };
 
 /// A template with its font loaded: what a station keeps to print many cards.
@@ -134,8 +128,8 @@ impl Renderer {
         render(&self.template, &self.font, data)
     }
 
-    /// Render, separate and pack: the panel downloads of one face in print order.
-    pub fn downloads(&self, data: &FaceData) -> Result<Vec<evolis::DownloadBitmap>, FaceError> {
-        pack(&separate(&self.render(data)?))
+    /// Render and separate: the panels of one face.
+    pub fn panels(&self, data: &FaceData) -> Result<Panels, FaceError> {
+        Ok(separate(&self.render(data)?))
     }
 }

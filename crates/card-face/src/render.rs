@@ -186,7 +186,7 @@ impl Mask {
 /// decide the resin and varnish panels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Face {
-    /// The canvas, `PANEL_LINES` x `PANEL_DOTS_PER_LINE`, white where nothing is printed;
+    /// The canvas, `CANVAS_WIDTH_PX` x `CANVAS_HEIGHT_PX`, white where nothing is printed;
     /// black text is drawn (0, 0, 0) here too, so this is the preview.
     pub rgb: RgbImage,
     /// Pixels of black text, barcode and mark: printed with resin K only, no dye under them.

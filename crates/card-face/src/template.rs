@@ -15,6 +15,10 @@ pub const CARD_WIDTH_MM: f64 = 85.60;
 pub const CARD_HEIGHT_MM: f64 = 53.98;
 /// Millimetres in an inch.
 pub const MM_PER_INCH: f64 = 25.4;
+/// Canvas width in pixels: the card's long side with bleed, at the head's 300 dpi.
+pub const CANVAS_WIDTH_PX: u32 = 1016;
+/// Canvas height in pixels: the card's short side with bleed.
+pub const CANVAS_HEIGHT_PX: u32 = 648;
 
 const BUILTIN_3G: &str = include_str!("../../../firmware-profiles/faces/ssc-3g.toml");
 const BUILTIN_2G: &str = include_str!("../../../firmware-profiles/faces/ssc-2g.toml");
@@ -105,9 +109,9 @@ impl Field {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Canvas {
-    /// Canvas width in pixels (the card's long side): must be `evolis::PANEL_LINES`.
+    /// Canvas width in pixels (the card's long side): must be [`CANVAS_WIDTH_PX`].
     pub width_px: u32,
-    /// Canvas height in pixels: must be `evolis::PANEL_DOTS_PER_LINE`.
+    /// Canvas height in pixels: must be [`CANVAS_HEIGHT_PX`].
     pub height_px: u32,
     /// Resolution: must be 300, the head's.
     pub dpi: u32,
@@ -313,15 +317,12 @@ impl Template {
             return Err(self.invalid("generation", "must be 2 or 3"));
         }
         let c = &self.canvas;
-        if c.width_px as usize != evolis::PANEL_LINES || c.height_px as usize != evolis::PANEL_DOTS_PER_LINE {
+        if c.width_px != CANVAS_WIDTH_PX || c.height_px != CANVAS_HEIGHT_PX {
             return Err(self.invalid(
                 "canvas",
                 format!(
-                    "{} x {} px: the Evolis panel takes a landscape canvas of {} x {}",
-                    c.width_px,
-                    c.height_px,
-                    evolis::PANEL_LINES,
-                    evolis::PANEL_DOTS_PER_LINE
+                    "{} x {} px: the printed face is a landscape canvas of {CANVAS_WIDTH_PX} x {CANVAS_HEIGHT_PX}",
+                    c.width_px, c.height_px,
                 ),
             ));
         }

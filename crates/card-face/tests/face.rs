@@ -1,5 +1,5 @@
-//! A face rendered with the real CJK font, packed into Evolis downloads, unpacked and
-//! composited back, compared with what the template asked for.
+//! A face rendered with the real CJK font, separated into panels and composited back,
+//! compared with what the template asked for.
 //!
 //! Set `CARD_FACE_PNG_DIR` to also write the composites as PNGs to look at.
 
@@ -8,10 +8,9 @@ use std::sync::OnceLock;
 
 use card_face::image::{Rgb, RgbImage};
 use card_face::{
-    code128, composite, pack, render, separate, unpack, Element, Face, FaceData, FaceError, FaceFont, Field,
-    FontError, Panels, Photo, PxRect, Renderer, Template,
+    code128, composite, render, separate, Element, Face, FaceData, FaceError, FaceFont, Field, FontError,
+    Panel, Panels, Photo, PxRect, Renderer, Template, PANEL_DOTS,
 };
-use evolis::{Levels, Panel};
 
 fn font() -> &'static FaceFont {
     static FONT: OnceLock<FaceFont> = OnceLock::new();
@@ -76,21 +75,10 @@ struct RoundTrip {
 
 fn round_trip(template: Template, data: &FaceData) -> RoundTrip {
     let face = render(&template, font(), data).unwrap_or_else(|e| panic!("{e}"));
-    let downloads = pack(&separate(&face)).expect("packed");
-    let lens: Vec<_> = downloads.iter().map(|d| (d.panel(), d.data().len())).collect();
-    assert_eq!(
-        lens,
-        [
-            (Panel::Y, Levels::L128.panel_len()),
-            (Panel::M, Levels::L128.panel_len()),
-            (Panel::C, Levels::L128.panel_len()),
-            (Panel::K, Levels::L2.panel_len()),
-            (Panel::O, Levels::L2.panel_len()),
-        ]
-    );
-    assert_eq!(Levels::L2.panel_len(), 82_296);
-    assert_eq!(Levels::L128.panel_len(), 576_072);
-    let panels = unpack(&downloads).expect("unpacked");
+    let panels = separate(&face);
+    for p in [Panel::Y, Panel::M, Panel::C, Panel::K, Panel::O] {
+        assert_eq!(panels.plane(p).len(), 1016 * 648, "{p:?}");
+    }
     let back = composite(&panels);
     RoundTrip { template, face, panels, back }
 }
@@ -373,13 +361,14 @@ fn missing_font_names_the_debian_package() {
 }
 
 #[test]
-fn renderer_gives_the_downloads() {
+fn renderer_gives_the_panels() {
     let renderer = Renderer::new(Template::builtin("ssc-3g").expect("3g"), None).expect("font installed");
-    let downloads = renderer.downloads(&data()).expect("downloads");
-    let order: String = downloads.iter().map(|d| d.panel().letter()).collect();
+    let panels = renderer.panels(&data()).expect("panels");
+    assert_eq!(panels, separate(&renderer.render(&data()).expect("face")));
+    let planes = panels.into_planes();
+    let order: String = planes.iter().map(|(p, _)| p.letter()).collect();
     assert_eq!(order, "ymcko");
-    let bytes: usize = downloads.iter().map(|d| d.data().len()).sum();
-    assert_eq!(bytes, 3 * 576_072 + 2 * 82_296);
+    assert!(planes.iter().all(|(_, plane)| plane.len() == PANEL_DOTS));
 }
 
 /// printer.md's photo "at about (4 mm, 12 mm), 20 x 25 mm", on the right of the data side

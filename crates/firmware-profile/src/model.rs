@@ -5,6 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+// A key's block cipher (`3des`, `sm4` in a profile) is card-crypto's: it knows the ciphers.
+pub use card_crypto::Algorithm;
+
 /// Card generation as the social-security specification counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Generation {
@@ -334,35 +337,6 @@ impl FileSpec {
             self.path.clone()
         } else {
             self.path.parent().unwrap_or_else(FilePath::mf)
-        }
-    }
-}
-
-/// Block cipher of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    /// Triple DES (2-key, 16 bytes, or 3-key, 24 bytes), 8-byte blocks.
-    #[serde(rename = "3des")]
-    TripleDes,
-    /// SM4 (16-byte key, 16-byte blocks).
-    Sm4,
-}
-
-impl Algorithm {
-    /// Block size in bytes.
-    pub fn block_size(self) -> usize {
-        match self {
-            Algorithm::TripleDes => 8,
-            Algorithm::Sm4 => 16,
-        }
-    }
-
-    /// Whether `len` is a valid key length.
-    pub fn key_len_ok(self, len: usize) -> bool {
-        match self {
-            Algorithm::TripleDes => len == 16 || len == 24,
-            Algorithm::Sm4 => len == 16,
         }
     }
 }

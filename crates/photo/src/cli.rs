@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use crate::detect::ModelError;
 use crate::process::{PhotoError, PhotoProcessor};
 use crate::reject::Rejections;
-use crate::source::{open_with_fallback, SourceError};
+use crate::selector::open_with_fallback;
+use crate::source::SourceError;
 use crate::spec::{ByteLimits, PhotoSpec};
 
 /// Which photo form the province wants.

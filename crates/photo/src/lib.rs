@@ -3,8 +3,9 @@
 //!
 //! - [`source`]: the [`FrameSource`] trait where the camera and the file meet;
 //!   [`FileSource`], [`SyntheticSource`], and `Webcam` with the cargo feature `webcam`
-//!   (V4L2 through nokhwa). Without a camera the station falls back to a file or upload
-//!   ([`open_with_fallback`]).
+//!   (V4L2 through nokhwa).
+//! - [`selector`]: a source by name ([`open_source`]); without a camera the station falls
+//!   back to a file or upload ([`open_with_fallback`]).
 //! - [`detect`]: the [`FaceDetector`] trait; [`SeetaDetector`] ships its model compiled in.
 //! - [`process`]: crop to the card geometry (head about 2/3 of the height, face centred),
 //!   check exposure, sharpness and background, encode ([`PhotoProcessor`]).
@@ -23,6 +24,7 @@ pub mod encode;
 pub mod measure;
 pub mod process;
 pub mod reject;
+pub mod selector;
 pub mod source;
 pub mod spec;
 #[cfg(feature = "webcam")]
@@ -32,9 +34,8 @@ pub use detect::{FaceBox, FaceDetector, SeetaDetector};
 pub use encode::{encode_within, jfif_density, EncodeError};
 pub use process::{CardPhoto, CheckReport, PhotoError, PhotoProcessor};
 pub use reject::{Edge, Rejection, Rejections};
-pub use source::{
-    open_source, open_with_fallback, FileSource, FrameSource, Scene, SourceError, SyntheticSource,
-};
+pub use selector::{open_source, open_with_fallback};
+pub use source::{FileSource, FrameSource, Scene, SourceError, SyntheticSource};
 pub use spec::{ByteLimits, PhotoPolicy, PhotoSpec};
 #[cfg(feature = "webcam")]
 pub use webcam::Webcam;

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use crate::input::{self, Batch, Field};
 use crate::key::IdKey;
 use crate::records::{IssuanceRecords, ScanStats, Wanted};
 use crate::report::{Deadlines, Report};
+use crate::text::{csv_err, csv_out};
 use crate::validate::{check, Kind, Person, Problem, Rules, Severity};
 use crate::RosterError;
 
@@ -174,23 +175,6 @@ pub fn output_headers() -> Vec<&'static str> {
     h.extend(Field::ALL.iter().map(|f| f.header()));
     h.extend(RESULT_HEADERS);
     h
-}
-
-/// A CSV writer that starts with a UTF-8 BOM, so Excel shows the Chinese headers.
-pub(crate) fn csv_out(path: &Path) -> Result<csv::Writer<BufWriter<File>>, RosterError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| RosterError::io(dir.display().to_string(), e))?;
-    }
-    let mut f = BufWriter::with_capacity(
-        1 << 20,
-        File::create(path).map_err(|e| RosterError::io(path.display().to_string(), e))?,
-    );
-    f.write_all("\u{feff}".as_bytes()).map_err(|e| RosterError::io(path.display().to_string(), e))?;
-    Ok(csv::Writer::from_writer(f))
-}
-
-pub(crate) fn csv_err(path: &Path) -> impl Fn(csv::Error) -> RosterError + '_ {
-    move |e| RosterError::Output { path: path.to_path_buf(), message: e.to_string() }
 }
 
 /// A classified-roster output (a handful per run: size does not matter).

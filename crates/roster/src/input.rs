@@ -488,13 +488,6 @@ pub fn read_all(path: &Path, sheet: Option<&str>) -> Result<Vec<RawRow>, RosterE
     Ok(out)
 }
 
-/// Reads up to `n` bytes; used to sniff encodings.
-pub(crate) fn read_prefix(r: &mut impl Read, n: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(n);
-    r.take(n as u64).read_to_end(&mut buf)?;
-    Ok(buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use applicant::Date;
 
 use crate::classify::{Action, Class, Outcome};
-use crate::compare::{csv_err, csv_out};
 use crate::input::Field;
+use crate::text::{csv_err, csv_out};
 use crate::validate::{Kind, Person};
 use crate::RosterError;
 

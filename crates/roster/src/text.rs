@@ -1,7 +1,12 @@
-//! CSV text as UTF-8 whatever Excel saved it as: on Chinese Windows "CSV" means GBK, and a
-//! roster read as UTF-8 then would turn every name into replacement characters.
+//! CSV text as Excel has it: read as UTF-8 whatever Excel saved it as (on Chinese Windows
+//! "CSV" means GBK, and a roster read as UTF-8 then would turn every name into replacement
+//! characters), and written as UTF-8 with a BOM, so Excel shows the Chinese headers.
 
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::RosterError;
 
 /// Passes UTF-8 through and decodes GB 18030 (a superset of GBK) to UTF-8, deciding from
 /// the first 64 KiB.
@@ -23,7 +28,7 @@ const SNIFF: usize = 64 * 1024;
 impl<R: Read> Utf8Reader<R> {
     /// Sniffs the encoding.
     pub fn new(mut inner: R) -> io::Result<Utf8Reader<R>> {
-        let prefix = crate::input::read_prefix(&mut inner, SNIFF)?;
+        let prefix = read_prefix(&mut inner, SNIFF)?;
         let utf8 = match std::str::from_utf8(&prefix) {
             Ok(_) => true,
             // Cut inside a character at the end of the sniffed block: still UTF-8.
@@ -95,6 +100,31 @@ impl<R: Read> Read for Utf8Reader<R> {
             }
         }
     }
+}
+
+/// Reads up to `n` bytes; used to sniff encodings.
+fn read_prefix(r: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// A CSV writer that starts with a UTF-8 BOM, so Excel shows the Chinese headers.
+pub(crate) fn csv_out(path: &Path) -> Result<csv::Writer<BufWriter<File>>, RosterError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| RosterError::io(dir.display().to_string(), e))?;
+    }
+    let mut f = BufWriter::with_capacity(
+        1 << 20,
+        File::create(path).map_err(|e| RosterError::io(path.display().to_string(), e))?,
+    );
+    f.write_all("\u{feff}".as_bytes()).map_err(|e| RosterError::io(path.display().to_string(), e))?;
+    Ok(csv::Writer::from_writer(f))
+}
+
+/// Maps a CSV writer's error to the output file it was writing.
+pub(crate) fn csv_err(path: &Path) -> impl Fn(csv::Error) -> RosterError + '_ {
+    move |e| RosterError::Output { path: path.to_path_buf(), message: e.to_string() }
 }
 
 #[cfg(test)]

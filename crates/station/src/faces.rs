@@ -1,11 +1,12 @@
 //! The card face for the issuance job: the card-face layout of the profile's generation, the
-//! photo read from the station's photo directory.
+//! photo read from the station's photo directory; card-face's panels handed to the printer as
+//! its job, and the job put back together for the page's preview.
 
 use std::path::PathBuf;
 
-use card_face::{FaceData, Photo, Renderer};
+use card_face::{FaceData, Panels, Photo, Renderer};
 use issuance::FaceText;
-use printer::PrintJob;
+use printer::{JobError, Plane, PrintJob};
 
 use crate::counter::FaceRenderer;
 
@@ -62,7 +63,43 @@ impl CardFaceRenderer {
             expiry_date: face.expiry_date.clone(),
             photo,
         };
-        let panels = self.renderer.downloads(&data).map_err(|e| e.to_string())?;
-        PrintJob::new(panels).map_err(|e| e.to_string())
+        let panels = self.renderer.panels(&data).map_err(|e| e.to_string())?;
+        print_job(panels).map_err(|e| e.to_string())
     }
+}
+
+/// The printer's job for a face's panels: the same planes, by the printer's names.
+pub fn print_job(panels: Panels) -> Result<PrintJob, JobError> {
+    let planes = panels.into_planes().into_iter().map(|(panel, dots)| {
+        let panel = match panel {
+            card_face::Panel::Y => printer::Panel::Y,
+            card_face::Panel::M => printer::Panel::M,
+            card_face::Panel::C => printer::Panel::C,
+            card_face::Panel::K => printer::Panel::K,
+            card_face::Panel::O => printer::Panel::O,
+        };
+        Plane::new(panel, dots)
+    });
+    PrintJob::new(planes.collect::<Result<_, _>>()?)
+}
+
+/// The face a job prints, composited as card-face sees it (white stock, the dyes, black
+/// resin), as PNG.
+pub fn preview_png(job: &PrintJob) -> Option<Vec<u8>> {
+    let mut panels = Panels::blank();
+    for plane in job.panels() {
+        let panel = match plane.panel() {
+            printer::Panel::Y => card_face::Panel::Y,
+            printer::Panel::M => card_face::Panel::M,
+            printer::Panel::C => card_face::Panel::C,
+            printer::Panel::K => card_face::Panel::K,
+            printer::Panel::O => card_face::Panel::O,
+        };
+        panels.plane_mut(panel).copy_from_slice(plane.dots());
+    }
+    let mut png = Vec::new();
+    card_face::composite(&panels)
+        .write_to(&mut std::io::Cursor::new(&mut png), card_face::image::ImageFormat::Png)
+        .ok()?;
+    Some(png)
 }

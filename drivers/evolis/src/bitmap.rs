@@ -136,6 +136,16 @@ pub enum BitmapError {
         /// Bytes given.
         actual: usize,
     },
+    /// A face plane without one density a dot ([`crate::FACE_DOTS`]).
+    #[error("Db;{panel}: {expected} dots expected, {actual} given")]
+    Dots {
+        /// The panel letter.
+        panel: char,
+        /// Dots of a face.
+        expected: usize,
+        /// Densities given.
+        actual: usize,
+    },
 }
 
 /// The payload length of `Db;<panel>;<levels>`, or why the pair is not allowed.

@@ -9,6 +9,9 @@
 //! - Framing: a request is `ESC` + case-sensitive mnemonic + (`;` param)* + `CR`; the bitmap
 //!   download [`DownloadBitmap`] carries raw panel bytes whose length follows from its
 //!   parameters. A reply is ASCII ended by NUL or an idle gap.
+//! - A face's ink densities become a panel's bytes and back
+//!   ([`DownloadBitmap::from_densities`], [`DownloadBitmap::densities`]): the panel's
+//!   orientation ([`panel_position`]) and bit packing live here, in one place.
 //! - [`codec`] holds the streaming request parser (printer side) and the reply framer (host
 //!   side), in the shape of `tokio_util::codec` decoders but on a plain `Vec<u8>`.
 //! - [`FaultKind`] is what the station can act on; [`ProtocolError::fault_kind`] and the
@@ -32,6 +35,7 @@ mod fault;
 mod identify;
 mod position;
 mod print;
+mod raster;
 mod recovery;
 mod request;
 mod ribbon;
@@ -45,6 +49,7 @@ pub use fault::{classify_error_text, FaultKind};
 pub use identify::{ReadFirmware, ReadHead, ReadModel, ReadSerial};
 pub use position::{CardPosition, MoveToContact, MoveToContactless, MoveToPrint, ReadCardPosition};
 pub use print::{BackSide, EndSequence, FrontSide, PanelSet, SelectPanels, StartSequence};
+pub use raster::{face_position, panel_position, FACE_DOTS, FACE_HEIGHT, FACE_WIDTH};
 pub use recovery::{ClearError, RejectCard, Reset};
 pub use request::{encode_to_vec, reply_text, Request, CR, ESC};
 pub use ribbon::{ReadRibbonCount, ReadRibbonRemaining, ReadRibbonZone};

@@ -26,6 +26,7 @@ mod events;
 mod manager;
 mod rules;
 mod selector;
+mod wait;
 
 pub use card::{PcscCard, PcscTransaction};
 pub use error::{map_pcsc_error, Error};

@@ -3,44 +3,12 @@
 //! the card is afterwards, so no fault leaves a job in an unknown state. [`PrinterError::kind`]
 //! maps them onto the small [`FaultKind`] the station acts on, as embedded-hal's `ErrorKind`.
 
-use std::fmt;
 use std::time::Duration;
 
 use evolis::{CardPosition, FaultKind, ProtocolError};
 
-use crate::printer::Station;
 use crate::transport::TransportError;
-
-/// Where the card of the current job is after a fault (or at any time, from
-/// [`crate::Printer::whereabouts`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CardWhereabouts {
-    /// No card was fed for this job, and none is inside.
-    NotFed,
-    /// Inside the printer, at this station.
-    At(Station),
-    /// Fed, but seen at no station: stuck in the card path; a person must look.
-    InPath,
-    /// Ejected through the exit slot: the job is finished.
-    Ejected,
-    /// In the reject box.
-    Rejected,
-    /// The printer could not be asked: the link is down and did not come back.
-    Unknown,
-}
-
-impl fmt::Display for CardWhereabouts {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotFed => f.write_str("not fed"),
-            Self::At(station) => write!(f, "at the {station}"),
-            Self::InPath => f.write_str("stuck in the card path"),
-            Self::Ejected => f.write_str("ejected"),
-            Self::Rejected => f.write_str("in the reject box"),
-            Self::Unknown => f.write_str("unknown (printer unreachable)"),
-        }
-    }
-}
+use crate::whereabouts::{CardWhereabouts, Station};
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]

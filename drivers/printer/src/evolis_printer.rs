@@ -8,17 +8,39 @@
 use std::time::{Duration, Instant};
 
 use evolis::{
-    CardPosition, Clean, Counter, EndSequence, FeedFromHopper, FrontSide, KeepCardAfterPrint, MoveToContact,
-    MoveToContactless, MoveToPrint, ProtocolError, ReadCardPosition, ReadCounter, ReadFirmware, ReadHead,
-    ReadModel, ReadRibbonCount, ReadRibbonRemaining, ReadRibbonZone, ReadSensor, ReadSerial, RejectCard,
-    ReleaseCardAfterPrint, Request, SelectPanels, Sensor, SensorState, SetHostErrorMode, SetRejectMode,
-    StartSequence,
+    BitmapError, CardPosition, Clean, Counter, DownloadBitmap, EndSequence, FeedFromHopper, FrontSide,
+    KeepCardAfterPrint, Levels, MoveToContact, MoveToContactless, MoveToPrint, PanelSet, ProtocolError,
+    ReadCardPosition, ReadCounter, ReadFirmware, ReadHead, ReadModel, ReadRibbonCount, ReadRibbonRemaining,
+    ReadRibbonZone, ReadSensor, ReadSerial, RejectCard, ReleaseCardAfterPrint, Request, SelectPanels, Sensor,
+    SensorState, SetHostErrorMode, SetRejectMode, StartSequence,
 };
 use tracing::{debug, trace, warn};
 
-use crate::error::{CardWhereabouts, Cause, PrinterError};
-use crate::printer::{Counters, Identity, PrintJob, Printer, RibbonInfo, Station, Status, Timeouts};
+use crate::error::{Cause, PrinterError};
+use crate::job::{Panel, PrintJob, FACE_HEIGHT, FACE_WIDTH};
+use crate::printer::{Counters, Identity, Printer, RibbonInfo, Status, Timeouts};
 use crate::transport::{PrinterTransport, TransportError};
+use crate::whereabouts::{CardWhereabouts, Station};
+
+// A job's face is the Evolis panel turned a quarter (evolis' raster).
+const _: () = assert!(FACE_WIDTH == evolis::FACE_WIDTH && FACE_HEIGHT == evolis::FACE_HEIGHT);
+
+/// The `Db` downloads of a job, in its order: Y/M/C at 128 levels, K and O at 2.
+pub fn evolis_downloads(job: &PrintJob) -> Result<Vec<DownloadBitmap>, BitmapError> {
+    job.panels()
+        .iter()
+        .map(|plane| {
+            let (panel, levels) = match plane.panel() {
+                Panel::Y => (evolis::Panel::Y, Levels::L128),
+                Panel::M => (evolis::Panel::M, Levels::L128),
+                Panel::C => (evolis::Panel::C, Levels::L128),
+                Panel::K => (evolis::Panel::K, Levels::L2),
+                Panel::O => (evolis::Panel::O, Levels::L2),
+            };
+            DownloadBitmap::from_densities(panel, levels, plane.dots())
+        })
+        .collect()
+}
 
 /// What went wrong in one exchange, before the card is located.
 #[derive(Debug)]
@@ -338,15 +360,21 @@ impl<T: PrinterTransport> Printer for EvolisPrinter<T> {
     }
 
     fn print_face(&mut self, job: &PrintJob) -> Result<(), PrinterError> {
+        // Packed before the first command, so a job that cannot be sent sends nothing.
+        let (set, downloads) = match (PanelSet::parse(&job.letters()), evolis_downloads(job)) {
+            (Some(set), Ok(downloads)) => (set, downloads),
+            (None, _) => return Err(self.error("Pr", Cause::Job(format!("panels {:?}", job.letters())))),
+            (_, Err(e)) => return Err(self.error("Db", Cause::Job(e.to_string()))),
+        };
         if !self.is_inside() {
             // Printing with no card inside feeds one from the hopper.
             self.job.feed_sent = true;
         }
-        self.ok_step(&SelectPanels(job.panel_set().clone()))?;
+        self.ok_step(&SelectPanels(set))?;
         self.ok_step(&StartSequence)?;
         self.ok_step(&FrontSide)?;
-        for panel in job.panels() {
-            self.ok_step(panel)?;
+        for download in &downloads {
+            self.ok_step(download)?;
         }
         let timeout = self.timeouts.print;
         self.exchange(&EndSequence, timeout).map_err(|f| self.fail("Se", f))?;

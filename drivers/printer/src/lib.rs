@@ -12,23 +12,28 @@
 //!   is ([`CardWhereabouts`]); [`PrinterError::kind`] maps it onto [`FaultKind`] (retry, ask
 //!   the operator to refill / close the cover / clear a jam, reject the card, stop).
 //!
-//! Rendering the card face is not done here: a [`PrintJob`] carries panels already packed
-//! as [`evolis::DownloadBitmap`]s.
+//! Rendering the card face is not done here: a [`PrintJob`] carries the face's panels as
+//! planes of ink densities ([`Plane`]), in no printer's format; the Evolis driver packs them
+//! into `Db` downloads ([`evolis_downloads`]) as it prints.
 #![forbid(unsafe_code)]
 
 mod error;
 mod evolis_printer;
+mod job;
 mod printer;
 pub mod selector;
 pub mod transport;
 pub mod usb_class;
+mod whereabouts;
 
-pub use error::{CardWhereabouts, Cause, PrinterError};
+pub use error::{Cause, PrinterError};
 pub use evolis::FaultKind;
-pub use evolis_printer::EvolisPrinter;
-pub use printer::{Counters, Identity, JobError, PrintJob, Printer, RibbonInfo, Station, Status, Timeouts};
+pub use evolis_printer::{evolis_downloads, EvolisPrinter};
+pub use job::{JobError, Panel, Plane, PrintJob, FACE_HEIGHT, FACE_WIDTH};
+pub use printer::{Counters, Identity, Printer, RibbonInfo, Status, Timeouts};
 pub use selector::{Selector, SelectorError};
 pub use transport::{PrinterTransport, TransportError};
+pub use whereabouts::{CardWhereabouts, Station};
 
 /// Opens the printer a selector names with the Evolis driver and the given timeouts.
 pub fn open_evolis(

@@ -2,107 +2,13 @@
 //! (Magicard, Matica) implements the same trait and maps its faults onto the same
 //! [`crate::PrinterError`].
 
-use std::fmt;
 use std::time::Duration;
 
-use evolis::{CardPosition, DownloadBitmap, PanelSet, SensorState};
+use evolis::{CardPosition, SensorState};
 
-use crate::error::{CardWhereabouts, PrinterError};
-
-/// A station inside the printer where a card can be parked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Station {
-    /// Under the print head.
-    Print,
-    /// In the contact chip reader.
-    Contact,
-    /// At the contactless antenna.
-    Contactless,
-}
-
-impl Station {
-    /// The `Rlr;p` reading of a card at this station.
-    pub fn position(self) -> CardPosition {
-        match self {
-            Self::Print => CardPosition::PrintPosition,
-            Self::Contact => CardPosition::ContactStation,
-            Self::Contactless => CardPosition::ContactlessStation,
-        }
-    }
-
-    /// The station of an `Rlr;p` reading, `None` when no card is inside.
-    pub fn from_position(position: CardPosition) -> Option<Self> {
-        match position {
-            CardPosition::None => None,
-            CardPosition::PrintPosition => Some(Self::Print),
-            CardPosition::ContactStation => Some(Self::Contact),
-            CardPosition::ContactlessStation => Some(Self::Contactless),
-        }
-    }
-}
-
-impl fmt::Display for Station {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Print => "print position",
-            Self::Contact => "contact station",
-            Self::Contactless => "contactless station",
-        })
-    }
-}
-
-/// Why a print job cannot be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum JobError {
-    /// No panel at all.
-    #[error("a print job needs at least one panel")]
-    Empty,
-    /// The same panel twice.
-    #[error("panel {0} given twice")]
-    Duplicate(char),
-}
-
-/// One face, already rendered and packed (the card-face crate does that): the panels in the
-/// order they are printed, e.g. Y, M, C at 128 levels, K and the overlay O at 2 levels. The
-/// overlay is the printer's laminate: its mask leaves the chip uncovered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrintJob {
-    panels: Vec<DownloadBitmap>,
-    set: PanelSet,
-}
-
-impl PrintJob {
-    /// A front face from its packed panels; the ribbon panel selection (`Pr`) follows their
-    /// order.
-    pub fn new(panels: Vec<DownloadBitmap>) -> Result<Self, JobError> {
-        let mut letters = String::new();
-        for panel in &panels {
-            let letter = panel.panel().letter();
-            if letters.contains(letter) {
-                return Err(JobError::Duplicate(letter));
-            }
-            letters.push(letter);
-        }
-        let set = PanelSet::parse(&letters).ok_or(JobError::Empty)?;
-        Ok(Self { panels, set })
-    }
-
-    /// The panels in print order.
-    pub fn panels(&self) -> &[DownloadBitmap] {
-        &self.panels
-    }
-
-    /// The ribbon panels selected, as `Pr` sends them.
-    pub fn panel_set(&self) -> &PanelSet {
-        &self.set
-    }
-
-    /// Bytes of panel data (what a card costs on the link, roughly).
-    pub fn data_len(&self) -> usize {
-        self.panels.iter().map(|p| p.data().len()).sum()
-    }
-}
+use crate::error::PrinterError;
+use crate::job::PrintJob;
+use crate::whereabouts::{CardWhereabouts, Station};
 
 /// Who the printer is, for the start-up log and the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,8 +12,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use card_face::{pack, separate};
-use printer::{EvolisPrinter, PrintJob};
+use card_face::separate;
+use printer::{evolis_downloads, EvolisPrinter};
 use printer_sim::{MemoryTransport, ModelConfig, SimPrinter, Timing};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -29,15 +29,18 @@ fn main() {
 
     let (mut t_render, mut t_pack) = (Vec::new(), Vec::new());
     let mut downloads = Vec::new();
+    let mut job = None;
     for _ in 0..runs {
         let t0 = Instant::now();
         let face = renderer.render(&data).unwrap_or_else(|e| panic!("{e}"));
         let t1 = Instant::now();
-        downloads = pack(&separate(&face)).expect("packed");
+        let this = common::job_of(separate(&face));
+        downloads = evolis_downloads(&this).expect("packed");
         t_render.push(t1 - t0);
         t_pack.push(t1.elapsed());
+        job = Some(this);
     }
-    let job = PrintJob::new(downloads).expect("job");
+    let job = job.expect("at least one run");
 
     // The printer's side: whole cards through the driver to the simulator in memory, the
     // timing model's durations added up, never slept.
@@ -60,7 +63,7 @@ fn main() {
     println!("render (median):              {:8.2} ms", ms(render));
     println!("pack: separate + Db (median): {:8.2} ms", ms(pack));
     println!("bytes sent per card:          {:8}", transport.bytes_sent() / u64::from(cards));
-    println!("  of which panel data:        {:8}", job.data_len());
+    println!("  of which panel data:        {:8}", downloads.iter().map(|d| d.data().len()).sum::<usize>());
     println!("requests per card:            {:8}", transport.requests_sent() / u64::from(cards));
     println!("simulated printer time/card:  {:8.2} s", printer_time.as_secs_f64());
     println!(

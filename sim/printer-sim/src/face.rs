@@ -1,6 +1,6 @@
-//! Printed faces: what the printer received, decoded back to panels and composited to RGB by
-//! card-face (`unpack`, `composite`: the one inverse of the station's packing), so a person
-//! can look at what would have come out.
+//! Printed faces: what the printer received, unpacked to densities by the `evolis` crate
+//! (`DownloadBitmap::densities`: the one inverse of the driver's packing) and composited to
+//! RGB by card-face (`composite`), so a person can look at what would have come out.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,20 +34,31 @@ impl PrintedFace {
     /// a panel printed without a download is blank, and one printed twice (`Pr;yy`) prints
     /// the same download again.
     pub(crate) fn decode(printed: String, received: &[&DownloadBitmap], complete: bool) -> Self {
-        let mut downloads: Vec<DownloadBitmap> = Vec::with_capacity(received.len());
+        let mut panels = Panels::blank();
+        let mut seen: Vec<Panel> = Vec::with_capacity(received.len());
         for &d in received {
             let wanted = printed.contains(d.panel().letter());
-            if wanted && !downloads.iter().any(|seen| seen.panel() == d.panel()) {
-                downloads.push(d.clone());
+            if wanted && !seen.contains(&d.panel()) {
+                seen.push(d.panel());
+                panels.plane_mut(face_panel(d.panel())).copy_from_slice(&d.densities());
             }
         }
-        let panels = card_face::unpack(&downloads).expect("one download a panel");
         Self { panels, printed, png: None, complete }
     }
 
     /// Whether `panel` was printed.
     pub fn was_printed(&self, panel: Panel) -> bool {
         self.printed.contains(panel.letter())
+    }
+
+    /// The density of `panel` at face dot (x, y) (0 where it was not printed).
+    pub fn at(&self, panel: Panel, x: u32, y: u32) -> u8 {
+        self.panels.at(face_panel(panel), x, y)
+    }
+
+    /// Dots of `panel` with any ink.
+    pub fn inked(&self, panel: Panel) -> usize {
+        self.panels.inked(face_panel(panel))
     }
 
     /// The card as printed, landscape `IMAGE_WIDTH x IMAGE_HEIGHT` (card-face's composite:
@@ -59,6 +70,17 @@ impl PrintedFace {
     /// Writes the composite as an 8-bit RGB PNG.
     pub fn write_png(&self, path: &Path) -> io::Result<()> {
         self.rgb().save_with_format(path, card_face::image::ImageFormat::Png).map_err(io::Error::other)
+    }
+}
+
+/// card-face's name of a ribbon panel.
+fn face_panel(panel: Panel) -> card_face::Panel {
+    match panel {
+        Panel::Y => card_face::Panel::Y,
+        Panel::M => card_face::Panel::M,
+        Panel::C => card_face::Panel::C,
+        Panel::K => card_face::Panel::K,
+        Panel::O => card_face::Panel::O,
     }
 }
 
@@ -74,7 +96,8 @@ mod tests {
         let k = DownloadBitmap::new(Panel::K, Levels::L2, k).expect("k");
         let face = PrintedFace::decode("k".into(), &[&k], true);
         assert!(face.was_printed(Panel::K) && !face.was_printed(Panel::Y));
-        assert_eq!(face.panels.inked(Panel::K), 1);
+        assert_eq!(face.inked(Panel::K), 1);
+        assert_eq!(face.at(Panel::K, 0, IMAGE_HEIGHT as u32 - 1), 255);
         let rgb = face.rgb();
         assert_eq!(rgb.get_pixel(0, IMAGE_HEIGHT as u32 - 1).0, [0, 0, 0]);
         assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);

@@ -9,8 +9,9 @@
 //!   panels, head temperature, dropped link; now or at the Nth request of a step.
 //! - [`Timing`]: insert, transfer, panel, eject, cleaning times, slept `x scale` (0 in CI) and
 //!   added up unscaled as the simulated printer time.
-//! - Every printed face is kept decoded ([`PrintedFace`], by card-face's `unpack` and
-//!   `composite`) and written as a PNG into [`ModelConfig::out_dir`].
+//! - Every printed face is kept decoded ([`PrintedFace`]: the `Db` payloads unpacked by the
+//!   `evolis` crate, composited by card-face) and written as a PNG into
+//!   [`ModelConfig::out_dir`].
 //! - [`serve`] starts the links and returns a [`SimHandle`] that tells where they listen;
 //!   [`Args`] is the command line `station sim printer` can flatten in.
 #![forbid(unsafe_code)]

@@ -726,7 +726,7 @@ mod tests {
         );
         assert_eq!((m.state.feeder, m.state.ejected, m.state.exit_slot), (99, 1, true));
         assert_eq!(m.faces().len(), 1);
-        assert_eq!(m.faces()[0].panels.inked(Panel::K), 1016 * 648);
+        assert_eq!(m.faces()[0].inked(Panel::K), 1016 * 648);
         assert_eq!(m.faces()[0].printed, "ymcko");
         assert_eq!(m.state.ribbon.as_ref().map(|r| r.remaining), Some(199));
         // printer time: insert + 5 panels + eject + 26 commands

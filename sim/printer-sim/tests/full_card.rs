@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect, full_card, job, start, station_face, Link};
+use common::{connect, full_card, job, job_of, sent_panels, start, station_face, Link};
 use evolis::{Panel, SensorState};
 use printer::{CardWhereabouts, Printer};
 use printer_sim::{ModelConfig, IMAGE_HEIGHT, IMAGE_WIDTH};
@@ -41,9 +41,9 @@ fn one_card(link: Link) {
     let face = &faces[0];
     assert!(face.complete);
     assert_eq!(face.printed, "ymcko");
-    let sent = card_face::unpack(job.panels()).expect("the job's panels");
+    let sent = sent_panels(&job);
     assert!(face.panels == sent, "the printed panels differ from the ones sent");
-    assert!(face.panels.inked(Panel::K) > 0);
+    assert!(face.inked(Panel::K) > 0);
     let png = face.png.as_ref().expect("a PNG was written");
     let image = card_face::image::open(png).expect("the PNG decodes").to_rgb8();
     assert_eq!((image.width(), image.height()), (IMAGE_WIDTH as u32, IMAGE_HEIGHT as u32));
@@ -98,16 +98,15 @@ fn a_card_left_inside_is_rejected_before_the_next() {
     full_card(&mut printer, &job()).expect("the next card");
 }
 
-/// The station's way: render the 3rd-generation face, pack it, print it through the driver;
-/// the simulator's PNG, decoded, is the composite of those panels and shows the photo, the
-/// name and the numbers where the rendered face has them.
+/// The station's way: render the 3rd-generation face, separate it, print it through the
+/// driver (which packs it); the simulator's PNG, decoded, is the composite of the panels sent
+/// and shows the photo, the name and the numbers where the rendered face has them.
 fn rendered_face(link: Link) {
     use card_face::{Element, Field};
 
     let (renderer, data) = station_face();
     let face = renderer.render(&data).unwrap_or_else(|e| panic!("{e}"));
-    let downloads = card_face::pack(&card_face::separate(&face)).expect("packed");
-    let job = printer::PrintJob::new(downloads.clone()).expect("job");
+    let job = job_of(card_face::separate(&face));
 
     let out = tempfile::tempdir().expect("tempdir");
     let handle = start(link, ModelConfig { out_dir: Some(out.path().to_owned()), ..ModelConfig::default() });
@@ -117,7 +116,7 @@ fn rendered_face(link: Link) {
     let faces = handle.sim().faces();
     let png = faces[0].png.as_ref().expect("a PNG was written");
     let printed = card_face::image::open(png).expect("the PNG decodes").to_rgb8();
-    let panels = card_face::unpack(&downloads).expect("unpacked");
+    let panels = sent_panels(&job);
     assert!(printed == card_face::composite(&panels), "the PNG is not the composite of the panels sent");
 
     // Photo: every pixel of the box within a dye level of the rendered face, and not blank.

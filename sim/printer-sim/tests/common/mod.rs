@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use card_face::image::{Rgb, RgbImage};
-use card_face::{FaceData, Photo, Renderer, Template};
+use card_face::{FaceData, Panels, Photo, Renderer, Template};
 use evolis::{DownloadBitmap, Levels, Panel};
 use printer::transport::{SerialTransport, TcpTransport, UsbLpTransport};
 use printer::{
-    CardWhereabouts, EvolisPrinter, PrintJob, Printer, PrinterError, PrinterTransport, Station, Timeouts,
+    CardWhereabouts, EvolisPrinter, Plane, PrintJob, Printer, PrinterError, PrinterTransport, Station,
+    Timeouts,
 };
 use printer_sim::{
     serve, CardPlace, MemoryTransport, ModelConfig, PrinterState, SimHandle, SimPrinterConfig,
@@ -39,8 +40,37 @@ pub fn timeouts() -> Timeouts {
     }
 }
 
+/// The printer's name of a ribbon panel, by its letter.
+fn job_panel(letter: char) -> printer::Panel {
+    use printer::Panel::*;
+    [Y, M, C, K, O].into_iter().find(|p| p.letter() == letter).expect("a ribbon panel")
+}
+
+/// card-face's name of a ribbon panel, by its letter.
+fn face_panel(letter: char) -> card_face::Panel {
+    card_face::PRINT_ORDER.into_iter().find(|p| p.letter() == letter).expect("a ribbon panel")
+}
+
+/// The job for card-face's panels, as the station makes it.
+pub fn job_of(panels: Panels) -> PrintJob {
+    let planes = panels.into_planes().into_iter().map(|(p, dots)| Plane::new(job_panel(p.letter()), dots));
+    PrintJob::new(planes.collect::<Result<_, _>>().expect("whole planes")).expect("job")
+}
+
+/// What the printer is sent for `job` (the driver's `Db` downloads), back as card-face's
+/// panels.
+pub fn sent_panels(job: &PrintJob) -> Panels {
+    let mut panels = Panels::blank();
+    for d in printer::evolis_downloads(job).expect("downloads") {
+        panels.plane_mut(face_panel(d.panel().letter())).copy_from_slice(&d.densities());
+    }
+    panels
+}
+
 /// A face with something on every panel: graded dye bands, a resin barcode-like stripe
-/// pattern, and an overlay with a hole over the chip.
+/// pattern, and an overlay with a hole over the chip. Given as the `Db` payloads the printer
+/// must receive, taken back to densities for the job (the driver packs them to the same
+/// bytes).
 pub fn job() -> PrintJob {
     let dye = |panel: Panel, seed: u8| {
         let data: Vec<u8> = (0..Levels::L128.panel_len()).map(|i| (i / 4096) as u8 ^ seed).collect();
@@ -58,14 +88,18 @@ pub fn job() -> PrintJob {
             o[line * 81 + byte] = 0;
         }
     }
-    PrintJob::new(vec![
+    let downloads = [
         dye(Panel::Y, 0x11),
         dye(Panel::M, 0x22),
         dye(Panel::C, 0x33),
         DownloadBitmap::new(Panel::K, Levels::L2, k).expect("k panel"),
         DownloadBitmap::new(Panel::O, Levels::L2, o).expect("o panel"),
-    ])
-    .expect("job")
+    ];
+    let planes = downloads.iter().map(|d| Plane::new(job_panel(d.panel().letter()), d.densities()));
+    let job = PrintJob::new(planes.collect::<Result<_, _>>().expect("whole planes")).expect("job");
+    let sent = printer::evolis_downloads(&job).expect("downloads");
+    assert!(sent == downloads, "the driver packs the job to other bytes");
+    job
 }
 
 /// The station's 3rd-generation template and a holder with a graded photo: the face a
