@@ -165,7 +165,6 @@ pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &Iss
                 path: &mut no_devices,
                 profile,
                 operator: operator.clone(),
-                crash_at: None,
                 lease_seconds,
                 progress: None,
             };

@@ -1,7 +1,6 @@
 //! The FLOW A job: steps, their journal, resume and rollback.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use applicant::{Applicant, Validated};
 use archive::local::{ApplicationStatus, LedgerRecord, LocalArchive, PersonRow};
@@ -12,288 +11,11 @@ use archive::{
 use firmware_profile::Profile;
 use idv::{IdentityQuery, IdentityVerifier, Verdict};
 use serde::{Deserialize, Serialize};
-use ssse::{HolderData, IssuerData};
 
-use crate::records::{card_data, IssueParams};
+use crate::device::{self, CardOrder, CardPath, CardPlace, CardProgress, DeviceAction};
+use crate::records::IssueParams;
+use crate::step::{Phase, Step, STEPS};
 use crate::IssueError;
-
-/// The steps of instant issuance, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Step {
-    /// Data validated, person and application recorded.
-    Accept,
-    /// The provincial archive: live cards, deceased.
-    ArchiveCheck,
-    /// The person claimed for one new card; the card number allocated.
-    Claim,
-    /// Re-issue: the old card stopped (before anything is made).
-    StopOldCard,
-    /// Bank-police identity verification.
-    VerifyIdentity,
-    /// A blank card to the printer's contact station.
-    FeedCard,
-    /// The financial application (when the card and the counter have one).
-    PersonaliseFinancial,
-    /// The face printed and laminated.
-    PrintFace,
-    /// The social-security application written.
-    PersonaliseSsc,
-    /// The chip read back by the public sequence and compared.
-    VerifyChip,
-    /// The card recorded in the provincial and local archives.
-    Commit,
-    /// The card out of the exit slot.
-    Eject,
-    /// Handed to the holder, with the signature recorded.
-    HandOver,
-}
-
-/// Every step, in order.
-pub const STEPS: [Step; 13] = [
-    Step::Accept,
-    Step::ArchiveCheck,
-    Step::Claim,
-    Step::StopOldCard,
-    Step::VerifyIdentity,
-    Step::FeedCard,
-    Step::PersonaliseFinancial,
-    Step::PrintFace,
-    Step::PersonaliseSsc,
-    Step::VerifyChip,
-    Step::Commit,
-    Step::Eject,
-    Step::HandOver,
-];
-
-impl Step {
-    /// The step's name in the journal.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Accept => "accept",
-            Step::ArchiveCheck => "archive-check",
-            Step::Claim => "claim",
-            Step::StopOldCard => "stop-old-card",
-            Step::VerifyIdentity => "verify-identity",
-            Step::FeedCard => "feed-card",
-            Step::PersonaliseFinancial => "personalise-financial",
-            Step::PrintFace => "print-face",
-            Step::PersonaliseSsc => "personalise-ssc",
-            Step::VerifyChip => "verify-chip",
-            Step::Commit => "commit",
-            Step::Eject => "eject",
-            Step::HandOver => "hand-over",
-        }
-    }
-
-    /// Parses a journal name.
-    pub fn parse(name: &str) -> Option<Step> {
-        STEPS.into_iter().find(|s| s.name() == name)
-    }
-
-    /// Steps that work on the physical card: a spoiled card undoes them all.
-    fn on_the_card(self) -> bool {
-        (Step::FeedCard..=Step::VerifyChip).contains(&self)
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Where the card of the job is, as the card path reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardPlace {
-    /// No card fed.
-    NotFed,
-    /// At the contact (chip) station.
-    AtContact,
-    /// At the print position.
-    AtPrint,
-    /// Out through the exit slot.
-    Ejected,
-    /// In the reject box.
-    Rejected,
-    /// Not known (the device cannot be asked).
-    Unknown,
-}
-
-/// What the station should do about a device fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceAction {
-    /// Try again.
-    Retry,
-    /// A person must act first (refill, close the cover, clear a jam): the text says what.
-    Operator(String),
-    /// The card is spoiled: reject it.
-    RejectCard,
-    /// Stop the counter.
-    Stop,
-}
-
-impl fmt::Display for DeviceAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeviceAction::Retry => f.write_str("retry"),
-            DeviceAction::Operator(what) => write!(f, "operator: {what}"),
-            DeviceAction::RejectCard => f.write_str("reject the card"),
-            DeviceAction::Stop => f.write_str("stop the counter"),
-        }
-    }
-}
-
-/// A device fault, with the step and what to do.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{step}: {message} ({action})")]
-pub struct DeviceError {
-    /// The device step (`UPDATE RECORD EF05 record 01`, `print face`).
-    pub step: String,
-    /// What happened.
-    pub message: String,
-    /// What to do.
-    pub action: DeviceAction,
-}
-
-/// What goes on the card's face.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaceText {
-    /// Name.
-    pub name: String,
-    /// Social security number.
-    pub ssn: String,
-    /// Card number.
-    pub card_number: String,
-    /// Issue date YYYYMMDD.
-    pub issue_date: String,
-    /// Sex as printed (男, 女); the 2nd-generation face shows it.
-    #[serde(default)]
-    pub sex: Option<String>,
-    /// Ethnicity as printed (汉, 蒙古); the 2nd-generation face shows it.
-    #[serde(default)]
-    pub ethnicity: Option<String>,
-    /// Expiry date YYYYMMDD; the 2nd-generation face shows it.
-    #[serde(default)]
-    pub expiry_date: Option<String>,
-    /// Photo file, when there is one.
-    pub photo: Option<String>,
-}
-
-impl FaceText {
-    /// What the face of `applicant`'s card numbered `card_number` shows; the template of the
-    /// card's generation picks the fields it prints.
-    pub fn of(applicant: &Validated, card_number: &str, params: &IssueParams) -> FaceText {
-        FaceText {
-            name: applicant.name.as_str().to_string(),
-            ssn: applicant.id.as_str().to_string(),
-            card_number: card_number.to_string(),
-            issue_date: params.issue_date.compact(),
-            sex: match applicant.sex {
-                applicant::Sex::Male => Some("男".into()),
-                applicant::Sex::Female => Some("女".into()),
-                _ => None,
-            },
-            // The face prints the people's name without 族 (汉, not 汉族).
-            ethnicity: applicant.ethnicity.map(|e| e.name().trim_end_matches('族').to_string()),
-            expiry_date: params.issue_date.add_years(params.validity_years).map(|d| d.compact()),
-            photo: applicant.photo.clone(),
-        }
-    }
-}
-
-/// Whose financial application a card gets.
-#[derive(Debug, Clone, Copy)]
-pub struct FinancialHolder<'a> {
-    /// Resident ID number (the bank's customer key; never logged).
-    pub ssn: &'a str,
-    /// Name as on the card.
-    pub name: &'a str,
-    /// The social-security card number the account is bound to.
-    pub card_number: &'a str,
-    /// The card's ATR.
-    pub atr: &'a [u8],
-}
-
-/// The chip and the printer of one counter, as the job drives them.
-pub trait CardPath {
-    /// Where the job's card is now (asked after a crash).
-    fn whereabouts(&mut self) -> CardPlace;
-    /// Feeds a blank card to the contact station; returns its ATR.
-    fn feed(&mut self) -> Result<Vec<u8>, DeviceError>;
-    /// The ATR of the card at the contact station.
-    fn atr(&mut self) -> Result<Vec<u8>, DeviceError>;
-    /// Personalises the financial application of `holder`'s card (the bank prepares its data
-    /// per holder); `Ok(None)` when this counter's cards carry none, `Ok(Some(detail))` when
-    /// done, the detail fit for the ledger (no full PAN, no keys).
-    fn personalise_financial(&mut self, holder: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError>;
-    /// Whether `face` can be printed (its layout and photo): asked before a card is fed, so
-    /// that a missing or unreadable photo spoils no card.
-    fn check_face(&mut self, face: &FaceText) -> Result<(), DeviceError> {
-        let _ = face;
-        Ok(())
-    }
-    /// Prints and laminates the face.
-    fn print(&mut self, face: &FaceText) -> Result<(), DeviceError>;
-    /// Writes the social-security application (authenticated, read back by the writer).
-    fn personalise_ssc(
-        &mut self,
-        atr: &[u8],
-        issuer: &IssuerData,
-        holder: &HolderData,
-    ) -> Result<(), DeviceError>;
-    /// Reads EF05/EF06 by the public sequence, as any reader would.
-    fn read_chip(&mut self, atr: &[u8]) -> Result<ssse::CardData, DeviceError>;
-    /// Ejects the card to the holder.
-    fn eject(&mut self) -> Result<(), DeviceError>;
-    /// Sends the card to the reject box.
-    fn reject(&mut self) -> Result<(), DeviceError>;
-}
-
-/// The card path of an engine that runs desk steps only ([`Engine::prepare`], on its own
-/// thread while the counter's engine owns the devices): no card is ever fed here, and a step
-/// that asks for a device is told so.
-pub struct NoDevices;
-
-impl NoDevices {
-    fn none<T>(step: &str) -> Result<T, DeviceError> {
-        Err(DeviceError {
-            step: step.into(),
-            message: "the desk has no devices: card steps run on the counter's engine".into(),
-            action: DeviceAction::Stop,
-        })
-    }
-}
-
-impl CardPath for NoDevices {
-    fn whereabouts(&mut self) -> CardPlace {
-        CardPlace::NotFed
-    }
-    fn feed(&mut self) -> Result<Vec<u8>, DeviceError> {
-        NoDevices::none("feed")
-    }
-    fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
-        NoDevices::none("ATR")
-    }
-    fn personalise_financial(&mut self, _: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError> {
-        NoDevices::none("personalise financial")
-    }
-    fn print(&mut self, _: &FaceText) -> Result<(), DeviceError> {
-        NoDevices::none("print face")
-    }
-    fn personalise_ssc(&mut self, _: &[u8], _: &IssuerData, _: &HolderData) -> Result<(), DeviceError> {
-        NoDevices::none("personalise SSC")
-    }
-    fn read_chip(&mut self, _: &[u8]) -> Result<ssse::CardData, DeviceError> {
-        NoDevices::none("read chip")
-    }
-    fn eject(&mut self) -> Result<(), DeviceError> {
-        NoDevices::none("eject")
-    }
-    fn reject(&mut self) -> Result<(), DeviceError> {
-        NoDevices::none("reject")
-    }
-}
 
 /// How a job ended (so far).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,24 +54,6 @@ impl Ran {
     }
 }
 
-/// How the crash hook ends the process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Crash {
-    /// SIGKILL to itself: nothing runs after the journal line (what `kill -9` does).
-    Kill,
-    /// A panic: in-process tests catch it and start a fresh engine on the same stores.
-    Panic,
-}
-
-/// A journal phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Before the step.
-    Begin,
-    /// After it.
-    Done,
-}
-
 /// What the job carries between steps (stored with every `done`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
@@ -361,10 +65,11 @@ struct State {
     params: Option<IssueParams>,
     reissue_of: Option<String>,
     claim: Option<Claim>,
-    atr: Option<String>,
-    card_id: Option<String>,
+    /// What the device steps learned of the card (ATR, card id, financial detail); flattened,
+    /// so the stored state keeps its field names.
+    #[serde(flatten)]
+    card: CardProgress,
     spoiled: u32,
-    financial: Option<String>,
     signer: Option<String>,
 }
 
@@ -382,11 +87,10 @@ pub struct Engine<'a> {
     pub profile: &'a Profile,
     /// Who operates the counter.
     pub operator: String,
-    /// Test hook: right after writing this journal line, the process dies.
-    pub crash_at: Option<(Step, Phase, Crash)>,
     /// Claim lease.
     pub lease_seconds: i64,
-    /// Told of every journal line: `(job, step, phase)` (the daemon's progress stream).
+    /// Told of every journal line once it is written: `(job, step, phase)` (the daemon's
+    /// progress stream; the kill -9 tests' crash hook).
     pub progress: Option<&'a mut (dyn FnMut(i64, Step, Phase) + Send)>,
 }
 
@@ -564,7 +268,7 @@ impl Engine<'_> {
         self.local.set_job_status(job_id, "done").map_err(archive_err("hand-over"))?;
         Ok(Ran::Ended(JobOutcome::Issued {
             card_number: state.claim.map(|c| c.card_number).unwrap_or_default(),
-            card_id: state.card_id.unwrap_or_default(),
+            card_id: state.card.card_id.unwrap_or_default(),
         }))
     }
 
@@ -586,16 +290,6 @@ impl Engine<'_> {
             .map_err(archive_err("journal"))?;
         if let Some(progress) = self.progress.as_mut() {
             progress(job_id, step, phase);
-        }
-        match self.crash_at {
-            Some((s, p, Crash::Kill)) if (s, p) == (step, phase) => {
-                tracing::error!(%step, phase = name, "crash hook: killing the process");
-                let _ =
-                    std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
-                std::thread::sleep(std::time::Duration::from_secs(60));
-            }
-            Some((s, p, Crash::Panic)) if (s, p) == (step, phase) => panic!("crash hook at {step} {name}"),
-            _ => {}
         }
         Ok(())
     }
@@ -748,67 +442,33 @@ impl Engine<'_> {
                     }
                 }
             }
-            Step::FeedCard => {
-                // The face is composed (its photo read) before a blank card is spent on it.
-                let face = FaceText::of(validated, card_number.as_deref().unwrap_or_default(), params);
-                self.path.check_face(&face)?;
-                let atr = match self.path.whereabouts() {
-                    CardPlace::AtContact => self.path.atr()?,
-                    _ => self.path.feed()?,
-                };
-                state.atr = Some(hex::encode_upper(&atr));
-                event = Some(("card.fed", serde_json::json!({"atr": hex::encode_upper(&atr)})));
-            }
-            Step::PersonaliseFinancial => {
-                let atr = hex::decode(state.atr.as_deref().unwrap_or_default()).unwrap_or_default();
-                let holder = FinancialHolder {
-                    ssn: &ssn,
-                    name: validated.name.as_str(),
+            Step::FeedCard
+            | Step::PersonaliseFinancial
+            | Step::PrintFace
+            | Step::PersonaliseSsc
+            | Step::VerifyChip => {
+                let order = CardOrder {
+                    validated,
                     card_number: card_number.as_deref().unwrap_or_default(),
-                    atr: &atr,
+                    params,
+                    profile: self.profile,
                 };
-                state.financial = self.path.personalise_financial(&holder)?;
-                if let Some(detail) = &state.financial {
-                    event = Some(("card.financial_personalised", serde_json::json!({"detail": detail})));
-                }
-            }
-            Step::PrintFace => {
-                let face = FaceText::of(validated, card_number.as_deref().unwrap_or_default(), params);
-                self.path.print(&face)?;
-                self.local
-                    .set_application(application, ApplicationStatus::Printed, None)
-                    .map_err(archive_err("print"))?;
-                event = Some(("card.printed", serde_json::json!({})));
-            }
-            Step::PersonaliseSsc => {
-                let atr = self.atr(state)?;
-                let (issuer, holder) =
-                    card_data(validated, card_number.as_deref().unwrap_or(""), params, self.profile, &atr)?;
-                self.path.personalise_ssc(&atr, &issuer, &holder)?;
-                state.card_id = Some(issuer.card_id.to_string());
-                self.local
-                    .set_application(application, ApplicationStatus::Personalised, None)
-                    .map_err(archive_err("personalise"))?;
-                event =
-                    Some(("card.personalised", serde_json::json!({"card_id": issuer.card_id.to_string()})));
-            }
-            Step::VerifyChip => {
-                let atr = self.atr(state)?;
-                let (issuer, holder) =
-                    card_data(validated, card_number.as_deref().unwrap_or(""), params, self.profile, &atr)?;
-                let read = self.path.read_chip(&atr)?;
-                if read.issuer != issuer || read.holder != holder {
-                    return Err(IssueError::Device(DeviceError {
-                        step: "verify chip".into(),
-                        message: "the chip does not hold what was written".into(),
-                        action: DeviceAction::RejectCard,
-                    }));
+                event = device::device_step(&mut *self.path, &order, step, &mut state.card)?;
+                let status = match step {
+                    Step::PrintFace => Some(ApplicationStatus::Printed),
+                    Step::PersonaliseSsc => Some(ApplicationStatus::Personalised),
+                    _ => None,
+                };
+                if let Some(status) = status {
+                    self.local
+                        .set_application(application, status, None)
+                        .map_err(archive_err("personalise"))?;
                 }
             }
             Step::Commit => {
                 let claim = state.claim.clone().ok_or_else(|| Engine::job_err(job_id, "no claim"))?;
-                let card_id = state.card_id.clone().unwrap_or_default();
-                let atr = state.atr.clone().unwrap_or_default();
+                let card_id = state.card.card_id.clone().unwrap_or_default();
+                let atr = state.card.atr.clone().unwrap_or_default();
                 let commit = CommitRequest {
                     request_id: rid("commit", state.spoiled),
                     claim_id: claim.claim_id,
@@ -830,10 +490,13 @@ impl Engine<'_> {
                 event = Some(("card.made", serde_json::json!({"card_id": card_id})));
             }
             Step::Eject => {
-                if !matches!(self.path.whereabouts(), CardPlace::Ejected) {
-                    self.path.eject()?;
-                }
-                event = Some(("card.ejected", serde_json::json!({})));
+                let order = CardOrder {
+                    validated,
+                    card_number: card_number.as_deref().unwrap_or_default(),
+                    params,
+                    profile: self.profile,
+                };
+                event = device::device_step(&mut *self.path, &order, step, &mut state.card)?;
             }
             Step::HandOver => {
                 let signer = state.signer.clone().unwrap_or_else(|| validated.name.as_str().to_string());
@@ -916,13 +579,6 @@ impl Engine<'_> {
         self.renew_if_due(job_id, &mut state)
     }
 
-    fn atr(&mut self, state: &State) -> Result<Vec<u8>, IssueError> {
-        match &state.atr {
-            Some(hex) => Ok(from_hex(hex)),
-            None => Ok(self.path.atr()?),
-        }
-    }
-
     /// The archives or the verification said no: nothing was made; the application ends.
     fn refuse(&mut self, job_id: i64, application: i64, why: &str) -> Result<Option<JobOutcome>, IssueError> {
         self.local
@@ -949,13 +605,14 @@ impl Engine<'_> {
         state: &mut State,
         why: &str,
     ) -> Result<(), IssueError> {
-        // A card lost to a jam cannot be moved: the operator takes it out.
-        if !matches!(self.path.whereabouts(), CardPlace::Rejected | CardPlace::NotFed | CardPlace::Unknown) {
-            self.path.reject()?;
+        // A card the printer cannot move waits for the operator (`resume` rejects it then); a
+        // card lost to a jam the operator takes out, and it is recorded spoiled now.
+        if let device::Aside::TakeOut(Some(e)) = device::put_aside(&mut *self.path, true) {
+            return Err(e.into());
         }
         state.spoiled += 1;
-        state.atr = None;
-        state.card_id = None;
+        state.card.atr = None;
+        state.card.card_id = None;
         let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
         let detail = serde_json::json!({"reason": why, "spoiled": state.spoiled});
         let record = LedgerRecord {
@@ -1018,7 +675,7 @@ impl Engine<'_> {
             && match self.path.whereabouts() {
                 CardPlace::NotFed | CardPlace::Rejected | CardPlace::Ejected => false,
                 // Jammed: the operator takes it out; it is recorded as spoiled all the same.
-                CardPlace::Unknown => state.atr.is_some(),
+                CardPlace::Unknown => state.card.atr.is_some(),
                 _ => true,
             };
         if card_fed {
@@ -1091,10 +748,6 @@ fn request_ids(station: &str, job_id: i64, state: &State) -> impl Fn(&str, u32) 
     }
 }
 
-fn from_hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()).collect()
-}
-
 /// What a job's state says openly of its card (the state also holds the applicant's form,
 /// which this leaves out): for the API, the return file and the operator's screen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -1119,8 +772,8 @@ impl JobCard {
             s.params.as_ref().map(|p| (p.issue_date.compact(), p.issue_date.add_years(p.validity_years)));
         JobCard {
             card_number: s.claim.map(|c| c.card_number),
-            card_id: s.card_id,
-            atr: s.atr,
+            card_id: s.card.card_id,
+            atr: s.card.atr,
             issue_date: dates.as_ref().map(|d| d.0.clone()),
             expiry_date: dates.and_then(|d| d.1).map(|d| d.compact()),
         }

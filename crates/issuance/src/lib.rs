@@ -11,16 +11,17 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod device;
 mod engine;
 pub mod lifecycle;
 pub mod pipeline;
 pub mod reconcile;
 pub mod records;
+mod step;
 
-pub use engine::{
-    CardPath, CardPlace, Crash, DeviceAction, DeviceError, Engine, FaceText, FinancialHolder, JobCard,
-    JobOutcome, NoDevices, Phase, Step, STEPS,
-};
+pub use device::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialHolder, NoDevices};
+pub use engine::{Engine, JobCard, JobOutcome};
+pub use step::{Phase, Step, STEPS};
 
 /// Why an issuance stopped.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use archive::{CardStatus, DeceasedRequest, ProvincialArchive, SqliteProvincial};
 use common::{params, profile_path, Overlap, SimPath};
 use firmware_profile::Profile;
 use idv::{FieldHint, IdentityQuery, IdentityVerifier, IdvError, Verdict};
-use issuance::{Crash, Engine, JobOutcome, Phase, STEPS};
+use issuance::{Engine, JobOutcome, Phase, Step, STEPS};
 
 /// The police register: id number -> name; and how many checks it answered.
 #[derive(Default)]
@@ -59,7 +59,7 @@ impl Counter {
         }
     }
 
-    fn engine(&mut self, crash: Option<(issuance::Step, Phase, Crash)>) -> Engine<'_> {
+    fn engine(&mut self) -> Engine<'_> {
         Engine {
             local: &self.local,
             province: &self.province,
@@ -67,7 +67,6 @@ impl Counter {
             path: &mut self.path,
             profile: &self.profile,
             operator: "op-1".into(),
-            crash_at: crash,
             lease_seconds: 600,
             progress: None,
         }
@@ -90,7 +89,7 @@ fn ssn_of(a: &Applicant) -> String {
 fn an_instant_card_from_form_to_hand_over() {
     let mut c = Counter::new();
     let a = c.applicant();
-    let (job, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
+    let (job, outcome) = c.engine().start(&a, &params(), None).expect("job");
     let JobOutcome::Issued { card_number, card_id } = outcome else { panic!("{outcome:?}") };
     assert_eq!(card_number, "B00000019", "the first number of prefix B");
     assert!(card_id.starts_with("110100D156000005"));
@@ -134,12 +133,12 @@ fn an_instant_card_from_form_to_hand_over() {
 fn rule_1_one_live_card_and_a_reissue_stops_the_old_card_first() {
     let mut c = Counter::new();
     let a = c.applicant();
-    let (_, first) = c.engine(None).start(&a, &params(), None).expect("first");
+    let (_, first) = c.engine().start(&a, &params(), None).expect("first");
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    let (_, again) = c.engine(None).start(&a, &params(), None).expect("second");
+    let (_, again) = c.engine().start(&a, &params(), None).expect("second");
     assert!(matches!(&again, JobOutcome::Refused(r) if r.contains("rule 1")), "{again:?}");
     assert_eq!(c.path.printer.fed, 1, "nothing was fed for the refused application");
-    let (_, reissue) = c.engine(None).start(&a, &params(), Some(&old)).expect("re-issue");
+    let (_, reissue) = c.engine().start(&a, &params(), Some(&old)).expect("re-issue");
     let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
     let cards = c.province.lookup(&ssn_of(&a)).expect("lookup").cards;
     let statuses: Vec<(String, CardStatus)> = cards.into_iter().map(|c| (c.card_number, c.status)).collect();
@@ -159,7 +158,7 @@ fn rule_2_the_deceased_get_no_card() {
             supervisor: "sup-1".into(),
         })
         .expect("deceased");
-    let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::Refused(r) if r.contains("deceased")), "{outcome:?}");
     assert_eq!(c.path.printer.fed, 0);
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
@@ -171,11 +170,11 @@ fn an_identity_mismatch_ends_the_application_and_frees_the_number() {
     let mut c = Counter::new();
     let a = c.applicant();
     c.roster.0.lock().expect("roster").insert(ssn_of(&a), "别人".into());
-    let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(r) if r.contains("name")), "{outcome:?}");
     assert_eq!(c.path.printer.fed, 0);
     let b = c.applicant();
-    let (_, next) = c.engine(None).start(&b, &params(), None).expect("next");
+    let (_, next) = c.engine().start(&b, &params(), None).expect("next");
     assert!(
         matches!(&next, JobOutcome::Issued { card_number, .. } if card_number == "B00000019"),
         "the released number is reused: {next:?}"
@@ -187,7 +186,7 @@ fn a_spoiled_card_goes_to_the_reject_box_and_is_recorded() {
     let mut c = Counter::new();
     let a = c.applicant();
     c.path.fail_next_print = true;
-    let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(_)), "{outcome:?}");
     assert_eq!((c.path.printer.fed, c.path.printer.rejected), (1, 1));
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
@@ -206,13 +205,21 @@ fn a_crash_at_every_step_boundary_resumes_to_one_card_and_loses_no_number() {
     for step in STEPS {
         for phase in [Phase::Begin, Phase::Done] {
             let a = c.applicant();
+            // The crash hook: a panic right after the journal line, as a kill would end it.
+            let mut crash = |_: i64, s: Step, p: Phase| {
+                if (s, p) == (step, phase) {
+                    panic!("crash hook at {s} {p:?}")
+                }
+            };
             let crashed = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let _ = c.engine(Some((step, phase, Crash::Panic))).start(&a, &params(), None);
+                let mut engine = c.engine();
+                engine.progress = Some(&mut crash);
+                let _ = engine.start(&a, &params(), None);
             }));
             assert!(crashed.is_err(), "the crash hook fired at {step} {phase:?}");
             let jobs = c.local.running_jobs().expect("running");
             assert_eq!(jobs.len(), 1, "{step} {phase:?}: one job left running");
-            let outcome = c.engine(None).resume(jobs[0]).expect("resume");
+            let outcome = c.engine().resume(jobs[0]).expect("resume");
             let JobOutcome::Issued { card_number, .. } = outcome else {
                 panic!("{step} {phase:?}: {outcome:?}")
             };
@@ -240,7 +247,7 @@ fn a_batch_checks_the_next_person_while_the_card_before_is_being_printed() {
     let people: Vec<Applicant> = (0..3).map(|_| c.applicant()).collect();
     c.path.overlap =
         Some(Overlap { checks: c.roster.1.clone(), people: people.len(), seen_while_printing: Vec::new() });
-    let rows = issuance::batch::run_batch(&mut c.engine(None), &people, &params());
+    let rows = issuance::batch::run_batch(&mut c.engine(), &people, &params());
     assert!(rows.iter().all(|r| r.failed_stage.is_empty() && !r.card_number.is_empty()), "{rows:?}");
     assert_eq!(
         c.path.overlap.as_ref().expect("probe").seen_while_printing,
@@ -267,7 +274,7 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
         .expect("deceased");
     c.roster.0.lock().expect("roster").insert(ssn_of(&people[3]), "别人".into());
     let params = params();
-    let rows = issuance::batch::run_batch(&mut c.engine(None), &people, &params);
+    let rows = issuance::batch::run_batch(&mut c.engine(), &people, &params);
     let summary: Vec<(usize, &str, &str)> =
         rows.iter().map(|r| (r.seq, r.card_number.as_str(), r.failed_stage.as_str())).collect();
     assert_eq!(
@@ -298,11 +305,11 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
 fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each_difference() {
     let mut c = Counter::new();
     let (a, b) = (c.applicant(), c.applicant());
-    let (_, first) = c.engine(None).start(&a, &params(), None).expect("a");
+    let (_, first) = c.engine().start(&a, &params(), None).expect("a");
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    let (_, reissue) = c.engine(None).start(&a, &params(), Some(&old)).expect("re-issue");
+    let (_, reissue) = c.engine().start(&a, &params(), Some(&old)).expect("re-issue");
     let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
-    let (_, other) = c.engine(None).start(&b, &params(), None).expect("b");
+    let (_, other) = c.engine().start(&b, &params(), None).expect("b");
     let JobOutcome::Issued { card_number: b_card, .. } = other else { panic!("{other:?}") };
     issuance::lifecycle::activate(
         &c.local,
@@ -364,15 +371,15 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
 fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywhere() {
     let mut c = Counter::new();
     let (a, b) = (c.applicant(), c.applicant());
-    let (_, first) = c.engine(None).start(&a, &params(), None).expect("a");
+    let (_, first) = c.engine().start(&a, &params(), None).expect("a");
     let JobOutcome::Issued { card_number: lost, .. } = first else { panic!("{first:?}") };
-    let (_, other) = c.engine(None).start(&b, &params(), None).expect("b");
+    let (_, other) = c.engine().start(&b, &params(), None).expect("b");
     let JobOutcome::Issued { card_number: dead, .. } = other else { panic!("{other:?}") };
 
     issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, false, "loss-1").expect("loss");
     issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, false, "loss-1")
         .expect_err("a stopped card is not lost twice");
-    let (_, again) = c.engine(None).start(&a, &params(), None).expect("after the loss");
+    let (_, again) = c.engine().start(&a, &params(), None).expect("after the loss");
     assert!(matches!(again, JobOutcome::Issued { .. }), "a new card once the lost one is stopped: {again:?}");
 
     let cancelled = issuance::lifecycle::cancel_for_deceased(
@@ -397,7 +404,7 @@ fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywher
     )
     .expect("retry");
     assert_eq!(retry, std::slice::from_ref(&dead), "a retry gets the first answer and changes nothing");
-    let (_, refused) = c.engine(None).start(&b, &params(), None).expect("deceased");
+    let (_, refused) = c.engine().start(&b, &params(), None).expect("deceased");
     assert!(matches!(&refused, JobOutcome::Refused(r) if r.contains("deceased")), "{refused:?}");
 
     let events: Vec<(String, Option<String>)> =
@@ -416,13 +423,13 @@ fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
 
     // Prepared at the desk (claimed, verified), then waiting for the devices past half its lease
     // (the archive counts whole seconds: a 4 s lease lasts at least 3).
-    let mut engine = c.engine(None);
+    let mut engine = c.engine();
     engine.lease_seconds = 4;
     let (job, ended) = engine.prepare(&kept, &params(), None).expect("desk");
     assert!(ended.is_none(), "{ended:?}");
     let first = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("claimed").expires_at;
     std::thread::sleep(std::time::Duration::from_millis(2300));
-    let mut engine = c.engine(None);
+    let mut engine = c.engine();
     engine.lease_seconds = 4;
     engine.keep_claim(job).expect("renewed");
     let renewed = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("still claimed");
@@ -435,19 +442,19 @@ fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
         ),
         "past its first lease, the person is still the waiting job's"
     );
-    let outcome = c.engine(None).resume(job).expect("resume");
+    let outcome = c.engine().resume(job).expect("resume");
     assert!(matches!(outcome, JobOutcome::Issued { .. }), "{outcome:?}");
 
     // A job whose lease lapsed while nobody renewed it: another station took the person; the
     // job rolls back without feeding a card, and the number goes back only as not made.
-    let mut engine = c.engine(None);
+    let mut engine = c.engine();
     engine.lease_seconds = 1;
     let (job, ended) = engine.prepare(&lapsed, &params(), None).expect("desk");
     assert!(ended.is_none(), "{ended:?}");
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let taken = other.claim(&archive::conformance::claim_request(&ssn_of(&lapsed), None)).expect("lapsed");
     let fed = c.path.printer.fed;
-    let outcome = c.engine(None).resume(job).expect("resume");
+    let outcome = c.engine().resume(job).expect("resume");
     assert!(matches!(&outcome, JobOutcome::RolledBack(why) if why.contains("expired")), "{outcome:?}");
     assert_eq!(c.path.printer.fed, fed, "no card was fed for a lapsed claim");
     let person = c.province.lookup(&ssn_of(&lapsed)).expect("lookup");
@@ -461,7 +468,7 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
     let mut c = Counter::new();
     let jammed = c.applicant();
     c.path.printer.fail_at = Some((2, common::PrinterFault::Jam));
-    let (_, outcome) = c.engine(None).start(&jammed, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&jammed, &params(), None).expect("job");
     assert!(matches!(outcome, JobOutcome::RolledBack(_)), "{outcome:?}");
     let held: Vec<String> = c.province.held_card_numbers().expect("held").into_iter().map(|h| h.0).collect();
     assert_eq!(held, ["B00000019"], "the jammed card's number is held");
@@ -470,7 +477,7 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
 
     c.path.printer.clear();
     let second = c.applicant();
-    let (_, next) = c.engine(None).start(&second, &params(), None).expect("next");
+    let (_, next) = c.engine().start(&second, &params(), None).expect("next");
     assert!(
         matches!(&next, JobOutcome::Issued { card_number, .. } if card_number != "B00000019"),
         "a number whose card may be anywhere goes to nobody: {next:?}"
@@ -480,7 +487,7 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
     assert!(c.province.held_card_numbers().expect("held").is_empty());
     assert!(issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile").unaccounted.is_empty());
     let third = c.applicant();
-    let (_, again) = c.engine(None).start(&third, &params(), None).expect("again");
+    let (_, again) = c.engine().start(&third, &params(), None).expect("again");
     assert!(
         matches!(&again, JobOutcome::Issued { card_number, .. } if card_number == "B00000019"),
         "accounted for, the number is given out again: {again:?}"
@@ -495,7 +502,7 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
 fn the_reconciliation_finds_a_local_card_the_province_holds_for_someone_else() {
     let mut c = Counter::new();
     let a = c.applicant();
-    let (_, outcome) = c.engine(None).start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
     let JobOutcome::Issued { card_number, .. } = outcome else { panic!("{outcome:?}") };
     assert!(issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile").agrees());
     // The station's archive names a card under a number the province gave nobody here.

@@ -272,7 +272,6 @@ impl Counter {
             path: &mut self.path,
             profile: &self.profile,
             operator: "op-1".into(),
-            crash_at: None,
             lease_seconds: 600,
             progress: None,
         }

@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use provincial::pki::{self, ClientCertificate, PkiError};
 use zeroize::Zeroizing;
 
-use crate::kit::{Kit, KitError};
-
 /// A certificate ending within this many seconds is renewed before the kit leaves again.
 pub const RENEW_WITHIN: i64 = 2 * 86_400;
 
@@ -153,34 +151,10 @@ impl fmt::Debug for KitIdentity {
     }
 }
 
-/// The kit's certificate and key for a connection to the provincial service: from the sealed
-/// store or, deprecated, from `file` (checked the same way). `warn` is told at once of the
-/// deprecated file and of a certificate about to end.
-pub fn for_connection(
-    kit: &Kit,
-    file: Option<&Path>,
-    warn: &mut dyn FnMut(&str),
-) -> Result<KitIdentity, KitError> {
-    let identity = match file {
-        None => kit.identity()?,
-        Some(path) => {
-            warn(&format!(
-                "a kit's key in a file ({}) is deprecated: import it into the kit's sealed store \
-                 (station kit identity --import FILE --remove-file) and connect without the file",
-                path.display()
-            ));
-            KitIdentity::from_file(path, kit.kit_id(), kit.now())?
-        }
-    };
-    if let Some(w) = renewal_warning(identity.certificate(), kit.now()) {
-        warn(&w);
-    }
-    Ok(identity)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kit::{Kit, KitError};
     use crate::vault::Vault;
     use provincial::pki::PkiPaths;
 
@@ -328,26 +302,29 @@ mod tests {
         let s = Setup::new();
         let mut kit = Kit::create(&s.store(), "kit-1", "op", PASSWORD).expect("kit");
         let mut said = Vec::new();
-        let e = for_connection(&kit, None, &mut |w| said.push(w.to_string())).expect_err("none imported");
+        let e =
+            kit.identity_for_connection(None, &mut |w| said.push(w.to_string())).expect_err("none imported");
         assert!(matches!(e, KitError::Identity(IdentityError::Missing { .. })), "{e}");
         assert!(said.is_empty(), "{said:?}");
 
         s.certificate("kit-2", 14);
-        let e = for_connection(&kit, Some(&s.pki.kit("kit-2")), &mut |w| said.push(w.to_string()))
+        let e = kit
+            .identity_for_connection(Some(&s.pki.kit("kit-2")), &mut |w| said.push(w.to_string()))
             .expect_err("another kit's file");
         assert!(matches!(e, KitError::Identity(IdentityError::WrongKit { .. })), "{e}");
         assert!(said.len() == 1 && said[0].contains("deprecated"), "{said:?}");
 
         said.clear();
         let pem = s.certificate("kit-1", 1);
-        let from_file = for_connection(&kit, Some(&s.pki.kit("kit-1")), &mut |w| said.push(w.to_string()))
+        let from_file = kit
+            .identity_for_connection(Some(&s.pki.kit("kit-1")), &mut |w| said.push(w.to_string()))
             .expect("the kit's own file");
         assert_eq!(from_file.pem(), pem.as_slice());
         assert!(said.len() == 2 && said[1].contains("ends in"), "deprecated, and ending: {said:?}");
 
         said.clear();
         kit.import_identity(&pem).expect("import");
-        let sealed = for_connection(&kit, None, &mut |w| said.push(w.to_string())).expect("sealed");
+        let sealed = kit.identity_for_connection(None, &mut |w| said.push(w.to_string())).expect("sealed");
         assert_eq!(sealed.pem(), pem.as_slice());
         assert!(said.len() == 1 && said[0].contains("station provincial certs"), "{said:?}");
     }

@@ -477,6 +477,31 @@ impl Kit {
         Ok(Some(provincial::pki::client_certificate(&pem).map_err(IdentityError::from)?))
     }
 
+    /// The kit's certificate and key for a connection to the provincial service: from the
+    /// sealed store or, deprecated, from `file` (checked the same way). `warn` is told at once
+    /// of the deprecated file and of a certificate about to end.
+    pub fn identity_for_connection(
+        &self,
+        file: Option<&Path>,
+        warn: &mut dyn FnMut(&str),
+    ) -> Result<KitIdentity, KitError> {
+        let identity = match file {
+            None => self.identity()?,
+            Some(path) => {
+                warn(&format!(
+                    "a kit's key in a file ({}) is deprecated: import it into the kit's sealed store \
+                     (station kit identity --import FILE --remove-file) and connect without the file",
+                    path.display()
+                ));
+                KitIdentity::from_file(path, self.kit_id(), self.now())?
+            }
+        };
+        if let Some(w) = crate::identity::renewal_warning(identity.certificate(), self.now()) {
+            warn(&w);
+        }
+        Ok(identity)
+    }
+
     /// The kit's certificate and key for a connection to the provincial service (zeroized
     /// when dropped). Refused, with what to do, when none was imported or it has ended.
     pub fn identity(&self) -> Result<KitIdentity, KitError> {
@@ -1094,4 +1119,19 @@ fn meta(conn: &Connection, name: &str) -> Result<Vec<u8>, KitError> {
         .optional()
         .map_err(store_err)?
         .ok_or_else(|| KitError::Store(format!("the kit store has no {name}: not a kit store")))
+}
+
+/// The device sequence ([`issuance::device::make_card`]) journals each step of the open make
+/// in the kit's sealed store.
+impl issuance::device::CardJournal for Kit {
+    fn step_done(
+        &mut self,
+        step: issuance::Step,
+        _: &issuance::device::CardProgress,
+    ) -> Result<(), issuance::IssueError> {
+        self.making_step(step.name()).map_err(|e| issuance::IssueError::Archive {
+            step: "journal",
+            source: ArchiveError::Store(format!("the kit's journal of card making: {e}")),
+        })
+    }
 }

@@ -22,8 +22,9 @@ use applicant::{mask_id, Applicant, Validated};
 use archive::kit::VisitRequest;
 use archive::ProvincialArchive;
 use base64::Engine as _;
+use issuance::device::{Aside, CardJournal, CardOrder, CardProgress};
 use issuance::lifecycle::{ActivationEvidence, Channel};
-use issuance::{CardPath, CardPlace, DeviceError, FaceText, FinancialHolder};
+use issuance::{FaceText, Step};
 use outreach::identity::{renewal_warning, standing, Standing};
 use outreach::{Kit, KitIdentity};
 use printer::PrintJob;
@@ -404,9 +405,8 @@ fn province(s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
     match &counter.provincial {
         daemon::config::ProvincialConfig::Sqlite => sqlite(&config.data_dir, &config.station),
         daemon::config::ProvincialConfig::Service { url, ca, .. } => {
-            let identity = outreach::identity::for_connection(kit, s.identity.as_deref(), &mut |w| {
-                eprintln!("warning: {w}")
-            })?;
+            let identity =
+                kit.identity_for_connection(s.identity.as_deref(), &mut |w| eprintln!("warning: {w}"))?;
             Ok(Box::new(provincial::Client::from_pem(url, ca, identity.pem(), Duration::from_secs(15))?))
         }
     }
@@ -643,19 +643,30 @@ impl FaceRenderer for CarriedFaces {
     }
 }
 
-fn device(e: DeviceError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {} ({})", e.step, e.message, e.action)
-}
+/// The kit's journal of card making (its sealed store) as the device sequence journals each
+/// step, with the test-only crash hook of simulator builds.
+struct KitJournal<'k>(&'k mut Kit);
 
-/// `STATION_KIT_CRASH_AT=fed|printed|written|read` kills `station kit make` right after that
-/// device step is journalled (the kill -9 tests); never set in production.
-fn crash_hook(step: &str) {
-    if std::env::var("STATION_KIT_CRASH_AT").is_ok_and(|s| s == step) {
-        tracing::error!(step, "crash hook: killing the process");
-        let _ = std::process::Command::new("kill").args(["-9", &std::process::id().to_string()]).status();
-        std::thread::sleep(Duration::from_secs(60));
+impl CardJournal for KitJournal<'_> {
+    fn step_done(&mut self, step: Step, progress: &CardProgress) -> Result<(), issuance::IssueError> {
+        CardJournal::step_done(self.0, step, progress)?;
+        crash_after(step);
+        Ok(())
     }
 }
+
+/// `STATION_KIT_CRASH_AT=STEP` (a device step's name: `feed-card`, `personalise-ssc`, ...)
+/// kills `station kit make` right after that step is journalled: the kill -9 tests. Only in
+/// builds with the simulators.
+#[cfg(feature = "sim")]
+fn crash_after(step: Step) {
+    if std::env::var("STATION_KIT_CRASH_AT").is_ok_and(|s| s == step.name()) {
+        station::crash::kill_now(step.name());
+    }
+}
+
+#[cfg(not(feature = "sim"))]
+fn crash_after(_: Step) {}
 
 /// The applicant the kit carries for `ssn`, and their photo.
 fn carried_applicant(kit: &Kit, ssn: &str) -> Result<(Validated, Option<Vec<u8>>)> {
@@ -744,17 +755,19 @@ fn make(a: MakeArgs) -> Result<()> {
     let ssn = validated.id.as_str().to_string();
 
     let making = kit.begin_making(&ssn)?;
-    let made = make_on(&mut path, &validated, &visit.card_number, &params, &profile, &mut |step| {
-        kit.making_step(step)?;
-        crash_hook(step);
-        Ok(())
-    });
+    let order = CardOrder {
+        validated: &validated,
+        card_number: &visit.card_number,
+        params: &params,
+        profile: &profile,
+    };
+    let made = issuance::device::make_card(&mut path, &order, &mut KitJournal(&mut kit));
     let (card_id, atr) = match made {
-        Ok(m) => m,
+        Ok(p) => (p.card_id.unwrap_or_default(), p.atr.unwrap_or_default()),
         Err(e) => {
-            let settled = settle(&mut kit, &mut path, &format!("{e:#}"))?;
+            let settled = settle(&mut kit, &mut path, &e.to_string())?;
             bail!(
-                "{e:#}; {}. Number {} is still reserved: fix the device and run station kit make again",
+                "{e}; {}. Number {} is still reserved: fix the device and run station kit make again",
                 settled.said,
                 making.card_number
             );
@@ -800,36 +813,31 @@ fn settle(kit: &mut Kit, path: &mut PcscCounter<'_>, reason: &str) -> Result<Set
             )
         })
     };
-    match path.whereabouts() {
-        CardPlace::NotFed if !fed => {
+    match issuance::device::put_aside(path, fed) {
+        Aside::NeverFed => {
             kit.making_not_fed(reason)?;
             said("no card had left the hopper: nothing was spent".into(), false)
         }
-        CardPlace::AtContact | CardPlace::AtPrint => match path.reject() {
-            Ok(()) => {
-                let seq = spoil(kit, reason)?;
-                said(
-                    format!("the card went to the reject box, recorded spoiled (outbox record {seq})"),
-                    false,
-                )
-            }
-            Err(e) => {
-                let seq = spoil(kit, reason)?;
-                said(
-                    format!(
-                        "the spoiled card cannot be moved ({}): take it out of the printer and put it with the \
-                         rejected cards (recorded spoiled, outbox record {seq})",
-                        e.message
-                    ),
-                    true,
-                )
-            }
-        },
-        CardPlace::Rejected => {
+        Aside::Rejected => {
+            let seq = spoil(kit, reason)?;
+            said(format!("the card went to the reject box, recorded spoiled (outbox record {seq})"), false)
+        }
+        Aside::TakeOut(Some(e)) => {
+            let seq = spoil(kit, reason)?;
+            said(
+                format!(
+                    "the spoiled card cannot be moved ({}): take it out of the printer and put it with the \
+                     rejected cards (recorded spoiled, outbox record {seq})",
+                    e.message
+                ),
+                true,
+            )
+        }
+        Aside::InRejectBox => {
             let seq = spoil(kit, reason)?;
             said(format!("the card is in the reject box, recorded spoiled (outbox record {seq})"), false)
         }
-        CardPlace::NotFed | CardPlace::Ejected => {
+        Aside::LeftPrinter => {
             let seq = spoil(kit, reason)?;
             said(
                 format!(
@@ -839,7 +847,7 @@ fn settle(kit: &mut Kit, path: &mut PcscCounter<'_>, reason: &str) -> Result<Set
                 false,
             )
         }
-        CardPlace::Unknown => {
+        Aside::TakeOut(None) => {
             let seq = spoil(kit, reason)?;
             said(
                 format!(
@@ -850,40 +858,6 @@ fn settle(kit: &mut Kit, path: &mut PcscCounter<'_>, reason: &str) -> Result<Set
             )
         }
     }
-}
-
-/// The counter's steps for one card, without the archive (the kit records it offline): feed,
-/// financial application, face, social-security application, read-back, eject; `done` is
-/// told each device step once it is done (the kit journals it). The card id and ATR (hex)
-/// read back.
-fn make_on(
-    path: &mut PcscCounter<'_>,
-    validated: &Validated,
-    card_number: &str,
-    params: &issuance::records::IssueParams,
-    profile: &firmware_profile::Profile,
-    done: &mut dyn FnMut(&str) -> Result<()>,
-) -> Result<(String, String)> {
-    let atr = path.feed().map_err(device)?;
-    done("fed")?;
-    let holder =
-        FinancialHolder { ssn: validated.id.as_str(), name: validated.name.as_str(), card_number, atr: &atr };
-    if path.personalise_financial(&holder).map_err(device)?.is_some() {
-        done("financial")?;
-    }
-    path.print(&FaceText::of(validated, card_number, params)).map_err(device)?;
-    done("printed")?;
-    let atr = path.atr().map_err(device)?;
-    let (issuer, holder) = issuance::records::card_data(validated, card_number, params, profile, &atr)?;
-    path.personalise_ssc(&atr, &issuer, &holder).map_err(device)?;
-    done("written")?;
-    let read = path.read_chip(&atr).map_err(device)?;
-    if read.issuer != issuer || read.holder != holder {
-        bail!("the chip does not hold what was written (read back)");
-    }
-    done("read")?;
-    path.eject().map_err(device)?;
-    Ok((issuer.card_id.to_string(), hex::encode_upper(&atr)))
 }
 
 /// The card the kit holds for `ssn` (pre-made, or made on this visit) and not handed over.

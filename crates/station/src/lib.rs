@@ -6,6 +6,8 @@ pub mod card_read;
 pub mod client;
 pub mod clock;
 pub mod counter;
+#[cfg(feature = "sim")]
+pub mod crash;
 pub mod faces;
 pub mod financial;
 pub mod runner;

@@ -48,17 +48,35 @@ pub struct CounterRunner {
     pub financial: Option<crate::financial::Financial>,
 }
 
-/// `STATION_CRASH_AT=step:begin|done` kills the station right after that journal line (the
-/// kill -9 tests); never set in production.
-fn crash_hook() -> Option<(Step, Phase, issuance::Crash)> {
-    let spec = std::env::var("STATION_CRASH_AT").ok()?;
-    let (step, phase) = spec.split_once(':')?;
-    let phase = match phase {
-        "begin" => Phase::Begin,
-        "done" => Phase::Done,
-        _ => return None,
-    };
-    Some((Step::parse(step)?, phase, issuance::Crash::Kill))
+/// The progress callback with the kill -9 tests' crash hook in front: `STATION_CRASH_AT=
+/// step:begin|done` kills the station right after that journal line. Only in builds with the
+/// simulators; elsewhere the callback as it is.
+#[cfg(feature = "sim")]
+fn crash_hooked<'p>(
+    progress: &'p mut (dyn FnMut(i64, Step, Phase) + Send),
+) -> impl FnMut(i64, Step, Phase) + Send + 'p {
+    let at = std::env::var("STATION_CRASH_AT").ok().and_then(|spec| {
+        let (step, phase) = spec.split_once(':')?;
+        let phase = match phase {
+            "begin" => Phase::Begin,
+            "done" => Phase::Done,
+            _ => return None,
+        };
+        Some((Step::parse(step)?, phase))
+    });
+    move |job, step, phase| {
+        progress(job, step, phase);
+        if at == Some((step, phase)) {
+            crate::crash::kill_now(step.name());
+        }
+    }
+}
+
+#[cfg(not(feature = "sim"))]
+fn crash_hooked<'p>(
+    progress: &'p mut (dyn FnMut(i64, Step, Phase) + Send),
+) -> impl FnMut(i64, Step, Phase) + Send + 'p {
+    progress
 }
 
 macro_rules! with_engine {
@@ -87,6 +105,7 @@ macro_rules! with_engine {
             card_timeout: Duration::from_secs(15),
             financial: financial.as_ref(),
         };
+        let mut hooked = crash_hooked($progress);
         let mut $engine = Engine {
             local,
             province: province.as_ref(),
@@ -94,9 +113,8 @@ macro_rules! with_engine {
             path: &mut path,
             profile,
             operator: $operator,
-            crash_at: crash_hook(),
             lease_seconds: *lease_seconds,
-            progress: Some($progress),
+            progress: Some(&mut hooked),
         };
         $body
     }};
@@ -130,9 +148,8 @@ impl Desk for CounterDesk {
             path: &mut no_devices,
             profile: &self.profile,
             operator: request.operator.clone(),
-            crash_at: crash_hook(),
             lease_seconds: self.lease_seconds,
-            progress: Some(progress),
+            progress: Some(&mut crash_hooked(progress)),
         };
         engine.prepare(applicant, &params, request.reissue_of.as_deref())
     }
@@ -220,7 +237,7 @@ impl Camera {
         std::thread::Builder::new()
             .name("camera".into())
             .spawn(move || {
-                let mut source = match photo::source::open_source(&selector) {
+                let mut source = match photo::open_source(&selector) {
                     Ok(s) => {
                         let _ = ready_tx.send(Ok(s.describe()));
                         s
@@ -457,13 +474,7 @@ impl FaceRenderer for PreviewFaces {
     fn render(&self, face: &FaceText) -> Result<PrintJob, String> {
         let job = self.inner.render(face)?;
         // What the printer is sent, put back together: the preview shows those very panels.
-        let png = card_face::unpack(job.panels()).ok().and_then(|panels| {
-            let mut png = Vec::new();
-            card_face::composite(&panels)
-                .write_to(&mut std::io::Cursor::new(&mut png), card_face::image::ImageFormat::Png)
-                .ok()
-                .map(|()| png)
-        });
+        let png = crate::faces::preview_png(&job);
         *self.panel.rendered.lock().unwrap_or_else(|p| p.into_inner()) = png;
         Ok(job)
     }

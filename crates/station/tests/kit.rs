@@ -274,7 +274,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
 
     // Killed right after the feed, then (settling the first) right after the chip was
     // written: each make is found interrupted, its card rejected and recorded spoiled.
-    for (step, attempt) in [("fed", 2), ("written", 3)] {
+    for (step, attempt) in [("feed-card", 2), ("personalise-ssc", 3)] {
         let out = kit.crash(&["make", "--ssn", &ssn(0)], step);
         if attempt == 3 {
             assert!(out.contains("(attempt 2) settled: the card went to the reject box"), "{out}");

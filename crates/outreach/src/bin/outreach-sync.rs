@@ -47,9 +47,8 @@ fn run(args: Args) -> Result<outreach::SyncReport, outreach::SyncError> {
     let mut kit = outreach::Kit::open(&args.store, &args.operator, &password)?;
     let archive: Box<dyn ProvincialArchive> = match (&args.url, &args.ca, &args.sqlite) {
         (Some(url), Some(ca), None) => {
-            let identity = outreach::identity::for_connection(&kit, args.identity.as_deref(), &mut |w| {
-                eprintln!("warning: {w}")
-            })?;
+            let identity =
+                kit.identity_for_connection(args.identity.as_deref(), &mut |w| eprintln!("warning: {w}"))?;
             Box::new(
                 provincial::Client::from_pem(url, ca, identity.pem(), Duration::from_secs(args.timeout))
                     .map_err(|e| outreach::KitError::Store(e.to_string()))?,
