@@ -411,8 +411,11 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let reasons: Vec<&str> = spoiled.iter().map(|(_, _, _, reason)| reason.as_str()).collect();
     assert_eq!(reasons.len(), 3, "{spoiled:?}");
     assert!(reasons[0].contains("card at the contact station"), "{reasons:?}");
-    assert!(reasons[1].contains("interrupted (done: fed)"), "{reasons:?}");
-    assert!(reasons[2].contains("interrupted (done: fed, printed, written)"), "{reasons:?}");
+    assert!(reasons[1].contains("interrupted (done: feed-card)"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("interrupted (done: feed-card, personalise-financial, print-face, personalise-ssc)"),
+        "{reasons:?}"
+    );
     for (_, holder, number, _) in &spoiled {
         assert_eq!((holder, number), (&ssn(0), &reserved));
     }
