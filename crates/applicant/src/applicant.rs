@@ -267,6 +267,19 @@ impl fmt::Display for AccountElement {
 pub struct MissingElements(pub Vec<AccountElement>);
 
 /// Collects errors and warnings across the whole applicant.
+/// The file name of a photo path `photos/NAME.jpg` (or `.jpeg`, `.png`): one plain name in the
+/// station's photo directory, so an applicant's form can never make the station read another
+/// file (no `/`, no `..`, no hidden name, no control character).
+pub fn photo_name(path: &str) -> Option<&str> {
+    let name = path.strip_prefix("photos/")?;
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let plain = !name.is_empty()
+        && name.chars().count() <= 128
+        && !name.starts_with('.')
+        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    (plain && matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))).then_some(name)
+}
+
 #[derive(Default)]
 struct Report {
     errors: Vec<FieldError>,
@@ -485,6 +498,16 @@ impl Applicant {
         self.check_contact(&mut r);
         let guardian = self.check_guardian(today, rules, age, id.as_ref(), &mut r);
 
+        if let Some(photo) = self.photo.as_deref().filter(|p| !p.trim().is_empty()) {
+            if photo_name(photo).is_none() {
+                r.error(
+                    "photo",
+                    "photo-path",
+                    "the photo must be a file of the station's photo directory, named photos/NAME.jpg (or .png)",
+                    "take the photo at the counter, or copy the applicant's photo into the photo directory and name it there",
+                );
+            }
+        }
         if !present(&self.photo) && age.is_some_and(|a| a >= rules.photo_optional_under) {
             r.error(
                 "photo",
@@ -917,6 +940,29 @@ mod tests {
         assert_eq!(g.relation, "母亲");
         assert_eq!(g.id.sex, Some(Sex::Female));
         load(include_str!("../testdata/minor.json")).account_opening_check().expect("nine elements");
+    }
+
+    #[test]
+    fn a_photo_is_a_plain_name_in_the_photo_directory() {
+        for good in ["photos/zhang-san.jpg", "photos/张三.JPG", "photos/p0.png"] {
+            assert!(photo_name(good).is_some(), "{good}");
+        }
+        for bad in [
+            "../../../../etc/ssl/certs/ca-certificates.crt",
+            "photos/../station.db",
+            "photos/a/b.jpg",
+            "photos/.hidden.jpg",
+            "/etc/passwd",
+            "photos/x.txt",
+            "photos/x\u{0}.jpg",
+            "zhang.jpg",
+        ] {
+            assert!(photo_name(bad).is_none(), "{bad}");
+        }
+        let mut a = load(include_str!("../testdata/adult.json"));
+        a.photo = Some("../../../../etc/ssl/certs/ca-certificates.crt".into());
+        let e = a.validate(Date::new(2026, 12, 4).expect("date")).expect_err("refused");
+        assert!(e.has("photo", "photo-path"), "{e}");
     }
 
     #[test]

@@ -73,8 +73,8 @@ pub mod name;
 mod region;
 
 pub use applicant::{
-    AccountElement, Applicant, Contact, Employer, Guardian, Holder, MissingElements, Rules, Validated,
-    ValidatedGuardian, Validity,
+    photo_name, AccountElement, Applicant, Contact, Employer, Guardian, Holder, MissingElements, Rules,
+    Validated, ValidatedGuardian, Validity,
 };
 pub use card_number::{CardNumber, CardNumberError};
 pub use codes::{CodeError, Ethnicity, Nationality, Sex, ETHNICITIES};

@@ -11,7 +11,19 @@ use printer::{CardWhereabouts, FaultKind, PrintJob, Printer, PrinterError, Stati
 /// Turns the face text into the printer's panels (the card-face layout).
 pub trait FaceRenderer {
     /// The panels of one face.
-    fn render(&self, face: &FaceText) -> Result<PrintJob, String>;
+    fn render(&self, face: &FaceText) -> Result<PrintJob, FaceProblem>;
+}
+
+/// Why a face cannot be composed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaceProblem {
+    /// The applicant's photo: not a plain file of the photo directory, too large, gone or not
+    /// an image. The operator takes it again; no card was spent on it.
+    #[error("photo: {0}: take the photo again (or load the applicant's file again)")]
+    Photo(String),
+    /// The layout itself (template, fonts, a value it cannot print): stop and call for service.
+    #[error("card face: {0}")]
+    Layout(String),
 }
 
 /// PC/SC readers and a card printer, as one counter.
@@ -52,10 +64,12 @@ fn card_err(step: &str, e: impl std::fmt::Display) -> DeviceError {
 
 impl PcscCounter<'_> {
     fn render(&self, face: &FaceText) -> Result<PrintJob, DeviceError> {
-        self.faces.render(face).map_err(|e| DeviceError {
-            step: "render the card face".into(),
-            message: e,
-            action: DeviceAction::Stop,
+        self.faces.render(face).map_err(|e| {
+            let action = match &e {
+                FaceProblem::Photo(_) => DeviceAction::Operator("take the applicant's photo again".into()),
+                FaceProblem::Layout(_) => DeviceAction::Stop,
+            };
+            DeviceError { step: "render the card face".into(), message: e.to_string(), action }
         })
     }
 

@@ -2,13 +2,13 @@
 //! photo read from the station's photo directory; card-face's panels handed to the printer as
 //! its job, and the job put back together for the page's preview.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use card_face::{FaceData, Panels, Photo, Renderer};
 use issuance::FaceText;
 use printer::{JobError, Plane, PrintJob};
 
-use crate::counter::FaceRenderer;
+use crate::counter::{FaceProblem, FaceRenderer};
 
 /// Renders faces with a card-face template; photo paths of applicants are relative to
 /// `photo_dir` (the data directory: `photos/...`).
@@ -32,18 +32,31 @@ impl CardFaceRenderer {
     }
 }
 
+/// The largest photo file the station reads (a card photo at 350 dpi is some tens of kB).
+pub const MAX_PHOTO_BYTES: u64 = 2 * 1024 * 1024;
+
+/// Reads an applicant's photo `photos/NAME` from the data directory: a plain name (the
+/// applicant crate's rule), a regular file (not a link), not over [`MAX_PHOTO_BYTES`]. The
+/// answer never says whether some other file exists on the counter PC.
+pub fn read_photo(data_dir: &Path, photo: &str) -> Result<Vec<u8>, FaceProblem> {
+    let name = applicant::photo_name(photo).ok_or_else(|| {
+        FaceProblem::Photo("not a file name of the photo directory (photos/NAME.jpg)".into())
+    })?;
+    let path = data_dir.join("photos").join(name);
+    let unusable = || FaceProblem::Photo(format!("photos/{name} is missing or not a plain photo file"));
+    let meta = std::fs::symlink_metadata(&path).map_err(|_| unusable())?;
+    if !meta.file_type().is_file() {
+        return Err(unusable());
+    }
+    if meta.len() > MAX_PHOTO_BYTES {
+        return Err(FaceProblem::Photo(format!("photos/{name} is over {} MiB", MAX_PHOTO_BYTES >> 20)));
+    }
+    std::fs::read(&path).map_err(|_| unusable())
+}
+
 impl FaceRenderer for CardFaceRenderer {
-    fn render(&self, face: &FaceText) -> Result<PrintJob, String> {
-        let photo = match &face.photo {
-            None => None,
-            Some(p) => {
-                let path = self.photo_dir.join(p);
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    format!("photo {}: {e}: capture it again (station photo capture)", path.display())
-                })?;
-                Some(bytes)
-            }
-        };
+    fn render(&self, face: &FaceText) -> Result<PrintJob, FaceProblem> {
+        let photo = face.photo.as_deref().map(|p| read_photo(&self.photo_dir, p)).transpose()?;
         self.render_with_photo(face, photo)
     }
 }
@@ -51,7 +64,11 @@ impl FaceRenderer for CardFaceRenderer {
 impl CardFaceRenderer {
     /// The face with the photo given as its encoded bytes (an outreach kit carries them sealed
     /// in its store, never as a file).
-    pub fn render_with_photo(&self, face: &FaceText, photo: Option<Vec<u8>>) -> Result<PrintJob, String> {
+    pub fn render_with_photo(
+        &self,
+        face: &FaceText,
+        photo: Option<Vec<u8>>,
+    ) -> Result<PrintJob, FaceProblem> {
         let photo = photo.map(Photo::Encoded);
         let data = FaceData {
             name: face.name.clone(),
@@ -63,8 +80,11 @@ impl CardFaceRenderer {
             expiry_date: face.expiry_date.clone(),
             photo,
         };
-        let panels = self.renderer.panels(&data).map_err(|e| e.to_string())?;
-        print_job(panels).map_err(|e| e.to_string())
+        let panels = self.renderer.panels(&data).map_err(|e| match e {
+            card_face::FaceError::Photo(why) => FaceProblem::Photo(why),
+            other => FaceProblem::Layout(other.to_string()),
+        })?;
+        print_job(panels).map_err(|e| FaceProblem::Layout(e.to_string()))
     }
 }
 
@@ -102,4 +122,33 @@ pub fn preview_png(job: &PrintJob) -> Option<Vec<u8>> {
         .write_to(&mut std::io::Cursor::new(&mut png), card_face::image::ImageFormat::Png)
         .ok()?;
     Some(png)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_photo_is_read_only_as_a_plain_file_of_the_photo_directory() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join("photos")).expect("photos");
+        std::fs::write(dir.path().join("photos/p0.jpg"), b"jpeg").expect("photo");
+        std::fs::write(dir.path().join("secret.db"), b"applicants").expect("db");
+        std::os::unix::fs::symlink(dir.path().join("secret.db"), dir.path().join("photos/link.jpg"))
+            .expect("link");
+        std::fs::write(dir.path().join("photos/big.jpg"), vec![0u8; (MAX_PHOTO_BYTES + 1) as usize])
+            .expect("big");
+        assert_eq!(read_photo(dir.path(), "photos/p0.jpg").expect("read"), b"jpeg");
+        let refused = |p: &str| match read_photo(dir.path(), p) {
+            Err(FaceProblem::Photo(why)) => why,
+            other => panic!("{p}: {other:?}"),
+        };
+        assert!(refused("photos/../secret.db").contains("not a file name"));
+        assert!(refused("../../../../etc/ssl/certs/ca-certificates.crt").contains("not a file name"));
+        assert!(refused("photos/big.jpg").contains("over 2 MiB"));
+        // A link and a missing file get the same answer: no oracle of what exists on the PC.
+        let link = refused("photos/link.jpg");
+        let missing = refused("photos/none.jpg");
+        assert_eq!(link.replace("link", "none"), missing);
+    }
 }

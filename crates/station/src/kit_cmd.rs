@@ -29,7 +29,7 @@ use outreach::identity::{renewal_warning, standing, Standing};
 use outreach::{Kit, KitIdentity};
 use printer::PrintJob;
 use serde::{Deserialize, Serialize};
-use station::counter::{FaceRenderer, PcscCounter};
+use station::counter::{FaceProblem, FaceRenderer, PcscCounter};
 
 #[derive(clap::Subcommand)]
 pub enum KitCmd {
@@ -638,7 +638,7 @@ struct CarriedFaces {
 }
 
 impl FaceRenderer for CarriedFaces {
-    fn render(&self, face: &FaceText) -> Result<PrintJob, String> {
+    fn render(&self, face: &FaceText) -> Result<PrintJob, FaceProblem> {
         self.layout.render_with_photo(face, self.photo.clone())
     }
 }

@@ -18,7 +18,7 @@ use issuance::records::IssueParams;
 use issuance::{Engine, FaceText, IssueError, JobOutcome, Phase, Step};
 use printer::{PrintJob, Printer};
 
-use crate::counter::{FaceRenderer, PcscCounter};
+use crate::counter::{FaceProblem, FaceRenderer, PcscCounter};
 
 /// Everything one counter issues with.
 pub struct CounterRunner {
@@ -471,7 +471,7 @@ struct PreviewFaces {
 }
 
 impl FaceRenderer for PreviewFaces {
-    fn render(&self, face: &FaceText) -> Result<PrintJob, String> {
+    fn render(&self, face: &FaceText) -> Result<PrintJob, FaceProblem> {
         let job = self.inner.render(face)?;
         // What the printer is sent, put back together: the preview shows those very panels.
         let png = crate::faces::preview_png(&job);
@@ -484,8 +484,8 @@ impl FaceRenderer for PreviewFaces {
 struct NoFaces;
 
 impl FaceRenderer for NoFaces {
-    fn render(&self, _: &FaceText) -> Result<PrintJob, String> {
-        Err("no face layout".into())
+    fn render(&self, _: &FaceText) -> Result<PrintJob, FaceProblem> {
+        Err(FaceProblem::Layout("no face layout".into()))
     }
 }
 

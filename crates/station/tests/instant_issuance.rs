@@ -146,7 +146,7 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     );
     let rolled = local.ledger().expect("ledger").into_iter().find(|e| e.event == "application.rolled_back");
     let why = rolled.expect("the rollback is ledgered").detail;
-    assert!(why.contains("photo") && why.contains("capture it again"), "{why}");
+    assert!(why.contains("photo") && why.contains("take the photo again"), "{why}");
     // The claim was released: the next person gets the number.
     c.issue(1);
     assert_eq!(c.wait_job(2), "done");

@@ -413,7 +413,8 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     assert!(reasons[0].contains("card at the contact station"), "{reasons:?}");
     assert!(reasons[1].contains("interrupted (done: feed-card)"), "{reasons:?}");
     assert!(
-        reasons[2].contains("interrupted (done: feed-card, personalise-financial, print-face, personalise-ssc)"),
+        reasons[2]
+            .contains("interrupted (done: feed-card, personalise-financial, print-face, personalise-ssc)"),
         "{reasons:?}"
     );
     for (_, holder, number, _) in &spoiled {
