@@ -212,6 +212,16 @@ fn sessions_roles_and_the_audit_trail() {
     assert_eq!(no_issue.status(), 403, "auditors issue nothing");
     let mut typo = job_body("张三");
     typo["applicant"]["holder"]["id_number"] = "110105194912310021".into();
+    let mut elsewhere = job_body("张三");
+    elsewhere["applicant"]["photo"] = "../../../../etc/ssl/certs/ca-certificates.crt".into();
+    let refused =
+        f.http.post(format!("{}/api/jobs", f.base)).bearer_auth(&op).json(&elsewhere).send().expect("issue");
+    assert_eq!(refused.status(), 422, "a photo outside the photo directory");
+    let verdict: serde_json::Value = refused.json().expect("json");
+    assert!(
+        verdict["errors"].as_array().is_some_and(|e| e.iter().any(|e| e["rule"] == "photo-path")),
+        "{verdict}"
+    );
     for (body, what) in
         [(serde_json::json!({"applicant": {"anything": 1}}), "any JSON"), (typo, "a wrong check character")]
     {
