@@ -174,6 +174,17 @@ pub fn card_number(prefix: char, n: u32) -> Option<String> {
     applicant::CardNumber::with_check(&format!("{prefix}{n:07}")).ok().map(|c| c.as_str().to_string())
 }
 
+/// Opens (creating) an SQLite file that only the station's user may read (0600): it holds
+/// applicants' data. SQLite gives its -wal and -shm files the database file's mode.
+pub(crate) fn open_private(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path);
+    if created.is_ok() {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    rusqlite::Connection::open(path)
+}
+
 /// Unix seconds now.
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)

@@ -161,7 +161,7 @@ pub struct LocalArchive {
 impl LocalArchive {
     /// Opens (creating and migrating) the archive at `path` for `station`.
     pub fn open(path: impl AsRef<Path>, station: &str) -> Result<LocalArchive, ArchiveError> {
-        let mut conn = Connection::open(path).map_err(store_err)?;
+        let mut conn = crate::open_private(path.as_ref()).map_err(store_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(store_err)?;
@@ -715,6 +715,21 @@ fn migrate(conn: &mut Connection) -> Result<(), ArchiveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_archive_files_are_the_stations_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.db");
+        let a = LocalArchive::open(&path, "S1").expect("open");
+        a.append_ledger("op", None, None, "test.entry", &serde_json::json!({})).expect("ledger");
+        let province = dir.path().join("provincial.db");
+        crate::SqliteProvincial::open(&province, "S1", 'B').expect("province");
+        for file in [path.clone(), path.with_extension("db-wal"), province] {
+            let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+    }
 
     fn archive() -> (tempfile::TempDir, LocalArchive) {
         let dir = tempfile::tempdir().expect("tmp");

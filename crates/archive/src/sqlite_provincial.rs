@@ -63,7 +63,7 @@ impl SqliteProvincial {
         station: &str,
         prefix: char,
     ) -> Result<SqliteProvincial, ArchiveError> {
-        let mut conn = Connection::open(path).map_err(store_err)?;
+        let mut conn = crate::open_private(path.as_ref()).map_err(store_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;

@@ -167,9 +167,10 @@ fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("the {kind} is empty: capture it again")));
     }
     let digest = hex::encode(card_crypto::sm3(&bytes));
-    std::fs::create_dir_all(dir).map_err(internal)?;
+    // Whole and private on disk before the ledger line that names it.
     let name = format!("{card}-{kind}-{digest}");
-    std::fs::write(dir.join(&name), &bytes).map_err(|e| internal(format!("keeping the {kind}: {e}")))?;
+    crate::files::write_atomic(dir, &name, &bytes)
+        .map_err(|e| internal(format!("keeping the {kind}: {e}")))?;
     Ok(digest)
 }
 

@@ -168,7 +168,7 @@ impl Config {
 
     /// The embedded default in `data_dir`: creates the three first accounts once.
     pub fn embedded(data_dir: &Path) -> Result<Config, ConfigError> {
-        std::fs::create_dir_all(data_dir)
+        crate::files::private_dir(data_dir)
             .map_err(|source| ConfigError::Io { path: data_dir.into(), source })?;
         let accounts_path = data_dir.join("accounts.toml");
         if !accounts_path.exists() {

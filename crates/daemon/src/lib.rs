@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod cards_api;
 pub mod config;
+pub mod files;
 mod form;
 pub mod login;
 pub mod state;

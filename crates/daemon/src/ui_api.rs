@@ -159,14 +159,11 @@ fn capture_photo(ui: &UiState) -> Result<serde_json::Value, ApiError> {
             photo::source::decode_frame(&bytes).map_err(|e| internal(format!("camera frame: {e}")))?;
         match processor.process(&frame) {
             Ok(card_photo) => {
-                std::fs::create_dir_all(&ui.inner.photo_dir)
-                    .map_err(|e| internal(format!("{}: {e}", ui.inner.photo_dir.display())))?;
                 let random: String =
                     crate::auth::random_bytes(8).iter().map(|b| format!("{b:02x}")).collect();
                 let name = format!("capture-{random}.jpg");
-                let path = ui.inner.photo_dir.join(&name);
-                std::fs::write(&path, &card_photo.jpeg)
-                    .map_err(|e| internal(format!("{}: {e}", path.display())))?;
+                crate::files::write_atomic(&ui.inner.photo_dir, &name, &card_photo.jpeg)
+                    .map_err(|e| internal(format!("{}: {e}", ui.inner.photo_dir.display())))?;
                 let report = processor.check(&card_photo.jpeg);
                 return Ok(serde_json::json!({
                     "passed": report.passed(),

@@ -26,7 +26,8 @@ pub fn open_archives(
     data_dir: &Path,
     station: &str,
 ) -> Result<(Arc<LocalArchive>, archive::SqliteProvincial)> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    // The station's alone: applicants' forms, photos, signatures and the ledger live here.
+    daemon::files::private_dir(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let local = Arc::new(LocalArchive::open(data_dir.join("station.db"), station)?);
     let province = archive::SqliteProvincial::open(data_dir.join("provincial.db"), station, 'B')?;
     Ok((local, province))
