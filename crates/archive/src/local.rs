@@ -258,6 +258,27 @@ impl LocalArchive {
             .map_err(store_err)
     }
 
+    /// Changes a card's status and writes the ledger line that says why, in one transaction:
+    /// the two never disagree, whatever stops the station between them (RULE 5).
+    pub fn set_card_status_ledgered(
+        &self,
+        card_number: &str,
+        status: CardStatus,
+        record: &LedgerRecord<'_>,
+    ) -> Result<LedgerEntry, ArchiveError> {
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        tx.execute(
+            "UPDATE cards SET status = ?2, updated_at = ?3 WHERE card_number = ?1",
+            params![card_number, status.as_str(), now()],
+        )
+        .map_err(store_err)?;
+        let entry = self.append_in(&tx, record)?;
+        tx.commit().map_err(store_err)?;
+        Ok(entry)
+    }
+
     /// A card's status, if the station made it.
     pub fn card_status(&self, card_number: &str) -> Result<Option<CardStatus>, ArchiveError> {
         let s: Option<String> = self
@@ -581,19 +602,53 @@ impl LocalArchive {
         succeeded: bool,
         reason: Option<&str>,
     ) -> Result<u32, ArchiveError> {
-        let conn = self.conn();
-        let attempt: u32 = conn
+        self.record_handover(card_number, succeeded, reason, None, |_| None)
+    }
+
+    /// A hand-over attempt with its ledger line (`ledger(attempt)`: event and detail, written
+    /// by `operator`) and, when it succeeded and `issued` is set, the card issued: one
+    /// transaction. The attempt's number.
+    pub fn record_handover(
+        &self,
+        card_number: &str,
+        succeeded: bool,
+        reason: Option<&str>,
+        operator: Option<&str>,
+        ledger: impl FnOnce(u32) -> Option<(&'static str, serde_json::Value)>,
+    ) -> Result<u32, ArchiveError> {
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        let attempt: u32 = tx
             .query_row(
                 "SELECT count(*) + 1 FROM handover_attempts WHERE card_number = ?1",
                 [card_number],
                 |r| r.get(0),
             )
             .map_err(store_err)?;
-        conn.execute(
+        tx.execute(
             "INSERT INTO handover_attempts (card_number, attempt, succeeded, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![card_number, attempt, i64::from(succeeded), reason, now()],
         )
         .map_err(store_err)?;
+        if let (Some(operator), Some((event, detail))) = (operator, ledger(attempt)) {
+            let record = LedgerRecord {
+                operator,
+                application_id: None,
+                card_number: Some(card_number),
+                event,
+                detail: &detail,
+            };
+            self.append_in(&tx, &record)?;
+            if succeeded {
+                tx.execute(
+                    "UPDATE cards SET status = ?2, updated_at = ?3 WHERE card_number = ?1",
+                    params![card_number, CardStatus::Issued.as_str(), now()],
+                )
+                .map_err(store_err)?;
+            }
+        }
+        tx.commit().map_err(store_err)?;
         Ok(attempt)
     }
 
@@ -715,6 +770,52 @@ fn migrate(conn: &mut Connection) -> Result<(), ArchiveError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_and_its_ledger_line_are_written_together() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        a.upsert_person(&PersonRow {
+            ssn: "11010519491231002X".into(),
+            name: "张三".into(),
+            sex: None,
+            birth_date: None,
+        })
+        .expect("person");
+        let app = a.open_application("11010519491231002X", "new", "{}").expect("application");
+        a.record_card(app, "11010519491231002X", "B00000019", "00", "3B00").expect("card");
+        let detail = serde_json::json!({"photo_sm3": "ab"});
+        let record = LedgerRecord {
+            operator: "op",
+            application_id: None,
+            card_number: Some("B00000019"),
+            event: "card.activated",
+            detail: &detail,
+        };
+        // The ledger refuses a line that would break its chain: nothing is changed then.
+        a.conn()
+            .execute(
+                "CREATE TRIGGER no_more BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+                [],
+            )
+            .expect("trigger");
+        a.set_card_status_ledgered("B00000019", CardStatus::Active, &record).expect_err("the ledger refused");
+        assert_eq!(
+            a.card_status("B00000019").expect("status"),
+            Some(CardStatus::Made),
+            "no status without its line"
+        );
+        a.conn().execute("DROP TRIGGER no_more", []).expect("drop");
+        a.set_card_status_ledgered("B00000019", CardStatus::Active, &record).expect("both");
+        assert_eq!(a.card_status("B00000019").expect("status"), Some(CardStatus::Active));
+        assert_eq!(a.ledger().expect("ledger").last().map(|e| e.event.as_str()), Some("card.activated"));
+        let n = a
+            .record_handover("B00000019", false, Some("not at home"), Some("op"), |n| {
+                Some(("card.handover_failed", serde_json::json!({"attempt": n})))
+            })
+            .expect("attempt");
+        assert_eq!(n, 1);
+    }
 
     #[test]
     fn the_archive_files_are_the_stations_alone() {

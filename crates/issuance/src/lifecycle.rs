@@ -48,6 +48,16 @@ fn require_status(
     }
 }
 
+/// The ledger line of a card's change of status, written with it.
+fn ledger<'a>(
+    operator: &'a str,
+    card: &'a str,
+    event: &'a str,
+    detail: &'a serde_json::Value,
+) -> archive::local::LedgerRecord<'a> {
+    archive::local::LedgerRecord { operator, application_id: None, card_number: Some(card), event, detail }
+}
+
 fn rule(rule: u8, message: impl Into<String>) -> LifecycleError {
     LifecycleError::Rule { rule, message: message.into() }
 }
@@ -103,13 +113,11 @@ pub fn activate(
 ) -> Result<(), LifecycleError> {
     check_face_to_face(e)?;
     require_status(local, card, CardStatus::Issued, "only an issued card is activated")?;
-    local.set_card_status(card, CardStatus::Active)?;
-    local.append_ledger(
-        operator,
-        None,
-        Some(card),
-        "card.activated",
-        &serde_json::json!({"channel": "counter", "photo_sm3": e.photo_sm3, "id_checked": true}),
+    let detail = serde_json::json!({"channel": "counter", "photo_sm3": e.photo_sm3, "id_checked": true});
+    local.set_card_status_ledgered(
+        card,
+        CardStatus::Active,
+        &ledger(operator, card, "card.activated", &detail),
     )?;
     Ok(())
 }
@@ -169,20 +177,18 @@ pub fn handover_attempt(
     if !completes_instant {
         require_status(local, card, CardStatus::Made, "only a card in stock is handed over")?;
     }
-    let n = local.record_handover_attempt(card, failure.is_none(), failure)?;
-    let (event, detail) = match outcome {
-        Handover::Delivered { signer, signature_sm3 } => (
-            "card.handed_over",
-            serde_json::json!({"attempt": n, "signer": signer, "signature_sm3": signature_sm3, "method": "in person at the counter"}),
-        ),
-        Handover::Failed { reason } => {
-            ("card.handover_failed", serde_json::json!({"attempt": n, "reason": reason}))
-        }
-    };
-    local.append_ledger(operator, None, Some(card), event, &detail)?;
-    if failure.is_none() {
-        local.set_card_status(card, CardStatus::Issued)?;
-    }
+    // The attempt, its ledger line and the card issued: one transaction.
+    let n = local.record_handover(card, failure.is_none(), failure, Some(operator), |n| {
+        Some(match outcome {
+            Handover::Delivered { signer, signature_sm3 } => (
+                "card.handed_over",
+                serde_json::json!({"attempt": n, "signer": signer, "signature_sm3": signature_sm3, "method": "in person at the counter"}),
+            ),
+            Handover::Failed { reason } => {
+                ("card.handover_failed", serde_json::json!({"attempt": n, "reason": reason}))
+            }
+        })
+    })?;
     Ok(n)
 }
 
@@ -273,13 +279,11 @@ pub fn recall(
         }
         Err(e) => return Err(e.into()),
     }
-    local.set_card_status(card, CardStatus::Recalled)?;
-    local.append_ledger(
-        operator,
-        None,
-        Some(card),
-        "card.recalled",
-        &serde_json::json!({"reasons": failures, "province": "recalled"}),
+    let detail = serde_json::json!({"reasons": failures, "province": "recalled"});
+    local.set_card_status_ledgered(
+        card,
+        CardStatus::Recalled,
+        &ledger(operator, card, "card.recalled", &detail),
     )?;
     Ok(())
 }
@@ -348,14 +352,9 @@ pub fn cancel_for_deceased(
     })?;
     let mut here = Vec::new();
     for card in local.cards(None)?.into_iter().filter(|c| c.ssn == ssn && c.status.is_live()) {
-        local.set_card_status(&card.card_number, CardStatus::Cancelled)?;
-        local.append_ledger(
-            operator,
-            None,
-            Some(&card.card_number),
-            "card.cancelled",
-            &serde_json::json!({"reason": "holder deceased", "holder": applicant::mask_id(ssn)}),
-        )?;
+        let detail = serde_json::json!({"reason": "holder deceased", "holder": applicant::mask_id(ssn)});
+        let record = ledger(operator, &card.card_number, "card.cancelled", &detail);
+        local.set_card_status_ledgered(&card.card_number, CardStatus::Cancelled, &record)?;
         here.push(card.card_number);
     }
     for card in cancelled.iter().filter(|c| !here.contains(c)) {
@@ -462,16 +461,15 @@ pub fn report_loss(
         Err(archive::ArchiveError::Refused(archive::Refusal::NotLive { .. })) if status.is_some() => {}
         Err(e) => return Err(e.into()),
     }
+    let detail =
+        serde_json::json!({"card_number": card, "reason": "loss", "holder_at_counter": holder_at_counter});
+    let record = ledger(operator, card, "card.stopped", &detail);
     if status.is_some() {
-        local.set_card_status(card, CardStatus::Stopped)?;
+        local.set_card_status_ledgered(card, CardStatus::Stopped, &record)?;
+    } else {
+        // Made elsewhere: only the ledger of this station says it saw the loss.
+        local.append_ledger(operator, None, Some(card), "card.stopped", &detail)?;
     }
-    local.append_ledger(
-        operator,
-        None,
-        Some(card),
-        "card.stopped",
-        &serde_json::json!({"card_number": card, "reason": "loss", "holder_at_counter": holder_at_counter}),
-    )?;
     Ok(())
 }
 
