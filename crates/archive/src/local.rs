@@ -559,15 +559,34 @@ pub struct CustodyApproval {
 
 impl LocalArchive {
     /// Records a custody approval (the schema refuses other groups and an empty reason).
-    pub fn add_custody_approval(&self, a: &CustodyApproval) -> Result<(), ArchiveError> {
-        self.conn()
-            .execute(
+    pub fn add_custody_approval(
+        &self,
+        a: &CustodyApproval,
+        ledger: &LedgerRecord<'_>,
+    ) -> Result<(), ArchiveError> {
+        self.with_ledger(ledger, |tx| {
+            tx.execute(
                 "INSERT INTO custody_approvals (card_number, holder_group, custodian, custodian_id, approved_by, reason,
                      valid_until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![a.card_number, a.holder_group, a.custodian, a.custodian_id, a.approved_by, a.reason, a.valid_until, now()],
             )
             .map(|_| ())
-            .map_err(store_err)
+        })
+    }
+
+    /// Runs `write` and appends `ledger` in one transaction: a record of the card's life is
+    /// never without its ledger line, nor the line without it (RULE 5).
+    fn with_ledger(
+        &self,
+        ledger: &LedgerRecord<'_>,
+        write: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), ArchiveError> {
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        write(&tx).map_err(store_err)?;
+        self.append_in(&tx, ledger)?;
+        tx.commit().map_err(store_err)
     }
 
     /// The custody approvals of a card.
@@ -671,14 +690,15 @@ impl LocalArchive {
         bank: &str,
         chosen_by: &str,
         fee_fen: i64,
+        ledger: &LedgerRecord<'_>,
     ) -> Result<(), ArchiveError> {
-        self.conn()
-            .execute(
+        self.with_ledger(ledger, |tx| {
+            tx.execute(
                 "INSERT INTO replacements (ssn, old_card, bank, chosen_by, fee_fen, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![ssn, old_card, bank, chosen_by, fee_fen, now()],
             )
             .map(|_| ())
-            .map_err(store_err)
+        })
     }
 
     /// How many replacements a person has had.

@@ -148,15 +148,10 @@ pub fn hand_to_custodian(
             "the approval must come from a supervisor other than the operator handing the card over",
         ));
     }
-    local.add_custody_approval(approval)?;
-    local.append_ledger(
-        operator,
-        None,
-        Some(&approval.card_number),
-        "card.custody",
-        &serde_json::json!({"group": approval.holder_group, "custodian": approval.custodian, "custodian_id": approval.custodian_id,
-            "approved_by": approval.approved_by, "until": approval.valid_until}),
-    )?;
+    let detail = serde_json::json!({"group": approval.holder_group, "custodian": approval.custodian, "custodian_id": approval.custodian_id,
+        "approved_by": approval.approved_by, "until": approval.valid_until});
+    local
+        .add_custody_approval(approval, &ledger(operator, &approval.card_number, "card.custody", &detail))?;
     Ok(())
 }
 
@@ -320,14 +315,9 @@ pub fn replace(
             "the first replacement is free: set the fee to 0 (the bank settles with the card centre)",
         ));
     }
-    local.record_replacement(&ssn, old_card, bank, "person", fee_fen)?;
-    local.append_ledger(
-        operator,
-        None,
-        Some(old_card),
-        "card.replacement",
-        &serde_json::json!({"bank": bank, "chosen_by": "person", "fee_fen": fee_fen}),
-    )?;
+    let detail = serde_json::json!({"bank": bank, "chosen_by": "person", "fee_fen": fee_fen});
+    let record = ledger(operator, old_card, "card.replacement", &detail);
+    local.record_replacement(&ssn, old_card, bank, "person", fee_fen, &record)?;
     Ok(())
 }
 
@@ -657,9 +647,19 @@ mod tests {
         replace(&a, "op", "B00000019", "ICBC", ChosenBy::Person, 0).expect("first, free");
         replace(&a, "op", "B00000019", "BOC", ChosenBy::Person, 1000).expect("a second may cost");
         // The schema holds the rules too, whatever code writes.
+        let detail = serde_json::json!({});
+        let before = a.ledger().expect("ledger").len();
         let e = a
-            .record_replacement("11010519491231002X", "B00000019", "X", "operator", 0)
+            .record_replacement(
+                "11010519491231002X",
+                "B00000019",
+                "X",
+                "operator",
+                0,
+                &ledger("op", "B00000019", "card.replacement", &detail),
+            )
             .expect_err("chosen by");
         assert!(e.to_string().contains("CHECK"), "{e}");
+        assert_eq!(a.ledger().expect("ledger").len(), before, "no ledger line for a refused record");
     }
 }
