@@ -110,7 +110,6 @@ fn start_with(
             account("sup", Role::Supervisor),
             account("sup2", Role::Supervisor),
         ],
-        counter: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
     let daemon = rt

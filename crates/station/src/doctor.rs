@@ -69,7 +69,7 @@ pub fn check(args: &DoctorArgs) -> Report {
         );
         return report;
     };
-    let config = match daemon::config::Config::load(path) {
+    let config = match station::config::StationConfig::load(path) {
         Ok(c) => c,
         Err(e) => {
             report.block(
@@ -174,13 +174,13 @@ pub fn check(args: &DoctorArgs) -> Report {
     doctor::camera::check_camera(camera, photo::open_source(camera), &mut report);
 
     match &counter.provincial {
-        daemon::config::ProvincialConfig::Sqlite => doctor::archive::check_archive(
-            ArchivePlan::Sqlite { data_dir: &config.data_dir },
+        station::config::ProvincialConfig::Sqlite => doctor::archive::check_archive(
+            ArchivePlan::Sqlite { data_dir: &config.daemon.data_dir },
             None,
             SystemTime::now(),
             &mut report,
         ),
-        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
+        station::config::ProvincialConfig::Service { url, ca, identity } => {
             let probe = match HttpsProbe::new(url, ca, identity, Duration::from_secs(10)) {
                 Ok(p) => Some(p),
                 Err(e) => {
@@ -193,7 +193,7 @@ pub fn check(args: &DoctorArgs) -> Report {
                     None
                 }
             };
-            let plan = ArchivePlan::Service { url, ca, identity, station: &config.station };
+            let plan = ArchivePlan::Service { url, ca, identity, station: &config.daemon.station };
             doctor::archive::check_archive(
                 plan,
                 probe.as_ref().map(|p| p as &dyn ArchiveProbe),

@@ -39,7 +39,7 @@ fn key_file(path: &str, algorithm: Algorithm, what: &str) -> Result<SecretKey> {
 impl Financial {
     /// From the `[counter.financial]` section, for cards of `profile` (whose `[isd]` says the
     /// secure channel, the key version and how the card keys follow from the master key).
-    pub fn from_config(c: &daemon::config::FinancialConfig, profile: &Profile) -> Result<Financial> {
+    pub fn from_config(c: &crate::config::FinancialConfig, profile: &Profile) -> Result<Financial> {
         if profile.application(ApplicationKind::Isd).is_none()
             || profile.application(ApplicationKind::PbocDebit).is_none()
         {
@@ -144,7 +144,7 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles/ssc-3g-fin-sim.toml"),
         )
         .expect("profile");
-        let config = daemon::config::FinancialConfig {
+        let config = crate::config::FinancialConfig {
             dp: dir.path().display().to_string(),
             bin: "621234".into(),
             isd_key: "test".into(),

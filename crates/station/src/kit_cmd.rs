@@ -376,8 +376,11 @@ fn certificate_json(kit: &Kit) -> Result<serde_json::Value> {
     })
 }
 
-fn config(s: &StationArgs) -> Result<Option<daemon::config::Config>> {
-    s.config.as_ref().map(|p| daemon::config::Config::load(p).map_err(anyhow::Error::from)).transpose()
+fn config(s: &StationArgs) -> Result<Option<station::config::StationConfig>> {
+    s.config
+        .as_ref()
+        .map(|p| station::config::StationConfig::load(p).map_err(anyhow::Error::from))
+        .transpose()
 }
 
 /// The provincial archive the station uses, as this kit (its id is the station id there; on
@@ -403,8 +406,8 @@ fn province(s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
         .as_ref()
         .context("the configuration has no [counter] section: it names the provincial archive")?;
     match &counter.provincial {
-        daemon::config::ProvincialConfig::Sqlite => sqlite(&config.data_dir, &config.station),
-        daemon::config::ProvincialConfig::Service { url, ca, .. } => {
+        station::config::ProvincialConfig::Sqlite => sqlite(&config.daemon.data_dir, &config.daemon.station),
+        station::config::ProvincialConfig::Service { url, ca, .. } => {
             let identity =
                 kit.identity_for_connection(s.identity.as_deref(), &mut |w| eprintln!("warning: {w}"))?;
             Ok(Box::new(provincial::Client::from_pem(url, ca, identity.pem(), Duration::from_secs(15))?))
@@ -726,7 +729,10 @@ fn make(a: MakeArgs) -> Result<()> {
     let station::serve::CounterParts { profile, mut printer, mut manager, params, financial } =
         station::serve::open_counter_parts(&counter, &crate::profiles_dir(a.profiles.clone()))?;
     let faces = CarriedFaces {
-        layout: station::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?,
+        layout: station::faces::CardFaceRenderer::builtin(
+            profile.generation,
+            config.daemon.data_dir.clone(),
+        )?,
         photo: person.as_ref().and_then(|(_, _, photo)| photo.clone()),
     };
     let mut path = PcscCounter {

@@ -5,6 +5,7 @@
 pub mod card_read;
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod counter;
 #[cfg(feature = "sim")]
 pub mod crash;

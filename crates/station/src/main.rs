@@ -348,12 +348,12 @@ fn run(command: Top) -> Result<()> {
 fn reconcile(a: ReconcileArgs) -> Result<()> {
     let (local, province) = match &a.config {
         Some(path) => {
-            let config = daemon::config::Config::load(path)?;
+            let config = station::config::StationConfig::load(path)?;
             let counter = config
                 .counter
                 .clone()
                 .context("the configuration has no [counter] section: it names the provincial archive")?;
-            station::serve::configured_archives(&config, &counter)?
+            station::serve::configured_archives(&config.daemon, &counter)?
         }
         None => {
             let config = daemon::config::Config::embedded(&a.data_dir)?;
@@ -402,9 +402,9 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
 fn serve(a: ServeArgs) -> Result<()> {
     let profiles = profiles_dir(a.profiles.clone());
     if let Some(path) = &a.config {
-        let mut config = daemon::config::Config::load(path)?;
+        let mut config = station::config::StationConfig::load(path)?;
         if let Some(listen) = a.listen {
-            config.listen = listen;
+            config.daemon.listen = listen;
         }
         return station::serve::serve_configured(config, &profiles);
     }

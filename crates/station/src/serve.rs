@@ -37,12 +37,12 @@ pub fn open_archives(
 /// SQLite beside the station where one machine serves).
 pub fn configured_archives(
     config: &daemon::config::Config,
-    counter: &daemon::config::CounterConfig,
+    counter: &crate::config::CounterConfig,
 ) -> Result<(Arc<LocalArchive>, Box<dyn archive::ProvincialArchive>)> {
     let (local, sqlite) = open_archives(&config.data_dir, &config.station)?;
     let province: Box<dyn archive::ProvincialArchive> = match &counter.provincial {
-        daemon::config::ProvincialConfig::Sqlite => Box::new(sqlite),
-        daemon::config::ProvincialConfig::Service { url, ca, identity } => {
+        crate::config::ProvincialConfig::Sqlite => Box::new(sqlite),
+        crate::config::ProvincialConfig::Service { url, ca, identity } => {
             Box::new(provincial::Client::new(url, ca, identity, std::time::Duration::from_secs(30))?)
         }
     };
@@ -124,7 +124,7 @@ pub struct CounterParts {
 /// Opens what `counter` names; the card profile's path is taken below `profiles_dir` unless
 /// absolute.
 pub fn open_counter_parts(
-    counter: &daemon::config::CounterConfig,
+    counter: &crate::config::CounterConfig,
     profiles_dir: &Path,
 ) -> Result<CounterParts> {
     let profile_path = if counter.profile.is_absolute() {
@@ -154,10 +154,11 @@ pub fn open_counter_parts(
 }
 
 /// Runs the daemon until Ctrl-C on the devices `config`'s `[counter]` names.
-pub fn serve_configured(config: daemon::config::Config, profiles_dir: &Path) -> Result<()> {
+pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Path) -> Result<()> {
     let counter = config.counter.clone().context(
         "the configuration has no [counter] section: name the readers, the printer and the archives",
     )?;
+    let config = config.daemon;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     let (local, province) = configured_archives(&config, &counter)?;
     let province: Arc<dyn archive::ProvincialArchive> = Arc::from(province);
