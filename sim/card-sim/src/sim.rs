@@ -62,16 +62,6 @@ fn bytes_available(n: usize) -> StatusWord {
     StatusWord::BytesAvailable(if n >= MAX_SHORT_LE { 0 } else { n as u8 })
 }
 
-/// Delivery by a card without quirks: no data when the command had no Le, at most Le bytes.
-pub(crate) fn deliver_plain(ex: Executed) -> Response {
-    let mut r = ex.response;
-    match ex.le {
-        None => r.data.clear(),
-        Some(le) => r.data.truncate(le),
-    }
-    r
-}
-
 impl SimCard {
     /// A card in its slot, without faults.
     pub fn new(os: CardOs) -> SimCard {
@@ -258,7 +248,7 @@ impl SimCard {
             self.pending = Some(Pending { data: ex.response.data, sw: ex.response.sw });
             return Response::status(bytes_available(n));
         }
-        deliver_plain(ex)
+        ex.delivered_plain()
     }
 
     /// GET RESPONSE in T=0 mode: the next piece of the held data.

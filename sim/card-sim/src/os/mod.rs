@@ -100,6 +100,18 @@ pub struct Executed {
     pub extended: bool,
 }
 
+impl Executed {
+    /// Delivery by a card without quirks: no data when the command had no Le, at most Le bytes.
+    pub(crate) fn delivered_plain(self) -> Response {
+        let mut r = self.response;
+        match self.le {
+            None => r.data.clear(),
+            Some(le) => r.data.truncate(le),
+        }
+        r
+    }
+}
+
 type HandlerSlot = (ApplicationKind, Option<Box<dyn ApplicationHandler>>);
 
 /// A simulated card OS.
@@ -304,7 +316,7 @@ impl CardOs {
     /// card without transport quirks does: no data without Le, at most Le bytes.
     pub fn process(&mut self, raw: &[u8]) -> Vec<u8> {
         let ex = self.execute(raw);
-        crate::sim::deliver_plain(ex).to_bytes()
+        ex.delivered_plain().to_bytes()
     }
 
     /// Executes one command APDU; the answer is not yet trimmed to Le. Saves the persistent
