@@ -180,6 +180,26 @@ impl Fixture {
         }
         seen
     }
+
+    /// Posts one job for an applicant named `name` as `token` (202) and reads the event
+    /// stream until it ends; returns the events read.
+    fn issue_one(&self, token: &str, name: &str) -> Vec<serde_json::Value> {
+        let (http, base, token_owned) = (self.http.clone(), self.base.clone(), token.to_string());
+        let body = job_body(name);
+        self.events_until(
+            token,
+            |e| e["event"] == "finished",
+            move || {
+                let r = http
+                    .post(format!("{base}/api/jobs"))
+                    .bearer_auth(&token_owned)
+                    .json(&body)
+                    .send()
+                    .expect("issue");
+                assert_eq!(r.status(), 202);
+            },
+        )
+    }
 }
 
 #[test]
@@ -275,21 +295,7 @@ fn sessions_roles_and_the_audit_trail() {
 fn an_issue_request_streams_its_steps_and_its_end() {
     let f = start(false);
     let op = f.login("op");
-    let http = f.http.clone();
-    let (base, token) = (f.base.clone(), op.clone());
-    let events = f.events_until(
-        &op,
-        |e| e["event"] == "finished",
-        move || {
-            let r = http
-                .post(format!("{base}/api/jobs"))
-                .bearer_auth(&token)
-                .json(&job_body("张三"))
-                .send()
-                .expect("issue");
-            assert_eq!(r.status(), 202);
-        },
-    );
+    let events = f.issue_one(&op, "张三");
     let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().expect("kind")).collect();
     assert_eq!(kinds, ["started", "step", "step", "finished"]);
     assert_eq!(events[3]["status"], "issued");
@@ -714,21 +720,7 @@ fn a_death_recorded_in_error_is_taken_back_only_by_a_second_supervisor() {
 fn a_device_error_tells_the_page_what_the_driver_asks_for() {
     let f = start(false);
     let op = f.login("op");
-    let http = f.http.clone();
-    let (base, token) = (f.base.clone(), op.clone());
-    let events = f.events_until(
-        &op,
-        |e| e["event"] == "finished",
-        move || {
-            let r = http
-                .post(format!("{base}/api/jobs"))
-                .bearer_auth(&token)
-                .json(&job_body("卡纸"))
-                .send()
-                .expect("issue");
-            assert_eq!(r.status(), 202);
-        },
-    );
+    let events = f.issue_one(&op, "卡纸");
     let end = events.last().expect("finished");
     assert_eq!(end["status"], "error", "{end}");
     assert_eq!(

@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::counter::{applicant, free_port, repo, Proc, STATION};
+use common::counter::{applicant, free_port, repo, station_toml, Proc, STATION};
 
 const STATIONS: [&str; 4] = ["st-1", "st-2", "st-3", "st-4"];
 const PEOPLE: usize = 200;
@@ -258,42 +258,13 @@ impl Station {
         let mut station = Station { id, api: String::new(), serve: None, devices: Some(devices), pcscd, dir };
         let api_port = free_port();
         let dir = station.dir.path();
-        let config = format!(
-            r#"station = "{id}"
-listen = "127.0.0.1:{api_port}"
-data_dir = "{data}"
-
-[[operator]]
-name = "op"
-role = "operator"
-password_hash = "{hash}"
-
-[[operator]]
-name = "aud"
-role = "auditor"
-password_hash = "{hash}"
-
-[counter]
-card_reader = "{card}"
-psam_reader = "{psam}"
-printer = "{printer}"
-profile = "{profile}"
-region = "110100"
-init_org = "11010000000000000001"
-identity_verification = "{idv}"
-provincial = {{ kind = "service", url = "{url}", ca = "{ca}", identity = "{identity}" }}
-"#,
-            data = dir.display(),
-            hash = daemon::auth::hash_password(PASSWORD),
-            card = info["card_reader"].as_str().expect("card"),
-            psam = info["psam_reader"].as_str().expect("psam"),
-            printer = info["printer"].as_str().expect("printer"),
-            profile = profile.display(),
-            idv = info["identity_verification"].as_str().expect("idv"),
-            url = province.url,
-            ca = province.pki.ca().display(),
-            identity = province.pki.station(id).display(),
+        let provincial = format!(
+            r#"{{ kind = "service", url = "{}", ca = "{}", identity = "{}" }}"#,
+            province.url,
+            province.pki.ca().display(),
+            province.pki.station(id).display()
         );
+        let config = station_toml(id, api_port, dir, PASSWORD, &info, &profile, &provincial, "");
         std::fs::write(dir.join("station.toml"), config).expect("config");
         let devices_pid = station.devices.as_ref().expect("devices").0.id();
         let mut child = Command::new("nsenter")

@@ -69,6 +69,62 @@ pub fn applicant(dir: &Path, i: usize) -> serde_json::Value {
     v
 }
 
+/// A station's `station.toml`: `station` listening on `api_port`, its data in `data_dir`, the
+/// accounts `op`, `aud` and `sup` with `password`, the simulated counter's devices as `station
+/// sim counter` named them (`devices`), cards of `profile`, the provincial archive `provincial`
+/// (an inline TOML table) and more of the `[counter]` section (`extra`).
+#[allow(clippy::too_many_arguments)]
+pub fn station_toml(
+    station: &str,
+    api_port: u16,
+    data_dir: &Path,
+    password: &str,
+    devices: &serde_json::Value,
+    profile: &Path,
+    provincial: &str,
+    extra: &str,
+) -> String {
+    format!(
+        r#"station = "{station}"
+listen = "127.0.0.1:{api_port}"
+data_dir = "{data}"
+
+[[operator]]
+name = "op"
+role = "operator"
+password_hash = "{hash}"
+
+[[operator]]
+name = "aud"
+role = "auditor"
+password_hash = "{hash}"
+
+[[operator]]
+name = "sup"
+role = "supervisor"
+password_hash = "{hash}"
+
+[counter]
+card_reader = "{card}"
+psam_reader = "{psam}"
+printer = "{printer}"
+profile = "{profile}"
+region = "110100"
+init_org = "11010000000000000001"
+identity_verification = "{idv}"
+provincial = {provincial}
+{extra}
+"#,
+        data = data_dir.display(),
+        hash = daemon::auth::hash_password(password),
+        card = devices["card_reader"].as_str().expect("card"),
+        psam = devices["psam_reader"].as_str().expect("psam"),
+        printer = devices["printer"].as_str().expect("printer"),
+        profile = profile.display(),
+        idv = devices["identity_verification"].as_str().expect("idv"),
+    )
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
 }
@@ -121,44 +177,16 @@ impl Counter {
         let devices_info: serde_json::Value = serde_json::from_str(&line).expect("device JSON");
         let password = "test-password-1".to_string();
         let api_port = free_port();
-        let config = format!(
-            r#"station = "S-TEST"
-listen = "127.0.0.1:{api_port}"
-data_dir = "{data}"
-
-[[operator]]
-name = "op"
-role = "operator"
-password_hash = "{hash}"
-
-[[operator]]
-name = "aud"
-role = "auditor"
-password_hash = "{hash}"
-
-[[operator]]
-name = "sup"
-role = "supervisor"
-password_hash = "{hash}"
-
-[counter]
-card_reader = "{card}"
-psam_reader = "{psam}"
-printer = "{printer}"
-profile = "{profile}"
-region = "110100"
-init_org = "11010000000000000001"
-identity_verification = "{idv}"
-provincial = {{ kind = "sqlite" }}
-{extra}
-"#,
-            data = dir.path().display(),
-            hash = daemon::auth::hash_password(&password),
-            card = devices_info["card_reader"].as_str().expect("card"),
-            psam = devices_info["psam_reader"].as_str().expect("psam"),
-            printer = devices_info["printer"].as_str().expect("printer"),
-            profile = profile_path.display(),
-            idv = devices_info["identity_verification"].as_str().expect("idv"),
+        let provincial = r#"{ kind = "sqlite" }"#;
+        let config = station_toml(
+            "S-TEST",
+            api_port,
+            dir.path(),
+            &password,
+            &devices_info,
+            &profile_path,
+            provincial,
+            extra,
         );
         std::fs::write(dir.path().join("station.toml"), config).expect("config");
         Counter {
