@@ -20,19 +20,45 @@ pub(crate) fn verdict(
     body: serde_json::Value,
     today: applicant::Date,
 ) -> (serde_json::Value, Option<String>) {
-    let rules = applicant::Rules::default();
-    let applicant: applicant::Applicant = match serde_json::from_value(body) {
-        Ok(a) => a,
-        Err(e) => {
-            let problem = FieldProblem {
-                field: String::new(),
-                rule: "json".into(),
-                message: e.to_string(),
-                hint: "reload the page: the form sent a field the station does not know".into(),
-            };
-            return (serde_json::json!({"valid": false, "errors": [problem], "warnings": []}), None);
+    match parse(body) {
+        Ok(applicant) => {
+            let answer = judge(&applicant, today);
+            (answer, applicant.holder.id_number.filter(|n| n.len() >= 15))
         }
-    };
+        Err(answer) => (answer, None),
+    }
+}
+
+/// The applicant of a job request, parsed and validated for `today`; otherwise the verdict
+/// (`valid: false` with every field error) for a 422.
+pub(crate) fn accept(
+    body: serde_json::Value,
+    today: applicant::Date,
+) -> Result<applicant::Applicant, serde_json::Value> {
+    let applicant = parse(body)?;
+    let answer = judge(&applicant, today);
+    if answer["valid"] != true {
+        return Err(answer);
+    }
+    Ok(applicant)
+}
+
+/// The form as the applicant crate's type; a body that is not one is the verdict's `json` error.
+fn parse(body: serde_json::Value) -> Result<applicant::Applicant, serde_json::Value> {
+    serde_json::from_value(body).map_err(|e| {
+        let problem = FieldProblem {
+            field: String::new(),
+            rule: "json".into(),
+            message: e.to_string(),
+            hint: "reload the page: the form sent a field the station does not know".into(),
+        };
+        serde_json::json!({"valid": false, "errors": [problem], "warnings": []})
+    })
+}
+
+/// The verdict on a parsed form.
+fn judge(applicant: &applicant::Applicant, today: applicant::Date) -> serde_json::Value {
+    let rules = applicant::Rules::default();
     let age = applicant
         .holder
         .birth_date
@@ -50,28 +76,14 @@ pub(crate) fn verdict(
         .collect();
     let warnings: Vec<serde_json::Value> =
         warnings.into_iter().map(|w| serde_json::json!({"field": w.field, "message": w.message})).collect();
-    let answer = serde_json::json!({
+    serde_json::json!({
         "valid": errors.is_empty(),
         "errors": errors,
         "warnings": warnings,
         "age": age,
         "guardian_required": age.is_some_and(|a| a < rules.guardian_under),
         "photo_required": age.is_none_or(|a| a >= rules.photo_optional_under),
-    });
-    (answer, applicant.holder.id_number.filter(|n| n.len() >= 15))
-}
-
-/// The applicant of a job request, parsed and validated for `today`; otherwise the verdict
-/// (`valid: false` with every field error) for a 422.
-pub(crate) fn accept(
-    body: serde_json::Value,
-    today: applicant::Date,
-) -> Result<applicant::Applicant, serde_json::Value> {
-    let (answer, _) = verdict(body.clone(), today);
-    if answer["valid"] != true {
-        return Err(answer);
-    }
-    serde_json::from_value(body).map_err(|e| serde_json::json!({"valid": false, "errors": [{"field": "", "rule": "json", "message": e.to_string(), "hint": "send the applicant as the station's form"}]}))
+    })
 }
 
 #[cfg(test)]
