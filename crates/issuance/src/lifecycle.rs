@@ -368,8 +368,13 @@ pub const CARD_ACCOUNTED: &str = "card.accounted_for";
 
 /// The spoiled cards whose place is not known yet: (card number, claim), from the ledger.
 pub fn unaccounted_cards(local: &LocalArchive) -> Result<Vec<(String, i64)>, LifecycleError> {
+    Ok(unaccounted_in(&local.ledger()?))
+}
+
+/// The same from ledger entries already read (the reconciliation reads the ledger once).
+pub fn unaccounted_in(ledger: &[archive::local::LedgerEntry]) -> Vec<(String, i64)> {
     let mut open: Vec<(String, i64)> = Vec::new();
-    for e in local.ledger()? {
+    for e in ledger {
         let Some(card) = e.card_number.clone() else { continue };
         let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
         let claim = detail["claim_id"].as_i64().unwrap_or_default();
@@ -379,7 +384,7 @@ pub fn unaccounted_cards(local: &LocalArchive) -> Result<Vec<(String, i64)>, Lif
             _ => {}
         }
     }
-    Ok(open)
+    open
 }
 
 /// A spoiled card whose place was unknown is found and put in the reject box (to be destroyed

@@ -86,8 +86,9 @@ pub fn reconcile(
     let ledger_entries = local.verify_ledger()?;
     let mut by_ledger: BTreeMap<String, CardStatus> = BTreeMap::new();
     let mut signed = BTreeSet::new();
-    for e in local.ledger()? {
-        if crate::lifecycle::is_signed_handover(&e) {
+    let ledger = local.ledger()?;
+    for e in &ledger {
+        if crate::lifecycle::is_signed_handover(e) {
             signed.extend(e.card_number.clone());
         }
         let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
@@ -97,12 +98,13 @@ pub fn reconcile(
     }
     let cards = local.cards(None)?;
     let mut mismatches = Vec::new();
-    let mut holders = BTreeSet::new();
+    // Each holder's cards of this station, grouped once.
+    let mut holders: BTreeMap<&str, Vec<&archive::local::CardRow>> = BTreeMap::new();
     let mut live = 0;
     let mut seen = BTreeSet::new();
     for row in &cards {
         seen.insert(row.card_number.clone());
-        holders.insert(row.ssn.clone());
+        holders.entry(row.ssn.as_str()).or_default().push(row);
         let ledger = by_ledger.get(&row.card_number).copied();
         let failed = row.status == CardStatus::Failed;
         if ledger != Some(row.status) && !(failed && ledger.is_none()) {
@@ -116,11 +118,11 @@ pub fn reconcile(
             });
         }
     }
-    for ssn in &holders {
+    for (ssn, rows) in &holders {
         let person = province.lookup(ssn)?;
         // Every card of this station's archive is the province's record of this holder and
         // station: a number the province gave someone else means an answer went astray.
-        for row in cards.iter().filter(|r| &r.ssn == ssn) {
+        for row in rows {
             let held =
                 person.cards.iter().any(|c| c.card_number == row.card_number && c.station == local.station());
             if !held {
@@ -177,11 +179,7 @@ pub fn reconcile(
         })
         .map(|c| c.card_number.clone())
         .collect();
-    let unaccounted = crate::lifecycle::unaccounted_cards(local)
-        .map_err(|e| ArchiveError::Store(e.to_string()))?
-        .into_iter()
-        .map(|(card, _)| card)
-        .collect();
+    let unaccounted = crate::lifecycle::unaccounted_in(&ledger).into_iter().map(|(card, _)| card).collect();
     Ok(Reconciliation {
         ledger_entries,
         cards: cards.len(),
