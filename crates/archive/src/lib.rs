@@ -142,6 +142,20 @@ pub fn request_hash<T: serde::Serialize>(request: &T) -> String {
     card_crypto::sm3(&bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether `station` may act on `claim` (commit, renew) in its stored `state`, `lapsed` when
+/// its lease is over: only its own live claim; otherwise why not. One rule for both archives.
+pub fn own_live_claim(station: &str, claim: &Claim, state: &str, lapsed: bool) -> Result<(), Refusal> {
+    let state = match () {
+        _ if claim.station != station => format!("held by {}", claim.station),
+        _ if state == "live" && lapsed => "expired".into(),
+        _ => state.to_string(),
+    };
+    if state != "live" {
+        return Err(Refusal::ClaimNotLive { claim_id: claim.claim_id, state });
+    }
+    Ok(())
+}
+
 /// Whether `station` may end `card` as `q` asks: the station that made it may stop or recall
 /// its own live card; another station only stops it (never recalls it) for the holder standing
 /// at its counter with the ID checked (RULE 10).

@@ -268,13 +268,8 @@ impl SqliteProvincial {
         let Some((claim, state)) = row else {
             return Ok(Err(Refusal::NotFound { what: format!("claim {claim_id}") }));
         };
-        let state = match () {
-            _ if claim.station != self.station => format!("held by {}", claim.station),
-            _ if state == "live" && claim.expires_at <= now() => "expired".into(),
-            _ => state,
-        };
-        if state != "live" {
-            return Ok(Err(Refusal::ClaimNotLive { claim_id, state }));
+        if let Err(r) = crate::own_live_claim(&self.station, &claim, &state, claim.expires_at <= now()) {
+            return Ok(Err(r));
         }
         Ok(Ok(claim))
     }

@@ -456,13 +456,9 @@ impl Store {
             )
             .await?;
         let claim = claim_row(&row);
-        let state: String = match row.get::<_, String>("state") {
-            _ if claim.station != station => format!("held by {}", claim.station),
-            s if s == "live" && row.get::<_, bool>("lapsed") => "expired".into(),
-            s => s,
-        };
-        if state != "live" {
-            return Ok(Err(Refusal::ClaimNotLive { claim_id, state }));
+        let state: String = row.get("state");
+        if let Err(r) = archive::own_live_claim(station, &claim, &state, row.get("lapsed")) {
+            return Ok(Err(r));
         }
         Ok(Ok(claim))
     }
