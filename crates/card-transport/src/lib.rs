@@ -143,4 +143,14 @@ pub trait ReaderManager {
 
     /// Connects to the card in the named reader.
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Card>, TransportError>;
+
+    /// Waits until a card answers in the named reader, for at most `timeout`; its ATR. A card
+    /// already there answers at once. A printer moves the card to its contact station and the
+    /// stack sees it a moment later, so the counter waits here before it connects.
+    ///
+    /// No card in time is [`TransportError::NoCard`]; a card that does not answer to reset is
+    /// [`TransportError::Unresponsive`]; a reader that went away is
+    /// [`TransportError::ReaderUnavailable`].
+    fn wait_for_atr(&mut self, reader: &str, timeout: std::time::Duration)
+        -> Result<Vec<u8>, TransportError>;
 }

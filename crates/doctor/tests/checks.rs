@@ -135,6 +135,13 @@ impl card_transport::ReaderManager for PulledAfterListing {
     ) -> Result<Box<dyn card_transport::Card>, card_transport::TransportError> {
         self.0.connect(reader)
     }
+    fn wait_for_atr(
+        &mut self,
+        reader: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, card_transport::TransportError> {
+        self.0.wait_for_atr(reader, timeout)
+    }
 }
 
 #[test]

@@ -1,9 +1,11 @@
-//! The counter's card path for the issuance job: the chip through PC/SC (the card in the
-//! printer's contact station, the PSAM in the SAM slot) and the face through the card printer.
+//! The counter's card path for the issuance job: the chip through a reader manager (the card
+//! in the printer's contact station, the PSAM in the SAM slot) and the face through the card
+//! printer. PC/SC is one backend of the readers; the in-process simulated readers are another,
+//! so the same path runs in fast tests without pcscd.
 
 use std::time::Duration;
 
-use card_transport::{Card, Disposition};
+use card_transport::{Card, Disposition, ReaderManager};
 use firmware_profile::Profile;
 use issuance::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialHolder};
 use printer::{CardWhereabouts, FaultKind, PrintJob, Printer, PrinterError, Station};
@@ -26,10 +28,10 @@ pub enum FaceProblem {
     Layout(String),
 }
 
-/// PC/SC readers and a card printer, as one counter.
-pub struct PcscCounter<'a> {
-    /// The PC/SC stack.
-    pub manager: &'a mut pcsc_reader::PcscManager,
+/// Chip readers and a card printer, as one counter.
+pub struct Counter<'a> {
+    /// The readers (PC/SC, or the simulated ones in process).
+    pub readers: &'a mut dyn ReaderManager,
     /// The reader of the printer's contact station.
     pub card_reader: String,
     /// The PSAM's reader.
@@ -62,7 +64,7 @@ fn card_err(step: &str, e: impl std::fmt::Display) -> DeviceError {
     DeviceError { step: step.into(), message: e.to_string(), action: DeviceAction::RejectCard }
 }
 
-impl PcscCounter<'_> {
+impl Counter<'_> {
     fn render(&self, face: &FaceText) -> Result<PrintJob, DeviceError> {
         self.faces.render(face).map_err(|e| {
             let action = match &e {
@@ -92,8 +94,8 @@ impl PcscCounter<'_> {
             let mut sam = psam.transaction().map_err(|e| (card_err("PSAM transaction", e), false))?;
             ssse::personalise(tx.as_mut(), atr, &mut ssse::Psam::new(sam.as_mut()), layout, issuer, holder)
         };
-        let _ = Box::new(card).disconnect(Disposition::Leave);
-        let _ = Box::new(psam).disconnect(Disposition::Leave);
+        let _ = card.disconnect(Disposition::Leave);
+        let _ = psam.disconnect(Disposition::Leave);
         result.map(|_| ()).map_err(|e| {
             let lost = matches!(&e, ssse::SsseError::Card(apdu::Error::Transport { source, .. }) if source.is_link_lost());
             (card_err("personalise the social-security application", e), lost)
@@ -101,21 +103,15 @@ impl PcscCounter<'_> {
     }
 
     /// Waits until the card at the contact station answers in the reader (the printer has
-    /// moved it there; pcscd sees it a moment later); its ATR.
+    /// moved it there; the reader sees it a moment later); its ATR.
     fn wait_card(&mut self) -> Result<Vec<u8>, DeviceError> {
-        let reader = self.card_reader.clone();
-        match self.manager.wait_for_card(&reader, Some(self.card_timeout)) {
-            Ok(pcsc_reader::ReaderEvent::CardInserted { atr, .. }) => Ok(atr),
-            Ok(other) => Err(card_err(
-                "card at the contact station",
-                format!("no card answered in {reader}: {other:?}"),
-            )),
-            Err(e) => Err(card_err("card at the contact station", e)),
-        }
+        self.readers
+            .wait_for_atr(&self.card_reader, self.card_timeout)
+            .map_err(|e| card_err("card at the contact station", e))
     }
 
-    fn open(&mut self, reader: &str, what: &str) -> Result<pcsc_reader::PcscCard, DeviceError> {
-        self.manager.open(reader).map_err(|e| DeviceError {
+    fn open(&mut self, reader: &str, what: &str) -> Result<Box<dyn Card>, DeviceError> {
+        self.readers.connect(reader).map_err(|e| DeviceError {
             step: format!("open the {what} reader"),
             message: e.to_string(),
             action: DeviceAction::Operator(format!("check the {what} reader {reader}")),
@@ -123,7 +119,7 @@ impl PcscCounter<'_> {
     }
 }
 
-impl CardPath for PcscCounter<'_> {
+impl CardPath for Counter<'_> {
     fn whereabouts(&mut self) -> CardPlace {
         match self.printer.whereabouts() {
             CardWhereabouts::NotFed => CardPlace::NotFed,
@@ -154,7 +150,7 @@ impl CardPath for PcscCounter<'_> {
             let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
             financial.personalise(tx.as_mut(), holder)
         };
-        let _ = Box::new(card).disconnect(Disposition::Leave);
+        let _ = card.disconnect(Disposition::Leave);
         result.map(Some).map_err(|e| card_err("personalise the financial application", e))
     }
 
@@ -201,7 +197,7 @@ impl CardPath for PcscCounter<'_> {
             let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
             ssse::read_card(tx.as_mut(), atr).map_err(|e| card_err("read the chip back", e))?
         };
-        let _ = Box::new(card).disconnect(Disposition::Leave);
+        let _ = card.disconnect(Disposition::Leave);
         Ok(data)
     }
 

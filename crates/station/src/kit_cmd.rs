@@ -1,7 +1,7 @@
 //! `station kit ...`: the outreach kit (上门服务) from the station's one binary. The kit's
 //! store (`outreach::Kit`, sealed under the operator's password) holds the lease, the outbox
 //! and the applicants' data taken at checkout; cards are made on the visit through the same
-//! card path as the counter's (`PcscCounter`: the chip through PC/SC, the face through the
+//! card path as the counter's (`Counter`: the chip through PC/SC, the face through the
 //! card printer), and everything goes to the provincial archive at `kit sync`.
 //!
 //! A make is journalled in the kit's store before the blank card is fed and after each device
@@ -29,7 +29,7 @@ use outreach::identity::{renewal_warning, standing, Standing};
 use outreach::{Kit, KitIdentity};
 use printer::PrintJob;
 use serde::{Deserialize, Serialize};
-use station::counter::{FaceProblem, FaceRenderer, PcscCounter};
+use station::counter::{Counter, FaceProblem, FaceRenderer};
 
 #[derive(clap::Subcommand)]
 pub enum KitCmd {
@@ -735,8 +735,8 @@ fn make(a: MakeArgs) -> Result<()> {
         )?,
         photo: person.as_ref().and_then(|(_, _, photo)| photo.clone()),
     };
-    let mut path = PcscCounter {
-        manager: &mut manager,
+    let mut path = Counter {
+        readers: &mut manager,
         card_reader: counter.card_reader.clone(),
         psam_reader: counter.psam_reader.clone(),
         printer: &mut printer,
@@ -806,7 +806,7 @@ struct Settled {
 /// path where the card is, rejects it if it is still in the printer, and records it spoiled
 /// (the counter's rule: a card that was fed ends made or spoiled, never unaccounted for). A
 /// card never fed spent nothing and is not recorded as spoiled.
-fn settle(kit: &mut Kit, path: &mut PcscCounter<'_>, reason: &str) -> Result<Settled> {
+fn settle(kit: &mut Kit, path: &mut Counter<'_>, reason: &str) -> Result<Settled> {
     let m = kit.interrupted_making().cloned().context("no make to settle")?;
     let fed = !m.steps.is_empty();
     let said =

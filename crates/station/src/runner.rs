@@ -18,7 +18,7 @@ use issuance::records::IssueParams;
 use issuance::{Engine, FaceText, IssueError, JobOutcome, Phase, Step};
 use printer::{PrintJob, Printer};
 
-use crate::counter::{FaceProblem, FaceRenderer, PcscCounter};
+use crate::counter::{Counter, FaceProblem, FaceRenderer};
 
 /// Everything one counter issues with.
 pub struct CounterRunner {
@@ -28,8 +28,8 @@ pub struct CounterRunner {
     pub province: Arc<dyn ProvincialArchive>,
     /// Identity verification.
     pub verifier: Arc<dyn IdentityVerifier>,
-    /// PC/SC.
-    pub manager: pcsc_reader::PcscManager,
+    /// The chip readers (PC/SC on a counter).
+    pub manager: Box<dyn card_transport::ReaderManager + Send>,
     /// The printer.
     pub printer: Box<dyn Printer + Send>,
     /// The face layout.
@@ -95,8 +95,8 @@ macro_rules! with_engine {
             financial,
             ..
         } = $self;
-        let mut path = PcscCounter {
-            manager,
+        let mut path = Counter {
+            readers: manager.as_mut(),
             card_reader: card_reader.clone(),
             psam_reader: psam_reader.clone(),
             printer: printer.as_mut(),
@@ -430,11 +430,15 @@ const RIBBON_LOW: u32 = 20;
 
 /// The readers for the status bar: the card reader must be there, the PSAM must be in its slot.
 fn reader_states(
-    manager: &mut pcsc_reader::PcscManager,
+    manager: &mut dyn card_transport::ReaderManager,
     card_reader: &str,
     psam_reader: &str,
 ) -> Vec<DeviceState> {
-    let card = match manager.resolve(card_reader) {
+    let mut resolve = |selector: &str| -> Result<card_transport::ReaderInfo, pcsc_reader::Error> {
+        let selector: pcsc_reader::Selector = selector.parse()?;
+        selector.resolve(&manager.list_readers()?)
+    };
+    let card = match resolve(card_reader) {
         Ok(r) => DeviceState::ok("card-reader", r.name),
         Err(e) => DeviceState::fault(
             "card-reader",
@@ -443,7 +447,7 @@ fn reader_states(
             "check the printer's chip reader cable (USB) and that pcscd runs",
         ),
     };
-    let psam = match manager.resolve(psam_reader) {
+    let psam = match resolve(psam_reader) {
         Ok(r) if r.card_present => DeviceState::ok("psam", r.name),
         Ok(r) => DeviceState::fault(
             "psam",
@@ -543,7 +547,7 @@ impl Runner for PanelRunner {
 
     fn poll_devices(&mut self) {
         let c = &mut self.counter;
-        let mut list = reader_states(&mut c.manager, &c.card_reader, &c.psam_reader);
+        let mut list = reader_states(c.manager.as_mut(), &c.card_reader, &c.psam_reader);
         let printer = match self.unreachable_since {
             Some(at) if at.elapsed() < UNREACHABLE_BACKOFF => {
                 let last = self.panel.devices.lock().unwrap_or_else(|p| p.into_inner());

@@ -92,7 +92,7 @@ pub fn counter_runner(
         local,
         province,
         verifier: Arc::from(verifier),
-        manager: pcsc_reader::PcscManager::new().context("connecting to pcscd")?,
+        manager: Box::new(pcsc_reader::PcscManager::new().context("connecting to pcscd")?),
         printer,
         faces,
         profile,
@@ -178,7 +178,7 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
         parts.params,
     )?;
     runner.financial = parts.financial;
-    runner.manager = parts.manager;
+    runner.manager = Box::new(parts.manager);
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Some(province), Box::new(runner))

@@ -194,7 +194,7 @@ pub fn serve_simulated(
         (pcsc_stack::USER_CARD_READER, pcsc_stack::PSAM_READER),
         params,
     )?;
-    counter_runner.manager = crate::serve::pcsc_manager(profiles_dir)?;
+    counter_runner.manager = Box::new(crate::serve::pcsc_manager(profiles_dir)?);
     let camera = crate::runner::Camera::open("synthetic");
     let panel = crate::runner::CounterPanel::new(
         camera,

@@ -263,4 +263,19 @@ impl ReaderManager for PcscManager {
     fn connect(&mut self, reader: &str) -> Result<Box<dyn Card>, TransportError> {
         Ok(Box::new(self.open(reader)?))
     }
+
+    fn wait_for_atr(
+        &mut self,
+        reader: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        match self.wait_for_card(reader, Some(timeout))? {
+            ReaderEvent::CardInserted { atr, .. } => Ok(atr),
+            ReaderEvent::ReaderRemoved { .. } => Err(TransportError::ReaderUnavailable(reader.to_string())),
+            ReaderEvent::Cancelled => {
+                Err(TransportError::Other(format!("the wait for a card in {reader} was cancelled")))
+            }
+            _ => Err(TransportError::NoCard(reader.to_string())),
+        }
+    }
 }

@@ -61,6 +61,25 @@ impl ReaderManager for SimReaders {
             self.card(reader).ok_or_else(|| TransportError::ReaderUnavailable(reader.to_string()))?.clone();
         SimConnection::connect(reader, card).map(|c| Box::new(c) as Box<dyn Card>)
     }
+
+    /// Looks every few milliseconds: the card's presence changes under the lock (a printer's
+    /// contact station inserts it), with no event to wait on.
+    fn wait_for_atr(&mut self, reader: &str, timeout: Duration) -> Result<Vec<u8>, TransportError> {
+        let card = self.card(reader).ok_or_else(|| TransportError::ReaderUnavailable(reader.to_string()))?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            {
+                let mut c = lock(card);
+                if c.is_present() {
+                    return Ok(c.atr());
+                }
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(TransportError::NoCard(reader.to_string()));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
 }
 
 /// A connection to a simulated card.
