@@ -2,7 +2,7 @@
 //! application, read-back, eject. One place for it, over a [`CardPath`], for the counter's
 //! engine (which commits to the province between read-back and eject, and journals each step
 //! in the station's archive) and the outreach kit (which records the card offline, and
-//! journals each step in its sealed store through [`CardJournal`]). A spoiled card is put
+//! journals each step in its sealed store): both through [`CardJournal`]. A spoiled card is put
 //! aside the same way by both ([`put_aside`]).
 
 use std::fmt;
@@ -328,12 +328,39 @@ pub fn device_step(
     }
 }
 
-/// Where the device steps of one card are journalled (the kit's sealed store; the engine
-/// journals in the station's archive with each step's state). A step is journalled done
-/// before the next begins, so that after a crash the card is found and settled.
+/// Where the device steps of one card are journalled: the station's archive (the engine's job
+/// journal, with the ledger) and the kit's sealed store both implement it. A step is
+/// journalled done before the next begins, so that after a crash the card is found and
+/// settled.
 pub trait CardJournal {
-    /// `step` is done; `progress` is what is known of the card now.
-    fn step_done(&mut self, step: Step, progress: &CardProgress) -> Result<(), IssueError>;
+    /// `step` begins; `progress` is what is known of the card so far. A begun step without
+    /// its done line is the one a crash interrupted. The kit journals its make as a whole
+    /// before the card is fed, so by default nothing is written here.
+    fn step_begin(&mut self, step: Step, progress: &CardProgress) -> Result<(), IssueError> {
+        let _ = (step, progress);
+        Ok(())
+    }
+    /// `step` is done; `progress` is what is known of the card now, `event` the ledger event
+    /// the step earned.
+    fn step_done(
+        &mut self,
+        step: Step,
+        progress: &CardProgress,
+        event: Option<&StepEvent>,
+    ) -> Result<(), IssueError>;
+}
+
+/// Runs one device step of `order`'s card between its journal lines.
+pub fn journalled_step(
+    path: &mut dyn CardPath,
+    order: &CardOrder<'_>,
+    step: Step,
+    progress: &mut CardProgress,
+    journal: &mut dyn CardJournal,
+) -> Result<(), IssueError> {
+    journal.step_begin(step, progress)?;
+    let event = device_step(path, order, step, progress)?;
+    journal.step_done(step, progress, event.as_ref())
 }
 
 /// Runs every device step of `order`'s card, journalling each: the card is made, read back
@@ -346,8 +373,7 @@ pub fn make_card(
 ) -> Result<CardProgress, IssueError> {
     let mut progress = CardProgress::default();
     for step in DEVICE_STEPS {
-        device_step(path, order, step, &mut progress)?;
-        journal.step_done(step, &progress)?;
+        journalled_step(path, order, step, &mut progress, journal)?;
     }
     Ok(progress)
 }

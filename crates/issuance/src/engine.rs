@@ -120,6 +120,76 @@ fn foreign_answer(step: &str, what: &str) -> String {
     )
 }
 
+/// Writes one line of the job's journal (its state with it, and the ledger event a `done`
+/// earned), then tells the progress callback.
+fn write_line(
+    local: &LocalArchive,
+    progress: &mut Option<&mut (dyn FnMut(i64, Step, Phase) + Send)>,
+    job_id: i64,
+    step: Step,
+    phase: Phase,
+    state: &State,
+    ledger: Option<&LedgerRecord<'_>>,
+) -> Result<(), IssueError> {
+    let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    let name = match phase {
+        Phase::Begin => "begin",
+        Phase::Done => "done",
+    };
+    local
+        .journal(job_id, step.name(), name, &serde_json::json!({}), Some(&state_json), ledger)
+        .map_err(archive_err("journal"))?;
+    if let Some(progress) = progress.as_mut() {
+        progress(job_id, step, phase);
+    }
+    Ok(())
+}
+
+/// The job's journal in the station's archive as the device sequence writes it: each line
+/// with the job's whole state, a done line with its ledger event, and the application's
+/// status moved on where a step earns one.
+struct StationJournal<'j, 'p> {
+    local: &'j LocalArchive,
+    progress: &'j mut Option<&'p mut (dyn FnMut(i64, Step, Phase) + Send)>,
+    job_id: i64,
+    application: i64,
+    operator: &'j str,
+    state: &'j mut State,
+}
+
+impl device::CardJournal for StationJournal<'_, '_> {
+    fn step_begin(&mut self, step: Step, progress: &CardProgress) -> Result<(), IssueError> {
+        self.state.card = progress.clone();
+        write_line(self.local, self.progress, self.job_id, step, Phase::Begin, self.state, None)
+    }
+
+    fn step_done(
+        &mut self,
+        step: Step,
+        progress: &CardProgress,
+        event: Option<&device::StepEvent>,
+    ) -> Result<(), IssueError> {
+        self.state.card = progress.clone();
+        let status = match step {
+            Step::PrintFace => Some(ApplicationStatus::Printed),
+            Step::PersonaliseSsc => Some(ApplicationStatus::Personalised),
+            _ => None,
+        };
+        if let Some(status) = status {
+            self.local.set_application(self.application, status, None).map_err(archive_err("personalise"))?;
+        }
+        let card_number = self.state.claim.as_ref().map(|c| c.card_number.clone());
+        let record = event.map(|(name, detail)| LedgerRecord {
+            operator: self.operator,
+            application_id: Some(self.application),
+            card_number: card_number.as_deref(),
+            event: name,
+            detail,
+        });
+        write_line(self.local, self.progress, self.job_id, step, Phase::Done, self.state, record.as_ref())
+    }
+}
+
 impl Engine<'_> {
     /// Starts a job for `applicant` (a re-issue when `reissue_of` names the live card), runs it.
     pub fn start(
@@ -280,18 +350,7 @@ impl Engine<'_> {
         state: &State,
         ledger: Option<&LedgerRecord<'_>>,
     ) -> Result<(), IssueError> {
-        let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
-        let name = match phase {
-            Phase::Begin => "begin",
-            Phase::Done => "done",
-        };
-        self.local
-            .journal(job_id, step.name(), name, &serde_json::json!({}), Some(&state_json), ledger)
-            .map_err(archive_err("journal"))?;
-        if let Some(progress) = self.progress.as_mut() {
-            progress(job_id, step, phase);
-        }
-        Ok(())
+        write_line(self.local, &mut self.progress, job_id, step, phase, state, ledger)
     }
 
     /// Runs one step between its `begin` and `done` lines. `Some(outcome)` ends the job there.
@@ -311,6 +370,27 @@ impl Engine<'_> {
         state: &mut State,
         (validated, params): &(Validated, IssueParams),
     ) -> Result<Option<JobOutcome>, IssueError> {
+        if device::DEVICE_STEPS.contains(&step) {
+            // The claim is renewed before the card is touched (until the commit makes the
+            // card), then the device sequence runs the step between its journal lines.
+            if step < Step::Commit {
+                self.renew_if_due(job_id, state)?;
+            }
+            let card_number = state.claim.as_ref().map(|c| c.card_number.clone()).unwrap_or_default();
+            let order = CardOrder { validated, card_number: &card_number, params, profile: self.profile };
+            let mut progress = state.card.clone();
+            let mut journal = StationJournal {
+                local: self.local,
+                progress: &mut self.progress,
+                job_id,
+                application,
+                operator: &self.operator,
+                state,
+            };
+            let done = device::journalled_step(&mut *self.path, &order, step, &mut progress, &mut journal);
+            state.card = progress;
+            return done.map(|()| None);
+        }
         self.line(job_id, step, Phase::Begin, state, None)?;
         let ssn = validated.id.as_str().to_string();
         if step > Step::Claim && step <= Step::Commit {
@@ -446,24 +526,9 @@ impl Engine<'_> {
             | Step::PersonaliseFinancial
             | Step::PrintFace
             | Step::PersonaliseSsc
-            | Step::VerifyChip => {
-                let order = CardOrder {
-                    validated,
-                    card_number: card_number.as_deref().unwrap_or_default(),
-                    params,
-                    profile: self.profile,
-                };
-                event = device::device_step(&mut *self.path, &order, step, &mut state.card)?;
-                let status = match step {
-                    Step::PrintFace => Some(ApplicationStatus::Printed),
-                    Step::PersonaliseSsc => Some(ApplicationStatus::Personalised),
-                    _ => None,
-                };
-                if let Some(status) = status {
-                    self.local
-                        .set_application(application, status, None)
-                        .map_err(archive_err("personalise"))?;
-                }
+            | Step::VerifyChip
+            | Step::Eject => {
+                return Err(Engine::job_err(job_id, format!("{step} runs in the device sequence")))
             }
             Step::Commit => {
                 let claim = state.claim.clone().ok_or_else(|| Engine::job_err(job_id, "no claim"))?;
@@ -488,15 +553,6 @@ impl Engine<'_> {
                         .map_err(archive_err("commit"))?;
                 }
                 event = Some(("card.made", serde_json::json!({"card_id": card_id})));
-            }
-            Step::Eject => {
-                let order = CardOrder {
-                    validated,
-                    card_number: card_number.as_deref().unwrap_or_default(),
-                    params,
-                    profile: self.profile,
-                };
-                event = device::device_step(&mut *self.path, &order, step, &mut state.card)?;
             }
             Step::HandOver => {
                 let signer = state.signer.clone().unwrap_or_else(|| validated.name.as_str().to_string());

@@ -1128,6 +1128,7 @@ impl issuance::device::CardJournal for Kit {
         &mut self,
         step: issuance::Step,
         _: &issuance::device::CardProgress,
+        _: Option<&issuance::device::StepEvent>,
     ) -> Result<(), issuance::IssueError> {
         self.making_step(step.name()).map_err(|e| issuance::IssueError::Archive {
             step: "journal",

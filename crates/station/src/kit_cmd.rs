@@ -22,7 +22,7 @@ use applicant::{mask_id, Applicant, Validated};
 use archive::kit::VisitRequest;
 use archive::ProvincialArchive;
 use base64::Engine as _;
-use issuance::device::{Aside, CardJournal, CardOrder, CardProgress};
+use issuance::device::{Aside, CardJournal, CardOrder, CardProgress, StepEvent};
 use issuance::lifecycle::{ActivationEvidence, Channel};
 use issuance::{FaceText, Step};
 use outreach::identity::{renewal_warning, standing, Standing};
@@ -651,8 +651,13 @@ impl FaceRenderer for CarriedFaces {
 struct KitJournal<'k>(&'k mut Kit);
 
 impl CardJournal for KitJournal<'_> {
-    fn step_done(&mut self, step: Step, progress: &CardProgress) -> Result<(), issuance::IssueError> {
-        CardJournal::step_done(self.0, step, progress)?;
+    fn step_done(
+        &mut self,
+        step: Step,
+        progress: &CardProgress,
+        event: Option<&StepEvent>,
+    ) -> Result<(), issuance::IssueError> {
+        CardJournal::step_done(self.0, step, progress, event)?;
         crash_after(step);
         Ok(())
     }
