@@ -1,6 +1,7 @@
-//! The HTTP/JSON API. Every call but `/api/health` and the login needs a bearer token
-//! (`Authorization: Bearer ...`, or `?token=` for the event stream, which browsers open
-//! without headers); every call that changes or reads the record is audited in the ledger.
+//! The HTTP/JSON API. Every call but `/api/health` and the login needs a session: the page's
+//! HttpOnly cookie (with its CSRF token on changes), or a bearer token in `Authorization` for
+//! programs; never a token in a URL. Every call that changes or reads the record is audited in
+//! the ledger.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -24,6 +25,10 @@ use crate::worker::JobRequest;
 struct Login {
     operator: String,
     password: String,
+    /// A program (the CLI) asks for a bearer token in the answer; the page gets a cookie its
+    /// script cannot read.
+    #[serde(default)]
+    bearer: bool,
 }
 
 /// Logs in, through the guard: a name too long, a name or address that failed too often, or
@@ -33,7 +38,7 @@ async fn login(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Json(q): Json<Login>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (guard, address) = (&s.inner.guard, peer.ip());
     let refuse = |reason: &'static str, error: ApiError| {
         if let Some(w) = guard.refused(&q.operator, address, reason) {
@@ -77,7 +82,16 @@ async fn login(
         Some((token, session)) => {
             guard.succeeded(&q.operator, address);
             s.audit(&session.operator, "session.opened", serde_json::json!({"role": session.role}));
-            Ok(Json(serde_json::json!({"token": token, "operator": session.operator, "role": session.role})))
+            let who = serde_json::json!({"operator": session.operator, "role": session.role});
+            if q.bearer {
+                let mut answer = who;
+                answer["token"] = token.into();
+                return Ok(Json(answer).into_response());
+            }
+            let mut answer = who;
+            answer["csrf"] = session.csrf.clone().into();
+            Ok(([(axum::http::header::SET_COOKIE, s.session_cookie(Some(&token)))], Json(answer))
+                .into_response())
         }
         None => {
             guard.failed(&q.operator, address);
@@ -116,18 +130,11 @@ async fn security_log(
     Ok(Json(serde_json::json!({"refused": s.inner.guard.log()})))
 }
 
-async fn logout(
-    State(s): State<AppState>,
-    Authed(session): Authed,
-    parts: axum::http::HeaderMap,
-) -> StatusCode {
-    if let Some(token) =
-        parts.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
-    {
-        s.inner.sessions.logout(token);
-    }
+/// Ends the session (its event stream ends with it) and clears the page's cookie.
+async fn logout(State(s): State<AppState>, Authed(session): Authed) -> Response {
+    s.inner.sessions.logout(&session.key);
     s.audit(&session.operator, "session.closed", serde_json::json!({}));
-    StatusCode::NO_CONTENT
+    (StatusCode::NO_CONTENT, [(axum::http::header::SET_COOKIE, s.session_cookie(None))]).into_response()
 }
 
 #[derive(Deserialize)]
@@ -161,9 +168,16 @@ async fn issue(
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"request_id": request_id}))).into_response())
 }
 
-/// The request bodies as the handlers' `Json` extractors read them, for cargo-fuzz (`fuzz/`).
+/// The request bodies as the handlers' `Json` extractors read them, for cargo-fuzz (`fuzz/`);
+/// the queries as their `Query` extractors read them, and what the handlers do with a body
+/// before they act (the applicant's verdict, the province's request key).
 #[doc(hidden)]
 pub mod fuzzing {
+    use axum::extract::rejection::{JsonRejection, QueryRejection};
+    use axum::http::Uri;
+    use axum::Json;
+    use serde_json::json;
+
     /// `POST /api/session`: operator and password.
     pub fn login(body: &[u8]) -> Result<(String, String), serde_json::Error> {
         let q: super::Login = serde_json::from_slice(body)?;
@@ -174,6 +188,125 @@ pub mod fuzzing {
     pub fn issue(body: &[u8]) -> Result<(serde_json::Value, Option<String>), serde_json::Error> {
         let q: super::IssueBody = serde_json::from_slice(body)?;
         Ok((q.applicant, q.reissue_of))
+    }
+
+    /// One field of what a handler gets from a request: the value it sees (the default where
+    /// the request left the field out), and that default (`None`: the field is required).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Field {
+        /// The field's name in the request.
+        pub name: &'static str,
+        /// What the handler sees.
+        pub value: serde_json::Value,
+        /// What it sees when the request leaves the field out; `None` when it must be given.
+        pub default: Option<serde_json::Value>,
+    }
+
+    /// A required field.
+    pub(crate) fn required(name: &'static str, value: serde_json::Value) -> Field {
+        Field { name, value, default: None }
+    }
+
+    /// A field with a default.
+    pub(crate) fn optional(
+        name: &'static str,
+        value: serde_json::Value,
+        default: serde_json::Value,
+    ) -> Field {
+        Field { name, value, default: Some(default) }
+    }
+
+    /// What an extractor gave the handler: the fields of its type in declaration order (each
+    /// type is taken apart whole, so a field added to it must be added here too), and whether
+    /// the type refuses keys it does not know.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Fields {
+        /// The fields.
+        pub fields: Vec<Field>,
+        /// The type refuses unknown keys (`deny_unknown_fields`); else it ignores them.
+        pub strict: bool,
+    }
+
+    /// A type that ignores unknown keys.
+    pub(crate) fn lenient(fields: Vec<Field>) -> Fields {
+        Fields { fields, strict: false }
+    }
+
+    /// A type that refuses unknown keys.
+    pub(crate) fn strict(fields: Vec<Field>) -> Fields {
+        Fields { fields, strict: true }
+    }
+
+    /// The routes with a JSON body, as [`body`] names them.
+    pub const BODIES: [&str; 11] = [
+        "POST /api/session",
+        "POST /api/jobs",
+        "POST /api/validate",
+        "POST /api/cards/{card}/handover",
+        "POST /api/cards/{card}/activate",
+        "POST /api/cards/{card}/custody",
+        "POST /api/cards/{card}/replace",
+        "POST /api/cards/{card}/loss",
+        "POST /api/persons/deceased",
+        "POST /api/persons/deceased/correct",
+        "POST /api/kit/conflicts/{record}/resolve",
+    ];
+
+    /// The routes with a query, as [`query`] names them.
+    pub const QUERIES: [&str; 2] = ["GET /api/cards", "GET /api/cards/dormant"];
+
+    /// The body of `route` (one of [`BODIES`]) through the handler's `Json` extractor, or
+    /// `None` for a route that takes no body.
+    pub fn body(route: &str, bytes: &[u8]) -> Option<Result<Fields, JsonRejection>> {
+        Some(match route {
+            "POST /api/session" => Json::<super::Login>::from_bytes(bytes).map(|Json(q)| {
+                let super::Login { operator, password, bearer } = q;
+                lenient(vec![
+                    required("operator", json!(operator)),
+                    required("password", json!(password)),
+                    optional("bearer", json!(bearer), json!(false)),
+                ])
+            }),
+            "POST /api/jobs" => Json::<super::IssueBody>::from_bytes(bytes).map(|Json(q)| {
+                let super::IssueBody { applicant, reissue_of } = q;
+                lenient(vec![
+                    required("applicant", applicant),
+                    optional("reissue_of", json!(reissue_of), json!(null)),
+                ])
+            }),
+            // The whole body is the form.
+            "POST /api/validate" => {
+                Json::<serde_json::Value>::from_bytes(bytes).map(|Json(v)| lenient(vec![required("", v)]))
+            }
+            other => return crate::cards_api::fuzzing::body(other, bytes),
+        })
+    }
+
+    /// The query of `uri` for `route` (one of [`QUERIES`]) through the handler's `Query`
+    /// extractor, or `None` for a route that takes no query.
+    pub fn query(route: &str, uri: &Uri) -> Option<Result<Fields, QueryRejection>> {
+        crate::cards_api::fuzzing::query(route, uri)
+    }
+
+    /// `POST /api/jobs` after its body: the applicant parsed and validated once, or the
+    /// verdict the 422 carries.
+    pub fn accept(
+        applicant: serde_json::Value,
+        today: applicant::Date,
+    ) -> Result<applicant::Applicant, serde_json::Value> {
+        crate::form::accept(applicant, today)
+    }
+
+    /// `POST /api/validate` after its body: the verdict, and the ID number whose live cards the
+    /// answer lists.
+    pub fn verdict(form: serde_json::Value, today: applicant::Date) -> (serde_json::Value, Option<String>) {
+        crate::form::verdict(form, today)
+    }
+
+    /// The key the card routes give a call to the province (loss, death, correction), from
+    /// the caller's key: a retry with the same key is the same call.
+    pub fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
+        crate::cards_api::fuzzing::request_key(kind, subject, client_key)
     }
 }
 
@@ -204,12 +337,24 @@ async fn job(
         "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal})))
 }
 
+/// How often a running event stream looks whether its session is still open.
+const STREAM_SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The job steps as they happen, for as long as the session is open: a log-out, the idle
+/// timeout or the session's end closes the stream within a second.
 async fn events(
     State(s): State<AppState>,
-    Authed(_): Authed,
+    Authed(session): Authed,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = BroadcastStream::new(s.inner.events.subscribe())
-        .filter_map(|e| e.ok().and_then(|event| SseEvent::default().json_data(&event).ok()).map(Ok));
+    let steps = BroadcastStream::new(s.inner.events.subscribe())
+        .filter_map(|e| e.ok().and_then(|event| SseEvent::default().json_data(&event).ok()).map(Some));
+    let ticks = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(STREAM_SESSION_CHECK))
+        .map(|_| None);
+    let sessions = s.clone();
+    let stream = steps
+        .merge(ticks)
+        .take_while(move |_| sessions.inner.sessions.alive(&session.key))
+        .filter_map(|e| e.map(Ok));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -254,7 +399,7 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/me",
             get(|Authed(s): Authed| async move {
-                Json(serde_json::json!({"operator": s.operator, "role": s.role}))
+                Json(serde_json::json!({"operator": s.operator, "role": s.role, "csrf": s.csrf}))
             }),
         )
         .route("/api/jobs", post(issue))

@@ -70,30 +70,58 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
 }
 
 /// A logged-in operator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Session {
     /// Who.
     pub operator: String,
     /// Their role.
     pub role: Role,
+    /// The page sends it back in `X-CSRF-Token` with every change it asks for: a request
+    /// another site makes the browser send carries the cookie, never this.
+    pub csrf: String,
+    /// The session's bearer token (the cookie's value); never logged.
+    pub(crate) key: String,
     expires: Instant,
 }
 
-/// The open sessions.
-#[derive(Debug)]
+impl std::fmt::Debug for Session {
+    // The token and the CSRF token stay out of every log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("operator", &self.operator).field("role", &self.role).finish()
+    }
+}
+
+struct Open {
+    session: Session,
+    last_seen: Instant,
+}
+
+/// The open sessions: each ends at its absolute lifetime, or after `idle` without a request
+/// (a counter left logged in while the operator is away).
 pub struct Sessions {
     accounts: Vec<Account>,
     /// Checked for an unknown name, so it costs the same Argon2 time as a known one.
     decoy: String,
-    open: Mutex<HashMap<String, Session>>,
+    open: Mutex<HashMap<String, Open>>,
     ttl: Duration,
+    idle: Duration,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").field("ttl", &self.ttl).field("idle", &self.idle).finish_non_exhaustive()
+    }
+}
+
+fn random_hex(n: usize) -> String {
+    random_bytes(n).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Sessions {
-    /// Sessions for `accounts`, each lasting `ttl`.
-    pub fn new(accounts: Vec<Account>, ttl: Duration) -> Sessions {
+    /// Sessions for `accounts`, each lasting `ttl` at most and `idle` without a request.
+    pub fn new(accounts: Vec<Account>, ttl: Duration, idle: Duration) -> Sessions {
         let decoy = hash_password(&String::from_utf8_lossy(&random_bytes(16)));
-        Sessions { accounts, decoy, open: Mutex::new(HashMap::new()), ttl }
+        Sessions { accounts, decoy, open: Mutex::new(HashMap::new()), ttl, idle }
     }
 
     /// Logs in; the token, or `None` for a wrong name or password (the same answer, and the
@@ -103,32 +131,56 @@ impl Sessions {
         let phc = account.map_or(self.decoy.as_str(), |a| a.password_hash.as_str());
         let matches = verify_password(phc, password);
         let account = account.filter(|_| matches)?;
-        let token: String = random_bytes(32).iter().map(|b| format!("{b:02x}")).collect();
+        let token = random_hex(32);
+        let now = Instant::now();
         let session = Session {
             operator: account.name.clone(),
             role: account.role,
-            expires: Instant::now() + self.ttl,
+            csrf: random_hex(16),
+            key: token.clone(),
+            expires: now + self.ttl,
         };
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).insert(token.clone(), session.clone());
+        self.lock().insert(token.clone(), Open { session: session.clone(), last_seen: now });
         Some((token, session))
     }
 
-    /// The session of a token, if open and not expired.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Open>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn live(&self, open: &Open, now: Instant) -> bool {
+        open.session.expires > now && now.duration_since(open.last_seen) < self.idle
+    }
+
+    /// The session of a token, if open, not expired and not idle too long; the request counts
+    /// as activity.
     pub fn get(&self, token: &str) -> Option<Session> {
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        match open.get(token) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
-            Some(_) => {
-                open.remove(token);
-                None
-            }
-            None => None,
+        let now = Instant::now();
+        let mut open = self.lock();
+        let entry = open.get_mut(token)?;
+        if !self.live(entry, now) {
+            open.remove(token);
+            return None;
         }
+        entry.last_seen = now;
+        Some(entry.session.clone())
+    }
+
+    /// The session of a token, if open, without counting as activity: the page's background
+    /// polling and the event stream must not keep an unattended counter logged in.
+    pub fn peek(&self, token: &str) -> Option<Session> {
+        let now = Instant::now();
+        self.lock().get(token).filter(|o| self.live(o, now)).map(|o| o.session.clone())
+    }
+
+    /// Whether the session of a token is still open, without counting as activity.
+    pub fn alive(&self, token: &str) -> bool {
+        self.peek(token).is_some()
     }
 
     /// Ends a session.
     pub fn logout(&self, token: &str) {
-        self.open.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
+        self.lock().remove(token);
     }
 }
 
@@ -146,6 +198,7 @@ mod tests {
         let s = Sessions::new(
             vec![Account { name: "op1".into(), role: Role::Operator, password_hash: phc }],
             Duration::from_millis(200),
+            Duration::from_secs(60),
         );
         assert!(s.login("op1", "wrong").is_none());
         assert!(s.login("nobody", "秘密123").is_none());
@@ -157,5 +210,26 @@ mod tests {
         let (token, _) = s.login("op1", "秘密123").expect("login");
         s.logout(&token);
         assert!(s.get(&token).is_none());
+    }
+
+    #[test]
+    fn an_idle_session_ends_and_activity_keeps_one_open() {
+        let s = Sessions::new(
+            vec![Account { name: "op1".into(), role: Role::Operator, password_hash: hash_password("pw") }],
+            Duration::from_secs(60),
+            Duration::from_millis(300),
+        );
+        let (token, session) = s.login("op1", "pw").expect("login");
+        assert_ne!(session.csrf, token, "the CSRF token is not the session token");
+        assert!(!format!("{session:?}").contains(&token), "no token in a log line");
+        for _ in 0..4 {
+            std::thread::sleep(Duration::from_millis(150));
+            assert!(s.get(&token).is_some(), "a request within the idle time keeps it open");
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(s.alive(&token));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!s.alive(&token), "asking whether it is alive is no activity");
+        assert!(s.get(&token).is_none(), "idle too long");
     }
 }

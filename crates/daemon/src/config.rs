@@ -20,9 +20,20 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the archives and journals live.
     pub data_dir: PathBuf,
-    /// Session length in minutes.
+    /// Session length in minutes (the absolute limit).
     #[serde(default = "default_session_minutes")]
     pub session_minutes: u64,
+    /// Minutes without a request after which a session ends (a counter left logged in).
+    #[serde(default = "default_idle_minutes")]
+    pub idle_minutes: u64,
+    /// The page over TLS: required to listen beyond loopback.
+    #[serde(default)]
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// The names the counter's browsers reach the station by, besides `localhost` and the
+    /// listening address: a request for any other Host, or from any other Origin, is refused
+    /// (a web page elsewhere cannot rebind a name of its own to the station).
+    #[serde(default)]
+    pub host_names: Vec<String>,
     /// The accounts.
     #[serde(default, rename = "operator")]
     pub operators: Vec<Account>,
@@ -37,6 +48,10 @@ fn default_listen() -> SocketAddr {
 
 fn default_session_minutes() -> u64 {
     480
+}
+
+fn default_idle_minutes() -> u64 {
+    15
 }
 
 /// Why the configuration is unusable.
@@ -78,10 +93,34 @@ impl Config {
                 message: "no [[operator]] account".into(),
             });
         }
-        if !config.listen.ip().is_loopback() {
-            tracing::warn!(listen = %config.listen, "the API listens beyond loopback: put TLS in front of it");
-        }
         Ok(config)
+    }
+
+    /// Beyond loopback only with TLS: the page carries passwords, session cookies and every
+    /// applicant's data.
+    pub fn check_listen(&self) -> Result<(), String> {
+        if self.listen.ip().is_loopback() || self.tls.is_some() {
+            return Ok(());
+        }
+        Err(format!(
+            "listen = {} reaches beyond this computer, so the page needs TLS: give [tls] cert and key \
+             (`station serve --make-tls-cert NAME` makes a self-signed pair and prints its fingerprint), \
+             or listen on 127.0.0.1",
+            self.listen
+        ))
+    }
+
+    /// The host names a request may name (Host, Origin): loopback's, the listening address and
+    /// the configured names.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+        if !self.listen.ip().is_unspecified() {
+            hosts.push(self.listen.ip().to_string());
+        }
+        hosts.extend(self.host_names.iter().map(|h| h.to_ascii_lowercase()));
+        hosts.sort();
+        hosts.dedup();
+        hosts
     }
 
     /// The embedded default in `data_dir`: creates the three first accounts once.
@@ -118,6 +157,9 @@ impl Config {
             listen: default_listen(),
             data_dir: data_dir.to_path_buf(),
             session_minutes: default_session_minutes(),
+            idle_minutes: default_idle_minutes(),
+            tls: None,
+            host_names: Vec::new(),
             operators: accounts.operator,
             login: crate::login::LoginPolicy::default(),
         })

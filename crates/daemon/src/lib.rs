@@ -10,8 +10,10 @@ pub mod cards_api;
 pub mod config;
 pub mod files;
 mod form;
+pub mod hardening;
 pub mod login;
 pub mod state;
+pub mod tls;
 pub mod ui;
 pub mod ui_api;
 pub mod worker;
@@ -32,6 +34,12 @@ pub enum DaemonError {
     /// The local archive.
     #[error("local archive: {0}")]
     Archive(#[from] archive::ArchiveError),
+    /// TLS for the page.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    /// Listening beyond loopback without TLS.
+    #[error("{0}")]
+    Plain(String),
     /// The listening socket.
     #[error("listening on {addr}: {source}")]
     Listen {
@@ -65,11 +73,16 @@ pub async fn start(
     province: Option<Arc<dyn archive::ProvincialArchive>>,
     runner: Box<dyn Runner>,
 ) -> Result<Daemon, DaemonError> {
+    config.check_listen().map_err(DaemonError::Plain)?;
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
-    let sessions =
-        auth::Sessions::new(config.operators.clone(), Duration::from_secs(config.session_minutes * 60));
+    let sessions = auth::Sessions::new(
+        config.operators.clone(),
+        Duration::from_secs(config.session_minutes * 60),
+        Duration::from_secs(config.idle_minutes.max(1) * 60),
+    );
     let state = state::AppState::new(
         &config.station,
         sessions,
@@ -79,18 +92,66 @@ pub async fn start(
         config.data_dir.join("evidence"),
         config.login,
     )
-    .with_province(province);
+    .with_province(province)
+    .with_tls(tls.is_some());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
-    let app = api::router(state).layer(axum::Extension(ui));
-    let task = tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the API stopped");
-        }
-    });
+    let hosts = Arc::new(hardening::Hosts { names: config.allowed_hosts(), https: tls.is_some() });
+    let app = api::router(state)
+        .layer(axum::Extension(ui))
+        .layer(axum::middleware::from_fn_with_state(hosts, hardening::guard));
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the API stopped");
+            }
+        }),
+        Some(tls) => tokio::spawn(serve_tls(listener, tokio_rustls::TlsAcceptor::from(tls), app)),
+    };
     tracing::info!(%addr, station = %config.station, "station daemon up");
     Ok(Daemon { addr, task })
+}
+
+/// Serves `app` over TLS: a handshake per connection on its own task (a slow or hostile
+/// client holds up no one), the peer's address given to the handlers as axum does over TCP.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, error = %e, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+            let svc = hyper_util::service::TowerToHyperService::new(app);
+            if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
 }

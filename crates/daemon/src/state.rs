@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     pub(crate) guard: crate::login::LoginGuard,
     /// Bounds the password checks (Argon2) running at once, off the async threads.
     pub(crate) checks: tokio::sync::Semaphore,
+    /// Whether the page is served over TLS (the session cookie is then `Secure`).
+    pub(crate) tls: bool,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
                 province: None,
                 guard: crate::login::LoginGuard::new(login),
                 checks: tokio::sync::Semaphore::new(login.concurrent_checks.max(1)),
+                tls: false,
             }),
         }
     }
@@ -75,6 +78,25 @@ impl AppState {
             inner.province = province;
         }
         self
+    }
+
+    /// The state of a daemon that serves the page over TLS.
+    pub fn with_tls(mut self, tls: bool) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tls = tls;
+        }
+        self
+    }
+
+    /// The `Set-Cookie` value that opens (`Some(token)`) or ends (`None`) the page's session:
+    /// HttpOnly (no script reads it), SameSite=Strict (no other site's page sends it), Secure
+    /// under TLS.
+    pub(crate) fn session_cookie(&self, token: Option<&str>) -> String {
+        let secure = if self.inner.tls { "; Secure" } else { "" };
+        match token {
+            Some(t) => format!("{SESSION_COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+            None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+        }
     }
 
     /// The provincial archive, or why the call cannot be served.
@@ -110,27 +132,72 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A request with a valid session.
+/// The page's session cookie.
+pub const SESSION_COOKIE: &str = "station_session";
+
+/// The header the page's background polling sends: the request does not count as activity
+/// for the idle timeout.
+pub const POLL_HEADER: &str = "x-station-poll";
+
+/// The header the page sends its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A request with a valid session: a bearer token in `Authorization` (the CLI and other
+/// programs), or the page's HttpOnly cookie, with its CSRF token on every request that changes
+/// something. Never a token in the URL: URLs end up in logs and histories.
 pub struct Authed(pub Session);
 
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
+        let bearer = parts
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
-        let query = parts
-            .uri
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_string));
-        let token =
-            header.or(query).ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "log in first".into()))?;
-        state.inner.sessions.get(&token).map(Authed).ok_or_else(|| {
-            ApiError(StatusCode::UNAUTHORIZED, "session expired or unknown: log in again".into())
-        })
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let (token, by_cookie) = match bearer {
+            Some(t) => (t, false),
+            None => (
+                cookie(&parts.headers, SESSION_COOKIE)
+                    .ok_or_else(|| ApiError(StatusCode::UNAUTHORIZED, "log in first".into()))?,
+                true,
+            ),
+        };
+        // The page's background polling says so: it is no sign of a person at the counter.
+        let sessions = &state.inner.sessions;
+        let session =
+            if parts.headers.contains_key(POLL_HEADER) { sessions.peek(token) } else { sessions.get(token) };
+        let session = session.ok_or_else(|| {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                "session ended (logged out, idle or expired): log in again".into(),
+            )
+        })?;
+        if by_cookie && !parts.method.is_safe() {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !same(sent, &session.csrf) {
+                return Err(ApiError(
+                    StatusCode::FORBIDDEN,
+                    "the request lacks the page's CSRF token: reload the station's page and try again".into(),
+                ));
+            }
+        }
+        Ok(Authed(session))
     }
 }

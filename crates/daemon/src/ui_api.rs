@@ -1,8 +1,7 @@
 //! What the counter's web page needs beyond the issuance API: typing-time validation with the
 //! applicant crate's own rules, the devices' status with what to do, the camera and the photo
 //! check's verdict, the printed face of a job, and the step times for the time-left estimate.
-//! Pictures are read by `<img>` tags, which send no headers: they take `?token=` like the
-//! event stream.
+//! Pictures are read by `<img>` tags with the page's session cookie, as the event stream is.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -2,205 +2,15 @@
 //! the resumption at start of a job a crash left running. The runner here is a script (the
 //! issuance engine has its own tests); what is tested is the daemon around it.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use archive::local::{LocalArchive, PersonRow};
-use daemon::auth::{hash_password, Account, Role};
-use daemon::config::Config;
+use archive::local::PersonRow;
+use common::{job_body, start, start_with, Fixture};
 use daemon::{JobRequest, Runner};
-use issuance::{DeviceAction, DeviceError, IssueError, JobOutcome, Phase, Step};
-
-/// Walks two steps and issues a card; resumes by marking the job done. The daemon is given the
-/// fixture's province (SQLite) for the card-life API.
-struct Scripted(Arc<LocalArchive>);
-
-impl Runner for Scripted {
-    fn start(
-        &mut self,
-        r: &JobRequest,
-        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<(i64, JobOutcome), IssueError> {
-        progress(7, Step::Accept, Phase::Begin);
-        progress(7, Step::Accept, Phase::Done);
-        let name = r.applicant.holder.name.clone().unwrap_or_default();
-        if name == "卡纸" {
-            return Err(IssueError::Device(DeviceError {
-                step: "print".into(),
-                message: "printer: card jammed".into(),
-                action: DeviceAction::Operator("open the cover and take the card out".into()),
-            }));
-        }
-        Ok((7, JobOutcome::Issued { card_number: format!("B00000019 for {name}"), card_id: "x".into() }))
-    }
-    fn resume(
-        &mut self,
-        job: i64,
-        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
-    ) -> Result<JobOutcome, IssueError> {
-        progress(job, Step::HandOver, Phase::Done);
-        self.0
-            .set_job_status(job, "done")
-            .map_err(|source| IssueError::Archive { step: "resume", source })?;
-        Ok(JobOutcome::Issued { card_number: "resumed".into(), card_id: "y".into() })
-    }
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    _rt: tokio::runtime::Runtime,
-    base: String,
-    local: Arc<LocalArchive>,
-    province: Arc<archive::SqliteProvincial>,
-    http: reqwest::blocking::Client,
-}
-
-/// A job request for a valid applicant named `name`.
-fn job_body(name: &str) -> serde_json::Value {
-    let path = format!("{}/../applicant/testdata/adult.json", env!("CARGO_MANIFEST_DIR"));
-    let mut applicant: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("testdata")).expect("json");
-    applicant["holder"]["name"] = name.into();
-    serde_json::json!({ "applicant": applicant })
-}
-
-fn start(with_running_job: bool) -> Fixture {
-    start_with(with_running_job, |local, _| Box::new(Scripted(local)))
-}
-
-fn start_with(
-    with_running_job: bool,
-    runner: impl FnOnce(Arc<LocalArchive>, Arc<archive::SqliteProvincial>) -> Box<dyn Runner>,
-) -> Fixture {
-    let dir = tempfile::tempdir().expect("tmp");
-    let local = Arc::new(LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"));
-    let province = Arc::new(
-        archive::SqliteProvincial::open(dir.path().join("provincial.db"), "S1", 'B').expect("province"),
-    );
-    if with_running_job {
-        local
-            .upsert_person(&PersonRow {
-                ssn: "11010519491231002X".into(),
-                name: "张三".into(),
-                sex: None,
-                birth_date: None,
-            })
-            .expect("person");
-        let app = local.open_application("11010519491231002X", "new", "{}").expect("app");
-        local.create_job(app, "instant").expect("job");
-    }
-    let account =
-        |name: &str, role| Account { name: name.into(), role, password_hash: hash_password("pw-123456") };
-    let config = Config {
-        station: "S1".into(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.path().to_path_buf(),
-        session_minutes: 5,
-        login: daemon::login::LoginPolicy {
-            base_delay_ms: 300,
-            max_delay_seconds: 1,
-            // One test client, one address: its own lock-out is the unit tests' (login.rs).
-            address_lock_minutes: 0,
-            ..daemon::login::LoginPolicy::default()
-        },
-        operators: vec![
-            account("op", Role::Operator),
-            account("aud", Role::Auditor),
-            account("sup", Role::Supervisor),
-            account("sup2", Role::Supervisor),
-        ],
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("rt");
-    let daemon = rt
-        .block_on(daemon::start(
-            &config,
-            local.clone(),
-            Some(province.clone() as Arc<dyn archive::ProvincialArchive>),
-            runner(local.clone(), province.clone()),
-        ))
-        .expect("daemon");
-    Fixture {
-        base: format!("http://{}", daemon.addr),
-        _dir: dir,
-        _rt: rt,
-        local,
-        province,
-        http: reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().expect("client"),
-    }
-}
-
-impl Fixture {
-    /// POST `body` (or GET without one) as `token`; the status and the JSON answer.
-    fn call(&self, token: &str, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        let url = format!("{}{path}", self.base);
-        let r = match body {
-            Some(b) => self.http.post(url).bearer_auth(token).json(&b).send(),
-            None => self.http.get(url).bearer_auth(token).send(),
-        }
-        .expect("call");
-        (r.status().as_u16(), r.json::<serde_json::Value>().expect("json"))
-    }
-
-    fn login(&self, who: &str) -> String {
-        let r = self
-            .http
-            .post(format!("{}/api/session", self.base))
-            .json(&serde_json::json!({"operator": who, "password": "pw-123456"}))
-            .send()
-            .expect("login");
-        assert_eq!(r.status(), 200);
-        r.json::<serde_json::Value>().expect("json")["token"].as_str().expect("token").to_string()
-    }
-
-    /// Reads the event stream until `until` says stop; returns the events read.
-    fn events_until(
-        &self,
-        token: &str,
-        until: impl Fn(&serde_json::Value) -> bool,
-        then: impl FnOnce(),
-    ) -> Vec<serde_json::Value> {
-        let r = reqwest::blocking::Client::new()
-            .get(format!("{}/api/events?token={token}", self.base))
-            .send()
-            .expect("stream");
-        assert_eq!(r.status(), 200);
-        then();
-        let mut seen = Vec::new();
-        for line in BufReader::new(r).lines() {
-            let line = line.expect("line");
-            if let Some(data) = line.strip_prefix("data:") {
-                let v: serde_json::Value = serde_json::from_str(data.trim()).expect("event json");
-                let stop = until(&v);
-                seen.push(v);
-                if stop {
-                    break;
-                }
-            }
-        }
-        seen
-    }
-
-    /// Posts one job for an applicant named `name` as `token` (202) and reads the event
-    /// stream until it ends; returns the events read.
-    fn issue_one(&self, token: &str, name: &str) -> Vec<serde_json::Value> {
-        let (http, base, token_owned) = (self.http.clone(), self.base.clone(), token.to_string());
-        let body = job_body(name);
-        self.events_until(
-            token,
-            |e| e["event"] == "finished",
-            move || {
-                let r = http
-                    .post(format!("{base}/api/jobs"))
-                    .bearer_auth(&token_owned)
-                    .json(&body)
-                    .send()
-                    .expect("issue");
-                assert_eq!(r.status(), 202);
-            },
-        )
-    }
-}
+use issuance::{IssueError, JobOutcome, Phase, Step};
 
 #[test]
 fn sessions_roles_and_the_audit_trail() {
@@ -512,7 +322,7 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
         Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
     );
     assert_eq!((st, done["attempt"].as_u64()), (200, Some(1)), "{done}");
-    let kept: Vec<_> = std::fs::read_dir(f._dir.path().join("evidence")).expect("evidence").collect();
+    let kept: Vec<_> = std::fs::read_dir(f.dir.path().join("evidence")).expect("evidence").collect();
     assert_eq!(kept.len(), 1, "the signature is kept as evidence");
 
     // Activation: face to face, the photo taken now.
@@ -636,7 +446,7 @@ fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
     let f = start(false);
     // A kit checks a person out; while it is away the person is reported deceased; the card
     // it made on the visit cannot stand.
-    let kit = archive::SqliteProvincial::as_kit(f._dir.path().join("provincial.db"), "kit-1", "S1", 'B')
+    let kit = archive::SqliteProvincial::as_kit(f.dir.path().join("provincial.db"), "kit-1", "S1", 'B')
         .expect("kit");
     let ssn = archive::conformance::fresh_ssn();
     let out = kit
@@ -735,7 +545,7 @@ fn guessing_passwords_is_slowed_then_locked_until_a_supervisor_unlocks() {
     let try_login = |who: &str, password: &str| {
         f.http
             .post(format!("{}/api/session", f.base))
-            .json(&serde_json::json!({"operator": who, "password": password}))
+            .json(&serde_json::json!({"operator": who, "password": password, "bearer": true}))
             .send()
             .expect("login")
             .status()

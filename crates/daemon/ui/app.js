@@ -252,26 +252,28 @@ function applyLanguage() {
 }
 
 // ---------------------------------------------------------------- session and API
-const session = { token: null, operator: null, role: null };
+// The session itself is an HttpOnly cookie this script never sees; it keeps only who is logged
+// in and the CSRF token it sends back with every change.
+const session = { csrf: null, operator: null, role: null };
 
-async function api(method, path, body) {
+// `poll`: a background request (device status), which does not keep an idle session open.
+async function api(method, path, body, poll) {
   const headers = {};
-  if (session.token) headers.Authorization = 'Bearer ' + session.token;
+  if (poll) headers['X-Station-Poll'] = '1';
+  if (method !== 'GET' && session.csrf) headers['X-CSRF-Token'] = session.csrf;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   let data = null;
   const text = await r.text();
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = { error: text }; }
   if (!r.ok) {
-    if (r.status === 401 && session.token) { logout(); }
+    if (r.status === 401 && session.operator) { endSession(); }
     const e = new Error((data && data.error) || r.statusText);
     e.status = r.status;
     throw e;
   }
   return data;
 }
-
-const withToken = (path) => path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(session.token);
 
 function show(screen) {
   $$('.screen').forEach((s) => { s.hidden = s.id !== 'screen-' + screen; });
@@ -292,24 +294,33 @@ async function login(ev) {
   $('#login-error').textContent = '';
   try {
     const r = await api('POST', '/api/session', { operator: $('#login-name').value, password: $('#login-password').value });
-    session.token = r.token; session.operator = r.operator; session.role = r.role;
     $('#login-password').value = '';
-    $('#who').textContent = r.operator + ' · ' + r.role;
-    $('#who').hidden = false; $('#logout').hidden = false; $('#nav').hidden = false; $('#devices').hidden = false;
-    $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
-    await loadCodes();
-    openEvents();
-    pollDevices();
-    show(r.role === 'auditor' ? 'ledger' : 'apply');
+    await enter(r);
   } catch (e) {
     $('#login-error').textContent = t('login.failed') + e.message;
   }
 }
 
+// A session is open (log-in, or a reload of the page while the cookie is valid).
+async function enter(r) {
+  session.csrf = r.csrf; session.operator = r.operator; session.role = r.role;
+  $('#who').textContent = r.operator + ' · ' + r.role;
+  $('#who').hidden = false; $('#logout').hidden = false; $('#nav').hidden = false; $('#devices').hidden = false;
+  $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
+  await loadCodes();
+  openEvents();
+  pollDevices();
+  show(r.role === 'auditor' ? 'ledger' : 'apply');
+}
+
 async function logout() {
-  const token = session.token;
-  session.token = null;
-  if (token) fetch('/api/session', { method: 'DELETE', headers: { Authorization: 'Bearer ' + token } }).catch(() => {});
+  if (session.operator) await api('DELETE', '/api/session').catch(() => {});
+  endSession();
+}
+
+// Back to the log-in screen (logged out here, or the station ended the session: idle, expired).
+function endSession() {
+  session.csrf = null; session.operator = null; session.role = null;
   if (events) events.close();
   stopCamera();
   clearTimeout(deviceTimer);
@@ -323,8 +334,8 @@ let deviceTimer = null;
 
 async function pollDevices() {
   clearTimeout(deviceTimer);
-  if (!session.token) return;
-  try { devices = (await api('GET', '/api/devices')).devices; } catch (_) { devices = []; }
+  if (!session.operator) return;
+  try { devices = (await api('GET', '/api/devices', undefined, true)).devices; } catch (_) { devices = []; }
   renderDevices();
   deviceTimer = setTimeout(pollDevices, 1500);
 }
@@ -526,13 +537,13 @@ let cameraOn = false;
 
 // Each frame is fetched whole before it replaces the last one, so the preview never blanks.
 function startCamera() {
-  if (cameraOn || !session.token) return;
+  if (cameraOn || !session.operator) return;
   cameraOn = true;
   const img = $('#camera');
   const next = async () => {
-    if (!cameraOn || !session.token) return;
+    if (!cameraOn || !session.operator) return;
     try {
-      const r = await fetch(withToken('/api/camera/frame?n=' + Date.now()));
+      const r = await fetch('/api/camera/frame?n=' + Date.now(), { headers: { 'X-Station-Poll': '1' } });
       if (!r.ok) throw new Error((await r.json()).error);
       const old = img.src;
       img.src = URL.createObjectURL(await r.blob());
@@ -579,7 +590,7 @@ function renderVerdict() {
     verdict.className = 'verdict pass';
     verdict.textContent = '✓ ' + t('photo.pass') + (r.size ? ' · ' + r.size[0] + '×' + r.size[1] : '') + (r.dpi ? ' · ' + r.dpi + ' dpi' : '') + ' · ' + Math.round(r.bytes / 1024) + ' KB';
     const thumb = $('#photo-thumb');
-    thumb.src = withToken('/api/' + r.photo);
+    thumb.src = '/api/' + r.photo;
     thumb.hidden = false;
   } else {
     verdict.className = 'verdict fail';
@@ -599,7 +610,7 @@ let tick = null;
 
 function openEvents() {
   if (events) events.close();
-  events = new EventSource(withToken('/api/events'));
+  events = new EventSource('/api/events');
   events.onmessage = (m) => {
     let e;
     try { e = JSON.parse(m.data); } catch (_) { return; }
@@ -716,7 +727,7 @@ function renderResult(fresh = false) {
     head.textContent = '✓ ' + t('progress.issued') + detail;
     box.append(head);
     $('#to-handover').hidden = false;
-    $('#face-preview').src = withToken('/api/jobs/' + job.id + '/face?n=' + Date.now());
+    $('#face-preview').src = '/api/jobs/' + job.id + '/face?n=' + Date.now();
     $('#face-figure').hidden = false;
     if (fresh) $('#to-handover').focus();
     return;
@@ -840,7 +851,7 @@ let activationPhoto = null;
 
 async function activationCapture() {
   try {
-    const r = await fetch(withToken('/api/camera/frame?n=' + Date.now()));
+    const r = await fetch('/api/camera/frame?n=' + Date.now(), { headers: { 'X-Station-Poll': '1' } });
     if (!r.ok) throw new Error(await r.text());
     const blob = await r.blob();
     activationPhoto = await new Promise((resolve) => { const f = new FileReader(); f.onload = () => resolve(f.result); f.readAsDataURL(blob); });
@@ -981,6 +992,8 @@ function init() {
   $('#ledger-verify').onclick = verifyLedger;
   applyLanguage();
   show('login');
+  // A reload keeps the session its cookie still holds.
+  api('GET', '/api/me').then(enter).catch(() => {});
 }
 
 init();

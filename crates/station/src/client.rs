@@ -19,7 +19,7 @@ impl ApiClient {
         let base = base.trim_end_matches('/').to_string();
         let r = http
             .post(format!("{base}/api/session"))
-            .json(&serde_json::json!({"operator": operator, "password": password}))
+            .json(&serde_json::json!({"operator": operator, "password": password, "bearer": true}))
             .timeout(Duration::from_secs(30))
             .send()
             .with_context(|| format!("no station at {base}: start it with `station serve`"))?;
@@ -80,7 +80,8 @@ impl ApiClient {
         // Subscribe first so no step is missed.
         let stream = self
             .http
-            .get(format!("{}/api/events?token={}", self.base, self.token))
+            .get(format!("{}/api/events", self.base))
+            .bearer_auth(&self.token)
             .send()
             .context("opening the event stream")?;
         let mut lines = BufReader::new(stream).lines();

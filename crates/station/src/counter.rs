@@ -104,10 +104,21 @@ impl Counter<'_> {
 
     /// Waits until the card at the contact station answers in the reader (the printer has
     /// moved it there; the reader sees it a moment later); its ATR.
+    ///
+    /// A card just moved back from the print position may read as mute for a moment (the
+    /// reader polls it while the contacts settle): that is waited out until the deadline, and
+    /// only a card still mute then is a card that does not answer.
     fn wait_card(&mut self) -> Result<Vec<u8>, DeviceError> {
-        self.readers
-            .wait_for_atr(&self.card_reader, self.card_timeout)
-            .map_err(|e| card_err("card at the contact station", e))
+        let deadline = std::time::Instant::now() + self.card_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.readers.wait_for_atr(&self.card_reader, left) {
+                Err(card_transport::TransportError::Unresponsive) if !left.is_zero() => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => return other.map_err(|e| card_err("card at the contact station", e)),
+            }
+        }
     }
 
     fn open(&mut self, reader: &str, what: &str) -> Result<Box<dyn Card>, DeviceError> {

@@ -152,9 +152,23 @@ struct ServeArgs {
     /// Run on a simulated counter (debug builds with the `sim` feature).
     #[arg(long)]
     sim: bool,
-    /// Address of the API (default 127.0.0.1:8080).
+    /// Address of the API (default 127.0.0.1:8080); beyond loopback only with TLS.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// The page's TLS certificate chain (PEM); with --tls-key, in place of `[tls]`.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The key of --tls-cert (PEM, mode 0600).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// A name (or address) the counter's browsers reach the station by; repeatable. Requests
+    /// for any other Host are refused.
+    #[arg(long = "host-name")]
+    host_names: Vec<String>,
+    /// First set-up: make a self-signed certificate for the --host-name names in the data
+    /// directory, print its fingerprint and the settings to use, and exit.
+    #[arg(long, requires = "host_names")]
+    make_tls_cert: bool,
     /// vpcd port of the simulated card (the PSAM uses the next one).
     #[arg(long, env = "STATION_VPCD_PORT", default_value_t = 35963)]
     vpcd_port: u16,
@@ -399,19 +413,50 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
     Ok(())
 }
 
+/// What the command line sets over the configuration: the address, TLS, host names.
+fn serve_overrides(a: &ServeArgs, config: &mut daemon::config::Config) {
+    if let Some(listen) = a.listen {
+        config.listen = listen;
+    }
+    if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+        config.tls = Some(daemon::tls::TlsFiles { cert: cert.clone(), key: key.clone() });
+    }
+    config.host_names.extend(a.host_names.iter().cloned());
+}
+
+/// `station serve --make-tls-cert --host-name NAME...`: a self-signed pair in the data directory.
+fn make_tls_cert(data_dir: &std::path::Path, names: &[String]) -> Result<()> {
+    daemon::files::private_dir(data_dir)?;
+    let (files, fingerprint) = daemon::tls::self_signed(data_dir, names)?;
+    println!("certificate {} (key {}, mode 0600)", files.cert.display(), files.key.display());
+    println!("SHA-256 fingerprint {fingerprint}");
+    println!(
+        "in station.toml:\n  host_names = {names:?}\n  [tls]\n  cert = {:?}\n  key = {:?}",
+        files.cert.display().to_string(),
+        files.key.display().to_string()
+    );
+    println!(
+        "the first time a browser opens the page it warns of a self-signed certificate: accept it only \
+         if the fingerprint it shows is the one above"
+    );
+    Ok(())
+}
+
 fn serve(a: ServeArgs) -> Result<()> {
     let profiles = profiles_dir(a.profiles.clone());
     if let Some(path) = &a.config {
         let mut config = station::config::StationConfig::load(path)?;
-        if let Some(listen) = a.listen {
-            config.daemon.listen = listen;
+        if a.make_tls_cert {
+            return make_tls_cert(&config.daemon.data_dir, &a.host_names);
         }
+        serve_overrides(&a, &mut config.daemon);
         return station::serve::serve_configured(config, &profiles);
     }
-    let mut config = daemon::config::Config::embedded(&a.data_dir)?;
-    if let Some(listen) = a.listen {
-        config.listen = listen;
+    if a.make_tls_cert {
+        return make_tls_cert(&a.data_dir, &a.host_names);
     }
+    let mut config = daemon::config::Config::embedded(&a.data_dir)?;
+    serve_overrides(&a, &mut config);
     if !a.sim {
         anyhow::bail!(
             "no --config: write a station.toml with the accounts and a [counter] section (README), or run the \

@@ -335,7 +335,7 @@ fn login(api: &str) -> (reqwest::blocking::Client, String) {
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
     let r: serde_json::Value = http
         .post(format!("{api}/api/session"))
-        .json(&serde_json::json!({"operator": "op", "password": PASSWORD}))
+        .json(&serde_json::json!({"operator": "op", "password": PASSWORD, "bearer": true}))
         .send()
         .expect("login")
         .json()
@@ -356,7 +356,7 @@ struct End {
 /// Follows station `k`'s event stream (subscribed when this returns) and sends each job's end.
 fn follow(k: usize, api: &str, token: &str, ends: mpsc::Sender<End>) {
     let http = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
-    let stream = http.get(format!("{api}/api/events?token={token}")).send().expect("event stream");
+    let stream = http.get(format!("{api}/api/events")).bearer_auth(&token).send().expect("event stream");
     assert!(stream.status().is_success(), "event stream: {}", stream.status());
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {

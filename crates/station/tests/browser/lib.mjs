@@ -96,7 +96,7 @@ export async function devicesReady(page) {
 export async function atThePrinter(page, action) {
   const api = page.context().request;
   const who = Object.keys(station.accounts)[0];
-  const login = await api.post(station.url + '/api/session', { data: { operator: who, password: station.accounts[who] } });
+  const login = await api.post(station.url + '/api/session', { data: { operator: who, password: station.accounts[who], bearer: true } });
   check(login.ok(), 'log-in for the printer action');
   const { token } = await login.json();
   const r = await api.post(station.url + '/api/sim/printer/' + action, { headers: { Authorization: 'Bearer ' + token } });

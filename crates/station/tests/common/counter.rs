@@ -245,7 +245,7 @@ impl Counter {
             reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
         let r: serde_json::Value = http
             .post(format!("{}/api/session", self.api))
-            .json(&serde_json::json!({"operator": who, "password": self.password}))
+            .json(&serde_json::json!({"operator": who, "password": self.password, "bearer": true}))
             .send()
             .expect("login")
             .json()

@@ -1,0 +1,207 @@
+//! The daemon's defences over real HTTP: the page's session is an HttpOnly cookie checked
+//! against a CSRF token on every change, no token is taken from a URL, a log-out ends the event
+//! stream, the Host and Origin must be the station's own, every answer carries the security
+//! headers, and beyond loopback the station serves only over TLS.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use common::{job_body, start, start_configured, Scripted};
+use reqwest::blocking::Response;
+
+fn cookie_of(r: &Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("station_session="))
+        .expect("a session cookie")
+        .to_string()
+}
+
+/// `name=value` of a `Set-Cookie` line, as a browser sends it back.
+fn sent_back(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("pair").to_string()
+}
+
+#[test]
+fn the_pages_session_is_an_httponly_cookie_and_every_change_needs_its_csrf_token() {
+    let f = start(false);
+    let r = f
+        .http
+        .post(format!("{}/api/session", f.base))
+        .json(&serde_json::json!({"operator": "op", "password": "pw-123456"}))
+        .send()
+        .expect("login");
+    assert_eq!(r.status(), 200);
+    let set = cookie_of(&r);
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{attribute} missing: {set}");
+    }
+    assert!(!set.contains("Secure"), "no Secure over plain loopback HTTP: {set}");
+    let body: serde_json::Value = r.json().expect("json");
+    assert!(body.get("token").is_none(), "the page's script never sees the session token: {body}");
+    let csrf = body["csrf"].as_str().expect("csrf").to_string();
+    let cookie = sent_back(&set);
+
+    let me = f.http.get(format!("{}/api/me", f.base)).header("cookie", &cookie).send().expect("me");
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.json::<serde_json::Value>().expect("json")["csrf"], csrf.as_str(), "a reload gets it back");
+
+    let post = |csrf: Option<&str>| {
+        let mut rq =
+            f.http.post(format!("{}/api/jobs", f.base)).header("cookie", &cookie).json(&job_body("张三"));
+        if let Some(c) = csrf {
+            rq = rq.header("x-csrf-token", c);
+        }
+        rq.send().expect("post").status().as_u16()
+    };
+    assert_eq!(post(None), 403, "a change with the cookie alone (a cross-site form) is refused");
+    assert_eq!(post(Some("0123456789abcdef0123456789abcdef")), 403, "a wrong CSRF token too");
+    assert_eq!(post(Some(&csrf)), 202);
+    assert!(
+        f.local.ledger().expect("ledger").iter().filter(|e| e.event == "job.requested").count() == 1,
+        "only the request with its CSRF token became a job"
+    );
+
+    // A token in a URL is never taken, not even a valid one.
+    let token = f.login("op");
+    for path in [format!("/api/me?token={token}"), format!("/api/events?token={token}")] {
+        let r = f.http.get(format!("{}{path}", f.base)).send().expect("url token");
+        assert_eq!(r.status(), 401, "{path}");
+    }
+
+    let out = f
+        .http
+        .delete(format!("{}/api/session", f.base))
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .expect("logout");
+    assert_eq!(out.status(), 204);
+    assert!(cookie_of(&out).contains("Max-Age=0"), "the cookie is cleared");
+    let me = f.http.get(format!("{}/api/me", f.base)).header("cookie", &cookie).send().expect("me");
+    assert_eq!(me.status(), 401, "the old cookie opens nothing");
+}
+
+#[test]
+fn logging_out_ends_the_event_stream() {
+    let f = start(false);
+    let token = f.login("op");
+    let stream = reqwest::blocking::Client::new()
+        .get(format!("{}/api/events", f.base))
+        .bearer_auth(&token)
+        .send()
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    let (http, base, t) = (f.http.clone(), f.base.clone(), token.clone());
+    let logout = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        http.delete(format!("{base}/api/session")).bearer_auth(&t).send().expect("logout").status()
+    });
+    let began = Instant::now();
+    for line in BufReader::new(stream).lines() {
+        if line.is_err() {
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(10), "the stream outlived its session");
+    }
+    assert_eq!(logout.join().expect("thread"), 204);
+    assert!(began.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn only_the_stations_own_host_and_origin_and_every_answer_carries_the_security_headers() {
+    let f = start(false);
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut rq = f.http.get(format!("{}{path}", f.base));
+        for (k, v) in headers {
+            rq = rq.header(*k, *v);
+        }
+        rq.send().expect("get")
+    };
+    let rebound = get("/api/health", &[("host", "attacker.example")]);
+    assert_eq!(rebound.status(), 421, "DNS rebinding: a name of another site is refused");
+    let cross = get("/api/health", &[("origin", "http://attacker.example")]);
+    assert_eq!(cross.status(), 403);
+    let login_elsewhere = f
+        .http
+        .post(format!("{}/api/session", f.base))
+        .header("origin", "http://attacker.example")
+        .json(&serde_json::json!({"operator": "op", "password": "pw-123456"}))
+        .send()
+        .expect("login");
+    assert_eq!(login_elsewhere.status(), 403, "no log-in from another site's page");
+
+    for (path, status) in [("/", 200), ("/api/health", 200), ("/api/me", 401), ("/app.js", 200)] {
+        let r = get(path, &[]);
+        assert_eq!(r.status(), status, "{path}");
+        let h = r.headers();
+        let csp = h.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(h.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{path}");
+        assert_eq!(h.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{path}");
+        assert_eq!(h.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{path}");
+    }
+    for (k, v) in [("host", "attacker.example")] {
+        let r = get("/", &[(k, v)]);
+        assert!(r.headers().contains_key("content-security-policy"), "refusals carry them too");
+    }
+}
+
+#[test]
+fn beyond_loopback_the_station_serves_only_over_tls() {
+    let plain = start_configured(
+        false,
+        |local, _| Box::new(Scripted(local)),
+        |c| {
+            c.listen = "0.0.0.0:0".parse().expect("addr");
+        },
+    );
+    let e = plain.err().expect("refused without TLS").to_string();
+    assert!(e.contains("[tls]") && e.contains("127.0.0.1"), "{e}");
+
+    let certs = tempfile::tempdir().expect("tmp");
+    let (files, fingerprint) = daemon::tls::self_signed(certs.path(), &["localhost".into()]).expect("pair");
+    assert_eq!(fingerprint.split(':').count(), 32);
+    let f = start_configured(
+        false,
+        |local, _| Box::new(Scripted(local)),
+        |c| {
+            c.listen = "127.0.0.1:0".parse().expect("addr");
+            c.tls = Some(files.clone());
+        },
+    )
+    .expect("TLS daemon");
+    let port = f.base.rsplit(':').next().expect("port").to_string();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&files.cert).expect("cert")).expect("pem");
+    let https = reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let base = format!("https://localhost:{port}");
+    let health = https.get(format!("{base}/api/health")).send().expect("https");
+    assert_eq!(health.status(), 200);
+    assert!(health.headers().contains_key("strict-transport-security"));
+    let login = https
+        .post(format!("{base}/api/session"))
+        .json(&serde_json::json!({"operator": "op", "password": "pw-123456"}))
+        .send()
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    assert!(cookie_of(&login).contains("Secure"), "the cookie never travels in clear");
+    let cleartext = f.http.get(format!("http://127.0.0.1:{port}/api/health")).send();
+    assert!(
+        cleartext.is_err() || !cleartext.expect("answer").status().is_success(),
+        "no plain HTTP on the TLS port"
+    );
+    let untrusted =
+        reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    assert!(
+        untrusted.get(format!("{base}/api/health")).send().is_err(),
+        "a certificate nobody vouched for fails"
+    );
+}
