@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0001.sql"),
     include_str!("../migrations/local-0002.sql"),
     include_str!("../migrations/local-0003.sql"),
+    include_str!("../migrations/local-0004.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -574,6 +575,34 @@ impl LocalArchive {
         })
     }
 
+    /// The passwords operators chose themselves (name, Argon2id PHC string).
+    pub fn operator_passwords(&self) -> Result<Vec<(String, String)>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT name, password_hash FROM operator_passwords ORDER BY name")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// Keeps the password `name` chose (an Argon2id PHC string), with its ledger line, in one
+    /// transaction.
+    pub fn set_operator_password(
+        &self,
+        name: &str,
+        phc: &str,
+        ledger: &LedgerRecord<'_>,
+    ) -> Result<(), ArchiveError> {
+        self.with_ledger(ledger, |tx| {
+            tx.execute(
+                "INSERT INTO operator_passwords (name, password_hash, changed_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, changed_at = excluded.changed_at",
+                params![name, phc, now()],
+            )
+            .map(|_| ())
+        })
+    }
+
     /// Runs `write` and appends `ledger` in one transaction: a record of the card's life is
     /// never without its ledger line, nor the line without it (RULE 5).
     fn with_ledger(
@@ -871,14 +900,14 @@ mod tests {
     #[test]
     fn migrations_wal_and_foreign_keys() {
         let (dir, a) = archive();
-        assert_eq!(a.version().expect("version"), 3);
+        assert_eq!(a.version().expect("version"), 4);
         let mode: String = a.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
         assert_eq!(mode, "wal");
         let e = a.open_application("11010519491231002X", "new", "{}").expect_err("no such person");
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
         drop(a);
         let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
-        assert_eq!(again.version().expect("version"), 3, "migrations run once");
+        assert_eq!(again.version().expect("version"), 4, "migrations run once");
     }
 
     #[test]

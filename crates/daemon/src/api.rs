@@ -82,7 +82,8 @@ async fn login(
         Some((token, session)) => {
             guard.succeeded(&q.operator, address);
             s.audit(&session.operator, "session.opened", serde_json::json!({"role": session.role}));
-            let who = serde_json::json!({"operator": session.operator, "role": session.role});
+            let who = serde_json::json!({"operator": session.operator, "role": session.role,
+                "must_change": session.must_change});
             if q.bearer {
                 let mut answer = who;
                 answer["token"] = token.into();
@@ -98,6 +99,64 @@ async fn login(
             refuse("wrong-password", ApiError(StatusCode::UNAUTHORIZED, "wrong name or password".into()))
         }
     }
+}
+
+#[derive(Deserialize)]
+struct NewPassword {
+    current: String,
+    new: String,
+}
+
+/// An operator chooses their own password (at the first log-in, or any time): the current one
+/// is checked under the same backoff and lock-out as a log-in, the new one kept as Argon2id in
+/// the station's database with its ledger line. Once every first password is changed, their
+/// file goes.
+async fn change_password(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Authed(session): Authed,
+    Json(q): Json<NewPassword>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (guard, address, name) = (&s.inner.guard, peer.ip(), session.operator.clone());
+    if !matches!(guard.check(&name, address), login::Gate::Open) {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many wrong passwords: wait, or ask a supervisor to unlock the account".into(),
+        ));
+    }
+    if let Some(why) = login::password_problem(&name, &q.current, &q.new) {
+        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, why));
+    }
+    let permit = s.inner.checks.acquire().await.map_err(|_| {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "the station is stopping: try again".into())
+    })?;
+    let (state, who, current, new) = (s.clone(), name.clone(), q.current.clone(), q.new.clone());
+    let phc = tokio::task::spawn_blocking(move || {
+        state.inner.sessions.verify(&who, &current).then(|| crate::auth::hash_password(&new))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    drop(permit);
+    let Some(phc) = phc else {
+        guard.failed(&name, address);
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "the current password is wrong".into()));
+    };
+    let detail = serde_json::json!({"first": session.must_change});
+    let ledger = archive::local::LedgerRecord {
+        operator: &name,
+        application_id: None,
+        card_number: None,
+        event: "operator.password_changed",
+        detail: &detail,
+    };
+    s.inner.local.set_operator_password(&name, &phc, &ledger).map_err(|e| {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the new password was not kept: {e}"))
+    })?;
+    s.inner.sessions.choose(&name, phc);
+    s.forget_first_passwords_if_all_chosen();
+    Ok(Json(
+        serde_json::json!({"operator": name, "role": session.role, "must_change": false, "csrf": session.csrf}),
+    ))
 }
 
 /// A supervisor unlocks an operator locked out by failed log-ins.
@@ -394,12 +453,14 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(serde_json::json!({"station": station, "status": "up"})) }),
         )
         .route("/api/session", post(login).delete(logout))
+        .route("/api/session/password", post(change_password))
         .route("/api/operators/{name}/unlock", post(unlock))
         .route("/api/security/log", get(security_log))
         .route(
             "/api/me",
             get(|Authed(s): Authed| async move {
-                Json(serde_json::json!({"operator": s.operator, "role": s.role, "csrf": s.csrf}))
+                Json(serde_json::json!({"operator": s.operator, "role": s.role, "csrf": s.csrf,
+                    "must_change": s.must_change}))
             }),
         )
         .route("/api/jobs", post(issue))

@@ -43,6 +43,10 @@ pub struct Account {
     pub role: Role,
     /// Argon2id PHC string (`station serve --hash-password` makes one).
     pub password_hash: String,
+    /// The password above was given to the person by someone else (the station's first set-up,
+    /// an administrator): they must choose their own at the first log-in before anything else.
+    #[serde(default)]
+    pub first_password: bool,
 }
 
 /// Random bytes from the kernel.
@@ -81,13 +85,19 @@ pub struct Session {
     pub csrf: String,
     /// The session's bearer token (the cookie's value); never logged.
     pub(crate) key: String,
+    /// The operator still has a first password: only changing it is allowed.
+    pub must_change: bool,
     expires: Instant,
 }
 
 impl std::fmt::Debug for Session {
     // The token and the CSRF token stay out of every log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("operator", &self.operator).field("role", &self.role).finish()
+        f.debug_struct("Session")
+            .field("operator", &self.operator)
+            .field("role", &self.role)
+            .field("must_change", &self.must_change)
+            .finish()
     }
 }
 
@@ -103,6 +113,8 @@ pub struct Sessions {
     /// Checked for an unknown name, so it costs the same Argon2 time as a known one.
     decoy: String,
     open: Mutex<HashMap<String, Open>>,
+    /// Passwords the operators chose (name -> PHC), over their accounts' first ones.
+    chosen: Mutex<HashMap<String, String>>,
     ttl: Duration,
     idle: Duration,
 }
@@ -118,19 +130,62 @@ fn random_hex(n: usize) -> String {
 }
 
 impl Sessions {
-    /// Sessions for `accounts`, each lasting `ttl` at most and `idle` without a request.
-    pub fn new(accounts: Vec<Account>, ttl: Duration, idle: Duration) -> Sessions {
+    /// Sessions for `accounts` (with the passwords their operators chose, name and PHC), each
+    /// lasting `ttl` at most and `idle` without a request.
+    pub fn new(
+        accounts: Vec<Account>,
+        chosen: Vec<(String, String)>,
+        ttl: Duration,
+        idle: Duration,
+    ) -> Sessions {
         let decoy = hash_password(&String::from_utf8_lossy(&random_bytes(16)));
-        Sessions { accounts, decoy, open: Mutex::new(HashMap::new()), ttl, idle }
+        let chosen = Mutex::new(chosen.into_iter().collect());
+        Sessions { accounts, decoy, open: Mutex::new(HashMap::new()), chosen, ttl, idle }
+    }
+
+    fn chosen(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.chosen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The account `name` if `password` is its password (the one the operator chose, else the
+    /// first one), and whether it is still the first one. The same Argon2 time for an unknown
+    /// name. Blocking.
+    fn check(&self, name: &str, password: &str) -> Option<(&Account, bool)> {
+        let account = self.accounts.iter().find(|a| a.name == name);
+        let chosen = self.chosen().get(name).cloned();
+        let phc = match (&chosen, account) {
+            (Some(c), Some(_)) => c.as_str(),
+            (None, Some(a)) => a.password_hash.as_str(),
+            (_, None) => self.decoy.as_str(),
+        };
+        let matches = verify_password(phc, password);
+        let account = account.filter(|_| matches)?;
+        Some((account, account.first_password && chosen.is_none()))
+    }
+
+    /// Whether `password` is `name`'s password now. Blocking.
+    pub fn verify(&self, name: &str, password: &str) -> bool {
+        self.check(name, password).is_some()
+    }
+
+    /// `name` chose `phc`: their open sessions may do their work now.
+    pub fn choose(&self, name: &str, phc: String) {
+        self.chosen().insert(name.to_string(), phc);
+        for open in self.lock().values_mut().filter(|o| o.session.operator == name) {
+            open.session.must_change = false;
+        }
+    }
+
+    /// Whether every account that came with a first password has chosen its own.
+    pub fn all_chosen(&self) -> bool {
+        let chosen = self.chosen();
+        self.accounts.iter().all(|a| !a.first_password || chosen.contains_key(&a.name))
     }
 
     /// Logs in; the token, or `None` for a wrong name or password (the same answer, and the
     /// same Argon2 time, for both). Blocking: an async caller runs it on a blocking thread.
     pub fn login(&self, name: &str, password: &str) -> Option<(String, Session)> {
-        let account = self.accounts.iter().find(|a| a.name == name);
-        let phc = account.map_or(self.decoy.as_str(), |a| a.password_hash.as_str());
-        let matches = verify_password(phc, password);
-        let account = account.filter(|_| matches)?;
+        let (account, must_change) = self.check(name, password)?;
         let token = random_hex(32);
         let now = Instant::now();
         let session = Session {
@@ -138,6 +193,7 @@ impl Sessions {
             role: account.role,
             csrf: random_hex(16),
             key: token.clone(),
+            must_change,
             expires: now + self.ttl,
         };
         self.lock().insert(token.clone(), Open { session: session.clone(), last_seen: now });
@@ -196,7 +252,13 @@ mod tests {
         assert!(!verify_password(&phc, "秘密124"));
         assert!(!verify_password("not a hash", "x"));
         let s = Sessions::new(
-            vec![Account { name: "op1".into(), role: Role::Operator, password_hash: phc }],
+            vec![Account {
+                name: "op1".into(),
+                role: Role::Operator,
+                password_hash: phc,
+                first_password: false,
+            }],
+            Vec::new(),
             Duration::from_millis(200),
             Duration::from_secs(60),
         );
@@ -215,7 +277,13 @@ mod tests {
     #[test]
     fn an_idle_session_ends_and_activity_keeps_one_open() {
         let s = Sessions::new(
-            vec![Account { name: "op1".into(), role: Role::Operator, password_hash: hash_password("pw") }],
+            vec![Account {
+                name: "op1".into(),
+                role: Role::Operator,
+                password_hash: hash_password("pw"),
+                first_password: false,
+            }],
+            Vec::new(),
             Duration::from_secs(60),
             Duration::from_millis(300),
         );
@@ -231,5 +299,30 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         assert!(!s.alive(&token), "asking whether it is alive is no activity");
         assert!(s.get(&token).is_none(), "idle too long");
+    }
+
+    #[test]
+    fn a_first_password_opens_only_its_change_and_the_chosen_one_replaces_it() {
+        let account = |name: &str, first| Account {
+            name: name.into(),
+            role: Role::Operator,
+            password_hash: hash_password("first-pw"),
+            first_password: first,
+        };
+        let s = Sessions::new(
+            vec![account("new", true), account("old", false)],
+            Vec::new(),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        assert!(!s.all_chosen());
+        let (token, session) = s.login("new", "first-pw").expect("first log-in");
+        assert!(session.must_change);
+        assert!(!s.login("old", "first-pw").expect("configured").1.must_change);
+        s.choose("new", hash_password("my own pw 1"));
+        assert!(!s.get(&token).expect("open").must_change, "the open session may work now");
+        assert!(s.all_chosen());
+        assert!(s.login("new", "first-pw").is_none(), "the first password is gone");
+        assert!(!s.login("new", "my own pw 1").expect("chosen").1.must_change);
     }
 }

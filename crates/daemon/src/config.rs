@@ -9,6 +9,10 @@ use serde::Deserialize;
 
 use crate::auth::{hash_password, random_bytes, Account, Role};
 
+/// The file of the embedded default's first passwords, in the data directory: removed once
+/// every account has chosen its own.
+pub const INITIAL_PASSWORDS: &str = "initial-passwords.txt";
+
 /// The configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,18 +135,18 @@ impl Config {
         if !accounts_path.exists() {
             let mut accounts = String::new();
             let mut passwords =
-                String::from("# First passwords of the embedded station. Change them; delete this file.\n");
+                String::from("# First passwords of the embedded station. Each is changed at its first log-in; this file is removed once all are.\n");
             for (name, role) in
                 [("operator", "operator"), ("supervisor", "supervisor"), ("auditor", "auditor")]
             {
                 let password: String = random_bytes(9).iter().map(|b| format!("{b:02x}")).collect();
                 passwords.push_str(&format!("{name} {password}\n"));
                 accounts.push_str(&format!(
-                    "[[operator]]\nname = \"{name}\"\nrole = \"{role}\"\npassword_hash = \"{}\"\n\n",
+                    "[[operator]]\nname = \"{name}\"\nrole = \"{role}\"\npassword_hash = \"{}\"\nfirst_password = true\n\n",
                     hash_password(&password)
                 ));
             }
-            let secret = data_dir.join("initial-passwords.txt");
+            let secret = data_dir.join(INITIAL_PASSWORDS);
             write_private(&secret, &passwords)?;
             write_private(&accounts_path, &accounts)?;
             eprintln!("first passwords written to {}", secret.display());

@@ -80,6 +80,7 @@ pub async fn start(
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let sessions = auth::Sessions::new(
         config.operators.clone(),
+        local.operator_passwords()?,
         Duration::from_secs(config.session_minutes * 60),
         Duration::from_secs(config.idle_minutes.max(1) * 60),
     );
@@ -93,7 +94,10 @@ pub async fn start(
         config.login,
     )
     .with_province(province)
-    .with_tls(tls.is_some());
+    .with_tls(tls.is_some())
+    .with_first_passwords(config.data_dir.join(config::INITIAL_PASSWORDS));
+    // Every first password was changed before a crash could remove their file.
+    state.forget_first_passwords_if_all_chosen();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;

@@ -13,6 +13,29 @@ use serde::{Deserialize, Serialize};
 
 /// The longest operator name the station takes (longer is refused before anything else).
 pub const MAX_NAME_CHARS: usize = 64;
+/// The shortest password an operator may choose.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The longest (Argon2 takes any length; a bound keeps a request small).
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// What is wrong with `password` as `name`'s own new one, if anything.
+pub fn password_problem(name: &str, current: &str, password: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Some(format!("a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"));
+    }
+    if password == current {
+        return Some("choose a password other than the one you were given".into());
+    }
+    if password.to_lowercase().contains(&name.to_lowercase()) {
+        return Some("a password must not contain your name".into());
+    }
+    if password.chars().collect::<std::collections::BTreeSet<_>>().len() < 4 {
+        return Some("a password needs at least 4 different characters".into());
+    }
+    None
+}
+
 /// Entries the security log keeps (the oldest go first).
 const LOG_ENTRIES: usize = 500;
 /// Names and addresses followed at most (the stalest are forgotten first).

@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     pub(crate) checks: tokio::sync::Semaphore,
     /// Whether the page is served over TLS (the session cookie is then `Secure`).
     pub(crate) tls: bool,
+    /// The file of first passwords, removed once every account has chosen its own.
+    pub(crate) first_passwords: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
                 guard: crate::login::LoginGuard::new(login),
                 checks: tokio::sync::Semaphore::new(login.concurrent_checks.max(1)),
                 tls: false,
+                first_passwords: None,
             }),
         }
     }
@@ -86,6 +89,28 @@ impl AppState {
             inner.tls = tls;
         }
         self
+    }
+
+    /// The state with the file of first passwords to remove once all are changed.
+    pub fn with_first_passwords(mut self, path: std::path::PathBuf) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.first_passwords = Some(path);
+        }
+        self
+    }
+
+    /// Removes the file of first passwords once every account has chosen its own: nobody
+    /// needs them any more, and a copy of a password is a liability.
+    pub(crate) fn forget_first_passwords_if_all_chosen(&self) {
+        let Some(path) = &self.inner.first_passwords else { return };
+        if self.inner.sessions.all_chosen() && path.exists() {
+            match std::fs::remove_file(path) {
+                Ok(()) => self.audit("station", "setup.first_passwords_removed", serde_json::json!({})),
+                Err(e) => {
+                    tracing::error!(error = %e, file = %path.display(), "first passwords not removed: delete the file")
+                }
+            }
+        }
     }
 
     /// The `Set-Cookie` value that opens (`Some(token)`) or ends (`None`) the page's session:
@@ -131,6 +156,10 @@ impl IntoResponse for ApiError {
         (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
     }
 }
+
+/// What a session with a first password may do: see who it is, choose its own, log out.
+const FIRST_PASSWORD_ROUTES: [(&str, &str); 3] =
+    [("GET", "/api/me"), ("POST", "/api/session/password"), ("DELETE", "/api/session")];
 
 /// The page's session cookie.
 pub const SESSION_COOKIE: &str = "station_session";
@@ -189,6 +218,13 @@ impl FromRequestParts<AppState> for Authed {
                 "session ended (logged out, idle or expired): log in again".into(),
             )
         })?;
+        if session.must_change && !FIRST_PASSWORD_ROUTES.contains(&(parts.method.as_str(), parts.uri.path()))
+        {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "this is still the password you were given: choose your own first (POST /api/session/password)".into(),
+            ));
+        }
         if by_cookie && !parts.method.is_safe() {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
             if !same(sent, &session.csrf) {

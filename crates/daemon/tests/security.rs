@@ -145,10 +145,8 @@ fn only_the_stations_own_host_and_origin_and_every_answer_carries_the_security_h
         assert_eq!(h.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{path}");
         assert_eq!(h.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{path}");
     }
-    for (k, v) in [("host", "attacker.example")] {
-        let r = get("/", &[(k, v)]);
-        assert!(r.headers().contains_key("content-security-policy"), "refusals carry them too");
-    }
+    let refused = get("/", &[("host", "attacker.example")]);
+    assert!(refused.headers().contains_key("content-security-policy"), "refusals carry them too");
 }
 
 #[test]
@@ -204,4 +202,50 @@ fn beyond_loopback_the_station_serves_only_over_tls() {
         untrusted.get(format!("{base}/api/health")).send().is_err(),
         "a certificate nobody vouched for fails"
     );
+}
+
+#[test]
+fn a_first_password_does_nothing_but_make_way_for_the_operators_own() {
+    let f = start(false);
+    let first = f.dir.path().join(daemon::config::INITIAL_PASSWORDS);
+    std::fs::write(&first, "fresh pw-123456\n").expect("first passwords");
+    let token = f.login("fresh");
+    let (status, me) = f.call(&token, "/api/me", None);
+    assert_eq!((status, &me["must_change"]), (200, &serde_json::json!(true)));
+    let (status, refused) = f.call(&token, "/api/jobs", Some(job_body("张三")));
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused["error"].as_str().unwrap_or_default().contains("choose your own"), "{refused}");
+    assert_eq!(f.call(&token, "/api/cards", None).0, 403, "no reading either");
+
+    let change = |current: &str, new: &str| {
+        f.call(&token, "/api/session/password", Some(serde_json::json!({"current": current, "new": new})))
+    };
+    assert_eq!(change("wrong-pw-1", "counter-3 night shift").0, 401, "the current password is checked");
+    assert_eq!(change("pw-123456", "short").0, 422);
+    assert_eq!(change("pw-123456", "pw-123456").0, 422, "not the one given");
+    assert_eq!(change("pw-123456", "my name is fresh!").0, 422, "not the name");
+    assert!(first.exists(), "kept while a first password is in use");
+    let (status, answer) = change("pw-123456", "counter-3 night shift");
+    assert_eq!((status, &answer["must_change"]), (200, &serde_json::json!(false)), "{answer}");
+    assert!(!first.exists(), "every first password is changed: their file is gone");
+
+    assert_eq!(f.call(&token, "/api/jobs", Some(job_body("张三"))).0, 202, "the same session works now");
+    let events: Vec<String> = f.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
+    assert!(events.contains(&"operator.password_changed".to_string()), "{events:?}");
+    assert!(events.contains(&"setup.first_passwords_removed".to_string()), "{events:?}");
+    let old = f
+        .http
+        .post(format!("{}/api/session", f.base))
+        .json(&serde_json::json!({"operator": "fresh", "password": "pw-123456", "bearer": true}))
+        .send()
+        .expect("login");
+    assert_eq!(old.status(), 401, "the first password is gone");
+    let new = f
+        .http
+        .post(format!("{}/api/session", f.base))
+        .json(&serde_json::json!({"operator": "fresh", "password": "counter-3 night shift", "bearer": true}))
+        .send()
+        .expect("login");
+    assert_eq!(new.status(), 200);
+    assert_eq!(new.json::<serde_json::Value>().expect("json")["must_change"], false);
 }

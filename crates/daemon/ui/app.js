@@ -22,6 +22,14 @@ const TEXT = {
   'login.password': ['密码', 'Password'],
   'login.submit': ['登录', 'Log in'],
   'login.failed': ['登录失败：', 'Log-in failed: '],
+  'password.title': ['设置您自己的密码', 'Choose your own password'],
+  'password.why': ['这是别人给您的初始密码。请先设置只有您知道的密码（至少10个字符）。', 'This is the password you were given. First choose one only you know (at least 10 characters).'],
+  'password.current': ['当前密码', 'Current password'],
+  'password.new': ['新密码', 'New password'],
+  'password.repeat': ['再次输入新密码', 'New password again'],
+  'password.submit': ['保存密码', 'Save the password'],
+  'password.mismatch': ['两次输入的新密码不一致', 'The two new passwords differ'],
+  'password.failed': ['未能保存：', 'Not saved: '],
   'apply.title': ['新申请（即时制卡）', 'New application (instant card)'],
   'apply.holder': ['持卡人', 'Card holder'],
   'apply.contact': ['联系方式', 'Contact'],
@@ -301,9 +309,17 @@ async function login(ev) {
   }
 }
 
-// A session is open (log-in, or a reload of the page while the cookie is valid).
+// A session is open (log-in, or a reload of the page while the cookie is valid). A first
+// password opens only the screen that replaces it.
 async function enter(r) {
   session.csrf = r.csrf; session.operator = r.operator; session.role = r.role;
+  if (r.must_change) {
+    $('#who').textContent = r.operator + ' · ' + r.role;
+    $('#who').hidden = false; $('#logout').hidden = false;
+    show('password');
+    $('#password-current').focus();
+    return;
+  }
   $('#who').textContent = r.operator + ' · ' + r.role;
   $('#who').hidden = false; $('#logout').hidden = false; $('#nav').hidden = false; $('#devices').hidden = false;
   $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
@@ -311,6 +327,22 @@ async function enter(r) {
   openEvents();
   pollDevices();
   show(r.role === 'auditor' ? 'ledger' : 'apply');
+}
+
+async function changePassword(ev) {
+  ev.preventDefault();
+  $('#password-error').textContent = '';
+  if ($('#password-new').value !== $('#password-repeat').value) {
+    $('#password-error').textContent = t('password.mismatch');
+    return;
+  }
+  try {
+    const r = await api('POST', '/api/session/password', { current: $('#password-current').value, new: $('#password-new').value });
+    ['#password-current', '#password-new', '#password-repeat'].forEach((id) => { $(id).value = ''; });
+    await enter(r);
+  } catch (e) {
+    $('#password-error').textContent = t('password.failed') + e.message;
+  }
 }
 
 async function logout() {
@@ -959,6 +991,7 @@ async function verifyLedger() {
 // ---------------------------------------------------------------- wiring
 function init() {
   $('#login-form').addEventListener('submit', login);
+  $('#password-form').addEventListener('submit', changePassword);
   $('#logout').onclick = logout;
   $('#lang-toggle').onclick = () => { lang = lang === 'en' ? 'zh' : 'en'; localStorage.setItem('lang', lang); applyLanguage(); };
   $$('#nav [data-nav]').forEach((b) => { b.onclick = () => show(b.dataset.nav); });

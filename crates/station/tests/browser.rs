@@ -198,6 +198,17 @@ fn a_card_from_log_in_to_hand_over_and_a_duplicate_person_in_the_browser() {
     let refusals =
         local.ledger().expect("ledger").into_iter().filter(|e| e.event == "application.refused").count();
     assert_eq!(refusals, 1, "the duplicate application was refused once");
+    // The station's first passwords: each person chose their own on the page before anything
+    // else; the file of first passwords stays while the auditor still has theirs.
+    assert_eq!(seen["changedPasswords"], serde_json::json!(["operator", "supervisor"]));
+    let changed = local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == "operator.password_changed")
+        .count();
+    assert_eq!(changed, 2);
+    assert!(station.dir.path().join("data/initial-passwords.txt").exists(), "the auditor's is still there");
     // The printed PNG the page showed is the simulator's.
     assert!(station.dir.path().join("data/printed/card-0001.png").is_file());
     assert!(screenshots().join("issue/05-issued-with-printed-face.png").is_file());

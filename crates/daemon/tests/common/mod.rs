@@ -99,8 +99,12 @@ pub fn start_configured(
         let app = local.open_application("11010519491231002X", "new", "{}").expect("app");
         local.create_job(app, "instant").expect("job");
     }
-    let account =
-        |name: &str, role| Account { name: name.into(), role, password_hash: hash_password("pw-123456") };
+    let account = |name: &str, role| Account {
+        name: name.into(),
+        role,
+        password_hash: hash_password("pw-123456"),
+        first_password: false,
+    };
     let mut config = Config {
         station: "S1".into(),
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -121,6 +125,8 @@ pub fn start_configured(
             account("aud", Role::Auditor),
             account("sup", Role::Supervisor),
             account("sup2", Role::Supervisor),
+            // Given a first password by whoever set the station up: chooses their own first.
+            Account { first_password: true, ..account("fresh", Role::Operator) },
         ],
     };
     configure(&mut config);

@@ -162,4 +162,5 @@ await session('supervisor', async (s) => {
   await s.page.waitForFunction(() => document.querySelector('#ledger-status').textContent.includes('✓'));
   await shot(s.page, '14-supervisor-ledger');
 });
+result.changedPasswords = station.changedPasswords || [];
 console.log(JSON.stringify(result));
