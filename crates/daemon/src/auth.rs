@@ -21,18 +21,6 @@ pub enum Role {
     Auditor,
 }
 
-impl Role {
-    /// Whether the role may start issuance jobs.
-    pub fn may_issue(self) -> bool {
-        matches!(self, Role::Operator | Role::Supervisor)
-    }
-
-    /// Whether the role may read the ledger.
-    pub fn may_audit(self) -> bool {
-        matches!(self, Role::Supervisor | Role::Auditor)
-    }
-}
-
 /// An operator account from the configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

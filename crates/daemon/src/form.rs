@@ -19,11 +19,17 @@ struct FieldProblem {
 pub(crate) fn verdict(
     body: serde_json::Value,
     today: applicant::Date,
-) -> (serde_json::Value, Option<String>) {
+) -> (serde_json::Value, Option<(String, String)>) {
     match parse(body) {
         Ok(applicant) => {
             let answer = judge(&applicant, today);
-            (answer, applicant.holder.id_number.filter(|n| n.len() >= 15))
+            // Only a whole, valid form names its person: a bare ID number (or one with any
+            // name) tells nobody whether it holds cards.
+            let person = match (&applicant.holder.id_number, &applicant.holder.name) {
+                (Some(id), Some(name)) if answer["valid"] == true => Some((id.clone(), name.clone())),
+                _ => None,
+            };
+            (answer, person)
         }
         Err(answer) => (answer, None),
     }
@@ -104,12 +110,13 @@ mod tests {
         let (adult, id) = verdict(testdata("adult.json"), today());
         assert_eq!(adult["valid"], true, "{adult}");
         assert_eq!((adult["age"].as_u64(), adult["guardian_required"].as_bool()), (Some(76), Some(false)));
-        assert_eq!(id.as_deref(), Some("11010519491231002X"));
+        assert_eq!(id, Some(("11010519491231002X".to_string(), "张三".to_string())));
 
         let mut minor = testdata("minor.json");
         minor.as_object_mut().expect("object").remove("guardian");
-        let (minor, _) = verdict(minor, today());
+        let (minor, person) = verdict(minor, today());
         assert_eq!(minor["valid"], false);
+        assert_eq!(person, None, "an incomplete form names nobody whose cards could be listed");
         assert_eq!(minor["guardian_required"], true, "{minor}");
         let fields: Vec<&str> =
             minor["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();

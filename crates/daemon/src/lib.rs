@@ -12,6 +12,7 @@ pub mod files;
 mod form;
 pub mod hardening;
 pub mod login;
+pub mod roles;
 pub mod state;
 pub mod tls;
 pub mod ui;
@@ -98,6 +99,7 @@ pub async fn start(
     .with_first_passwords(config.data_dir.join(config::INITIAL_PASSWORDS));
     // Every first password was changed before a crash could remove their file.
     state.forget_first_passwords_if_all_chosen();
+    state.follow_job_owners();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;

@@ -39,6 +39,44 @@ pub(crate) struct Inner {
     pub(crate) tls: bool,
     /// The file of first passwords, removed once every account has chosen its own.
     pub(crate) first_passwords: Option<std::path::PathBuf>,
+    /// Who asked for each job (the printed face, with the full ID number and the photo, is
+    /// theirs and the supervisors').
+    pub(crate) owners: Mutex<Owners>,
+}
+
+/// Who asked for which request, and so for which job.
+#[derive(Default)]
+pub(crate) struct Owners {
+    requests: std::collections::BTreeMap<u64, String>,
+    jobs: std::collections::BTreeMap<i64, String>,
+}
+
+/// The most requests and jobs whose owner is remembered (the oldest go first).
+const OWNERS_KEPT: usize = 1024;
+
+impl Owners {
+    /// `operator` asked for `request`.
+    pub(crate) fn requested(&mut self, request: u64, operator: &str) {
+        self.requests.insert(request, operator.to_string());
+        while self.requests.len() > OWNERS_KEPT {
+            self.requests.pop_first();
+        }
+    }
+
+    /// The worker made `job` for `request`.
+    pub(crate) fn started(&mut self, request: u64, job: i64) {
+        if let Some(operator) = self.requests.get(&request).cloned() {
+            self.jobs.insert(job, operator);
+            while self.jobs.len() > OWNERS_KEPT {
+                self.jobs.pop_first();
+            }
+        }
+    }
+
+    /// Who asked for `job`, if known.
+    pub(crate) fn of_job(&self, job: i64) -> Option<&str> {
+        self.jobs.get(&job).map(String::as_str)
+    }
 }
 
 impl AppState {
@@ -66,6 +104,7 @@ impl AppState {
                 checks: tokio::sync::Semaphore::new(login.concurrent_checks.max(1)),
                 tls: false,
                 first_passwords: None,
+                owners: Mutex::new(Owners::default()),
             }),
         }
     }
@@ -89,6 +128,27 @@ impl AppState {
             inner.tls = tls;
         }
         self
+    }
+
+    /// Who asked for jobs and requests.
+    pub(crate) fn owners(&self) -> std::sync::MutexGuard<'_, Owners> {
+        self.inner.owners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows the worker's events to learn which job serves which request (and so whose it
+    /// is). Runs on the daemon's runtime until the event channel closes.
+    pub fn follow_job_owners(&self) {
+        let state = self.clone();
+        let mut events = self.inner.events.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(Event::Step { request_id: Some(r), job, .. }) => state.owners().started(r, job),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
     }
 
     /// The state with the file of first passwords to remove once all are changed.
@@ -218,8 +278,30 @@ impl FromRequestParts<AppState> for Authed {
                 "session ended (logged out, idle or expired): log in again".into(),
             )
         })?;
-        if session.must_change && !FIRST_PASSWORD_ROUTES.contains(&(parts.method.as_str(), parts.uri.path()))
-        {
+        // The route as the router matched it (`/api/cards/{card}`), checked against the one
+        // table of who may call what; a route without a rule is closed to everyone.
+        let route = parts
+            .extensions
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        let method = parts.method.as_str();
+        match crate::roles::rule_of(method, &route) {
+            Some(rule) if rule.roles.contains(&session.role) => {}
+            found => {
+                state.audit(
+                    &session.operator,
+                    "access.forbidden",
+                    serde_json::json!({"method": method, "route": route}),
+                );
+                let why = match found {
+                    Some(rule) => format!("a {} may not {}", crate::roles::name(session.role), rule.what),
+                    None => format!("{method} {route} is open to no role"),
+                };
+                return Err(ApiError(StatusCode::FORBIDDEN, why));
+            }
+        }
+        if session.must_change && !FIRST_PASSWORD_ROUTES.contains(&(method, route.as_str())) {
             return Err(ApiError(
                 StatusCode::FORBIDDEN,
                 "this is still the password you were given: choose your own first (POST /api/session/password)".into(),

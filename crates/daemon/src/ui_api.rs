@@ -76,14 +76,14 @@ async fn codes(Authed(_): Authed) -> Json<serde_json::Value> {
     Json(serde_json::json!({"id_types": id_types, "ethnicities": ethnicities}))
 }
 
-/// This station's live cards of the person with ID number `ssn` (a new card for them is only
-/// a re-issue: RULE 1); the province has the last word when the job runs.
-fn live_cards_of(s: &AppState, ssn: &str) -> Vec<serde_json::Value> {
+/// This station's live cards of the person with ID number `ssn` and name `name` (a new card
+/// for them is only a re-issue: RULE 1); the province has the last word when the job runs.
+fn live_cards_of(s: &AppState, ssn: &str, name: &str) -> Vec<serde_json::Value> {
     s.local()
         .cards(None)
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| c.ssn.eq_ignore_ascii_case(ssn) && c.status.is_live())
+        .filter(|c| c.ssn.eq_ignore_ascii_case(ssn) && c.name == name && c.status.is_live())
         .map(|c| serde_json::json!({"card_number": c.card_number, "status": c.status}))
         .collect()
 }
@@ -95,8 +95,8 @@ async fn validate(
     Authed(_): Authed,
     Json(body): Json<serde_json::Value>,
 ) -> Json<serde_json::Value> {
-    let (mut answer, id_number) = crate::form::verdict(body, applicant::days::today());
-    answer["live_cards"] = id_number.map(|n| live_cards_of(&s, &n)).unwrap_or_default().into();
+    let (mut answer, person) = crate::form::verdict(body, applicant::days::today());
+    answer["live_cards"] = person.map(|(id, name)| live_cards_of(&s, &id, &name)).unwrap_or_default().into();
     Json(answer)
 }
 
@@ -216,11 +216,21 @@ async fn stored_photo(
     Ok(picture(bytes))
 }
 
+/// The face a job printed (full ID number, photo): for the operator who asked for the job and
+/// for supervisors.
 async fn printed_face(
-    Authed(_): Authed,
+    State(s): State<AppState>,
+    Authed(session): Authed,
     Extension(ui): Extension<UiState>,
     Path(job): Path<i64>,
 ) -> Result<Response, ApiError> {
+    let own = s.owners().of_job(job) == Some(session.operator.as_str());
+    if !own && session.role != crate::auth::Role::Supervisor {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "a printed face is seen by the operator who issued the card and by supervisors".into(),
+        ));
+    }
     let view = ui.view()?.clone();
     let face = tokio::task::spawn_blocking(move || view.printed_face(job))
         .await

@@ -78,8 +78,9 @@ fn sessions_roles_and_the_audit_trail() {
         .iter()
         .map(|e| e["event"].as_str().expect("event"))
         .collect();
-    // A refused log-in is in the security log, not the ledger (which counts them per window).
-    assert_eq!(events, ["session.opened", "session.opened", "job.forbidden"]);
+    // A refused log-in is in the security log, not the ledger (which counts them per window);
+    // each refused call (the operator's read of the ledger, the auditor's job) is.
+    assert_eq!(events, ["session.opened", "session.opened", "access.forbidden", "access.forbidden"]);
     let verify: serde_json::Value = f
         .http
         .get(format!("{}/api/ledger/verify", f.base))

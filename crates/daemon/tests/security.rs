@@ -249,3 +249,55 @@ fn a_first_password_does_nothing_but_make_way_for_the_operators_own() {
     assert_eq!(new.status(), 200);
     assert_eq!(new.json::<serde_json::Value>().expect("json")["must_change"], false);
 }
+
+/// A route's path with every parameter given a plain value.
+fn concrete(path: &str) -> String {
+    path.replace("{card}", "B00000019")
+        .replace("{id}", "1")
+        .replace("{name}", "op")
+        .replace("{record}", "1")
+        .replace("{device}", "printer")
+        .replace("{action}", "take-card")
+}
+
+#[test]
+fn every_route_with_every_role_is_answered_by_the_one_table() {
+    let f = start(false);
+    let roles = [
+        ("op", daemon::auth::Role::Operator),
+        ("sup", daemon::auth::Role::Supervisor),
+        ("aud", daemon::auth::Role::Auditor),
+    ];
+    let mut checked = 0;
+    for (who, role) in roles {
+        let token = f.login(who);
+        // Log-out last: it ends the session the other calls use.
+        let mut rules: Vec<&daemon::roles::Rule> = daemon::roles::RULES.iter().collect();
+        rules.sort_by_key(|r| r.method == "DELETE");
+        for rule in rules {
+            let url = format!("{}{}", f.base, concrete(rule.path));
+            let request = match rule.method {
+                "GET" => f.http.get(&url),
+                "POST" => f.http.post(&url).json(&serde_json::json!({})),
+                "DELETE" => f.http.delete(&url),
+                other => panic!("a method the table should not have: {other}"),
+            };
+            let r = request.bearer_auth(&token).send().expect("call");
+            let status = r.status().as_u16();
+            let body = r.text().unwrap_or_default();
+            let face_of_another = rule.path == "/api/jobs/{id}/face" && role == daemon::auth::Role::Operator;
+            if rule.roles.contains(&role) && !face_of_another {
+                assert_ne!(status, 403, "{who} may {} {}: {body}", rule.method, rule.path);
+                assert!(!(status == 404 && body.is_empty()), "{} {} is not routed", rule.method, rule.path);
+            } else {
+                assert_eq!(status, 403, "{who} may not {} {}: {body}", rule.method, rule.path);
+                assert!(body.contains("may not") || face_of_another, "{body}");
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3 * daemon::roles::RULES.len());
+    let forbidden =
+        f.local.ledger().expect("ledger").into_iter().filter(|e| e.event == "access.forbidden").count();
+    assert!(forbidden > 0, "each refusal is in the ledger");
+}
