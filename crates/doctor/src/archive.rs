@@ -159,8 +159,10 @@ pub fn check_certificates(
         );
         return false;
     }
-    let mut usable = validity("station certificate", &leaf, now, &renew_zh, &renew_en, report);
+    let mut usable =
+        validity(Device::Archive, "station certificate", &leaf, now, &renew_zh, &renew_en, report);
     usable &= validity(
+        Device::Archive,
         "archive CA certificate",
         &ca_cert,
         now,
@@ -200,7 +202,10 @@ pub fn check_certificates(
     usable
 }
 
-fn validity(
+/// Whether `cert` is valid at `now`, reported under `device`: a blocker outside its dates, a
+/// warning in its last [`EXPIRY_WARNING_DAYS`].
+pub(crate) fn validity(
+    device: Device,
     what: &str,
     cert: &X509Certificate<'_>,
     now: SystemTime,
@@ -212,7 +217,7 @@ fn validity(
     let v = cert.validity();
     if now < v.not_before.timestamp() {
         report.block(
-            Device::Archive,
+            device,
             format!("the {what} is not valid before {} (or this machine's clock is wrong)", v.not_before),
             &format!("先核对本机时间（`timedatectl`）；时间无误时：{zh}"),
             &format!("check this machine's clock first (`timedatectl`); if it is right: {en}"),
@@ -220,17 +225,12 @@ fn validity(
         return false;
     }
     if now > v.not_after.timestamp() {
-        report.block(Device::Archive, format!("the {what} expired on {}", v.not_after), zh, en);
+        report.block(device, format!("the {what} expired on {}", v.not_after), zh, en);
         return false;
     }
     let days_left = (v.not_after.timestamp() - now) / 86_400;
     if days_left < EXPIRY_WARNING_DAYS {
-        report.warn(
-            Device::Archive,
-            format!("the {what} expires in {days_left} days ({})", v.not_after),
-            zh,
-            en,
-        );
+        report.warn(device, format!("the {what} expires in {days_left} days ({})", v.not_after), zh, en);
     }
     true
 }

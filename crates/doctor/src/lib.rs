@@ -10,13 +10,16 @@
 //! - [`printer_check::check_printer`] over [`printer::Printer`]: model, cover, feeder, ribbon;
 //! - [`camera::check_camera`] over [`photo::FrameSource`]: frames arrive;
 //! - [`archive::check_archive`]: the station certificate (dates, chain, name) and, over
-//!   [`archive::ArchiveProbe`], the provincial service's reachability and clock skew.
+//!   [`archive::ArchiveProbe`], the provincial service's reachability and clock skew;
+//! - [`verification::check_verification`]: the identity verification service's URL, CA and
+//!   client identity, and a request over its TLS session.
 #![forbid(unsafe_code)]
 
 pub mod archive;
 pub mod camera;
 pub mod printer_check;
 pub mod readers;
+pub mod verification;
 
 use serde::Serialize;
 
@@ -59,6 +62,8 @@ pub enum Device {
     Camera,
     /// The provincial archive.
     Archive,
+    /// The bank-police identity verification service.
+    IdentityVerification,
     /// This machine's clock against the archive's.
     Clock,
     /// The device and card profiles.
@@ -76,6 +81,7 @@ impl Device {
             Device::Printer => "printer",
             Device::Camera => "camera",
             Device::Archive => "archive",
+            Device::IdentityVerification => "identity verification",
             Device::Clock => "clock",
             Device::Profiles => "profiles",
         }

@@ -3,15 +3,21 @@
 //!
 //! - [`IdentityVerifier`]: the trait the station calls; [`HttpVerifier`] speaks the
 //!   simulator's (and an adapter's) JSON API; tests may implement it directly.
+//! - [`Transport`]: HTTPS trusting only the configured CA, mutual TLS when the service wants
+//!   it; plain HTTP only when the caller says its build carries the simulators.
 //! - [`Verdict`]: match, or mismatch with a hint per field the operator can act on.
 //! - [`verify_with_retry`]: the station's policy — an unavailable network is retried a few
 //!   times; a mismatch goes back to the operator, who corrects a field and asks again; after
 //!   the allowed corrections the application ends ([`Outcome`]).
 #![forbid(unsafe_code)]
 
+mod transport;
+
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+pub use transport::{certificates, ClientIdentity, SetupError, TlsConfig, TlsFailure, Transport};
 
 /// What is asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +63,20 @@ pub enum IdvError {
     /// The service refused the request as malformed.
     #[error("identity verification refused the request: {0}")]
     BadRequest(String),
+    /// No TLS session: retrying will not help until the certificates are put right.
+    #[error("identity verification over TLS failed: {0} (station doctor checks the set-up)")]
+    Tls(TlsFailure),
+}
+
+impl IdvError {
+    /// A failed request: its TLS failure if it is one, else unavailable, with the causes
+    /// reqwest wraps (its own text names only the URL; no request body is in it).
+    fn from_request(e: &reqwest::Error) -> IdvError {
+        match transport::tls_failure(e) {
+            Some(tls) => IdvError::Tls(tls),
+            None => IdvError::Unavailable(transport::chain(e)),
+        }
+    }
 }
 
 /// The bank-police verification service.
@@ -73,14 +93,19 @@ pub struct HttpVerifier {
 }
 
 impl HttpVerifier {
-    /// A client of `base` with a per-request `timeout`.
-    pub fn new(base: &str, timeout: Duration) -> Result<HttpVerifier, IdvError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| IdvError::Unavailable(e.to_string()))?;
-        Ok(HttpVerifier { http, base: base.trim_end_matches('/').to_string() })
+    /// A client of `base` over `transport` with a per-request `timeout`. The CA and client
+    /// files are read here, so a wrong path or key fails at start, not at the first applicant.
+    pub fn new(base: &str, transport: &Transport, timeout: Duration) -> Result<HttpVerifier, SetupError> {
+        let (http, base) = transport::client(base, transport, timeout)?;
+        Ok(HttpVerifier { http, base })
+    }
+
+    /// `GET {base}/`: any answer proves the session (the handshake, and the service's
+    /// acceptance of our certificate, which TLS 1.3 reports only at the first read) without
+    /// asking about anyone. The answer's HTTP status.
+    pub fn probe(&self) -> Result<u16, IdvError> {
+        let r = self.http.get(format!("{}/", self.base)).send().map_err(|e| IdvError::from_request(&e))?;
+        Ok(r.status().as_u16())
     }
 }
 
@@ -91,14 +116,20 @@ impl IdentityVerifier for HttpVerifier {
             .post(format!("{}/v1/verify", self.base))
             .json(query)
             .send()
-            .map_err(|e| IdvError::Unavailable(e.to_string()))?;
+            .map_err(|e| IdvError::from_request(&e))?;
         let status = r.status();
-        let text = r.text().map_err(|e| IdvError::Unavailable(e.to_string()))?;
-        match status.as_u16() {
-            200 => serde_json::from_str(&text).map_err(|e| IdvError::Unavailable(format!("answer: {e}"))),
-            400 => Err(IdvError::BadRequest(text)),
-            _ => Err(IdvError::Unavailable(format!("HTTP {status}"))),
-        }
+        let text = r.text().map_err(|e| IdvError::from_request(&e))?;
+        read_verdict(status, text)
+    }
+}
+
+/// The service's answer from its status and body: 200 with a [`Verdict`], 400 a malformed
+/// request; anything else, or a 200 without a verdict, is unavailable.
+pub fn read_verdict(status: reqwest::StatusCode, text: String) -> Result<Verdict, IdvError> {
+    match status.as_u16() {
+        200 => serde_json::from_str(&text).map_err(|e| IdvError::Unavailable(format!("answer: {e}"))),
+        400 => Err(IdvError::BadRequest(text)),
+        _ => Err(IdvError::Unavailable(format!("HTTP {status}"))),
     }
 }
 
@@ -155,7 +186,7 @@ pub fn verify_with_retry(
                     verdict = Some(v);
                     break;
                 }
-                Err(e @ IdvError::BadRequest(_)) => return Outcome::Waiting(e),
+                Err(e @ (IdvError::BadRequest(_) | IdvError::Tls(_))) => return Outcome::Waiting(e),
                 Err(e) => {
                     tracing::info!(attempt, error = %e, "identity verification unavailable");
                     last = Some(e);
@@ -228,6 +259,15 @@ mod tests {
         );
         let s = Script(Mutex::new(vec![down(), down(), down()]), Mutex::new(vec![]));
         assert!(matches!(verify_with_retry(&s, query("张三"), policy(), |_, _| None), Outcome::Waiting(_)));
+    }
+
+    #[test]
+    fn a_tls_failure_is_not_retried() {
+        let refused = || Err(IdvError::Tls(TlsFailure::ServerCertificate("UnknownIssuer".into())));
+        let s = Script(Mutex::new(vec![refused(), Ok(Verdict::Match)]), Mutex::new(vec![]));
+        let out = verify_with_retry(&s, query("张三"), policy(), |_, _| None);
+        assert!(matches!(out, Outcome::Waiting(IdvError::Tls(_))), "{out:?}");
+        assert_eq!(s.1.lock().expect("lock").len(), 1, "asked once: the certificates need a person");
     }
 
     #[test]

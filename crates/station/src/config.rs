@@ -2,11 +2,28 @@
 //! station id, listening address, accounts, log-in) and the counter's own section, read here:
 //! `[counter]` names the devices, the archives, identity verification and the financial
 //! application. Each section is checked against its own fields.
+//!
+//! Identity verification is the service's https URL and the CA that anchors it, with the
+//! station's certificate and key when the service wants mutual TLS; its file paths are taken
+//! from the configuration file's directory when relative:
+//!
+//! ```toml
+//! [counter]
+//! identity_verification = { url = "https://idv.example:8443", ca = "idv/ca.pem", client_cert = "idv/S-0101.pem", client_key = "idv/S-0101.key" }
+//! ```
+//!
+//! A bare URL (`identity_verification = "http://127.0.0.1:8790"`) is the simulators' plain
+//! HTTP, accepted only by a build with them ([`SIMULATORS`]).
 
 use std::path::{Path, PathBuf};
 
 use daemon::config::{Config, ConfigError};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+
+/// Whether this build carries the simulators: only then is plain `http://` identity
+/// verification allowed.
+pub const SIMULATORS: bool = cfg!(feature = "sim");
 
 /// A station's whole configuration.
 #[derive(Debug, Clone)]
@@ -22,13 +39,19 @@ impl StationConfig {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<StationConfig, ConfigError> {
         let mut table: toml::Table = daemon::config::read_toml(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
         let counter = table
             .remove("counter")
             .map(|v| {
-                v.try_into::<CounterConfig>().map_err(|e| ConfigError::Invalid {
-                    path: path.into(),
-                    message: format!("[counter]: {e}"),
-                })
+                v.try_into::<CounterConfig>()
+                    .map(|mut c| {
+                        c.identity_verification.resolve(dir);
+                        c
+                    })
+                    .map_err(|e| ConfigError::Invalid {
+                        path: path.into(),
+                        message: format!("[counter]: {e}"),
+                    })
             })
             .transpose()?;
         Ok(StationConfig { daemon: Config::from_table(path, table)?, counter })
@@ -58,8 +81,8 @@ pub struct CounterConfig {
     pub validity_years: u16,
     /// The provincial archive.
     pub provincial: ProvincialConfig,
-    /// The identity verification service's base URL.
-    pub identity_verification: String,
+    /// The identity verification service.
+    pub identity_verification: IdentityVerificationConfig,
     /// The financial application, when the cards carry one.
     #[serde(default)]
     pub financial: Option<FinancialConfig>,
@@ -109,6 +132,103 @@ pub enum ProvincialConfig {
     Sqlite,
 }
 
+/// Where the identity verification service is and how it is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityVerificationConfig {
+    /// A bare URL: the simulators' plain HTTP (an `https://` one lacks its CA).
+    Url(String),
+    /// `{ url, ca, client_cert, client_key }`: over TLS trusting only `ca`, mutual TLS with the
+    /// client pair.
+    Service {
+        /// Base URL (`https://idv.example:8443`).
+        url: String,
+        /// The CA and the station's identity.
+        tls: idv::TlsConfig,
+    },
+}
+
+impl IdentityVerificationConfig {
+    /// The base URL.
+    pub fn url(&self) -> &str {
+        match self {
+            IdentityVerificationConfig::Url(url) | IdentityVerificationConfig::Service { url, .. } => url,
+        }
+    }
+
+    /// The transport this build allows: the table's TLS; a bare URL only when `simulators`
+    /// (pass [`SIMULATORS`]), and then only plain http (`idv` refuses https without a CA).
+    pub fn transport(&self, simulators: bool) -> Result<idv::Transport, idv::SetupError> {
+        match self {
+            IdentityVerificationConfig::Service { tls, .. } => Ok(idv::Transport::Tls(tls.clone())),
+            IdentityVerificationConfig::Url(_) if simulators => Ok(idv::Transport::PlainForSimulators),
+            IdentityVerificationConfig::Url(url) if url.starts_with("http://") => {
+                Err(idv::SetupError::PlainHttp)
+            }
+            IdentityVerificationConfig::Url(url) => Err(idv::SetupError::NoCa { url: url.clone() }),
+        }
+    }
+
+    /// Relative paths are the configuration file's directory's.
+    fn resolve(&mut self, dir: &Path) {
+        if let IdentityVerificationConfig::Service { tls, .. } = self {
+            let abs = |p: &mut PathBuf| {
+                if p.is_relative() {
+                    *p = dir.join(&*p);
+                }
+            };
+            abs(&mut tls.ca);
+            if let Some(id) = &mut tls.client {
+                abs(&mut id.cert);
+                abs(&mut id.key);
+            }
+        }
+    }
+}
+
+/// The table form's fields.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerificationTable {
+    url: String,
+    ca: PathBuf,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for IdentityVerificationConfig {
+    /// A string or a table, each with serde's own messages (an untagged enum would say only
+    /// that neither matched).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = IdentityVerificationConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a URL or a table { url, ca, client_cert, client_key }")
+            }
+            fn visit_str<E: de::Error>(self, url: &str) -> Result<Self::Value, E> {
+                Ok(IdentityVerificationConfig::Url(url.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let t = VerificationTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let client = match (t.client_cert, t.client_key) {
+                    (Some(cert), Some(key)) => Some(idv::ClientIdentity { cert, key }),
+                    (None, None) => None,
+                    _ => {
+                        return Err(de::Error::custom(
+                            "identity_verification: client_cert and client_key go together (both for mutual TLS, or neither)",
+                        ))
+                    }
+                };
+                Ok(IdentityVerificationConfig::Service {
+                    url: t.url,
+                    tls: idv::TlsConfig { ca: t.ca, client },
+                })
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
 fn default_card_reader() -> String {
     "kind:contact".into()
 }
@@ -144,7 +264,7 @@ printer = "usb:0x0F7E:0x0A01"
 profile = "/etc/station/profiles/vendor-3g.toml"
 region = "110100"
 init_org = "11010000000000000001"
-identity_verification = "https://idv.example"
+identity_verification = { url = "https://idv.example:8443", ca = "idv/ca.pem", client_cert = "/etc/station/idv/S-0101.pem", client_key = "idv/S-0101.key" }
 provincial = { kind = "service", url = "https://archive.example:8443", ca = "/etc/station/ca.pem", identity = "/etc/station/S-0101.pem" }
 "#,
         )
@@ -154,10 +274,74 @@ provincial = { kind = "service", url = "https://archive.example:8443", ca = "/et
         assert_eq!((counter.card_reader.as_str(), counter.validity_years), ("kind:contact", 10));
         assert!(matches!(counter.provincial, ProvincialConfig::Service { .. }));
         assert_eq!(c.daemon.station, "S-0101");
+        // The table form: relative paths from the configuration's directory, absolute ones kept.
+        let tls = idv::TlsConfig {
+            ca: dir.path().join("idv/ca.pem"),
+            client: Some(idv::ClientIdentity {
+                cert: "/etc/station/idv/S-0101.pem".into(),
+                key: dir.path().join("idv/S-0101.key"),
+            }),
+        };
+        assert_eq!(
+            counter.identity_verification,
+            IdentityVerificationConfig::Service { url: "https://idv.example:8443".into(), tls: tls.clone() }
+        );
+        assert_eq!(counter.identity_verification.transport(false).expect("TLS"), idv::Transport::Tls(tls));
         // Each section is checked against its own fields.
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::write(&path, text.replace("region = ", "colour = \"red\"\nregion = ")).expect("write");
         let e = StationConfig::load(&path).expect_err("unknown field");
         assert!(e.to_string().contains("[counter]") && e.to_string().contains("colour"), "{e}");
+    }
+
+    /// The `[counter]` section of a configuration with `identity_verification = {value}`.
+    fn verification(value: &str) -> Result<IdentityVerificationConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.toml");
+        let text = format!(
+            "station = \"S-0101\"\ndata_dir = \"/var/lib/station\"\n\n[[operator]]\nname = \"op1\"\nrole = \"operator\"\npassword_hash = \"x\"\n\n[counter]\nprinter = \"usb:0x0F7E:0x0A01\"\nprofile = \"p.toml\"\nregion = \"110100\"\ninit_org = \"1\"\nprovincial = {{ kind = \"sqlite\" }}\nidentity_verification = {value}\n"
+        );
+        std::fs::write(&path, text).expect("write");
+        StationConfig::load(&path).map(|c| c.counter.expect("counter").identity_verification)
+    }
+
+    #[test]
+    fn the_table_form_takes_the_client_pair_both_or_neither() {
+        let one_way =
+            verification(r#"{ url = "https://idv.example", ca = "/etc/idv-ca.pem" }"#).expect("CA only");
+        let IdentityVerificationConfig::Service { tls, .. } = &one_way else { panic!("{one_way:?}") };
+        assert_eq!((tls.ca.as_path(), &tls.client), (Path::new("/etc/idv-ca.pem"), &None));
+        for half in [r#"client_cert = "c.pem""#, r#"client_key = "c.key""#] {
+            let e = verification(&format!(r#"{{ url = "https://idv.example", ca = "ca.pem", {half} }}"#))
+                .expect_err("half a pair");
+            assert!(e.to_string().contains("client_cert and client_key go together"), "{e}");
+        }
+        let e = verification(r#"{ url = "https://idv.example" }"#).expect_err("no CA");
+        assert!(e.to_string().contains("missing field `ca`"), "{e}");
+        let e = verification(r#"{ url = "https://idv.example", ca = "ca.pem", cert = "c.pem" }"#)
+            .expect_err("unknown field");
+        assert!(e.to_string().contains("unknown field `cert`"), "{e}");
+    }
+
+    #[test]
+    fn a_bare_url_is_plain_http_for_the_simulators_only() {
+        let plain = verification(r#""http://127.0.0.1:8790""#).expect("the simulated set-ups' string");
+        assert_eq!(plain.url(), "http://127.0.0.1:8790");
+        assert_eq!(plain.transport(true).expect("with the simulators"), idv::Transport::PlainForSimulators);
+        let e = plain.transport(false).expect_err("without the simulators");
+        assert!(matches!(e, idv::SetupError::PlainHttp), "{e}");
+        assert!(
+            e.to_string().contains("http:// is only for the simulators") && e.to_string().contains("ca = ")
+        );
+        // An https string has no CA: refused here without the simulators, by idv with them.
+        let e =
+            verification(r#""https://idv.example""#).expect("parses").transport(false).expect_err("no CA");
+        assert!(matches!(e, idv::SetupError::NoCa { .. }), "{e}");
+        // The table is TLS in every build.
+        let table = verification(r#"{ url = "https://idv.example", ca = "ca.pem" }"#).expect("table");
+        for simulators in [false, true] {
+            assert!(matches!(table.transport(simulators), Ok(idv::Transport::Tls(_))));
+        }
+        assert_eq!(SIMULATORS, cfg!(feature = "sim"));
     }
 }

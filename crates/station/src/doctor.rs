@@ -202,5 +202,14 @@ pub fn check(args: &DoctorArgs) -> Report {
             );
         }
     }
+
+    // As `station serve` reaches it: the transport this build allows, the same client.
+    let verification = &counter.identity_verification;
+    let plan = doctor::verification::VerificationPlan {
+        url: verification.url(),
+        transport: verification.transport(station::config::SIMULATORS),
+        timeout: Duration::from_secs(10),
+    };
+    doctor::verification::check_verification(plan, SystemTime::now(), &mut report);
     report
 }

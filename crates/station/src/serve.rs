@@ -162,8 +162,7 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     let (local, province) = configured_archives(&config, &counter)?;
     let province: Arc<dyn archive::ProvincialArchive> = Arc::from(province);
-    let verifier =
-        Box::new(idv::HttpVerifier::new(&counter.identity_verification, std::time::Duration::from_secs(20))?);
+    let verifier = Box::new(identity_verifier(&counter.identity_verification)?);
     let parts = open_counter_parts(&counter, profiles_dir)?;
     let faces =
         Box::new(crate::faces::CardFaceRenderer::builtin(parts.profile.generation, config.data_dir.clone())?);
@@ -182,6 +181,14 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Some(province), Box::new(runner))
+}
+
+/// The identity verification client `[counter] identity_verification` names, over the transport
+/// this build allows (plain http only with the simulators). Its CA and key files are read now:
+/// a wrong one stops the start with what to change.
+pub fn identity_verifier(config: &crate::config::IdentityVerificationConfig) -> Result<idv::HttpVerifier> {
+    let transport = config.transport(crate::config::SIMULATORS)?;
+    Ok(idv::HttpVerifier::new(config.url(), &transport, std::time::Duration::from_secs(20))?)
 }
 
 /// Starts the daemon and waits for Ctrl-C; the API shares the runner's provincial archive

@@ -174,7 +174,11 @@ pub fn serve_simulated(
     let printer = Box::new(printer::open_evolis(&counter.printer_selector, printer::Timeouts::default())?);
     let faces =
         Box::new(crate::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?);
-    let verifier = Box::new(idv::HttpVerifier::new(&counter.idv.url(), std::time::Duration::from_secs(10))?);
+    let verifier = Box::new(idv::HttpVerifier::new(
+        &counter.idv.url(),
+        &idv::Transport::PlainForSimulators,
+        std::time::Duration::from_secs(10),
+    )?);
     let params = issuance::records::IssueParams {
         region,
         init_org: "11010000000000000001".into(),

@@ -55,6 +55,17 @@ impl Counter {
     }
 }
 
+/// The verification simulator over plain HTTP, as the simulated counter runs it: one for the
+/// test process, on a runtime that lives as long.
+fn idv_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().expect("runtime")));
+        let sim = runtime.block_on(idv_sim::serve("127.0.0.1:0".parse().expect("addr"), Vec::new()));
+        sim.expect("verification simulator").url()
+    })
+}
+
 /// A station.toml for `printer` with `extra` lines in [counter] (readers, archive).
 fn config(dir: &Path, printer: &str, counter_lines: &str, station: &str) -> PathBuf {
     let path = dir.join("station.toml");
@@ -74,11 +85,12 @@ printer = "{printer}"
 profile = "{profiles}/ssc-3g-sim.toml"
 region = "110100"
 init_org = "11010000000000000001"
-identity_verification = "http://127.0.0.1:9"
+identity_verification = "{idv}"
 {counter_lines}
 "#,
             data = dir.join("data").display(),
             profiles = dir.join("profiles").display(),
+            idv = idv_url(),
         ),
     )
     .expect("config");
@@ -299,6 +311,49 @@ fn an_expired_station_certificate_blocks_issuing_and_says_whom_to_ask() {
         "{f:?}"
     );
     assert!(!text.contains("unreachable"), "an expired certificate is not tried on the service: {text}");
+}
+
+#[test]
+fn identity_verification_over_mutual_tls_is_checked_as_configured() {
+    let _one = common::serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_profiles(&dir.path().join("profiles"));
+    let printer = printer_sim::serve(printer_sim::SimPrinterConfig {
+        model: printer_sim::ModelConfig::default(),
+        pty: true,
+        tcp: None,
+        faults: Vec::new(),
+    })
+    .expect("printer");
+    let selector = printer.selectors().first().expect("pty").to_string();
+    // The service's files beside the configuration, named relative to it.
+    let pki = idv_sim::pki::generate(&dir.path().join("idv")).expect("pki");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let tls = pki.server_tls(true).expect("server TLS");
+    let sim = runtime
+        .block_on(idv_sim::serve_tls("127.0.0.1:0".parse().expect("addr"), Vec::new(), tls))
+        .expect("verification simulator");
+    let path = config(dir.path(), &selector, &format!("{SIM_READERS}{SQLITE}"), "S-0101");
+    let table = format!(
+        "identity_verification = {{ url = \"{}\", ca = \"idv/ca.pem\", client_cert = \"idv/client.pem\", client_key = \"idv/client.key\" }}",
+        sim.url()
+    );
+    let text = std::fs::read_to_string(&path).expect("config");
+    let text = text.replace(&format!("identity_verification = \"{}\"", idv_url()), &table);
+    std::fs::write(&path, text).expect("config");
+    let (_, text) = doctor(&path, "synthetic");
+    assert!(
+        text.contains(&format!("[ OK ] identity verification: {} answers over mutual TLS", sim.url())),
+        "{text}"
+    );
+
+    // A key others can read: refused, with the command that fixes it.
+    let key = dir.path().join("idv/client.key");
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let (code, text) = doctor(&path, "synthetic");
+    assert_eq!(code, 2, "{text}");
+    let f = finding(&text, &format!("[FAIL] identity verification: {} can be read by others", key.display()));
+    assert!(f[1].contains("chmod 600") && f[2].contains(&format!("chmod 600 {}", key.display())), "{f:?}");
 }
 
 #[test]

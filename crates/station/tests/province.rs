@@ -356,7 +356,7 @@ struct End {
 /// Follows station `k`'s event stream (subscribed when this returns) and sends each job's end.
 fn follow(k: usize, api: &str, token: &str, ends: mpsc::Sender<End>) {
     let http = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
-    let stream = http.get(format!("{api}/api/events")).bearer_auth(&token).send().expect("event stream");
+    let stream = http.get(format!("{api}/api/events")).bearer_auth(token).send().expect("event stream");
     assert!(stream.status().is_success(), "event stream: {}", stream.status());
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {

@@ -1,5 +1,7 @@
-//! A simulator of the bank-police identity verification service, served over HTTP on
-//! loopback with the API of [`idv::HttpVerifier`].
+//! A simulator of the bank-police identity verification service, served on loopback with the
+//! API of [`idv::HttpVerifier`]: over plain HTTP for the simulated counter ([`serve`]), or over
+//! TLS, client certificates required or not ([`serve_tls`], [`SimTls`]), so the station's real
+//! TLS path runs in tests; [`pki::generate`] makes the certificates.
 //!
 //! The roster is a JSON list of `{ "id_number", "name", "status" }` (`status`: `normal`,
 //! `deceased`, `cancelled`). Answers: match when the number is known, normal and the name is
@@ -9,9 +11,12 @@
 #[cfg(not(debug_assertions))]
 compile_error!("the identity-verification simulator is for tests and development only");
 
+pub mod pki;
+mod tls;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +28,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use idv::{FieldHint, IdentityQuery, Verdict};
 use serde::Deserialize;
+pub use tls::SimTls;
 
 /// A person in the roster.
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +62,17 @@ pub enum SimError {
     Bind {
         /// The address.
         addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Certificates and keys for TLS.
+    #[error("TLS set-up: {0}")]
+    Tls(String),
+    /// A certificate or key file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
@@ -135,13 +152,14 @@ pub struct Handle {
     pub addr: SocketAddr,
     /// Its faults, changeable at run time.
     pub faults: Arc<Faults>,
+    tls: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Handle {
-    /// The base URL.
+    /// The base URL (`https://` when it serves TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// Stops serving.
@@ -150,23 +168,41 @@ impl Handle {
     }
 }
 
-/// Serves `roster` on `addr` (port 0: any free one). Must run inside a tokio runtime.
-pub async fn serve(addr: SocketAddr, roster: Vec<Person>) -> Result<Handle, SimError> {
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), SimError> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|source| SimError::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(|source| SimError::Bind { addr, source })?;
+    Ok((listener, addr))
+}
+
+fn app(roster: Vec<Person>) -> (Router, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let sim = Arc::new(Sim {
         roster: roster.into_iter().map(|p| (p.id_number.to_ascii_uppercase(), p)).collect(),
         faults: faults.clone(),
     });
-    let app = Router::new().route("/v1/verify", post(verify)).with_state(sim);
+    (Router::new().route("/v1/verify", post(verify)).with_state(sim), faults)
+}
+
+/// Serves `roster` over plain HTTP on `addr` (port 0: any free one). Must run inside a tokio
+/// runtime.
+pub async fn serve(addr: SocketAddr, roster: Vec<Person>) -> Result<Handle, SimError> {
+    let (listener, addr) = bind(addr).await?;
+    let (app, faults) = app(roster);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "identity verification simulator stopped");
         }
     });
-    Ok(Handle { addr, faults, task })
+    Ok(Handle { addr, faults, tls: false, task })
+}
+
+/// Serves `roster` over TLS on `addr`. Must run inside a tokio runtime.
+pub async fn serve_tls(addr: SocketAddr, roster: Vec<Person>, tls: SimTls) -> Result<Handle, SimError> {
+    let (listener, addr) = bind(addr).await?;
+    let (app, faults) = app(roster);
+    let task = tls::spawn(listener, tls, app);
+    Ok(Handle { addr, faults, tls: true, task })
 }
 
 #[cfg(test)]
@@ -191,7 +227,8 @@ mod tests {
     fn over_http_match_mismatch_outage() {
         let rt = tokio::runtime::Runtime::new().expect("rt");
         let handle = rt.block_on(serve("127.0.0.1:0".parse().expect("addr"), roster())).expect("serve");
-        let v = HttpVerifier::new(&handle.url(), Duration::from_secs(5)).expect("client");
+        let sim = idv::Transport::PlainForSimulators;
+        let v = HttpVerifier::new(&handle.url(), &sim, Duration::from_secs(5)).expect("client");
         assert_eq!(v.verify(&q("11010519491231002x", "张三")), Ok(Verdict::Match), "lower-case x");
         let Ok(Verdict::Mismatch { fields }) = v.verify(&q("11010519491231002X", "张山")) else {
             panic!("mismatch")
@@ -221,7 +258,7 @@ mod tests {
         ));
         handle.abort();
         drop(rt);
-        let down = HttpVerifier::new(&handle.url(), Duration::from_millis(500)).expect("client");
+        let down = HttpVerifier::new(&handle.url(), &sim, Duration::from_millis(500)).expect("client");
         assert!(matches!(down.verify(&q("11010519491231002X", "张三")), Err(IdvError::Unavailable(_))));
     }
 }
