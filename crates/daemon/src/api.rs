@@ -344,7 +344,7 @@ pub mod fuzzing {
     }
 
     /// `POST /api/validate` after its body: the verdict, and the ID number whose live cards the
-    /// answer lists (only for a whole, valid form).
+    /// answer lists (with the holder's name, only for a valid ID number).
     pub fn verdict(form: serde_json::Value, today: applicant::Date) -> (serde_json::Value, Option<String>) {
         let (verdict, person) = crate::form::verdict(form, today);
         (verdict, person.map(|(id, _)| id))

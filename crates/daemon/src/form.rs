@@ -23,10 +23,14 @@ pub(crate) fn verdict(
     match parse(body) {
         Ok(applicant) => {
             let answer = judge(&applicant, today);
-            // Only a whole, valid form names its person: a bare ID number (or one with any
-            // name) tells nobody whether it holds cards.
+            // The person is named by a valid ID number with the holder's name: the cards are
+            // listed only when both match the card's holder, so a bare ID number (or one with
+            // any name) tells nobody whether it holds cards.
+            let id_refused = answer["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["field"] == "holder.id_number"));
             let person = match (&applicant.holder.id_number, &applicant.holder.name) {
-                (Some(id), Some(name)) if answer["valid"] == true => Some((id.clone(), name.clone())),
+                (Some(id), Some(name)) if !id_refused && !name.is_empty() => Some((id.clone(), name.clone())),
                 _ => None,
             };
             (answer, person)
@@ -116,7 +120,7 @@ mod tests {
         minor.as_object_mut().expect("object").remove("guardian");
         let (minor, person) = verdict(minor, today());
         assert_eq!(minor["valid"], false);
-        assert_eq!(person, None, "an incomplete form names nobody whose cards could be listed");
+        assert!(person.is_some(), "a valid ID number with a name names the person while the form is filled");
         assert_eq!(minor["guardian_required"], true, "{minor}");
         let fields: Vec<&str> =
             minor["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
@@ -124,7 +128,8 @@ mod tests {
 
         let mut typo = testdata("adult.json");
         typo["holder"]["id_number"] = "110105194912310021".into();
-        let (typo, _) = verdict(typo, today());
+        let (typo, person) = verdict(typo, today());
+        assert_eq!(person, None, "a refused ID number names nobody");
         let wrong =
             typo["errors"].as_array().expect("errors").iter().find(|e| e["field"] == "holder.id_number");
         let wrong = wrong.expect("the ID number is refused");

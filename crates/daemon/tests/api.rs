@@ -7,8 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use archive::local::PersonRow;
-use common::{job_body, start, start_with, Fixture};
+use common::{job_body, start, start_with, stock_card};
 use daemon::{JobRequest, Runner};
 use issuance::{IssueError, JobOutcome, Phase, Step};
 
@@ -266,19 +265,6 @@ fn a_job_left_running_is_resumed_at_start() {
 
 /// A card in stock at the station (made, not handed over) for a person, committed at the
 /// province (whose counter gives `card`).
-fn stock_card(f: &Fixture, ssn: &str, name: &str, card: &str) {
-    use archive::ProvincialArchive;
-    let claim = f.province.claim(&archive::conformance::claim_request(ssn, None)).expect("claim");
-    assert_eq!(claim.card_number, card, "the province's next number");
-    f.province.commit(&archive::conformance::commit_request(claim.claim_id)).expect("commit");
-    let local = &f.local;
-    local
-        .upsert_person(&PersonRow { ssn: ssn.into(), name: name.into(), sex: None, birth_date: None })
-        .expect("person");
-    let app = local.open_application(ssn, "new", "{}").expect("app");
-    local.record_card(app, ssn, card, "0123456789ABCDEF", "3B00").expect("card");
-}
-
 #[test]
 fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     let f = start(false);

@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
-use common::{job_body, start, start_configured, Scripted};
+use common::{job_body, start, start_configured, stock_card, Scripted};
 use reqwest::blocking::Response;
 
 fn cookie_of(r: &Response) -> String {
@@ -300,4 +300,23 @@ fn every_route_with_every_role_is_answered_by_the_one_table() {
     let forbidden =
         f.local.ledger().expect("ledger").into_iter().filter(|e| e.event == "access.forbidden").count();
     assert!(forbidden > 0, "each refusal is in the ledger");
+}
+
+#[test]
+fn the_form_check_names_live_cards_only_with_the_holders_name() {
+    let f = start(false);
+    let op = f.login("op");
+    let mut form = job_body("张三")["applicant"].clone();
+    let ssn = form["holder"]["id_number"].as_str().expect("id").to_string();
+    stock_card(&f, &ssn, "张三", "B00000019");
+    let live = |form: &serde_json::Value| {
+        let (status, answer) = f.call(&op, "/api/validate", Some(form.clone()));
+        assert_eq!(status, 200, "{answer}");
+        answer["live_cards"].as_array().map(Vec::len).unwrap_or_default()
+    };
+    assert_eq!(live(&form), 1, "the holder at the counter: the re-issue is offered");
+    form["holder"]["name"] = "李四".into();
+    assert_eq!(live(&form), 0, "an ID number with another name tells nothing");
+    let bare = serde_json::json!({"holder": {"id_number": ssn}});
+    assert_eq!(live(&bare), 0, "nor an ID number alone");
 }

@@ -450,6 +450,7 @@ fn serve(a: ServeArgs) -> Result<()> {
             return make_tls_cert(&config.daemon.data_dir, &a.host_names);
         }
         serve_overrides(&a, &mut config.daemon);
+        config.daemon.check_listen().map_err(anyhow::Error::msg)?;
         return station::serve::serve_configured(config, &profiles);
     }
     if a.make_tls_cert {
@@ -457,6 +458,8 @@ fn serve(a: ServeArgs) -> Result<()> {
     }
     let mut config = daemon::config::Config::embedded(&a.data_dir)?;
     serve_overrides(&a, &mut config);
+    // Before any device is started: the page beyond loopback needs TLS.
+    config.check_listen().map_err(anyhow::Error::msg)?;
     if !a.sim {
         anyhow::bail!(
             "no --config: write a station.toml with the accounts and a [counter] section (README), or run the \

@@ -51,7 +51,18 @@ impl Station {
     /// The embedded default on simulated devices, with `people` fresh persons in the police
     /// register; `timing_scale` slows the printer so that the steps can be watched.
     fn start(people: usize, timing_scale: f64) -> Station {
-        let dir = tempfile::tempdir().expect("tmp");
+        Station::start_in(tempfile::tempdir().expect("tmp"), people, timing_scale, &[], None)
+    }
+
+    /// `start` in `dir` with `extra` arguments to `station serve`; `tls`: the certificate the
+    /// page is served with (https://localhost).
+    fn start_in(
+        dir: tempfile::TempDir,
+        people: usize,
+        timing_scale: f64,
+        extra: &[&std::ffi::OsStr],
+        tls: Option<&Path>,
+    ) -> Station {
         let people: Vec<serde_json::Value> = (0..people)
             .map(|i| {
                 let name = ["王小红", "赵大山", "陈明"][i % 3];
@@ -72,14 +83,19 @@ impl Station {
             .arg(dir.path().join("roster.json"))
             .arg("--profiles")
             .arg(repo("firmware-profiles"))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("station serve --sim");
-        let url = format!("http://127.0.0.1:{url_port}");
+        let url = match tls {
+            Some(_) => format!("https://localhost:{url_port}"),
+            None => format!("http://127.0.0.1:{url_port}"),
+        };
+        let client = https_client(tls);
         let mut station = Station { child, dir, url, accounts: serde_json::Value::Null, people };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while reqwest::blocking::get(format!("{}/api/health", station.url)).is_err() {
+        while client.get(format!("{}/api/health", station.url)).send().is_err() {
             if let Ok(Some(status)) = station.child.try_wait() {
                 panic!("station serve --sim stopped ({status}):\n{}", station.log());
             }
@@ -148,6 +164,16 @@ impl Station {
         eprintln!("{script}: screenshots in {}", shots.display());
         serde_json::from_str(lines.last().expect("a result line")).expect("result JSON")
     }
+}
+
+/// A client that trusts `cert` only (none: plain HTTP).
+fn https_client(cert: Option<&Path>) -> reqwest::blocking::Client {
+    let mut b = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10));
+    if let Some(cert) = cert {
+        let pem = std::fs::read(cert).expect("certificate");
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"));
+    }
+    b.build().expect("client")
 }
 
 /// `target/browser-screenshots`, kept as the tests' artifacts.
@@ -234,4 +260,59 @@ fn a_printer_fault_shows_what_to_do_and_the_retry_makes_the_card() {
     assert_eq!(made.len(), 1, "one card in the end");
     assert_eq!(made[0].card_number.as_deref(), seen["card"].as_str());
     local.verify_ledger().expect("the ledger chain is intact");
+}
+
+#[test]
+fn the_station_binary_serves_beyond_loopback_only_over_tls() {
+    let _one = common::serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let plain = Command::new(STATION)
+        .args(["serve", "--sim", "--listen", "0.0.0.0:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("station serve");
+    let said = String::from_utf8_lossy(&plain.stderr);
+    assert!(!plain.status.success(), "plain HTTP beyond loopback is refused");
+    assert!(said.contains("[tls]") && said.contains("--make-tls-cert"), "{said}");
+
+    let made = Command::new(STATION)
+        .args(["serve", "--make-tls-cert", "--host-name", "localhost"])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("make cert");
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(made.status.success(), "{said}{}", String::from_utf8_lossy(&made.stderr));
+    let (cert, key) = (data.join("station-tls.crt"), data.join("station-tls.key"));
+    let fingerprint = said.lines().find_map(|l| l.strip_prefix("SHA-256 fingerprint ")).expect("fingerprint");
+    assert_eq!(fingerprint.len(), 95, "{fingerprint}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+
+    let args: Vec<&std::ffi::OsStr> =
+        vec!["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()];
+    let station = Station::start_in(dir, 0, 0.0, &args, Some(&cert));
+    let https = https_client(Some(&cert));
+    let health = https.get(format!("{}/api/health", station.url)).send().expect("https");
+    assert_eq!(health.status(), 200);
+    assert!(health.headers().contains_key("strict-transport-security"));
+    let login = https
+        .post(format!("{}/api/session", station.url))
+        .json(&serde_json::json!({"operator": "operator", "password": station.accounts["operator"]}))
+        .send()
+        .expect("log-in");
+    assert_eq!(login.status(), 200);
+    let cookie =
+        login.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    assert_eq!(login.json::<serde_json::Value>().expect("json")["must_change"], true, "a first password");
+    let port = station.url.rsplit(':').next().expect("port");
+    assert!(
+        https_client(None).get(format!("http://127.0.0.1:{port}/api/health")).send().is_err(),
+        "no plain HTTP on the TLS port"
+    );
+    let rebound = https.get(format!("{}/api/health", station.url)).header("host", "attacker.example").send();
+    assert_eq!(rebound.expect("answer").status(), 421);
 }

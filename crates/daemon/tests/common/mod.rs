@@ -220,3 +220,17 @@ impl Fixture {
         )
     }
 }
+
+/// A card made for `ssn` (`name`) at the province and recorded at the station: a stock card.
+pub fn stock_card(f: &Fixture, ssn: &str, name: &str, card: &str) {
+    use archive::ProvincialArchive;
+    let claim = f.province.claim(&archive::conformance::claim_request(ssn, None)).expect("claim");
+    assert_eq!(claim.card_number, card, "the province's next number");
+    f.province.commit(&archive::conformance::commit_request(claim.claim_id)).expect("commit");
+    let local = &f.local;
+    local
+        .upsert_person(&PersonRow { ssn: ssn.into(), name: name.into(), sex: None, birth_date: None })
+        .expect("person");
+    let app = local.open_application(ssn, "new", "{}").expect("app");
+    local.record_card(app, ssn, card, "0123456789ABCDEF", "3B00").expect("card");
+}

@@ -31,12 +31,15 @@ export async function open(viewport = { width: 1366, height: 768 }) {
   context.setDefaultTimeout(30000);
   const page = context.pages()[0] || (await context.newPage());
   const errors = [];
+  const urls = [];
+  page.on('request', (r) => urls.push(r.url()));
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text()); });
   return {
     context,
     page,
     errors,
+    urls,
     async close() {
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });
@@ -52,7 +55,9 @@ export async function session(name, body) {
   const b = await open();
   try {
     await body(b);
+    // Script errors include the page's own breaches of its Content-Security-Policy.
     check(b.errors.length === 0, 'no script errors: ' + b.errors.join('; '));
+    await sessionKeptOutOfReach(b);
   } catch (e) {
     await shot(b.page, 'failure-' + name).catch(() => {});
     console.error(await b.page.evaluate(() => document.querySelector('main').innerText).catch(() => ''));
@@ -60,6 +65,18 @@ export async function session(name, body) {
   } finally {
     await b.close();
   }
+}
+
+/** The session cookie, if the page logged in: HttpOnly and SameSite=Strict, out of the
+ *  script's reach, and its value in no URL the page asked for. */
+async function sessionKeptOutOfReach(b) {
+  const cookie = (await b.context.cookies()).find((c) => c.name === 'station_session');
+  if (!cookie || !cookie.value) return;
+  check(cookie.httpOnly && cookie.sameSite === 'Strict', 'the session cookie is HttpOnly, SameSite=Strict');
+  const seen = await b.page.evaluate(() => document.cookie).catch(() => '');
+  check(!seen.includes(cookie.value), 'the page script cannot read the session');
+  const leaked = b.urls.filter((u) => u.includes(cookie.value) || /[?&]token=/.test(u));
+  check(leaked.length === 0, 'no session token in a URL: ' + leaked.join(' '));
 }
 
 export async function shot(page, name) {
