@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0002.sql"),
     include_str!("../migrations/local-0003.sql"),
     include_str!("../migrations/local-0004.sql"),
+    include_str!("../migrations/local-0005.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -397,6 +398,140 @@ pub struct JournalLine {
     pub phase: String,
     /// JSON detail.
     pub detail: String,
+}
+
+/// A request the API accepted ([`LocalArchive::queue_request`]), as a start after a crash
+/// finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRow {
+    /// Its number (never reused).
+    pub request_id: i64,
+    /// Who asked.
+    pub operator: String,
+    /// What was asked (JSON, as the daemon wrote it).
+    pub request: String,
+    /// `queued`, `started` or `ended`.
+    pub status: String,
+    /// The job serving it, once there is one.
+    pub job_id: Option<i64>,
+    /// How it ended: `issued`, `refused`, `rolled-back`, `error`, `interrupted`.
+    pub outcome: Option<String>,
+    /// The card number or the reason.
+    pub detail: Option<String>,
+}
+
+fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
+    Ok(RequestRow {
+        request_id: r.get(0)?,
+        operator: r.get(1)?,
+        request: r.get(2)?,
+        status: r.get(3)?,
+        job_id: r.get(4)?,
+        outcome: r.get(5)?,
+        detail: r.get(6)?,
+    })
+}
+
+const REQUEST_COLUMNS: &str = "request_id, operator, request, status, job_id, outcome, detail";
+
+impl LocalArchive {
+    /// Keeps a request before the API answers for it, with its ledger line (`ledger`, whose
+    /// detail gets the request's number): after a crash it runs, or ends with its reason.
+    /// Returns its number.
+    pub fn queue_request(
+        &self,
+        operator: &str,
+        request: &str,
+        event: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, ArchiveError> {
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        tx.execute(
+            "INSERT INTO job_requests (operator, request, status, created_at, updated_at) VALUES (?1, ?2, 'queued', ?3, ?3)",
+            params![operator, request, now()],
+        )
+        .map_err(store_err)?;
+        let id = tx.last_insert_rowid();
+        let mut detail = detail.clone();
+        detail["request_id"] = id.into();
+        let record =
+            LedgerRecord { operator, application_id: None, card_number: None, event, detail: &detail };
+        self.append_in(&tx, &record)?;
+        tx.commit().map_err(store_err)?;
+        Ok(id)
+    }
+
+    /// The worker took the request.
+    pub fn request_started(&self, request_id: i64) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE job_requests SET status = 'started', updated_at = ?2 WHERE request_id = ?1 AND status = 'queued'",
+                params![request_id, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// `job` serves the request (the first time it is seen; later calls change nothing).
+    pub fn request_job(&self, request_id: i64, job: i64) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE job_requests SET job_id = ?2, updated_at = ?3 WHERE request_id = ?1 AND job_id IS NULL",
+                params![request_id, job, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// The request ended (`outcome`, with the card number or the reason).
+    pub fn request_ended(&self, request_id: i64, outcome: &str, detail: &str) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE job_requests SET status = 'ended', outcome = ?2, detail = ?3, updated_at = ?4
+                 WHERE request_id = ?1 AND status <> 'ended'",
+                params![request_id, outcome, detail, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// The request `job` serves ended (a job resumed after a crash or a wait).
+    pub fn job_request_ended(&self, job: i64, outcome: &str, detail: &str) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE job_requests SET status = 'ended', outcome = ?2, detail = ?3, updated_at = ?4
+                 WHERE job_id = ?1 AND status <> 'ended'",
+                params![job, outcome, detail, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// The requests not ended yet, oldest first.
+    pub fn open_requests(&self) -> Result<Vec<RequestRow>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM job_requests WHERE status <> 'ended' ORDER BY request_id"
+            ))
+            .map_err(store_err)?;
+        let rows = stmt.query_map([], request_row).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// One request.
+    pub fn request(&self, request_id: i64) -> Result<Option<RequestRow>, ArchiveError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {REQUEST_COLUMNS} FROM job_requests WHERE request_id = ?1"),
+                [request_id],
+                request_row,
+            )
+            .optional()
+            .map_err(store_err)
+    }
 }
 
 /// A job as stored.
@@ -900,14 +1035,14 @@ mod tests {
     #[test]
     fn migrations_wal_and_foreign_keys() {
         let (dir, a) = archive();
-        assert_eq!(a.version().expect("version"), 4);
+        assert_eq!(a.version().expect("version"), 5);
         let mode: String = a.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
         assert_eq!(mode, "wal");
         let e = a.open_application("11010519491231002X", "new", "{}").expect_err("no such person");
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
         drop(a);
         let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
-        assert_eq!(again.version().expect("version"), 4, "migrations run once");
+        assert_eq!(again.version().expect("version"), 5, "migrations run once");
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! the ledger.
 
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -203,15 +202,48 @@ async fn issue(
         Ok(a) => a,
         Err(verdict) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(verdict)).into_response()),
     };
-    let request_id = s.inner.next_request.fetch_add(1, Ordering::SeqCst);
-    s.owners().requested(request_id, &session.operator);
+    // Kept before the answer: a crash after the 202 loses no request (it runs at the next
+    // start, or ends with its reason).
     let request =
-        JobRequest { request_id, operator: session.operator.clone(), applicant, reissue_of: q.reissue_of };
+        JobRequest { request_id: 0, operator: session.operator.clone(), applicant, reissue_of: q.reissue_of };
+    let stored = serde_json::to_string(&request.stored())
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let id = s
+        .inner
+        .local
+        .queue_request(&session.operator, &stored, "job.requested", &serde_json::json!({}))
+        .map_err(|e| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the request was not kept ({e}): free disk space on the station and send it again"),
+            )
+        })?;
+    let request = JobRequest { request_id: id as u64, ..request };
+    s.owners().requested(request.request_id, &session.operator);
+    let request_id = request.request_id;
     s.inner.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(request).map_err(|_| {
-        ApiError(StatusCode::SERVICE_UNAVAILABLE, "the issuance worker stopped: restart the station".into())
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the issuance worker stopped: restart the station (the request is kept and runs then)".into(),
+        )
     })?;
-    s.audit(&session.operator, "job.requested", serde_json::json!({"request_id": request_id}));
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"request_id": request_id}))).into_response())
+}
+
+/// Where a request stands: queued, started (with its job), or ended with its outcome.
+async fn request_status(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let r = s
+        .inner
+        .local
+        .request(id)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no request {id}")))?;
+    Ok(Json(serde_json::json!({"request_id": r.request_id, "status": r.status, "job": r.job_id,
+        "outcome": r.outcome, "detail": r.detail})))
 }
 
 /// The request bodies as the handlers' `Json` extractors read them, for cargo-fuzz (`fuzz/`);
@@ -447,6 +479,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/jobs", post(issue))
         .route("/api/jobs/{id}", get(job))
+        .route("/api/requests/{id}", get(request_status))
         .route("/api/events", get(events))
         .route("/api/ledger", get(ledger))
         .route("/api/ledger/verify", get(ledger_verify))

@@ -79,6 +79,10 @@ pub async fn start(
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
+    let requeued = worker::recover_requests(&local, &jobs)?;
+    if requeued > 0 {
+        tracing::info!(requeued, "requests accepted before a stop run now");
+    }
     let sessions = auth::Sessions::new(
         config.operators.clone(),
         local.operator_passwords()?,

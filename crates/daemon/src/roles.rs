@@ -38,6 +38,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/security/log", READERS, "read the security log"),
     rule("POST", "/api/jobs", ISSUERS, "issue cards"),
     rule("GET", "/api/jobs/{id}", ANYONE, "follow a job"),
+    rule("GET", "/api/requests/{id}", ANYONE, "follow a request"),
     rule("GET", "/api/jobs/{id}/face", ISSUERS, "see a printed face (full ID number and photo)"),
     rule("GET", "/api/events", ANYONE, "follow the jobs"),
     rule("GET", "/api/ledger", READERS, "read the ledger"),

@@ -2,7 +2,6 @@
 //! operator can act on) and the authenticated request. The route modules ([`crate::api`],
 //! [`crate::cards_api`], [`crate::ui_api`], [`crate::ui`]) build on it; none imports another.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{mpsc, Arc, Mutex};
 
 use archive::local::LocalArchive;
@@ -28,7 +27,6 @@ pub(crate) struct Inner {
     pub(crate) local: Arc<LocalArchive>,
     pub(crate) jobs: Mutex<mpsc::Sender<JobRequest>>,
     pub(crate) events: broadcast::Sender<Event>,
-    pub(crate) next_request: AtomicU64,
     pub(crate) evidence: std::path::PathBuf,
     pub(crate) province: Option<Arc<dyn archive::ProvincialArchive>>,
     /// Backoff and lock-out of log-ins, and the security log.
@@ -97,7 +95,6 @@ impl AppState {
                 local,
                 jobs: Mutex::new(jobs),
                 events,
-                next_request: AtomicU64::new(1),
                 evidence,
                 province: None,
                 guard: crate::login::LoginGuard::new(login),

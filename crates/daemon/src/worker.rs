@@ -25,6 +25,22 @@ pub struct JobRequest {
     pub reissue_of: Option<String>,
 }
 
+/// What is kept of a request until it runs: the applicant and the card it replaces.
+#[derive(Serialize, serde::Deserialize)]
+pub struct StoredRequest {
+    /// The applicant, validated when the API accepted it.
+    pub applicant: applicant::Applicant,
+    /// Re-issue: the card it replaces.
+    pub reissue_of: Option<String>,
+}
+
+impl JobRequest {
+    /// What the station keeps of it before it runs.
+    pub fn stored(&self) -> StoredRequest {
+        StoredRequest { applicant: self.applicant.clone(), reissue_of: self.reissue_of.clone() }
+    }
+}
+
 /// What the event stream carries.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -240,12 +256,44 @@ enum Next {
     Prepared(JobRequest, Result<(i64, Option<JobOutcome>), IssueError>),
 }
 
-/// Journal lines of the jobs serving `request_id` as events.
-fn progress_to(
-    events: &broadcast::Sender<Event>,
+/// Keeps what `event` says of its request in the station's archive (started, its job, ended),
+/// then tells the event stream. The archive's record is what a start after a crash reads, so
+/// it is written first, on the worker's own thread.
+fn emit(events: &broadcast::Sender<Event>, local: &LocalArchive, event: Event) {
+    let kept = match &event {
+        Event::Started { request_id } => local.request_started(*request_id as i64),
+        Event::Step { .. } => Ok(()),
+        // A job that waits (for the operator, a device, the network) keeps its request open.
+        Event::Finished { status, .. } if status == "waiting" => Ok(()),
+        Event::Finished { request_id: Some(r), status, detail, .. } => {
+            local.request_ended(*r as i64, status, detail)
+        }
+        Event::Finished { request_id: None, job: Some(job), status, detail, .. } => {
+            local.job_request_ended(*job, status, detail)
+        }
+        Event::Finished { .. } => Ok(()),
+    };
+    if let Err(e) = kept {
+        tracing::error!(error = %e, "the request's progress was not kept");
+    }
+    let _ = events.send(event);
+}
+
+/// Journal lines of the jobs serving `request_id` as events; the first one names the job
+/// that serves the request, in the archive.
+fn progress_to<'a>(
+    events: &'a broadcast::Sender<Event>,
+    local: &'a LocalArchive,
     request_id: Option<u64>,
-) -> impl FnMut(i64, Step, Phase) + Send + '_ {
+) -> impl FnMut(i64, Step, Phase) + Send + 'a {
+    let mut named = None;
     move |job: i64, step: Step, phase: Phase| {
+        if let (Some(r), true) = (request_id, named != Some(job)) {
+            if let Err(e) = local.request_job(r as i64, job) {
+                tracing::error!(error = %e, "the request's job was not kept");
+            }
+            named = Some(job);
+        }
         let phase = match phase {
             Phase::Begin => "begin",
             Phase::Done => "done",
@@ -259,15 +307,78 @@ fn progress_to(
 fn front(
     desk: Option<Arc<dyn Desk>>,
     events: broadcast::Sender<Event>,
+    local: Arc<LocalArchive>,
 ) -> impl FnMut(JobRequest) -> Next + Send + 'static {
     move |request| match &desk {
         Some(desk) => {
-            let _ = events.send(Event::Started { request_id: request.request_id });
-            let prepared = desk.prepare(&request, &mut progress_to(&events, Some(request.request_id)));
+            emit(&events, &local, Event::Started { request_id: request.request_id });
+            let prepared =
+                desk.prepare(&request, &mut progress_to(&events, &local, Some(request.request_id)));
             Next::Prepared(request, prepared)
         }
         None => Next::Whole(request),
     }
+}
+
+/// The requests a crash left open, settled before the API answers anything: a queued one is
+/// sent to the worker again (in its order), a started one without a job ends "interrupted"
+/// (nothing was claimed or fed for it), one whose job ended meanwhile ends as its job did; one
+/// whose job still runs follows that job, which the worker resumes.
+pub fn recover_requests(
+    local: &LocalArchive,
+    jobs: &mpsc::Sender<JobRequest>,
+) -> Result<usize, archive::ArchiveError> {
+    let mut requeued = 0;
+    for r in local.open_requests()? {
+        let id = r.request_id;
+        match (r.status.as_str(), r.job_id) {
+            ("queued", _) => match serde_json::from_str::<StoredRequest>(&r.request) {
+                Ok(kept) => {
+                    let request = JobRequest {
+                        request_id: id as u64,
+                        operator: r.operator,
+                        applicant: kept.applicant,
+                        reissue_of: kept.reissue_of,
+                    };
+                    if jobs.send(request).is_ok() {
+                        requeued += 1;
+                    }
+                }
+                Err(e) => local.request_ended(
+                    id,
+                    "error",
+                    &format!("the kept request cannot be read ({e}): apply again"),
+                )?,
+            },
+            (_, None) => {
+                let why =
+                    "the station stopped before the job began: nothing was claimed or made; apply again";
+                local.request_ended(id, "interrupted", why)?;
+                local.append_ledger(
+                    &r.operator,
+                    None,
+                    None,
+                    "job.interrupted",
+                    &serde_json::json!({"request_id": id}),
+                )?;
+            }
+            (_, Some(job)) => {
+                if let Some(row) = local.job(job)? {
+                    let card = issuance::JobCard::from_state(&row.state);
+                    let ended = match row.status.as_str() {
+                        "done" => Some(("issued", card.card_number.unwrap_or_default())),
+                        "rolled_back" => Some(("rolled-back", String::new())),
+                        "failed" => Some(("refused", String::new())),
+                        _ => None,
+                    };
+                    if let Some((outcome, detail)) = ended {
+                        local.request_ended(id, outcome, &detail)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(requeued)
 }
 
 /// Starts the worker thread; returns where to send requests.
@@ -279,7 +390,7 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel::<JobRequest>();
     // Listed before the desk can open a job of its own, which it would be running then.
     let left_running = local.running_jobs();
-    let front = front(runner.desk(), events.clone());
+    let front = front(runner.desk(), events.clone(), local.clone());
     std::thread::Builder::new()
         .name("issuance-worker".into())
         .spawn(move || {
@@ -289,8 +400,8 @@ pub fn spawn(
                     Ok(jobs) => {
                         for job in jobs {
                             tracing::info!(job, "resuming a job left running");
-                            let outcome = runner.resume(job, &mut progress_to(&events, None));
-                            let _ = events.send(finished(None, Some(job), outcome));
+                            let outcome = runner.resume(job, &mut progress_to(&events, &local, None));
+                            emit(&events, &local, finished(None, Some(job), outcome));
                         }
                     }
                     Err(e) => tracing::error!(error = %e, "cannot list the jobs left running"),
@@ -312,8 +423,8 @@ pub fn spawn(
                     };
                     let event = match next {
                         Next::Whole(request) => {
-                            let _ = events.send(Event::Started { request_id: request.request_id });
-                            let mut progress = progress_to(&events, Some(request.request_id));
+                            emit(&events, &local, Event::Started { request_id: request.request_id });
+                            let mut progress = progress_to(&events, &local, Some(request.request_id));
                             match runner.start(&request, &mut progress) {
                                 Ok((job, outcome)) => {
                                     finished(Some(request.request_id), Some(job), Ok(outcome))
@@ -322,7 +433,7 @@ pub fn spawn(
                             }
                         }
                         Next::Prepared(request, Ok((job, None))) => {
-                            let mut progress = progress_to(&events, Some(request.request_id));
+                            let mut progress = progress_to(&events, &local, Some(request.request_id));
                             let outcome = runner.run_prepared(&request, job, &mut progress);
                             finished(Some(request.request_id), Some(job), outcome)
                         }
@@ -333,10 +444,73 @@ pub fn spawn(
                     };
                     // The devices as the job left them, before anyone reads the outcome and asks.
                     runner.poll_devices();
-                    let _ = events.send(event);
+                    emit(&events, &local, event);
                 }
             })
         })
         .unwrap_or_else(|e| panic!("cannot start the issuance worker thread: {e}"));
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use archive::local::PersonRow;
+
+    fn applicant() -> applicant::Applicant {
+        let path = format!("{}/../applicant/testdata/adult.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("testdata")).expect("applicant")
+    }
+
+    fn kept() -> String {
+        serde_json::to_string(&StoredRequest { applicant: applicant(), reissue_of: None }).expect("json")
+    }
+
+    #[test]
+    fn a_start_after_a_crash_runs_or_ends_every_accepted_request_and_never_reuses_a_number() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.db");
+        let local = LocalArchive::open(&path, "S1").expect("local");
+        let queue = |local: &LocalArchive| {
+            local.queue_request("op", &kept(), "job.requested", &serde_json::json!({})).expect("queued")
+        };
+        let (waiting, interrupted, made, running) =
+            (queue(&local), queue(&local), queue(&local), queue(&local));
+        local.request_started(interrupted).expect("started");
+        local
+            .upsert_person(&PersonRow {
+                ssn: "11010519491231002X".into(),
+                name: "张三".into(),
+                sex: None,
+                birth_date: None,
+            })
+            .expect("person");
+        let app = local.open_application("11010519491231002X", "new", "{}").expect("application");
+        for (request, status) in [(made, "done"), (running, "running")] {
+            local.request_started(request).expect("started");
+            let job = local.create_job(app, "instant").expect("job");
+            local.request_job(request, job).expect("its job");
+            local.set_job_status(job, status).expect("status");
+        }
+        drop(local);
+
+        // The station starts again on the same database.
+        let local = LocalArchive::open(&path, "S1").expect("reopen");
+        let (tx, rx) = mpsc::channel();
+        assert_eq!(recover_requests(&local, &tx).expect("recover"), 1);
+        let again = rx.try_recv().expect("the queued request runs");
+        assert_eq!((again.request_id, again.operator.as_str()), (waiting as u64, "op"));
+        assert!(rx.try_recv().is_err(), "only that one");
+        let row = |id| local.request(id).expect("row").expect("kept");
+        let cut = row(interrupted);
+        assert_eq!((cut.status.as_str(), cut.outcome.as_deref()), ("ended", Some("interrupted")));
+        assert!(cut.detail.unwrap_or_default().contains("apply again"));
+        assert_eq!(row(made).outcome.as_deref(), Some("issued"), "it ends as its job did");
+        assert_eq!(row(running).status, "started", "it follows its job, which the worker resumes");
+        let events: Vec<String> = local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
+        assert_eq!(events.iter().filter(|e| *e == "job.requested").count(), 4);
+        assert!(events.contains(&"job.interrupted".to_string()));
+        let next = queue(&local);
+        assert!(next > running, "numbers never repeat across restarts: {next}");
+    }
 }

@@ -22,6 +22,8 @@ fn repo(path: &str) -> PathBuf {
 /// lingers.
 struct Station {
     child: Child,
+    /// How it was started, to start it again.
+    command: Vec<std::ffi::OsString>,
     dir: tempfile::TempDir,
     url: String,
     accounts: serde_json::Value,
@@ -72,36 +74,21 @@ impl Station {
         std::fs::write(dir.path().join("roster.json"), serde_json::to_string(&people).expect("json"))
             .expect("roster");
         let url_port = free_port();
-        let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
-        let child = Command::new(STATION)
-            .args(["serve", "--sim", "--timing-scale", &timing_scale.to_string()])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["--listen", &format!("127.0.0.1:{url_port}")])
-            .args(["--vpcd-port", &common::port().to_string()])
-            .arg("--roster")
-            .arg(dir.path().join("roster.json"))
-            .arg("--profiles")
-            .arg(repo("firmware-profiles"))
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("station serve --sim");
+        let mut command: Vec<std::ffi::OsString> =
+            ["serve", "--sim", "--timing-scale", &timing_scale.to_string()].map(Into::into).to_vec();
+        command.extend(["--data-dir".into(), dir.path().join("data").into()]);
+        command.extend(["--listen".into(), format!("127.0.0.1:{url_port}").into()]);
+        command.extend(["--vpcd-port".into(), common::port().to_string().into()]);
+        command.extend(["--roster".into(), dir.path().join("roster.json").into()]);
+        command.extend(["--profiles".into(), repo("firmware-profiles").into()]);
+        command.extend(extra.iter().map(|a| a.to_os_string()));
         let url = match tls {
             Some(_) => format!("https://localhost:{url_port}"),
             None => format!("http://127.0.0.1:{url_port}"),
         };
-        let client = https_client(tls);
-        let mut station = Station { child, dir, url, accounts: serde_json::Value::Null, people };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.get(format!("{}/api/health", station.url)).send().is_err() {
-            if let Ok(Some(status)) = station.child.try_wait() {
-                panic!("station serve --sim stopped ({status}):\n{}", station.log());
-            }
-            assert!(Instant::now() < deadline, "station serve did not come up:\n{}", station.log());
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let child = spawn_station(&command, dir.path());
+        let mut station = Station { child, command, dir, url, accounts: serde_json::Value::Null, people };
+        station.wait_up(&https_client(tls));
         let passwords = std::fs::read_to_string(station.dir.path().join("data/initial-passwords.txt"))
             .expect("passwords");
         let accounts: serde_json::Map<String, serde_json::Value> = passwords
@@ -112,6 +99,33 @@ impl Station {
             .collect();
         station.accounts = accounts.into();
         station
+    }
+
+    /// Waits until the API answers.
+    fn wait_up(&mut self, client: &reqwest::blocking::Client) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{}/api/health", self.url)).send().is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("station serve --sim stopped ({status}):\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "station serve did not come up:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the station with SIGKILL (nothing of it runs on), as a power cut or the OOM killer
+    /// would; its private pcscd's PID, found before.
+    fn kill_hard(&mut self) -> Option<u32> {
+        let pcscd = child_pcscd(self.child.id());
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+        pcscd
+    }
+
+    /// Starts the station again on the same data directory and ports.
+    fn start_again(&mut self) {
+        self.child = spawn_station(&self.command, self.dir.path());
+        self.wait_up(&https_client(None));
     }
 
     fn log(&self) -> String {
@@ -164,6 +178,31 @@ impl Station {
         eprintln!("{script}: screenshots in {}", shots.display());
         serde_json::from_str(lines.last().expect("a result line")).expect("result JSON")
     }
+}
+
+fn spawn_station(command: &[std::ffi::OsString], dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("serve.log")).expect("log");
+    Command::new(STATION)
+        .args(command)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("station serve --sim")
+}
+
+/// The pcscd whose parent is `parent`, if any.
+fn child_pcscd(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+        let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+        (field("Name:") == Some("pcscd") && field("PPid:") == Some(parent.to_string().as_str()))
+            .then_some(pid)
+    })
+}
+
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
 /// A client that trusts `cert` only (none: plain HTTP).
@@ -315,4 +354,133 @@ fn the_station_binary_serves_beyond_loopback_only_over_tls() {
     );
     let rebound = https.get(format!("{}/api/health", station.url)).header("host", "attacker.example").send();
     assert_eq!(rebound.expect("answer").status(), 421);
+}
+
+/// An applicant for person `i` of the station's police register, with a photo in its data
+/// directory, as a program posts it to `POST /api/jobs`.
+fn api_applicant(station: &Station, i: usize) -> serde_json::Value {
+    let data = station.dir.path().join("data");
+    std::fs::create_dir_all(data.join("photos")).expect("photos");
+    let mut v = common::counter::applicant(&data, i);
+    let person = &station.people[i];
+    let ssn = person["id_number"].as_str().expect("id").to_string();
+    let h = &mut v["holder"];
+    h["id_number"] = ssn.clone().into();
+    h["birth_date"] = format!("{}-{}-{}", &ssn[6..10], &ssn[10..12], &ssn[12..14]).into();
+    h["sex"] = if ssn.as_bytes()[16] % 2 == 1 { "1" } else { "2" }.into();
+    h["name"] = person["name"].clone();
+    v
+}
+
+/// Logs in as `who` for a bearer token, choosing their own password first if it is still the
+/// one they were given.
+fn api_login(station: &mut Station, who: &str) -> (reqwest::blocking::Client, String) {
+    let http = https_client(None);
+    let login = |password: &str| {
+        http.post(format!("{}/api/session", station.url))
+            .json(&serde_json::json!({"operator": who, "password": password, "bearer": true}))
+            .send()
+            .expect("log-in")
+            .json::<serde_json::Value>()
+            .expect("json")
+    };
+    let answer = login(station.accounts[who].as_str().expect("password"));
+    let token = answer["token"].as_str().expect("token").to_string();
+    if answer["must_change"] == true {
+        let mine = format!("{}-mine", station.accounts[who].as_str().expect("password"));
+        let changed = http
+            .post(format!("{}/api/session/password", station.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"current": station.accounts[who], "new": mine}))
+            .send()
+            .expect("change");
+        assert_eq!(changed.status(), 200);
+        station.accounts[who] = mine.into();
+    }
+    (http, token)
+}
+
+#[test]
+fn a_station_killed_mid_batch_loses_no_accepted_request_and_leaves_no_pcscd() {
+    let _one = common::serial();
+    let mut station = Station::start(6, 0.2);
+    let (http, token) = api_login(&mut station, "operator");
+    let mut requests = Vec::new();
+    for i in 0..6 {
+        let r = http
+            .post(format!("{}/api/jobs", station.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"applicant": api_applicant(&station, i)}))
+            .send()
+            .expect("job");
+        assert_eq!(r.status(), 202);
+        requests.push(r.json::<serde_json::Value>().expect("json")["request_id"].as_i64().expect("id"));
+    }
+    // The first card is on its way through the printer when the station dies.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let url = station.url.clone();
+    let status = |http: &reqwest::blocking::Client, token: &str, id: i64| {
+        http.get(format!("{url}/api/requests/{id}"))
+            .bearer_auth(token)
+            .send()
+            .expect("request")
+            .json::<serde_json::Value>()
+            .expect("json")
+    };
+    while status(&http, &token, requests[0])["job"].is_null() {
+        assert!(Instant::now() < deadline, "the first request never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pcscd = station.kill_hard().expect("the station's private pcscd");
+    let gone = Instant::now() + Duration::from_secs(5);
+    while running(pcscd) {
+        assert!(Instant::now() < gone, "pcscd {pcscd} outlived the station killed with SIGKILL");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The next start finds every accepted request and finishes or ends each.
+    station.start_again();
+    let (http, token) = api_login(&mut station, "operator");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut ends = Vec::new();
+    for id in &requests {
+        loop {
+            let s = status(&http, &token, *id);
+            if s["status"] == "ended" {
+                ends.push(s);
+                break;
+            }
+            assert!(Instant::now() < deadline, "request {id} never ended: {s}\n{}", station.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    for end in &ends {
+        let outcome = end["outcome"].as_str().expect("outcome");
+        assert!(
+            outcome == "issued" || !end["detail"].as_str().unwrap_or_default().is_empty(),
+            "an end other than a card says why: {end}"
+        );
+    }
+    let issued = ends.iter().filter(|e| e["outcome"] == "issued").count();
+    assert!(issued >= 5, "at most the card in the printer at the kill is lost: {ends:?}");
+    let again = http
+        .post(format!("{}/api/jobs", station.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"applicant": api_applicant(&station, 0)}))
+        .send()
+        .expect("job");
+    let next = again.json::<serde_json::Value>().expect("json")["request_id"].as_i64().expect("id");
+    assert!(next > *requests.iter().max().expect("ids"), "request numbers never repeat: {next}");
+    let local = station.local();
+    local.verify_ledger().expect("the ledger chain is intact");
+    for person in &station.people {
+        let ssn = person["id_number"].as_str().expect("ssn");
+        let live = local
+            .cards(None)
+            .expect("cards")
+            .into_iter()
+            .filter(|c| c.ssn == ssn && c.status.is_live())
+            .count();
+        assert!(live <= 1, "{ssn} holds {live} live cards (RULE 1)");
+    }
 }

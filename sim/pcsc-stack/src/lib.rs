@@ -33,6 +33,11 @@ pub const CONTACTLESS_READER: &str = "Virtual PCD PICC 00 00";
 pub const CONTACTLESS_PORT_OFFSET: u16 = 2;
 
 const RUN_DIR: &str = "/run/pcscd";
+/// The stack's directory names its owner's PID here.
+const OWNER_FILE: &str = "owner.pid";
+/// The stack's directories are `pcsc-stack-*` (a stale pcscd is recognised by its config).
+const DIR_PREFIX: &str = "pcsc-stack-";
+const SETPRIV: &str = "/usr/bin/setpriv";
 const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 
 /// Why the stack could not start.
@@ -71,7 +76,7 @@ impl Pcscd {
         if !Path::new(VPCD_DRIVER).exists() {
             return Err(StackError::NotInstalled("vsmartcard-vpcd"));
         }
-        let dir = tempfile::Builder::new().prefix("pcsc-stack-").tempdir()?;
+        let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir()?;
         let mut stack = Pcscd { child: None, dir, port, readers: true };
         stack.spawn()?;
         Ok(stack)
@@ -96,7 +101,10 @@ impl Pcscd {
         };
         std::fs::write(self.dir.path().join("reader.conf"), conf)?;
         let log = std::fs::File::create(self.log_path())?;
-        let child = Command::new("/usr/sbin/pcscd")
+        // Who started this stack: a later start that finds this pcscd alive and its owner gone
+        // (killed) stops it ([`clear_stale_pid`]).
+        std::fs::write(self.dir.path().join(OWNER_FILE), std::process::id().to_string())?;
+        let child = pcscd_command()
             .arg("--foreground")
             .arg("-c")
             .arg(self.dir.path().join("reader.conf"))
@@ -203,21 +211,110 @@ impl Drop for Pcscd {
     }
 }
 
-/// A pid file left by a dead pcscd blocks a new one; a live one is someone else's stack.
+/// pcscd, ended by the kernel when the thread that started it dies (`setpriv --pdeathsig`,
+/// util-linux): a station killed with SIGKILL leaves no pcscd behind. Without setpriv, plain
+/// pcscd (a later start stops a stale one, [`clear_stale_pid`]).
+fn pcscd_command() -> Command {
+    if Path::new(SETPRIV).exists() {
+        let mut c = Command::new(SETPRIV);
+        c.args(["--pdeathsig", "TERM", "--", "/usr/sbin/pcscd"]);
+        c
+    } else {
+        Command::new("/usr/sbin/pcscd")
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Field 3 of /proc/PID/stat is the state; a zombie (Z) has ended.
+    !stat.is_empty() && !stat.contains(") Z ")
+}
+
+/// The stack directory of a pcscd we started (its `-c DIR/reader.conf`), if it is one.
+fn stack_dir_of(pid: u32) -> Option<PathBuf> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.windows(2).filter(|w| w[0] == b"-c").find_map(|w| {
+        let dir = Path::new(std::str::from_utf8(w[1]).ok()?).parent()?;
+        dir.file_name()?.to_str()?.starts_with(DIR_PREFIX).then(|| dir.to_path_buf())
+    })
+}
+
+/// A pcscd of a stack whose owner is dead: left by a station killed before it could stop it.
+fn stale_stack(pid: u32) -> bool {
+    let Some(dir) = stack_dir_of(pid) else { return false };
+    let owner = std::fs::read_to_string(dir.join(OWNER_FILE)).ok().and_then(|t| t.trim().parse::<u32>().ok());
+    owner.is_some_and(|o| o != std::process::id() && !alive(o))
+}
+
+/// Stops `pid` (TERM, then KILL after 5 s) and waits until it is gone.
+fn stop_pid(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if alive(pid) {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        while alive(pid) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A pid file left by a dead pcscd blocks a new one; a live pcscd is someone else's stack,
+/// unless it is one of ours whose owner died (a station killed with SIGKILL on a machine
+/// without setpriv): that one is stopped.
 fn clear_stale_pid() -> Result<(), StackError> {
     let pid_file = Path::new(RUN_DIR).join("pcscd.pid");
     let Ok(text) = std::fs::read_to_string(&pid_file) else {
         return Ok(());
     };
     if let Ok(pid) = text.trim().parse::<u32>() {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Field 3 of /proc/PID/stat is the state; a zombie (Z) holds the file but not the socket.
-        let alive = !stat.is_empty() && stat.contains("(pcscd)") && !stat.contains(") Z ");
-        if alive {
-            return Err(StackError::AlreadyRunning(pid));
+        let is_pcscd =
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains("(pcscd)"));
+        if is_pcscd && alive(pid) {
+            if !stale_stack(pid) {
+                return Err(StackError::AlreadyRunning(pid));
+            }
+            tracing::warn!(pid, "stopping a pcscd left by a station that was killed");
+            stop_pid(pid);
         }
     }
-    std::fs::remove_file(&pid_file)?;
+    let _ = std::fs::remove_file(&pid_file);
     let _ = std::fs::remove_file(Path::new(RUN_DIR).join("pcscd.comm"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_whose_owner_died_is_stale_and_a_live_owners_is_not() {
+        let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("tmp");
+        let conf = dir.path().join("reader.conf");
+        // A stand-in for pcscd with the stack's config on its command line.
+        let mut standin =
+            Command::new("/bin/sh").args(["-c", "sleep 30", "pcscd", "-c"]).arg(&conf).spawn().expect("sh");
+        let pid = standin.id();
+        // Until the exec, /proc shows the test's own command line.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while stack_dir_of(pid).is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(stack_dir_of(pid).as_deref(), Some(dir.path()));
+
+        let mut gone = Command::new("/bin/true").spawn().expect("true");
+        let dead_owner = gone.id();
+        gone.wait().expect("reaped");
+        std::fs::write(dir.path().join(OWNER_FILE), dead_owner.to_string()).expect("owner");
+        assert!(stale_stack(pid), "its owner is dead: left behind");
+        std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string()).expect("owner");
+        assert!(!stale_stack(pid), "its owner lives");
+        stop_pid(pid);
+        let _ = standin.wait();
+        assert!(!alive(pid));
+        assert!(stack_dir_of(std::process::id()).is_none(), "not a stack's pcscd");
+    }
 }
