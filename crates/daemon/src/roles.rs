@@ -82,6 +82,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/devices", ANYONE, "see the devices' status"),
     rule("GET", "/api/camera/frame", ISSUERS, "use the camera"),
     rule("POST", "/api/photo/capture", ISSUERS, "take applicants' photos"),
+    rule("POST", "/api/photo/upload", ISSUERS, "take applicants' photos"),
     rule("GET", "/api/photos/{name}", ISSUERS, "see applicants' photos"),
     rule("GET", "/api/steps", ANYONE, "read the step times"),
     rule("POST", "/api/sim/{device}/{action}", ISSUERS, "act on the simulated devices"),

@@ -141,43 +141,76 @@ fn reasons(list: &[photo::Rejection]) -> Vec<Reason> {
     list.iter().map(|r| Reason { code: r.code(), zh: r.message_zh(), en: r.message_en() }).collect()
 }
 
-/// Takes frames until one makes a card photo, stores it, and judges the stored file as the
-/// province will (format, size, density, bytes, face, light, background).
+/// Stores a card photo made from a frame and judges the stored file as the province will
+/// (format, size, density, bytes, face, light, background): the verdict the page shows.
+fn keep_card_photo(
+    ui: &UiState,
+    processor: &mut photo::PhotoProcessor,
+    card_photo: &photo::CardPhoto,
+) -> Result<serde_json::Value, ApiError> {
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let random: String = crate::auth::random_bytes(8).iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("capture-{random}.jpg");
+    crate::files::write_atomic(&ui.inner.photo_dir, &name, &card_photo.jpeg)
+        .map_err(|e| internal(format!("{}: {e}", ui.inner.photo_dir.display())))?;
+    let report = processor.check(&card_photo.jpeg);
+    Ok(serde_json::json!({
+        "passed": report.passed(),
+        "photo": format!("photos/{name}"),
+        "bytes": report.bytes,
+        "size": report.size,
+        "dpi": report.dpi,
+        "reasons": reasons(&report.rejections),
+    }))
+}
+
+fn processor() -> Result<photo::PhotoProcessor, ApiError> {
+    // The detector is not Send: one per photo, on its blocking thread.
+    photo::PhotoProcessor::new(photo::PhotoSpec::default())
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("face model: {e}")))
+}
+
+/// Takes frames until one makes a card photo, stores it, and judges it.
 fn capture_photo(ui: &UiState) -> Result<serde_json::Value, ApiError> {
     let view = ui.view()?;
-    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
-    // The detector is not Send: one per capture, on this blocking thread.
-    let mut processor = photo::PhotoProcessor::new(photo::PhotoSpec::default())
-        .map_err(|e| internal(format!("face model: {e}")))?;
+    let mut processor = processor()?;
     let mut last = Vec::new();
     for _ in 0..CAPTURE_FRAMES {
         let bytes = view.camera_frame().map_err(|e| {
             ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{e}: check the camera's cable"))
         })?;
-        let frame =
-            photo::source::decode_frame(&bytes).map_err(|e| internal(format!("camera frame: {e}")))?;
+        let frame = photo::source::decode_frame(&bytes)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("camera frame: {e}")))?;
         match processor.process(&frame) {
-            Ok(card_photo) => {
-                let random: String =
-                    crate::auth::random_bytes(8).iter().map(|b| format!("{b:02x}")).collect();
-                let name = format!("capture-{random}.jpg");
-                crate::files::write_atomic(&ui.inner.photo_dir, &name, &card_photo.jpeg)
-                    .map_err(|e| internal(format!("{}: {e}", ui.inner.photo_dir.display())))?;
-                let report = processor.check(&card_photo.jpeg);
-                return Ok(serde_json::json!({
-                    "passed": report.passed(),
-                    "photo": format!("photos/{name}"),
-                    "bytes": report.bytes,
-                    "size": report.size,
-                    "dpi": report.dpi,
-                    "reasons": reasons(&report.rejections),
-                }));
-            }
+            Ok(card_photo) => return keep_card_photo(ui, &mut processor, &card_photo),
             Err(photo::PhotoError::Rejected(r)) => last = r.0,
             Err(e) => return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
         }
     }
     Ok(serde_json::json!({"passed": false, "photo": null, "reasons": reasons(&last)}))
+}
+
+/// The largest photo file an applicant may bring (a card photo is some tens of kB; a phone's
+/// picture a few MB is cropped down, but nothing larger is read).
+pub const MAX_PHOTO_FILE: usize = 2 * 1024 * 1024;
+
+/// A photo file the applicant brought, checked like a camera frame: decoded (JPEG or PNG
+/// only), cropped to the card photo around the one face, stored, judged.
+fn judge_file(ui: &UiState, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let frame = photo::source::decode_frame(bytes).map_err(|e| {
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("not a JPEG or PNG picture ({e}): bring the photo as a .jpg or .png file"),
+        )
+    })?;
+    let mut processor = processor()?;
+    match processor.process(&frame) {
+        Ok(card_photo) => keep_card_photo(ui, &mut processor, &card_photo),
+        Err(photo::PhotoError::Rejected(r)) => {
+            Ok(serde_json::json!({"passed": false, "photo": null, "reasons": reasons(&r.0)}))
+        }
+        Err(e) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+    }
 }
 
 async fn capture(
@@ -191,6 +224,30 @@ async fn capture(
     s.audit(
         &session.operator,
         "photo.captured",
+        serde_json::json!({"photo": verdict["photo"], "passed": verdict["passed"]}),
+    );
+    Ok(Json(verdict))
+}
+
+/// A photo file the applicant brought (the body: the picture's bytes).
+async fn upload(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    Extension(ui): Extension<UiState>,
+    body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if body.len() > MAX_PHOTO_FILE {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the photo file is over {} MiB: bring a smaller one", MAX_PHOTO_FILE >> 20),
+        ));
+    }
+    let verdict = tokio::task::spawn_blocking(move || judge_file(&ui, &body))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    s.audit(
+        &session.operator,
+        "photo.uploaded",
         serde_json::json!({"photo": verdict["photo"], "passed": verdict["passed"]}),
     );
     Ok(Json(verdict))
@@ -275,6 +332,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/devices", get(devices))
         .route("/api/camera/frame", get(camera_frame))
         .route("/api/photo/capture", post(capture))
+        .route(
+            "/api/photo/upload",
+            post(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_PHOTO_FILE + 1)),
+        )
         .route("/api/photos/{name}", get(stored_photo))
         .route("/api/jobs/{id}/face", get(printed_face))
         .route("/api/steps", get(steps))

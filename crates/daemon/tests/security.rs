@@ -320,3 +320,40 @@ fn the_form_check_names_live_cards_only_with_the_holders_name() {
     let bare = serde_json::json!({"holder": {"id_number": ssn}});
     assert_eq!(live(&bare), 0, "nor an ID number alone");
 }
+
+#[test]
+fn a_photo_file_the_applicant_brings_is_checked_like_a_camera_frame() {
+    let f = start(false);
+    let op = f.login("op");
+    let frames = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../photo/testdata");
+    let upload = |bytes: Vec<u8>| {
+        let r = f
+            .http
+            .post(format!("{}/api/photo/upload", f.base))
+            .bearer_auth(&op)
+            .header("content-type", "image/jpeg")
+            .body(bytes)
+            .send()
+            .expect("upload");
+        (r.status().as_u16(), r.json::<serde_json::Value>().unwrap_or_default())
+    };
+    let (status, good) = upload(std::fs::read(frames.join("frames/pass_640x480.jpg")).expect("frame"));
+    assert_eq!((status, &good["passed"]), (200, &serde_json::json!(true)), "{good}");
+    let stored = good["photo"].as_str().expect("photo").to_string();
+    assert!(stored.starts_with("photos/capture-"), "{stored}");
+    let name = stored.trim_start_matches("photos/");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(f.dir.path().join("photos").join(name)).expect("kept").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "an applicant's photo is private");
+
+    let (status, empty) = upload(std::fs::read(frames.join("frames/fail_no_face.jpg")).expect("frame"));
+    assert_eq!((status, &empty["passed"]), (200, &serde_json::json!(false)));
+    assert!(empty["reasons"].to_string().contains("no_face"), "{empty}");
+    let (status, text) = upload(b"#!/bin/sh\necho not a picture\n".to_vec());
+    assert_eq!(status, 422, "{text}");
+    assert!(text["error"].as_str().unwrap_or_default().contains("JPEG or PNG"), "{text}");
+    let (status, _) = upload(vec![0xFF; 2 * 1024 * 1024 + 10]);
+    assert_eq!(status, 413, "over 2 MiB is not read");
+    let events: Vec<String> = f.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
+    assert_eq!(events.iter().filter(|e| *e == "photo.uploaded").count(), 2);
+}

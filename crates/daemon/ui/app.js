@@ -69,6 +69,7 @@ const TEXT = {
   'f.card_number': ['卡号', 'Card number'],
   'photo.title': ['照片', 'Photo'],
   'photo.capture': ['拍照（Alt+C）', 'Take photo (Alt+C)'],
+  'photo.file': ['或使用申请人带来的照片文件（JPEG/PNG）', "Or the applicant's own photo file (JPEG/PNG)"],
   'photo.taking': ['正在拍照与检测…', 'Taking and checking…'],
   'photo.pass': ['照片合格', 'Photo accepted'],
   'photo.fail': ['照片不合格：', 'Photo refused: '],
@@ -597,6 +598,33 @@ function stopCamera() {
 
 let lastVerdict = null;
 
+// The photo file the applicant brought: checked by the station like a camera frame.
+async function uploadPhoto() {
+  const file = $('#photo-file').files[0];
+  if (!file) return;
+  const verdict = $('#photo-verdict');
+  verdict.className = 'verdict';
+  verdict.textContent = t('photo.taking');
+  try {
+    const r = await fetch('/api/photo/upload', {
+      method: 'POST',
+      headers: { 'Content-Type': file.type || 'application/octet-stream', 'X-CSRF-Token': session.csrf },
+      body: file,
+    });
+    const data = await r.json().catch(() => ({ error: r.statusText }));
+    if (!r.ok) throw new Error(data.error || r.statusText);
+    lastVerdict = data;
+    photoPath = data.passed ? data.photo : null;
+    renderVerdict();
+  } catch (e) {
+    lastVerdict = null;
+    verdict.className = 'verdict fail';
+    verdict.textContent = '✗ ' + e.message;
+  }
+  $('#photo-file').value = '';
+  scheduleValidate();
+}
+
 async function capturePhoto() {
   const verdict = $('#photo-verdict');
   verdict.className = 'verdict';
@@ -1000,6 +1028,7 @@ function init() {
   form().addEventListener('submit', submitApplication);
   $('#apply-reset').onclick = resetForm;
   $('#capture').onclick = capturePhoto;
+  $('#photo-file').onchange = uploadPhoto;
   document.addEventListener('keydown', (ev) => {
     if (ev.altKey && (ev.key === 'c' || ev.key === 'C') && !$('#screen-apply').hidden) { ev.preventDefault(); capturePhoto(); }
   });
