@@ -44,6 +44,10 @@ pub struct CounterArgs {
     /// Factor on the printer's mechanical times.
     #[arg(long, default_value_t = 0.0)]
     timing_scale: f64,
+    /// Keep every card the printer ejects as DIR/CARDNUMBER.json, a card state file for
+    /// `station sim card --state` (made if missing, 0700). Default: cards are forgotten.
+    #[arg(long, value_name = "DIR")]
+    cards_out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -69,7 +73,8 @@ pub struct CardArgs {
     /// vpcd address of the PSAM reader ("Virtual PCD 00 01").
     #[arg(long, default_value = card_sim::DEFAULT_PSAM_ADDR)]
     psam_vpcd: SocketAddr,
-    /// User card state file (loaded if present; the card survives restarts). Default: none.
+    /// User card state file (loaded if present; the card survives restarts), e.g. a card the
+    /// simulated counter made and kept (`cards-out/CARDNUMBER.json`). Default: none.
     #[arg(long)]
     state: Option<PathBuf>,
     /// PSAM state file.
@@ -91,9 +96,11 @@ pub struct StackArgs {
 
 #[derive(Args)]
 struct DeviceArgs {
-    /// Firmware profile of the user card.
-    #[arg(long, default_value = "firmware-profiles/ssc-3g-sim.toml")]
-    profile: PathBuf,
+    /// Firmware profile of the user card. Default: the profile an existing state file's card
+    /// was made from (found in the firmware-profiles directory), else
+    /// firmware-profiles/ssc-3g-sim.toml.
+    #[arg(long)]
+    profile: Option<PathBuf>,
     /// Firmware profile of the PSAM.
     #[arg(long, default_value = "firmware-profiles/psam-sim.toml")]
     psam_profile: PathBuf,
@@ -109,6 +116,29 @@ struct DeviceArgs {
     blank: bool,
 }
 
+impl DeviceArgs {
+    /// The user card's profile: `--profile`; else, for a card in an existing `state` file (a
+    /// kept card), the profile it was made from, `<firmware-profiles>/<id>.toml`; else the
+    /// default.
+    fn card_profile(&self, state: Option<&Path>) -> Result<PathBuf> {
+        if let Some(p) = &self.profile {
+            return Ok(p.clone());
+        }
+        let dir = super::profiles_dir(None);
+        let Some(state) = state.filter(|s| s.exists()) else { return Ok(dir.join("ssc-3g-sim.toml")) };
+        let image = card_sim::CardImage::read(state)?;
+        let path = dir.join(format!("{}.toml", image.profile_id()));
+        anyhow::ensure!(
+            path.is_file(),
+            "{} holds a card of profile {:?}, not in {}: name its profile with --profile",
+            state.display(),
+            image.profile_id(),
+            dir.display()
+        );
+        Ok(path)
+    }
+}
+
 pub fn run(cmd: SimCmd) -> Result<()> {
     let (stop_tx, stop_rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
@@ -119,7 +149,12 @@ pub fn run(cmd: SimCmd) -> Result<()> {
         SimCmd::Card(args) => {
             let _handles =
                 start_devices(&args.devices, args.vpcd, args.psam_vpcd, args.state, args.psam_state)?;
-            eprintln!("simulated card on {}, PSAM on {}: Ctrl-C stops", args.vpcd, args.psam_vpcd);
+            let psam = if args.devices.no_psam {
+                "no PSAM".to_string()
+            } else {
+                format!("PSAM on {}", args.psam_vpcd)
+            };
+            eprintln!("simulated card on {}, {psam}: Ctrl-C stops", args.vpcd);
             let _ = stop_rx.recv();
             Ok(())
         }
@@ -145,6 +180,9 @@ pub fn run(cmd: SimCmd) -> Result<()> {
             };
             let mut counter =
                 station::sim_devices::start_counter(a.vpcd_port, &files, a.timing_scale, &runtime)?;
+            if let Some(dir) = &a.cards_out {
+                counter.kept.keep_in(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
             println!(
                 "{}",
                 serde_json::json!({
@@ -153,6 +191,7 @@ pub fn run(cmd: SimCmd) -> Result<()> {
                     "printer": counter.printer_selector.to_string(),
                     "identity_verification": counter.idv.url(),
                     "pcscd_pid": counter.pcscd.pid(),
+                    "cards_out": a.cards_out,
                 })
             );
             use std::io::Write;
@@ -181,7 +220,7 @@ fn start_devices(
     psam_state: Option<PathBuf>,
 ) -> Result<Vec<card_sim::VpcdHandle>> {
     let mut handles = vec![card_sim::start(&SimConfig {
-        profile: d.profile.clone(),
+        profile: d.card_profile(state.as_deref())?,
         state,
         faults: d.fault.clone(),
         vpcd,

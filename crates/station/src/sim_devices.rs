@@ -1,22 +1,25 @@
 //! Simulated devices wired together as the real ones are: the printer's contact station holds
 //! a chip reader, so a card the printer feeds appears in the virtual reader when it reaches
 //! the contact station, and leaves it when it moves on. Each card taken from the hopper is a
-//! fresh blank chip, made by the card factory of the profile.
+//! fresh blank chip, made by the card factory of the profile; each card the printer ejects can
+//! be kept as a state file ([`KeptCards`]) for any PC/SC tool to read again.
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use card_sim::{CardOs, SharedCard};
-use firmware_profile::Profile;
-use printer_sim::{CardPlace, SimPrinter};
+use card_sim::{CardImage, CardOs, SharedCard};
+use firmware_profile::{FilePath, Profile};
+use printer_sim::{CardExit, CardMove, CardPlace, SimPrinter};
 
 /// Puts the chip of `card` into the printer's contact station: the slot starts empty, a fed
 /// card is a new blank chip of `profile`, present in the reader only at the contact station.
+/// Returns the keeper of the cards the printer ejects: they are kept once
+/// [`KeptCards::keep_in`] names a directory, and forgotten if it never does.
 pub fn chip_in_printer(
     printer: &SimPrinter,
     card: SharedCard,
     profile_path: &Path,
-) -> Result<(), card_sim::SimError> {
+) -> Result<KeptCards, card_sim::SimError> {
     let profile = Arc::new(Profile::load(profile_path)?);
     let mut factory = card_sim::factory_for(&profile, profile_path)?;
     factory.blank = true;
@@ -26,22 +29,83 @@ pub fn chip_in_printer(
         card_sim::Interface::Auto,
     )?;
     card_sim::lock(&card).remove();
-    printer.lock().observe(Box::new(move |place, fed| {
+    let kept = KeptCards::new(&profile);
+    let keeper = kept.clone();
+    printer.lock().observe(Box::new(move |moved: CardMove| {
         let mut chip = card_sim::lock(&card);
-        if fed {
+        if moved.fed {
             *chip.os_mut() = CardOs::manufacture(profile.clone(), &factory);
             // The profile's [isd] was checked when the counter started (below).
             if let Err(e) = card_sim::register_financial(chip.os_mut(), card_sim::Interface::Auto) {
                 tracing::error!(error = %e, "the simulated chip has no issuer security domain");
             }
         }
-        if place == Some(CardPlace::Contact) {
+        // Only a card out through the exit is a made card: one in the reject box is spoiled and
+        // its number released.
+        if moved.left == Some(CardExit::Ejected) {
+            keeper.ejected(&chip.os().image());
+        }
+        if moved.place == Some(CardPlace::Contact) {
             chip.insert();
         } else {
             chip.remove();
         }
     }));
-    Ok(())
+    Ok(kept)
+}
+
+/// Where the simulated counter keeps the cards its printer ejects: `DIR/CARDNUMBER.json`, the
+/// chip's state file (both applications, keys and counters), named by the card number the chip
+/// itself holds in EF05, for `station sim card --state` to plug in again. A blank card is not
+/// kept, nor one put in the reject box: that card is spoiled and its number released, so a
+/// later card may carry the same number.
+#[derive(Clone)]
+pub struct KeptCards(Arc<Keeper>);
+
+struct Keeper {
+    /// EF05 of the profile's social-security application (`None`: no card can be named).
+    ef05: Option<FilePath>,
+    dir: Mutex<Option<PathBuf>>,
+}
+
+impl KeptCards {
+    fn new(profile: &Profile) -> KeptCards {
+        let ef05 = ssse::SsseLayout::from_profile(profile).ok().map(|l| l.df.join(l.ef05.fid));
+        KeptCards(Arc::new(Keeper { ef05, dir: Mutex::new(None) }))
+    }
+
+    /// Keeps every card ejected from now on in `dir`, made if needed and private (0700): the
+    /// cards hold applicants' data.
+    pub fn keep_in(&self, dir: &Path) -> std::io::Result<()> {
+        daemon::files::private_dir(dir)?;
+        *self.0.dir.lock().unwrap_or_else(PoisonError::into_inner) = Some(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// A card with the chip `image` went out through the exit.
+    fn ejected(&self, image: &CardImage) {
+        let Some(dir) = self.0.dir.lock().unwrap_or_else(PoisonError::into_inner).clone() else { return };
+        let Some(number) = self.0.ef05.as_ref().and_then(|ef05| card_number(image, ef05)) else {
+            tracing::info!("a card without a card number was ejected: not kept");
+            return;
+        };
+        let path = dir.join(format!("{number}.json"));
+        match image.keep(&path) {
+            Ok(()) => tracing::info!(path = %path.display(), "made card kept"),
+            Err(e) => tracing::error!(error = %e, "the ejected card was not kept"),
+        }
+    }
+}
+
+/// The card number in the chip's EF05 (record 07), when it holds one; letters and digits only,
+/// so that it names a file and nothing else.
+fn card_number(image: &CardImage, ef05: &FilePath) -> Option<String> {
+    let records: std::collections::BTreeMap<u8, Vec<u8>> = ssse::records::EF05_TAGS
+        .iter()
+        .filter_map(|&tag| Some((tag, image.record(ef05, tag)?.to_vec())))
+        .collect();
+    let number = ssse::IssuerData::from_records(&records).ok()?.card_number;
+    (!number.is_empty() && number.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(number)
 }
 
 /// A whole simulated counter: a private pcscd with the card (inside the printer) and the PSAM,
@@ -59,6 +123,8 @@ pub struct SimCounter {
     pub idv: idv_sim::Handle,
     /// The printer's selector (its pty).
     pub printer_selector: printer::Selector,
+    /// Where the cards the printer ejects are kept (nowhere until told).
+    pub kept: KeptCards,
 }
 
 /// Where a simulated counter's files are.
@@ -106,7 +172,7 @@ pub fn start_counter(
         tcp: None,
         faults: Vec::new(),
     })?;
-    chip_in_printer(printer.sim(), card.clone(), files.card_profile)?;
+    let kept = chip_in_printer(printer.sim(), card.clone(), files.card_profile)?;
     let card = card_sim::spawn(card, addr(port), card_sim::Faults::default())?;
     let psam = card_sim::start(&card_sim::SimConfig {
         profile: files.psam_profile.to_path_buf(),
@@ -119,7 +185,7 @@ pub fn start_counter(
     let idv = runtime.block_on(idv_sim::serve(addr(0), roster))?;
     let printer_selector =
         printer.selectors().into_iter().next().context("the simulated printer has no pty")?;
-    Ok(SimCounter { pcscd, card, psam, printer, idv, printer_selector })
+    Ok(SimCounter { pcscd, card, psam, printer, idv, printer_selector, kept })
 }
 
 /// What a person does at the simulated printer, for the page's training and test controls:
@@ -168,6 +234,8 @@ pub fn serve_simulated(
         printed: &printed,
     };
     let counter = start_counter(vpcd_port, &files, timing_scale, &runtime)?;
+    let cards_out = config.data_dir.join("cards-out");
+    counter.kept.keep_in(&cards_out).with_context(|| format!("creating {}", cards_out.display()))?;
     let (local, province) = crate::serve::open_archives(&config.data_dir, &config.station)?;
     let profile = Profile::load(&card_profile)?;
     let region = profile.sim.derive.as_ref().map_or_else(|| "110100".to_string(), |d| d.region.clone());
@@ -207,11 +275,13 @@ pub fn serve_simulated(
     );
     let runner = crate::runner::PanelRunner::new(counter_runner, panel);
     eprintln!(
-        "simulated counter: pcscd pid {:?}, printer {}, verification {}, printed faces in {}",
+        "simulated counter: pcscd pid {:?}, printer {}, verification {}, printed faces in {}, made cards \
+         kept in {}",
         counter.pcscd.pid(),
         counter.printer_selector,
         counter.idv.url(),
-        printed.display()
+        printed.display(),
+        cards_out.display()
     );
     if config.station.is_empty() {
         config.station = "embedded".into();

@@ -12,6 +12,9 @@
 //!   ([`IsdHandler`]: secure channel, INSTALL [for personalization], STORE DATA of EMV CPS
 //!   DGIs) and the PBOC debit application with its PSE and PPSE ([`emv_handlers`]).
 //! - [`factory_for`]: the card as the factory makes it, keys diversified from the PSAM's.
+//! - [`CardImage`]: a copy of a card's persistent memory (both applications), kept as a state
+//!   file that [`SimConfig::state`] plugs in again: the simulated counter keeps the cards it
+//!   makes this way.
 //! - [`SimCard`]: the card in a slot, with [`Faults`]; shared as a [`SharedCard`].
 //! - [`start_contactless`]: the card on a contactless reader (ISO 14443-4 ATR of PC/SC part 3,
 //!   the EMV applications answering as contactless).
@@ -48,7 +51,7 @@ pub use os::{ApplicationHandler, CardOs, Executed};
 pub use pboc::{application_cryptogram, emv_handlers, EmvHandler, Interface};
 pub use psam::PsamHandler;
 pub use sim::{lock, Answer, SharedCard, SimCard};
-pub use state::Factory;
+pub use state::{CardImage, Factory};
 pub use transport::{SimConnection, SimReaders};
 pub use vpcd::{spawn, VpcdHandle};
 
@@ -119,14 +122,16 @@ pub enum SimError {
 pub struct SimConfig {
     /// The firmware profile (e.g. `firmware-profiles/ssc-3g-sim.toml`).
     pub profile: PathBuf,
-    /// The card's state file: loaded when it exists, else created. `None`: a fresh card
-    /// that forgets everything when the process ends.
+    /// The card's state file: loaded when it exists (a card kept by [`CardImage::keep`] is
+    /// plugged in as it was made), else created. `None`: a fresh card that forgets everything
+    /// when the process ends.
     pub state: Option<PathBuf>,
     /// Faults to inject from the start.
     pub faults: Faults,
     /// Where vpcd listens ([`DEFAULT_USER_CARD_ADDR`] or [`DEFAULT_PSAM_ADDR`]).
     pub vpcd: SocketAddr,
-    /// A blank card: the files exist, the profile's test content is not written.
+    /// A blank card: the files exist, the profile's test content is not written. Applies when
+    /// the state file is created; an existing one keeps its card.
     pub blank: bool,
 }
 

@@ -220,15 +220,41 @@ impl CardState {
     }
 
     /// Writes the state atomically: a temporary file next to it, then a rename, so a crash
-    /// leaves either the old or the new card, never half of one.
+    /// leaves either the old or the new card, never half of one. Private (0600): a card may
+    /// hold a person's data. Not synced to disk: this runs after every APDU that changes the
+    /// card (see [`CardImage::keep`] for a copy that must survive the machine).
     pub fn save(&self, path: &Path) -> Result<(), SimError> {
+        self.write(path, false)
+    }
+
+    fn write(&self, path: &Path, durable: bool) -> Result<(), SimError> {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let io = |source| SimError::StateIo { path: path.to_path_buf(), source };
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| SimError::StateParse { path: path.to_path_buf(), message: e.to_string() })?;
         let mut tmp = PathBuf::from(path);
         tmp.as_mut_os_string().push(".tmp");
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        // A temporary file left by an older simulator may have been made readable to all.
+        f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        if durable {
+            f.sync_all().map_err(io)?;
+        }
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if durable {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Ok(())
     }
 
     pub fn file(&self, path: &FilePath) -> Option<&FileState> {
@@ -237,5 +263,51 @@ impl CardState {
 
     pub fn file_mut(&mut self, path: &FilePath) -> Option<&mut FileState> {
         self.files.get_mut(&path.to_string())
+    }
+}
+
+/// A copy of a card's persistent memory (its EEPROM image), taken from a card that lives in
+/// memory only ([`crate::CardOs::image`], e.g. the chip inside the simulated printer) to keep
+/// it as a state file: [`crate::SimConfig::state`] (`station sim card --state FILE`) plugs that
+/// card in again, both applications as they were.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardImage(pub(crate) CardState);
+
+impl std::fmt::Debug for CardImage {
+    // The image holds the card's keys and a person's data: neither goes into a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardImage")
+            .field("profile_id", &self.0.profile_id)
+            .field("files", &self.0.files.len())
+            .field("emv_apps", &self.0.emv.apps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardImage {
+    /// Reads a state file (to see which profile's card it holds before opening it).
+    pub fn read(path: &Path) -> Result<CardImage, SimError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SimError::StateIo { path: path.to_path_buf(), source })?;
+        serde_json::from_str(&text)
+            .map(CardImage)
+            .map_err(|e| SimError::StateParse { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// Id of the profile the card was made from.
+    pub fn profile_id(&self) -> &str {
+        &self.0.profile_id
+    }
+
+    /// Record `number` of a record EF, as the card holds it.
+    pub fn record(&self, path: &FilePath, number: u8) -> Option<&[u8]> {
+        self.0.file(path)?.records.as_ref()?.get(&number).map(|h| &h.0[..])
+    }
+
+    /// Writes the image as the state file `path`: private (0600), atomically and durably (a
+    /// temporary file, fsync, rename, fsync of the directory), so after a crash the file is
+    /// there whole or not at all.
+    pub fn keep(&self, path: &Path) -> Result<(), SimError> {
+        self.0.write(path, true)
     }
 }

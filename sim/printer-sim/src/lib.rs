@@ -37,7 +37,7 @@ use std::thread::JoinHandle;
 pub use face::{PrintedFace, IMAGE_HEIGHT, IMAGE_WIDTH};
 pub use faults::{Fault, FaultParseError, Injection, Trigger};
 pub use memory::MemoryTransport;
-pub use model::{CardPlace, Model, ModelConfig, Outcome, PrinterState, Ribbon, Sequence};
+pub use model::{CardExit, CardMove, CardPlace, Model, ModelConfig, Outcome, PrinterState, Ribbon, Sequence};
 pub use sim::SimPrinter;
 pub use timing::Timing;
 

@@ -139,10 +139,30 @@ pub struct Outcome {
     pub delay: Duration,
 }
 
-/// Told when a request moved the card: `(where it is now, whether a new card was fed)`. The
-/// station's simulated stack uses it to put a fresh blank chip into the virtual reader when a
-/// card reaches the contact station, as the encoder inside a real printer does.
-pub type CardObserver = Box<dyn FnMut(Option<CardPlace>, bool) + Send>;
+/// A move of the card, as a request made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardMove {
+    /// Where the card is now (`None`: out of the printer).
+    pub place: Option<CardPlace>,
+    /// Whether a new card was fed from the hopper.
+    pub fed: bool,
+    /// How a card left the printer, when one did.
+    pub left: Option<CardExit>,
+}
+
+/// How a card leaves the printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardExit {
+    /// Through the exit slot, to the applicant.
+    Ejected,
+    /// Into the reject box (spoiled).
+    Rejected,
+}
+
+/// Told when a request moved the card. The station's simulated stack uses it to put a fresh
+/// blank chip into the virtual reader when a card reaches the contact station, as the encoder
+/// inside a real printer does, and to keep the cards it ejects.
+pub type CardObserver = Box<dyn FnMut(CardMove) + Send>;
 
 /// The whole simulated printer: state, pending injections, printed faces.
 pub struct Model {
@@ -335,12 +355,21 @@ impl Model {
 
     /// Handles one request at `now`.
     pub fn handle(&mut self, request: &ParsedRequest, now: Instant) -> Outcome {
-        let before = (self.state.card, self.state.fed);
+        let s = &self.state;
+        let before = (s.card, s.fed, s.ejected, s.reject_box);
         let outcome = self.handle_request(request, now);
-        if (self.state.card, self.state.fed) != before {
-            let (place, fed) = (self.state.card, self.state.fed > before.1);
+        let s = &self.state;
+        if (s.card, s.fed, s.ejected, s.reject_box) != before {
+            let left = if s.ejected > before.2 {
+                Some(CardExit::Ejected)
+            } else if s.reject_box > before.3 {
+                Some(CardExit::Rejected)
+            } else {
+                None
+            };
+            let moved = CardMove { place: s.card, fed: s.fed > before.1, left };
             if let Some(observer) = self.observer.as_mut() {
-                observer(place, fed);
+                observer(moved);
             }
         }
         outcome
@@ -671,12 +700,15 @@ mod tests {
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut m = Model::new(ModelConfig::default());
         let log = seen.clone();
-        m.observe(Box::new(move |place, fed| log.lock().expect("log").push((place, fed))));
+        m.observe(Box::new(move |moved| log.lock().expect("log").push(moved)));
         replies(&mut m, b"\x1bPem;2\r\x1bPcim;F\r\x1bPneab;E\r\x1bSis\r\x1bRlr;p\r\x1bSi\r\x1bSe\r");
         let seen = seen.lock().expect("log").clone();
-        assert_eq!(seen.first(), Some(&(Some(CardPlace::Contact), true)), "{seen:?}");
-        assert_eq!(seen.last().map(|s| s.0), Some(None), "ejected: {seen:?}");
-        assert!(seen[1..].iter().all(|(_, fed)| !fed), "one card fed: {seen:?}");
+        let first = seen.first().expect("moves");
+        assert_eq!((first.place, first.fed), (Some(CardPlace::Contact), true), "{seen:?}");
+        let last = seen.last().expect("moves");
+        assert_eq!((last.place, last.left), (None, Some(CardExit::Ejected)), "{seen:?}");
+        assert!(seen[1..].iter().all(|m| !m.fed), "one card fed: {seen:?}");
+        assert!(seen[..seen.len() - 1].iter().all(|m| m.left.is_none()), "{seen:?}");
     }
 
     #[test]

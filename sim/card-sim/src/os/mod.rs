@@ -296,6 +296,12 @@ impl CardOs {
             .max_by_key(|a| a.df.as_ref().map_or(0, |d| d.fids().len()))
     }
 
+    /// A copy of the card's persistent memory, to keep it as a state file
+    /// ([`crate::CardImage::keep`]).
+    pub fn image(&self) -> crate::CardImage {
+        crate::CardImage(self.state.clone())
+    }
+
     /// The persistent data of the security domain and the applications it personalised.
     pub(crate) fn emv_state(&self) -> &crate::state::EmvState {
         &self.state.emv

@@ -427,6 +427,39 @@ fn state_survives_reopening_and_refuses_another_profile() {
 }
 
 #[test]
+fn an_image_of_a_card_in_memory_is_kept_private_and_opens_as_that_card() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("B7K334774.json");
+    let p = profile("ssc-3g-sim.toml");
+    let mut factory = crate::factory_for(&p, &profile_path("ssc-3g-sim.toml")).expect("factory");
+    factory.blank = true;
+    let mut os = CardOs::manufacture(p.clone(), &factory);
+    tx(&mut os, SELECT_SSSE);
+    assert_eq!(authenticate(&mut os, "3F00/DDF1", 0x04), 0x9000);
+    let card_number = h("0709423737333334373734");
+    assert_eq!(sw(&mut os, "00DC072C 0B 0709 423737333334373734"), 0x9000);
+    let ef05 = path("3F00/DDF1/EF05");
+    let image = os.image();
+    assert_eq!(image.record(&ef05, 7), Some(&card_number[..]));
+    assert_eq!(image.record(&ef05, 1).map(|r| r[2..].iter().all(|b| *b == 0)), Some(true), "still blank");
+    image.keep(&file).expect("kept");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert!(!dir.path().join("B7K334774.json.tmp").exists(), "no temporary file left");
+    let read = crate::CardImage::read(&file).expect("read back");
+    assert_eq!((read.profile_id(), &read), ("ssc-3g-sim", &image));
+    let update_key = os.key_value(&path("3F00/DDF1"), 0x04, None).expect("key").to_vec();
+    assert!(!format!("{image:?}").contains(&hex::encode(&update_key)), "no key in a log: {image:?}");
+
+    // Opened with the factory that makes blank cards: the file decides, the card is the one made.
+    let mut again = CardOs::open_manufactured(p, &factory, &file).expect("open");
+    assert_eq!(again.key_value(&path("3F00/DDF1"), 0x04, None), Some(&update_key[..]), "its own keys");
+    tx(&mut again, SELECT_SSSE);
+    assert_eq!(tx(&mut again, "00B2072C00"), (card_number, 0x9000), "READ RECORD 07 of EF05 by SFI");
+    assert_eq!(std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777, 0o600, "kept private");
+}
+
+#[test]
 fn application_handlers_see_commands_first() {
     struct GetData;
     impl ApplicationHandler for GetData {
