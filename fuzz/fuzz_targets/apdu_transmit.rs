@@ -1,29 +1,11 @@
 //! The one exchange loop (61xx GET RESPONSE, 6Cxx re-send, command chaining) against a card
 //! whose answers are the fuzzer's: it ends, sends only well-formed APDUs the reader can
 //! carry, and fails with the transport's typed errors.
+//!
+//! The check is `fuzz_checks::apdu_transmit::check` (`fuzz/checks`), which the workspace's tests also
+//! run on every file of `fuzz/corpus/apdu_transmit/`.
 #![no_main]
 
-use apdu::{expect_ok, transmit, Command};
 use libfuzzer_sys::fuzz_target;
-use station_fuzz::ScriptedCard;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&n, rest)) = data.split_first() else { return };
-    let (cmd_bytes, answers) = rest.split_at((n as usize).min(rest.len()));
-    let Ok(cmd) = Command::parse(cmd_bytes) else { return };
-    let budget = answers.len();
-    let mut card = ScriptedCard::new(answers);
-    let result = transmit(&mut card, &cmd);
-    for sent in &card.sent {
-        assert!(Command::parse(sent).is_ok(), "sent a malformed APDU {sent:02X?}");
-    }
-    assert!(card.sent.len() <= budget + 1, "more APDUs than answers");
-    if let Ok(r) = &result {
-        assert!(r.data.len() <= budget, "more data than the card sent");
-    }
-    let mut card = ScriptedCard::new(answers);
-    if let Err(e) = expect_ok(&mut card, &cmd, "fuzz step") {
-        assert_eq!(e.step(), "fuzz step");
-        assert!(!e.to_string().is_empty());
-    }
-});
+fuzz_target!(|data: &[u8]| fuzz_checks::apdu_transmit::check(data));

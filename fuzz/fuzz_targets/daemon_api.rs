@@ -2,18 +2,11 @@
 //! extractors read them, and the applicant inside a job request as the worker turns it into
 //! an `Applicant` and validates it: a typed error or a value, and a refused applicant names
 //! each field with a hint.
+//!
+//! The check is `fuzz_checks::daemon_api::check` (`fuzz/checks`), which the workspace's tests also
+//! run on every file of `fuzz/corpus/daemon_api/`.
 #![no_main]
 
-use applicant::{Applicant, Date};
-use daemon::api::fuzzing;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok((operator, password)) = fuzzing::login(data) {
-        let _ = (operator.len(), password.len());
-    }
-    let Ok((applicant, reissue_of)) = fuzzing::issue(data) else { return };
-    let _ = reissue_of;
-    let Ok(a) = serde_json::from_value::<Applicant>(applicant) else { return };
-    station_fuzz::validate(&a, Date::new(2026, 12, 4).expect("date"));
-});
+fuzz_target!(|data: &[u8]| fuzz_checks::daemon_api::check(data));

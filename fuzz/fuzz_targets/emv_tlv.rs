@@ -2,37 +2,11 @@
 //! padding, `find_primitive`, `parse_dol`; the EMV terminal side of `emv-cps` and the
 //! simulator use them): what parses, written again with `encode_tlv`, parses back the same;
 //! lookups return bytes of the input; DOLs give one-byte lengths.
+//!
+//! The check is `fuzz_checks::emv_tlv::check` (`fuzz/checks`), which the workspace's tests also
+//! run on every file of `fuzz/corpus/emv_tlv/`.
 #![no_main]
 
-use apdu::tlv::ber::{Tlv, Value};
 use libfuzzer_sys::fuzz_target;
 
-/// `t` written again with the stack's writer (a template from its objects).
-fn encode(t: &Tlv) -> Vec<u8> {
-    let value = match t.value() {
-        Value::Primitive(v) => v.clone(),
-        Value::Constructed(inner) => inner.iter().flat_map(encode).collect(),
-    };
-    apdu::encode_tlv(apdu::tag_number(t.tag()), &value)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fuzz_target!(|data: &[u8]| {
-    let objects = apdu::parse_tlvs(data);
-    let encoded: Vec<u8> = objects.iter().flat_map(encode).collect();
-    assert_eq!(apdu::parse_tlvs(&encoded), objects, "decode(encode(x)) == x");
-    for t in &objects {
-        if let Value::Primitive(_) = t.value() {
-            let found =
-                apdu::find_primitive(data, apdu::tag_number(t.tag())).expect("a tag of the input is found");
-            assert!(contains(data, &found), "find_primitive returned bytes not in the input");
-        }
-    }
-    if let Some(dol) = apdu::parse_dol(data) {
-        assert!(dol.len() <= data.len() / 2);
-        assert!(dol.iter().all(|(_, len)| *len <= 255));
-    }
-});
+fuzz_target!(|data: &[u8]| fuzz_checks::emv_tlv::check(data));

@@ -1,95 +1,11 @@
 //! Printer replies on the host side: the framer splits a byte stream into trimmed replies,
 //! and every command's decoder gives its typed value or a `ProtocolError` naming its step;
 //! `ERR ...` is always an error, and the fault kind of any error is defined.
+//!
+//! The check is `fuzz_checks::evolis_replies::check` (`fuzz/checks`), which the workspace's tests also
+//! run on every file of `fuzz/corpus/evolis_replies/`.
 #![no_main]
 
-use evolis::codec::ReplyFramer;
-use evolis::{
-    BackSide, ClearError, Counter, EndSequence, FeedFromHopper, FrontSide, KeepCardAfterPrint, MoveToContact,
-    MoveToContactless, MoveToPrint, ProtocolError, ReadCardPosition, ReadCounter, ReadFirmware, ReadHead,
-    ReadModel, ReadRibbonCount, ReadRibbonRemaining, ReadRibbonZone, ReadSensor, ReadSerial, RejectCard,
-    ReleaseCardAfterPrint, Request, Reset, Sensor, SetHostErrorMode, SetRejectMode, StartSequence,
-};
 use libfuzzer_sys::fuzz_target;
 
-fn check<R: Request>(request: &R, reply: &[u8]) {
-    let text = String::from_utf8_lossy(reply);
-    let trimmed = text.trim_matches(|c: char| matches!(c, '\r' | '\n' | '\0' | ' '));
-    match request.decode(reply) {
-        Ok(_) => assert!(!trimmed.starts_with("ERR"), "{}: an ERR reply decoded as a value", request.step()),
-        Err(e) => {
-            assert_eq!(e.step(), request.step(), "the error names the command");
-            if trimmed.starts_with("ERR") {
-                assert!(matches!(e, ProtocolError::Printer { .. } | ProtocolError::UnknownCommand { .. }));
-            }
-            let _ = e.fault_kind();
-            assert!(!e.to_string().is_empty());
-        }
-    }
-}
-
-fn all(reply: &[u8]) {
-    check(&ReadCardPosition, reply);
-    for c in [Counter::Printed, Counter::Cleaning, Counter::SinceCleaning] {
-        check(&ReadCounter(c), reply);
-    }
-    for s in [Sensor::ExitSlot, Sensor::Feeder, Sensor::Cover] {
-        check(&ReadSensor(s), reply);
-        if let Ok(reading) = ReadSensor(s).decode(reply) {
-            let _ = (reading.state(), reading.fault());
-        }
-    }
-    check(&ReadFirmware, reply);
-    check(&ReadHead, reply);
-    check(&ReadModel, reply);
-    check(&ReadSerial, reply);
-    check(&ReadRibbonCount, reply);
-    check(&ReadRibbonRemaining, reply);
-    check(&ReadRibbonZone, reply);
-    check(&ClearError, reply);
-    check(&RejectCard, reply);
-    check(&Reset, reply);
-    check(&MoveToContact, reply);
-    check(&MoveToContactless, reply);
-    check(&MoveToPrint, reply);
-    check(&StartSequence, reply);
-    check(&EndSequence, reply);
-    check(&FrontSide, reply);
-    check(&BackSide, reply);
-    check(&SetHostErrorMode, reply);
-    check(&SetRejectMode, reply);
-    check(&FeedFromHopper, reply);
-    check(&KeepCardAfterPrint, reply);
-    check(&ReleaseCardAfterPrint, reply);
-}
-
-fuzz_target!(|data: &[u8]| {
-    let mut framer = ReplyFramer::new();
-    let mut buf = Vec::new();
-    // The stream arrives in pieces (as serial reads return them); the first byte says how big.
-    let Some((&piece, stream)) = data.split_first() else { return };
-    for chunk in stream.chunks(8 * usize::from(piece).max(1)) {
-        buf.extend_from_slice(chunk);
-        loop {
-            let before = buf.len();
-            match framer.decode(&mut buf) {
-                Ok(Some(reply)) => {
-                    assert!(!reply.is_empty());
-                    assert!(!reply.contains(&0), "a framed reply holds a NUL");
-                    assert!(buf.len() < before);
-                    all(&reply);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    assert!(buf.is_empty(), "{e}: the over-long reply was dropped");
-                    break;
-                }
-            }
-        }
-    }
-    if let Some(reply) = framer.decode_idle(&mut buf) {
-        assert!(!reply.is_empty());
-        all(&reply);
-    }
-    assert!(buf.is_empty());
-});
+fuzz_target!(|data: &[u8]| fuzz_checks::evolis_replies::check(data));

@@ -1,41 +1,11 @@
 //! Requests on the printer's side (the simulator's parser): whatever arrives, every call
 //! consumes bytes or waits for more, and a parsed request encodes to bytes that parse back
 //! to the same request.
+//!
+//! The check is `fuzz_checks::evolis_requests::check` (`fuzz/checks`), which the workspace's tests also
+//! run on every file of `fuzz/corpus/evolis_requests/`.
 #![no_main]
 
-use evolis::codec::{ParsedRequest, RequestParser};
 use libfuzzer_sys::fuzz_target;
 
-fn reparse(request: &ParsedRequest) {
-    let mut bytes = request.to_bytes();
-    let again = RequestParser::new().decode(&mut bytes).expect("an encoded request parses");
-    assert_eq!(again.as_ref(), Some(request), "decode(encode(x)) == x");
-    assert!(bytes.is_empty(), "the encoded request is consumed whole");
-}
-
-fuzz_target!(|data: &[u8]| {
-    let Some((&piece, stream)) = data.split_first() else { return };
-    let mut parser = RequestParser::new();
-    let mut buf = Vec::new();
-    for chunk in stream.chunks(usize::from(piece).max(1)) {
-        buf.extend_from_slice(chunk);
-        loop {
-            let before = buf.len();
-            match parser.decode(&mut buf) {
-                Ok(Some(request)) => {
-                    assert!(buf.len() < before);
-                    let _ = request.command();
-                    reparse(&request);
-                }
-                Ok(None) => {
-                    assert_eq!(buf.len(), before, "nothing is consumed while waiting");
-                    break;
-                }
-                Err(e) => {
-                    assert!(buf.len() < before, "{e}: no progress");
-                    assert!(!e.to_string().is_empty());
-                }
-            }
-        }
-    }
-});
+fuzz_target!(|data: &[u8]| fuzz_checks::evolis_requests::check(data));

@@ -878,8 +878,9 @@ impl LocalArchive {
         let mut stmt = conn
             .prepare("SELECT card_number, status FROM cards WHERE status IN ('made', 'issued') AND updated_at <= ?1 ORDER BY card_number")
             .map_err(store_err)?;
-        let rows =
-            stmt.query_map([now() - days * 86_400], |r| Ok((r.get(0)?, r.get(1)?))).map_err(store_err)?;
+        // `days` comes from a query: any number reaches back to the archive's first day at most.
+        let before = now().saturating_sub(days.saturating_mul(86_400));
+        let rows = stmt.query_map([before], |r| Ok((r.get(0)?, r.get(1)?))).map_err(store_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 

@@ -1,7 +1,8 @@
 //! `station doctor`: checks every device a counter's configuration names before the first
 //! applicant sits down, and says for each problem what the operator does about it, in Chinese
 //! and English. The verdict is an exit code a monitoring script reads: 0 the counter can
-//! issue, 1 it can with warnings, 2 it cannot.
+//! issue, 3 it can with warnings, 4 it cannot (1 and 2 are `station`'s failure and usage codes:
+//! the whole table is in `station::exit`).
 //!
 //! One check per device kind, each behind the trait the station already drives that device
 //! with, so the tests run them on the simulators:
@@ -121,12 +122,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// The process exit code: 0, 1 or 2.
+    /// The process exit code: 0, 3 or 4, from `station`'s table of exit codes
+    /// (`station::exit`), where 1 is a failure of the command and 2 a usage error.
     pub fn exit_code(self) -> u8 {
         match self {
             Verdict::CanIssue => 0,
-            Verdict::CanIssueWithWarnings => 1,
-            Verdict::CannotIssue => 2,
+            Verdict::CanIssueWithWarnings => 3,
+            Verdict::CannotIssue => 4,
         }
     }
 
@@ -208,9 +210,10 @@ mod tests {
         r.ok(Device::Pcscd, "running");
         assert_eq!(r.verdict().exit_code(), 0);
         r.warn(Device::Card, "no card in the field", "放入一张卡", "insert a card");
-        assert_eq!(r.verdict().exit_code(), 1);
+        assert_eq!(r.verdict().exit_code(), 3);
         r.block(Device::Printer, "the cover is open", "关上打印机盖", "close the printer cover");
         assert_eq!(r.verdict(), Verdict::CannotIssue);
+        assert_eq!(r.verdict().exit_code(), 4);
         let text = r.to_string();
         assert!(text.contains("[FAIL] printer: the cover is open\n       处理: 关上打印机盖\n       fix:  close the printer cover"), "{text}");
         assert!(text.ends_with("the problems above are fixed\n"), "{text}");

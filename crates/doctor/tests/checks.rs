@@ -101,7 +101,7 @@ fn a_card_in_the_psam_slot_is_not_taken_for_a_psam() {
     let mut r = Readers::new();
     r.readers = readers;
     let report = r.check("sim 0", "sim 1");
-    assert_eq!(report.verdict().exit_code(), 2);
+    assert_eq!(report.verdict().exit_code(), 4);
     assert!(summaries(&report, Device::Psam).contains("is not a social-security PSAM"), "{report}");
 }
 
@@ -114,7 +114,7 @@ fn a_removed_psam_and_an_empty_card_reader_are_told_apart() {
     assert_eq!(severities(&report, Device::Card), [Severity::Warning], "no card in the field is a warning");
     let psam = report.about(Device::Psam).find(|f| f.severity == Severity::Blocker).expect("blocker");
     assert_eq!(psam.summary, "no PSAM in \"sim 1\"");
-    assert_eq!(report.verdict().exit_code(), 2);
+    assert_eq!(report.verdict().exit_code(), 4);
 }
 
 /// The simulators' readers with both cards pulled the moment the readers are listed: the
@@ -163,7 +163,7 @@ fn a_card_or_psam_that_does_not_answer_gets_the_fix_for_its_slot() {
     let psam = report.about(Device::Psam).find(|f| f.severity == Severity::Blocker).expect("blocker");
     assert!(psam.summary.starts_with("the PSAM in \"sim 1\" does not answer: "), "{}", psam.summary);
     assert!(psam.fix.as_ref().expect("fix").en.starts_with("reseat the PSAM"), "{psam:?}");
-    assert_eq!(report.verdict().exit_code(), 2);
+    assert_eq!(report.verdict().exit_code(), 4);
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn printer_cover_feeder_and_ribbon_each_get_their_fix() {
     assert!(text.contains("[FAIL] printer: the cover is open\n       处理: 关好打印机上盖"), "{text}");
     assert!(text.contains("[FAIL] printer: the feeder is empty"), "{text}");
     assert!(text.contains("[WARN] printer: ribbon low: 12 prints left"), "{text}");
-    assert_eq!(report.verdict().exit_code(), 2);
+    assert_eq!(report.verdict().exit_code(), 4);
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn certificates_expired_misnamed_or_from_another_ca_block() {
     let mut report = Report::default();
     let late = SystemTime::UNIX_EPOCH + Duration::from_secs(3_786_912_000 - 21 * 86_400); // 2090-01-01 - 21 d
     assert!(archive::check_certificates(&ca, &id, "S-0101", late, &mut report));
-    assert_eq!(report.verdict().exit_code(), 1, "{report}");
+    assert_eq!(report.verdict().exit_code(), 3, "{report}");
     assert!(report.to_string().contains("expires in 21 days"), "{report}");
 }
 
@@ -297,7 +297,7 @@ impl ArchiveProbe for Skewed {
 
 #[test]
 fn clock_skew_warns_then_blocks() {
-    for (skew, code) in [(0, 0), (90, 1), (600, 2)] {
+    for (skew, code) in [(0, 0), (90, 3), (600, 4)] {
         let mut report = Report::default();
         archive::check_service(&Skewed(Duration::from_secs(skew)), "https://archive", &mut report);
         assert_eq!(report.verdict().exit_code(), code, "{skew} s: {report}");

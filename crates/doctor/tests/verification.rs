@@ -84,7 +84,7 @@ fn a_bad_ca_path_blocks_with_where_relative_paths_are_taken_from() {
     let missing = dir.path().join("no-such-ca.pem");
     let tls = idv::TlsConfig { ca: missing.clone(), client: pki.station_tls(true).client };
     let report = check("https://127.0.0.1:1", Ok(Transport::Tls(tls)));
-    assert_eq!(report.verdict().exit_code(), 2, "{report}");
+    assert_eq!(report.verdict().exit_code(), 4, "{report}");
     let f = blocker(&report);
     assert!(f.summary.contains(&missing.display().to_string()), "{report}");
     let fix = f.fix.as_ref().expect("fix");

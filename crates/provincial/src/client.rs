@@ -51,25 +51,33 @@ impl Client {
         let r = r.map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
         let status = r.status();
         let text = r.text().map_err(|e| ArchiveError::Unavailable(e.to_string()))?;
-        let message = || {
-            serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(String::from))
-                .unwrap_or_else(|| text.clone())
-        };
-        match status.as_u16() {
-            200 => serde_json::from_str(&text).map_err(|e| ArchiveError::Store(format!("answer: {e}"))),
-            409 => Err(ArchiveError::Refused(
-                serde_json::from_str::<Refusal>(&text)
-                    .map_err(|e| ArchiveError::Store(format!("refusal: {e}")))?,
-            )),
-            400 => Err(ArchiveError::BadRequest(message())),
-            _ => Err(ArchiveError::Unavailable(format!("HTTP {status}: {}", message()))),
-        }
+        read_answer(status, &text)
     }
 
     fn post<Q: Serialize, T: DeserializeOwned>(&self, path: &str, q: &Q) -> Result<T, ArchiveError> {
         Client::answer(self.http.post(format!("{}{path}", self.base)).json(q).send())
+    }
+}
+
+/// The service's answer from its status and body: 200 with the result, 409 with the
+/// [`Refusal`], 400 a malformed request ([`ArchiveError::BadRequest`] with the service's
+/// message), anything else [`ArchiveError::Unavailable`]; a body that is not what its status
+/// promises is [`ArchiveError::Store`].
+pub fn read_answer<T: DeserializeOwned>(status: reqwest::StatusCode, text: &str) -> Result<T, ArchiveError> {
+    let message = || {
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(String::from))
+            .unwrap_or_else(|| text.to_string())
+    };
+    match status.as_u16() {
+        200 => serde_json::from_str(text).map_err(|e| ArchiveError::Store(format!("answer: {e}"))),
+        409 => Err(ArchiveError::Refused(
+            serde_json::from_str::<Refusal>(text)
+                .map_err(|e| ArchiveError::Store(format!("refusal: {e}")))?,
+        )),
+        400 => Err(ArchiveError::BadRequest(message())),
+        _ => Err(ArchiveError::Unavailable(format!("HTTP {status}: {}", message()))),
     }
 }
 

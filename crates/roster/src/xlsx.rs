@@ -47,9 +47,10 @@ impl SheetWriter {
     fn new_sheet(&mut self) -> Result<(), RosterError> {
         let name =
             if self.sheets == 0 { self.name.clone() } else { format!("{}{}", self.name, self.sheets + 1) };
-        let sheet = self.workbook.add_worksheet_with_constant_memory();
-        let r = sheet.set_name(&name).map(|_| ());
-        r.map_err(self.err())?;
+        let path = &self.path;
+        let err = |e: XlsxError| RosterError::Output { path: path.clone(), message: e.to_string() };
+        let sheet = self.workbook.add_worksheet_with_constant_memory().map_err(err)?;
+        sheet.set_name(&name).map_err(err)?;
         self.sheet = self.sheets;
         self.sheets += 1;
         self.row = 0;

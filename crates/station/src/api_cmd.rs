@@ -142,7 +142,7 @@ pub fn read_batch(path: &Path) -> Result<Vec<serde_json::Value>> {
 /// Issues every applicant of the file through the station and writes the return file; a
 /// failure is recorded in its row and the batch goes on. The station's worker owns the one
 /// card path; its desk checks the next applicant while the card before is on the devices.
-pub fn batch(a: &BatchArgs, out: &mut dyn Write) -> Result<Vec<ReturnRow>> {
+pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<Vec<ReturnRow>> {
     let applicants = read_batch(&a.file)?;
     let client = a.api.login()?;
     writeln!(out, "{} applicants", applicants.len())?;

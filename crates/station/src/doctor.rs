@@ -1,6 +1,7 @@
 //! `station doctor`: opens every device the configuration names, runs the `doctor` crate's
-//! checks on them and prints each finding with its fix. Exit code: 0 the counter can issue,
-//! 1 it can with warnings, 2 it cannot (a configuration that does not load counts as 2).
+//! checks on them and prints each finding with its fix. Exit code (`station::exit`): 0 the
+//! counter can issue, 3 it can with warnings, 4 it cannot (a configuration that does not load
+//! counts as 4).
 //!
 //! The reader and printer profiles are read from `readers/` and `printers/` beside the cards'
 //! profile file the configuration names (`[counter] profile`), so a new device is a dropped-in

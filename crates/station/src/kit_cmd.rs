@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use applicant::{mask_id, Applicant, Validated};
-use archive::kit::VisitRequest;
 use archive::ProvincialArchive;
 use base64::Engine as _;
 use issuance::device::{Aside, CardJournal, CardOrder, CardProgress, StepEvent};
@@ -28,7 +27,6 @@ use issuance::{FaceText, Step};
 use outreach::identity::{renewal_warning, standing, Standing};
 use outreach::{Kit, KitIdentity};
 use printer::PrintJob;
-use serde::{Deserialize, Serialize};
 use station::counter::{Counter, FaceProblem, FaceRenderer};
 
 #[derive(clap::Subcommand)]
@@ -221,32 +219,6 @@ pub struct SyncArgs {
     station: StationArgs,
 }
 
-/// One line of the visit list.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VisitEntry {
-    /// The applicant (as for `station issue`): needed to make a card on the visit.
-    #[serde(default)]
-    applicant: Option<serde_json::Value>,
-    /// Without an applicant: the person's ID number.
-    #[serde(default)]
-    ssn: Option<String>,
-    /// Without an applicant: their name.
-    #[serde(default)]
-    name: Option<String>,
-    /// A batch card made for them that travels with the kit.
-    #[serde(default)]
-    premade_card: Option<String>,
-}
-
-/// What the kit carries for a person, sealed in its store.
-#[derive(Serialize, Deserialize)]
-struct CarriedApplicant {
-    applicant: serde_json::Value,
-    /// The photo file's bytes (base64), when the applicant names one.
-    photo: Option<String>,
-}
-
 pub fn run(cmd: KitCmd) -> Result<()> {
     match cmd {
         KitCmd::Init(a) => init(a),
@@ -417,33 +389,18 @@ fn province(s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
 
 fn checkout(a: CheckoutArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.list).with_context(|| format!("reading {}", a.list.display()))?;
-    let entries: Vec<VisitEntry> = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a visit list (a JSON array of visits)", a.list.display()))?;
     let photos = a.photos.clone().unwrap_or_else(|| a.list.parent().unwrap_or(Path::new(".")).to_path_buf());
-    let today = station::clock::today();
-    let mut visits = Vec::new();
-    let mut carried = Vec::new();
-    let mut problems = Vec::new();
-    for (i, entry) in entries.into_iter().enumerate() {
-        match visit_of(entry, today, &photos) {
-            Ok((visit, carry)) => {
-                if visits.iter().any(|v: &VisitRequest| v.ssn == visit.ssn) {
-                    problems.push(format!("visit {}: {} is on the list twice", i + 1, mask_id(&visit.ssn)));
-                }
-                if let Some(c) = carry {
-                    carried.push((visit.ssn.clone(), c));
-                }
-                visits.push(visit);
-            }
-            Err(e) => problems.push(format!("visit {}: {e:#}", i + 1)),
-        }
-    }
-    if !problems.is_empty() {
-        bail!("the visit list needs correcting; nobody was claimed:\n{}", problems.join("\n"));
-    }
-    if visits.is_empty() {
-        bail!("the visit list is empty: put the people to visit in it");
-    }
+    let mut read_photo = |p: &str| {
+        let path = photos.join(p);
+        std::fs::read(&path)
+            .with_context(|| format!("photo {}: put it beside the list or give --photos DIR", path.display()))
+    };
+    let station::visits::VisitList { visits, carried } = station::visits::read(
+        &text,
+        &a.list.display().to_string(),
+        station::clock::today(),
+        &mut read_photo,
+    )?;
     let mut kit = open(&a.store)?;
     let province = province(&a.station, &kit)?;
     // The data go into the sealed store first: a checkout whose answer is lost is resent.
@@ -477,45 +434,6 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
         println!("sync within {} before issuing more", hours_left(lease.must_sync_by - now()));
     }
     Ok(())
-}
-
-/// A visit of the list and what the kit carries for it.
-fn visit_of(
-    entry: VisitEntry,
-    today: applicant::Date,
-    photos: &Path,
-) -> Result<(VisitRequest, Option<Vec<u8>>)> {
-    let Some(value) = entry.applicant else {
-        let (Some(ssn), Some(name)) = (entry.ssn, entry.name) else {
-            bail!("give the applicant, or the ssn and name of a person with a pre-made card");
-        };
-        if entry.premade_card.is_none() {
-            bail!("{}: without the applicant's data no card can be made on the visit", mask_id(&ssn));
-        }
-        return Ok((VisitRequest { ssn, name, premade_card: entry.premade_card }, None));
-    };
-    let applicant: Applicant =
-        serde_json::from_value(value.clone()).context("not an applicant (see station issue)")?;
-    let validated = applicant
-        .validate(today)
-        .map_err(|e| anyhow::anyhow!("the applicant's data need correcting:\n{e}"))?;
-    let photo = match &validated.photo {
-        None => None,
-        Some(p) => {
-            let path = photos.join(p);
-            let bytes = std::fs::read(&path).with_context(|| {
-                format!("photo {}: put it beside the list or give --photos DIR", path.display())
-            })?;
-            Some(base64::engine::general_purpose::STANDARD.encode(bytes))
-        }
-    };
-    let carry = serde_json::to_vec(&CarriedApplicant { applicant: value, photo })?;
-    let visit = VisitRequest {
-        ssn: validated.id.as_str().to_string(),
-        name: validated.name.as_str().to_string(),
-        premade_card: entry.premade_card,
-    };
-    Ok((visit, Some(carry)))
 }
 
 fn now() -> i64 {
@@ -685,7 +603,8 @@ fn carried_applicant(kit: &Kit, ssn: &str) -> Result<(Validated, Option<Vec<u8>>
             mask_id(ssn)
         )
     })?;
-    let carried: CarriedApplicant = serde_json::from_slice(&carried).context("the carried applicant data")?;
+    let carried: station::visits::CarriedApplicant =
+        serde_json::from_slice(&carried).context("the carried applicant data")?;
     let applicant: Applicant = serde_json::from_value(carried.applicant).context("the carried applicant")?;
     let validated = applicant
         .validate(station::clock::today())

@@ -9,6 +9,7 @@ pub mod config;
 pub mod counter;
 #[cfg(feature = "sim")]
 pub mod crash;
+pub mod exit;
 pub mod faces;
 pub mod financial;
 pub mod runner;
@@ -16,3 +17,5 @@ pub mod serve;
 #[cfg(feature = "sim")]
 pub mod sim_devices;
 pub mod ssc;
+pub mod term;
+pub mod visits;

@@ -5,11 +5,20 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use card_transport::{Disposition, ReaderManager};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use station::card_read::{self, KnownApplication};
 
+/// `station --version`: the package version and the git revision it was built from
+/// (`build.rs`; `unknown` outside a git checkout unless `STATION_GIT_REVISION` names it).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("STATION_GIT_REVISION"), ")");
+
 #[derive(Parser)]
-#[command(name = "station", version, about = "Counter-station for social-security cards")]
+#[command(
+    name = "station",
+    version = VERSION,
+    about = "Counter-station for social-security cards",
+    after_help = station::exit::HELP
+)]
 struct Cli {
     /// More logging (-v debug with redacted APDU traces, -vv trace). `STATION_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -72,7 +81,7 @@ enum Top {
     #[command(subcommand)]
     Provincial(provincial_cmd::ProvincialCmd),
     /// Check every device the configuration names and say how to fix each problem. Exit code:
-    /// 0 the counter can issue, 1 with warnings, 2 it cannot.
+    /// 0 the counter can issue, 3 with warnings, 4 it cannot.
     Doctor(doctor::DoctorArgs),
     /// The outreach kit on a home visit: checkout, offline visits, sync.
     #[command(subcommand)]
@@ -81,6 +90,18 @@ enum Top {
     #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(sim_cmd::SimCmd),
+    /// Print the completion script of a shell on stdout (the package installs them).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (station.1 and one per subcommand, station-issue.1 ...) into a
+    /// directory (the package installs them).
+    Man {
+        /// The directory; made if missing.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -272,12 +293,17 @@ fn main() -> std::process::ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("STATION_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours only on a terminal without NO_COLOR: journald and log files get plain text.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(station::term::colour_on_stderr())
+        .init();
     match run(cli.command) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => std::process::ExitCode::from(station::exit::SUCCESS),
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(station::exit::FAILURE)
         }
     }
 }
@@ -320,7 +346,8 @@ fn run(command: Top) -> Result<()> {
             let applicant: serde_json::Value =
                 serde_json::from_str(&text).context("the applicant file is not JSON")?;
             let client = station::client::ApiClient::login(&a.api, &a.operator, &a.password)?;
-            let end = client.issue(applicant, a.reissue_of.as_deref(), &mut std::io::stderr())?;
+            let mut progress = station::client::Progress::stderr();
+            let end = client.issue(applicant, a.reissue_of.as_deref(), &mut progress)?;
             println!("{}", serde_json::to_string_pretty(&end)?);
             let action = match (end["action"]["kind"].as_str(), end["action"]["what"].as_str()) {
                 (Some("operator"), Some(what)) => format!("; do this first: {what}"),
@@ -331,7 +358,7 @@ fn run(command: Top) -> Result<()> {
             Ok(())
         }
         Top::Batch(a) => {
-            let rows = api_cmd::batch(&a, &mut std::io::stderr())?;
+            let rows = api_cmd::batch(&a, &mut station::client::Progress::stderr())?;
             let failed = rows.iter().filter(|r| !r.failed_stage.is_empty()).count();
             anyhow::ensure!(
                 failed == 0,
@@ -356,6 +383,20 @@ fn run(command: Top) -> Result<()> {
         Top::Kit(cmd) => kit_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
+        Top::Completions { shell } => {
+            // Into memory first: clap_complete panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "station", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)
+                .context("writing the completion script")
+        }
+        Top::Man { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing the manual pages into {}", dir.display()))?;
+            println!("manual pages written to {}", dir.display());
+            Ok(())
+        }
     }
 }
 

@@ -163,7 +163,7 @@ fn without_pcscd_the_counter_cannot_issue_and_is_told_to_start_it() {
     let selector = printer.selectors().first().expect("pty").to_string();
     let path = config(dir.path(), &selector, &format!("{SIM_READERS}{SQLITE}"), "S-0101");
     let (code, text) = doctor(&path, "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     let f = finding(&text, "[FAIL] pcscd: the PC/SC service is not running");
     assert!(
         f[1].contains("systemctl start pcscd.socket pcscd")
@@ -181,7 +181,7 @@ fn a_reader_that_is_not_plugged_in_is_named_with_what_pcscd_sees() {
     );
     let path = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
     let (code, text) = doctor(&path, "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     let f =
         finding(&text, "[FAIL] card reader: no reader matches card_reader = \"ACS ACR39U ICC Reader 00 00\"");
     assert!(f[0].contains("\"Virtual PCD 00 00\" (contact)"), "lists what is there: {f:?}");
@@ -198,7 +198,7 @@ fn a_missing_psam_blocks_issuing() {
         .wait_for_removal(common::PSAM_READER, Some(std::time::Duration::from_secs(5)))
         .expect("the PSAM leaves the slot");
     let (code, text) = doctor(&healthy(&counter), "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     let f = finding(&text, "[FAIL] PSAM: no PSAM in \"Virtual PCD 00 01\"");
     assert!(f[1].contains("SAM 卡座") && f[2].contains("insert the PSAM"), "{f:?}");
 }
@@ -209,7 +209,7 @@ fn an_open_printer_cover_blocks_issuing() {
     let counter = Counter::start();
     counter.printer.sim().inject("cover-open".parse().expect("fault"));
     let (code, text) = doctor(&healthy(&counter), "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     let f = finding(&text, "[FAIL] printer: the cover is open");
     assert_eq!(f[1..], ["       处理: 关好打印机上盖", "       fix:  close the printer's cover"]);
 }
@@ -219,7 +219,7 @@ fn a_missing_camera_is_a_warning_with_the_way_round_it() {
     let _one = common::serial();
     let counter = Counter::start();
     let (code, text) = doctor(&healthy(&counter), "webcam:7");
-    assert_eq!(code, 1, "everything else is fine: {text}");
+    assert_eq!(code, 3, "everything else is fine: {text}");
     let f = finding(&text, "[WARN] camera: no camera at \"webcam:7\"");
     assert!(f[1].contains("/dev/video") && f[2].contains("photos can come as files"), "{f:?}");
 
@@ -229,11 +229,11 @@ fn a_missing_camera_is_a_warning_with_the_way_round_it() {
         .arg(healthy(&counter))
         .output()
         .expect("station doctor --json");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(
         (json["exit_code"].as_u64(), json["verdict"].as_str()),
-        (Some(1), Some("can-issue-with-warnings"))
+        (Some(3), Some("can-issue-with-warnings"))
     );
     let camera = json["findings"]
         .as_array()
@@ -248,7 +248,7 @@ fn a_missing_camera_is_a_warning_with_the_way_round_it() {
     let configured = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
     let out = Command::new(STATION).args(["doctor", "--config"]).arg(&configured).output().expect("doctor");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("[WARN] camera: no camera at \"webcam:7\""), "{text}");
 }
 
@@ -271,7 +271,7 @@ fn an_archive_that_does_not_answer_blocks_issuing() {
     let lines = service_lines(&url, &pki.ca(), &pki.station("S-0101"));
     let path = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
     let (code, text) = doctor(&path, "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     assert!(
         text.contains("[ OK ] archive: station certificate CN=S-0101"),
         "the certificate is fine: {text}"
@@ -302,7 +302,7 @@ fn an_expired_station_certificate_blocks_issuing_and_says_whom_to_ask() {
     let lines = service_lines("https://127.0.0.1:8443", &dir.join("ca.pem"), &dir.join("station.pem"));
     let path = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
     let (code, text) = doctor(&path, "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     let f = finding(&text, "[FAIL] archive: the station certificate expired on");
     assert!(f[0].contains("2021"), "{f:?}");
     assert!(
@@ -351,7 +351,7 @@ fn identity_verification_over_mutual_tls_is_checked_as_configured() {
     let key = dir.path().join("idv/client.key");
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
     let (code, text) = doctor(&path, "synthetic");
-    assert_eq!(code, 2, "{text}");
+    assert_eq!(code, 4, "{text}");
     let f = finding(&text, &format!("[FAIL] identity verification: {} can be read by others", key.display()));
     assert!(f[1].contains("chmod 600") && f[2].contains(&format!("chmod 600 {}", key.display())), "{f:?}");
 }
@@ -364,7 +364,7 @@ fn a_reader_profile_dropped_into_the_folder_is_used_without_rebuilding() {
     std::fs::remove_file(readers.join("virtual-pcd.toml")).expect("no vpcd profile yet");
     let path = healthy(&counter);
     let (code, text) = doctor(&path, "synthetic");
-    assert_eq!(code, 1, "{text}");
+    assert_eq!(code, 3, "{text}");
     let f = finding(&text, "[WARN] card reader: \"Virtual PCD 00 00\": no reader profile matches it");
     assert!(f[2].contains(&format!("{}", readers.display())), "says where to put one: {f:?}");
 

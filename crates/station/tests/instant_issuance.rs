@@ -169,6 +169,14 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     std::fs::write(dir.join("batch.jsonl"), lines.join("\n")).expect("batch file");
     let out = c.station("op", &["batch", "batch.jsonl"]);
     assert!(out.status.success(), "{}", text(&out));
+    // Off a terminal (a pipe here, journald at a counter) progress is one plain line per event.
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("card 1/2: step 8/13 print-face done\n")
+            && progress.contains("card 2/2: issued card B00000027\n"),
+        "{progress}"
+    );
+    assert!(!progress.contains('\r') && !progress.contains('\x1b'), "{progress:?}");
     let ret = std::fs::read_to_string(dir.join("batch.return.csv")).expect("return file");
     let rows: Vec<Vec<&str>> = ret.lines().skip(1).map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 2, "{ret}");

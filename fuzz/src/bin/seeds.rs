@@ -1,8 +1,11 @@
 //! Records the seed corpora that need a real card or a real file: the APDU answers of the
 //! simulated cards to the public SSSE read and to the EMV terminal flow, INITIALIZE UPDATE
 //! answers of the GlobalPlatform card role, the test data-preparation file and an XLSX
-//! roster. `cargo +nightly fuzz build -a` builds it with the targets; `scripts/fuzz --seeds`
-//! runs it. The other seeds are cut from the transcripts and fixtures by `scripts/fuzz`.
+//! roster; the repository's profiles, face templates, applicant files and photos for the
+//! targets of the files a station reads; requests and answers of the daemon's API, the
+//! provincial service and identity verification. `cargo +nightly fuzz build -a` builds it with
+//! the targets; `scripts/fuzz --seeds` runs it. The other seeds are cut from the transcripts
+//! and fixtures by `scripts/fuzz`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,10 +15,10 @@ use emv_cps::{
     build_test_dp, personalise, run_terminal, test_transport_key, Interface, IssuerKeys, PersoParams,
     TerminalParams, TestCard,
 };
+use fuzz_checks::profile_path;
 use secure_channel::{
     CardSession, HostHandshake, HostParams, KeySet, Scheme, SecretKey, SecurityLevel, SoftwareKeys,
 };
-use station_fuzz::profile_path;
 
 /// Passes APDUs through and keeps the card's answers.
 struct Recorder<'a> {
@@ -341,5 +344,260 @@ fn main() {
     transcript_seeds(&out, &root);
     printer_seeds(&out);
     text_seeds(&out, &root);
+    daemon_seeds(&out, &root);
+    photo_seeds(&out, &root);
+    toml_seeds(&out, &root);
+    service_seeds(&out);
+    visit_seeds(&out, &root);
     println!("seeds written under {}", out.display());
+}
+
+/// A seed of a target whose first byte picks what the rest is.
+fn picked(pick: u8, rest: &[u8]) -> Vec<u8> {
+    [&[pick][..], rest].concat()
+}
+
+fn applicant_file(root: &Path, name: &str) -> String {
+    std::fs::read_to_string(root.join("crates/applicant/testdata").join(name)).expect("applicant")
+}
+
+/// `daemon_requests`: the byte is the route's index in `daemon::api::fuzzing::BODIES`, then
+/// `QUERIES`, then the numeric path parameters.
+fn daemon_seeds(out: &Path, root: &Path) {
+    let adult = applicant_file(root, "adult.json");
+    let minor = applicant_file(root, "minor.json");
+    let seeds: Vec<(&str, u8, String)> = vec![
+        ("login", 0, r#"{"operator": "op-1", "password": "correct horse"}"#.into()),
+        ("login-bearer", 0, r#"{"operator": "op-1", "password": "correct horse", "bearer": true}"#.into()),
+        ("issue-adult", 1, format!(r#"{{"applicant": {adult}, "reissue_of": null}}"#)),
+        ("issue-minor", 1, format!(r#"{{"applicant": {minor}}}"#)),
+        ("issue-bad-id", 1, format!(r#"{{"applicant": {}}}"#, applicant_file(root, "bad_id.json"))),
+        ("validate-adult", 2, adult.clone()),
+        ("validate-bad-fields", 2, applicant_file(root, "bad_fields.json")),
+        ("handover", 3, r#"{"delivered": true, "signer": "张三", "signature_png": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC"}"#.into()),
+        ("handover-failed", 3, r#"{"delivered": false, "reason": "nobody at home"}"#.into()),
+        ("activate", 4, r#"{"holder_present": true, "id_checked": true, "photo_jpeg": null}"#.into()),
+        ("custody", 5, r#"{"handed_over_by": "op-1", "holder_group": "敬老院", "custodian": "李四", "custodian_id": "110105194912310037", "reason": "the holder is bedridden", "valid_until": "20271231"}"#.into()),
+        ("replace", 6, r#"{"bank": "农商银行", "chosen_by": "person", "fee_fen": 0}"#.into()),
+        ("loss", 7, r#"{"request_key": "k-1", "holder_at_counter": true}"#.into()),
+        ("loss-empty", 7, "{}".into()),
+        ("deceased", 8, r#"{"id_number": "11010519491231002X", "evidence": "死亡医学证明 No. 0001", "request_key": "d-1"}"#.into()),
+        ("correct", 9, r#"{"id_number": "11010519491231002X", "reason": "the person came to the counter"}"#.into()),
+        ("resolve", 10, r#"{"note": "the card was taken back from the family"}"#.into()),
+        ("cards", 11, "status=made".into()),
+        ("cards-twice", 11, "status=made&status=issued".into()),
+        ("dormant", 12, "days=90".into()),
+        ("dormant-negative", 12, "days=-1".into()),
+        ("job", 13, "42".into()),
+        ("face", 14, "-7".into()),
+    ];
+    for (name, pick, body) in seeds {
+        write(out, "daemon_requests", &format!("{name}.bin"), &picked(pick, body.as_bytes()));
+    }
+}
+
+/// `photo_input` and `face_photo`: frames of the photo crate's test data, a card photo made
+/// from one, and small images of each colour type.
+fn photo_seeds(out: &Path, root: &Path) {
+    use card_face::image::{self, ImageFormat};
+    let testdata = root.join("crates/photo/testdata/frames");
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    for name in ["pass_640x480.jpg", "fail_no_face.jpg"] {
+        seeds.push((name.into(), std::fs::read(testdata.join(name)).expect("frame")));
+    }
+    let frame = photo::source::decode_frame(&seeds[0].1).expect("a frame");
+    let mut processor = photo::PhotoProcessor::new(photo::PhotoSpec::default()).expect("face model");
+    let card = processor.process(&frame).expect("the pass frame makes a photo");
+    seeds.push(("card-photo.jpg".into(), card.jpeg));
+    let encode = |img: image::DynamicImage, format: ImageFormat| {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut bytes, format).expect("encode");
+        bytes.into_inner()
+    };
+    let small = image::imageops::thumbnail(&frame, 24, 18);
+    seeds.push(("small-rgb.png".into(), encode(small.clone().into(), ImageFormat::Png)));
+    seeds.push(("small-rgb.jpg".into(), encode(small.clone().into(), ImageFormat::Jpeg)));
+    let gray = image::DynamicImage::ImageRgb8(small).to_luma8();
+    seeds.push(("small-gray.jpg".into(), encode(gray.clone().into(), ImageFormat::Jpeg)));
+    let rgba = image::DynamicImage::ImageLuma8(gray).to_rgba8();
+    seeds.push(("small-rgba.png".into(), encode(rgba.into(), ImageFormat::Png)));
+    for (name, bytes) in &seeds {
+        write(out, "photo_input", name, bytes);
+        write(out, "face_photo", name, bytes);
+    }
+}
+
+/// `profile_toml` (the byte: card, reader or printer profile), `face_template`, `station_toml`.
+fn toml_seeds(out: &Path, root: &Path) {
+    let profiles = root.join("firmware-profiles");
+    for (pick, dir) in [(0u8, ""), (1, "readers"), (2, "printers")] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(profiles.join(dir))
+            .expect("profiles")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().expect("name").to_string_lossy().into_owned();
+            let text = std::fs::read(&f).expect("profile");
+            write(
+                out,
+                "profile_toml",
+                &format!("{}{name}", if dir.is_empty() { String::new() } else { format!("{dir}-") }),
+                &picked(pick, &text),
+            );
+        }
+    }
+    for name in ["ssc-3g.toml", "ssc-2g.toml"] {
+        write(out, "face_template", name, &std::fs::read(profiles.join("faces").join(name)).expect("face"));
+    }
+    // Synthetic accounts: the hash is of no real password.
+    let accounts = r#"
+[[operator]]
+name = "op1"
+role = "operator"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
+
+[[operator]]
+name = "sup1"
+role = "supervisor"
+password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA"
+"#;
+    let head = "station = \"S-0101\"\ndata_dir = \"/var/lib/station\"\n";
+    let counter = r#"
+[counter]
+printer = "usb:0x0F7E:0x0A01"
+profile = "/etc/station/profiles/vendor-3g.toml"
+region = "110100"
+init_org = "11010000000000000001"
+identity_verification = "http://127.0.0.1:8790"
+"#;
+    let seeds = [
+        ("daemon-only.toml", format!("{head}{accounts}")),
+        (
+            "login-policy.toml",
+            format!("{head}listen = \"127.0.0.1:8443\"\nsession_minutes = 480\n{accounts}\n[login]\ndelay_after = 5\nlock_after = 10\nbase_delay_ms = 1000\nmax_delay_seconds = 60\naddress_lock_minutes = 15\nwindow_minutes = 15\nconcurrent_checks = 2\n"),
+        ),
+        (
+            "counter-service.toml",
+            format!("{head}{accounts}{counter}provincial = {{ kind = \"service\", url = \"https://archive.example:8443\", ca = \"ca.pem\", identity = \"S-0101.pem\" }}\n"),
+        ),
+        (
+            "counter-sqlite-financial.toml",
+            format!("{head}{accounts}{counter}card_reader = \"kind:contact\"\npsam_reader = \"#1\"\nvalidity_years = 10\ncamera = \"file:/var/lib/station/frames\"\nprovincial = {{ kind = \"sqlite\" }}\n\n[counter.financial]\ndp = \"test\"\nbin = \"621234\"\nisd_key = \"test\"\ntransport_key = \"test\"\n"),
+        ),
+        (
+            "counter-idv-tls.toml",
+            format!("{head}{accounts}{}provincial = {{ kind = \"sqlite\" }}\n", counter.replace("\"http://127.0.0.1:8790\"", "{ url = \"https://idv.example:8443\", ca = \"idv/ca.pem\", client_cert = \"idv/S-0101.pem\", client_key = \"idv/S-0101.key\" }")),
+        ),
+    ];
+    for (name, text) in seeds {
+        write(out, "station_toml", name, text.as_bytes());
+    }
+}
+
+/// `provincial_requests` (the byte: the route), `provincial_answers` (the call and the
+/// status), `idv_answers` (the status).
+fn service_seeds(out: &Path) {
+    let id = "11010519491231002X";
+    let requests: [(&str, String); 13] = [
+        ("lookup", format!(r#"{{"ssn": "{id}"}}"#)),
+        ("claim", format!(r#"{{"request_id": "S-0101:1", "ssn": "{id}", "name": "张三", "reissue_of": null, "lease_seconds": 900}}"#)),
+        ("commit", r#"{"request_id": "S-0101:2", "claim_id": 7, "card_id": "0102030405060708", "atr": "3B8E018073"}"#.into()),
+        ("release", r#"{"request_id": "S-0101:3", "claim_id": 7, "reason": "printer jam", "card": "rejected"}"#.into()),
+        ("renew", r#"{"request_id": "S-0101:4", "claim_id": 7, "lease_seconds": 600}"#.into()),
+        ("correct", format!(r#"{{"request_id": "S-0101:5", "ssn": "{id}", "supervisor": "sup2", "reason": "seen alive at the counter"}}"#)),
+        ("stop", r#"{"request_id": "S-0101:6", "card_number": "B00000019", "reason": "lost", "end": "stopped", "for_holder": {"why": "loss", "operator": "op1", "id_checked": true}}"#.into()),
+        ("deceased", format!(r#"{{"request_id": "S-0101:7", "ssn": "{id}", "evidence": "死亡医学证明 No. 0001", "supervisor": "sup1"}}"#)),
+        ("checkout", format!(r#"{{"request_id": "kit-1:1", "visits": [{{"ssn": "{id}", "name": "张三", "premade_card": null}}, {{"ssn": "110105194912310037", "name": "李四", "premade_card": "B00000027"}}], "lease_seconds": 259200}}"#)),
+        ("record", format!(r#"{{"record_id": "kit-1:3:1", "lease_id": 3, "seq": 1, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "张三", "signature_sm3": "00ff"}}}}"#)),
+        ("checkin", r#"{"request_id": "kit-1:2", "lease_id": 3, "records": 1}"#.into()),
+        ("resolve", r#"{"record_id": "kit-1:3:1", "resolved_by": "sup1", "note": "card taken back"}"#.into()),
+        ("release-unknown", r#"{"request_id": "S-0101:8", "claim_id": 7, "reason": "crash"}"#.into()),
+    ];
+    for (i, (name, body)) in requests.iter().enumerate() {
+        let pick = if *name == "release-unknown" { 3 } else { i as u8 };
+        write(out, "provincial_requests", &format!("{name}.json.bin"), &picked(pick, body.as_bytes()));
+    }
+    let card = format!(
+        r#"{{"card_number": "B00000019", "ssn": "{id}", "card_id": null, "atr": null, "status": "made", "station": "S-0101"}}"#
+    );
+    let claim = format!(
+        r#"{{"claim_id": 7, "ssn": "{id}", "station": "S-0101", "card_number": "B00000019", "reissue_of": null, "expires_at": 1796000000}}"#
+    );
+    // (call, status index in provincial_answers::STATUSES, body)
+    let answers: Vec<(&str, u8, u8, String)> = vec![
+        ("person", 0, 0, format!(r#"{{"ssn": "{id}", "deceased": false, "cards": [{card}], "live_claim": {claim}}}"#)),
+        ("claim", 1, 0, claim.clone()),
+        ("card", 2, 0, card.clone()),
+        ("unit", 3, 0, "null".into()),
+        ("cancelled", 4, 0, r#"["B00000019"]"#.into()),
+        ("checkout", 5, 0, format!(r#"{{"lease_id": 3, "kit": "kit-1", "expires_at": 1796000000, "visits": [{{"ssn": "{id}", "name": "张三", "claim_id": 8, "card_number": "B00000035", "premade_card": null}}], "refused": [{{"ssn": "110105194912310037", "refusal": {{"refusal": "deceased"}}}}]}}"#)),
+        ("record", 6, 0, r#"{"record_id": "kit-1:3:1", "seq": 1, "outcome": {"outcome": "conflict", "reason": "the card was stopped"}}"#.into()),
+        ("checkin", 7, 0, r#"{"lease_id": 3, "not_seen": [], "released": 1, "returned_numbers": ["B00000035"], "back_to_stock": []}"#.into()),
+        ("conflicts", 8, 0, format!(r#"[{{"record_id": "kit-1:3:1", "kit": "kit-1", "lease_id": 3, "ssn": "{id}", "card_number": null, "reason": "deceased"}}]"#)),
+        ("refused", 1, 1, r#"{"refusal": "already-claimed", "station": "S-0202", "expires_at": 1796000000}"#.into()),
+        ("bad-request", 2, 2, r#"{"error": "ssn must be the 18-character resident ID number"}"#.into()),
+        ("unprocessable", 2, 3, "Failed to deserialize the JSON body into the target type".into()),
+        ("unavailable", 0, 5, r#"{"error": "store: connection refused"}"#.into()),
+    ];
+    for (name, call, status, body) in answers {
+        write(
+            out,
+            "provincial_answers",
+            &format!("{name}.bin"),
+            &[&[call, status][..], body.as_bytes()].concat(),
+        );
+    }
+    // (status index in idv_answers::STATUSES, body)
+    let verdicts: [(&str, u8, &str); 5] = [
+        ("match", 0, r#"{"verdict": "match"}"#),
+        (
+            "mismatch",
+            0,
+            r#"{"verdict": "mismatch", "fields": [{"field": "name", "hint": "check the characters against the ID card"}]}"#,
+        ),
+        ("bad-request", 1, "id_number: 17 characters"),
+        ("unavailable", 3, "<html>503 Service Unavailable</html>"),
+        ("garbled", 0, r#"{"verdict": "maybe"}"#),
+    ];
+    for (name, status, body) in verdicts {
+        write(out, "idv_answers", &format!("{name}.bin"), &picked(status, body.as_bytes()));
+    }
+}
+
+/// `kit_visits`: lists of applicants and of people with a pre-made card.
+fn visit_seeds(out: &Path, root: &Path) {
+    let adult = applicant_file(root, "adult.json");
+    let minor = applicant_file(root, "minor.json");
+    let lists = [
+        ("applicants.json", format!(r#"[{{"applicant": {adult}}}, {{"applicant": {minor}}}]"#)),
+        (
+            "premade.json",
+            r#"[{"ssn": "110105194912310037", "name": "李四", "premade_card": "B00000027"}]"#.to_string(),
+        ),
+        (
+            "mixed.json",
+            format!(
+                r#"[{{"applicant": {adult}, "premade_card": "B00000019"}}, {{"ssn": "110105194912310037", "name": "李四", "premade_card": "B00000027"}}]"#
+            ),
+        ),
+        (
+            "twice.json",
+            format!(
+                r#"[{{"applicant": {adult}}}, {{"ssn": "11010519491231002X", "name": "张三", "premade_card": "B00000019"}}]"#
+            ),
+        ),
+        (
+            "refused.json",
+            format!(
+                r#"[{{"applicant": {}}}, {{"ssn": "110105194912310037", "name": "李四"}}]"#,
+                applicant_file(root, "bad_id.json")
+            ),
+        ),
+        ("empty.json", "[]".to_string()),
+    ];
+    for (name, text) in lists {
+        write(out, "kit_visits", name, text.as_bytes());
+    }
 }

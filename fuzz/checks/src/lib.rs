@@ -1,10 +1,90 @@
-//! Helpers shared by the fuzz targets: a card whose answers come from the fuzzer's bytes,
-//! and the firmware profiles of the repository.
+//! What must hold of each parser of bytes from outside the station: one module per cargo-fuzz
+//! target of `fuzz/`, whose `check` is the whole body of the target. The targets call these
+//! checks under libFuzzer (nightly, AddressSanitizer); this crate's test replays every file
+//! of `fuzz/corpus/<target>/` through the same checks on the stable toolchain, as part of the
+//! workspace's tests, so the seeds and the inputs kept from findings stay regression tests.
+//!
+//! The crate is a member of the station's workspace (its dependencies are the workspace's,
+//! built once); `fuzz/` is a workspace of its own that depends on it by path.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
 use card_transport::{Capabilities, CardTransaction, TransportError};
+
+pub mod apdu_command;
+pub mod apdu_response;
+pub mod apdu_transmit;
+pub mod applicant_json;
+pub mod ber_tlv;
+pub mod daemon_api;
+pub mod daemon_requests;
+pub mod emv_dp;
+pub mod emv_terminal;
+pub mod emv_tlv;
+pub mod evolis_replies;
+pub mod evolis_requests;
+pub mod face_photo;
+pub mod face_template;
+pub mod gp_init_update;
+pub mod idv_answers;
+pub mod kit_visits;
+pub mod photo_input;
+pub mod profile_toml;
+pub mod provincial_answers;
+pub mod provincial_requests;
+pub mod roster_csv;
+pub mod roster_xlsx;
+pub mod ssse_read_card;
+pub mod ssse_records;
+pub mod station_toml;
+#[cfg(feature = "sim")]
+pub mod vpcd_frames;
+
+/// A target's check: panics when something that must hold of the parser does not.
+pub type Check = fn(&[u8]);
+
+/// Every target by name (the name of its file in `fuzz/fuzz_targets/` and of its corpus in
+/// `fuzz/corpus/`), with its check. `vpcd_frames` needs the simulator (feature `sim`).
+pub const TARGETS: &[(&str, Check)] = &[
+    ("apdu_command", apdu_command::check),
+    ("apdu_response", apdu_response::check),
+    ("apdu_transmit", apdu_transmit::check),
+    ("applicant_json", applicant_json::check),
+    ("ber_tlv", ber_tlv::check),
+    ("daemon_api", daemon_api::check),
+    ("daemon_requests", daemon_requests::check),
+    ("emv_dp", emv_dp::check),
+    ("emv_terminal", emv_terminal::check),
+    ("emv_tlv", emv_tlv::check),
+    ("evolis_replies", evolis_replies::check),
+    ("evolis_requests", evolis_requests::check),
+    ("face_photo", face_photo::check),
+    ("face_template", face_template::check),
+    ("gp_init_update", gp_init_update::check),
+    ("idv_answers", idv_answers::check),
+    ("kit_visits", kit_visits::check),
+    ("photo_input", photo_input::check),
+    ("profile_toml", profile_toml::check),
+    ("provincial_answers", provincial_answers::check),
+    ("provincial_requests", provincial_requests::check),
+    ("roster_csv", roster_csv::check),
+    ("roster_xlsx", roster_xlsx::check),
+    ("ssse_read_card", ssse_read_card::check),
+    ("ssse_records", ssse_records::check),
+    ("station_toml", station_toml::check),
+    #[cfg(feature = "sim")]
+    ("vpcd_frames", vpcd_frames::check),
+];
+
+/// The day the checks validate applicants for (fixed, so a replay judges as the run did).
+pub fn today() -> applicant::Date {
+    applicant::Date::new(2026, 12, 4).expect("date")
+}
+
+/// The largest photo file the station reads ([`station::faces::MAX_PHOTO_BYTES`]): the photo
+/// targets skip larger inputs.
+pub const MAX_PHOTO_BYTES: usize = station::faces::MAX_PHOTO_BYTES as usize;
 
 /// A card that answers each APDU with the next answer cut from the fuzzer's input: a length
 /// byte, then that many bytes (fewer at the end of the input). When the input is used up the
@@ -61,9 +141,14 @@ impl CardTransaction for ScriptedCard<'_> {
     }
 }
 
+/// The repository's root (this crate is `fuzz/checks`).
+pub fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
+}
+
 /// A firmware profile of the repository (`firmware-profiles/NAME`).
 pub fn profile_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../firmware-profiles").join(name)
+    repo_path("firmware-profiles").join(name)
 }
 
 /// Reads `data` as a roster of the format extension `ext` names, as `station compare` reads
@@ -77,11 +162,7 @@ pub fn roster_case(data: &[u8], ext: &str) {
     if format == Format::Xlsx {
         let_roster_catch_calamine_panics();
     }
-    let rules = Rules {
-        today: applicant::Date::new(2026, 12, 4).expect("date"),
-        default_kind: Kind::Existing,
-        strict: false,
-    };
+    let rules = Rules { today: today(), default_kind: Kind::Existing, strict: false };
     match read_bytes(data, format, None) {
         Ok(rows) => {
             let mut last = 1;
@@ -145,4 +226,9 @@ pub fn validate(a: &applicant::Applicant, today: applicant::Date) {
             assert!(!errors.to_string().is_empty());
         }
     }
+}
+
+/// Whether `needle` occurs in `hay` (the empty slice occurs everywhere).
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }

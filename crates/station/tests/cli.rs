@@ -1,0 +1,128 @@
+//! The command line's conventions, through the binary and without any device: the version
+//! with its git revision, the exit codes of the table in `station::exit`, shell completions
+//! and manual pages for the package, and plain output (no carriage return, no escape
+//! sequence) where stderr is not a terminal, as under journald.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use station::exit;
+
+const STATION: &str = env!("CARGO_BIN_EXE_station");
+
+fn station(args: &[&str]) -> Output {
+    Command::new(STATION)
+        .args(args)
+        .env_remove("STATION_CONFIG")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("station runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_version_names_the_git_revision_it_was_built_from() {
+    let out = station(&["--version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rest =
+        text.trim_end().strip_prefix(concat!("station ", env!("CARGO_PKG_VERSION"), " (")).expect(&text);
+    let revision = rest.strip_suffix(')').expect(&text);
+    if revision == "unknown" {
+        return; // built outside a git checkout
+    }
+    assert!(revision.len() >= 7 && revision.chars().all(|c| c.is_ascii_hexdigit()), "{text}");
+    // A commit of this repository (HEAD may have moved on since the build).
+    let known = Command::new("git")
+        .args(["cat-file", "-e", &format!("{revision}^{{commit}}")])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status();
+    if let Ok(status) = known {
+        assert!(status.success(), "{revision} is no commit here");
+    }
+}
+
+#[test]
+fn exit_codes_follow_the_documented_table() {
+    // Help and version are not errors; the table is in the help.
+    let out = station(&["--help"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::SUCCESS)));
+    assert!(stdout(&out).contains(exit::HELP), "{}", stdout(&out));
+    // A usage error is clap's 2, and nothing else is.
+    let out = station(&["--no-such-option"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)), "{}", stderr(&out));
+    let out = station(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)), "{}", stderr(&out));
+    // A doctor that cannot issue (here: no configuration at all) is 4, not clap's 2.
+    let out = station(&["doctor"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::DOCTOR_CANNOT_ISSUE)), "{}", stdout(&out));
+    assert!(stdout(&out).contains("[FAIL] profiles: no configuration given"), "{}", stdout(&out));
+    let out = station(&["doctor", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["exit_code"], u64::from(exit::DOCTOR_CANNOT_ISSUE));
+    assert_eq!(out.status.code(), Some(i32::from(exit::DOCTOR_CANNOT_ISSUE)));
+}
+
+/// A port on loopback where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn a_failure_is_1_with_plain_logs_off_a_terminal() {
+    let applicant = concat!(env!("CARGO_MANIFEST_DIR"), "/../applicant/testdata/adult.json");
+    let api = format!("http://127.0.0.1:{}", closed_port());
+    let out = Command::new(STATION)
+        .args(["issue", "--applicant", applicant, "--api", &api, "--password", "x"])
+        .env("STATION_LOG", "trace")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("station issue");
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(i32::from(exit::FAILURE)), "{text}");
+    assert!(text.contains("error: no station at"), "{text}");
+    // The HTTP client's trace lines are there, as plain text: stderr is a pipe here.
+    assert!(text.contains("TRACE") || text.contains("DEBUG"), "{text}");
+    assert!(!text.contains('\x1b') && !text.contains('\r'), "escape sequences in a pipe: {text:?}");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = station(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for word in ["station", "doctor", "issue", "completions"] {
+            assert!(script.contains(word), "{shell}: no {word} in\n{script}");
+        }
+    }
+    let bash = stdout(&station(&["completions", "bash"]));
+    assert!(bash.contains("complete -F _station"), "{bash}");
+}
+
+#[test]
+fn manual_pages_for_the_command_and_each_subcommand() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let man = dir.path().join("man1");
+    let out = station(&["man", man.to_str().expect("UTF-8 path")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = |name: &str| {
+        std::fs::read_to_string(Path::new(&man).join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let main = page("station.1");
+    assert!(main.contains(".TH station 1"), "{main}");
+    assert!(main.contains(env!("CARGO_PKG_VERSION")), "the version is in the page: {main}");
+    assert!(main.contains("Exit status"), "the exit codes are in the page: {main}");
+    for sub in ["station-issue.1", "station-batch.1", "station-doctor.1", "station-card-read.1"] {
+        assert!(page(sub).contains(".SH NAME"), "{sub}");
+    }
+    assert!(page("station-doctor.1").contains("3 with warnings"), "the doctor's codes");
+}

@@ -1,0 +1,154 @@
+//! The provincial service's request bodies (`provincial::server`: every `POST /v1/...` takes
+//! an `archive` request type through axum's `Json` extractor), then the checks the service
+//! makes of a request before its store acts. The first byte picks the route.
+//!
+//! What must hold: a refused body is a 4xx with a message; a body that is taken reads back the
+//! same after the station's client writes it (`decode(encode(x)) == x`: the client and the
+//! service speak one type); a request the service's own checks pass satisfies what they
+//! promise (an 18-character person key, a supervisor and evidence for a death, a note for a
+//! settled conflict), and they refuse with `BadRequest` only; a release that does not say
+//! where its card is keeps the number out of circulation; a stop that names no end only stops.
+
+use std::fmt::Debug;
+
+use archive::{kit, ArchiveError, CardEnd, CardFate, CardStatus};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The routes with a body, in the service's order.
+const ROUTES: [&str; 12] = [
+    "/v1/lookup",
+    "/v1/claim",
+    "/v1/commit",
+    "/v1/release",
+    "/v1/renew",
+    "/v1/deceased/correct",
+    "/v1/stop",
+    "/v1/deceased",
+    "/v1/kit/checkout",
+    "/v1/kit/record",
+    "/v1/kit/checkin",
+    "/v1/kit/conflicts/resolve",
+];
+
+/// The target's check of one input.
+pub fn check(data: &[u8]) {
+    let Some((&pick, body)) = data.split_first() else { return };
+    let route = ROUTES[usize::from(pick) % ROUTES.len()];
+    match route {
+        "/v1/lookup" => {
+            if let Some(q) = taken::<archive::LookupRequest>(route, body) {
+                person_key(&q.ssn, archive::check_person(&q.ssn));
+            }
+        }
+        "/v1/claim" => {
+            if let Some(q) = taken::<archive::ClaimRequest>(route, body) {
+                person_key(&q.ssn, archive::check_person(&q.ssn));
+            }
+        }
+        "/v1/commit" => drop(taken::<archive::CommitRequest>(route, body)),
+        "/v1/release" => {
+            if let Some(q) = taken::<archive::ReleaseRequest>(route, body) {
+                if !has_key(body, "card", 3) {
+                    assert_eq!(q.card, CardFate::Unknown, "a release that does not say where its card is");
+                }
+                assert_eq!(q.card.accounted_for(), q.card != CardFate::Unknown);
+            }
+        }
+        "/v1/renew" => drop(taken::<archive::RenewRequest>(route, body)),
+        "/v1/deceased/correct" => {
+            if let Some(q) = taken::<archive::CorrectDeceasedRequest>(route, body) {
+                let checked = q.check();
+                person_key(&q.ssn, archive::check_person(&q.ssn));
+                if checked.is_ok() {
+                    assert!(q.ssn.len() == 18 && !q.supervisor.trim().is_empty());
+                    assert!(q.reason.trim().chars().count() >= 4);
+                }
+                bad_request(checked);
+            }
+        }
+        "/v1/stop" => {
+            if let Some(q) = taken::<archive::StopRequest>(route, body) {
+                if !has_key(body, "end", 3) {
+                    assert_eq!(q.end, CardEnd::Stopped, "a stop that names no end only stops");
+                }
+                assert!(!CardStatus::from(q.end).is_live(), "a stopped card is no longer live");
+            }
+        }
+        "/v1/deceased" => {
+            if let Some(q) = taken::<archive::DeceasedRequest>(route, body) {
+                let checked = q.check();
+                if checked.is_ok() {
+                    assert!(q.ssn.len() == 18 && !q.supervisor.trim().is_empty());
+                    assert!(q.evidence.trim().chars().count() >= 4);
+                }
+                bad_request(checked);
+            }
+        }
+        "/v1/kit/checkout" => drop(taken::<kit::CheckoutRequest>(route, body)),
+        "/v1/kit/record" => {
+            if let Some(r) = taken::<kit::KitRecord>(route, body) {
+                let ssn = serde_json::to_value(&r.event).expect("an event")["ssn"].clone();
+                assert_eq!(Some(r.event.ssn()), ssn.as_str(), "the event's person");
+            }
+        }
+        "/v1/kit/checkin" => drop(taken::<kit::CheckinRequest>(route, body)),
+        _ => {
+            if let Some(q) = taken::<kit::ResolveRequest>(route, body) {
+                let checked = q.check();
+                if checked.is_ok() {
+                    assert!(!q.resolved_by.trim().is_empty() && q.note.trim().chars().count() >= 4);
+                }
+                bad_request(checked);
+            }
+        }
+    }
+}
+
+/// The body through the service's extractor; what it takes, the client's writing of it gives
+/// back.
+fn taken<T: DeserializeOwned + Serialize + PartialEq + Debug>(route: &str, body: &[u8]) -> Option<T> {
+    match Json::<T>::from_bytes(body) {
+        Ok(Json(q)) => {
+            let written = serde_json::to_vec(&q).expect("a request serialises");
+            let Json(again) =
+                Json::<T>::from_bytes(&written).expect("what the client writes, the service takes");
+            assert_eq!(again, q, "{route}: decode(encode(x)) == x");
+            Some(q)
+        }
+        Err(rejection) => {
+            // The service's routes document 400 for a malformed request; axum answers a body
+            // of the wrong shape (valid JSON) with 422, which the client reads as
+            // "unavailable" (see fuzz/README.md, findings).
+            let status = rejection.status().as_u16();
+            assert!(matches!(status, 400 | 422), "{route}: a refused body is a 400 or 422, not {status}");
+            assert!(!rejection.body_text().is_empty());
+            None
+        }
+    }
+}
+
+/// Whether the body gives the field `key`, the type's field number `position`: by name in an
+/// object, by position in an array (serde takes a struct as either).
+fn has_key(body: &[u8], key: &str, position: usize) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => map.contains_key(key),
+        Ok(serde_json::Value::Array(items)) => items.len() > position,
+        _ => false,
+    }
+}
+
+/// The archive's person key: 18 characters, refused as a bad request otherwise.
+fn person_key(ssn: &str, checked: Result<(), ArchiveError>) {
+    assert_eq!(checked.is_ok(), ssn.len() == 18, "{} bytes", ssn.len());
+    bad_request(checked);
+}
+
+/// The service's own checks refuse with `BadRequest` (a 400 the client shows as such).
+fn bad_request(checked: Result<(), ArchiveError>) {
+    if let Err(e) = checked {
+        assert!(matches!(e, ArchiveError::BadRequest(_)), "{e:?}");
+        assert!(!e.is_retryable() && !e.to_string().is_empty());
+    }
+}
