@@ -13,6 +13,9 @@ use crate::auth::{hash_password, random_bytes, Account, Role};
 /// every account has chosen its own.
 pub const INITIAL_PASSWORDS: &str = "initial-passwords.txt";
 
+/// The longest any time setting may be, in minutes (a week).
+pub const MAX_MINUTES: u64 = 7 * 24 * 60;
+
 /// The configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +94,22 @@ impl Config {
         let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
             ConfigError::Invalid { path: path.into(), message: e.to_string() }
         })?;
+        // Minutes become seconds and instants: an absurd number would overflow (and a wrapped
+        // lock-out would last seconds). A week bounds every one of them.
+        for (field, minutes) in [
+            ("session_minutes", config.session_minutes),
+            ("idle_minutes", config.idle_minutes),
+            ("[login] address_lock_minutes", config.login.address_lock_minutes),
+            ("[login] window_minutes", config.login.window_minutes),
+            ("[login] max_delay_seconds / 60", config.login.max_delay_seconds / 60),
+        ] {
+            if minutes > MAX_MINUTES {
+                return Err(ConfigError::Invalid {
+                    path: path.into(),
+                    message: format!("{field} = {minutes}: at most {MAX_MINUTES} (a week)"),
+                });
+            }
+        }
         if config.operators.is_empty() {
             return Err(ConfigError::Invalid {
                 path: path.into(),
@@ -222,5 +241,25 @@ mod tests {
         assert!(e.to_string().contains("no [[operator]]"), "{e}");
         std::fs::write(&path, "station = \"S1\"\ndata_dir = \"/tmp/x\"\nlisten = 5\n").expect("write");
         assert!(Config::load(&path).is_err());
+    }
+
+    #[test]
+    fn time_settings_beyond_a_week_are_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.toml");
+        let account = "[[operator]]\nname = \"op\"\nrole = \"operator\"\npassword_hash = \"x\"\n";
+        for (top, table, field) in [
+            ("idle_minutes = 9223372036854775807\n", "", "idle_minutes"),
+            ("session_minutes = 20000\n", "", "session_minutes"),
+            ("", "[login]\naddress_lock_minutes = 307445734561825861\n", "address_lock_minutes"),
+        ] {
+            let text = format!("station = \"S1\"\ndata_dir = \"/tmp/x\"\n{top}{account}{table}");
+            std::fs::write(&path, text).expect("write");
+            let e = Config::load(&path).expect_err(field).to_string();
+            assert!(e.contains(field) && e.contains("a week"), "{e}");
+        }
+        let fine = format!("station = \"S1\"\ndata_dir = \"/tmp/x\"\nidle_minutes = 30\n{account}");
+        std::fs::write(&path, fine).expect("write");
+        assert_eq!(Config::load(&path).expect("a half hour").idle_minutes, 30);
     }
 }

@@ -60,7 +60,7 @@ impl Client {
 }
 
 /// The service's answer from its status and body: 200 with the result, 409 with the
-/// [`Refusal`], 400 a malformed request ([`ArchiveError::BadRequest`] with the service's
+/// [`Refusal`], 400 or 422 a malformed request ([`ArchiveError::BadRequest`] with the service's
 /// message), anything else [`ArchiveError::Unavailable`]; a body that is not what its status
 /// promises is [`ArchiveError::Store`].
 pub fn read_answer<T: DeserializeOwned>(status: reqwest::StatusCode, text: &str) -> Result<T, ArchiveError> {
@@ -76,7 +76,9 @@ pub fn read_answer<T: DeserializeOwned>(status: reqwest::StatusCode, text: &str)
             serde_json::from_str::<Refusal>(text)
                 .map_err(|e| ArchiveError::Store(format!("refusal: {e}")))?,
         )),
-        400 => Err(ArchiveError::BadRequest(message())),
+        // 422: the service's JSON extractor refuses a body of the wrong shape (a field missing or
+        // mistyped): as malformed as a 400, never worth retrying.
+        400 | 422 => Err(ArchiveError::BadRequest(message())),
         _ => Err(ArchiveError::Unavailable(format!("HTTP {status}: {}", message()))),
     }
 }
