@@ -316,8 +316,9 @@ pub mod fuzzing {
     }
 
     /// The routes with a JSON body, as [`body`] names them.
-    pub const BODIES: [&str; 11] = [
+    pub const BODIES: [&str; 12] = [
         "POST /api/session",
+        "POST /api/session/password",
         "POST /api/jobs",
         "POST /api/validate",
         "POST /api/cards/{card}/handover",
@@ -344,6 +345,10 @@ pub mod fuzzing {
                     required("password", json!(password)),
                     optional("bearer", json!(bearer), json!(false)),
                 ])
+            }),
+            "POST /api/session/password" => Json::<super::NewPassword>::from_bytes(bytes).map(|Json(q)| {
+                let super::NewPassword { current, new } = q;
+                lenient(vec![required("current", json!(current)), required("new", json!(new))])
             }),
             "POST /api/jobs" => Json::<super::IssueBody>::from_bytes(bytes).map(|Json(q)| {
                 let super::IssueBody { applicant, reissue_of } = q;

@@ -1,15 +1,16 @@
 //! Every request body and query of the daemon's HTTP API through the extractor its handler
 //! uses (`daemon::api::fuzzing`: axum's `Json::from_bytes` and `Query::try_from_uri`), the
 //! numeric path parameters as axum parses them, then what the handlers do with the values
-//! before they act. The first byte picks the route; the rest is the body, the query string or
-//! the path segment.
+//! before they act. The first byte picks the route ([`routes`]); the rest is the body, the
+//! query string or the path segment. (The photo upload's body, a picture's bytes, is the
+//! `photo_input` target's: `decode_frame` and `process`, as the handler judges it.)
 //!
 //! What must hold: a refused request is a 4xx with a message; an accepted one hands the
 //! handler exactly the request's fields (the default where a field was left out, no unknown
-//! key through a strict type); a job is only ever an applicant the steps accept, and a refused
-//! form says why field by field without echoing a whole ID number; an ID number the death
-//! routes accept is the archive's person key; the dormant-card query answers for any number
-//! of days.
+//! key through a strict type); a new password is only one the rules allow; a job is only ever
+//! an applicant the steps accept, and a refused form says why field by field without echoing
+//! a whole ID number; an ID number the death routes accept is the archive's person key, shown
+//! masked; the dormant-card query answers for any number of days.
 
 use std::sync::OnceLock;
 
@@ -21,16 +22,29 @@ use daemon::api::fuzzing::{self, Field, Fields, BODIES, QUERIES};
 use serde_json::Value;
 
 /// The numeric path parameters (`Path<i64>`).
-const NUMERIC_PATHS: [&str; 2] = ["GET /api/jobs/{id}", "GET /api/jobs/{id}/face"];
+pub const NUMERIC_PATHS: [&str; 3] =
+    ["GET /api/jobs/{id}", "GET /api/jobs/{id}/face", "GET /api/requests/{id}"];
+
+/// The routes in the order the first byte picks them: the bodies, the queries, the numeric
+/// paths.
+pub fn routes() -> Vec<&'static str> {
+    BODIES.iter().chain(&QUERIES).chain(&NUMERIC_PATHS).copied().collect()
+}
+
+/// An input of `route` (for the seeds): its pick byte, then `rest`.
+pub fn input(route: &str, rest: &[u8]) -> Vec<u8> {
+    let pick = routes().iter().position(|r| *r == route).expect("a route of the API");
+    [&[pick as u8][..], rest].concat()
+}
 
 /// The target's check of one input.
 pub fn check(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else { return };
-    let routes = BODIES.len() + QUERIES.len() + NUMERIC_PATHS.len();
-    let pick = usize::from(pick) % routes;
-    if let Some(route) = BODIES.get(pick) {
+    let routes = routes();
+    let route = routes[usize::from(pick) % routes.len()];
+    if BODIES.contains(&route) {
         body(route, rest);
-    } else if let Some(route) = QUERIES.get(pick - BODIES.len()) {
+    } else if QUERIES.contains(&route) {
         query(route, rest);
     } else {
         numeric_path(rest);
@@ -59,6 +73,7 @@ fn body(route: &str, bytes: &[u8]) {
         &fields.fields.iter().find(|f| f.name == name).expect("the route's field").value
     };
     match route {
+        "POST /api/session/password" => password(text(value("current")), text(value("new"))),
         "POST /api/jobs" => job(value("applicant").clone()),
         "POST /api/validate" => form(value("").clone()),
         "POST /api/persons/deceased" | "POST /api/persons/deceased/correct" => {
@@ -125,6 +140,25 @@ fn as_sent(route: &str, fields: &Fields, sent: &Value) {
 
 fn text(v: &Value) -> &str {
     v.as_str().expect("a string field")
+}
+
+/// `POST /api/session/password`: a password the station takes has the length it asks for, is
+/// new, does not hold the operator's name and has at least four different characters.
+fn password(current: &str, new: &str) {
+    let name = "Op-1";
+    match daemon::login::password_problem(name, current, new) {
+        None => {
+            let chars = new.chars().count();
+            assert!(
+                (daemon::login::MIN_PASSWORD_CHARS..=daemon::login::MAX_PASSWORD_CHARS).contains(&chars),
+                "a password of {chars} characters taken"
+            );
+            assert_ne!(new, current, "the password given was taken again");
+            assert!(!new.to_lowercase().contains("op-1"), "a password with the operator's name taken");
+            assert!(new.chars().collect::<std::collections::BTreeSet<_>>().len() >= 4);
+        }
+        Some(why) => assert!(!why.is_empty()),
+    }
 }
 
 /// `POST /api/jobs`: the applicant becomes a job only if the steps will accept it.

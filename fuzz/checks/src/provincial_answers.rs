@@ -4,7 +4,8 @@
 //! body, decoded as the client decodes it (UTF-8, lossily).
 //!
 //! What must hold: only a 200 is a result, and it is the body's; a 409 is the refusal the
-//! body names; a 400 is a bad request with the service's message; anything else is
+//! body names; a 400 or 422 (a body of the wrong shape) is a bad request with the service's
+//! message, never retried; anything else is
 //! "unavailable" (retried with the same request id), saying the status; a body that is not
 //! what its status promises is a store error, not a result; only "unavailable" is retried.
 
@@ -58,13 +59,13 @@ fn answer<T: DeserializeOwned + Serialize + PartialEq + Debug>(status: StatusCod
             assert!(m.starts_with("refusal: "), "{m}");
             assert!(serde_json::from_str::<Refusal>(text).is_err(), "a refusal read as a store error");
         }
-        (400, Err(ArchiveError::BadRequest(m))) => {
+        (400 | 422, Err(ArchiveError::BadRequest(m))) => {
             let error = serde_json::from_str::<serde_json::Value>(text)
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
             assert_eq!(m, error.as_deref().unwrap_or(text), "the service's message");
         }
-        (code, Err(ArchiveError::Unavailable(m))) if !matches!(code, 200 | 400 | 409) => {
+        (code, Err(ArchiveError::Unavailable(m))) if !matches!(code, 200 | 400 | 409 | 422) => {
             assert!(m.starts_with(&format!("HTTP {status}")), "{m}");
         }
         (code, other) => panic!("HTTP {code} read as {other:?}"),

@@ -119,8 +119,8 @@ fn taken<T: DeserializeOwned + Serialize + PartialEq + Debug>(route: &str, body:
         }
         Err(rejection) => {
             // The service's routes document 400 for a malformed request; axum answers a body
-            // of the wrong shape (valid JSON) with 422, which the client reads as
-            // "unavailable" (see fuzz/README.md, findings).
+            // of the wrong shape (valid JSON) with 422, which the client reads as a bad request
+            // too, never retried (see fuzz/README.md, findings).
             let status = rejection.status().as_u16();
             assert!(matches!(status, 400 | 422), "{route}: a refused body is a 400 or 422, not {status}");
             assert!(!rejection.body_text().is_empty());

@@ -15,7 +15,7 @@ use emv_cps::{
     build_test_dp, personalise, run_terminal, test_transport_key, Interface, IssuerKeys, PersoParams,
     TerminalParams, TestCard,
 };
-use fuzz_checks::profile_path;
+use fuzz_checks::{daemon_requests, profile_path};
 use secure_channel::{
     CardSession, HostHandshake, HostParams, KeySet, Scheme, SecretKey, SecurityLevel, SoftwareKeys,
 };
@@ -361,38 +361,52 @@ fn applicant_file(root: &Path, name: &str) -> String {
     std::fs::read_to_string(root.join("crates/applicant/testdata").join(name)).expect("applicant")
 }
 
-/// `daemon_requests`: the byte is the route's index in `daemon::api::fuzzing::BODIES`, then
-/// `QUERIES`, then the numeric path parameters.
+/// `daemon_requests`: a request of every route (`fuzz_checks::daemon_requests::routes`).
 fn daemon_seeds(out: &Path, root: &Path) {
     let adult = applicant_file(root, "adult.json");
     let minor = applicant_file(root, "minor.json");
-    let seeds: Vec<(&str, u8, String)> = vec![
-        ("login", 0, r#"{"operator": "op-1", "password": "correct horse"}"#.into()),
-        ("login-bearer", 0, r#"{"operator": "op-1", "password": "correct horse", "bearer": true}"#.into()),
-        ("issue-adult", 1, format!(r#"{{"applicant": {adult}, "reissue_of": null}}"#)),
-        ("issue-minor", 1, format!(r#"{{"applicant": {minor}}}"#)),
-        ("issue-bad-id", 1, format!(r#"{{"applicant": {}}}"#, applicant_file(root, "bad_id.json"))),
-        ("validate-adult", 2, adult.clone()),
-        ("validate-bad-fields", 2, applicant_file(root, "bad_fields.json")),
-        ("handover", 3, r#"{"delivered": true, "signer": "张三", "signature_png": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC"}"#.into()),
-        ("handover-failed", 3, r#"{"delivered": false, "reason": "nobody at home"}"#.into()),
-        ("activate", 4, r#"{"holder_present": true, "id_checked": true, "photo_jpeg": null}"#.into()),
-        ("custody", 5, r#"{"handed_over_by": "op-1", "holder_group": "敬老院", "custodian": "李四", "custodian_id": "110105194912310037", "reason": "the holder is bedridden", "valid_until": "20271231"}"#.into()),
-        ("replace", 6, r#"{"bank": "农商银行", "chosen_by": "person", "fee_fen": 0}"#.into()),
-        ("loss", 7, r#"{"request_key": "k-1", "holder_at_counter": true}"#.into()),
-        ("loss-empty", 7, "{}".into()),
-        ("deceased", 8, r#"{"id_number": "11010519491231002X", "evidence": "死亡医学证明 No. 0001", "request_key": "d-1"}"#.into()),
-        ("correct", 9, r#"{"id_number": "11010519491231002X", "reason": "the person came to the counter"}"#.into()),
-        ("resolve", 10, r#"{"note": "the card was taken back from the family"}"#.into()),
-        ("cards", 11, "status=made".into()),
-        ("cards-twice", 11, "status=made&status=issued".into()),
-        ("dormant", 12, "days=90".into()),
-        ("dormant-negative", 12, "days=-1".into()),
-        ("job", 13, "42".into()),
-        ("face", 14, "-7".into()),
+    let seeds: Vec<(&str, &str, String)> = vec![
+        ("login", "POST /api/session", r#"{"operator": "op-1", "password": "correct horse"}"#.into()),
+        ("login-bearer", "POST /api/session", r#"{"operator": "op-1", "password": "correct horse", "bearer": true}"#.into()),
+        ("password", "POST /api/session/password", r#"{"current": "given-7f3a", "new": "a longer one of mine"}"#.into()),
+        ("issue-adult", "POST /api/jobs", format!(r#"{{"applicant": {adult}, "reissue_of": null}}"#)),
+        ("issue-minor", "POST /api/jobs", format!(r#"{{"applicant": {minor}}}"#)),
+        ("issue-bad-id", "POST /api/jobs", format!(r#"{{"applicant": {}}}"#, applicant_file(root, "bad_id.json"))),
+        ("validate-adult", "POST /api/validate", adult.clone()),
+        ("validate-bad-fields", "POST /api/validate", applicant_file(root, "bad_fields.json")),
+        ("handover", "POST /api/cards/{card}/handover", r#"{"delivered": true, "signer": "张三", "signature_png": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC"}"#.into()),
+        ("handover-failed", "POST /api/cards/{card}/handover", r#"{"delivered": false, "reason": "nobody at home"}"#.into()),
+        ("activate", "POST /api/cards/{card}/activate", r#"{"holder_present": true, "id_checked": true, "photo_jpeg": null}"#.into()),
+        ("custody", "POST /api/cards/{card}/custody", r#"{"handed_over_by": "op-1", "holder_group": "敬老院", "custodian": "李四", "custodian_id": "110105194912310037", "reason": "the holder is bedridden", "valid_until": "20271231"}"#.into()),
+        ("replace", "POST /api/cards/{card}/replace", r#"{"bank": "农商银行", "chosen_by": "person", "fee_fen": 0}"#.into()),
+        ("loss", "POST /api/cards/{card}/loss", r#"{"request_key": "k-1", "holder_at_counter": true}"#.into()),
+        ("loss-empty", "POST /api/cards/{card}/loss", "{}".into()),
+        ("deceased", "POST /api/persons/deceased", r#"{"id_number": "11010519491231002X", "evidence": "死亡医学证明 No. 0001", "request_key": "d-1"}"#.into()),
+        ("correct", "POST /api/persons/deceased/correct", r#"{"id_number": "11010519491231002X", "reason": "the person came to the counter"}"#.into()),
+        ("resolve", "POST /api/kit/conflicts/{record}/resolve", r#"{"note": "the card was taken back from the family"}"#.into()),
+        ("cards", "GET /api/cards", "status=made".into()),
+        ("cards-twice", "GET /api/cards", "status=made&status=issued".into()),
+        ("dormant", "GET /api/cards/dormant", "days=90".into()),
+        ("dormant-negative", "GET /api/cards/dormant", "days=-1".into()),
+        ("job", "GET /api/jobs/{id}", "42".into()),
+        ("face", "GET /api/jobs/{id}/face", "-7".into()),
+        ("request", "GET /api/requests/{id}", "+3".into()),
     ];
-    for (name, pick, body) in seeds {
-        write(out, "daemon_requests", &format!("{name}.bin"), &picked(pick, body.as_bytes()));
+    for (name, route, body) in seeds {
+        write(
+            out,
+            "daemon_requests",
+            &format!("{name}.bin"),
+            &daemon_requests::input(route, body.as_bytes()),
+        );
+    }
+    // Inputs of findings (fuzz/README.md), kept with their route's byte.
+    let kept: [(&str, &str, &[u8]); 2] = [
+        ("dormant-days-overflow", "GET /api/cards/dormant", b"days=9223372036854775807"),
+        ("ignored-key-invalid-utf8", "POST /api/jobs", b"{\"applicant\": {}, \"contact\": \"\xE5\x8C\x97\x9C\"}"),
+    ];
+    for (name, route, body) in kept {
+        write(out, "daemon_requests", &format!("{name}.bin"), &daemon_requests::input(route, body));
     }
 }
 
