@@ -322,12 +322,14 @@ async function enter(r) {
     return;
   }
   $('#who').textContent = r.operator + ' · ' + r.role;
-  $('#who').hidden = false; $('#logout').hidden = false; $('#nav').hidden = false; $('#devices').hidden = false;
+  $('#who').hidden = false; $('#logout').hidden = false; $('#devices').hidden = false;
   $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
   await loadCodes();
   openEvents();
   pollDevices();
   show(r.role === 'auditor' ? 'ledger' : 'apply');
+  // The menu appears last: a choice made while the codes were loading would be overridden.
+  $('#nav').hidden = false;
 }
 
 async function changePassword(ev) {
