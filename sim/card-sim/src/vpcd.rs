@@ -205,7 +205,7 @@ fn serve(stream: TcpStream, card: &SharedCard, flags: &Flags) -> End {
             return End::CardGone;
         }
         // Re-armed before every read: Linux clears quick-ACK mode after it sends an ACK.
-        if let Err(e) = sock.set_quickack(true) {
+        if let Err(e) = sock.set_tcp_quickack(true) {
             trace!(error = %e, "TCP_QUICKACK not set");
         }
         match (&stream).read(&mut chunk) {
