@@ -15,7 +15,7 @@ use std::time::Duration;
 use archive::ProvincialArchive;
 use common::*;
 use outreach::Kit;
-use provincial::cluster::Cluster;
+use provincial::cluster::{Cluster, Durability};
 use provincial::{server, Client, Store};
 
 /// Runs `outreach-sync` with `args`, which must fail before sending anything: what it said.
@@ -83,7 +83,7 @@ fn cutting_proxy(target: SocketAddr, seed: u64) -> (SocketAddr, Arc<AtomicUsize>
 #[test]
 fn kits_on_the_provincial_service_on_postgresql() {
     let dir = tempfile::tempdir().expect("tmp");
-    let cluster = Cluster::start(&dir.path().join("pg"), free_port())
+    let cluster = Cluster::start(&dir.path().join("pg"), free_port(), Durability::TestsOnly)
         .expect("PostgreSQL starts (scripts/install-deps)");
     let pki = provincial::pki::generate(&dir.path().join("pki"), &["counter-1"]).expect("pki");
     // Each kit's short-lived certificate names the station it belongs to.

@@ -53,7 +53,8 @@ pub struct ServeArgs {
     /// PostgreSQL connection string (`host=... port=... user=... dbname=...`).
     #[arg(long, env = "PROVINCIAL_DATABASE", conflicts_with = "embedded")]
     database: Option<String>,
-    /// Run a private PostgreSQL cluster in this directory instead (one machine serves).
+    /// Run a private PostgreSQL cluster in this directory instead (one machine serves): durable,
+    /// stopped with the service; one left there by an earlier start is stopped first.
     #[arg(long)]
     embedded: Option<PathBuf>,
     /// Port of the embedded cluster.
@@ -140,15 +141,41 @@ fn certs(a: CertsArgs) -> Result<()> {
     Ok(())
 }
 
+/// Serves until SIGTERM or SIGINT. An embedded cluster is durable and the service's own: it is
+/// stopped (fast shutdown) on either signal and on any error, and dies with the process even
+/// when that is killed (see `provincial::cluster`); a start stops one left in DIR.
 fn serve(a: ServeArgs) -> Result<()> {
-    let _cluster;
+    // Declared first, dropped last: the service and its connections end before the cluster.
+    let mut cluster: Option<provincial::cluster::Cluster> = None;
+    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    // Caught from now on, so that a signal while the cluster starts stops it too (once it runs).
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _rt = runtime.enter();
+        let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        (term, int)
+    };
     let url = match (&a.database, &a.embedded) {
         (Some(url), _) => url.clone(),
         (None, Some(dir)) => {
-            let c = provincial::cluster::Cluster::start(dir, a.embedded_port)?;
+            let c = provincial::cluster::Cluster::start(
+                dir,
+                a.embedded_port,
+                provincial::cluster::Durability::Durable,
+            )
+            .with_context(|| format!("embedded PostgreSQL in {}", dir.display()))?;
+            if let Some(found) = c.left_behind() {
+                eprintln!("{}: {found}", dir.display());
+            }
+            eprintln!(
+                "embedded PostgreSQL (pid {}) in {} on 127.0.0.1:{}, durable (fsync on)",
+                c.pid().map_or_else(|| "?".to_string(), |p| p.to_string()),
+                dir.display(),
+                a.embedded_port
+            );
             let url = c.url();
-            eprintln!("embedded PostgreSQL pid {:?} in {}", c.pid(), dir.display());
-            _cluster = c;
+            cluster = Some(c);
             url
         }
         (None, None) => anyhow::bail!("give --database URL or --embedded DIR"),
@@ -158,7 +185,6 @@ fn serve(a: ServeArgs) -> Result<()> {
         tracing::warn!(key = %paths.ca_key().display(), "the CA key is on the service's machine: keep it offline");
     }
     let tls = provincial::server::tls_config(&paths)?;
-    let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     runtime.block_on(async move {
         let limits = archive::Limits {
             max_lease_seconds: a.max_lease_seconds,
@@ -171,12 +197,21 @@ fn serve(a: ServeArgs) -> Result<()> {
             .with_context(|| format!("listening on {}", a.listen))?;
         let service = provincial::server::spawn(listener, tls, provincial::server::router(store))?;
         eprintln!(
-            "provincial archive on https://{} (client certificates from {}); Ctrl-C stops",
+            "provincial archive on https://{} (client certificates from {}); Ctrl-C or SIGTERM stops",
             service.addr,
             paths.ca().display()
         );
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
         service.abort();
         Ok::<(), anyhow::Error>(())
-    })
+    })?;
+    drop(runtime);
+    if let Some(mut c) = cluster.take() {
+        c.stop();
+        eprintln!("embedded PostgreSQL stopped");
+    }
+    Ok(())
 }

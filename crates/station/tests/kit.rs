@@ -127,8 +127,12 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let _one = common::serial();
     let c = Counter::start(3);
     let dir = c.dir.path();
-    let cluster = provincial::cluster::Cluster::start(&dir.join("pg"), free_port())
-        .expect("PostgreSQL starts (scripts/install-deps)");
+    let cluster = provincial::cluster::Cluster::start(
+        &dir.join("pg"),
+        free_port(),
+        provincial::cluster::Durability::TestsOnly,
+    )
+    .expect("PostgreSQL starts (scripts/install-deps)");
     let pki = provincial::pki::generate(&dir.join("pki"), &["counter-1"]).expect("pki");
     let kit_pem = provincial::pki::add_kit(&pki, "kit-1", "counter-1", 14).expect("kit certificate");
     assert_eq!(kit_pem, pki.kit("kit-1"));

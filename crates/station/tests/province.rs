@@ -107,8 +107,12 @@ impl Province {
         let dir = tempfile::tempdir().expect("tmp");
         // Its own directory: the cluster chowns it to `postgres`, who must reach it.
         let pg = tempfile::tempdir().expect("tmp");
-        let cluster = provincial::cluster::Cluster::start(pg.path(), free_port())
-            .expect("PostgreSQL starts (scripts/install-deps)");
+        let cluster = provincial::cluster::Cluster::start(
+            pg.path(),
+            free_port(),
+            provincial::cluster::Durability::TestsOnly,
+        )
+        .expect("PostgreSQL starts (scripts/install-deps)");
         let pki = dir.path().join("pki");
         let out = Command::new(STATION)
             .args(["provincial", "certs", "--out"])

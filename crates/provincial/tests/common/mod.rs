@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use provincial::cluster::Cluster;
+use provincial::cluster::{Cluster, Durability};
 use provincial::pki::PkiPaths;
 use provincial::{server, Client, Store};
 
@@ -32,7 +32,7 @@ impl Setup {
     /// The same, with `wrap` adding layers (fault injection) around the routes.
     pub fn start_with(stations: &[&str], wrap: impl FnOnce(axum::Router) -> axum::Router) -> Setup {
         let dir = tempfile::tempdir().expect("tmp");
-        let cluster = Cluster::start(&dir.path().join("pg"), free_port())
+        let cluster = Cluster::start(&dir.path().join("pg"), free_port(), Durability::TestsOnly)
             .expect("PostgreSQL starts (scripts/install-deps)");
         let pki = provincial::pki::generate(&dir.path().join("pki"), stations).expect("pki");
         let runtime =
