@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0003.sql"),
     include_str!("../migrations/local-0004.sql"),
     include_str!("../migrations/local-0005.sql"),
+    include_str!("../migrations/local-0006.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -37,6 +38,8 @@ pub enum ApplicationStatus {
     Personalised,
     /// Face printed.
     Printed,
+    /// The card is made and waits for its holder in stock (no longer open: the card is live).
+    Made,
     /// Handed over.
     Issued,
     /// Given up (see `failure`).
@@ -53,6 +56,7 @@ impl ApplicationStatus {
             ApplicationStatus::Claimed => "claimed",
             ApplicationStatus::Personalised => "personalised",
             ApplicationStatus::Printed => "printed",
+            ApplicationStatus::Made => "made",
             ApplicationStatus::Issued => "issued",
             ApplicationStatus::Failed => "failed",
             ApplicationStatus::Cancelled => "cancelled",
@@ -647,6 +651,16 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// The jobs of an application, oldest first.
+    pub fn jobs_of_application(&self, application_id: i64) -> Result<Vec<i64>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT job_id FROM jobs WHERE application_id = ?1 ORDER BY job_id")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([application_id], |r| r.get(0)).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
     /// The application's row: status and card number.
     pub fn application(&self, id: i64) -> Result<Option<(String, Option<String>)>, ArchiveError> {
         self.conn()
@@ -1036,14 +1050,58 @@ mod tests {
     #[test]
     fn migrations_wal_and_foreign_keys() {
         let (dir, a) = archive();
-        assert_eq!(a.version().expect("version"), 5);
+        assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
         let mode: String = a.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
         assert_eq!(mode, "wal");
         let e = a.open_application("11010519491231002X", "new", "{}").expect_err("no such person");
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
         drop(a);
         let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
-        assert_eq!(again.version().expect("version"), 5, "migrations run once");
+        assert_eq!(again.version().expect("version"), MIGRATIONS.len() as i64, "migrations run once");
+    }
+
+    #[test]
+    fn version_6_keeps_every_application_and_lets_a_made_card_wait_for_its_holder() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.db");
+        {
+            // A station of version 5 with a card and its story.
+            let mut conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "foreign_keys", true).expect("fk");
+            for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
+                let tx = conn.transaction().expect("tx");
+                tx.execute_batch(sql).expect("migration");
+                tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
+                tx.commit().expect("commit");
+            }
+        }
+        {
+            let a = LocalArchive {
+                conn: Mutex::new(Connection::open(&path).expect("open")),
+                station: "S1".into(),
+            };
+            a.conn().pragma_update(None, "foreign_keys", true).expect("fk");
+            person(&a);
+            let app = a.open_application("11010519491231002X", "new", "{}").expect("application");
+            a.record_card(app, "11010519491231002X", "B00000019", "id", "atr").expect("card");
+            a.create_job(app, "instant").expect("job");
+            a.append_ledger("op", Some(app), Some("B00000019"), "card.made", &serde_json::json!({}))
+                .expect("l");
+        }
+        let a = LocalArchive::open(&path, "S1").expect("migrated");
+        assert_eq!(a.version().expect("version"), 6);
+        assert_eq!(a.application(1).expect("row").map(|r| r.0), Some("open".into()), "kept with its id");
+        a.verify_ledger().expect("the ledger is untouched");
+        let fk: Vec<String> = {
+            let conn = a.conn();
+            let mut stmt = conn.prepare("PRAGMA foreign_key_check").expect("check");
+            stmt.query_map([], |r| r.get(0)).expect("rows").collect::<Result<_, _>>().expect("rows")
+        };
+        assert!(fk.is_empty(), "{fk:?}");
+        a.set_application(1, ApplicationStatus::Made, None).expect("made");
+        assert_eq!(a.open_application("11010519491231002X", "reissue", "{}").expect("no longer open"), 2);
+        let e = a.conn().execute("DELETE FROM applications WHERE application_id = 1", []).expect_err("fk");
+        assert!(e.to_string().contains("FOREIGN KEY"), "foreign keys still hold: {e}");
     }
 
     #[test]

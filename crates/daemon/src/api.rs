@@ -190,6 +190,40 @@ struct IssueBody {
     applicant: serde_json::Value,
     #[serde(default)]
     reissue_of: Option<String>,
+    /// `at-counter` (the holder is here: the job waits at the hand-over for their signature;
+    /// the default) or `later` (the card goes to stock).
+    #[serde(default)]
+    collection: Option<String>,
+    /// For `later`: the storage place (保管地点), over `[counter.stock]`.
+    #[serde(default)]
+    storage_place: Option<String>,
+    /// For `later`: the person responsible there, over `[counter.stock]`.
+    #[serde(default)]
+    keeper: Option<String>,
+}
+
+/// The job's collection from its request: at the counter unless `later`, whose storage place
+/// and keeper come from the station's settings where the request names none.
+fn collection(
+    s: &AppState,
+    operator: &str,
+    word: Option<&str>,
+    place: Option<&str>,
+    keeper: Option<&str>,
+) -> Result<issuance::Collection, ApiError> {
+    let named = place.is_some() || keeper.is_some();
+    match word {
+        None | Some("at-counter") if !named => Ok(issuance::Collection::AtCounter),
+        None | Some("at-counter") => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a storage place and keeper are for a card collected later: send collection \"later\" with them, or leave them out".into(),
+        )),
+        Some("later") => Ok(issuance::Collection::Later(s.inner.stock.storage(operator, place, keeper))),
+        Some(other) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("collection {other:?}: \"at-counter\" (the holder is here) or \"later\" (the card goes to stock)"),
+        )),
+    }
 }
 
 async fn issue(
@@ -202,10 +236,22 @@ async fn issue(
         Ok(a) => a,
         Err(verdict) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(verdict)).into_response()),
     };
+    let collection = collection(
+        &s,
+        &session.operator,
+        q.collection.as_deref(),
+        q.storage_place.as_deref(),
+        q.keeper.as_deref(),
+    )?;
     // Kept before the answer: a crash after the 202 loses no request (it runs at the next
     // start, or ends with its reason).
-    let request =
-        JobRequest { request_id: 0, operator: session.operator.clone(), applicant, reissue_of: q.reissue_of };
+    let request = JobRequest {
+        request_id: 0,
+        operator: session.operator.clone(),
+        applicant,
+        reissue_of: q.reissue_of,
+        collection,
+    };
     let stored = serde_json::to_string(&request.stored())
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let id = s
@@ -316,7 +362,7 @@ pub mod fuzzing {
     }
 
     /// The routes with a JSON body, as [`body`] names them.
-    pub const BODIES: [&str; 12] = [
+    pub const BODIES: [&str; 13] = [
         "POST /api/session",
         "POST /api/session/password",
         "POST /api/jobs",
@@ -329,6 +375,7 @@ pub mod fuzzing {
         "POST /api/persons/deceased",
         "POST /api/persons/deceased/correct",
         "POST /api/kit/conflicts/{record}/resolve",
+        "POST /api/cards/{card}/stock",
     ];
 
     /// The routes with a query, as [`query`] names them.
@@ -351,10 +398,13 @@ pub mod fuzzing {
                 lenient(vec![required("current", json!(current)), required("new", json!(new))])
             }),
             "POST /api/jobs" => Json::<super::IssueBody>::from_bytes(bytes).map(|Json(q)| {
-                let super::IssueBody { applicant, reissue_of } = q;
+                let super::IssueBody { applicant, reissue_of, collection, storage_place, keeper } = q;
                 lenient(vec![
                     required("applicant", applicant),
                     optional("reissue_of", json!(reissue_of), json!(null)),
+                    optional("collection", json!(collection), json!(null)),
+                    optional("storage_place", json!(storage_place), json!(null)),
+                    optional("keeper", json!(keeper), json!(null)),
                 ])
             }),
             // The whole body is the form.
@@ -416,7 +466,12 @@ async fn job(
         .collect();
     // Only what the card carries openly: the state also holds the applicant's form.
     let card = issuance::JobCard::from_state(&row.state);
-    Ok(Json(serde_json::json!({"job": row.job_id, "status": row.status, "application": row.application_id,
+    // A running job whose card is out, waiting for the receiver's signature, says so.
+    let waits = issuance::awaiting_handover(&s.inner.local, id)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .is_some();
+    let status = if waits { "awaiting-handover" } else { row.status.as_str() };
+    Ok(Json(serde_json::json!({"job": row.job_id, "status": status, "application": row.application_id,
         "card_number": card.card_number, "card_id": card.card_id, "atr": card.atr,
         "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal})))
 }

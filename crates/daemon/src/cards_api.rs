@@ -14,10 +14,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use issuance::lifecycle::{self, ActivationEvidence, Channel, ChosenBy, Handover, LifecycleError};
+use issuance::{JobOutcome, Receiver, Release};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::state::{ApiError, AppState, Authed};
+use crate::worker::Event;
 
 /// The routes of the card's life.
 pub fn router() -> Router<AppState> {
@@ -26,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/cards/dormant", get(dormant))
         .route("/api/cards/{card}", get(one))
         .route("/api/cards/{card}/handover", post(handover))
+        .route("/api/cards/{card}/stock", post(to_stock))
         .route("/api/cards/{card}/activate", post(activate))
         .route("/api/cards/{card}/custody", post(custody))
         .route("/api/cards/{card}/recall", post(recall))
@@ -86,7 +89,18 @@ async fn list(
         })?),
     };
     let cards = s.local().cards(status).map_err(internal)?;
-    Ok(Json(json!({"cards": cards.iter().map(card_json).collect::<Vec<_>>()})))
+    let ledger = s.local().ledger().map_err(internal)?;
+    let rows: Vec<Value> = cards
+        .iter()
+        .map(|c| {
+            let mut row = card_json(c);
+            if c.status == CardStatus::Made {
+                row["storage"] = lifecycle::stock_place(&ledger, &c.card_number).unwrap_or(Value::Null);
+            }
+            row
+        })
+        .collect();
+    Ok(Json(json!({"cards": rows})))
 }
 
 #[derive(Deserialize)]
@@ -134,6 +148,13 @@ async fn one(
     let mut answer = card_json(&row);
     answer["history"] = Value::Array(history);
     answer["failed_handovers"] = json!(s.local().failed_handovers(&card).map_err(internal)?);
+    // Where a card waits for its holder: at the counter (its job waits at the hand-over), or in
+    // stock at a storage place.
+    if row.status == CardStatus::Made {
+        let ledger = s.local().ledger().map_err(internal)?;
+        answer["storage"] = lifecycle::stock_place(&ledger, &card).unwrap_or(Value::Null);
+        answer["waiting_job"] = json!(lifecycle::waiting_job(s.local(), &card).map_err(refused)?);
+    }
     answer["custody"] = json!(s
         .local()
         .custody_approvals(&card)
@@ -144,12 +165,17 @@ async fn one(
     Ok(Json(answer))
 }
 
-/// Decodes a base64 image and keeps it as evidence named by its SM3; returns the SM3 (hex).
-fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String, ApiError> {
-    // The card number names the file: only letters and digits, so no path can come through it.
+/// A card number names evidence files: only letters and digits, so no path comes through it.
+fn check_card_number(card: &str) -> Result<(), ApiError> {
     if card.is_empty() || card.len() > 20 || !card.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("{card:?} is not a card number")));
     }
+    Ok(())
+}
+
+/// Decodes a base64 image and keeps it as evidence named by its SM3; returns the SM3 (hex).
+fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String, ApiError> {
+    check_card_number(card)?;
     let b64 = b64.split_once(";base64,").map_or(b64, |(_, data)| data);
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
         ApiError(StatusCode::BAD_REQUEST, format!("the {kind} is not base64 ({e}): capture it again"))
@@ -170,6 +196,7 @@ fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String
 struct HandoverBody {
     /// True when the card was received; false with `reason` when nobody could take it.
     delivered: bool,
+    /// Who signed; default: the receiver's name.
     #[serde(default)]
     signer: Option<String>,
     /// The signature drawn at the counter (PNG, base64 or a data URL).
@@ -177,6 +204,87 @@ struct HandoverBody {
     signature_png: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    /// Who receives the card (RULE 4): `{"kind": "holder", "id_number": ...}` with the number
+    /// on the ID document checked, or `{"kind": "custodian", "name": ..., "id_number": ...}`
+    /// with a current approval; read by [`receiver_of`].
+    #[serde(default)]
+    receiver: Option<Value>,
+}
+
+/// The receiver a hand-over names, or the 422 that says how to name one.
+fn receiver_of(v: Option<Value>) -> Result<Receiver, ApiError> {
+    let how =
+        "rule 4: say who receives the card: {\"kind\": \"holder\", \"id_number\": the number on the ID \
+               document you checked} or {\"kind\": \"custodian\", \"name\": ..., \"id_number\": ...} with a \
+               recorded approval";
+    let v = v.ok_or_else(|| ApiError(StatusCode::UNPROCESSABLE_ENTITY, how.into()))?;
+    // The parser's words could quote the value, an ID number: the refusal says only the form.
+    serde_json::from_value(v).map_err(|_| {
+        ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{how} (the receiver given is not of that form)"))
+    })
+}
+
+/// The name a receiver signs under when the operator typed none: the holder's on record, or
+/// the custodian's.
+fn receiver_name(s: &AppState, card: &str, receiver: &Receiver) -> Result<String, ApiError> {
+    Ok(match receiver {
+        Receiver::Holder { .. } => {
+            s.local().card(card).map_err(internal)?.map(|c| c.name).unwrap_or_default()
+        }
+        Receiver::Custodian { name, .. } => name.trim().to_string(),
+    })
+}
+
+/// Releases the card of a job waiting at its hand-over (the API's side of the job: its journal
+/// lines go to the event stream and the runner's watcher), ends the request that asked for it
+/// and tells the page.
+async fn release_job(
+    s: &AppState,
+    operator: &str,
+    job: i64,
+    release: Release,
+) -> Result<JobOutcome, ApiError> {
+    let (local, events, watch) = (s.local().clone(), s.inner.events.clone(), s.inner.journal_watch.clone());
+    let (operator, step_events) = (operator.to_string(), events.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut progress = move |j: i64, step: issuance::Step, phase: issuance::Phase| {
+            let word = if phase == issuance::Phase::Begin { "begin" } else { "done" };
+            let _ = step_events.send(Event::Step {
+                request_id: None,
+                job: j,
+                step: step.name().into(),
+                phase: word.into(),
+            });
+            if let Some(watch) = &watch {
+                watch(j, step, phase);
+            }
+        };
+        let outcome = issuance::release_at_counter(&local, Some(&mut progress), &operator, job, release)?;
+        let (status, card) = match &outcome {
+            JobOutcome::Stocked { card_number, .. } => ("stocked", card_number.clone()),
+            JobOutcome::Issued { card_number, .. } => ("issued", card_number.clone()),
+            other => ("error", format!("{other:?}")),
+        };
+        if let Err(e) = local.job_request_ended(job, status, &card) {
+            tracing::error!(job, error = %e, "the request of the job was not ended");
+        }
+        Ok::<_, issuance::IssueError>((outcome, status, card))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| match e {
+        issuance::IssueError::Job { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
+        other => internal(other),
+    })?;
+    let (outcome, status, card) = outcome;
+    let _ = events.send(Event::Finished {
+        request_id: None,
+        job: Some(job),
+        status: status.into(),
+        detail: card,
+        action: None,
+    });
+    Ok(outcome)
 }
 
 async fn handover(
@@ -185,21 +293,83 @@ async fn handover(
     UrlPath(card): UrlPath<String>,
     Json(q): Json<HandoverBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let outcome = if q.delivered {
-        let png = q.signature_png.as_deref().ok_or_else(|| {
-            ApiError(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "rule 5: the receiver signs for the card: capture the signature".into(),
-            )
-        })?;
-        let signature_sm3 = keep_evidence(s.evidence_dir(), "signature", &card, png)?;
-        Handover::Delivered { signer: q.signer.unwrap_or_default(), signature_sm3 }
-    } else {
-        Handover::Failed { reason: q.reason.unwrap_or_default() }
+    check_card_number(&card)?;
+    let today = applicant::days::today().compact();
+    if !q.delivered {
+        let outcome = Handover::Failed { reason: q.reason.unwrap_or_default() };
+        let attempt =
+            lifecycle::handover_attempt(s.local(), &session.operator, &card, &outcome, None, &today)
+                .map_err(refused)?;
+        return Ok(Json(json!({"card_number": card, "attempt": attempt, "delivered": false})));
+    }
+    let receiver = receiver_of(q.receiver)?;
+    let png = q.signature_png.as_deref().ok_or_else(|| {
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rule 5: the receiver signs for the card: capture the signature".into(),
+        )
+    })?;
+    // RULE 4 before anything is kept: a receiver who may not take the card signs nothing.
+    let received = lifecycle::check_receiver(s.local(), &card, &receiver, &today).map_err(refused)?;
+    let signature_sm3 = keep_evidence(s.evidence_dir(), "signature", &card, png)?;
+    let signer = match q.signer.filter(|n| !n.trim().is_empty()) {
+        Some(name) => name,
+        None => receiver_name(&s, &card, &receiver)?,
     };
+    if let Some(job) = lifecycle::waiting_job(s.local(), &card).map_err(refused)? {
+        let release = Release::Delivered { signer, signature_sm3, receiver: received.clone() };
+        release_job(&s, &session.operator, job, release).await?;
+        return Ok(Json(json!({"card_number": card, "attempt": 1, "delivered": true, "job": job,
+            "receiver": received})));
+    }
+    let outcome = Handover::Delivered { signer, signature_sm3 };
     let attempt =
-        lifecycle::handover_attempt(s.local(), &session.operator, &card, &outcome).map_err(refused)?;
-    Ok(Json(json!({"card_number": card, "attempt": attempt, "delivered": q.delivered})))
+        lifecycle::handover_attempt(s.local(), &session.operator, &card, &outcome, Some(&receiver), &today)
+            .map_err(refused)?;
+    Ok(Json(json!({"card_number": card, "attempt": attempt, "delivered": true, "receiver": received})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StockBody {
+    /// Why the card is not handed over now.
+    reason: String,
+    /// The storage place; default: the station's.
+    #[serde(default)]
+    place: Option<String>,
+    /// The person responsible; default: the station's, or the operator.
+    #[serde(default)]
+    keeper: Option<String>,
+}
+
+/// A card waiting at the counter whose holder cannot take it now goes to stock, with the
+/// reason, the storage place and the person responsible.
+async fn to_stock(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+    Json(q): Json<StockBody>,
+) -> Result<Json<Value>, ApiError> {
+    if q.reason.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "say why the card is not handed over now (the holder left, could not sign, ...)".into(),
+        ));
+    }
+    let Some(job) = lifecycle::waiting_job(s.local(), &card).map_err(refused)? else {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!(
+                "card {card} does not wait at the counter for its holder: only a card just made for a holder at the \
+                 counter is parked to stock (a stock card is there already: see GET /api/cards/{card})"
+            ),
+        ));
+    };
+    let storage = s.inner.stock.storage(&session.operator, q.place.as_deref(), q.keeper.as_deref());
+    let release = Release::Stocked { storage: storage.clone(), reason: q.reason.trim().to_string() };
+    release_job(&s, &session.operator, job, release).await?;
+    Ok(Json(json!({"card_number": card, "status": "stocked", "job": job, "place": storage.place,
+        "keeper": storage.keeper})))
 }
 
 #[derive(Deserialize)]

@@ -18,19 +18,30 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
     private_dir(dir)?;
     let path = dir.join(name);
+    replace_file(&path, bytes, 0o600)?;
+    Ok(path)
+}
+
+/// Replaces `path` with `bytes` in file mode `mode`, atomically and durably (a temporary file
+/// beside it, fsync, rename, fsync of the directory), leaving the directory's own mode alone:
+/// for files in a directory the station shares with root, such as `/etc/station`.
+pub fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("a file name is needed"))?;
     let random: String = crate::auth::random_bytes(6).iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = dir.join(format!(".{name}.{random}.tmp"));
+    let tmp = dir.join(format!(".{}.{random}.tmp", name.to_string_lossy()));
     let written = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    written.map(|()| path)
+    written
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archive::local::LocalArchive;
-pub use worker::{Desk, Event, JobRequest, Runner};
+pub use worker::{Desk, Event, JobRequest, JournalWatch, Runner};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +78,7 @@ pub async fn start(
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
+    let (stock, journal_watch) = (runner.stock(), runner.journal_watch());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let requeued = worker::recover_requests(&local, &jobs)?;
     if requeued > 0 {
@@ -99,6 +100,7 @@ pub async fn start(
         config.login,
     )
     .with_province(province)
+    .with_stock(stock, journal_watch)
     .with_tls(tls.is_some())
     .with_first_passwords(config.data_dir.join(config::INITIAL_PASSWORDS));
     // Every first password was changed before a crash could remove their file.

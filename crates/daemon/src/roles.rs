@@ -47,6 +47,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/cards/dormant", ANYONE, "list dormant cards"),
     rule("GET", "/api/cards/{card}", ANYONE, "see a card"),
     rule("POST", "/api/cards/{card}/handover", ISSUERS, "hand cards over"),
+    rule("POST", "/api/cards/{card}/stock", ISSUERS, "put cards in stock"),
     rule("POST", "/api/cards/{card}/activate", ISSUERS, "activate cards"),
     rule("POST", "/api/cards/{card}/custody", SUPERVISORS, "approve custody (a supervisor approves)"),
     rule("POST", "/api/cards/{card}/recall", SUPERVISORS, "recall cards (a supervisor recalls)"),

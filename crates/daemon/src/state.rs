@@ -40,6 +40,10 @@ pub(crate) struct Inner {
     /// Who asked for each job (the printed face, with the full ID number and the photo, is
     /// theirs and the supervisors').
     pub(crate) owners: Mutex<Owners>,
+    /// Where cards go to stock and who answers for them (the runner's `[counter.stock]`).
+    pub(crate) stock: issuance::StockSettings,
+    /// Told of the journal lines the API writes for a job (the kill -9 tests' crash hook).
+    pub(crate) journal_watch: Option<crate::worker::JournalWatch>,
 }
 
 /// Who asked for which request, and so for which job.
@@ -102,6 +106,8 @@ impl AppState {
                 tls: false,
                 first_passwords: None,
                 owners: Mutex::new(Owners::default()),
+                stock: issuance::StockSettings::default(),
+                journal_watch: None,
             }),
         }
     }
@@ -115,6 +121,20 @@ impl AppState {
     pub fn with_province(mut self, province: Option<Arc<dyn archive::ProvincialArchive>>) -> AppState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.province = province;
+        }
+        self
+    }
+
+    /// The state with the counter's stock settings and the watcher of the journal lines the
+    /// API writes.
+    pub fn with_stock(
+        mut self,
+        stock: issuance::StockSettings,
+        journal_watch: Option<crate::worker::JournalWatch>,
+    ) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.stock = stock;
+            inner.journal_watch = journal_watch;
         }
         self
     }

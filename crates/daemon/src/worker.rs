@@ -23,21 +23,31 @@ pub struct JobRequest {
     pub applicant: applicant::Applicant,
     /// Re-issue: the card it replaces.
     pub reissue_of: Option<String>,
+    /// The holder takes the card at the counter, or later from stock (its place resolved).
+    pub collection: issuance::Collection,
 }
 
-/// What is kept of a request until it runs: the applicant and the card it replaces.
+/// What is kept of a request until it runs: the applicant, the card it replaces, and where
+/// the card goes.
 #[derive(Serialize, serde::Deserialize)]
 pub struct StoredRequest {
     /// The applicant, validated when the API accepted it.
     pub applicant: applicant::Applicant,
     /// Re-issue: the card it replaces.
     pub reissue_of: Option<String>,
+    /// At the counter or later (a request kept before collections were asked: at the counter).
+    #[serde(default)]
+    pub collection: issuance::Collection,
 }
 
 impl JobRequest {
     /// What the station keeps of it before it runs.
     pub fn stored(&self) -> StoredRequest {
-        StoredRequest { applicant: self.applicant.clone(), reissue_of: self.reissue_of.clone() }
+        StoredRequest {
+            applicant: self.applicant.clone(),
+            reissue_of: self.reissue_of.clone(),
+            collection: self.collection.clone(),
+        }
     }
 }
 
@@ -67,7 +77,8 @@ pub enum Event {
         request_id: Option<u64>,
         /// The job, when one was created.
         job: Option<i64>,
-        /// `issued`, `refused`, `rolled-back`, `waiting` or `error`.
+        /// `issued`, `awaiting-handover` (made, waiting for the receiver's signature),
+        /// `stocked`, `refused`, `rolled-back`, `waiting` or `error`.
         status: String,
         /// Card number or reason.
         detail: String,
@@ -193,6 +204,10 @@ pub trait Desk: Send + Sync + 'static {
     ) -> Result<(i64, Option<JobOutcome>), IssueError>;
 }
 
+/// Told of the journal lines the API writes for a job (a hand-over at the counter): the kill -9
+/// tests' crash hook.
+pub type JournalWatch = Arc<dyn Fn(i64, Step, Phase) + Send + Sync>;
+
 /// Runs jobs on the counter's devices.
 pub trait Runner: Send + 'static {
     /// The counter's desk stage, when its jobs can be prepared away from the devices.
@@ -202,6 +217,16 @@ pub trait Runner: Send + 'static {
     /// What the web page may read at any time (device status, camera, printed faces); taken
     /// once when the daemon starts.
     fn view(&self) -> Option<Arc<dyn CounterView>> {
+        None
+    }
+    /// Where cards go to stock and who answers for them (`[counter.stock]`); taken once when
+    /// the daemon starts.
+    fn stock(&self) -> issuance::StockSettings {
+        issuance::StockSettings::default()
+    }
+    /// What watches the journal lines the API writes for a job (a hand-over at the counter);
+    /// taken once when the daemon starts.
+    fn journal_watch(&self) -> Option<JournalWatch> {
         None
     }
     /// Polls the devices for the status bar; the worker calls it between jobs.
@@ -237,6 +262,8 @@ pub trait Runner: Send + 'static {
 fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcome, IssueError>) -> Event {
     let (status, detail, action) = match outcome {
         Ok(JobOutcome::Issued { card_number, .. }) => ("issued", card_number, None),
+        Ok(JobOutcome::AwaitingHandover { card_number, .. }) => ("awaiting-handover", card_number, None),
+        Ok(JobOutcome::Stocked { card_number, .. }) => ("stocked", card_number, None),
         Ok(JobOutcome::Refused(r)) => ("refused", r, None),
         Ok(JobOutcome::RolledBack(r)) => ("rolled-back", r, None),
         Ok(JobOutcome::Waiting(r)) => ("waiting", r, None),
@@ -263,8 +290,9 @@ fn emit(events: &broadcast::Sender<Event>, local: &LocalArchive, event: Event) {
     let kept = match &event {
         Event::Started { request_id } => local.request_started(*request_id as i64),
         Event::Step { .. } => Ok(()),
-        // A job that waits (for the operator, a device, the network) keeps its request open.
-        Event::Finished { status, .. } if status == "waiting" => Ok(()),
+        // A job that waits (for the operator, a device, the network, the holder's signature)
+        // keeps its request open; the hand-over ends it.
+        Event::Finished { status, .. } if status == "waiting" || status == "awaiting-handover" => Ok(()),
         Event::Finished { request_id: Some(r), status, detail, .. } => {
             local.request_ended(*r as i64, status, detail)
         }
@@ -339,6 +367,7 @@ pub fn recover_requests(
                         operator: r.operator,
                         applicant: kept.applicant,
                         reissue_of: kept.reissue_of,
+                        collection: kept.collection,
                     };
                     if jobs.send(request).is_ok() {
                         requeued += 1;
@@ -365,8 +394,11 @@ pub fn recover_requests(
             (_, Some(job)) => {
                 if let Some(row) = local.job(job)? {
                     let card = issuance::JobCard::from_state(&row.state);
+                    let card_number = card.card_number.unwrap_or_default();
+                    let in_stock = local.card_status(&card_number)? == Some(archive::CardStatus::Made);
                     let ended = match row.status.as_str() {
-                        "done" => Some(("issued", card.card_number.unwrap_or_default())),
+                        "done" if in_stock => Some(("stocked", card_number)),
+                        "done" => Some(("issued", card_number)),
                         "rolled_back" => Some(("rolled-back", String::new())),
                         "failed" => Some(("refused", String::new())),
                         _ => None,
@@ -463,7 +495,12 @@ mod tests {
     }
 
     fn kept() -> String {
-        serde_json::to_string(&StoredRequest { applicant: applicant(), reissue_of: None }).expect("json")
+        serde_json::to_string(&StoredRequest {
+            applicant: applicant(),
+            reissue_of: None,
+            collection: issuance::Collection::AtCounter,
+        })
+        .expect("json")
     }
 
     #[test]

@@ -284,31 +284,84 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     assert!(st == 400 && bad["error"].as_str().is_some_and(|e| e.contains("made")), "{bad}");
 
     // Hand-over needs the receiver's signature; the signature is kept and its SM3 ledgered.
+    let holder = serde_json::json!({"kind": "holder", "id_number": "11010519491231002X"});
     let (st, e) = call(
         &op,
         "/api/cards/B00000019/handover",
-        Some(serde_json::json!({"delivered": true, "signer": "张三"})),
+        Some(serde_json::json!({"delivered": true, "signer": "张三", "receiver": holder})),
     );
     assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.contains("signature")), "{st} {e}");
     let signature = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(12));
     let (st, _) = call(
         &aud,
         "/api/cards/B00000019/handover",
-        Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
+        Some(
+            serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature, "receiver": holder}),
+        ),
     );
     assert_eq!(st, 403, "an auditor hands nothing over");
     let (st, e) = call(
         &op,
         "/api/cards/..%2F..%2Fescape/handover",
-        Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
+        Some(
+            serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature, "receiver": holder}),
+        ),
     );
     assert!(st == 400 && e["error"].as_str().is_some_and(|m| m.contains("not a card number")), "{st} {e}");
-    let (st, done) = call(
+    // RULE 4: nobody named, another person's ID document, a custodian without an approval.
+    let (st, e) = call(
         &op,
         "/api/cards/B00000019/handover",
         Some(serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature})),
     );
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 4")), "{st} {e}");
+    let as_number = serde_json::json!({"kind": "holder", "id_number": 110101199003070017u64});
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/handover",
+        Some(serde_json::json!({"delivered": true, "signature_png": signature, "receiver": as_number})),
+    );
+    assert!(st == 422 && !e.to_string().contains("110101199003070017"), "no ID number echoed: {st} {e}");
+    let other = serde_json::json!({"kind": "holder", "id_number": "110101199003070017"});
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/handover",
+        Some(serde_json::json!({"delivered": true, "signature_png": signature, "receiver": other})),
+    );
+    let why = e["error"].as_str().unwrap_or_default();
+    assert!(st == 422 && why.contains("not the holder's") && !why.contains("110101199003070017"), "{st} {e}");
+    let custodian =
+        serde_json::json!({"kind": "custodian", "name": "王五", "id_number": "110101199003070033"});
+    let (st, e) = call(
+        &op,
+        "/api/cards/B00000019/handover",
+        Some(serde_json::json!({"delivered": true, "signature_png": signature, "receiver": custodian})),
+    );
+    let why = e["error"].as_str().unwrap_or_default();
+    assert!(
+        st == 422 && why.contains("no recorded custody approval") && why.contains("supervisor"),
+        "{st} {e}"
+    );
+    assert!(
+        !f.dir.path().join("evidence").exists()
+            || std::fs::read_dir(f.dir.path().join("evidence")).expect("evidence").next().is_none(),
+        "nothing is kept for a receiver who is refused"
+    );
+    let (st, e) =
+        call(&op, "/api/cards/B00000019/stock", Some(serde_json::json!({"reason": "the holder left"})));
+    assert!(
+        st == 409 && e["error"].as_str().is_some_and(|m| m.contains("does not wait at the counter")),
+        "{e}"
+    );
+    let (st, done) = call(
+        &op,
+        "/api/cards/B00000019/handover",
+        Some(
+            serde_json::json!({"delivered": true, "signer": "张三", "signature_png": signature, "receiver": holder}),
+        ),
+    );
     assert_eq!((st, done["attempt"].as_u64()), (200, Some(1)), "{done}");
+    assert_eq!(done["receiver"]["id_number"], "110105********002X", "{done}");
     let kept: Vec<_> = std::fs::read_dir(f.dir.path().join("evidence")).expect("evidence").collect();
     assert_eq!(kept.len(), 1, "the signature is kept as evidence");
 
@@ -396,6 +449,34 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     assert_eq!(
         (approvals[0].approved_by.as_str(), approvals[0].custodian_id.as_str()),
         ("sup", "110101********0033")
+    );
+    // A stock card of a disabled holder goes to the custodian the approval names, and only to
+    // them (RULE 4).
+    stock_card(&f, "110101199003070041", "赵六", "B00000035");
+    assert_eq!(call(&sup, "/api/cards/B00000035/custody", Some(custody("disabled"))).0, 200);
+    let to = |name: &str| {
+        serde_json::json!({"delivered": true, "signature_png": signature,
+            "receiver": {"kind": "custodian", "name": name, "id_number": "110101199003070033"}})
+    };
+    let (st, e) = call(&op, "/api/cards/B00000035/handover", Some(to("王六")));
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 4")), "another name: {e}");
+    let (st, done) = call(&op, "/api/cards/B00000035/handover", Some(to("王五")));
+    assert_eq!(st, 200, "{done}");
+    assert_eq!(
+        (done["receiver"]["kind"].as_str(), done["receiver"]["group"].as_str()),
+        (Some("custodian"), Some("disabled"))
+    );
+    let (_, card) = call(&op, "/api/cards/B00000035", None);
+    let handed = card["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .find(|h| h["event"] == "card.handed_over")
+        .cloned();
+    let handed = handed.expect("handed over");
+    assert_eq!(
+        (handed["detail"]["signer"].as_str(), handed["detail"]["receiver"]["approved_by"].as_str()),
+        (Some("王五"), Some("sup"))
     );
 
     // Replacement: the person's bank, the first free.

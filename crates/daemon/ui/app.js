@@ -84,6 +84,9 @@ const TEXT = {
   'progress.back': ['返回申请表', 'Back to the form'],
   'progress.face': ['打印出的卡面', 'The printed face'],
   'progress.issued': ['制卡完成，卡号 ', 'Card made: number '],
+  'progress.awaiting-handover': ['卡已制成，请核验领卡人证件并签字领卡，卡号 ', 'Card made: check the receiver\'s ID and take the signature, number '],
+  'progress.stocked': ['卡已制成并入库保管，卡号 ', 'Card made and put in stock, number '],
+  'progress.to_stock': ['暂不领取，入库', 'Not now: to stock'],
   'progress.refused': ['不能制卡', 'No card can be made'],
   'progress.rolled-back': ['制卡中止，已回退（未占用卡号）', 'Stopped and rolled back (no card number used)'],
   'progress.waiting': ['制卡暂停，等待处理', 'Paused: waiting for the operator'],
@@ -106,6 +109,18 @@ const TEXT = {
   'handover.no_signature': ['请先签字', 'The receiver must sign first'],
   'handover.done': ['已记录领卡：', 'Hand-over recorded: '],
   'handover.failed_done': ['已记录发放失败，第 ', 'Failed hand-over recorded, attempt '],
+  'handover.receiver': ['领卡人身份', 'Receiver'],
+  'handover.kind_holder': ['持卡人本人（已核验身份证件）', 'The holder (ID document checked)'],
+  'handover.kind_custodian': ['代领人（须有审批的代管）', 'A custodian (with a recorded approval)'],
+  'handover.id_number': ['证件号码（按证件录入）', 'ID number (from the document)'],
+  'handover.no_id': ['请核验领卡人证件并录入证件号码', 'Check the receiver\'s ID document and enter its number'],
+  'handover.stock': ['暂不领取，入库保管（记录原因）', 'Not collected now: to stock (record why)'],
+  'handover.place': ['保管地点（留空为本网点默认）', 'Storage place (empty: the station\'s)'],
+  'handover.record_stock': ['入库', 'Put in stock'],
+  'handover.stocked': ['已入库：', 'In stock: '],
+  'f.collection': ['领卡方式', 'Collection'],
+  'collection.at-counter': ['持卡人在柜台当场领取', 'The holder takes it now at the counter'],
+  'collection.later': ['稍后领取（制卡后入库保管）', 'Later (the card goes to stock)'],
   'activate.title': ['金融功能激活（仅限本人临柜）', 'Financial activation (holder in person only)'],
   'activate.present': ['持卡人本人在柜台前（非代办）', 'The holder is here in person (no proxy)'],
   'activate.id': ['已当场核验本人身份证件', 'The holder\'s ID was checked now'],
@@ -698,14 +713,18 @@ function onEvent(e) {
     job.active = false;
     if (e.job) job.id = e.job;
     job.result = { status: e.status, detail: e.detail, action: e.action };
-    Object.values(job.steps).forEach((s) => { if (s.state === 'running') s.state = e.status === 'issued' ? 'done' : 'failed'; });
+    const made = ['issued', 'awaiting-handover', 'stocked'].includes(e.status);
+    Object.values(job.steps).forEach((s) => { if (s.state === 'running') s.state = made ? 'done' : 'failed'; });
+    // The card is out: the hand-over waits for the receiver's ID check and signature.
+    if (e.status === 'awaiting-handover') job.steps['hand-over'].state = 'waiting';
     renderSteps();
     renderResult(true);
   }
 }
 
 async function startJob(applicant, reissue) {
-  job = { request: null, id: null, active: false, applicant, reissue, result: null, began: Date.now(), steps: {} };
+  const collection = $('#f-collection').value || 'at-counter';
+  job = { request: null, id: null, active: false, applicant, reissue, collection, result: null, began: Date.now(), steps: {} };
   STEPS.forEach(([name]) => { job.steps[name] = { state: 'pending' }; });
   pending = [];
   show('progress');
@@ -714,7 +733,7 @@ async function startJob(applicant, reissue) {
   $('#progress-who').textContent = (applicant.holder.name || '') + (reissue ? ' · ' + t('apply.reissue') + ' ' + reissue : '');
   try { stepSeconds = Object.fromEntries((await api('GET', '/api/steps')).steps.map((s) => [s.step, s.seconds])); } catch (_) { /* 1 s a step */ }
   try {
-    const body = { applicant };
+    const body = { applicant, collection: job.collection };
     if (reissue) body.reissue_of = reissue;
     const r = await api('POST', '/api/jobs', body);
     job.request = r.request_id;
@@ -756,12 +775,12 @@ function renderSteps() {
     label.className = 'state';
     label.textContent = ' ' + (lang === 'en' ? en : zh);
     const time = document.createElement('span');
-    const stateWord = { pending: ['等待', 'waiting'], running: ['进行中', 'running'], done: ['完成', 'done'], failed: ['失败', 'failed'] }[s.state];
+    const stateWord = { pending: ['等待', 'waiting'], running: ['进行中', 'running'], done: ['完成', 'done'], failed: ['失败', 'failed'], waiting: ['待签字', 'awaiting the signature'] }[s.state];
     time.textContent = pick(stateWord) + (s.state === 'done' && s.took !== undefined ? ' · ' + s.took.toFixed(1) + t('progress.seconds') : '');
     li.append(label, time);
     ol.append(li);
   });
-  const finished = job && job.result && job.result.status === 'issued';
+  const finished = job && job.result && ['issued', 'stocked'].includes(job.result.status);
   $('#progress-bar').style.width = (finished ? 100 : Math.round((100 * done) / STEPS.length)) + '%';
   $('#time-left').textContent = job ? Math.ceil(timeLeft()) + ' ' + t('progress.seconds') : '—';
   if (job && job.result) clearInterval(tick);
@@ -772,7 +791,7 @@ function renderResult(fresh = false) {
   const way = $('#result-way-out');
   box.textContent = ''; way.textContent = ''; way.hidden = true;
   delete box.dataset.status;
-  ['#retry-button', '#reissue-button', '#to-handover', '#back-to-form', '#face-figure'].forEach((s) => { $(s).hidden = true; });
+  ['#retry-button', '#reissue-button', '#to-handover', '#to-stock', '#back-to-form', '#face-figure'].forEach((s) => { $(s).hidden = true; });
   if (!job) return;
   if (!job.result) {
     const p = document.createElement('p');
@@ -784,14 +803,17 @@ function renderResult(fresh = false) {
   const { status, detail } = job.result;
   box.dataset.status = status;
   const head = document.createElement('p');
-  if (status === 'issued') {
+  if (['issued', 'awaiting-handover', 'stocked'].includes(status)) {
     head.className = 'ok';
-    head.textContent = '✓ ' + t('progress.issued') + detail;
+    head.textContent = '✓ ' + t('progress.' + status) + detail;
     box.append(head);
-    $('#to-handover').hidden = false;
+    // A card waiting at the counter: the receiver shows their ID and signs, or it goes to stock.
+    const waits = status === 'awaiting-handover';
+    $('#to-handover').hidden = !waits;
+    $('#to-stock').hidden = !waits;
     $('#face-preview').src = '/api/jobs/' + job.id + '/face?n=' + Date.now();
     $('#face-figure').hidden = false;
-    if (fresh) $('#to-handover').focus();
+    if (fresh && waits) $('#to-handover').focus();
     return;
   }
   head.className = 'bad';
@@ -875,20 +897,52 @@ function clearSignature() {
   pad.ink = 0;
 }
 
+// The receiver of a card (RULE 4): the holder, the number read from the ID document checked
+// now; or a custodian, whose approval for this holder the station must hold.
+function handoverReceiver() {
+  const id = $('#handover-id-number').value.trim().toUpperCase();
+  if (!id) return null;
+  if ($('#handover-kind').value === 'custodian') return { kind: 'custodian', name: $('#handover-signer').value.trim(), id_number: id };
+  return { kind: 'holder', id_number: id };
+}
+
 async function recordHandover(ev) {
   ev.preventDefault();
   const out = $('#handover-result');
+  delete out.dataset.done;
   const card = $('#handover-card').value.trim().toUpperCase();
+  const receiver = handoverReceiver();
+  if (!receiver) { out.className = 'error'; out.textContent = t('handover.no_id'); $('#handover-id-number').focus(); return; }
   if (pad.ink < 5) { out.className = 'error'; out.textContent = t('handover.no_signature'); $('#signature').focus(); return; }
   try {
-    await api('POST', '/api/cards/' + encodeURIComponent(card) + '/handover', {
+    const r = await api('POST', '/api/cards/' + encodeURIComponent(card) + '/handover', {
       delivered: true,
       signer: $('#handover-signer').value.trim(),
       signature_png: $('#signature').toDataURL('image/png'),
+      receiver,
     });
     out.className = 'ok-text';
-    out.textContent = '✓ ' + t('handover.done') + card;
+    // The number back from the station is masked; the one typed is cleared from the screen.
+    out.textContent = '✓ ' + t('handover.done') + card + ' · ' + (r.receiver.name || '') + ' ' + r.receiver.id_number;
+    $('#handover-id-number').value = '';
     out.dataset.done = card;
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+async function recordStock() {
+  const out = $('#handover-result');
+  const card = $('#handover-card').value.trim().toUpperCase();
+  try {
+    const body = { reason: $('#handover-stock-reason').value.trim() };
+    const place = $('#handover-stock-place').value.trim();
+    if (place) body.place = place;
+    const r = await api('POST', '/api/cards/' + encodeURIComponent(card) + '/stock', body);
+    out.className = 'ok-text';
+    out.textContent = '✓ ' + t('handover.stocked') + card + ' · ' + r.place + ' · ' + r.keeper;
+    out.dataset.stocked = card;
   } catch (e) {
     out.className = 'error';
     out.textContent = t('failed') + e.message;
@@ -958,7 +1012,9 @@ async function loadCards() {
   try {
     const status = $('#cards-status').value;
     const r = await api('GET', '/api/cards' + (status ? '?status=' + status : ''));
-    r.cards.forEach((c) => tbody.append(row([c.card_number, c.name, c.holder, t('status.' + c.status), fmtTime(c.updated_at)])));
+    // A card in stock names its storage place and the person responsible.
+    const where = (c) => (c.storage ? ' · ' + c.storage.place + '（' + c.storage.keeper + '）' : '');
+    r.cards.forEach((c) => tbody.append(row([c.card_number, c.name, c.holder, t('status.' + c.status) + where(c), fmtTime(c.updated_at)])));
     $('#cards-count').textContent = r.cards.length + ' ' + t('cards.count');
   } catch (e) {
     $('#cards-count').textContent = t('failed') + e.message;
@@ -1036,17 +1092,24 @@ function init() {
   });
   $('#retry-button').onclick = () => startJob(job.applicant, job.reissue);
   $('#back-to-form').onclick = () => show('apply');
-  $('#to-handover').onclick = () => {
+  const toHandover = () => {
     $('#handover-card').value = job.result.detail;
-    $('#handover-signer').value = (job.applicant.guardian && job.applicant.guardian.name) || job.applicant.holder.name || '';
+    // A minor's card goes to the guardian, a custodian with the approval for the holder.
+    const guardian = job.applicant.guardian && job.applicant.guardian.name;
+    $('#handover-signer').value = guardian || job.applicant.holder.name || '';
+    $('#handover-kind').value = guardian ? 'custodian' : 'holder';
+    $('#handover-id-number').value = '';
     $('#handover-result').textContent = '';
     clearSignature();
     show('handover');
-    $('#signature').focus();
   };
+  // The operator checks the receiver's ID document and types its number, then they sign.
+  $('#to-handover').onclick = () => { toHandover(); $('#handover-stock').open = false; $('#handover-id-number').focus(); };
+  $('#to-stock').onclick = () => { toHandover(); $('#handover-stock').open = true; $('#handover-stock-reason').focus(); };
   setupSignature();
   $('#handover-form').addEventListener('submit', recordHandover);
   $('#handover-failed-submit').onclick = recordFailedHandover;
+  $('#handover-stock-submit').onclick = recordStock;
   $('#activate-photo').onclick = activationCapture;
   $('#activate-form').addEventListener('submit', activate);
   $('#cards-load').onclick = loadCards;

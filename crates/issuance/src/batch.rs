@@ -7,6 +7,7 @@ use std::io::Write;
 use applicant::Applicant;
 use serde::Serialize;
 
+use crate::collection::Collection;
 use crate::engine::{Engine, JobCard, JobOutcome};
 use crate::records::IssueParams;
 use crate::IssueError;
@@ -150,7 +151,14 @@ impl ReturnRow {
 /// pipeline of two stages: a desk engine on its own thread runs the next applicant's desk
 /// steps (archives, claim, identity check: the network) while `engine` runs this one's card
 /// steps on the devices. The desk is at most one applicant ahead, so no claim waits long.
-pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &IssueParams) -> Vec<ReturnRow> {
+/// A batch's holders are not at the counter: `collection` is where their cards wait (a
+/// collection at the counter leaves each job waiting at its hand-over).
+pub fn run_batch(
+    engine: &mut Engine<'_>,
+    applicants: &[Applicant],
+    params: &IssueParams,
+    collection: &Collection,
+) -> Vec<ReturnRow> {
     let (local, province, verifier, profile) =
         (engine.local, engine.province, engine.verifier, engine.profile);
     let (operator, lease_seconds) = (engine.operator.clone(), engine.lease_seconds);
@@ -168,7 +176,7 @@ pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &Iss
                 lease_seconds,
                 progress: None,
             };
-            desk.prepare(a, params, None)
+            desk.prepare(a, params, None, collection)
         });
         let mut rows = Vec::with_capacity(applicants.len());
         let mut made = 0usize;
@@ -182,7 +190,12 @@ pub fn run_batch(engine: &mut Engine<'_>, applicants: &[Applicant], params: &Iss
                 None => engine.resume(job).map(|outcome| (job, outcome)),
             });
             let outcome = match ended {
-                Ok((job, JobOutcome::Issued { .. })) => {
+                Ok((
+                    job,
+                    JobOutcome::Issued { .. }
+                    | JobOutcome::Stocked { .. }
+                    | JobOutcome::AwaitingHandover { .. },
+                )) => {
                     made += 1;
                     let state = engine.local.job(job).ok().flatten().map(|j| j.state).unwrap_or_default();
                     BatchOutcome::Made(JobCard::from_state(&state))

@@ -12,6 +12,7 @@ use firmware_profile::Profile;
 use idv::{IdentityQuery, IdentityVerifier, Verdict};
 use serde::{Deserialize, Serialize};
 
+use crate::collection::{Collection, Release};
 use crate::device::{self, CardOrder, CardPath, CardPlace, CardProgress, DeviceAction};
 use crate::records::IssueParams;
 use crate::step::{Phase, Step, STEPS};
@@ -26,6 +27,23 @@ pub enum JobOutcome {
         card_number: String,
         /// Card identification code.
         card_id: String,
+    },
+    /// The card is made and out of the printer; the job waits at its hand-over for the
+    /// receiver's signature (or for the operator to park the card to stock).
+    AwaitingHandover {
+        /// Card number.
+        card_number: String,
+        /// Card identification code.
+        card_id: String,
+    },
+    /// The card is made and in stock at a storage place until its holder collects it.
+    Stocked {
+        /// Card number.
+        card_number: String,
+        /// Card identification code.
+        card_id: String,
+        /// The storage place.
+        place: String,
     },
     /// The archives or the verification said no; nothing was made.
     Refused(String),
@@ -70,8 +88,18 @@ struct State {
     #[serde(flatten)]
     card: CardProgress,
     spoiled: u32,
-    signer: Option<String>,
+    /// At the counter or later (a job begun before collections were asked: at the counter).
+    #[serde(default)]
+    collection: Collection,
+    /// How the card leaves the counter, once decided: kept from the hand-over's `begin` line, so
+    /// a crash in the middle finishes the same hand-over.
+    #[serde(default)]
+    release: Option<Release>,
 }
+
+/// One release at a time: the API's hand-over and a resumed job never record the same card's
+/// release twice.
+static RELEASING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// One counter's issuance engine.
 pub struct Engine<'a> {
@@ -191,14 +219,16 @@ impl device::CardJournal for StationJournal<'_, '_> {
 }
 
 impl Engine<'_> {
-    /// Starts a job for `applicant` (a re-issue when `reissue_of` names the live card), runs it.
+    /// Starts a job for `applicant` (a re-issue when `reissue_of` names the live card), runs it;
+    /// `collection` says whether the holder takes the card at the counter or later from stock.
     pub fn start(
         &mut self,
         applicant: &Applicant,
         params: &IssueParams,
         reissue_of: Option<&str>,
+        collection: &Collection,
     ) -> Result<(i64, JobOutcome), IssueError> {
-        let (job, ran) = self.open_and_run(applicant, params, reissue_of, None)?;
+        let (job, ran) = self.open_and_run(applicant, params, reissue_of, collection, None)?;
         Ok((job, ran.outcome()))
     }
 
@@ -213,8 +243,10 @@ impl Engine<'_> {
         applicant: &Applicant,
         params: &IssueParams,
         reissue_of: Option<&str>,
+        collection: &Collection,
     ) -> Result<(i64, Option<JobOutcome>), IssueError> {
-        let (job, ran) = self.open_and_run(applicant, params, reissue_of, Some(Step::FeedCard))?;
+        let (job, ran) =
+            self.open_and_run(applicant, params, reissue_of, collection, Some(Step::FeedCard))?;
         Ok((
             job,
             match ran {
@@ -230,6 +262,7 @@ impl Engine<'_> {
         applicant: &Applicant,
         params: &IssueParams,
         reissue_of: Option<&str>,
+        collection: &Collection,
         until: Option<Step>,
     ) -> Result<(i64, Ran), IssueError> {
         let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
@@ -251,6 +284,7 @@ impl Engine<'_> {
             applicant: Some(applicant.clone()),
             params: Some(params.clone()),
             reissue_of: reissue_of.map(str::to_string),
+            collection: collection.clone(),
             ..State::default()
         };
         let state_json = serde_json::to_string(&state).map_err(|e| IssueError::Data(e.to_string()))?;
@@ -336,10 +370,7 @@ impl Engine<'_> {
             }
         }
         self.local.set_job_status(job_id, "done").map_err(archive_err("hand-over"))?;
-        Ok(Ran::Ended(JobOutcome::Issued {
-            card_number: state.claim.map(|c| c.card_number).unwrap_or_default(),
-            card_id: state.card.card_id.unwrap_or_default(),
-        }))
+        Ok(Ran::Ended(released(&state)))
     }
 
     fn line(
@@ -370,6 +401,9 @@ impl Engine<'_> {
         state: &mut State,
         (validated, params): &(Validated, IssueParams),
     ) -> Result<Option<JobOutcome>, IssueError> {
+        if step == Step::HandOver {
+            return self.hand_over(job_id, application, state);
+        }
         if device::DEVICE_STEPS.contains(&step) {
             // The claim is renewed before the card is touched (until the commit makes the
             // card), then the device sequence runs the step between its journal lines.
@@ -555,17 +589,7 @@ impl Engine<'_> {
                 event = Some(("card.made", serde_json::json!({"card_id": card_id})));
             }
             Step::HandOver => {
-                let signer = state.signer.clone().unwrap_or_else(|| validated.name.as_str().to_string());
-                self.local
-                    .set_card_status(card_number.as_deref().unwrap_or(""), CardStatus::Issued)
-                    .map_err(archive_err("hand-over"))?;
-                self.local
-                    .set_application(application, ApplicationStatus::Issued, None)
-                    .map_err(archive_err("hand-over"))?;
-                event = Some((
-                    "card.handed_over",
-                    serde_json::json!({"signer": signer, "method": "in person at the counter"}),
-                ));
+                return Err(Engine::job_err(job_id, "the hand-over runs in its own function"));
             }
         }
         let operator = self.operator.clone();
@@ -577,6 +601,67 @@ impl Engine<'_> {
             detail,
         });
         self.line(job_id, step, Phase::Done, state, record.as_ref())?;
+        Ok(None)
+    }
+
+    /// The hand-over step: a card for later goes to stock now; a card for a holder at the
+    /// counter waits for the receiver's signature ([`release_at_counter`]) and the job stops
+    /// here without a journal line, so a restart finds it waiting again. A release decided
+    /// before a crash is finished as it was decided.
+    fn hand_over(
+        &mut self,
+        job_id: i64,
+        application: i64,
+        state: &mut State,
+    ) -> Result<Option<JobOutcome>, IssueError> {
+        let _one = RELEASING.lock().unwrap_or_else(|p| p.into_inner());
+        // The API may have released the card while this run read the job or waited for the
+        // lock: what the archive holds now decides.
+        let row = self
+            .local
+            .job(job_id)
+            .map_err(archive_err("hand-over"))?
+            .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+        if let Ok(fresh) = serde_json::from_str::<State>(&row.state) {
+            *state = fresh;
+        }
+        if row.status != "running" {
+            return Ok(Some(released(state)));
+        }
+        let journal = self.local.journal_of(job_id).map_err(archive_err("hand-over"))?;
+        if journal.iter().rev().find(|l| l.step == Step::HandOver.name()).is_some_and(|l| l.phase == "done") {
+            return Ok(None);
+        }
+        let release = match (&state.release, &state.collection) {
+            (Some(r), _) => r.clone(),
+            (None, Collection::Later(storage)) => Release::Stocked {
+                storage: storage.clone(),
+                reason: "the holder collects the card later".into(),
+            },
+            (None, Collection::AtCounter) => {
+                let card_number = state.claim.as_ref().map(|c| c.card_number.clone()).unwrap_or_default();
+                let status = self.local.card_status(&card_number).map_err(archive_err("hand-over"))?;
+                if status != Some(CardStatus::Made) {
+                    // Stopped or cancelled while it waited (a loss, a death): nobody receives
+                    // it; the job and its application end with the card, whose end the ledger
+                    // already holds.
+                    let why = format!("card {card_number} ended before its hand-over");
+                    self.local
+                        .set_application(application, ApplicationStatus::Cancelled, Some(&why))
+                        .map_err(archive_err("hand-over"))?;
+                    self.local.set_job_status(job_id, "done").map_err(archive_err("hand-over"))?;
+                    return Ok(Some(JobOutcome::Refused(format!(
+                        "card {card_number} is {status:?}: it ended before its hand-over"
+                    ))));
+                }
+                return Ok(Some(JobOutcome::AwaitingHandover {
+                    card_number,
+                    card_id: state.card.card_id.clone().unwrap_or_default(),
+                }));
+            }
+        };
+        state.release = Some(release);
+        release_card(self.local, &mut self.progress, &self.operator, job_id, application, state)?;
         Ok(None)
     }
 
@@ -787,6 +872,125 @@ impl Engine<'_> {
         self.local.set_job_status(job_id, "rolled_back").map_err(archive_err("rollback"))?;
         Ok(JobOutcome::RolledBack(format!("{step}: {message}")))
     }
+}
+
+/// How a job that ran its last step ended: handed over, or in stock.
+fn released(state: &State) -> JobOutcome {
+    let card_number = state.claim.as_ref().map(|c| c.card_number.clone()).unwrap_or_default();
+    let card_id = state.card.card_id.clone().unwrap_or_default();
+    match &state.release {
+        Some(Release::Stocked { storage, .. }) => {
+            JobOutcome::Stocked { card_number, card_id, place: storage.place.clone() }
+        }
+        _ => JobOutcome::Issued { card_number, card_id },
+    }
+}
+
+/// Records the release the job's state carries, between the hand-over's journal lines: the
+/// card issued with the receiver's signature (its hand-over attempt, ledger line and status in
+/// one transaction; after a crash that recorded them, not again), or the card in stock (its
+/// ledger line written with the `done` line).
+fn release_card(
+    local: &LocalArchive,
+    progress: &mut Option<&mut (dyn FnMut(i64, Step, Phase) + Send)>,
+    operator: &str,
+    job_id: i64,
+    application: i64,
+    state: &State,
+) -> Result<(), IssueError> {
+    let card = state
+        .claim
+        .as_ref()
+        .map(|c| c.card_number.clone())
+        .ok_or_else(|| Engine::job_err(job_id, "no card"))?;
+    let release = state.release.clone().ok_or_else(|| Engine::job_err(job_id, "no release"))?;
+    write_line(local, progress, job_id, Step::HandOver, Phase::Begin, state, None)?;
+    match release {
+        Release::Delivered { signer, signature_sm3, receiver } => {
+            if local.card_status(&card).map_err(archive_err("hand-over"))? != Some(CardStatus::Issued) {
+                local
+                    .record_handover(&card, true, None, Some(operator), |n| {
+                        Some((
+                            "card.handed_over",
+                            serde_json::json!({"attempt": n, "signer": signer, "signature_sm3": signature_sm3,
+                                "receiver": receiver, "method": "in person at the counter", "job": job_id}),
+                        ))
+                    })
+                    .map_err(archive_err("hand-over"))?;
+            }
+            local
+                .set_application(application, ApplicationStatus::Issued, None)
+                .map_err(archive_err("hand-over"))?;
+            write_line(local, progress, job_id, Step::HandOver, Phase::Done, state, None)
+        }
+        Release::Stocked { storage, reason } => {
+            // The application has its card; the card waits for its holder (no longer open).
+            local
+                .set_application(application, ApplicationStatus::Made, None)
+                .map_err(archive_err("hand-over"))?;
+            let detail = serde_json::json!({"place": storage.place, "keeper": storage.keeper, "reason": reason, "job": job_id});
+            let record = LedgerRecord {
+                operator,
+                application_id: Some(application),
+                card_number: Some(&card),
+                event: crate::lifecycle::CARD_STOCKED,
+                detail: &detail,
+            };
+            write_line(local, progress, job_id, Step::HandOver, Phase::Done, state, Some(&record))
+        }
+    }
+}
+
+/// Whether job `job_id` waits at its hand-over for the holder at the counter: running, its
+/// card out of the printer, nothing decided yet. Its card's numbers when it does.
+pub fn awaiting_handover(local: &LocalArchive, job_id: i64) -> Result<Option<JobCard>, IssueError> {
+    let Some(row) = local.job(job_id).map_err(archive_err("hand-over"))? else { return Ok(None) };
+    if row.status != "running" {
+        return Ok(None);
+    }
+    let Ok(state) = serde_json::from_str::<State>(&row.state) else { return Ok(None) };
+    if state.collection != Collection::AtCounter || state.release.is_some() {
+        return Ok(None);
+    }
+    let journal = local.journal_of(job_id).map_err(archive_err("hand-over"))?;
+    let done =
+        |step: Step| journal.iter().rev().find(|l| l.step == step.name()).is_some_and(|l| l.phase == "done");
+    if !done(Step::Eject) || journal.iter().any(|l| l.step == Step::HandOver.name()) {
+        return Ok(None);
+    }
+    // A card stopped or cancelled while it waited (a loss, a death) is handed to nobody.
+    let card = JobCard::from_state(&row.state);
+    let number = card.card_number.clone().unwrap_or_default();
+    if local.card_status(&number).map_err(archive_err("hand-over"))? != Some(CardStatus::Made) {
+        return Ok(None);
+    }
+    Ok(Some(card))
+}
+
+/// Releases the card of a job waiting at its hand-over ([`awaiting_handover`]), for the
+/// counter's API (the devices are not needed): handed over with the receiver's signature, or
+/// parked to stock with the reason. The job ends with it; `progress` hears its journal lines.
+pub fn release_at_counter(
+    local: &LocalArchive,
+    mut progress: Option<&mut (dyn FnMut(i64, Step, Phase) + Send)>,
+    operator: &str,
+    job_id: i64,
+    release: Release,
+) -> Result<JobOutcome, IssueError> {
+    let _one = RELEASING.lock().unwrap_or_else(|p| p.into_inner());
+    if awaiting_handover(local, job_id)?.is_none() {
+        return Err(Engine::job_err(job_id, "does not wait at the hand-over"));
+    }
+    let row = local
+        .job(job_id)
+        .map_err(archive_err("hand-over"))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+    let mut state: State =
+        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    state.release = Some(release);
+    release_card(local, &mut progress, operator, job_id, row.application_id, &state)?;
+    local.set_job_status(job_id, "done").map_err(archive_err("hand-over"))?;
+    Ok(released(&state))
 }
 
 /// The job's request ids: `station:job-N-RANDOM:what` (with the attempt for a step a

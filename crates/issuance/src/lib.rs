@@ -7,10 +7,12 @@
 //!
 //! Rules enforced here (workflows.md): 1 one live card per person (the archives are checked
 //! and claimed before anything is made; a re-issue stops the old card first); 2 no card for the
-//! deceased; 5 every card movement leaves a ledger entry.
+//! deceased; 5 every card movement leaves a ledger entry (a card is handed over only with the
+//! receiver's signature, or goes to stock at a named place: [`collection`]).
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod collection;
 pub mod device;
 mod engine;
 pub mod lifecycle;
@@ -19,8 +21,9 @@ pub mod reconcile;
 pub mod records;
 mod step;
 
+pub use collection::{Collection, Receiver, Release, StockSettings, Storage};
 pub use device::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialHolder, NoDevices};
-pub use engine::{Engine, JobCard, JobOutcome};
+pub use engine::{awaiting_handover, release_at_counter, Engine, JobCard, JobOutcome};
 pub use step::{Phase, Step, STEPS};
 
 /// Why an issuance stopped.

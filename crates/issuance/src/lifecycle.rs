@@ -8,6 +8,8 @@ use archive::local::{CustodyApproval, LocalArchive};
 use archive::{CardStatus, DeceasedRequest, ProvincialArchive, ReleaseRequest, StopRequest};
 use serde::{Deserialize, Serialize};
 
+use crate::collection::Receiver;
+
 /// Why a life-cycle operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -155,17 +157,163 @@ pub fn hand_to_custodian(
     Ok(())
 }
 
+/// Whether an application is still under way or its card waits for the holder (`made`).
+fn application_open(local: &LocalArchive, application: i64) -> bool {
+    local
+        .application(application)
+        .ok()
+        .flatten()
+        .is_some_and(|(status, _)| !["issued", "failed", "cancelled"].contains(&status.as_str()))
+}
+
+/// Ledger event of a card put in stock at a storage place (its holder collects it later).
+pub const CARD_STOCKED: &str = "card.stocked";
+
+/// The job of `card` that waits at its hand-over for the holder at the counter, if any.
+pub fn waiting_job(local: &LocalArchive, card: &str) -> Result<Option<i64>, LifecycleError> {
+    let Some(row) = local.card(card)? else { return Ok(None) };
+    for job in local.jobs_of_application(row.application_id)? {
+        let waits = crate::engine::awaiting_handover(local, job)
+            .map_err(|e| LifecycleError::State { card: card.into(), message: e.to_string() })?;
+        if waits.is_some() {
+            return Ok(Some(job));
+        }
+    }
+    Ok(None)
+}
+
+/// Where a card was put in stock (the last `card.stocked` line's place, keeper and reason).
+pub fn stock_place(entries: &[archive::local::LedgerEntry], card: &str) -> Option<serde_json::Value> {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.event == CARD_STOCKED && e.card_number.as_deref() == Some(card))
+        .and_then(|e| serde_json::from_str(&e.detail).ok())
+}
+
+/// RULE 4 at the hand-over: the receiver is the holder, the number on the ID document checked
+/// equal to the card's holder's, or a custodian named in an approval of this card for one of
+/// the allowed groups that has not ended by `today` (YYYYMMDD). What the ledger keeps of the
+/// receiver (ID numbers masked), or the refusal with what to do.
+pub fn check_receiver(
+    local: &LocalArchive,
+    card: &str,
+    receiver: &Receiver,
+    today: &str,
+) -> Result<serde_json::Value, LifecycleError> {
+    let holder = local.card_holder(card)?.ok_or_else(|| LifecycleError::State {
+        card: card.into(),
+        message: "not made at this station".into(),
+    })?;
+    let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    match receiver {
+        Receiver::Holder { id_number } => {
+            if !same(id_number, &holder) {
+                return Err(rule(
+                    4,
+                    format!(
+                        "the ID document shown ({}) is not the holder's ({}): only the holder, or a custodian with a recorded approval, receives the card",
+                        applicant::mask_id(id_number.trim()),
+                        applicant::mask_id(&holder)
+                    ),
+                ));
+            }
+            Ok(
+                serde_json::json!({"kind": "holder", "id_number": applicant::mask_id(&holder), "id_checked": true}),
+            )
+        }
+        Receiver::Custodian { name, id_number } => {
+            let masked = applicant::mask_id(&id_number.trim().to_ascii_uppercase());
+            let approvals: Vec<CustodyApproval> = local
+                .custody_approvals(card)?
+                .into_iter()
+                .filter(|a| CUSTODY_GROUPS.contains(&a.holder_group.as_str()))
+                .filter(|a| a.custodian.trim() == name.trim() && same(&a.custodian_id, &masked))
+                .collect();
+            let Some(approval) = approvals.iter().rev().find(|a| a.valid_until.as_str() >= today) else {
+                let what = match approvals.last() {
+                    Some(a) => format!(
+                        "the custody approval of {} for this card ended on {}: a supervisor records a new one before the card is handed over",
+                        name.trim(),
+                        a.valid_until
+                    ),
+                    None => format!(
+                        "{} ({masked}) has no recorded custody approval for this card's holder: nobody may collect another person's card; \
+                         custody only for {} with a supervisor's approval (who approved, for whom, why, until when), recorded first",
+                        name.trim(),
+                        CUSTODY_GROUPS.join(", ")
+                    ),
+                };
+                return Err(rule(4, what));
+            };
+            Ok(serde_json::json!({"kind": "custodian", "name": name.trim(), "id_number": masked,
+                "group": approval.holder_group, "approved_by": approval.approved_by, "until": approval.valid_until,
+                "holder": applicant::mask_id(&holder)}))
+        }
+    }
+}
+
+/// RULE 4 on a home visit (the outreach kit): the card goes to the holder, the number on the
+/// ID document checked equal to `ssn` (shown masked if not); a custodian's approval is
+/// recorded at the station and the kit carries none, so a custodian is refused there.
+pub fn check_receiver_on_visit(ssn: &str, receiver: Option<&Receiver>) -> Result<(), LifecycleError> {
+    match receiver {
+        None => Err(rule(
+            4,
+            "check the receiver's ID document and give its number: only the holder receives the card on a visit",
+        )),
+        Some(Receiver::Holder { id_number }) if id_number.trim().eq_ignore_ascii_case(ssn) => Ok(()),
+        Some(Receiver::Holder { id_number }) => Err(rule(
+            4,
+            format!(
+                "the ID document shown ({}) is not the holder's ({}): nobody may collect another person's card",
+                applicant::mask_id(id_number.trim()),
+                applicant::mask_id(ssn)
+            ),
+        )),
+        Some(Receiver::Custodian { name, .. }) => Err(rule(
+            4,
+            format!(
+                "{}: a custodian receives a card only with a custody approval, checked at the station: bring the card \
+                 back (it stays in the kit's custody) or hand it to the holder",
+                name.trim()
+            ),
+        )),
+    }
+}
+
 /// Records an attempt to hand over a stock card: a success names who signed (their
-/// signature's SM3 is the evidence kept with it), a failure needs its reason (RULE 6).
+/// signature's SM3 is the evidence kept with it) and who received it (RULE 4: the holder,
+/// ID checked, or an approved custodian; `today` is YYYYMMDD), a failure needs its reason
+/// (RULE 6). A card waiting at the counter for its holder is not in stock: its job's
+/// hand-over ([`crate::release_at_counter`]) takes it.
 pub fn handover_attempt(
     local: &LocalArchive,
     operator: &str,
     card: &str,
     outcome: &Handover,
+    receiver: Option<&Receiver>,
+    today: &str,
 ) -> Result<u32, LifecycleError> {
     let failure = check_handover(outcome)?;
-    // An instant card: its job handed it over at the counter; the receiver's signature,
-    // taken on the counter's screen, completes that hand-over, once.
+    let received = match (failure, receiver) {
+        (Some(_), _) => None,
+        (None, Some(r)) => Some(check_receiver(local, card, r, today)?),
+        (None, None) => {
+            return Err(rule(
+                4,
+                "say who receives the card: the holder (the number on their ID document) or a custodian with a recorded approval",
+            ))
+        }
+    };
+    if waiting_job(local, card)?.is_some() {
+        return Err(LifecycleError::State {
+            card: card.into(),
+            message: "waits at the counter for its holder: hand it over with their signature, or park it to stock with the reason".into(),
+        });
+    }
+    // An instant card its job handed over before signatures were taken at the hand-over:
+    // the receiver's signature completes that hand-over, once.
     let completes_instant = failure.is_none()
         && local.card_status(card)? == Some(CardStatus::Issued)
         && !signed_for(local, card)?;
@@ -177,13 +325,19 @@ pub fn handover_attempt(
         Some(match outcome {
             Handover::Delivered { signer, signature_sm3 } => (
                 "card.handed_over",
-                serde_json::json!({"attempt": n, "signer": signer, "signature_sm3": signature_sm3, "method": "in person at the counter"}),
+                serde_json::json!({"attempt": n, "signer": signer, "signature_sm3": signature_sm3,
+                    "receiver": received, "method": "in person at the counter"}),
             ),
             Handover::Failed { reason } => {
                 ("card.handover_failed", serde_json::json!({"attempt": n, "reason": reason}))
             }
         })
     })?;
+    if failure.is_none() {
+        if let Some(row) = local.card(card)?.filter(|r| application_open(local, r.application_id)) {
+            local.set_application(row.application_id, archive::local::ApplicationStatus::Issued, None)?;
+        }
+    }
     Ok(n)
 }
 
@@ -280,6 +434,14 @@ pub fn recall(
         CardStatus::Recalled,
         &ledger(operator, card, "card.recalled", &detail),
     )?;
+    // The application that made it ends with the card: the person may apply again.
+    if let Some(row) = local.card(card)?.filter(|r| application_open(local, r.application_id)) {
+        local.set_application(
+            row.application_id,
+            archive::local::ApplicationStatus::Cancelled,
+            Some("the card was recalled after failed hand-overs"),
+        )?;
+    }
     Ok(())
 }
 
@@ -542,6 +704,52 @@ mod tests {
         assert_eq!(a.custody_approvals("B00000019").expect("list"), vec![ok]);
     }
 
+    /// A hand-over attempt to the card's holder, ID checked.
+    fn attempt(a: &LocalArchive, card: &str, outcome: &Handover) -> Result<u32, LifecycleError> {
+        let holder = a.card_holder(card).expect("holder").unwrap_or_default();
+        handover_attempt(a, "op", card, outcome, Some(&Receiver::Holder { id_number: holder }), "20261201")
+    }
+
+    #[test]
+    fn rule_4_the_receiver_is_the_holder_or_an_approved_custodian() {
+        let (_d, a) = archive_with_card(CardStatus::Made);
+        let signed = Handover::Delivered { signer: "李四".into(), signature_sm3: "ab".repeat(32) };
+        let give = |r: Option<&Receiver>| handover_attempt(&a, "op", "B00000019", &signed, r, "20261201");
+        let e = give(None).expect_err("nobody named");
+        assert!(matches!(e, LifecycleError::Rule { rule: 4, .. }), "{e}");
+        let stranger = Receiver::Holder { id_number: "110101199003070017".into() };
+        let e = give(Some(&stranger)).expect_err("another person's ID");
+        assert!(
+            e.to_string().contains("not the holder's") && !e.to_string().contains("110101199003070017"),
+            "{e}"
+        );
+        let custodian = Receiver::Custodian { name: "李四".into(), id_number: "440524199001010014".into() };
+        let e = give(Some(&custodian)).expect_err("no approval");
+        assert!(
+            e.to_string().contains("no recorded custody approval") && e.to_string().contains("minor"),
+            "{e}"
+        );
+        let approval = CustodyApproval {
+            card_number: "B00000019".into(),
+            holder_group: "disabled".into(),
+            custodian: "李四".into(),
+            custodian_id: applicant::mask_id("440524199001010014"),
+            approved_by: "sup".into(),
+            reason: "cannot travel".into(),
+            valid_until: "20261130".into(),
+        };
+        hand_to_custodian(&a, "op", &approval).expect("approved");
+        let e = give(Some(&custodian)).expect_err("expired");
+        assert!(e.to_string().contains("ended on 20261130"), "{e}");
+        hand_to_custodian(&a, "op", &CustodyApproval { valid_until: "20271231".into(), ..approval })
+            .expect("again");
+        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Made), "nothing changed yet");
+        assert_eq!(give(Some(&custodian)).expect("the approved custodian"), 1);
+        let last = a.ledger().expect("ledger").pop().expect("entry");
+        assert!(last.detail.contains("custodian") && last.detail.contains("440524********0014"), "{last:?}");
+        assert!(!last.detail.contains("440524199001010014"), "masked: {last:?}");
+    }
+
     fn failed(reason: &str) -> Handover {
         Handover::Failed { reason: reason.into() }
     }
@@ -550,26 +758,23 @@ mod tests {
     fn a_stock_card_is_handed_over_once_with_the_signers_name_and_signature() {
         let (_d, a) = archive_with_card(CardStatus::Made);
         let unsigned = Handover::Delivered { signer: "张三".into(), signature_sm3: String::new() };
-        assert!(matches!(
-            handover_attempt(&a, "op", "B00000019", &unsigned),
-            Err(LifecycleError::Rule { rule: 5, .. })
-        ));
+        assert!(matches!(attempt(&a, "B00000019", &unsigned), Err(LifecycleError::Rule { rule: 5, .. })));
         let signed = Handover::Delivered { signer: "张三".into(), signature_sm3: "ab".repeat(32) };
-        assert_eq!(handover_attempt(&a, "op", "B00000019", &signed).expect("handed over"), 1);
+        assert_eq!(attempt(&a, "B00000019", &signed).expect("handed over"), 1);
         assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Issued));
         let last = a.ledger().expect("ledger").pop().expect("entry");
         assert!(last.event == "card.handed_over" && last.detail.contains(&"ab".repeat(32)), "{last:?}");
-        let again = handover_attempt(&a, "op", "B00000019", &signed).expect_err("twice");
+        let again = attempt(&a, "B00000019", &signed).expect_err("twice");
         assert!(matches!(again, LifecycleError::State { .. }), "{again}");
     }
 
     #[test]
     fn an_instant_card_handed_over_by_its_job_takes_the_receivers_signature_once() {
         let (_d, a) = archive_with_card(CardStatus::Issued);
-        assert!(handover_attempt(&a, "op", "B00000019", &failed("away")).is_err(), "it was handed over");
+        assert!(attempt(&a, "B00000019", &failed("away")).is_err(), "it was handed over");
         let signed = Handover::Delivered { signer: "张三".into(), signature_sm3: "cd".repeat(32) };
-        assert_eq!(handover_attempt(&a, "op", "B00000019", &signed).expect("signature recorded"), 1);
-        let again = handover_attempt(&a, "op", "B00000019", &signed).expect_err("twice");
+        assert_eq!(attempt(&a, "B00000019", &signed).expect("signature recorded"), 1);
+        let again = attempt(&a, "B00000019", &signed).expect_err("twice");
         assert!(matches!(again, LifecycleError::State { .. }), "{again}");
     }
 
@@ -598,10 +803,10 @@ mod tests {
         let recall = |id: &str| super::recall(&a, &province, "op", &card, id);
 
         assert!(matches!(recall("r-1"), Err(LifecycleError::Rule { rule: 6, .. })));
-        assert!(handover_attempt(&a, "op", &card, &failed(" ")).is_err(), "a failure needs a reason");
-        handover_attempt(&a, "op", &card, &failed("holder moved away")).expect("first");
+        assert!(attempt(&a, &card, &failed(" ")).is_err(), "a failure needs a reason");
+        attempt(&a, &card, &failed("holder moved away")).expect("first");
         assert!(recall("r-2").is_err(), "one failure is not enough");
-        handover_attempt(&a, "op", &card, &failed("not reachable by phone")).expect("second");
+        attempt(&a, &card, &failed("not reachable by phone")).expect("second");
         recall("r-3").expect("recalled");
         assert_eq!(a.card_status(&card).expect("s"), Some(CardStatus::Recalled));
         let at_province = province.lookup(&ssn).expect("lookup").cards;
@@ -628,8 +833,8 @@ mod tests {
                 supervisor: "sup-1".into(),
             })
             .expect("deceased");
-        handover_attempt(&a, "op", &card, &failed("nobody at the address")).expect("first");
-        handover_attempt(&a, "op", &card, &failed("neighbours say the holder died")).expect("second");
+        attempt(&a, &card, &failed("nobody at the address")).expect("first");
+        attempt(&a, &card, &failed("neighbours say the holder died")).expect("second");
         let e = recall(&a, &province, "op", &card, "r-1").expect_err("cancelled at the province");
         assert!(
             e.to_string().contains("Cancelled at the province") && e.to_string().contains("reconciliation"),

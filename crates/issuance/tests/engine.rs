@@ -14,7 +14,7 @@ use archive::{CardStatus, DeceasedRequest, ProvincialArchive, SqliteProvincial};
 use common::{params, profile_path, Overlap, SimPath};
 use firmware_profile::Profile;
 use idv::{FieldHint, IdentityQuery, IdentityVerifier, IdvError, Verdict};
-use issuance::{Engine, JobOutcome, Phase, Step, STEPS};
+use issuance::{Collection, Engine, JobOutcome, Phase, Release, Step, Storage, STEPS};
 
 /// The police register: id number -> name; and how many checks it answered.
 #[derive(Default)]
@@ -81,6 +81,22 @@ impl Counter {
     }
 }
 
+/// The holder collects the card later: it goes to the station's safe.
+fn later() -> Collection {
+    Collection::Later(Storage { place: "保管柜 A".into(), keeper: "王主管".into() })
+}
+
+/// Issues a card to `a`, who stands at the counter, and hands it over with their signature.
+fn issue_at_counter(c: &mut Counter, a: &Applicant, reissue_of: Option<&str>) -> JobOutcome {
+    let (job, outcome) = c.engine().start(a, &params(), reissue_of, &Collection::AtCounter).expect("job");
+    if !matches!(outcome, JobOutcome::AwaitingHandover { .. }) {
+        return outcome;
+    }
+    let receiver = serde_json::json!({"kind": "holder", "id_number": applicant::mask_id(&ssn_of(a))});
+    let release = Release::Delivered { signer: "测试".into(), signature_sm3: "ef".repeat(32), receiver };
+    issuance::release_at_counter(&c.local, None, "op-1", job, release).expect("handed over")
+}
+
 fn ssn_of(a: &Applicant) -> String {
     serde_json::to_value(a).expect("json")["holder"]["id_number"].as_str().expect("id").to_string()
 }
@@ -89,13 +105,31 @@ fn ssn_of(a: &Applicant) -> String {
 fn an_instant_card_from_form_to_hand_over() {
     let mut c = Counter::new();
     let a = c.applicant();
-    let (job, outcome) = c.engine().start(&a, &params(), None).expect("job");
-    let JobOutcome::Issued { card_number, card_id } = outcome else { panic!("{outcome:?}") };
+    let (job, outcome) = c.engine().start(&a, &params(), None, &Collection::AtCounter).expect("job");
+    let JobOutcome::AwaitingHandover { card_number, card_id } = outcome else { panic!("{outcome:?}") };
     assert_eq!(card_number, "B00000019", "the first number of prefix B");
     assert!(card_id.starts_with("110100D156000005"));
+    // The card is out of the printer, waiting for the receiver's signature: not issued yet,
+    // and a resumed job (a restart) finds it waiting still, writing nothing.
+    assert_eq!(c.local.card_status(&card_number).expect("local"), Some(CardStatus::Made));
+    assert!(issuance::awaiting_handover(&c.local, job).expect("waits").is_some());
+    let lines = c.local.journal_of(job).expect("journal").len();
+    let again = c.engine().resume(job).expect("resume");
+    assert!(matches!(again, JobOutcome::AwaitingHandover { .. }), "{again:?}");
+    assert_eq!(c.local.journal_of(job).expect("journal").len(), lines, "nothing written while it waits");
+    let release = Release::Delivered {
+        signer: "测试".into(),
+        signature_sm3: "ab".repeat(32),
+        receiver: serde_json::json!({"kind": "holder", "id_number": applicant::mask_id(&ssn_of(&a))}),
+    };
+    let issued =
+        issuance::release_at_counter(&c.local, None, "op-1", job, release.clone()).expect("handed over");
+    assert!(matches!(&issued, JobOutcome::Issued { card_number: n, .. } if *n == card_number), "{issued:?}");
+    assert!(issuance::release_at_counter(&c.local, None, "op-1", job, release).is_err(), "once");
     let person = c.province.lookup(&ssn_of(&a)).expect("lookup");
     assert_eq!(person.live_card().map(|c| c.card_number.clone()), Some(card_number.clone()));
     assert_eq!(c.local.card_status(&card_number).expect("local"), Some(CardStatus::Issued));
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "done");
     assert_eq!((c.path.printer.fed, c.path.printer.rejected, c.path.printed.len()), (1, 0, 1));
     assert_eq!(c.path.printed[0].card_number, card_number);
     let face = &c.path.printed[0];
@@ -110,7 +144,8 @@ fn an_instant_card_from_form_to_hand_over() {
         (Some(sex), Some("汉"), "20261123", Some("20361123")),
         "the 2nd-generation fields are there for the template that prints them"
     );
-    let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
+    let ledger = c.local.ledger().expect("ledger");
+    let events: Vec<&str> = ledger.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(
         events,
         [
@@ -123,6 +158,8 @@ fn an_instant_card_from_form_to_hand_over() {
             "card.handed_over"
         ]
     );
+    let handed = ledger.last().expect("entry");
+    assert!(handed.detail.contains(&"ab".repeat(32)) && handed.detail.contains("holder"), "{handed:?}");
     c.local.verify_ledger().expect("chain intact");
     let journal = c.local.journal_of(job).expect("journal");
     assert_eq!(journal.iter().filter(|l| l.phase == "done").count(), STEPS.len());
@@ -130,16 +167,64 @@ fn an_instant_card_from_form_to_hand_over() {
 }
 
 #[test]
+fn a_card_for_later_goes_to_stock_and_a_card_at_the_counter_may_be_parked_there() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let (_, outcome) = c.engine().start(&a, &params(), None, &later()).expect("job");
+    let JobOutcome::Stocked { card_number, place, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(place, "保管柜 A");
+    assert_eq!(c.local.card_status(&card_number).expect("local"), Some(CardStatus::Made));
+    let ledger = c.local.ledger().expect("ledger");
+    let last = ledger.last().expect("entry");
+    assert!(last.event == "card.stocked" && last.detail.contains("王主管"), "{last:?}");
+    assert!(!ledger.iter().any(|e| e.event == "card.handed_over"), "no hand-over that did not happen");
+
+    // At the counter, the holder cannot take it after all: parked to stock with the reason; a
+    // crash in the middle of it finishes the same release at the restart.
+    let b = c.applicant();
+    let (job, waiting) = c.engine().start(&b, &params(), None, &Collection::AtCounter).expect("job");
+    assert!(matches!(waiting, JobOutcome::AwaitingHandover { .. }), "{waiting:?}");
+    let park = Release::Stocked {
+        storage: Storage { place: "保管柜 B".into(), keeper: "op-1".into() },
+        reason: "the holder left before signing".into(),
+    };
+    let mut crash = |_: i64, s: Step, p: Phase| {
+        if (s, p) == (Step::HandOver, Phase::Begin) {
+            panic!("crash hook")
+        }
+    };
+    let crashed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let _ = issuance::release_at_counter(&c.local, Some(&mut crash), "op-1", job, park);
+    }));
+    assert!(crashed.is_err());
+    assert!(issuance::awaiting_handover(&c.local, job).expect("state").is_none(), "decided already");
+    let resumed = c.engine().resume(job).expect("resume");
+    assert!(matches!(&resumed, JobOutcome::Stocked { place, .. } if place == "保管柜 B"), "{resumed:?}");
+    let stocked: Vec<String> = c
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == "card.stocked")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(stocked.len(), 2, "{stocked:?}");
+    assert!(stocked[1].contains("left before signing"), "{stocked:?}");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees() && r.unsigned.is_empty(), "{r:?}");
+}
+
+#[test]
 fn rule_1_one_live_card_and_a_reissue_stops_the_old_card_first() {
     let mut c = Counter::new();
     let a = c.applicant();
-    let (_, first) = c.engine().start(&a, &params(), None).expect("first");
-    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    let (_, again) = c.engine().start(&a, &params(), None).expect("second");
+    let (_, first) = c.engine().start(&a, &params(), None, &later()).expect("first");
+    let JobOutcome::Stocked { card_number: old, .. } = first else { panic!("{first:?}") };
+    let (_, again) = c.engine().start(&a, &params(), None, &later()).expect("second");
     assert!(matches!(&again, JobOutcome::Refused(r) if r.contains("rule 1")), "{again:?}");
     assert_eq!(c.path.printer.fed, 1, "nothing was fed for the refused application");
-    let (_, reissue) = c.engine().start(&a, &params(), Some(&old)).expect("re-issue");
-    let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
+    let (_, reissue) = c.engine().start(&a, &params(), Some(&old), &later()).expect("re-issue");
+    let JobOutcome::Stocked { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
     let cards = c.province.lookup(&ssn_of(&a)).expect("lookup").cards;
     let statuses: Vec<(String, CardStatus)> = cards.into_iter().map(|c| (c.card_number, c.status)).collect();
     assert_eq!(statuses, [(old.clone(), CardStatus::Stopped), (new, CardStatus::Made)]);
@@ -158,7 +243,7 @@ fn rule_2_the_deceased_get_no_card() {
             supervisor: "sup-1".into(),
         })
         .expect("deceased");
-    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None, &later()).expect("job");
     assert!(matches!(&outcome, JobOutcome::Refused(r) if r.contains("deceased")), "{outcome:?}");
     assert_eq!(c.path.printer.fed, 0);
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
@@ -170,13 +255,13 @@ fn an_identity_mismatch_ends_the_application_and_frees_the_number() {
     let mut c = Counter::new();
     let a = c.applicant();
     c.roster.0.lock().expect("roster").insert(ssn_of(&a), "别人".into());
-    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None, &later()).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(r) if r.contains("name")), "{outcome:?}");
     assert_eq!(c.path.printer.fed, 0);
     let b = c.applicant();
-    let (_, next) = c.engine().start(&b, &params(), None).expect("next");
+    let (_, next) = c.engine().start(&b, &params(), None, &later()).expect("next");
     assert!(
-        matches!(&next, JobOutcome::Issued { card_number, .. } if card_number == "B00000019"),
+        matches!(&next, JobOutcome::Stocked { card_number, .. } if card_number == "B00000019"),
         "the released number is reused: {next:?}"
     );
 }
@@ -186,7 +271,7 @@ fn a_spoiled_card_goes_to_the_reject_box_and_is_recorded() {
     let mut c = Counter::new();
     let a = c.applicant();
     c.path.fail_next_print = true;
-    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&a, &params(), None, &later()).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(_)), "{outcome:?}");
     assert_eq!((c.path.printer.fed, c.path.printer.rejected), (1, 1));
     let events: Vec<String> = c.local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
@@ -214,13 +299,13 @@ fn a_crash_at_every_step_boundary_resumes_to_one_card_and_loses_no_number() {
             let crashed = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let mut engine = c.engine();
                 engine.progress = Some(&mut crash);
-                let _ = engine.start(&a, &params(), None);
+                let _ = engine.start(&a, &params(), None, &later());
             }));
             assert!(crashed.is_err(), "the crash hook fired at {step} {phase:?}");
             let jobs = c.local.running_jobs().expect("running");
             assert_eq!(jobs.len(), 1, "{step} {phase:?}: one job left running");
             let outcome = c.engine().resume(jobs[0]).expect("resume");
-            let JobOutcome::Issued { card_number, .. } = outcome else {
+            let JobOutcome::Stocked { card_number, .. } = outcome else {
                 panic!("{step} {phase:?}: {outcome:?}")
             };
             let person = c.province.lookup(&ssn_of(&a)).expect("lookup");
@@ -247,7 +332,7 @@ fn a_batch_checks_the_next_person_while_the_card_before_is_being_printed() {
     let people: Vec<Applicant> = (0..3).map(|_| c.applicant()).collect();
     c.path.overlap =
         Some(Overlap { checks: c.roster.1.clone(), people: people.len(), seen_while_printing: Vec::new() });
-    let rows = issuance::batch::run_batch(&mut c.engine(), &people, &params());
+    let rows = issuance::batch::run_batch(&mut c.engine(), &people, &params(), &later());
     assert!(rows.iter().all(|r| r.failed_stage.is_empty() && !r.card_number.is_empty()), "{rows:?}");
     assert_eq!(
         c.path.overlap.as_ref().expect("probe").seen_while_printing,
@@ -274,7 +359,7 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
         .expect("deceased");
     c.roster.0.lock().expect("roster").insert(ssn_of(&people[3]), "别人".into());
     let params = params();
-    let rows = issuance::batch::run_batch(&mut c.engine(), &people, &params);
+    let rows = issuance::batch::run_batch(&mut c.engine(), &people, &params, &later());
     let summary: Vec<(usize, &str, &str)> =
         rows.iter().map(|r| (r.seq, r.card_number.as_str(), r.failed_stage.as_str())).collect();
     assert_eq!(
@@ -305,11 +390,11 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
 fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each_difference() {
     let mut c = Counter::new();
     let (a, b) = (c.applicant(), c.applicant());
-    let (_, first) = c.engine().start(&a, &params(), None).expect("a");
+    let first = issue_at_counter(&mut c, &a, None);
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    let (_, reissue) = c.engine().start(&a, &params(), Some(&old)).expect("re-issue");
+    let reissue = issue_at_counter(&mut c, &a, Some(&old));
     let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
-    let (_, other) = c.engine().start(&b, &params(), None).expect("b");
+    let other = issue_at_counter(&mut c, &b, None);
     let JobOutcome::Issued { card_number: b_card, .. } = other else { panic!("{other:?}") };
     issuance::lifecycle::activate(
         &c.local,
@@ -327,12 +412,7 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
     assert!(r.agrees(), "{:#?}", r.mismatches);
     assert_eq!((r.cards, r.holders, r.live), (3, 2, 2));
-    assert_eq!(r.unsigned, [new.clone(), b_card.clone()], "handed over by their jobs, not signed yet");
-    let signed =
-        issuance::lifecycle::Handover::Delivered { signer: "测试".into(), signature_sm3: "ef".repeat(32) };
-    issuance::lifecycle::handover_attempt(&c.local, "op-1", &b_card, &signed).expect("signed");
-    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
-    assert_eq!(r.unsigned, std::slice::from_ref(&new), "the signature closes the item");
+    assert!(r.unsigned.is_empty(), "every hand-over carries the receiver's signature: {:?}", r.unsigned);
 
     // A status changed behind the ledger's back, and a card ended at the province only.
     c.local.set_card_status(&b_card, CardStatus::Active).expect("tamper");
@@ -371,16 +451,19 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
 fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywhere() {
     let mut c = Counter::new();
     let (a, b) = (c.applicant(), c.applicant());
-    let (_, first) = c.engine().start(&a, &params(), None).expect("a");
+    let first = issue_at_counter(&mut c, &a, None);
     let JobOutcome::Issued { card_number: lost, .. } = first else { panic!("{first:?}") };
-    let (_, other) = c.engine().start(&b, &params(), None).expect("b");
-    let JobOutcome::Issued { card_number: dead, .. } = other else { panic!("{other:?}") };
+    let (_, other) = c.engine().start(&b, &params(), None, &later()).expect("b");
+    let JobOutcome::Stocked { card_number: dead, .. } = other else { panic!("{other:?}") };
 
     issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, false, "loss-1").expect("loss");
     issuance::lifecycle::report_loss(&c.local, &c.province, "op-1", &lost, false, "loss-1")
         .expect_err("a stopped card is not lost twice");
-    let (_, again) = c.engine().start(&a, &params(), None).expect("after the loss");
-    assert!(matches!(again, JobOutcome::Issued { .. }), "a new card once the lost one is stopped: {again:?}");
+    let (_, again) = c.engine().start(&a, &params(), None, &later()).expect("after the loss");
+    assert!(
+        matches!(again, JobOutcome::Stocked { .. }),
+        "a new card once the lost one is stopped: {again:?}"
+    );
 
     let cancelled = issuance::lifecycle::cancel_for_deceased(
         &c.local,
@@ -404,7 +487,7 @@ fn rule_2_a_deceased_holders_card_is_cancelled_and_a_lost_card_stopped_everywher
     )
     .expect("retry");
     assert_eq!(retry, std::slice::from_ref(&dead), "a retry gets the first answer and changes nothing");
-    let (_, refused) = c.engine().start(&b, &params(), None).expect("deceased");
+    let (_, refused) = c.engine().start(&b, &params(), None, &later()).expect("deceased");
     assert!(matches!(&refused, JobOutcome::Refused(r) if r.contains("deceased")), "{refused:?}");
 
     let events: Vec<(String, Option<String>)> =
@@ -425,7 +508,7 @@ fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
     // (the archive counts whole seconds: a 4 s lease lasts at least 3).
     let mut engine = c.engine();
     engine.lease_seconds = 4;
-    let (job, ended) = engine.prepare(&kept, &params(), None).expect("desk");
+    let (job, ended) = engine.prepare(&kept, &params(), None, &later()).expect("desk");
     assert!(ended.is_none(), "{ended:?}");
     let first = c.province.lookup(&ssn_of(&kept)).expect("lookup").live_claim.expect("claimed").expires_at;
     std::thread::sleep(std::time::Duration::from_millis(2300));
@@ -443,13 +526,13 @@ fn a_waiting_job_keeps_its_claim_and_a_lapsed_one_is_never_committed() {
         "past its first lease, the person is still the waiting job's"
     );
     let outcome = c.engine().resume(job).expect("resume");
-    assert!(matches!(outcome, JobOutcome::Issued { .. }), "{outcome:?}");
+    assert!(matches!(outcome, JobOutcome::Stocked { .. }), "{outcome:?}");
 
     // A job whose lease lapsed while nobody renewed it: another station took the person; the
     // job rolls back without feeding a card, and the number goes back only as not made.
     let mut engine = c.engine();
     engine.lease_seconds = 1;
-    let (job, ended) = engine.prepare(&lapsed, &params(), None).expect("desk");
+    let (job, ended) = engine.prepare(&lapsed, &params(), None, &later()).expect("desk");
     assert!(ended.is_none(), "{ended:?}");
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let taken = other.claim(&archive::conformance::claim_request(&ssn_of(&lapsed), None)).expect("lapsed");
@@ -468,7 +551,7 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
     let mut c = Counter::new();
     let jammed = c.applicant();
     c.path.printer.fail_at = Some((2, common::PrinterFault::Jam));
-    let (_, outcome) = c.engine().start(&jammed, &params(), None).expect("job");
+    let (_, outcome) = c.engine().start(&jammed, &params(), None, &later()).expect("job");
     assert!(matches!(outcome, JobOutcome::RolledBack(_)), "{outcome:?}");
     let held: Vec<String> = c.province.held_card_numbers().expect("held").into_iter().map(|h| h.0).collect();
     assert_eq!(held, ["B00000019"], "the jammed card's number is held");
@@ -477,9 +560,9 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
 
     c.path.printer.clear();
     let second = c.applicant();
-    let (_, next) = c.engine().start(&second, &params(), None).expect("next");
+    let (_, next) = c.engine().start(&second, &params(), None, &later()).expect("next");
     assert!(
-        matches!(&next, JobOutcome::Issued { card_number, .. } if card_number != "B00000019"),
+        matches!(&next, JobOutcome::Stocked { card_number, .. } if card_number != "B00000019"),
         "a number whose card may be anywhere goes to nobody: {next:?}"
     );
     issuance::lifecycle::account_for_card(&c.local, &c.province, "sup-1", "B00000019", "S1:account-1")
@@ -487,9 +570,9 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
     assert!(c.province.held_card_numbers().expect("held").is_empty());
     assert!(issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile").unaccounted.is_empty());
     let third = c.applicant();
-    let (_, again) = c.engine().start(&third, &params(), None).expect("again");
+    let (_, again) = c.engine().start(&third, &params(), None, &later()).expect("again");
     assert!(
-        matches!(&again, JobOutcome::Issued { card_number, .. } if card_number == "B00000019"),
+        matches!(&again, JobOutcome::Stocked { card_number, .. } if card_number == "B00000019"),
         "accounted for, the number is given out again: {again:?}"
     );
     let e =
@@ -502,8 +585,8 @@ fn a_card_lost_in_a_jam_keeps_its_number_out_until_it_is_found() {
 fn the_reconciliation_finds_a_local_card_the_province_holds_for_someone_else() {
     let mut c = Counter::new();
     let a = c.applicant();
-    let (_, outcome) = c.engine().start(&a, &params(), None).expect("job");
-    let JobOutcome::Issued { card_number, .. } = outcome else { panic!("{outcome:?}") };
+    let (_, outcome) = c.engine().start(&a, &params(), None, &later()).expect("job");
+    let JobOutcome::Stocked { card_number, .. } = outcome else { panic!("{outcome:?}") };
     assert!(issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile").agrees());
     // The station's archive names a card under a number the province gave nobody here.
     let other = ssn_of(&c.applicant());

@@ -330,7 +330,7 @@ impl Counter {
         let (a, ssn) = self.applicant();
         let jobs_before: BTreeSet<i64> = self.local.running_jobs().expect("running").into_iter().collect();
         self.arm(fault);
-        let first = match self.engine().start(&a, &params(), None) {
+        let first = match self.engine().start(&a, &params(), None, &later()) {
             Ok((_, outcome)) => outcome,
             Err(e) => panic!("{fault:?}: the job stopped with an error instead of an outcome: {e}"),
         };
@@ -356,7 +356,7 @@ impl Counter {
             check_reason(fault, &last);
         }
         assert!(
-            matches!(last, JobOutcome::Issued { .. } | JobOutcome::RolledBack(_)),
+            matches!(last, JobOutcome::Stocked { .. } | JobOutcome::RolledBack(_)),
             "{fault:?}: after the fault was cleared the job ends issued or rolled back, not {last:?}"
         );
         self.cases.push(Case { fault, step, job, ssn, first, last });
@@ -376,8 +376,8 @@ impl Counter {
         self.police.calls.store(0, Ordering::SeqCst);
         let journal = self.journal_lines();
         let (a, ssn) = self.applicant();
-        let (job, outcome) = self.engine().start(&a, &params(), None).expect("clean run");
-        assert!(matches!(outcome, JobOutcome::Issued { .. }), "{outcome:?}");
+        let (job, outcome) = self.engine().start(&a, &params(), None, &later()).expect("clean run");
+        assert!(matches!(outcome, JobOutcome::Stocked { .. }), "{outcome:?}");
         let calls = Calls {
             card: card_sim::lock(&self.path.card).apdu_count() - before_card,
             psam: card_sim::lock(&self.path.psam).apdu_count() - before_psam,
@@ -410,7 +410,7 @@ impl Counter {
             let what =
                 format!("{:?} (job {}, first {:?}, last {:?})", case.fault, case.job, case.first, case.last);
             match &case.last {
-                JobOutcome::Issued { card_number, card_id } => {
+                JobOutcome::Stocked { card_number, card_id, .. } => {
                     assert_eq!(row.status, "done", "{what}");
                     assert_eq!(person.cards.len(), 1, "{what}: one card in the province");
                     assert_eq!(&person.cards[0].card_number, card_number, "{what}");
@@ -418,11 +418,11 @@ impl Counter {
                     assert!(person.live_claim.is_none(), "{what}: the claim was used up");
                     assert_eq!(
                         self.local.card_status(card_number).expect("local"),
-                        Some(CardStatus::Issued),
+                        Some(CardStatus::Made),
                         "{what}: the station's archive"
                     );
                     assert_eq!(by_app(app, "card.made"), 1, "{what}: one card.made in the ledger");
-                    assert_eq!(by_app(app, "card.handed_over"), 1, "{what}");
+                    assert_eq!(by_app(app, "card.stocked"), 1, "{what}: in stock once");
                     issued.push(card_number.clone());
                 }
                 JobOutcome::RolledBack(_) => {
@@ -488,10 +488,17 @@ struct Calls {
     journal: u32,
 }
 
+/// The holders of the matrix collect their cards later, from the station's safe.
+fn later() -> issuance::Collection {
+    issuance::Collection::Later(issuance::Storage { place: "保管柜".into(), keeper: "op-1".into() })
+}
+
 /// A waiting or rolled-back job says what happened and what to do.
 fn check_reason(fault: Fault, outcome: &JobOutcome) {
     match outcome {
-        JobOutcome::Issued { card_number, .. } => assert!(!card_number.is_empty(), "{fault:?}"),
+        JobOutcome::Issued { card_number, .. }
+        | JobOutcome::Stocked { card_number, .. }
+        | JobOutcome::AwaitingHandover { card_number, .. } => assert!(!card_number.is_empty(), "{fault:?}"),
         JobOutcome::Refused(r) => panic!("{fault:?}: a device fault is not a refusal: {r}"),
         JobOutcome::RolledBack(reason) | JobOutcome::Waiting(reason) => {
             assert!(
@@ -506,6 +513,8 @@ fn check_reason(fault: Fault, outcome: &JobOutcome) {
 fn report(c: &Counter) {
     let kind = |o: &JobOutcome| match o {
         JobOutcome::Issued { .. } => "issued",
+        JobOutcome::Stocked { .. } => "stocked",
+        JobOutcome::AwaitingHandover { .. } => "awaiting hand-over",
         JobOutcome::Refused(_) => "refused",
         JobOutcome::RolledBack(_) => "rolled back",
         JobOutcome::Waiting(_) => "waiting",

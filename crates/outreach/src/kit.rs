@@ -17,6 +17,7 @@ use std::path::Path;
 use archive::kit::{Checkin, Checkout, CheckoutRequest, KitEvent, KitRecord, RecordResult, VisitRequest};
 use archive::{ArchiveError, ProvincialArchive};
 use issuance::lifecycle::{self, ActivationEvidence, Handover, LifecycleError};
+use issuance::Receiver;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -936,7 +937,10 @@ impl Kit {
     }
 
     /// Hands a card (pre-made, or made on this visit) to its holder, who signs; or records
-    /// why it could not be handed over (RULES 5 and 6 of the counter, the same checks).
+    /// why it could not be handed over (RULES 5 and 6 of the counter, the same checks). The
+    /// receiver (RULE 4) is the holder, the number on the ID document checked equal to the
+    /// visit's; the kit carries no custody approval, so a custodian is refused here (the card
+    /// goes back to the station, where the approval is checked).
     pub fn hand_over(
         &mut self,
         ssn: &str,
@@ -944,7 +948,11 @@ impl Kit {
         signer: &str,
         signature: Option<&[u8]>,
         failure: Option<&str>,
+        receiver: Option<&Receiver>,
     ) -> Result<i64, KitError> {
+        if failure.is_none() {
+            lifecycle::check_receiver_on_visit(ssn, receiver)?;
+        }
         let (visit, state) = self.may_issue(ssn)?;
         let ours = visit.premade_card.as_deref() == Some(card) || state.made.as_deref() == Some(card);
         if !ours {

@@ -61,9 +61,33 @@ fn offline_the_kit_keeps_the_counters_rules_and_its_lease() {
     assert!(e.to_string().contains("hand it over"), "{e}");
     let e = kit.activate(&with_card, &card, &face_to_face(), &image("photo")).expect_err("not handed over");
     assert!(matches!(e, KitError::Visit(_)), "{e}");
-    assert_eq!(rule(kit.hand_over(&with_card, &card, "本人", None, None).expect_err("no signature")), 5);
-    assert_eq!(rule(kit.hand_over(&with_card, &card, "", None, Some(" ")).expect_err("no reason")), 6);
-    let e = kit.hand_over(&with_card, "B99999999", "本人", Some(&image("sig")), None).expect_err("not ours");
+    let to_holder = holder(&with_card);
+    let sig = image("sig");
+    let give = |kit: &mut Kit, r: Option<&issuance::Receiver>| {
+        kit.hand_over(&with_card, &card, "本人", Some(&sig), None, r)
+    };
+    // RULE 4: the receiver's ID document is checked; another person's, or a custodian (whose
+    // approval the kit does not carry), is refused with the reason.
+    assert_eq!(rule(give(&mut kit, None).expect_err("nobody checked")), 4);
+    let e = give(&mut kit, Some(&holder("110101199003070017"))).expect_err("another person");
+    assert!(
+        e.to_string().contains("not the holder's") && !e.to_string().contains("110101199003070017"),
+        "{e}"
+    );
+    let custodian =
+        issuance::Receiver::Custodian { name: "王五".into(), id_number: "110101199003070033".into() };
+    let e = give(&mut kit, Some(&custodian)).expect_err("a custodian");
+    assert!(e.to_string().contains("rule 4") && e.to_string().contains("station"), "{e}");
+    assert_eq!(
+        rule(
+            kit.hand_over(&with_card, &card, "本人", None, None, Some(&to_holder)).expect_err("no signature")
+        ),
+        5
+    );
+    assert_eq!(rule(kit.hand_over(&with_card, &card, "", None, Some(" "), None).expect_err("no reason")), 6);
+    let e = kit
+        .hand_over(&with_card, "B99999999", "本人", Some(&image("sig")), None, Some(&to_holder))
+        .expect_err("not ours");
     assert!(matches!(e, KitError::Visit(_)), "{e}");
     assert_eq!(
         kit.in_custody(),
@@ -71,7 +95,9 @@ fn offline_the_kit_keeps_the_counters_rules_and_its_lease() {
         "the pre-made card travels in the kit's custody"
     );
     let signature = image("sig");
-    let seq = kit.hand_over(&with_card, &card, "本人", Some(&signature), None).expect("hand over");
+    let seq = kit
+        .hand_over(&with_card, &card, "本人", Some(&signature), None, Some(&to_holder))
+        .expect("hand over");
     assert!(kit.in_custody().is_empty());
     let remote = issuance::lifecycle::ActivationEvidence { channel: Channel::Remote, ..face_to_face() };
     assert_eq!(rule(kit.activate(&with_card, &card, &remote, &image("photo")).expect_err("remote")), 3);
@@ -93,7 +119,7 @@ fn offline_the_kit_keeps_the_counters_rules_and_its_lease() {
     let late = kit.lease().expect("lease").must_sync_by + 1;
     kit.set_clock(Box::new(move || late));
     assert!(matches!(
-        kit.hand_over(&new, &number, "本人", Some(&image("sig")), None),
+        kit.hand_over(&new, &number, "本人", Some(&image("sig")), None, Some(&holder(&new))),
         Err(KitError::MustSync { hours: 8 })
     ));
 
@@ -129,7 +155,7 @@ fn a_lost_laptop_shows_no_person_card_or_evidence() {
     )
     .expect("checkout");
     let signature = b"SIGNATURE-IMAGE-BYTES-0123456789".to_vec();
-    kit.hand_over(&ssn, &card, "王秀英", Some(&signature), None).expect("hand over");
+    kit.hand_over(&ssn, &card, "王秀英", Some(&signature), None, Some(&holder(&ssn))).expect("hand over");
     drop(kit);
     let mut raw = Vec::new();
     for entry in std::fs::read_dir(dir.path()).expect("dir") {

@@ -32,7 +32,7 @@ fn fixture() -> Fixture {
     kit.checkout(&arch, people.iter().map(|p| visit(p, None)).collect(), 3600, 3600).expect("checkout");
     for (i, p) in people.iter().take(2).enumerate() {
         let card = kit.make_card(p, &format!("110100D15600000500BF7C7A48FB000{i}"), "3B00").expect("make");
-        kit.hand_over(p, &card, "本人", Some(&image("sig")), None).expect("hand over");
+        kit.hand_over(p, &card, "本人", Some(&image("sig")), None, Some(&holder(p))).expect("hand over");
     }
     kit.visit_failed(&people[2], "moved away").expect("failure");
     assert_eq!(kit.outbox().len(), 5);
@@ -124,7 +124,8 @@ fn records_put_back_from_an_older_copy_are_refused() {
     let mut kit = Kit::create(&store, "kit-o", "op", PASSWORD).expect("kit");
     kit.checkout(&arch, people.iter().map(|p| visit(p, None)).collect(), 3600, 3600).expect("checkout");
     let card = kit.make_card(&people[0], "110100D15600000500BF7C7A48FB0000", "3B00").expect("make");
-    kit.hand_over(&people[0], &card, "本人", Some(&image("sig")), None).expect("hand over");
+    kit.hand_over(&people[0], &card, "本人", Some(&image("sig")), None, Some(&holder(&people[0])))
+        .expect("hand over");
     drop(kit);
     // The older copy: two records.
     std::fs::copy(&store, &old).expect("copy");

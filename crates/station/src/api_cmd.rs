@@ -11,7 +11,7 @@ use base64::Engine as _;
 use issuance::batch::{write_return_file, BatchOutcome, ReturnRow};
 use issuance::JobCard;
 
-use station::client::ApiClient;
+use station::client::{ApiClient, Collection};
 
 /// Where the station is and who asks.
 #[derive(clap::Args, Debug)]
@@ -33,6 +33,43 @@ impl ApiArgs {
     }
 }
 
+/// Where `station issue`'s card goes: the holder takes it at the counter (the default), or
+/// collects it later from stock.
+#[derive(clap::Args, Debug)]
+pub struct CollectionArgs {
+    /// The holder is not at the counter: the card goes to stock (the storage place and keeper of
+    /// `[counter.stock]`, or the ones given).
+    #[arg(long)]
+    pub later: bool,
+    /// The storage place (保管地点) of a card for later, over the station's.
+    #[arg(long, requires = "later")]
+    pub storage_place: Option<String>,
+    /// The person responsible for it there, over the station's.
+    #[arg(long, requires = "later")]
+    pub keeper: Option<String>,
+}
+
+impl CollectionArgs {
+    /// As the API client sends it.
+    pub fn collection(&self) -> Collection {
+        Collection { later: self.later, place: self.storage_place.clone(), keeper: self.keeper.clone() }
+    }
+}
+
+/// What `station issue` says after a card is made: the hand-over it waits for, or its stock.
+pub fn after_issue(end: &serde_json::Value) {
+    let card = end["detail"].as_str().unwrap_or_default();
+    match end["status"].as_str() {
+        Some("awaiting-handover") => eprintln!(
+            "card {card} is made and waits at the hand-over: the holder shows their ID and signs \
+             (station handover {card} --id-number ID --signature SIG.png), or it goes to stock \
+             (station handover {card} --to-stock REASON)"
+        ),
+        Some("stocked") => eprintln!("card {card} is made and in stock until its holder collects it"),
+        _ => {}
+    }
+}
+
 /// `station batch`.
 #[derive(clap::Args, Debug)]
 pub struct BatchArgs {
@@ -41,6 +78,16 @@ pub struct BatchArgs {
     /// The return file (CSV, card-spec.md section 5); default: FILE with `.return.csv`.
     #[arg(long = "return")]
     pub return_file: Option<PathBuf>,
+    /// The holders are at the counter: each job waits at its hand-over for their signature.
+    /// By default a batch's cards go to stock for their holders to collect.
+    #[arg(long, conflicts_with_all = ["storage_place", "keeper"])]
+    pub at_counter: bool,
+    /// The storage place (保管地点) of the batch's cards, over the station's.
+    #[arg(long)]
+    pub storage_place: Option<String>,
+    /// The person responsible for them there, over the station's.
+    #[arg(long)]
+    pub keeper: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -82,15 +129,33 @@ pub struct StockArgs {
 pub struct HandoverArgs {
     /// The card.
     pub card: String,
-    /// Who received it.
-    #[arg(long, required_unless_present = "failed")]
+    /// The holder receives it: the number on the ID document you checked.
+    #[arg(long, conflicts_with_all = ["custodian", "failed", "to_stock"])]
+    pub id_number: Option<String>,
+    /// A custodian receives it for the holder (only with a current custody approval): their name.
+    #[arg(long, requires = "custodian_id", conflicts_with_all = ["failed", "to_stock"])]
+    pub custodian: Option<String>,
+    /// The number on the custodian's ID document.
+    #[arg(long, requires = "custodian")]
+    pub custodian_id: Option<String>,
+    /// Who signed; default: the receiver's name.
+    #[arg(long)]
     pub signer: Option<String>,
     /// Their signature (PNG from the signature pad).
-    #[arg(long, required_unless_present = "failed")]
+    #[arg(long, required_unless_present_any = ["failed", "to_stock"])]
     pub signature: Option<PathBuf>,
-    /// Nobody could take it: why.
-    #[arg(long, conflicts_with_all = ["signer", "signature"])]
+    /// Nobody could take the stock card: why.
+    #[arg(long, conflicts_with_all = ["signer", "signature", "to_stock"])]
     pub failed: Option<String>,
+    /// The card waits at the counter but its holder cannot take it now: it goes to stock, why.
+    #[arg(long, conflicts_with_all = ["signer", "signature"])]
+    pub to_stock: Option<String>,
+    /// With --to-stock: the storage place, over the station's.
+    #[arg(long, requires = "to_stock")]
+    pub storage_place: Option<String>,
+    /// With --to-stock: the person responsible there, over the station's.
+    #[arg(long, requires = "to_stock")]
+    pub keeper: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -148,13 +213,15 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
     writeln!(out, "{} applicants", applicants.len())?;
     let jobs: Vec<(serde_json::Value, Option<String>)> =
         applicants.iter().map(|x| (x.clone(), None)).collect();
-    let ends = client.issue_all(&jobs, out)?;
+    let collection =
+        Collection { later: !a.at_counter, place: a.storage_place.clone(), keeper: a.keeper.clone() };
+    let ends = client.issue_all(&jobs, &collection, out)?;
     let mut rows = Vec::with_capacity(applicants.len());
     let mut made = 0;
     for (i, (applicant, end)) in applicants.iter().zip(&ends).enumerate() {
         let detail = end["detail"].as_str().unwrap_or("").to_string();
         let outcome = match end["status"].as_str() {
-            Some("issued") => {
+            Some("issued" | "stocked" | "awaiting-handover") => {
                 made += 1;
                 let job = end["job"].as_i64().context("the station named no job")?;
                 let v = client.get(&format!("/api/jobs/{job}"))?;
@@ -234,13 +301,18 @@ pub fn stock(a: &StockArgs, out: &mut dyn Write) -> Result<()> {
     let cards = v["cards"].as_array().cloned().unwrap_or_default();
     for c in &cards {
         let failures = c["failed_handovers"].as_array().map(|f| f.len()).unwrap_or(0);
+        let place = match c["storage"]["place"].as_str() {
+            Some(place) => format!(" at {place} ({})", c["storage"]["keeper"].as_str().unwrap_or_default()),
+            None => String::new(),
+        };
         writeln!(
             out,
-            "{:<12} {:<10} {:<20} {}{}",
+            "{:<12} {:<10} {:<20} {}{}{}",
             c["card_number"].as_str().unwrap_or(""),
             c["status"].as_str().unwrap_or(""),
             c["holder"].as_str().unwrap_or(""),
             c["name"].as_str().unwrap_or(""),
+            place,
             if failures > 0 { format!(" ({failures} failed hand-overs)") } else { String::new() }
         )?;
     }
@@ -253,24 +325,49 @@ fn base64_file(path: &Path) -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// Records a hand-over (with the receiver's signature) or a failed attempt.
+/// Records a hand-over (to the holder or an approved custodian, with the receiver's
+/// signature), a failed attempt, or a card waiting at the counter put in stock.
 pub fn handover(a: &HandoverArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
+    if let Some(reason) = &a.to_stock {
+        let body = serde_json::json!({"reason": reason, "place": a.storage_place, "keeper": a.keeper});
+        let v = client.post(&format!("/api/cards/{}/stock", a.card), &body)?;
+        writeln!(
+            out,
+            "card {}: in stock at {} ({} responsible)",
+            a.card,
+            v["place"].as_str().unwrap_or_default(),
+            v["keeper"].as_str().unwrap_or_default()
+        )?;
+        return Ok(());
+    }
     let body = match (&a.failed, &a.signature) {
         (Some(reason), _) => serde_json::json!({"delivered": false, "reason": reason}),
         (None, Some(sig)) => {
-            serde_json::json!({"delivered": true, "signer": a.signer, "signature_png": base64_file(sig)?})
+            let receiver = match (&a.id_number, &a.custodian, &a.custodian_id) {
+                (Some(id), _, _) => serde_json::json!({"kind": "holder", "id_number": id}),
+                (None, Some(name), Some(id)) => {
+                    serde_json::json!({"kind": "custodian", "name": name, "id_number": id})
+                }
+                _ => anyhow::bail!(
+                    "say who receives the card: --id-number (the holder's ID document, checked) or \
+                     --custodian NAME --custodian-id ID (a custodian with a recorded approval)"
+                ),
+            };
+            serde_json::json!({"delivered": true, "signer": a.signer, "signature_png": base64_file(sig)?,
+                "receiver": receiver})
         }
-        (None, None) => anyhow::bail!("give --signer and --signature, or --failed REASON"),
+        (None, None) => {
+            anyhow::bail!("give --signature with the receiver, --failed REASON or --to-stock REASON")
+        }
     };
     let v = client.post(&format!("/api/cards/{}/handover", a.card), &body)?;
-    writeln!(
-        out,
-        "card {}: attempt {} recorded ({})",
-        a.card,
-        v["attempt"],
-        if a.failed.is_some() { "failed" } else { "handed over" }
-    )?;
+    let what = match (&a.failed, v["receiver"]["kind"].as_str()) {
+        (Some(_), _) => "failed".to_string(),
+        (None, Some("custodian")) => format!("handed over to the custodian {}", v["receiver"]["name"]),
+        (None, _) => format!("handed over to the holder {}", v["receiver"]["id_number"]),
+    };
+    writeln!(out, "card {}: attempt {} recorded ({what})", a.card, v["attempt"])?;
     Ok(())
 }
 

@@ -57,14 +57,16 @@ impl ApiClient {
     }
 
     /// Starts an issuance and follows it to its end, its steps shown on `progress`; returns
-    /// the final event.
+    /// the final event. `collection` is where the card goes ([`Collection::body`]).
     pub fn issue(
         &self,
         applicant: serde_json::Value,
         reissue_of: Option<&str>,
+        collection: &Collection,
         progress: &mut Progress<'_>,
     ) -> Result<serde_json::Value> {
-        let mut ends = self.issue_all(&[(applicant, reissue_of.map(str::to_string))], progress)?;
+        let mut ends =
+            self.issue_all(&[(applicant, reissue_of.map(str::to_string))], collection, progress)?;
         ends.pop().context("the station ended no job")
     }
 
@@ -73,10 +75,12 @@ impl ApiClient {
     /// at a time: while one card is on the devices the next one's desk steps (archives, claim,
     /// identity check) run, and no more are queued than that, so a client that dies leaves
     /// at most two jobs behind (each journalled, resumed or rolled back by the station).
-    /// Every job's steps and end are shown on `progress`.
+    /// Every job's steps and end are shown on `progress`; every card goes where `collection`
+    /// says.
     pub fn issue_all(
         &self,
         jobs: &[(serde_json::Value, Option<String>)],
+        collection: &Collection,
         progress: &mut Progress<'_>,
     ) -> Result<Vec<serde_json::Value>> {
         const IN_FLIGHT: usize = 2;
@@ -96,7 +100,7 @@ impl ApiClient {
         while ended < jobs.len() {
             while requests.len() < jobs.len() && requests.len() - ended < IN_FLIGHT {
                 let (applicant, reissue_of) = &jobs[requests.len()];
-                match self.post_job(applicant, reissue_of.as_deref())? {
+                match self.post_job(applicant, reissue_of.as_deref(), collection)? {
                     Posted::Accepted(id) => requests.push(Some(id)),
                     Posted::Invalid(why) => {
                         let end = serde_json::json!({
@@ -141,12 +145,20 @@ impl ApiClient {
     }
 
     /// Hands one job to the station: its request number, or why the form was refused.
-    fn post_job(&self, applicant: &serde_json::Value, reissue_of: Option<&str>) -> Result<Posted> {
+    fn post_job(
+        &self,
+        applicant: &serde_json::Value,
+        reissue_of: Option<&str>,
+        collection: &Collection,
+    ) -> Result<Posted> {
+        let mut body = collection.body();
+        body["applicant"] = applicant.clone();
+        body["reissue_of"] = reissue_of.into();
         let r = self
             .http
             .post(format!("{}/api/jobs", self.base))
             .bearer_auth(&self.token)
-            .json(&serde_json::json!({"applicant": applicant, "reissue_of": reissue_of}))
+            .json(&body)
             .timeout(Duration::from_secs(30))
             .send()?;
         if r.status().as_u16() == 422 {
@@ -172,6 +184,28 @@ impl ApiClient {
             bail!("the station refused the job: {}", r.text().unwrap_or_default());
         }
         Ok(Posted::Accepted(r.json::<serde_json::Value>()?["request_id"].as_u64().context("no request id")?))
+    }
+}
+
+/// Whether the holders take their cards at the counter, or later from stock (with the storage
+/// place and keeper over the station's `[counter.stock]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collection {
+    /// The cards go to stock.
+    pub later: bool,
+    /// The storage place, over the station's.
+    pub place: Option<String>,
+    /// The person responsible, over the station's.
+    pub keeper: Option<String>,
+}
+
+impl Collection {
+    /// The fields of `POST /api/jobs` that say it.
+    pub fn body(&self) -> serde_json::Value {
+        if !self.later {
+            return serde_json::json!({"collection": "at-counter"});
+        }
+        serde_json::json!({"collection": "later", "storage_place": self.place, "keeper": self.keeper})
     }
 }
 
@@ -330,6 +364,8 @@ impl<'a> Progress<'a> {
         let line = match (end["status"].as_str().unwrap_or("ended"), end["detail"].as_str().unwrap_or("")) {
             (status, "") => format!("{who}: {status}"),
             ("issued", card) => format!("{who}: issued card {card}"),
+            ("awaiting-handover", card) => format!("{who}: made card {card}, waiting at the hand-over"),
+            ("stocked", card) => format!("{who}: made card {card}, in stock"),
             (status, why) => format!("{who}: {status}: {why}"),
         };
         match &mut self.draw {

@@ -89,6 +89,10 @@ pub struct CounterConfig {
     /// The camera's frame source (`webcam`, `webcam:N`, `file:PATH`).
     #[serde(default = "default_camera")]
     pub camera: String,
+    /// Where cards whose holders collect them later are kept (保管地点) and who answers for
+    /// them: `[counter.stock] place = "...", keeper = "..."` (a job may name others).
+    #[serde(default)]
+    pub stock: issuance::StockSettings,
 }
 
 fn default_camera() -> String {
@@ -292,6 +296,39 @@ provincial = { kind = "service", url = "https://archive.example:8443", ca = "/et
         std::fs::write(&path, text.replace("region = ", "colour = \"red\"\nregion = ")).expect("write");
         let e = StationConfig::load(&path).expect_err("unknown field");
         assert!(e.to_string().contains("[counter]") && e.to_string().contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn the_stock_place_and_keeper_come_from_the_counter_section() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.toml");
+        let head = "station = \"S-0101\"\ndata_dir = \"/var/lib/station\"\n\n[[operator]]\nname = \"op1\"\n\
+                    role = \"operator\"\npassword_hash = \"x\"\n\n[counter]\nprinter = \"usb:0x0F7E:0x0A01\"\n\
+                    profile = \"p.toml\"\nregion = \"110100\"\ninit_org = \"1\"\n\
+                    identity_verification = \"http://127.0.0.1:8790\"\nprovincial = { kind = \"sqlite\" }\n";
+        std::fs::write(&path, head).expect("write");
+        let unnamed = StationConfig::load(&path).expect("config").counter.expect("counter").stock;
+        assert_eq!(unnamed, issuance::StockSettings::default(), "the station's safe, the operator answers");
+        std::fs::write(
+            &path,
+            format!("{head}\n[counter.stock]\nplace = \"东城网点保管柜\"\nkeeper = \"王主管\"\n"),
+        )
+        .expect("write");
+        let stock = StationConfig::load(&path).expect("config").counter.expect("counter").stock;
+        assert_eq!(stock.storage("op1", None, None).keeper, "王主管");
+        assert_eq!(stock.storage("op1", Some("乡镇代办点"), None).place, "乡镇代办点");
+        std::fs::write(&path, format!("{head}\n[counter.stock]\nshelf = \"3\"\n")).expect("write");
+        let e = StationConfig::load(&path).expect_err("unknown field");
+        assert!(e.to_string().contains("shelf"), "{e}");
+    }
+
+    #[test]
+    fn the_packaged_example_reads() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/debian/station.toml"));
+        let c = StationConfig::load(path).expect("the example in the package's docs");
+        assert_eq!((c.daemon.station.as_str(), c.daemon.operators.len()), ("S-0101", 2));
+        c.daemon.check_listen().expect("loopback");
+        assert!(matches!(c.counter.expect("counter").provincial, ProvincialConfig::Service { .. }));
     }
 
     /// The `[counter]` section of a configuration with `identity_verification = {value}`.

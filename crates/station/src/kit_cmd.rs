@@ -167,6 +167,10 @@ pub struct HandoverArgs {
     /// The holder's resident ID number.
     #[arg(long)]
     ssn: String,
+    /// The number on the ID document of the person receiving the card, checked now (RULE 4:
+    /// only the holder receives it on a visit).
+    #[arg(long)]
+    id_number: String,
     /// Who received the card.
     #[arg(long)]
     signer: String,
@@ -810,7 +814,8 @@ fn handover(a: HandoverArgs) -> Result<()> {
             mask_id(&a.ssn)
         ),
     };
-    let seq = kit.hand_over(&a.ssn, &card, &a.signer, Some(&signature), None)?;
+    let receiver = issuance::Receiver::Holder { id_number: a.id_number.clone() };
+    let seq = kit.hand_over(&a.ssn, &card, &a.signer, Some(&signature), None, Some(&receiver))?;
     println!("card {card} handed over to {} (outbox record {seq})", mask_id(&a.ssn));
     Ok(())
 }
@@ -845,7 +850,7 @@ fn activate(a: ActivateArgs) -> Result<()> {
 fn fail(a: FailArgs) -> Result<()> {
     let mut kit = open(&a.store)?;
     let seq = match card_in_custody(&kit, &a.ssn) {
-        Some(card) => kit.hand_over(&a.ssn, &card, "", None, Some(&a.reason))?,
+        Some(card) => kit.hand_over(&a.ssn, &card, "", None, Some(&a.reason), None)?,
         None => kit.visit_failed(&a.ssn, &a.reason)?,
     };
     println!("visit of {} recorded as failed (outbox record {seq})", mask_id(&a.ssn));

@@ -90,6 +90,9 @@ enum Top {
     #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(sim_cmd::SimCmd),
+    /// Write a counter's configuration (/etc/station/station.toml) from flags, asking on the
+    /// terminal for what they leave out; each account gets a first password.
+    Init(Box<station::init::InitArgs>),
     /// Print the completion script of a shell on stdout (the package installs them).
     Completions {
         /// The shell.
@@ -225,6 +228,8 @@ struct IssueArgs {
     /// Re-issue: the live card this one replaces (it is stopped first).
     #[arg(long)]
     reissue_of: Option<String>,
+    #[command(flatten)]
+    collection: api_cmd::CollectionArgs,
     /// The station's API.
     #[arg(long, env = "STATION_API", default_value = "http://127.0.0.1:8080")]
     api: String,
@@ -347,14 +352,25 @@ fn run(command: Top) -> Result<()> {
                 serde_json::from_str(&text).context("the applicant file is not JSON")?;
             let client = station::client::ApiClient::login(&a.api, &a.operator, &a.password)?;
             let mut progress = station::client::Progress::stderr();
-            let end = client.issue(applicant, a.reissue_of.as_deref(), &mut progress)?;
+            let end = client.issue(
+                applicant,
+                a.reissue_of.as_deref(),
+                &a.collection.collection(),
+                &mut progress,
+            )?;
             println!("{}", serde_json::to_string_pretty(&end)?);
             let action = match (end["action"]["kind"].as_str(), end["action"]["what"].as_str()) {
                 (Some("operator"), Some(what)) => format!("; do this first: {what}"),
                 (Some(kind), _) => format!("; the station asks: {kind}"),
                 _ => String::new(),
             };
-            anyhow::ensure!(end["status"] == "issued", "the card was not issued: {}{action}", end["detail"]);
+            anyhow::ensure!(
+                ["issued", "awaiting-handover", "stocked"]
+                    .contains(&end["status"].as_str().unwrap_or_default()),
+                "the card was not made: {}{action}",
+                end["detail"]
+            );
+            api_cmd::after_issue(&end);
             Ok(())
         }
         Top::Batch(a) => {
@@ -383,6 +399,19 @@ fn run(command: Top) -> Result<()> {
         Top::Kit(cmd) => kit_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
+        Top::Init(a) => {
+            let w = station::init::run(*a)?;
+            println!("configuration written to {}", w.config.display());
+            let names: Vec<String> = w.accounts.iter().map(|(n, r)| format!("{n} ({r})")).collect();
+            println!("accounts: {}", names.join(", "));
+            println!(
+                "first passwords in {} (each is changed at its first log-in); check the devices with \
+                 `station doctor --config {}`, then start the service: systemctl enable --now station",
+                w.passwords.display(),
+                w.config.display()
+            );
+            Ok(())
+        }
         Top::Completions { shell } => {
             // Into memory first: clap_complete panics on a failed write (a closed pipe).
             let mut script = Vec::new();

@@ -46,6 +46,8 @@ pub struct CounterRunner {
     pub lease_seconds: i64,
     /// The financial application's data and keys, when the cards carry one.
     pub financial: Option<crate::financial::Financial>,
+    /// Where cards go to stock and who answers for them (`[counter.stock]`).
+    pub stock: issuance::StockSettings,
 }
 
 /// The progress callback with the kill -9 tests' crash hook in front: `STATION_CRASH_AT=
@@ -77,6 +79,23 @@ fn crash_hooked<'p>(
     progress: &'p mut (dyn FnMut(i64, Step, Phase) + Send),
 ) -> impl FnMut(i64, Step, Phase) + Send + 'p {
     progress
+}
+
+/// The crash hook for the journal lines the API writes (a hand-over at the counter), in
+/// builds with the simulators when `STATION_CRASH_AT` asks for one.
+#[cfg(feature = "sim")]
+fn journal_watch() -> Option<daemon::JournalWatch> {
+    std::env::var_os("STATION_CRASH_AT")?;
+    Some(std::sync::Arc::new(|job, step, phase| {
+        let mut nothing = |_: i64, _: Step, _: Phase| {};
+        let mut hooked = crash_hooked(&mut nothing);
+        hooked(job, step, phase);
+    }))
+}
+
+#[cfg(not(feature = "sim"))]
+fn journal_watch() -> Option<daemon::JournalWatch> {
+    None
 }
 
 macro_rules! with_engine {
@@ -151,7 +170,7 @@ impl Desk for CounterDesk {
             lease_seconds: self.lease_seconds,
             progress: Some(&mut crash_hooked(progress)),
         };
-        engine.prepare(applicant, &params, request.reissue_of.as_deref())
+        engine.prepare(applicant, &params, request.reissue_of.as_deref(), &request.collection)
     }
 }
 
@@ -188,8 +207,17 @@ impl Runner for CounterRunner {
         with_engine!(self, request.operator.clone(), progress, |engine| engine.start(
             applicant,
             &params,
-            reissue.as_deref()
+            reissue.as_deref(),
+            &request.collection
         ))
+    }
+
+    fn stock(&self) -> issuance::StockSettings {
+        self.stock.clone()
+    }
+
+    fn journal_watch(&self) -> Option<daemon::JournalWatch> {
+        journal_watch()
     }
 
     fn resume(
@@ -587,6 +615,14 @@ impl Runner for PanelRunner {
 
     fn keep_claims(&mut self) {
         self.counter.keep_claims();
+    }
+
+    fn stock(&self) -> issuance::StockSettings {
+        self.counter.stock()
+    }
+
+    fn journal_watch(&self) -> Option<daemon::JournalWatch> {
+        self.counter.journal_watch()
     }
 
     fn desk(&self) -> Option<Arc<dyn Desk>> {

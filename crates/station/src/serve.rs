@@ -101,6 +101,7 @@ pub fn counter_runner(
         params,
         lease_seconds: 1800,
         financial: None,
+        stock: issuance::StockSettings::default(),
     })
 }
 
@@ -178,6 +179,7 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     )?;
     runner.financial = parts.financial;
     runner.manager = Box::new(parts.manager);
+    runner.stock = counter.stock.clone();
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Some(province), Box::new(runner))

@@ -253,7 +253,22 @@ fn a_card_from_log_in_to_hand_over_and_a_duplicate_person_in_the_browser() {
     let signed = events
         .iter()
         .find(|(event, detail)| event == "card.handed_over" && detail.to_string().contains("signature"));
-    assert!(signed.is_some(), "the signed hand-over is in the ledger: {events:?}");
+    let (_, signed) = signed.unwrap_or_else(|| panic!("the signed hand-over is in the ledger: {events:?}"));
+    assert_eq!(signed["receiver"]["kind"], "holder", "the holder, ID checked: {signed}");
+    assert!(signed["receiver"]["id_number"].as_str().is_some_and(|n| n.contains("********")), "{signed}");
+    let handed = events.iter().filter(|(event, _)| event == "card.handed_over").count();
+    assert_eq!(handed, 1, "one hand-over; the refused custodian left none: {events:?}");
+    let refused = seen["custodianRefused"].as_str().expect("the custodian's refusal");
+    assert!(refused.contains("rule 4") && refused.contains("custody"), "{refused}");
+    // The re-issued card went to stock with the reason, not handed over.
+    let stocked = events_of(&local, reissued);
+    assert!(
+        stocked
+            .iter()
+            .any(|(event, detail)| event == "card.stocked" && detail["reason"] == "持卡人有事先离开"),
+        "{stocked:?}"
+    );
+    assert!(!stocked.iter().any(|(event, _)| event == "card.handed_over"), "{stocked:?}");
     let refused = seen["activationRefused"].as_str().expect("activation refusal");
     assert!(refused.contains("rule 3"), "activation without the checks is refused by RULE 3: {refused}");
     assert!(
@@ -410,7 +425,7 @@ fn a_station_killed_mid_batch_loses_no_accepted_request_and_leaves_no_pcscd() {
         let r = http
             .post(format!("{}/api/jobs", station.url))
             .bearer_auth(&token)
-            .json(&serde_json::json!({"applicant": api_applicant(&station, i)}))
+            .json(&serde_json::json!({"applicant": api_applicant(&station, i), "collection": "later"}))
             .send()
             .expect("job");
         assert_eq!(r.status(), 202);
@@ -457,11 +472,11 @@ fn a_station_killed_mid_batch_loses_no_accepted_request_and_leaves_no_pcscd() {
     for end in &ends {
         let outcome = end["outcome"].as_str().expect("outcome");
         assert!(
-            outcome == "issued" || !end["detail"].as_str().unwrap_or_default().is_empty(),
+            outcome == "stocked" || !end["detail"].as_str().unwrap_or_default().is_empty(),
             "an end other than a card says why: {end}"
         );
     }
-    let issued = ends.iter().filter(|e| e["outcome"] == "issued").count();
+    let issued = ends.iter().filter(|e| e["outcome"] == "stocked").count();
     assert!(issued >= 5, "at most the card in the printer at the kill is lost: {ends:?}");
     let again = http
         .post(format!("{}/api/jobs", station.url))

@@ -126,3 +126,60 @@ fn manual_pages_for_the_command_and_each_subcommand() {
     }
     assert!(page("station-doctor.1").contains("3 with warnings"), "the doctor's codes");
 }
+
+#[test]
+fn init_writes_a_configuration_doctor_reads_and_names_missing_flags_off_a_terminal() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("etc/station.toml");
+    let data = dir.path().join("data");
+    let (config_s, data_s) = (config.display().to_string(), data.display().to_string());
+    let base = ["init", "--config", &config_s, "--data-dir", &data_s, "--service-user", "nobody-here"];
+    // stdin is not a terminal here: every missing flag is named at once, nothing is written.
+    let out = station(&[&base[..], &["--station", "S-0101"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    for flag in ["--printer", "--profile", "--region", "--province-url", "--idv-ca"] {
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+    assert!(!config.exists());
+    let flags = [
+        "--station",
+        "S-0101",
+        "--printer",
+        "tcp:192.0.2.7:9100",
+        "--profile",
+        "cards.toml",
+        "--region",
+        "110100",
+        "--init-org",
+        "11010000000000000001",
+        "--province-url",
+        "https://archive.example:8443",
+        "--province-ca",
+        "ca.pem",
+        "--province-identity",
+        "S-0101.pem",
+        "--idv-url",
+        "https://idv.example:8443",
+        "--idv-ca",
+        "idv-ca.pem",
+        "--account",
+        "wang:operator",
+        "--account",
+        "li:supervisor",
+    ];
+    let out = station(&[&base[..], &flags[..]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("wang (operator), li (supervisor)"), "{}", stdout(&out));
+    let passwords = std::fs::read_to_string(data.join("initial-passwords.txt")).expect("passwords");
+    assert_eq!(passwords.lines().filter(|l| !l.starts_with('#')).count(), 2, "{passwords}");
+    // Doctor reads it and reports the devices it cannot reach (none exist here), not the file.
+    let out = station(&["doctor", "--config", &config_s]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::DOCTOR_CANNOT_ISSUE)),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("station.toml:"), "the file itself is fine: {}", stderr(&out));
+}

@@ -124,7 +124,7 @@ impl Desk {
             lease_seconds: 600,
             progress: None,
         };
-        engine.start(applicant, &params(), None).expect("job")
+        engine.start(applicant, &params(), None, &issuance::Collection::AtCounter).expect("job")
     }
 }
 
@@ -144,11 +144,15 @@ fn the_counters_card_path_makes_a_card_on_in_process_readers() {
     let mut desk = Desk::new(Faults::default());
     let applicant = desk.applicant();
     let (_, outcome) = desk.issue(&applicant);
-    let JobOutcome::Issued { card_number, card_id } = outcome else { panic!("{outcome:?}") };
+    let JobOutcome::AwaitingHandover { card_number, card_id } = outcome else { panic!("{outcome:?}") };
     let state = desk.printer.state();
     assert_eq!((state.fed, state.printed, state.ejected, state.reject_box), (1, 1, 1, 0));
     assert!(!card_sim::lock(&desk.chip).is_present(), "the card left the contact station");
-    assert_eq!(desk.local.card_status(&card_number).expect("local"), Some(CardStatus::Issued));
+    assert_eq!(
+        desk.local.card_status(&card_number).expect("local"),
+        Some(CardStatus::Made),
+        "out of the printer, waiting for the holder's signature"
+    );
 
     // The holder puts the card into any reader: the chip holds what the face says.
     card_sim::lock(&desk.chip).insert();

@@ -30,6 +30,20 @@ const BOUNDARIES: [&str; 13] = [
     "hand-over",
 ];
 
+/// A PNG-sized signature, as the counter's pad would send it.
+fn signature() -> String {
+    format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(12))
+}
+
+/// Hands the card of person `k` to them at the counter, their ID checked (the station may die
+/// in the middle: the answer is not awaited then).
+fn hand_over(c: &Counter, k: usize, card: &str) -> Option<reqwest::blocking::Response> {
+    let (http, token) = c.login("op");
+    let body = serde_json::json!({"delivered": true, "signature_png": signature(),
+        "receiver": {"kind": "holder", "id_number": c.ssn(k)}});
+    http.post(format!("{}/api/cards/{card}/handover", c.api)).bearer_auth(&token).json(&body).send().ok()
+}
+
 #[test]
 fn kill_9_at_every_step_boundary_then_restart() {
     let _one = common::serial();
@@ -39,12 +53,15 @@ fn kill_9_at_every_step_boundary_then_restart() {
     for (k, crash) in BOUNDARIES.iter().flat_map(|s| [format!("{s}:begin"), format!("{s}:done")]).enumerate()
     {
         job += 1;
+        // The hand-over's lines are written when the holder signs, through the API.
+        let at_hand_over = crash.starts_with("hand-over");
         {
             let mut crashing = c.serve(Some(&crash));
             c.issue(k);
             let deadline = Instant::now() + Duration::from_secs(90);
             let local =
                 archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+            let mut signed = false;
             let status = loop {
                 if let Some(status) = crashing.0.try_wait().expect("wait") {
                     break Some(status);
@@ -52,6 +69,15 @@ fn kill_9_at_every_step_boundary_then_restart() {
                 // A job that failed before the boundary ends (rolled back) without crashing.
                 if local.job(job).expect("job").is_some_and(|j| j.status != "running") {
                     break None;
+                }
+                if let Some(card) = issuance::awaiting_handover(&local, job).expect("job state") {
+                    if !at_hand_over {
+                        break None; // the boundary was not on this job's way
+                    }
+                    if !signed {
+                        hand_over(&c, k, card.card_number.as_deref().expect("card"));
+                        signed = true;
+                    }
                 }
                 if Instant::now() > deadline {
                     let log = std::fs::read_to_string(c.dir.path().join("serve.log")).unwrap_or_default();
@@ -62,15 +88,35 @@ fn kill_9_at_every_step_boundary_then_restart() {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             };
+            assert!(
+                status.is_some() || !at_hand_over,
+                "{crash}: the station died in the middle of the hand-over"
+            );
             if let Some(status) = status {
                 let signal = std::os::unix::process::ExitStatusExt::signal(&status);
                 assert_eq!(signal, Some(9), "{crash}: killed by SIGKILL");
             }
         }
         let _station = c.serve(None);
-        let status = c.wait_job(job);
+        let mut status = c.wait_job(job);
         let person = c.province().lookup(&c.ssn(k)).expect("lookup");
         let live: Vec<_> = person.cards.iter().filter(|x| x.status.is_live()).collect();
+        if status == "awaiting-handover" {
+            // The restart kept the card waiting for its holder: made, not issued, not lost.
+            assert_eq!(live.len(), 1, "{crash}: one live card");
+            let local =
+                archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+            let card = live[0].card_number.clone();
+            assert_eq!(local.card_status(&card).expect("status"), Some(archive::CardStatus::Made), "{crash}");
+            let answer = hand_over(&c, k, &card).expect("the hand-over answers");
+            assert_eq!(answer.status(), 200, "{crash}: {}", answer.text().unwrap_or_default());
+            status = c.wait_job(job);
+            assert_eq!(
+                local.card_status(&card).expect("status"),
+                Some(archive::CardStatus::Issued),
+                "{crash}"
+            );
+        }
         match status.as_str() {
             "done" => {
                 assert_eq!(live.len(), 1, "{crash}: one live card");
@@ -90,6 +136,8 @@ fn kill_9_at_every_step_boundary_then_restart() {
     local.verify_ledger().expect("the ledger chain is intact");
     let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");
+    let handed = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.handed_over").count();
+    assert_eq!(handed, issued.len(), "each card handed over once, with its signature, across the crashes");
     // RULE 9: the station's logs, journal and ledger never hold a full ID number.
     let log = std::fs::read_to_string(c.dir.path().join("serve.log")).expect("log");
     let ledger: String = local.ledger().expect("ledger").iter().map(|e| e.detail.clone()).collect();
@@ -117,7 +165,7 @@ fn an_instant_card_reads_back_right_and_its_face_shows_the_person() {
     assert_eq!(ss["name"], c.people[0]["holder"]["name"]);
     assert_eq!(ss["card_number"], "B00000019");
     let _station = c.serve(None);
-    assert_eq!(c.wait_job(1), "done");
+    assert_eq!(c.wait_job(1), "awaiting-handover", "out of the printer, waiting for the holder");
     let png =
         card_face::image::open(c.dir.path().join("printed/card-0001.png")).expect("printed face").to_rgb8();
     assert_eq!((png.width(), png.height()), (1016, 648));
@@ -149,8 +197,8 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     assert!(why.contains("photo") && why.contains("take the photo again"), "{why}");
     // The claim was released: the next person gets the number.
     c.issue(1);
-    assert_eq!(c.wait_job(2), "done");
-    assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Issued));
+    assert_eq!(c.wait_job(2), "awaiting-handover");
+    assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Made));
 }
 
 fn text(out: &std::process::Output) -> String {
@@ -160,26 +208,36 @@ fn text(out: &std::process::Output) -> String {
 #[test]
 fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let _one = common::serial();
-    let c = Counter::start(3);
+    let c = Counter::start(4);
     let _station = c.serve(None);
     let dir = c.dir.path();
 
-    // A batch of two through the API, with its return file.
-    let lines: Vec<String> = c.people[..2].iter().map(|p| p.to_string()).collect();
+    // A batch of two through the API, with its return file: the holders are not here, so the
+    // cards go to stock at the place named, with the person responsible, in the ledger.
+    let lines: Vec<String> = [0, 1, 3].iter().map(|i| c.people[*i].to_string()).collect();
     std::fs::write(dir.join("batch.jsonl"), lines.join("\n")).expect("batch file");
-    let out = c.station("op", &["batch", "batch.jsonl"]);
+    let out =
+        c.station("op", &["batch", "batch.jsonl", "--storage-place", "东城网点保管柜", "--keeper", "王主管"]);
     assert!(out.status.success(), "{}", text(&out));
     // Off a terminal (a pipe here, journald at a counter) progress is one plain line per event.
     let progress = String::from_utf8_lossy(&out.stderr);
     assert!(
-        progress.contains("card 1/2: step 8/13 print-face done\n")
-            && progress.contains("card 2/2: issued card B00000027\n"),
+        progress.contains("card 1/3: step 8/13 print-face done\n")
+            && progress.contains("card 2/3: made card B00000027, in stock\n"),
         "{progress}"
+    );
+    let out = c.station("op", &["stock"]);
+    assert!(
+        out.status.success()
+            && text(&out).contains("B00000027")
+            && text(&out).contains("东城网点保管柜 (王主管)"),
+        "{}",
+        text(&out)
     );
     assert!(!progress.contains('\r') && !progress.contains('\x1b'), "{progress:?}");
     let ret = std::fs::read_to_string(dir.join("batch.return.csv")).expect("return file");
     let rows: Vec<Vec<&str>> = ret.lines().skip(1).map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 2, "{ret}");
+    assert_eq!(rows.len(), 3, "{ret}");
     assert_eq!((rows[0][1], rows[1][1]), ("B00000019", "B00000027"), "{ret}");
     assert_eq!((rows[0][2], rows[1][2]), (c.ssn(0).as_str(), c.ssn(1).as_str()));
     assert!(
@@ -192,6 +250,56 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         "issue and expiry dates: {ret}"
     );
 
+    // A stock card whose holder does not come: two hand-overs fail with their reasons, it is
+    // listed dormant, and only a supervisor recalls it (RULE 6), at the province too; its
+    // application closes, so the person may apply again.
+    for reason in ["电话无人接听", "地址已搬迁"] {
+        let out = c.station("op", &["handover", "B00000035", "--failed", reason]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = c.station("op", &["stock", "--dormant", "0"]);
+    assert!(
+        text(&out).contains("B00000035") && text(&out).contains("(2 failed hand-overs)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!c.station("op", &["recall", "B00000035"]).status.success(), "operators do not recall");
+    let out = c.station("sup", &["recall", "B00000035"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stocked = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let recalled = stocked.card("B00000035").expect("card").expect("recorded");
+    assert_eq!(recalled.status, archive::CardStatus::Recalled);
+    assert_eq!(
+        stocked.application(recalled.application_id).expect("row").map(|a| a.0),
+        Some("cancelled".into())
+    );
+    let story: Vec<String> = stocked
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.card_number.as_deref() == Some("B00000035"))
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        story,
+        [
+            "card.fed",
+            "card.printed",
+            "card.personalised",
+            "card.made",
+            "card.ejected",
+            "card.stocked",
+            "card.handover_failed",
+            "card.handover_failed",
+            "card.recalled"
+        ],
+        "never handed over, in the ledger as it happened"
+    );
+    assert_eq!(
+        c.province().lookup(&c.ssn(3)).expect("lookup").cards[0].status,
+        archive::CardStatus::Recalled
+    );
+
     // A re-issue: the old card is stopped (province and station) before the new one is made.
     std::fs::write(dir.join("p0.json"), c.people[0].to_string()).expect("applicant");
     let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
@@ -201,14 +309,14 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         person.cards.iter().map(|x| (x.card_number.as_str(), x.status)).collect();
     assert_eq!(
         cards,
-        [("B00000019", archive::CardStatus::Stopped), ("B00000035", archive::CardStatus::Made)]
+        [("B00000019", archive::CardStatus::Stopped), ("B00000043", archive::CardStatus::Made)]
     );
     let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
     let events: Vec<(String, Option<String>)> =
         local.ledger().expect("ledger").into_iter().map(|e| (e.event, e.card_number)).collect();
     let stopped = events.iter().position(|e| e.0 == "card.stopped").expect("card.stopped");
     let made_new =
-        events.iter().position(|e| e.0 == "card.made" && e.1.as_deref() == Some("B00000035")).expect("made");
+        events.iter().position(|e| e.0 == "card.made" && e.1.as_deref() == Some("B00000043")).expect("made");
     assert!(stopped < made_new, "the old card is stopped first: {events:?}");
     assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Stopped));
 
@@ -229,6 +337,16 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         "nothing printed"
     );
     assert!(c.province().lookup(&c.ssn(2)).expect("lookup").cards.is_empty());
+
+    // The holder of a stock card comes for it: someone without a custody approval is refused
+    // (RULE 4), the holder with their ID document receives it and signs.
+    std::fs::write(dir.join("sig.png"), [0x89u8; 96]).expect("signature");
+    let custodian = ["handover", "B00000027", "--custodian", "王五", "--custodian-id", "110101199003070033"];
+    let out = c.station("op", &[&custodian[..], &["--signature", "sig.png"]].concat());
+    assert!(!out.status.success() && text(&out).contains("rule 4"), "{}", text(&out));
+    let out = c.station("op", &["handover", "B00000027", "--id-number", &c.ssn(1), "--signature", "sig.png"]);
+    assert!(out.status.success() && text(&out).contains("handed over to the holder"), "{}", text(&out));
+    assert!(!text(&out).contains(&c.ssn(1)), "masked: {}", text(&out));
 
     // Activation face to face with the photo taken now; an auditor may not; the ledger tells it.
     let photo = "photos/p1.jpg";
@@ -270,13 +388,29 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let person = c.province().lookup(&c.ssn(1)).expect("lookup");
     assert_eq!(person.cards[0].status, archive::CardStatus::Stopped);
     std::fs::write(dir.join("p1.json"), c.people[1].to_string()).expect("applicant");
-    let out = c.station("op", &["issue", "--applicant", "p1.json"]);
-    assert!(out.status.success(), "a new card after the loss: {}", text(&out));
+    // The holder will collect it later: the job puts the card in stock at once.
+    let out = c.station("op", &["issue", "--applicant", "p1.json", "--later", "--storage-place", "柜 B"]);
+    assert!(
+        out.status.success() && text(&out).contains("in stock"),
+        "a new card after the loss: {}",
+        text(&out)
+    );
+    let stocked =
+        local.ledger().expect("ledger").into_iter().rfind(|e| e.event == "card.stocked").expect("stocked");
+    assert!(stocked.detail.contains("柜 B") && stocked.detail.contains("\"keeper\":\"op\""), "{stocked:?}");
+
+    // The re-issued card waits at the counter; its holder left without it: not a failed
+    // hand-over of a stock card, but the card parked to stock with the reason.
+    let out = c.station("op", &["handover", "B00000043", "--failed", "没带证件"]);
+    assert!(!out.status.success() && text(&out).contains("waits at the counter"), "{}", text(&out));
+    let out =
+        c.station("op", &["handover", "B00000043", "--to-stock", "持卡人未带身份证件", "--keeper", "王主管"]);
+    assert!(out.status.success() && text(&out).contains("in stock at 网点保管柜"), "{}", text(&out));
 
     // A holder's death cancels their live card at the province and here (RULE 2).
     let out = c.station("sup", &["deceased", "--id-number", &c.ssn(0), "--evidence", "民政部门通知 2026-77"]);
-    assert!(out.status.success() && text(&out).contains("B00000035"), "{}", text(&out));
-    assert_eq!(local.card_status("B00000035").expect("status"), Some(archive::CardStatus::Cancelled));
+    assert!(out.status.success() && text(&out).contains("B00000043"), "{}", text(&out));
+    assert_eq!(local.card_status("B00000043").expect("status"), Some(archive::CardStatus::Cancelled));
     let person = c.province().lookup(&c.ssn(0)).expect("lookup");
     assert!(person.deceased && person.live_card().is_none(), "{person:?}");
 
@@ -285,9 +419,9 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let out = c.station("aud", &["reconcile"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("ledger = local archive = provincial archive"), "{}", text(&out));
-    local.set_card_status("B00000043", archive::CardStatus::Cancelled).expect("tamper");
+    local.set_card_status("B00000051", archive::CardStatus::Cancelled).expect("tamper");
     let out = c.station("aud", &["reconcile"]);
-    assert!(!out.status.success() && text(&out).contains("MISMATCH B00000043"), "{}", text(&out));
+    assert!(!out.status.success() && text(&out).contains("MISMATCH B00000051"), "{}", text(&out));
 }
 
 #[test]
@@ -314,7 +448,7 @@ fn an_instant_card_with_its_financial_application_answers_a_terminal() {
     }
     drop(manager);
     let _station = c.serve(None);
-    assert_eq!(c.wait_job(1), "done");
+    assert_eq!(c.wait_job(1), "awaiting-handover");
     let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
     let entry = local
         .ledger()

@@ -336,10 +336,16 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         &["activate", "--ssn", &ssn(0), "--photo", &pic, "--holder-present", "--id-checked"],
         "hand it over first",
     );
-    kit.ok(&["handover", "--ssn", &ssn(0), "--signer", &name(0), "--signature", &sig]);
+    // RULE 4: the ID document shown must be the holder's.
+    kit.refused(
+        &["handover", "--ssn", &ssn(0), "--id-number", &ssn(1), "--signer", &name(1), "--signature", &sig],
+        "rule 4",
+    );
+    let (id0, id1) = (ssn(0), ssn(1));
+    kit.ok(&["handover", "--ssn", &id0, "--id-number", &id0, "--signer", &name(0), "--signature", &sig]);
     kit.refused(&["activate", "--ssn", &ssn(0), "--photo", &pic, "--id-checked"], "rule 3");
     kit.ok(&["activate", "--ssn", &ssn(0), "--photo", &pic, "--holder-present", "--id-checked"]);
-    kit.ok(&["handover", "--ssn", &ssn(1), "--signer", &name(1), "--signature", &sig]);
+    kit.ok(&["handover", "--ssn", &id1, "--id-number", &id1, "--signer", &name(1), "--signature", &sig]);
     kit.ok(&["activate", "--ssn", &ssn(1), "--photo", &pic, "--holder-present", "--id-checked"]);
     kit.ok(&["fail", "--ssn", &ssn(2), "--reason", "在医院, 不能面签"]);
     let shown = kit.ok(&["status"]);

@@ -394,7 +394,8 @@ fn post(
     let r = http
         .post(format!("{api}/api/jobs"))
         .bearer_auth(token)
-        .json(&serde_json::json!({"applicant": applicant}))
+        // The people are not at these counters: each card goes to its station's stock.
+        .json(&serde_json::json!({"applicant": applicant, "collection": "later"}))
         .send()
         .map_err(|e| e.to_string())?;
     if r.status() != 202 {
@@ -612,7 +613,7 @@ fn four_stations_share_one_province_and_each_person_gets_one_card() {
         "{} jobs ended after {:.1} s: {} issued, {} refused as claimed at another station, {} as holding a live card",
         ends.len(),
         started.elapsed().as_secs_f64(),
-        count("issued", ""),
+        count("stocked", ""),
         count("refused", "claimed by station"),
         count("refused", "live card"),
     );
@@ -635,7 +636,7 @@ fn four_stations_share_one_province_and_each_person_gets_one_card() {
     for p in 0..PEOPLE {
         let outcomes: Vec<&End> =
             requests.iter().filter(|(_, person)| **person == p).map(|(key, _)| &ends[key]).collect();
-        let issued: Vec<&&End> = outcomes.iter().filter(|e| e.status == "issued").collect();
+        let issued: Vec<&&End> = outcomes.iter().filter(|e| e.status == "stocked").collect();
         match issued.as_slice() {
             [one] => {
                 issuer.insert(p, (one.station, one.detail.clone()));
@@ -654,7 +655,7 @@ fn four_stations_share_one_province_and_each_person_gets_one_card() {
             // The other station, for a person sent twice: the one that made the card.
             let made_elsewhere = issuer.get(&p).filter(|(k, _)| *k != e.station);
             match e.status.as_str() {
-                "issued" => match at_province.get(e.detail.as_str()) {
+                "stocked" => match at_province.get(e.detail.as_str()) {
                     // The card the station made is this person's at the province, and its own.
                     Some(c) if c.ssn == ssn(p) && c.station == STATIONS[e.station] => {}
                     Some(c) => findings.add(

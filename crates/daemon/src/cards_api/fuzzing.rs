@@ -15,12 +15,21 @@ pub(crate) fn body(route: &str, bytes: &[u8]) -> Option<Result<Fields, JsonRejec
     let null = || json!(null);
     Some(match route {
         "POST /api/cards/{card}/handover" => Json::<super::HandoverBody>::from_bytes(bytes).map(|Json(q)| {
-            let super::HandoverBody { delivered, signer, signature_png, reason } = q;
+            let super::HandoverBody { delivered, signer, signature_png, reason, receiver } = q;
             strict(vec![
                 required("delivered", json!(delivered)),
                 optional("signer", json!(signer), null()),
                 optional("signature_png", json!(signature_png), null()),
                 optional("reason", json!(reason), null()),
+                optional("receiver", receiver.unwrap_or_default(), null()),
+            ])
+        }),
+        "POST /api/cards/{card}/stock" => Json::<super::StockBody>::from_bytes(bytes).map(|Json(q)| {
+            let super::StockBody { reason, place, keeper } = q;
+            strict(vec![
+                required("reason", json!(reason)),
+                optional("place", json!(place), null()),
+                optional("keeper", json!(keeper), null()),
             ])
         }),
         "POST /api/cards/{card}/activate" => Json::<super::ActivateBody>::from_bytes(bytes).map(|Json(q)| {

@@ -41,6 +41,11 @@ pub fn face_to_face() -> ActivationEvidence {
     ActivationEvidence { channel: Channel::Counter, holder_present: true, id_checked: true, photo_sm3: None }
 }
 
+/// The holder as the receiver of their card, their ID document checked (RULE 4).
+pub fn holder(ssn: &str) -> issuance::Receiver {
+    issuance::Receiver::Holder { id_number: ssn.to_string() }
+}
+
 /// A made-up signature or photo image, different per call.
 pub fn image(tag: &str) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
@@ -123,18 +128,28 @@ pub fn two_kits_and_a_counter(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
 
     // Kit A, offline.
     let c0 = card_of(0).expect("batch");
-    a.hand_over(&person(0), &c0, "本人", Some(&image("sig")), None).expect("hand over pre-made");
+    a.hand_over(&person(0), &c0, "本人", Some(&image("sig")), None, Some(&holder(&person(0))))
+        .expect("hand over pre-made");
     a.activate(&person(0), &c0, &face_to_face(), &image("photo")).expect("activate");
-    a.hand_over(&person(1), &card_of(1).expect("batch"), "", None, Some("nobody at home"))
-        .expect("failure recorded");
+    a.hand_over(
+        &person(1),
+        &card_of(1).expect("batch"),
+        "",
+        None,
+        Some("nobody at home"),
+        Some(&holder(&person(1))),
+    )
+    .expect("failure recorded");
     let n2 = a.make_card(&person(2), "110100D15600000500BF7C7A48FB0002", "3B00").expect("make");
     assert_eq!(n2, reserved(&out_a, 2), "the reserved number");
-    a.hand_over(&person(2), &n2, "本人", Some(&image("sig")), None).expect("hand over");
+    a.hand_over(&person(2), &n2, "本人", Some(&image("sig")), None, Some(&holder(&person(2))))
+        .expect("hand over");
     a.activate(&person(2), &n2, &face_to_face(), &image("photo")).expect("activate");
     let n3 = a
         .make_card(&person(3), "110100D15600000500BF7C7A48FB0003", "3B00")
         .expect("make (the death is not known offline)");
-    a.hand_over(&person(3), &n3, "家属", Some(&image("sig")), None).expect("hand over");
+    a.hand_over(&person(3), &n3, "本人", Some(&image("sig")), None, Some(&holder(&person(3))))
+        .expect("hand over");
     a.visit_failed(&person(4), "in hospital").expect("failure");
     expect_not_claimed(
         a.make_card(&person(8), "110100D15600000500BF7C7A48FB0008", "3B00").expect_err("kit b's"),
@@ -147,12 +162,27 @@ pub fn two_kits_and_a_counter(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
         b.make_card(&person(4), "110100D15600000500BF7C7A48FB1004", "3B00").expect_err("a's"),
         "claimed by station kit-a",
     );
-    b.hand_over(&person(6), &card_of(6).expect("batch"), "本人", Some(&image("sig")), None)
-        .expect("hand over");
-    b.hand_over(&person(7), &card_of(7).expect("batch"), "本人", Some(&image("sig")), None)
-        .expect("hand over (stopped meanwhile)");
+    b.hand_over(
+        &person(6),
+        &card_of(6).expect("batch"),
+        "本人",
+        Some(&image("sig")),
+        None,
+        Some(&holder(&person(6))),
+    )
+    .expect("hand over");
+    b.hand_over(
+        &person(7),
+        &card_of(7).expect("batch"),
+        "本人",
+        Some(&image("sig")),
+        None,
+        Some(&holder(&person(7))),
+    )
+    .expect("hand over (stopped meanwhile)");
     let n8 = b.make_card(&person(8), "110100D15600000500BF7C7A48FB1008", "3B00").expect("make");
-    b.hand_over(&person(8), &n8, "本人", Some(&image("sig")), None).expect("hand over");
+    b.hand_over(&person(8), &n8, "本人", Some(&image("sig")), None, Some(&holder(&person(8))))
+        .expect("hand over");
 
     // Both back online.
     let ra = outreach::sync(&mut a, a_arch.as_ref()).expect("sync a");
@@ -265,7 +295,8 @@ pub fn busy_kit(
             (Some(c), _) => c.clone(),
             (None, _) => kit.make_card(&v.ssn, &format!("110100D1560000{i:018X}"), "3B00").expect("make"),
         };
-        kit.hand_over(&v.ssn, &card, "本人", Some(&image("sig")), None).expect("hand over");
+        kit.hand_over(&v.ssn, &card, "本人", Some(&image("sig")), None, Some(&holder(&v.ssn)))
+            .expect("hand over");
         kit.activate(&v.ssn, &card, &face_to_face(), &image("photo")).expect("activate");
     }
     kit

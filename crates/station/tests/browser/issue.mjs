@@ -63,9 +63,11 @@ await session('operator', async ({ page }) => {
     await page.waitForTimeout(100);
   }
   const end = await jobEnd(page);
-  check(end.status === 'issued', 'the card is made: ' + end.text);
+  check(end.status === 'awaiting-handover', 'the card is made and waits at the hand-over: ' + end.text);
   const states = await page.$$eval('#steps li', (li) => li.map((l) => [l.dataset.step, l.dataset.state]));
-  check(states.length === 13 && states.every(([, s]) => s === 'done'), 'all 13 steps done: ' + JSON.stringify(states));
+  check(states.length === 13 && states.slice(0, 12).every(([, s]) => s === 'done'), 'the 12 steps to the eject done: ' + JSON.stringify(states));
+  check(states[12][0] === 'hand-over' && states[12][1] === 'waiting', 'the hand-over waits for the signature: ' + JSON.stringify(states[12]));
+  check(await page.isVisible('#to-stock'), 'the card may go to stock instead');
   check(Object.values(seen).some((s) => s.has('running')), 'a running step was shown');
   check(lefts.size > 1, 'the time left changed while the job ran: ' + [...lefts].join(' | '));
   check(await page.textContent('#time-left') === '0 秒', 'no time left at the end');
@@ -74,11 +76,16 @@ await session('operator', async ({ page }) => {
   result.face = await page.$eval('#face-preview', (i) => [i.naturalWidth, i.naturalHeight]);
   await shot(page, '05-issued-with-printed-face');
 
-  // Hand-over: the receiver signs on the canvas.
+  // Hand-over: the operator checks the receiver's ID document and types its number, the
+  // receiver signs on the canvas.
   await page.keyboard.press('Enter'); // the hand-over button has the focus
   await page.locator('#screen-handover').waitFor();
   check(await page.inputValue('#handover-card') === result.card, 'the card number is carried over');
   check(await page.inputValue('#handover-signer') === person.name, 'the signer is the holder');
+  check(await page.evaluate(() => document.activeElement.id) === 'handover-id-number', 'the ID number is asked first');
+  await page.click('#handover-submit');
+  check(await page.isVisible('#handover-result.error'), 'no hand-over without the receiver\'s ID number');
+  await page.fill('#handover-id-number', person.id_number);
   await page.click('#handover-submit');
   check((await page.textContent('#handover-result')).length > 0 && await page.isVisible('#handover-result.error'), 'no hand-over without a signature');
   const box = await page.locator('#signature').boundingBox();
@@ -88,9 +95,24 @@ await session('operator', async ({ page }) => {
     await page.mouse.move(box.x + 40 + i * 12, box.y + box.height * (0.5 + 0.3 * Math.sin(i / 3)));
   }
   await page.mouse.up();
+  // Someone else comes for the card: a custodian without a recorded approval is refused (RULE 4).
+  await page.selectOption('#handover-kind', 'custodian');
+  await page.fill('#handover-signer', '王五');
+  await page.fill('#handover-id-number', '110101199003070033');
+  await page.click('#handover-submit');
+  await page.waitForFunction(() => document.querySelector('#handover-result').textContent.includes('rule 4'));
+  result.custodianRefused = await page.textContent('#handover-result');
+  await shot(page, '06a-custodian-without-approval-refused');
+  // The holder, their ID document checked.
+  await page.selectOption('#handover-kind', 'holder');
+  await page.fill('#handover-signer', person.name);
+  await page.fill('#handover-id-number', person.id_number);
   await page.click('#handover-submit');
   await page.waitForFunction(() => document.querySelector('#handover-result').dataset.done);
-  check((await page.textContent('#handover-result')).includes(result.card), 'hand-over recorded');
+  const handed = await page.textContent('#handover-result');
+  check(handed.includes(result.card), 'hand-over recorded');
+  check(!handed.includes(person.id_number) && handed.includes('********'), 'the receiver\'s number is shown masked: ' + handed);
+  check(await page.inputValue('#handover-id-number') === '', 'the typed number leaves the screen');
   await shot(page, '06-hand-over-signed');
 
   // Activation face to face: refused without the checks, done with them and a photo now.
@@ -126,10 +148,19 @@ await session('operator', async ({ page }) => {
   await page.click('#reissue-button');
   await page.waitForSelector('#job-result:not([data-status=refused])');
   const reissued = await jobEnd(page);
-  check(reissued.status === 'issued', 'the re-issue makes a card: ' + reissued.text);
+  check(reissued.status === 'awaiting-handover', 'the re-issue makes a card: ' + reissued.text);
   result.reissued = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
   check(result.reissued !== result.card, 'a new card number');
   await shot(page, '09-reissued');
+  // The holder cannot wait for it after all: the card goes to stock with the reason.
+  await page.click('#to-stock');
+  await page.locator('#screen-handover').waitFor();
+  check(await page.evaluate(() => document.activeElement.id) === 'handover-stock-reason', 'the reason is asked');
+  await page.fill('#handover-stock-reason', '持卡人有事先离开');
+  await page.click('#handover-stock-submit');
+  await page.waitForFunction(() => document.querySelector('#handover-result').dataset.stocked);
+  check((await page.textContent('#handover-result')).includes(result.reissued), 'in stock: ' + await page.textContent('#handover-result'));
+  await shot(page, '09a-reissued-card-to-stock');
 
   // English, and a tablet.
   await page.click('#lang-toggle');

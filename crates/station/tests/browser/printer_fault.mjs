@@ -35,7 +35,7 @@ await session('printer-fault', async ({ page }) => {
   await devicesReady(page);
   await page.click('#retry-button');
   const end = await jobEnd(page);
-  check(end.status === 'issued', 'after the fixes the card is made: ' + end.text);
+  check(end.status === 'awaiting-handover', 'after the fixes the card is made: ' + end.text);
   result.card = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
   await page.waitForFunction(() => document.querySelector('#face-preview').naturalWidth > 0);
   await shot(page, '22-printer-fixed-card-made');
