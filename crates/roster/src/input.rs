@@ -269,6 +269,60 @@ pub(crate) fn stream(path: &Path, sheet: Option<&str>, batch: usize) -> Result<R
 /// Where read rows go, a batch at a time; false when nobody takes them any more.
 type Sink<'a> = &'a mut dyn FnMut(Batch) -> bool;
 
+/// Receives a table's rows from the readers ([`read_table`]): the header row first, then
+/// every row after it. Other crates read their own tables (subsidy item registers, bank
+/// return files) with the roster's CSV/GBK/XLSX readers through this.
+pub trait TableSink {
+    /// The header row (in XLSX the first non-empty row); `Ok(false)` stops reading.
+    fn header(&mut self, headers: &[String]) -> Result<bool, RosterError>;
+    /// A row after the header: its number as the operator sees it (header = row 1 in CSV,
+    /// the sheet row in XLSX) and its cells, each trimmed text and whether the spreadsheet
+    /// held it as a number; `Ok(false)` stops reading.
+    fn row(&mut self, row: u32, cells: &[(String, bool)]) -> Result<bool, RosterError>;
+}
+
+/// Reads any table (CSV in UTF-8 or GBK, or an XLSX sheet, by the file's extension) with the
+/// roster's readers, on this thread, into `sink`.
+pub fn read_table(path: &Path, sheet: Option<&str>, sink: &mut dyn TableSink) -> Result<(), RosterError> {
+    let file = File::open(path).map_err(|e| RosterError::io(path.display().to_string(), e))?;
+    scan_source(BufReader::with_capacity(1 << 20, file), Format::of(path), path, sheet, sink)
+}
+
+/// The roster's own rows: columns mapped by [`Columns`], rows sent in batches.
+struct RosterSink<'a, 'b> {
+    cols: Option<Columns>,
+    rows: Vec<RawRow>,
+    batch: usize,
+    header_ok: &'a dyn Fn(Result<(), RosterError>) -> bool,
+    sink: Sink<'b>,
+}
+
+impl TableSink for RosterSink<'_, '_> {
+    fn header(&mut self, headers: &[String]) -> Result<bool, RosterError> {
+        self.cols = Some(Columns::from_headers(headers)?);
+        Ok((self.header_ok)(Ok(())))
+    }
+
+    fn row(&mut self, row: u32, cells: &[(String, bool)]) -> Result<bool, RosterError> {
+        let Some(c) = &self.cols else { return Ok(true) };
+        let mut raw = RawRow { row, ..RawRow::default() };
+        for f in Field::ALL {
+            if let Some((v, num)) = c.column(f).and_then(|i| cells.get(i)) {
+                raw.values[f.index()].clone_from(v);
+                if f == Field::Id {
+                    raw.id_was_number = *num;
+                }
+            }
+        }
+        self.rows.push(raw);
+        if self.rows.len() >= self.batch {
+            let full = std::mem::replace(&mut self.rows, Vec::with_capacity(self.batch));
+            return Ok((self.sink)(Batch::Rows(full)));
+        }
+        Ok(true)
+    }
+}
+
 /// Reads a roster of `format` from `source` (`path` names it in errors) into `sink`.
 fn read_source<R: Read + Seek>(
     source: R,
@@ -279,12 +333,28 @@ fn read_source<R: Read + Seek>(
     header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
     sink: Sink<'_>,
 ) -> Result<(), RosterError> {
+    let mut rs = RosterSink { cols: None, rows: Vec::with_capacity(batch), batch, header_ok, sink };
+    scan_source(source, format, path, sheet, &mut rs)?;
+    if !rs.rows.is_empty() {
+        (rs.sink)(Batch::Rows(std::mem::take(&mut rs.rows)));
+    }
+    Ok(())
+}
+
+/// Reads a table of `format` from `source` (`path` names it in errors) into `sink`.
+fn scan_source<R: Read + Seek>(
+    source: R,
+    format: Format,
+    path: &Path,
+    sheet: Option<&str>,
+    sink: &mut dyn TableSink,
+) -> Result<(), RosterError> {
     match format {
-        Format::Csv => read_csv(source, path, batch, header_ok, sink),
+        Format::Csv => scan_csv(source, path, sink),
         // calamine can still panic on a hostile workbook (an overflowing dimension, found by
         // fuzz/); the panic stays here and becomes the file's error.
         Format::Xlsx => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_xlsx(source, path, sheet, batch, header_ok, &mut *sink)
+            scan_xlsx(source, path, sheet, &mut *sink)
         }))
         .unwrap_or_else(|_| {
             Err(RosterError::Input {
@@ -297,55 +367,41 @@ fn read_source<R: Read + Seek>(
     }
 }
 
-fn read_csv<R: Read>(
-    source: R,
-    path: &Path,
-    batch: usize,
-    header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
-    sink: Sink<'_>,
-) -> Result<(), RosterError> {
+fn scan_csv<R: Read>(source: R, path: &Path, sink: &mut dyn TableSink) -> Result<(), RosterError> {
     let reader =
         crate::text::Utf8Reader::new(source).map_err(|e| RosterError::io(path.display().to_string(), e))?;
     let mut rdr = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
     let bad = |e: csv::Error| RosterError::Input { path: path.to_path_buf(), message: e.to_string() };
     let headers: Vec<String> = rdr.headers().map_err(bad)?.iter().map(str::to_owned).collect();
-    let cols = Columns::from_headers(&headers)?;
-    if !header_ok(Ok(())) {
+    if !sink.header(&headers)? {
         return Ok(());
     }
     let mut rec = csv::StringRecord::new();
-    let mut rows = Vec::with_capacity(batch);
+    let mut cells: Vec<(String, bool)> = Vec::new();
     let mut last_row = 1; // the header
     while rdr.read_record(&mut rec).map_err(bad)? {
         // Lines count LF only: after a bare CR (old Mac line ends, stray bytes) two records
         // would share a number; each row gets its own, as in a spreadsheet.
         let line = rec.position().map_or(0, |p| p.line()) as u32;
         last_row = line.max(last_row + 1);
-        let mut raw = RawRow { row: last_row, ..RawRow::default() };
-        for f in Field::ALL {
-            if let Some(v) = cols.column(f).and_then(|c| rec.get(c)) {
-                raw.values[f.index()] = v.trim().to_owned();
-            }
+        // The cells' buffers are reused from row to row.
+        cells.resize_with(rec.len(), Default::default);
+        for (cell, v) in cells.iter_mut().zip(rec.iter()) {
+            cell.0.clear();
+            cell.0.push_str(v.trim());
         }
-        rows.push(raw);
-        if rows.len() == batch && !sink(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch))))
-        {
+        if !sink.row(last_row, &cells)? {
             return Ok(());
         }
-    }
-    if !rows.is_empty() {
-        sink(Batch::Rows(rows));
     }
     Ok(())
 }
 
-fn read_xlsx<R: Read + Seek>(
+fn scan_xlsx<R: Read + Seek>(
     source: R,
     path: &Path,
     sheet: Option<&str>,
-    batch: usize,
-    header_ok: &dyn Fn(Result<(), RosterError>) -> bool,
-    sink: Sink<'_>,
+    sink: &mut dyn TableSink,
 ) -> Result<(), RosterError> {
     use calamine::{DataRef, Reader, Xlsx};
     let bad = |m: String| RosterError::Input { path: path.to_path_buf(), message: m };
@@ -357,8 +413,7 @@ fn read_xlsx<R: Read + Seek>(
     let mut cells = wb.worksheet_cells_reader(&name).map_err(|e| bad(e.to_string()))?;
     let mut current: Option<u32> = None;
     let mut line: Vec<(String, bool)> = Vec::new();
-    let mut cols: Option<Columns> = None;
-    let mut rows = Vec::with_capacity(batch);
+    let mut seen_header = false;
     let text = |v: &DataRef<'_>| -> (String, bool) {
         match v {
             DataRef::Int(i) => (i.to_string(), true),
@@ -376,44 +431,25 @@ fn read_xlsx<R: Read + Seek>(
             DataRef::Empty => (String::new(), false),
         }
     };
-    // Emits the finished row `r`; returns false when the receiver is gone.
-    let mut flush = |r: u32,
-                     line: &mut Vec<(String, bool)>,
-                     cols: &mut Option<Columns>|
-     -> Result<bool, RosterError> {
-        let cells = std::mem::take(line);
-        match cols {
-            None => {
+    // Hands the finished row `r` over; returns false when the receiver wants no more.
+    let mut flush =
+        |r: u32, line: &mut Vec<(String, bool)>, seen_header: &mut bool| -> Result<bool, RosterError> {
+            let cells = std::mem::take(line);
+            if !*seen_header {
                 if cells.iter().all(|(s, _)| s.is_empty()) {
                     return Ok(true);
                 }
-                let headers: Vec<&str> = cells.iter().map(|(s, _)| s.as_str()).collect();
-                *cols = Some(Columns::from_headers(&headers)?);
-                Ok(header_ok(Ok(())))
+                *seen_header = true;
+                let headers: Vec<String> = cells.into_iter().map(|(s, _)| s).collect();
+                return sink.header(&headers);
             }
-            Some(c) => {
-                let mut raw = RawRow { row: r + 1, ..RawRow::default() };
-                for f in Field::ALL {
-                    if let Some((v, num)) = c.column(f).and_then(|i| cells.get(i)) {
-                        raw.values[f.index()] = v.clone();
-                        if f == Field::Id {
-                            raw.id_was_number = *num;
-                        }
-                    }
-                }
-                rows.push(raw);
-                if rows.len() == batch {
-                    return Ok(sink(Batch::Rows(std::mem::replace(&mut rows, Vec::with_capacity(batch)))));
-                }
-                Ok(true)
-            }
-        }
-    };
+            sink.row(r + 1, &cells)
+        };
     while let Some(cell) = cells.next_cell().map_err(|e| bad(e.to_string()))? {
         let (r, c) = cell.get_position();
         if current != Some(r) {
             if let Some(prev) = current {
-                if !flush(prev, &mut line, &mut cols)? {
+                if !flush(prev, &mut line, &mut seen_header)? {
                     return Ok(());
                 }
             }
@@ -426,15 +462,12 @@ fn read_xlsx<R: Read + Seek>(
         line[c] = text(cell.get_value());
     }
     if let Some(prev) = current {
-        if !flush(prev, &mut line, &mut cols)? {
+        if !flush(prev, &mut line, &mut seen_header)? {
             return Ok(());
         }
     }
-    if cols.is_none() {
+    if !seen_header {
         return Err(bad(format!("sheet '{name}' has no header row")));
-    }
-    if !rows.is_empty() {
-        sink(Batch::Rows(rows));
     }
     Ok(())
 }

@@ -41,9 +41,9 @@ pub mod input;
 pub mod key;
 pub mod records;
 pub mod report;
-mod text;
+pub mod text;
 pub mod validate;
-mod xlsx;
+pub mod xlsx;
 
 use std::path::PathBuf;
 

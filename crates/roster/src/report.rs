@@ -466,29 +466,43 @@ type Table<'a> = (&'a str, &'a str, Vec<&'a str>, Vec<Vec<String>>);
 /// Townships drawn in a chart (the tables have all).
 const MAX_BARS: usize = 40;
 
-struct ChartRow {
-    label: String,
+/// One row of a [`bar_chart`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartRow {
+    /// The label on the left.
+    pub label: String,
     /// Bars of the row, each a stack of segments (one value per series).
-    bars: Vec<Vec<f64>>,
-    note: String,
+    pub bars: Vec<Vec<f64>>,
+    /// The note on the right.
+    pub note: String,
 }
 
-struct Chart<'a> {
-    title: String,
-    series: &'a [&'a str],
-    colors: &'a [&'a str],
-    rows: Vec<ChartRow>,
-    max: f64,
-    unit: &'a str,
-    targets: &'a [(f64, &'a str, &'a str)],
+/// A horizontal bar chart (the reports' SVG charts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart<'a> {
+    /// The title.
+    pub title: String,
+    /// The series' names, for the legend.
+    pub series: &'a [&'a str],
+    /// The series' colours.
+    pub colors: &'a [&'a str],
+    /// The rows.
+    pub rows: Vec<ChartRow>,
+    /// The value at the right end of the plot.
+    pub max: f64,
+    /// The unit after the axis' numbers (`%`, or empty).
+    pub unit: &'a str,
+    /// Target lines: value, colour, label.
+    pub targets: &'a [(f64, &'a str, &'a str)],
 }
 
-fn esc(s: &str) -> String {
+/// Text escaped for SVG and XML.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A horizontal bar chart: label on the left, bars, a note on the right.
-fn bar_chart(c: &Chart<'_>) -> String {
+pub fn bar_chart(c: &Chart<'_>) -> String {
     let (left, plot, right, bar_h, gap) = (150.0, 500.0, 260.0, 14.0, 8.0);
     let per_row = c.rows.iter().map(|r| r.bars.len()).max().unwrap_or(1) as f64 * bar_h + gap;
     let top = 60.0;

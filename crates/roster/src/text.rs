@@ -110,7 +110,7 @@ fn read_prefix(r: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
 }
 
 /// A CSV writer that starts with a UTF-8 BOM, so Excel shows the Chinese headers.
-pub(crate) fn csv_out(path: &Path) -> Result<csv::Writer<BufWriter<File>>, RosterError> {
+pub fn csv_out(path: &Path) -> Result<csv::Writer<BufWriter<File>>, RosterError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| RosterError::io(dir.display().to_string(), e))?;
     }
@@ -123,7 +123,7 @@ pub(crate) fn csv_out(path: &Path) -> Result<csv::Writer<BufWriter<File>>, Roste
 }
 
 /// Maps a CSV writer's error to the output file it was writing.
-pub(crate) fn csv_err(path: &Path) -> impl Fn(csv::Error) -> RosterError + '_ {
+pub fn csv_err(path: &Path) -> impl Fn(csv::Error) -> RosterError + '_ {
     move |e| RosterError::Output { path: path.to_path_buf(), message: e.to_string() }
 }
 
