@@ -71,6 +71,9 @@ enum Top {
     /// Compare a recipient or "no card yet" roster (CSV/XLSX) with the issuance records:
     /// classified roster, rejects, action lists per township and village, reports.
     Compare(roster::cli::Args),
+    /// Subsidy payments through the card: the item register, the bank's payment file for an
+    /// item and a month, the bank's return file, and the reports.
+    Payments(payments::cli::Args),
     /// Build a test data-preparation file for a card's financial application (PAN from a BIN
     /// and the holder, expiry, keys from the test issuer master keys).
     Dp(DpArgs),
@@ -345,6 +348,7 @@ fn run(command: Top) -> Result<()> {
             photo::cli::run_check(&a, &mut std::io::stdout()).map_err(anyhow::Error::from)
         }
         Top::Compare(a) => roster::run(a).map(|_| ()).map_err(anyhow::Error::from),
+        Top::Payments(a) => payments::run(a).map_err(anyhow::Error::from),
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)
                 .with_context(|| format!("reading {}", a.applicant.display()))?;

@@ -183,3 +183,13 @@ fn init_writes_a_configuration_doctor_reads_and_names_missing_flags_off_a_termin
     );
     assert!(!stderr(&out).contains("station.toml:"), "the file itself is fine: {}", stderr(&out));
 }
+
+#[test]
+fn payments_is_a_subcommand_that_checks_the_item_register() {
+    let register = concat!(env!("CARGO_MANIFEST_DIR"), "/../payments/data/register.toml");
+    let out = station(&["payments", "items", register]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0101") && stdout(&out).contains("最低生活保障金"), "{}", stdout(&out));
+    let out = station(&["payments", "items", "/nonexistent/register.csv"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::FAILURE)), "{}", stderr(&out));
+}
