@@ -1,0 +1,424 @@
+//! The key store against SoftHSM2: a private token per test process (nextest runs each test
+//! in its own process; SOFTHSM2_CONF points at a config in a temp dir), keys imported by the
+//! ceremony, and the token's results checked against card-spec.md's vectors and against
+//! `SoftwareKeys`.
+//!
+//! Needs Debian's `softhsm2` (`softhsm2-util`, [`keystore::SOFTHSM2_MODULE`]).
+
+use std::path::PathBuf;
+use std::process::Command as Process;
+use std::time::Instant;
+
+use apdu::{Command, Response, StatusWord};
+use card_transport::{Capabilities, CardTransaction, TransportError};
+use keystore::{
+    Component, Error, Formed, KeyKind, KeyRole, Keystore, LedgerMac, PinSource, TokenConfig, TokenKeys,
+    TransportKey, SOFTHSM2_MODULE,
+};
+use secure_channel::{
+    pad80, Algorithm, CardSession, Diversification, HostHandshake, HostParams, Kcv, KeyProvider, KeySet,
+    Scheme, SecretKey, SecurityLevel, Session, SessionDerivation, SoftwareKeys,
+};
+use zeroize::Zeroizing;
+
+const TEST_KEY: &str = "404142434445464748494A4B4C4D4E4F";
+const TRANSPORT_KEY: &str = "505152535455565758595A5B5C5D5E5F";
+const KDD: [u8; 10] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+const PIN: &str = "314159";
+
+struct Hsm {
+    _dir: tempfile::TempDir,
+    pin_file: PathBuf,
+    store: Keystore,
+}
+
+fn config(pin: PinSource) -> TokenConfig {
+    TokenConfig { module: SOFTHSM2_MODULE.into(), token_label: "keystore-test".into(), pin }
+}
+
+/// A fresh token in a temp dir, logged in.
+fn hsm() -> Hsm {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens).expect("token dir");
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .expect("conf");
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let status = Process::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", "keystore-test", "--pin", PIN, "--so-pin", "271828"])
+        .env("SOFTHSM2_CONF", &conf)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
+    assert!(status.success(), "softhsm2-util --init-token failed");
+    let pin_file = dir.path().join("pin");
+    std::fs::write(&pin_file, format!("{PIN}\n")).expect("pin");
+    set_mode(&pin_file, 0o600);
+    let store = Keystore::open(&config(PinSource::File(pin_file.clone()))).expect("open token");
+    Hsm { _dir: dir, pin_file, store }
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Two components of `key_hex` (a fixed mask and the key XOR the mask), with their check
+/// values as the custodians' forms carry them.
+fn components(alg: Algorithm, key_hex: &str) -> Vec<Component> {
+    let key = hex::decode(key_hex).expect("hex");
+    let mask: Vec<u8> = (0..key.len() as u8).map(|i| i.wrapping_mul(73).wrapping_add(0x2D)).collect();
+    let other: Vec<u8> = key.iter().zip(&mask).map(|(k, m)| k ^ m).collect();
+    [mask, other]
+        .into_iter()
+        .map(|c| {
+            let kcv = SecretKey::new(alg, c.clone()).expect("component").kcv();
+            Component::new(Zeroizing::new(c), kcv)
+        })
+        .collect()
+}
+
+fn import(store: &Keystore, label: &str, alg: Algorithm, role: KeyRole, key_hex: &str) -> Kcv {
+    let report = store
+        .import_components(label, KeyKind::of(alg), role, &components(alg, key_hex), None)
+        .expect("ceremony");
+    // SoftHSM2 has no XOR derivation: the report says where the key was formed.
+    assert_eq!(report.formed, Formed::Host);
+    report.kcv
+}
+
+fn soft(alg: Algorithm, key_hex: &str) -> SecretKey {
+    SecretKey::from_hex(alg, key_hex).expect("key")
+}
+
+#[test]
+fn ceremony_keys_have_the_card_spec_check_values() {
+    let h = hsm();
+    assert_eq!(
+        import(&h.store, "kmc-3des", Algorithm::Tdes, KeyRole::IsdMaster, TEST_KEY).to_string(),
+        "8BAF47"
+    );
+    assert_eq!(
+        import(&h.store, "kmc-aes", Algorithm::Aes, KeyRole::IsdMaster, TEST_KEY).to_string(),
+        "504A77"
+    );
+    let tk = import(&h.store, "dp-transport", Algorithm::Tdes, KeyRole::Transport, TRANSPORT_KEY);
+    assert_eq!(tk, soft(Algorithm::Tdes, TRANSPORT_KEY).kcv());
+    let list = h.store.list().expect("list");
+    let shown: Vec<String> = list
+        .iter()
+        .map(|k| {
+            let kcv = k.kcv.map(|c| c.to_string()).unwrap_or_default();
+            format!("{} {:?} {:?} {} {} sealed={}", k.label, k.kind, k.role, k.len, kcv, k.sealed)
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            format!("dp-transport Some(Tdes) Some(Transport) 16 {tk} sealed=true"),
+            "kmc-3des Some(Tdes) Some(IsdMaster) 16 8BAF47 sealed=true".into(),
+            "kmc-aes Some(Aes) Some(IsdMaster) 16 504A77 sealed=true".into(),
+        ]
+    );
+    // A label names one key.
+    let again = h.store.import_components(
+        "kmc-3des",
+        KeyKind::Tdes,
+        KeyRole::IsdMaster,
+        &components(Algorithm::Tdes, TEST_KEY),
+        None,
+    );
+    assert!(matches!(again, Err(Error::LabelTaken(_))), "{again:?}");
+}
+
+#[test]
+fn a_wrong_component_check_value_is_refused_and_nothing_is_stored() {
+    let h = hsm();
+    let mut comps = components(Algorithm::Tdes, TEST_KEY);
+    let real = hex::encode_upper(hex::decode(TEST_KEY).expect("hex"));
+    comps[1] = Component::from_hex(&"11".repeat(16), "000000").expect("component");
+    let e = h
+        .store
+        .import_components("kmc", KeyKind::Tdes, KeyRole::IsdMaster, &comps, None)
+        .expect_err("wrong KCV");
+    assert!(matches!(e, Error::ComponentKcv { index: 2, .. }), "{e}");
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains(&"11".repeat(8)) && !text.contains(&real), "{text}");
+    // Nor does a wrong final check value keep the key.
+    let e = h
+        .store
+        .import_components(
+            "kmc",
+            KeyKind::Tdes,
+            KeyRole::IsdMaster,
+            &components(Algorithm::Tdes, TEST_KEY),
+            Some(Kcv::from_hex("123456").expect("kcv")),
+        )
+        .expect_err("wrong final KCV");
+    assert!(matches!(e, Error::FinalKcv { .. }), "{e}");
+    assert!(h.store.list().expect("list").is_empty());
+    // One component is no dual control.
+    let one = h.store.import_components(
+        "kmc",
+        KeyKind::Tdes,
+        KeyRole::IsdMaster,
+        &components(Algorithm::Tdes, TEST_KEY)[..1],
+        None,
+    );
+    assert!(matches!(one, Err(Error::Invalid(_))));
+}
+
+#[test]
+fn keys_cannot_be_read_out_of_the_token() {
+    let h = hsm();
+    import(&h.store, "kmc", Algorithm::Tdes, KeyRole::IsdMaster, TEST_KEY);
+    h.store.generate_ledger_key("ledger").expect("ledger key");
+    assert!(h.store.value_refused("kmc").expect("asked"));
+    assert!(h.store.value_refused("ledger").expect("asked"));
+}
+
+#[test]
+fn no_key_material_in_debug_output_or_errors() {
+    let h = hsm();
+    let comps = components(Algorithm::Tdes, TEST_KEY);
+    import(&h.store, "kmc", Algorithm::Tdes, KeyRole::IsdMaster, TEST_KEY);
+    let keys =
+        TokenKeys::from_master(&h.store, 1, Algorithm::Tdes, "kmc", Diversification::EmvCps).expect("keys");
+    let c = Component::from_hex("0123 4567 89AB CDEF FEDC BA98 7654 3210", "08D7B4").expect("component");
+    let err = Component::from_hex("0123456789ABCDEFFEDCBA987654321", "08D7B4").expect_err("odd length");
+    let text =
+        format!("{comps:?} {c:?} {keys:?} {:?} {err} {err:?} {:?}", h.store, h.store.list().expect("list"));
+    for secret in [TEST_KEY, "4041424344", "0123456789", "01234567", "FEDCBA98"] {
+        assert!(!text.to_uppercase().contains(secret), "{secret} in {text}");
+    }
+}
+
+#[test]
+fn scp02_session_keys_from_the_token_equal_software_keys() {
+    let h = hsm();
+    import(&h.store, "kmc", Algorithm::Tdes, KeyRole::IsdMaster, TEST_KEY);
+    // Static keys (no diversification): card-spec.md section 3's vector, seq 0000.
+    let token =
+        TokenKeys::from_master(&h.store, 0x20, Algorithm::Tdes, "kmc", Diversification::None).expect("keys");
+    let software = SoftwareKeys::new(KeySet::single(0x20, soft(Algorithm::Tdes, TEST_KEY))).expect("keys");
+    assert_eq!(token.kcvs().expect("kcv"), software.kcvs().expect("kcv"));
+    let scp02 = SessionDerivation::Scp02 { sequence_counter: [0, 0] };
+    let t = token.session_keys(&KDD, &scp02).expect("token");
+    let s = software.session_keys(&KDD, &scp02).expect("software");
+    let kcvs = [t.enc.kcv(), t.mac.kcv(), t.dek.kcv(), t.rmac.kcv()].map(|k| k.to_string());
+    assert_eq!(kcvs, ["F2DCDD", "5FCC69", "85272E", "9F749A"]);
+    for (a, b) in [(&t.enc, &s.enc), (&t.mac, &s.mac), (&t.rmac, &s.rmac), (&t.dek, &s.dek)] {
+        assert_eq!(a.expose(), b.expose());
+    }
+    // Diversified per card (EMV CPS and VISA2), every sequence counter alike.
+    for method in [Diversification::EmvCps, Diversification::Visa2] {
+        let token = TokenKeys::from_master(&h.store, 1, Algorithm::Tdes, "kmc", method).expect("keys");
+        let software = SoftwareKeys::from_master(1, soft(Algorithm::Tdes, TEST_KEY), method);
+        for seq in [[0, 0], [0x12, 0x34], [0xFF, 0xFF]] {
+            let d = SessionDerivation::Scp02 { sequence_counter: seq };
+            let t = token.session_keys(&KDD, &d).expect("token");
+            let s = software.session_keys(&KDD, &d).expect("software");
+            assert_eq!(
+                [t.enc.expose(), t.mac.expose(), t.rmac.expose(), t.dek.expose()],
+                [s.enc.expose(), s.mac.expose(), s.rmac.expose(), s.dek.expose()]
+            );
+        }
+    }
+}
+
+#[test]
+fn scp03_kdf3_keys_from_the_token_equal_software_keys() {
+    let h = hsm();
+    import(&h.store, "kmc-aes", Algorithm::Aes, KeyRole::IsdMaster, TEST_KEY);
+    let token = TokenKeys::from_master(&h.store, 0x30, Algorithm::Aes, "kmc-aes", Diversification::Kdf3)
+        .expect("keys");
+    let software = SoftwareKeys::from_master(0x30, soft(Algorithm::Aes, TEST_KEY), Diversification::Kdf3);
+    assert_eq!(token.kcvs().expect("kcv"), software.kcvs().expect("kcv"));
+    let context: Vec<u8> = (0..16).collect();
+    let d = SessionDerivation::Scp03 { context: &context };
+    let t = token.session_keys(&KDD, &d).expect("token");
+    let s = software.session_keys(&KDD, &d).expect("software");
+    assert_eq!(
+        [t.enc.expose(), t.mac.expose(), t.rmac.expose(), t.dek.expose()],
+        [s.enc.expose(), s.mac.expose(), s.rmac.expose(), s.dek.expose()]
+    );
+    // Undiversified SCP03 would need the static Key-DEK out of the token: refused.
+    let stat = TokenKeys::from_master(&h.store, 0x30, Algorithm::Aes, "kmc-aes", Diversification::None)
+        .expect("keys");
+    let e = stat.session_keys(&KDD, &d).expect_err("static DEK");
+    assert!(matches!(e, secure_channel::Error::Unsupported(_)), "{e}");
+}
+
+#[test]
+fn sm4_is_a_typed_not_offered_error() {
+    let h = hsm();
+    let e = h
+        .store
+        .import_components(
+            "kmc-sm4",
+            KeyKind::Sm4,
+            KeyRole::IsdMaster,
+            &components(Algorithm::Sm4, TEST_KEY),
+            None,
+        )
+        .expect_err("no SM4");
+    assert!(matches!(e, Error::NotOffered { .. }), "{e}");
+    let e = TokenKeys::from_master(&h.store, 1, Algorithm::Sm4, "kmc-sm4", Diversification::None)
+        .expect_err("sm4");
+    assert!(matches!(e, Error::NotOffered { .. }), "{e}");
+}
+
+/// A card in memory: the card role of secure-channel behind the transaction trait,
+/// echoing every command inside the channel.
+struct Card(CardSession, u16);
+
+impl CardTransaction for Card {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let cmd = Command::parse(command).map_err(|e| TransportError::Other(e.to_string()))?;
+        let answer = match cmd.ins {
+            0x50 => {
+                self.1 += 1;
+                self.0.initialize_update(&cmd, &[1, 2, 3, 4, 5, 6], &self.1.to_be_bytes())
+            }
+            0x82 => self.0.external_authenticate(&cmd),
+            _ => self.0.unwrap_command(&cmd).map(|plain| {
+                let echo: Vec<u8> = plain.data.iter().rev().copied().collect();
+                self.0.wrap_response(&Response::new(echo, StatusWord::Success))
+            }),
+        };
+        Ok(answer.unwrap_or_else(|refusal| refusal.response()).to_bytes())
+    }
+    fn was_reset(&self) -> bool {
+        false
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::SHORT
+    }
+}
+
+#[test]
+fn the_real_card_trace_and_a_card_session_open_with_token_keys() {
+    let h = hsm();
+    import(&h.store, "kmc", Algorithm::Tdes, KeyRole::IsdMaster, TEST_KEY);
+    // card-spec.md section 3's real card: byte for byte.
+    let keys =
+        TokenKeys::from_master(&h.store, 0, Algorithm::Tdes, "kmc", Diversification::None).expect("keys");
+    let params = HostParams { scheme: Scheme::scp02(0x55), level: SecurityLevel::C_MAC, expected_kcvs: None };
+    let hs = HostHandshake::new(&keys, params, &[0; 8]).expect("handshake");
+    let answer = Response::new(
+        hex::decode("0000507101046E6C8B70FF0200072503683B31FAB7F4E8D8857D0CB4").expect("hex"),
+        StatusWord::Success,
+    );
+    let auth = hs.external_authenticate(&answer).expect("card cryptogram verifies");
+    assert_eq!(
+        auth.command().encode(false),
+        hex::decode("8482010010 80F1BB4686D30DF9 A0B8829AF3E87A16".replace(' ', "")).expect("hex")
+    );
+    // A card with EMV CPS-diversified keys, the host's keys in the token: a full session.
+    let card_keys =
+        secure_channel::diversify_set(Diversification::EmvCps, 1, &soft(Algorithm::Tdes, TEST_KEY), &KDD)
+            .expect("card keys");
+    let scheme = Scheme::scp02(0x55);
+    let mut card = Card(CardSession::new(scheme, card_keys, KDD).expect("card"), 0x40);
+    let host =
+        TokenKeys::from_master(&h.store, 1, Algorithm::Tdes, "kmc", Diversification::EmvCps).expect("keys");
+    let params = HostParams {
+        scheme,
+        level: SecurityLevel::C_DEC_C_MAC,
+        expected_kcvs: Some(host.kcvs().expect("kcv")),
+    };
+    let mut session = Session::open(&mut card, &host, params).expect("session with token keys");
+    let cmd = session.wrap(&Command::new(0x80, 0xE2, 0x80, 0x00).with_data(vec![1, 2, 3])).expect("wrap");
+    let raw = card.transmit(&cmd.encode(false)).expect("transmit");
+    let resp = session.unwrap(&Response::from_bytes(&raw).expect("response")).expect("unwrap");
+    assert_eq!(resp.data, vec![3, 2, 1]);
+}
+
+#[test]
+fn dp_transport_key_decrypts_in_the_token() {
+    let h = hsm();
+    import(&h.store, "dp-transport", Algorithm::Tdes, KeyRole::Transport, TRANSPORT_KEY);
+    let tk = TransportKey::open(&h.store, "dp-transport").expect("transport key");
+    let soft_tk = soft(Algorithm::Tdes, TRANSPORT_KEY);
+    assert_eq!(tk.kcv().expect("kcv"), soft_tk.kcv());
+    // As emv_cps::encrypt_for_transport makes it: 80-padded, 3DES-ECB.
+    let value = b"8000 application keys, 48 bytes of them........";
+    let ct = soft_tk.encrypt_ecb(&pad80(value, 8)).expect("encrypt");
+    let plain = tk.decrypt_dgi(0x8000, &ct).expect("decrypt");
+    assert_eq!(&plain[..], &pad80(value, 8)[..]);
+    // Another key's ciphertext fails its padding; a ragged one is refused before the token.
+    let other = soft(Algorithm::Tdes, TEST_KEY).encrypt_ecb(&pad80(value, 8)).expect("encrypt");
+    assert!(matches!(tk.decrypt_dgi(0x8000, &other), Err(Error::TransportPadding(0x8000))));
+    assert!(matches!(tk.decrypt_dgi(0x8000, &ct[..7]), Err(Error::Invalid(_))));
+    // The ISD master is no transport key.
+    import(&h.store, "kmc-aes", Algorithm::Aes, KeyRole::IsdMaster, TEST_KEY);
+    assert!(matches!(TransportKey::open(&h.store, "kmc-aes"), Err(Error::WrongKind { .. })));
+}
+
+#[test]
+fn ledger_mac_signs_and_verifies_in_the_token() {
+    let h = hsm();
+    let kcv = h.store.generate_ledger_key("ledger").expect("generate");
+    let mac = LedgerMac::open(&h.store, "ledger").expect("open");
+    assert_eq!(mac.kcv().expect("kcv"), kcv);
+    let entry = b"42|2026-12-06T08:00:00Z|card issued|...";
+    let tag = mac.mac(entry).expect("mac");
+    assert_eq!(tag, mac.mac(entry).expect("mac"));
+    assert!(mac.verify(entry, &tag).expect("verify"));
+    assert!(!mac.verify(b"42|2026-12-06T08:00:00Z|card issued|..!", &tag).expect("verify"));
+    assert!(!mac.verify(entry, &tag[..31]).expect("verify"));
+    assert!(matches!(h.store.generate_ledger_key("ledger"), Err(Error::LabelTaken(_))));
+}
+
+#[test]
+fn the_pin_comes_from_a_private_file_or_the_environment() {
+    let h = hsm();
+    set_mode(&h.pin_file, 0o644);
+    let e = PinSource::File(h.pin_file.clone()).read().expect_err("group-readable");
+    assert!(matches!(e, Error::Pin(_)) && e.to_string().contains("chmod 600"), "{e}");
+    std::env::set_var("KEYSTORE_TEST_PIN", PIN);
+    assert_eq!(PinSource::Env("KEYSTORE_TEST_PIN".into()).read().expect("env").as_str(), PIN);
+    assert!(PinSource::Env("KEYSTORE_TEST_NO_SUCH_PIN".into()).read().is_err());
+    assert!(!format!("{:?}", PinSource::Env("KEYSTORE_TEST_PIN".into())).contains(PIN));
+}
+
+/// Time per SCP02 session-key derivation (EMV CPS diversification, four session keys), in
+/// SoftHSM2 and in memory. Printed (`--no-capture`), not asserted.
+#[test]
+fn figure_session_key_derivation_time() {
+    let h = hsm();
+    import(&h.store, "kmc", Algorithm::Tdes, KeyRole::IsdMaster, TEST_KEY);
+    let token =
+        TokenKeys::from_master(&h.store, 1, Algorithm::Tdes, "kmc", Diversification::EmvCps).expect("keys");
+    let software = SoftwareKeys::from_master(1, soft(Algorithm::Tdes, TEST_KEY), Diversification::EmvCps);
+    let d = SessionDerivation::Scp02 { sequence_counter: [0, 1] };
+    let time = |p: &dyn KeyProvider| {
+        let n = 300u32;
+        let start = Instant::now();
+        for _ in 0..n {
+            p.session_keys(&KDD, &d).expect("derive");
+        }
+        start.elapsed() / n
+    };
+    let (t, s) = (time(&token), time(&software));
+    println!(
+        "SCP02 session keys (EMV CPS card keys + 4 session keys): SoftHSM2 {t:?}, in memory {s:?} per card"
+    );
+}
+
+/// The store, the provider and the keys are shared across the daemon's threads.
+#[test]
+fn the_store_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Keystore>();
+    shared::<TokenKeys>();
+    shared::<TransportKey>();
+    shared::<LedgerMac>();
+}
