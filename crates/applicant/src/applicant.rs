@@ -35,6 +35,10 @@ pub struct Applicant {
     /// Card number, when the provincial service has already assigned one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_number: Option<String>,
+    /// The serving bank the person chose (RULE 8): a bank's code (`ICBC`) from the cooperating
+    /// banks of the counter's region (`bank::Registry::banks_for`; the daemon checks the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<String>,
 }
 
 /// The card holder's identity, as given.
@@ -522,6 +526,19 @@ impl Applicant {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .and_then(|s| CardNumber::parse(s).map_err(|e| r.explain("card_number", &e)).ok());
+        if let Some(bank) = self.bank.as_deref().filter(|b| !b.trim().is_empty()) {
+            let code = bank.trim();
+            if code.len() > 16
+                || !code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+            {
+                r.error(
+                    "bank",
+                    "bank-code",
+                    format!("{code:?} is not a bank's code"),
+                    "choose the serving bank from the counter's list of cooperating banks (ICBC, ABC, ...)",
+                );
+            }
+        }
 
         match (id, name, sex, birth_date, age, nationality, occupation) {
             (
@@ -856,6 +873,7 @@ impl fmt::Debug for Applicant {
             .field("guardian", &self.guardian)
             .field("photo", &self.photo)
             .field("card_number", &self.card_number)
+            .field("bank", &self.bank)
             .finish()
     }
 }

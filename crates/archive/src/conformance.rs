@@ -8,7 +8,8 @@ use crate::kit::{
 };
 use crate::{
     ArchiveError, CardFate, CardStatus, ClaimRequest, CommitRequest, CorrectDeceasedRequest, DeceasedRequest,
-    HolderAtCounter, HolderStop, ProvincialArchive, Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    DeliverRequest, HolderAtCounter, HolderStop, ProvincialArchive, ReceiveRequest, Refusal, ReleaseRequest,
+    RenewRequest, StopRequest,
 };
 
 /// A unique valid resident ID number for this run (region 110105, born 1980-2009).
@@ -102,6 +103,10 @@ pub fn run_all(
     deceased_cancels_and_refuses(a.as_ref(), b.as_ref());
     a_death_is_corrected_only_by_a_second_supervisor(a.as_ref(), b.as_ref());
     claims_lapse_after_their_lease(a.as_ref(), b.as_ref());
+    a_delivered_card_is_taken_in_once_by_the_station_it_was_sent_to(a.as_ref(), b.as_ref());
+    a_card_not_delivered_here_or_not_matching_the_list_is_refused(a.as_ref(), b.as_ref());
+    a_dead_holders_card_is_neither_delivered_nor_taken_in(a.as_ref(), b.as_ref());
+    counters_taking_in_the_same_card_at_once_one_wins(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
@@ -383,6 +388,167 @@ pub fn claims_lapse_after_their_lease(a: &dyn ProvincialArchive, b: &dyn Provinc
         refusal(a.commit(&commit_request(c.claim_id)).expect_err("lapsed")),
         Refusal::ClaimNotLive { .. }
     ));
+}
+
+/// A delivery of `card` to `to` with a fresh request id.
+pub fn deliver_request(card: &str, to: &str) -> DeliverRequest {
+    DeliverRequest { request_id: request_id("deliver"), card_number: card.into(), to_station: to.into() }
+}
+
+/// A receipt of `card` as the delivery list gives it (holder `ssn`, the chip of
+/// [`commit_request`]), with a fresh request id.
+pub fn receive_request(card: &str, ssn: &str) -> ReceiveRequest {
+    ReceiveRequest {
+        request_id: request_id("receive"),
+        card_number: card.into(),
+        ssn: ssn.into(),
+        card_id: commit_request(0).card_id,
+    }
+}
+
+/// The card-making centre (a) delivers a card to b; b takes it in once and from then answers
+/// for it (a may no longer stop it); retries get the first answer; a second receipt and a
+/// second delivery are refused.
+pub fn a_delivered_card_is_taken_in_once_by_the_station_it_was_sent_to(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    let (ssn, card) = premade(a);
+    let sent = deliver_request(&card, "station-b");
+    assert_eq!(a.deliver_card(&sent).expect("delivered").station, "station-a");
+    assert_eq!(a.deliver_card(&sent).expect("retry").station, "station-a", "same answer");
+    let q = ReceiveRequest { ssn: ssn.to_lowercase(), ..receive_request(&card, &ssn) };
+    let taken = b.receive_card(&q).expect("taken in");
+    assert_eq!((taken.card_number.as_str(), taken.station.as_str()), (card.as_str(), "station-b"));
+    assert_eq!((taken.status, taken.ssn.as_str()), (CardStatus::Made, ssn.as_str()));
+    assert_eq!(b.receive_card(&q).expect("retry"), taken, "a retry gets the first answer");
+    let p = a.lookup(&ssn).expect("lookup");
+    assert_eq!(p.cards.iter().map(|c| c.station.as_str()).collect::<Vec<_>>(), ["station-b"]);
+    for again in
+        [b.receive_card(&receive_request(&card, &ssn)), a.receive_card(&receive_request(&card, &ssn))]
+    {
+        match refusal(again.expect_err("taken in before")) {
+            Refusal::AlreadyReceived { card_number, station } => {
+                assert_eq!((card_number.as_str(), station.as_str()), (card.as_str(), "station-b"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(
+        refusal(a.deliver_card(&deliver_request(&card, "station-a")).expect_err("in b's stock")),
+        Refusal::AlreadyReceived { .. }
+    ));
+    let recall = stop_request(&card, crate::CardEnd::Recalled);
+    assert!(matches!(refusal(a.stop_card(&recall).expect_err("b's now")), Refusal::NotYourCard { .. }));
+    assert_eq!(b.stop_card(&recall).expect("b answers for it").status, CardStatus::Recalled);
+}
+
+/// A card not delivered to the station (made there, sent elsewhere, never sent), a delivery of
+/// another station's card, and a list whose holder or chip is not the card's are refused, and
+/// none of them uses up the card: the right receipt still works.
+pub fn a_card_not_delivered_here_or_not_matching_the_list_is_refused(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    let (ssn, card) = premade(a);
+    let not_here = |r: Result<crate::CardRecord, ArchiveError>, why: &str| match refusal(r.expect_err(why)) {
+        Refusal::NotDeliveredHere { card_number, why: said } => {
+            assert_eq!(card_number, card, "{why}");
+            assert!(!said.contains(&ssn), "{said}");
+        }
+        other => panic!("{why}: {other:?}"),
+    };
+    not_here(b.receive_card(&receive_request(&card, &ssn)), "never sent");
+    not_here(a.receive_card(&receive_request(&card, &ssn)), "made here");
+    assert!(matches!(
+        refusal(b.deliver_card(&deliver_request(&card, "station-b")).expect_err("a's card")),
+        Refusal::NotYourCard { .. }
+    ));
+    assert!(matches!(
+        refusal(a.deliver_card(&deliver_request("X99999999", "station-b")).expect_err("no such card")),
+        Refusal::NotFound { .. }
+    ));
+    a.deliver_card(&deliver_request(&card, "station-b")).expect("delivered to b");
+    not_here(a.receive_card(&receive_request(&card, &ssn)), "sent to b");
+    let other_holder = fresh_ssn();
+    let wrong = [
+        (ReceiveRequest { ssn: other_holder.clone(), ..receive_request(&card, &ssn) }, "holder"),
+        (
+            ReceiveRequest {
+                card_id: "110100D15600000500FFFFFFFFFFFFFF".into(),
+                ..receive_request(&card, &ssn)
+            },
+            "card identification code",
+        ),
+    ];
+    for (q, expected) in wrong {
+        match refusal(b.receive_card(&q).expect_err(expected)) {
+            Refusal::CardMismatch { card_number, what } => {
+                assert_eq!((card_number.as_str(), what.as_str()), (card.as_str(), expected));
+                let said = Refusal::CardMismatch { card_number, what }.to_string();
+                assert!(!said.contains(&ssn) && !said.contains(&other_holder), "{said}");
+            }
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+    assert_eq!(b.receive_card(&receive_request(&card, &ssn)).expect("the right list").station, "station-b");
+}
+
+/// A dead holder's card is cancelled: the centre may not deliver it, nor the station take it
+/// in when it was delivered before the death.
+pub fn a_dead_holders_card_is_neither_delivered_nor_taken_in(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    let (ssn, card) = premade(a);
+    a.deliver_card(&deliver_request(&card, "station-b")).expect("delivered");
+    a.mark_deceased(&deceased_request(&ssn, "sup-a")).expect("deceased");
+    let not_live = |r: Result<crate::CardRecord, ArchiveError>| match refusal(r.expect_err("dead")) {
+        Refusal::NotLive { status, .. } => assert_eq!(status, CardStatus::Cancelled),
+        other => panic!("{other:?}"),
+    };
+    not_live(b.receive_card(&receive_request(&card, &ssn)));
+    not_live(a.deliver_card(&deliver_request(&card, "station-b")));
+    let p = b.lookup(&ssn).expect("lookup");
+    assert_eq!(p.cards.iter().map(|c| c.station.as_str()).collect::<Vec<_>>(), ["station-a"]);
+}
+
+/// Counters of the station the card was delivered to and of another station take in the same
+/// card at the same moment, each with its own request: exactly one (of the right station) wins;
+/// every other is refused.
+pub fn counters_taking_in_the_same_card_at_once_one_wins(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>) {
+    let a = open("station-a");
+    let (ssn, card) = premade(a.as_ref());
+    a.deliver_card(&deliver_request(&card, "station-b")).expect("delivered");
+    let counters: Vec<Box<dyn ProvincialArchive>> =
+        ["station-b", "station-a", "station-b", "station-a", "station-b", "station-b"].map(open).into();
+    let start = std::sync::Barrier::new(counters.len());
+    let outcomes: Vec<Result<crate::CardRecord, ArchiveError>> = std::thread::scope(|s| {
+        let running: Vec<_> = counters
+            .iter()
+            .map(|c| {
+                let (start, q) = (&start, receive_request(&card, &ssn));
+                s.spawn(move || {
+                    start.wait();
+                    c.receive_card(&q)
+                })
+            })
+            .collect();
+        running.into_iter().map(|t| t.join().expect("counter")).collect()
+    });
+    let won: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "{outcomes:?}");
+    assert_eq!(won[0].station, "station-b");
+    for o in outcomes.into_iter().filter(Result::is_err) {
+        assert!(
+            matches!(
+                refusal(o.expect_err("lost")),
+                Refusal::AlreadyReceived { .. } | Refusal::NotDeliveredHere { .. }
+            ),
+            "a loser is refused, never an error"
+        );
+    }
+    assert_eq!(a.lookup(&ssn).expect("lookup").cards[0].station, "station-b");
 }
 
 /// A person with a card made (a batch card in stock) by `station`.

@@ -26,8 +26,8 @@ mod sqlite_provincial;
 
 pub use model::{
     check_person, CardEnd, CardFate, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
-    CorrectDeceasedRequest, DeceasedRequest, HolderAtCounter, HolderStop, LookupRequest, PersonCards,
-    Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, HolderAtCounter, HolderStop, LookupRequest,
+    PersonCards, ReceiveRequest, Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
 pub use sqlite_provincial::SqliteProvincial;
 
@@ -99,6 +99,23 @@ pub trait ProvincialArchive: Send + Sync {
     fn kit_conflicts(&self) -> Result<Vec<kit::KitConflict>, ArchiveError>;
     /// Settles a conflict; settling it again keeps the first resolution.
     fn resolve_kit_conflict(&self, request: &kit::ResolveRequest) -> Result<(), ArchiveError>;
+    /// The card-making centre (the caller) sends a live card it made to the station where its
+    /// holder will collect it. An archive without cards made elsewhere refuses.
+    fn deliver_card(&self, request: &DeliverRequest) -> Result<CardRecord, ArchiveError> {
+        Err(ArchiveError::BadRequest(format!(
+            "this provincial archive does not take deliveries of cards made elsewhere (card {})",
+            request.card_number
+        )))
+    }
+    /// The caller takes in a card delivered to it (see [`ReceiveRequest`]); from then on the
+    /// card is the caller's ([`CardRecord::station`]). An archive without cards made elsewhere
+    /// refuses.
+    fn receive_card(&self, request: &ReceiveRequest) -> Result<CardRecord, ArchiveError> {
+        Err(ArchiveError::BadRequest(format!(
+            "this provincial archive does not know cards made elsewhere (card {})",
+            request.card_number
+        )))
+    }
 }
 
 /// What the province allows one request (its configuration; a station cannot ask for more).
@@ -171,6 +188,65 @@ pub fn may_stop(station: &str, card: &CardRecord, q: &StopRequest) -> Result<(),
         return Ok(());
     }
     Err(Refusal::NotYourCard { card_number: card.card_number.clone(), station: card.station.clone() })
+}
+
+/// Whether the card-making centre `station` may deliver `card` (`received`: taken in already):
+/// only a live card it made itself, not yet taken in. One rule for both archives.
+pub fn may_deliver(station: &str, card: &CardRecord, received: bool) -> Result<(), Refusal> {
+    if received {
+        return Err(Refusal::AlreadyReceived {
+            card_number: card.card_number.clone(),
+            station: card.station.clone(),
+        });
+    }
+    if card.station != station {
+        return Err(Refusal::NotYourCard {
+            card_number: card.card_number.clone(),
+            station: card.station.clone(),
+        });
+    }
+    if !card.status.is_live() {
+        return Err(Refusal::NotLive { card_number: card.card_number.clone(), status: card.status });
+    }
+    Ok(())
+}
+
+/// Whether `station` may take in `card` as `q` lists it (`deliver_to`: where the centre sent
+/// it; `received`: taken in already): delivered to this station, not taken in before, live,
+/// the list's holder and card identification code the card's. One rule for both archives.
+pub fn may_receive(
+    station: &str,
+    card: &CardRecord,
+    q: &ReceiveRequest,
+    deliver_to: Option<&str>,
+    received: bool,
+) -> Result<(), Refusal> {
+    let number = || card.card_number.clone();
+    if received {
+        return Err(Refusal::AlreadyReceived { card_number: number(), station: card.station.clone() });
+    }
+    if deliver_to != Some(station) {
+        let why = match deliver_to {
+            Some(other) => format!("it is for station {other}"),
+            None if card.station == station => "this station made it".into(),
+            None => "no delivery to this station is recorded".into(),
+        };
+        return Err(Refusal::NotDeliveredHere { card_number: number(), why });
+    }
+    if !card.ssn.eq_ignore_ascii_case(q.ssn.trim()) {
+        return Err(Refusal::CardMismatch { card_number: number(), what: "holder".into() });
+    }
+    if card
+        .card_id
+        .as_deref()
+        .is_some_and(|id| !q.card_id.trim().is_empty() && !id.eq_ignore_ascii_case(q.card_id.trim()))
+    {
+        return Err(Refusal::CardMismatch { card_number: number(), what: "card identification code".into() });
+    }
+    if !card.status.is_live() {
+        return Err(Refusal::NotLive { card_number: number(), status: card.status });
+    }
+    Ok(())
 }
 
 /// The audit table's word for a refusal: `refused:` and its kind (`refused:live-card`).

@@ -18,10 +18,30 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0004.sql"),
     include_str!("../migrations/local-0005.sql"),
     include_str!("../migrations/local-0006.sql"),
+    include_str!("../migrations/local-0007.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
     ArchiveError::Store(e.to_string())
+}
+
+/// An application taken for an agent site ([`LocalArchive::site_applications`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteApplication {
+    /// The application.
+    pub application_id: i64,
+    /// The site's id in `[[sites]]`.
+    pub site: String,
+    /// Its status (`open` ... `made`, `issued`).
+    pub status: String,
+    /// Its card, once the province allocated one.
+    pub card_number: Option<String>,
+    /// When it was taken (Unix seconds).
+    pub created_at: i64,
+    /// The holder's name (mask it before showing).
+    pub name: String,
+    /// The applicant form (JSON): the contact phone is there.
+    pub data: String,
 }
 
 /// An application's progress.
@@ -90,6 +110,9 @@ pub struct CardRow {
     pub status: CardStatus,
     /// Bank of the financial account, when known.
     pub bank: Option<String>,
+    /// The financial account the bank opened for the card (the card's PAN from the bank's DP
+    /// data, or the bank's answer), when known: whole here; mask it before showing or logging.
+    pub account: Option<String>,
     /// The application it was made for.
     pub application_id: i64,
     /// Unix seconds.
@@ -214,6 +237,58 @@ impl LocalArchive {
         Ok(conn.last_insert_rowid())
     }
 
+    /// Records the agent site an application was taken for (its id in `[[sites]]`).
+    pub fn set_application_site(&self, id: i64, site: &str) -> Result<(), ArchiveError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE applications SET site = ?2, updated_at = ?3 WHERE application_id = ?1",
+                params![id, site, now()],
+            )
+            .map_err(store_err)?;
+        if n == 0 {
+            return Err(ArchiveError::BadRequest(format!("no application {id}")));
+        }
+        Ok(())
+    }
+
+    /// The applications taken for agent sites, oldest first (cancelled and failed ones left
+    /// out: no card is owed for them).
+    pub fn site_applications(&self) -> Result<Vec<SiteApplication>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT a.application_id, a.site, a.status, a.card_number, a.created_at, p.name, a.data
+                 FROM applications a JOIN persons p ON p.ssn = a.ssn
+                 WHERE a.site IS NOT NULL AND a.status NOT IN ('failed', 'cancelled')
+                 ORDER BY a.created_at, a.application_id",
+            )
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SiteApplication {
+                    application_id: r.get(0)?,
+                    site: r.get(1)?,
+                    status: r.get(2)?,
+                    card_number: r.get(3)?,
+                    created_at: r.get(4)?,
+                    name: r.get(5)?,
+                    data: r.get(6)?,
+                })
+            })
+            .map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// The site an application was taken for, if any.
+    pub fn application_site(&self, id: i64) -> Result<Option<String>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT site FROM applications WHERE application_id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(store_err)
+    }
+
     /// Moves an application on.
     pub fn set_application(
         &self,
@@ -248,6 +323,23 @@ impl LocalArchive {
                 "INSERT INTO cards (card_number, ssn, application_id, card_id, atr, status, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'made', ?6, ?6)",
                 params![card_number, ssn, application_id, card_id, atr, now()],
+            )
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    /// Records the bank of a card and the financial account it opened for it (RULE 8: the
+    /// person's bank); a value not given keeps what is there.
+    pub fn set_card_account(
+        &self,
+        card_number: &str,
+        bank: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute(
+                "UPDATE cards SET bank = COALESCE(?2, bank), account = COALESCE(?3, account) WHERE card_number = ?1",
+                params![card_number, bank, account],
             )
             .map(|_| ())
             .map_err(store_err)
@@ -661,6 +753,14 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// The applicant form an application was opened with (JSON).
+    pub fn application_data(&self, id: i64) -> Result<Option<String>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT data FROM applications WHERE application_id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(store_err)
+    }
+
     /// The application's row: status and card number.
     pub fn application(&self, id: i64) -> Result<Option<(String, Option<String>)>, ArchiveError> {
         self.conn()
@@ -765,6 +865,64 @@ impl LocalArchive {
         write(&tx).map_err(store_err)?;
         self.append_in(&tx, ledger)?;
         tx.commit().map_err(store_err)
+    }
+
+    /// Takes a card made elsewhere into this station's records, with its ledger line, in one
+    /// transaction: the holder (kept if known), an application in status `made` standing for
+    /// the one the card-making centre made it for (`data`: where it came from), and the card
+    /// `made`. Refused when the card is here already or the holder holds another live card
+    /// here. The application's number.
+    pub fn record_received_card(
+        &self,
+        person: &PersonRow,
+        card_number: &str,
+        card_id: &str,
+        data: &serde_json::Value,
+        ledger: &LedgerRecord<'_>,
+    ) -> Result<i64, ArchiveError> {
+        let mut conn = self.conn();
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        let known: bool = tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM cards WHERE card_number = ?1)", [card_number], |r| {
+                r.get(0)
+            })
+            .map_err(store_err)?;
+        if known {
+            return Err(ArchiveError::BadRequest(format!(
+                "card {card_number} is in this station's records already"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO persons (ssn, name, sex, birth_date, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (ssn) DO NOTHING",
+            params![person.ssn, person.name, person.sex, person.birth_date, now()],
+        )
+        .map_err(store_err)?;
+        tx.execute(
+            "INSERT INTO applications (ssn, kind, status, card_number, data, created_at, updated_at)
+             VALUES (?1, 'new', 'made', ?2, ?3, ?4, ?4)",
+            params![person.ssn, card_number, data.to_string(), now()],
+        )
+        .map_err(store_err)?;
+        let application_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO cards (card_number, ssn, application_id, card_id, status, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'made', ?5, ?5)",
+            params![card_number, person.ssn, application_id, card_id, now()],
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+                ArchiveError::BadRequest(format!(
+                    "the holder of card {card_number} holds another live card at this station: settle that card first"
+                ))
+            }
+            e => store_err(e),
+        })?;
+        let record = LedgerRecord { application_id: Some(application_id), ..*ledger };
+        self.append_in(&tx, &record)?;
+        tx.commit().map_err(store_err)?;
+        Ok(application_id)
     }
 
     /// The custody approvals of a card.
@@ -916,7 +1074,8 @@ impl LocalArchive {
     fn card_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<CardRow>, ArchiveError> {
         let conn = self.conn();
         let sql = format!(
-            "SELECT c.card_number, c.ssn, p.name, c.status, c.bank, c.application_id, c.created_at, c.updated_at
+            "SELECT c.card_number, c.ssn, p.name, c.status, c.bank, c.application_id, c.created_at, c.updated_at,
+                    c.account
              FROM cards c JOIN persons p ON p.ssn = c.ssn {filter} ORDER BY c.updated_at DESC, c.card_number"
         );
         let mut stmt = conn.prepare(&sql).map_err(store_err)?;
@@ -929,6 +1088,7 @@ impl LocalArchive {
                     name: r.get(2)?,
                     status: CardStatus::parse(&status).unwrap_or(CardStatus::Failed),
                     bank: r.get(4)?,
+                    account: r.get(8)?,
                     application_id: r.get(5)?,
                     created_at: r.get(6)?,
                     updated_at: r.get(7)?,
@@ -1089,7 +1249,7 @@ mod tests {
                 .expect("l");
         }
         let a = LocalArchive::open(&path, "S1").expect("migrated");
-        assert_eq!(a.version().expect("version"), 6);
+        assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
         assert_eq!(a.application(1).expect("row").map(|r| r.0), Some("open".into()), "kept with its id");
         a.verify_ledger().expect("the ledger is untouched");
         let fk: Vec<String> = {
@@ -1102,6 +1262,21 @@ mod tests {
         assert_eq!(a.open_application("11010519491231002X", "reissue", "{}").expect("no longer open"), 2);
         let e = a.conn().execute("DELETE FROM applications WHERE application_id = 1", []).expect_err("fk");
         assert!(e.to_string().contains("FOREIGN KEY"), "foreign keys still hold: {e}");
+    }
+
+    #[test]
+    fn an_application_for_an_agent_site_is_listed_with_its_site_until_it_fails() {
+        let (_dir, a) = archive();
+        person(&a);
+        let app = a.open_application("11010519491231002X", "new", r#"{"contact":{}}"#).expect("application");
+        assert!(a.site_applications().expect("none").is_empty());
+        a.set_application_site(app, "T03").expect("site");
+        assert_eq!(a.application_site(app).expect("site").as_deref(), Some("T03"));
+        let listed = a.site_applications().expect("listed");
+        assert_eq!((listed.len(), listed[0].site.as_str(), listed[0].status.as_str()), (1, "T03", "open"));
+        assert!(a.set_application_site(99, "T03").is_err(), "no application 99");
+        a.set_application(app, ApplicationStatus::Failed, Some("refused")).expect("failed");
+        assert!(a.site_applications().expect("none owed").is_empty());
     }
 
     #[test]

@@ -74,7 +74,8 @@ pub struct CardRecord {
     pub atr: Option<String>,
     /// Status.
     pub status: CardStatus,
-    /// Station that made it.
+    /// The station that answers for it: the one that made it, or the one that took it in from
+    /// the card-making centre ([`crate::ProvincialArchive::receive_card`]).
     pub station: String,
 }
 
@@ -251,6 +252,34 @@ impl From<CardEnd> for CardStatus {
     }
 }
 
+/// The card-making centre sends a card it made to the station (bank branch, township site) where
+/// its holder will collect it: the card's delivery list names that station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliverRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The card, made by the calling station (the centre).
+    pub card_number: String,
+    /// The station it is made for.
+    pub to_station: String,
+}
+
+/// A station takes in a card made elsewhere from the delivery list: the province checks that
+/// the card was delivered to this station, is live and was not taken in before, and that the
+/// list's holder and chip are the card's; from then on the station answers for the card (it may
+/// recall it, RULE 10) as for one it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The card.
+    pub card_number: String,
+    /// The holder on the delivery list (compared, never echoed).
+    pub ssn: String,
+    /// The card identification code on the list (hex), compared when the province has one.
+    pub card_id: String,
+}
+
 /// Record a person deceased: live cards are cancelled, claims released, new claims refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeceasedRequest {
@@ -418,6 +447,34 @@ pub enum Refusal {
         what: String,
         /// The limit.
         limit: i64,
+    },
+    /// A card taken in that was not delivered to this station.
+    #[error(
+        "card {card_number} was not delivered to this station ({why}): keep it apart and send it back to the card-making centre"
+    )]
+    NotDeliveredHere {
+        /// The card.
+        card_number: String,
+        /// Where it is for, or that it was made here.
+        why: String,
+    },
+    /// A card taken in a second time.
+    #[error("card {card_number} was already taken in by station {station}: it is in that station's stock")]
+    AlreadyReceived {
+        /// The card.
+        card_number: String,
+        /// The station that took it in.
+        station: String,
+    },
+    /// The delivery list does not match the province's record of the card.
+    #[error(
+        "card {card_number}: the delivery list's {what} is not the card's at the province: check the card in hand against the list and ask the card-making centre"
+    )]
+    CardMismatch {
+        /// The card.
+        card_number: String,
+        /// What differs (holder, card identification code).
+        what: String,
     },
     /// A kit conflict of a kit that belongs to another station.
     #[error(

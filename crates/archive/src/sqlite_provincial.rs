@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     now, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
-    DeceasedRequest, PersonCards, ProvincialArchive, Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    DeceasedRequest, DeliverRequest, PersonCards, ProvincialArchive, ReceiveRequest, Refusal, ReleaseRequest,
+    RenewRequest, StopRequest,
 };
 
 mod kits;
@@ -21,7 +22,10 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 1] = [(3, include_str!("../migrations/provincial-sqlite-0003-stations.sql"))];
+const MIGRATIONS: [(i64, &str); 2] = [
+    (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
+    (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
+];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.
 pub struct SqliteProvincial {
@@ -491,6 +495,49 @@ impl ProvincialArchive for SqliteProvincial {
                 "UPDATE cards SET status = ?3, updated_at = ?2 WHERE card_number = ?1",
                 params![q.card_number, now(), card.status.as_str()],
             )?;
+            Ok(Ok(card))
+        })
+    }
+
+    fn deliver_card(&self, q: &DeliverRequest) -> Result<CardRecord, ArchiveError> {
+        self.idempotent("deliver", &q.request_id, q, |tx| {
+            let Some(card) = SqliteProvincial::card(tx, &q.card_number)? else {
+                return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+            };
+            let received: Option<i64> = tx.query_row(
+                "SELECT received_at FROM cards WHERE card_number = ?1",
+                [&q.card_number],
+                |r| r.get(0),
+            )?;
+            if let Err(r) = crate::may_deliver(&self.station, &card, received.is_some()) {
+                return Ok(Err(r));
+            }
+            tx.execute(
+                "UPDATE cards SET deliver_to = ?2, updated_at = ?3 WHERE card_number = ?1",
+                params![q.card_number, q.to_station, now()],
+            )?;
+            Ok(Ok(card))
+        })
+    }
+
+    fn receive_card(&self, q: &ReceiveRequest) -> Result<CardRecord, ArchiveError> {
+        self.idempotent("receive", &q.request_id, q, |tx| {
+            let Some(mut card) = SqliteProvincial::card(tx, &q.card_number)? else {
+                return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+            };
+            let (deliver_to, received): (Option<String>, Option<i64>) = tx.query_row(
+                "SELECT deliver_to, received_at FROM cards WHERE card_number = ?1",
+                [&q.card_number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if let Err(r) = crate::may_receive(&self.station, &card, q, deliver_to.as_deref(), received.is_some()) {
+                return Ok(Err(r));
+            }
+            tx.execute(
+                "UPDATE cards SET made_by = station, station = ?2, received_at = ?3, updated_at = ?3 WHERE card_number = ?1",
+                params![q.card_number, self.station, now()],
+            )?;
+            card.station = self.station.clone();
             Ok(Ok(card))
         })
     }

@@ -200,17 +200,44 @@ struct IssueBody {
     /// For `later`: the person responsible there, over `[counter.stock]`.
     #[serde(default)]
     keeper: Option<String>,
+    /// The agent site the application is taken for (its id in `[[sites]]`): the card is
+    /// collected there, so `later` by default.
+    #[serde(default)]
+    site: Option<String>,
 }
 
-/// The job's collection from its request: at the counter unless `later`, whose storage place
-/// and keeper come from the station's settings where the request names none.
+/// The job's collection from its request: at the counter unless `later` (or taken for an agent
+/// site, which must be one of `[[sites]]`), whose storage place and keeper come from the
+/// station's settings where the request names none.
 fn collection(
     s: &AppState,
     operator: &str,
     word: Option<&str>,
     place: Option<&str>,
     keeper: Option<&str>,
+    site: Option<&str>,
 ) -> Result<issuance::Collection, ApiError> {
+    if let Some(id) = site.map(str::trim).filter(|v| !v.is_empty()) {
+        let Some(site) = s.inner.sites.iter().find(|x| x.id == id) else {
+            let known: Vec<&str> = s.inner.sites.iter().map(|x| x.id.as_str()).collect();
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "no agent site {id:?} in [[sites]]: the configured ones are {}",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ),
+            ));
+        };
+        if word == Some("at-counter") {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("an application for agent site {id} is collected there later, not at this counter: leave collection out or send \"later\""),
+            ));
+        }
+        let mut storage = s.inner.stock.storage(operator, place, keeper);
+        storage.collect_at = Some(site.id.clone());
+        return Ok(issuance::Collection::Later(storage));
+    }
     let named = place.is_some() || keeper.is_some();
     match word {
         None | Some("at-counter") if !named => Ok(issuance::Collection::AtCounter),
@@ -232,7 +259,8 @@ async fn issue(
     Json(q): Json<IssueBody>,
 ) -> Result<Response, ApiError> {
     // Parsed and validated once, here: an applicant the steps would refuse never becomes a job.
-    let applicant = match crate::form::accept(q.applicant, applicant::days::today()) {
+    let banks = s.bank_codes();
+    let applicant = match crate::form::accept(q.applicant, applicant::days::today(), banks.as_deref()) {
         Ok(a) => a,
         Err(verdict) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(verdict)).into_response()),
     };
@@ -242,6 +270,7 @@ async fn issue(
         q.collection.as_deref(),
         q.storage_place.as_deref(),
         q.keeper.as_deref(),
+        q.site.as_deref(),
     )?;
     // Kept before the answer: a crash after the 202 loses no request (it runs at the next
     // start, or ends with its reason).
@@ -362,7 +391,7 @@ pub mod fuzzing {
     }
 
     /// The routes with a JSON body, as [`body`] names them.
-    pub const BODIES: [&str; 13] = [
+    pub const BODIES: [&str; 15] = [
         "POST /api/session",
         "POST /api/session/password",
         "POST /api/jobs",
@@ -376,6 +405,8 @@ pub mod fuzzing {
         "POST /api/persons/deceased/correct",
         "POST /api/kit/conflicts/{record}/resolve",
         "POST /api/cards/{card}/stock",
+        "POST /api/stock/receive",
+        "POST /api/stock/move",
     ];
 
     /// The routes with a query, as [`query`] names them.
@@ -398,18 +429,22 @@ pub mod fuzzing {
                 lenient(vec![required("current", json!(current)), required("new", json!(new))])
             }),
             "POST /api/jobs" => Json::<super::IssueBody>::from_bytes(bytes).map(|Json(q)| {
-                let super::IssueBody { applicant, reissue_of, collection, storage_place, keeper } = q;
+                let super::IssueBody { applicant, reissue_of, collection, storage_place, keeper, site } = q;
                 lenient(vec![
                     required("applicant", applicant),
                     optional("reissue_of", json!(reissue_of), json!(null)),
                     optional("collection", json!(collection), json!(null)),
                     optional("storage_place", json!(storage_place), json!(null)),
                     optional("keeper", json!(keeper), json!(null)),
+                    optional("site", json!(site), json!(null)),
                 ])
             }),
             // The whole body is the form.
             "POST /api/validate" => {
                 Json::<serde_json::Value>::from_bytes(bytes).map(|Json(v)| lenient(vec![required("", v)]))
+            }
+            "POST /api/stock/receive" | "POST /api/stock/move" => {
+                return crate::stock_api::fuzzing_body(route, bytes)
             }
             other => return crate::cards_api::fuzzing::body(other, bytes),
         })
@@ -427,13 +462,13 @@ pub mod fuzzing {
         applicant: serde_json::Value,
         today: applicant::Date,
     ) -> Result<applicant::Applicant, serde_json::Value> {
-        crate::form::accept(applicant, today)
+        crate::form::accept(applicant, today, None)
     }
 
     /// `POST /api/validate` after its body: the verdict, and the ID number whose live cards the
     /// answer lists (with the holder's name, only for a valid ID number).
     pub fn verdict(form: serde_json::Value, today: applicant::Date) -> (serde_json::Value, Option<String>) {
-        let (verdict, person) = crate::form::verdict(form, today);
+        let (verdict, person) = crate::form::verdict(form, today, None);
         (verdict, person.map(|(id, _)| id))
     }
 
@@ -544,6 +579,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ledger", get(ledger))
         .route("/api/ledger/verify", get(ledger_verify))
         .merge(crate::cards_api::router())
+        .merge(crate::stock_api::router())
+        .merge(crate::sites_api::router())
+        .merge(crate::notices::router())
         .merge(crate::ui_api::router())
         .merge(crate::ui::router())
         .with_state(state)

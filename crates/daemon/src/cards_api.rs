@@ -8,7 +8,7 @@ use std::path::Path;
 
 use archive::local::{CardRow, CustodyApproval};
 use archive::CardStatus;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -39,6 +39,28 @@ pub fn router() -> Router<AppState> {
         .route("/api/persons/deceased/correct", post(correct_deceased))
         .route("/api/kit/conflicts", get(kit_conflicts))
         .route("/api/kit/conflicts/{record}/resolve", post(resolve_kit_conflict))
+        .route("/api/jobs/{id}/account", get(job_account))
+}
+
+/// The whole financial account of a job's card, for the batch's return file (the card centre
+/// takes it whole): a route of its own, supervisors only in the role table, which the page
+/// never calls; `GET /api/jobs/{id}`, which anyone follows, carries no account.
+async fn job_account(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+    UrlPath(id): UrlPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let row = s
+        .local()
+        .job(id)
+        .map_err(internal)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no job {id}")))?;
+    let card = issuance::JobCard::from_state(&row.state)
+        .card_number
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("job {id} made no card")))?;
+    let made = s.local().card(&card).map_err(internal)?;
+    let (bank, account) = made.map(|c| (c.bank, c.account)).unwrap_or_default();
+    Ok(Json(json!({"job": id, "card_number": card, "bank": bank, "account": account})))
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -52,6 +74,7 @@ fn refused(e: LifecycleError) -> ApiError {
         LifecycleError::Rule { .. } => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         LifecycleError::State { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
         LifecycleError::Archive(e) => archive_refused(e),
+        LifecycleError::Bank(e) => bank_refused(e),
     }
 }
 
@@ -62,6 +85,7 @@ fn card_json(c: &CardRow) -> Value {
         "name": c.name,
         "status": c.status,
         "bank": c.bank,
+        "account": c.account.as_deref().map(applicant::mask_id),
         "application": c.application_id,
         "created_at": c.created_at,
         "updated_at": c.updated_at,
@@ -379,29 +403,114 @@ struct ActivateBody {
     holder_present: bool,
     /// The holder's ID document was checked now.
     id_checked: bool,
-    /// The photo taken now (JPEG, base64 or a data URL).
-    photo_jpeg: Option<String>,
+    /// The document's last day of validity as checked (`YYYY-MM-DD` or `长期`); default: the
+    /// one on the card's application, when the card was made here.
+    #[serde(default)]
+    id_valid_until: Option<String>,
 }
 
+/// The document validity on the application the card was made for, if any.
+fn application_validity(s: &AppState, card: &str) -> Option<String> {
+    let row = s.local().card(card).ok()??;
+    let data = s.local().application_data(row.application_id).ok()??;
+    let applicant: applicant::Applicant = serde_json::from_str(&data).ok()?;
+    applicant.holder.id_validity?.to
+}
+
+/// The bank's error as the operator acts on it: retry later (503, the same request is sent
+/// again), tell the holder the bank's reason (422), complete the evidence (422), or a fault.
+fn bank_refused(e: bank::BankError) -> ApiError {
+    let status = match e.kind() {
+        bank::ErrorKind::Retry => StatusCode::SERVICE_UNAVAILABLE,
+        bank::ErrorKind::TellHolder | bank::ErrorKind::CompleteEvidence => StatusCode::UNPROCESSABLE_ENTITY,
+        bank::ErrorKind::FixConfiguration | bank::ErrorKind::Report => StatusCode::BAD_GATEWAY,
+    };
+    ApiError(status, e.to_string())
+}
+
+/// Activates the card's financial function through its bank, face to face (RULE 3): the photo
+/// is taken by the counter's camera now (the body carries none), kept as evidence by its SM3;
+/// the card is active only on the bank's confirmation. The bank is asked off the async threads
+/// and outside any database transaction.
 async fn activate(
     State(s): State<AppState>,
     Authed(session): Authed,
+    Extension(ui): Extension<crate::ui_api::UiState>,
     UrlPath(card): UrlPath<String>,
     Json(q): Json<ActivateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let photo_sm3 = match q.photo_jpeg.as_deref() {
-        Some(photo) => Some(keep_evidence(s.evidence_dir(), "activation-photo", &card, photo)?),
-        None => None,
-    };
-    // The API is the counter's: a call from elsewhere is not a channel the station offers.
-    let evidence = ActivationEvidence {
+    check_card_number(&card)?;
+    let (holder_present, id_checked) = (q.holder_present, q.id_checked);
+    // RULE 3 on what the operator says before the camera or the bank is asked (the photo,
+    // taken below, is the one part not known yet).
+    let said = ActivationEvidence {
         channel: Channel::Counter,
-        holder_present: q.holder_present,
-        id_checked: q.id_checked,
-        photo_sm3,
+        holder_present,
+        id_checked,
+        photo_sm3: Some("0".repeat(64)),
     };
-    lifecycle::activate(s.local(), &session.operator, &card, &evidence).map_err(refused)?;
-    Ok(Json(json!({"card_number": card, "status": CardStatus::Active})))
+    lifecycle::check_face_to_face(&said).map_err(refused)?;
+    let Some(setup) = s.inner.bank.clone() else {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this counter reaches no bank card system: configure [counter.bank]".into(),
+        ));
+    };
+    let valid = q.id_valid_until.clone().or_else(|| application_validity(&s, &card));
+    let valid = valid.as_deref().map(|v| lifecycle::parse_valid_until(v).ok_or(v));
+    let id_valid_until = match valid {
+        Some(Ok(v)) => v,
+        Some(Err(v)) => {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("document valid until {v:?}: YYYY-MM-DD or 长期, as on the document"),
+            ))
+        }
+        None => {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "give the ID document's last day of validity (id_valid_until) as checked now".into(),
+            ))
+        }
+    };
+    let (local, operator, c, evidence_dir) =
+        (s.local().clone(), session.operator.clone(), card.clone(), s.evidence_dir().to_path_buf());
+    let done = tokio::task::spawn_blocking(move || {
+        // The photo of this moment, from the counter's camera, before anything is recorded.
+        let frame = crate::ui_api::camera_shot(&ui)?;
+        let taken_at = bank::now_unix();
+        let photo_sm3 = keep_photo(&evidence_dir, &c, &frame)?;
+        // The API is the counter's: a call from elsewhere is not a channel the station offers.
+        let evidence = ActivationEvidence {
+            channel: Channel::Counter,
+            holder_present,
+            id_checked,
+            photo_sm3: Some(photo_sm3),
+        };
+        let presented = lifecycle::Presented { id_valid_until, photo_taken_at: taken_at };
+        lifecycle::activate(&local, &setup.banks, &operator, &c, &evidence, &presented).map_err(|e| match e {
+            LifecycleError::Bank(e) => bank_refused(e),
+            other => refused(other),
+        })
+    })
+    .await
+    .map_err(internal)??;
+    Ok(Json(json!({"card_number": card, "status": CardStatus::Active, "bank": done.bank,
+        "reference": done.reference, "account": done.account})))
+}
+
+/// Keeps a camera frame as the activation's evidence, named by its SM3.
+fn keep_photo(dir: &Path, card: &str, bytes: &[u8]) -> Result<String, ApiError> {
+    if bytes.len() < 64 {
+        return Err(ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the camera gave an empty frame: take it again".into(),
+        ));
+    }
+    let digest = hex::encode(card_crypto::sm3(bytes));
+    let name = format!("{card}-activation-photo-{digest}");
+    crate::files::write_atomic(dir, &name, bytes).map_err(|e| internal(format!("keeping the photo: {e}")))?;
+    Ok(digest)
 }
 
 #[derive(Deserialize)]

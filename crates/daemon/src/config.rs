@@ -47,6 +47,23 @@ pub struct Config {
     /// Log-in backoff and lock-out.
     #[serde(default)]
     pub login: crate::login::LoginPolicy,
+    /// The agent sites (`[[sites]]`), checked by the station's configuration, which takes them
+    /// out of the table before this part is read.
+    #[serde(skip)]
+    pub sites: Vec<sms::Site>,
+    /// The holiday calendar file (`holiday_calendar`, the form of the `workdays` crate's
+    /// `cn-holidays.toml`): next year's State Council notice before the station ships it, or a
+    /// corrected one; on top of the built-in years. Relative to the configuration file.
+    #[serde(default)]
+    pub holiday_calendar: Option<PathBuf>,
+    /// The SMS gateway the pickup notices go through (`[sms]`, see `sms::GatewayConfig`);
+    /// without it no SMS is sent and the supervisor's page lists whom to tell another way.
+    #[serde(default)]
+    pub sms: Option<sms::GatewayConfig>,
+    /// Whether this build carries the simulators (plain http to the SMS simulator is allowed);
+    /// set by the station, never read from the file.
+    #[serde(skip)]
+    pub simulators: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -91,9 +108,16 @@ impl Config {
     /// Checks the daemon's part of a configuration file `path` (the station reads its own
     /// sections, such as `[counter]`, out of the table first).
     pub fn from_table(path: &Path, table: toml::Table) -> Result<Config, ConfigError> {
-        let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+        let mut config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
             ConfigError::Invalid { path: path.into(), message: e.to_string() }
         })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if let Some(file) = config.holiday_calendar.take() {
+            config.holiday_calendar = Some(dir.join(file));
+        }
+        if let Some(sms) = config.sms.as_mut() {
+            sms.resolve(dir);
+        }
         // Minutes become seconds and instants: an absurd number would overflow (and a wrapped
         // lock-out would last seconds). A week bounds every one of them.
         for (field, minutes) in [
@@ -117,6 +141,14 @@ impl Config {
             });
         }
         Ok(config)
+    }
+
+    /// The working-day calendar: the built-in notices and `holiday_calendar`'s on top.
+    pub fn calendar(&self) -> Result<workdays::Calendar, workdays::LoadError> {
+        match &self.holiday_calendar {
+            None => Ok(workdays::Calendar::builtin()),
+            Some(file) => workdays::Calendar::builtin().with_file(file),
+        }
     }
 
     /// Beyond loopback only with TLS: the page carries passwords, session cookies and every
@@ -185,6 +217,10 @@ impl Config {
             host_names: Vec::new(),
             operators: accounts.operator,
             login: crate::login::LoginPolicy::default(),
+            sites: Vec::new(),
+            holiday_calendar: None,
+            sms: None,
+            simulators: false,
         })
     }
 

@@ -19,10 +19,11 @@ struct FieldProblem {
 pub(crate) fn verdict(
     body: serde_json::Value,
     today: applicant::Date,
+    banks: Option<&[String]>,
 ) -> (serde_json::Value, Option<(String, String)>) {
     match parse(body) {
         Ok(applicant) => {
-            let answer = judge(&applicant, today);
+            let answer = judge(&applicant, today, banks);
             // The person is named by a valid ID number with the holder's name: the cards are
             // listed only when both match the card's holder, so a bare ID number (or one with
             // any name) tells nobody whether it holds cards.
@@ -44,9 +45,10 @@ pub(crate) fn verdict(
 pub(crate) fn accept(
     body: serde_json::Value,
     today: applicant::Date,
+    banks: Option<&[String]>,
 ) -> Result<applicant::Applicant, serde_json::Value> {
     let applicant = parse(body)?;
-    let answer = judge(&applicant, today);
+    let answer = judge(&applicant, today, banks);
     if answer["valid"] != true {
         return Err(answer);
     }
@@ -66,8 +68,13 @@ fn parse(body: serde_json::Value) -> Result<applicant::Applicant, serde_json::Va
     })
 }
 
-/// The verdict on a parsed form.
-fn judge(applicant: &applicant::Applicant, today: applicant::Date) -> serde_json::Value {
+/// The verdict on a parsed form; the serving bank must be one of `banks` (the counter's
+/// region's, RULE 8) when the counter has a bank list.
+fn judge(
+    applicant: &applicant::Applicant,
+    today: applicant::Date,
+    banks: Option<&[String]>,
+) -> serde_json::Value {
     let rules = applicant::Rules::default();
     let age = applicant
         .holder
@@ -80,10 +87,21 @@ fn judge(applicant: &applicant::Applicant, today: applicant::Date) -> serde_json
         Ok(v) => (Vec::new(), v.warnings),
         Err(e) => (e.errors, e.warnings),
     };
-    let errors: Vec<FieldProblem> = errors
+    let mut errors: Vec<FieldProblem> = errors
         .into_iter()
         .map(|f| FieldProblem { field: f.field, rule: f.rule.into(), message: f.message, hint: f.hint })
         .collect();
+    let chosen = applicant.bank.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    if let (Some(code), Some(banks)) = (chosen, banks) {
+        if !banks.iter().any(|b| b == code) && !errors.iter().any(|e| e.field == "bank") {
+            errors.push(FieldProblem {
+                field: "bank".into(),
+                rule: "bank-of-region".into(),
+                message: format!("{code} is not a cooperating bank of this counter's region"),
+                hint: format!("the person chooses one of: {}", banks.join(", ")),
+            });
+        }
+    }
     let warnings: Vec<serde_json::Value> =
         warnings.into_iter().map(|w| serde_json::json!({"field": w.field, "message": w.message})).collect();
     serde_json::json!({
@@ -111,14 +129,14 @@ mod tests {
 
     #[test]
     fn the_form_is_judged_by_the_applicant_crates_rules() {
-        let (adult, id) = verdict(testdata("adult.json"), today());
+        let (adult, id) = verdict(testdata("adult.json"), today(), None);
         assert_eq!(adult["valid"], true, "{adult}");
         assert_eq!((adult["age"].as_u64(), adult["guardian_required"].as_bool()), (Some(76), Some(false)));
         assert_eq!(id, Some(("11010519491231002X".to_string(), "张三".to_string())));
 
         let mut minor = testdata("minor.json");
         minor.as_object_mut().expect("object").remove("guardian");
-        let (minor, person) = verdict(minor, today());
+        let (minor, person) = verdict(minor, today(), None);
         assert_eq!(minor["valid"], false);
         assert!(person.is_some(), "a valid ID number with a name names the person while the form is filled");
         assert_eq!(minor["guardian_required"], true, "{minor}");
@@ -128,7 +146,7 @@ mod tests {
 
         let mut typo = testdata("adult.json");
         typo["holder"]["id_number"] = "110105194912310021".into();
-        let (typo, person) = verdict(typo, today());
+        let (typo, person) = verdict(typo, today(), None);
         assert_eq!(person, None, "a refused ID number names nobody");
         let wrong =
             typo["errors"].as_array().expect("errors").iter().find(|e| e["field"] == "holder.id_number");
@@ -137,22 +155,41 @@ mod tests {
         assert!(!wrong["hint"].as_str().unwrap_or_default().is_empty(), "with what to do");
         assert!(!typo.to_string().contains("110105194912310021"), "no full ID number in the answer");
 
-        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today());
+        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today(), None);
         assert_eq!((unknown["valid"].as_bool(), id), (Some(false), None));
         assert_eq!(unknown["errors"][0]["rule"], "json");
     }
 
     #[test]
     fn a_job_request_is_accepted_only_with_an_applicant_the_steps_will_take() {
-        let adult = accept(testdata("adult.json"), today()).expect("valid");
+        let adult = accept(testdata("adult.json"), today(), None).expect("valid");
         assert_eq!(adult.holder.id_number.as_deref(), Some("11010519491231002X"));
         let mut typo = testdata("adult.json");
         typo["holder"]["id_number"] = "110105194912310021".into();
-        let verdict = accept(typo, today()).expect_err("refused");
+        let verdict = accept(typo, today(), None).expect_err("refused");
         assert_eq!(verdict["valid"], false);
         assert!(verdict["errors"]
             .as_array()
             .is_some_and(|e| e.iter().any(|e| e["field"] == "holder.id_number")));
-        assert!(accept(serde_json::json!({"anything": 1}), today()).is_err(), "any JSON is no applicant");
+        assert!(
+            accept(serde_json::json!({"anything": 1}), today(), None).is_err(),
+            "any JSON is no applicant"
+        );
+        // RULE 8: the person's bank is one of the region's.
+        let banks = ["ICBC".to_string(), "ABC".to_string()];
+        let mut chosen = testdata("adult.json");
+        chosen["bank"] = "ABC".into();
+        assert_eq!(
+            accept(chosen.clone(), today(), Some(&banks)).expect("a bank of the region").bank.as_deref(),
+            Some("ABC")
+        );
+        chosen["bank"] = "CCB".into();
+        let verdict = accept(chosen, today(), Some(&banks)).expect_err("not a bank of the region");
+        let e = &verdict["errors"][0];
+        assert_eq!(
+            (e["field"].as_str(), e["rule"].as_str()),
+            (Some("bank"), Some("bank-of-region")),
+            "{verdict}"
+        );
     }
 }

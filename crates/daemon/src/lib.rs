@@ -12,8 +12,11 @@ pub mod files;
 mod form;
 pub mod hardening;
 pub mod login;
+pub mod notices;
 pub mod roles;
+pub mod sites_api;
 pub mod state;
+pub mod stock_api;
 pub mod tls;
 pub mod ui;
 pub mod ui_api;
@@ -76,9 +79,22 @@ pub async fn start(
 ) -> Result<Daemon, DaemonError> {
     config.check_listen().map_err(DaemonError::Plain)?;
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+    let calendar = config.calendar().map_err(|e| DaemonError::Plain(e.to_string()))?;
+    // The gateway's client is a blocking one: made (and kept) off the async threads.
+    let notices = match config.sms.clone() {
+        None => None,
+        Some(sms) => {
+            let (simulators, dir) = (config.simulators, config.data_dir.clone());
+            let made =
+                tokio::task::spawn_blocking(move || notices::Notices::from_config(&sms, simulators, &dir))
+                    .await
+                    .map_err(|e| DaemonError::Plain(e.to_string()))?;
+            Some(Arc::new(made.map_err(DaemonError::Plain)?))
+        }
+    };
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
-    let (stock, journal_watch) = (runner.stock(), runner.journal_watch());
+    let (stock, journal_watch, bank) = (runner.stock(), runner.journal_watch(), runner.bank());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let requeued = worker::recover_requests(&local, &jobs)?;
     if requeued > 0 {
@@ -101,11 +117,18 @@ pub async fn start(
     )
     .with_province(province)
     .with_stock(stock, journal_watch)
+    .with_bank(bank)
+    .with_sites(config.sites.clone())
+    .with_calendar(calendar)
+    .with_notices(notices.clone())
     .with_tls(tls.is_some())
     .with_first_passwords(config.data_dir.join(config::INITIAL_PASSWORDS));
     // Every first password was changed before a crash could remove their file.
     state.forget_first_passwords_if_all_chosen();
     state.follow_job_owners();
+    if let Some(n) = notices {
+        notices::spawn_worker(n);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;

@@ -44,6 +44,30 @@ pub(crate) struct Inner {
     pub(crate) stock: issuance::StockSettings,
     /// Told of the journal lines the API writes for a job (the kill -9 tests' crash hook).
     pub(crate) journal_watch: Option<crate::worker::JournalWatch>,
+    /// The banks of the counter's region and their card systems (RULE 8, activation).
+    pub(crate) bank: Option<Arc<BankSetup>>,
+    /// The agent sites cards are delivered to (`[[sites]]`).
+    pub(crate) sites: Vec<sms::Site>,
+    /// The working days, for the sites' 15-working-day limit.
+    pub(crate) calendar: workdays::Calendar,
+    /// The SMS pickup notices (`[sms]`), if configured.
+    pub(crate) notices: Option<Arc<crate::notices::Notices>>,
+}
+
+/// The bank side of a counter: the bank list and the card systems it reaches ([`bank::Banks`])
+/// and the counter's region, whose banks the applicant chooses from.
+pub struct BankSetup {
+    /// The list and the systems.
+    pub banks: bank::Banks,
+    /// The counter's region code (`350581`).
+    pub region: String,
+}
+
+impl BankSetup {
+    /// The codes of the banks the applicant may choose at this counter.
+    pub fn codes(&self) -> Vec<String> {
+        self.banks.registry().banks_for(&self.region).iter().map(|b| b.code.clone()).collect()
+    }
 }
 
 /// Who asked for which request, and so for which job.
@@ -108,6 +132,10 @@ impl AppState {
                 owners: Mutex::new(Owners::default()),
                 stock: issuance::StockSettings::default(),
                 journal_watch: None,
+                bank: None,
+                sites: Vec::new(),
+                calendar: workdays::Calendar::builtin(),
+                notices: None,
             }),
         }
     }
@@ -125,6 +153,19 @@ impl AppState {
         self
     }
 
+    /// The state with the counter's banks.
+    pub fn with_bank(mut self, bank: Option<Arc<BankSetup>>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.bank = bank;
+        }
+        self
+    }
+
+    /// The codes of the banks an applicant may choose here (`None`: no bank list configured).
+    pub(crate) fn bank_codes(&self) -> Option<Vec<String>> {
+        self.inner.bank.as_ref().map(|b| b.codes())
+    }
+
     /// The state with the counter's stock settings and the watcher of the journal lines the
     /// API writes.
     pub fn with_stock(
@@ -135,6 +176,30 @@ impl AppState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.stock = stock;
             inner.journal_watch = journal_watch;
+        }
+        self
+    }
+
+    /// The state with the agent sites (`[[sites]]`).
+    pub fn with_sites(mut self, sites: Vec<sms::Site>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.sites = sites;
+        }
+        self
+    }
+
+    /// The state with the working-day calendar (built-in years and `holiday_calendar`).
+    pub fn with_calendar(mut self, calendar: workdays::Calendar) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.calendar = calendar;
+        }
+        self
+    }
+
+    /// The state with the SMS pickup notices.
+    pub fn with_notices(mut self, notices: Option<Arc<crate::notices::Notices>>) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.notices = notices;
         }
         self
     }

@@ -95,7 +95,8 @@ async fn validate(
     Authed(_): Authed,
     Json(body): Json<serde_json::Value>,
 ) -> Json<serde_json::Value> {
-    let (mut answer, person) = crate::form::verdict(body, applicant::days::today());
+    let banks = s.bank_codes();
+    let (mut answer, person) = crate::form::verdict(body, applicant::days::today(), banks.as_deref());
     answer["live_cards"] = person.map(|(id, name)| live_cards_of(&s, &id, &name)).unwrap_or_default().into();
     Json(answer)
 }
@@ -324,10 +325,38 @@ async fn simulate(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// One frame of the counter's camera, now: the activation's face-to-face photo (RULE 3),
+/// never a file brought from elsewhere.
+pub(crate) fn camera_shot(ui: &UiState) -> Result<Vec<u8>, ApiError> {
+    ui.view()?
+        .camera_frame()
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("{e}: check the camera's cable")))
+}
+
+/// The cooperating banks the applicant chooses from at this counter (RULE 8): those of the
+/// counter's region, and whether this counter activates their cards.
+async fn banks(State(s): State<AppState>, Authed(_): Authed) -> Json<serde_json::Value> {
+    let Some(setup) = s.inner.bank.as_ref() else {
+        return Json(serde_json::json!({"region": null, "banks": []}));
+    };
+    let banks: Vec<serde_json::Value> = setup
+        .banks
+        .registry()
+        .banks_for(&setup.region)
+        .iter()
+        .map(|b| {
+            serde_json::json!({"code": b.code, "name": b.name, "short_name": b.short_name,
+                "activates_here": setup.banks.serves(&b.code)})
+        })
+        .collect();
+    Json(serde_json::json!({"region": setup.region, "banks": banks}))
+}
+
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/validate", post(validate))
+        .route("/api/banks", get(banks))
         .route("/api/codes", get(codes))
         .route("/api/devices", get(devices))
         .route("/api/camera/frame", get(camera_frame))

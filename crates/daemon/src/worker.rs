@@ -229,6 +229,11 @@ pub trait Runner: Send + 'static {
     fn journal_watch(&self) -> Option<JournalWatch> {
         None
     }
+    /// The cooperating banks of the counter's region and the card systems it activates
+    /// through (`[counter.bank]`); taken once when the daemon starts.
+    fn bank(&self) -> Option<Arc<crate::state::BankSetup>> {
+        None
+    }
     /// Polls the devices for the status bar; the worker calls it between jobs.
     fn poll_devices(&mut self) {}
     /// Renews the provincial claims of the jobs that wait (for the operator, a device, the

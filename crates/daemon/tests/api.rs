@@ -263,13 +263,88 @@ fn a_job_left_running_is_resumed_at_start() {
     );
 }
 
+/// A bank's card system in memory: it knows the ICBC account of card B00000019 and confirms
+/// its activation; it counts the requests it was sent.
+struct OneAccountBank(std::sync::atomic::AtomicUsize);
+
+const ACCOUNT: &str = "6212260000000000018";
+
+impl bank::BankCardSystem for OneAccountBank {
+    fn activate(&self, r: &bank::ActivationRequest) -> Result<bank::Activation, bank::BankError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(r.pan.expose(), ACCOUNT, "the account the bank gave is the one activated");
+        Ok(bank::Activation {
+            card_number: r.card_number.clone(),
+            bank_code: r.bank_code.clone(),
+            account: bank::AccountNumber::parse(ACCOUNT).expect("account"),
+            status: bank::ActivationStatus::Activated,
+            reference: "ICBC-ACT-1".into(),
+            activated_at: bank::now_unix(),
+            replayed: false,
+        })
+    }
+    fn account(&self, c: &bank::CardRef) -> Result<bank::AccountInfo, bank::BankError> {
+        Ok(bank::AccountInfo {
+            card_number: c.card_number.clone(),
+            bank_code: c.bank_code.clone(),
+            account: bank::AccountNumber::parse(ACCOUNT).expect("account"),
+            status: bank::AccountStatus::NotActivated,
+        })
+    }
+}
+
+/// A counter camera that gives one fixed frame.
+struct Camera;
+
+impl daemon::worker::CounterView for Camera {
+    fn devices(&self) -> Vec<daemon::worker::DeviceState> {
+        Vec::new()
+    }
+    fn camera_frame(&self) -> Result<Vec<u8>, String> {
+        Ok([&[0xFF, 0xD8, 0xFF, 0xE0][..], &[0x42; 200]].concat())
+    }
+}
+
+/// The scripted runner at a Shishi counter (350581) that reaches ICBC's card system and has a
+/// camera.
+struct AtTheBank(common::Scripted, Arc<daemon::state::BankSetup>);
+
+impl Runner for AtTheBank {
+    fn start(
+        &mut self,
+        r: &JobRequest,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<(i64, JobOutcome), IssueError> {
+        self.0.start(r, progress)
+    }
+    fn resume(
+        &mut self,
+        job: i64,
+        progress: &mut (dyn FnMut(i64, Step, Phase) + Send),
+    ) -> Result<JobOutcome, IssueError> {
+        self.0.resume(job, progress)
+    }
+    fn view(&self) -> Option<Arc<dyn daemon::worker::CounterView>> {
+        Some(Arc::new(Camera))
+    }
+    fn bank(&self) -> Option<Arc<daemon::state::BankSetup>> {
+        Some(self.1.clone())
+    }
+}
+
 /// A card in stock at the station (made, not handed over) for a person, committed at the
 /// province (whose counter gives `card`).
 #[test]
 fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
-    let f = start(false);
+    let banks = bank::Banks::new(bank::Registry::builtin())
+        .with_system("icbc-test", &["ICBC"], OneAccountBank(Default::default()))
+        .expect("banks");
+    let setup = Arc::new(daemon::state::BankSetup { banks, region: "350581".into() });
+    let f = start_with(false, |local, _| Box::new(AtTheBank(common::Scripted(local), setup)));
     stock_card(&f, "11010519491231002X", "张三", "B00000019");
     stock_card(&f, "110101199003070017", "李四", "B00000027");
+    // The person chose ICBC; the account is the bank's to say (asked at the activation).
+    f.local.set_card_account("B00000019", Some("ICBC"), None).expect("bank");
     let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
     let call = |token: &str, path: &str, body: Option<serde_json::Value>| f.call(token, path, body);
 
@@ -365,42 +440,32 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     let kept: Vec<_> = std::fs::read_dir(f.dir.path().join("evidence")).expect("evidence").collect();
     assert_eq!(kept.len(), 1, "the signature is kept as evidence");
 
-    // Activation: face to face, the photo taken now.
-    let (st, e) = call(
-        &op,
-        "/api/cards/B00000019/activate",
-        Some(serde_json::json!({"holder_present": true, "id_checked": true})),
-    );
+    // Activation through the bank, face to face: the ID checked, the holder in person, the
+    // photo taken by the counter's camera now (a photo brought along is refused).
+    let activate = |body: serde_json::Value| call(&op, "/api/cards/B00000019/activate", Some(body));
+    let (st, e) = activate(serde_json::json!({"holder_present": true, "id_checked": false}));
     assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 3")), "{st} {e}");
-    let (st, e) = call(
-        &op,
-        "/api/cards/B00000019/activate",
-        Some(
-            serde_json::json!({"holder_present": false, "id_checked": true, "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)}),
-        ),
-    );
+    let (st, e) = activate(serde_json::json!({"holder_present": false, "id_checked": true}));
     assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.contains("proxy")), "{st} {e}");
-    let (st, _) = call(
-        &op,
-        "/api/cards/B00000019/activate",
-        Some(
-            serde_json::json!({"holder_present": true, "id_checked": true, "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)}),
-        ),
-    );
-    assert_eq!(st, 200);
-    let (st, e) = call(
-        &op,
-        "/api/cards/B00000019/activate",
-        Some(
-            serde_json::json!({"holder_present": true, "id_checked": true, "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)}),
-        ),
-    );
+    let brought = serde_json::json!({"holder_present": true, "id_checked": true, "id_valid_until": "长期",
+        "photo_jpeg": "/9j/4AAQSkZJRg".repeat(8)});
+    let url = format!("{}/api/cards/B00000019/activate", f.base);
+    let st = f.http.post(url).bearer_auth(&op).json(&brought).send().expect("activate").status();
+    assert_eq!(st, 422, "an uploaded photo is no evidence");
+    let (st, done) =
+        activate(serde_json::json!({"holder_present": true, "id_checked": true, "id_valid_until": "长期"}));
+    assert_eq!(st, 200, "{done}");
+    assert_eq!((done["bank"].as_str(), done["reference"].as_str()), (Some("ICBC"), Some("ICBC-ACT-1")));
+    assert!(!done.to_string().contains(ACCOUNT), "the account is masked: {done}");
+    let (st, e) =
+        activate(serde_json::json!({"holder_present": true, "id_checked": true, "id_valid_until": "长期"}));
     assert_eq!(st, 409, "activated twice: {e}");
     let (_, card) = call(&op, "/api/cards/B00000019", None);
     assert_eq!(card["status"], "active");
+    assert!(!card.to_string().contains(ACCOUNT), "the account is masked: {card}");
     let events: Vec<&str> =
         card["history"].as_array().expect("history").iter().filter_map(|h| h["event"].as_str()).collect();
-    assert_eq!(events, ["card.handed_over", "card.activated"], "{card}");
+    assert_eq!(events, ["card.handed_over", "card.activation-requested", "card.activated"], "{card}");
 
     // The second card: two failed hand-overs with reasons, then a supervisor's recall.
     let (st, e) = call(&op, "/api/cards/B00000027/handover", Some(serde_json::json!({"delivered": false})));

@@ -66,6 +66,8 @@ const TEXT = {
   'f.employer_address': ['单位地址', 'Employer address'],
   'f.relation': ['与申请人关系', 'Relation'],
   'f.reissue_of': ['补换卡：原卡号（旧卡先停用）', 'Re-issue: old card number (stopped first)'],
+  'f.bank': ['服务银行（由申请人本人选择）', 'Serving bank (the applicant\'s own choice)'],
+  'bank.elsewhere': ['须到该行网点激活', 'activated at its branches'],
   'f.card_number': ['卡号', 'Card number'],
   'photo.title': ['照片', 'Photo'],
   'photo.capture': ['拍照（Alt+C）', 'Take photo (Alt+C)'],
@@ -124,9 +126,13 @@ const TEXT = {
   'activate.title': ['金融功能激活（仅限本人临柜）', 'Financial activation (holder in person only)'],
   'activate.present': ['持卡人本人在柜台前（非代办）', 'The holder is here in person (no proxy)'],
   'activate.id': ['已当场核验本人身份证件', 'The holder\'s ID was checked now'],
-  'activate.photo': ['当场拍照', 'Take the photo now'],
+  'activate.valid': ['证件有效期止（留空按申请表）', 'ID valid until (empty: as on the application)'],
+  'activate.camera': ['按“激活”时柜台摄像头当场拍照，随请求发往持卡人的银行；银行确认后才算激活。', 'Pressing Activate takes the photo with the counter\'s camera now and sends the request to the holder\'s bank; the card is active only when the bank confirms.'],
   'activate.submit': ['激活', 'Activate'],
   'activate.done': ['已激活：', 'Activated: '],
+  'activate.refused': ['银行拒绝激活，请告知持卡人原因：', 'The bank refused; tell the holder its reason: '],
+  'activate.reference': ['银行参考号', 'bank reference'],
+  'activate.account': ['账户', 'account'],
   'cards.title': ['库存与卡片', 'Stock and cards'],
   'cards.status': ['状态', 'Status'],
   'cards.updated': ['更新时间', 'Updated'],
@@ -149,6 +155,23 @@ const TEXT = {
   'dormant.recall': ['召回', 'Recall'],
   'dormant.reason_prompt': ['发放失败原因：', 'Why could the card not be handed over?'],
   'dormant.recalled': ['已召回：', 'Recalled: '],
+  'sites.title': ['代办网点超期未送达', 'Agent sites: cards overdue'],
+  'sites.rule': ['代办网点受理的申请，须在15个工作日内将卡送达网点（按国家法定节假日安排计算）。', 'A card applied for at an agent site must reach the site within 15 working days (national holiday calendar).'],
+  'sites.site': ['网点', 'Site'],
+  'sites.application': ['申请', 'Application'],
+  'sites.applied': ['受理日期', 'Applied'],
+  'sites.deadline': ['期限', 'Deadline'],
+  'sites.late': ['超期工作日', 'Working days late'],
+  'sites.none': ['没有超期的申请。', 'Nothing overdue.'],
+  'sites.not_judged': ['无法判断（节假日安排缺失）：', 'Cannot judge (holiday notice missing): '],
+  'sms.title': ['取卡短信：需人工处理', 'Pickup SMS needing a person'],
+  'sms.what': ['短信或卡', 'Message or card'],
+  'sms.to': ['手机/持卡人', 'Phone / holder'],
+  'sms.state': ['状态', 'State'],
+  'sms.reason': ['原因与处理', 'Why, and what to do'],
+  'sms.none': ['没有需处理的短信。', 'Nothing needs a person.'],
+  'sms.sent': ['已发送：', 'Sent: '],
+  'sms.no_phone': ['无手机号', 'no phone'],
   'ledger.title': ['台账', 'Ledger'],
   'ledger.verify': ['校验哈希链', 'Verify the hash chain'],
   'ledger.intact': ['哈希链完整，条目数：', 'Hash chain intact, entries: '],
@@ -307,7 +330,7 @@ function show(screen) {
   if (screen === 'apply') startCamera(); else stopCamera();
   if (screen === 'apply' && validation) scheduleValidate();
   if (screen === 'cards') loadCards();
-  if (screen === 'dormant') loadDormant();
+  if (screen === 'dormant') { loadDormant(); loadSites(); loadSms(); }
   if (screen === 'ledger') loadLedger();
   const first = $('#screen-' + screen + ' input:not([type=hidden]), #screen-' + screen + ' select');
   if (screen === 'apply') $('#f-id-type').focus(); else if (first && screen !== 'progress') first.focus();
@@ -340,6 +363,7 @@ async function enter(r) {
   $('#who').hidden = false; $('#logout').hidden = false; $('#devices').hidden = false;
   $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
   await loadCodes();
+  await loadBanks();
   openEvents();
   pollDevices();
   show(r.role === 'auditor' ? 'ledger' : 'apply');
@@ -434,6 +458,15 @@ function fillCodes() {
   fill($('#f-id-type'), idTypes, 'resident_id');
   fill($('#g-id-type'), idTypes, 'resident_id');
   fill($('#f-ethnicity'), [['', t('choose')]].concat(codes.ethnicities.map((x) => [x.code, x.code + ' ' + x.zh])), '01');
+  // RULE 8: the cooperating banks of this counter's region; the person chooses, nobody else.
+  fill($('#f-bank'), [['', t('choose')]].concat(banks.map((b) => [b.code, b.short_name + (b.activates_here ? '' : '（' + t('bank.elsewhere') + '）')])), '');
+}
+
+let banks = [];
+
+async function loadBanks() {
+  banks = (await api('GET', '/api/banks')).banks || [];
+  fillCodes();
 }
 
 // ---------------------------------------------------------------- the application form
@@ -963,37 +996,28 @@ async function recordFailedHandover() {
 }
 
 // ---------------------------------------------------------------- activation, face to face
-let activationPhoto = null;
-
-async function activationCapture() {
-  try {
-    const r = await fetch('/api/camera/frame?n=' + Date.now(), { headers: { 'X-Station-Poll': '1' } });
-    if (!r.ok) throw new Error(await r.text());
-    const blob = await r.blob();
-    activationPhoto = await new Promise((resolve) => { const f = new FileReader(); f.onload = () => resolve(f.result); f.readAsDataURL(blob); });
-    $('#activate-thumb').src = activationPhoto;
-    $('#activate-thumb').hidden = false;
-  } catch (e) {
-    $('#activate-result').className = 'error';
-    $('#activate-result').textContent = t('failed') + e.message;
-  }
-}
-
+// The station takes the photo with the counter's camera when the request is made (no photo is
+// sent from here) and asks the holder's bank; the bank's refusal is shown with its reason.
 async function activate(ev) {
   ev.preventDefault();
   const out = $('#activate-result');
   const card = $('#activate-card').value.trim().toUpperCase();
+  const validUntil = $('#activate-valid-until').value.trim();
+  delete out.dataset.refused;
   try {
-    await api('POST', '/api/cards/' + encodeURIComponent(card) + '/activate', {
+    const r = await api('POST', '/api/cards/' + encodeURIComponent(card) + '/activate', {
       holder_present: $('#activate-present').checked,
       id_checked: $('#activate-idchecked').checked,
-      photo_jpeg: activationPhoto,
+      id_valid_until: validUntil || undefined,
     });
     out.className = 'ok-text';
-    out.textContent = '✓ ' + t('activate.done') + card;
+    out.textContent = '✓ ' + t('activate.done') + card + ' · ' + r.bank + ' · ' + t('activate.reference') + ' ' + r.reference + ' · ' + t('activate.account') + ' ' + r.account;
   } catch (e) {
+    const refused = e.status === 422 && e.message.includes('the bank refused');
     out.className = 'error';
-    out.textContent = t('failed') + e.message;
+    if (refused) out.dataset.refused = '1';
+    // A refusal shows the bank's own words (after "the bank refused (code): ").
+    out.textContent = refused ? t('activate.refused') + e.message.replace(/^.*?the bank refused \([^)]*\): /, '') : t('failed') + e.message;
   }
 }
 
@@ -1045,6 +1069,41 @@ async function loadDormant() {
       if (c.status === 'made') actions.append(fail, ' ', recall); else actions.textContent = '—';
       tbody.append(row([c.card_number, t('status.' + c.status), (c.failed_handovers || []).join('；'), actions]));
     });
+  } catch (e) {
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+// Agent sites: applications whose card is not at the site within 15 working days.
+async function loadSites() {
+  const tbody = $('#sites-table tbody');
+  tbody.textContent = '';
+  const out = $('#sites-result');
+  out.textContent = '';
+  try {
+    const r = await api('GET', '/api/sites/overdue');
+    const notes = [];
+    r.sites.forEach((s) => {
+      s.overdue.forEach((o) => tbody.append(row([s.name + ' (' + s.site + ')', o.application_id + ' ' + o.holder, o.card_number || '—', o.applied, o.deadline, o.working_days_late])));
+      s.not_judged.forEach((n) => notes.push(t('sites.not_judged') + s.site + ' #' + n.application_id + ': ' + n.reason));
+    });
+    out.textContent = notes.length ? notes.join(' ') : (tbody.children.length ? '' : t('sites.none'));
+  } catch (e) {
+    out.textContent = t('failed') + e.message;
+  }
+}
+
+// Pickup SMS: failed or retrying messages, a stopped gateway, holders without a phone.
+async function loadSms() {
+  const tbody = $('#sms-table tbody');
+  tbody.textContent = '';
+  const out = $('#sms-result');
+  try {
+    const r = await api('GET', '/api/sms/notices');
+    $('#sms-stopped').textContent = r.stopped || '';
+    r.messages.forEach((m) => tbody.append(row([m.key, m.to, m.state, m.reason])));
+    r.no_phone.forEach((c) => tbody.append(row([c.card_number + ' · ' + c.site, c.holder, t('sms.no_phone'), c.reason])));
+    out.textContent = (tbody.children.length ? '' : t('sms.none') + ' ') + t('sms.sent') + r.sent;
   } catch (e) {
     out.textContent = t('failed') + e.message;
   }
@@ -1110,7 +1169,6 @@ function init() {
   $('#handover-form').addEventListener('submit', recordHandover);
   $('#handover-failed-submit').onclick = recordFailedHandover;
   $('#handover-stock-submit').onclick = recordStock;
-  $('#activate-photo').onclick = activationCapture;
   $('#activate-form').addEventListener('submit', activate);
   $('#cards-load').onclick = loadCards;
   $('#cards-status').onchange = loadCards;

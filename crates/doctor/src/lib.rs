@@ -65,6 +65,8 @@ pub enum Device {
     Archive,
     /// The bank-police identity verification service.
     IdentityVerification,
+    /// The bank card systems the counter activates cards through.
+    Bank,
     /// This machine's clock against the archive's.
     Clock,
     /// The device and card profiles.
@@ -83,6 +85,7 @@ impl Device {
             Device::Camera => "camera",
             Device::Archive => "archive",
             Device::IdentityVerification => "identity verification",
+            Device::Bank => "bank",
             Device::Clock => "clock",
             Device::Profiles => "profiles",
         }

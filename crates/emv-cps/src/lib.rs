@@ -70,7 +70,7 @@ mod terminal;
 pub use builder::{
     build_test_dp, pin_block, TestCard, AFL, AIP, CDOL1, CDOL2, PDOL_CONTACT, PDOL_CONTACTLESS,
 };
-pub use crypto::{test_transport_key, IssuerKeys};
+pub use crypto::{test_pan, test_transport_key, IssuerKeys};
 pub use dp::{
     decrypt_from_transport, encrypt_for_transport, holder_ref, CardSummary, Dgi, DpApplication, DpDgi,
     DpFile, DP_FORMAT,

@@ -120,8 +120,11 @@ impl ReturnRow {
             seq,
             ssn: holder["id_number"].as_str().unwrap_or("").to_string(),
             name: holder["name"].as_str().unwrap_or("").to_string(),
-            service_bank: applicant["bank"]["name"].as_str().unwrap_or("").to_string(),
-            bank_account: applicant["bank"]["account"].as_str().unwrap_or("").to_string(),
+            // The person's bank (RULE 8), by its name in the bank list.
+            service_bank: applicant["bank"]
+                .as_str()
+                .map(|code| bank::Registry::builtin().bank(code).map_or(code.to_string(), |b| b.name.clone()))
+                .unwrap_or_default(),
             ..ReturnRow::default()
         };
         match outcome {
@@ -129,6 +132,7 @@ impl ReturnRow {
                 row.card_number = card.card_number.clone().unwrap_or_default();
                 row.card_id = card.card_id.clone().unwrap_or_default();
                 row.atr = card.atr.clone().unwrap_or_default();
+                row.bank_account = card.account.clone().unwrap_or_default();
                 row.issue_date = card.issue_date.clone().unwrap_or_default();
                 row.expiry_date = card.expiry_date.clone().unwrap_or_default();
                 let i = made.saturating_sub(1);

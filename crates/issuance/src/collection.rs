@@ -14,6 +14,11 @@ pub struct Storage {
     pub place: String,
     /// The person responsible for the cards kept there.
     pub keeper: String,
+    /// The agent site (its id in `[[sites]]`) where the holder collects the card: the
+    /// application records it, and the card is moved there from stock (`station stock move
+    /// --to-site`) within 15 working days of the application. Not where the card is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collect_at: Option<String>,
 }
 
 /// The station's stock settings (`[counter.stock]` in station.toml): the storage place, and
@@ -46,6 +51,7 @@ impl StockSettings {
         Storage {
             place: given(place).unwrap_or_else(|| self.place.clone()),
             keeper: given(keeper).or_else(|| self.keeper.clone()).unwrap_or_else(|| operator.to_string()),
+            collect_at: None,
         }
     }
 }
@@ -119,7 +125,10 @@ mod tests {
     #[test]
     fn a_jobs_storage_comes_from_the_settings_with_its_overrides() {
         let s = StockSettings { place: "柜A".into(), keeper: Some("王主管".into()) };
-        assert_eq!(s.storage("op", None, None), Storage { place: "柜A".into(), keeper: "王主管".into() });
+        assert_eq!(
+            s.storage("op", None, None),
+            Storage { place: "柜A".into(), keeper: "王主管".into(), collect_at: None }
+        );
         assert_eq!(s.storage("op", Some("乡镇站"), Some(" ")).place, "乡镇站");
         let unnamed = StockSettings::default();
         assert_eq!(unnamed.storage("op", None, None).keeper, "op", "the operator who stocks it answers");

@@ -126,6 +126,25 @@ pub struct FinancialHolder<'a> {
     pub card_number: &'a str,
     /// The card's ATR.
     pub atr: &'a [u8],
+    /// The serving bank the person chose (its code), when chosen.
+    pub bank: Option<&'a str>,
+}
+
+/// What the personalisation of the financial application did.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FinancialDone {
+    /// For the ledger (no full PAN, no keys).
+    pub detail: String,
+    /// The financial account the bank prepared the card for (its PAN from the DP data), to
+    /// store with the card; never logged whole.
+    pub account: Option<String>,
+}
+
+impl std::fmt::Debug for FinancialDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let account = self.account.as_deref().map(applicant::mask_id);
+        f.debug_struct("FinancialDone").field("detail", &self.detail).field("account", &account).finish()
+    }
 }
 
 /// The chip and the printer of one counter, as the job drives them.
@@ -137,9 +156,12 @@ pub trait CardPath {
     /// The ATR of the card at the contact station.
     fn atr(&mut self) -> Result<Vec<u8>, DeviceError>;
     /// Personalises the financial application of `holder`'s card (the bank prepares its data
-    /// per holder); `Ok(None)` when this counter's cards carry none, `Ok(Some(detail))` when
-    /// done, the detail fit for the ledger (no full PAN, no keys).
-    fn personalise_financial(&mut self, holder: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError>;
+    /// per holder); `Ok(None)` when this counter's cards carry none, `Ok(Some(done))` when
+    /// done: the ledger's detail and the account.
+    fn personalise_financial(
+        &mut self,
+        holder: &FinancialHolder<'_>,
+    ) -> Result<Option<FinancialDone>, DeviceError>;
     /// Whether `face` can be printed (its layout and photo): asked before a card is fed, so
     /// that a missing or unreadable photo spoils no card.
     fn check_face(&mut self, face: &FaceText) -> Result<(), DeviceError> {
@@ -188,7 +210,10 @@ impl CardPath for NoDevices {
     fn atr(&mut self) -> Result<Vec<u8>, DeviceError> {
         NoDevices::none("ATR")
     }
-    fn personalise_financial(&mut self, _: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError> {
+    fn personalise_financial(
+        &mut self,
+        _: &FinancialHolder<'_>,
+    ) -> Result<Option<FinancialDone>, DeviceError> {
         NoDevices::none("personalise financial")
     }
     fn print(&mut self, _: &FaceText) -> Result<(), DeviceError> {
@@ -229,11 +254,13 @@ pub struct CardOrder<'a> {
     pub params: &'a IssueParams,
     /// The cards' firmware profile.
     pub profile: &'a Profile,
+    /// The serving bank the person chose (its code), when chosen.
+    pub bank: Option<&'a str>,
 }
 
 /// What the device steps have learned of the card so far; journalled with each step so that a
-/// resumed job or a settled make knows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// resumed job or a settled make knows it. Debug masks the account.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardProgress {
     /// The chip's ATR (hex), once fed.
     pub atr: Option<String>,
@@ -241,6 +268,21 @@ pub struct CardProgress {
     pub card_id: Option<String>,
     /// The financial application's ledger detail, once personalised.
     pub financial: Option<String>,
+    /// The financial account (the card's PAN from the bank's DP data), once personalised; stored
+    /// with the card at the commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+impl std::fmt::Debug for CardProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardProgress")
+            .field("atr", &self.atr)
+            .field("card_id", &self.card_id)
+            .field("financial", &self.financial)
+            .field("account", &self.account.as_deref().map(applicant::mask_id))
+            .finish()
+    }
 }
 
 /// A ledger event a device step earns: its name and detail.
@@ -285,8 +327,11 @@ pub fn device_step(
                 name: order.validated.name.as_str(),
                 card_number: order.card_number,
                 atr: &atr,
+                bank: order.bank,
             };
-            progress.financial = path.personalise_financial(&holder)?;
+            let done = path.personalise_financial(&holder)?;
+            progress.account = done.as_ref().and_then(|d| d.account.clone());
+            progress.financial = done.map(|d| d.detail);
             Ok(progress
                 .financial
                 .as_ref()

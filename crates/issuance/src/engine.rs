@@ -12,7 +12,7 @@ use firmware_profile::Profile;
 use idv::{IdentityQuery, IdentityVerifier, Verdict};
 use serde::{Deserialize, Serialize};
 
-use crate::collection::{Collection, Release};
+use crate::collection::{Collection, Release, Storage};
 use crate::device::{self, CardOrder, CardPath, CardPlace, CardProgress, DeviceAction};
 use crate::records::IssueParams;
 use crate::step::{Phase, Step, STEPS};
@@ -278,6 +278,9 @@ impl Engine<'_> {
         let kind = if reissue_of.is_some() { "reissue" } else { "new" };
         let data = serde_json::to_string(applicant).map_err(|e| IssueError::Data(e.to_string()))?;
         let application = self.local.open_application(&ssn, kind, &data).map_err(archive_err("accept"))?;
+        if let Collection::Later(Storage { collect_at: Some(site), .. }) = collection {
+            self.local.set_application_site(application, site).map_err(archive_err("accept"))?;
+        }
         let job = self.local.create_job(application, "instant").map_err(archive_err("accept"))?;
         let mut state = State {
             uid: job_uid(job)?,
@@ -411,7 +414,14 @@ impl Engine<'_> {
                 self.renew_if_due(job_id, state)?;
             }
             let card_number = state.claim.as_ref().map(|c| c.card_number.clone()).unwrap_or_default();
-            let order = CardOrder { validated, card_number: &card_number, params, profile: self.profile };
+            let bank = state.applicant.as_ref().and_then(|a| a.bank.clone());
+            let order = CardOrder {
+                validated,
+                card_number: &card_number,
+                params,
+                profile: self.profile,
+                bank: bank.as_deref().map(str::trim).filter(|b| !b.is_empty()),
+            };
             let mut progress = state.card.clone();
             let mut journal = StationJournal {
                 local: self.local,
@@ -434,7 +444,13 @@ impl Engine<'_> {
         let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
         let mut event: Option<(&str, serde_json::Value)> = None;
         match step {
-            Step::Accept => {}
+            Step::Accept => {
+                // RULE 8: the serving bank is the person's choice, recorded with the operator.
+                let bank = state.applicant.as_ref().and_then(|a| a.bank.as_deref()).map(str::trim);
+                if let Some(bank) = bank.filter(|b| !b.is_empty()) {
+                    event = Some(("bank.chosen", serde_json::json!({"bank": bank, "chosen_by": "person"})));
+                }
+            }
             Step::ArchiveCheck => {
                 let person = self.province.lookup(&ssn).map_err(archive_err("archive-check"))?;
                 if person.deceased {
@@ -586,6 +602,15 @@ impl Engine<'_> {
                         .record_card(application, &ssn, &claim.card_number, &card_id, &atr)
                         .map_err(archive_err("commit"))?;
                 }
+                // The person's bank and the account it prepared the card for, with the card.
+                let bank = state.applicant.as_ref().and_then(|a| a.bank.as_deref()).map(str::trim);
+                self.local
+                    .set_card_account(
+                        &claim.card_number,
+                        bank.filter(|b| !b.is_empty()),
+                        state.card.account.as_deref(),
+                    )
+                    .map_err(archive_err("commit"))?;
                 event = Some(("card.made", serde_json::json!({"card_id": card_id})));
             }
             Step::HandOver => {
@@ -1022,6 +1047,10 @@ pub struct JobCard {
     pub issue_date: Option<String>,
     /// Expiry date YYYYMMDD.
     pub expiry_date: Option<String>,
+    /// The financial account the bank prepared the card for (whole: the return file's
+    /// account column; mask it anywhere else; never serialised).
+    #[serde(skip)]
+    pub account: Option<String>,
 }
 
 impl JobCard {
@@ -1034,6 +1063,7 @@ impl JobCard {
             card_number: s.claim.map(|c| c.card_number),
             card_id: s.card.card_id,
             atr: s.card.atr,
+            account: s.card.account,
             issue_date: dates.as_ref().map(|d| d.0.clone()),
             expiry_date: dates.and_then(|d| d.1).map(|d| d.compact()),
         }

@@ -20,9 +20,12 @@ pub mod pipeline;
 pub mod reconcile;
 pub mod records;
 mod step;
+pub mod stock;
 
 pub use collection::{Collection, Receiver, Release, StockSettings, Storage};
-pub use device::{CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialHolder, NoDevices};
+pub use device::{
+    CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialDone, FinancialHolder, NoDevices,
+};
 pub use engine::{awaiting_handover, release_at_counter, Engine, JobCard, JobOutcome};
 pub use step::{Phase, Step, STEPS};
 

@@ -32,6 +32,9 @@ pub enum LifecycleError {
     /// The archive.
     #[error(transparent)]
     Archive(#[from] archive::ArchiveError),
+    /// The bank's card system did not activate the card (see [`bank::BankError::kind`]).
+    #[error(transparent)]
+    Bank(bank::BankError),
 }
 
 /// The card must be this station's and in `expected`; `why` says what the operation needs.
@@ -105,23 +108,186 @@ pub fn check_face_to_face(e: &ActivationEvidence) -> Result<(), LifecycleError> 
     Ok(())
 }
 
-/// Activates the financial function: only face to face, the holder's ID and photo captured
-/// now (RULE 3).
+/// Ledger event: an activation request about to be sent to the bank (its request id).
+pub const ACTIVATION_REQUESTED: &str = "card.activation-requested";
+/// Ledger event: the bank refused the activation (with its reason), or it was not sent.
+pub const ACTIVATION_REFUSED: &str = "card.activation-refused";
+
+/// What the counter knows at the activation beyond the checks: the document's validity and
+/// when the photo was taken (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// The holder's ID document's last day of validity.
+    pub id_valid_until: applicant::ValidUntil,
+    /// When the counter's camera took the photo.
+    pub photo_taken_at: i64,
+}
+
+/// The bank's confirmation, as the station recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Activated {
+    /// The card.
+    pub card_number: String,
+    /// The bank's code.
+    pub bank: String,
+    /// The bank's reference.
+    pub reference: String,
+    /// The account, masked.
+    pub account: String,
+    /// The request id sent.
+    pub request_id: String,
+}
+
+/// `长期` or `YYYY-MM-DD`.
+pub fn parse_valid_until(s: &str) -> Option<applicant::ValidUntil> {
+    match s.trim() {
+        "长期" | "long_term" => Some(applicant::ValidUntil::LongTerm),
+        other => applicant::Date::parse(other).ok().map(applicant::ValidUntil::Date),
+    }
+}
+
+/// The request id of a request sent before without a final answer (the bank was unavailable
+/// or its answer lost), with the evidence it carried: a retry sends the same request.
+fn pending_request(entries: &[archive::local::LedgerEntry], card: &str) -> Option<serde_json::Value> {
+    let mine = entries.iter().rev().filter(|e| e.card_number.as_deref() == Some(card));
+    for e in mine {
+        match e.event.as_str() {
+            ACTIVATION_REQUESTED => return serde_json::from_str(&e.detail).ok(),
+            ACTIVATION_REFUSED | "card.activated" => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Activates the financial function through the card's bank (RULE 3, items 2 of #24): only
+/// face to face (the holder in person, the ID document checked now, a photo the counter's
+/// camera took now); the card becomes active only on the bank's confirmation.
+///
+/// The card must be known to the local archive and issued, whoever made it (a card received
+/// from elsewhere has no application here: its holder, bank and account are the card's row).
+/// The request id is written to the ledger before the request is sent, and no database
+/// transaction is open while the bank answers. A refusal is recorded with the bank's reason
+/// and the card stays issued; when the bank is unavailable nothing is recorded as final and
+/// the next try sends the same request (same id, same evidence) again, so a lost answer never
+/// activates twice. A new photo is needed once the first is older than the bank accepts.
 pub fn activate(
     local: &LocalArchive,
+    bank: &dyn bank::BankCardSystem,
     operator: &str,
     card: &str,
     e: &ActivationEvidence,
-) -> Result<(), LifecycleError> {
+    presented: &Presented,
+) -> Result<Activated, LifecycleError> {
     check_face_to_face(e)?;
     require_status(local, card, CardStatus::Issued, "only an issued card is activated")?;
-    let detail = serde_json::json!({"channel": "counter", "photo_sm3": e.photo_sm3, "id_checked": true});
-    local.set_card_status_ledgered(
-        card,
-        CardStatus::Active,
-        &ledger(operator, card, "card.activated", &detail),
-    )?;
-    Ok(())
+    let row = local
+        .card(card)?
+        .ok_or_else(|| LifecycleError::State { card: card.into(), message: "not known here".into() })?;
+    let state = |message: String| LifecycleError::State { card: card.into(), message };
+    let card_number = applicant::CardNumber::parse(card).map_err(|e| state(e.to_string()))?;
+    let registry = bank::Registry::builtin();
+    let code = row
+        .bank
+        .clone()
+        .or_else(|| row.account.as_deref().and_then(|a| registry.bank_for_bin(a)).map(|b| b.code.clone()))
+        .ok_or_else(|| {
+            state("its bank is not recorded: record the person's bank for the card, then activate".into())
+        })?;
+    // The account (the card's PAN): from the record, else from the bank, kept with the card.
+    let account = match row.account.clone() {
+        Some(a) => a,
+        None => {
+            let cref = bank::CardRef { card_number: card_number.clone(), bank_code: code.clone() };
+            let info = bank.account(&cref).map_err(LifecycleError::Bank)?;
+            local.set_card_account(card, Some(&code), Some(info.account.expose()))?;
+            info.account.expose().to_string()
+        }
+    };
+    let pan = bank::Pan::parse(&account).map_err(|e| state(e.to_string()))?;
+    let id_number = bank::IdNumber::parse(&row.ssn).map_err(|e| state(e.to_string()))?;
+    let entries = local.ledger()?;
+    let (request_id, photo, taken_at, valid_until) = match pending_request(&entries, card) {
+        Some(p) => (
+            p["request_id"].as_str().unwrap_or_default().to_string(),
+            p["photo_sm3"].as_str().unwrap_or_default().to_string(),
+            p["photo_taken_at"].as_i64().unwrap_or_default(),
+            p["id_valid_until"].as_str().unwrap_or_default().to_string(),
+        ),
+        None => {
+            let tries = entries
+                .iter()
+                .filter(|l| l.event == ACTIVATION_REQUESTED && l.card_number.as_deref() == Some(card))
+                .count();
+            let id = bank::ActivationKey::new(local.station(), &format!("act-{card}-{}", tries + 1))
+                .map_err(|e| state(e.to_string()))?;
+            let photo = e.photo_sm3.clone().unwrap_or_default();
+            let valid = match presented.id_valid_until {
+                applicant::ValidUntil::Date(d) => d.to_string(),
+                applicant::ValidUntil::LongTerm => "长期".to_string(),
+            };
+            let detail = serde_json::json!({"request_id": id.as_str(), "bank": code, "photo_sm3": photo,
+                "photo_taken_at": presented.photo_taken_at, "id_valid_until": valid, "id_checked": true,
+                "holder_present": true});
+            local.append_ledger(operator, None, Some(card), ACTIVATION_REQUESTED, &detail)?;
+            (id.as_str().to_string(), photo, presented.photo_taken_at, valid)
+        }
+    };
+    let bad = |e: bank::ValueError| state(e.to_string());
+    let request = bank::ActivationRequest {
+        request_id: bank::ActivationKey::parse(&request_id).map_err(bad)?,
+        station: local.station().to_string(),
+        operator: operator.to_string(),
+        bank_code: code.clone(),
+        card_number,
+        pan,
+        holder: bank::Holder { name: row.name.clone(), id_type: applicant::IdType::ResidentId, id_number },
+        face_to_face: bank::FaceToFace {
+            holder_present: e.holder_present,
+            id_document_checked: e.id_checked,
+            id_valid_until: parse_valid_until(&valid_until)
+                .ok_or_else(|| state(format!("document valid until {valid_until:?}")))?,
+            photo: Some(bank::Photo {
+                digest: bank::PhotoDigest::new(bank::DigestAlgorithm::Sm3, &photo).map_err(bad)?,
+                taken_at,
+            }),
+        },
+    };
+    // No transaction is open here: the bank may take its time.
+    match bank.activate(&request) {
+        Ok(a) => {
+            local.set_card_account(card, Some(&code), Some(a.account.expose()))?;
+            let done = Activated {
+                card_number: card.to_string(),
+                bank: code,
+                reference: a.reference.clone(),
+                account: a.account.masked(),
+                request_id: request_id.clone(),
+            };
+            let detail = serde_json::json!({"channel": "counter", "photo_sm3": photo, "id_checked": true,
+                "bank": done.bank, "reference": done.reference, "account": done.account,
+                "request_id": request_id, "bank_status": a.status});
+            local.set_card_status_ledgered(
+                card,
+                CardStatus::Active,
+                &ledger(operator, card, "card.activated", &detail),
+            )?;
+            Ok(done)
+        }
+        Err(err) => {
+            let retry = matches!(err, bank::BankError::Unavailable(_) | bank::BankError::Protocol(_));
+            if !retry {
+                // Final: the next try is a new request (after the reason was put right).
+                let (code, reason) = match &err {
+                    bank::BankError::Refused { code, reason } => (code.to_string(), bank::scrub(reason)),
+                    other => ("not-sent".to_string(), other.to_string()),
+                };
+                let detail = serde_json::json!({"request_id": request_id, "code": code, "reason": reason});
+                local.append_ledger(operator, None, Some(card), ACTIVATION_REFUSED, &detail)?;
+            }
+            Err(LifecycleError::Bank(err))
+        }
+    }
 }
 
 /// The groups whose cards another person may hold (RULE 4).
@@ -182,13 +348,10 @@ pub fn waiting_job(local: &LocalArchive, card: &str) -> Result<Option<i64>, Life
     Ok(None)
 }
 
-/// Where a card was put in stock (the last `card.stocked` line's place, keeper and reason).
+/// Where a card is kept in stock: the last `card.stocked`, `card.received` or `card.moved`
+/// line's place and keeper ([`crate::stock::storage_of`]).
 pub fn stock_place(entries: &[archive::local::LedgerEntry], card: &str) -> Option<serde_json::Value> {
-    entries
-        .iter()
-        .rev()
-        .find(|e| e.event == CARD_STOCKED && e.card_number.as_deref() == Some(card))
-        .and_then(|e| serde_json::from_str(&e.detail).ok())
+    crate::stock::storage_of(entries, card)
 }
 
 /// RULE 4 at the hand-over: the receiver is the holder, the number on the ID document checked
@@ -661,22 +824,75 @@ mod tests {
         }
     }
 
+    /// A bank that answers from a script: refused, unavailable, then activated; it records
+    /// the request ids it was sent.
+    type Script = (Vec<Result<(), bank::BankError>>, Vec<String>);
+    struct Scripted(std::sync::Mutex<Script>);
+
+    impl bank::BankCardSystem for Scripted {
+        fn activate(&self, r: &bank::ActivationRequest) -> Result<bank::Activation, bank::BankError> {
+            let mut s = self.0.lock().expect("lock");
+            s.1.push(r.request_id.as_str().to_string());
+            s.0.remove(0)?;
+            Ok(bank::Activation {
+                card_number: r.card_number.clone(),
+                bank_code: r.bank_code.clone(),
+                account: bank::AccountNumber::parse(r.pan.expose()).expect("account"),
+                status: bank::ActivationStatus::Activated,
+                reference: "R-1".into(),
+                activated_at: 0,
+                replayed: false,
+            })
+        }
+        fn account(&self, _: &bank::CardRef) -> Result<bank::AccountInfo, bank::BankError> {
+            Err(bank::BankError::Unavailable("not scripted".into()))
+        }
+    }
+
     #[test]
-    fn rule_3_activation_only_face_to_face() {
+    fn rule_3_activation_only_face_to_face_and_only_on_the_banks_confirmation() {
         let (_d, a) = archive_with_card(CardStatus::Issued);
+        a.set_card_account("B00000019", Some("ICBC"), Some("6212345302375609269")).expect("account");
+        let refused = bank::BankError::Refused {
+            code: bank::RefusalCode::AccountFrozen,
+            reason: "账户已冻结".into(),
+        };
+        let down = bank::BankError::Unavailable("HTTP 503".into());
+        let bank = Scripted(std::sync::Mutex::new((vec![Err(refused), Err(down), Ok(())], Vec::new())));
+        let presented =
+            Presented { id_valid_until: applicant::ValidUntil::LongTerm, photo_taken_at: bank::now_unix() };
         for (bad, why) in [
             (ActivationEvidence { channel: Channel::Remote, ..evidence() }, "remotely"),
             (ActivationEvidence { holder_present: false, ..evidence() }, "proxy"),
             (ActivationEvidence { photo_sm3: None, ..evidence() }, "photo"),
             (ActivationEvidence { id_checked: false, ..evidence() }, "ID"),
         ] {
-            let e = activate(&a, "op", "B00000019", &bad).expect_err(why);
+            let e = activate(&a, &bank, "op", "B00000019", &bad, &presented).expect_err(why);
             assert!(matches!(e, LifecycleError::Rule { rule: 3, .. }) && e.to_string().contains(why), "{e}");
         }
-        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Issued), "nothing changed");
-        activate(&a, "op", "B00000019", &evidence()).expect("face to face");
+        assert!(bank.0.lock().expect("lock").1.is_empty(), "nothing sent to the bank");
+        let e = activate(&a, &bank, "op", "B00000019", &evidence(), &presented).expect_err("refused");
+        assert!(e.to_string().contains("账户已冻结"), "{e}");
+        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Issued), "stays issued");
+        let e = activate(&a, &bank, "op", "B00000019", &evidence(), &presented).expect_err("down");
+        assert!(matches!(e, LifecycleError::Bank(bank::BankError::Unavailable(_))), "{e}");
+        let done = activate(&a, &bank, "op", "B00000019", &evidence(), &presented).expect("confirmed");
+        assert_eq!((done.reference.as_str(), done.account.as_str()), ("R-1", "621234*********9269"));
         assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Active));
-        assert!(activate(&a, "op", "B00000019", &evidence()).is_err(), "already active");
+        let sent = bank.0.lock().expect("lock").1.clone();
+        assert_eq!(
+            sent,
+            ["S1:act-B00000019-1", "S1:act-B00000019-2", "S1:act-B00000019-2"],
+            "a retry reuses its id"
+        );
+        let ledger = a.ledger().expect("ledger");
+        let refusal = ledger.iter().find(|e| e.event == ACTIVATION_REFUSED).expect("refusal recorded");
+        assert!(refusal.detail.contains("账户已冻结"), "{}", refusal.detail);
+        assert!(
+            !ledger.iter().any(|e| e.detail.contains("6212345302375609269")),
+            "no whole account in the ledger"
+        );
+        assert!(activate(&a, &bank, "op", "B00000019", &evidence(), &presented).is_err(), "already active");
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn ledger_effect(
     detail: &serde_json::Value,
 ) -> Option<(String, CardStatus)> {
     let status = match event {
-        "card.made" => CardStatus::Made,
+        "card.made" | crate::stock::CARD_RECEIVED => CardStatus::Made,
         "card.handed_over" => CardStatus::Issued,
         "card.activated" => CardStatus::Active,
         "card.stopped" => CardStatus::Stopped,

@@ -83,7 +83,7 @@ impl Counter {
 
 /// The holder collects the card later: it goes to the station's safe.
 fn later() -> Collection {
-    Collection::Later(Storage { place: "保管柜 A".into(), keeper: "王主管".into() })
+    Collection::Later(Storage { place: "保管柜 A".into(), keeper: "王主管".into(), collect_at: None })
 }
 
 /// Issues a card to `a`, who stands at the counter, and hands it over with their signature.
@@ -185,7 +185,7 @@ fn a_card_for_later_goes_to_stock_and_a_card_at_the_counter_may_be_parked_there(
     let (job, waiting) = c.engine().start(&b, &params(), None, &Collection::AtCounter).expect("job");
     assert!(matches!(waiting, JobOutcome::AwaitingHandover { .. }), "{waiting:?}");
     let park = Release::Stocked {
-        storage: Storage { place: "保管柜 B".into(), keeper: "op-1".into() },
+        storage: Storage { place: "保管柜 B".into(), keeper: "op-1".into(), collect_at: None },
         reason: "the holder left before signing".into(),
     };
     let mut crash = |_: i64, s: Step, p: Phase| {
@@ -396,8 +396,28 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
     let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
     let other = issue_at_counter(&mut c, &b, None);
     let JobOutcome::Issued { card_number: b_card, .. } = other else { panic!("{other:?}") };
+    /// A bank that confirms every activation.
+    struct Yes;
+    impl bank::BankCardSystem for Yes {
+        fn activate(&self, r: &bank::ActivationRequest) -> Result<bank::Activation, bank::BankError> {
+            Ok(bank::Activation {
+                card_number: r.card_number.clone(),
+                bank_code: r.bank_code.clone(),
+                account: bank::AccountNumber::parse(r.pan.expose()).expect("account"),
+                status: bank::ActivationStatus::Activated,
+                reference: "R-1".into(),
+                activated_at: 0,
+                replayed: false,
+            })
+        }
+        fn account(&self, _: &bank::CardRef) -> Result<bank::AccountInfo, bank::BankError> {
+            Err(bank::BankError::Unavailable("not here".into()))
+        }
+    }
+    c.local.set_card_account(&new, Some("ICBC"), Some("6212345302375609269")).expect("account");
     issuance::lifecycle::activate(
         &c.local,
+        &Yes,
         "op-1",
         &new,
         &issuance::lifecycle::ActivationEvidence {
@@ -405,6 +425,10 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
             holder_present: true,
             id_checked: true,
             photo_sm3: Some("cd".repeat(32)),
+        },
+        &issuance::lifecycle::Presented {
+            id_valid_until: applicant::ValidUntil::LongTerm,
+            photo_taken_at: bank::now_unix(),
         },
     )
     .expect("activate");

@@ -490,7 +490,11 @@ struct Calls {
 
 /// The holders of the matrix collect their cards later, from the station's safe.
 fn later() -> issuance::Collection {
-    issuance::Collection::Later(issuance::Storage { place: "保管柜".into(), keeper: "op-1".into() })
+    issuance::Collection::Later(issuance::Storage {
+        place: "保管柜".into(),
+        keeper: "op-1".into(),
+        collect_at: None,
+    })
 }
 
 /// A waiting or rolled-back job says what happened and what to do.

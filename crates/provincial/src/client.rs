@@ -105,6 +105,12 @@ impl ProvincialArchive for Client {
     fn stop_card(&self, q: &StopRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/stop", q)
     }
+    fn deliver_card(&self, q: &archive::DeliverRequest) -> Result<CardRecord, ArchiveError> {
+        self.post("/v1/deliver", q)
+    }
+    fn receive_card(&self, q: &archive::ReceiveRequest) -> Result<CardRecord, ArchiveError> {
+        self.post("/v1/receive", q)
+    }
     fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.post("/v1/deceased", q)
     }

@@ -5,7 +5,8 @@
 
 use archive::{
     ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
-    DeceasedRequest, Limits, PersonCards, Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    DeceasedRequest, DeliverRequest, Limits, PersonCards, ReceiveRequest, Refusal, ReleaseRequest,
+    RenewRequest, StopRequest,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use serde::de::DeserializeOwned;
@@ -18,7 +19,10 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 1] = [(3, include_str!("../migrations/provincial-pg-0003-stations.sql"))];
+const MIGRATIONS: [(i32, &str); 2] = [
+    (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
+    (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
+];
 
 /// The store behind the service.
 #[derive(Clone)]
@@ -613,6 +617,87 @@ impl Store {
                 Ok(Ok(card))
             })
         })
+        .await
+    }
+
+    /// The card-making centre `station` delivers a card it made to another station.
+    pub async fn deliver_card(&self, station: &str, q: &DeliverRequest) -> Result<CardRecord, ArchiveError> {
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "deliver", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
+            Box::pin(async move {
+                let Some(row) = Store::card_for_update(tx, &q.card_number).await? else {
+                    return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+                };
+                let card = match card_row(&row) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
+                };
+                if let Err(r) = archive::may_deliver(&station, &card, row.get("received")) {
+                    return Ok(Err(r));
+                }
+                tx.execute(
+                    "UPDATE cards SET deliver_to = $2, updated_at = now() WHERE card_number = $1",
+                    &[&q.card_number, &q.to_station],
+                )
+                .await?;
+                Ok(Ok(card))
+            })
+        })
+        .await
+    }
+
+    /// `station` takes in a card delivered to it; from then on it answers for the card.
+    pub async fn receive_card(&self, station: &str, q: &ReceiveRequest) -> Result<CardRecord, ArchiveError> {
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "receive", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
+            Box::pin(async move {
+                let Some(row) = Store::card_for_update(tx, &q.card_number).await? else {
+                    return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+                };
+                let mut card = match card_row(&row) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
+                };
+                let deliver_to: Option<String> = row.get("deliver_to");
+                if let Err(r) =
+                    archive::may_receive(&station, &card, &q, deliver_to.as_deref(), row.get("received"))
+                {
+                    return Ok(Err(r));
+                }
+                tx.execute(
+                    "UPDATE cards SET made_by = station, station = $2, received_at = now(), updated_at = now()
+                     WHERE card_number = $1",
+                    &[&q.card_number, &station],
+                )
+                .await?;
+                card.station = station;
+                Ok(Ok(card))
+            })
+        })
+        .await
+    }
+
+    /// A card's row locked for a change (its person's row first), with where it was delivered
+    /// and whether it was taken in.
+    async fn card_for_update(
+        tx: &Transaction<'_>,
+        card_number: &str,
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        let Some(found) =
+            tx.query_opt("SELECT ssn FROM cards WHERE card_number = $1", &[&card_number]).await?
+        else {
+            return Ok(None);
+        };
+        Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
+        tx.query_opt(
+            &format!(
+                "SELECT {CARD_COLUMNS}, deliver_to, received_at IS NOT NULL AS received FROM cards
+                 WHERE card_number = $1 FOR UPDATE"
+            ),
+            &[&card_number],
+        )
         .await
     }
 

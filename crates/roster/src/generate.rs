@@ -501,9 +501,15 @@ pub fn write_scenario_archive(local: &Path, provincial: &Path, s: &Scenario) -> 
             a.record_card(app, &c.ssn, &c.card_number, &format!("{n:08X}"), "3B").map_err(e)?;
             a.set_card_status(&c.card_number, c.status).map_err(e)?;
             a.set_application(app, ApplicationStatus::Issued, None).map_err(e)?;
+            // The bank and account as issuance stores them: the bank's code where the bank list
+            // has one (the person's choice, RULE 8), the account the bank opened.
+            let registry = bank::Registry::builtin();
+            let code = registry.banks().iter().find(|b| b.short_name == c.bank).map(|b| b.code.as_str());
+            let account = Some(c.account.as_str()).filter(|a| !a.is_empty());
+            a.set_card_account(&c.card_number, Some(code.unwrap_or(&c.bank)), account).map_err(e)?;
             conn.execute(
-                "UPDATE cards SET bank = ?1, account = ?2, updated_at = ?3 WHERE card_number = ?4",
-                rusqlite::params![c.bank, c.account, at, c.card_number],
+                "UPDATE cards SET updated_at = ?1 WHERE card_number = ?2",
+                rusqlite::params![at, c.card_number],
             )
             .map_err(|e| e.to_string())?;
         }

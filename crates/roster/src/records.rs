@@ -534,6 +534,15 @@ impl IssuanceRecords for ArchiveRecords {
     }
 }
 
+/// The bank as the roster names it: the archive keeps the bank's code (`ICBC`, the person's
+/// choice as issuance recorded it), the list its short name (工商银行); a name not in the
+/// list is kept as it is.
+fn bank_name(code: &str) -> &str {
+    static LIST: std::sync::OnceLock<bank::Registry> = std::sync::OnceLock::new();
+    let list = LIST.get_or_init(bank::Registry::builtin);
+    list.banks().iter().find(|b| b.code == code).map_or(code, |b| b.short_name.as_str())
+}
+
 fn scan(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -562,10 +571,11 @@ fn scan(
         index.stats.matched += 1;
         let number: String = r.get(1).map_err(err)?;
         let bank: String = r.get(3).map_err(err)?;
+        let bank = bank_name(&bank);
         let account: Option<String> = r.get(4).map_err(err)?;
         let updated: Option<i64> = r.get(5).map_err(err)?;
         let failure: Option<String> = r.get(6).map_err(err)?;
-        let bank = index.bank_id(&bank);
+        let bank = index.bank_id(bank);
         let card = Card {
             number: number.into(),
             status,

@@ -62,11 +62,27 @@ fn check_outputs(dir: &Path, s: &generate::Scenario, summary: &roster::Summary, 
     assert_eq!(summary.rows, summary.compared + summary.rejected);
     assert_eq!(summary.compared as usize, out.len());
 
-    // The card's bank and account are filled in; payment elsewhere asks for a switch.
+    // The card's bank and account are filled in, each row's from its card's record (an
+    // archive's bank code by its name); payment elsewhere asks for a switch.
     let active = by_row[&2];
     assert_eq!(active["社保卡金融账号"], generate::account_for(1));
-    assert_eq!(active["社保卡发卡银行"], "邮储银行".replace("邮储银行", &active["社保卡发卡银行"]));
     assert!(!active["社保卡号"].is_empty());
+    let mut filled = 0;
+    for row in by_row.values() {
+        let Some(card) =
+            s.cards.iter().find(|c| !c.card_number.is_empty() && c.card_number == row["社保卡号"])
+        else {
+            continue;
+        };
+        assert_eq!(
+            (row["社保卡发卡银行"].as_str(), row["社保卡金融账号"].as_str()),
+            (card.bank.as_str(), card.account.as_str()),
+            "row {}",
+            row["行号"]
+        );
+        filled += 1;
+    }
+    assert!(filled >= 4, "the bank and account of every card are filled in ({filled})");
     assert_eq!(active["待办事项"], "");
     assert_eq!(by_row[&3]["待办事项"], "变更发放账号");
     assert_eq!(

@@ -47,12 +47,21 @@ pub struct CollectionArgs {
     /// The person responsible for it there, over the station's.
     #[arg(long, requires = "later")]
     pub keeper: Option<String>,
+    /// The application is taken for an agent site (its id in `[[sites]]`): the card goes to
+    /// stock and then to the site, within 15 working days (`station sites overdue`).
+    #[arg(long)]
+    pub site: Option<String>,
 }
 
 impl CollectionArgs {
     /// As the API client sends it.
     pub fn collection(&self) -> Collection {
-        Collection { later: self.later, place: self.storage_place.clone(), keeper: self.keeper.clone() }
+        Collection {
+            later: self.later || self.site.is_some(),
+            place: self.storage_place.clone(),
+            keeper: self.keeper.clone(),
+            site: self.site.clone(),
+        }
     }
 }
 
@@ -88,6 +97,10 @@ pub struct BatchArgs {
     /// The person responsible for them there, over the station's.
     #[arg(long)]
     pub keeper: Option<String>,
+    /// The applications are taken for an agent site (its id in `[[sites]]`): the cards go to
+    /// stock and then to the site, within 15 working days (`station sites overdue`).
+    #[arg(long, conflicts_with = "at_counter")]
+    pub site: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -110,7 +123,11 @@ pub struct LedgerArgs {
 
 /// `station stock`.
 #[derive(clap::Args, Debug)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct StockArgs {
+    /// Take in cards made elsewhere, or move stock cards.
+    #[command(subcommand)]
+    pub action: Option<StockAction>,
     /// Cards in this status (made = in stock, issued, active, stopped, recalled, cancelled).
     #[arg(long, default_value = "made")]
     pub status: String,
@@ -163,11 +180,12 @@ pub struct HandoverArgs {
 /// `station activate`.
 #[derive(clap::Args, Debug)]
 pub struct ActivateArgs {
-    /// The card.
+    /// The card (made here or elsewhere: the local archive must know it).
     pub card: String,
-    /// The holder's photo taken now (JPEG).
+    /// The ID document's last day of validity as checked now (`YYYY-MM-DD` or `长期`); default:
+    /// the one on the card's application. The photo is taken by the counter's camera, now.
     #[arg(long)]
-    pub photo: PathBuf,
+    pub id_valid_until: Option<String>,
     /// The holder is here in person (not a proxy).
     #[arg(long)]
     pub holder_present: bool,
@@ -213,9 +231,16 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
     writeln!(out, "{} applicants", applicants.len())?;
     let jobs: Vec<(serde_json::Value, Option<String>)> =
         applicants.iter().map(|x| (x.clone(), None)).collect();
-    let collection =
-        Collection { later: !a.at_counter, place: a.storage_place.clone(), keeper: a.keeper.clone() };
+    let collection = Collection {
+        later: !a.at_counter,
+        place: a.storage_place.clone(),
+        keeper: a.keeper.clone(),
+        site: a.site.clone(),
+    };
     let ends = client.issue_all(&jobs, &collection, out)?;
+    // The return file's account column is the card centre's, whole: only a supervisor reads it
+    // (GET /api/jobs/{id}/account); an operator's return file leaves it empty and says so.
+    let supervisor = client.get("/api/me")?["role"] == "supervisor";
     let mut rows = Vec::with_capacity(applicants.len());
     let mut made = 0;
     for (i, (applicant, end)) in applicants.iter().zip(&ends).enumerate() {
@@ -225,12 +250,19 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
                 made += 1;
                 let job = end["job"].as_i64().context("the station named no job")?;
                 let v = client.get(&format!("/api/jobs/{job}"))?;
+                let account = match supervisor {
+                    true => client.get(&format!("/api/jobs/{job}/account"))?["account"]
+                        .as_str()
+                        .map(str::to_string),
+                    false => None,
+                };
                 BatchOutcome::Made(JobCard {
                     card_number: v["card_number"].as_str().map(str::to_string),
                     card_id: v["card_id"].as_str().map(str::to_string),
                     atr: v["atr"].as_str().map(str::to_string),
                     issue_date: v["issue_date"].as_str().map(str::to_string),
                     expiry_date: v["expiry_date"].as_str().map(str::to_string),
+                    account,
                 })
             }
             Some("refused") => BatchOutcome::Refused(detail),
@@ -242,6 +274,9 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
     let mut file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     write_return_file(&mut file, &rows)?;
     writeln!(out, "{made} of {} cards made; return file {}", rows.len(), path.display())?;
+    if !supervisor && made > 0 {
+        writeln!(out, "the bank_account column is left empty: a supervisor's batch fills it")?;
+    }
     Ok(rows)
 }
 
@@ -289,6 +324,11 @@ pub fn ledger(a: &LedgerArgs, out: &mut dyn Write) -> Result<()> {
 
 /// Lists stock (or any status) and dormant cards.
 pub fn stock(a: &StockArgs, out: &mut dyn Write) -> Result<()> {
+    match &a.action {
+        Some(StockAction::Receive(r)) => return stock_receive(r, out),
+        Some(StockAction::Move(m)) => return stock_move(m, out),
+        None => {}
+    }
     let client = a.api.login()?;
     let v = match a.dormant {
         Some(days) => client.get(&format!("/api/cards/dormant?days={days}"))?,
@@ -375,9 +415,16 @@ pub fn handover(a: &HandoverArgs, out: &mut dyn Write) -> Result<()> {
 pub fn activate(a: &ActivateArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
     let body = serde_json::json!({"holder_present": a.holder_present, "id_checked": a.id_checked,
-        "photo_jpeg": base64_file(&a.photo)?});
-    client.post(&format!("/api/cards/{}/activate", a.card), &body)?;
-    writeln!(out, "card {}: financial function active", a.card)?;
+        "id_valid_until": a.id_valid_until});
+    let v = client.post(&format!("/api/cards/{}/activate", a.card), &body)?;
+    writeln!(
+        out,
+        "card {}: financial function active at {} (reference {}, account {})",
+        a.card,
+        v["bank"].as_str().unwrap_or("?"),
+        v["reference"].as_str().unwrap_or("?"),
+        v["account"].as_str().unwrap_or("?")
+    )?;
     Ok(())
 }
 
@@ -531,5 +578,218 @@ pub fn conflicts(a: &ConflictsArgs, out: &mut dyn Write) -> Result<()> {
             c["reason"].as_str().unwrap_or("")
         )?;
     }
+    Ok(())
+}
+
+/// `station stock receive` and `station stock move`.
+#[derive(clap::Subcommand, Debug)]
+pub enum StockAction {
+    /// Take in the cards of the card-making centre's delivery list (CSV in UTF-8 or GBK, or
+    /// XLSX: 社会保障卡号, 身份证号, 姓名, 卡识别码, 批次号, 箱号, 位置), each checked with the
+    /// province and put in stock (supervisor). Rows that cannot be taken in are listed with the
+    /// reason and what to do; reading the same list again is harmless.
+    Receive(ReceiveArgs),
+    /// Hand stock cards from their keeper to another storage place or an agent site, both
+    /// sides named (supervisor).
+    Move(MoveArgs),
+}
+
+/// `station stock receive`.
+#[derive(clap::Args, Debug)]
+pub struct ReceiveArgs {
+    /// The delivery list.
+    pub manifest: PathBuf,
+    /// The storage place, over the station's `[counter.stock]`.
+    #[arg(long)]
+    pub place: Option<String>,
+    /// The person responsible there, over the station's.
+    #[arg(long)]
+    pub keeper: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station stock move`.
+#[derive(clap::Args, Debug)]
+pub struct MoveArgs {
+    /// The cards.
+    #[arg(required = true)]
+    pub cards: Vec<String>,
+    /// The storage place they go to.
+    #[arg(long = "to", required_unless_present = "to_site")]
+    pub to: Option<String>,
+    /// The agent site they go to (its id in `[[sites]]`); the place defaults to the site's name.
+    #[arg(long)]
+    pub to_site: Option<String>,
+    /// Who gives the cards (their keeper now).
+    #[arg(long)]
+    pub giver: String,
+    /// Who receives them (their keeper then).
+    #[arg(long)]
+    pub receiver: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Sends a delivery list to the station and lists what was taken in and what not. Exit 1
+/// when a row was not taken in.
+fn stock_receive(a: &ReceiveArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let name = a.manifest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let body = serde_json::json!({"file_name": name, "content": base64_file(&a.manifest)?,
+        "place": a.place, "keeper": a.keeper});
+    let v = client.post("/api/stock/receive", &body)?;
+    let refused = v["refused"].as_array().cloned().unwrap_or_default();
+    let received = v["received"].as_array().cloned().unwrap_or_default();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        for c in &received {
+            writeln!(
+                out,
+                "IN      row {:<4} {:<12} {:<20} {} at {} ({})",
+                c["row"].as_u64().unwrap_or(0),
+                c["card_number"].as_str().unwrap_or(""),
+                c["holder"].as_str().unwrap_or(""),
+                c["name"].as_str().unwrap_or(""),
+                c["place"].as_str().unwrap_or(""),
+                c["keeper"].as_str().unwrap_or("")
+            )?;
+        }
+        for p in &refused {
+            writeln!(
+                out,
+                "REFUSED row {:<4} {:<12} {}: {}",
+                p["row"].as_u64().unwrap_or(0),
+                p["card_number"].as_str().unwrap_or(""),
+                p["reason"].as_str().unwrap_or(""),
+                p["action"].as_str().unwrap_or("")
+            )?;
+        }
+        writeln!(out, "{} cards taken in, {} rows refused", received.len(), refused.len())?;
+    }
+    anyhow::ensure!(refused.is_empty(), "{} rows of the list were not taken in: see above", refused.len());
+    Ok(())
+}
+
+/// Moves stock cards; exit 1 when one did not move.
+fn stock_move(a: &MoveArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let body = serde_json::json!({"cards": a.cards, "to_place": a.to, "to_site": a.to_site,
+        "giver": a.giver, "receiver": a.receiver});
+    let v = client.post("/api/stock/move", &body)?;
+    let refused = v["refused"].as_array().cloned().unwrap_or_default();
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        for c in v["moved"].as_array().into_iter().flatten() {
+            let site = c["site"].as_str().map(|s| format!(" (site {s})")).unwrap_or_default();
+            let sms = c["sms"].as_str().map(|s| format!("; {s}")).unwrap_or_default();
+            writeln!(
+                out,
+                "MOVED   {:<12} to {}{site}, kept by {}{sms}",
+                c["card_number"].as_str().unwrap_or(""),
+                c["place"].as_str().unwrap_or(""),
+                c["keeper"].as_str().unwrap_or("")
+            )?;
+        }
+        for c in &refused {
+            writeln!(
+                out,
+                "REFUSED {:<12} {}",
+                c["card_number"].as_str().unwrap_or(""),
+                c["reason"].as_str().unwrap_or("")
+            )?;
+        }
+    }
+    anyhow::ensure!(refused.is_empty(), "{} cards did not move: see above", refused.len());
+    Ok(())
+}
+
+/// `station sites`.
+#[derive(clap::Subcommand, Debug)]
+pub enum SitesCmd {
+    /// The applications taken for agent sites whose card is not at the site within 15 working
+    /// days (the national holiday calendar and `holiday_calendar`), per site, with the deadline
+    /// and the working days late. Exit 1 when one is overdue or cannot be judged.
+    Overdue(OverdueArgs),
+}
+
+/// `station sites overdue`.
+#[derive(clap::Args, Debug)]
+pub struct OverdueArgs {
+    /// The day to judge on (YYYY-MM-DD); default today.
+    #[arg(long)]
+    pub on: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Lists the overdue applications per site; an error when any is overdue or not judged.
+pub fn sites(cmd: &SitesCmd, out: &mut dyn Write) -> Result<()> {
+    let SitesCmd::Overdue(a) = cmd;
+    let client = a.api.login()?;
+    let query = match &a.on {
+        Some(on) => format!("?on={}", on.trim()),
+        None => String::new(),
+    };
+    let v = client.get(&format!("/api/sites/overdue{query}"))?;
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    }
+    let sites = v["sites"].as_array().cloned().unwrap_or_default();
+    let (mut late, mut unjudged) = (0, 0);
+    for s in &sites {
+        let overdue = s["overdue"].as_array().cloned().unwrap_or_default();
+        let not_judged = s["not_judged"].as_array().cloned().unwrap_or_default();
+        late += overdue.len();
+        unjudged += not_judged.len();
+        if a.json {
+            continue;
+        }
+        writeln!(
+            out,
+            "{} {}: {} waiting, {} overdue",
+            s["site"].as_str().unwrap_or(""),
+            s["name"].as_str().unwrap_or(""),
+            s["waiting"].as_u64().unwrap_or(0),
+            overdue.len()
+        )?;
+        for o in &overdue {
+            writeln!(
+                out,
+                "  OVERDUE application {:<5} {:<6} card {:<12} applied {} deadline {}: {} working days late",
+                o["application_id"].as_i64().unwrap_or(0),
+                o["holder"].as_str().unwrap_or(""),
+                o["card_number"].as_str().unwrap_or("(not made)"),
+                o["applied"].as_str().unwrap_or(""),
+                o["deadline"].as_str().unwrap_or(""),
+                o["working_days_late"].as_u64().unwrap_or(0)
+            )?;
+        }
+        for n in &not_judged {
+            writeln!(
+                out,
+                "  NOT JUDGED application {:<5} applied {}: {}",
+                n["application_id"].as_i64().unwrap_or(0),
+                n["applied"].as_str().unwrap_or(""),
+                n["reason"].as_str().unwrap_or("")
+            )?;
+        }
+    }
+    anyhow::ensure!(
+        late == 0 && unjudged == 0,
+        "{late} applications overdue on {}, {unjudged} the holiday calendar cannot judge",
+        v["on"].as_str().unwrap_or("")
+    );
     Ok(())
 }

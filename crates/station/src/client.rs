@@ -197,11 +197,17 @@ pub struct Collection {
     pub place: Option<String>,
     /// The person responsible, over the station's.
     pub keeper: Option<String>,
+    /// The agent site the application is taken for (its id in `[[sites]]`): collected there.
+    pub site: Option<String>,
 }
 
 impl Collection {
     /// The fields of `POST /api/jobs` that say it.
     pub fn body(&self) -> serde_json::Value {
+        if let Some(site) = &self.site {
+            return serde_json::json!({"collection": "later", "site": site, "storage_place": self.place,
+                "keeper": self.keeper});
+        }
         if !self.later {
             return serde_json::json!({"collection": "at-counter"});
         }

@@ -46,6 +46,9 @@ impl StationConfig {
                 v.try_into::<CounterConfig>()
                     .map(|mut c| {
                         c.identity_verification.resolve(dir);
+                        if let Some(b) = c.bank.as_mut() {
+                            b.resolve(dir);
+                        }
                         c
                     })
                     .map_err(|e| ConfigError::Invalid {
@@ -54,7 +57,20 @@ impl StationConfig {
                     })
             })
             .transpose()?;
-        Ok(StationConfig { daemon: Config::from_table(path, table)?, counter })
+        // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
+        let sites: Vec<sms::Site> = table
+            .remove("sites")
+            .map(|v| v.try_into())
+            .transpose()
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[[sites]]: {e}") })?
+            .unwrap_or_default();
+        sms::validate_sites(&sites)
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        let mut daemon = Config::from_table(path, table)?;
+        daemon.sites = sites;
+        // Plain http to the SMS gateway simulator only in a build that carries the simulators.
+        daemon.simulators = cfg!(feature = "sim");
+        Ok(StationConfig { daemon, counter })
     }
 }
 
@@ -93,6 +109,10 @@ pub struct CounterConfig {
     /// them: `[counter.stock] place = "...", keeper = "..."` (a job may name others).
     #[serde(default)]
     pub stock: issuance::StockSettings,
+    /// The cooperating banks (the list) and the bank card systems this counter activates
+    /// through (`[counter.bank]`, see `bank::BankConfig`); default: the list shipped, no system.
+    #[serde(default)]
+    pub bank: Option<bank::BankConfig>,
 }
 
 fn default_camera() -> String {

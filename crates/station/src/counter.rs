@@ -46,6 +46,9 @@ pub struct Counter<'a> {
     pub card_timeout: Duration,
     /// The financial application's data and keys, when the cards carry one.
     pub financial: Option<&'a crate::financial::Financial>,
+    /// The simulated bank that opens the accounts of cards without a financial application
+    /// (the simulated counter only).
+    pub sim_accounts: Option<&'a crate::financial::SimAccounts>,
 }
 
 fn printer_err(step: &str, e: PrinterError) -> DeviceError {
@@ -152,8 +155,22 @@ impl CardPath for Counter<'_> {
         self.wait_card()
     }
 
-    fn personalise_financial(&mut self, holder: &FinancialHolder<'_>) -> Result<Option<String>, DeviceError> {
-        let Some(financial) = self.financial else { return Ok(None) };
+    fn personalise_financial(
+        &mut self,
+        holder: &FinancialHolder<'_>,
+    ) -> Result<Option<issuance::FinancialDone>, DeviceError> {
+        let Some(financial) = self.financial else {
+            if let Some(sim) = self.sim_accounts {
+                sim.open(holder).map_err(|message| DeviceError {
+                    step: "open the account at the simulated bank".into(),
+                    message,
+                    action: DeviceAction::Operator(
+                        "start the simulated bank (station sim bank), then retry".into(),
+                    ),
+                })?;
+            }
+            return Ok(None);
+        };
         self.wait_card()?;
         let reader = self.card_reader.clone();
         let mut card = self.open(&reader, "card")?;

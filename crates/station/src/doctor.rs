@@ -212,5 +212,36 @@ pub fn check(args: &DoctorArgs) -> Report {
         timeout: Duration::from_secs(10),
     };
     doctor::verification::check_verification(plan, SystemTime::now(), &mut report);
+    check_banks(counter.bank.as_ref(), &mut report);
     report
+}
+
+/// The bank card systems of `[counter.bank]`, each reached as `station serve` reaches it (the
+/// same client, its CA and certificate read now) and asked for `/`: any answer proves the
+/// session without naming a card. No section: the counter activates no card, nothing to check.
+fn check_banks(config: Option<&bank::BankConfig>, report: &mut Report) {
+    let Some(config) = config else { return };
+    if let Err(e) = config.registry() {
+        report.block(
+            Device::Bank,
+            format!("the bank list: {e}"),
+            "改正 [counter.bank] 的 banks_file（本省合作银行名单）",
+            "correct banks_file under [counter.bank] (the province's list of cooperating banks)",
+        );
+    }
+    for s in &config.systems {
+        let banks = s.banks.join(", ");
+        let client = s.client(station::config::SIMULATORS, config.max_photo_age_seconds);
+        match client.map_err(|e| e.to_string()).and_then(|c| c.probe().map_err(|e| e.to_string())) {
+            Ok(status) => {
+                report.ok(Device::Bank, format!("{} answers (HTTP {status}); activates {banks}", s.url))
+            }
+            Err(e) => report.block(
+                Device::Bank,
+                format!("{} ({banks}): {e}", s.url),
+                "检查银行卡系统的地址、CA 证书与本站证书（[[counter.bank.system]]），或联系银行运维",
+                "check the card system's url, CA and this station's certificate ([[counter.bank.system]]), or call the bank's operators",
+            ),
+        }
+    }
 }

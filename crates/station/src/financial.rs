@@ -29,6 +29,8 @@ pub struct Financial {
     transport_key: SecretKey,
     isd_keys: SoftwareKeys,
     params: PersoParams,
+    /// The simulated bank that opens each card's account (the simulated counter only).
+    sim_bank: Option<String>,
 }
 
 fn key_file(path: &str, algorithm: Algorithm, what: &str) -> Result<SecretKey> {
@@ -78,7 +80,7 @@ impl Financial {
         // The parameters carry the check values of the master key the profile's cards expect:
         // the personalisation compares them before the card's first authentication.
         let params = PersoParams::for_profile(profile)?;
-        Ok(Financial { dp, transport_key, isd_keys, params })
+        Ok(Financial { dp, transport_key, isd_keys, params, sim_bank: None })
     }
 
     /// The DP file of `holder`'s card.
@@ -102,23 +104,91 @@ impl Financial {
         }
     }
 
-    /// Personalises the card in `tx` with `holder`'s DP file; a ledger line (PAN masked).
+    /// Personalises the card in `tx` with `holder`'s DP file: a ledger line (no PAN) and the
+    /// account, the DP data's PAN. On the simulated counter the simulated bank opens the account
+    /// now ([`Financial::with_sim_bank`]), as the real bank did when it prepared the data.
     pub fn personalise(
         &self,
         tx: &mut dyn CardTransaction,
         holder: &FinancialHolder<'_>,
-    ) -> Result<String, String> {
+    ) -> Result<issuance::FinancialDone, String> {
         let dp = self.dp_for(holder)?;
         let report = emv_cps::personalise(tx, &dp, &self.transport_key, &self.isd_keys, &self.params)
             .map_err(|e| e.to_string())?;
+        if let Some(url) = &self.sim_bank {
+            register_sim_account(url, holder, &dp.card.pan)?;
+        }
         let names: Vec<&str> = dp.applications.iter().map(|a| a.name.as_str()).collect();
-        Ok(format!(
+        let detail = format!(
             "{} ({} DGIs in {} STORE DATA of up to {} bytes)",
             names.join(", "),
             report.dgis,
             report.store_data,
             report.block_size
-        ))
+        );
+        Ok(issuance::FinancialDone { detail, account: Some(dp.card.pan.clone()) })
+    }
+
+    /// The simulated counter's: each personalised card's account is opened at the simulated
+    /// bank at `url` (`POST /v1/sim/accounts`).
+    pub fn with_sim_bank(mut self, url: Option<String>) -> Financial {
+        self.sim_bank = url;
+        self
+    }
+}
+
+/// The simulated counter's bank for cards that carry no financial application (the default
+/// simulator profile): at the financial step each card's account is opened at the simulated
+/// bank under the chosen bank's first BIN, numbered as `dp = "test"` numbers it
+/// ([`emv_cps::test_pan`]), so the bank knows the card when it is activated. Nothing is stored
+/// with the card: the activation asks the bank for the account, as for a card made elsewhere.
+pub struct SimAccounts {
+    url: String,
+    /// Bank code to the BIN its accounts are opened under.
+    bins: std::collections::HashMap<String, String>,
+}
+
+impl SimAccounts {
+    /// The simulated bank at `url`, with the BINs of `registry`'s banks.
+    pub fn new(url: String, registry: &bank::Registry) -> SimAccounts {
+        let bins =
+            registry.banks().iter().filter_map(|b| Some((b.code.clone(), b.bins.first()?.clone()))).collect();
+        SimAccounts { url, bins }
+    }
+
+    /// Opens the account of `holder`'s card at the bank the person chose (none chosen: no
+    /// account, the activation will say the bank is not recorded).
+    pub fn open(&self, holder: &FinancialHolder<'_>) -> Result<(), String> {
+        let Some(code) = holder.bank else { return Ok(()) };
+        let bin =
+            self.bins.get(code).ok_or_else(|| format!("bank {code} is not in the simulated bank list"))?;
+        let pan = emv_cps::test_pan(bin, holder.ssn, 19).map_err(|e| e.to_string())?;
+        register_sim_account(&self.url, holder, &pan)
+    }
+}
+
+/// Opens `holder`'s account at the simulated bank: the chosen bank's, or the one of the
+/// PAN's BIN in the built-in list.
+fn register_sim_account(url: &str, holder: &FinancialHolder<'_>, pan: &str) -> Result<(), String> {
+    let registry = bank::Registry::builtin();
+    let code = holder
+        .bank
+        .map(str::to_string)
+        .or_else(|| registry.bank_for_bin(pan).map(|b| b.code.clone()))
+        .unwrap_or_else(|| "ICBC".into());
+    let body = serde_json::json!({"card_number": holder.card_number, "bank_code": code, "pan": pan,
+        "holder_name": holder.name, "id_number": holder.ssn});
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/sim/accounts", url.trim_end_matches('/')))
+        .json(&body)
+        .send()
+        .map_err(|e| format!("the simulated bank at {url}: {e}"))?;
+    match answer.status().as_u16() {
+        200 | 201 => Ok(()),
+        s => Err(format!(
+            "the simulated bank did not open the account of card {} (HTTP {s})",
+            holder.card_number
+        )),
     }
 }
 
@@ -134,7 +204,7 @@ mod tests {
     use super::*;
 
     fn holder<'a>(ssn: &'a str, card_number: &'a str) -> issuance::FinancialHolder<'a> {
-        issuance::FinancialHolder { ssn, name: "张三", card_number, atr: &[] }
+        issuance::FinancialHolder { ssn, name: "张三", card_number, atr: &[], bank: None }
     }
 
     #[test]

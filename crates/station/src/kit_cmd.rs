@@ -672,6 +672,7 @@ fn make(a: MakeArgs) -> Result<()> {
         profile: &profile,
         card_timeout: Duration::from_secs(15),
         financial: financial.as_ref(),
+        sim_accounts: None,
     };
 
     if let Some(m) = &interrupted {
@@ -694,6 +695,7 @@ fn make(a: MakeArgs) -> Result<()> {
         card_number: &visit.card_number,
         params: &params,
         profile: &profile,
+        bank: None,
     };
     let made = issuance::device::make_card(&mut path, &order, &mut KitJournal(&mut kit));
     let (card_id, atr) = match made {

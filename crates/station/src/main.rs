@@ -47,6 +47,9 @@ enum Top {
     Ledger(api_cmd::LedgerArgs),
     /// Cards in stock (made, not handed over), in another status, or dormant.
     Stock(api_cmd::StockArgs),
+    /// The agent sites (代办网点): applications past the 15-working-day limit.
+    #[command(subcommand)]
+    Sites(api_cmd::SitesCmd),
     /// Record the hand-over of a stock card with the receiver's signature, or a failed attempt.
     Handover(api_cmd::HandoverArgs),
     /// Activate a card's financial function, face to face, with the holder's photo taken now.
@@ -389,6 +392,7 @@ fn run(command: Top) -> Result<()> {
         }
         Top::Ledger(a) => api_cmd::ledger(&a, &mut std::io::stdout()),
         Top::Stock(a) => api_cmd::stock(&a, &mut std::io::stdout()),
+        Top::Sites(cmd) => api_cmd::sites(&cmd, &mut std::io::stdout()),
         Top::Handover(a) => api_cmd::handover(&a, &mut std::io::stdout()),
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),

@@ -48,6 +48,11 @@ pub struct CounterRunner {
     pub financial: Option<crate::financial::Financial>,
     /// Where cards go to stock and who answers for them (`[counter.stock]`).
     pub stock: issuance::StockSettings,
+    /// The banks of the counter's region and the card systems it activates through
+    /// (`[counter.bank]`).
+    pub bank: Option<Arc<daemon::state::BankSetup>>,
+    /// The simulated bank opening the accounts of cards without a financial application.
+    pub sim_accounts: Option<crate::financial::SimAccounts>,
 }
 
 /// The progress callback with the kill -9 tests' crash hook in front: `STATION_CRASH_AT=
@@ -112,6 +117,7 @@ macro_rules! with_engine {
             psam_reader,
             lease_seconds,
             financial,
+            sim_accounts,
             ..
         } = $self;
         let mut path = Counter {
@@ -123,6 +129,7 @@ macro_rules! with_engine {
             profile,
             card_timeout: Duration::from_secs(15),
             financial: financial.as_ref(),
+            sim_accounts: sim_accounts.as_ref(),
         };
         let mut hooked = crash_hooked($progress);
         let mut $engine = Engine {
@@ -214,6 +221,10 @@ impl Runner for CounterRunner {
 
     fn stock(&self) -> issuance::StockSettings {
         self.stock.clone()
+    }
+
+    fn bank(&self) -> Option<Arc<daemon::state::BankSetup>> {
+        self.bank.clone()
     }
 
     fn journal_watch(&self) -> Option<daemon::JournalWatch> {
@@ -619,6 +630,10 @@ impl Runner for PanelRunner {
 
     fn stock(&self) -> issuance::StockSettings {
         self.counter.stock()
+    }
+
+    fn bank(&self) -> Option<Arc<daemon::state::BankSetup>> {
+        self.counter.bank()
     }
 
     fn journal_watch(&self) -> Option<daemon::JournalWatch> {

@@ -102,6 +102,8 @@ pub fn counter_runner(
         lease_seconds: 1800,
         financial: None,
         stock: issuance::StockSettings::default(),
+        bank: None,
+        sim_accounts: None,
     })
 }
 
@@ -177,12 +179,40 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
         (&counter.card_reader, &counter.psam_reader),
         parts.params,
     )?;
-    runner.financial = parts.financial;
+    let (bank, sim_bank) = bank_setup(&counter)?;
+    // On the simulated counter the simulated bank opens each card's account: with the test DP
+    // data's PAN, or, for cards without a financial application, one numbered the same way.
+    let test_dp = counter.financial.as_ref().is_some_and(|f| f.dp == "test");
+    runner.financial = parts.financial.map(|f| f.with_sim_bank(sim_bank.clone().filter(|_| test_dp)));
+    runner.sim_accounts = sim_bank
+        .filter(|_| counter.financial.is_none())
+        .map(|url| crate::financial::SimAccounts::new(url, bank.banks.registry()));
     runner.manager = Box::new(parts.manager);
     runner.stock = counter.stock.clone();
+    runner.bank = Some(bank);
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Some(province), Box::new(runner))
+}
+
+/// The banks `[counter.bank]` names for the counter's region, each system's client made now (a
+/// wrong file stops the start), and, on a build with the simulators, the simulated bank that
+/// opens each card's account when it is made (its first plain `http://` system).
+pub fn bank_setup(
+    counter: &crate::config::CounterConfig,
+) -> Result<(Arc<daemon::state::BankSetup>, Option<String>)> {
+    let config: bank::BankConfig = match &counter.bank {
+        Some(c) => c.clone(),
+        None => toml::from_str("").context("the default bank section")?,
+    };
+    let banks = config.open(crate::config::SIMULATORS).context("[counter.bank]")?;
+    let sim_bank = config
+        .systems
+        .iter()
+        .find(|s| s.url.starts_with("http://"))
+        .filter(|_| crate::config::SIMULATORS)
+        .map(|s| s.url.clone());
+    Ok((Arc::new(daemon::state::BankSetup { banks, region: counter.region.clone() }), sim_bank))
 }
 
 /// The identity verification client `[counter] identity_verification` names, over the transport

@@ -19,9 +19,47 @@ pub enum SimCmd {
     /// Start the simulated Evolis card printer on a pty and TCP; print where it listens.
     Printer(printer_sim::Args),
     /// A whole simulated counter in its own process (pcscd with the chip inside the printer,
-    /// the PSAM, the printer on a pty, the verification service), for a `station serve
-    /// --config` to drive; prints a JSON line saying where each device is.
+    /// the PSAM, the printer on a pty, the verification service, the bank's card system), for
+    /// a `station serve --config` to drive; prints a JSON line saying where each device is.
     Counter(CounterArgs),
+    /// Serve the simulated bank card system (accounts, activation, refusals, outages) over
+    /// plain HTTP, for `[[counter.bank.system]] url = "http://..."` on a build with the
+    /// simulators; the bank list of the simulated counter is sim/bank-sim/banks.toml.
+    Bank(BankArgs),
+    /// Serve the simulated SMS gateway over plain HTTP (it sends nothing and records what it
+    /// takes: `GET /v1/messages`), for `[sms] url = "http://..."` on a build with the
+    /// simulators; prints its URL.
+    Sms(SmsArgs),
+}
+
+#[derive(Args)]
+pub struct SmsArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8792")]
+    listen: SocketAddr,
+    /// Require this account (HTTP basic authentication) with the secret of `--secret-file`.
+    #[arg(long, requires = "secret_file")]
+    account: Option<String>,
+    /// The account's secret.
+    #[arg(long, requires = "account")]
+    secret_file: Option<PathBuf>,
+    /// Answer 503 to the first N requests (an outage).
+    #[arg(long, default_value_t = 0)]
+    outage: u32,
+}
+
+#[derive(Args)]
+pub struct BankArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8791")]
+    listen: SocketAddr,
+    /// Accounts open from the start (a JSON list of card_number, bank_code, pan, holder_name,
+    /// id_number, status). Default: none; the simulated counter opens each card's account.
+    #[arg(long)]
+    accounts: Option<PathBuf>,
+    /// Answer 503 to the first N requests (an outage).
+    #[arg(long, default_value_t = 0)]
+    outage: u32,
 }
 
 #[derive(Args)]
@@ -190,6 +228,7 @@ pub fn run(cmd: SimCmd) -> Result<()> {
                     "psam_reader": pcsc_stack::PSAM_READER,
                     "printer": counter.printer_selector.to_string(),
                     "identity_verification": counter.idv.url(),
+                    "bank": counter.bank.url(),
                     "pcscd_pid": counter.pcscd.pid(),
                     "cards_out": a.cards_out,
                 })
@@ -198,6 +237,42 @@ pub fn run(cmd: SimCmd) -> Result<()> {
             std::io::stdout().flush()?;
             let _ = stop_rx.recv();
             counter.pcscd.stop();
+            Ok(())
+        }
+        SimCmd::Bank(args) => {
+            let accounts = match &args.accounts {
+                Some(path) => bank_sim::load_accounts(path)?,
+                None => Vec::new(),
+            };
+            let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            let handle = runtime.block_on(bank_sim::serve(args.listen, accounts))?;
+            handle.faults.outage.store(args.outage, std::sync::atomic::Ordering::SeqCst);
+            println!("{}", handle.url());
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            eprintln!("bank card system simulator on {}: Ctrl-C stops", handle.url());
+            let _ = stop_rx.recv();
+            Ok(())
+        }
+        SimCmd::Sms(args) => {
+            let account = match (&args.account, &args.secret_file) {
+                (Some(account), Some(file)) => Some(sms_sim::Account {
+                    account: account.clone(),
+                    secret: std::fs::read_to_string(file)
+                        .with_context(|| format!("reading {}", file.display()))?
+                        .trim()
+                        .to_string(),
+                }),
+                _ => None,
+            };
+            let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+            let handle = runtime.block_on(sms_sim::serve(args.listen, account))?;
+            handle.faults.outage.store(args.outage, std::sync::atomic::Ordering::SeqCst);
+            println!("{}", handle.url());
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            eprintln!("SMS gateway simulator on {}: Ctrl-C stops", handle.url());
+            let _ = stop_rx.recv();
             Ok(())
         }
         SimCmd::Idv(args) => {

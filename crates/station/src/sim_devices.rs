@@ -109,7 +109,8 @@ fn card_number(image: &CardImage, ef05: &FilePath) -> Option<String> {
 }
 
 /// A whole simulated counter: a private pcscd with the card (inside the printer) and the PSAM,
-/// the printer on a pty, and the identity verification service; stopped on drop.
+/// the printer on a pty, the identity verification service and the bank's card system;
+/// stopped on drop.
 pub struct SimCounter {
     /// The private pcscd.
     pub pcscd: pcsc_stack::Pcscd,
@@ -121,6 +122,8 @@ pub struct SimCounter {
     pub printer: printer_sim::SimHandle,
     /// The verification service.
     pub idv: idv_sim::Handle,
+    /// The bank's card system (plain HTTP; no account until a card is made).
+    pub bank: bank_sim::Handle,
     /// The printer's selector (its pty).
     pub printer_selector: printer::Selector,
     /// Where the cards the printer ejects are kept (nowhere until told).
@@ -140,8 +143,8 @@ pub struct SimCounterFiles<'a> {
 }
 
 /// Starts a simulated counter on vpcd port `port` (the PSAM on the next one); `timing_scale`
-/// scales the printer's mechanical times (0: instant). Runs the verification service on
-/// `runtime`.
+/// scales the printer's mechanical times (0: instant). Runs the verification service and the
+/// bank's card system on `runtime`.
 pub fn start_counter(
     port: u16,
     files: &SimCounterFiles<'_>,
@@ -183,9 +186,10 @@ pub fn start_counter(
     })?;
     let roster = idv_sim::load_roster(files.roster)?;
     let idv = runtime.block_on(idv_sim::serve(addr(0), roster))?;
+    let bank = runtime.block_on(bank_sim::serve(addr(0), Vec::new()))?;
     let printer_selector =
         printer.selectors().into_iter().next().context("the simulated printer has no pty")?;
-    Ok(SimCounter { pcscd, card, psam, printer, idv, printer_selector, kept })
+    Ok(SimCounter { pcscd, card, psam, printer, idv, bank, printer_selector, kept })
 }
 
 /// What a person does at the simulated printer, for the page's training and test controls:
@@ -210,6 +214,42 @@ pub fn printer_actions(printer: SimPrinter) -> crate::runner::SimAction {
             }
         }
         Ok(())
+    })
+}
+
+/// The simulated counter's banks ([`bank_sim::sim_registry`], region `region`), all activated
+/// through the simulated bank at `url`, which opens each card's account when it is made.
+pub fn sim_bank(
+    url: &str,
+    region: &str,
+) -> anyhow::Result<(Arc<daemon::state::BankSetup>, crate::financial::SimAccounts)> {
+    let registry = bank_sim::sim_registry();
+    let accounts = crate::financial::SimAccounts::new(url.to_string(), &registry);
+    let codes: Vec<String> = registry.banks().iter().map(|b| b.code.clone()).collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let system =
+        bank::HttpBank::new(url, &bank::Transport::PlainForSimulators, std::time::Duration::from_secs(10))?;
+    let banks = bank::Banks::new(registry).with_system(url, &codes, system)?;
+    Ok((Arc::new(daemon::state::BankSetup { banks, region: region.to_string() }), accounts))
+}
+
+/// The `[sms]` configuration of the simulated SMS gateway at `url`: an account whose secret is
+/// written (0600) in `data_dir`.
+pub fn sim_sms_config(url: &str, data_dir: &Path) -> anyhow::Result<sms::GatewayConfig> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let secret_file = data_dir.join("sms-sim-secret");
+    std::fs::create_dir_all(data_dir)?;
+    let mut f =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&secret_file)?;
+    f.write_all(b"sim-secret\n")?;
+    Ok(sms::GatewayConfig {
+        url: url.to_string(),
+        ca: None,
+        account: "station-sim".into(),
+        secret_file,
+        signature: "模拟人社局".into(),
+        timeout_seconds: 10,
     })
 }
 
@@ -267,6 +307,17 @@ pub fn serve_simulated(
         params,
     )?;
     counter_runner.manager = Box::new(crate::serve::pcsc_manager(profiles_dir)?);
+    let (bank, sim_accounts) = sim_bank(&counter.bank.url(), &counter_runner.params.region)?;
+    counter_runner.bank = Some(bank);
+    counter_runner.sim_accounts = Some(sim_accounts);
+    // The SMS gateway simulator: the pickup notices go there (`GET URL/v1/messages` lists them).
+    let sms_gateway =
+        runtime.block_on(sms_sim::serve(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), None))?;
+    if config.sms.is_none() {
+        config.sms = Some(sim_sms_config(&sms_gateway.url(), &config.data_dir)?);
+    }
+    config.simulators = true;
+    eprintln!("simulated SMS gateway: {} (GET /v1/messages lists what it took)", sms_gateway.url());
     let camera = crate::runner::Camera::open("synthetic");
     let panel = crate::runner::CounterPanel::new(
         camera,
@@ -275,11 +326,12 @@ pub fn serve_simulated(
     );
     let runner = crate::runner::PanelRunner::new(counter_runner, panel);
     eprintln!(
-        "simulated counter: pcscd pid {:?}, printer {}, verification {}, printed faces in {}, made cards \
-         kept in {}",
+        "simulated counter: pcscd pid {:?}, printer {}, verification {}, bank {}, printed faces in {}, made \
+         cards kept in {}",
         counter.pcscd.pid(),
         counter.printer_selector,
         counter.idv.url(),
+        counter.bank.url(),
         printed.display(),
         cards_out.display()
     );

@@ -133,6 +133,13 @@ impl Station {
         log[log.len().saturating_sub(4000)..].to_string()
     }
 
+    /// The simulated bank's URL, as `station serve --sim` logged it.
+    fn bank_url(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default();
+        let at = log.rfind(", bank ").map(|i| &log[i + 7..]).unwrap_or_default();
+        at.split(',').next().unwrap_or_default().to_string()
+    }
+
     fn local(&self) -> archive::local::LocalArchive {
         archive::local::LocalArchive::open(self.dir.path().join("data/station.db"), "reader").expect("local")
     }
@@ -154,6 +161,7 @@ impl Station {
             .env("STATION_URL", &self.url)
             .env("STATION_ACCOUNTS", self.accounts.to_string())
             .env("STATION_PEOPLE", serde_json::Value::from(self.people.clone()).to_string())
+            .env("STATION_BANK", self.bank_url())
             .env("STATION_SHOTS", &shots)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -271,10 +279,24 @@ fn a_card_from_log_in_to_hand_over_and_a_duplicate_person_in_the_browser() {
     assert!(!stocked.iter().any(|(event, _)| event == "card.handed_over"), "{stocked:?}");
     let refused = seen["activationRefused"].as_str().expect("activation refusal");
     assert!(refused.contains("rule 3"), "activation without the checks is refused by RULE 3: {refused}");
+    // The person's bank, from the region's list; the bank refused once with its reason, shown
+    // on the page and in the ledger; then it confirmed, the account masked.
+    assert_eq!(seen["banks"], serde_json::json!(["ICBC", "ABC"]), "the simulated counter's banks");
+    assert_eq!(first.bank.as_deref(), Some("ICBC"), "the person's choice is the card's bank");
+    let said = seen["bankRefusal"].as_str().expect("the bank's refusal");
+    assert!(said.contains("户名与开户信息不符"), "the bank's reason is shown: {said}");
+    assert!(
+        events.iter().any(|(event, detail)| event == "card.activation-refused"
+            && detail["reason"].as_str().is_some_and(|r| r.contains("户名与开户信息不符"))),
+        "the refusal with its reason is in the ledger: {events:?}"
+    );
     assert!(
         events.iter().any(|(event, detail)| event == "card.activated" && detail["photo_sm3"].is_string()),
         "the face-to-face activation with its photo is in the ledger: {events:?}"
     );
+    let account = first.account.as_deref().expect("the account the bank gave is stored with the card");
+    let shown = seen["activated"].as_str().expect("the activation");
+    assert!(!shown.contains(account) && shown.contains("*"), "the account is masked on screen: {shown}");
     let refusals =
         local.ledger().expect("ledger").into_iter().filter(|e| e.event == "application.refused").count();
     assert_eq!(refusals, 1, "the duplicate application was refused once");

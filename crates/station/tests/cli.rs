@@ -193,3 +193,30 @@ fn payments_is_a_subcommand_that_checks_the_item_register() {
     let out = station(&["payments", "items", "/nonexistent/register.csv"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::FAILURE)), "{}", stderr(&out));
 }
+
+/// `station sim bank`: the simulated bank card system, its URL on the first line; an account
+/// opened over HTTP answers for its card.
+#[cfg(feature = "sim")]
+#[test]
+fn sim_bank_serves_the_simulated_bank_card_system() {
+    use std::io::BufRead;
+    let mut child = Command::new(STATION)
+        .args(["sim", "bank", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("station sim bank");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its URL");
+    let url = line.trim();
+    let http = reqwest::blocking::Client::new();
+    let account = serde_json::json!({"card_number": "B00000019", "bank_code": "ICBC",
+        "pan": "6212345302375609269", "holder_name": "张三", "id_number": "11010519491231002X"});
+    let opened = http.post(format!("{url}/v1/sim/accounts")).json(&account).send().expect("open");
+    assert_eq!(opened.status(), 201);
+    let info: serde_json::Value =
+        http.get(format!("{url}/v1/cards/B00000019/account")).send().and_then(|r| r.json()).expect("account");
+    assert_eq!((info["bank_code"].as_str(), info["status"].as_str()), (Some("ICBC"), Some("not-activated")));
+    let _ = child.kill();
+    let _ = child.wait();
+}

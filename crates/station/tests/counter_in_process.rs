@@ -113,6 +113,7 @@ impl Desk {
             profile: &self.profile,
             card_timeout: Duration::from_millis(500),
             financial: None,
+            sim_accounts: None,
         };
         let mut engine = Engine {
             local: &self.local,

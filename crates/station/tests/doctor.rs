@@ -124,8 +124,23 @@ fn finding<'a>(text: &'a str, start: &str) -> Vec<&'a str> {
     lines[i..(i + 3).min(lines.len())].to_vec()
 }
 
+/// The bank card system simulator over plain HTTP, one for the test process.
+fn bank_url() -> &'static str {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let runtime = Box::leak(Box::new(tokio::runtime::Runtime::new().expect("runtime")));
+        let sim = runtime.block_on(bank_sim::serve("127.0.0.1:0".parse().expect("addr"), Vec::new()));
+        sim.expect("bank simulator").url()
+    })
+}
+
+/// `[counter.bank]` with one card system at `url` for `bank`.
+fn bank_lines(url: &str, bank: &str) -> String {
+    format!("[counter.bank]\n[[counter.bank.system]]\nbanks = [\"{bank}\"]\nurl = \"{url}\"\n")
+}
+
 fn healthy(counter: &Counter) -> PathBuf {
-    let lines = format!("{SIM_READERS}{SQLITE}");
+    let lines = format!("{SIM_READERS}{SQLITE}{}", bank_lines(bank_url(), "ICBC"));
     config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101")
 }
 
@@ -145,6 +160,7 @@ fn a_healthy_simulated_counter_can_issue() {
     assert!(psam.contains("terminal 000000000001") && psam.contains("48/12"), "{psam}");
     assert!(text.contains("profile evolis-primacy"), "{text}");
     assert!(text.contains("[ OK ] camera: "), "{text}");
+    assert!(text.contains(&format!("[ OK ] bank: {} answers", bank_url())), "{text}");
     assert!(text.ends_with("可以制卡 / the counter can issue cards\n"), "{text}");
 }
 
@@ -268,10 +284,14 @@ fn an_archive_that_does_not_answer_blocks_issuing() {
     // A port nothing listens on: the service is down.
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let url = format!("https://127.0.0.1:{port}");
-    let lines = service_lines(&url, &pki.ca(), &pki.station("S-0101"));
+    // The bank's card system is down as well (the same dead port, plain HTTP).
+    let bank = format!("http://127.0.0.1:{port}");
+    let lines = service_lines(&url, &pki.ca(), &pki.station("S-0101")) + &bank_lines(&bank, "ABC");
     let path = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
     let (code, text) = doctor(&path, "synthetic");
     assert_eq!(code, 4, "{text}");
+    let f = finding(&text, &format!("[FAIL] bank: {bank} (ABC): "));
+    assert!(f[1].contains("银行卡系统") && f[2].contains("[[counter.bank.system]]"), "{f:?}");
     assert!(
         text.contains("[ OK ] archive: station certificate CN=S-0101"),
         "the certificate is fine: {text}"

@@ -201,6 +201,11 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Made));
 }
 
+fn local_status(dir: &std::path::Path, card: &str) -> Option<archive::CardStatus> {
+    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    local.card_status(card).expect("status")
+}
+
 fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
@@ -208,7 +213,10 @@ fn text(out: &std::process::Output) -> String {
 #[test]
 fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let _one = common::serial();
-    let c = Counter::start(4);
+    let mut c = Counter::start(4);
+    // The serving bank each person chose (RULE 8); person 3 chose none.
+    c.people[0]["bank"] = "ABC".into();
+    c.people[1]["bank"] = "ICBC".into();
     let _station = c.serve(None);
     let dir = c.dir.path();
 
@@ -300,6 +308,20 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         archive::CardStatus::Recalled
     );
 
+    // The bank refuses to activate a card, with its reason: the card stays issued, the
+    // refusal is in the ledger.
+    std::fs::write(dir.join("sig.png"), [0x89u8; 96]).expect("signature");
+    let out = c.station("op", &["handover", "B00000019", "--id-number", &c.ssn(0), "--signature", "sig.png"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let refusal = serde_json::json!({"card_number": "B00000019", "code": "account-frozen",
+        "reason": "账户已冻结，请到开户行柜面办理"});
+    let set =
+        reqwest::blocking::Client::new().post(format!("{}/v1/sim/refusals", c.bank)).json(&refusal).send();
+    assert!(set.expect("bank-sim").status().is_success());
+    let out = c.station("op", &["activate", "B00000019", "--holder-present", "--id-checked"]);
+    assert!(!out.status.success() && text(&out).contains("账户已冻结，请到开户行柜面办理"), "{}", text(&out));
+    assert_eq!(local_status(dir, "B00000019"), Some(archive::CardStatus::Issued), "not active");
+
     // A re-issue: the old card is stopped (province and station) before the new one is made.
     std::fs::write(dir.join("p0.json"), c.people[0].to_string()).expect("applicant");
     let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
@@ -348,16 +370,25 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(out.status.success() && text(&out).contains("handed over to the holder"), "{}", text(&out));
     assert!(!text(&out).contains(&c.ssn(1)), "masked: {}", text(&out));
 
-    // Activation face to face with the photo taken now; an auditor may not; the ledger tells it.
-    let photo = "photos/p1.jpg";
-    let out =
-        c.station("aud", &["activate", "B00000027", "--photo", photo, "--holder-present", "--id-checked"]);
+    // Activation through the person's bank, face to face with the photo the counter's camera
+    // takes now; an auditor may not, nor a proxy; the bank confirms; the ledger tells it.
+    let out = c.station("aud", &["activate", "B00000027", "--holder-present", "--id-checked"]);
     assert!(!out.status.success() && text(&out).contains("403"), "{}", text(&out));
-    let out = c.station("op", &["activate", "B00000027", "--photo", photo, "--id-checked"]);
+    let out = c.station("op", &["activate", "B00000027", "--id-checked"]);
     assert!(!out.status.success() && text(&out).contains("rule 3"), "a proxy activated: {}", text(&out));
-    let out =
-        c.station("op", &["activate", "B00000027", "--photo", photo, "--holder-present", "--id-checked"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = c.station("op", &["activate", "B00000027", "--holder-present", "--id-checked"]);
+    assert!(out.status.success() && text(&out).contains("active at ICBC"), "{}", text(&out));
+    let requests: serde_json::Value = reqwest::blocking::get(format!("{}/v1/sim/requests", c.bank))
+        .and_then(|r| r.json())
+        .expect("the bank's requests");
+    let sent: Vec<&str> = requests
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["path"] == "/v1/activations")
+        .filter_map(|r| r["card_number"].as_str())
+        .collect();
+    assert_eq!(sent, ["B00000019", "B00000027"], "only face-to-face requests reached the bank");
     let out = c.station("op", &["stock", "--status", "active"]);
     assert!(
         out.status.success() && text(&out).contains("B00000027") && text(&out).contains("1 cards"),
@@ -428,7 +459,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
 fn an_instant_card_with_its_financial_application_answers_a_terminal() {
     let _one = common::serial();
     let c = Counter::start_with(
-        1,
+        2,
         0.0,
         "ssc-3g-fin-sim.toml",
         "[counter.financial]\ndp = \"test\"\nbin = \"621234\"\nisd_key = \"test\"\ntransport_key = \"test\"\n",
@@ -458,4 +489,18 @@ fn an_instant_card_with_its_financial_application_answers_a_terminal() {
         .expect("the financial step is in the ledger");
     assert!(entry.detail.contains("STORE DATA"), "{}", entry.detail);
     assert!(!entry.detail.contains(&c.ssn(0)), "no full ID number in the ledger");
+
+    // A supervisor's batch: the return file carries the person's bank and, whole, the account
+    // the bank prepared the card for (the DP data's PAN), the one stored with the card.
+    let mut person = c.people[1].clone();
+    person["bank"] = "ICBC".into();
+    std::fs::write(c.dir.path().join("fin.jsonl"), person.to_string()).expect("batch file");
+    let out = c.station("sup", &["batch", "fin.jsonl"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ret = std::fs::read_to_string(c.dir.path().join("fin.return.csv")).expect("return file");
+    let row: Vec<&str> = ret.lines().nth(1).expect("a row").split(',').collect();
+    let stored = local.card(row[1]).expect("card").and_then(|r| r.account).expect("the account is stored");
+    assert_eq!((row[8], row[9]), ("中国工商银行", stored.as_str()), "{ret}");
+    assert!(stored.starts_with("621234") && stored.len() == 19, "the DP data's PAN");
+    assert!(!text(&out).contains(&stored), "not on the screen");
 }

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The routes with a body, in the service's order.
-const ROUTES: [&str; 12] = [
+const ROUTES: [&str; 14] = [
     "/v1/lookup",
     "/v1/claim",
     "/v1/commit",
@@ -30,6 +30,8 @@ const ROUTES: [&str; 12] = [
     "/v1/kit/record",
     "/v1/kit/checkin",
     "/v1/kit/conflicts/resolve",
+    "/v1/deliver",
+    "/v1/receive",
 ];
 
 /// The target's check of one input.
@@ -94,6 +96,8 @@ pub fn check(data: &[u8]) {
             }
         }
         "/v1/kit/checkin" => drop(taken::<kit::CheckinRequest>(route, body)),
+        "/v1/deliver" => drop(taken::<archive::DeliverRequest>(route, body)),
+        "/v1/receive" => drop(taken::<archive::ReceiveRequest>(route, body)),
         _ => {
             if let Some(q) = taken::<kit::ResolveRequest>(route, body) {
                 let checked = q.check();

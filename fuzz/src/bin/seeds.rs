@@ -372,6 +372,7 @@ fn daemon_seeds(out: &Path, root: &Path) {
         ("issue-adult", "POST /api/jobs", format!(r#"{{"applicant": {adult}, "reissue_of": null}}"#)),
         ("issue-minor", "POST /api/jobs", format!(r#"{{"applicant": {minor}}}"#)),
         ("issue-later", "POST /api/jobs", format!(r#"{{"applicant": {adult}, "collection": "later", "storage_place": "乡镇代办点", "keeper": "王主管"}}"#)),
+        ("issue-site", "POST /api/jobs", format!(r#"{{"applicant": {adult}, "site": "T03"}}"#)),
         ("issue-bad-id", "POST /api/jobs", format!(r#"{{"applicant": {}}}"#, applicant_file(root, "bad_id.json"))),
         ("validate-adult", "POST /api/validate", adult.clone()),
         ("validate-bad-fields", "POST /api/validate", applicant_file(root, "bad_fields.json")),
@@ -388,6 +389,8 @@ fn daemon_seeds(out: &Path, root: &Path) {
         ("deceased", "POST /api/persons/deceased", r#"{"id_number": "11010519491231002X", "evidence": "死亡医学证明 No. 0001", "request_key": "d-1"}"#.into()),
         ("correct", "POST /api/persons/deceased/correct", r#"{"id_number": "11010519491231002X", "reason": "the person came to the counter"}"#.into()),
         ("resolve", "POST /api/kit/conflicts/{record}/resolve", r#"{"note": "the card was taken back from the family"}"#.into()),
+        ("stock-receive", "POST /api/stock/receive", r#"{"file_name": "交付清单-2026-11.csv", "content": "Y2FyZF9udW1iZXIsaWRfbnVtYmVyLG5hbWUsY2FyZF9pZCxiYXRjaCxib3gscG9zaXRpb24KQjAwMDAwMDE5LDExMDEwNTE5NDkxMjMxMDAyWCzlvKDkuIksMTEwMTAwRDE1NjAwMDAwNTAwQkY3QzdBNDhGQjQ5NjYsMjAyNi0xMSwzLDE3Cg==", "place": "网点保管柜 A", "keeper": null}"#.into()),
+        ("stock-move", "POST /api/stock/move", r#"{"cards": ["B00000019", "B00000027"], "to_site": "site-dongcun", "giver": "王主管", "receiver": "李代办员"}"#.into()),
         ("cards", "GET /api/cards", "status=made".into()),
         ("cards-twice", "GET /api/cards", "status=made&status=issued".into()),
         ("dormant", "GET /api/cards/dormant", "days=90".into()),
@@ -518,7 +521,7 @@ identity_verification = "http://127.0.0.1:8790"
 /// status), `idv_answers` (the status).
 fn service_seeds(out: &Path) {
     let id = "11010519491231002X";
-    let requests: [(&str, String); 13] = [
+    let requests: [(&str, String); 15] = [
         ("lookup", format!(r#"{{"ssn": "{id}"}}"#)),
         ("claim", format!(r#"{{"request_id": "S-0101:1", "ssn": "{id}", "name": "张三", "reissue_of": null, "lease_seconds": 900}}"#)),
         ("commit", r#"{"request_id": "S-0101:2", "claim_id": 7, "card_id": "0102030405060708", "atr": "3B8E018073"}"#.into()),
@@ -531,6 +534,8 @@ fn service_seeds(out: &Path) {
         ("record", format!(r#"{{"record_id": "kit-1:3:1", "lease_id": 3, "seq": 1, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "张三", "signature_sm3": "00ff"}}}}"#)),
         ("checkin", r#"{"request_id": "kit-1:2", "lease_id": 3, "records": 1}"#.into()),
         ("resolve", r#"{"record_id": "kit-1:3:1", "resolved_by": "sup1", "note": "card taken back"}"#.into()),
+        ("deliver", r#"{"request_id": "C-0001:9", "card_number": "B00000019", "to_station": "S-0101"}"#.into()),
+        ("receive", format!(r#"{{"request_id": "S-0101:9", "card_number": "B00000019", "ssn": "{id}", "card_id": "0102030405060708"}}"#)),
         ("release-unknown", r#"{"request_id": "S-0101:8", "claim_id": 7, "reason": "crash"}"#.into()),
     ];
     for (i, (name, body)) in requests.iter().enumerate() {

@@ -24,7 +24,7 @@
 //! number or the name is not the holder's, the chip's card number or bank is not the account's,
 //! the evidence is not face to face (the bank checks again), or a refusal was set for the card or
 //! the holder ([`Handle::refuse`], `POST /v1/sim/refusals` with `{ "card_number" | "id_number",
-//! "code", "reason" }`). An active card answers `already-active` with its first activation.
+//! "code", "reason" }`; `DELETE` with the same target lifts it). An active card answers `already-active` with its first activation.
 //!
 //! # Faults and records
 //!
@@ -61,6 +61,15 @@ use bank::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 pub use tls::SimTls;
+
+/// The bank list of the simulated counter's region (110100, which the shipped list does not
+/// have): `banks.toml` here, for `[counter.bank] banks_file` or [`sim_registry`].
+pub const SIM_BANKS: &str = include_str!("../banks.toml");
+
+/// [`SIM_BANKS`] as a registry.
+pub fn sim_registry() -> bank::Registry {
+    bank::Registry::parse(SIM_BANKS, "bank-sim/banks.toml").expect("bank-sim/banks.toml is a valid bank list")
+}
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -437,6 +446,28 @@ async fn set_refusal(State(sim): State<Arc<Sim>>, Json(s): Json<RefusalSetting>)
     StatusCode::NO_CONTENT.into_response()
 }
 
+/// Whose set refusal to lift (`DELETE /v1/sim/refusals`): one of `card_number` and `id_number`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusalTarget {
+    /// The card.
+    #[serde(default)]
+    pub card_number: Option<String>,
+    /// The holder.
+    #[serde(default)]
+    pub id_number: Option<String>,
+}
+
+async fn lift_refusal(State(sim): State<Arc<Sim>>, Json(t): Json<RefusalTarget>) -> Response {
+    let target = match (t.card_number, t.id_number) {
+        (Some(card), None) => Target::CardNumber(card.to_ascii_uppercase()),
+        (None, Some(id)) => Target::IdNumber(id.to_ascii_uppercase()),
+        _ => return (StatusCode::BAD_REQUEST, "one of card_number and id_number").into_response(),
+    };
+    sim.book().refusals.remove(&target);
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn received(State(sim): State<Arc<Sim>>) -> Json<Vec<Received>> {
     Json(sim.book().received.clone())
 }
@@ -545,7 +576,7 @@ fn app(accounts: Vec<SimAccount>) -> Result<(Router, Arc<Sim>, Arc<Faults>), Sim
         .route("/v1/activations", post(activate))
         .route("/v1/cards/{card}/account", get(account))
         .route("/v1/sim/accounts", post(register))
-        .route("/v1/sim/refusals", post(set_refusal))
+        .route("/v1/sim/refusals", post(set_refusal).delete(lift_refusal))
         .route("/v1/sim/requests", get(received))
         .route("/v1/faults", post(set_faults))
         .with_state(sim.clone());

@@ -33,11 +33,11 @@ pub(crate) fn body(route: &str, bytes: &[u8]) -> Option<Result<Fields, JsonRejec
             ])
         }),
         "POST /api/cards/{card}/activate" => Json::<super::ActivateBody>::from_bytes(bytes).map(|Json(q)| {
-            let super::ActivateBody { holder_present, id_checked, photo_jpeg } = q;
+            let super::ActivateBody { holder_present, id_checked, id_valid_until } = q;
             strict(vec![
                 required("holder_present", json!(holder_present)),
                 required("id_checked", json!(id_checked)),
-                optional("photo_jpeg", json!(photo_jpeg), null()),
+                optional("id_valid_until", json!(id_valid_until), null()),
             ])
         }),
         "POST /api/cards/{card}/custody" => Json::<super::CustodyBody>::from_bytes(bytes).map(|Json(q)| {

@@ -106,6 +106,10 @@ pub fn start_configured(
         first_password: false,
     };
     let mut config = Config {
+        sites: Vec::new(),
+        holiday_calendar: None,
+        sms: None,
+        simulators: false,
         station: "S1".into(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: dir.path().to_path_buf(),

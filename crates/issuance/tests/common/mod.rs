@@ -257,7 +257,7 @@ impl CardPath for SimPath {
     fn personalise_financial(
         &mut self,
         _: &issuance::FinancialHolder<'_>,
-    ) -> Result<Option<String>, DeviceError> {
+    ) -> Result<Option<issuance::FinancialDone>, DeviceError> {
         Ok(None)
     }
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {

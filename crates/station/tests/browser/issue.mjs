@@ -41,6 +41,9 @@ await session('operator', async ({ page }) => {
     if (text) await page.keyboard.type(text);
   }
   check(await page.inputValue('#f-birth') === `${person.id_number.slice(6, 10)}-${person.id_number.slice(10, 12)}-${person.id_number.slice(12, 14)}`, 'birth date from the ID number');
+  // The person chooses the serving bank among the counter's region's (RULE 8).
+  result.banks = await page.$$eval('#f-bank option', (o) => o.map((x) => x.value).filter((v) => v));
+  await page.selectOption('#f-bank', 'ICBC');
   await page.keyboard.press('Alt+C');
   await page.waitForSelector('#photo-verdict.pass, #photo-verdict.fail');
   check(await page.isVisible('#photo-verdict.pass'), 'the photo passes: ' + (await page.textContent('#photo-verdict')));
@@ -115,7 +118,12 @@ await session('operator', async ({ page }) => {
   check(await page.inputValue('#handover-id-number') === '', 'the typed number leaves the screen');
   await shot(page, '06-hand-over-signed');
 
-  // Activation face to face: refused without the checks, done with them and a photo now.
+  // Activation through the person's bank, face to face: refused without the checks (RULE 3);
+  // with them the counter's camera takes the photo as the request goes to the bank, which
+  // first refuses with its reason (set at the simulated bank), then, that put right, confirms.
+  const bankSim = (method, body) => fetch(process.env.STATION_BANK + '/v1/sim/refusals', {
+    method, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  }).then((r) => check(r.ok, 'the simulated bank took ' + method));
   await page.click('[data-nav=activate]');
   await page.fill('#activate-card', result.card);
   await page.click('#activate-submit');
@@ -123,12 +131,17 @@ await session('operator', async ({ page }) => {
   result.activationRefused = await page.textContent('#activate-result');
   await page.check('#activate-present');
   await page.check('#activate-idchecked');
-  await page.click('#activate-photo');
-  await page.waitForFunction(() => document.querySelector('#activate-thumb').naturalWidth > 0);
+  await bankSim('POST', { card_number: result.card, code: 'name-mismatch', reason: '户名与开户信息不符，请核对持卡人姓名（含生僻字）' });
+  await page.click('#activate-submit');
+  await page.waitForSelector('#activate-result[data-refused]');
+  result.bankRefusal = await page.textContent('#activate-result');
+  await shot(page, '06b-activation-refused-by-the-bank');
+  await bankSim('DELETE', { card_number: result.card });
   await page.click('#activate-submit');
   await page.waitForSelector('#activate-result.ok-text');
-  check((await page.textContent('#activate-result')).includes(result.card), 'activated');
-  await shot(page, '06b-activated-face-to-face');
+  result.activated = await page.textContent('#activate-result');
+  check(result.activated.includes(result.card) && result.activated.includes('ICBC'), 'activated by the bank: ' + result.activated);
+  await shot(page, '06c-activated-face-to-face');
 
   // The same person again: warned while typing, refused by the archive check, re-issued.
   await page.click('[data-nav=apply]');

@@ -40,6 +40,8 @@ pub struct Counter {
     pub api: String,
     pub people: Vec<serde_json::Value>,
     pub password: String,
+    /// The simulated bank's URL (its `/v1/sim/...` routes set refusals and faults).
+    pub bank: String,
 }
 
 /// A valid adult applicant with a fresh number and a photo in the data directory.
@@ -72,7 +74,8 @@ pub fn applicant(dir: &Path, i: usize) -> serde_json::Value {
 /// A station's `station.toml`: `station` listening on `api_port`, its data in `data_dir`, the
 /// accounts `op`, `aud` and `sup` with `password`, the simulated counter's devices as `station
 /// sim counter` named them (`devices`), cards of `profile`, the provincial archive `provincial`
-/// (an inline TOML table) and more of the `[counter]` section (`extra`).
+/// (an inline TOML table) and more of the `[counter]` section (`extra`); the counter activates
+/// through the simulated bank `devices` names, with the simulated counter's bank list.
 #[allow(clippy::too_many_arguments)]
 pub fn station_toml(
     station: &str,
@@ -111,9 +114,11 @@ printer = "{printer}"
 profile = "{profile}"
 region = "110100"
 init_org = "11010000000000000001"
+camera = "synthetic"
 identity_verification = "{idv}"
 provincial = {provincial}
 {extra}
+{bank}
 "#,
         data = data_dir.display(),
         hash = daemon::auth::hash_password(password),
@@ -122,6 +127,10 @@ provincial = {provincial}
         printer = devices["printer"].as_str().expect("printer"),
         profile = profile.display(),
         idv = devices["identity_verification"].as_str().expect("idv"),
+        bank = devices["bank"].as_str().map_or_else(String::new, |url| format!(
+            "[counter.bank]\nbanks_file = \"{}\"\n\n[[counter.bank.system]]\nbanks = [\"ICBC\", \"ABC\"]\nurl = \"{url}\"\n",
+            repo("sim/bank-sim/banks.toml").display()
+        )),
     )
 }
 
@@ -195,6 +204,7 @@ impl Counter {
             _devices: Proc(devices),
             people,
             password,
+            bank: devices_info["bank"].as_str().unwrap_or_default().to_string(),
         }
     }
 
@@ -213,7 +223,14 @@ impl Counter {
         let child = Proc(cmd.stdout(Stdio::null()).stderr(log).spawn().expect("station serve"));
         let deadline = Instant::now() + Duration::from_secs(30);
         while reqwest::blocking::get(format!("{}/api/health", self.api)).is_err() {
-            assert!(Instant::now() < deadline, "station serve did not come up");
+            if Instant::now() >= deadline {
+                let log = std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default();
+                let from = log.find("panicked").unwrap_or(log.len().saturating_sub(3000));
+                panic!(
+                    "station serve did not come up; its log:\n{}",
+                    log[from..].chars().take(3000).collect::<String>()
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         child

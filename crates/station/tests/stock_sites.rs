@@ -1,0 +1,340 @@
+//! Cards made elsewhere, end to end through the binary on one simulated counter: the
+//! card-making centre (another station of the same province, here the provincial SQLite file
+//! opened as `CENTRE`) makes and delivers cards; `station stock receive` takes in its delivery
+//! list (UTF-8 and GBK), refusing a card delivered to another station, a bad row and a card
+//! taken in twice, each with its reason; `station stock move` hands a card to an agent site
+//! signed by both sides; a received card is handed over, another recalled after two failed
+//! hand-overs, and the dormant list and the reconciliation know them as cards made here.
+//! An application taken for an agent site: its card made in a batch, overdue past 15 working
+//! days (a holiday in the window, a year without its notice reported), moved to the site, its
+//! holder's pickup SMS recorded by the SMS gateway simulator exactly once, also after moving it
+//! away and back and after a restart.
+#![cfg(feature = "sim")]
+
+mod common;
+
+use archive::{ClaimRequest, CommitRequest, DeliverRequest, ProvincialArchive};
+use common::counter::Counter;
+
+const SITE: &str = r#"
+[[sites]]
+id = "T03"
+name = "龙街镇便民服务中心"
+township = "龙街镇"
+hours = "周一至周五 9:00-12:00"
+address = "龙街镇政府一楼社保窗口"
+phone = "0878-6221234"
+"#;
+
+/// The centre makes a card for a fresh person and delivers it to `to`: (card, ssn, card id).
+fn centre_card(centre: &archive::SqliteProvincial, i: usize, to: &str) -> (String, String, String) {
+    let ssn = archive::conformance::fresh_ssn();
+    let claim = centre
+        .claim(&ClaimRequest {
+            request_id: format!("c-claim-{i}"),
+            ssn: ssn.clone(),
+            name: format!("中心{i}"),
+            reissue_of: None,
+            lease_seconds: 600,
+        })
+        .expect("claim");
+    let card_id = format!("110100D1560000050{i}");
+    centre
+        .commit(&CommitRequest {
+            request_id: format!("c-commit-{i}"),
+            claim_id: claim.claim_id,
+            card_id: card_id.clone(),
+            atr: "3B00".into(),
+        })
+        .expect("commit");
+    centre
+        .deliver_card(&DeliverRequest {
+            request_id: format!("c-deliver-{i}"),
+            card_number: claim.card_number.clone(),
+            to_station: to.into(),
+        })
+        .expect("deliver");
+    (claim.card_number, ssn, card_id)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn cards_made_elsewhere_are_taken_in_moved_to_a_site_handed_over_and_recalled() {
+    let c = Counter::start_with(0, 0.0, "ssc-3g-sim.toml", SITE);
+    let _serve = c.serve(None);
+    let dir = c.dir.path();
+    let centre =
+        archive::SqliteProvincial::open(dir.join("provincial.db"), "CENTRE", 'C').expect("the centre's view");
+    let cards: Vec<_> = (0..3).map(|i| centre_card(&centre, i, "S-TEST")).collect();
+    let elsewhere = centre_card(&centre, 3, "S-OTHER");
+    let row = |(card, ssn, id): &(String, String, String), name: &str| {
+        format!("{card},{ssn},{name},{id},P2026-07,3,1\n")
+    };
+    let header = "社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置\n";
+
+    // A UTF-8 list: one good card, one delivered to another station, one with a broken number.
+    let list = format!(
+        "{header}{}{}B00000018,{},王五,,P2026-07,3,9\n",
+        row(&cards[0], "中心零"),
+        row(&elsewhere, "中心三"),
+        cards[1].1
+    );
+    std::fs::write(dir.join("list.csv"), list).expect("list");
+    let out = c.station("sup", &["stock", "receive", "list.csv"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains(&format!("IN      row 2    {}", cards[0].0)), "{said}");
+    assert!(said.contains("not delivered to this station (it is for station S-OTHER)"), "{said}");
+    assert!(said.contains("row 4") && said.contains("check character"), "{said}");
+    assert!(!said.contains(&cards[0].1) && !said.contains(&elsewhere.1), "no full ID number: {said}");
+    assert!(said.contains("1 cards taken in, 2 rows refused"), "{said}");
+    let out = c.station("op", &["stock", "receive", "list.csv"]);
+    assert!(text(&out).contains("may not"), "an operator takes in no cards: {}", text(&out));
+
+    // A GBK list as Excel saves it: two new cards and the first one again.
+    let list = format!(
+        "{header}{}{}{}",
+        row(&cards[1], "中心一"),
+        row(&cards[2], "中心二"),
+        row(&cards[0], "中心零")
+    );
+    let (gbk, _, _) = encoding_rs::GBK.encode(&list);
+    std::fs::write(dir.join("list-gbk.csv"), &gbk).expect("gbk");
+    let said = text(&c.station("sup", &["stock", "receive", "list-gbk.csv"]));
+    assert!(said.contains("2 cards taken in, 1 rows refused"), "{said}");
+    assert!(said.contains("in this station's records already"), "{said}");
+    assert!(said.contains("中心一"), "the names read from GBK: {said}");
+
+    // The stock lists them at the station's safe, kept by the supervisor who took them in.
+    let said = text(&c.station("op", &["stock"]));
+    assert!(said.contains(&cards[2].0) && said.contains("(sup)"), "{said}");
+
+    // To the agent site, signed by both sides; only the keeper gives a card on.
+    let out = c.station(
+        "sup",
+        &["stock", "move", &cards[0].0, "--to-site", "T03", "--giver", "op", "--receiver", "王站长"],
+    );
+    assert!(!out.status.success() && text(&out).contains("kept by sup"), "{}", text(&out));
+    let out = c.station(
+        "sup",
+        &["stock", "move", &cards[0].0, "--to-site", "T03", "--giver", "sup", "--receiver", "王站长"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("龙街镇便民服务中心 (site T03), kept by 王站长"), "{}", text(&out));
+    // No SMS gateway here, and no phone for a card made elsewhere: the supervisor is told.
+    assert!(text(&out).contains("tell the holder another way"), "{}", text(&out));
+    let (http, token) = c.login("sup");
+    let notices: serde_json::Value = http
+        .get(format!("{}/api/sms/notices", c.api))
+        .bearer_auth(&token)
+        .send()
+        .expect("notices")
+        .json()
+        .expect("json");
+    assert_eq!(notices["no_phone"][0]["card_number"], cards[0].0.as_str(), "{notices}");
+    let out = c.station(
+        "sup",
+        &["stock", "move", &cards[0].0, "--to-site", "T99", "--giver", "王站长", "--receiver", "x"],
+    );
+    assert!(text(&out).contains("no agent site \"T99\""), "{}", text(&out));
+
+    // A received card is handed over to its holder as one made here.
+    std::fs::write(dir.join("sig.png"), [0x89u8; 96]).expect("signature");
+    let out =
+        c.station("op", &["handover", &cards[1].0, "--id-number", &cards[1].1, "--signature", "sig.png"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Another is recalled after two failed hand-overs (the province lets this station: it
+    // answers for the card since it took it in).
+    for reason in ["不在家", "已外出务工"] {
+        let out = c.station("op", &["handover", &cards[2].0, "--failed", reason]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let said = text(&c.station("op", &["stock", "--dormant", "0"]));
+    assert!(said.contains(&cards[2].0) && said.contains("(2 failed hand-overs)"), "{said}");
+    let out = c.station("sup", &["recall", &cards[2].0]);
+    assert!(out.status.success(), "{}", text(&out));
+    let province = c.province();
+    let status = |n: usize| {
+        let p = province.lookup(&cards[n].1).expect("lookup");
+        (p.cards[0].status, p.cards[0].station.clone())
+    };
+    assert_eq!(status(2), (archive::CardStatus::Recalled, "S-TEST".to_string()));
+    assert_eq!(status(0).1, "S-TEST", "the station answers for the cards it took in");
+
+    // The ledger has each movement, and ledger = local archive = province.
+    let ledger = text(&c.station("aud", &["ledger", "--json"]));
+    assert_eq!(ledger.matches("card.received").count(), 3, "{ledger}");
+    assert_eq!(ledger.matches("card.moved").count(), 1, "{ledger}");
+    let out = c.station("sup", &["reconcile"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `station sim sms` on a free port: the process and its URL.
+fn sms_simulator() -> (common::counter::Proc, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(common::counter::STATION)
+        .args(["sim", "sms", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("station sim sms");
+    let mut url = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut url).expect("url");
+    (common::counter::Proc(child), url.trim().to_string())
+}
+
+/// What the simulator took.
+fn sms_sent(url: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value =
+        reqwest::blocking::get(format!("{url}/v1/messages")).expect("list").json().expect("json");
+    v.as_array().cloned().or_else(|| v["messages"].as_array().cloned()).unwrap_or_default()
+}
+
+/// Waits until the simulator holds `n` messages (the station's worker sends right after a move).
+fn wait_sent(url: &str, n: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let sent = sms_sent(url);
+        if sent.len() >= n || std::time::Instant::now() > deadline {
+            return sent;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A holiday calendar file replacing this year's and next year's notices, with a one-day
+/// holiday on the first weekday two days or more after `today`: (the file's text, the holiday).
+fn calendar_with_a_holiday(today: applicant::Date) -> (String, applicant::Date) {
+    use applicant::days;
+    let mut day = days::days(today) + 2;
+    // 1970-01-01 was a Thursday: Monday 0 .. Sunday 6.
+    while (day + 3).rem_euclid(7) >= 5 {
+        day += 1;
+    }
+    let holiday = days::date(day).expect("date");
+    let notice = |year: u16| {
+        let holidays = if holiday.year() == year {
+            format!(r#"[{{ name = "测试假日", from = "{holiday}", to = "{holiday}" }}]"#)
+        } else {
+            "[]".into()
+        };
+        format!("[[year]]\nyear = {year}\nnotice = \"测试通知 {year}\"\npublished = \"{}-01-01\"\nholidays = {holidays}\n\n", year - 1)
+    };
+    (format!("{}{}", notice(today.year()), notice(today.year() + 1)), holiday)
+}
+
+#[test]
+fn a_site_application_is_tracked_to_its_site_and_its_holder_told_once_by_sms() {
+    use applicant::days;
+    let (_sms, sms_url) = sms_simulator();
+    let sms = format!(
+        "\n[sms]\nurl = \"{sms_url}\"\naccount = \"S-TEST\"\nsecret_file = \"sms-secret\"\nsignature = \"某某县人社局\"\n"
+    );
+    let c = Counter::start_with(1, 0.0, "ssc-3g-sim.toml", &format!("{SITE}{sms}"));
+    let dir = c.dir.path();
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("sms-secret"))
+            .expect("secret");
+        f.write_all(b"s3cret\n").expect("secret");
+    }
+    let today = days::today();
+    let (holidays, holiday) = calendar_with_a_holiday(today);
+    std::fs::write(dir.join("holidays.toml"), &holidays).expect("calendar");
+    let config = std::fs::read_to_string(dir.join("station.toml")).expect("config");
+    std::fs::write(
+        dir.join("station.toml"),
+        config.replacen("data_dir", "holiday_calendar = \"holidays.toml\"\ndata_dir", 1),
+    )
+    .expect("config");
+    let cal = workdays::Calendar::builtin().with_file(&dir.join("holidays.toml")).expect("calendar");
+    let deadline = cal.add_working_days(today, 15).expect("deadline");
+    assert!(holiday > today && holiday <= deadline, "the holiday {holiday} is in the window to {deadline}");
+    let judged_on = cal.add_working_days(deadline, 2).expect("two working days later");
+    let serve = c.serve(None);
+
+    // The application for the site, its card made in a batch (to stock by default).
+    std::fs::write(dir.join("site.json"), serde_json::to_string(&[&c.people[0]]).expect("json"))
+        .expect("batch");
+    let out = c.station("op", &["batch", "--site", "T03", "site.json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ssn = c.ssn(0);
+    let card = c.province().lookup(&ssn).expect("lookup").cards[0].card_number.clone();
+
+    // Overdue two working days after its deadline (the holiday counted), never guessed
+    // where the calendar has no notice.
+    let overdue = |on: &str| c.station("aud", &["sites", "overdue", "--on", on]);
+    let out = overdue(&judged_on.to_string());
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("T03 龙街镇便民服务中心: 1 waiting, 1 overdue"), "{said}");
+    assert!(
+        said.contains(&format!("card {card:<12} applied {today} deadline {deadline}: 2 working days late")),
+        "{said}"
+    );
+    assert!(!said.contains(&ssn), "no full ID number: {said}");
+    let out = overdue(&deadline.to_string());
+    assert!(text(&out).contains("1 waiting, 0 overdue"), "{}", text(&out));
+    let said = text(&overdue("2999-06-01"));
+    assert!(said.contains("NOT JUDGED") && said.contains(&format!("{}年", today.year() + 2)), "{said}");
+    let out = c.station("sup", &["sites", "overdue", "--on", "not-a-date"]);
+    assert!(!out.status.success() && text(&out).contains("YYYY-MM-DD"), "{}", text(&out));
+
+    // At the site: the holder's notice goes out once, and the application is no longer owed.
+    let out = c.station(
+        "sup",
+        &["stock", "move", &card, "--to-site", "T03", "--giver", "op", "--receiver", "王站长"],
+    );
+    assert!(out.status.success() && text(&out).contains("SMS queued"), "{}", text(&out));
+    let sent = wait_sent(&sms_url, 1);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let message = &sent[0]["message"];
+    let sms_text = message["text"].as_str().expect("text");
+    assert_eq!(message["to"], "13800138000");
+    assert_eq!(message["key"], format!("pickup:{card}:T03").as_str());
+    for part in
+        ["【某某县人社局】测*", "龙街镇便民服务中心", "周一至周五 9:00-12:00", "本人居民身份证", &ssn[14..]]
+    {
+        assert!(sms_text.contains(part), "{part}: {sms_text}");
+    }
+    assert!(!sms_text.contains(&ssn) && !sms_text.contains(&ssn[..14]), "no full ID number: {sms_text}");
+    assert!(overdue(&judged_on.to_string()).status.success(), "delivered: nothing overdue");
+
+    // Away and back, then a restart: still one message.
+    let away = c.station(
+        "sup",
+        &["stock", "move", &card, "--to", "站内保管柜", "--giver", "王站长", "--receiver", "sup"],
+    );
+    assert!(away.status.success(), "{}", text(&away));
+    let back = c.station(
+        "sup",
+        &["stock", "move", &card, "--to-site", "T03", "--giver", "sup", "--receiver", "王站长"],
+    );
+    assert!(back.status.success(), "{}", text(&back));
+    drop(serve);
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "the station stopped cleanly: {log}");
+    let _serve = c.serve(None);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(sms_sent(&sms_url).len(), 1, "never twice");
+    let (http, token) = c.login("sup");
+    let notices: serde_json::Value = http
+        .get(format!("{}/api/sms/notices", c.api))
+        .bearer_auth(&token)
+        .send()
+        .expect("notices")
+        .json()
+        .expect("json");
+    assert_eq!(
+        (notices["sent"].as_u64(), notices["messages"].as_array().map(Vec::len)),
+        (Some(1), Some(0)),
+        "{notices}"
+    );
+}
