@@ -146,6 +146,50 @@ pub struct LedgerEntry {
     pub hash: String,
 }
 
+/// One group of [`LocalArchive::stats`]: what the ledger records on one day (China time), by one
+/// operator, for the cards of one agent site (`None`: taken at the station).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatsRow {
+    /// The day, `YYYY-MM-DD`, China time (UTC+8).
+    pub day: String,
+    /// The operator the ledger names.
+    pub operator: String,
+    /// The agent site of the card's application.
+    pub site: Option<String>,
+    /// Cards made here (`card.made`).
+    pub made: u64,
+    /// Cards made elsewhere taken in (`card.received`).
+    pub received: u64,
+    /// Cards handed over (`card.handed_over`).
+    pub issued: u64,
+    /// Cards put in stock (`card.stocked`).
+    pub stocked: u64,
+    /// Cards activated (`card.activated`).
+    pub activated: u64,
+    /// Cards spoiled in the making, to the reject box (`card.rejected`).
+    pub spoiled: u64,
+}
+
+/// The cards of one site as they stand now, for [`LocalArchive::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SiteStock {
+    /// The agent site of the card's application (`None`: taken at the station).
+    pub site: Option<String>,
+    /// Made (or received), not handed over, with a storage place in the ledger.
+    pub in_stock: u64,
+    /// Dormant as [`LocalArchive::dormant_cards`] counts them, with the same threshold.
+    pub dormant: u64,
+}
+
+/// The station's statistics for the bureau ([`LocalArchive::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// The ledger's events per day, operator and site, in that order.
+    pub rows: Vec<StatsRow>,
+    /// Stock and dormant cards per site now (the station's own first).
+    pub stock: Vec<SiteStock>,
+}
+
 /// A ledger entry to append.
 #[derive(Debug, Clone, Copy)]
 pub struct LedgerRecord<'a> {
@@ -1056,6 +1100,78 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// The statistics for the bureau: the ledger's card events from `from` to `to` (days,
+    /// `YYYY-MM-DD`, China time, both included; `None`: unbounded) per day, operator and agent
+    /// site (the site of the card's application), and the stock and dormant cards (dormant after
+    /// `dormant_days`, as [`LocalArchive::dormant_cards`]) per site now. Two grouped queries,
+    /// whatever the number of cards.
+    pub fn stats(
+        &self,
+        from: Option<&str>,
+        to: Option<&str>,
+        dormant_days: i64,
+    ) -> Result<Stats, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT date(l.at + 28800, 'unixepoch') AS day, l.operator, COALESCE(a.site, ca.site) AS the_site,
+                        SUM(l.event = 'card.made'), SUM(l.event = 'card.received'),
+                        SUM(l.event = 'card.handed_over'), SUM(l.event = 'card.stocked'),
+                        SUM(l.event = 'card.activated'), SUM(l.event = 'card.rejected')
+                 FROM ledger l
+                 LEFT JOIN applications a ON a.application_id = l.application_id
+                 LEFT JOIN cards c ON c.card_number = l.card_number
+                 LEFT JOIN applications ca ON ca.application_id = c.application_id
+                 WHERE l.event IN ('card.made', 'card.received', 'card.handed_over', 'card.stocked',
+                                   'card.activated', 'card.rejected')
+                   AND (?1 IS NULL OR date(l.at + 28800, 'unixepoch') >= ?1)
+                   AND (?2 IS NULL OR date(l.at + 28800, 'unixepoch') <= ?2)
+                 GROUP BY day, l.operator, the_site
+                 ORDER BY day, l.operator, the_site IS NOT NULL, the_site",
+            )
+            .map_err(store_err)?;
+        let count = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<u64> {
+            Ok(r.get::<_, i64>(i)?.max(0) as u64)
+        };
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok(StatsRow {
+                    day: r.get(0)?,
+                    operator: r.get(1)?,
+                    site: r.get(2)?,
+                    made: count(r, 3)?,
+                    received: count(r, 4)?,
+                    issued: count(r, 5)?,
+                    stocked: count(r, 6)?,
+                    activated: count(r, 7)?,
+                    spoiled: count(r, 8)?,
+                })
+            })
+            .map_err(store_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_err)?;
+        let before = now().saturating_sub(dormant_days.saturating_mul(86_400));
+        let mut stmt = conn
+            .prepare(
+                "SELECT a.site,
+                        SUM(c.status = 'made' AND EXISTS (SELECT 1 FROM ledger l WHERE l.card_number = c.card_number
+                            AND l.event IN ('card.stocked', 'card.received', 'card.moved'))),
+                        SUM(c.status IN ('made', 'issued') AND c.updated_at <= ?1)
+                 FROM cards c JOIN applications a ON a.application_id = c.application_id
+                 WHERE c.status IN ('made', 'issued')
+                 GROUP BY a.site ORDER BY a.site IS NOT NULL, a.site",
+            )
+            .map_err(store_err)?;
+        let stock = stmt
+            .query_map([before], |r| {
+                Ok(SiteStock { site: r.get(0)?, in_stock: count(r, 1)?, dormant: count(r, 2)? })
+            })
+            .map_err(store_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store_err)?;
+        Ok(Stats { rows, stock })
+    }
+
     /// The station this archive belongs to.
     pub fn station(&self) -> &str {
         &self.station
@@ -1205,6 +1321,90 @@ mod tests {
             birth_date: Some("19491231".into()),
         })
         .expect("person");
+    }
+
+    #[test]
+    fn stats_count_each_event_per_day_operator_and_site_and_the_stock_now() {
+        let (_dir, a) = archive();
+        let json = serde_json::json!({});
+        let mut cards = Vec::new();
+        for (i, site) in [None, None, Some("T03"), Some("T03")].into_iter().enumerate() {
+            let ssn = format!("1101051949123100{i}X");
+            a.upsert_person(&PersonRow {
+                ssn: ssn.clone(),
+                name: "张三".into(),
+                sex: None,
+                birth_date: None,
+            })
+            .expect("person");
+            let app = a.open_application(&ssn, "new", "{}").expect("application");
+            if let Some(site) = site {
+                a.set_application_site(app, site).expect("site");
+            }
+            let card = format!("B0000001{i}");
+            a.record_card(app, &ssn, &card, "00", "3B00").expect("card");
+            a.append_ledger(if i == 0 { "li" } else { "wang" }, Some(app), Some(&card), "card.made", &json)
+                .expect("made");
+            cards.push(card);
+        }
+        // Card 0 handed over and activated by li; 1 to stock; 2 and 3 to stock (site T03), 3
+        // moved; a spoiled card (no card row) for the station; a line of no interest.
+        a.append_ledger("li", None, Some(&cards[0]), "card.handed_over", &json).expect("l");
+        a.set_card_status(&cards[0], CardStatus::Issued).expect("issued");
+        a.append_ledger("li", None, Some(&cards[0]), "card.activated", &json).expect("l");
+        a.set_card_status(&cards[0], CardStatus::Active).expect("active");
+        for c in &cards[1..] {
+            a.append_ledger("wang", None, Some(c), "card.stocked", &json).expect("l");
+        }
+        a.append_ledger("wang", None, Some(&cards[3]), "card.moved", &json).expect("l");
+        a.append_ledger("wang", None, Some("B00000099"), "card.rejected", &json).expect("l");
+        a.append_ledger("wang", None, Some(&cards[1]), "card.printed", &json).expect("l");
+
+        let today: String =
+            a.conn().query_row("SELECT date(unixepoch() + 28800, 'unixepoch')", [], |r| r.get(0)).expect("d");
+        let s = a.stats(Some(&today), Some(&today), 90).expect("stats");
+        let row = |op: &str, site: Option<&str>| {
+            s.rows.iter().find(|r| r.operator == op && r.site.as_deref() == site).cloned().expect("row")
+        };
+        assert_eq!(s.rows.len(), 3, "{:?}", s.rows);
+        let li = row("li", None);
+        assert_eq!(
+            (li.day.as_str(), li.made, li.issued, li.activated, li.stocked),
+            (today.as_str(), 1, 1, 1, 0)
+        );
+        let wang = row("wang", None);
+        assert_eq!((wang.made, wang.stocked, wang.spoiled, wang.issued), (1, 1, 1, 0));
+        let t03 = row("wang", Some("T03"));
+        assert_eq!((t03.made, t03.stocked, t03.received, t03.spoiled), (2, 2, 0, 0));
+        // Now: the station holds card 1 in stock (card 0 is active), T03 cards 2 and 3; none is
+        // dormant after 90 days, all the live unactivated ones after -1 (a day from now).
+        let stock =
+            |s: &Stats| s.stock.iter().map(|x| (x.site.clone(), x.in_stock, x.dormant)).collect::<Vec<_>>();
+        assert_eq!(stock(&s), vec![(None, 1, 0), (Some("T03".into()), 2, 0)]);
+        let all = a.stats(None, None, -1).expect("stats");
+        assert_eq!(stock(&all), vec![(None, 1, 1), (Some("T03".into()), 2, 2)]);
+        assert_eq!(
+            all.stock.iter().map(|x| x.dormant).sum::<u64>(),
+            a.dormant_cards(-1).expect("d").len() as u64
+        );
+        // Another range: no events, the same stock.
+        let before = a.stats(Some("2000-01-01"), Some("2000-01-31"), 90).expect("stats");
+        assert!(before.rows.is_empty(), "{:?}", before.rows);
+        assert_eq!(stock(&before), stock(&s));
+        // The day is China's: 17:00 UTC on 1 January is 2 January there.
+        a.conn()
+            .execute(
+                "INSERT INTO ledger (at, station, operator, card_number, event, prev_hash, hash)
+                 VALUES (1767286800, 'S1', 'zhao', 'B00000010', 'card.made', '', '')",
+                [],
+            )
+            .expect("raw line");
+        let jan = a.stats(Some("2026-01-02"), Some("2026-01-02"), 90).expect("stats");
+        assert_eq!(
+            jan.rows.iter().map(|r| (r.day.as_str(), r.operator.as_str(), r.made)).collect::<Vec<_>>(),
+            [("2026-01-02", "zhao", 1)]
+        );
+        assert!(a.stats(Some("2026-01-01"), Some("2026-01-01"), 90).expect("stats").rows.is_empty());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub const LIMIT_WORKING_DAYS: u32 = 15;
 
 /// The routes of the agent sites.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/sites/overdue", get(overdue_route))
+    Router::new().route("/api/sites/overdue", get(overdue_route)).route("/api/stats", get(stats_route))
 }
 
 /// An application past its limit.
@@ -191,6 +191,112 @@ async fn overdue_route(
         "limit_working_days": LIMIT_WORKING_DAYS,
         "calendar_years": calendar_years(&s),
         "sites": sites,
+    })))
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    /// The first day (`YYYY-MM-DD`), China time; default: the ledger's first.
+    #[serde(default)]
+    from: Option<String>,
+    /// The last day, included; default: today. Overdue applications are judged on it.
+    #[serde(default)]
+    to: Option<String>,
+    /// Days after which a card in stock or not activated is dormant (as `/api/cards/dormant`).
+    #[serde(default = "default_dormant_days")]
+    dormant_days: i64,
+}
+
+fn default_dormant_days() -> i64 {
+    90
+}
+
+fn day_param(name: &str, value: Option<&str>) -> Result<Option<Date>, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => Date::parse(text).map(Some).map_err(|e| {
+            ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("{name}={text:?}: {e} (write YYYY-MM-DD)"))
+        }),
+    }
+}
+
+/// The station's statistics for the bureau (supervisors and auditors): `GET
+/// /api/stats?from=&to=[&dormant_days=]`. The ledger's cards made, received, handed over, put in
+/// stock, activated and spoiled per day (China time), operator and agent site over the range;
+/// per site now, the cards in stock, the dormant ones and the applications overdue on `to`
+/// (default today); and the totals. No holder is named.
+async fn stats_route(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+    Query(q): Query<StatsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let from = day_param("from", q.from.as_deref())?;
+    let to = day_param("to", q.to.as_deref())?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("from={f} is after to={t}")));
+        }
+    }
+    let on = to.unwrap_or_else(days::today);
+    let local = s.local().clone();
+    let state = s.clone();
+    let dormant_days = q.dormant_days;
+    let (stats, overdue) = tokio::task::spawn_blocking(move || -> Result<_, archive::ArchiveError> {
+        let (f, t) = (from.map(|d| d.to_string()), to.map(|d| d.to_string()));
+        let stats = local.stats(f.as_deref(), t.as_deref(), dormant_days)?;
+        let applications = local.site_applications()?;
+        let ledger = local.ledger()?;
+        Ok((stats, overdue(&applications, &ledger, &state.inner.sites, &state.inner.calendar, on)))
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    // Per site: the station's own cards first (site ""), then the configured sites, then any
+    // other a card names.
+    let mut sites: Vec<serde_json::Value> = vec![serde_json::json!({
+        "site": "", "name": "", "in_stock": 0, "dormant": 0, "overdue": 0, "waiting": 0,
+    })];
+    for o in &overdue {
+        sites.push(serde_json::json!({
+            "site": o.site, "name": o.name, "in_stock": 0, "dormant": 0,
+            "overdue": o.overdue.len(), "waiting": o.waiting,
+        }));
+    }
+    for st in &stats.stock {
+        let id = st.site.clone().unwrap_or_default();
+        let i = match sites.iter().position(|v| v["site"] == id.as_str()) {
+            Some(i) => i,
+            None => {
+                sites.push(serde_json::json!({
+                    "site": id, "name": id, "in_stock": 0, "dormant": 0, "overdue": 0, "waiting": 0,
+                }));
+                sites.len() - 1
+            }
+        };
+        sites[i]["in_stock"] = st.in_stock.into();
+        sites[i]["dormant"] = st.dormant.into();
+    }
+    let sum = |f: fn(&archive::local::StatsRow) -> u64| stats.rows.iter().map(f).sum::<u64>();
+    let site_sum = |k: &str| sites.iter().map(|v| v[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let totals = serde_json::json!({
+        "made": sum(|r| r.made),
+        "received": sum(|r| r.received),
+        "issued": sum(|r| r.issued),
+        "stocked": sum(|r| r.stocked),
+        "activated": sum(|r| r.activated),
+        "spoiled": sum(|r| r.spoiled),
+        "in_stock": site_sum("in_stock"),
+        "dormant": site_sum("dormant"),
+        "overdue": site_sum("overdue"),
+    });
+    Ok(Json(serde_json::json!({
+        "from": from.map(|d| d.to_string()),
+        "to": to.map(|d| d.to_string()),
+        "overdue_on": on.to_string(),
+        "dormant_days": dormant_days,
+        "rows": stats.rows,
+        "sites": sites,
+        "totals": totals,
     })))
 }
 

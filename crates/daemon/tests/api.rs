@@ -725,3 +725,36 @@ fn guessing_passwords_is_slowed_then_locked_until_a_supervisor_unlocks() {
     );
     assert!(ledger.contains("operator.unlocked"));
 }
+
+#[test]
+fn the_statistics_count_the_ledger_for_supervisors_and_auditors_only() {
+    let f = start(false);
+    stock_card(&f, "11010519491231002X", "张三", "B00000019");
+    stock_card(&f, "110101199003070017", "李四", "B00000027");
+    let json = serde_json::json!({});
+    for card in ["B00000019", "B00000027"] {
+        f.local.append_ledger("op", None, Some(card), "card.made", &json).expect("made");
+    }
+    f.local.append_ledger("op", None, Some("B00000027"), "card.stocked", &json).expect("stocked");
+    let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
+
+    let (st, refused) = f.call(&op, "/api/stats", None);
+    assert_eq!(st, 403, "{refused}");
+    for token in [&sup, &aud] {
+        let (st, stats) = f.call(token, "/api/stats", None);
+        assert_eq!(st, 200, "{stats}");
+        assert_eq!(stats["totals"]["made"], 2, "{stats}");
+        assert_eq!(stats["totals"]["stocked"], 1, "{stats}");
+        assert_eq!(stats["totals"]["in_stock"], 1, "{stats}");
+        assert_eq!(stats["totals"]["issued"], 0, "{stats}");
+        let rows = stats["rows"].as_array().expect("rows");
+        assert!(rows.len() == 1 && rows[0]["operator"] == "op" && rows[0]["made"] == 2, "{stats}");
+        assert!(!stats.to_string().contains("11010519491231002X"), "a full ID number: {stats}");
+    }
+    let (st, none) = f.call(&sup, "/api/stats?from=2000-01-01&to=2000-01-31", None);
+    assert!(st == 200 && none["totals"]["made"] == 0 && none["rows"] == serde_json::json!([]), "{none}");
+    let (st, bad) = f.call(&sup, "/api/stats?from=2000-13-01", None);
+    assert_eq!(st, 422, "{bad}");
+    let (st, bad) = f.call(&sup, "/api/stats?from=2000-02-01&to=2000-01-01", None);
+    assert_eq!(st, 422, "{bad}");
+}

@@ -164,6 +164,22 @@ const TEXT = {
   'sites.late': ['超期工作日', 'Working days late'],
   'sites.none': ['没有超期的申请。', 'Nothing overdue.'],
   'sites.not_judged': ['无法判断（节假日安排缺失）：', 'Cannot judge (holiday notice missing): '],
+  'stats.title': ['统计（报社保局）', 'Statistics for the bureau'],
+  'stats.from': ['起始日期', 'From'],
+  'stats.to': ['截止日期', 'To'],
+  'stats.in_stock': ['在库', 'In stock'],
+  'stats.dormant': ['久未领取', 'Dormant'],
+  'stats.overdue': ['超期', 'Overdue'],
+  'stats.day': ['日期', 'Day'],
+  'stats.operator': ['操作员', 'Operator'],
+  'stats.made': ['制卡', 'Made'],
+  'stats.received': ['接收', 'Received'],
+  'stats.issued': ['发放', 'Issued'],
+  'stats.stocked': ['入库', 'Stocked'],
+  'stats.activated': ['激活', 'Activated'],
+  'stats.spoiled': ['废卡', 'Spoiled'],
+  'stats.station': ['本站', 'This station'],
+  'stats.total': ['合计', 'Total'],
   'sms.title': ['取卡短信：需人工处理', 'Pickup SMS needing a person'],
   'sms.what': ['短信或卡', 'Message or card'],
   'sms.to': ['手机/持卡人', 'Phone / holder'],
@@ -330,7 +346,7 @@ function show(screen) {
   if (screen === 'apply') startCamera(); else stopCamera();
   if (screen === 'apply' && validation) scheduleValidate();
   if (screen === 'cards') loadCards();
-  if (screen === 'dormant') { loadDormant(); loadSites(); loadSms(); }
+  if (screen === 'dormant') { loadDormant(); loadSites(); loadSms(); loadStats(); }
   if (screen === 'ledger') loadLedger();
   const first = $('#screen-' + screen + ' input:not([type=hidden]), #screen-' + screen + ' select');
   if (screen === 'apply') $('#f-id-type').focus(); else if (first && screen !== 'progress') first.focus();
@@ -1093,6 +1109,30 @@ async function loadSites() {
   }
 }
 
+// Statistics for the bureau: the ledger's counts per day, operator and site, and per site now.
+async function loadStats() {
+  const sitesBody = $('#stats-sites tbody');
+  const tbody = $('#stats-table tbody');
+  sitesBody.textContent = '';
+  tbody.textContent = '';
+  const out = $('#stats-result');
+  out.textContent = '';
+  const q = new URLSearchParams();
+  if ($('#stats-from').value) q.set('from', $('#stats-from').value);
+  if ($('#stats-to').value) q.set('to', $('#stats-to').value);
+  try {
+    const r = await api('GET', '/api/stats?' + q.toString());
+    const site = (id) => (id ? id : t('stats.station'));
+    r.sites.forEach((s) => sitesBody.append(row([s.site ? s.name + ' (' + s.site + ')' : site(''), s.in_stock, s.dormant, s.overdue])));
+    const x = r.totals;
+    sitesBody.append(row([t('stats.total'), x.in_stock, x.dormant, x.overdue]));
+    r.rows.forEach((w) => tbody.append(row([w.day, w.operator, site(w.site), w.made, w.received, w.issued, w.stocked, w.activated, w.spoiled])));
+    tbody.append(row([t('stats.total'), '', '', x.made, x.received, x.issued, x.stocked, x.activated, x.spoiled]));
+  } catch (e) {
+    out.textContent = t('failed') + e.message;
+  }
+}
+
 // Pickup SMS: failed or retrying messages, a stopped gateway, holders without a phone.
 async function loadSms() {
   const tbody = $('#sms-table tbody');
@@ -1173,6 +1213,7 @@ function init() {
   $('#cards-load').onclick = loadCards;
   $('#cards-status').onchange = loadCards;
   $('#dormant-load').onclick = loadDormant;
+  $('#stats-load').onclick = loadStats;
   $('#ledger-load').onclick = loadLedger;
   $('#ledger-verify').onclick = verifyLedger;
   applyLanguage();

@@ -793,3 +793,132 @@ pub fn sites(cmd: &SitesCmd, out: &mut dyn Write) -> Result<()> {
     );
     Ok(())
 }
+
+/// `station stats`.
+#[derive(clap::Args, Debug)]
+pub struct StatsArgs {
+    /// The first day (YYYY-MM-DD, China time); default: the ledger's first.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The last day, included; default: today. Overdue applications are judged on it.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// A card in stock or not activated this many days is dormant.
+    #[arg(long, default_value_t = 90)]
+    pub dormant_days: i64,
+    /// Write the statistics to this file, CSV or XLSX by its extension, instead of a table.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// The columns of `station stats`' file, one line per day, operator and site, then one per site
+/// (its stock, dormant and overdue now), then the totals.
+const STATS_HEADERS: [&str; 13] = [
+    "日期 day",
+    "操作员 operator",
+    "网点 site",
+    "制卡 made",
+    "接收 received",
+    "发放 issued",
+    "入库 stocked",
+    "激活 activated",
+    "废卡 spoiled",
+    "在库 in stock",
+    "久未领取 dormant",
+    "超期 overdue",
+    "待送达 waiting",
+];
+
+/// The lines of the statistics as text cells, [`STATS_HEADERS`]' columns.
+fn stats_lines(v: &serde_json::Value) -> Vec<Vec<String>> {
+    let n = |x: &serde_json::Value| x.as_u64().unwrap_or(0).to_string();
+    let site = |x: &serde_json::Value| match x.as_str().filter(|s| !s.is_empty()) {
+        Some(s) => s.to_string(),
+        None => "本站 station".to_string(),
+    };
+    let mut lines = Vec::new();
+    for r in v["rows"].as_array().into_iter().flatten() {
+        let mut line = vec![
+            r["day"].as_str().unwrap_or("").to_string(),
+            r["operator"].as_str().unwrap_or("").to_string(),
+        ];
+        line.push(site(&r["site"]));
+        for k in ["made", "received", "issued", "stocked", "activated", "spoiled"] {
+            line.push(n(&r[k]));
+        }
+        line.extend(std::iter::repeat_n(String::new(), 4));
+        lines.push(line);
+    }
+    let range = format!("{}..{}", v["from"].as_str().unwrap_or(""), v["to"].as_str().unwrap_or(""));
+    for s in v["sites"].as_array().into_iter().flatten() {
+        let mut line = vec![format!("现在 now ({})", v["overdue_on"].as_str().unwrap_or("")), String::new()];
+        line.push(site(&s["site"]));
+        line.extend(std::iter::repeat_n(String::new(), 6));
+        for k in ["in_stock", "dormant", "overdue", "waiting"] {
+            line.push(n(&s[k]));
+        }
+        lines.push(line);
+    }
+    let t = &v["totals"];
+    let mut line = vec![format!("合计 total {range}"), String::new(), String::new()];
+    for k in
+        ["made", "received", "issued", "stocked", "activated", "spoiled", "in_stock", "dormant", "overdue"]
+    {
+        line.push(n(&t[k]));
+    }
+    line.push(String::new());
+    lines.push(line);
+    lines
+}
+
+/// The station's statistics for the bureau: a table, JSON, or a CSV/XLSX file.
+pub fn stats(a: &StatsArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let mut query = vec![format!("dormant_days={}", a.dormant_days)];
+    for (k, v) in [("from", &a.from), ("to", &a.to)] {
+        if let Some(v) = v {
+            query.push(format!("{k}={}", v.trim()));
+        }
+    }
+    let v = client.get(&format!("/api/stats?{}", query.join("&")))?;
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    let lines = stats_lines(&v);
+    let Some(path) = &a.out else {
+        let t = &v["totals"];
+        for line in &lines {
+            writeln!(out, "{}", line.join("\t"))?;
+        }
+        writeln!(
+            out,
+            "made {} received {} issued {} stocked {} activated {} spoiled {} in stock {} dormant {} overdue {}",
+            t["made"], t["received"], t["issued"], t["stocked"], t["activated"], t["spoiled"], t["in_stock"], t["dormant"], t["overdue"]
+        )?;
+        return Ok(());
+    };
+    let xlsx = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    if xlsx {
+        let mut w = roster::xlsx::SheetWriter::create(path, "统计", &STATS_HEADERS)?;
+        for line in &lines {
+            w.row(&line.iter().map(String::as_str).collect::<Vec<_>>())?;
+        }
+        w.finish()?;
+    } else {
+        let mut w = roster::text::csv_out(path)?;
+        let err = roster::text::csv_err(path);
+        w.write_record(STATS_HEADERS).map_err(&err)?;
+        for line in &lines {
+            w.write_record(line).map_err(&err)?;
+        }
+        w.flush().with_context(|| path.display().to_string())?;
+    }
+    writeln!(out, "{} lines written to {}", lines.len(), path.display())?;
+    Ok(())
+}

@@ -50,6 +50,9 @@ enum Top {
     /// The agent sites (代办网点): applications past the 15-working-day limit.
     #[command(subcommand)]
     Sites(api_cmd::SitesCmd),
+    /// Statistics for the bureau: cards made, issued, in stock, dormant, activated, spoiled and
+    /// overdue, per day, operator and site; a table, or a CSV/XLSX file (`--out`).
+    Stats(api_cmd::StatsArgs),
     /// Record the hand-over of a stock card with the receiver's signature, or a failed attempt.
     Handover(api_cmd::HandoverArgs),
     /// Activate a card's financial function, face to face, with the holder's photo taken now.
@@ -393,6 +396,7 @@ fn run(command: Top) -> Result<()> {
         Top::Ledger(a) => api_cmd::ledger(&a, &mut std::io::stdout()),
         Top::Stock(a) => api_cmd::stock(&a, &mut std::io::stdout()),
         Top::Sites(cmd) => api_cmd::sites(&cmd, &mut std::io::stdout()),
+        Top::Stats(a) => api_cmd::stats(&a, &mut std::io::stdout()),
         Top::Handover(a) => api_cmd::handover(&a, &mut std::io::stdout()),
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),

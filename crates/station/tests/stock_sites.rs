@@ -168,6 +168,19 @@ fn cards_made_elsewhere_are_taken_in_moved_to_a_site_handed_over_and_recalled() 
     let ledger = text(&c.station("aud", &["ledger", "--json"]));
     assert_eq!(ledger.matches("card.received").count(), 3, "{ledger}");
     assert_eq!(ledger.matches("card.moved").count(), 1, "{ledger}");
+    // The statistics for the bureau, as a CSV file: three cards taken in, one handed over, one
+    // still in stock (at the site); an operator may not read them.
+    let out = c.station("aud", &["stats", "--out", "stats.csv"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = std::fs::read_to_string(dir.join("stats.csv")).expect("stats.csv");
+    let total: Vec<&str> = csv.lines().find(|l| l.starts_with("合计")).expect("totals").split(',').collect();
+    assert_eq!(total[3..6], ["0", "3", "1"], "made, received, issued: {csv}");
+    assert_eq!(total[9], "1", "in stock: {csv}");
+    assert!(!csv.contains(&cards[1].1), "no full ID number: {csv}");
+    let out = c.station("sup", &["stats", "--out", "stats.xlsx"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(std::fs::read(dir.join("stats.xlsx")).expect("stats.xlsx").starts_with(b"PK"), "a zip");
+    assert!(text(&c.station("op", &["stats"])).contains("may not"));
     let out = c.station("sup", &["reconcile"]);
     assert!(out.status.success(), "{}", text(&out));
 }
