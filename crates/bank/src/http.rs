@@ -4,49 +4,20 @@
 //! its key file must be its owner's alone. Plain `http://` is for the simulator: the caller
 //! says whether its build carries it ([`Transport::PlainForSimulators`]).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
-use zeroize::Zeroizing;
 
 use crate::request::{now_unix, scrub, Refusal, DEFAULT_MAX_PHOTO_AGE_SECONDS};
 #[cfg(test)]
 use crate::RefusalCode;
 use crate::{AccountInfo, Activation, ActivationRequest, BankCardSystem, BankError, CardRef};
 
-/// How the card system may be reached: the caller's policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transport {
-    /// `https://` only, trusting only the configured CA.
-    Tls(TlsConfig),
-    /// `http://` to the simulator. Only a build that carries the simulators passes this.
-    PlainForSimulators,
-}
-
-/// The card system's TLS as the configuration gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsConfig {
-    /// PEM file of the CA certificate(s) that anchor the bank's service; nothing else is
-    /// trusted.
-    pub ca: PathBuf,
-    /// The station's certificate and key (banks ask for mutual TLS).
-    pub client: Option<ClientIdentity>,
-}
-
-/// The station's certificate chain and its private key, two PEM files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIdentity {
-    /// The certificate chain, the station's own certificate first.
-    pub cert: PathBuf,
-    /// The private key; readable by its owner only.
-    pub key: PathBuf,
-}
+/// How the card system may be reached, its TLS and the station's identity: the same types
+/// (and the same client) as identity verification's.
+pub use idv::{ClientIdentity, TlsConfig, Transport};
 
 /// Why no client of a card system could be made. Each says what to change; none carries key
 /// material.
@@ -139,6 +110,24 @@ pub enum SetupError {
     /// The HTTP client could not be built.
     #[error("bank card system client: {0}")]
     Client(String),
+}
+
+/// The shared client's set-up errors in `[counter.bank]`'s words (the same cases, the hints
+/// naming this section).
+impl From<idv::SetupError> for SetupError {
+    fn from(e: idv::SetupError) -> SetupError {
+        match e {
+            idv::SetupError::Url { url, message } => SetupError::Url { url, message },
+            idv::SetupError::PlainHttp => SetupError::PlainHttp,
+            idv::SetupError::NoCa { url } => SetupError::NoCa { url },
+            idv::SetupError::Io { path, source } => SetupError::Io { path, source },
+            idv::SetupError::Certificate { path, message } => SetupError::Certificate { path, message },
+            idv::SetupError::Key { path, message } => SetupError::Key { path, message },
+            idv::SetupError::KeyReadable { path, mode } => SetupError::KeyReadable { path, mode },
+            idv::SetupError::NotAPair { cert, key, message } => SetupError::NotAPair { cert, key, message },
+            idv::SetupError::Client(message) => SetupError::Client(message),
+        }
+    }
 }
 
 /// Why a TLS session with the bank failed.
@@ -235,26 +224,8 @@ impl HttpBank {
     /// A client of `url` over `transport` with a per-request `timeout`. The CA and client
     /// files are read here.
     pub fn new(url: &str, transport: &Transport, timeout: Duration) -> Result<HttpBank, SetupError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| SetupError::Url { url: url.into(), message: e.to_string() })?;
-        let builder = reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(timeout);
-        let builder = match (parsed.scheme(), transport) {
-            ("https", Transport::Tls(tls)) => {
-                builder.use_preconfigured_tls(client_config(tls)?).https_only(true)
-            }
-            ("http", Transport::Tls(_)) => return Err(SetupError::PlainHttp),
-            ("https", Transport::PlainForSimulators) => return Err(SetupError::NoCa { url: url.into() }),
-            ("http", Transport::PlainForSimulators) => builder,
-            (scheme, _) => {
-                return Err(SetupError::Url { url: url.into(), message: format!("scheme {scheme}") });
-            }
-        };
-        let http = builder.build().map_err(|e| SetupError::Client(chain(&e)))?;
-        Ok(HttpBank {
-            http,
-            base: url.trim_end_matches('/').to_string(),
-            max_photo_age_seconds: DEFAULT_MAX_PHOTO_AGE_SECONDS,
-        })
+        let (http, base) = idv::transport::client(url, transport, timeout)?;
+        Ok(HttpBank { http, base, max_photo_age_seconds: DEFAULT_MAX_PHOTO_AGE_SECONDS })
     }
 
     /// The oldest photo accepted, in seconds (default [`DEFAULT_MAX_PHOTO_AGE_SECONDS`]).
@@ -276,95 +247,10 @@ impl HttpBank {
     }
 }
 
-/// The rustls configuration: the CA's certificates as the only roots, and the station's
-/// identity when there is one (rustls checks that the key is the certificate's).
-fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, SetupError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates(&tls.ca)? {
-        roots.add(cert).map_err(|e| SetupError::Certificate {
-            path: tls.ca.clone(),
-            message: format!("not a usable CA certificate ({e})"),
-        })?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError::Client(e.to_string()))?
-        .with_root_certificates(roots);
-    match &tls.client {
-        None => Ok(builder.with_no_client_auth()),
-        Some(id) => {
-            let (chain, key) = load_identity(id)?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| SetupError::NotAPair {
-                cert: id.cert.clone(),
-                key: id.key.clone(),
-                message: e.to_string(),
-            })
-        }
-    }
-}
-
-/// The station's certificate chain and key; the key file must be its owner's alone.
-fn load_identity(
-    id: &ClientIdentity,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), SetupError> {
-    let chain = certificates(&id.cert)?;
-    let io = |source| SetupError::Io { path: id.key.clone(), source };
-    let mode = std::fs::metadata(&id.key).map_err(io)?.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(SetupError::KeyReadable { path: id.key.clone(), mode });
-    }
-    let pem = Zeroizing::new(std::fs::read(&id.key).map_err(io)?);
-    let key = PrivateKeyDer::from_pem_slice(&pem)
-        .map_err(|e| SetupError::Key { path: id.key.clone(), message: e.to_string() })?;
-    Ok((chain, key))
-}
-
-/// Every certificate of a PEM file; an error when there is none.
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, SetupError> {
-    let bytes = std::fs::read(path).map_err(|source| SetupError::Io { path: path.to_path_buf(), source })?;
-    let bad = |message: String| SetupError::Certificate { path: path.to_path_buf(), message };
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("not PEM ({e})")))?;
-    if certs.is_empty() {
-        return Err(bad("no certificate in it (PEM, -----BEGIN CERTIFICATE-----)".into()));
-    }
-    Ok(certs)
-}
-
-/// An error and its causes on one line: reqwest's own text names only the URL (which carries
-/// no ID or card number).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.ends_with(&next) {
-            text = format!("{text}: {next}");
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// rustls's error travels inside I/O errors (nested ones too), whose `source` skips what they
-/// wrap: look inside each of those as well as down the chain.
-fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-    if let Some(found) = inner.and_then(|i| rustls_error(i)) {
-        return Some(found);
-    }
-    e.source().and_then(rustls_error)
-}
-
 /// A request that got no answer: a TLS failure is the configuration's; anything else is the
 /// bank being unavailable.
 fn from_request(e: &reqwest::Error) -> BankError {
-    match rustls_error(e) {
+    match idv::transport::rustls_error(e) {
         Some(tls) => BankError::Config(
             match tls {
                 rustls::Error::InvalidCertificate(_) => TlsFailure::ServerCertificate(tls.to_string()),
@@ -373,7 +259,7 @@ fn from_request(e: &reqwest::Error) -> BankError {
             }
             .to_string(),
         ),
-        None => BankError::Unavailable(chain(e)),
+        None => BankError::Unavailable(idv::transport::chain(e)),
     }
 }
 
@@ -477,6 +363,8 @@ impl BankCardSystem for HttpBank {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn write(path: &Path, text: &str, mode: u32) {
@@ -502,12 +390,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let empty = dir.path().join("empty.pem");
         write(&empty, "not a certificate\n", 0o644);
-        let e = certificates(&empty).expect_err("no certificate");
+        let e = SetupError::from(idv::certificates(&empty).expect_err("no certificate"));
         assert!(e.to_string().contains("no certificate in it"), "{e}");
         let key = dir.path().join("client.key");
         write(&key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 0o644);
         let id = ClientIdentity { cert: dir.path().join("missing.pem"), key: key.clone() };
-        assert!(matches!(load_identity(&id), Err(SetupError::Io { .. })), "the certificate first");
+        let e = idv::transport::load_identity(&id).map_err(SetupError::from);
+        assert!(matches!(e, Err(SetupError::Io { .. })), "the certificate first");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!   the allowed corrections the application ends ([`Outcome`]).
 #![forbid(unsafe_code)]
 
-mod transport;
+pub mod transport;
 
 use std::time::Duration;
 

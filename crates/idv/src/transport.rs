@@ -128,7 +128,10 @@ pub enum TlsFailure {
 }
 
 /// A blocking HTTP client of `url` over `transport`, and the URL without its trailing `/`.
-pub(crate) fn client(
+/// Every service the station reaches over mutual TLS (identity verification, the banks' card
+/// systems) is reached through this one; a caller with its own configuration section maps the
+/// [`SetupError`] into its own words.
+pub fn client(
     url: &str,
     transport: &Transport,
     timeout: Duration,
@@ -185,7 +188,7 @@ pub(crate) fn load_ca(path: &Path) -> Result<rustls::RootCertStore, SetupError> 
 
 /// The station's certificate chain and key. The key file must be its owner's alone: a key
 /// others can read is a station anyone on the machine can impersonate.
-pub(crate) fn load_identity(
+pub fn load_identity(
     id: &ClientIdentity,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), SetupError> {
     let chain = certificates(&id.cert)?;
@@ -214,7 +217,7 @@ pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, SetupEr
 }
 
 /// An error and its causes on one line: reqwest's own text names only the URL.
-pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -239,7 +242,7 @@ pub(crate) fn tls_failure(e: &(dyn std::error::Error + 'static)) -> Option<TlsFa
 
 /// rustls's error travels inside I/O errors (nested ones too), whose `source` skips what
 /// they wrap: look inside each of those as well as down the chain.
-fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+pub fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     if let Some(tls) = e.downcast_ref::<rustls::Error>() {
         return Some(tls);
     }

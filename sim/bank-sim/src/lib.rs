@@ -39,7 +39,6 @@
 compile_error!("the bank card system simulator is for tests and development only");
 
 pub mod pki;
-mod tls;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -58,9 +57,10 @@ use bank::{
     AccountInfo, AccountNumber, AccountStatus, Activation, ActivationRequest, ActivationStatus, IdNumber,
     Pan, Refusal, RefusalCode,
 };
+/// The simulator's TLS: the identity verification simulator's, one for every simulator.
+pub use idv_sim::SimTls;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-pub use tls::SimTls;
 
 /// The bank list of the simulated counter's region (110100, which the shipped list does not
 /// have): `banks.toml` here, for `[counter.bank] banks_file` or [`sim_registry`].
@@ -101,6 +101,18 @@ pub enum SimError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// The shared TLS front's and PKI's errors, in this simulator's terms (the same cases).
+impl From<idv_sim::SimError> for SimError {
+    fn from(e: idv_sim::SimError) -> SimError {
+        match e {
+            idv_sim::SimError::Bind { addr, source } => SimError::Bind { addr, source },
+            idv_sim::SimError::Io { path, source } => SimError::Io { path, source },
+            idv_sim::SimError::Tls(message) => SimError::Tls(message),
+            other => SimError::Tls(other.to_string()),
+        }
+    }
 }
 
 /// An account the bank opened for a card.
@@ -600,6 +612,6 @@ pub async fn serve(addr: SocketAddr, accounts: Vec<SimAccount>) -> Result<Handle
 pub async fn serve_tls(addr: SocketAddr, accounts: Vec<SimAccount>, tls: SimTls) -> Result<Handle, SimError> {
     let (listener, addr) = bind(addr).await?;
     let (app, sim, faults) = app(accounts)?;
-    let task = tls::spawn(listener, tls, app);
+    let task = idv_sim::tls::spawn(listener, tls, app);
     Ok(Handle { addr, faults, sim, tls: true, task })
 }

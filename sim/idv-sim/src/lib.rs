@@ -12,7 +12,7 @@
 compile_error!("the identity-verification simulator is for tests and development only");
 
 pub mod pki;
-mod tls;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -51,19 +51,25 @@ impl TestPki {
 /// Generates a CA, the service's certificate and a client certificate into `dir` (created if
 /// missing; existing files are replaced).
 pub fn generate(dir: &Path) -> Result<TestPki, SimError> {
+    generate_for(dir, "identity verification")
+}
+
+/// [`generate`] for another simulated `service` (its name in the CA's and the server's common
+/// names): every simulator reached over mutual TLS has its PKI made here.
+pub fn generate_for(dir: &Path, service: &str) -> Result<TestPki, SimError> {
     let gen = |e: rcgen::Error| SimError::Tls(format!("certificate generation: {e}"));
     std::fs::create_dir_all(dir).map_err(|source| SimError::Io { path: dir.to_path_buf(), source })?;
     let ca_key = KeyPair::generate().map_err(gen)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(gen)?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "Simulated identity verification CA");
+    ca.distinguished_name.push(DnType::CommonName, format!("Simulated {service} CA"));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca_cert = ca.self_signed(&ca_key).map_err(gen)?;
 
     let server_key = KeyPair::generate().map_err(gen)?;
     let mut server = CertificateParams::new(vec!["localhost".to_string()]).map_err(gen)?;
     server.subject_alt_names.push(SanType::IpAddress(IpAddr::from([127, 0, 0, 1])));
-    server.distinguished_name.push(DnType::CommonName, "simulated identity verification");
+    server.distinguished_name.push(DnType::CommonName, format!("simulated {service}"));
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key).map_err(gen)?;
 

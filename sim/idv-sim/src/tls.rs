@@ -65,12 +65,9 @@ impl SimTls {
     }
 }
 
-/// Accepts TLS connections on `listener` and serves `app` on each until aborted.
-pub(crate) fn spawn(
-    listener: tokio::net::TcpListener,
-    tls: SimTls,
-    app: Router,
-) -> tokio::task::JoinHandle<()> {
+/// Accepts TLS connections on `listener` and serves `app` on each until aborted (every
+/// simulator reached over mutual TLS serves this way: identity verification, the bank).
+pub fn spawn(listener: tokio::net::TcpListener, tls: SimTls, app: Router) -> tokio::task::JoinHandle<()> {
     let acceptor = TlsAcceptor::from(tls.config);
     tokio::spawn(async move {
         loop {
