@@ -83,8 +83,10 @@ fn refusal(e: ArchiveError) -> Refusal {
     }
 }
 
-/// Runs every check. `open(station)` gives a station's handle; `open_kit(kit, owner)` the
-/// handle of an outreach kit that belongs to station `owner`.
+/// Runs every check. `open(station)` gives a station's handle (stations `station-a`,
+/// `station-b` and `station-c`, the last opened only by the checks that need a station the
+/// province has not seen yet); `open_kit(kit, owner)` the handle of an outreach kit that
+/// belongs to station `owner`.
 pub fn run_all(
     open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
     open_kit: &dyn Fn(&str, &str) -> Box<dyn ProvincialArchive>,
@@ -106,6 +108,7 @@ pub fn run_all(
     a_delivered_card_is_taken_in_once_by_the_station_it_was_sent_to(a.as_ref(), b.as_ref());
     a_card_not_delivered_here_or_not_matching_the_list_is_refused(a.as_ref(), b.as_ref());
     a_dead_holders_card_is_neither_delivered_nor_taken_in(a.as_ref(), b.as_ref());
+    a_card_goes_only_to_another_station_the_province_knows(a.as_ref(), open);
     counters_taking_in_the_same_card_at_once_one_wins(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
@@ -511,6 +514,28 @@ pub fn a_dead_holders_card_is_neither_delivered_nor_taken_in(
     not_live(a.deliver_card(&deliver_request(&card, "station-b")));
     let p = b.lookup(&ssn).expect("lookup");
     assert_eq!(p.cards.iter().map(|c| c.station.as_str()).collect::<Vec<_>>(), ["station-a"]);
+}
+
+/// A delivery to the centre itself, or to a station that never connected (a mistyped id), is
+/// refused and leaves the card deliverable; once that station has connected the card goes there.
+pub fn a_card_goes_only_to_another_station_the_province_knows(
+    a: &dyn ProvincialArchive,
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    let (ssn, card) = premade(a);
+    let not_there = |to: &str| match refusal(a.deliver_card(&deliver_request(&card, to)).expect_err(to)) {
+        Refusal::NotADestination { card_number, to_station, why } => {
+            assert_eq!((card_number.as_str(), to_station.as_str()), (card.as_str(), to));
+            why
+        }
+        other => panic!("{to}: {other:?}"),
+    };
+    assert!(not_there("station-a").contains("centre itself"));
+    assert!(not_there("station-c").contains("check the id"));
+    let c = open("station-c");
+    assert!(c.lookup(&ssn).expect("station-c connects").live_claim.is_none());
+    a.deliver_card(&deliver_request(&card, "station-c")).expect("now delivered");
+    assert_eq!(c.receive_card(&receive_request(&card, &ssn)).expect("taken in").station, "station-c");
 }
 
 /// Counters of the station the card was delivered to and of another station take in the same

@@ -190,9 +190,23 @@ pub fn may_stop(station: &str, card: &CardRecord, q: &StopRequest) -> Result<(),
     Err(Refusal::NotYourCard { card_number: card.card_number.clone(), station: card.station.clone() })
 }
 
-/// Whether the card-making centre `station` may deliver `card` (`received`: taken in already):
-/// only a live card it made itself, not yet taken in. One rule for both archives.
-pub fn may_deliver(station: &str, card: &CardRecord, received: bool) -> Result<(), Refusal> {
+/// Whether the card-making centre `station` may deliver `card` (`received`: taken in already)
+/// to `to_station` (`to_known`: a station the province has seen): only a live card it made
+/// itself, not yet taken in, to another station that exists. One rule for both archives.
+pub fn may_deliver(
+    station: &str,
+    card: &CardRecord,
+    received: bool,
+    to_station: &str,
+    to_known: bool,
+) -> Result<(), Refusal> {
+    let not_there = |why: &str| {
+        Err(Refusal::NotADestination {
+            card_number: card.card_number.clone(),
+            to_station: to_station.to_string(),
+            why: why.to_string(),
+        })
+    };
     if received {
         return Err(Refusal::AlreadyReceived {
             card_number: card.card_number.clone(),
@@ -207,6 +221,16 @@ pub fn may_deliver(station: &str, card: &CardRecord, received: bool) -> Result<(
     }
     if !card.status.is_live() {
         return Err(Refusal::NotLive { card_number: card.card_number.clone(), status: card.status });
+    }
+    if to_station == station {
+        return not_there(
+            "that is the card-making centre itself: its own holders collect there without a delivery",
+        );
+    }
+    if !to_known {
+        return not_there(
+            "no station of that id has connected to the province: check the id on the delivery order, or deliver once that station is in service",
+        );
     }
     Ok(())
 }

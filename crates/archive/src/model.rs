@@ -476,6 +476,18 @@ pub enum Refusal {
         /// What differs (holder, card identification code).
         what: String,
     },
+    /// A delivery to a station that cannot take the card in: the card-making centre itself, or
+    /// a station the province has never seen (a mistyped id would leave the card in nobody's
+    /// stock).
+    #[error("card {card_number} cannot be delivered to {to_station}: {why}")]
+    NotADestination {
+        /// The card.
+        card_number: String,
+        /// The station named on the delivery.
+        to_station: String,
+        /// Why, with what to do.
+        why: String,
+    },
     /// A kit conflict of a kit that belongs to another station.
     #[error(
         "record {record_id} belongs to a kit of another station: only that station may see or settle it"

@@ -22,9 +22,10 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
+    (5, include_str!("../migrations/provincial-sqlite-0005-known-stations.sql")),
 ];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.
@@ -67,7 +68,19 @@ impl SqliteProvincial {
         station: &str,
         prefix: char,
     ) -> Result<SqliteProvincial, ArchiveError> {
-        let mut conn = crate::open_private(path.as_ref()).map_err(store_err)?;
+        SqliteProvincial::open_as(path.as_ref(), station, None, prefix)
+    }
+
+    /// Opens the archive for `id`, a station, or a kit of station `kit_of`. A station is
+    /// entered among the stations the province knows (what its first connection does at the
+    /// service); a kit is not.
+    fn open_as(
+        path: &Path,
+        id: &str,
+        kit_of: Option<&str>,
+        prefix: char,
+    ) -> Result<SqliteProvincial, ArchiveError> {
+        let mut conn = crate::open_private(path).map_err(store_err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
@@ -82,10 +95,17 @@ impl SqliteProvincial {
             }
             tx.commit().map_err(store_err)?;
         }
+        if kit_of.is_none() {
+            conn.execute(
+                "INSERT OR IGNORE INTO stations (station, first_seen) VALUES (?1, ?2)",
+                params![id, now()],
+            )
+            .map_err(store_err)?;
+        }
         Ok(SqliteProvincial {
             conn: Mutex::new(conn),
-            station: station.to_string(),
-            kit_of: None,
+            station: id.to_string(),
+            kit_of: kit_of.map(str::to_string),
             prefix,
             limits: crate::Limits::default(),
         })
@@ -99,9 +119,7 @@ impl SqliteProvincial {
         owner: &str,
         prefix: char,
     ) -> Result<SqliteProvincial, ArchiveError> {
-        let mut p = SqliteProvincial::open(path, kit, prefix)?;
-        p.kit_of = Some(owner.to_string());
-        Ok(p)
+        SqliteProvincial::open_as(path.as_ref(), kit, Some(owner), prefix)
     }
 
     /// The province's limits instead of the defaults.
@@ -509,7 +527,13 @@ impl ProvincialArchive for SqliteProvincial {
                 [&q.card_number],
                 |r| r.get(0),
             )?;
-            if let Err(r) = crate::may_deliver(&self.station, &card, received.is_some()) {
+            let to_known = tx
+                .query_row("SELECT 1 FROM stations WHERE station = ?1", [&q.to_station], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if let Err(r) =
+                crate::may_deliver(&self.station, &card, received.is_some(), &q.to_station, to_known)
+            {
                 return Ok(Err(r));
             }
             tx.execute(

@@ -202,7 +202,24 @@ pub fn router(store: Store) -> Router {
                 },
             ),
         )
+        .layer(axum::middleware::from_fn_with_state(store.clone(), known_station))
         .with_state(store)
+}
+
+/// Enters the calling station among those the province knows before its request runs (a kit
+/// is not a station: nothing is delivered to it).
+async fn known_station(
+    State(s): State<Store>,
+    Extension(st): Extension<Station>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if st.kit_of.is_none() {
+        if let Err(e) = s.station_seen(&st.id).await {
+            return answer::<()>(Err(e));
+        }
+    }
+    next.run(request).await
 }
 
 /// The service's TLS from a PKI directory (`ca.pem`, `server.pem`, `server.key`, `crl.pem`):

@@ -3,6 +3,9 @@
 //! taken person -> claim -> card -> counter), records the request id, and stores its answer
 //! there for retries. Deadlocks and serialisation failures are retried.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use archive::{
     ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
     DeceasedRequest, DeliverRequest, Limits, PersonCards, ReceiveRequest, Refusal, ReleaseRequest,
@@ -19,9 +22,10 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 2] = [
+const MIGRATIONS: [(i32, &str); 3] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
+    (5, include_str!("../migrations/provincial-pg-0005-known-stations.sql")),
 ];
 
 /// The store behind the service.
@@ -30,6 +34,8 @@ pub struct Store {
     pool: Pool,
     pub(crate) prefix: char,
     pub(crate) limits: Limits,
+    /// Stations entered in `stations` by this process: each is written once, not per request.
+    seen: Arc<Mutex<HashSet<String>>>,
 }
 
 impl<T> Stored<T> {
@@ -120,7 +126,7 @@ impl Store {
             .max_size(pool_size)
             .build()
             .map_err(|e| ArchiveError::Store(e.to_string()))?;
-        let store = Store { pool, prefix, limits: Limits::default() };
+        let store = Store { pool, prefix, limits: Limits::default(), seen: Arc::default() };
         let mut client = store.client().await?;
         client.batch_execute(SCHEMA).await.map_err(pg)?;
         client.batch_execute(KITS_SCHEMA).await.map_err(pg)?;
@@ -146,6 +152,22 @@ impl Store {
         }
         tx.commit().await.map_err(pg)?;
         Ok(store)
+    }
+
+    /// Enters `station` among the stations the province knows (deliveries go only to those),
+    /// once per station and process. Called for each request of a station's certificate, never
+    /// of a kit's.
+    pub async fn station_seen(&self, station: &str) -> Result<(), ArchiveError> {
+        if self.seen.lock().unwrap_or_else(|p| p.into_inner()).contains(station) {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        client
+            .execute("INSERT INTO stations (station) VALUES ($1) ON CONFLICT DO NOTHING", &[&station])
+            .await
+            .map_err(pg)?;
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(station.to_string());
+        Ok(())
     }
 
     /// The province's limits instead of the defaults.
@@ -633,7 +655,13 @@ impl Store {
                     Ok(c) => c,
                     Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
                 };
-                if let Err(r) = archive::may_deliver(&station, &card, row.get("received")) {
+                let to_known = tx
+                    .query_opt("SELECT 1 FROM stations WHERE station = $1", &[&q.to_station])
+                    .await?
+                    .is_some();
+                if let Err(r) =
+                    archive::may_deliver(&station, &card, row.get("received"), &q.to_station, to_known)
+                {
                     return Ok(Err(r));
                 }
                 tx.execute(

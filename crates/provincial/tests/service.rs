@@ -21,7 +21,7 @@ fn one() -> std::sync::MutexGuard<'static, ()> {
 #[test]
 fn the_service_keeps_every_rule_of_the_conformance_suite() {
     let _one = one();
-    let setup = Setup::start(&["station-a", "station-b"]);
+    let setup = Setup::start(&["station-a", "station-b", "station-c"]);
     let open = |station: &str| -> Box<dyn ProvincialArchive> { Box::new(setup.client(station)) };
     let open_kit =
         |kit: &str, owner: &str| -> Box<dyn ProvincialArchive> { Box::new(setup.kit_client(kit, owner)) };

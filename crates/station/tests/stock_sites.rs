@@ -69,6 +69,8 @@ fn cards_made_elsewhere_are_taken_in_moved_to_a_site_handed_over_and_recalled() 
     let centre =
         archive::SqliteProvincial::open(dir.join("provincial.db"), "CENTRE", 'C').expect("the centre's view");
     let cards: Vec<_> = (0..3).map(|i| centre_card(&centre, i, "S-TEST")).collect();
+    // Another station in service (the province delivers only to stations it has seen).
+    archive::SqliteProvincial::open(dir.join("provincial.db"), "S-OTHER", 'O').expect("S-OTHER connects");
     let elsewhere = centre_card(&centre, 3, "S-OTHER");
     let row = |(card, ssn, id): &(String, String, String), name: &str| {
         format!("{card},{ssn},{name},{id},P2026-07,3,1\n")

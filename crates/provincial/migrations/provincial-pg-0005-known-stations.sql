@@ -1,0 +1,12 @@
+-- Migration 0005: the stations the province has seen (a station's first connection enters it;
+-- an outreach kit is not a station). A delivery goes only to one of them, so a mistyped id on
+-- a delivery order cannot leave a card in nobody's stock.
+-- The same as the SQLite archive's provincial-sqlite-0005-known-stations.sql.
+CREATE TABLE IF NOT EXISTS stations (
+    station     text PRIMARY KEY,
+    first_seen  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO stations (station, first_seen)
+    SELECT station, min(at) FROM audit
+    WHERE station NOT IN (SELECT kit FROM kit_leases) GROUP BY station
+    ON CONFLICT DO NOTHING;
