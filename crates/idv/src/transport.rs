@@ -174,14 +174,17 @@ pub(crate) fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, Set
     }
 }
 
-/// The CA file's certificates as a root store; at least one, each usable as a trust anchor.
+/// The CA file's certificates as a root store. A system bundle (a public SMS gateway's
+/// `/etc/ssl/certs/ca-certificates.crt`) may hold certificates rustls cannot use: those are
+/// skipped, but at least one must be usable.
 pub(crate) fn load_ca(path: &Path) -> Result<rustls::RootCertStore, SetupError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates(path)? {
-        roots.add(cert).map_err(|e| SetupError::Certificate {
+    let (added, _skipped) = roots.add_parsable_certificates(certificates(path)?);
+    if added == 0 {
+        return Err(SetupError::Certificate {
             path: path.to_path_buf(),
-            message: format!("not a usable CA certificate ({e})"),
-        })?;
+            message: "no usable CA certificate in it".into(),
+        });
     }
     Ok(roots)
 }

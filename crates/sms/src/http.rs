@@ -2,32 +2,24 @@
 //! the configuration names (a provincial platform's CA, or the system's bundle
 //! `/etc/ssl/certs/ca-certificates.crt` for a public gateway). Plain `http://` is for the
 //! simulator: the caller says whether its build carries it ([`Transport::PlainForSimulators`]).
-//! The same HTTP client (reqwest, blocking, rustls) as the identity verification client.
+//! The client is the one every service of the station is reached through
+//! (`idv::transport::client`); this module keeps the `[sms]` wording of its errors.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
+use idv::transport::{chain, rustls_error};
 use reqwest::StatusCode;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::{Message, Receipt, SmsError, SmsGateway};
 
-/// How the gateway may be reached: the caller's policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transport {
-    /// `https://` only, trusting only the certificates of this PEM file.
-    Tls {
-        /// The CA file (one CA, or a bundle).
-        ca: PathBuf,
-    },
-    /// `http://` to the simulator. Only a build that carries the simulators passes this.
-    PlainForSimulators,
-}
+/// How the gateway may be reached: the caller's policy (`https://` trusting only the CA file
+/// of `[sms] ca`, with no client certificate; or `http://` to the simulator, which only a
+/// build that carries the simulators passes).
+pub use idv::Transport;
 
 /// The station's account with the gateway. The secret never prints.
 #[derive(Clone)]
@@ -127,6 +119,20 @@ pub enum SetupError {
     Client(String),
 }
 
+impl From<idv::SetupError> for SetupError {
+    fn from(e: idv::SetupError) -> SetupError {
+        match e {
+            idv::SetupError::Url { url, message } => SetupError::Url { url, message },
+            idv::SetupError::PlainHttp => SetupError::PlainHttp,
+            idv::SetupError::NoCa { url } => SetupError::NoCa { url },
+            idv::SetupError::Io { path, source } => SetupError::Io { path, source },
+            idv::SetupError::Certificate { path, message } => SetupError::Certificate { path, message },
+            // The gateway is reached without a client certificate: no key to read.
+            other => SetupError::Client(other.to_string()),
+        }
+    }
+}
+
 /// The `[sms]` section of the station's configuration.
 ///
 /// ```toml
@@ -155,13 +161,27 @@ pub struct GatewayConfig {
     /// Per-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// The wait before the first retry of a message the gateway did not take (an outage, a
+    /// lost answer); each further wait doubles, up to an hour.
+    #[serde(default = "default_retry")]
+    pub retry_seconds: u64,
 }
 
 fn default_timeout() -> u64 {
     10
 }
 
+fn default_retry() -> u64 {
+    60
+}
+
 impl GatewayConfig {
+    /// The outbox's retries from `retry_seconds` (at least a second).
+    pub fn retry_policy(&self) -> crate::RetryPolicy {
+        let first = i64::try_from(self.retry_seconds.max(1)).unwrap_or(i64::MAX);
+        crate::RetryPolicy { backoff_seconds: first, ..crate::RetryPolicy::default() }
+    }
+
     /// Relative paths are `dir`'s (the configuration file's directory).
     pub fn resolve(&mut self, dir: &Path) {
         for p in self.ca.iter_mut().chain(std::iter::once(&mut self.secret_file)) {
@@ -174,7 +194,7 @@ impl GatewayConfig {
     /// The transport this build allows: TLS with `ca`; plain http only when `simulators`.
     pub fn transport(&self, simulators: bool) -> Result<Transport, SetupError> {
         match (&self.ca, self.url.starts_with("http://")) {
-            (Some(ca), _) => Ok(Transport::Tls { ca: ca.clone() }),
+            (Some(ca), _) => Ok(Transport::Tls(idv::TlsConfig { ca: ca.clone(), client: None })),
             (None, true) if simulators => Ok(Transport::PlainForSimulators),
             (None, true) => Err(SetupError::PlainHttp),
             (None, false) => Err(SetupError::NoCa { url: self.url.clone() }),
@@ -204,71 +224,14 @@ impl HttpGateway {
         credentials: Credentials,
         timeout: Duration,
     ) -> Result<HttpGateway, SetupError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| SetupError::Url { url: url.into(), message: e.to_string() })?;
-        let builder = reqwest::blocking::Client::builder().timeout(timeout).connect_timeout(timeout);
-        let builder = match (parsed.scheme(), transport) {
-            ("https", Transport::Tls { ca }) => {
-                builder.use_preconfigured_tls(client_config(ca)?).https_only(true)
-            }
-            ("http", Transport::Tls { .. }) => return Err(SetupError::PlainHttp),
-            ("https", Transport::PlainForSimulators) => return Err(SetupError::NoCa { url: url.into() }),
-            ("http", Transport::PlainForSimulators) => builder,
-            (scheme, _) => {
-                return Err(SetupError::Url { url: url.into(), message: format!("scheme {scheme}") });
-            }
-        };
-        let http = builder.build().map_err(|e| SetupError::Client(chain(&e)))?;
-        Ok(HttpGateway { http, base: url.trim_end_matches('/').to_string(), credentials })
+        let (http, base) = idv::transport::client(url, transport, timeout)?;
+        Ok(HttpGateway { http, base, credentials })
     }
 }
 
-/// Only the CA file's certificates as roots. A system bundle may hold certificates rustls
-/// cannot use; those are skipped, but at least one must be usable.
-fn client_config(ca: &Path) -> Result<rustls::ClientConfig, SetupError> {
-    let bytes = std::fs::read(ca).map_err(|source| SetupError::Io { path: ca.to_path_buf(), source })?;
-    let bad = |message: String| SetupError::Certificate { path: ca.to_path_buf(), message };
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(format!("not PEM ({e})")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, _ignored) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(bad("no usable CA certificate in it (PEM, -----BEGIN CERTIFICATE-----)".into()));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SetupError::Client(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
-/// An error and its causes on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.ends_with(&next) {
-            text = format!("{text}: {next}");
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// Whether rustls's error is among `e`'s causes (it travels inside I/O errors, whose
-/// `source` skips what they wrap).
+/// Whether rustls's error is among `e`'s causes.
 fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
-    if e.downcast_ref::<rustls::Error>().is_some() {
-        return true;
-    }
-    let inner = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
-    if inner.is_some_and(|i| is_tls(i)) {
-        return true;
-    }
-    e.source().is_some_and(is_tls)
+    rustls_error(e).is_some()
 }
 
 impl SmsGateway for HttpGateway {
@@ -332,7 +295,7 @@ mod tests {
     fn the_scheme_must_match_the_policy() {
         let t = Duration::from_secs(1);
         let c = || Credentials::new("S-0101", "s3cret");
-        let tls = Transport::Tls { ca: "/nonexistent/ca.pem".into() };
+        let tls = Transport::Tls(idv::TlsConfig { ca: "/nonexistent/ca.pem".into(), client: None });
         let sim = Transport::PlainForSimulators;
         assert!(matches!(HttpGateway::new("http://127.0.0.1:1", &tls, c(), t), Err(SetupError::PlainHttp)));
         assert!(matches!(
@@ -350,8 +313,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let ca = dir.path().join("ca.pem");
         write(&ca, "not a certificate\n", 0o644);
-        let e = client_config(&ca).expect_err("no certificate");
-        assert!(e.to_string().contains("no usable CA certificate"), "{e}");
+        let tls = Transport::Tls(idv::TlsConfig { ca: ca.clone(), client: None });
+        let e = HttpGateway::new(
+            "https://sms.example",
+            &tls,
+            Credentials::new("S-0101", "x"),
+            Duration::from_secs(1),
+        )
+        .err()
+        .expect("no certificate");
+        assert!(
+            matches!(e, SetupError::Certificate { .. }) && e.to_string().contains("no certificate in it"),
+            "{e}"
+        );
 
         let secret = dir.path().join("secret");
         write(&secret, "s3cret\n", 0o644);
@@ -384,7 +358,11 @@ mod tests {
         assert_eq!(c.ca.as_deref(), Some(Path::new("/etc/station/sms/ca.pem")));
         assert_eq!(c.secret_file, Path::new("/etc/station/sms.secret"));
         assert_eq!(c.timeout_seconds, 10);
-        assert_eq!(c.transport(false).expect("tls"), Transport::Tls { ca: "/etc/station/sms/ca.pem".into() });
+        assert_eq!(c.retry_policy().backoff_seconds, 60, "a minute before the first retry");
+        let quick = toml::from_str::<Station>(&format!("{text}retry_seconds = 0")).expect("toml").sms;
+        assert_eq!(quick.retry_policy().backoff_seconds, 1, "at least a second");
+        let tls = idv::TlsConfig { ca: "/etc/station/sms/ca.pem".into(), client: None };
+        assert_eq!(c.transport(false).expect("tls"), Transport::Tls(tls));
         let plain = GatewayConfig { url: "http://127.0.0.1:8791".into(), ca: None, ..c.clone() };
         assert_eq!(plain.transport(true).expect("sim"), Transport::PlainForSimulators);
         assert!(matches!(plain.transport(false), Err(SetupError::PlainHttp)));
