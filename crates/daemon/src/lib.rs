@@ -127,6 +127,15 @@ pub async fn start(
     state.forget_first_passwords_if_all_chosen();
     state.follow_job_owners();
     if let Some(n) = notices {
+        let (caught, local, sites) = (n.clone(), state.local().clone(), config.sites.clone());
+        match tokio::task::spawn_blocking(move || caught.catch_up(&local, &sites)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(queued)) => {
+                tracing::info!(queued, "pickup notices journalled for cards already at their site")
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "pickup notices not caught up"),
+            Err(e) => tracing::error!(error = %e, "pickup notices catch-up panicked"),
+        }
         notices::spawn_worker(n);
     }
     let listener = tokio::net::TcpListener::bind(config.listen)

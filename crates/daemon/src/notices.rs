@@ -4,7 +4,7 @@
 //! name masked and at most the last four characters of the ID number) is journalled in the
 //! outbox (`sms-outbox.jsonl` in the data directory, one entry per card and site,
 //! `MessageKey::pickup`), and a worker sends it: right after the move, then every 30 seconds
-//! until it is taken or marked failed. The gateway keeps one message per key, so a retry after
+//! (or `[sms] retry_seconds`, if shorter) until it is taken or marked failed. The gateway keeps one message per key, so a retry after
 //! a lost answer, or the worker after a restart, never sends twice.
 //!
 //! The holder's site is the one the application names; a card whose application names none
@@ -33,7 +33,8 @@ use crate::state::{ApiError, AppState, Authed};
 /// The outbox's file in the data directory.
 pub const OUTBOX_FILE: &str = "sms-outbox.jsonl";
 
-/// How often the worker looks for messages due.
+/// How often the worker looks for messages due, at most (sooner when the first retry wait of
+/// `[sms] retry_seconds` is shorter).
 pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
 
 /// The station's SMS side: the outbox and its gateway, the SMS signature, the worker's wake-up.
@@ -43,6 +44,8 @@ pub struct Notices {
     wake: tokio::sync::Notify,
     /// Why the last flush stopped (the configuration to fix), if it did.
     stopped: Mutex<Option<String>>,
+    /// How often the worker looks for messages due.
+    flush_every: Duration,
 }
 
 /// What a card's arrival at a site did.
@@ -74,14 +77,21 @@ impl Arrival {
 pub const NO_PHONE: &str = "no phone: tell the holder another way";
 
 impl Notices {
-    /// The outbox in `data_dir` over `gateway`, signing with `signature`.
-    pub fn open(data_dir: &Path, gateway: Box<dyn SmsGateway>, signature: &str) -> Result<Notices, String> {
+    /// The outbox in `data_dir` over `gateway`, signing with `signature`, retrying by `retry`.
+    pub fn open(
+        data_dir: &Path,
+        gateway: Box<dyn SmsGateway>,
+        signature: &str,
+        retry: RetryPolicy,
+    ) -> Result<Notices, String> {
         let journal = FileJournal::open(&data_dir.join(OUTBOX_FILE)).map_err(|e| e.to_string())?;
+        let first_retry = Duration::from_secs(u64::try_from(retry.backoff_seconds.max(1)).unwrap_or(1));
         Ok(Notices {
-            outbox: Outbox::new(journal, gateway, RetryPolicy::default()),
+            outbox: Outbox::new(journal, gateway, retry),
             signature: signature.to_string(),
             wake: tokio::sync::Notify::new(),
             stopped: Mutex::new(None),
+            flush_every: FLUSH_EVERY.min(first_retry),
         })
     }
 
@@ -93,7 +103,7 @@ impl Notices {
         data_dir: &Path,
     ) -> Result<Notices, String> {
         let gateway = config.gateway(simulators).map_err(|e| format!("[sms]: {e}"))?;
-        Notices::open(data_dir, Box::new(gateway), &config.signature)
+        Notices::open(data_dir, Box::new(gateway), &config.signature, config.retry_policy())
     }
 
     /// Journals the pickup notice of `card`, which has just reached `site`.
@@ -190,8 +200,55 @@ fn pickup(
     Ok(Some((key, to, holder_name, holder_id)))
 }
 
+/// The cards waiting at their holder's site (`made`, in stock at a site the application does
+/// not contradict) whose pickup key is not among `keys` (the outbox's): (card, site id).
+fn waiting_without_notice(
+    local: &LocalArchive,
+    keys: &std::collections::HashSet<String>,
+) -> Result<Vec<(archive::local::CardRow, String)>, String> {
+    let ledger = local.ledger().map_err(|e| e.to_string())?;
+    let mut waiting = Vec::new();
+    for card in local.cards(Some(CardStatus::Made)).map_err(|e| e.to_string())? {
+        let Some(at) = issuance::stock::storage_of(&ledger, &card.card_number) else { continue };
+        let Some(site) = at["site"].as_str().map(str::to_string) else { continue };
+        let named = local.application_site(card.application_id).map_err(|e| e.to_string())?;
+        if named.as_deref().is_some_and(|n| n != site) {
+            continue;
+        }
+        let key = applicant::CardNumber::parse(&card.card_number)
+            .ok()
+            .and_then(|n| MessageKey::pickup(&n, &site).ok());
+        if key.is_some_and(|k| keys.contains(k.as_str())) {
+            continue;
+        }
+        waiting.push((card, site));
+    }
+    Ok(waiting)
+}
+
+impl Notices {
+    /// Journals the notice of every card that reached its holder's site with none in the
+    /// outbox: a stop between a move's commit and its notice (a power cut) loses no message.
+    /// Cards without a phone stay on the supervisor's list. Returns how many were journalled.
+    pub fn catch_up(&self, local: &LocalArchive, sites: &[sms::Site]) -> Result<usize, String> {
+        let keys = self.entries()?.iter().map(|e| e.message.key().as_str().to_string()).collect();
+        let mut queued = 0;
+        for (card, site_id) in waiting_without_notice(local, &keys)? {
+            let Some(site) = sites.iter().find(|s| s.id == site_id) else { continue };
+            match self.card_arrived(local, &card.card_number, site) {
+                Arrival::Queued => queued += 1,
+                Arrival::NotQueued(why) => {
+                    tracing::warn!(card = %card.card_number, site = %site_id, reason = %why, "pickup notice not journalled")
+                }
+                Arrival::NoPhone | Arrival::NotTheHoldersSite(_) => {}
+            }
+        }
+        Ok(queued)
+    }
+}
+
 /// Runs the sending: at start (what a stop left pending), after each wake-up, every
-/// [`FLUSH_EVERY`]; the blocking gateway calls off the async threads.
+/// [`FLUSH_EVERY`] or first retry wait; the blocking gateway calls off the async threads.
 pub fn spawn_worker(notices: Arc<Notices>) {
     tokio::spawn(async move {
         loop {
@@ -201,7 +258,7 @@ pub fn spawn_worker(notices: Arc<Notices>) {
             }
             tokio::select! {
                 () = notices.wake.notified() => {}
-                () = tokio::time::sleep(FLUSH_EVERY) => {}
+                () = tokio::time::sleep(notices.flush_every) => {}
             }
         }
     });
@@ -243,21 +300,8 @@ async fn list(State(s): State<AppState>, Authed(_): Authed) -> Result<Json<Value
                 "state": state, "reason": why, "queued_at": e.queued_at}));
         }
         // Cards waiting at a site with no notice journalled.
-        let ledger = local.ledger().map_err(|e| e.to_string())?;
         let mut no_phone = Vec::new();
-        for card in local.cards(Some(CardStatus::Made)).map_err(|e| e.to_string())? {
-            let Some(at) = issuance::stock::storage_of(&ledger, &card.card_number) else { continue };
-            let Some(site) = at["site"].as_str() else { continue };
-            let named = local.application_site(card.application_id).map_err(|e| e.to_string())?;
-            if named.as_deref().is_some_and(|n| n != site) {
-                continue;
-            }
-            let key = applicant::CardNumber::parse(&card.card_number)
-                .ok()
-                .and_then(|n| MessageKey::pickup(&n, site).ok());
-            if key.is_some_and(|k| keys.contains(k.as_str())) {
-                continue;
-            }
+        for (card, site) in waiting_without_notice(local, &keys)? {
             let why = if notices.is_none() {
                 "no SMS gateway ([sms]): tell the holder another way"
             } else {

@@ -250,6 +250,7 @@ pub fn sim_sms_config(url: &str, data_dir: &Path) -> anyhow::Result<sms::Gateway
         secret_file,
         signature: "模拟人社局".into(),
         timeout_seconds: 10,
+        retry_seconds: 10,
     })
 }
 

@@ -245,9 +245,9 @@ fn a_site_application_is_tracked_to_its_site_and_its_holder_told_once_by_sms() {
     use applicant::days;
     let (_sms, sms_url) = sms_simulator();
     let sms = format!(
-        "\n[sms]\nurl = \"{sms_url}\"\naccount = \"S-TEST\"\nsecret_file = \"sms-secret\"\nsignature = \"某某县人社局\"\n"
+        "\n[sms]\nurl = \"{sms_url}\"\naccount = \"S-TEST\"\nsecret_file = \"sms-secret\"\nsignature = \"某某县人社局\"\nretry_seconds = 1\n"
     );
-    let c = Counter::start_with(1, 0.0, "ssc-3g-sim.toml", &format!("{SITE}{sms}"));
+    let c = Counter::start_with(3, 0.0, "ssc-3g-sim.toml", &format!("{SITE}{sms}"));
     let dir = c.dir.path();
     {
         use std::io::Write as _;
@@ -303,6 +303,9 @@ fn a_site_application_is_tracked_to_its_site_and_its_holder_told_once_by_sms() {
     assert!(!out.status.success() && text(&out).contains("YYYY-MM-DD"), "{}", text(&out));
 
     // At the site: the holder's notice goes out once, and the application is no longer owed.
+    // The gateway takes the message but its answer is lost: the station retries (a second later,
+    // `retry_seconds`) and the gateway answers the repeat with the first receipt.
+    sms_faults(&sms_url, r#"{"lose_answers": 1}"#);
     let out = c.station(
         "sup",
         &["stock", "move", &card, "--to-site", "T03", "--giver", "op", "--receiver", "王站长"],
@@ -320,6 +323,9 @@ fn a_site_application_is_tracked_to_its_site_and_its_holder_told_once_by_sms() {
         assert!(sms_text.contains(part), "{part}: {sms_text}");
     }
     assert!(!sms_text.contains(&ssn) && !sms_text.contains(&ssn[..14]), "no full ID number: {sms_text}");
+    let notices = wait_notices(&c, |n| n["sent"] == 1);
+    assert_eq!(notices["messages"].as_array().map(Vec::len), Some(0), "sent after the retry: {notices}");
+    assert_eq!(sms_sent(&sms_url).len(), 1, "the retry did not send twice");
     assert!(overdue(&judged_on.to_string()).status.success(), "delivered: nothing overdue");
 
     // Away and back, then a restart: still one message.
@@ -336,20 +342,83 @@ fn a_site_application_is_tracked_to_its_site_and_its_holder_told_once_by_sms() {
     drop(serve);
     let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
     assert!(!log.contains("panicked"), "the station stopped cleanly: {log}");
-    let _serve = c.serve(None);
+    let serve = c.serve(None);
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert_eq!(sms_sent(&sms_url).len(), 1, "never twice");
-    let (http, token) = c.login("sup");
-    let notices: serde_json::Value = http
-        .get(format!("{}/api/sms/notices", c.api))
-        .bearer_auth(&token)
+    let notices = wait_notices(&c, |n| n["sent"] == 1);
+    assert_eq!(notices["messages"].as_array().map(Vec::len), Some(0), "{notices}");
+
+    // Two more holders' cards reach the site while the gateway is down, and the station is
+    // killed (SIGKILL) before it could send: the second's notice is in the outbox; the third's
+    // line is taken out, as if the power had gone between the move's commit and the journal.
+    // The restarted station journals the missing notice and sends both, once each.
+    std::fs::write(dir.join("site2.json"), serde_json::to_string(&c.people[1..3]).expect("json"))
+        .expect("batch");
+    let out = c.station("op", &["batch", "--site", "T03", "site2.json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let card_of = |i: usize| c.province().lookup(&c.ssn(i)).expect("lookup").cards[0].card_number.clone();
+    let (second, third) = (card_of(1), card_of(2));
+    sms_faults(&sms_url, r#"{"outage": 1000}"#);
+    for card in [&second, &third] {
+        let out = c.station(
+            "sup",
+            &["stock", "move", card, "--to-site", "T03", "--giver", "op", "--receiver", "王站长"],
+        );
+        assert!(out.status.success() && text(&out).contains("SMS queued"), "{}", text(&out));
+    }
+    wait_notices(&c, |n| n["messages"].as_array().is_some_and(|m| m.len() == 2));
+    let killed =
+        std::process::Command::new("kill").args(["-KILL", &serve.0.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    drop(serve);
+    let outbox_file = dir.join("sms-outbox.jsonl");
+    let outbox = std::fs::read_to_string(&outbox_file).expect("the outbox survives");
+    assert!(outbox.contains(&format!("pickup:{second}:T03")), "journalled before sending: {outbox}");
+    assert!(!outbox.contains(&c.ssn(1)) && !outbox.contains(&c.ssn(2)), "no full ID number in the outbox");
+    let third_key = format!("pickup:{third}:T03");
+    let without_third: String =
+        outbox.lines().filter(|l| !l.contains(&third_key)).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&outbox_file, without_third).expect("outbox");
+    sms_faults(&sms_url, r#"{"outage": 0}"#);
+    let _serve = c.serve(None);
+    let sent = wait_sent(&sms_url, 3);
+    let keys: std::collections::BTreeSet<&str> =
+        sent.iter().filter_map(|m| m["message"]["key"].as_str()).collect();
+    let expected = [format!("pickup:{card}:T03"), format!("pickup:{second}:T03"), third_key.clone()];
+    assert_eq!(keys, expected.iter().map(String::as_str).collect(), "{sent:?}");
+    let notices = wait_notices(&c, |n| n["sent"] == 3);
+    assert_eq!(notices["messages"].as_array().map(Vec::len), Some(0), "{notices}");
+    assert_eq!(notices["no_phone"].as_array().map(Vec::len), Some(0), "{notices}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(sms_sent(&sms_url).len(), 3, "never twice");
+}
+
+/// Sets the SMS simulator's faults.
+fn sms_faults(url: &str, faults: &str) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/faults"))
+        .header("content-type", "application/json")
+        .body(faults.to_string())
         .send()
-        .expect("notices")
-        .json()
-        .expect("json");
-    assert_eq!(
-        (notices["sent"].as_u64(), notices["messages"].as_array().map(Vec::len)),
-        (Some(1), Some(0)),
-        "{notices}"
-    );
+        .expect("faults");
+    assert!(r.status().is_success(), "{faults}: {}", r.status());
+}
+
+/// The supervisor's SMS notices once `done` holds of them (20 s at most; the last seen then).
+fn wait_notices(c: &Counter, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let (http, token) = c.login("sup");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let notices: serde_json::Value = http
+            .get(format!("{}/api/sms/notices", c.api))
+            .bearer_auth(&token)
+            .send()
+            .expect("notices")
+            .json()
+            .expect("json");
+        if done(&notices) || std::time::Instant::now() > deadline {
+            return notices;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
