@@ -30,6 +30,10 @@ const PEOPLE: usize = 200;
 /// The last `TWICE` people are sent to two stations at once.
 const TWICE: usize = 50;
 const PASSWORD: &str = "test-password-1";
+/// The provincial card-making centre: it makes cards and delivers them to stations.
+const CENTRE: &str = "centre";
+/// Cards the centre makes and delivers, alternately to the first two stations.
+const DELIVERED: usize = 6;
 /// How long all jobs of all stations may take (~85 s seen on 2 cores).
 const JOBS_DEADLINE: Duration = Duration::from_secs(420);
 /// Card statuses that count as a live card.
@@ -117,7 +121,7 @@ impl Province {
         let out = Command::new(STATION)
             .args(["provincial", "certs", "--out"])
             .arg(&pki)
-            .args(STATIONS.iter().flat_map(|s| ["--station", s]))
+            .args(STATIONS.iter().chain(&[CENTRE]).flat_map(|s| ["--station", s]))
             .output()
             .expect("station provincial certs");
         assert!(out.status.success(), "{}", text(&out));
@@ -754,6 +758,8 @@ fn four_stations_share_one_province_and_each_person_gets_one_card() {
         findings.report()
     );
 
+    cards_made_elsewhere_go_each_to_the_station_they_were_delivered_to(&province, &stations[..2]);
+
     // No pcscd outlives its counter.
     let mut stations = stations;
     let pcscds: Vec<u32> = stations.iter().map(|s| s.pcscd).collect();
@@ -763,4 +769,106 @@ fn four_stations_share_one_province_and_each_person_gets_one_card() {
     let left: Vec<u32> = pcscds.into_iter().filter(|pid| pcscd_alive(*pid)).collect();
     assert!(left.is_empty(), "pcscd still running after its counter stopped: {left:?}");
     eprintln!("done after {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// The card-making centre makes cards and delivers them alternately to `two` stations; both
+/// take in one list of all of them (`station stock receive`, through their daemons) at the same
+/// moment. Each takes in exactly the cards delivered to it and refuses the others', naming the
+/// station they are for (or that has them already); the province answers each card to its station, taken in once; each
+/// station's ledger, archive and the province still agree (`station reconcile`).
+fn cards_made_elsewhere_go_each_to_the_station_they_were_delivered_to(province: &Province, two: &[Station]) {
+    let centre = provincial::Client::new(
+        &province.url,
+        &province.pki.ca(),
+        &province.pki.station(CENTRE),
+        Duration::from_secs(30),
+    )
+    .expect("the centre's client");
+    let mut list = String::from("社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置\n");
+    let mut delivered: BTreeMap<String, &str> = BTreeMap::new();
+    for i in 0..DELIVERED {
+        let holder = archive::conformance::fresh_ssn();
+        let claim = archive::ProvincialArchive::claim(
+            &centre,
+            &archive::ClaimRequest {
+                request_id: format!("centre-claim-{i}"),
+                ssn: holder.clone(),
+                name: format!("中心{i}"),
+                reissue_of: None,
+                lease_seconds: 600,
+            },
+        )
+        .expect("the centre claims");
+        let card_id = format!("110100D1560000050{i}");
+        archive::ProvincialArchive::commit(
+            &centre,
+            &archive::CommitRequest {
+                request_id: format!("centre-commit-{i}"),
+                claim_id: claim.claim_id,
+                card_id: card_id.clone(),
+                atr: "3B00".into(),
+            },
+        )
+        .expect("the centre commits");
+        let to = two[i % two.len()].id;
+        archive::ProvincialArchive::deliver_card(
+            &centre,
+            &archive::DeliverRequest {
+                request_id: format!("centre-deliver-{i}"),
+                card_number: claim.card_number.clone(),
+                to_station: to.into(),
+            },
+        )
+        .expect("delivered");
+        list.push_str(&format!("{},{holder},中心{i},{card_id},P2026-12,1,{}\n", claim.card_number, i + 1));
+        delivered.insert(claim.card_number, to);
+    }
+    for s in two {
+        std::fs::write(s.path("delivery.csv"), &list).expect("list");
+    }
+    let start = Barrier::new(two.len());
+    let outs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let running: Vec<_> = two
+            .iter()
+            .map(|s| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    s.command("sup", &["stock", "receive", "delivery.csv"])
+                })
+            })
+            .collect();
+        running.into_iter().map(|r| r.join().expect("stock receive")).collect()
+    });
+    let each = DELIVERED / two.len();
+    for (s, out) in two.iter().zip(&outs) {
+        let said = text(out);
+        assert!(said.contains(&format!("{each} cards taken in, {each} rows refused")), "{}: {said}", s.id);
+        // The other station's cards, as it is for them or, once it has them, as in its stock.
+        for other in two.iter().filter(|o| o.id != s.id) {
+            let refused = said
+                .lines()
+                .filter(|l| l.starts_with("REFUSED"))
+                .filter(|l| {
+                    l.contains(&format!("it is for station {}", other.id))
+                        || l.contains(&format!("already taken in by station {}", other.id))
+                })
+                .count();
+            assert_eq!(refused, each, "{}: {said}", s.id);
+        }
+        let local = s.local_cards();
+        for (card, to) in &delivered {
+            let here = local.iter().find(|c| &c.number == card);
+            assert_eq!(here.is_some(), *to == s.id, "{}: card {card} delivered to {to}: {here:?}", s.id);
+        }
+        let out = s.command("aud", &["reconcile", "--config", &s.path("station.toml").display().to_string()]);
+        assert!(out.status.success(), "{}: reconcile after taking in: {}", s.id, text(&out));
+    }
+    let rows = province.query(&format!(
+        "SELECT card_number, station, received_at IS NOT NULL FROM cards WHERE made_by = '{CENTRE}'"
+    ));
+    assert_eq!(rows.len(), DELIVERED, "{rows:?}");
+    for r in &rows {
+        assert_eq!((r[1].as_str(), r[2].as_str()), (delivered[&r[0]], "t"), "card {} at the province", r[0]);
+    }
 }
