@@ -25,7 +25,7 @@ const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql
 const MIGRATIONS: [(i64, &str); 3] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
-    (5, include_str!("../migrations/provincial-sqlite-0005-known-stations.sql")),
+    (6, include_str!("../migrations/provincial-sqlite-0006-known-stations.sql")),
 ];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.

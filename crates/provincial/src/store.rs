@@ -25,7 +25,7 @@ const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sq
 const MIGRATIONS: [(i32, &str); 3] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
-    (5, include_str!("../migrations/provincial-pg-0005-known-stations.sql")),
+    (6, include_str!("../migrations/provincial-pg-0006-known-stations.sql")),
 ];
 
 /// The store behind the service.

@@ -1,7 +1,7 @@
--- Migration 0005: the stations the province has seen (a station's first connection enters it;
+-- Migration 0006: the stations the province has seen (a station's first connection enters it;
 -- an outreach kit is not a station). A delivery goes only to one of them, so a mistyped id on
 -- a delivery order cannot leave a card in nobody's stock.
--- The same as the SQLite archive's provincial-sqlite-0005-known-stations.sql.
+-- The same as the SQLite archive's provincial-sqlite-0006-known-stations.sql.
 CREATE TABLE IF NOT EXISTS stations (
     station     text PRIMARY KEY,
     first_seen  timestamptz NOT NULL DEFAULT now()
