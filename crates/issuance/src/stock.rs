@@ -377,7 +377,87 @@ pub fn move_card(
 
 #[cfg(test)]
 mod tests {
+    use archive::{ClaimRequest, CommitRequest, DeliverRequest, SqliteProvincial};
+
     use super::*;
+
+    /// The centre (`CENTRE` on the province file in `dir`) makes a card for a fresh person and
+    /// delivers it to `S-1`: its delivery-list row.
+    fn delivered(dir: &std::path::Path) -> ManifestRow {
+        let centre = SqliteProvincial::open(dir.join("province.db"), "CENTRE", 'C').expect("centre");
+        let ssn = archive::conformance::fresh_ssn();
+        let claim = centre
+            .claim(&ClaimRequest {
+                request_id: "claim".into(),
+                ssn: ssn.clone(),
+                name: "中心甲".into(),
+                reissue_of: None,
+                lease_seconds: 600,
+            })
+            .expect("claim");
+        let card_id = "110100D15600000500".to_string();
+        let commit = CommitRequest {
+            request_id: "commit".into(),
+            claim_id: claim.claim_id,
+            card_id: card_id.clone(),
+            atr: "3B00".into(),
+        };
+        centre.commit(&commit).expect("commit");
+        let deliver = DeliverRequest {
+            request_id: "deliver".into(),
+            card_number: claim.card_number.clone(),
+            to_station: "S-1".into(),
+        };
+        centre.deliver_card(&deliver).expect("deliver");
+        ManifestRow {
+            row: 2,
+            card_number: claim.card_number,
+            id_number: ssn,
+            name: "中心甲".into(),
+            card_id,
+            batch: "P2026-12".into(),
+            box_no: "1".into(),
+            position: "1".into(),
+        }
+    }
+
+    /// A station stopped after the province handed it a card and before its own archive
+    /// recorded it (a power cut): reading the same list again records the card, with its
+    /// ledger line, once; a third reading says it is here already.
+    #[test]
+    fn a_receipt_cut_off_after_the_province_answered_is_completed_by_reading_the_list_again() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let province = SqliteProvincial::open(dir.path().join("province.db"), "S-1", 'S').expect("province");
+        let local = LocalArchive::open(dir.path().join("station.db"), "S-1").expect("local");
+        let row = delivered(dir.path());
+        // What the cut-off run did: the province's half, under the request id of the station and card.
+        let request = ReceiveRequest {
+            request_id: format!("S-1:receive-{}", row.card_number),
+            card_number: row.card_number.clone(),
+            ssn: row.id_number.clone(),
+            card_id: row.card_id.clone(),
+        };
+        province.receive_card(&request).expect("the province hands the card over");
+        assert!(local.card(&row.card_number).expect("card").is_none(), "not recorded here yet");
+
+        let storage = Storage { place: "保管柜".into(), keeper: "sup".into(), collect_at: None };
+        let again = receive(&local, &province, "sup", &storage, "list.csv", vec![row.clone()]);
+        assert_eq!((again.received.len(), again.refused.len()), (1, 0), "{:?}", again.refused);
+        assert!(local.card(&row.card_number).expect("card").is_some());
+        let lines = local.ledger().expect("ledger");
+        let received: Vec<_> = lines
+            .iter()
+            .filter(|l| {
+                l.event == CARD_RECEIVED && l.card_number.as_deref() == Some(row.card_number.as_str())
+            })
+            .collect();
+        assert_eq!(received.len(), 1, "one ledger line");
+        assert!(!received[0].detail.contains(&row.id_number), "the holder masked: {}", received[0].detail);
+
+        let third = receive(&local, &province, "sup", &storage, "list.csv", vec![row]);
+        assert_eq!(third.received.len(), 0);
+        assert!(third.refused[0].reason.contains("in this station's records already"), "{:?}", third.refused);
+    }
 
     #[test]
     fn a_gbk_delivery_list_is_read_with_its_bad_rows_named() {
