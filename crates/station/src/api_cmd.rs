@@ -71,7 +71,7 @@ pub fn after_issue(end: &serde_json::Value) {
     match end["status"].as_str() {
         Some("awaiting-handover") => eprintln!(
             "card {card} is made and waits at the hand-over: the holder shows their ID and signs \
-             (station handover {card} --id-number ID --signature SIG.png), or it goes to stock \
+             (station handover {card} --holder --signature SIG.png), or it goes to stock \
              (station handover {card} --to-stock REASON)"
         ),
         Some("stocked") => eprintln!("card {card} is made and in stock until its holder collects it"),
@@ -146,15 +146,14 @@ pub struct StockArgs {
 pub struct HandoverArgs {
     /// The card.
     pub card: String,
-    /// The holder receives it: the number on the ID document you checked.
+    /// The holder receives it: the number on the ID document you checked comes from
+    /// STATION_ID_NUMBER or is asked on the terminal (never on the command line).
     #[arg(long, conflicts_with_all = ["custodian", "failed", "to_stock"])]
-    pub id_number: Option<String>,
-    /// A custodian receives it for the holder (only with a current custody approval): their name.
-    #[arg(long, requires = "custodian_id", conflicts_with_all = ["failed", "to_stock"])]
+    pub holder: bool,
+    /// A custodian receives it for the holder (only with a current custody approval): their
+    /// name; the number on their ID document from STATION_CUSTODIAN_ID or asked.
+    #[arg(long, conflicts_with_all = ["failed", "to_stock"])]
     pub custodian: Option<String>,
-    /// The number on the custodian's ID document.
-    #[arg(long, requires = "custodian")]
-    pub custodian_id: Option<String>,
     /// Who signed; default: the receiver's name.
     #[arg(long)]
     pub signer: Option<String>,
@@ -384,14 +383,15 @@ pub fn handover(a: &HandoverArgs, out: &mut dyn Write) -> Result<()> {
     let body = match (&a.failed, &a.signature) {
         (Some(reason), _) => serde_json::json!({"delivered": false, "reason": reason}),
         (None, Some(sig)) => {
-            let receiver = match (&a.id_number, &a.custodian, &a.custodian_id) {
-                (Some(id), _, _) => serde_json::json!({"kind": "holder", "id_number": id}),
-                (None, Some(name), Some(id)) => {
-                    serde_json::json!({"kind": "custodian", "name": name, "id_number": id})
+            let receiver = match (a.holder, &a.custodian) {
+                (true, _) => {
+                    serde_json::json!({"kind": "holder", "id_number": station::id_input::HOLDER.read()?})
                 }
-                _ => anyhow::bail!(
-                    "say who receives the card: --id-number (the holder's ID document, checked) or \
-                     --custodian NAME --custodian-id ID (a custodian with a recorded approval)"
+                (false, Some(name)) => serde_json::json!({"kind": "custodian", "name": name,
+                    "id_number": station::id_input::CUSTODIAN.read()?}),
+                (false, None) => anyhow::bail!(
+                    "say who receives the card: --holder (the holder's ID document, checked) or \
+                     --custodian NAME (a custodian with a recorded approval)"
                 ),
             };
             serde_json::json!({"delivered": true, "signer": a.signer, "signature_png": base64_file(sig)?,
@@ -478,9 +478,6 @@ pub struct LossArgs {
 /// `station deceased`.
 #[derive(clap::Args, Debug)]
 pub struct DeceasedArgs {
-    /// The deceased's resident ID number.
-    #[arg(long)]
-    pub id_number: String,
     /// The document seen: death certificate number or civil-affairs notice.
     #[arg(long, required_unless_present = "correct")]
     pub evidence: Option<String>,
@@ -505,11 +502,16 @@ pub fn report_loss(a: &LossArgs, out: &mut dyn Write) -> Result<()> {
 
 /// Records a death: the person's live cards are cancelled everywhere, no new card is made.
 pub fn deceased(a: &DeceasedArgs, out: &mut dyn Write) -> Result<()> {
+    let id_number = station::id_input::IdInput {
+        what: "the deceased's resident ID number",
+        var: station::id_input::HOLDER.var,
+    }
+    .read()?;
     let client = a.api.login()?;
     if let Some(reason) = &a.correct {
         let v = client.post(
             "/api/persons/deceased/correct",
-            &serde_json::json!({"id_number": a.id_number, "reason": reason}),
+            &serde_json::json!({"id_number": id_number, "reason": reason}),
         )?;
         writeln!(
             out,
@@ -520,7 +522,7 @@ pub fn deceased(a: &DeceasedArgs, out: &mut dyn Write) -> Result<()> {
     }
     let v = client.post(
         "/api/persons/deceased",
-        &serde_json::json!({"id_number": a.id_number, "evidence": a.evidence}),
+        &serde_json::json!({"id_number": id_number, "evidence": a.evidence}),
     )?;
     let cancelled: Vec<&str> =
         v["cancelled"].as_array().map(|c| c.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();

@@ -9,8 +9,9 @@
 //! names: it is rejected and recorded spoiled (at once, or by the next `kit make`), and goes
 //! to the province with the rest.
 //!
-//! The password comes from `STATION_PASSWORD`, never from the command line; ID numbers are
-//! shown masked. The kit's short-lived certificate and key live sealed in its store
+//! The password comes from `STATION_PASSWORD`, never from the command line; so do ID numbers
+//! (`STATION_ID_NUMBER`, `STATION_RECEIVER_ID`, or asked on the terminal: `station::id_input`),
+//! and they are shown masked. The kit's short-lived certificate and key live sealed in its store
 //! (`kit init --identity FILE`, renewed with `kit identity --import FILE`), not in a file on
 //! the laptop: the configuration's `identity` is the counter's, never the kit's.
 
@@ -148,11 +149,9 @@ pub struct MakeArgs {
     store: StoreArgs,
     #[command(flatten)]
     station: StationArgs,
-    /// The person's resident ID number.
-    #[arg(long, required_unless_present = "settle")]
-    ssn: Option<String>,
     /// Only settle a make that was interrupted (reject its card, record it spoiled); make no
-    /// new card.
+    /// new card. Without it, the card is made for the person whose ID number STATION_ID_NUMBER
+    /// gives (or asked on the terminal).
     #[arg(long)]
     settle: bool,
     /// Where the firmware profiles are.
@@ -164,14 +163,9 @@ pub struct MakeArgs {
 pub struct HandoverArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// The holder's resident ID number.
-    #[arg(long)]
-    ssn: String,
-    /// The number on the ID document of the person receiving the card, checked now (RULE 4:
-    /// only the holder receives it on a visit).
-    #[arg(long)]
-    id_number: String,
-    /// Who received the card.
+    /// Who received the card (the holder's ID number from STATION_ID_NUMBER, the number on the
+    /// receiver's ID document, checked now, from STATION_RECEIVER_ID: RULE 4, only the holder
+    /// receives it on a visit; each asked on the terminal when not set).
     #[arg(long)]
     signer: String,
     /// Their signature (PNG from the signature pad).
@@ -186,10 +180,8 @@ pub struct HandoverArgs {
 pub struct ActivateArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// The holder's resident ID number.
-    #[arg(long)]
-    ssn: String,
-    /// The holder's photo taken now (JPEG).
+    /// The holder's photo taken now (JPEG); the holder's ID number from STATION_ID_NUMBER (or
+    /// asked on the terminal).
     #[arg(long)]
     photo: PathBuf,
     /// The holder is here in person (not a proxy).
@@ -207,10 +199,7 @@ pub struct ActivateArgs {
 pub struct FailArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// The person's resident ID number.
-    #[arg(long)]
-    ssn: String,
-    /// Why the visit gave them nothing.
+    /// Why the visit gave the person (STATION_ID_NUMBER, or asked) nothing.
     #[arg(long)]
     reason: String,
 }
@@ -628,8 +617,9 @@ fn carried_applicant(kit: &Kit, ssn: &str) -> Result<(Validated, Option<Vec<u8>>
 fn make(a: MakeArgs) -> Result<()> {
     let mut kit = open(&a.store)?;
     let interrupted = kit.interrupted_making().cloned();
-    let person = match (&a.ssn, a.settle) {
-        (Some(ssn), false) => {
+    let person = match a.settle {
+        false => {
+            let ssn = &station::id_input::HOLDER.read()?;
             // Asked before a blank card is spent.
             let visit = kit.may_make(ssn)?;
             let (validated, photo) = carried_applicant(&kit, ssn)?;
@@ -805,35 +795,38 @@ fn card_in_custody(kit: &Kit, ssn: &str) -> Option<String> {
 }
 
 fn handover(a: HandoverArgs) -> Result<()> {
+    let ssn = station::id_input::HOLDER.read()?;
+    let shown = station::id_input::RECEIVER.read()?;
     let mut kit = open(&a.store)?;
     let signature = std::fs::read(&a.signature)
         .with_context(|| format!("reading the signature {}", a.signature.display()))?;
-    let card = match a.card.clone().or_else(|| card_in_custody(&kit, &a.ssn)) {
+    let card = match a.card.clone().or_else(|| card_in_custody(&kit, &ssn)) {
         Some(c) => c,
         None => bail!(
             "the kit holds no card for {} to hand over: make it first (station kit make) or record why \
              not (station kit fail)",
-            mask_id(&a.ssn)
+            mask_id(&ssn)
         ),
     };
-    let receiver = issuance::Receiver::Holder { id_number: a.id_number.clone() };
-    let seq = kit.hand_over(&a.ssn, &card, &a.signer, Some(&signature), None, Some(&receiver))?;
-    println!("card {card} handed over to {} (outbox record {seq})", mask_id(&a.ssn));
+    let receiver = issuance::Receiver::Holder { id_number: shown };
+    let seq = kit.hand_over(&ssn, &card, &a.signer, Some(&signature), None, Some(&receiver))?;
+    println!("card {card} handed over to {} (outbox record {seq})", mask_id(&ssn));
     Ok(())
 }
 
 fn activate(a: ActivateArgs) -> Result<()> {
+    let ssn = station::id_input::HOLDER.read()?;
     let mut kit = open(&a.store)?;
     let photo =
         std::fs::read(&a.photo).with_context(|| format!("reading the photo {}", a.photo.display()))?;
     let card = match a.card.clone() {
         Some(c) => c,
         None => {
-            let state = kit.visit_states().remove(&a.ssn).unwrap_or_default();
+            let state = kit.visit_states().remove(&ssn).unwrap_or_default();
             match state.handed_over.iter().find(|c| !state.activated.contains(c)) {
                 Some(c) => c.clone(),
                 None => {
-                    bail!("no card was handed over to {} on this visit: hand it over first", mask_id(&a.ssn))
+                    bail!("no card was handed over to {} on this visit: hand it over first", mask_id(&ssn))
                 }
             }
         }
@@ -844,18 +837,19 @@ fn activate(a: ActivateArgs) -> Result<()> {
         id_checked: a.id_checked,
         photo_sm3: None,
     };
-    let seq = kit.activate(&a.ssn, &card, &evidence, &photo)?;
+    let seq = kit.activate(&ssn, &card, &evidence, &photo)?;
     println!("card {card}: financial function activated face to face (outbox record {seq})");
     Ok(())
 }
 
 fn fail(a: FailArgs) -> Result<()> {
+    let ssn = station::id_input::HOLDER.read()?;
     let mut kit = open(&a.store)?;
-    let seq = match card_in_custody(&kit, &a.ssn) {
-        Some(card) => kit.hand_over(&a.ssn, &card, "", None, Some(&a.reason), None)?,
-        None => kit.visit_failed(&a.ssn, &a.reason)?,
+    let seq = match card_in_custody(&kit, &ssn) {
+        Some(card) => kit.hand_over(&ssn, &card, "", None, Some(&a.reason), None)?,
+        None => kit.visit_failed(&ssn, &a.reason)?,
     };
-    println!("visit of {} recorded as failed (outbox record {seq})", mask_id(&a.ssn));
+    println!("visit of {} recorded as failed (outbox record {seq})", mask_id(&ssn));
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod crash;
 pub mod exit;
 pub mod faces;
 pub mod financial;
+pub mod id_input;
 pub mod init;
 pub mod runner;
 pub mod serve;

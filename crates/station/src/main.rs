@@ -474,7 +474,7 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
         for card in &r.unsigned {
             println!(
                 "UNSIGNED {card}: handed over without the receiver's signature in the ledger yet: \
-                 station handover {card} --signer NAME --signature SIG.png"
+                 station handover {card} --holder --signer NAME --signature SIG.png"
             );
         }
         for card in &r.unaccounted {

@@ -311,7 +311,11 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // The bank refuses to activate a card, with its reason: the card stays issued, the
     // refusal is in the ledger.
     std::fs::write(dir.join("sig.png"), [0x89u8; 96]).expect("signature");
-    let out = c.station("op", &["handover", "B00000019", "--id-number", &c.ssn(0), "--signature", "sig.png"]);
+    let out = c.station_env(
+        "op",
+        &["handover", "B00000019", "--holder", "--signature", "sig.png"],
+        &[("STATION_ID_NUMBER", &c.ssn(0))],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let refusal = serde_json::json!({"card_number": "B00000019", "code": "account-frozen",
         "reason": "账户已冻结，请到开户行柜面办理"});
@@ -344,9 +348,13 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
 
     // The deceased get no card: a supervisor records the death (an operator may not), then
     // the application is refused before anything is fed or printed.
-    let death = ["deceased", "--id-number", &c.ssn(2), "--evidence", "死亡医学证明 No. 2026-0042"];
-    assert!(!c.station("op", &death).status.success(), "operators do not record deaths");
+    let death = ["deceased", "--evidence", "死亡医学证明 No. 2026-0042"];
+    let dead = [("STATION_ID_NUMBER", c.ssn(2))];
+    let dead: Vec<(&str, &str)> = dead.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert!(!c.station_env("op", &death, &dead).status.success(), "operators do not record deaths");
     let out = c.station("sup", &death);
+    assert!(!out.status.success() && text(&out).contains("set STATION_ID_NUMBER"), "{}", text(&out));
+    let out = c.station_env("sup", &death, &dead);
     assert!(out.status.success() && text(&out).contains("cards cancelled: none"), "{}", text(&out));
     let printed_before = std::fs::read_dir(dir.join("printed")).expect("printed").count();
     std::fs::write(dir.join("p2.json"), c.people[2].to_string()).expect("applicant");
@@ -363,10 +371,14 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // The holder of a stock card comes for it: someone without a custody approval is refused
     // (RULE 4), the holder with their ID document receives it and signs.
     std::fs::write(dir.join("sig.png"), [0x89u8; 96]).expect("signature");
-    let custodian = ["handover", "B00000027", "--custodian", "王五", "--custodian-id", "110101199003070033"];
-    let out = c.station("op", &[&custodian[..], &["--signature", "sig.png"]].concat());
+    let custodian = ["handover", "B00000027", "--custodian", "王五", "--signature", "sig.png"];
+    let out = c.station_env("op", &custodian, &[("STATION_CUSTODIAN_ID", "110101199003070033")]);
     assert!(!out.status.success() && text(&out).contains("rule 4"), "{}", text(&out));
-    let out = c.station("op", &["handover", "B00000027", "--id-number", &c.ssn(1), "--signature", "sig.png"]);
+    let out = c.station_env(
+        "op",
+        &["handover", "B00000027", "--holder", "--signature", "sig.png"],
+        &[("STATION_ID_NUMBER", &c.ssn(1))],
+    );
     assert!(out.status.success() && text(&out).contains("handed over to the holder"), "{}", text(&out));
     assert!(!text(&out).contains(&c.ssn(1)), "masked: {}", text(&out));
 
@@ -439,7 +451,11 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(out.status.success() && text(&out).contains("in stock at 网点保管柜"), "{}", text(&out));
 
     // A holder's death cancels their live card at the province and here (RULE 2).
-    let out = c.station("sup", &["deceased", "--id-number", &c.ssn(0), "--evidence", "民政部门通知 2026-77"]);
+    let out = c.station_env(
+        "sup",
+        &["deceased", "--evidence", "民政部门通知 2026-77"],
+        &[("STATION_ID_NUMBER", &c.ssn(0))],
+    );
     assert!(out.status.success() && text(&out).contains("B00000043"), "{}", text(&out));
     assert_eq!(local.card_status("B00000043").expect("status"), Some(archive::CardStatus::Cancelled));
     let person = c.province().lookup(&c.ssn(0)).expect("lookup");

@@ -53,6 +53,16 @@ fn serve(
     })
 }
 
+/// The environment that names the holder to a kit command.
+fn holder(id: &str) -> [(&'static str, &str); 1] {
+    [("STATION_ID_NUMBER", id)]
+}
+
+/// The environment of a kit hand-over: the holder, and the ID document the receiver shows.
+fn receiving<'a>(holder: &'a str, receiver: &'a str) -> [(&'static str, &'a str); 2] {
+    [("STATION_ID_NUMBER", holder), ("STATION_RECEIVER_ID", receiver)]
+}
+
 struct Kit<'a> {
     dir: &'a Path,
     config: PathBuf,
@@ -62,12 +72,9 @@ struct Kit<'a> {
 }
 
 impl Kit<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with(args, None)
-    }
-
-    /// `station kit ARGS`, killed by `STATION_KIT_CRASH_AT=crash` when given.
-    fn run_with(&self, args: &[&str], crash: Option<&str>) -> Output {
+    /// `station kit ARGS` with the ID numbers `ids` in the environment (never in the
+    /// arguments: `station::id_input`), killed by `STATION_KIT_CRASH_AT=crash` when given.
+    fn run_with(&self, args: &[&str], crash: Option<&str>, ids: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(STATION);
         if let Some(step) = crash {
             cmd.env("STATION_KIT_CRASH_AT", step);
@@ -75,6 +82,7 @@ impl Kit<'_> {
         let out = cmd
             .arg("kit")
             .args(args)
+            .envs(ids.iter().copied())
             .env("STATION_PASSWORD", KIT_PASSWORD)
             .env("STATION_OPERATOR", "outreach-op")
             .env("STATION_KIT_STORE", &self.store)
@@ -91,20 +99,30 @@ impl Kit<'_> {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_for(args, &[])
+    }
+
+    /// `station kit ARGS` for the ID numbers `ids`, which must succeed: its stdout.
+    fn ok_for(&self, args: &[&str], ids: &[(&str, &str)]) -> String {
+        let out = self.run_with(args, None, ids);
         assert!(out.status.success(), "kit {args:?} failed:\n{}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn refused(&self, args: &[&str], why: &str) {
-        let out = self.run(args);
+        self.refused_for(args, &[], why)
+    }
+
+    /// `station kit ARGS` for the ID numbers `ids`, which must be refused saying `why`.
+    fn refused_for(&self, args: &[&str], ids: &[(&str, &str)], why: &str) {
+        let out = self.run_with(args, None, ids);
         assert!(!out.status.success(), "kit {args:?} should be refused");
         assert!(text(&out).contains(why), "kit {args:?}: expected {why:?} in:\n{}", text(&out));
     }
 
-    /// `station kit ARGS` killed (kill -9) right after device step `step`.
-    fn crash(&self, args: &[&str], step: &str) -> String {
-        let out = self.run_with(args, Some(step));
+    /// `station kit ARGS` for `ids`, killed (kill -9) right after device step `step`.
+    fn crash(&self, args: &[&str], ids: &[(&str, &str)], step: &str) -> String {
+        let out = self.run_with(args, Some(step), ids);
         assert_eq!(out.status.signal(), Some(9), "kit {args:?} was not killed at {step}:\n{}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -249,15 +267,15 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     assert!(fresh.lookup(&ssn(0)).is_err(), "the province is unreachable");
 
     // A card made on the visit for person 0 through the counter's card path.
-    kit.refused(&["make", "--ssn", &ssn(1)], "hand it over instead");
-    kit.refused(&["make", "--ssn", &stranger], "not on the visit list");
+    kit.refused_for(&["make"], &holder(&ssn(1)), "hand it over instead");
+    kit.refused_for(&["make"], &holder(&stranger), "not on the visit list");
     // A kit without a printer makes no card and spends nothing.
     let no_printer = dir.join("kit-no-printer.toml");
     let with_printer = std::fs::read_to_string(&kit.config).expect("kit.toml");
     let printer_line = with_printer.lines().find(|l| l.starts_with("printer = ")).expect("printer line");
     std::fs::write(&no_printer, with_printer.replace(printer_line, "printer = \"\"")).expect("config");
     let bare = Kit { config: no_printer, secrets: kit.secrets.clone(), store: kit.store.clone(), ..kit };
-    bare.refused(&["make", "--ssn", &ssn(0)], "only pre-made cards can be handed over");
+    bare.refused_for(&["make"], &holder(&ssn(0)), "only pre-made cards can be handed over");
     assert!(kit.status()["interrupted_make"].is_null(), "nothing begun without a printer");
     // A device error after the card was fed (the contact station's reader is not there): the
     // card goes to the reject box and is recorded spoiled; the number stays reserved.
@@ -266,7 +284,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     std::fs::write(&no_reader, with_printer.replace(reader_line, "card_reader = \"No Such Reader 00 00\""))
         .expect("config");
     let broken = Kit { config: no_reader, secrets: kit.secrets.clone(), store: kit.store.clone(), ..kit };
-    let out = broken.run(&["make", "--ssn", &ssn(0)]);
+    let out = broken.run_with(&["make"], None, &holder(&ssn(0)));
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
     assert!(said.contains("card at the contact station"), "{said}");
@@ -279,7 +297,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     // Killed right after the feed, then (settling the first) right after the chip was
     // written: each make is found interrupted, its card rejected and recorded spoiled.
     for (step, attempt) in [("feed-card", 2), ("personalise-ssc", 3)] {
-        let out = kit.crash(&["make", "--ssn", &ssn(0)], step);
+        let out = kit.crash(&["make"], &holder(&ssn(0)), step);
         if attempt == 3 {
             assert!(out.contains("(attempt 2) settled: the card went to the reject box"), "{out}");
         }
@@ -303,7 +321,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let out = kit.ok(&["make", "--settle"]);
     assert!(out.contains("(attempt 3) settled: the card went to the reject box"), "{out}");
     assert!(kit.ok(&["make", "--settle"]).contains("nothing to settle"));
-    let out = kit.ok(&["make", "--ssn", &ssn(0)]);
+    let out = kit.ok_for(&["make"], &holder(&ssn(0)));
     println!("{out}");
     assert!(!out.contains("settled"), "{out}");
     assert!(out.contains(&format!("card {reserved} made")) && out.contains("attempt 4"), "{out}");
@@ -321,7 +339,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         .filter(|p| p.0[0].abs_diff(192) < 12 && p.0[1].abs_diff(128) < 12 && p.0[2].abs_diff(96) < 12)
         .count();
     assert!(skin > 8_000, "the photo carried in the kit's store is on the face ({skin} skin pixels)");
-    kit.refused(&["make", "--ssn", &ssn(0)], "already made");
+    kit.refused_for(&["make"], &holder(&ssn(0)), "already made");
 
     // Hand-overs with signatures, activations face to face, a failure.
     let signature = dir.join("signature.png");
@@ -332,22 +350,22 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     .expect("signature");
     let photo = dir.join("photos/p0.jpg");
     let (sig, pic) = (signature.to_string_lossy().to_string(), photo.to_string_lossy().to_string());
-    kit.refused(
-        &["activate", "--ssn", &ssn(0), "--photo", &pic, "--holder-present", "--id-checked"],
+    kit.refused_for(
+        &["activate", "--photo", &pic, "--holder-present", "--id-checked"],
+        &holder(&ssn(0)),
         "hand it over first",
     );
     // RULE 4: the ID document shown must be the holder's.
-    kit.refused(
-        &["handover", "--ssn", &ssn(0), "--id-number", &ssn(1), "--signer", &name(1), "--signature", &sig],
-        "rule 4",
-    );
-    let (id0, id1) = (ssn(0), ssn(1));
-    kit.ok(&["handover", "--ssn", &id0, "--id-number", &id0, "--signer", &name(0), "--signature", &sig]);
-    kit.refused(&["activate", "--ssn", &ssn(0), "--photo", &pic, "--id-checked"], "rule 3");
-    kit.ok(&["activate", "--ssn", &ssn(0), "--photo", &pic, "--holder-present", "--id-checked"]);
-    kit.ok(&["handover", "--ssn", &id1, "--id-number", &id1, "--signer", &name(1), "--signature", &sig]);
-    kit.ok(&["activate", "--ssn", &ssn(1), "--photo", &pic, "--holder-present", "--id-checked"]);
-    kit.ok(&["fail", "--ssn", &ssn(2), "--reason", "在医院, 不能面签"]);
+    let (id0, id1, name0, name1) = (ssn(0), ssn(1), name(0), name(1));
+    let h0 = ["handover", "--signer", &name0, "--signature", &sig];
+    let h1 = ["handover", "--signer", &name1, "--signature", &sig];
+    kit.refused_for(&h1, &receiving(&id0, &id1), "rule 4");
+    kit.ok_for(&h0, &receiving(&id0, &id0));
+    kit.refused_for(&["activate", "--photo", &pic, "--id-checked"], &holder(&id0), "rule 3");
+    kit.ok_for(&["activate", "--photo", &pic, "--holder-present", "--id-checked"], &holder(&id0));
+    kit.ok_for(&h1, &receiving(&id1, &id1));
+    kit.ok_for(&["activate", "--photo", &pic, "--holder-present", "--id-checked"], &holder(&id1));
+    kit.ok_for(&["fail", "--reason", "在医院, 不能面签"], &holder(&ssn(2)));
     let shown = kit.ok(&["status"]);
     println!("{shown}");
     assert!(shown.contains("outbox 9 records, 0 synced") && shown.contains(&masked(0)), "{shown}");

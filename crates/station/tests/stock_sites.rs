@@ -145,8 +145,11 @@ fn cards_made_elsewhere_are_taken_in_moved_to_a_site_handed_over_and_recalled() 
 
     // A received card is handed over to its holder as one made here.
     std::fs::write(dir.join("sig.png"), [0x89u8; 96]).expect("signature");
-    let out =
-        c.station("op", &["handover", &cards[1].0, "--id-number", &cards[1].1, "--signature", "sig.png"]);
+    let out = c.station_env(
+        "op",
+        &["handover", &cards[1].0, "--holder", "--signature", "sig.png"],
+        &[("STATION_ID_NUMBER", &cards[1].1)],
+    );
     assert!(out.status.success(), "{}", text(&out));
     // Another is recalled after two failed hand-overs (the province lets this station: it
     // answers for the card since it took it in).

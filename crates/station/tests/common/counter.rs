@@ -305,8 +305,15 @@ impl Counter {
 
     /// Runs a `station` command against this counter's API as `who`.
     pub fn station(&self, who: &str, args: &[&str]) -> std::process::Output {
+        self.station_env(who, args, &[])
+    }
+
+    /// `station ARGS` as `who` with more environment: ID numbers go there, never into the
+    /// arguments (`station::id_input`).
+    pub fn station_env(&self, who: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         Command::new(STATION)
             .args(args)
+            .envs(env.iter().copied())
             .env("STATION_API", &self.api)
             .env("STATION_OPERATOR", who)
             .env("STATION_PASSWORD", &self.password)
