@@ -38,10 +38,63 @@ fn key_file(path: &str, algorithm: Algorithm, what: &str) -> Result<SecretKey> {
     SecretKey::from_hex(algorithm, text.trim()).map_err(|e| anyhow::anyhow!("{path}: not a {what} ({e})"))
 }
 
+/// Whether this build may use the public test keys and test data: only a build that carries
+/// the simulators. A counter's build refuses them, so a configuration copied from a test
+/// machine can never put public keys on real cards.
+const TEST_KEYS_ALLOWED: bool = cfg!(feature = "sim");
+
+/// The GlobalPlatform default key (40..4F), the simulators' ISD master: public, in every
+/// GlobalPlatform tool and test card.
+const GP_DEFAULT_KEY: &str = "404142434445464748494A4B4C4D4E4F";
+
+/// Refuses `"test"` for `what` (`setting` in `[counter.financial]`) in a build without the
+/// simulators.
+fn no_test_value(value: &str, setting: &str, what: &str, allowed: bool) -> Result<()> {
+    if value == "test" && !allowed {
+        bail!(
+            "[counter.financial] {setting} = \"test\" uses {what}, public values for the simulators: \
+             this build (without the simulators) never puts them on a card; give the bank's {setting}"
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a key read from `path` whose value is a public test value (`known`, by check
+/// value: the key itself is never compared outside the key type), in a build without the
+/// simulators.
+fn not_a_test_key(key: &SecretKey, known: &[SecretKey], path: &str, what: &str, allowed: bool) -> Result<()> {
+    if !allowed && known.iter().any(|k| k.algorithm() == key.algorithm() && k.kcv() == key.kcv()) {
+        bail!(
+            "{path}: this {what} is a public test key (check value {}): a counter never uses it; \
+             load the bank's key (station keys import)",
+            key.kcv()
+        );
+    }
+    Ok(())
+}
+
 impl Financial {
     /// From the `[counter.financial]` section, for cards of `profile` (whose `[isd]` says the
     /// secure channel, the key version and how the card keys follow from the master key).
     pub fn from_config(c: &crate::config::FinancialConfig, profile: &Profile) -> Result<Financial> {
+        Financial::from_config_for(c, profile, TEST_KEYS_ALLOWED)
+    }
+
+    /// [`Financial::from_config`] for a build that may (`test_keys`) or may not use the test
+    /// keys and data.
+    fn from_config_for(
+        c: &crate::config::FinancialConfig,
+        profile: &Profile,
+        test_keys: bool,
+    ) -> Result<Financial> {
+        no_test_value(
+            &c.dp,
+            "dp",
+            "test data-preparation files signed with the test issuer keys",
+            test_keys,
+        )?;
+        no_test_value(&c.transport_key, "transport_key", "the test DP transport key", test_keys)?;
+        no_test_value(&c.isd_key, "isd_key", "the profile's test ISD master key", test_keys)?;
         if profile.application(ApplicationKind::Isd).is_none()
             || profile.application(ApplicationKind::PbocDebit).is_none()
         {
@@ -65,17 +118,23 @@ impl Financial {
         };
         let transport_key = match c.transport_key.as_str() {
             "test" => emv_cps::test_transport_key(),
-            path => key_file(path, Algorithm::Tdes, "DP transport key")?,
+            path => {
+                let key = key_file(path, Algorithm::Tdes, "DP transport key")?;
+                not_a_test_key(&key, &[emv_cps::test_transport_key()], path, "DP transport key", test_keys)?;
+                key
+            }
         };
         let setup = IsdSetup::from_profile(profile)?;
         let isd_keys = match c.isd_key.as_str() {
             // The profile's [sim] test master: only simulator profiles carry one.
             "test" => setup.sim_keys(profile)?,
-            path => SoftwareKeys::from_master(
-                setup.key_version,
-                key_file(path, setup.algorithm(), "ISD master key")?,
-                setup.diversification,
-            ),
+            path => {
+                let key = key_file(path, setup.algorithm(), "ISD master key")?;
+                let mut known: Vec<SecretKey> = setup.sim_master(profile).into_iter().collect();
+                known.extend(SecretKey::from_hex(setup.algorithm(), GP_DEFAULT_KEY));
+                not_a_test_key(&key, &known, path, "ISD master key", test_keys)?;
+                SoftwareKeys::from_master(setup.key_version, key, setup.diversification)
+            }
         };
         // The parameters carry the check values of the master key the profile's cards expect:
         // the personalisation compares them before the card's first authentication.
@@ -202,6 +261,71 @@ fn read_dp(path: &Path) -> Result<DpFile, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn profile(file: &str) -> Profile {
+        Profile::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../firmware-profiles").join(file))
+            .expect("profile")
+    }
+
+    /// A build without the simulators refuses "test" for each setting and a key file holding
+    /// a public test key (the DP transport key, the profile's ISD master, the GlobalPlatform
+    /// default), naming the setting or the file; a bank's own keys pass.
+    #[test]
+    fn a_counters_build_refuses_the_test_keys_and_data() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = |name: &str, hex: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("{hex}\n")).expect("key file");
+            path.display().to_string()
+        };
+        let bank_transport = key("transport.hex", "0123456789ABCDEFFEDCBA9876543210");
+        let bank_master = key("master.hex", "8899AABBCCDDEEFF0011223344556677");
+        let dp = dir.path().join("dp");
+        std::fs::create_dir(&dp).expect("dp dir");
+        let bank = crate::config::FinancialConfig {
+            dp: dp.display().to_string(),
+            bin: "621234".into(),
+            isd_key: bank_master.clone(),
+            transport_key: bank_transport,
+        };
+        let p = profile("ssc-3g-fin-sim.toml");
+        let refused = |c: &crate::config::FinancialConfig| match Financial::from_config_for(c, &p, false) {
+            Ok(_) => panic!("accepted {c:?}"),
+            Err(e) => e.to_string(),
+        };
+        for (setting, c) in [
+            ("dp", crate::config::FinancialConfig { dp: "test".into(), ..bank.clone() }),
+            (
+                "transport_key",
+                crate::config::FinancialConfig { transport_key: "test".into(), ..bank.clone() },
+            ),
+            ("isd_key", crate::config::FinancialConfig { isd_key: "test".into(), ..bank.clone() }),
+        ] {
+            let e = refused(&c);
+            assert!(
+                e.contains(&format!("{setting} = \"test\"")) && e.contains("without the simulators"),
+                "{e}"
+            );
+        }
+        let public_transport = key("public-transport.hex", emv_cps::crypto::TEST_TRANSPORT_KEY);
+        let e = refused(&crate::config::FinancialConfig {
+            transport_key: public_transport.clone(),
+            ..bank.clone()
+        });
+        assert!(e.contains(&public_transport) && e.contains("public test key"), "{e}");
+        let gp_default = key("gp.hex", GP_DEFAULT_KEY);
+        let e = refused(&crate::config::FinancialConfig { isd_key: gp_default.clone(), ..bank.clone() });
+        assert!(e.contains(&gp_default) && e.contains("ISD master key is a public test key"), "{e}");
+        assert!(!e.contains(GP_DEFAULT_KEY), "the key itself is never printed: {e}");
+        assert!(Financial::from_config_for(&bank, &p, false).is_ok(), "a bank's own keys");
+        let sim = crate::config::FinancialConfig {
+            dp: "test".into(),
+            bin: "621234".into(),
+            isd_key: "test".into(),
+            transport_key: "test".into(),
+        };
+        assert!(Financial::from_config_for(&sim, &p, true).is_ok(), "the simulators' build takes them");
+    }
 
     fn holder<'a>(ssn: &'a str, card_number: &'a str) -> issuance::FinancialHolder<'a> {
         issuance::FinancialHolder { ssn, name: "张三", card_number, atr: &[], bank: None }
