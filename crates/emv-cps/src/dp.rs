@@ -194,12 +194,35 @@ impl DpFile {
     }
 
     /// Refuses a transport key whose check value is not the file's.
-    pub fn check_transport_key(&self, key: &SecretKey) -> Result<(), Error> {
-        let actual = key.kcv().to_string();
+    pub fn check_transport_key(&self, key: &dyn TransportDecrypt) -> Result<(), Error> {
+        let actual = key.transport_kcv()?.to_string();
         if !actual.eq_ignore_ascii_case(&self.transport_key_kcv) {
             return Err(Error::TransportKey { expected: self.transport_key_kcv.clone(), actual });
         }
         Ok(())
+    }
+}
+
+/// The DP transport key, wherever it is kept: in memory ([`SecretKey`], the simulators and
+/// tests) or in a hardware token, where the decryption runs inside it and the key never
+/// leaves. The padded plaintext comes back (it is re-encrypted under the session DEK).
+pub trait TransportDecrypt {
+    /// Its check value (3DES `E_K(00*8)`, 3 bytes), what the DP file's `transport_key_kcv`
+    /// names.
+    fn transport_kcv(&self) -> Result<secure_channel::Kcv, Error>;
+
+    /// The padded plaintext of encrypted DGI `dgi`; refused when the padding does not survive
+    /// decryption (a damaged file or another key).
+    fn decrypt_dgi(&self, dgi: u16, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error>;
+}
+
+impl TransportDecrypt for SecretKey {
+    fn transport_kcv(&self) -> Result<secure_channel::Kcv, Error> {
+        Ok(self.kcv())
+    }
+
+    fn decrypt_dgi(&self, dgi: u16, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        decrypt_from_transport(self, dgi, ciphertext)
     }
 }
 

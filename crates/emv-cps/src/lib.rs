@@ -73,7 +73,7 @@ pub use builder::{
 pub use crypto::{test_pan, test_transport_key, IssuerKeys};
 pub use dp::{
     decrypt_from_transport, encrypt_for_transport, holder_ref, CardSummary, Dgi, DpApplication, DpDgi,
-    DpFile, DP_FORMAT,
+    DpFile, TransportDecrypt, DP_FORMAT,
 };
 pub use error::Error;
 pub use perso::{

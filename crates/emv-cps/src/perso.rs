@@ -15,10 +15,10 @@
 use apdu::Command;
 use card_transport::{Capabilities, CardTransaction};
 use firmware_profile::{ApplicationKind, Profile};
-use secure_channel::{HostParams, IsdSetup, KcvSet, KeyProvider, Scheme, SecretKey, SecurityLevel, Session};
+use secure_channel::{HostParams, IsdSetup, KcvSet, KeyProvider, Scheme, SecurityLevel, Session};
 use tracing::{debug, info};
 
-use crate::dp::{decrypt_from_transport, Dgi, DpFile};
+use crate::dp::{Dgi, DpFile, TransportDecrypt};
 use crate::{Error, AID_ISD};
 
 /// How to reach and protect the security domain.
@@ -184,7 +184,7 @@ pub fn store_data_blocks(dgis: &[Dgi], block: usize) -> Result<Vec<StoreDataBloc
 pub fn personalise(
     tx: &mut dyn CardTransaction,
     dp: &DpFile,
-    transport_key: &SecretKey,
+    transport_key: &dyn TransportDecrypt,
     isd_keys: &dyn KeyProvider,
     params: &PersoParams,
 ) -> Result<PersoReport, Error> {
@@ -195,7 +195,7 @@ pub fn personalise(
     for a in &dp.applications {
         let mut dgis = a.checked_dgis()?;
         for d in dgis.iter_mut().filter(|d| d.encrypted) {
-            let plain = decrypt_from_transport(transport_key, d.dgi, &d.value)?;
+            let plain = transport_key.decrypt_dgi(d.dgi, &d.value)?;
             d.value = plain.to_vec();
         }
         apps.push((a.aid_bytes()?, a.name.clone(), dgis));

@@ -59,3 +59,18 @@ impl TransportKey {
         Ok(plain)
     }
 }
+
+/// emv-cps personalises with the transport key in the token: the check value and each DGI's
+/// decryption come from it.
+impl emv_cps::TransportDecrypt for TransportKey {
+    fn transport_kcv(&self) -> Result<Kcv, emv_cps::Error> {
+        self.kcv().map_err(|e| emv_cps::Error::SecureChannel(e.into()))
+    }
+
+    fn decrypt_dgi(&self, dgi: u16, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, emv_cps::Error> {
+        TransportKey::decrypt_dgi(self, dgi, ciphertext).map_err(|e| match e {
+            Error::TransportPadding(_) => emv_cps::Error::Dp(e.to_string()),
+            other => emv_cps::Error::SecureChannel(other.into()),
+        })
+    }
+}

@@ -129,10 +129,54 @@ pub struct FinancialConfig {
     /// Issuer BIN for `dp = "test"`.
     #[serde(default = "default_bin")]
     pub bin: String,
-    /// The issuer security domain's master key: `test` or a file holding it in hex.
+    /// The issuer security domain's master key: `test`, a file holding it in hex, or with
+    /// `token` its label in the token.
     pub isd_key: String,
-    /// The transport key the DP files are encrypted under: `test` or a file holding it in hex.
+    /// The transport key the DP files are encrypted under: `test`, a file holding it in hex,
+    /// or with `token` its label in the token.
     pub transport_key: String,
+    /// The hardware token (PKCS#11) that holds the keys (`[counter.financial.token]`): the
+    /// keys stay in it, put there by `station keys import`.
+    #[serde(default)]
+    pub token: Option<TokenSettings>,
+}
+
+/// `[counter.financial.token]`: which PKCS#11 token, and where its user PIN is (a file only its
+/// owner reads, or an environment variable the service manager sets; never the command line).
+///
+/// ```toml
+/// [counter.financial.token]
+/// module = "/usr/lib/softhsm/libsofthsm2.so"   # the token vendor's PKCS#11 library
+/// label = "S-0101"
+/// pin_file = "/etc/station/token.pin"         # chmod 600; or pin_env = "STATION_TOKEN_PIN"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// The PKCS#11 module.
+    pub module: std::path::PathBuf,
+    /// The token's label.
+    pub label: String,
+    /// A file holding the user PIN.
+    #[serde(default)]
+    pub pin_file: Option<std::path::PathBuf>,
+    /// An environment variable holding the user PIN.
+    #[serde(default)]
+    pub pin_env: Option<String>,
+}
+
+impl TokenSettings {
+    /// The key store's view of it: exactly one of `pin_file` and `pin_env`.
+    pub fn token_config(&self) -> anyhow::Result<keystore::TokenConfig> {
+        let pin = match (&self.pin_file, &self.pin_env) {
+            (Some(file), None) => keystore::PinSource::File(file.clone()),
+            (None, Some(var)) => keystore::PinSource::Env(var.clone()),
+            _ => anyhow::bail!(
+                "[counter.financial.token]: give the user PIN as pin_file (chmod 600) or pin_env, one of them"
+            ),
+        };
+        Ok(keystore::TokenConfig { module: self.module.clone(), token_label: self.label.clone(), pin })
+    }
 }
 
 fn default_bin() -> String {

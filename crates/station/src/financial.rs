@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use card_transport::CardTransaction;
-use emv_cps::{DpFile, PersoParams};
+use emv_cps::{DpFile, PersoParams, TransportDecrypt};
 use firmware_profile::{ApplicationKind, Profile};
 use issuance::FinancialHolder;
-use secure_channel::{Algorithm, IsdSetup, SecretKey, SoftwareKeys};
+use secure_channel::{Algorithm, IsdSetup, KeyProvider, SecretKey, SoftwareKeys};
 
 /// Where each card's data-preparation file comes from.
 pub enum DpSource {
@@ -23,11 +23,13 @@ pub enum DpSource {
     Directory(PathBuf),
 }
 
-/// What the job needs to personalise the financial application.
+/// What the job needs to personalise the financial application. The keys are behind their
+/// traits: in memory (the simulators, `test`, hex files) or in a PKCS#11 token
+/// (`[counter.financial.token]`), where they never leave it.
 pub struct Financial {
     dp: DpSource,
-    transport_key: SecretKey,
-    isd_keys: SoftwareKeys,
+    transport_key: Box<dyn TransportDecrypt + Send + Sync>,
+    isd_keys: Box<dyn KeyProvider + Send + Sync>,
     params: PersoParams,
     /// The simulated bank that opens each card's account (the simulated counter only).
     sim_bank: Option<String>,
@@ -116,24 +118,50 @@ impl Financial {
                 DpSource::Directory(dir)
             }
         };
-        let transport_key = match c.transport_key.as_str() {
-            "test" => emv_cps::test_transport_key(),
-            path => {
-                let key = key_file(path, Algorithm::Tdes, "DP transport key")?;
-                not_a_test_key(&key, &[emv_cps::test_transport_key()], path, "DP transport key", test_keys)?;
-                key
-            }
-        };
         let setup = IsdSetup::from_profile(profile)?;
-        let isd_keys = match c.isd_key.as_str() {
-            // The profile's [sim] test master: only simulator profiles carry one.
-            "test" => setup.sim_keys(profile)?,
-            path => {
-                let key = key_file(path, setup.algorithm(), "ISD master key")?;
-                let mut known: Vec<SecretKey> = setup.sim_master(profile).into_iter().collect();
-                known.extend(SecretKey::from_hex(setup.algorithm(), GP_DEFAULT_KEY));
-                not_a_test_key(&key, &known, path, "ISD master key", test_keys)?;
-                SoftwareKeys::from_master(setup.key_version, key, setup.diversification)
+        let (transport_key, isd_keys): (
+            Box<dyn TransportDecrypt + Send + Sync>,
+            Box<dyn KeyProvider + Send + Sync>,
+        ) = match &c.token {
+            Some(token) => {
+                let store = keystore::Keystore::open(&token.token_config()?)
+                    .with_context(|| format!("[counter.financial.token] {}", token.label))?;
+                let transport =
+                    keystore::TransportKey::open(&store, &c.transport_key).with_context(|| {
+                        format!("transport_key {:?} in token {}", c.transport_key, token.label)
+                    })?;
+                let isd = keystore::TokenKeys::from_master(
+                    &store,
+                    setup.key_version,
+                    setup.algorithm(),
+                    &c.isd_key,
+                    setup.diversification,
+                )
+                .with_context(|| format!("isd_key {:?} in token {}", c.isd_key, token.label))?;
+                (Box::new(transport), Box::new(isd))
+            }
+            None => {
+                let transport = match c.transport_key.as_str() {
+                    "test" => emv_cps::test_transport_key(),
+                    path => {
+                        let key = key_file(path, Algorithm::Tdes, "DP transport key")?;
+                        let known = [emv_cps::test_transport_key()];
+                        not_a_test_key(&key, &known, path, "DP transport key", test_keys)?;
+                        key
+                    }
+                };
+                let isd = match c.isd_key.as_str() {
+                    // The profile's [sim] test master: only simulator profiles carry one.
+                    "test" => setup.sim_keys(profile)?,
+                    path => {
+                        let key = key_file(path, setup.algorithm(), "ISD master key")?;
+                        let mut known: Vec<SecretKey> = setup.sim_master(profile).into_iter().collect();
+                        known.extend(SecretKey::from_hex(setup.algorithm(), GP_DEFAULT_KEY));
+                        not_a_test_key(&key, &known, path, "ISD master key", test_keys)?;
+                        SoftwareKeys::from_master(setup.key_version, key, setup.diversification)
+                    }
+                };
+                (Box::new(transport), Box::new(isd))
             }
         };
         // The parameters carry the check values of the master key the profile's cards expect:
@@ -151,7 +179,9 @@ impl Financial {
                 card.holder_id = holder.ssn.to_string();
                 // 5F20 is ASCII; the bank's own files carry the Pinyin, test data a placeholder.
                 card.holder_name = "CARDHOLDER/".into();
-                emv_cps::build_test_dp(&card, &emv_cps::IssuerKeys::test(), &self.transport_key)
+                // Test data is encrypted under the test transport key: the configured key must
+                // be that one (its check value is compared before the card is touched).
+                emv_cps::build_test_dp(&card, &emv_cps::IssuerKeys::test(), &emv_cps::test_transport_key())
                     .map_err(|e| format!("building the test DP file: {e}"))
             }
             DpSource::Directory(dir) => {
@@ -172,8 +202,9 @@ impl Financial {
         holder: &FinancialHolder<'_>,
     ) -> Result<issuance::FinancialDone, String> {
         let dp = self.dp_for(holder)?;
-        let report = emv_cps::personalise(tx, &dp, &self.transport_key, &self.isd_keys, &self.params)
-            .map_err(|e| e.to_string())?;
+        let report =
+            emv_cps::personalise(tx, &dp, self.transport_key.as_ref(), self.isd_keys.as_ref(), &self.params)
+                .map_err(|e| e.to_string())?;
         if let Some(url) = &self.sim_bank {
             register_sim_account(url, holder, &dp.card.pan)?;
         }
@@ -287,6 +318,7 @@ mod tests {
             bin: "621234".into(),
             isd_key: bank_master.clone(),
             transport_key: bank_transport,
+            token: None,
         };
         let p = profile("ssc-3g-fin-sim.toml");
         let refused = |c: &crate::config::FinancialConfig| match Financial::from_config_for(c, &p, false) {
@@ -323,6 +355,7 @@ mod tests {
             bin: "621234".into(),
             isd_key: "test".into(),
             transport_key: "test".into(),
+            token: None,
         };
         assert!(Financial::from_config_for(&sim, &p, true).is_ok(), "the simulators' build takes them");
     }
@@ -343,8 +376,9 @@ mod tests {
             bin: "621234".into(),
             isd_key: "test".into(),
             transport_key: "test".into(),
+            token: None,
         };
-        let financial = Financial::from_config(&config, &profile).expect("financial");
+        let financial = Financial::from_config_for(&config, &profile, true).expect("financial");
         let card = emv_cps::TestCard::example();
         let mut dp =
             emv_cps::build_test_dp(&card, &emv_cps::IssuerKeys::test(), &emv_cps::test_transport_key())
