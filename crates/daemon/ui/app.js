@@ -221,6 +221,9 @@ const TEXT = {
   'sms.none': ['没有需处理的短信。', 'Nothing needs a person.'],
   'sms.sent': ['已发送：', 'Sent: '],
   'sms.no_phone': ['无手机号', 'no phone'],
+  'sms.failed': ['发送失败', 'failed'],
+  'sms.retrying': ['重试中', 'retrying'],
+  'sms.pending': ['待发送', 'pending'],
   'ledger.title': ['台账', 'Ledger'],
   'ledger.verify': ['校验哈希链', 'Verify the hash chain'],
   'ledger.intact': ['哈希链完整，条目数：', 'Hash chain intact, entries: '],
@@ -1216,7 +1219,11 @@ async function loadSms() {
   try {
     const r = await api('GET', '/api/sms/notices');
     $('#sms-stopped').textContent = r.stopped || '';
-    r.messages.forEach((m) => tbody.append(row([m.key, m.to, m.state, m.reason])));
+    r.messages.forEach((m) => {
+      const tr = row([m.key, m.to, TEXT['sms.' + m.state] ? t('sms.' + m.state) : m.state, m.reason]);
+      tr.dataset.state = m.state;
+      tbody.append(tr);
+    });
     r.no_phone.forEach((c) => tbody.append(row([c.card_number + ' · ' + c.site, c.holder, t('sms.no_phone'), c.reason])));
     out.textContent = (tbody.children.length ? '' : t('sms.none') + ' ') + t('sms.sent') + r.sent;
   } catch (e) {
