@@ -574,6 +574,18 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
         ),
     )
     .expect("list");
+    // The next delivery, as XLSX: a new card and the first one again.
+    let next = common::counter::centre_card(&centre, 2, "embedded");
+    let xlsx = station.dir.path().join("送卡清单-2.xlsx");
+    let mut sheet = roster::xlsx::SheetWriter::create(
+        &xlsx,
+        "交接清单",
+        &["社会保障卡号", "身份证号", "姓名", "卡识别码", "批次号", "箱号", "位置"],
+    )
+    .expect("xlsx");
+    sheet.row(&[&next.0, &next.1, "中心2", &next.2, "P2026-12", "2", "1"]).expect("row");
+    sheet.row(&[&card, &ssn, "中心0", &card_id, "P2026-12", "1", "1"]).expect("row");
+    sheet.finish().expect("xlsx");
     // Judged two working days after the 15th working day from today (the applications' day).
     let calendar = workdays::Calendar::builtin().with_file(&calendar_file).expect("calendar");
     let deadline = calendar.add_working_days(today, 15).expect("deadline");
@@ -581,7 +593,8 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     let judged_on = calendar.add_working_days(deadline, 2).expect("two working days later");
     let scenario = serde_json::json!({
         "list": list, "card": card, "elsewhere": elsewhere.0,
-        "idNumbers": [ssn, elsewhere.1, broken],
+        "xlsx": xlsx, "xlsxCard": next.0,
+        "idNumbers": [ssn, elsewhere.1, broken, next.1],
         "deadline": deadline.to_string(), "judgedOn": judged_on.to_string(),
     });
     std::fs::write(station.dir.path().join("scenario.json"), scenario.to_string()).expect("scenario");
@@ -610,6 +623,11 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     assert_eq!(taken.len(), 1, "{received:?}");
     assert_eq!(taken[0].1["keeper"], "supervisor", "{received:?}");
     assert!(events_of(&local, &elsewhere.0).is_empty(), "the other station's card is not taken in");
+    let from_xlsx = events_of(&local, &next.0);
+    assert!(from_xlsx.iter().any(|(event, _)| event == "card.received"), "{from_xlsx:?}");
+    let taken_in = local.ledger().expect("ledger").into_iter().filter(|e| e.event == "card.received").count();
+    assert_eq!(taken_in, 2, "the first card again was not taken in twice");
+    assert!(seen["emptyList"].as_str().is_some_and(|s| s.contains("the list has 0 bytes")), "{seen}");
     assert!(local.card(&elsewhere.0).expect("card").is_none());
     // Its moves, signed by both sides: the refused giver left no line.
     let moves: Vec<_> = received.iter().filter(|(event, _)| event == "card.moved").map(|(_, d)| d).collect();
@@ -651,7 +669,7 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     assert_eq!(made, 2);
     assert_eq!(seen["statsTotal"][3], made.to_string().as_str(), "{seen}");
     let shown = seen.to_string();
-    for id in [&ssn, &elsewhere.1, &broken] {
+    for id in [&ssn, &elsewhere.1, &broken, &next.1] {
         assert!(!shown.contains(id.as_str()), "no full ID number on the page: {shown}");
     }
     assert!(screenshots().join("stock/36-sms-refused-sent-and-nothing-overdue.png").is_file());

@@ -1,7 +1,7 @@
 // Agent sites and cards made elsewhere on the page. The operator takes two applications for an
 // agent site (the form offers the configured sites; their cards go to stock). The supervisor
 // takes in the card centre's delivery list (one card, one for another station, one broken
-// number: each row's outcome on screen), moves the received card to another storage place
+// number: each row's outcome on screen), then an XLSX list (a new card, the first again), moves the received card to another storage place
 // (first with a giver who is not its keeper: the station's refusal in its own words) and on to
 // the site; sees the two site applications overdue on a day past their deadline, and the
 // statistics of that day; moves the two site cards to the site, the first while the SMS gateway
@@ -31,6 +31,7 @@ const rowsOf = (page, table) => page.$$eval(table + ' tbody tr', (trs) => trs.ma
 await session('site-applications', async ({ page }) => {
   await login(page, 'operator');
   await devicesReady(page);
+  check(await page.isHidden('#nav [data-nav=stock]'), 'an operator takes in and moves no cards');
   check(await page.isVisible('#site-field'), 'the form offers where the holder collects');
   const offered = await page.$$eval('#f-site option', (o) => o.map((x) => [x.value, x.textContent]));
   check(offered.length === 2 && offered[0][0] === '' && offered[1][0] === 'T03' && offered[1][1].includes('龙街镇便民服务中心'),
@@ -118,6 +119,23 @@ await session('supervisor-stock', async ({ page }) => {
   check((await page.textContent('#receive-result')).startsWith('1张接收入库，未接收行数：2'), await page.textContent('#receive-result'));
   await noFullIdNumber(page, 'the delivery list');
   await shot(page, '32-delivery-list-taken-in');
+  // The next list, as XLSX: a new card, and the first one again (harmless: already here).
+  await page.setInputFiles('#receive-file', scenario.xlsx);
+  await page.click('#receive-submit');
+  await page.waitForSelector('#receive-result[data-done]');
+  const again = await rowsOf(page, '#receive-table');
+  result.receivedXlsx = again;
+  check(again.length === 2 && again[0].received === scenario.xlsxCard && again[0].cells[0] === '2',
+    'the XLSX list\'s new card is taken in: ' + JSON.stringify(again));
+  check(again[1].refused === '3' && again[1].cells[1] === scenario.card && again[1].cells[4].includes('already'),
+    'the card taken in before is said to be here already: ' + JSON.stringify(again));
+  await shot(page, '32a-xlsx-list-taken-in');
+  // A file that is no list: the station's words.
+  await page.setInputFiles('#receive-file', { name: '空.csv', mimeType: 'text/csv', buffer: Buffer.from('') });
+  await page.click('#receive-submit');
+  await page.waitForSelector('#receive-result[data-done]');
+  result.emptyList = await page.textContent('#receive-result');
+  check(result.emptyList.startsWith('失败：') && result.emptyList.includes('0 bytes'), 'an empty file: ' + result.emptyList);
 
   // To another storage place: only the keeper the ledger names gives the card.
   let moved = await move(page, [scenario.card], { place: '二号保管柜', giver: 'operator', receiver: '李保管' });
@@ -164,15 +182,15 @@ await session('supervisor-stock', async ({ page }) => {
   const perSite = Object.fromEntries((await rowsOf(page, '#stats-sites')).map((r) => [r.cells[0], r.cells.slice(1)]));
   result.statsSites = perSite;
   // Per site of the cards' applications: the received card is the station's own.
-  check(JSON.stringify(perSite['本站']) === '["1","0","0"]', 'the received card in stock: ' + JSON.stringify(perSite));
+  check(JSON.stringify(perSite['本站']) === '["2","0","0"]', 'the two received cards in stock: ' + JSON.stringify(perSite));
   check(JSON.stringify(perSite['龙街镇便民服务中心 (T03)']) === '["2","0","2"]', 'the site\'s two cards in stock, both overdue: ' + JSON.stringify(perSite));
-  check(JSON.stringify(perSite['合计']) === '["3","0","2"]', 'the totals: ' + JSON.stringify(perSite));
+  check(JSON.stringify(perSite['合计']) === '["4","0","2"]', 'the totals: ' + JSON.stringify(perSite));
   const days = await rowsOf(page, '#stats-table');
   const total = days[days.length - 1].cells;
   result.statsTotal = total;
-  check(total[0] === '合计' && total[3] === '2' && total[4] === '1' && total[5] === '0', 'made 2, received 1, issued 0: ' + JSON.stringify(total));
+  check(total[0] === '合计' && total[3] === '2' && total[4] === '2' && total[5] === '0', 'made 2, received 2, issued 0: ' + JSON.stringify(total));
   check(days.some((r) => r.cells[1] === 'operator' && r.cells[3] === '2'), 'the operator made two: ' + JSON.stringify(days));
-  check(days.some((r) => r.cells[1] === 'supervisor' && r.cells[4] === '1'), 'the supervisor took one in: ' + JSON.stringify(days));
+  check(days.some((r) => r.cells[1] === 'supervisor' && r.cells[4] === '2'), 'the supervisor took two in: ' + JSON.stringify(days));
   let notices = await smsUntil(page, (r) => r.length === 1, 'the card without a phone');
   check(notices.rows[0].cells[0] === scenario.card + ' · T03' && notices.rows[0].cells[3].includes('no phone'),
     'the received card\'s holder has no phone: ' + JSON.stringify(notices.rows));
@@ -189,7 +207,7 @@ await session('supervisor-stock', async ({ page }) => {
   const failed = notices.rows.find((x) => x.cells[0] === `pickup:${first}:T03`).cells;
   result.smsFailed = failed;
   check(failed[1] !== '13800138000' && failed[1].includes('*'), 'the number masked: ' + failed[1]);
-  check(failed[2] === 'failed' && failed[3].length > 0, 'failed, with the gateway\'s reason: ' + JSON.stringify(failed));
+  check(failed[2] === '发送失败' && failed[3].includes('the number does not exist'), 'failed, with the gateway\'s reason: ' + JSON.stringify(failed));
   await page.click('[data-nav=stock]');
   moved = await move(page, [second], { site: 'T03', giver: 'operator', receiver: '王站长' });
   check(moved[0].moved === second && moved[0].cells[3] === 'SMS queued', 'queued: ' + JSON.stringify(moved));
