@@ -669,8 +669,11 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     assert_eq!(made, 2);
     assert_eq!(seen["statsTotal"][3], made.to_string().as_str(), "{seen}");
     let shown = seen.to_string();
-    for id in [&ssn, &elsewhere.1, &broken, &next.1] {
-        assert!(!shown.contains(id.as_str()), "no full ID number on the page: {shown}");
+    let log = std::fs::read_to_string(station.dir.path().join("serve.log")).expect("the station's log");
+    let people: Vec<&str> = station.people.iter().filter_map(|p| p["id_number"].as_str()).collect();
+    for id in [ssn.as_str(), &elsewhere.1, &broken, &next.1].into_iter().chain(people) {
+        assert!(!shown.contains(id), "no full ID number on the page: {shown}");
+        assert!(!log.contains(id), "no full ID number in the station's log");
     }
     assert!(screenshots().join("stock/36-sms-refused-sent-and-nothing-overdue.png").is_file());
 }

@@ -95,7 +95,7 @@ async function smsUntil(page, done, what) {
   throw new Error('the SMS notices never showed ' + what + ': ' + JSON.stringify(await rowsOf(page, '#sms-table')));
 }
 
-await session('supervisor-stock', async ({ page }) => {
+await session('supervisor-stock', async ({ page, urls }) => {
   await login(page, 'supervisor');
   await page.click('[data-nav=stock]');
 
@@ -224,5 +224,7 @@ await session('supervisor-stock', async ({ page }) => {
   check(result.overdueAfter === '没有超期的申请。', 'nothing overdue once delivered: ' + result.overdueAfter);
   await noFullIdNumber(page, 'the supervisor\'s sections');
   await shot(page, '36-sms-refused-sent-and-nothing-overdue');
+  const leaked = urls.filter((u) => ids.some((id) => u.includes(id) || u.includes(id.slice(0, 14))));
+  check(leaked.length === 0, 'no ID number in a URL the page asked for: ' + leaked.join(' '));
 });
 console.log(JSON.stringify(result));
