@@ -668,6 +668,7 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, 2);
     assert_eq!(seen["statsTotal"][3], made.to_string().as_str(), "{seen}");
+    assert_eq!(seen["statsTotal"][4], taken_in.to_string().as_str(), "{seen}");
     let shown = seen.to_string();
     let log = std::fs::read_to_string(station.dir.path().join("serve.log")).expect("the station's log");
     let people: Vec<&str> = station.people.iter().filter_map(|p| p["id_number"].as_str()).collect();
