@@ -625,6 +625,12 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     assert!(events_of(&local, &elsewhere.0).is_empty(), "the other station's card is not taken in");
     let from_xlsx = events_of(&local, &next.0);
     assert!(from_xlsx.iter().any(|(event, _)| event == "card.received"), "{from_xlsx:?}");
+    assert!(
+        from_xlsx
+            .iter()
+            .any(|(event, d)| event == "card.moved" && d["site"] == "T03" && d["giver"] == "supervisor"),
+        "{from_xlsx:?}"
+    );
     let taken_in = local.ledger().expect("ledger").into_iter().filter(|e| e.event == "card.received").count();
     assert_eq!(taken_in, 2, "the first card again was not taken in twice");
     assert!(seen["emptyList"].as_str().is_some_and(|s| s.contains("the list has 0 bytes")), "{seen}");
@@ -654,7 +660,8 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
         assert_eq!((&moved[0].1["site"], &moved[0].1["giver"]), (&"T03".into(), &"operator".into()));
     }
 
-    // The gateway took one pickup message, the second card's; the first was refused.
+    // The gateway took one pickup message, the second card's (once its refusal of the station's
+    // account was over); the first was refused.
     let sent: serde_json::Value = reqwest::blocking::get(format!("{}/v1/messages", station.sms_url()))
         .expect("messages")
         .json()
@@ -664,6 +671,8 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     assert_eq!(sent[0]["message"]["key"], format!("pickup:{}:T03", site_cards[1]).as_str());
     assert_eq!(sent[0]["message"]["to"], "13800138000");
     assert!(seen["smsSummary"].as_str().is_some_and(|s| s.contains("已发送：1")), "{seen}");
+    let stopped = seen["smsStopped"].as_str().unwrap_or_default();
+    assert!(stopped.contains("401") && stopped.contains("restart the station"), "{stopped}");
     // What the statistics showed is the ledger's.
     let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, 2);
@@ -676,5 +685,5 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
         assert!(!shown.contains(id), "no full ID number on the page: {shown}");
         assert!(!log.contains(id), "no full ID number in the station's log");
     }
-    assert!(screenshots().join("stock/36-sms-refused-sent-and-nothing-overdue.png").is_file());
+    assert!(screenshots().join("stock/37-sms-sent-and-nothing-overdue.png").is_file());
 }

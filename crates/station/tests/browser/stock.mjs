@@ -5,8 +5,9 @@
 // (first with a giver who is not its keeper: the station's refusal in its own words) and on to
 // the site; sees the two site applications overdue on a day past their deadline, and the
 // statistics of that day; moves the two site cards to the site, the first while the SMS gateway
-// refuses the number, and sees the SMS notices: the refused message, the card whose holder has
-// no phone, one sent; and nothing overdue any more. Prints one JSON line for the Rust test.
+// refuses the number, the second while it refuses the station's account (sending stops until
+// the next flush), and sees the SMS notices: the refused message, the stop with what to fix,
+// the cards whose holder has no phone, one sent; and nothing overdue any more. Prints one JSON line for the Rust test.
 import fs from 'node:fs';
 import path from 'node:path';
 import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
@@ -47,7 +48,8 @@ await session('site-applications', async ({ page }) => {
     await takePhoto(page);
     if (!result.siteCards.length) await shot(page, '30-application-for-an-agent-site');
     await page.click('#issue-submit');
-    check((await page.textContent('#progress-who')).includes('龙街镇便民服务中心'), 'the progress names the site');
+    // The form is checked once more before the job starts; then the progress names the site.
+    await page.waitForFunction(() => document.querySelector('#progress-who').textContent.includes('龙街镇便民服务中心'));
     const end = await jobEnd(page);
     check(end.status === 'stocked', 'the card goes to stock for the site: ' + end.text);
     result.siteCards.push((await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0]);
@@ -208,14 +210,30 @@ await session('supervisor-stock', async ({ page, urls }) => {
   result.smsFailed = failed;
   check(failed[1] !== '13800138000' && failed[1].includes('*'), 'the number masked: ' + failed[1]);
   check(failed[2] === '发送失败' && failed[3].includes('the number does not exist'), 'failed, with the gateway\'s reason: ' + JSON.stringify(failed));
+  // The gateway refuses the station's account once (its secret was changed): sending stops,
+  // the supervisor is told what to fix, the message waits.
   await page.click('[data-nav=stock]');
+  await sms({ refuse_credentials: 1 });
   moved = await move(page, [second], { site: 'T03', giver: 'operator', receiver: '王站长' });
   check(moved[0].moved === second && moved[0].cells[3] === 'SMS queued', 'queued: ' + JSON.stringify(moved));
+  await sections(page);
+  notices = await smsUntil(page, (r) => r.some((x) => x.cells[0] === `pickup:${second}:T03` && x.cells[2] === '重试中'), 'the stopped sending');
+  result.smsStopped = await page.textContent('#sms-stopped');
+  check(result.smsStopped.includes('fix [sms]'), 'the stop says what to fix: ' + result.smsStopped);
+  const waiting = notices.rows.find((x) => x.cells[0] === `pickup:${second}:T03`).cells;
+  check(waiting[3].includes('401'), 'waiting, with the gateway\'s answer: ' + JSON.stringify(waiting));
+  await shot(page, '36-sms-sending-stopped');
+  // The next sending goes through: the card of the XLSX list to the site wakes it.
+  await page.click('[data-nav=stock]');
+  moved = await move(page, [scenario.xlsxCard], { site: 'T03', giver: 'supervisor', receiver: '王站长' });
+  check(moved[0].moved === scenario.xlsxCard && moved[0].cells[3].startsWith('no phone'), 'no phone: ' + JSON.stringify(moved));
   await sections(page);
   notices = await smsUntil(page, (r, s) => s.includes('已发送：1'), 'one message sent');
   result.smsRows = notices.rows.map((r) => r.cells);
   result.smsSummary = notices.summary;
-  check(notices.rows.length === 2, 'the refused message and the card without a phone need a person: ' + JSON.stringify(result.smsRows));
+  check(notices.rows.length === 3 && notices.rows.filter((r) => r.cells[2] === '无手机号').length === 2,
+    'the refused message and the two cards without a phone need a person: ' + JSON.stringify(result.smsRows));
+  check((await page.textContent('#sms-stopped')) === '', 'sending goes on');
   // Delivered: nothing overdue on that day any more.
   await page.fill('#sites-on', scenario.judgedOn);
   await page.click('#sites-load');
@@ -223,7 +241,7 @@ await session('supervisor-stock', async ({ page, urls }) => {
   result.overdueAfter = await page.textContent('#sites-result');
   check(result.overdueAfter === '没有超期的申请。', 'nothing overdue once delivered: ' + result.overdueAfter);
   await noFullIdNumber(page, 'the supervisor\'s sections');
-  await shot(page, '36-sms-refused-sent-and-nothing-overdue');
+  await shot(page, '37-sms-sent-and-nothing-overdue');
   const leaked = urls.filter((u) => ids.some((id) => u.includes(id) || u.includes(id.slice(0, 14))));
   check(leaked.length === 0, 'no ID number in a URL the page asked for: ' + leaked.join(' '));
 });
