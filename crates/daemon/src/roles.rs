@@ -85,6 +85,7 @@ pub const RULES: &[Rule] = &[
         "take in cards made elsewhere (a supervisor checks the delivery)",
     ),
     rule("POST", "/api/stock/move", SUPERVISORS, "move stock cards between places and sites (a supervisor)"),
+    rule("GET", "/api/sites", ANYONE, "list the agent sites"),
     rule("GET", "/api/sites/overdue", READERS, "see the agent sites' overdue applications"),
     rule("GET", "/api/stats", READERS, "read the station's statistics"),
     rule("GET", "/api/sms/notices", READERS, "see the SMS notices that need a person"),

@@ -4,7 +4,9 @@
 //! (supervisors and auditors) lists, per site, the applications whose card is not there yet
 //! and whose deadline has passed, with the deadline and the working days late; an application
 //! the holiday calendar cannot judge (a year without its State Council notice) is listed as
-//! such with the notice to add, never guessed. Holders are shown masked.
+//! such with the notice to add, never guessed. Holders are shown masked. `GET /api/sites`
+//! lists the configured sites, for the application form's choice of where the holder collects
+//! and the supervisor's moves.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -23,7 +25,16 @@ pub const LIMIT_WORKING_DAYS: u32 = 15;
 
 /// The routes of the agent sites.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/sites/overdue", get(overdue_route)).route("/api/stats", get(stats_route))
+    Router::new()
+        .route("/api/sites", get(sites_route))
+        .route("/api/sites/overdue", get(overdue_route))
+        .route("/api/stats", get(stats_route))
+}
+
+/// The agent sites of `[[sites]]`, in configuration order (none: the station takes no
+/// application for a site).
+async fn sites_route(State(s): State<AppState>, Authed(_): Authed) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"sites": s.inner.sites}))
 }
 
 /// An application past its limit.

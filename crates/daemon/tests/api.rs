@@ -758,3 +758,40 @@ fn the_statistics_count_the_ledger_for_supervisors_and_auditors_only() {
     let (st, bad) = f.call(&sup, "/api/stats?from=2000-02-01&to=2000-01-01", None);
     assert_eq!(st, 422, "{bad}");
 }
+
+#[test]
+fn the_agent_sites_are_listed_for_the_form_to_every_role_and_a_job_names_one_of_them() {
+    let site = |id: &str, name: &str| sms::Site {
+        id: id.into(),
+        name: name.into(),
+        township: "龙街镇".into(),
+        hours: "周一至周五 9:00-12:00".into(),
+        address: "龙街镇政府一楼社保窗口".into(),
+        phone: "0878-6221234".into(),
+    };
+    let f = common::start_configured(
+        false,
+        |local, _| Box::new(common::Scripted(local)),
+        |c| c.sites = vec![site("T03", "龙街镇便民服务中心"), site("T04", "河口镇便民服务中心")],
+    )
+    .expect("daemon");
+    for who in ["op", "sup", "aud"] {
+        let (st, listed) = f.call(&f.login(who), "/api/sites", None);
+        assert_eq!(st, 200, "{who}: {listed}");
+        let ids: Vec<&str> =
+            listed["sites"].as_array().expect("sites").iter().filter_map(|s| s["id"].as_str()).collect();
+        assert_eq!(ids, ["T03", "T04"], "{who}: in configuration order: {listed}");
+        assert_eq!(listed["sites"][0]["name"], "龙街镇便民服务中心");
+    }
+    let op = f.login("op");
+    let mut body = job_body("张三");
+    body["site"] = "T09".into();
+    let (st, refused) = f.call(&op, "/api/jobs", Some(body));
+    assert_eq!(st, 422, "{refused}");
+    assert!(refused["error"].as_str().is_some_and(|e| e.contains("T03, T04")), "{refused}");
+
+    // Without [[sites]]: an empty list, so the form offers no site.
+    let plain = start(false);
+    let (st, listed) = plain.call(&plain.login("op"), "/api/sites", None);
+    assert_eq!((st, listed), (200, serde_json::json!({"sites": []})));
+}

@@ -17,6 +17,7 @@ const TEXT = {
   'nav.cards': ['库存与卡片', 'Stock and cards'],
   'nav.dormant': ['久未领取与召回', 'Dormant and recall'],
   'nav.ledger': ['台账', 'Ledger'],
+  'nav.stock': ['接收与调拨', 'Receive and move'],
   'login.title': ['操作员登录', 'Operator log-in'],
   'login.name': ['操作员', 'Operator'],
   'login.password': ['密码', 'Password'],
@@ -123,6 +124,38 @@ const TEXT = {
   'f.collection': ['领卡方式', 'Collection'],
   'collection.at-counter': ['持卡人在柜台当场领取', 'The holder takes it now at the counter'],
   'collection.later': ['稍后领取（制卡后入库保管）', 'Later (the card goes to stock)'],
+  'f.site': ['领卡地点（代办网点受理的申请）', 'Where the holder collects (an agent site\'s application)'],
+  'site.here': ['本网点（非代办网点受理）', 'Here (not an agent site\'s application)'],
+  'site.later': ['在代办网点领取：卡制成后入库，送往该网点', 'Collected at the agent site: the card goes to stock, then to the site'],
+  'receive.title': ['接收制卡中心送来的卡', 'Cards made by the card centre'],
+  'receive.hint': ['选择制卡中心随卡送来的交接清单（CSV 或 XLSX），逐行核对后入库；不能接收的行列出原因和处理办法。', 'Choose the delivery list that came with the cards (CSV or XLSX): each row is checked and put in stock; a row that cannot be taken in is listed with why and what to do.'],
+  'receive.file': ['交接清单（CSV / XLSX）', 'Delivery list (CSV / XLSX)'],
+  'receive.place': ['保管地点（留空为本网点默认）', 'Storage place (empty: the station\'s)'],
+  'receive.keeper': ['保管责任人（留空为默认）', 'Keeper (empty: the default)'],
+  'receive.submit': ['核对并接收', 'Check and take in'],
+  'receive.no_file': ['请先选择交接清单文件', 'Choose the delivery list first'],
+  'receive.row': ['行', 'Row'],
+  'receive.holder': ['持卡人', 'Holder'],
+  'receive.outcome': ['结果', 'Outcome'],
+  'receive.why': ['保管 / 原因与处理', 'Kept / why and what to do'],
+  'receive.in': ['已接收入库', 'Taken in'],
+  'receive.refused': ['未接收', 'Not taken in'],
+  'receive.summary': ['张接收入库，未接收行数：', ' cards taken in, rows not taken in: '],
+  'move.title': ['调拨库存卡（交接双方签名）', 'Move stock cards (signed by both sides)'],
+  'move.rule': ['只有台账记载的现保管人可以交出卡，接收人此后保管；卡送到持卡人领卡的代办网点时，系统发取卡短信。', 'Only the keeper the ledger names gives a card; the receiver keeps it then. A card reaching its holder\'s agent site sends the pickup SMS.'],
+  'move.cards': ['卡号（多张用空格或逗号分隔）', 'Cards (separated by spaces or commas)'],
+  'move.site': ['送往代办网点', 'To an agent site'],
+  'move.no_site': ['（不送网点，调往保管地点）', '(no site: to a storage place)'],
+  'move.place': ['保管地点（送网点可留空）', 'Storage place (empty for a site: its name)'],
+  'move.giver': ['交出人（现保管人）', 'Giver (the keeper now)'],
+  'move.receiver': ['接收人', 'Receiver'],
+  'move.submit': ['交接调拨', 'Hand over and move'],
+  'move.where': ['现保管地点与保管人', 'Now kept at, by'],
+  'move.sms': ['取卡短信 / 原因', 'Pickup SMS / why'],
+  'move.moved': ['已调拨', 'Moved'],
+  'move.refused': ['未调拨', 'Not moved'],
+  'move.summary': ['张已调拨，未调拨：', ' moved, not moved: '],
+  'sites.on': ['判断日期（留空为今天）', 'Judged on (empty: today)'],
   'activate.title': ['金融功能激活（仅限本人临柜）', 'Financial activation (holder in person only)'],
   'activate.present': ['持卡人本人在柜台前（非代办）', 'The holder is here in person (no proxy)'],
   'activate.id': ['已当场核验本人身份证件', 'The holder\'s ID was checked now'],
@@ -188,6 +221,9 @@ const TEXT = {
   'sms.none': ['没有需处理的短信。', 'Nothing needs a person.'],
   'sms.sent': ['已发送：', 'Sent: '],
   'sms.no_phone': ['无手机号', 'no phone'],
+  'sms.failed': ['发送失败', 'failed'],
+  'sms.retrying': ['重试中', 'retrying'],
+  'sms.pending': ['待发送', 'pending'],
   'ledger.title': ['台账', 'Ledger'],
   'ledger.verify': ['校验哈希链', 'Verify the hash chain'],
   'ledger.intact': ['哈希链完整，条目数：', 'Hash chain intact, entries: '],
@@ -292,7 +328,7 @@ const EVENTS_ZH = {
   'card.handed_over': '领卡', 'card.handover_failed': '发放失败', 'card.activated': '金融激活',
   'card.stopped': '停用', 'card.recalled': '召回', 'card.cancelled': '注销', 'card.rejected': '废卡',
   'card.custody': '代管', 'card.replaced': '补换卡', 'application.refused': '申请被拒',
-  'application.rolled_back': '制卡回退', 'ledger.read': '查阅台账', 'sim.action': '模拟设备操作',
+  'application.rolled_back': '制卡回退', 'card.received': '接收代制卡', 'card.moved': '库存卡调拨', 'ledger.read': '查阅台账', 'sim.action': '模拟设备操作',
 };
 
 let lang = localStorage.getItem('lang') || 'zh';
@@ -348,6 +384,7 @@ function show(screen) {
   if (screen === 'cards') loadCards();
   if (screen === 'dormant') { loadDormant(); loadSites(); loadSms(); loadStats(); }
   if (screen === 'ledger') loadLedger();
+  if (screen === 'stock') fillSites();
   const first = $('#screen-' + screen + ' input:not([type=hidden]), #screen-' + screen + ' select');
   if (screen === 'apply') $('#f-id-type').focus(); else if (first && screen !== 'progress') first.focus();
 }
@@ -380,6 +417,7 @@ async function enter(r) {
   $$('#nav [data-role]').forEach((b) => { b.hidden = !b.dataset.role.split(' ').includes(r.role); });
   await loadCodes();
   await loadBanks();
+  await loadSiteList();
   openEvents();
   pollDevices();
   show(r.role === 'auditor' ? 'ledger' : 'apply');
@@ -476,9 +514,44 @@ function fillCodes() {
   fill($('#f-ethnicity'), [['', t('choose')]].concat(codes.ethnicities.map((x) => [x.code, x.code + ' ' + x.zh])), '01');
   // RULE 8: the cooperating banks of this counter's region; the person chooses, nobody else.
   fill($('#f-bank'), [['', t('choose')]].concat(banks.map((b) => [b.code, b.short_name + (b.activates_here ? '' : '（' + t('bank.elsewhere') + '）')])), '');
+  fillSites();
 }
 
 let banks = [];
+
+// The agent sites of [[sites]]: where a holder collects a card applied for at a site, and
+// where the supervisor sends stock cards. None configured: the form offers no site.
+let siteList = [];
+
+async function loadSiteList() {
+  siteList = (await api('GET', '/api/sites')).sites || [];
+  fillSites();
+}
+
+function fillSites() {
+  const fill = (select, first) => {
+    const value = select.value;
+    select.textContent = '';
+    [['', first]].concat(siteList.map((x) => [x.id, x.name + ' (' + x.id + ')'])).forEach(([v, label]) => {
+      const o = document.createElement('option'); o.value = v; o.textContent = label; select.append(o);
+    });
+    select.value = siteList.some((x) => x.id === value) ? value : '';
+  };
+  fill($('#f-site'), t('site.here'));
+  fill($('#move-site'), t('move.no_site'));
+  $('#site-field').hidden = siteList.length === 0;
+  siteChosen();
+}
+
+// An application for an agent site is collected there: its card goes to stock, never to the
+// hand-over at this counter.
+function siteChosen() {
+  const site = $('#f-site').value;
+  const collection = $('#f-collection');
+  if (site) collection.value = 'later';
+  collection.disabled = Boolean(site);
+  collection.title = site ? t('site.later') : '';
+}
 
 async function loadBanks() {
   banks = (await api('GET', '/api/banks')).banks || [];
@@ -617,13 +690,14 @@ async function submitApplication(ev) {
     return;
   }
   const reissue = $('#f-reissue').value.trim().toUpperCase() || null;
-  startJob(applicantFromForm(), reissue);
+  startJob(applicantFromForm(), reissue, $('#f-site').value || null);
 }
 
 function resetForm() {
   form().reset();
   $('#f-nationality').value = 'CHN';
   fillCodes();
+  siteChosen();
   photoPath = null; lastVerdict = null; validation = null; touched = new Set(); submitted = false;
   $('#photo-thumb').hidden = true; $('#photo-verdict').textContent = ''; $('#photo-verdict').className = 'verdict';
   $$('[data-error-for]').forEach((p) => { p.textContent = ''; });
@@ -771,19 +845,21 @@ function onEvent(e) {
   }
 }
 
-async function startJob(applicant, reissue) {
-  const collection = $('#f-collection').value || 'at-counter';
-  job = { request: null, id: null, active: false, applicant, reissue, collection, result: null, began: Date.now(), steps: {} };
+async function startJob(applicant, reissue, site) {
+  const collection = site ? 'later' : $('#f-collection').value || 'at-counter';
+  job = { request: null, id: null, active: false, applicant, reissue, site, collection, result: null, began: Date.now(), steps: {} };
   STEPS.forEach(([name]) => { job.steps[name] = { state: 'pending' }; });
   pending = [];
   show('progress');
   renderSteps();
   renderResult();
-  $('#progress-who').textContent = (applicant.holder.name || '') + (reissue ? ' · ' + t('apply.reissue') + ' ' + reissue : '');
+  const at = site && siteList.find((x) => x.id === site);
+  $('#progress-who').textContent = (applicant.holder.name || '') + (reissue ? ' · ' + t('apply.reissue') + ' ' + reissue : '') + (at ? ' · ' + at.name : '');
   try { stepSeconds = Object.fromEntries((await api('GET', '/api/steps')).steps.map((s) => [s.step, s.seconds])); } catch (_) { /* 1 s a step */ }
   try {
     const body = { applicant, collection: job.collection };
     if (reissue) body.reissue_of = reissue;
+    if (site) body.site = site;
     const r = await api('POST', '/api/jobs', body);
     job.request = r.request_id;
     const queued = pending; pending = [];
@@ -1097,7 +1173,8 @@ async function loadSites() {
   const out = $('#sites-result');
   out.textContent = '';
   try {
-    const r = await api('GET', '/api/sites/overdue');
+    const on = $('#sites-on').value;
+    const r = await api('GET', '/api/sites/overdue' + (on ? '?on=' + encodeURIComponent(on) : ''));
     const notes = [];
     r.sites.forEach((s) => {
       s.overdue.forEach((o) => tbody.append(row([s.name + ' (' + s.site + ')', o.application_id + ' ' + o.holder, o.card_number || '—', o.applied, o.deadline, o.working_days_late])));
@@ -1138,15 +1215,107 @@ async function loadSms() {
   const tbody = $('#sms-table tbody');
   tbody.textContent = '';
   const out = $('#sms-result');
+  out.textContent = '';
   try {
     const r = await api('GET', '/api/sms/notices');
     $('#sms-stopped').textContent = r.stopped || '';
-    r.messages.forEach((m) => tbody.append(row([m.key, m.to, m.state, m.reason])));
+    r.messages.forEach((m) => {
+      const tr = row([m.key, m.to, TEXT['sms.' + m.state] ? t('sms.' + m.state) : m.state, m.reason]);
+      tr.dataset.state = m.state;
+      tbody.append(tr);
+    });
     r.no_phone.forEach((c) => tbody.append(row([c.card_number + ' · ' + c.site, c.holder, t('sms.no_phone'), c.reason])));
     out.textContent = (tbody.children.length ? '' : t('sms.none') + ' ') + t('sms.sent') + r.sent;
   } catch (e) {
     out.textContent = t('failed') + e.message;
   }
+}
+
+// ---------------------------------------------------------------- cards made elsewhere, moves
+// The card centre's delivery list, as chosen here, goes to the station whole (base64); each
+// card taken in and each refused row comes back with its reason and what to do.
+function fileAsBase64(file) {
+  return new Promise((ok, bad) => {
+    const r = new FileReader();
+    r.onload = () => ok(String(r.result).slice(String(r.result).indexOf(',') + 1));
+    r.onerror = () => bad(r.error);
+    r.readAsDataURL(file);
+  });
+}
+
+async function receiveList() {
+  const out = $('#receive-result');
+  const tbody = $('#receive-table tbody');
+  delete out.dataset.done;
+  const file = $('#receive-file').files[0];
+  if (!file) { out.className = 'error'; out.textContent = t('receive.no_file'); $('#receive-file').focus(); return; }
+  tbody.textContent = '';
+  out.className = '';
+  out.textContent = '';
+  try {
+    const body = { file_name: file.name, content: await fileAsBase64(file) };
+    const place = $('#receive-place').value.trim();
+    const keeper = $('#receive-keeper').value.trim();
+    if (place) body.place = place;
+    if (keeper) body.keeper = keeper;
+    const r = await api('POST', '/api/stock/receive', body);
+    const rows = r.received.map((c) => {
+      const tr = row([c.row, c.card_number, c.name + ' ' + c.holder, '✓ ' + t('receive.in'), c.place + '（' + c.keeper + '）']);
+      tr.dataset.received = c.card_number;
+      return [c.row, tr];
+    }).concat(r.refused.map((p) => {
+      const tr = row([p.row || '', p.card_number, '', '✗ ' + t('receive.refused'), p.reason + ' → ' + p.action]);
+      tr.className = 'refused';
+      tr.dataset.refused = p.row;
+      return [p.row, tr];
+    }));
+    rows.sort((a, b) => a[0] - b[0]).forEach(([, tr]) => tbody.append(tr));
+    out.className = r.refused.length ? 'error' : 'ok-text';
+    out.textContent = r.received.length + t('receive.summary') + r.refused.length;
+    out.dataset.done = '1';
+    $('#receive-file').value = '';
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+    out.dataset.done = '1';
+  }
+}
+
+async function moveCards() {
+  const out = $('#move-result');
+  const tbody = $('#move-table tbody');
+  delete out.dataset.done;
+  tbody.textContent = '';
+  out.className = '';
+  out.textContent = '';
+  const cards = $('#move-cards').value.toUpperCase().split(/[\s,，;；]+/).filter((c) => c);
+  const body = { cards, giver: $('#move-giver').value.trim(), receiver: $('#move-receiver').value.trim() };
+  const site = $('#move-site').value;
+  const place = $('#move-place').value.trim();
+  if (site) body.to_site = site;
+  if (place) body.to_place = place;
+  try {
+    const r = await api('POST', '/api/stock/move', body);
+    r.moved.forEach((m) => {
+      const at = siteList.find((x) => x.id === m.site);
+      const where = m.place + (at ? ' · ' + at.name + ' (' + at.id + ')' : '') + '（' + m.keeper + '）';
+      const tr = row([m.card_number, '✓ ' + t('move.moved'), where, m.sms || '']);
+      tr.dataset.moved = m.card_number;
+      tbody.append(tr);
+    });
+    r.refused.forEach((m) => {
+      const tr = row([m.card_number, '✗ ' + t('move.refused'), '', m.reason]);
+      tr.className = 'refused';
+      tr.dataset.refused = m.card_number;
+      tbody.append(tr);
+    });
+    out.className = r.refused.length ? 'error' : 'ok-text';
+    out.textContent = r.moved.length + t('move.summary') + r.refused.length;
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+  out.dataset.done = '1';
 }
 
 async function loadLedger() {
@@ -1189,7 +1358,7 @@ function init() {
   document.addEventListener('keydown', (ev) => {
     if (ev.altKey && (ev.key === 'c' || ev.key === 'C') && !$('#screen-apply').hidden) { ev.preventDefault(); capturePhoto(); }
   });
-  $('#retry-button').onclick = () => startJob(job.applicant, job.reissue);
+  $('#retry-button').onclick = () => startJob(job.applicant, job.reissue, job.site);
   $('#back-to-form').onclick = () => show('apply');
   const toHandover = () => {
     $('#handover-card').value = job.result.detail;
@@ -1214,6 +1383,11 @@ function init() {
   $('#cards-status').onchange = loadCards;
   $('#dormant-load').onclick = loadDormant;
   $('#stats-load').onclick = loadStats;
+  $('#sites-load').onclick = loadSites;
+  $('#sms-load').onclick = loadSms;
+  $('#f-site').addEventListener('change', siteChosen);
+  $('#receive-submit').onclick = receiveList;
+  $('#move-submit').onclick = moveCards;
   $('#ledger-load').onclick = loadLedger;
   $('#ledger-verify').onclick = verifyLedger;
   applyLanguage();

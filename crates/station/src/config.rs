@@ -25,6 +25,33 @@ use serde::Deserialize;
 /// verification allowed.
 pub const SIMULATORS: bool = cfg!(feature = "sim");
 
+/// The `[[sites]]` of the table read from `path`, taken out of it and checked.
+fn sites_of(path: &Path, table: &mut toml::Table) -> Result<Vec<sms::Site>, ConfigError> {
+    let sites: Vec<sms::Site> = table
+        .remove("sites")
+        .map(|v| v.try_into())
+        .transpose()
+        .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[[sites]]: {e}") })?
+        .unwrap_or_default();
+    sms::validate_sites(&sites)
+        .map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+    Ok(sites)
+}
+
+/// The agent sites of a file holding only `[[sites]]` (as in station.toml), for the embedded
+/// default (`station serve --sim --sites FILE`), which has no station.toml.
+pub fn load_sites(path: &Path) -> Result<Vec<sms::Site>, ConfigError> {
+    let mut table: toml::Table = daemon::config::read_toml(path)?;
+    let sites = sites_of(path, &mut table)?;
+    if let Some(other) = table.keys().next() {
+        return Err(ConfigError::Invalid {
+            path: path.into(),
+            message: format!("{other}: this file holds only [[sites]]; the rest is station.toml's"),
+        });
+    }
+    Ok(sites)
+}
+
 /// A station's whole configuration.
 #[derive(Debug, Clone)]
 pub struct StationConfig {
@@ -58,14 +85,7 @@ impl StationConfig {
             })
             .transpose()?;
         // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
-        let sites: Vec<sms::Site> = table
-            .remove("sites")
-            .map(|v| v.try_into())
-            .transpose()
-            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[[sites]]: {e}") })?
-            .unwrap_or_default();
-        sms::validate_sites(&sites)
-            .map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        let sites = sites_of(path, &mut table)?;
         let mut daemon = Config::from_table(path, table)?;
         daemon.sites = sites;
         // Plain http to the SMS gateway simulator only in a build that carries the simulators.
@@ -384,6 +404,21 @@ provincial = { kind = "service", url = "https://archive.example:8443", ca = "/et
         std::fs::write(&path, format!("{head}\n[counter.stock]\nshelf = \"3\"\n")).expect("write");
         let e = StationConfig::load(&path).expect_err("unknown field");
         assert!(e.to_string().contains("shelf"), "{e}");
+    }
+
+    #[test]
+    fn a_file_of_sites_alone_is_read_and_checked_as_in_station_toml() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("sites.toml");
+        let site = "[[sites]]\nid = \"T03\"\nname = \"龙街镇便民服务中心\"\ntownship = \"龙街镇\"\nhours = \"周一至周五 9:00-12:00\"\naddress = \"龙街镇政府一楼\"\nphone = \"0878-6221234\"\n";
+        std::fs::write(&path, site).expect("write");
+        let sites = load_sites(&path).expect("sites");
+        assert_eq!((sites.len(), sites[0].id.as_str()), (1, "T03"));
+        std::fs::write(&path, format!("{site}{site}")).expect("write");
+        assert!(load_sites(&path).is_err(), "the same site twice is refused");
+        std::fs::write(&path, format!("station = \"S1\"\n{site}")).expect("write");
+        let e = load_sites(&path).expect_err("another setting");
+        assert!(e.to_string().contains("only [[sites]]"), "{e}");
     }
 
     #[test]

@@ -214,6 +214,14 @@ struct ServeArgs {
     /// The police register of the simulated verification service.
     #[arg(long)]
     roster: Option<PathBuf>,
+    /// The embedded default's agent sites: a TOML file of `[[sites]]` as in station.toml
+    /// (with --config they are in that file).
+    #[arg(long, conflicts_with = "config")]
+    sites: Option<PathBuf>,
+    /// The embedded default's holiday calendar file (`holiday_calendar` in station.toml):
+    /// next year's notice, on top of the built-in years.
+    #[arg(long, conflicts_with = "config")]
+    holiday_calendar: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -540,6 +548,12 @@ fn serve(a: ServeArgs) -> Result<()> {
     }
     let mut config = daemon::config::Config::embedded(&a.data_dir)?;
     serve_overrides(&a, &mut config);
+    if let Some(file) = &a.sites {
+        config.sites = station::config::load_sites(file)?;
+    }
+    if let Some(file) = &a.holiday_calendar {
+        config.holiday_calendar = Some(file.clone());
+    }
     // Before any device is started: the page beyond loopback needs TLS.
     config.check_listen().map_err(anyhow::Error::msg)?;
     if !a.sim {

@@ -140,12 +140,19 @@ impl Station {
         at.split(',').next().unwrap_or_default().to_string()
     }
 
+    /// The simulated SMS gateway's URL, as `station serve --sim` logged it.
+    fn sms_url(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default();
+        let at = log.rfind("simulated SMS gateway: ").map(|i| &log[i + 23..]).unwrap_or_default();
+        at.split_whitespace().next().unwrap_or_default().to_string()
+    }
+
     fn local(&self) -> archive::local::LocalArchive {
         archive::local::LocalArchive::open(self.dir.path().join("data/station.db"), "reader").expect("local")
     }
 
-    /// Runs `tests/browser/SCRIPT` with node against this station; its last stdout line as
-    /// JSON.
+    /// Runs `tests/browser/SCRIPT` with node against this station (what a scenario needs from
+    /// this side, in the station's directory `STATION_DIR`); its last stdout line as JSON.
     fn browse(&self, script: &str, scenario: &str) -> serde_json::Value {
         let here = repo("crates/station/tests/browser");
         assert!(
@@ -162,6 +169,8 @@ impl Station {
             .env("STATION_ACCOUNTS", self.accounts.to_string())
             .env("STATION_PEOPLE", serde_json::Value::from(self.people.clone()).to_string())
             .env("STATION_BANK", self.bank_url())
+            .env("STATION_SMS", self.sms_url())
+            .env("STATION_DIR", self.dir.path())
             .env("STATION_SHOTS", &shots)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -520,4 +529,161 @@ fn a_station_killed_mid_batch_loses_no_accepted_request_and_leaves_no_pcscd() {
             .count();
         assert!(live <= 1, "{ssn} holds {live} live cards (RULE 1)");
     }
+}
+
+/// The agent site of the stock scenario, for `station serve --sim --sites`.
+const SITE: &str = r#"
+[[sites]]
+id = "T03"
+name = "龙街镇便民服务中心"
+township = "龙街镇"
+hours = "周一至周五 9:00-12:00"
+address = "龙街镇政府一楼社保窗口"
+phone = "0878-6221234"
+"#;
+
+#[test]
+fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_statistics() {
+    let _one = common::serial();
+    let dir = tempfile::tempdir().expect("tmp");
+    let sites = dir.path().join("sites.toml");
+    std::fs::write(&sites, SITE).expect("sites");
+    // Next year's notice too (the 15 working days may run into it), with a holiday in the window.
+    let today = applicant::days::today();
+    let (holidays, holiday) = common::counter::calendar_with_a_holiday(today);
+    let calendar_file = dir.path().join("holidays.toml");
+    std::fs::write(&calendar_file, holidays).expect("calendar");
+    let extra: Vec<&std::ffi::OsStr> =
+        vec!["--sites".as_ref(), sites.as_os_str(), "--holiday-calendar".as_ref(), calendar_file.as_os_str()];
+    let station = Station::start_in(dir, 2, 0.0, &extra, None);
+
+    // The card centre (another station of the province) delivers one card here and one to
+    // another station; its list has a third row with a broken card number.
+    let centre =
+        archive::SqliteProvincial::open(station.dir.path().join("data/provincial.db"), "CENTRE", 'C')
+            .expect("the centre's view");
+    let (card, ssn, card_id) = common::counter::centre_card(&centre, 0, "embedded");
+    let elsewhere = common::counter::centre_card(&centre, 1, "S-OTHER");
+    let broken = archive::conformance::fresh_ssn();
+    let list = station.dir.path().join("送卡清单.csv");
+    std::fs::write(
+        &list,
+        format!(
+            "社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置\n{card},{ssn},中心0,{card_id},P2026-12,1,1\n{},{},中心1,{},P2026-12,1,2\nB00000018,{broken},王五,,P2026-12,1,3\n",
+            elsewhere.0, elsewhere.1, elsewhere.2
+        ),
+    )
+    .expect("list");
+    // The next delivery, as XLSX: a new card and the first one again.
+    let next = common::counter::centre_card(&centre, 2, "embedded");
+    let xlsx = station.dir.path().join("送卡清单-2.xlsx");
+    let mut sheet = roster::xlsx::SheetWriter::create(
+        &xlsx,
+        "交接清单",
+        &["社会保障卡号", "身份证号", "姓名", "卡识别码", "批次号", "箱号", "位置"],
+    )
+    .expect("xlsx");
+    sheet.row(&[&next.0, &next.1, "中心2", &next.2, "P2026-12", "2", "1"]).expect("row");
+    sheet.row(&[&card, &ssn, "中心0", &card_id, "P2026-12", "1", "1"]).expect("row");
+    sheet.finish().expect("xlsx");
+    // Judged two working days after the 15th working day from today (the applications' day).
+    let calendar = workdays::Calendar::builtin().with_file(&calendar_file).expect("calendar");
+    let deadline = calendar.add_working_days(today, 15).expect("deadline");
+    assert!(holiday > today && holiday <= deadline, "the holiday {holiday} is in the window to {deadline}");
+    let judged_on = calendar.add_working_days(deadline, 2).expect("two working days later");
+    let scenario = serde_json::json!({
+        "list": list, "card": card, "elsewhere": elsewhere.0,
+        "xlsx": xlsx, "xlsxCard": next.0,
+        "idNumbers": [ssn, elsewhere.1, broken, next.1],
+        "deadline": deadline.to_string(), "judgedOn": judged_on.to_string(),
+    });
+    std::fs::write(station.dir.path().join("scenario.json"), scenario.to_string()).expect("scenario");
+
+    let seen = station.browse("stock.mjs", "stock");
+    let local = station.local();
+    local.verify_ledger().expect("the ledger chain is intact");
+
+    // The site chosen on the form is the applications' site.
+    let site_cards: Vec<&str> =
+        seen["siteCards"].as_array().expect("cards").iter().filter_map(|c| c.as_str()).collect();
+    assert_eq!(site_cards.len(), 2, "{seen}");
+    for (i, made) in site_cards.iter().enumerate() {
+        let row = local.card(made).expect("card").expect("the site card is recorded");
+        assert_eq!(row.ssn, station.people[i]["id_number"].as_str().expect("ssn"));
+        assert_eq!(
+            local.application_site(row.application_id).expect("site").as_deref(),
+            Some("T03"),
+            "the application records the site the form chose"
+        );
+    }
+
+    // The delivery list: one card taken in, kept by the supervisor; nothing of the others.
+    let received = events_of(&local, &card);
+    let taken: Vec<_> = received.iter().filter(|(event, _)| event == "card.received").collect();
+    assert_eq!(taken.len(), 1, "{received:?}");
+    assert_eq!(taken[0].1["keeper"], "supervisor", "{received:?}");
+    assert!(events_of(&local, &elsewhere.0).is_empty(), "the other station's card is not taken in");
+    let from_xlsx = events_of(&local, &next.0);
+    assert!(from_xlsx.iter().any(|(event, _)| event == "card.received"), "{from_xlsx:?}");
+    assert!(
+        from_xlsx
+            .iter()
+            .any(|(event, d)| event == "card.moved" && d["site"] == "T03" && d["giver"] == "supervisor"),
+        "{from_xlsx:?}"
+    );
+    let taken_in = local.ledger().expect("ledger").into_iter().filter(|e| e.event == "card.received").count();
+    assert_eq!(taken_in, 2, "the first card again was not taken in twice");
+    assert!(seen["emptyList"].as_str().is_some_and(|s| s.contains("the list has 0 bytes")), "{seen}");
+    assert!(local.card(&elsewhere.0).expect("card").is_none());
+    // Its moves, signed by both sides: the refused giver left no line.
+    let moves: Vec<_> = received.iter().filter(|(event, _)| event == "card.moved").map(|(_, d)| d).collect();
+    assert_eq!(moves.len(), 2, "{received:?}");
+    assert_eq!(
+        (&moves[0]["place"], &moves[0]["giver"], &moves[0]["receiver"], &moves[0]["site"]),
+        (&"二号保管柜".into(), &"supervisor".into(), &"李保管".into(), &serde_json::Value::Null),
+        "{moves:?}"
+    );
+    assert_eq!(
+        (&moves[1]["place"], &moves[1]["giver"], &moves[1]["keeper"], &moves[1]["site"]),
+        (&"龙街镇便民服务中心".into(), &"李保管".into(), &"王站长".into(), &"T03".into()),
+        "{moves:?}"
+    );
+    let refused = seen["notTheKeeper"].as_str().expect("the refusal");
+    assert!(refused.contains("kept by supervisor") && refused.contains("only its keeper"), "{refused}");
+    assert!(seen["receivedSms"].as_str().is_some_and(|s| s.starts_with("no phone")), "{seen}");
+    let no_place = seen["noPlace"].as_str().expect("the refusal");
+    assert!(no_place.contains("say where the cards go"), "the API's words: {no_place}");
+    for made in &site_cards {
+        let moved: Vec<_> =
+            events_of(&local, made).into_iter().filter(|(event, _)| event == "card.moved").collect();
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        assert_eq!((&moved[0].1["site"], &moved[0].1["giver"]), (&"T03".into(), &"operator".into()));
+    }
+
+    // The gateway took one pickup message, the second card's (once its refusal of the station's
+    // account was over); the first was refused.
+    let sent: serde_json::Value = reqwest::blocking::get(format!("{}/v1/messages", station.sms_url()))
+        .expect("messages")
+        .json()
+        .expect("json");
+    let sent = sent.as_array().cloned().or_else(|| sent["messages"].as_array().cloned()).unwrap_or_default();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["message"]["key"], format!("pickup:{}:T03", site_cards[1]).as_str());
+    assert_eq!(sent[0]["message"]["to"], "13800138000");
+    assert!(seen["smsSummary"].as_str().is_some_and(|s| s.contains("已发送：1")), "{seen}");
+    let stopped = seen["smsStopped"].as_str().unwrap_or_default();
+    assert!(stopped.contains("401") && stopped.contains("restart the station"), "{stopped}");
+    // What the statistics showed is the ledger's.
+    let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
+    assert_eq!(made, 2);
+    assert_eq!(seen["statsTotal"][3], made.to_string().as_str(), "{seen}");
+    assert_eq!(seen["statsTotal"][4], taken_in.to_string().as_str(), "{seen}");
+    let shown = seen.to_string();
+    let log = std::fs::read_to_string(station.dir.path().join("serve.log")).expect("the station's log");
+    let people: Vec<&str> = station.people.iter().filter_map(|p| p["id_number"].as_str()).collect();
+    for id in [ssn.as_str(), &elsewhere.1, &broken, &next.1].into_iter().chain(people) {
+        assert!(!shown.contains(id), "no full ID number on the page: {shown}");
+        assert!(!log.contains(id), "no full ID number in the station's log");
+    }
+    assert!(screenshots().join("stock/37-sms-sent-and-nothing-overdue.png").is_file());
 }

@@ -13,8 +13,8 @@
 
 mod common;
 
-use archive::{ClaimRequest, CommitRequest, DeliverRequest, ProvincialArchive};
-use common::counter::Counter;
+use archive::ProvincialArchive;
+use common::counter::{calendar_with_a_holiday, centre_card, Counter};
 
 const SITE: &str = r#"
 [[sites]]
@@ -25,37 +25,6 @@ hours = "周一至周五 9:00-12:00"
 address = "龙街镇政府一楼社保窗口"
 phone = "0878-6221234"
 "#;
-
-/// The centre makes a card for a fresh person and delivers it to `to`: (card, ssn, card id).
-fn centre_card(centre: &archive::SqliteProvincial, i: usize, to: &str) -> (String, String, String) {
-    let ssn = archive::conformance::fresh_ssn();
-    let claim = centre
-        .claim(&ClaimRequest {
-            request_id: format!("c-claim-{i}"),
-            ssn: ssn.clone(),
-            name: format!("中心{i}"),
-            reissue_of: None,
-            lease_seconds: 600,
-        })
-        .expect("claim");
-    let card_id = format!("110100D1560000050{i}");
-    centre
-        .commit(&CommitRequest {
-            request_id: format!("c-commit-{i}"),
-            claim_id: claim.claim_id,
-            card_id: card_id.clone(),
-            atr: "3B00".into(),
-        })
-        .expect("commit");
-    centre
-        .deliver_card(&DeliverRequest {
-            request_id: format!("c-deliver-{i}"),
-            card_number: claim.card_number.clone(),
-            to_station: to.into(),
-        })
-        .expect("deliver");
-    (claim.card_number, ssn, card_id)
-}
 
 fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
@@ -220,27 +189,6 @@ fn wait_sent(url: &str, n: usize) -> Vec<serde_json::Value> {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-}
-
-/// A holiday calendar file replacing this year's and next year's notices, with a one-day
-/// holiday on the first weekday two days or more after `today`: (the file's text, the holiday).
-fn calendar_with_a_holiday(today: applicant::Date) -> (String, applicant::Date) {
-    use applicant::days;
-    let mut day = days::days(today) + 2;
-    // 1970-01-01 was a Thursday: Monday 0 .. Sunday 6.
-    while (day + 3).rem_euclid(7) >= 5 {
-        day += 1;
-    }
-    let holiday = days::date(day).expect("date");
-    let notice = |year: u16| {
-        let holidays = if holiday.year() == year {
-            format!(r#"[{{ name = "测试假日", from = "{holiday}", to = "{holiday}" }}]"#)
-        } else {
-            "[]".into()
-        };
-        format!("[[year]]\nyear = {year}\nnotice = \"测试通知 {year}\"\npublished = \"{}-01-01\"\nholidays = {holidays}\n\n", year - 1)
-    };
-    (format!("{}{}", notice(today.year()), notice(today.year() + 1)), holiday)
 }
 
 #[test]

@@ -7,10 +7,11 @@
 //! receipt (200) and recorded once; the same key with another recipient or text is refused
 //! (409). With an account configured ([`Account`]), requests without its basic credentials are
 //! refused (401). Faults, set in memory ([`Faults`]) or over HTTP (`POST /v1/faults` with
-//! `{ "outage": N, "lose_answers": N, "reject": N, "delay_ms": MS }`): the next N requests
-//! answer 503 (outage); the next N messages are recorded but answered 503 (the answer lost on
-//! the way: a retry must not send twice); the next N messages are refused as a bad number
-//! (400); each answer waits.
+//! `{ "outage": N, "lose_answers": N, "reject": N, "refuse_credentials": N, "delay_ms": MS }`):
+//! the next N requests answer 503 (outage); the next N messages are recorded but answered 503
+//! (the answer lost on the way: a retry must not send twice); the next N messages are refused
+//! as a bad number (400); the next N requests are refused as with a wrong account or secret
+//! (401, as when the gateway's secret was changed); each answer waits.
 #![forbid(unsafe_code)]
 #[cfg(not(debug_assertions))]
 compile_error!("the SMS gateway simulator is for tests and development only");
@@ -61,6 +62,9 @@ pub struct Faults {
     pub lose_answers: AtomicU32,
     /// The next this many new messages are refused (400, as a number that does not exist).
     pub reject: AtomicU32,
+    /// The next this many requests are refused as unauthorised (401), whatever their
+    /// credentials.
+    pub refuse_credentials: AtomicU32,
     /// Milliseconds to wait before each answer.
     pub delay_ms: AtomicU64,
 }
@@ -75,6 +79,8 @@ pub struct FaultSettings {
     pub lose_answers: Option<u32>,
     /// See [`Faults::reject`].
     pub reject: Option<u32>,
+    /// See [`Faults::refuse_credentials`].
+    pub refuse_credentials: Option<u32>,
     /// See [`Faults::delay_ms`].
     pub delay_ms: Option<u64>,
 }
@@ -131,7 +137,7 @@ async fn send(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: axum::body:
     if take(&sim.faults.outage) {
         return (StatusCode::SERVICE_UNAVAILABLE, "SMS gateway down (simulated)").into_response();
     }
-    if !sim.authorised(&headers) {
+    if !sim.authorised(&headers) || take(&sim.faults.refuse_credentials) {
         return (StatusCode::UNAUTHORIZED, "wrong account or secret").into_response();
     }
     let message: Message = match serde_json::from_slice(&body) {
@@ -183,6 +189,9 @@ async fn set_faults(State(sim): State<Arc<Sim>>, Json(f): Json<FaultSettings>) -
     }
     if let Some(n) = f.reject {
         faults.reject.store(n, Ordering::SeqCst);
+    }
+    if let Some(n) = f.refuse_credentials {
+        faults.refuse_credentials.store(n, Ordering::SeqCst);
     }
     if let Some(ms) = f.delay_ms {
         faults.delay_ms.store(ms, Ordering::SeqCst);
@@ -374,6 +383,14 @@ mod tests {
         assert!(h.sent().is_empty());
         assert_eq!(set(r#"{"outage": 1}"#), 204);
         assert!(matches!(gateway(&h, "s3cret").send(&msg("b", "x")), Err(SmsError::Unavailable(_))));
+        // The right secret refused once (the gateway's was changed): the outbox stops, then sends.
+        assert_eq!(set(r#"{"refuse_credentials": 1}"#), 204);
+        outbox.submit(&msg("c", "x"), 0).expect("c");
+        let r = outbox.flush(0).expect("flush");
+        assert!(matches!(r.stopped, Some(SmsError::Credentials(_))), "{r:?}");
+        assert!(h.sent().is_empty());
+        let r = outbox.flush(0).expect("flush");
+        assert!(r.stopped.is_none() && r.sent.len() == 1, "{r:?}");
         // Mismatched idempotency header.
         let r = client
             .post(format!("{}/v1/messages", h.url()))

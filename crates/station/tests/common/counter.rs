@@ -328,3 +328,58 @@ impl Counter {
             .expect("provincial")
     }
 }
+
+/// The card-making centre (another station of the province: the provincial SQLite file opened
+/// as `CENTRE`) makes a card for a fresh person and delivers it to station `to`: (card, ssn,
+/// card id).
+pub fn centre_card(centre: &archive::SqliteProvincial, i: usize, to: &str) -> (String, String, String) {
+    use archive::ProvincialArchive as _;
+    let ssn = archive::conformance::fresh_ssn();
+    let claim = centre
+        .claim(&archive::ClaimRequest {
+            request_id: format!("c-claim-{i}"),
+            ssn: ssn.clone(),
+            name: format!("中心{i}"),
+            reissue_of: None,
+            lease_seconds: 600,
+        })
+        .expect("claim");
+    let card_id = format!("110100D1560000050{i}");
+    centre
+        .commit(&archive::CommitRequest {
+            request_id: format!("c-commit-{i}"),
+            claim_id: claim.claim_id,
+            card_id: card_id.clone(),
+            atr: "3B00".into(),
+        })
+        .expect("commit");
+    centre
+        .deliver_card(&archive::DeliverRequest {
+            request_id: format!("c-deliver-{i}"),
+            card_number: claim.card_number.clone(),
+            to_station: to.into(),
+        })
+        .expect("deliver");
+    (claim.card_number, ssn, card_id)
+}
+
+/// A holiday calendar file replacing this year's and next year's notices, with a one-day
+/// holiday on the first weekday two days or more after `today`: (the file's text, the holiday).
+pub fn calendar_with_a_holiday(today: applicant::Date) -> (String, applicant::Date) {
+    use applicant::days;
+    let mut day = days::days(today) + 2;
+    // 1970-01-01 was a Thursday: Monday 0 .. Sunday 6.
+    while (day + 3).rem_euclid(7) >= 5 {
+        day += 1;
+    }
+    let holiday = days::date(day).expect("date");
+    let notice = |year: u16| {
+        let holidays = if holiday.year() == year {
+            format!(r#"[{{ name = "测试假日", from = "{holiday}", to = "{holiday}" }}]"#)
+        } else {
+            "[]".into()
+        };
+        format!("[[year]]\nyear = {year}\nnotice = \"测试通知 {year}\"\npublished = \"{}-01-01\"\nholidays = {holidays}\n\n", year - 1)
+    };
+    (format!("{}{}", notice(today.year()), notice(today.year() + 1)), holiday)
+}
