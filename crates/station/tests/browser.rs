@@ -563,6 +563,9 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
         archive::SqliteProvincial::open(station.dir.path().join("data/provincial.db"), "CENTRE", 'C')
             .expect("the centre's view");
     let (card, ssn, card_id) = common::counter::centre_card(&centre, 0, "embedded");
+    // The other station is in service (the province delivers only to stations it has seen).
+    archive::SqliteProvincial::open(station.dir.path().join("data/provincial.db"), "S-OTHER", 'O')
+        .expect("S-OTHER connects");
     let elsewhere = common::counter::centre_card(&centre, 1, "S-OTHER");
     let broken = archive::conformance::fresh_ssn();
     let list = station.dir.path().join("送卡清单.csv");
