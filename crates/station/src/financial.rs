@@ -10,7 +10,7 @@ use card_transport::CardTransaction;
 use emv_cps::{DpFile, PersoParams, TransportDecrypt};
 use firmware_profile::{ApplicationKind, Profile};
 use issuance::FinancialHolder;
-use secure_channel::{Algorithm, IsdSetup, KeyProvider, SecretKey, SoftwareKeys};
+use secure_channel::{Algorithm, IsdSetup, Kcv, KeyProvider, SecretKey, SoftwareKeys};
 
 /// Where each card's data-preparation file comes from.
 pub enum DpSource {
@@ -64,15 +64,22 @@ fn no_test_value(value: &str, setting: &str, what: &str, allowed: bool) -> Resul
 /// Refuses a key read from `path` whose value is a public test value (`known`, by check
 /// value: the key itself is never compared outside the key type), in a build without the
 /// simulators.
-fn not_a_test_key(key: &SecretKey, known: &[SecretKey], path: &str, what: &str, allowed: bool) -> Result<()> {
-    if !allowed && known.iter().any(|k| k.algorithm() == key.algorithm() && k.kcv() == key.kcv()) {
+fn not_a_test_key(kcv: Kcv, known: &[SecretKey], path: &str, what: &str, allowed: bool) -> Result<()> {
+    if !allowed && known.iter().any(|k| k.kcv() == kcv) {
         bail!(
-            "{path}: this {what} is a public test key (check value {}): a counter never uses it; \
-             load the bank's key (station keys import)",
-            key.kcv()
+            "{path}: this {what} is a public test key (check value {kcv}): a counter never uses it; \
+             load the bank's key (station keys import)"
         );
     }
     Ok(())
+}
+
+/// The public test values an ISD master key of `setup` must not have: the profile's [sim]
+/// master and the GlobalPlatform default.
+fn test_masters(setup: &IsdSetup, profile: &Profile) -> Vec<SecretKey> {
+    let mut known: Vec<SecretKey> = setup.sim_master(profile).into_iter().collect();
+    known.extend(SecretKey::from_hex(setup.algorithm(), GP_DEFAULT_KEY));
+    known
 }
 
 impl Financial {
@@ -130,6 +137,18 @@ impl Financial {
                     keystore::TransportKey::open(&store, &c.transport_key).with_context(|| {
                         format!("transport_key {:?} in token {}", c.transport_key, token.label)
                     })?;
+                let in_token = format!("key {:?} in token {}", c.transport_key, token.label);
+                let known = [emv_cps::test_transport_key()];
+                not_a_test_key(transport.kcv()?, &known, &in_token, "DP transport key", test_keys)?;
+                let in_token = format!("key {:?} in token {}", c.isd_key, token.label);
+                let master = store.kcv(&c.isd_key).with_context(|| in_token.clone())?;
+                not_a_test_key(
+                    master,
+                    &test_masters(&setup, profile),
+                    &in_token,
+                    "ISD master key",
+                    test_keys,
+                )?;
                 let isd = keystore::TokenKeys::from_master(
                     &store,
                     setup.key_version,
@@ -146,7 +165,7 @@ impl Financial {
                     path => {
                         let key = key_file(path, Algorithm::Tdes, "DP transport key")?;
                         let known = [emv_cps::test_transport_key()];
-                        not_a_test_key(&key, &known, path, "DP transport key", test_keys)?;
+                        not_a_test_key(key.kcv(), &known, path, "DP transport key", test_keys)?;
                         key
                     }
                 };
@@ -155,9 +174,8 @@ impl Financial {
                     "test" => setup.sim_keys(profile)?,
                     path => {
                         let key = key_file(path, setup.algorithm(), "ISD master key")?;
-                        let mut known: Vec<SecretKey> = setup.sim_master(profile).into_iter().collect();
-                        known.extend(SecretKey::from_hex(setup.algorithm(), GP_DEFAULT_KEY));
-                        not_a_test_key(&key, &known, path, "ISD master key", test_keys)?;
+                        let known = test_masters(&setup, profile);
+                        not_a_test_key(key.kcv(), &known, path, "ISD master key", test_keys)?;
                         SoftwareKeys::from_master(setup.key_version, key, setup.diversification)
                     }
                 };

@@ -95,6 +95,10 @@ enum Top {
     /// The outreach kit on a home visit: checkout, offline visits, sync.
     #[command(subcommand)]
     Kit(kit_cmd::KitCmd),
+    /// The financial keys in the counter's PKCS#11 token: the custodians' key ceremony
+    /// (`import`) and the list of labels and check values (`list`).
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCmd),
     /// Simulated devices for development and CI (debug builds with the `sim` feature only).
     #[cfg(feature = "sim")]
     #[command(subcommand)]
@@ -417,6 +421,7 @@ fn run(command: Top) -> Result<()> {
         Top::Provincial(cmd) => provincial_cmd::run(cmd),
         Top::Doctor(a) => std::process::exit(i32::from(doctor::run(&a))),
         Top::Kit(cmd) => kit_cmd::run(cmd),
+        Top::Keys(cmd) => keys_cmd::run(cmd),
         #[cfg(feature = "sim")]
         Top::Sim(cmd) => sim_cmd::run(cmd),
         Top::Init(a) => {
@@ -742,6 +747,7 @@ fn read_card(
 
 mod api_cmd;
 mod doctor;
+mod keys_cmd;
 mod kit_cmd;
 mod provincial_cmd;
 #[cfg(feature = "sim")]

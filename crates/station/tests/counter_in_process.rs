@@ -192,3 +192,174 @@ fn a_chip_that_leaves_the_reader_mid_write_spoils_the_card_and_frees_the_number(
 fn ssn_of(a: &Applicant) -> String {
     serde_json::to_value(a).expect("json")["holder"]["id_number"].as_str().expect("id").to_string()
 }
+
+/// A SoftHSM2 token of its own in `dir` (SOFTHSM2_CONF set for this test process and for the
+/// `station` commands it runs), with user PIN `pin`: the token's configuration file.
+fn softhsm_token(dir: &Path, label: &str, pin: &str) -> std::path::PathBuf {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).expect("token dir");
+    let conf = dir.join("softhsm2.conf");
+    let text = format!(
+        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+        tokens.display()
+    );
+    std::fs::write(&conf, text).expect("conf");
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let made = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "271828"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
+    assert!(made.success(), "softhsm2-util --init-token");
+    conf
+}
+
+/// Two custodians' components of `key_hex` as `station keys import` reads them off a terminal:
+/// one `HEX KCV` line each (a fixed mask, and the key XOR the mask).
+fn component_lines(key_hex: &str) -> String {
+    let key: Vec<u8> = (0..key_hex.len() / 2)
+        .map(|i| u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let mask: Vec<u8> = (0..key.len() as u8).map(|i| i.wrapping_mul(73).wrapping_add(0x2D)).collect();
+    let other: Vec<u8> = key.iter().zip(&mask).map(|(k, m)| k ^ m).collect();
+    [mask, other]
+        .iter()
+        .map(|c| {
+            let hex: String = c.iter().map(|b| format!("{b:02X}")).collect();
+            let kcv = secure_channel::SecretKey::from_hex(secure_channel::Algorithm::Tdes, &hex)
+                .expect("key")
+                .kcv();
+            format!("{hex} {kcv}\n")
+        })
+        .collect()
+}
+
+/// The financial keys in a PKCS#11 token (SoftHSM2): two custodians form the ISD master key and
+/// the DP transport key through `station keys import` (each component checked against its
+/// check value; a wrong one refused), `station keys list` shows labels and check values only,
+/// and a blank financial card is personalised with the keys where they are, never outside the
+/// token; the card then answers a terminal with an ARQC the issuer key verifies.
+#[test]
+fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tmp");
+    let pin = "314159";
+    let conf = softhsm_token(dir.path(), "S-TEST", pin);
+    let pin_file = dir.path().join("token.pin");
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&pin_file)
+            .expect("pin");
+        f.write_all(format!("{pin}\n").as_bytes()).expect("pin");
+    }
+    let token = format!(
+        "[counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n",
+        keystore::SOFTHSM2_MODULE,
+        pin_file.display()
+    );
+    let station_toml = dir.path().join("station.toml");
+    std::fs::write(&station_toml, &token).expect("config");
+    let keys = |args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(common::counter::STATION)
+            .arg("keys")
+            .args(args)
+            .env("STATION_CONFIG", &station_toml)
+            .env("SOFTHSM2_CONF", &conf)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("station keys");
+        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("components");
+        let out = child.wait_with_output().expect("station keys");
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    // The profile's test master (its [sim] isd_master) and the test transport key: a build with
+    // the simulators takes them; the card simulator's ISD was made from that master.
+    let (master, transport) = ("404142434445464748494A4B4C4D4E4F", emv_cps::crypto::TEST_TRANSPORT_KEY);
+    let bad_kcv: String = component_lines(master)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 1 {
+                format!("{} 000000\n", l.split(' ').next().expect("hex"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let (ok, said) =
+        keys(&["import", "--label", "isd-master", "--kind", "tdes", "--role", "isd-master"], &bad_kcv);
+    assert!(
+        !ok && said.contains("component 2") && said.contains("nothing was stored"),
+        "a component that does not match its check value: {said}"
+    );
+    assert!(!said.contains(master), "no key in the output: {said}");
+    let (ok, said) = keys(&["import", "--label", "isd-master", "--kind", "tdes", "--role", "isd-master"], "");
+    assert!(!ok && said.contains("custodian 1: no component on stdin"), "{said}");
+    let (ok, said) = keys(
+        &["import", "--label", "isd-master", "--kind", "tdes", "--role", "isd-master"],
+        &component_lines(master),
+    );
+    assert!(ok, "{said}");
+    let (ok, said) = keys(
+        &["import", "--label", "dp-transport", "--kind", "tdes", "--role", "transport"],
+        &component_lines(transport),
+    );
+    assert!(ok, "{said}");
+    let (ok, listed) = keys(&["list"], "");
+    assert!(ok, "{listed}");
+    let master_kcv =
+        secure_channel::SecretKey::from_hex(secure_channel::Algorithm::Tdes, master).expect("key").kcv();
+    assert!(listed.contains("isd-master") && listed.contains(&format!("KCV {master_kcv}")), "{listed}");
+    assert!(listed.contains("dp-transport") && !listed.contains("NOT SEALED"), "{listed}");
+    assert!(!listed.contains(master) && !listed.contains(transport), "never a key: {listed}");
+
+    // The card personalised with the token's keys.
+    let profile_path = common::profile("ssc-3g-fin-sim.toml");
+    let profile = Profile::load(&profile_path).expect("profile");
+    let financial_config = station::config::FinancialConfig {
+        dp: "test".into(),
+        bin: "621234".into(),
+        isd_key: "isd-master".into(),
+        transport_key: "dp-transport".into(),
+        token: Some(station::config::TokenSettings {
+            module: keystore::SOFTHSM2_MODULE.into(),
+            label: "S-TEST".into(),
+            pin_file: Some(pin_file.clone()),
+            pin_env: None,
+        }),
+    };
+    let financial = station::financial::Financial::from_config(&financial_config, &profile)
+        .expect("financial keys in the token");
+    let chip = sim_card(&profile_path, true);
+    let mut readers = SimReaders::new();
+    let reader = readers.add(chip.clone());
+    card_sim::lock(&chip).insert();
+    let mut card = readers.connect(&reader).expect("connect");
+    let mut tx = card.transaction().expect("transaction");
+    let example = emv_cps::TestCard::example();
+    let holder = issuance::FinancialHolder {
+        ssn: &example.holder_id,
+        name: "张三",
+        card_number: "B00000019",
+        atr: &[],
+        bank: None,
+    };
+    let done = financial.personalise(tx.as_mut(), &holder).expect("personalised through the token");
+    assert!(done.detail.contains("PBOC DEBIT") || done.detail.contains("DGIs"), "{}", done.detail);
+    let reading = emv_cps::run_terminal(
+        tx.as_mut(),
+        &emv_cps::TerminalParams::counter(emv_cps::Interface::Contact, "261206", [1, 2, 3, 4]),
+    )
+    .expect("the terminal reads the card");
+    assert_eq!(Some(reading.pan.clone()), done.account);
+    emv_cps::verify_arqc(&reading, &emv_cps::IssuerKeys::test()).expect("the ARQC verifies");
+}

@@ -1,0 +1,174 @@
+//! `station keys`: the financial application's keys in the counter's PKCS#11 token
+//! (`[counter.financial.token]` of station.toml). `import` is the key ceremony: two or more
+//! custodians each enter a component with its check value, each checked in the token, the key
+//! formed and sealed there (dual control; no one person ever holds it); `list` shows labels,
+//! kinds, roles and check values, never a key. Components are typed without echo on a
+//! terminal; off a terminal (a script) each is one stdin line, `HEX KCV`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Subcommand, ValueEnum};
+use keystore::{Component, KeyKind, KeyRole, Keystore};
+use secure_channel::Kcv;
+use zeroize::Zeroizing;
+
+/// `station keys ...`.
+#[derive(Subcommand)]
+pub enum KeysCmd {
+    /// Form a key in the token from the custodians' components (dual control).
+    Import(ImportArgs),
+    /// The keys in the token: label, kind, role, check value.
+    List(TokenArgs),
+}
+
+/// Which station's token.
+#[derive(clap::Args)]
+pub struct TokenArgs {
+    /// The station's configuration (its `[counter.financial.token]`).
+    #[arg(long, env = "STATION_CONFIG", default_value = "/etc/station/station.toml")]
+    config: PathBuf,
+}
+
+/// `station keys import`.
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    token: TokenArgs,
+    /// The key's label in the token (what `isd_key` or `transport_key` names).
+    #[arg(long)]
+    label: String,
+    /// Its cipher.
+    #[arg(long, value_enum)]
+    kind: Kind,
+    /// What it is for.
+    #[arg(long, value_enum)]
+    role: Role,
+    /// How many custodians hold a component.
+    #[arg(long, default_value_t = 2)]
+    custodians: usize,
+    /// The formed key's check value, when its owner announced one: the key is destroyed if
+    /// it differs.
+    #[arg(long)]
+    kcv: Option<String>,
+}
+
+/// The ciphers a ceremony forms.
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// Triple DES (2 or 3 keys): SCP02 ISD keys, the DP transport key.
+    Tdes,
+    /// AES: SCP03 ISD keys.
+    Aes,
+}
+
+/// What a key is for.
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    /// The issuer security domain's master key (KMC).
+    IsdMaster,
+    /// The DP transport key.
+    Transport,
+}
+
+/// Runs `station keys ...`.
+pub fn run(cmd: KeysCmd) -> Result<()> {
+    match cmd {
+        KeysCmd::List(a) => {
+            let store = open(&a)?;
+            let keys = store.list()?;
+            if keys.is_empty() {
+                println!("no keys in the token yet: station keys import");
+            }
+            for k in keys {
+                println!(
+                    "{:<24} {:<12} {:<12} {:>3} bytes  KCV {}{}",
+                    k.label,
+                    k.kind.map_or("?".to_string(), |k| k.to_string()),
+                    k.role.map_or("?", |r| r.name()),
+                    k.len,
+                    k.kcv.map_or("(none)".to_string(), |k| k.to_string()),
+                    if k.sealed { "" } else { "  NOT SEALED: the token would give its value out" }
+                );
+            }
+            Ok(())
+        }
+        KeysCmd::Import(a) => {
+            if a.custodians < 2 {
+                bail!("dual control: a key is formed from at least two custodians' components");
+            }
+            let expected = a
+                .kcv
+                .as_deref()
+                .map(Kcv::from_hex)
+                .transpose()
+                .map_err(|_| anyhow::anyhow!("--kcv is 6 hex digits"))?;
+            let store = open(&a.token)?;
+            let components = read_components(a.custodians)?;
+            let (kind, role) = match (a.kind, a.role) {
+                (Kind::Tdes, r) => (KeyKind::Tdes, r),
+                (Kind::Aes, r) => (KeyKind::Aes, r),
+            };
+            let role = match role {
+                Role::IsdMaster => KeyRole::IsdMaster,
+                Role::Transport => KeyRole::Transport,
+            };
+            let report = store.import_components(&a.label, kind, role, &components, expected)?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}
+
+/// The token `[counter.financial.token]` names (only that table is read: the keys are
+/// imported before the counter's devices are set up).
+fn open(a: &TokenArgs) -> Result<Keystore> {
+    let table: toml::Table =
+        daemon::config::read_toml(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
+    let token = table
+        .get("counter")
+        .and_then(|c| c.get("financial"))
+        .and_then(|f| f.get("token"))
+        .cloned()
+        .with_context(|| {
+            format!("{}: no [counter.financial.token]: name the token first", a.config.display())
+        })?
+        .try_into::<station::config::TokenSettings>()
+        .with_context(|| format!("{}: [counter.financial.token]", a.config.display()))?;
+    Ok(Keystore::open(&token.token_config()?)?)
+}
+
+/// Each custodian's component and its check value: asked without echo on a terminal, one
+/// `HEX KCV` line each from stdin otherwise.
+fn read_components(custodians: usize) -> Result<Vec<Component>> {
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let mut lines = stdin.lock();
+    let mut components = Vec::with_capacity(custodians);
+    for i in 1..=custodians {
+        let (hex, kcv) = if terminal {
+            let hex = Zeroizing::new(
+                rpassword::prompt_password(format!("custodian {i}: your component (hex, not shown): "))
+                    .context("reading the component")?,
+            );
+            eprint!("custodian {i}: its check value (6 hex digits): ");
+            std::io::stderr().flush().ok();
+            let mut kcv = String::new();
+            lines.read_line(&mut kcv).context("reading the check value")?;
+            (hex, kcv.trim().to_string())
+        } else {
+            let mut line = Zeroizing::new(String::new());
+            if lines.read_line(&mut line).context("reading a component")? == 0 {
+                bail!("custodian {i}: no component on stdin (one `HEX KCV` line per custodian)");
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(hex), Some(kcv), None) = (parts.next(), parts.next(), parts.next()) else {
+                bail!("custodian {i}: a line is the component in hex and its check value, `HEX KCV`");
+            };
+            (Zeroizing::new(hex.to_string()), kcv.to_string())
+        };
+        components.push(Component::from_hex(&hex, &kcv).with_context(|| format!("custodian {i}"))?);
+    }
+    Ok(components)
+}
