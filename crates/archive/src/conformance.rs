@@ -109,6 +109,7 @@ pub fn run_all(
     a_card_not_delivered_here_or_not_matching_the_list_is_refused(a.as_ref(), b.as_ref());
     a_dead_holders_card_is_neither_delivered_nor_taken_in(a.as_ref(), b.as_ref());
     a_card_goes_only_to_another_station_the_province_knows(a.as_ref(), open);
+    a_ledger_head_is_anchored_only_forward(a.as_ref(), b.as_ref(), open);
     counters_taking_in_the_same_card_at_once_one_wins(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
@@ -536,6 +537,66 @@ pub fn a_card_goes_only_to_another_station_the_province_knows(
     assert!(c.lookup(&ssn).expect("station-c connects").live_claim.is_none());
     a.deliver_card(&deliver_request(&card, "station-c")).expect("now delivered");
     assert_eq!(c.receive_card(&receive_request(&card, &ssn)).expect("taken in").station, "station-c");
+}
+
+/// An anchor of `seq` with hash `hash` and a fresh request id.
+pub fn anchor_request(seq: i64, hash: &str) -> crate::AnchorRequest {
+    crate::AnchorRequest {
+        request_id: request_id("anchor"),
+        head: crate::LedgerHead { seq, hash: hash.into() },
+    }
+}
+
+/// A station's ledger heads only move forward: the same head again, or a later one, is
+/// accepted; an earlier one (a ledger cut short) or the same entry with another hash (a ledger
+/// rewritten) is refused and leaves the anchor as it was; each station's heads are its own; two
+/// counters of one station anchoring different hashes for one entry at the same moment: exactly
+/// one is kept.
+pub fn a_ledger_head_is_anchored_only_forward(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    let base = a.ledger_anchor().expect("anchor").map_or(0, |h| h.seq);
+    let head = |n: i64| crate::LedgerHead { seq: base + n, hash: format!("{:064X}", base + n) };
+    let q = anchor_request(base + 5, &head(5).hash);
+    assert_eq!(a.anchor_ledger(&q).expect("first"), head(5));
+    assert_eq!(a.anchor_ledger(&q).expect("retry"), head(5), "a retry gets the first answer");
+    assert_eq!(a.anchor_ledger(&anchor_request(base + 5, &head(5).hash)).expect("again"), head(5));
+    for (seq, hash, why) in [(base + 3, head(3).hash, "cut short"), (base + 5, "AB".repeat(32), "rewritten")]
+    {
+        match refusal(a.anchor_ledger(&anchor_request(seq, &hash)).expect_err(why)) {
+            Refusal::LedgerNotContinued { anchored_seq, anchored_hash, .. } => {
+                assert_eq!((anchored_seq, anchored_hash), (base + 5, head(5).hash), "{why}")
+            }
+            other => panic!("{why}: {other:?}"),
+        }
+    }
+    assert_eq!(a.ledger_anchor().expect("anchor"), Some(head(5)), "the refusals changed nothing");
+    assert_eq!(a.anchor_ledger(&anchor_request(base + 9, &head(9).hash)).expect("later"), head(9));
+    let b_before = b.ledger_anchor().expect("b's anchor");
+    assert!(b_before.as_ref().is_none_or(|h| h.hash != head(9).hash), "a's heads are not b's");
+
+    // Two counters of station a, one entry, two hashes, at the same moment.
+    let counters = [open("station-a"), open("station-a")];
+    let start = std::sync::Barrier::new(2);
+    let outcomes: Vec<Result<crate::LedgerHead, ArchiveError>> = std::thread::scope(|s| {
+        let running: Vec<_> = counters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let (start, q) = (&start, anchor_request(base + 12, &format!("{i:064}")));
+                s.spawn(move || {
+                    start.wait();
+                    c.anchor_ledger(&q)
+                })
+            })
+            .collect();
+        running.into_iter().map(|r| r.join().expect("anchor")).collect()
+    });
+    let kept: Vec<&crate::LedgerHead> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(kept.len(), 1, "{outcomes:?}");
+    assert_eq!(a.ledger_anchor().expect("anchor").as_ref(), Some(kept[0]));
 }
 
 /// Counters of the station the card was delivered to and of another station take in the same

@@ -25,9 +25,10 @@ mod model;
 mod sqlite_provincial;
 
 pub use model::{
-    check_person, CardEnd, CardFate, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
-    CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, HolderAtCounter, HolderStop, LookupRequest,
-    PersonCards, ReceiveRequest, Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    check_person, AnchorRequest, CardEnd, CardFate, CardRecord, CardStatus, Claim, ClaimRequest,
+    CommitRequest, CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, HolderAtCounter, HolderStop,
+    LedgerHead, LookupRequest, PersonCards, ReceiveRequest, Refusal, ReleaseRequest, RenewRequest,
+    StopRequest,
 };
 pub use sqlite_provincial::SqliteProvincial;
 
@@ -106,6 +107,19 @@ pub trait ProvincialArchive: Send + Sync {
             "this provincial archive does not take deliveries of cards made elsewhere (card {})",
             request.card_number
         )))
+    }
+    /// Anchors the caller's ledger head: accepted when it continues the last one anchored (a
+    /// later entry, or the same entry with the same hash); refused
+    /// ([`Refusal::LedgerNotContinued`]) when it is behind it or differs from it.
+    fn anchor_ledger(&self, request: &AnchorRequest) -> Result<LedgerHead, ArchiveError> {
+        Err(ArchiveError::BadRequest(format!(
+            "this provincial archive keeps no ledger heads (entry {})",
+            request.head.seq
+        )))
+    }
+    /// The last ledger head the caller anchored, if any.
+    fn ledger_anchor(&self) -> Result<Option<LedgerHead>, ArchiveError> {
+        Ok(None)
     }
     /// The caller takes in a card delivered to it (see [`ReceiveRequest`]); from then on the
     /// card is the caller's ([`CardRecord::station`]). An archive without cards made elsewhere
@@ -188,6 +202,22 @@ pub fn may_stop(station: &str, card: &CardRecord, q: &StopRequest) -> Result<(),
         return Ok(());
     }
     Err(Refusal::NotYourCard { card_number: card.card_number.clone(), station: card.station.clone() })
+}
+
+/// Whether `head` continues the last head a station anchored (`anchored`): a later entry, or
+/// the same entry with the same hash. One rule for both archives.
+pub fn may_anchor(head: &LedgerHead, anchored: Option<&LedgerHead>) -> Result<(), Refusal> {
+    match anchored {
+        Some(a) if head.seq < a.seq || (head.seq == a.seq && head.hash != a.hash) => {
+            Err(Refusal::LedgerNotContinued {
+                seq: head.seq,
+                hash: head.hash.clone(),
+                anchored_seq: a.seq,
+                anchored_hash: a.hash.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether the card-making centre `station` may deliver `card` (`received`: taken in already)

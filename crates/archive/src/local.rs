@@ -510,6 +510,16 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// The last entry's sequence number and chain hash (what the province anchors), if any.
+    pub fn ledger_head(&self) -> Result<Option<crate::LedgerHead>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok(crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)? })
+            })
+            .optional()
+            .map_err(store_err)
+    }
+
     /// Checks the hash chain; returns the number of entries, or the first broken one.
     pub fn verify_ledger(&self) -> Result<usize, ArchiveError> {
         let entries = self.ledger()?;

@@ -252,6 +252,26 @@ impl From<CardEnd> for CardStatus {
     }
 }
 
+/// A station's ledger head: the sequence number and SM3 chain hash of its last entry. The
+/// province keeps the heads each station anchors, so a ledger rewritten (the chain recomputed)
+/// or cut short after an anchor no longer matches what the province holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerHead {
+    /// The last entry's sequence number (from 1).
+    pub seq: i64,
+    /// Its chain hash (hex).
+    pub hash: String,
+}
+
+/// Anchor the calling station's ledger head at the province.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The head.
+    pub head: LedgerHead,
+}
+
 /// The card-making centre sends a card it made to the station (bank branch, township site) where
 /// its holder will collect it: the card's delivery list names that station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -487,6 +507,21 @@ pub enum Refusal {
         to_station: String,
         /// Why, with what to do.
         why: String,
+    },
+    /// A ledger head behind, or different from, one the station anchored before: its ledger
+    /// was cut short or rewritten.
+    #[error(
+        "the ledger head {seq} ({hash}) does not follow the one anchored at the province, entry {anchored_seq} ({anchored_hash}): this station's ledger was cut short or rewritten; stop issuing and call the province's auditors"
+    )]
+    LedgerNotContinued {
+        /// The head sent.
+        seq: i64,
+        /// Its hash.
+        hash: String,
+        /// The last head anchored.
+        anchored_seq: i64,
+        /// Its hash.
+        anchored_hash: String,
     },
     /// A kit conflict of a kit that belongs to another station.
     #[error(

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    now, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
-    DeceasedRequest, DeliverRequest, PersonCards, ProvincialArchive, ReceiveRequest, Refusal, ReleaseRequest,
-    RenewRequest, StopRequest,
+    now, AnchorRequest, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
+    CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, LedgerHead, PersonCards, ProvincialArchive,
+    ReceiveRequest, Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
 
 mod kits;
@@ -22,10 +22,11 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
     (6, include_str!("../migrations/provincial-sqlite-0006-known-stations.sql")),
+    (8, include_str!("../migrations/provincial-sqlite-0008-ledger-anchors.sql")),
 ];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.
@@ -61,6 +62,16 @@ fn store_err(e: rusqlite::Error) -> ArchiveError {
 }
 
 impl SqliteProvincial {
+    /// The last ledger head `station` anchored.
+    fn last_anchor(conn: &Connection, station: &str) -> rusqlite::Result<Option<LedgerHead>> {
+        conn.query_row(
+            "SELECT seq, hash FROM ledger_anchors WHERE station = ?1 ORDER BY seq DESC LIMIT 1",
+            [station],
+            |r| Ok(LedgerHead { seq: r.get(0)?, hash: r.get(1)? }),
+        )
+        .optional()
+    }
+
     /// Opens (creating) the archive at `path` for `station`; new card numbers start with
     /// `prefix`.
     pub fn open(
@@ -542,6 +553,25 @@ impl ProvincialArchive for SqliteProvincial {
             )?;
             Ok(Ok(card))
         })
+    }
+
+    fn anchor_ledger(&self, q: &AnchorRequest) -> Result<LedgerHead, ArchiveError> {
+        self.idempotent("anchor", &q.request_id, q, |tx| {
+            let anchored = SqliteProvincial::last_anchor(tx, &self.station)?;
+            if let Err(r) = crate::may_anchor(&q.head, anchored.as_ref()) {
+                return Ok(Err(r));
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO ledger_anchors (station, seq, hash, anchored_at) VALUES (?1, ?2, ?3, ?4)",
+                params![self.station, q.head.seq, q.head.hash, now()],
+            )?;
+            Ok(Ok(q.head.clone()))
+        })
+    }
+
+    fn ledger_anchor(&self) -> Result<Option<LedgerHead>, ArchiveError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        SqliteProvincial::last_anchor(&conn, &self.station).map_err(store_err)
     }
 
     fn receive_card(&self, q: &ReceiveRequest) -> Result<CardRecord, ArchiveError> {

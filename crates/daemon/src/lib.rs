@@ -138,6 +138,9 @@ pub async fn start(
         }
         notices::spawn_worker(n);
     }
+    if let Some(province) = state.inner.province.clone() {
+        spawn_anchoring(state.local().clone(), province);
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| DaemonError::Listen { addr: config.listen, source })?;
@@ -198,4 +201,38 @@ async fn serve_tls(
             }
         });
     }
+}
+
+/// How often the ledger's head goes to the province: what a ledger cut short or rewritten can
+/// hide is at most this much of the last entries (the daily reconciliation checks the rest).
+pub const ANCHOR_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Anchors the ledger's head at the province at start and every [`ANCHOR_EVERY`] when it moved
+/// (`issuance::reconcile::anchor`); a province that cannot be reached is tried again next
+/// time, a refusal (the ledger no longer continues the anchored head) is logged as an error.
+fn spawn_anchoring(local: Arc<archive::local::LocalArchive>, province: Arc<dyn archive::ProvincialArchive>) {
+    tokio::spawn(async move {
+        let mut last: Option<archive::LedgerHead> = None;
+        loop {
+            let (l, p) = (local.clone(), province.clone());
+            let moved = last.clone();
+            let done = tokio::task::spawn_blocking(move || {
+                let head = l.ledger_head()?;
+                if head.is_none() || head == moved {
+                    return Ok(moved);
+                }
+                issuance::reconcile::anchor(&l, p.as_ref())
+            })
+            .await;
+            match done {
+                Ok(Ok(head)) => last = head,
+                Ok(Err(archive::ArchiveError::Refused(r))) => {
+                    tracing::error!(refusal = %r, "the province refused the ledger head")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "ledger head not anchored; tried again later"),
+                Err(e) => tracing::error!(error = %e, "ledger anchoring panicked"),
+            }
+            tokio::time::sleep(ANCHOR_EVERY).await;
+        }
+    });
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use archive::local::LocalArchive;
-use archive::{ArchiveError, CardStatus, ProvincialArchive};
+use archive::{ArchiveError, CardStatus, LedgerHead, ProvincialArchive};
 use serde::Serialize;
 
 /// A card whose three records disagree.
@@ -48,13 +48,48 @@ pub struct Reconciliation {
     /// Spoiled cards whose place is unknown (a jam, a card taken out by hand): the province
     /// holds their numbers until the card is found (`station account-card CARD`).
     pub unaccounted: Vec<String>,
+    /// The ledger head the province holds for this station (the last one anchored).
+    pub anchored: Option<LedgerHead>,
+    /// How the ledger departs from that head: cut short before it, or rewritten at it.
+    pub ledger_problem: Option<String>,
 }
 
 impl Reconciliation {
-    /// True when ledger = local archive = provincial archive.
+    /// True when ledger = local archive = provincial archive, and the ledger still holds the
+    /// head the province anchored.
     pub fn agrees(&self) -> bool {
-        self.mismatches.is_empty()
+        self.mismatches.is_empty() && self.ledger_problem.is_none()
     }
+}
+
+/// How `ledger` departs from the head the province anchored for it: `None` when it holds that
+/// entry with that hash. The chain itself is checked before ([`LocalArchive::verify_ledger`]):
+/// a ledger whose chain was recomputed after a change passes that check, not this one.
+pub fn anchor_problem(ledger: &[archive::local::LedgerEntry], anchored: &LedgerHead) -> Option<String> {
+    match ledger.iter().find(|e| e.seq == anchored.seq) {
+        None => Some(format!(
+            "the ledger ends at entry {} but the province holds entry {} of it (anchored): the ledger was cut short; restore it from its backup, stop issuing and call the province's auditors",
+            ledger.last().map_or(0, |e| e.seq),
+            anchored.seq
+        )),
+        Some(e) if e.hash != anchored.hash => Some(format!(
+            "ledger entry {} is not the one anchored at the province (hash {} there, {} here): the ledger was rewritten; stop issuing and call the province's auditors",
+            anchored.seq, anchored.hash, e.hash
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Anchors the ledger's head at the province (request id: the station and the entry, so a
+/// retry is the same request). Nothing to anchor in an empty ledger.
+pub fn anchor(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+) -> Result<Option<LedgerHead>, ArchiveError> {
+    let Some(head) = local.ledger_head()? else { return Ok(None) };
+    let request =
+        archive::AnchorRequest { request_id: format!("{}:anchor-{}", local.station(), head.seq), head };
+    province.anchor_ledger(&request).map(Some)
 }
 
 /// The status a ledger event leaves a card in, and which card it names (a re-issue's
@@ -84,6 +119,7 @@ pub fn reconcile(
     province: &dyn ProvincialArchive,
 ) -> Result<Reconciliation, ArchiveError> {
     let ledger_entries = local.verify_ledger()?;
+    let anchored = province.ledger_anchor()?;
     let mut by_ledger: BTreeMap<String, CardStatus> = BTreeMap::new();
     let mut signed = BTreeSet::new();
     let ledger = local.ledger()?;
@@ -180,7 +216,10 @@ pub fn reconcile(
         .map(|c| c.card_number.clone())
         .collect();
     let unaccounted = crate::lifecycle::unaccounted_in(&ledger).into_iter().map(|(card, _)| card).collect();
+    let ledger_problem = anchored.as_ref().and_then(|h| anchor_problem(&ledger, h));
     Ok(Reconciliation {
+        anchored,
+        ledger_problem,
         ledger_entries,
         cards: cards.len(),
         holders: holders.len(),
@@ -189,4 +228,40 @@ pub fn reconcile(
         unsigned,
         unaccounted,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use archive::SqliteProvincial;
+
+    use super::*;
+
+    /// The ledger against the head anchored at the province: the same entry passes, a ledger
+    /// cut before it or rewritten at it (its chain recomputed, so the chain check alone passes)
+    /// is named with what to do; anchoring is idempotent and only moves forward.
+    #[test]
+    fn a_ledger_cut_short_or_rewritten_after_its_anchor_is_found() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let local = LocalArchive::open(dir.path().join("station.db"), "S-1").expect("local");
+        let province = SqliteProvincial::open(dir.path().join("province.db"), "S-1", 'S').expect("province");
+        assert_eq!(anchor(&local, &province).expect("nothing to anchor"), None);
+        for i in 0..3 {
+            local
+                .append_ledger("op", None, None, "test.event", &serde_json::json!({"i": i}))
+                .expect("ledger");
+        }
+        let head = anchor(&local, &province).expect("anchored").expect("a head");
+        assert_eq!(head.seq, 3);
+        assert_eq!(anchor(&local, &province).expect("again").as_ref(), Some(&head), "the same request");
+        let ledger = local.ledger().expect("ledger");
+        assert_eq!(anchor_problem(&ledger, &head), None);
+        let cut = anchor_problem(&ledger[..2], &head).expect("cut short");
+        assert!(cut.contains("ends at entry 2") && cut.contains("cut short"), "{cut}");
+        let mut rewritten = ledger.clone();
+        rewritten[2].hash = "00".repeat(32);
+        let said = anchor_problem(&rewritten, &head).expect("rewritten");
+        assert!(said.contains("entry 3 is not the one anchored") && said.contains("rewritten"), "{said}");
+        let r = reconcile(&local, &province).expect("reconcile");
+        assert!(r.agrees() && r.anchored == Some(head), "{r:?}");
+    }
 }

@@ -111,6 +111,12 @@ impl ProvincialArchive for Client {
     fn receive_card(&self, q: &archive::ReceiveRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/receive", q)
     }
+    fn anchor_ledger(&self, q: &archive::AnchorRequest) -> Result<archive::LedgerHead, ArchiveError> {
+        self.post("/v1/ledger/anchor", q)
+    }
+    fn ledger_anchor(&self) -> Result<Option<archive::LedgerHead>, ArchiveError> {
+        Client::answer(self.http.get(format!("{}/v1/ledger/anchor", self.base)).send())
+    }
     fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.post("/v1/deceased", q)
     }

@@ -7,7 +7,8 @@
 //! Routes (JSON bodies are the `archive` request types; an ID number never goes into a URL):
 //! `POST /v1/lookup`, `/v1/claim`, `/v1/commit`, `/v1/release`, `/v1/renew`, `/v1/stop`,
 //! `/v1/deceased`, `/v1/deceased/correct`; cards made elsewhere: `/v1/deliver` (the
-//! card-making centre), `/v1/receive` (the station the card was delivered to); outreach kits:
+//! card-making centre), `/v1/receive` (the station the card was delivered to); the station's
+//! ledger head: `POST /v1/ledger/anchor`, `GET /v1/ledger/anchor`; outreach kits:
 //! `POST /v1/kit/checkout`, `/v1/kit/record`, `/v1/kit/checkin`, `GET /v1/kit/conflicts`,
 //! `POST /v1/kit/conflicts/resolve`. Answers: 200
 //! with the result, 409 with a refusal, 400 for a malformed request, 503 when the store is
@@ -125,6 +126,19 @@ pub fn router(store: Store) -> Router {
                     answer(s.deliver_card(&st.id, &q).await)
                 },
             ),
+        )
+        .route(
+            "/v1/ledger/anchor",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::AnchorRequest>| async move {
+                    answer(s.anchor_ledger(&st.id, &q).await)
+                },
+            )
+            .get(|State(s): State<Store>, Extension(st): Extension<Station>| async move {
+                answer(s.ledger_anchor(&st.id).await)
+            }),
         )
         .route(
             "/v1/receive",

@@ -7,9 +7,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use archive::{
-    ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest, CorrectDeceasedRequest,
-    DeceasedRequest, DeliverRequest, Limits, PersonCards, ReceiveRequest, Refusal, ReleaseRequest,
-    RenewRequest, StopRequest,
+    AnchorRequest, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
+    CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, LedgerHead, Limits, PersonCards, ReceiveRequest,
+    Refusal, ReleaseRequest, RenewRequest, StopRequest,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use serde::de::DeserializeOwned;
@@ -22,10 +22,11 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 3] = [
+const MIGRATIONS: [(i32, &str); 4] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (6, include_str!("../migrations/provincial-pg-0006-known-stations.sql")),
+    (8, include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql")),
 ];
 
 /// The store behind the service.
@@ -673,6 +674,48 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// Anchors `station`'s ledger head (see [`archive::ProvincialArchive::anchor_ledger`]).
+    pub async fn anchor_ledger(&self, station: &str, q: &AnchorRequest) -> Result<LedgerHead, ArchiveError> {
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "anchor", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
+            Box::pin(async move {
+                // One station's anchors at a time: two of its requests cannot both pass the check.
+                tx.execute("SELECT pg_advisory_xact_lock(5419, hashtext($1))", &[&station]).await?;
+                let anchored = Store::last_anchor(tx, &station).await?;
+                if let Err(r) = archive::may_anchor(&q.head, anchored.as_ref()) {
+                    return Ok(Err(r));
+                }
+                tx.execute(
+                    "INSERT INTO ledger_anchors (station, seq, hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&station, &q.head.seq, &q.head.hash],
+                )
+                .await?;
+                Ok(Ok(q.head.clone()))
+            })
+        })
+        .await
+    }
+
+    /// The last ledger head `station` anchored.
+    pub async fn ledger_anchor(&self, station: &str) -> Result<Option<LedgerHead>, ArchiveError> {
+        let client = self.client().await?;
+        Store::last_anchor(&client, station).await.map_err(pg)
+    }
+
+    async fn last_anchor<C: GenericClient>(
+        client: &C,
+        station: &str,
+    ) -> Result<Option<LedgerHead>, tokio_postgres::Error> {
+        let row = client
+            .query_opt(
+                "SELECT seq, hash FROM ledger_anchors WHERE station = $1 ORDER BY seq DESC LIMIT 1",
+                &[&station],
+            )
+            .await?;
+        Ok(row.map(|r| LedgerHead { seq: r.get("seq"), hash: r.get("hash") }))
     }
 
     /// `station` takes in a card delivered to it; from then on it answers for the card.

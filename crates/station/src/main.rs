@@ -478,6 +478,9 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
             "{} ledger entries (chain intact), {} cards of {} holders, {} live at the province",
             r.ledger_entries, r.cards, r.holders, r.live
         );
+        if let Some(h) = &r.anchored {
+            println!("the province holds ledger entry {} as this station's anchored head", h.seq);
+        }
         for m in &r.mismatches {
             println!(
                 "MISMATCH {} {}: ledger {:?}, local {:?}, province {:?}: {}",
@@ -490,6 +493,9 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
                  station handover {card} --holder --signer NAME --signature SIG.png"
             );
         }
+        if let Some(problem) = &r.ledger_problem {
+            println!("LEDGER {problem}");
+        }
         for card in &r.unaccounted {
             println!(
                 "UNACCOUNTED {card}: a spoiled card whose place is unknown; its number is held at the province: \
@@ -497,6 +503,10 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
             );
         }
     }
+    anyhow::ensure!(
+        r.ledger_problem.is_none(),
+        "the ledger does not hold the head the province anchored: see LEDGER above"
+    );
     anyhow::ensure!(
         r.agrees(),
         "{} cards differ between ledger, local and provincial archives",

@@ -61,8 +61,14 @@ pub fn reconcile(
         None,
         None,
         "reconcile.daily",
-        &serde_json::json!({"cards": r.cards, "holders": r.holders, "live": r.live, "mismatches": r.mismatches.len()}),
+        &serde_json::json!({"cards": r.cards, "holders": r.holders, "live": r.live, "mismatches": r.mismatches.len(),
+            "ledger_problem": r.ledger_problem.is_some()}),
     )?;
+    // The head (this reconciliation's own line) goes to the province, unless the ledger no
+    // longer holds what was anchored: that head stays there for the auditors.
+    if r.ledger_problem.is_none() {
+        issuance::reconcile::anchor(local, province)?;
+    }
     Ok(r)
 }
 

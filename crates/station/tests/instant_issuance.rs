@@ -466,9 +466,36 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let out = c.station("aud", &["reconcile"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("ledger = local archive = provincial archive"), "{}", text(&out));
+    let first = c.province_as("S-TEST").ledger_anchor().expect("anchor");
+    assert_eq!(first, local.ledger_head().expect("head"), "the reconciliation anchored its own line");
     local.set_card_status("B00000051", archive::CardStatus::Cancelled).expect("tamper");
     let out = c.station("aud", &["reconcile"]);
     assert!(!out.status.success() && text(&out).contains("MISMATCH B00000051"), "{}", text(&out));
+    let seq = first.expect("anchored").seq;
+    assert!(text(&out).contains(&format!("the province holds ledger entry {seq}")), "{}", text(&out));
+    local.set_card_status("B00000051", archive::CardStatus::Issued).expect("put back");
+
+    // Whoever can write station.db cuts the ledger's tail off (its triggers dropped): the
+    // chain of what is left still holds, but the province holds the head anchored after the
+    // last reconciliation, so the next one finds the ledger cut short and says what to do.
+    let anchored = c.province_as("S-TEST").ledger_anchor().expect("anchor").expect("anchored head");
+    assert_eq!(local.ledger_head().expect("head"), Some(anchored.clone()), "the last reconciliation's head");
+    let db = rusqlite::Connection::open(dir.join("station.db")).expect("station.db");
+    db.execute_batch("DROP TRIGGER ledger_no_delete;").expect("drop trigger");
+    let cut = db.execute("DELETE FROM ledger WHERE seq >= ?1", [anchored.seq - 1]).expect("cut");
+    assert_eq!(cut, 2);
+    assert!(local.verify_ledger().is_ok(), "what is left is a valid chain");
+    let out = c.station("aud", &["reconcile"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("LEDGER the ledger ends at entry {}", anchored.seq - 2))
+            && said.contains(&format!("the province holds entry {}", anchored.seq))
+            && said.contains("cut short"),
+        "{said}"
+    );
+    let still = c.province_as("S-TEST").ledger_anchor().expect("anchor");
+    assert_eq!(still, Some(anchored), "the anchored head stays for the auditors");
 }
 
 #[test]

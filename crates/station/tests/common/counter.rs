@@ -323,6 +323,12 @@ impl Counter {
             .expect("station")
     }
 
+    /// The provincial archive as `station` sees it (its anchors, its kits).
+    pub fn province_as(&self, station: &str) -> archive::SqliteProvincial {
+        archive::SqliteProvincial::open(self.dir.path().join("provincial.db"), station, 'B')
+            .expect("provincial")
+    }
+
     pub fn province(&self) -> archive::SqliteProvincial {
         archive::SqliteProvincial::open(self.dir.path().join("provincial.db"), "reader", 'B')
             .expect("provincial")
