@@ -100,6 +100,9 @@ impl ProvincialArchive for Province {
     fn mark_deceased(&self, request: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.call(|| self.inner.mark_deceased(request))
     }
+    fn restore_card(&self, request: &archive::RestoreRequest) -> Result<CardRecord, ArchiveError> {
+        self.call(|| self.inner.restore_card(request))
+    }
     fn renew(&self, request: &archive::RenewRequest) -> Result<archive::Claim, ArchiveError> {
         self.call(|| self.inner.renew(request))
     }
