@@ -902,32 +902,11 @@ impl Engine<'_> {
         Ok(Some(held))
     }
 
-    /// A supervisor resumes the new card of a held re-issue: the job goes on from where it
-    /// stopped, with the same claim and card number (a spoiled card's steps again with a new
-    /// blank). A claim that lapsed meanwhile rolls the job back.
+    /// A supervisor resumes the new card of a held re-issue ([`reopen_held`]), and the job
+    /// goes on from where it stopped, with the same claim and card number (a spoiled card's
+    /// steps again with a new blank). A claim that lapsed meanwhile rolls the job back.
     pub fn resume_held(&mut self, job_id: i64, supervisor: &str) -> Result<JobOutcome, IssueError> {
-        {
-            let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
-            let (row, mut state, held) = held_job(self.local, job_id)?;
-            state.held = None;
-            let detail = serde_json::json!({
-                "old_card": held.old_card, "new_card": held.new_card, "claim_id": held.claim_id,
-                "supervisor": supervisor,
-            });
-            let record = LedgerRecord {
-                operator: supervisor,
-                application_id: Some(row.application_id),
-                card_number: Some(&held.new_card),
-                event: REISSUE_RESUMED,
-                detail: &detail,
-            };
-            let state_json =
-                serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
-            self.local
-                .journal(job_id, &held.step, "resumed", &detail, Some(&state_json), Some(&record))
-                .map_err(archive_err("resume"))?;
-            self.local.set_job_status(job_id, "running").map_err(archive_err("resume"))?;
-        }
+        reopen_held(self.local, supervisor, job_id)?;
         self.resume(job_id)
     }
 
@@ -1278,6 +1257,32 @@ fn held_job(
         }
         _ => Err(Engine::job_err(job_id, format!("is {}, not a held re-issue", row.status))),
     }
+}
+
+/// A supervisor resumes the new card of a held re-issue: the job runs again (`reissue.resumed`
+/// in the ledger, the journal's `resumed` line), for the engine that owns the devices to
+/// [`Engine::resume`] it; a start after a crash resumes it like any running job.
+pub fn reopen_held(local: &LocalArchive, supervisor: &str, job_id: i64) -> Result<HeldReissue, IssueError> {
+    let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+    let (row, mut state, held) = held_job(local, job_id)?;
+    state.held = None;
+    let detail = serde_json::json!({
+        "old_card": held.old_card, "new_card": held.new_card, "claim_id": held.claim_id,
+        "supervisor": supervisor,
+    });
+    let record = LedgerRecord {
+        operator: supervisor,
+        application_id: Some(row.application_id),
+        card_number: Some(&held.new_card),
+        event: REISSUE_RESUMED,
+        detail: &detail,
+    };
+    let state_json = serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    local
+        .journal(job_id, &held.step, "resumed", &detail, Some(&state_json), Some(&record))
+        .map_err(archive_err("resume"))?;
+    local.set_job_status(job_id, "running").map_err(archive_err("resume"))?;
+    Ok(held)
 }
 
 /// Where the holder of job `job_id` stands, when it is a held re-issue.
