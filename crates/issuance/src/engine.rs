@@ -178,6 +178,9 @@ struct State {
     /// gives it back).
     #[serde(default)]
     old_status: Option<CardStatus>,
+    /// The restore a supervisor asked of a held re-issue, kept before the province heard it.
+    #[serde(default)]
+    restoring: Option<archive::RestoreRequest>,
     /// Set while the job is a held re-issue (see [`HeldReissue`]).
     #[serde(default)]
     held: Option<HeldReissue>,
@@ -429,6 +432,11 @@ impl Engine<'_> {
         let mut state: State =
             serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
         let journal = self.local.journal_of(job_id).map_err(archive_err("resume"))?;
+        // A hold whose status a crash left unwritten: held still, for the supervisor to decide.
+        if let Some(held) = state.held.clone().filter(|_| journal.last().is_some_and(|l| l.phase == "held")) {
+            self.local.set_job_status(job_id, "held").map_err(archive_err("hold"))?;
+            return Ok(Ran::Ended(JobOutcome::Held(held)));
+        }
         // Replay: the last phase of each step; a trailing `begin` is the interrupted step.
         let mut last: BTreeMap<Step, String> = BTreeMap::new();
         for line in &journal {
@@ -1265,6 +1273,15 @@ fn held_job(
 pub fn reopen_held(local: &LocalArchive, supervisor: &str, job_id: i64) -> Result<HeldReissue, IssueError> {
     let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
     let (row, mut state, held) = held_job(local, job_id)?;
+    if let Some(asked) = &state.restoring {
+        return Err(Engine::job_err(
+            job_id,
+            format!(
+                "a restore of card {} was asked ({}) and may have been done at the province: finish it (station restore-card {job_id})",
+                held.old_card, asked.request_id
+            ),
+        ));
+    }
     state.held = None;
     let detail = serde_json::json!({
         "old_card": held.old_card, "new_card": held.new_card, "claim_id": held.claim_id,
@@ -1278,11 +1295,20 @@ pub fn reopen_held(local: &LocalArchive, supervisor: &str, job_id: i64) -> Resul
         detail: &detail,
     };
     let state_json = serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    // Running first: a crash before the `resumed` line leaves the job running on its `held`
+    // line, which a run holds again (the resume is asked again); never held without its state.
+    local.set_job_status(job_id, "running").map_err(archive_err("resume"))?;
     local
         .journal(job_id, &held.step, "resumed", &detail, Some(&state_json), Some(&record))
         .map_err(archive_err("resume"))?;
-    local.set_job_status(job_id, "running").map_err(archive_err("resume"))?;
     Ok(held)
+}
+
+/// Writes a held job's state again (its `held` line): what a restore asked.
+fn keep_hold(local: &LocalArchive, job_id: i64, held: &HeldReissue, state: &State) -> Result<(), IssueError> {
+    let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    let detail = serde_json::json!({"restoring": state.restoring.as_ref().map(|r| &r.request_id)});
+    local.journal(job_id, &held.step, "held", &detail, Some(&state_json), None).map_err(archive_err("hold"))
 }
 
 /// Where the holder of job `job_id` stands, when it is a held re-issue.
@@ -1307,16 +1333,38 @@ pub fn restore_held(
     reason: &str,
 ) -> Result<archive::CardRecord, IssueError> {
     let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
-    let (row, state, held) = held_job(local, job_id)?;
-    let request = archive::RestoreRequest {
-        request_id: request_ids(local.station(), job_id, &state)("restore", 0),
-        claim_id: held.claim_id,
-        card_number: held.old_card.clone(),
-        supervisor: supervisor.to_string(),
-        reason: reason.to_string(),
-        card: held.new_card_fate,
+    let (row, mut state, held) = held_job(local, job_id)?;
+    // The first restore asked is the one done: kept before the province hears it, so that a
+    // retry after a lost answer or a crash repeats it unchanged (whoever retries, whatever they
+    // say) and gets the province's stored answer.
+    let request = match state.restoring.clone() {
+        Some(asked) => asked,
+        None => {
+            let request = archive::RestoreRequest {
+                request_id: request_ids(local.station(), job_id, &state)("restore", 0),
+                claim_id: held.claim_id,
+                card_number: held.old_card.clone(),
+                supervisor: supervisor.to_string(),
+                reason: reason.to_string(),
+                card: held.new_card_fate,
+            };
+            request.check().map_err(archive_err("restore"))?;
+            state.restoring = Some(request.clone());
+            keep_hold(local, job_id, &held, &state)?;
+            request
+        }
     };
-    let card = province.restore_card(&request).map_err(archive_err("restore"))?;
+    let (supervisor, reason) = (request.supervisor.as_str(), request.reason.as_str());
+    let card = match province.restore_card(&request) {
+        Ok(card) => card,
+        Err(e @ ArchiveError::Refused(_)) | Err(e @ ArchiveError::BadRequest(_)) => {
+            // The province said no: nothing happened there; the hold is as it was.
+            state.restoring = None;
+            keep_hold(local, job_id, &held, &state)?;
+            return Err(archive_err("restore")(e));
+        }
+        Err(e) => return Err(archive_err("restore")(e)),
+    };
     let holder = Engine::validated(job_id, &state).ok().map(|(v, _)| v.id.as_str().to_string());
     if card.card_number != held.old_card || holder.is_some_and(|ssn| ssn != card.ssn) {
         return Err(Engine::job_err(job_id, foreign_answer("the restore", "card or person")));
@@ -1335,23 +1383,39 @@ pub fn restore_held(
         event: CARD_RESTORED,
         detail: &detail,
     };
-    if local.card_status(&held.old_card).map_err(archive_err("restore"))?.is_some() {
-        local.set_card_status_ledgered(&held.old_card, status, &record).map_err(archive_err("restore"))?;
-    } else {
-        local
-            .append_ledger(supervisor, Some(row.application_id), Some(&held.old_card), CARD_RESTORED, &detail)
-            .map_err(archive_err("restore"))?;
-    }
-    if held.new_card_fate == archive::CardFate::Unknown {
-        local
-            .append_ledger(
-                supervisor,
-                Some(row.application_id),
-                Some(&held.new_card),
-                crate::lifecycle::CARD_UNACCOUNTED,
-                &serde_json::json!({"claim_id": held.claim_id, "reason": held.reason}),
-            )
-            .map_err(archive_err("restore"))?;
+    // A restore a crash interrupted after its ledger line is finished, not written twice.
+    let recorded = local.ledger().map_err(archive_err("restore"))?.iter().any(|e| {
+        e.event == CARD_RESTORED
+            && serde_json::from_str::<serde_json::Value>(&e.detail).is_ok_and(|d| d["job"] == job_id)
+    });
+    if !recorded {
+        if local.card_status(&held.old_card).map_err(archive_err("restore"))?.is_some() {
+            local
+                .set_card_status_ledgered(&held.old_card, status, &record)
+                .map_err(archive_err("restore"))?;
+        } else {
+            local
+                .append_ledger(
+                    supervisor,
+                    Some(row.application_id),
+                    Some(&held.old_card),
+                    CARD_RESTORED,
+                    &detail,
+                )
+                .map_err(archive_err("restore"))?;
+        }
+        if held.new_card_fate == archive::CardFate::Unknown {
+            // The spoiled new card is nowhere known: its number stays out until it is found.
+            local
+                .append_ledger(
+                    supervisor,
+                    Some(row.application_id),
+                    Some(&held.new_card),
+                    crate::lifecycle::CARD_UNACCOUNTED,
+                    &serde_json::json!({"claim_id": held.claim_id, "reason": held.reason}),
+                )
+                .map_err(archive_err("restore"))?;
+        }
     }
     let why = format!("re-issue given up: card {} restored ({reason})", held.old_card);
     local

@@ -766,3 +766,133 @@ fn a_held_reissue_whose_claim_lapsed_is_not_restored_and_its_resume_rolls_back()
     assert!(p.live_claim.is_none());
     assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Stopped));
 }
+
+#[test]
+fn a_hold_or_a_restore_that_a_crash_cut_short_is_finished_once() {
+    let mut c = Counter::new();
+    let (a, old, job, held) = held_reissue(&mut c, &later());
+    let fed = c.path.printer.fed;
+    // The hold's journal line is written, its status not (a crash between the two): the start
+    // after the crash resumes the job, which is held again, nothing fed.
+    c.local.set_job_status(job, "running").expect("as the crash left it");
+    let again = c.engine().resume(job).expect("resume");
+    assert_eq!(again, JobOutcome::Held(held.clone()));
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "held");
+    assert_eq!(c.path.printer.fed, fed, "no card fed without the supervisor's word");
+    let count = |c: &Counter, event: &str| ledger_events(c).iter().filter(|e| e.0 == event).count();
+    assert_eq!(count(&c, issuance::REISSUE_HELD), 1);
+
+    // The restore wrote its ledger line, not the job's end (a crash): done again, it finishes
+    // with the province's stored answer and writes the line once.
+    issuance::restore_held(&c.local, &c.province, "sup-1", job, "no blank cards").expect("restore");
+    c.local.set_job_status(job, "held").expect("as the crash left it");
+    let card = issuance::restore_held(&c.local, &c.province, "sup-1", job, "no blank cards").expect("again");
+    assert_eq!(card.card_number, old);
+    assert_eq!(count(&c, issuance::CARD_RESTORED), 1, "one ledger line");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "restored");
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    assert_eq!(p.live_card().map(|c| c.card_number.clone()), Some(old));
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{r:?}");
+}
+
+/// The province whose first answer to a restore is lost after it was applied.
+struct LosesTheRestoreAnswer<'a>(&'a SqliteProvincial, std::sync::atomic::AtomicBool);
+
+impl ProvincialArchive for LosesTheRestoreAnswer<'_> {
+    fn lookup(&self, ssn: &str) -> Result<archive::PersonCards, archive::ArchiveError> {
+        self.0.lookup(ssn)
+    }
+    fn claim(&self, q: &archive::ClaimRequest) -> Result<archive::Claim, archive::ArchiveError> {
+        self.0.claim(q)
+    }
+    fn commit(&self, q: &archive::CommitRequest) -> Result<archive::CardRecord, archive::ArchiveError> {
+        self.0.commit(q)
+    }
+    fn release(&self, q: &archive::ReleaseRequest) -> Result<(), archive::ArchiveError> {
+        self.0.release(q)
+    }
+    fn renew(&self, q: &archive::RenewRequest) -> Result<archive::Claim, archive::ArchiveError> {
+        self.0.renew(q)
+    }
+    fn stop_card(&self, q: &archive::StopRequest) -> Result<archive::CardRecord, archive::ArchiveError> {
+        self.0.stop_card(q)
+    }
+    fn restore_card(
+        &self,
+        q: &archive::RestoreRequest,
+    ) -> Result<archive::CardRecord, archive::ArchiveError> {
+        let answer = self.0.restore_card(q)?;
+        if self.1.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(archive::ArchiveError::Unavailable("no answer within 10 s".into()));
+        }
+        Ok(answer)
+    }
+    fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, archive::ArchiveError> {
+        self.0.mark_deceased(q)
+    }
+    fn correct_deceased(&self, q: &archive::CorrectDeceasedRequest) -> Result<(), archive::ArchiveError> {
+        self.0.correct_deceased(q)
+    }
+    fn checkout(
+        &self,
+        q: &archive::kit::CheckoutRequest,
+    ) -> Result<archive::kit::Checkout, archive::ArchiveError> {
+        self.0.checkout(q)
+    }
+    fn sync_record(
+        &self,
+        r: &archive::kit::KitRecord,
+    ) -> Result<archive::kit::RecordResult, archive::ArchiveError> {
+        self.0.sync_record(r)
+    }
+    fn checkin(
+        &self,
+        q: &archive::kit::CheckinRequest,
+    ) -> Result<archive::kit::Checkin, archive::ArchiveError> {
+        self.0.checkin(q)
+    }
+    fn kit_conflicts(&self) -> Result<Vec<archive::kit::KitConflict>, archive::ArchiveError> {
+        self.0.kit_conflicts()
+    }
+    fn resolve_kit_conflict(&self, q: &archive::kit::ResolveRequest) -> Result<(), archive::ArchiveError> {
+        self.0.resolve_kit_conflict(q)
+    }
+}
+
+#[test]
+fn a_restore_whose_answer_was_lost_is_finished_as_first_asked_and_blocks_the_resume() {
+    let mut c = Counter::new();
+    let (a, old, job, _) = held_reissue(&mut c, &later());
+    let lossy = LosesTheRestoreAnswer(&c.province, std::sync::atomic::AtomicBool::new(true));
+    let e = issuance::restore_held(&c.local, &lossy, "sup-1", job, "no blank cards today").expect_err("lost");
+    assert!(e.to_string().contains("no answer"), "{e}");
+    // Done at the province, not known here: the job is held still, and only the restore may
+    // go on (a resume would make a new card for a holder whose old card is live again).
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "held");
+    assert_eq!(
+        c.province.lookup(&ssn_of(&a)).expect("lookup").live_card().map(|c| c.card_number.clone()),
+        Some(old.clone())
+    );
+    let refused = issuance::reopen_held(&c.local, "sup-2", job).expect_err("a restore is under way");
+    assert!(refused.to_string().contains("restore-card"), "{refused}");
+    // Another supervisor retries with other words: the first request is repeated, the
+    // province's stored answer taken, the station made to agree.
+    let card = issuance::restore_held(&c.local, &lossy, "sup-2", job, "retry").expect("retry");
+    assert_eq!(card.card_number, old);
+    assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Issued));
+    let restored: Vec<_> = c
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == issuance::CARD_RESTORED)
+        .collect();
+    assert_eq!(restored.len(), 1);
+    assert_eq!(restored[0].operator, "sup-1", "the restore first asked");
+    let replays = c.province.audit_of("S1").expect("audit");
+    let outcomes: Vec<&str> = replays.iter().filter(|r| r.0 == "restore").map(|r| r.2.as_str()).collect();
+    assert_eq!(outcomes, ["ok", "replayed"]);
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{r:?}");
+}
