@@ -2,7 +2,8 @@
 //!
 //! - [`ProvincialArchive`]: the contract every station relies on so that no one ever holds two
 //!   live cards: look a person up, claim them for a new card (a lease), commit the claim with
-//!   the card made, release it, stop an old card before a re-issue commits, record a death.
+//!   the card made, release it, stop an old card before a re-issue commits (and restore it,
+//!   within that re-issue's claim, when the new card cannot be made), record a death.
 //!   Every change carries a request id and is idempotent. The rules live in the database
 //!   (unique partial indexes), not in the client.
 //! - [`SqliteProvincial`]: that contract on SQLite, for a counter where one machine serves
