@@ -203,6 +203,8 @@ fn check_held(s: &Station, i: usize, old: &str, end: &serde_json::Value, said: &
         assert!(said.contains(part), "{part} in {said}");
     }
     assert!(!said.contains(&s.ssn(i)), "no ID number: {said}");
+    assert!(s.log().contains("re-issue held"), "the hold is logged: {}", s.log());
+    assert!(!s.log().contains(&s.ssn(i)), "no ID number in the station's log");
     let view = s.job(job);
     assert_eq!(view["status"], "held", "{view}");
     let held = &view["held"];
@@ -246,6 +248,7 @@ fn a_held_reissue_is_restored_by_a_supervisor_at_the_province_and_at_the_station
         s.station("supervisor", &["restore-card", &job.to_string(), "--reason", "no blank cards today"]);
     assert!(out.status.success(), "{}\n{}", text(&out), s.log());
     assert!(text(&out).contains(&format!("card {old} is live again")), "{}", text(&out));
+    assert!(!s.log().contains(&s.ssn(0)), "no ID number in the station's log");
 
     // The province: the old card live again, the claim released, the restore in its audit.
     let province = s.province();
@@ -288,6 +291,7 @@ fn a_held_reissue_is_resumed_by_a_supervisor_to_a_made_card_with_the_same_number
     let out = s.station("supervisor", &["resume-reissue", &job.to_string()]);
     assert!(out.status.success(), "{}\n{}", text(&out), s.log());
     assert!(text(&out).contains(&format!("card {new} is made")), "{}", text(&out));
+    assert!(!s.log().contains(&s.ssn(1)), "no ID number in the station's log");
 
     // The province: the old card stopped, the new one made under the same claim, no claim left.
     let person = s.province().lookup(&s.ssn(1)).expect("lookup");
