@@ -24,7 +24,13 @@ pub fn router() -> Router<AppState> {
 /// Where the holder of a held re-issue stands, for the job's view: the old card stopped at the
 /// province for this re-issue, the new card not made, the claim's holder and end, the two ways.
 pub fn held_json(held: &HeldReissue) -> Value {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    // Past its lease the province refuses the restore, and a resume ends the job (rolled back):
+    // the old card stays stopped and the person applies again.
+    let lapsed = held.held_until <= now;
     json!({
+        "claim_lapsed": lapsed,
         "old_card": held.old_card,
         "old_card_at_province": "stopped for this re-issue",
         "new_card": held.new_card,

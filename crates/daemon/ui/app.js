@@ -1243,6 +1243,7 @@ async function renderHeld(box, way) {
   fact(['旧卡 ' + held.old_card + ' 已在省级档案为本次补换卡停用', 'Old card ' + held.old_card + ' is stopped at the province for this re-issue']);
   fact(['新卡 ' + held.new_card + ' 未制成（' + held.failed_step + '）：' + held.reason, 'New card ' + held.new_card + ' was not made (' + held.failed_step + '): ' + held.reason]);
   fact(['本站 ' + held.claim_held_by + ' 保留申领至 ' + held.held_until_local, 'Station ' + held.claim_held_by + ' holds the claim until ' + held.held_until_local]);
+  if (held.claim_lapsed) fact(['申领已过期：旧卡无法恢复；继续将结束此任务，请重新申请', 'The claim lapsed: the old card cannot be restored; resuming ends the job; apply again']);
   box.append(facts);
   way.hidden = false;
   const title = document.createElement('strong');

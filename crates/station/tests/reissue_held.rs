@@ -210,6 +210,7 @@ fn check_held(s: &Station, i: usize, old: &str, end: &serde_json::Value, said: &
     let held = &view["held"];
     assert_eq!(held["old_card"], old);
     assert_eq!(held["new_card_made"], false);
+    assert_eq!(held["claim_lapsed"], false, "both ways are open");
     assert_eq!(held["claim_held_by"], s.id.as_str());
     assert_eq!(held["ways_on"].as_array().map(Vec::len), Some(2), "{held}");
     let new = held["new_card"].as_str().expect("new card").to_string();
