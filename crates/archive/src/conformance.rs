@@ -9,7 +9,7 @@ use crate::kit::{
 use crate::{
     ArchiveError, CardFate, CardStatus, ClaimRequest, CommitRequest, CorrectDeceasedRequest, DeceasedRequest,
     DeliverRequest, HolderAtCounter, HolderStop, ProvincialArchive, ReceiveRequest, Refusal, ReleaseRequest,
-    RenewRequest, StopRequest,
+    RenewRequest, RestoreRequest, StopRequest,
 };
 
 /// A unique valid resident ID number for this run (region 110105, born 1980-2009).
@@ -111,6 +111,9 @@ pub fn run_all(
     a_card_goes_only_to_another_station_the_province_knows(a.as_ref(), open);
     a_ledger_head_is_anchored_only_forward(a.as_ref(), b.as_ref(), open);
     counters_taking_in_the_same_card_at_once_one_wins(open);
+    a_reissue_is_restored_only_within_its_claim(a.as_ref(), b.as_ref());
+    a_restore_after_the_lapse_or_the_commit_is_refused(a.as_ref());
+    a_restore_and_a_claim_or_commit_at_the_same_moment_one_outcome(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
@@ -1043,4 +1046,211 @@ pub fn a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(
         .expect("checkin");
     assert_eq!(done.returned_numbers, [theirs.card_number], "only the unused number goes back");
     assert!(done.not_seen.is_empty(), "{:?}", done.not_seen);
+}
+
+/// The replacement stop of `card` for the holder at the counter, as a re-issue sends it.
+pub fn replacement_stop(card: &str) -> StopRequest {
+    StopRequest {
+        for_holder: Some(HolderAtCounter {
+            why: HolderStop::Replacement,
+            operator: "op-1".into(),
+            id_checked: true,
+        }),
+        ..stop_request(card, crate::CardEnd::Stopped)
+    }
+}
+
+/// A restore of `card` under `claim_id` by supervisor `sup-1`, the new card rejected.
+pub fn restore_request(claim_id: i64, card: &str) -> RestoreRequest {
+    RestoreRequest {
+        request_id: request_id("restore"),
+        claim_id,
+        card_number: card.into(),
+        supervisor: "sup-1".into(),
+        reason: "the new card failed its chip check".into(),
+        card: CardFate::Rejected,
+    }
+}
+
+/// A person with a live card, re-issued by `a`: the claim and the old card stopped for it.
+fn stranded(a: &dyn ProvincialArchive, lease_seconds: i64) -> (String, String, crate::Claim) {
+    let ssn = fresh_ssn();
+    let first = a.claim(&claim_request(&ssn, None)).expect("claim");
+    let old = a.commit(&commit_request(first.claim_id)).expect("commit").card_number;
+    let q = ClaimRequest { lease_seconds, ..claim_request(&ssn, Some(&old)) };
+    let claim = a.claim(&q).expect("re-issue claim");
+    assert_eq!(a.stop_card(&replacement_stop(&old)).expect("stop").status, CardStatus::Stopped);
+    (ssn, old, claim)
+}
+
+/// A re-issue whose new card could not be made is given up only within its claim: by the
+/// station that holds it, for the card its replacement stopped. The card is live again as it
+/// was, the claim released; a retry gets the stored answer; nothing else may restore it.
+pub fn a_reissue_is_restored_only_within_its_claim(a: &dyn ProvincialArchive, b: &dyn ProvincialArchive) {
+    let (ssn, old, claim) = stranded(a, 600);
+    let p = a.lookup(&ssn).expect("lookup");
+    assert!(p.live_card().is_none(), "stranded: no live card");
+    assert_eq!(p.live_claim.as_ref().map(|c| c.claim_id), Some(claim.claim_id));
+
+    // Another station: not its claim; nor may it claim the person meanwhile.
+    match refusal(b.restore_card(&restore_request(claim.claim_id, &old)).expect_err("b's restore")) {
+        Refusal::ClaimNotLive { state, .. } => assert_eq!(state, "held by station-a"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        refusal(b.claim(&claim_request(&ssn, None)).expect_err("b's claim")),
+        Refusal::AlreadyClaimed { .. }
+    ));
+    // Another card, or a card of another claim: not this claim's replacement.
+    let (_, other_old, other_claim) = stranded(a, 600);
+    match refusal(a.restore_card(&restore_request(claim.claim_id, &other_old)).expect_err("another card")) {
+        Refusal::NotRestorable { card_number, claim_id, .. } => {
+            assert_eq!((card_number.as_str(), claim_id), (other_old.as_str(), claim.claim_id))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A card stopped otherwise (not as this claim's replacement) is not restored by it.
+    let loss_ssn = fresh_ssn();
+    let c = a.claim(&claim_request(&loss_ssn, None)).expect("claim");
+    let lost = a.commit(&commit_request(c.claim_id)).expect("commit").card_number;
+    let reissue = a.claim(&claim_request(&loss_ssn, Some(&lost))).expect("re-issue claim");
+    a.stop_card(&stop_request(&lost, crate::CardEnd::Stopped)).expect("stopped, not as a replacement");
+    match refusal(a.restore_card(&restore_request(reissue.claim_id, &lost)).expect_err("not its stop")) {
+        Refusal::NotRestorable { why, .. } => assert!(why.contains("not stopped for this claim"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // A restore names the supervisor and why.
+    let anonymous = RestoreRequest { supervisor: " ".into(), ..restore_request(claim.claim_id, &old) };
+    assert!(matches!(a.restore_card(&anonymous), Err(ArchiveError::BadRequest(_))));
+
+    let q = restore_request(claim.claim_id, &old);
+    let restored = a.restore_card(&q).expect("restore");
+    assert_eq!((restored.card_number.as_str(), restored.status), (old.as_str(), CardStatus::Made));
+    assert_eq!(
+        a.restore_card(&q).expect("replay").status,
+        CardStatus::Made,
+        "a replay gets the stored answer"
+    );
+    let p = a.lookup(&ssn).expect("lookup");
+    assert_eq!(
+        p.cards.iter().map(|c| (c.card_number.clone(), c.status)).collect::<Vec<_>>(),
+        [(old.clone(), CardStatus::Made)]
+    );
+    assert!(p.live_claim.is_none(), "the claim is released");
+    match refusal(a.restore_card(&restore_request(claim.claim_id, &old)).expect_err("again")) {
+        Refusal::ClaimNotLive { state, .. } => assert_eq!(state, "released"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        refusal(a.commit(&commit_request(claim.claim_id)).expect_err("the claim is gone")),
+        Refusal::ClaimNotLive { .. }
+    ));
+    let other_body = RestoreRequest { reason: "another reason altogether".into(), ..q };
+    assert!(matches!(
+        refusal(a.restore_card(&other_body).expect_err("same id, another body")),
+        Refusal::RequestIdReused { .. }
+    ));
+    // The restored card is the person's one live card: a new card only as a re-issue of it.
+    assert!(matches!(
+        refusal(b.claim(&claim_request(&ssn, None)).expect_err("live")),
+        Refusal::LiveCard { .. }
+    ));
+    a.restore_card(&restore_request(other_claim.claim_id, &other_old)).expect("the other restore");
+}
+
+/// A restore after the claim lapsed, or after the new card was committed, is refused: the old
+/// card stays stopped.
+pub fn a_restore_after_the_lapse_or_the_commit_is_refused(a: &dyn ProvincialArchive) {
+    let (ssn, old, claim) = stranded(a, 1);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    match refusal(a.restore_card(&restore_request(claim.claim_id, &old)).expect_err("lapsed")) {
+        Refusal::ClaimNotLive { state, .. } => assert_eq!(state, "expired"),
+        other => panic!("{other:?}"),
+    }
+    let p = a.lookup(&ssn).expect("lookup");
+    assert_eq!(p.cards.iter().map(|c| c.status).collect::<Vec<_>>(), [CardStatus::Stopped]);
+
+    let (ssn, old, claim) = stranded(a, 600);
+    let new = a.commit(&commit_request(claim.claim_id)).expect("the new card");
+    match refusal(a.restore_card(&restore_request(claim.claim_id, &old)).expect_err("committed")) {
+        Refusal::ClaimNotLive { state, .. } => assert_eq!(state, "committed"),
+        other => panic!("{other:?}"),
+    }
+    let p = a.lookup(&ssn).expect("lookup");
+    let statuses: Vec<_> = p.cards.iter().map(|c| (c.card_number.clone(), c.status)).collect();
+    assert_eq!(statuses, [(old, CardStatus::Stopped), (new.card_number, CardStatus::Made)]);
+}
+
+/// At the same moment: the holding station restores, another station tries to restore the card
+/// and to claim the person: exactly the restore stands, the others are refused. Then a restore
+/// and the commit of the new card race at the holding station: exactly one stands.
+pub fn a_restore_and_a_claim_or_commit_at_the_same_moment_one_outcome(
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    enum Call {
+        Restore,
+        Claim,
+        Commit,
+    }
+    let a = open("station-a");
+    let race = |calls: Vec<(&str, Call)>, claim_id: i64, ssn: &str, old: &str| {
+        let handles: Vec<_> = calls.iter().map(|(station, _)| open(station)).collect();
+        let start = std::sync::Barrier::new(calls.len());
+        std::thread::scope(|s| {
+            let running: Vec<_> = calls
+                .iter()
+                .zip(&handles)
+                .map(|((_, call), h)| {
+                    let start = &start;
+                    s.spawn(move || {
+                        start.wait();
+                        match call {
+                            Call::Restore => {
+                                h.restore_card(&restore_request(claim_id, old)).map(|c| c.card_number)
+                            }
+                            Call::Claim => h.claim(&claim_request(ssn, None)).map(|c| c.card_number),
+                            Call::Commit => h.commit(&commit_request(claim_id)).map(|c| c.card_number),
+                        }
+                    })
+                })
+                .collect();
+            running.into_iter().map(|t| t.join().expect("counter")).collect::<Vec<_>>()
+        })
+    };
+    for _ in 0..3 {
+        let (ssn, old, claim) = stranded(a.as_ref(), 600);
+        let outcomes = race(
+            vec![("station-b", Call::Restore), ("station-a", Call::Restore), ("station-b", Call::Claim)],
+            claim.claim_id,
+            &ssn,
+            &old,
+        );
+        let mut outcomes = outcomes.into_iter();
+        let (b_restore, a_restore, b_claim) =
+            (outcomes.next().expect("b"), outcomes.next().expect("a"), outcomes.next().expect("claim"));
+        assert_eq!(a_restore.expect("the holding station's restore"), old);
+        assert!(matches!(refusal(b_restore.expect_err("b's restore")), Refusal::ClaimNotLive { .. }));
+        assert!(matches!(
+            refusal(b_claim.expect_err("b's claim")),
+            Refusal::AlreadyClaimed { .. } | Refusal::LiveCard { .. }
+        ));
+        let p = a.lookup(&ssn).expect("lookup");
+        assert_eq!(p.live_card().map(|c| c.card_number.clone()), Some(old));
+        assert!(p.live_claim.is_none());
+    }
+    for _ in 0..3 {
+        let (ssn, old, claim) = stranded(a.as_ref(), 600);
+        let outcomes =
+            race(vec![("station-a", Call::Restore), ("station-a", Call::Commit)], claim.claim_id, &ssn, &old);
+        let won: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).cloned().collect();
+        assert_eq!(won.len(), 1, "exactly one stands");
+        for o in outcomes.into_iter().filter(Result::is_err) {
+            assert!(matches!(refusal(o.expect_err("lost")), Refusal::ClaimNotLive { .. }));
+        }
+        let p = a.lookup(&ssn).expect("lookup");
+        let live: Vec<_> =
+            p.cards.iter().filter(|c| c.status.is_live()).map(|c| c.card_number.clone()).collect();
+        assert_eq!(live, won, "the one that stood is the one live card");
+        assert!(p.live_claim.is_none());
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`ProvincialArchive`]: the contract every station relies on so that no one ever holds two
 //!   live cards: look a person up, claim them for a new card (a lease), commit the claim with
-//!   the card made, release it, stop an old card before a re-issue commits, record a death.
+//!   the card made, release it, stop an old card before a re-issue commits (and restore it,
+//!   within that re-issue's claim, when the new card cannot be made), record a death.
 //!   Every change carries a request id and is idempotent. The rules live in the database
 //!   (unique partial indexes), not in the client.
 //! - [`SqliteProvincial`]: that contract on SQLite, for a counter where one machine serves
@@ -28,7 +29,7 @@ pub use model::{
     check_person, AnchorRequest, CardEnd, CardFate, CardRecord, CardStatus, Claim, ClaimRequest,
     CommitRequest, CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, HolderAtCounter, HolderStop,
     LedgerHead, LookupRequest, PersonCards, ReceiveRequest, Refusal, ReleaseRequest, RenewRequest,
-    StopRequest,
+    RestoreRequest, StopRequest,
 };
 pub use sqlite_provincial::SqliteProvincial;
 
@@ -83,6 +84,9 @@ pub trait ProvincialArchive: Send + Sync {
     /// Stops a live card this station made, or another station's for the holder at this
     /// counter (loss, replacement).
     fn stop_card(&self, request: &StopRequest) -> Result<CardRecord, ArchiveError>;
+    /// Gives a re-issue up within its claim and makes the old card live again, as it was before
+    /// the claim's replacement stopped it (see [`RestoreRequest`]); the claim is released.
+    fn restore_card(&self, request: &RestoreRequest) -> Result<CardRecord, ArchiveError>;
     /// Records a death with its evidence: cancels live cards (returned), releases claims,
     /// refuses new ones.
     fn mark_deceased(&self, request: &DeceasedRequest) -> Result<Vec<String>, ArchiveError>;
@@ -218,6 +222,53 @@ pub fn may_anchor(head: &LedgerHead, anchored: Option<&LedgerHead>) -> Result<()
         }
         _ => Ok(()),
     }
+}
+
+/// Whether `station` may restore `card` under `claim` (stored `state`, `lapsed` when its lease
+/// is over; `stopped_for`: the claim whose replacement stopped the card): only its own live
+/// claim, a re-issue of this very card, which that claim's replacement stopped. One rule for
+/// both archives.
+pub fn may_restore(
+    station: &str,
+    claim: &Claim,
+    state: &str,
+    lapsed: bool,
+    card: &CardRecord,
+    stopped_for: Option<i64>,
+) -> Result<(), Refusal> {
+    own_live_claim(station, claim, state, lapsed)?;
+    let why = match () {
+        _ if claim.reissue_of.as_deref() != Some(card.card_number.as_str()) => {
+            "the claim is not a re-issue of this card".to_string()
+        }
+        _ if card.status != CardStatus::Stopped => {
+            format!("the card is {}, not stopped", card.status.as_str())
+        }
+        _ if stopped_for != Some(claim.claim_id) => {
+            "the card was not stopped for this claim's re-issue".into()
+        }
+        _ => return Ok(()),
+    };
+    Err(Refusal::NotRestorable { card_number: card.card_number.clone(), claim_id: claim.claim_id, why })
+}
+
+/// Whether a stop of `card` is the replacement of the re-issue `claim` (this station's live
+/// claim on the card's holder): then the archive records that claim on the card, and only it
+/// may restore the card.
+pub fn stops_for_reissue(
+    station: &str,
+    card: &CardRecord,
+    q: &StopRequest,
+    claim: Option<&Claim>,
+) -> Option<i64> {
+    let replacement = q.for_holder.as_ref().is_some_and(|h| h.why == HolderStop::Replacement);
+    let claim = claim?;
+    (replacement
+        && q.end == CardEnd::Stopped
+        && claim.station == station
+        && claim.ssn == card.ssn
+        && claim.reissue_of.as_deref() == Some(card.card_number.as_str()))
+    .then_some(claim.claim_id)
 }
 
 /// Whether the card-making centre `station` may deliver `card` (`received`: taken in already)

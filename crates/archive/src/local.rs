@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0005.sql"),
     include_str!("../migrations/local-0006.sql"),
     include_str!("../migrations/local-0007.sql"),
+    include_str!("../migrations/local-0008.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -1428,6 +1429,50 @@ mod tests {
         drop(a);
         let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
         assert_eq!(again.version().expect("version"), MIGRATIONS.len() as i64, "migrations run once");
+    }
+
+    #[test]
+    fn version_8_keeps_every_job_and_its_numbers_and_lets_a_reissue_be_held() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.db");
+        {
+            let mut conn = Connection::open(&path).expect("open");
+            conn.pragma_update(None, "foreign_keys", true).expect("fk");
+            for (i, sql) in MIGRATIONS[..7].iter().enumerate() {
+                let tx = conn.transaction().expect("tx");
+                tx.execute_batch(sql).expect("migration");
+                tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
+                tx.commit().expect("commit");
+            }
+        }
+        {
+            let a = LocalArchive {
+                conn: Mutex::new(Connection::open(&path).expect("open")),
+                station: "S1".into(),
+            };
+            a.conn().pragma_update(None, "foreign_keys", true).expect("fk");
+            person(&a);
+            let app = a.open_application("11010519491231002X", "reissue", "{}").expect("application");
+            for _ in 0..3 {
+                a.create_job(app, "instant").expect("job");
+            }
+            a.journal(2, "claim", "done", &serde_json::json!({}), Some("{\"k\":1}"), None).expect("line");
+            a.conn().execute("DELETE FROM jobs WHERE job_id = 3", []).expect("the last job gone");
+            let request =
+                a.queue_request("op", "{}", "job.requested", &serde_json::json!({})).expect("request");
+            a.request_job(request, 2).expect("a request pointing at job 2");
+        }
+        let a = LocalArchive::open(&path, "S1").expect("migrated");
+        assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
+        assert_eq!(a.job(2).expect("job").map(|j| j.state), Some("{\"k\":1}".into()), "kept with its state");
+        assert_eq!(a.journal_of(2).expect("journal").len(), 1);
+        let next = a.create_job(1, "instant").expect("job");
+        assert_eq!(next, 4, "job numbers never repeat");
+        a.journal(next, "feed-card", "held", &serde_json::json!({}), None, None).expect("held line");
+        a.journal(next, "feed-card", "resumed", &serde_json::json!({}), None, None).expect("resumed line");
+        a.set_job_status(next, "held").expect("held");
+        a.set_job_status(next, "restored").expect("restored");
+        assert!(a.set_job_status(next, "lost").is_err(), "still a closed list");
     }
 
     #[test]

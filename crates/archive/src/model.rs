@@ -272,6 +272,42 @@ pub struct AnchorRequest {
     pub head: LedgerHead,
 }
 
+/// Give a re-issue up and restore the old card (a supervisor at the station that holds the
+/// claim): the new card could not be made after the old one was stopped for it. Only within
+/// that claim: live, this station's, a re-issue of `card_number`, which this claim's replacement
+/// stopped. The card goes back to the status it had; the claim is released, its number
+/// accounted for as [`CardFate`] says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The re-issue's claim.
+    pub claim_id: i64,
+    /// The old card, stopped for that claim.
+    pub card_number: String,
+    /// The supervisor who decided it.
+    pub supervisor: String,
+    /// Why (what failed), for the record.
+    pub reason: String,
+    /// Where the new card made under the claim is (its number goes back only when accounted
+    /// for).
+    #[serde(default)]
+    pub card: CardFate,
+}
+
+impl RestoreRequest {
+    /// A restore names the supervisor and why: refused before the archive acts otherwise.
+    pub fn check(&self) -> Result<(), crate::ArchiveError> {
+        if self.supervisor.trim().is_empty() || self.reason.trim().chars().count() < 4 {
+            return Err(crate::ArchiveError::BadRequest(
+                "a restore names the supervisor who decided it and says why the new card could not be made"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The card-making centre sends a card it made to the station (bank branch, township site) where
 /// its holder will collect it: the card's delivery list names that station.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -522,6 +558,16 @@ pub enum Refusal {
         anchored_seq: i64,
         /// Its hash.
         anchored_hash: String,
+    },
+    /// A restore outside the re-issue that stopped the card.
+    #[error("card {card_number} cannot be restored under claim {claim_id}: {why}")]
+    NotRestorable {
+        /// The card.
+        card_number: String,
+        /// The claim named.
+        claim_id: i64,
+        /// Why not.
+        why: String,
     },
     /// A kit conflict of a kit that belongs to another station.
     #[error(

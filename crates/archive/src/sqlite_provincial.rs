@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     now, AnchorRequest, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
     CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, LedgerHead, PersonCards, ProvincialArchive,
-    ReceiveRequest, Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    ReceiveRequest, Refusal, ReleaseRequest, RenewRequest, RestoreRequest, StopRequest,
 };
 
 mod kits;
@@ -22,9 +22,10 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
+    (5, include_str!("../migrations/provincial-sqlite-0005-restore.sql")),
     (6, include_str!("../migrations/provincial-sqlite-0006-known-stations.sql")),
     (8, include_str!("../migrations/provincial-sqlite-0008-ledger-anchors.sql")),
 ];
@@ -519,11 +520,68 @@ impl ProvincialArchive for SqliteProvincial {
             if let Err(r) = crate::may_stop(&self.station, &card, q) {
                 return Ok(Err(r));
             }
+            SqliteProvincial::expire(tx, &card.ssn)?;
+            let claim = SqliteProvincial::live_claim(tx, &card.ssn)?;
+            let for_claim = crate::stops_for_reissue(&self.station, &card, q, claim.as_ref());
+            let before = card.status;
             card.status = CardStatus::from(q.end);
             tx.execute(
-                "UPDATE cards SET status = ?3, updated_at = ?2 WHERE card_number = ?1",
-                params![q.card_number, now(), card.status.as_str()],
+                "UPDATE cards SET status = ?3, updated_at = ?2, stopped_for_claim = ?4,
+                 status_before_stop = ?5 WHERE card_number = ?1",
+                params![
+                    q.card_number,
+                    now(),
+                    card.status.as_str(),
+                    for_claim,
+                    for_claim.map(|_| before.as_str())
+                ],
             )?;
+            Ok(Ok(card))
+        })
+    }
+
+    fn restore_card(&self, q: &RestoreRequest) -> Result<CardRecord, ArchiveError> {
+        q.check()?;
+        self.idempotent("restore", &q.request_id, q, |tx| {
+            let row: Option<(Claim, String)> = tx
+                .query_row(
+                    "SELECT claim_id, ssn, station, card_number, reissue_of, expires_at, state FROM claims
+                     WHERE claim_id = ?1",
+                    [q.claim_id],
+                    |r| Ok((claim_row(r)?, r.get(6)?)),
+                )
+                .optional()?;
+            let Some((claim, state)) = row else {
+                return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
+            };
+            let Some(mut card) = SqliteProvincial::card(tx, &q.card_number)? else {
+                return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+            };
+            let (stopped_for, before): (Option<i64>, Option<String>) = tx.query_row(
+                "SELECT stopped_for_claim, status_before_stop FROM cards WHERE card_number = ?1",
+                [&q.card_number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let lapsed = claim.expires_at <= now();
+            if let Err(r) = crate::may_restore(&self.station, &claim, &state, lapsed, &card, stopped_for) {
+                return Ok(Err(r));
+            }
+            card.status = before.as_deref().and_then(CardStatus::parse).filter(|s| s.is_live()).unwrap_or(CardStatus::Issued);
+            tx.execute(
+                "UPDATE cards SET status = ?2, updated_at = ?3, stopped_for_claim = NULL, status_before_stop = NULL
+                 WHERE card_number = ?1",
+                params![q.card_number, card.status.as_str(), now()],
+            )?;
+            tx.execute("UPDATE claims SET state = 'released' WHERE claim_id = ?1", [claim.claim_id])?;
+            if q.card.accounted_for() {
+                tx.execute("INSERT OR IGNORE INTO free_card_numbers (card_number) VALUES (?1)", [&claim.card_number])?;
+            } else {
+                tx.execute(
+                    "INSERT OR IGNORE INTO held_card_numbers (card_number, station, claim_id, since)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![claim.card_number, self.station, claim.claim_id, now()],
+                )?;
+            }
             Ok(Ok(card))
         })
     }
@@ -692,6 +750,41 @@ mod tests {
             Box::new(SqliteProvincial::as_kit(&path, kit, owner, 'B').expect("open"))
         };
         crate::conformance::run_all(&open, &open_kit);
+    }
+
+    #[test]
+    fn a_restore_is_audited_and_frees_the_claims_number() {
+        use crate::conformance::{
+            claim_request, commit_request, fresh_ssn, replacement_stop, restore_request,
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("open");
+        let ssn = fresh_ssn();
+        let first = a.claim(&claim_request(&ssn, None)).expect("claim");
+        let old = a.commit(&commit_request(first.claim_id)).expect("commit").card_number;
+        let claim = a.claim(&claim_request(&ssn, Some(&old))).expect("re-issue claim");
+        a.stop_card(&replacement_stop(&old)).expect("stop");
+        let q = restore_request(claim.claim_id, &old);
+        a.restore_card(&q).expect("restore");
+        a.restore_card(&q).expect("replay");
+        let rows: Vec<_> =
+            a.audit_of("S1").expect("audit").into_iter().filter(|r| r.0 == "restore").collect();
+        let id = Some(q.request_id.clone());
+        assert_eq!(
+            rows,
+            [("restore".into(), id.clone(), "ok".into()), ("restore".into(), id, "replayed".into())]
+        );
+        let next = a.claim(&claim_request(&fresh_ssn(), None)).expect("another person");
+        assert_eq!(next.card_number, claim.card_number, "the rejected new card's number is reused");
+        let conn = a.conn.lock().expect("lock");
+        let (for_claim, before): (Option<i64>, Option<String>) = conn
+            .query_row(
+                "SELECT stopped_for_claim, status_before_stop FROM cards WHERE card_number = ?1",
+                [&old],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("card");
+        assert_eq!((for_claim, before), (None, None), "the restored card keeps no stop");
     }
 
     #[test]

@@ -280,6 +280,7 @@ async fn issue(
         applicant,
         reissue_of: q.reissue_of,
         collection,
+        resume_job: None,
     };
     let stored = serde_json::to_string(&request.stored())
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -506,9 +507,13 @@ async fn job(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .is_some();
     let status = if waits { "awaiting-handover" } else { row.status.as_str() };
+    // A held re-issue says where its holder stands and the two ways on.
+    let held = issuance::held_reissue(&s.inner.local, id)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map(|h| crate::reissue_api::held_json(&h));
     Ok(Json(serde_json::json!({"job": row.job_id, "status": status, "application": row.application_id,
         "card_number": card.card_number, "card_id": card.card_id, "atr": card.atr,
-        "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal})))
+        "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal, "held": held})))
 }
 
 /// How often a running event stream looks whether its session is still open.
@@ -579,6 +584,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ledger", get(ledger))
         .route("/api/ledger/verify", get(ledger_verify))
         .merge(crate::cards_api::router())
+        .merge(crate::reissue_api::router())
         .merge(crate::stock_api::router())
         .merge(crate::sites_api::router())
         .merge(crate::notices::router())

@@ -13,6 +13,7 @@ mod form;
 pub mod hardening;
 pub mod login;
 pub mod notices;
+pub mod reissue_api;
 pub mod roles;
 pub mod sites_api;
 pub mod state;

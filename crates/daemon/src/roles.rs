@@ -56,6 +56,18 @@ pub const RULES: &[Rule] = &[
         SUPERVISORS,
         "read a made card's whole account (the batch's return file: a supervisor)",
     ),
+    rule(
+        "POST",
+        "/api/jobs/{id}/restore",
+        SUPERVISORS,
+        "restore a held re-issue's old card (a supervisor decides)",
+    ),
+    rule(
+        "POST",
+        "/api/jobs/{id}/resume-reissue",
+        SUPERVISORS,
+        "resume a held re-issue's new card (a supervisor decides)",
+    ),
     rule("POST", "/api/cards/{card}/custody", SUPERVISORS, "approve custody (a supervisor approves)"),
     rule("POST", "/api/cards/{card}/recall", SUPERVISORS, "recall cards (a supervisor recalls)"),
     rule("POST", "/api/cards/{card}/replace", ISSUERS, "record replacements"),
@@ -139,5 +151,17 @@ mod tests {
                 assert_eq!(r.method, "GET", "an auditor changes nothing: {} {}", r.method, r.path);
             }
         }
+    }
+
+    #[test]
+    fn a_held_reissue_is_decided_by_a_supervisor_only() {
+        for path in ["/api/jobs/{id}/restore", "/api/jobs/{id}/resume-reissue"] {
+            let rule = rule_of("POST", path).unwrap_or_else(|| panic!("{path} has a rule"));
+            assert_eq!(rule.roles, [Role::Supervisor], "{path}");
+        }
+        assert!(
+            rule_of("GET", "/api/jobs/{id}").is_some_and(|r| r.roles.len() == 3),
+            "anyone follows the job"
+        );
     }
 }

@@ -25,6 +25,9 @@ pub struct JobRequest {
     pub reissue_of: Option<String>,
     /// The holder takes the card at the counter, or later from stock (its place resolved).
     pub collection: issuance::Collection,
+    /// A held re-issue a supervisor resumed: the worker resumes this job (its applicant the
+    /// job's) instead of starting one.
+    pub resume_job: Option<i64>,
 }
 
 /// What is kept of a request until it runs: the applicant, the card it replaces, and where
@@ -41,6 +44,25 @@ pub struct StoredRequest {
 }
 
 impl JobRequest {
+    /// The resumption of job `job` (a held re-issue a supervisor resumed), asked by `operator`:
+    /// the job's own applicant and re-issue.
+    pub fn resumption(local: &LocalArchive, job: i64, operator: &str) -> Result<JobRequest, String> {
+        let row = local.job(job).map_err(|e| e.to_string())?.ok_or_else(|| format!("no job {job}"))?;
+        let data = local
+            .application_data(row.application_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("job {job} has no application"))?;
+        let applicant = serde_json::from_str(&data).map_err(|e| format!("job {job}'s application: {e}"))?;
+        Ok(JobRequest {
+            request_id: 0,
+            operator: operator.to_string(),
+            applicant,
+            reissue_of: None,
+            collection: issuance::Collection::AtCounter,
+            resume_job: Some(job),
+        })
+    }
+
     /// What the station keeps of it before it runs.
     pub fn stored(&self) -> StoredRequest {
         StoredRequest {
@@ -272,6 +294,7 @@ fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcom
         Ok(JobOutcome::Refused(r)) => ("refused", r, None),
         Ok(JobOutcome::RolledBack(r)) => ("rolled-back", r, None),
         Ok(JobOutcome::Waiting(r)) => ("waiting", r, None),
+        Ok(JobOutcome::Held(held)) => ("held", held.to_string(), None),
         Err(e) => ("error", e.to_string(), Some(ErrorAction::of(&e))),
     };
     Event::Finished { request_id, job, status: status.into(), detail, action }
@@ -297,7 +320,12 @@ fn emit(events: &broadcast::Sender<Event>, local: &LocalArchive, event: Event) {
         Event::Step { .. } => Ok(()),
         // A job that waits (for the operator, a device, the network, the holder's signature)
         // keeps its request open; the hand-over ends it.
-        Event::Finished { status, .. } if status == "waiting" || status == "awaiting-handover" => Ok(()),
+        // A held re-issue keeps it open too: the supervisor's restore or resume ends it.
+        Event::Finished { status, .. }
+            if status == "waiting" || status == "awaiting-handover" || status == "held" =>
+        {
+            Ok(())
+        }
         Event::Finished { request_id: Some(r), status, detail, .. } => {
             local.request_ended(*r as i64, status, detail)
         }
@@ -343,6 +371,8 @@ fn front(
     local: Arc<LocalArchive>,
 ) -> impl FnMut(JobRequest) -> Next + Send + 'static {
     move |request| match &desk {
+        // A resumed job's desk steps are done: it goes to the devices as it is.
+        Some(_) if request.resume_job.is_some() => Next::Whole(request),
         Some(desk) => {
             emit(&events, &local, Event::Started { request_id: request.request_id });
             let prepared =
@@ -373,6 +403,7 @@ pub fn recover_requests(
                         applicant: kept.applicant,
                         reissue_of: kept.reissue_of,
                         collection: kept.collection,
+                        resume_job: None,
                     };
                     if jobs.send(request).is_ok() {
                         requeued += 1;
@@ -406,6 +437,7 @@ pub fn recover_requests(
                         "done" => Some(("issued", card_number)),
                         "rolled_back" => Some(("rolled-back", String::new())),
                         "failed" => Some(("refused", String::new())),
+                        "restored" => Some(("restored", String::new())),
                         _ => None,
                     };
                     if let Some((outcome, detail)) = ended {
@@ -459,6 +491,11 @@ pub fn spawn(
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     };
                     let event = match next {
+                        Next::Whole(JobRequest { resume_job: Some(job), .. }) => {
+                            tracing::info!(job, "resuming a held re-issue");
+                            let outcome = runner.resume(job, &mut progress_to(&events, &local, None));
+                            finished(None, Some(job), outcome)
+                        }
                         Next::Whole(request) => {
                             emit(&events, &local, Event::Started { request_id: request.request_id });
                             let mut progress = progress_to(&events, &local, Some(request.request_id));

@@ -303,6 +303,34 @@ fn every_route_with_every_role_is_answered_by_the_one_table() {
 }
 
 #[test]
+fn only_a_supervisor_decides_a_held_reissue() {
+    let f = start(false);
+    for (who, allowed) in [("op", false), ("aud", false), ("sup", true)] {
+        let token = f.login(who);
+        for (path, body) in [
+            ("/api/jobs/1/restore", serde_json::json!({"reason": "ribbon out for the day"})),
+            ("/api/jobs/1/resume-reissue", serde_json::json!({})),
+        ] {
+            let r = f
+                .http
+                .post(format!("{}{path}", f.base))
+                .json(&body)
+                .bearer_auth(&token)
+                .send()
+                .expect("call");
+            let (status, text) = (r.status().as_u16(), r.text().unwrap_or_default());
+            if allowed {
+                // No job 1 is held here: refused for that, never for the role.
+                assert!([404, 409].contains(&status), "{who} {path}: {status} {text}");
+            } else {
+                assert_eq!(status, 403, "{who} {path}: {text}");
+                assert!(text.contains("a supervisor decides"), "{text}");
+            }
+        }
+    }
+}
+
+#[test]
 fn the_form_check_names_live_cards_only_with_the_holders_name() {
     let f = start(false);
     let op = f.login("op");

@@ -927,6 +927,7 @@ function renderResult(fresh = false) {
   }
   const { status, detail } = job.result;
   box.dataset.status = status;
+  if (status === 'held') { renderHeld(box, way); return; }
   const head = document.createElement('p');
   if (['issued', 'awaiting-handover', 'stocked'].includes(status)) {
     head.className = 'ok';
@@ -1394,6 +1395,89 @@ function init() {
   show('login');
   // A reload keeps the session its cookie still holds.
   api('GET', '/api/me').then(enter).catch(() => {});
+}
+
+// ---------------------------------------------------------------- a held re-issue (#24)
+// A re-issue whose new card failed after the old card was stopped: where the holder stands (the
+// old card stopped at the province for this re-issue, the new card not made, the claim this
+// station's until when) and, for a supervisor, the two ways on: restore the old card, or
+// resume the new card with the same claim and card number.
+async function renderHeld(box, way) {
+  const id = job.id;
+  const head = document.createElement('p');
+  head.className = 'bad';
+  head.textContent = '✗ ' + pick(['补换卡暂停：旧卡已停用，新卡未制成', 'Re-issue held: the old card is stopped, the new card not made']);
+  box.append(head);
+  let held;
+  try { held = (await api('GET', '/api/jobs/' + id)).held; } catch (e) { held = null; }
+  if (!held) { const d = document.createElement('p'); d.className = 'detail'; d.textContent = job.result.detail; box.append(d); return; }
+  const facts = document.createElement('ul');
+  facts.id = 'held-facts';
+  const fact = (zhEn) => { const li = document.createElement('li'); li.textContent = pick(zhEn); facts.append(li); };
+  fact(['旧卡 ' + held.old_card + ' 已在省级档案为本次补换卡停用', 'Old card ' + held.old_card + ' is stopped at the province for this re-issue']);
+  fact(['新卡 ' + held.new_card + ' 未制成（' + held.failed_step + '）：' + held.reason, 'New card ' + held.new_card + ' was not made (' + held.failed_step + '): ' + held.reason]);
+  fact(['本站 ' + held.claim_held_by + ' 保留申领至 ' + held.held_until_local, 'Station ' + held.claim_held_by + ' holds the claim until ' + held.held_until_local]);
+  if (held.claim_lapsed) fact(['申领已过期：旧卡无法恢复；继续将结束此任务，请重新申请', 'The claim lapsed: the old card cannot be restored; resuming ends the job; apply again']);
+  box.append(facts);
+  way.hidden = false;
+  const title = document.createElement('strong');
+  title.textContent = t('progress.way_out');
+  way.append(title);
+  if (session.role !== 'supervisor') {
+    const p = document.createElement('p');
+    p.textContent = pick(['请主管决定：恢复旧卡，或继续制作新卡。', 'A supervisor decides: restore the old card, or resume the new card.']);
+    way.append(p);
+    return;
+  }
+  const reason = document.createElement('input');
+  reason.id = 'held-reason';
+  reason.placeholder = pick(['恢复旧卡的原因', 'why the old card is restored']);
+  const restore = document.createElement('button');
+  restore.id = 'held-restore';
+  restore.type = 'button';
+  restore.textContent = pick(['恢复旧卡 ', 'Restore old card ']) + held.old_card;
+  const resume = document.createElement('button');
+  resume.id = 'held-resume';
+  resume.type = 'button';
+  resume.className = 'primary';
+  resume.textContent = pick(['继续制作新卡 ', 'Resume new card ']) + held.new_card;
+  const said = document.createElement('p');
+  said.id = 'held-answer';
+  way.append(reason, ' ', restore, ' ', resume, said);
+  restore.onclick = () => restoreHeld(id, reason.value, said);
+  resume.onclick = () => resumeHeld(id, said);
+}
+
+async function restoreHeld(id, reason, said) {
+  try {
+    const r = await api('POST', '/api/jobs/' + id + '/restore', { reason });
+    said.textContent = pick(['旧卡 ' + r.card_number + ' 已恢复可用（省级档案与本站）', 'Card ' + r.card_number + ' is live again at the province and here']);
+    $('#held-restore').hidden = true; $('#held-resume').hidden = true;
+  } catch (e) {
+    said.textContent = e.message;
+  }
+}
+
+async function resumeHeld(id, said) {
+  try {
+    const r = await api('POST', '/api/jobs/' + id + '/resume-reissue', {});
+    said.textContent = pick(['继续制作新卡 ', 'Making new card ']) + r.card_number + ' …';
+    $('#held-restore').hidden = true; $('#held-resume').hidden = true;
+    for (;;) {
+      await new Promise((done) => setTimeout(done, 500));
+      const v = await api('GET', '/api/jobs/' + id);
+      if (v.status === 'running') continue;
+      if (v.status === 'awaiting-handover' || v.status === 'done') {
+        job.result = { status: v.status === 'done' ? 'stocked' : 'awaiting-handover', detail: ' ' + v.card_number };
+        renderResult(true);
+      } else {
+        said.textContent = (v.held && v.held.summary) || v.status;
+      }
+      return;
+    }
+  } catch (e) {
+    said.textContent = e.message;
+  }
 }
 
 init();

@@ -206,6 +206,7 @@ pub fn run_batch(
                 }
                 Ok((_, JobOutcome::Refused(r))) => BatchOutcome::Refused(r),
                 Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => BatchOutcome::Failed(r),
+                Ok((_, JobOutcome::Held(held))) => BatchOutcome::Failed(held.to_string()),
                 Err(IssueError::Data(r)) => BatchOutcome::Refused(format!("applicant data: {r}")),
                 Err(e) => BatchOutcome::Failed(e.to_string()),
             };

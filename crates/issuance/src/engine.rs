@@ -51,6 +51,85 @@ pub enum JobOutcome {
     RolledBack(String),
     /// Waiting for a person or the network; `station issue --resume` goes on.
     Waiting(String),
+    /// A re-issue whose new card could not be made after its old card was stopped: the job
+    /// holds the claim and waits for a supervisor to restore the old card or resume the new one.
+    Held(HeldReissue),
+}
+
+/// Where the holder of a held re-issue stands: the old card stopped for this re-issue at the
+/// province, the new card not made, the claim this station holds until when; and the two ways
+/// on (a supervisor restores the old card, or resumes the new card with the same claim and
+/// card number). No ID number: it is shown on screens and in logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldReissue {
+    /// The job.
+    pub job_id: i64,
+    /// The old card, stopped at the province for this re-issue.
+    pub old_card: String,
+    /// The new card's number (the claim's), not made.
+    pub new_card: String,
+    /// The claim the station holds.
+    pub claim_id: i64,
+    /// The station holding it.
+    pub station: String,
+    /// Unix seconds when the claim lapses: after that neither way is open.
+    pub held_until: i64,
+    /// The step that failed.
+    pub step: String,
+    /// Why.
+    pub reason: String,
+    /// Where the spoiled new card is (its number goes back only when accounted for).
+    pub new_card_fate: archive::CardFate,
+}
+
+impl HeldReissue {
+    /// The two ways on, as the CLI and the API name them.
+    pub fn ways_on(&self) -> [String; 2] {
+        [
+            format!(
+                "restore the old card {}: a supervisor, `station restore-card {}` (POST /api/jobs/{}/restore)",
+                self.old_card, self.job_id, self.job_id
+            ),
+            format!(
+                "resume the new card {}: a supervisor, `station resume-reissue {}` (POST /api/jobs/{}/resume-reissue)",
+                self.new_card, self.job_id, self.job_id
+            ),
+        ]
+    }
+}
+
+impl std::fmt::Display for HeldReissue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [restore, resume] = self.ways_on();
+        write!(
+            f,
+            "re-issue held: card {} is stopped at the province for this re-issue; the new card {} was not made ({}: {}); station {} holds the claim {} until {}; either {restore}, or {resume}",
+            self.old_card,
+            self.new_card,
+            self.step,
+            self.reason,
+            self.station,
+            self.claim_id,
+            local_time(self.held_until)
+        )
+    }
+}
+
+/// Unix seconds as the counter reads them: China Standard Time.
+pub fn local_time(unix: i64) -> String {
+    let day = applicant::days::date(applicant::days::day_of_unix(unix));
+    let secs = (unix + 8 * 3600).rem_euclid(86_400);
+    match day {
+        Some(d) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} (UTC+8)",
+            d.year(),
+            d.month(),
+            d.day(),
+            secs / 3600,
+            secs % 3600 / 60
+        ),
+        None => format!("{unix} (unix time)"),
+    }
 }
 
 /// Where a run of a job's steps stopped.
@@ -95,11 +174,31 @@ struct State {
     /// a crash in the middle finishes the same hand-over.
     #[serde(default)]
     release: Option<Release>,
+    /// Re-issue: the old card's status at this station before the job stopped it (a restore
+    /// gives it back).
+    #[serde(default)]
+    old_status: Option<CardStatus>,
+    /// The restore a supervisor asked of a held re-issue, kept before the province heard it.
+    #[serde(default)]
+    restoring: Option<archive::RestoreRequest>,
+    /// Set while the job is a held re-issue (see [`HeldReissue`]).
+    #[serde(default)]
+    held: Option<HeldReissue>,
 }
 
 /// One release at a time: the API's hand-over and a resumed job never record the same card's
 /// release twice.
 static RELEASING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// One decision on a held re-issue at a time: a restore and a resume never both start.
+static HOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The ledger's word for a held re-issue (old card stopped, new card not made).
+pub const REISSUE_HELD: &str = "reissue.held";
+/// The ledger's word for a held re-issue a supervisor resumed.
+pub const REISSUE_RESUMED: &str = "reissue.resumed";
+/// The ledger's word for an old card live again after its re-issue was given up.
+pub const CARD_RESTORED: &str = "card.restored";
 
 /// One counter's issuance engine.
 pub struct Engine<'a> {
@@ -333,6 +432,11 @@ impl Engine<'_> {
         let mut state: State =
             serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
         let journal = self.local.journal_of(job_id).map_err(archive_err("resume"))?;
+        // A hold whose status a crash left unwritten: held still, for the supervisor to decide.
+        if let Some(held) = state.held.clone().filter(|_| journal.last().is_some_and(|l| l.phase == "held")) {
+            self.local.set_job_status(job_id, "held").map_err(archive_err("hold"))?;
+            return Ok(Ran::Ended(JobOutcome::Held(held)));
+        }
         // Replay: the last phase of each step; a trailing `begin` is the interrupted step.
         let mut last: BTreeMap<Step, String> = BTreeMap::new();
         for line in &journal {
@@ -540,7 +644,11 @@ impl Engine<'_> {
                         Ok(_) | Err(ArchiveError::Refused(archive::Refusal::NotLive { .. })) => {}
                         Err(e) => return Err(archive_err("stop-old-card")(e)),
                     }
-                    if self.local.card_status(&old).map_err(archive_err("stop-old-card"))?.is_some() {
+                    let before = self.local.card_status(&old).map_err(archive_err("stop-old-card"))?;
+                    if let Some(before) = before.filter(|s| s.is_live() && state.old_status.is_none()) {
+                        state.old_status = Some(before);
+                    }
+                    if before.is_some() {
                         self.local
                             .set_card_status(&old, CardStatus::Stopped)
                             .map_err(archive_err("stop-old-card"))?;
@@ -745,6 +853,71 @@ impl Engine<'_> {
         self.renew_if_due(job_id, &mut state)
     }
 
+    /// A re-issue that failed before its commit after its old card was stopped, its claim
+    /// still live: the job is held (RULE 1 and never stranded), the claim kept for a
+    /// supervisor's decision, the ledger told where the holder stands. `None` otherwise.
+    fn hold_if_stranded(
+        &mut self,
+        job_id: i64,
+        application: i64,
+        step: Step,
+        state: &mut State,
+        e: &IssueError,
+        fate: archive::CardFate,
+    ) -> Result<Option<HeldReissue>, IssueError> {
+        let (Some(old), Some(claim)) = (state.reissue_of.clone(), state.claim.clone()) else {
+            return Ok(None);
+        };
+        let claim_gone = matches!(
+            e,
+            IssueError::Archive { source: ArchiveError::Refused(archive::Refusal::ClaimNotLive { .. }), .. }
+        );
+        let journal = self.local.journal_of(job_id).map_err(archive_err("hold"))?;
+        let stopped = journal.iter().any(|l| l.step == Step::StopOldCard.name() && l.phase == "done");
+        if !stopped || claim_gone || step >= Step::Commit {
+            return Ok(None);
+        }
+        let held = HeldReissue {
+            job_id,
+            old_card: old.clone(),
+            new_card: claim.card_number.clone(),
+            claim_id: claim.claim_id,
+            station: self.local.station().to_string(),
+            held_until: claim.expires_at,
+            step: step.name().to_string(),
+            reason: e.to_string(),
+            new_card_fate: fate,
+        };
+        state.held = Some(held.clone());
+        let detail = serde_json::json!({
+            "old_card": held.old_card, "new_card": held.new_card, "claim_id": held.claim_id,
+            "held_until": held.held_until, "step": held.step, "reason": held.reason,
+            "new_card_fate": held.new_card_fate,
+        });
+        let record = LedgerRecord {
+            operator: &self.operator,
+            application_id: Some(application),
+            card_number: Some(&old),
+            event: REISSUE_HELD,
+            detail: &detail,
+        };
+        let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+        self.local
+            .journal(job_id, step.name(), "held", &detail, Some(&state_json), Some(&record))
+            .map_err(archive_err("hold"))?;
+        self.local.set_job_status(job_id, "held").map_err(archive_err("hold"))?;
+        tracing::warn!(job = job_id, old_card = %old, new_card = %held.new_card, "re-issue held: the old card is stopped, the new card not made");
+        Ok(Some(held))
+    }
+
+    /// A supervisor resumes the new card of a held re-issue ([`reopen_held`]), and the job
+    /// goes on from where it stopped, with the same claim and card number (a spoiled card's
+    /// steps again with a new blank). A claim that lapsed meanwhile rolls the job back.
+    pub fn resume_held(&mut self, job_id: i64, supervisor: &str) -> Result<JobOutcome, IssueError> {
+        reopen_held(self.local, supervisor, job_id)?;
+        self.resume(job_id)
+    }
+
     /// The archives or the verification said no: nothing was made; the application ends.
     fn refuse(&mut self, job_id: i64, application: i64, why: &str) -> Result<Option<JobOutcome>, IssueError> {
         self.local
@@ -851,13 +1024,17 @@ impl Engine<'_> {
                 return Ok(JobOutcome::Waiting(format!("{step}: {message}; the spoiled card: {reject}")));
             }
         }
+        // Only a card known to be in the reject box (or never fed) frees its number.
+        let fate = match (card_fed, self.path.whereabouts()) {
+            (false, _) => archive::CardFate::NotMade,
+            (true, CardPlace::Rejected) => archive::CardFate::Rejected,
+            (true, _) => archive::CardFate::Unknown,
+        };
+        if let Some(held) = self.hold_if_stranded(job_id, application, step, state, &e, fate)? {
+            return Ok(JobOutcome::Held(held));
+        }
         if let Some(claim) = &state.claim {
-            // Only a card known to be in the reject box (or never fed) frees its number.
-            let card = match (card_fed, self.path.whereabouts()) {
-                (false, _) => archive::CardFate::NotMade,
-                (true, CardPlace::Rejected) => archive::CardFate::Rejected,
-                (true, _) => archive::CardFate::Unknown,
-            };
+            let card = fate;
             let release = ReleaseRequest {
                 request_id: request_ids(self.local.station(), job_id, state)("release", 0),
                 claim_id: claim.claim_id,
@@ -1068,4 +1245,182 @@ impl JobCard {
             expiry_date: dates.and_then(|d| d.1).map(|d| d.compact()),
         }
     }
+}
+
+/// Job `job_id` when it is a held re-issue: its row, its state, where the holder stands.
+fn held_job(
+    local: &LocalArchive,
+    job_id: i64,
+) -> Result<(archive::local::JobRow, State, HeldReissue), IssueError> {
+    let row = local
+        .job(job_id)
+        .map_err(archive_err("held"))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+    let state: State =
+        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    match (&state.held, row.status.as_str()) {
+        (Some(held), "held") => {
+            let held = held.clone();
+            Ok((row, state, held))
+        }
+        _ => Err(Engine::job_err(job_id, format!("is {}, not a held re-issue", row.status))),
+    }
+}
+
+/// A supervisor resumes the new card of a held re-issue: the job runs again (`reissue.resumed`
+/// in the ledger, the journal's `resumed` line), for the engine that owns the devices to
+/// [`Engine::resume`] it; a start after a crash resumes it like any running job.
+pub fn reopen_held(local: &LocalArchive, supervisor: &str, job_id: i64) -> Result<HeldReissue, IssueError> {
+    let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+    let (row, mut state, held) = held_job(local, job_id)?;
+    if let Some(asked) = &state.restoring {
+        return Err(Engine::job_err(
+            job_id,
+            format!(
+                "a restore of card {} was asked ({}) and may have been done at the province: finish it (station restore-card {job_id})",
+                held.old_card, asked.request_id
+            ),
+        ));
+    }
+    state.held = None;
+    let detail = serde_json::json!({
+        "old_card": held.old_card, "new_card": held.new_card, "claim_id": held.claim_id,
+        "supervisor": supervisor,
+    });
+    let record = LedgerRecord {
+        operator: supervisor,
+        application_id: Some(row.application_id),
+        card_number: Some(&held.new_card),
+        event: REISSUE_RESUMED,
+        detail: &detail,
+    };
+    let state_json = serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    // Running first: a crash before the `resumed` line leaves the job running on its `held`
+    // line, which a run holds again (the resume is asked again); never held without its state.
+    local.set_job_status(job_id, "running").map_err(archive_err("resume"))?;
+    local
+        .journal(job_id, &held.step, "resumed", &detail, Some(&state_json), Some(&record))
+        .map_err(archive_err("resume"))?;
+    Ok(held)
+}
+
+/// Writes a held job's state again (its `held` line): what a restore asked.
+fn keep_hold(local: &LocalArchive, job_id: i64, held: &HeldReissue, state: &State) -> Result<(), IssueError> {
+    let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    let detail = serde_json::json!({"restoring": state.restoring.as_ref().map(|r| &r.request_id)});
+    local.journal(job_id, &held.step, "held", &detail, Some(&state_json), None).map_err(archive_err("hold"))
+}
+
+/// Where the holder of job `job_id` stands, when it is a held re-issue.
+pub fn held_reissue(local: &LocalArchive, job_id: i64) -> Result<Option<HeldReissue>, IssueError> {
+    match held_job(local, job_id) {
+        Ok((_, _, held)) => Ok(Some(held)),
+        Err(IssueError::Job { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A supervisor gives a held re-issue up and restores the old card: at the province within the
+/// job's claim (which is released, the spoiled new card's number accounted for as the job
+/// recorded it), then locally, the card live again with its `card.restored` ledger line; the
+/// application fails with the reason, the job ends `restored`. A refusal (the claim lapsed,
+/// the card committed elsewhere) leaves the job held, with the province's reason.
+pub fn restore_held(
+    local: &LocalArchive,
+    province: &dyn ProvincialArchive,
+    supervisor: &str,
+    job_id: i64,
+    reason: &str,
+) -> Result<archive::CardRecord, IssueError> {
+    let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+    let (row, mut state, held) = held_job(local, job_id)?;
+    // The first restore asked is the one done: kept before the province hears it, so that a
+    // retry after a lost answer or a crash repeats it unchanged (whoever retries, whatever they
+    // say) and gets the province's stored answer.
+    let request = match state.restoring.clone() {
+        Some(asked) => asked,
+        None => {
+            let request = archive::RestoreRequest {
+                request_id: request_ids(local.station(), job_id, &state)("restore", 0),
+                claim_id: held.claim_id,
+                card_number: held.old_card.clone(),
+                supervisor: supervisor.to_string(),
+                reason: reason.to_string(),
+                card: held.new_card_fate,
+            };
+            request.check().map_err(archive_err("restore"))?;
+            state.restoring = Some(request.clone());
+            keep_hold(local, job_id, &held, &state)?;
+            request
+        }
+    };
+    let (supervisor, reason) = (request.supervisor.as_str(), request.reason.as_str());
+    let card = match province.restore_card(&request) {
+        Ok(card) => card,
+        Err(e @ ArchiveError::Refused(_)) | Err(e @ ArchiveError::BadRequest(_)) => {
+            // The province said no: nothing happened there; the hold is as it was.
+            state.restoring = None;
+            keep_hold(local, job_id, &held, &state)?;
+            return Err(archive_err("restore")(e));
+        }
+        Err(e) => return Err(archive_err("restore")(e)),
+    };
+    let holder = Engine::validated(job_id, &state).ok().map(|(v, _)| v.id.as_str().to_string());
+    if card.card_number != held.old_card || holder.is_some_and(|ssn| ssn != card.ssn) {
+        return Err(Engine::job_err(job_id, foreign_answer("the restore", "card or person")));
+    }
+    // The station knows more of its card than the province (a hand-over, an activation).
+    let status = state.old_status.filter(|s| s.is_live()).unwrap_or(card.status);
+    let detail = serde_json::json!({
+        "card_number": held.old_card, "status": status.as_str(), "province_status": card.status.as_str(),
+        "claim_id": held.claim_id,
+        "new_card": held.new_card, "supervisor": supervisor, "reason": reason, "job": job_id,
+    });
+    let record = LedgerRecord {
+        operator: supervisor,
+        application_id: Some(row.application_id),
+        card_number: Some(&held.old_card),
+        event: CARD_RESTORED,
+        detail: &detail,
+    };
+    // A restore a crash interrupted after its ledger line is finished, not written twice.
+    let recorded = local.ledger().map_err(archive_err("restore"))?.iter().any(|e| {
+        e.event == CARD_RESTORED
+            && serde_json::from_str::<serde_json::Value>(&e.detail).is_ok_and(|d| d["job"] == job_id)
+    });
+    if !recorded {
+        if local.card_status(&held.old_card).map_err(archive_err("restore"))?.is_some() {
+            local
+                .set_card_status_ledgered(&held.old_card, status, &record)
+                .map_err(archive_err("restore"))?;
+        } else {
+            local
+                .append_ledger(
+                    supervisor,
+                    Some(row.application_id),
+                    Some(&held.old_card),
+                    CARD_RESTORED,
+                    &detail,
+                )
+                .map_err(archive_err("restore"))?;
+        }
+        if held.new_card_fate == archive::CardFate::Unknown {
+            // The spoiled new card is nowhere known: its number stays out until it is found.
+            local
+                .append_ledger(
+                    supervisor,
+                    Some(row.application_id),
+                    Some(&held.new_card),
+                    crate::lifecycle::CARD_UNACCOUNTED,
+                    &serde_json::json!({"claim_id": held.claim_id, "reason": held.reason}),
+                )
+                .map_err(archive_err("restore"))?;
+        }
+    }
+    let why = format!("re-issue given up: card {} restored ({reason})", held.old_card);
+    local
+        .set_application(row.application_id, ApplicationStatus::Failed, Some(&why))
+        .map_err(archive_err("restore"))?;
+    local.set_job_status(job_id, "restored").map_err(archive_err("restore"))?;
+    Ok(card)
 }

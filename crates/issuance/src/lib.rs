@@ -26,7 +26,10 @@ pub use collection::{Collection, Receiver, Release, StockSettings, Storage};
 pub use device::{
     CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialDone, FinancialHolder, NoDevices,
 };
-pub use engine::{awaiting_handover, release_at_counter, Engine, JobCard, JobOutcome};
+pub use engine::{
+    awaiting_handover, held_reissue, local_time, release_at_counter, reopen_held, restore_held, Engine,
+    HeldReissue, JobCard, JobOutcome, CARD_RESTORED, REISSUE_HELD, REISSUE_RESUMED,
+};
 pub use step::{Phase, Step, STEPS};
 
 /// Why an issuance stopped.

@@ -106,6 +106,8 @@ fn ledger_effect(
         "card.stopped" => CardStatus::Stopped,
         "card.recalled" => CardStatus::Recalled,
         "card.cancelled" => CardStatus::Cancelled,
+        // A re-issue given up: the old card live again, as it was before the stop.
+        crate::CARD_RESTORED => CardStatus::parse(detail["status"].as_str().unwrap_or_default())?,
         _ => return None,
     };
     let named = if event == "card.stopped" { detail["card_number"].as_str().or(card) } else { card };

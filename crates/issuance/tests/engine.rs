@@ -629,3 +629,270 @@ fn the_reconciliation_finds_a_local_card_the_province_holds_for_someone_else() {
     assert!(found.contains(&"B00000027"), "{:?}", r.mismatches);
     assert!(!found.contains(&card_number.as_str()), "{:?}", r.mismatches);
 }
+
+/// The ledger's (event, card) pairs, in order.
+fn ledger_events(c: &Counter) -> Vec<(String, Option<String>)> {
+    c.local.ledger().expect("ledger").into_iter().map(|e| (e.event, e.card_number)).collect()
+}
+
+/// A person holding card `old` (issued at the counter), whose re-issue failed at the print
+/// after the old card was stopped: the job, where the holder stands.
+fn held_reissue(c: &mut Counter, collection: &Collection) -> (Applicant, String, i64, issuance::HeldReissue) {
+    let a = c.applicant();
+    let first = issue_at_counter(c, &a, None);
+    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
+    c.path.fail_next_print = true;
+    let (job, outcome) = c.engine().start(&a, &params(), Some(&old), collection).expect("re-issue");
+    let JobOutcome::Held(held) = outcome else { panic!("{outcome:?}") };
+    (a, old, job, held)
+}
+
+#[test]
+fn a_reissue_whose_new_card_fails_after_the_stop_is_held_and_says_where_the_holder_stands() {
+    let mut c = Counter::new();
+    let (a, old, job, held) = held_reissue(&mut c, &later());
+    assert_eq!((held.job_id, held.old_card.as_str(), held.step.as_str()), (job, old.as_str(), "print-face"));
+    assert_ne!(held.new_card, old);
+    assert_eq!(held.new_card_fate, archive::CardFate::Rejected, "the spoiled card is in the reject box");
+    let told = held.to_string();
+    for part in [old.as_str(), held.new_card.as_str(), "stopped at the province", "S1", "restore", "resume"] {
+        assert!(told.contains(part), "{part} in {told}");
+    }
+    assert!(!told.contains(&ssn_of(&a)), "no ID number: {told}");
+    // The province: the old card stopped, the claim still this station's until the lease ends.
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    assert!(p.live_card().is_none());
+    let claim = p.live_claim.expect("the claim is kept");
+    assert_eq!((claim.claim_id, claim.station.as_str()), (held.claim_id, "S1"));
+    assert_eq!(claim.expires_at, held.held_until);
+    // The station: the old card stopped, the job held (neither run nor renewed by itself).
+    assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Stopped));
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "held");
+    assert_eq!(issuance::held_reissue(&c.local, job).expect("held"), Some(held.clone()));
+    assert!(c.engine().resume(job).is_err(), "a held job runs only on a supervisor's word");
+    let events = ledger_events(&c);
+    assert!(events.contains(&(issuance::REISSUE_HELD.into(), Some(old.clone()))), "{events:?}");
+    assert_eq!(c.path.printer.rejected, 1);
+}
+
+#[test]
+fn a_held_reissue_restored_gives_the_holder_the_old_card_back_at_the_province_and_here() {
+    let mut c = Counter::new();
+    let (a, old, job, held) = held_reissue(&mut c, &later());
+    let card = issuance::restore_held(&c.local, &c.province, "sup-1", job, "the ribbon is gone for the day")
+        .expect("restore");
+    assert_eq!((card.card_number.as_str(), card.status), (old.as_str(), CardStatus::Made));
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    let cards: Vec<_> = p.cards.iter().map(|c| (c.card_number.clone(), c.status)).collect();
+    assert_eq!(cards, [(old.clone(), CardStatus::Made)], "live again at the province, no new card");
+    assert!(p.live_claim.is_none(), "the claim is released");
+    assert_eq!(
+        c.local.card_status(&old).expect("local"),
+        Some(CardStatus::Issued),
+        "live again here, as it was before the stop (handed over)"
+    );
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "restored");
+    let restored: Vec<_> = c
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == issuance::CARD_RESTORED)
+        .collect();
+    assert_eq!(restored.len(), 1);
+    assert_eq!(
+        (restored[0].card_number.as_deref(), restored[0].operator.as_str()),
+        (Some(old.as_str()), "sup-1")
+    );
+    assert!(issuance::restore_held(&c.local, &c.province, "sup-1", job, "once more").is_err(), "once");
+    assert!(c.engine().resume_held(job, "sup-1").is_err(), "a restored job is not resumed");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{r:?}");
+    // The spoiled new card's number was in the reject box: it goes to the next person.
+    let b = c.applicant();
+    let (_, next) = c.engine().start(&b, &params(), None, &later()).expect("next");
+    assert!(
+        matches!(&next, JobOutcome::Stocked { card_number, .. } if *card_number == held.new_card),
+        "{next:?}"
+    );
+}
+
+#[test]
+fn a_held_reissue_resumed_makes_the_new_card_under_the_same_claim_and_number() {
+    let mut c = Counter::new();
+    let (a, old, job, held) = held_reissue(&mut c, &Collection::AtCounter);
+    let outcome = c.engine().resume_held(job, "sup-1").expect("resume");
+    let JobOutcome::AwaitingHandover { card_number, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(card_number, held.new_card, "the same card number");
+    let receiver = serde_json::json!({"kind": "holder", "id_number": applicant::mask_id(&ssn_of(&a))});
+    let release = Release::Delivered { signer: "测试".into(), signature_sm3: "cd".repeat(32), receiver };
+    issuance::release_at_counter(&c.local, None, "op-1", job, release).expect("handed over");
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    let cards: Vec<_> = p.cards.iter().map(|c| (c.card_number.clone(), c.status)).collect();
+    assert_eq!(cards, [(old.clone(), CardStatus::Stopped), (held.new_card.clone(), CardStatus::Made)]);
+    assert!(p.live_claim.is_none(), "the claim was committed");
+    assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Stopped));
+    assert_eq!(c.local.card_status(&held.new_card).expect("local"), Some(CardStatus::Issued));
+    let events: Vec<String> = ledger_events(&c).into_iter().map(|e| e.0).collect();
+    let at = |e: &str| events.iter().position(|x| x == e).unwrap_or_else(|| panic!("{e} in {events:?}"));
+    assert!(at(issuance::REISSUE_HELD) < at(issuance::REISSUE_RESUMED), "{events:?}");
+    assert!(at(issuance::REISSUE_RESUMED) < events.iter().rposition(|x| x == "card.made").expect("made"));
+    assert!(issuance::restore_held(&c.local, &c.province, "sup-1", job, "too late now").is_err());
+    let restore = archive::conformance::restore_request(held.claim_id, &old);
+    assert!(c.province.restore_card(&restore).is_err(), "the province refuses it too: committed");
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{r:?}");
+}
+
+#[test]
+fn a_held_reissue_whose_claim_lapsed_is_not_restored_and_its_resume_rolls_back() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let first = issue_at_counter(&mut c, &a, None);
+    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
+    c.path.fail_next_print = true;
+    let mut engine = c.engine();
+    engine.lease_seconds = 2;
+    let (job, outcome) = engine.start(&a, &params(), Some(&old), &later()).expect("re-issue");
+    let JobOutcome::Held(_) = outcome else { panic!("{outcome:?}") };
+    std::thread::sleep(std::time::Duration::from_millis(2600));
+    let e = issuance::restore_held(&c.local, &c.province, "sup-1", job, "ribbon out").expect_err("lapsed");
+    assert!(e.to_string().contains("expired"), "{e}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "held", "still held: nothing changed");
+    let outcome = c.engine().resume_held(job, "sup-1").expect("resume");
+    assert!(matches!(&outcome, JobOutcome::RolledBack(why) if why.contains("expired")), "{outcome:?}");
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    assert_eq!(p.cards.iter().map(|c| c.status).collect::<Vec<_>>(), [CardStatus::Stopped]);
+    assert!(p.live_claim.is_none());
+    assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Stopped));
+}
+
+#[test]
+fn a_hold_or_a_restore_that_a_crash_cut_short_is_finished_once() {
+    let mut c = Counter::new();
+    let (a, old, job, held) = held_reissue(&mut c, &later());
+    let fed = c.path.printer.fed;
+    // The hold's journal line is written, its status not (a crash between the two): the start
+    // after the crash resumes the job, which is held again, nothing fed.
+    c.local.set_job_status(job, "running").expect("as the crash left it");
+    let again = c.engine().resume(job).expect("resume");
+    assert_eq!(again, JobOutcome::Held(held.clone()));
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "held");
+    assert_eq!(c.path.printer.fed, fed, "no card fed without the supervisor's word");
+    let count = |c: &Counter, event: &str| ledger_events(c).iter().filter(|e| e.0 == event).count();
+    assert_eq!(count(&c, issuance::REISSUE_HELD), 1);
+
+    // The restore wrote its ledger line, not the job's end (a crash): done again, it finishes
+    // with the province's stored answer and writes the line once.
+    issuance::restore_held(&c.local, &c.province, "sup-1", job, "no blank cards").expect("restore");
+    c.local.set_job_status(job, "held").expect("as the crash left it");
+    let card = issuance::restore_held(&c.local, &c.province, "sup-1", job, "no blank cards").expect("again");
+    assert_eq!(card.card_number, old);
+    assert_eq!(count(&c, issuance::CARD_RESTORED), 1, "one ledger line");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "restored");
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    assert_eq!(p.live_card().map(|c| c.card_number.clone()), Some(old));
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{r:?}");
+}
+
+/// The province whose first answer to a restore is lost after it was applied.
+struct LosesTheRestoreAnswer<'a>(&'a SqliteProvincial, std::sync::atomic::AtomicBool);
+
+impl ProvincialArchive for LosesTheRestoreAnswer<'_> {
+    fn lookup(&self, ssn: &str) -> Result<archive::PersonCards, archive::ArchiveError> {
+        self.0.lookup(ssn)
+    }
+    fn claim(&self, q: &archive::ClaimRequest) -> Result<archive::Claim, archive::ArchiveError> {
+        self.0.claim(q)
+    }
+    fn commit(&self, q: &archive::CommitRequest) -> Result<archive::CardRecord, archive::ArchiveError> {
+        self.0.commit(q)
+    }
+    fn release(&self, q: &archive::ReleaseRequest) -> Result<(), archive::ArchiveError> {
+        self.0.release(q)
+    }
+    fn renew(&self, q: &archive::RenewRequest) -> Result<archive::Claim, archive::ArchiveError> {
+        self.0.renew(q)
+    }
+    fn stop_card(&self, q: &archive::StopRequest) -> Result<archive::CardRecord, archive::ArchiveError> {
+        self.0.stop_card(q)
+    }
+    fn restore_card(
+        &self,
+        q: &archive::RestoreRequest,
+    ) -> Result<archive::CardRecord, archive::ArchiveError> {
+        let answer = self.0.restore_card(q)?;
+        if self.1.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(archive::ArchiveError::Unavailable("no answer within 10 s".into()));
+        }
+        Ok(answer)
+    }
+    fn mark_deceased(&self, q: &DeceasedRequest) -> Result<Vec<String>, archive::ArchiveError> {
+        self.0.mark_deceased(q)
+    }
+    fn correct_deceased(&self, q: &archive::CorrectDeceasedRequest) -> Result<(), archive::ArchiveError> {
+        self.0.correct_deceased(q)
+    }
+    fn checkout(
+        &self,
+        q: &archive::kit::CheckoutRequest,
+    ) -> Result<archive::kit::Checkout, archive::ArchiveError> {
+        self.0.checkout(q)
+    }
+    fn sync_record(
+        &self,
+        r: &archive::kit::KitRecord,
+    ) -> Result<archive::kit::RecordResult, archive::ArchiveError> {
+        self.0.sync_record(r)
+    }
+    fn checkin(
+        &self,
+        q: &archive::kit::CheckinRequest,
+    ) -> Result<archive::kit::Checkin, archive::ArchiveError> {
+        self.0.checkin(q)
+    }
+    fn kit_conflicts(&self) -> Result<Vec<archive::kit::KitConflict>, archive::ArchiveError> {
+        self.0.kit_conflicts()
+    }
+    fn resolve_kit_conflict(&self, q: &archive::kit::ResolveRequest) -> Result<(), archive::ArchiveError> {
+        self.0.resolve_kit_conflict(q)
+    }
+}
+
+#[test]
+fn a_restore_whose_answer_was_lost_is_finished_as_first_asked_and_blocks_the_resume() {
+    let mut c = Counter::new();
+    let (a, old, job, _) = held_reissue(&mut c, &later());
+    let lossy = LosesTheRestoreAnswer(&c.province, std::sync::atomic::AtomicBool::new(true));
+    let e = issuance::restore_held(&c.local, &lossy, "sup-1", job, "no blank cards today").expect_err("lost");
+    assert!(e.to_string().contains("no answer"), "{e}");
+    // Done at the province, not known here: the job is held still, and only the restore may
+    // go on (a resume would make a new card for a holder whose old card is live again).
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "held");
+    assert_eq!(
+        c.province.lookup(&ssn_of(&a)).expect("lookup").live_card().map(|c| c.card_number.clone()),
+        Some(old.clone())
+    );
+    let refused = issuance::reopen_held(&c.local, "sup-2", job).expect_err("a restore is under way");
+    assert!(refused.to_string().contains("restore-card"), "{refused}");
+    // Another supervisor retries with other words: the first request is repeated, the
+    // province's stored answer taken, the station made to agree.
+    let card = issuance::restore_held(&c.local, &lossy, "sup-2", job, "retry").expect("retry");
+    assert_eq!(card.card_number, old);
+    assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Issued));
+    let restored: Vec<_> = c
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == issuance::CARD_RESTORED)
+        .collect();
+    assert_eq!(restored.len(), 1);
+    assert_eq!(restored[0].operator, "sup-1", "the restore first asked");
+    let replays = c.province.audit_of("S1").expect("audit");
+    let outcomes: Vec<&str> = replays.iter().filter(|r| r.0 == "restore").map(|r| r.2.as_str()).collect();
+    assert_eq!(outcomes, ["ok", "replayed"]);
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{r:?}");
+}

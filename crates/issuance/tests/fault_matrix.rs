@@ -100,6 +100,9 @@ impl ProvincialArchive for Province {
     fn mark_deceased(&self, request: &DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.call(|| self.inner.mark_deceased(request))
     }
+    fn restore_card(&self, request: &archive::RestoreRequest) -> Result<CardRecord, ArchiveError> {
+        self.call(|| self.inner.restore_card(request))
+    }
     fn renew(&self, request: &archive::RenewRequest) -> Result<archive::Claim, ArchiveError> {
         self.call(|| self.inner.renew(request))
     }
@@ -504,6 +507,7 @@ fn check_reason(fault: Fault, outcome: &JobOutcome) {
         | JobOutcome::Stocked { card_number, .. }
         | JobOutcome::AwaitingHandover { card_number, .. } => assert!(!card_number.is_empty(), "{fault:?}"),
         JobOutcome::Refused(r) => panic!("{fault:?}: a device fault is not a refusal: {r}"),
+        JobOutcome::Held(held) => panic!("{fault:?}: the matrix issues no re-issue: {held}"),
         JobOutcome::RolledBack(reason) | JobOutcome::Waiting(reason) => {
             assert!(
                 WHAT_TO_DO.iter().any(|w| reason.contains(w)),
@@ -522,6 +526,7 @@ fn report(c: &Counter) {
         JobOutcome::Refused(_) => "refused",
         JobOutcome::RolledBack(_) => "rolled back",
         JobOutcome::Waiting(_) => "waiting",
+        JobOutcome::Held(_) => "held",
     };
     for case in &c.cases {
         println!("{:?} at {}: {} -> {}", case.fault, case.step, kind(&case.first), kind(&case.last));

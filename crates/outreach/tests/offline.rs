@@ -195,6 +195,9 @@ impl ProvincialArchive for LosesFirstCheckoutAnswer {
     fn mark_deceased(&self, q: &archive::DeceasedRequest) -> Result<Vec<String>, ArchiveError> {
         self.0.mark_deceased(q)
     }
+    fn restore_card(&self, q: &archive::RestoreRequest) -> Result<archive::CardRecord, ArchiveError> {
+        self.0.restore_card(q)
+    }
     fn renew(&self, q: &archive::RenewRequest) -> Result<archive::Claim, ArchiveError> {
         self.0.renew(q)
     }

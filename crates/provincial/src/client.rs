@@ -105,6 +105,9 @@ impl ProvincialArchive for Client {
     fn stop_card(&self, q: &StopRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/stop", q)
     }
+    fn restore_card(&self, q: &archive::RestoreRequest) -> Result<CardRecord, ArchiveError> {
+        self.post("/v1/restore", q)
+    }
     fn deliver_card(&self, q: &archive::DeliverRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/deliver", q)
     }

@@ -6,6 +6,7 @@
 //!
 //! Routes (JSON bodies are the `archive` request types; an ID number never goes into a URL):
 //! `POST /v1/lookup`, `/v1/claim`, `/v1/commit`, `/v1/release`, `/v1/renew`, `/v1/stop`,
+//! `/v1/restore` (a re-issue given up within its claim, the old card live again),
 //! `/v1/deceased`, `/v1/deceased/correct`; cards made elsewhere: `/v1/deliver` (the
 //! card-making centre), `/v1/receive` (the station the card was delivered to); the station's
 //! ledger head: `POST /v1/ledger/anchor`, `GET /v1/ledger/anchor`; outreach kits:
@@ -157,6 +158,16 @@ pub fn router(store: Store) -> Router {
                  Extension(st): Extension<Station>,
                  Json(q): Json<archive::StopRequest>| async move {
                     answer(s.stop_card(&st.id, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/restore",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::RestoreRequest>| async move {
+                    answer(s.restore_card(&st.id, &q).await)
                 },
             ),
         )

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use archive::{
     AnchorRequest, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
     CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, LedgerHead, Limits, PersonCards, ReceiveRequest,
-    Refusal, ReleaseRequest, RenewRequest, StopRequest,
+    Refusal, ReleaseRequest, RenewRequest, RestoreRequest, StopRequest,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use serde::de::DeserializeOwned;
@@ -22,9 +22,10 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 4] = [
+const MIGRATIONS: [(i32, &str); 5] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
+    (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
     (6, include_str!("../migrations/provincial-pg-0006-known-stations.sql")),
     (8, include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql")),
 ];
@@ -631,12 +632,102 @@ impl Store {
                 if let Err(r) = archive::may_stop(&station, &card, q) {
                     return Ok(Err(r));
                 }
+                Store::expire_lapsed_claims(tx, &card.ssn).await?;
+                let claim = tx
+                    .query_opt(
+                        &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
+                        &[&card.ssn],
+                    )
+                    .await?
+                    .map(|r| claim_row(&r));
+                let for_claim = archive::stops_for_reissue(&station, &card, q, claim.as_ref());
+                let before = for_claim.map(|_| card.status.as_str());
                 card.status = CardStatus::from(q.end);
                 tx.execute(
-                    "UPDATE cards SET status = $2, updated_at = now() WHERE card_number = $1",
+                    "UPDATE cards SET status = $2, updated_at = now(), stopped_for_claim = $3,
+                     status_before_stop = $4 WHERE card_number = $1",
+                    &[&q.card_number, &card.status.as_str(), &for_claim, &before],
+                )
+                .await?;
+                Ok(Ok(card))
+            })
+        })
+        .await
+    }
+
+    /// `station` gives a re-issue up within its claim: the old card live again as it was, the
+    /// claim released.
+    pub async fn restore_card(&self, station: &str, q: &RestoreRequest) -> Result<CardRecord, ArchiveError> {
+        q.check()?;
+        let (owned_q, owned_station) = (q.clone(), station.to_string());
+        self.idempotent(station, "restore", &q.request_id, q, move |tx| {
+            let (q, station) = (owned_q.clone(), owned_station.clone());
+            Box::pin(async move {
+                let Some(found) =
+                    tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&q.claim_id]).await?
+                else {
+                    return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
+                };
+                Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
+                             WHERE claim_id = $1 FOR UPDATE"
+                        ),
+                        &[&q.claim_id],
+                    )
+                    .await?;
+                let (claim, state, lapsed): (Claim, String, bool) =
+                    (claim_row(&row), row.get("state"), row.get("lapsed"));
+                let Some(row) = tx
+                    .query_opt(
+                        &format!(
+                            "SELECT {CARD_COLUMNS}, stopped_for_claim, status_before_stop FROM cards
+                             WHERE card_number = $1 FOR UPDATE"
+                        ),
+                        &[&q.card_number],
+                    )
+                    .await?
+                else {
+                    return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+                };
+                let mut card = match card_row(&row) {
+                    Ok(c) => c,
+                    Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
+                };
+                let (stopped_for, before): (Option<i64>, Option<String>) =
+                    (row.get("stopped_for_claim"), row.get("status_before_stop"));
+                if let Err(r) = archive::may_restore(&station, &claim, &state, lapsed, &card, stopped_for) {
+                    return Ok(Err(r));
+                }
+                card.status = before
+                    .as_deref()
+                    .and_then(CardStatus::parse)
+                    .filter(|s| s.is_live())
+                    .unwrap_or(CardStatus::Issued);
+                tx.execute(
+                    "UPDATE cards SET status = $2, updated_at = now(), stopped_for_claim = NULL,
+                     status_before_stop = NULL WHERE card_number = $1",
                     &[&q.card_number, &card.status.as_str()],
                 )
                 .await?;
+                tx.execute("UPDATE claims SET state = 'released' WHERE claim_id = $1", &[&claim.claim_id])
+                    .await?;
+                if q.card.accounted_for() {
+                    tx.execute(
+                        "INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING",
+                        &[&claim.card_number],
+                    )
+                    .await?;
+                } else {
+                    tx.execute(
+                        "INSERT INTO held_card_numbers (card_number, station, claim_id) VALUES ($1, $2, $3)
+                         ON CONFLICT DO NOTHING",
+                        &[&claim.card_number, &station, &claim.claim_id],
+                    )
+                    .await?;
+                }
                 Ok(Ok(card))
             })
         })

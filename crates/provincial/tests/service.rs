@@ -305,3 +305,29 @@ fn a_hostile_station_gets_nothing_of_another_and_is_audited_then_revoked() {
     assert!(matches!(again.lookup(&fresh_ssn()), Err(ArchiveError::Unavailable(_))));
     assert!(setup.client("st-a").lookup(&fresh_ssn()).is_ok());
 }
+
+#[test]
+fn a_restore_over_https_is_in_the_provinces_audit_with_its_replay_and_another_stations_refusal() {
+    let _one = one();
+    let setup = Setup::start(&["st-a", "st-b"]);
+    let (a, b) = (setup.client("st-a"), setup.client("st-b"));
+    let ssn = fresh_ssn();
+    let first = a.claim(&claim_request(&ssn, None)).expect("claim");
+    let old = a.commit(&archive::conformance::commit_request(first.claim_id)).expect("commit").card_number;
+    let claim = a.claim(&claim_request(&ssn, Some(&old))).expect("re-issue claim");
+    a.stop_card(&archive::conformance::replacement_stop(&old)).expect("stopped for the re-issue");
+    let q = archive::conformance::restore_request(claim.claim_id, &old);
+    let refused = b.restore_card(&q).expect_err("another station's claim");
+    assert!(matches!(refused, ArchiveError::Refused(Refusal::ClaimNotLive { .. })), "{refused}");
+    assert_eq!(a.restore_card(&q).expect("restore").status, CardStatus::Made);
+    assert_eq!(a.restore_card(&q).expect("replay").status, CardStatus::Made);
+    let person = a.lookup(&ssn).expect("lookup");
+    assert_eq!(person.live_card().map(|c| c.card_number.clone()), Some(old));
+    assert!(person.live_claim.is_none());
+    let audit = |station: &str| -> Vec<String> {
+        let rows = setup.runtime.block_on(setup.store.audit_of(station)).expect("audit");
+        rows.into_iter().filter(|r| r.0 == "restore").map(|r| r.2).collect()
+    };
+    assert_eq!(audit("st-a"), ["ok", "replayed"]);
+    assert_eq!(audit("st-b"), ["refused:claim-not-live"]);
+}

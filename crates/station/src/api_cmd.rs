@@ -444,6 +444,74 @@ pub fn account_card(a: &CardArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// `station restore-card`.
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    /// The held re-issue's job (its number, as `station issue` and the page show it).
+    pub job: i64,
+    /// Why the re-issue is given up (what failed, what the holder chose).
+    #[arg(long)]
+    pub reason: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `station resume-reissue`.
+#[derive(clap::Args, Debug)]
+pub struct JobArgs {
+    /// The held re-issue's job.
+    pub job: i64,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// A supervisor gives a held re-issue up: the old card is live again at the province and here,
+/// the claim released.
+pub fn restore_card(a: &RestoreArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let v = client.post(&format!("/api/jobs/{}/restore", a.job), &serde_json::json!({"reason": a.reason}))?;
+    writeln!(
+        out,
+        "job {}: re-issue given up; card {} is live again at the province and here ({})",
+        a.job,
+        v["card_number"].as_str().unwrap_or_default(),
+        v["card_status"].as_str().unwrap_or_default()
+    )?;
+    Ok(())
+}
+
+/// A supervisor resumes a held re-issue's new card: the job goes on with the same claim and
+/// card number; followed to its end.
+pub fn resume_reissue(a: &JobArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let v = client.post(&format!("/api/jobs/{}/resume-reissue", a.job), &serde_json::json!({}))?;
+    let card = v["card_number"].as_str().unwrap_or_default().to_string();
+    writeln!(out, "job {}: resumed, making card {card}", a.job)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let job = client.get(&format!("/api/jobs/{}", a.job))?;
+        match job["status"].as_str().unwrap_or_default() {
+            "running" if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            "running" => anyhow::bail!("job {} still runs: follow it with GET /api/jobs/{}", a.job, a.job),
+            "held" => {
+                anyhow::bail!("job {}: {}", a.job, job["held"]["summary"].as_str().unwrap_or("held again"))
+            }
+            "awaiting-handover" => {
+                writeln!(out, "card {card} is made and waits at the hand-over")?;
+                return Ok(());
+            }
+            "done" => {
+                let status = client.get(&format!("/api/cards/{card}"))?;
+                writeln!(out, "card {card} is made ({})", status["status"].as_str().unwrap_or("made"))?;
+                return Ok(());
+            }
+            other => anyhow::bail!("job {} ended {other}: the card was not made", a.job),
+        }
+    }
+}
+
 /// `station unlock`.
 #[derive(clap::Args, Debug)]
 pub struct UnlockArgs {

@@ -64,6 +64,12 @@ enum Top {
     /// A spoiled card whose place was unknown (a jam, taken out by hand) is found and put in the
     /// reject box (supervisor): the province may give its number out again.
     AccountCard(api_cmd::CardArgs),
+    /// A re-issue held after its old card was stopped and its new card failed: give it up and
+    /// make the old card live again at the province and here (supervisor).
+    RestoreCard(api_cmd::RestoreArgs),
+    /// A re-issue held after its old card was stopped and its new card failed: make the new
+    /// card after all, with the same claim and card number (supervisor).
+    ResumeReissue(api_cmd::JobArgs),
     /// Unlock an operator locked out by failed log-ins (supervisor).
     Unlock(api_cmd::UnlockArgs),
     /// Record a holder's death (supervisor, certificate seen): live cards are cancelled.
@@ -413,6 +419,8 @@ fn run(command: Top) -> Result<()> {
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
         Top::AccountCard(a) => api_cmd::account_card(&a, &mut std::io::stdout()),
+        Top::RestoreCard(a) => api_cmd::restore_card(&a, &mut std::io::stdout()),
+        Top::ResumeReissue(a) => api_cmd::resume_reissue(&a, &mut std::io::stdout()),
         Top::Unlock(a) => api_cmd::unlock(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
         Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),

@@ -348,6 +348,33 @@ fn a_printer_fault_shows_what_to_do_and_the_retry_makes_the_card() {
 }
 
 #[test]
+fn a_held_reissue_says_where_the_holder_stands_and_the_supervisor_resumes_it_in_the_browser() {
+    let _one = common::serial();
+    let station = Station::start(1, 0.0);
+    let seen = station.browse("held_reissue.mjs", "held-reissue");
+    let (old, new) = (seen["card"].as_str().expect("old card"), seen["reissued"].as_str().expect("new card"));
+    let facts = seen["facts"].as_str().expect("facts");
+    assert!(facts.contains("停用") && facts.contains("未制成") && facts.contains("保留申领至"), "{facts}");
+
+    let ssn = station.people[0]["id_number"].as_str().expect("ssn");
+    let province =
+        archive::SqliteProvincial::open(station.dir.path().join("data/provincial.db"), "reader", 'B')
+            .expect("province");
+    let person = archive::ProvincialArchive::lookup(&province, ssn).expect("lookup");
+    let cards: Vec<_> = person.cards.iter().map(|c| (c.card_number.as_str(), c.status)).collect();
+    assert_eq!(cards, [(old, archive::CardStatus::Stopped), (new, archive::CardStatus::Made)]);
+    assert!(person.live_claim.is_none());
+    let local = station.local();
+    assert_eq!(local.card_status(old).expect("status"), Some(archive::CardStatus::Stopped));
+    assert_eq!(local.card_status(new).expect("status"), Some(archive::CardStatus::Made));
+    let ledger = local.ledger().expect("ledger");
+    let held = ledger.iter().position(|e| e.event == "reissue.held").expect("held");
+    let resumed = ledger.iter().position(|e| e.event == "reissue.resumed").expect("resumed");
+    assert!(held < resumed && ledger[resumed].operator == "supervisor", "resumed by the supervisor");
+    local.verify_ledger().expect("the ledger chain is intact");
+}
+
+#[test]
 fn the_station_binary_serves_beyond_loopback_only_over_tls() {
     let _one = common::serial();
     let dir = tempfile::tempdir().expect("tmp");
