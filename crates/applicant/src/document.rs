@@ -288,6 +288,16 @@ impl Explain for ValidityError {
     }
 }
 
+/// As the document and the police register write it: `YYYY-MM-DD`, or 长期.
+impl fmt::Display for ValidUntil {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidUntil::Date(d) => write!(f, "{d}"),
+            ValidUntil::LongTerm => f.write_str("长期"),
+        }
+    }
+}
+
 impl IdValidity {
     /// Parses `from` (a date) and `to` (a date, or 长期 / `long_term`) and checks the period
     /// against `today`: an expired document is an error.

@@ -662,7 +662,8 @@ impl Engine<'_> {
                     request_id: rid("idv", 0),
                     id_number: ssn.clone(),
                     name: validated.name.as_str().to_string(),
-                    valid_until: None,
+                    // The document's validity goes with the query: the register compares it.
+                    valid_until: validated.id_validity.map(|v| v.to.to_string()),
                 };
                 match self.verifier.verify(&query) {
                     Ok(Verdict::Match) => {

@@ -396,6 +396,9 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
     )?;
     let mut kit = open(&a.store)?;
     let province = province(&a.station, &kit)?;
+    // Everyone the kit is to make a card for is verified online now: nobody unverified is
+    // carried or claimed, so no card is made offline for them.
+    let (visits, carried) = verify_carried(&a.station, kit.kit_id(), visits, carried)?;
     // The data go into the sealed store first: a checkout whose answer is lost is resent.
     for (ssn, data) in &carried {
         kit.carry(ssn, data)?;
@@ -427,6 +430,64 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
         println!("sync within {} before issuing more", hours_left(lease.must_sync_by - now()));
     }
     Ok(())
+}
+
+/// Verifies every carried applicant with the bank–police service `[counter]
+/// identity_verification` names (their document's validity sent too) and takes the ones not
+/// confirmed off the list, each said with the register's hint; an unreachable service stops
+/// the checkout (a kit leaves only with verified people). Visits without an applicant (a card
+/// made at a counter, handed over on the visit) were verified when their card was made.
+fn verify_carried(
+    s: &StationArgs,
+    kit_id: &str,
+    visits: Vec<archive::kit::VisitRequest>,
+    carried: Vec<(String, Vec<u8>)>,
+) -> Result<(Vec<archive::kit::VisitRequest>, Vec<(String, Vec<u8>)>)> {
+    if carried.is_empty() {
+        return Ok((visits, carried));
+    }
+    let config = config(s)?.context(
+        "the kit verifies each applicant's identity online at checkout: give the station's --config \
+         (its [counter] identity_verification)",
+    )?;
+    let counter = config.counter.as_ref().context("the configuration has no [counter] section")?;
+    let verifier = station::serve::identity_verifier(&counter.identity_verification)?;
+    let mut refused = std::collections::HashSet::new();
+    for (i, (ssn, data)) in carried.iter().enumerate() {
+        let carried: station::visits::CarriedApplicant =
+            serde_json::from_slice(data).context("the carried applicant")?;
+        let applicant: Applicant =
+            serde_json::from_value(carried.applicant).context("the carried applicant")?;
+        let validated = applicant
+            .validate(station::clock::today())
+            .map_err(|e| anyhow::anyhow!("{}: the applicant's data need correcting:\n{e}", mask_id(ssn)))?;
+        let query = idv::IdentityQuery {
+            request_id: format!("{kit_id}-checkout-{}-{i}", now()),
+            id_number: ssn.clone(),
+            name: validated.name.as_str().to_string(),
+            valid_until: validated.id_validity.map(|v| v.to.to_string()),
+        };
+        match idv::IdentityVerifier::verify(&verifier, &query) {
+            Ok(idv::Verdict::Match) => {}
+            Ok(idv::Verdict::Mismatch { fields }) => {
+                let hints: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.hint)).collect();
+                println!(
+                    "  REFUSED {}: identity not confirmed ({}); correct the visit list and check out again, \
+                     or serve them at a counter",
+                    mask_id(ssn),
+                    hints.join("; ")
+                );
+                refused.insert(ssn.clone());
+            }
+            Err(e) => bail!(
+                "identity verification unreachable ({e}): a kit leaves only with people verified online; \
+                 check out again when the service answers"
+            ),
+        }
+    }
+    let visits = visits.into_iter().filter(|v| !refused.contains(&v.ssn)).collect();
+    let carried = carried.into_iter().filter(|(ssn, _)| !refused.contains(ssn)).collect();
+    Ok((visits, carried))
 }
 
 fn now() -> i64 {

@@ -201,13 +201,16 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         .expect("batch card")
         .card_number;
 
+    // Someone the police register does not know, on the visit list with their applicant.
+    let unknown = common::counter::applicant(dir, 3);
+    let unknown_id = unknown["holder"]["id_number"].as_str().expect("id").to_string();
     let kit = Kit {
         dir,
         config,
         store: dir.join("kit-1.db"),
         secrets: (0..3)
             .map(ssn)
-            .chain([archive::conformance::fresh_ssn(), WRONG_ID.to_string()])
+            .chain([archive::conformance::fresh_ssn(), WRONG_ID.to_string(), unknown_id.clone()])
             .chain(key_lines)
             .collect(),
     };
@@ -222,6 +225,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         {"applicant": c.people[0]},
         {"ssn": ssn(1), "name": name(1), "premade_card": premade},
         {"applicant": c.people[2]},
+        {"applicant": unknown},
     ]);
     let mut wrong = c.people[2].clone();
     wrong["holder"]["id_number"] = WRONG_ID.into();
@@ -251,8 +255,16 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let shown = kit.ok(&["identity"]);
     assert!(shown.contains("certificate valid until"), "{shown}");
 
+    // Each applicant is verified online at checkout: the unknown person is neither carried
+    // nor claimed, with the register's hint.
     let out = kit.ok(&["checkout", "visits.json"]);
     assert!(out.contains("3 people claimed"), "{out}");
+    let unverified = format!(
+        "REFUSED {}: identity not confirmed (id_number: no such ID number",
+        applicant::mask_id(&unknown_id)
+    );
+    assert!(out.contains(&unverified), "{out}");
+    kit.refused_for(&["make"], &holder(&unknown_id), "not on the visit list");
     let before = kit.status();
     let reserved = visit(&before, &masked(0))["reserved_number"].as_str().expect("reserved").to_string();
     assert_eq!(visit(&before, &masked(1))["premade_card"], premade.as_str());

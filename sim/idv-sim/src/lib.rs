@@ -40,6 +40,10 @@ pub struct Person {
     /// `normal`, `deceased` or `cancelled`.
     #[serde(default = "normal")]
     pub status: String,
+    /// The last day of the document's validity as registered (`YYYY-MM-DD` or 长期), when the
+    /// roster has it: a query that sends another is a mismatch.
+    #[serde(default)]
+    pub valid_until: Option<String>,
 }
 
 fn normal() -> String {
@@ -122,6 +126,14 @@ fn verdict(roster: &HashMap<String, Person>, q: &IdentityQuery) -> Verdict {
             "name",
             "the name differs from the police register: check each character (rare characters, 曌 vs 照)",
         ));
+    }
+    if let (Some(registered), Some(sent)) = (&p.valid_until, &q.valid_until) {
+        if registered != sent {
+            fields.push(hint(
+                "valid_until",
+                "the document's validity differs from the police register: read the dates on the back of the ID card again; an expired card needs a new one first",
+            ));
+        }
     }
     if fields.is_empty() {
         Verdict::Match
@@ -213,7 +225,7 @@ mod tests {
 
     fn roster() -> Vec<Person> {
         serde_json::from_str(
-            r#"[{"id_number": "11010519491231002X", "name": "张三"},
+            r#"[{"id_number": "11010519491231002X", "name": "张三", "valid_until": "2036-05-01"},
                 {"id_number": "440524188001010014", "name": "李四", "status": "deceased"}]"#,
         )
         .expect("roster")
@@ -234,6 +246,16 @@ mod tests {
             panic!("mismatch")
         };
         assert_eq!(fields[0].field, "name");
+        // The document's validity, when sent, is the register's.
+        let dated = |until: &str| IdentityQuery {
+            valid_until: Some(until.into()),
+            ..q("11010519491231002X", "张三")
+        };
+        assert_eq!(v.verify(&dated("2036-05-01")), Ok(Verdict::Match));
+        let Ok(Verdict::Mismatch { fields }) = v.verify(&dated("2026-05-01")) else {
+            panic!("another validity")
+        };
+        assert_eq!((fields.len(), fields[0].field.as_str()), (1, "valid_until"));
         let Ok(Verdict::Mismatch { fields }) = v.verify(&q("440524188001010014", "李四")) else {
             panic!("deceased")
         };
