@@ -29,6 +29,7 @@ use outreach::identity::{renewal_warning, standing, Standing};
 use outreach::{Kit, KitIdentity};
 use printer::PrintJob;
 use station::counter::{Counter, FaceProblem, FaceRenderer};
+use station::visits::VisitList;
 
 #[derive(clap::Subcommand)]
 pub enum KitCmd {
@@ -388,7 +389,7 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
         std::fs::read(&path)
             .with_context(|| format!("photo {}: put it beside the list or give --photos DIR", path.display()))
     };
-    let station::visits::VisitList { visits, carried } = station::visits::read(
+    let VisitList { visits, carried } = station::visits::read(
         &text,
         &a.list.display().to_string(),
         station::clock::today(),
@@ -398,7 +399,8 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
     let province = province(&a.station, &kit)?;
     // Everyone the kit is to make a card for is verified online now: nobody unverified is
     // carried or claimed, so no card is made offline for them.
-    let (visits, carried) = verify_carried(&a.station, kit.kit_id(), visits, carried)?;
+    let VisitList { visits, carried } =
+        verify_carried(&a.station, kit.kit_id(), VisitList { visits, carried })?;
     // The data go into the sealed store first: a checkout whose answer is lost is resent.
     for (ssn, data) in &carried {
         kit.carry(ssn, data)?;
@@ -437,14 +439,10 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
 /// confirmed off the list, each said with the register's hint; an unreachable service stops
 /// the checkout (a kit leaves only with verified people). Visits without an applicant (a card
 /// made at a counter, handed over on the visit) were verified when their card was made.
-fn verify_carried(
-    s: &StationArgs,
-    kit_id: &str,
-    visits: Vec<archive::kit::VisitRequest>,
-    carried: Vec<(String, Vec<u8>)>,
-) -> Result<(Vec<archive::kit::VisitRequest>, Vec<(String, Vec<u8>)>)> {
+fn verify_carried(s: &StationArgs, kit_id: &str, list: VisitList) -> Result<VisitList> {
+    let VisitList { visits, carried } = list;
     if carried.is_empty() {
-        return Ok((visits, carried));
+        return Ok(VisitList { visits, carried });
     }
     let config = config(s)?.context(
         "the kit verifies each applicant's identity online at checkout: give the station's --config \
@@ -487,7 +485,7 @@ fn verify_carried(
     }
     let visits = visits.into_iter().filter(|v| !refused.contains(&v.ssn)).collect();
     let carried = carried.into_iter().filter(|(ssn, _)| !refused.contains(ssn)).collect();
-    Ok((visits, carried))
+    Ok(VisitList { visits, carried })
 }
 
 fn now() -> i64 {
