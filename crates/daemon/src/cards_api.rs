@@ -723,11 +723,17 @@ async fn correct_deceased(
 
 /// The archive's answer for the supervisor: a refusal or a bad request is theirs to fix.
 fn archive_refused(e: archive::ArchiveError) -> ApiError {
+    ApiError(archive_status(&e), e.to_string())
+}
+
+/// The answer's status for an archive's error: a refusal is a conflict, a bad request
+/// unprocessable, an archive out of reach unavailable, anything else the station's fault.
+pub(crate) fn archive_status(e: &archive::ArchiveError) -> StatusCode {
     match e {
-        archive::ArchiveError::Refused(_) => ApiError(StatusCode::CONFLICT, e.to_string()),
-        archive::ArchiveError::BadRequest(_) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        archive::ArchiveError::Unavailable(_) => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        other => internal(other),
+        archive::ArchiveError::Refused(_) => StatusCode::CONFLICT,
+        archive::ArchiveError::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        archive::ArchiveError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -50,21 +50,15 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// A job that is not held is a conflict; the province's refusal too (the claim lapsed); a
-/// province out of reach, unavailable.
+/// A job that is not held is a conflict; the province's answers as the card routes map them
+/// (its refusal, the claim lapsed: a conflict; out of reach: unavailable), with the step said.
 fn refused(e: IssueError) -> ApiError {
-    match e {
+    match &e {
         IssueError::Job { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
-        IssueError::Archive { source: archive::ArchiveError::Refused(_), .. } => {
-            ApiError(StatusCode::CONFLICT, e.to_string())
+        IssueError::Archive { source, .. } => {
+            ApiError(crate::cards_api::archive_status(source), e.to_string())
         }
-        IssueError::Archive { source: archive::ArchiveError::BadRequest(_), .. } => {
-            ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
-        }
-        IssueError::Archive { source: archive::ArchiveError::Unavailable(_), .. } => {
-            ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
-        other => internal(other),
+        _ => internal(e),
     }
 }
 
