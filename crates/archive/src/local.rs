@@ -1431,26 +1431,26 @@ mod tests {
         assert_eq!(again.version().expect("version"), MIGRATIONS.len() as i64, "migrations run once");
     }
 
+    /// A station archive at `path` as version `version` left it (its migrations up to that one
+    /// only), opened without migrating further: what an upgrade finds.
+    fn at_version(path: &Path, version: usize) -> LocalArchive {
+        let mut conn = Connection::open(path).expect("open");
+        conn.pragma_update(None, "foreign_keys", true).expect("fk");
+        for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+            let tx = conn.transaction().expect("tx");
+            tx.execute_batch(sql).expect("migration");
+            tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
+            tx.commit().expect("commit");
+        }
+        LocalArchive { conn: Mutex::new(conn), station: "S1".into() }
+    }
+
     #[test]
     fn version_8_keeps_every_job_and_its_numbers_and_lets_a_reissue_be_held() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("station.db");
         {
-            let mut conn = Connection::open(&path).expect("open");
-            conn.pragma_update(None, "foreign_keys", true).expect("fk");
-            for (i, sql) in MIGRATIONS[..7].iter().enumerate() {
-                let tx = conn.transaction().expect("tx");
-                tx.execute_batch(sql).expect("migration");
-                tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
-                tx.commit().expect("commit");
-            }
-        }
-        {
-            let a = LocalArchive {
-                conn: Mutex::new(Connection::open(&path).expect("open")),
-                station: "S1".into(),
-            };
-            a.conn().pragma_update(None, "foreign_keys", true).expect("fk");
+            let a = at_version(&path, 7);
             person(&a);
             let app = a.open_application("11010519491231002X", "reissue", "{}").expect("application");
             for _ in 0..3 {
@@ -1481,21 +1481,7 @@ mod tests {
         let path = dir.path().join("station.db");
         {
             // A station of version 5 with a card and its story.
-            let mut conn = Connection::open(&path).expect("open");
-            conn.pragma_update(None, "foreign_keys", true).expect("fk");
-            for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
-                let tx = conn.transaction().expect("tx");
-                tx.execute_batch(sql).expect("migration");
-                tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
-                tx.commit().expect("commit");
-            }
-        }
-        {
-            let a = LocalArchive {
-                conn: Mutex::new(Connection::open(&path).expect("open")),
-                station: "S1".into(),
-            };
-            a.conn().pragma_update(None, "foreign_keys", true).expect("fk");
+            let a = at_version(&path, 5);
             person(&a);
             let app = a.open_application("11010519491231002X", "new", "{}").expect("application");
             a.record_card(app, "11010519491231002X", "B00000019", "id", "atr").expect("card");

@@ -468,12 +468,24 @@ impl Store {
 
     /// The claim under its person's lock, when it is live (lease not lapsed) and `station`'s;
     /// otherwise why not.
-    async fn own_live_claim(tx: &Transaction<'_>, station: &str, claim_id: i64) -> Body<Claim> {
+    /// Locks the person of claim `claim_id` (the person first, as every change does); `false`
+    /// when there is no such claim.
+    async fn lock_person_of_claim(
+        tx: &Transaction<'_>,
+        claim_id: i64,
+    ) -> Result<bool, tokio_postgres::Error> {
         let Some(found) = tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&claim_id]).await?
         else {
-            return Ok(Err(Refusal::NotFound { what: format!("claim {claim_id}") }));
+            return Ok(false);
         };
         Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
+        Ok(true)
+    }
+
+    async fn own_live_claim(tx: &Transaction<'_>, station: &str, claim_id: i64) -> Body<Claim> {
+        if !Store::lock_person_of_claim(tx, claim_id).await? {
+            return Ok(Err(Refusal::NotFound { what: format!("claim {claim_id}") }));
+        }
         let row = tx
             .query_one(
                 &format!(
@@ -533,12 +545,9 @@ impl Store {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let (q, station) = (&q, station.as_str());
-                let Some(found) =
-                    tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&q.claim_id]).await?
-                else {
+                if !Store::lock_person_of_claim(tx, q.claim_id).await? {
                     return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
-                };
-                Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
+                }
                 let row = tx
                     .query_one(
                         "SELECT state, station, card_number, expires_at <= now() AS lapsed,
@@ -663,12 +672,9 @@ impl Store {
         self.idempotent(station, "restore", &q.request_id, q, move |tx| {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
-                let Some(found) =
-                    tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&q.claim_id]).await?
-                else {
+                if !Store::lock_person_of_claim(tx, q.claim_id).await? {
                     return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
-                };
-                Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
+                }
                 let row = tx
                     .query_one(
                         &format!(

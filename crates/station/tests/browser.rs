@@ -558,23 +558,12 @@ fn a_station_killed_mid_batch_loses_no_accepted_request_and_leaves_no_pcscd() {
     }
 }
 
-/// The agent site of the stock scenario, for `station serve --sim --sites`.
-const SITE: &str = r#"
-[[sites]]
-id = "T03"
-name = "龙街镇便民服务中心"
-township = "龙街镇"
-hours = "周一至周五 9:00-12:00"
-address = "龙街镇政府一楼社保窗口"
-phone = "0878-6221234"
-"#;
-
 #[test]
 fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_statistics() {
     let _one = common::serial();
     let dir = tempfile::tempdir().expect("tmp");
     let sites = dir.path().join("sites.toml");
-    std::fs::write(&sites, SITE).expect("sites");
+    std::fs::write(&sites, common::counter::SITE).expect("sites");
     // Next year's notice too (the 15 working days may run into it), with a holiday in the window.
     let today = applicant::days::today();
     let (holidays, holiday) = common::counter::calendar_with_a_holiday(today);

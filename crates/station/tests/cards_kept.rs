@@ -299,25 +299,8 @@ fn a_card_made_by_serve_sim() {
     );
     let roster = serde_json::json!([{"id_number": ssn, "name": name}]);
     std::fs::write(dir.path().join("roster.json"), roster.to_string()).expect("roster");
-    let api_port = free_port();
-    let api = format!("http://127.0.0.1:{api_port}");
     let log = dir.path().join("serve.log");
-    let mut serve = Proc(
-        Command::new(STATION)
-            .args(["serve", "--sim", "--timing-scale", "0"])
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["--listen", &format!("127.0.0.1:{api_port}")])
-            .args(["--vpcd-port", &common::port().to_string()])
-            .arg("--roster")
-            .arg(dir.path().join("roster.json"))
-            .arg("--profiles")
-            .arg(repo("firmware-profiles"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("station serve --sim"),
-    );
+    let (mut serve, api) = common::counter::spawn_serve_sim(&data, &dir.path().join("roster.json"), &log);
     wait_up(&api, &mut serve, &log);
     let first = std::fs::read_to_string(data.join("initial-passwords.txt")).expect("first passwords");
     let password = first

@@ -8,11 +8,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use archive::{CardStatus, ProvincialArchive};
-use common::counter::{free_port, repo, Proc, STATION};
+use common::counter::{Proc, STATION};
 
 /// `station serve --sim` with two people in the police register, each account's first
 /// password changed for its own.
@@ -40,25 +40,8 @@ impl Station {
             .collect();
         std::fs::write(dir.path().join("roster.json"), serde_json::to_string(&roster).expect("json"))
             .expect("roster");
-        let api_port = free_port();
-        let api = format!("http://127.0.0.1:{api_port}");
         let log = dir.path().join("serve.log");
-        let mut serve = Proc(
-            Command::new(STATION)
-                .args(["serve", "--sim", "--timing-scale", "0"])
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["--listen", &format!("127.0.0.1:{api_port}")])
-                .args(["--vpcd-port", &common::port().to_string()])
-                .arg("--roster")
-                .arg(dir.path().join("roster.json"))
-                .arg("--profiles")
-                .arg(repo("firmware-profiles"))
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).expect("log"))
-                .spawn()
-                .expect("station serve --sim"),
-        );
+        let (mut serve, api) = common::counter::spawn_serve_sim(&data, &dir.path().join("roster.json"), &log);
         let deadline = Instant::now() + Duration::from_secs(60);
         let health = loop {
             if let Ok(r) = reqwest::blocking::get(format!("{api}/api/health")) {

@@ -14,17 +14,7 @@
 mod common;
 
 use archive::ProvincialArchive;
-use common::counter::{calendar_with_a_holiday, centre_card, Counter};
-
-const SITE: &str = r#"
-[[sites]]
-id = "T03"
-name = "龙街镇便民服务中心"
-township = "龙街镇"
-hours = "周一至周五 9:00-12:00"
-address = "龙街镇政府一楼社保窗口"
-phone = "0878-6221234"
-"#;
+use common::counter::{calendar_with_a_holiday, centre_card, Counter, SITE};
 
 fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))

@@ -389,3 +389,37 @@ pub fn calendar_with_a_holiday(today: applicant::Date) -> (String, applicant::Da
     };
     (format!("{}{}", notice(today.year()), notice(today.year() + 1)), holiday)
 }
+
+/// `station serve --sim` on a free port: the embedded default in `data`, the police register
+/// `roster` (a JSON list), stderr into `log`. The process and the API's URL, not waited for.
+pub fn spawn_serve_sim(data: &Path, roster: &Path, log: &Path) -> (Proc, String) {
+    let api_port = free_port();
+    let serve = Proc(
+        Command::new(STATION)
+            .args(["serve", "--sim", "--timing-scale", "0"])
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--vpcd-port", &crate::common::port().to_string()])
+            .arg("--roster")
+            .arg(roster)
+            .arg("--profiles")
+            .arg(repo("firmware-profiles"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log"))
+            .spawn()
+            .expect("station serve --sim"),
+    );
+    (serve, format!("http://127.0.0.1:{api_port}"))
+}
+
+/// An agent site (`[[sites]]` of station.toml, or the file of `station serve --sim --sites`).
+pub const SITE: &str = r#"
+[[sites]]
+id = "T03"
+name = "龙街镇便民服务中心"
+township = "龙街镇"
+hours = "周一至周五 9:00-12:00"
+address = "龙街镇政府一楼社保窗口"
+phone = "0878-6221234"
+"#;
