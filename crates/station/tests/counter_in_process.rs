@@ -193,27 +193,6 @@ fn ssn_of(a: &Applicant) -> String {
     serde_json::to_value(a).expect("json")["holder"]["id_number"].as_str().expect("id").to_string()
 }
 
-/// A SoftHSM2 token of its own in `dir` (SOFTHSM2_CONF set for this test process and for the
-/// `station` commands it runs), with user PIN `pin`: the token's configuration file.
-fn softhsm_token(dir: &Path, label: &str, pin: &str) -> std::path::PathBuf {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).expect("token dir");
-    let conf = dir.join("softhsm2.conf");
-    let text = format!(
-        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-        tokens.display()
-    );
-    std::fs::write(&conf, text).expect("conf");
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let made = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "271828"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
-    assert!(made.success(), "softhsm2-util --init-token");
-    conf
-}
-
 /// Two custodians' components of `key_hex` as `station keys import` reads them off a terminal:
 /// one `HEX KCV` line each (a fixed mask, and the key XOR the mask).
 fn component_lines(key_hex: &str) -> String {
@@ -244,7 +223,7 @@ fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().expect("tmp");
     let pin = "314159";
-    let conf = softhsm_token(dir.path(), "S-TEST", pin);
+    let conf = common::counter::softhsm_token(dir.path(), "S-TEST", pin);
     let pin_file = dir.path().join("token.pin");
     {
         use std::os::unix::fs::OpenOptionsExt as _;

@@ -501,12 +501,11 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
 #[test]
 fn an_instant_card_with_its_financial_application_answers_a_terminal() {
     let _one = common::serial();
-    let c = Counter::start_with(
-        2,
-        0.0,
-        "ssc-3g-fin-sim.toml",
-        "[counter.financial]\ndp = \"test\"\nbin = \"621234\"\nisd_key = \"test\"\ntransport_key = \"test\"\n",
-    );
+    // The keys in a PKCS#11 token (SoftHSM2), as on a counter: the daemon personalises through
+    // it and the keys never leave it.
+    let token = tempfile::tempdir().expect("tmp");
+    let financial = common::counter::financial_keys_in_token(token.path());
+    let c = Counter::start_with(2, 0.0, "ssc-3g-fin-sim.toml", &financial);
     // Stop just before the eject: the card waits in the printer's chip station.
     c.issue_until_crash(0, 1, "eject:begin");
     let mut manager = pcsc_reader::PcscManager::new().expect("pcscd");

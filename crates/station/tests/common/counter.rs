@@ -423,3 +423,77 @@ hours = "周一至周五 9:00-12:00"
 address = "龙街镇政府一楼社保窗口"
 phone = "0878-6221234"
 "#;
+
+/// A SoftHSM2 token of its own in `dir` (SOFTHSM2_CONF set for this test process and for the
+/// `station` commands it runs), with user PIN `pin`: the token's configuration file.
+pub fn softhsm_token(dir: &Path, label: &str, pin: &str) -> std::path::PathBuf {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens).expect("token dir");
+    let conf = dir.join("softhsm2.conf");
+    let text = format!(
+        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+        tokens.display()
+    );
+    std::fs::write(&conf, text).expect("conf");
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    let made = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "271828"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
+    assert!(made.success(), "softhsm2-util --init-token");
+    conf
+}
+
+/// The simulated counter's financial keys in a SoftHSM2 token of its own in `dir`: the
+/// profiles' test ISD master (`isd-master`) and the test DP transport key (`dp-transport`),
+/// each formed in the token from two components as a key ceremony does. The `[counter.financial]`
+/// lines that name them (test DP files, the keys in the token).
+pub fn financial_keys_in_token(dir: &Path) -> String {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let pin = "271828";
+    softhsm_token(dir, "S-TEST", pin);
+    let pin_file = dir.join("token.pin");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&pin_file)
+        .expect("pin file");
+    f.write_all(format!("{pin}\n").as_bytes()).expect("pin");
+    let token = keystore::TokenConfig {
+        module: keystore::SOFTHSM2_MODULE.into(),
+        token_label: "S-TEST".into(),
+        pin: keystore::PinSource::File(pin_file.clone()),
+    };
+    let store = keystore::Keystore::open(&token).expect("the token");
+    for (label, role, hex) in [
+        ("isd-master", keystore::KeyRole::IsdMaster, "404142434445464748494A4B4C4D4E4F"),
+        ("dp-transport", keystore::KeyRole::Transport, emv_cps::crypto::TEST_TRANSPORT_KEY),
+    ] {
+        let key: Vec<u8> = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+            .collect();
+        let mask: Vec<u8> = (0..key.len() as u8).map(|i| i.wrapping_mul(37).wrapping_add(0x5A)).collect();
+        let other: Vec<u8> = key.iter().zip(&mask).map(|(k, m)| k ^ m).collect();
+        let components: Vec<keystore::Component> = [mask, other]
+            .into_iter()
+            .map(|bytes| {
+                let kcv = secure_channel::SecretKey::new(secure_channel::Algorithm::Tdes, bytes.clone())
+                    .expect("key")
+                    .kcv();
+                keystore::Component::new(zeroize::Zeroizing::new(bytes), kcv)
+            })
+            .collect();
+        store
+            .import_components(label, keystore::KeyKind::Tdes, role, &components, None)
+            .expect("key ceremony");
+    }
+    format!(
+        "[counter.financial]\ndp = \"test\"\nbin = \"621234\"\nisd_key = \"isd-master\"\ntransport_key = \"dp-transport\"\n\
+         [counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n",
+        keystore::SOFTHSM2_MODULE,
+        pin_file.display()
+    )
+}
