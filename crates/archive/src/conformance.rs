@@ -110,6 +110,8 @@ pub fn run_all(
     a_dead_holders_card_is_neither_delivered_nor_taken_in(a.as_ref(), b.as_ref());
     a_card_goes_only_to_another_station_the_province_knows(a.as_ref(), open);
     counters_taking_in_the_same_card_at_once_one_wins(open);
+    a_temporary_loss_suspends_the_live_card_until_lifted_lapsed_or_made_formal(a.as_ref(), b.as_ref());
+    stations_reporting_the_same_card_lost_at_once_suspend_it_once(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
@@ -982,4 +984,170 @@ pub fn a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(
         .expect("checkin");
     assert_eq!(done.returned_numbers, [theirs.card_number], "only the unused number goes back");
     assert!(done.not_seen.is_empty(), "{:?}", done.not_seen);
+}
+
+/// A temporary loss of `card` (holder `ssn`) reported to a station.
+pub fn suspend_request(
+    card: &str,
+    ssn: &str,
+    channel: crate::LossChannel,
+    seconds: i64,
+) -> crate::SuspendRequest {
+    crate::SuspendRequest {
+        request_id: request_id("suspend"),
+        card_number: card.into(),
+        ssn: ssn.into(),
+        channel,
+        operator: "op-3".into(),
+        id_checked: channel == crate::LossChannel::Counter,
+        seconds,
+    }
+}
+
+/// The holder of `card` (`ssn`) at a counter, ID checked, asks to lift its temporary loss.
+pub fn lift_request(card: &str, ssn: &str) -> crate::LiftRequest {
+    crate::LiftRequest {
+        request_id: request_id("lift"),
+        card_number: card.into(),
+        ssn: ssn.into(),
+        operator: "op-4".into(),
+        id_checked: true,
+    }
+}
+
+/// A temporary loss (口头挂失) suspends a live card: by phone only at the station that answers
+/// for it, at any counter for the holder (RULE 10); the card stays the person's live card (RULE
+/// 1: no new card); a second report is refused with the first; the holder at a counter lifts it
+/// (解挂); one that lapses leaves the card live; a formal loss (a stop) ends it for good and is
+/// never lifted; then a new card may be made.
+pub fn a_temporary_loss_suspends_the_live_card_until_lifted_lapsed_or_made_formal(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    use crate::LossChannel::{Counter, Phone};
+    let (ssn, card) = premade(a);
+    let in_force = |who: &dyn ProvincialArchive| who.lookup(&ssn).expect("lookup").suspensions;
+    match refusal(b.suspend_card(&suspend_request(&card, &ssn, Phone, 600)).expect_err("b by phone")) {
+        Refusal::NotYourCard { station, .. } => assert_eq!(station, "station-a"),
+        other => panic!("{other:?}"),
+    }
+    let stranger = fresh_ssn();
+    assert!(matches!(
+        refusal(a.suspend_card(&suspend_request(&card, &stranger, Phone, 600)).expect_err("misheard")),
+        Refusal::CardMismatch { .. }
+    ));
+    let unchecked = crate::SuspendRequest { id_checked: false, ..suspend_request(&card, &ssn, Counter, 600) };
+    assert!(matches!(b.suspend_card(&unchecked), Err(ArchiveError::BadRequest(_))), "counter without ID");
+    let too_long = suspend_request(&card, &ssn, Phone, crate::MAX_SUSPENSION_SECONDS + 1);
+    assert!(matches!(a.suspend_card(&too_long), Err(ArchiveError::BadRequest(_))));
+    assert!(in_force(a).is_empty(), "nothing suspended by the refusals");
+
+    let q = suspend_request(&card, &ssn, Phone, 600);
+    let s = a.suspend_card(&q).expect("a takes the call");
+    assert_eq!((s.card_number.as_str(), s.station.as_str(), s.channel), (card.as_str(), "station-a", Phone));
+    assert!((599..=601).contains(&(s.until - s.since)), "{s:?}");
+    assert_eq!(a.suspend_card(&q).expect("a retry"), s, "a retry gets the first answer");
+    assert_eq!(in_force(b), vec![s.clone()], "every station sees it");
+    let person = b.lookup(&ssn).expect("lookup");
+    assert_eq!(
+        person.live_card().map(|c| c.card_number.as_str()),
+        Some(card.as_str()),
+        "still live (RULE 1)"
+    );
+    assert!(matches!(
+        refusal(b.claim(&claim_request(&ssn, None)).expect_err("no new card")),
+        Refusal::LiveCard { .. }
+    ));
+    match refusal(b.suspend_card(&suspend_request(&card, &ssn, Counter, 600)).expect_err("twice")) {
+        Refusal::AlreadySuspended { station, until, .. } => {
+            assert_eq!((station.as_str(), until), ("station-a", s.until))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let unchecked = crate::LiftRequest { id_checked: false, ..lift_request(&card, &ssn) };
+    assert!(matches!(b.lift_suspension(&unchecked), Err(ArchiveError::BadRequest(_))));
+    assert!(matches!(
+        refusal(b.lift_suspension(&lift_request(&card, &stranger)).expect_err("not the holder")),
+        Refusal::CardMismatch { .. }
+    ));
+    assert_eq!(in_force(a).len(), 1, "still in force");
+    let lift = lift_request(&card, &ssn);
+    assert_eq!(b.lift_suspension(&lift).expect("lifted at b's counter"), s);
+    assert_eq!(b.lift_suspension(&lift).expect("a retry"), s);
+    assert!(in_force(a).is_empty(), "lifted");
+    match refusal(a.lift_suspension(&lift_request(&card, &ssn)).expect_err("lifted already")) {
+        Refusal::NotSuspended { why, .. } => assert_eq!(why, "lifted"),
+        other => panic!("{other:?}"),
+    }
+
+    b.suspend_card(&suspend_request(&card, &ssn, Counter, 1)).expect("a second loss, one second");
+    assert_eq!(in_force(a).len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(in_force(a).is_empty(), "lapsed by itself");
+    assert!(a.lookup(&ssn).expect("lookup").live_card().is_some(), "live again");
+    match refusal(a.lift_suspension(&lift_request(&card, &ssn)).expect_err("lapsed")) {
+        Refusal::NotSuspended { why, .. } => assert!(why.starts_with("lapsed"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+
+    a.suspend_card(&suspend_request(&card, &ssn, Phone, 600)).expect("a third loss");
+    let formal = StopRequest { reason: "loss".into(), ..stop_request(&card, crate::CardEnd::Stopped) };
+    assert_eq!(a.stop_card(&formal).expect("made formal").status, CardStatus::Stopped);
+    assert!(in_force(b).is_empty(), "a formal loss ends the temporary one");
+    match refusal(b.lift_suspension(&lift_request(&card, &ssn)).expect_err("formal")) {
+        Refusal::NotSuspended { why, .. } => assert!(why.starts_with("made formal"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        refusal(a.suspend_card(&suspend_request(&card, &ssn, Phone, 600)).expect_err("stopped")),
+        Refusal::NotLive { status: CardStatus::Stopped, .. }
+    ));
+    let c = b.claim(&claim_request(&ssn, None)).expect("a new card after the formal loss");
+    b.commit(&commit_request(c.claim_id)).expect("committed");
+}
+
+/// Stations report the same card lost at the same moment, each with its own request, and one
+/// station's request is sent twice at once (a retry racing its first): the card is suspended
+/// once; the twins get one answer; every other report is refused with the loss in force.
+pub fn stations_reporting_the_same_card_lost_at_once_suspend_it_once(
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    use crate::LossChannel::{Counter, Phone};
+    let a = open("station-a");
+    let (ssn, card) = premade(a.as_ref());
+    let twin = suspend_request(&card, &ssn, Phone, 600);
+    let reports: Vec<(Box<dyn ProvincialArchive>, crate::SuspendRequest)> = vec![
+        (open("station-a"), twin.clone()),
+        (open("station-a"), twin.clone()),
+        (open("station-b"), suspend_request(&card, &ssn, Counter, 600)),
+        (open("station-b"), suspend_request(&card, &ssn, Counter, 900)),
+        (open("station-a"), suspend_request(&card, &ssn, Counter, 300)),
+    ];
+    let start = std::sync::Barrier::new(reports.len());
+    let outcomes: Vec<Result<crate::Suspension, ArchiveError>> = std::thread::scope(|s| {
+        let running: Vec<_> = reports
+            .iter()
+            .map(|(station, q)| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    station.suspend_card(q)
+                })
+            })
+            .collect();
+        running.into_iter().map(|t| t.join().expect("counter")).collect()
+    });
+    let twins = [&outcomes[0], &outcomes[1]].map(|o| o.as_ref().map_err(|e| e.to_string()).cloned());
+    assert_eq!(twins[0], twins[1], "one request, one answer");
+    let won: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert!(won.len() == 1 || (won.len() == 2 && twins[0].is_ok()), "{outcomes:?}");
+    let in_force = a.lookup(&ssn).expect("lookup").suspensions;
+    assert_eq!(in_force, vec![won[0].clone()], "suspended once");
+    for o in outcomes.into_iter().filter(Result::is_err) {
+        match refusal(o.expect_err("lost")) {
+            Refusal::AlreadySuspended { until, .. } => assert_eq!(until, in_force[0].until),
+            other => panic!("a loser is refused with the loss in force, got {other:?}"),
+        }
+    }
 }

@@ -7,7 +7,8 @@
 //! Routes (JSON bodies are the `archive` request types; an ID number never goes into a URL):
 //! `POST /v1/lookup`, `/v1/claim`, `/v1/commit`, `/v1/release`, `/v1/renew`, `/v1/stop`,
 //! `/v1/deceased`, `/v1/deceased/correct`; cards made elsewhere: `/v1/deliver` (the
-//! card-making centre), `/v1/receive` (the station the card was delivered to); outreach kits:
+//! card-making centre), `/v1/receive` (the station the card was delivered to); temporary losses:
+//! `/v1/suspend` (口头挂失), `/v1/lift` (解挂); outreach kits:
 //! `POST /v1/kit/checkout`, `/v1/kit/record`, `/v1/kit/checkin`, `GET /v1/kit/conflicts`,
 //! `POST /v1/kit/conflicts/resolve`. Answers: 200
 //! with the result, 409 with a refusal, 400 for a malformed request, 503 when the store is
@@ -143,6 +144,26 @@ pub fn router(store: Store) -> Router {
                  Extension(st): Extension<Station>,
                  Json(q): Json<archive::StopRequest>| async move {
                     answer(s.stop_card(&st.id, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/suspend",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::SuspendRequest>| async move {
+                    answer(s.suspend_card(&st.id, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/lift",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::LiftRequest>| async move {
+                    answer(s.lift_suspension(&st.id, &q).await)
                 },
             ),
         )

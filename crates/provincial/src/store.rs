@@ -22,10 +22,11 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 3] = [
+const MIGRATIONS: [(i32, &str); 4] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (6, include_str!("../migrations/provincial-pg-0006-known-stations.sql")),
+    (7, include_str!("../migrations/provincial-pg-0007-losses.sql")),
 ];
 
 /// The store behind the service.
@@ -226,7 +227,8 @@ impl Store {
             .await
             .map_err(pg)?
             .map(|r| claim_row(&r));
-        Ok(PersonCards { ssn: ssn.to_string(), deceased, cards, live_claim })
+        let suspensions = crate::losses::suspensions_in_force(&client, ssn).await?;
+        Ok(PersonCards { ssn: ssn.to_string(), deceased, cards, live_claim, suspensions })
     }
 
     /// Runs one idempotent change: the body runs only the first time `station` sends
@@ -636,6 +638,7 @@ impl Store {
                     &[&q.card_number, &card.status.as_str()],
                 )
                 .await?;
+                crate::losses::end_suspension(tx, &q.card_number, "stopped", &format!("{station}/")).await?;
                 Ok(Ok(card))
             })
         })
