@@ -16,6 +16,7 @@ pub mod collection;
 pub mod device;
 mod engine;
 pub mod lifecycle;
+pub mod losses;
 pub mod pipeline;
 pub mod reconcile;
 pub mod records;
