@@ -579,6 +579,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ledger", get(ledger))
         .route("/api/ledger/verify", get(ledger_verify))
         .merge(crate::cards_api::router())
+        .merge(crate::losses_api::router())
         .merge(crate::stock_api::router())
         .merge(crate::sites_api::router())
         .merge(crate::notices::router())

@@ -63,13 +63,13 @@ async fn job_account(
     Ok(Json(json!({"job": id, "card_number": card, "bank": bank, "account": account})))
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// A rule broken is the caller's to fix (422 with the rule's words); a card in the wrong
 /// state is a conflict.
-fn refused(e: LifecycleError) -> ApiError {
+pub(crate) fn refused(e: LifecycleError) -> ApiError {
     match e {
         LifecycleError::Rule { .. } => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         LifecycleError::State { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
@@ -604,7 +604,7 @@ async fn replace(
 }
 
 /// A per-call idempotency key for the province: a retry of the same call sends the same key.
-fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
+pub(crate) fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
     match client_key {
         Some(k) if !k.trim().is_empty() => format!("{kind}-{subject}-{k}"),
         _ => format!(

@@ -1,0 +1,148 @@
+//! The routes of losses and fees (issue #24 item 4): a temporary loss reported by phone or at
+//! the counter (口头挂失), lifted by the holder at the counter (解挂), and a replacement's fee by
+//! the card services' schedule. The holder's ID number travels in the body, never in a URL,
+//! and no answer carries it whole. The formal loss is `POST /api/cards/{card}/loss`.
+
+use archive::LossChannel;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use issuance::{losses, services};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::cards_api::{internal, refused, request_key};
+use crate::state::{ApiError, AppState, Authed};
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cards/{card}/temporary-loss", post(temporary_loss))
+        .route("/api/cards/{card}/lift-loss", post(lift_loss))
+        .route("/api/cards/{card}/replacement-fee", post(replacement_fee))
+        .route("/api/card-services", get(schedule))
+}
+
+/// The holder's resident ID number, checked (its check character, a date of birth in the past).
+fn resident_id(id_number: &str) -> Result<String, ApiError> {
+    let (id, _) = applicant::ResidentId::parse(id_number, applicant::days::today())
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("the ID number: {e}")))?;
+    Ok(id.as_str().to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TemporaryLossBody {
+    /// The holder's resident ID number, as the caller said it or read from the document.
+    pub(crate) id_number: String,
+    /// `phone` or `counter`.
+    pub(crate) channel: LossChannel,
+    /// At the counter: the operator checked the holder's ID document.
+    #[serde(default)]
+    pub(crate) id_checked: bool,
+    /// The caller's key for retries.
+    #[serde(default)]
+    pub(crate) request_key: Option<String>,
+}
+
+async fn temporary_loss(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+    Json(q): Json<TemporaryLossBody>,
+) -> Result<Json<Value>, ApiError> {
+    let ssn = resident_id(&q.id_number)?;
+    let province = s.province()?.clone();
+    let key = request_key("temporary-loss", &card, q.request_key.as_deref());
+    let report = losses::LossReport {
+        channel: q.channel,
+        ssn,
+        id_checked: q.id_checked,
+        seconds: s.inner.card_services.temporary_loss_seconds(),
+    };
+    let (local, operator, c) = (s.local().clone(), session.operator.clone(), card.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        losses::report_temporary_loss(&local, province.as_ref(), &operator, &c, &report, &key)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    Ok(Json(json!({"card_number": card, "loss": "temporary", "channel": done.channel,
+        "since": done.since, "until": done.until, "reported_at": done.station})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LiftBody {
+    /// The holder's resident ID number, read from the document shown now.
+    pub(crate) id_number: String,
+    /// The operator checked the document against the holder in front of them.
+    pub(crate) id_checked: bool,
+    /// The caller's key for retries.
+    #[serde(default)]
+    pub(crate) request_key: Option<String>,
+}
+
+async fn lift_loss(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+    Json(q): Json<LiftBody>,
+) -> Result<Json<Value>, ApiError> {
+    if !q.id_checked {
+        return Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a loss is lifted only for the holder at the counter: check their ID document first".into(),
+        ));
+    }
+    let ssn = resident_id(&q.id_number)?;
+    let province = s.province()?.clone();
+    let key = request_key("lift-loss", &card, q.request_key.as_deref());
+    let (local, operator, c) = (s.local().clone(), session.operator.clone(), card.clone());
+    let lifted = tokio::task::spawn_blocking(move || {
+        losses::lift_loss(&local, province.as_ref(), &operator, &c, &ssn, &key)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    Ok(Json(json!({"card_number": card, "lifted": true, "reported_at": lifted.station,
+        "since": lifted.since, "was_until": lifted.until})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeeBody {
+    /// The holder's category on the application (`minimum-living-allowance`, ...), if any.
+    #[serde(default)]
+    pub(crate) category: Option<String>,
+}
+
+async fn replacement_fee(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+    Json(q): Json<FeeBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (local, operator, c, st) = (s.local().clone(), session.operator.clone(), card.clone(), s.clone());
+    let receipt = tokio::task::spawn_blocking(move || {
+        services::record_replacement_fee(
+            &local,
+            &st.inner.card_services,
+            &operator,
+            &c,
+            q.category.as_deref(),
+        )
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    Ok(Json(json!({"card_number": receipt.card_number, "receipt": receipt.receipt,
+        "fen": receipt.fee.fen(), "fee": receipt.fee})))
+}
+
+async fn schedule(State(s): State<AppState>, Authed(_): Authed) -> Json<Value> {
+    let c = &s.inner.card_services;
+    Json(json!({"temporary_loss_days": c.temporary_loss_days, "replacement_fen": c.replacement_fen,
+        "fee_free_categories": c.fee_free_categories, "origin": c.origin}))
+}
