@@ -143,8 +143,11 @@ async fn dormant(
     Query(q): Query<DormantQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let cards = s.local().dormant_cards(q.days).map_err(internal)?;
+    // The cards whose holder refused what the list would chase them for are left out (RULE 8).
+    let refusals = issuance::refusals::standing(&s.local().ledger().map_err(internal)?);
     let cards: Vec<Value> = cards
         .iter()
+        .filter(|(card, status)| issuance::refusals::chased(&refusals, card, status))
         .map(|(card, status)| {
             let failures = s.local().failed_handovers(card).unwrap_or_default();
             json!({"card_number": card, "status": status, "failed_handovers": failures})

@@ -1,7 +1,9 @@
 //! The routes of losses and fees (issue #24 item 4): a temporary loss reported by phone or at
 //! the counter (口头挂失), lifted by the holder at the counter (解挂), and a replacement's fee by
 //! the card services' schedule. The holder's ID number travels in the body, never in a URL,
-//! and no answer carries it whole. The formal loss is `POST /api/cards/{card}/loss`.
+//! and no answer carries it whole. The formal loss is `POST /api/cards/{card}/loss`. A person's
+//! refusal of an activation or a card change is recorded as theirs (RULE 8) and the dormant
+//! list stops chasing the card for it.
 
 use archive::LossChannel;
 use axum::extract::{Path as UrlPath, State};
@@ -22,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/cards/{card}/lift-loss", post(lift_loss))
         .route("/api/cards/{card}/replacement-fee", post(replacement_fee))
         .route("/api/card-services", get(schedule))
+        .route("/api/cards/{card}/refusal", post(refusal))
+        .route("/api/cards/refusals", get(refusals))
 }
 
 /// The holder's resident ID number, checked (its check character, a date of birth in the past).
@@ -145,4 +149,44 @@ async fn schedule(State(s): State<AppState>, Authed(_): Authed) -> Json<Value> {
     let c = &s.inner.card_services;
     Json(json!({"temporary_loss_days": c.temporary_loss_days, "replacement_fen": c.replacement_fen,
         "fee_free_categories": c.fee_free_categories, "origin": c.origin}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefusalBody {
+    /// `activation` or `card-change`.
+    pub(crate) what: issuance::refusals::Refused,
+    /// Whose choice it is: only `person` is recorded (RULE 8).
+    pub(crate) chosen_by: issuance::lifecycle::ChosenBy,
+    /// The day (`YYYY-MM-DD`), today when absent.
+    #[serde(default)]
+    pub(crate) date: Option<String>,
+    /// The person's words, if any.
+    #[serde(default)]
+    pub(crate) note: String,
+}
+
+async fn refusal(
+    State(s): State<AppState>,
+    Authed(session): Authed,
+    UrlPath(card): UrlPath<String>,
+    Json(q): Json<RefusalBody>,
+) -> Result<Json<Value>, ApiError> {
+    let date = q.date.clone().unwrap_or_else(|| applicant::days::today().to_string());
+    let r = issuance::refusals::record_refusal(
+        s.local(),
+        &session.operator,
+        &card,
+        q.what,
+        q.chosen_by,
+        &date,
+        &q.note,
+    )
+    .map_err(refused)?;
+    Ok(Json(json!(r)))
+}
+
+async fn refusals(State(s): State<AppState>, Authed(_): Authed) -> Result<Json<Value>, ApiError> {
+    let standing = issuance::refusals::standing(&s.local().ledger().map_err(internal)?);
+    Ok(Json(json!({"refusals": standing.into_values().collect::<Vec<_>>()})))
 }

@@ -85,3 +85,40 @@ fn a_replacement_fee_is_waived_or_charged_by_the_schedule_with_a_receipt() {
     let (_, again) = f.call(&op, "/api/cards/B00000019/replacement-fee", Some(json!({})));
     assert_eq!(again["receipt"], first["receipt"], "recorded once per card");
 }
+
+#[test]
+fn a_persons_refusal_is_recorded_as_theirs_and_the_dormant_list_stops_chasing_it() {
+    let f = start(false);
+    let ssn = archive::conformance::fresh_ssn();
+    stock_card(&f, &ssn, "张三", "B00000019");
+    let (op, aud) = (f.login("op"), f.login("aud"));
+    let dormant = |who: &str| {
+        let (st, body) = f.call(who, "/api/cards/dormant?days=-1", None);
+        assert_eq!(st, 200, "{body}");
+        body["cards"].as_array().expect("cards").iter().map(|c| c["card_number"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(dormant(&aud), [json!("B00000019")], "a stock card is chased");
+    let by_operator = json!({"what": "card-change", "chosen_by": "operator"});
+    let (st, body) = f.call(&op, "/api/cards/B00000019/refusal", Some(by_operator));
+    assert_eq!(st, 422, "RULE 8: {body}");
+    let (st, _) = f.call(
+        &aud,
+        "/api/cards/B00000019/refusal",
+        Some(json!({"what": "card-change", "chosen_by": "person"})),
+    );
+    assert_eq!(st, 403);
+    assert_eq!(dormant(&aud), [json!("B00000019")], "nothing recorded by the refusals");
+    let by_person = json!({"what": "card-change", "chosen_by": "person", "date": "2026-12-06", "note": "keeps the old card"});
+    let (st, body) = f.call(&op, "/api/cards/B00000019/refusal", Some(by_person));
+    assert_eq!(st, 200, "{body}");
+    assert!(dormant(&aud).is_empty(), "no longer chased");
+    let (_, list) = f.call(&aud, "/api/cards/refusals", None);
+    assert_eq!(list["refusals"][0]["date"], "2026-12-06", "{list}");
+    assert_eq!(list["refusals"][0]["recorded_by"], "op", "{list}");
+    let line = f.local.ledger().expect("ledger").pop().expect("entry");
+    assert_eq!(
+        (line.event.as_str(), line.card_number.as_deref()),
+        ("card.refused-by-holder", Some("B00000019"))
+    );
+    assert!(line.detail.contains("\"chosen_by\":\"person\""), "{line:?}");
+}

@@ -20,6 +20,7 @@ pub mod losses;
 pub mod pipeline;
 pub mod reconcile;
 pub mod records;
+pub mod refusals;
 pub mod services;
 mod step;
 pub mod stock;
