@@ -338,6 +338,7 @@ async fn handover(
     })?;
     // RULE 4 before anything is kept: a receiver who may not take the card signs nothing.
     let received = lifecycle::check_receiver(s.local(), &card, &receiver, &today).map_err(refused)?;
+    crate::losses_api::refuse_if_suspended(&s, &card).await?;
     let signature_sm3 = keep_evidence(s.evidence_dir(), "signature", &card, png)?;
     let signer = match q.signer.filter(|n| !n.trim().is_empty()) {
         Some(name) => name,
@@ -453,6 +454,7 @@ async fn activate(
         photo_sm3: Some("0".repeat(64)),
     };
     lifecycle::check_face_to_face(&said).map_err(refused)?;
+    crate::losses_api::refuse_if_suspended(&s, &card).await?;
     let Some(setup) = s.inner.bank.clone() else {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,

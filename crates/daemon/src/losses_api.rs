@@ -190,3 +190,13 @@ async fn refusals(State(s): State<AppState>, Authed(_): Authed) -> Result<Json<V
     let standing = issuance::refusals::standing(&s.local().ledger().map_err(internal)?);
     Ok(Json(json!({"refusals": standing.into_values().collect::<Vec<_>>()})))
 }
+
+/// Refuses an activation or a hand-over of a card reported lost, here or at the province
+/// ([`losses::refuse_if_suspended_anywhere`]).
+pub(crate) async fn refuse_if_suspended(s: &AppState, card: &str) -> Result<(), ApiError> {
+    let (local, province, c) = (s.local().clone(), s.inner.province.clone(), card.to_string());
+    tokio::task::spawn_blocking(move || losses::refuse_if_suspended_anywhere(&local, province.as_deref(), &c))
+        .await
+        .map_err(internal)?
+        .map_err(refused)
+}

@@ -122,3 +122,36 @@ fn a_persons_refusal_is_recorded_as_theirs_and_the_dormant_list_stops_chasing_it
     );
     assert!(line.detail.contains("\"chosen_by\":\"person\""), "{line:?}");
 }
+
+#[test]
+fn a_loss_reported_at_another_stations_counter_stops_the_hand_over_here() {
+    let f = start(false);
+    let ssn = archive::conformance::fresh_ssn();
+    stock_card(&f, &ssn, "张三", "B00000019");
+    let op = f.login("op");
+    let other = archive::SqliteProvincial::open(f.dir.path().join("provincial.db"), "S2", 'B').expect("S2");
+    let mut at_s2 =
+        archive::conformance::suspend_request("B00000019", &ssn, archive::LossChannel::Counter, 600);
+    at_s2.request_id = "s2-loss-1".into();
+    other.suspend_card(&at_s2).expect("the holder reports it at S2's counter");
+    let signature = format!("data:image/png;base64,{}", "iVBORw0KGgo".repeat(12));
+    let handover = json!({"delivered": true, "signer": "张三", "signature_png": signature,
+        "receiver": {"kind": "holder", "id_number": ssn}});
+    let (st, body) = f.call(&op, "/api/cards/B00000019/handover", Some(handover.clone()));
+    assert_eq!(st, 409, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("reported lost at station S2")), "{body}");
+    assert_eq!(
+        f.local.card_status("B00000019").expect("status"),
+        Some(archive::CardStatus::Made),
+        "not handed over"
+    );
+    assert!(!events_of(&f, "B00000019").contains(&"card.handed_over".to_string()));
+    // The holder lifts it here, ID checked: the card is handed over.
+    let (st, body) =
+        f.call(&op, "/api/cards/B00000019/lift-loss", Some(json!({"id_number": ssn, "id_checked": true})));
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["reported_at"], "S2", "{body}");
+    let (st, body) = f.call(&op, "/api/cards/B00000019/handover", Some(handover));
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(f.local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Issued));
+}

@@ -47,6 +47,36 @@ pub fn refuse_if_suspended(local: &LocalArchive, card: &str) -> Result<(), Lifec
     }
 }
 
+/// Refuses an activation or a hand-over of a card under a temporary loss here or at the
+/// province (reported at another station's counter, which this station's ledger cannot know).
+/// A province that cannot be reached leaves the ledger's word: the counter's work does not wait
+/// on the network (a loss reported elsewhere meanwhile is then not seen).
+pub fn refuse_if_suspended_anywhere(
+    local: &LocalArchive,
+    province: Option<&dyn ProvincialArchive>,
+    card: &str,
+) -> Result<(), LifecycleError> {
+    refuse_if_suspended(local, card)?;
+    let (Some(province), Some(ssn)) = (province, local.card_holder(card)?) else { return Ok(()) };
+    match province.lookup(&ssn) {
+        Ok(person) => match person.suspensions.iter().find(|s| s.card_number == card) {
+            Some(s) => Err(LifecycleError::State {
+                card: card.into(),
+                message: format!(
+                    "is reported lost at station {} until {} (unix time): the holder lifts the loss at a counter first (ID checked), or it lapses",
+                    s.station, s.until
+                ),
+            }),
+            None => Ok(()),
+        },
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(card, error = %e, "the province could not say whether the card is reported lost");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What the counter took down of a temporary loss.
 #[derive(Debug, Clone)]
 pub struct LossReport {
@@ -228,6 +258,29 @@ mod tests {
         let e = report_temporary_loss(&a, &province, "op", &card, &phone(&ssn, 600), "loss-2")
             .expect_err("stopped");
         assert!(matches!(e, LifecycleError::State { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_loss_reported_at_another_stations_counter_stops_the_hand_over_here_too() {
+        let (dir, province, a, ssn, card) = stock_card();
+        let other = SqliteProvincial::open(dir.path().join("p.db"), "S2", 'B').expect("S2");
+        let at_counter =
+            LossReport { channel: LossChannel::Counter, ssn: ssn.clone(), id_checked: true, seconds: 600 };
+        other
+            .suspend_card(&SuspendRequest {
+                request_id: "s2-loss".into(),
+                card_number: card.clone(),
+                ssn: at_counter.ssn.clone(),
+                channel: at_counter.channel,
+                operator: "op-s2".into(),
+                id_checked: true,
+                seconds: at_counter.seconds,
+            })
+            .expect("reported at S2's counter");
+        refuse_if_suspended(&a, &card).expect("this station's ledger does not know");
+        let e = refuse_if_suspended_anywhere(&a, Some(&province), &card).expect_err("the province knows");
+        assert!(e.to_string().contains("reported lost at station S2"), "{e}");
+        refuse_if_suspended_anywhere(&a, None, &card).expect("no province: the ledger's word");
     }
 
     #[test]

@@ -213,6 +213,9 @@ pub fn record_replacement_fee(
         card: card.into(),
         message: "not made at this station".into(),
     })?;
+    // One fee record at a time: two calls for one card at once record it once.
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
     let earlier = replacement_receipts(local, &ssn)?;
     if let Some(first) = earlier.iter().find(|r| r.card_number == card) {
         return Ok(first.clone());
