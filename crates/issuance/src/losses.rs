@@ -188,6 +188,7 @@ mod tests {
             .expect("p");
         let app = a.open_application(&ssn, "new", "{}").expect("app");
         a.record_card(app, &ssn, &card, "id", "atr").expect("card");
+        a.append_ledger("op", Some(app), Some(&card), "card.made", &serde_json::json!({})).expect("made");
         (dir, province, a, ssn, card)
     }
 
@@ -209,7 +210,7 @@ mod tests {
         let again = report_temporary_loss(&a, &province, "op", &card, &phone(&ssn, 5 * 86_400), "loss-1")
             .expect("a retry after a lost answer");
         assert_eq!(again, s);
-        assert_eq!(events(&a, &card), [LOSS_REPORTED], "one ledger line for one report");
+        assert_eq!(events(&a, &card), ["card.made", LOSS_REPORTED], "one ledger line for one report");
         assert_eq!(province.lookup(&ssn).expect("lookup").suspensions, vec![s.clone()]);
         assert_eq!(a.card_status(&card).expect("s"), Some(CardStatus::Made), "still the person's live card");
         assert_eq!(loss_in_force(&a.ledger().expect("ledger"), &card, now()), Some(s.until));
@@ -230,7 +231,7 @@ mod tests {
         assert!(!e.to_string().contains(&stranger), "no ID number in the message: {e}");
         lift_loss(&a, &province, "op", &card, &ssn, "lift-2").expect("lifted by the holder");
         lift_loss(&a, &province, "op", &card, &ssn, "lift-2").expect("a retry");
-        assert_eq!(events(&a, &card), [LOSS_REPORTED, LOSS_LIFTED]);
+        assert_eq!(events(&a, &card), ["card.made", LOSS_REPORTED, LOSS_LIFTED]);
         assert!(province.lookup(&ssn).expect("lookup").suspensions.is_empty());
         assert_eq!(loss_in_force(&a.ledger().expect("ledger"), &card, now()), None);
         handover_attempt(&a, "op", &card, &signed, Some(&receiver), "20261206").expect("handed over now");
@@ -254,7 +255,11 @@ mod tests {
         let e =
             lift_loss(&a, &province, "op", &card, &ssn, "lift-1").expect_err("a formal loss is not lifted");
         assert!(e.to_string().contains("made formal"), "{e}");
-        assert_eq!(events(&a, &card), [LOSS_REPORTED, "card.stopped"], "nothing written for the refusal");
+        assert_eq!(
+            events(&a, &card),
+            ["card.made", LOSS_REPORTED, "card.stopped"],
+            "nothing written for the refusal"
+        );
         let e = report_temporary_loss(&a, &province, "op", &card, &phone(&ssn, 600), "loss-2")
             .expect_err("stopped");
         assert!(matches!(e, LifecycleError::State { .. }), "{e}");
@@ -281,6 +286,31 @@ mod tests {
         let e = refuse_if_suspended_anywhere(&a, Some(&province), &card).expect_err("the province knows");
         assert!(e.to_string().contains("reported lost at station S2"), "{e}");
         refuse_if_suspended_anywhere(&a, None, &card).expect("no province: the ledger's word");
+        let r = crate::reconcile::reconcile(&a, &province).expect("reconcile");
+        assert!(r.agrees(), "a loss taken elsewhere is no difference: {:?}", r.mismatches);
+        assert_eq!(r.lost_elsewhere, vec![card]);
+    }
+
+    #[test]
+    fn a_loss_the_province_holds_without_its_ledger_line_is_a_difference_until_reported_again() {
+        let (_d, province, a, ssn, card) = stock_card();
+        // The station's report reached the province; the station stopped before its ledger line.
+        let q = SuspendRequest {
+            request_id: "loss-1".into(),
+            card_number: card.clone(),
+            ssn: ssn.clone(),
+            channel: LossChannel::Phone,
+            operator: "op".into(),
+            id_checked: false,
+            seconds: 600,
+        };
+        province.suspend_card(&q).expect("at the province");
+        let r = crate::reconcile::reconcile(&a, &province).expect("reconcile");
+        assert_eq!(r.mismatches.len(), 1, "{:?}", r.mismatches);
+        assert!(r.mismatches[0].action.contains("same request id"), "{:?}", r.mismatches);
+        report_temporary_loss(&a, &province, "op", &card, &phone(&ssn, 600), "loss-1").expect("again");
+        let r = crate::reconcile::reconcile(&a, &province).expect("reconcile");
+        assert!(r.agrees() && r.lost_elsewhere.is_empty(), "{:?}", r.mismatches);
     }
 
     #[test]

@@ -497,6 +497,11 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
                  find it, put it in the reject box, then station account-card {card}"
             );
         }
+        for card in &r.lost_elsewhere {
+            println!(
+                "LOST {card}: reported lost at another station's counter: neither activate nor hand it over                  until its holder lifts the loss (station lift-loss {card}) or it lapses"
+            );
+        }
     }
     anyhow::ensure!(
         r.agrees(),
