@@ -112,6 +112,7 @@ pub fn run_all(
     counters_taking_in_the_same_card_at_once_one_wins(open);
     a_temporary_loss_suspends_the_live_card_until_lifted_lapsed_or_made_formal(a.as_ref(), b.as_ref());
     stations_reporting_the_same_card_lost_at_once_suspend_it_once(open);
+    a_formal_loss_racing_a_temporary_one_and_its_lift_ends_stopped(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
@@ -1149,5 +1150,56 @@ pub fn stations_reporting_the_same_card_lost_at_once_suspend_it_once(
             Refusal::AlreadySuspended { until, .. } => assert_eq!(until, in_force[0].until),
             other => panic!("a loser is refused with the loss in force, got {other:?}"),
         }
+    }
+}
+
+/// The card's station makes a loss formal while another station's counter reports it lost for a
+/// while and a third lifts a loss, all at the same moment, each twice with one request id:
+/// whatever the order, the card ends stopped with no loss in force, and every answer is the
+/// first answer to its request id.
+pub fn a_formal_loss_racing_a_temporary_one_and_its_lift_ends_stopped(
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    use crate::LossChannel::Counter;
+    let a = open("station-a");
+    let (ssn, card) = premade(a.as_ref());
+    a.suspend_card(&suspend_request(&card, &ssn, Counter, 600)).expect("a first loss");
+    let formal = StopRequest { reason: "loss".into(), ..stop_request(&card, crate::CardEnd::Stopped) };
+    let temporary = suspend_request(&card, &ssn, Counter, 600);
+    let lift = lift_request(&card, &ssn);
+    let barrier = std::sync::Barrier::new(6);
+    let start = &barrier;
+    let answers: Vec<String> = std::thread::scope(|s| {
+        let mut running = Vec::new();
+        for _ in 0..2 {
+            let (q, station) = (formal.clone(), open("station-a"));
+            running.push(s.spawn(move || {
+                start.wait();
+                format!("stop {:?}", station.stop_card(&q).map_err(|e| e.to_string()))
+            }));
+            let (q, station) = (temporary.clone(), open("station-b"));
+            running.push(s.spawn(move || {
+                start.wait();
+                format!("suspend {:?}", station.suspend_card(&q).map_err(|e| e.to_string()))
+            }));
+            let (q, station) = (lift.clone(), open("station-b"));
+            running.push(s.spawn(move || {
+                start.wait();
+                format!("lift {:?}", station.lift_suspension(&q).map_err(|e| e.to_string()))
+            }));
+        }
+        running.into_iter().map(|t| t.join().expect("counter")).collect()
+    });
+    for kind in ["stop", "suspend", "lift"] {
+        let twins: Vec<&String> = answers.iter().filter(|a| a.starts_with(kind)).collect();
+        assert_eq!(twins[0], twins[1], "one request id, one answer: {answers:?}");
+    }
+    assert!(answers.iter().any(|a| a.starts_with("stop Ok")), "the formal loss stands: {answers:?}");
+    let person = a.lookup(&ssn).expect("lookup");
+    assert_eq!(person.cards[0].status, CardStatus::Stopped);
+    assert!(person.suspensions.is_empty(), "no loss in force on a stopped card: {person:?}");
+    match refusal(a.lift_suspension(&lift_request(&card, &ssn)).expect_err("stopped")) {
+        Refusal::NotSuspended { .. } | Refusal::NotLive { .. } => {}
+        other => panic!("{other:?}"),
     }
 }
