@@ -227,7 +227,11 @@ impl Store {
             .await
             .map_err(pg)?
             .map(|r| claim_row(&r));
-        let suspensions = crate::losses::suspensions_in_force(&client, ssn).await?;
+        // Only a live card may be under a temporary loss: no second query for the others.
+        let suspensions = match cards.iter().any(|c| c.status.is_live()) {
+            true => crate::losses::suspensions_in_force(&client, ssn).await?,
+            false => Vec::new(),
+        };
         Ok(PersonCards { ssn: ssn.to_string(), deceased, cards, live_claim, suspensions })
     }
 
