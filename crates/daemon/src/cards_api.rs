@@ -189,6 +189,7 @@ async fn one(
         .iter()
         .map(|a| json!({"group": a.holder_group, "custodian": a.custodian, "approved_by": a.approved_by, "until": a.valid_until}))
         .collect::<Vec<_>>());
+    crate::losses_api::card_detail(&s, &card, &mut answer)?;
     Ok(Json(answer))
 }
 

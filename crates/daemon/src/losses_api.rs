@@ -200,3 +200,16 @@ pub(crate) async fn refuse_if_suspended(s: &AppState, card: &str) -> Result<(), 
         .map_err(internal)?
         .map_err(refused)
 }
+
+/// What `GET /api/cards/{card}` says of losses and refusals: the temporary loss in force by
+/// this station's ledger (`loss_until`, unix time) and the holder's standing refusals.
+pub(crate) fn card_detail(s: &AppState, card: &str, answer: &mut Value) -> Result<(), ApiError> {
+    let ledger = s.local().ledger().map_err(internal)?;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    answer["loss_until"] = json!(losses::loss_in_force(&ledger, card, now));
+    let refusals: Vec<_> =
+        issuance::refusals::standing(&ledger).into_values().filter(|r| r.card_number == card).collect();
+    answer["refusals"] = json!(refusals);
+    Ok(())
+}

@@ -38,6 +38,8 @@ fn a_temporary_loss_over_the_api_holds_at_the_province_and_here_until_the_holder
         (until, archive::CardStatus::Made)
     );
     assert_eq!(events_of(&f, "B00000019"), ["card.loss-reported"], "one line for one report");
+    let (_, detail) = f.call(&aud, "/api/cards/B00000019", None);
+    assert_eq!(detail["loss_until"], json!(until), "the card's page says so: {detail}");
     let (st, body) = f.call(
         &op,
         "/api/cards/B00000019/temporary-loss",
@@ -60,6 +62,8 @@ fn a_temporary_loss_over_the_api_holds_at_the_province_and_here_until_the_holder
     assert_eq!(st, 200, "{body}");
     assert!(f.province.lookup(&ssn).expect("lookup").suspensions.is_empty(), "lifted at the province");
     assert_eq!(events_of(&f, "B00000019"), ["card.loss-reported", "card.loss-lifted"]);
+    let (_, detail) = f.call(&aud, "/api/cards/B00000019", None);
+    assert_eq!(detail["loss_until"], json!(null), "{detail}");
     f.local.verify_ledger().expect("the chain holds");
 }
 
@@ -115,6 +119,8 @@ fn a_persons_refusal_is_recorded_as_theirs_and_the_dormant_list_stops_chasing_it
     let (_, list) = f.call(&aud, "/api/cards/refusals", None);
     assert_eq!(list["refusals"][0]["date"], "2026-12-06", "{list}");
     assert_eq!(list["refusals"][0]["recorded_by"], "op", "{list}");
+    let (_, detail) = f.call(&aud, "/api/cards/B00000019", None);
+    assert_eq!(detail["refusals"][0]["what"], "card-change", "{detail}");
     let line = f.local.ledger().expect("ledger").pop().expect("entry");
     assert_eq!(
         (line.event.as_str(), line.card_number.as_deref()),
