@@ -213,3 +213,48 @@ pub(crate) fn card_detail(s: &AppState, card: &str, answer: &mut Value) -> Resul
     answer["refusals"] = json!(refusals);
     Ok(())
 }
+
+/// The bodies of these routes through their `Json` extractors, for cargo-fuzz through
+/// [`crate::api::fuzzing`]; `None` for another route.
+pub(crate) fn fuzzing_body(
+    route: &str,
+    bytes: &[u8],
+) -> Option<Result<crate::api::fuzzing::Fields, axum::extract::rejection::JsonRejection>> {
+    use crate::api::fuzzing::{optional, required, strict};
+    let null = || json!(null);
+    Some(match route {
+        "POST /api/cards/{card}/temporary-loss" => {
+            Json::<TemporaryLossBody>::from_bytes(bytes).map(|Json(q)| {
+                let TemporaryLossBody { id_number, channel, id_checked, request_key } = q;
+                strict(vec![
+                    required("id_number", json!(id_number)),
+                    required("channel", json!(channel)),
+                    optional("id_checked", json!(id_checked), json!(false)),
+                    optional("request_key", json!(request_key), null()),
+                ])
+            })
+        }
+        "POST /api/cards/{card}/lift-loss" => Json::<LiftBody>::from_bytes(bytes).map(|Json(q)| {
+            let LiftBody { id_number, id_checked, request_key } = q;
+            strict(vec![
+                required("id_number", json!(id_number)),
+                required("id_checked", json!(id_checked)),
+                optional("request_key", json!(request_key), null()),
+            ])
+        }),
+        "POST /api/cards/{card}/replacement-fee" => Json::<FeeBody>::from_bytes(bytes).map(|Json(q)| {
+            let FeeBody { category } = q;
+            strict(vec![optional("category", json!(category), null())])
+        }),
+        "POST /api/cards/{card}/refusal" => Json::<RefusalBody>::from_bytes(bytes).map(|Json(q)| {
+            let RefusalBody { what, chosen_by, date, note } = q;
+            strict(vec![
+                required("what", json!(what)),
+                required("chosen_by", json!(chosen_by)),
+                optional("date", json!(date), null()),
+                optional("note", json!(note), json!("")),
+            ])
+        }),
+        _ => return None,
+    })
+}
