@@ -114,6 +114,9 @@ pub fn run_all(
     a_reissue_is_restored_only_within_its_claim(a.as_ref(), b.as_ref());
     a_restore_after_the_lapse_or_the_commit_is_refused(a.as_ref());
     a_restore_and_a_claim_or_commit_at_the_same_moment_one_outcome(open);
+    a_temporary_loss_suspends_the_live_card_until_lifted_lapsed_or_made_formal(a.as_ref(), b.as_ref());
+    stations_reporting_the_same_card_lost_at_once_suspend_it_once(open);
+    a_formal_loss_racing_a_temporary_one_and_its_lift_ends_stopped(open);
     let kit = open_kit("kit-1", "station-b");
     kit_checkout_claims_the_list_and_says_why_not(kit.as_ref(), b.as_ref());
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
@@ -1252,5 +1255,222 @@ pub fn a_restore_and_a_claim_or_commit_at_the_same_moment_one_outcome(
             p.cards.iter().filter(|c| c.status.is_live()).map(|c| c.card_number.clone()).collect();
         assert_eq!(live, won, "the one that stood is the one live card");
         assert!(p.live_claim.is_none());
+    }
+}
+
+/// A temporary loss of `card` (holder `ssn`) reported to a station.
+pub fn suspend_request(
+    card: &str,
+    ssn: &str,
+    channel: crate::LossChannel,
+    seconds: i64,
+) -> crate::SuspendRequest {
+    crate::SuspendRequest {
+        request_id: request_id("suspend"),
+        card_number: card.into(),
+        ssn: ssn.into(),
+        channel,
+        operator: "op-3".into(),
+        id_checked: channel == crate::LossChannel::Counter,
+        seconds,
+    }
+}
+
+/// The holder of `card` (`ssn`) at a counter, ID checked, asks to lift its temporary loss.
+pub fn lift_request(card: &str, ssn: &str) -> crate::LiftRequest {
+    crate::LiftRequest {
+        request_id: request_id("lift"),
+        card_number: card.into(),
+        ssn: ssn.into(),
+        operator: "op-4".into(),
+        id_checked: true,
+    }
+}
+
+/// A temporary loss (口头挂失) suspends a live card: by phone only at the station that answers
+/// for it, at any counter for the holder (RULE 10); the card stays the person's live card (RULE
+/// 1: no new card); a second report is refused with the first; the holder at a counter lifts it
+/// (解挂); one that lapses leaves the card live; a formal loss (a stop) ends it for good and is
+/// never lifted; then a new card may be made.
+pub fn a_temporary_loss_suspends_the_live_card_until_lifted_lapsed_or_made_formal(
+    a: &dyn ProvincialArchive,
+    b: &dyn ProvincialArchive,
+) {
+    use crate::LossChannel::{Counter, Phone};
+    let (ssn, card) = premade(a);
+    let in_force = |who: &dyn ProvincialArchive| who.lookup(&ssn).expect("lookup").suspensions;
+    match refusal(b.suspend_card(&suspend_request(&card, &ssn, Phone, 600)).expect_err("b by phone")) {
+        Refusal::NotYourCard { station, .. } => assert_eq!(station, "station-a"),
+        other => panic!("{other:?}"),
+    }
+    let stranger = fresh_ssn();
+    assert!(matches!(
+        refusal(a.suspend_card(&suspend_request(&card, &stranger, Phone, 600)).expect_err("misheard")),
+        Refusal::CardMismatch { .. }
+    ));
+    let unchecked = crate::SuspendRequest { id_checked: false, ..suspend_request(&card, &ssn, Counter, 600) };
+    assert!(matches!(b.suspend_card(&unchecked), Err(ArchiveError::BadRequest(_))), "counter without ID");
+    let too_long = suspend_request(&card, &ssn, Phone, crate::MAX_SUSPENSION_SECONDS + 1);
+    assert!(matches!(a.suspend_card(&too_long), Err(ArchiveError::BadRequest(_))));
+    assert!(in_force(a).is_empty(), "nothing suspended by the refusals");
+
+    let q = suspend_request(&card, &ssn, Phone, 600);
+    let s = a.suspend_card(&q).expect("a takes the call");
+    assert_eq!((s.card_number.as_str(), s.station.as_str(), s.channel), (card.as_str(), "station-a", Phone));
+    assert!((599..=601).contains(&(s.until - s.since)), "{s:?}");
+    assert_eq!(a.suspend_card(&q).expect("a retry"), s, "a retry gets the first answer");
+    assert_eq!(in_force(b), vec![s.clone()], "every station sees it");
+    let person = b.lookup(&ssn).expect("lookup");
+    assert_eq!(
+        person.live_card().map(|c| c.card_number.as_str()),
+        Some(card.as_str()),
+        "still live (RULE 1)"
+    );
+    assert!(matches!(
+        refusal(b.claim(&claim_request(&ssn, None)).expect_err("no new card")),
+        Refusal::LiveCard { .. }
+    ));
+    match refusal(b.suspend_card(&suspend_request(&card, &ssn, Counter, 600)).expect_err("twice")) {
+        Refusal::AlreadySuspended { station, until, .. } => {
+            assert_eq!((station.as_str(), until), ("station-a", s.until))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let unchecked = crate::LiftRequest { id_checked: false, ..lift_request(&card, &ssn) };
+    assert!(matches!(b.lift_suspension(&unchecked), Err(ArchiveError::BadRequest(_))));
+    assert!(matches!(
+        refusal(b.lift_suspension(&lift_request(&card, &stranger)).expect_err("not the holder")),
+        Refusal::CardMismatch { .. }
+    ));
+    assert_eq!(in_force(a).len(), 1, "still in force");
+    let lift = lift_request(&card, &ssn);
+    assert_eq!(b.lift_suspension(&lift).expect("lifted at b's counter"), s);
+    assert_eq!(b.lift_suspension(&lift).expect("a retry"), s);
+    assert!(in_force(a).is_empty(), "lifted");
+    match refusal(a.lift_suspension(&lift_request(&card, &ssn)).expect_err("lifted already")) {
+        Refusal::NotSuspended { why, .. } => assert_eq!(why, "lifted"),
+        other => panic!("{other:?}"),
+    }
+
+    b.suspend_card(&suspend_request(&card, &ssn, Counter, 1)).expect("a second loss, one second");
+    assert_eq!(in_force(a).len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(in_force(a).is_empty(), "lapsed by itself");
+    assert!(a.lookup(&ssn).expect("lookup").live_card().is_some(), "live again");
+    match refusal(a.lift_suspension(&lift_request(&card, &ssn)).expect_err("lapsed")) {
+        Refusal::NotSuspended { why, .. } => assert!(why.starts_with("lapsed"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+
+    a.suspend_card(&suspend_request(&card, &ssn, Phone, 600)).expect("a third loss");
+    let formal = StopRequest { reason: "loss".into(), ..stop_request(&card, crate::CardEnd::Stopped) };
+    assert_eq!(a.stop_card(&formal).expect("made formal").status, CardStatus::Stopped);
+    assert!(in_force(b).is_empty(), "a formal loss ends the temporary one");
+    match refusal(b.lift_suspension(&lift_request(&card, &ssn)).expect_err("formal")) {
+        Refusal::NotSuspended { why, .. } => assert!(why.starts_with("made formal"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        refusal(a.suspend_card(&suspend_request(&card, &ssn, Phone, 600)).expect_err("stopped")),
+        Refusal::NotLive { status: CardStatus::Stopped, .. }
+    ));
+    let c = b.claim(&claim_request(&ssn, None)).expect("a new card after the formal loss");
+    b.commit(&commit_request(c.claim_id)).expect("committed");
+}
+
+/// Stations report the same card lost at the same moment, each with its own request, and one
+/// station's request is sent twice at once (a retry racing its first): the card is suspended
+/// once; the twins get one answer; every other report is refused with the loss in force.
+pub fn stations_reporting_the_same_card_lost_at_once_suspend_it_once(
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    use crate::LossChannel::{Counter, Phone};
+    let a = open("station-a");
+    let (ssn, card) = premade(a.as_ref());
+    let twin = suspend_request(&card, &ssn, Phone, 600);
+    let reports: Vec<(Box<dyn ProvincialArchive>, crate::SuspendRequest)> = vec![
+        (open("station-a"), twin.clone()),
+        (open("station-a"), twin.clone()),
+        (open("station-b"), suspend_request(&card, &ssn, Counter, 600)),
+        (open("station-b"), suspend_request(&card, &ssn, Counter, 900)),
+        (open("station-a"), suspend_request(&card, &ssn, Counter, 300)),
+    ];
+    let start = std::sync::Barrier::new(reports.len());
+    let outcomes: Vec<Result<crate::Suspension, ArchiveError>> = std::thread::scope(|s| {
+        let running: Vec<_> = reports
+            .iter()
+            .map(|(station, q)| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    station.suspend_card(q)
+                })
+            })
+            .collect();
+        running.into_iter().map(|t| t.join().expect("counter")).collect()
+    });
+    let twins = [&outcomes[0], &outcomes[1]].map(|o| o.as_ref().map_err(|e| e.to_string()).cloned());
+    assert_eq!(twins[0], twins[1], "one request, one answer");
+    let won: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert!(won.len() == 1 || (won.len() == 2 && twins[0].is_ok()), "{outcomes:?}");
+    let in_force = a.lookup(&ssn).expect("lookup").suspensions;
+    assert_eq!(in_force, vec![won[0].clone()], "suspended once");
+    for o in outcomes.into_iter().filter(Result::is_err) {
+        match refusal(o.expect_err("lost")) {
+            Refusal::AlreadySuspended { until, .. } => assert_eq!(until, in_force[0].until),
+            other => panic!("a loser is refused with the loss in force, got {other:?}"),
+        }
+    }
+}
+
+/// The card's station makes a loss formal while another station's counter reports it lost for a
+/// while and a third lifts a loss, all at the same moment, each twice with one request id:
+/// whatever the order, the card ends stopped with no loss in force, and every answer is the
+/// first answer to its request id.
+pub fn a_formal_loss_racing_a_temporary_one_and_its_lift_ends_stopped(
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    use crate::LossChannel::Counter;
+    let a = open("station-a");
+    let (ssn, card) = premade(a.as_ref());
+    a.suspend_card(&suspend_request(&card, &ssn, Counter, 600)).expect("a first loss");
+    let formal = StopRequest { reason: "loss".into(), ..stop_request(&card, crate::CardEnd::Stopped) };
+    let temporary = suspend_request(&card, &ssn, Counter, 600);
+    let lift = lift_request(&card, &ssn);
+    let barrier = std::sync::Barrier::new(6);
+    let start = &barrier;
+    let answers: Vec<String> = std::thread::scope(|s| {
+        let mut running = Vec::new();
+        for _ in 0..2 {
+            let (q, station) = (formal.clone(), open("station-a"));
+            running.push(s.spawn(move || {
+                start.wait();
+                format!("stop {:?}", station.stop_card(&q).map_err(|e| e.to_string()))
+            }));
+            let (q, station) = (temporary.clone(), open("station-b"));
+            running.push(s.spawn(move || {
+                start.wait();
+                format!("suspend {:?}", station.suspend_card(&q).map_err(|e| e.to_string()))
+            }));
+            let (q, station) = (lift.clone(), open("station-b"));
+            running.push(s.spawn(move || {
+                start.wait();
+                format!("lift {:?}", station.lift_suspension(&q).map_err(|e| e.to_string()))
+            }));
+        }
+        running.into_iter().map(|t| t.join().expect("counter")).collect()
+    });
+    for kind in ["stop", "suspend", "lift"] {
+        let twins: Vec<&String> = answers.iter().filter(|a| a.starts_with(kind)).collect();
+        assert_eq!(twins[0], twins[1], "one request id, one answer: {answers:?}");
+    }
+    assert!(answers.iter().any(|a| a.starts_with("stop Ok")), "the formal loss stands: {answers:?}");
+    let person = a.lookup(&ssn).expect("lookup");
+    assert_eq!(person.cards[0].status, CardStatus::Stopped);
+    assert!(person.suspensions.is_empty(), "no loss in force on a stopped card: {person:?}");
+    match refusal(a.lift_suspension(&lift_request(&card, &ssn)).expect_err("stopped")) {
+        Refusal::NotSuspended { .. } | Refusal::NotLive { .. } => {}
+        other => panic!("{other:?}"),
     }
 }

@@ -31,6 +31,7 @@ pub use model::{
     LedgerHead, LookupRequest, PersonCards, ReceiveRequest, Refusal, ReleaseRequest, RenewRequest,
     RestoreRequest, StopRequest,
 };
+pub use model::{LiftRequest, LossChannel, SuspendRequest, Suspension, MAX_SUSPENSION_SECONDS};
 pub use sqlite_provincial::SqliteProvincial;
 
 /// Why an archive call did not give an answer.
@@ -131,6 +132,24 @@ pub trait ProvincialArchive: Send + Sync {
     fn receive_card(&self, request: &ReceiveRequest) -> Result<CardRecord, ArchiveError> {
         Err(ArchiveError::BadRequest(format!(
             "this provincial archive does not know cards made elsewhere (card {})",
+            request.card_number
+        )))
+    }
+    /// Suspends a live card for a while (a temporary loss, 口头挂失): the card stays the
+    /// person's live card (RULE 1) but is neither activated nor handed over until the
+    /// suspension is lifted or lapses; a formal loss ([`ProvincialArchive::stop_card`]) ends it.
+    /// An archive without temporary losses refuses.
+    fn suspend_card(&self, request: &SuspendRequest) -> Result<Suspension, ArchiveError> {
+        Err(ArchiveError::BadRequest(format!(
+            "this provincial archive does not take temporary losses (card {})",
+            request.card_number
+        )))
+    }
+    /// Lifts a temporary loss in force (解挂) for the holder at the counter; the card is live
+    /// and usable again. An archive without temporary losses refuses.
+    fn lift_suspension(&self, request: &LiftRequest) -> Result<Suspension, ArchiveError> {
+        Err(ArchiveError::BadRequest(format!(
+            "this provincial archive does not take temporary losses (card {})",
             request.card_number
         )))
     }
@@ -383,4 +402,73 @@ pub(crate) fn open_private(path: &std::path::Path) -> rusqlite::Result<rusqlite:
 /// Unix seconds now.
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whether `station` may suspend `card` as `q` asks (`in_force`: the card's temporary loss in
+/// force, if any): a live card of the holder named; by phone only the station that answers for
+/// it, at a counter any station for the holder, ID checked (RULE 10); one temporary loss at a
+/// time. One rule for both archives.
+pub fn may_suspend(
+    station: &str,
+    card: &CardRecord,
+    q: &SuspendRequest,
+    in_force: Option<&Suspension>,
+) -> Result<(), Refusal> {
+    if !card.status.is_live() {
+        return Err(Refusal::NotLive { card_number: card.card_number.clone(), status: card.status });
+    }
+    if !card.ssn.eq_ignore_ascii_case(q.ssn.trim()) {
+        return Err(Refusal::CardMismatch { card_number: card.card_number.clone(), what: "holder".into() });
+    }
+    let at_counter = q.channel == LossChannel::Counter && q.id_checked;
+    if card.station != station && !at_counter {
+        return Err(Refusal::NotYourCard {
+            card_number: card.card_number.clone(),
+            station: card.station.clone(),
+        });
+    }
+    if let Some(s) = in_force {
+        return Err(Refusal::AlreadySuspended {
+            card_number: card.card_number.clone(),
+            station: s.station.clone(),
+            until: s.until,
+        });
+    }
+    Ok(())
+}
+
+/// How a card's latest temporary loss ended, as the archives store it (`None`: in force until
+/// its `until`).
+pub fn loss_end_word(ended: Option<&str>, until: i64, now: i64) -> &'static str {
+    match ended {
+        Some("lifted") => "lifted",
+        Some("stopped") => "made formal: the card is stopped for good, a replacement card is made instead",
+        Some(_) => "ended",
+        None if until <= now => "lapsed: the card is live again",
+        None => "in force",
+    }
+}
+
+/// Whether the holder at the counter may lift `card`'s temporary loss (`latest`: its latest
+/// loss record and how it ended): only a loss in force, only the card's holder. The loss
+/// lifted. One rule for both archives.
+pub fn may_lift(
+    card: &CardRecord,
+    q: &LiftRequest,
+    latest: Option<(&Suspension, Option<&str>)>,
+    now: i64,
+) -> Result<Suspension, Refusal> {
+    let number = || card.card_number.clone();
+    if !card.ssn.eq_ignore_ascii_case(q.ssn.trim()) {
+        return Err(Refusal::CardMismatch { card_number: number(), what: "holder".into() });
+    }
+    let Some((s, ended)) = latest else {
+        let why = if card.status.is_live() { "no loss was reported" } else { "the card is not live" };
+        return Err(Refusal::NotSuspended { card_number: number(), why: why.into() });
+    };
+    match loss_end_word(ended, s.until, now) {
+        "in force" if card.status.is_live() => Ok(s.clone()),
+        "in force" => Err(Refusal::NotLive { card_number: number(), status: card.status }),
+        why => Err(Refusal::NotSuspended { card_number: number(), why: why.into() }),
+    }
 }

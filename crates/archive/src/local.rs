@@ -1100,10 +1100,14 @@ impl LocalArchive {
     }
 
     /// Cards made or issued but not yet active, older than `days`: stock and dormant cards.
+    /// A card whose holder refused what it waits for (RULE 8, [`NOT_REFUSED`]) is not one.
     pub fn dormant_cards(&self, days: i64) -> Result<Vec<(String, String)>, ArchiveError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT card_number, status FROM cards WHERE status IN ('made', 'issued') AND updated_at <= ?1 ORDER BY card_number")
+            .prepare(&format!(
+                "SELECT card_number, status FROM cards c WHERE status IN ('made', 'issued') AND updated_at <= ?1
+                 AND {NOT_REFUSED} ORDER BY card_number"
+            ))
             .map_err(store_err)?;
         // `days` comes from a query: any number reaches back to the archive's first day at most.
         let before = now().saturating_sub(days.saturating_mul(86_400));
@@ -1163,15 +1167,15 @@ impl LocalArchive {
             .map_err(store_err)?;
         let before = now().saturating_sub(dormant_days.saturating_mul(86_400));
         let mut stmt = conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT a.site,
                         SUM(c.status = 'made' AND EXISTS (SELECT 1 FROM ledger l WHERE l.card_number = c.card_number
                             AND l.event IN ('card.stocked', 'card.received', 'card.moved'))),
-                        SUM(c.status IN ('made', 'issued') AND c.updated_at <= ?1)
+                        SUM(c.status IN ('made', 'issued') AND c.updated_at <= ?1 AND {NOT_REFUSED})
                  FROM cards c JOIN applications a ON a.application_id = c.application_id
                  WHERE c.status IN ('made', 'issued')
-                 GROUP BY a.site ORDER BY a.site IS NOT NULL, a.site",
-            )
+                 GROUP BY a.site ORDER BY a.site IS NOT NULL, a.site"
+            ))
             .map_err(store_err)?;
         let stock = stmt
             .query_map([before], |r| {
@@ -1252,6 +1256,13 @@ fn migrate(conn: &mut Connection) -> Result<(), ArchiveError> {
     }
     Ok(())
 }
+
+/// A card `c` the action lists still chase: its holder refused neither the card change nor,
+/// for an issued card, the activation (RULE 8; the ledger event `card.refused-by-holder` of
+/// `issuance::refusals`). An activation ends a refusal of activation, and leaves the lists too.
+pub const NOT_REFUSED: &str = "NOT EXISTS (SELECT 1 FROM ledger r WHERE r.card_number = c.card_number
+    AND r.event = 'card.refused-by-holder' AND (json_extract(r.detail, '$.what') = 'card-change'
+    OR (c.status = 'issued' AND json_extract(r.detail, '$.what') = 'activation')))";
 
 #[cfg(test)]
 mod tests {

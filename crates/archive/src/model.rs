@@ -107,6 +107,9 @@ pub struct PersonCards {
     pub cards: Vec<CardRecord>,
     /// The live claim, if a station holds one.
     pub live_claim: Option<Claim>,
+    /// Temporary losses in force on the person's cards (lapsed ones are not listed).
+    #[serde(default)]
+    pub suspensions: Vec<Suspension>,
 }
 
 impl PersonCards {
@@ -577,4 +580,147 @@ pub enum Refusal {
         /// The record.
         record_id: String,
     },
+    /// A temporary loss reported for a card that is under one already.
+    #[error(
+        "card {card_number} is reported lost already (by station {station}, until {until}, unix time): lift that loss or make it formal"
+    )]
+    AlreadySuspended {
+        /// The card.
+        card_number: String,
+        /// The station that took the first report.
+        station: String,
+        /// When it lapses.
+        until: i64,
+    },
+    /// A lift of a card with no temporary loss in force (never reported, lifted, lapsed, or
+    /// made formal: a formal loss is never lifted, a replacement card is made instead).
+    #[error("card {card_number} has no temporary loss in force ({why}): nothing to lift")]
+    NotSuspended {
+        /// The card.
+        card_number: String,
+        /// What its loss record says.
+        why: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses (issue #24 item 4): a temporary loss (口头挂失) suspends a live card until its period
+// ends, unless it is lifted (解挂) by the holder at a counter or made formal (正式挂失, a stop
+// with reason loss) first. A suspended card stays the person's live card (RULE 1).
+
+/// How a temporary loss reached the station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossChannel {
+    /// By phone: only the station that answers for the card takes it (RULE 10).
+    Phone,
+    /// The holder at this counter, ID checked: any station takes it.
+    Counter,
+}
+
+impl LossChannel {
+    /// The word stored in the databases.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossChannel::Phone => "phone",
+            LossChannel::Counter => "counter",
+        }
+    }
+
+    /// Parses a stored word.
+    pub fn parse(s: &str) -> Option<LossChannel> {
+        [LossChannel::Phone, LossChannel::Counter].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Report a live card lost for a while (口头挂失): the province suspends it for `seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspendRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The card.
+    pub card_number: String,
+    /// The holder's ID number as the reporter gave it (compared, never echoed): a card number
+    /// misheard on the phone suspends nobody else's card.
+    pub ssn: String,
+    /// Phone or counter.
+    pub channel: LossChannel,
+    /// The operator who took the report.
+    pub operator: String,
+    /// At the counter: the holder's resident ID card was checked against the person.
+    #[serde(default)]
+    pub id_checked: bool,
+    /// How long the suspension lasts, in seconds (the station's schedule says; the province
+    /// refuses more than [`MAX_SUSPENSION_SECONDS`]).
+    pub seconds: i64,
+}
+
+/// Lift a temporary loss (解挂): the holder stands at the counter, ID checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiftRequest {
+    /// Idempotency key.
+    pub request_id: String,
+    /// The card.
+    pub card_number: String,
+    /// The holder's ID number read from the document shown (compared, never echoed).
+    pub ssn: String,
+    /// The operator who checked it.
+    pub operator: String,
+    /// The holder's resident ID card was checked against the person.
+    pub id_checked: bool,
+}
+
+/// A temporary loss in force at the province.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// The card.
+    pub card_number: String,
+    /// The station that took the report.
+    pub station: String,
+    /// Phone or counter.
+    pub channel: LossChannel,
+    /// Unix seconds when it was reported.
+    pub since: i64,
+    /// Unix seconds when it lapses by itself (the card is live again).
+    pub until: i64,
+}
+
+/// The longest temporary loss the province accepts (30 days): a longer one is a formal loss.
+pub const MAX_SUSPENSION_SECONDS: i64 = 30 * 24 * 3600;
+
+impl SuspendRequest {
+    /// The request's own checks, before the archive acts.
+    pub fn check(&self) -> Result<(), crate::ArchiveError> {
+        check_person(&self.ssn)?;
+        if self.operator.trim().is_empty() {
+            return Err(crate::ArchiveError::BadRequest(
+                "a loss report names the operator who took it".into(),
+            ));
+        }
+        if self.channel == LossChannel::Counter && !self.id_checked {
+            return Err(crate::ArchiveError::BadRequest(
+                "a loss reported at the counter is taken from the holder, ID checked".into(),
+            ));
+        }
+        if !(1..=MAX_SUSPENSION_SECONDS).contains(&self.seconds) {
+            return Err(crate::ArchiveError::BadRequest(format!(
+                "a temporary loss lasts 1 second to {} days: for longer, report a formal loss",
+                MAX_SUSPENSION_SECONDS / 86_400
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl LiftRequest {
+    /// The request's own checks, before the archive acts.
+    pub fn check(&self) -> Result<(), crate::ArchiveError> {
+        check_person(&self.ssn)?;
+        if self.operator.trim().is_empty() || !self.id_checked {
+            return Err(crate::ArchiveError::BadRequest(
+                "a loss is lifted only for the holder at the counter, ID checked, by a named operator".into(),
+            ));
+        }
+        Ok(())
+    }
 }

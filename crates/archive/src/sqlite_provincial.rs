@@ -14,6 +14,7 @@ use crate::{
     CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, LedgerHead, PersonCards, ProvincialArchive,
     ReceiveRequest, Refusal, ReleaseRequest, RenewRequest, RestoreRequest, StopRequest,
 };
+use crate::{LiftRequest, SuspendRequest, Suspension};
 
 mod kits;
 
@@ -22,11 +23,12 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-sqlite-0005-restore.sql")),
     (6, include_str!("../migrations/provincial-sqlite-0006-known-stations.sql")),
+    (7, include_str!("../migrations/provincial-sqlite-0007-losses.sql")),
     (8, include_str!("../migrations/provincial-sqlite-0008-ledger-anchors.sql")),
 ];
 
@@ -381,6 +383,7 @@ impl ProvincialArchive for SqliteProvincial {
             deceased: deceased.flatten().is_some(),
             cards: SqliteProvincial::cards(&conn, ssn).map_err(store_err)?,
             live_claim,
+            suspensions: SqliteProvincial::suspensions_in_force(&conn, ssn).map_err(store_err)?,
         })
     }
 
@@ -536,6 +539,7 @@ impl ProvincialArchive for SqliteProvincial {
                     for_claim.map(|_| before.as_str())
                 ],
             )?;
+            self.end_suspension(tx, &q.card_number, "stopped", "")?;
             Ok(Ok(card))
         })
     }
@@ -733,6 +737,114 @@ impl ProvincialArchive for SqliteProvincial {
     fn resolve_kit_conflict(&self, q: &crate::kit::ResolveRequest) -> Result<(), ArchiveError> {
         self.resolve_conflict(q)
     }
+
+    fn suspend_card(&self, q: &SuspendRequest) -> Result<Suspension, ArchiveError> {
+        q.check()?;
+        self.idempotent("suspend", &q.request_id, q, |tx| {
+            let Some(card) = SqliteProvincial::card(tx, &q.card_number)? else {
+                return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+            };
+            let latest = SqliteProvincial::latest_suspension(tx, &q.card_number)?;
+            let in_force =
+                latest.as_ref().filter(|(s, ended)| ended.is_none() && s.until > now()).map(|(s, _)| s);
+            if let Err(r) = crate::may_suspend(&self.station, &card, q, in_force) {
+                return Ok(Err(r));
+            }
+            let s = Suspension {
+                card_number: q.card_number.clone(),
+                station: self.station.clone(),
+                channel: q.channel,
+                since: now(),
+                until: now() + q.seconds,
+            };
+            tx.execute(
+                "INSERT INTO card_suspensions (card_number, station, channel, operator, since, until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![s.card_number, s.station, s.channel.as_str(), q.operator, s.since, s.until],
+            )?;
+            Ok(Ok(s))
+        })
+    }
+
+    fn lift_suspension(&self, q: &LiftRequest) -> Result<Suspension, ArchiveError> {
+        q.check()?;
+        self.idempotent("lift", &q.request_id, q, |tx| {
+            let Some(card) = SqliteProvincial::card(tx, &q.card_number)? else {
+                return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
+            };
+            let latest = SqliteProvincial::latest_suspension(tx, &q.card_number)?;
+            let lifted =
+                match crate::may_lift(&card, q, latest.as_ref().map(|(s, e)| (s, e.as_deref())), now()) {
+                    Ok(s) => s,
+                    Err(r) => return Ok(Err(r)),
+                };
+            self.end_suspension(tx, &q.card_number, "lifted", &q.operator)?;
+            Ok(Ok(lifted))
+        })
+    }
+}
+
+/// Temporary losses (migration 7).
+impl SqliteProvincial {
+    /// The card's latest temporary loss and how it ended (`None`: not ended; lapsed when its
+    /// `until` is past).
+    fn latest_suspension(
+        conn: &Connection,
+        card_number: &str,
+    ) -> rusqlite::Result<Option<(Suspension, Option<String>)>> {
+        conn.query_row(
+            "SELECT card_number, station, channel, since, until, ended FROM card_suspensions
+             WHERE card_number = ?1 ORDER BY suspension_id DESC LIMIT 1",
+            [card_number],
+            |r| Ok((suspension_row(r)?, r.get(5)?)),
+        )
+        .optional()
+    }
+
+    /// The person's temporary losses in force now.
+    fn suspensions_in_force(conn: &Connection, ssn: &str) -> rusqlite::Result<Vec<Suspension>> {
+        let mut stmt = conn.prepare(
+            "SELECT s.card_number, s.station, s.channel, s.since, s.until FROM card_suspensions s
+             JOIN cards c ON c.card_number = s.card_number
+             WHERE c.ssn = ?1 AND c.status IN ('made', 'issued', 'active') AND s.ended IS NULL AND s.until > ?2
+             ORDER BY s.suspension_id",
+        )?;
+        let rows = stmt.query_map(params![ssn, now()], suspension_row)?;
+        rows.collect()
+    }
+
+    /// Ends the card's temporary loss in force, if any (`how`: lifted or stopped).
+    fn end_suspension(
+        &self,
+        tx: &Transaction<'_>,
+        card_number: &str,
+        how: &str,
+        operator: &str,
+    ) -> rusqlite::Result<()> {
+        tx.execute(
+            "UPDATE card_suspensions SET ended = ?2, ended_at = ?3, ended_by = ?4
+             WHERE card_number = ?1 AND ended IS NULL AND until > ?3",
+            params![card_number, how, now(), format!("{}/{operator}", self.station)],
+        )?;
+        Ok(())
+    }
+}
+
+fn suspension_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Suspension> {
+    let channel: String = r.get(2)?;
+    Ok(Suspension {
+        card_number: r.get(0)?,
+        station: r.get(1)?,
+        channel: crate::LossChannel::parse(&channel).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("channel {channel}").into(),
+            )
+        })?,
+        since: r.get(3)?,
+        until: r.get(4)?,
+    })
 }
 
 #[cfg(test)]

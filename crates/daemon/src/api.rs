@@ -410,6 +410,15 @@ pub mod fuzzing {
         "POST /api/stock/move",
     ];
 
+    /// The routes of losses, fees and refusals with a JSON body (after the others, so the
+    /// route bytes of the recorded corpus keep their routes).
+    pub const LOSS_BODIES: [&str; 4] = [
+        "POST /api/cards/{card}/temporary-loss",
+        "POST /api/cards/{card}/lift-loss",
+        "POST /api/cards/{card}/replacement-fee",
+        "POST /api/cards/{card}/refusal",
+    ];
+
     /// The routes with a query, as [`query`] names them.
     pub const QUERIES: [&str; 2] = ["GET /api/cards", "GET /api/cards/dormant"];
 
@@ -447,6 +456,7 @@ pub mod fuzzing {
             "POST /api/stock/receive" | "POST /api/stock/move" => {
                 return crate::stock_api::fuzzing_body(route, bytes)
             }
+            r if LOSS_BODIES.contains(&r) => return crate::losses_api::fuzzing_body(route, bytes),
             other => return crate::cards_api::fuzzing::body(other, bytes),
         })
     }
@@ -585,6 +595,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ledger/verify", get(ledger_verify))
         .merge(crate::cards_api::router())
         .merge(crate::reissue_api::router())
+        .merge(crate::losses_api::router())
         .merge(crate::stock_api::router())
         .merge(crate::sites_api::router())
         .merge(crate::notices::router())

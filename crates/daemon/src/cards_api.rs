@@ -63,13 +63,13 @@ async fn job_account(
     Ok(Json(json!({"job": id, "card_number": card, "bank": bank, "account": account})))
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// A rule broken is the caller's to fix (422 with the rule's words); a card in the wrong
 /// state is a conflict.
-fn refused(e: LifecycleError) -> ApiError {
+pub(crate) fn refused(e: LifecycleError) -> ApiError {
     match e {
         LifecycleError::Rule { .. } => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         LifecycleError::State { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
@@ -143,8 +143,11 @@ async fn dormant(
     Query(q): Query<DormantQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let cards = s.local().dormant_cards(q.days).map_err(internal)?;
+    // The cards whose holder refused what the list would chase them for are left out (RULE 8).
+    let refusals = issuance::refusals::standing(&s.local().ledger().map_err(internal)?);
     let cards: Vec<Value> = cards
         .iter()
+        .filter(|(card, status)| issuance::refusals::chased(&refusals, card, status))
         .map(|(card, status)| {
             let failures = s.local().failed_handovers(card).unwrap_or_default();
             json!({"card_number": card, "status": status, "failed_handovers": failures})
@@ -186,6 +189,7 @@ async fn one(
         .iter()
         .map(|a| json!({"group": a.holder_group, "custodian": a.custodian, "approved_by": a.approved_by, "until": a.valid_until}))
         .collect::<Vec<_>>());
+    crate::losses_api::card_detail(&s, &card, &mut answer)?;
     Ok(Json(answer))
 }
 
@@ -335,6 +339,7 @@ async fn handover(
     })?;
     // RULE 4 before anything is kept: a receiver who may not take the card signs nothing.
     let received = lifecycle::check_receiver(s.local(), &card, &receiver, &today).map_err(refused)?;
+    crate::losses_api::refuse_if_suspended(&s, &card).await?;
     let signature_sm3 = keep_evidence(s.evidence_dir(), "signature", &card, png)?;
     let signer = match q.signer.filter(|n| !n.trim().is_empty()) {
         Some(name) => name,
@@ -450,6 +455,7 @@ async fn activate(
         photo_sm3: Some("0".repeat(64)),
     };
     lifecycle::check_face_to_face(&said).map_err(refused)?;
+    crate::losses_api::refuse_if_suspended(&s, &card).await?;
     let Some(setup) = s.inner.bank.clone() else {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -604,7 +610,7 @@ async fn replace(
 }
 
 /// A per-call idempotency key for the province: a retry of the same call sends the same key.
-fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
+pub(crate) fn request_key(kind: &str, subject: &str, client_key: Option<&str>) -> String {
     match client_key {
         Some(k) if !k.trim().is_empty() => format!("{kind}-{subject}-{k}"),
         _ => format!(

@@ -56,6 +56,11 @@ pub struct Config {
     /// corrected one; on top of the built-in years. Relative to the configuration file.
     #[serde(default)]
     pub holiday_calendar: Option<PathBuf>,
+    /// The province's card services schedule (`card_services`, the form of the `issuance`
+    /// crate's `data/card-services.toml`: a temporary loss's days, the fees), instead of the
+    /// built-in one. Relative to the configuration file.
+    #[serde(default)]
+    pub card_services: Option<PathBuf>,
     /// The SMS gateway the pickup notices go through (`[sms]`, see `sms::GatewayConfig`);
     /// without it no SMS is sent and the supervisor's page lists whom to tell another way.
     #[serde(default)]
@@ -115,6 +120,9 @@ impl Config {
         if let Some(file) = config.holiday_calendar.take() {
             config.holiday_calendar = Some(dir.join(file));
         }
+        if let Some(file) = config.card_services.take() {
+            config.card_services = Some(dir.join(file));
+        }
         if let Some(sms) = config.sms.as_mut() {
             sms.resolve(dir);
         }
@@ -148,6 +156,14 @@ impl Config {
         match &self.holiday_calendar {
             None => Ok(workdays::Calendar::builtin()),
             Some(file) => workdays::Calendar::builtin().with_file(file),
+        }
+    }
+
+    /// The card services' schedule: the province's file if one is given, else the built-in.
+    pub fn card_services(&self) -> Result<issuance::services::Schedule, issuance::services::ScheduleError> {
+        match &self.card_services {
+            None => Ok(issuance::services::Schedule::builtin()),
+            Some(file) => issuance::services::Schedule::load(file),
         }
     }
 
@@ -219,6 +235,7 @@ impl Config {
             login: crate::login::LoginPolicy::default(),
             sites: Vec::new(),
             holiday_calendar: None,
+            card_services: None,
             sms: None,
             simulators: false,
         })

@@ -12,6 +12,7 @@ pub mod files;
 mod form;
 pub mod hardening;
 pub mod login;
+pub mod losses_api;
 pub mod notices;
 pub mod reissue_api;
 pub mod roles;
@@ -81,6 +82,7 @@ pub async fn start(
     config.check_listen().map_err(DaemonError::Plain)?;
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     let calendar = config.calendar().map_err(|e| DaemonError::Plain(e.to_string()))?;
+    let card_services = config.card_services().map_err(|e| DaemonError::Plain(e.to_string()))?;
     // The gateway's client is a blocking one: made (and kept) off the async threads.
     let notices = match config.sms.clone() {
         None => None,
@@ -121,6 +123,7 @@ pub async fn start(
     .with_bank(bank)
     .with_sites(config.sites.clone())
     .with_calendar(calendar)
+    .with_card_services(card_services)
     .with_notices(notices.clone())
     .with_tls(tls.is_some())
     .with_first_passwords(config.data_dir.join(config::INITIAL_PASSWORDS));

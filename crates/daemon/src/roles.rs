@@ -72,6 +72,12 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/cards/{card}/recall", SUPERVISORS, "recall cards (a supervisor recalls)"),
     rule("POST", "/api/cards/{card}/replace", ISSUERS, "record replacements"),
     rule("POST", "/api/cards/{card}/loss", ISSUERS, "record losses"),
+    rule("POST", "/api/cards/{card}/temporary-loss", ISSUERS, "record losses"),
+    rule("POST", "/api/cards/{card}/lift-loss", ISSUERS, "lift losses"),
+    rule("POST", "/api/cards/{card}/replacement-fee", ISSUERS, "record fees"),
+    rule("GET", "/api/card-services", ANYONE, "see the card services' schedule"),
+    rule("POST", "/api/cards/{card}/refusal", ISSUERS, "record a person's refusal"),
+    rule("GET", "/api/cards/refusals", ANYONE, "list the persons' refusals"),
     rule(
         "POST",
         "/api/cards/{card}/account",

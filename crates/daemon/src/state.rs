@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) calendar: workdays::Calendar,
     /// The SMS pickup notices (`[sms]`), if configured.
     pub(crate) notices: Option<Arc<crate::notices::Notices>>,
+    /// The card services' schedule: a temporary loss's period, the fees (`card_services`).
+    pub(crate) card_services: issuance::services::Schedule,
 }
 
 /// The bank side of a counter: the bank list and the card systems it reaches ([`bank::Banks`])
@@ -136,6 +138,7 @@ impl AppState {
                 sites: Vec::new(),
                 calendar: workdays::Calendar::builtin(),
                 notices: None,
+                card_services: issuance::services::Schedule::builtin(),
             }),
         }
     }
@@ -184,6 +187,14 @@ impl AppState {
     pub fn with_sites(mut self, sites: Vec<sms::Site>) -> AppState {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.sites = sites;
+        }
+        self
+    }
+
+    /// The state with the card services' schedule (the built-in one or `card_services`).
+    pub fn with_card_services(mut self, schedule: issuance::services::Schedule) -> AppState {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.card_services = schedule;
         }
         self
     }

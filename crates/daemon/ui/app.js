@@ -188,6 +188,9 @@ const TEXT = {
   'dormant.recall': ['召回', 'Recall'],
   'dormant.reason_prompt': ['发放失败原因：', 'Why could the card not be handed over?'],
   'dormant.recalled': ['已召回：', 'Recalled: '],
+  'refusal.button': ['持卡人本人拒绝', 'Holder refuses'],
+  'refusal.prompt': ['持卡人本人拒绝（规则8，记录其本人意愿）。其原话：', "The holder's own refusal (rule 8). Their words:"],
+  'refusal.recorded': ['已记录持卡人本人拒绝，不再催领：', 'Refusal recorded, no longer chased: '],
   'sites.title': ['代办网点超期未送达', 'Agent sites: cards overdue'],
   'sites.rule': ['代办网点受理的申请，须在15个工作日内将卡送达网点（按国家法定节假日安排计算）。', 'A card applied for at an agent site must reach the site within 15 working days (national holiday calendar).'],
   'sites.site': ['网点', 'Site'],
@@ -1160,11 +1163,30 @@ async function loadDormant() {
       };
       // Only a card still in stock can fail a hand-over or be recalled (RULE 6).
       if (c.status === 'made') actions.append(fail, ' ', recall); else actions.textContent = '—';
+      actions.append(' ', refusalButton(c, out));
       tbody.append(row([c.card_number, t('status.' + c.status), (c.failed_handovers || []).join('；'), actions]));
     });
   } catch (e) {
     out.textContent = t('failed') + e.message;
   }
+}
+
+// A person's refusal (RULE 8) of a dormant card: of the card change for a card in stock, of the
+// activation for one handed over. Recorded as the person's own choice; the list stops chasing it.
+function refusalButton(c, out) {
+  const b = document.createElement('button');
+  b.type = 'button'; b.textContent = t('refusal.button'); b.dataset.refusal = c.card_number;
+  b.onclick = async () => {
+    const note = window.prompt(t('refusal.prompt'));
+    if (note === null) return;
+    const what = c.status === 'made' ? 'card-change' : 'activation';
+    try {
+      await api('POST', '/api/cards/' + c.card_number + '/refusal', { what, chosen_by: 'person', note });
+      out.textContent = t('refusal.recorded') + c.card_number;
+      loadDormant();
+    } catch (e) { out.textContent = t('failed') + e.message; }
+  };
+  return b;
 }
 
 // Agent sites: applications whose card is not at the site within 15 working days.

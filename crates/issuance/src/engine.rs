@@ -1184,6 +1184,12 @@ pub fn release_at_counter(
     if awaiting_handover(local, job_id)?.is_none() {
         return Err(Engine::job_err(job_id, "does not wait at the hand-over"));
     }
+    // A card reported lost while it waited is handed over only once the loss is lifted.
+    if matches!(release, Release::Delivered { .. }) {
+        let card = awaiting_handover(local, job_id)?.and_then(|c| c.card_number).unwrap_or_default();
+        crate::losses::refuse_if_suspended(local, &card)
+            .map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    }
     let row = local
         .job(job_id)
         .map_err(archive_err("hand-over"))?

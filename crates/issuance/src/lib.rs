@@ -16,9 +16,12 @@ pub mod collection;
 pub mod device;
 mod engine;
 pub mod lifecycle;
+pub mod losses;
 pub mod pipeline;
 pub mod reconcile;
 pub mod records;
+pub mod refusals;
+pub mod services;
 mod step;
 pub mod stock;
 

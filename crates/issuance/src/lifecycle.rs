@@ -181,6 +181,7 @@ pub fn activate(
 ) -> Result<Activated, LifecycleError> {
     check_face_to_face(e)?;
     require_status(local, card, CardStatus::Issued, "only an issued card is activated")?;
+    crate::losses::refuse_if_suspended(local, card)?;
     let row = local
         .card(card)?
         .ok_or_else(|| LifecycleError::State { card: card.into(), message: "not known here".into() })?;
@@ -469,6 +470,9 @@ pub fn handover_attempt(
             ))
         }
     };
+    if failure.is_none() {
+        crate::losses::refuse_if_suspended(local, card)?;
+    }
     if waiting_job(local, card)?.is_some() {
         return Err(LifecycleError::State {
             card: card.into(),
@@ -781,8 +785,9 @@ pub fn report_loss(
         Err(archive::ArchiveError::Refused(archive::Refusal::NotLive { .. })) if status.is_some() => {}
         Err(e) => return Err(e.into()),
     }
-    let detail =
-        serde_json::json!({"card_number": card, "reason": "loss", "holder_at_counter": holder_at_counter});
+    let after_temporary = crate::losses::loss_in_force(&local.ledger()?, card, archive_now()).is_some();
+    let detail = serde_json::json!({"card_number": card, "reason": "loss", "kind": "formal",
+        "after_temporary_loss": after_temporary, "holder_at_counter": holder_at_counter});
     let record = ledger(operator, card, "card.stopped", &detail);
     if status.is_some() {
         local.set_card_status_ledgered(card, CardStatus::Stopped, &record)?;
@@ -791,6 +796,10 @@ pub fn report_loss(
         local.append_ledger(operator, None, Some(card), "card.stopped", &detail)?;
     }
     Ok(())
+}
+
+fn archive_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

@@ -52,6 +52,11 @@ pub struct Reconciliation {
     pub anchored: Option<LedgerHead>,
     /// How the ledger departs from that head: cut short before it, or rewritten at it.
     pub ledger_problem: Option<String>,
+    /// Cards of this station under a temporary loss taken at another station (its holder at
+    /// that counter): not a difference, the ledger here has no line for it; neither activated
+    /// nor handed over until lifted or lapsed.
+    #[serde(default)]
+    pub lost_elsewhere: Vec<String>,
 }
 
 impl Reconciliation {
@@ -156,8 +161,39 @@ pub fn reconcile(
             });
         }
     }
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let mut lost_elsewhere = Vec::new();
     for (ssn, rows) in &holders {
         let person = province.lookup(ssn)?;
+        // Temporary losses: the ledger's (this station's reports) and the province's agree.
+        for row in rows.iter().filter(|r| r.status.is_live()) {
+            let here = crate::losses::loss_in_force(&ledger, &row.card_number, now);
+            let there = person.suspensions.iter().find(|s| s.card_number == row.card_number);
+            let action = match (here, there) {
+                (None, Some(s)) if s.station != local.station() => {
+                    lost_elsewhere.push(row.card_number.clone());
+                    None
+                }
+                (None, Some(_)) => Some("the province suspended the card at this station's report, the ledger has no line for it: report the loss again with the same request id, or lift it with the holder"),
+                (Some(_), None) => Some("the ledger has a temporary loss in force the province does not: report the loss again (or, if the holder lifted it, record the lift)"),
+                _ => None,
+            };
+            if let Some(action) = action {
+                mismatches.push(Mismatch {
+                    card_number: row.card_number.clone(),
+                    holder: applicant::mask_id(ssn),
+                    ledger: by_ledger.get(&row.card_number).copied(),
+                    local: Some(row.status),
+                    provincial: person
+                        .cards
+                        .iter()
+                        .find(|c| c.card_number == row.card_number)
+                        .map(|c| c.status),
+                    action: action.into(),
+                });
+            }
+        }
         // Every card of this station's archive is the province's record of this holder and
         // station: a number the province gave someone else means an answer went astray.
         for row in rows {
@@ -229,6 +265,7 @@ pub fn reconcile(
         mismatches,
         unsigned,
         unaccounted,
+        lost_elsewhere,
     })
 }
 

@@ -108,6 +108,12 @@ impl ProvincialArchive for Client {
     fn restore_card(&self, q: &archive::RestoreRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/restore", q)
     }
+    fn suspend_card(&self, q: &archive::SuspendRequest) -> Result<archive::Suspension, ArchiveError> {
+        self.post("/v1/suspend", q)
+    }
+    fn lift_suspension(&self, q: &archive::LiftRequest) -> Result<archive::Suspension, ArchiveError> {
+        self.post("/v1/lift", q)
+    }
     fn deliver_card(&self, q: &archive::DeliverRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/deliver", q)
     }

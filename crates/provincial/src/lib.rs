@@ -9,6 +9,7 @@
 pub mod client;
 pub mod cluster;
 mod kits;
+mod losses;
 pub mod pki;
 pub mod server;
 pub mod store;

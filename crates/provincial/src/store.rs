@@ -22,11 +22,12 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 5] = [
+const MIGRATIONS: [(i32, &str); 6] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
     (6, include_str!("../migrations/provincial-pg-0006-known-stations.sql")),
+    (7, include_str!("../migrations/provincial-pg-0007-losses.sql")),
     (8, include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql")),
 ];
 
@@ -228,7 +229,12 @@ impl Store {
             .await
             .map_err(pg)?
             .map(|r| claim_row(&r));
-        Ok(PersonCards { ssn: ssn.to_string(), deceased, cards, live_claim })
+        // Only a live card may be under a temporary loss: no second query for the others.
+        let suspensions = match cards.iter().any(|c| c.status.is_live()) {
+            true => crate::losses::suspensions_in_force(&client, ssn).await?,
+            false => Vec::new(),
+        };
+        Ok(PersonCards { ssn: ssn.to_string(), deceased, cards, live_claim, suspensions })
     }
 
     /// Runs one idempotent change: the body runs only the first time `station` sends
@@ -658,6 +664,7 @@ impl Store {
                     &[&q.card_number, &card.status.as_str(), &for_claim, &before],
                 )
                 .await?;
+                crate::losses::end_suspension(tx, &q.card_number, "stopped", &format!("{station}/")).await?;
                 Ok(Ok(card))
             })
         })

@@ -28,7 +28,7 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
-    fn login(&self) -> Result<ApiClient> {
+    pub(crate) fn login(&self) -> Result<ApiClient> {
         ApiClient::login(&self.api, &self.operator, &self.password)
     }
 }

@@ -61,6 +61,16 @@ enum Top {
     Recall(api_cmd::CardArgs),
     /// The holder reports the card lost: it is stopped at the province and here.
     ReportLoss(api_cmd::LossArgs),
+    /// A temporary loss (口头挂失) by phone or at the counter: the card is suspended at the
+    /// province and here for the schedule's days, then lapses by itself.
+    TemporaryLoss(losses_cmd::TemporaryLossArgs),
+    /// Lift a temporary loss (解挂) for the holder at the counter, ID checked.
+    LiftLoss(losses_cmd::LiftLossArgs),
+    /// Record a replacement's fee by the card services' schedule, or why it is waived, with
+    /// its receipt.
+    ReplacementFee(losses_cmd::FeeArgs),
+    /// Record a person's refusal of an activation or a card change, as their own choice.
+    Refusal(losses_cmd::RefusalArgs),
     /// A spoiled card whose place was unknown (a jam, taken out by hand) is found and put in the
     /// reject box (supervisor): the province may give its number out again.
     AccountCard(api_cmd::CardArgs),
@@ -423,6 +433,10 @@ fn run(command: Top) -> Result<()> {
         Top::ResumeReissue(a) => api_cmd::resume_reissue(&a, &mut std::io::stdout()),
         Top::Unlock(a) => api_cmd::unlock(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
+        Top::TemporaryLoss(a) => losses_cmd::temporary_loss(&a, &mut std::io::stdout()),
+        Top::LiftLoss(a) => losses_cmd::lift_loss(&a, &mut std::io::stdout()),
+        Top::ReplacementFee(a) => losses_cmd::replacement_fee(&a, &mut std::io::stdout()),
+        Top::Refusal(a) => losses_cmd::refusal(&a, &mut std::io::stdout()),
         Top::Deceased(a) => api_cmd::deceased(&a, &mut std::io::stdout()),
         Top::Conflicts(a) => api_cmd::conflicts(&a, &mut std::io::stdout()),
         Top::Reconcile(a) => reconcile(a),
@@ -508,6 +522,11 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
             println!(
                 "UNACCOUNTED {card}: a spoiled card whose place is unknown; its number is held at the province: \
                  find it, put it in the reject box, then station account-card {card}"
+            );
+        }
+        for card in &r.lost_elsewhere {
+            println!(
+                "LOST {card}: reported lost at another station's counter: neither activate nor hand it over                  until its holder lifts the loss (station lift-loss {card}) or it lapses"
             );
         }
     }
@@ -767,6 +786,7 @@ mod api_cmd;
 mod doctor;
 mod keys_cmd;
 mod kit_cmd;
+mod losses_cmd;
 mod provincial_cmd;
 #[cfg(feature = "sim")]
 mod sim_cmd;

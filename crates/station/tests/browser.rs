@@ -266,6 +266,17 @@ fn a_card_from_log_in_to_hand_over_and_a_duplicate_person_in_the_browser() {
     assert_eq!(first.status, archive::CardStatus::Stopped, "the re-issue stopped the first card");
     let second = local.card(reissued).expect("card").expect("the re-issued card is recorded");
     assert!(second.status.is_live(), "the new card is live: {:?}", second.status);
+    // Its holder refused it on the supervisor's dormant list: the person's choice, in the ledger.
+    assert_eq!(seen["refusedCard"].as_str(), Some(reissued));
+    let refusal = events_of(&local, reissued)
+        .into_iter()
+        .find(|(event, _)| event == "card.refused-by-holder")
+        .expect("the refusal is in the ledger");
+    assert_eq!(
+        (&refusal.1["what"], &refusal.1["chosen_by"]),
+        (&serde_json::json!("card-change"), &serde_json::json!("person"))
+    );
+    assert_eq!(refusal.1["note"], "不换卡，继续用旧卡");
     let events = events_of(&local, card);
     let signed = events
         .iter()

@@ -108,6 +108,7 @@ pub fn start_configured(
     let mut config = Config {
         sites: Vec::new(),
         holiday_calendar: None,
+        card_services: None,
         sms: None,
         simulators: false,
         station: "S1".into(),

@@ -200,6 +200,16 @@ await session('supervisor', async (s) => {
   await s.page.click('#dormant-load');
   await s.page.waitForTimeout(500);
   await shot(s.page, '13-supervisor-dormant-recall');
+  // The re-issued card's holder refuses it (RULE 8): recorded as theirs, off the dormant list.
+  await s.page.waitForSelector(`[data-refusal="${result.reissued}"]`);
+  s.page.once('dialog', (d) => d.accept('不换卡，继续用旧卡'));
+  await s.page.click(`[data-refusal="${result.reissued}"]`);
+  await s.page.waitForFunction((card) => document.querySelector('#dormant-result').textContent.includes(card), result.reissued);
+  await s.page.waitForTimeout(300);
+  const still = await s.page.$$eval('#dormant-table tbody tr td:first-child', (td) => td.map((x) => x.textContent));
+  check(!still.includes(result.reissued), 'a refused card is no longer chased: ' + still);
+  result.refusedCard = result.reissued;
+  await shot(s.page, '13a-supervisor-dormant-refused-by-holder');
   await s.page.click('[data-nav=ledger]');
   await s.page.waitForSelector('#ledger-table tbody tr');
   await s.page.click('#ledger-verify');

@@ -1,0 +1,313 @@
+//! The card services' schedule as data (issue #24 item 4): how long a temporary loss lasts and
+//! what a replacement costs, from `data/card-services.toml` or a province's file in its form.
+//! RULE 7 is not data: the first replacement is free and the holders of the fee-free
+//! categories pay no card fee whatever the file says; every fee, or why it is waived, is one
+//! ledger line ([`FEE_RECORDED`]) whose position is the receipt's number. Amounts are integer
+//! fen.
+
+use std::path::Path;
+
+use archive::local::LocalArchive;
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::LifecycleError;
+
+/// The schedule the station ships.
+pub const BUILTIN: &str = include_str!("../data/card-services.toml");
+
+/// Ledger event: a card fee charged, or waived with its reason, with the receipt's number.
+pub const FEE_RECORDED: &str = "card.fee";
+
+/// The longest temporary loss a schedule may set, days (the province's limit).
+pub const MAX_LOSS_DAYS: u32 = (archive::MAX_SUSPENSION_SECONDS / 86_400) as u32;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    temporary_loss: LossSection,
+    fees: FeeSection,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LossSection {
+    days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeeSection {
+    replacement_fen: i64,
+    #[serde(default)]
+    fee_free_categories: Vec<String>,
+}
+
+/// Why a schedule file is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("card services schedule {origin}: {message}")]
+pub struct ScheduleError {
+    /// The file.
+    pub origin: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The schedule in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Days a temporary loss lasts.
+    pub temporary_loss_days: u32,
+    /// A replacement's fee after the first, fen.
+    pub replacement_fen: i64,
+    /// Categories whose holders pay no card fee.
+    pub fee_free_categories: Vec<String>,
+    /// Where it came from (the built-in file or a path).
+    pub origin: String,
+}
+
+/// Why a fee is waived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "waiver")]
+pub enum Waiver {
+    /// The holder's first replacement (RULE 7).
+    FirstReplacement,
+    /// The holder's category pays no card fees (RULE 7).
+    FeeFreeCategory {
+        /// The category on the application.
+        category: String,
+    },
+}
+
+/// What a replacement costs the holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "fee")]
+pub enum Fee {
+    /// Charged, fen.
+    Due {
+        /// The amount in fen.
+        fen: i64,
+    },
+    /// Nothing to pay, and why.
+    Waived(Waiver),
+}
+
+impl Fee {
+    /// The amount charged, fen (0 when waived).
+    pub fn fen(&self) -> i64 {
+        match self {
+            Fee::Due { fen } => *fen,
+            Fee::Waived(_) => 0,
+        }
+    }
+}
+
+impl Schedule {
+    /// The schedule the station ships.
+    pub fn builtin() -> Schedule {
+        Schedule::from_toml(BUILTIN, "built-in card-services.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Reads a schedule's text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Schedule, ScheduleError> {
+        let bad = |message: String| ScheduleError { origin: origin.into(), message };
+        let f: File = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if !(1..=MAX_LOSS_DAYS).contains(&f.temporary_loss.days) {
+            return Err(bad(format!(
+                "[temporary_loss] days = {}: 1 to {MAX_LOSS_DAYS} (a longer loss is a formal one)",
+                f.temporary_loss.days
+            )));
+        }
+        if !(0..=10_000_000).contains(&f.fees.replacement_fen) {
+            return Err(bad(format!(
+                "[fees] replacement_fen = {}: an amount in fen, 0 to 10000000",
+                f.fees.replacement_fen
+            )));
+        }
+        if let Some(c) = f.fees.fee_free_categories.iter().find(|c| c.trim().is_empty()) {
+            return Err(bad(format!("[fees] fee_free_categories: an empty category {c:?}")));
+        }
+        Ok(Schedule {
+            temporary_loss_days: f.temporary_loss.days,
+            replacement_fen: f.fees.replacement_fen,
+            fee_free_categories: f.fees.fee_free_categories,
+            origin: origin.into(),
+        })
+    }
+
+    /// Reads a province's schedule file.
+    pub fn load(path: &Path) -> Result<Schedule, ScheduleError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScheduleError { origin: path.display().to_string(), message: e.to_string() })?;
+        Schedule::from_toml(&text, &path.display().to_string())
+    }
+
+    /// A temporary loss's period, seconds.
+    pub fn temporary_loss_seconds(&self) -> i64 {
+        i64::from(self.temporary_loss_days) * 86_400
+    }
+
+    /// The fee of a replacement for a holder with `earlier` replacements before this one and
+    /// the application's `category` (RULE 7 first, then the schedule).
+    pub fn replacement_fee(&self, earlier: u32, category: Option<&str>) -> Fee {
+        if let Some(c) = category.map(str::trim).filter(|c| self.fee_free_categories.iter().any(|f| f == c)) {
+            return Fee::Waived(Waiver::FeeFreeCategory { category: c.to_string() });
+        }
+        if earlier == 0 {
+            return Fee::Waived(Waiver::FirstReplacement);
+        }
+        Fee::Due { fen: self.replacement_fen }
+    }
+}
+
+/// A fee's record: the receipt's number (the station and the ledger line's position), the
+/// amount and why it was waived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    /// The receipt's number.
+    pub receipt: String,
+    /// The card replaced.
+    pub card_number: String,
+    /// What was charged or waived.
+    pub fee: Fee,
+}
+
+/// Replacement fees already recorded for `ssn`'s cards here: the receipts, oldest first.
+pub fn replacement_receipts(local: &LocalArchive, ssn: &str) -> Result<Vec<Receipt>, LifecycleError> {
+    let cards: Vec<String> =
+        local.cards(None)?.into_iter().filter(|c| c.ssn == ssn).map(|c| c.card_number).collect();
+    let mut out = Vec::new();
+    for e in local.ledger()? {
+        let Some(card) = e.card_number.clone().filter(|c| e.event == FEE_RECORDED && cards.contains(c))
+        else {
+            continue;
+        };
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap_or_default();
+        if detail["item"] != "replacement" {
+            continue;
+        }
+        let fee = serde_json::from_value(detail["fee"].clone()).map_err(|err| LifecycleError::State {
+            card: card.clone(),
+            message: format!("fee record: {err}"),
+        })?;
+        out.push(Receipt { receipt: receipt_number(&e.station, e.seq), card_number: card, fee });
+    }
+    Ok(out)
+}
+
+fn receipt_number(station: &str, seq: i64) -> String {
+    format!("{station}-{seq:08}")
+}
+
+/// Records the fee of replacing `card` (this station's) by the schedule: charged, or waived
+/// with its reason, in one ledger line whose position is the receipt's number (RULES 5, 7).
+/// `category` is the holder's category on the application. A card's replacement fee is
+/// recorded once: a second call gives the first receipt.
+pub fn record_replacement_fee(
+    local: &LocalArchive,
+    schedule: &Schedule,
+    operator: &str,
+    card: &str,
+    category: Option<&str>,
+) -> Result<Receipt, LifecycleError> {
+    let ssn = local.card_holder(card)?.ok_or_else(|| LifecycleError::State {
+        card: card.into(),
+        message: "not made at this station".into(),
+    })?;
+    // One fee record at a time: two calls for one card at once record it once.
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
+    let earlier = replacement_receipts(local, &ssn)?;
+    if let Some(first) = earlier.iter().find(|r| r.card_number == card) {
+        return Ok(first.clone());
+    }
+    let fee = schedule.replacement_fee(earlier.len() as u32, category);
+    let detail = serde_json::json!({"item": "replacement", "fee": fee, "fen": fee.fen(),
+        "category": category, "schedule": schedule.origin, "earlier_replacements": earlier.len()});
+    let entry = local.append_ledger(operator, None, Some(card), FEE_RECORDED, &detail)?;
+    Ok(Receipt { receipt: receipt_number(&entry.station, entry.seq), card_number: card.into(), fee })
+}
+
+#[cfg(test)]
+mod tests {
+    use archive::local::PersonRow;
+
+    use super::*;
+
+    #[test]
+    fn the_shipped_schedule_reads_and_a_provinces_file_is_checked() {
+        let s = Schedule::builtin();
+        assert_eq!((s.temporary_loss_days, s.replacement_fen), (5, 2000));
+        assert_eq!(s.temporary_loss_seconds(), 5 * 86_400);
+        let province = "[temporary_loss]\ndays = 7\n[fees]\nreplacement_fen = 1500\nfee_free_categories = [\"minimum-living-allowance\"]\n";
+        let p = Schedule::from_toml(province, "province.toml").expect("province");
+        assert_eq!((p.temporary_loss_days, p.replacement_fen), (7, 1500));
+        for (bad, why) in [
+            (province.replace("days = 7", "days = 0"), "days = 0"),
+            (province.replace("days = 7", "days = 31"), "days = 31"),
+            (province.replace("1500", "-1"), "replacement_fen = -1"),
+            (province.replace("1500", "15.5"), "expected i64"),
+            (format!("{province}surcharge_fen = 3\n"), "unknown field"),
+        ] {
+            let e = Schedule::from_toml(&bad, "province.toml").expect_err(why);
+            assert!(e.to_string().contains(why) && e.to_string().contains("province.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rule_7_first_replacement_free_fee_free_categories_never_charged() {
+        let s = Schedule::builtin();
+        assert_eq!(s.replacement_fee(0, None), Fee::Waived(Waiver::FirstReplacement));
+        assert_eq!(s.replacement_fee(1, None), Fee::Due { fen: 2000 });
+        assert_eq!(s.replacement_fee(3, Some("farmer")), Fee::Due { fen: 2000 });
+        let free = Fee::Waived(Waiver::FeeFreeCategory { category: "minimum-living-allowance".into() });
+        assert_eq!(s.replacement_fee(0, Some("minimum-living-allowance")), free);
+        assert_eq!(s.replacement_fee(5, Some("minimum-living-allowance")), free);
+    }
+
+    fn holder_with_cards(a: &LocalArchive, ssn: &str, cards: &[&str]) {
+        a.upsert_person(&PersonRow { ssn: ssn.into(), name: "张三".into(), sex: None, birth_date: None })
+            .expect("person");
+        for card in cards {
+            let app = a.open_application(ssn, "new", "{}").expect("app");
+            a.record_card(app, ssn, card, "id", "atr").expect("card");
+            a.set_card_status(card, archive::CardStatus::Stopped).expect("stopped");
+            a.set_application(app, archive::local::ApplicationStatus::Issued, None).expect("closed");
+        }
+    }
+
+    #[test]
+    fn each_fee_or_its_waiver_is_one_ledger_line_with_a_receipt() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        holder_with_cards(&a, "11010519491231002X", &["B00000019", "B00000027", "B00000035"]);
+        let first = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019", None).expect("first");
+        assert_eq!(first.fee, Fee::Waived(Waiver::FirstReplacement));
+        let again = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019", None).expect("again");
+        assert_eq!(again, first, "recorded once");
+        let second =
+            record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000027", None).expect("second");
+        assert_eq!(second.fee, Fee::Due { fen: 2000 });
+        assert_ne!(second.receipt, first.receipt);
+        let subsidy = Some("extremely-poor");
+        let third =
+            record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000035", subsidy).expect("third");
+        assert_eq!(third.fee, Fee::Waived(Waiver::FeeFreeCategory { category: "extremely-poor".into() }));
+        let lines: Vec<_> =
+            a.ledger().expect("ledger").into_iter().filter(|e| e.event == FEE_RECORDED).collect();
+        assert_eq!(lines.len(), 3, "one line per fee");
+        assert_eq!(format!("S1-{:08}", lines[1].seq), second.receipt, "the receipt is the line's position");
+        let fens: Vec<i64> = lines
+            .iter()
+            .map(|e| {
+                serde_json::from_str::<serde_json::Value>(&e.detail).expect("json")["fen"]
+                    .as_i64()
+                    .expect("fen")
+            })
+            .collect();
+        assert_eq!(fens, [0, 2000, 0], "integer fen");
+        assert_eq!(
+            replacement_receipts(&a, "11010519491231002X").expect("receipts"),
+            vec![first, second, third]
+        );
+    }
+}
