@@ -803,7 +803,7 @@ fn archive_now() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use archive::local::PersonRow;
 
     use super::*;
@@ -1004,8 +1004,8 @@ mod tests {
     }
 
     /// A stock card of this station (made, not handed over), committed at a SQLite province.
-    fn stock_card_at_province() -> (tempfile::TempDir, archive::SqliteProvincial, LocalArchive, String, String)
-    {
+    pub(crate) fn stock_card_at_province(
+    ) -> (tempfile::TempDir, archive::SqliteProvincial, LocalArchive, String, String) {
         let dir = tempfile::tempdir().expect("tmp");
         let province = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
         let ssn = archive::conformance::fresh_ssn();

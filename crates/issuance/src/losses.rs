@@ -166,28 +166,17 @@ fn now() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use archive::local::PersonRow;
     use archive::{CardStatus, Refusal, SqliteProvincial};
 
     use super::*;
     use crate::lifecycle::{handover_attempt, report_loss, Handover};
     use crate::Receiver;
 
-    /// A stock card of station S1 (made, not handed over), at a SQLite province and here.
+    /// A stock card of station S1 (made, not handed over, its `card.made` line), at a SQLite
+    /// province and here.
     fn stock_card() -> (tempfile::TempDir, SqliteProvincial, LocalArchive, String, String) {
-        let dir = tempfile::tempdir().expect("tmp");
-        let province = SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
-        let ssn = archive::conformance::fresh_ssn();
-        let claim = province.claim(&archive::conformance::claim_request(&ssn, None)).expect("claim");
-        let card = province
-            .commit(&archive::conformance::commit_request(claim.claim_id))
-            .expect("commit")
-            .card_number;
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
-        a.upsert_person(&PersonRow { ssn: ssn.clone(), name: "张三".into(), sex: None, birth_date: None })
-            .expect("p");
-        let app = a.open_application(&ssn, "new", "{}").expect("app");
-        a.record_card(app, &ssn, &card, "id", "atr").expect("card");
+        let (dir, province, a, ssn, card) = crate::lifecycle::tests::stock_card_at_province();
+        let app = a.card(&card).expect("card").expect("recorded").application_id;
         a.append_ledger("op", Some(app), Some(&card), "card.made", &serde_json::json!({})).expect("made");
         (dir, province, a, ssn, card)
     }
