@@ -798,6 +798,25 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// Replaces a job's state (JSON) outside a journal line: a held re-issue's renewed claim.
+    pub fn update_job_state(&self, job_id: i64, state: &str) -> Result<(), ArchiveError> {
+        self.conn()
+            .execute("UPDATE jobs SET state = ?2 WHERE job_id = ?1", params![job_id, state])
+            .map_err(store_err)?;
+        Ok(())
+    }
+
+    /// The jobs that hold a provincial claim while they wait: running ones, and re-issues held
+    /// for a supervisor's word (their claim keeps the restore possible), oldest first.
+    pub fn claim_holding_jobs(&self) -> Result<Vec<i64>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT job_id FROM jobs WHERE status IN ('running', 'held') ORDER BY job_id")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
     /// The jobs of an application, oldest first.
     pub fn jobs_of_application(&self, application_id: i64) -> Result<Vec<i64>, ArchiveError> {
         let conn = self.conn();

@@ -831,9 +831,9 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// Keeps the claim of a job that waits (cover open, operator away) from lapsing: the
-    /// daemon calls it now and then for its waiting jobs. A job past its commit, or without a
-    /// claim, is left alone.
+    /// Keeps the claim of a job that waits (cover open, operator away, a held re-issue waiting
+    /// for its supervisor) from lapsing: the daemon calls it now and then for the jobs of
+    /// `claim_holding_jobs`. A job past its commit, or without a claim, is left alone.
     pub fn keep_claim(&mut self, job_id: i64) -> Result<(), IssueError> {
         let row = self
             .local
@@ -848,10 +848,27 @@ impl Engine<'_> {
             .map_err(archive_err("renew-claim"))?
             .iter()
             .any(|l| l.step == Step::Commit.name() && l.phase == "done");
-        if row.status != "running" || committed {
+        if !matches!(row.status.as_str(), "running" | "held") || committed {
             return Ok(());
         }
-        self.renew_if_due(job_id, &mut state)
+        if row.status == "running" {
+            return self.renew_if_due(job_id, &mut state);
+        }
+        // A held re-issue: its claim is what keeps the restore possible. The renewal goes into
+        // the job's state, so the job's view says until when it is kept; one writer of a held
+        // job's state at a time (a restore or a resume may be under way).
+        let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+        let before = state.claim.as_ref().map(|c| c.expires_at);
+        self.renew_if_due(job_id, &mut state)?;
+        let after = state.claim.as_ref().map(|c| c.expires_at);
+        if after != before {
+            if let (Some(held), Some(until)) = (state.held.as_mut(), after) {
+                held.held_until = until;
+            }
+            let json = serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+            self.local.update_job_state(job_id, &json).map_err(archive_err("renew-claim"))?;
+        }
+        Ok(())
     }
 
     /// A re-issue that failed before its commit after its old card was stopped, its claim

@@ -767,6 +767,39 @@ fn a_held_reissue_whose_claim_lapsed_is_not_restored_and_its_resume_rolls_back()
     assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Stopped));
 }
 
+/// A held re-issue keeps its claim while it waits for the supervisor: the daemon's renewal
+/// (`keep_claim` over `claim_holding_jobs`) renews it past its first lease, and the restore is
+/// still possible then.
+#[test]
+fn a_held_reissues_claim_is_kept_while_it_waits_for_the_supervisor() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let first = issue_at_counter(&mut c, &a, None);
+    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
+    c.path.fail_next_print = true;
+    let mut engine = c.engine();
+    engine.lease_seconds = 6;
+    let (job, outcome) = engine.start(&a, &params(), Some(&old), &later()).expect("re-issue");
+    let JobOutcome::Held(_) = outcome else { panic!("{outcome:?}") };
+    assert!(c.local.claim_holding_jobs().expect("jobs").contains(&job), "a held job holds its claim");
+    assert!(!c.local.running_jobs().expect("jobs").contains(&job), "and is not run again at a start");
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let mut engine = c.engine();
+        engine.lease_seconds = 6;
+        engine.keep_claim(job).expect("renewed");
+    }
+    // 6.3 s after the hold, past its first 6 s lease: the claim is still live, and the job's
+    // view says until when.
+    let p = c.province.lookup(&ssn_of(&a)).expect("lookup");
+    let live = p.live_claim.clone().expect("the held claim was kept");
+    let held = issuance::held_reissue(&c.local, job).expect("held").expect("a held job");
+    assert_eq!(held.held_until, live.expires_at, "the view follows the renewal");
+    issuance::restore_held(&c.local, &c.province, "sup-1", job, "ribbon out")
+        .expect("restore still possible");
+    assert_eq!(c.local.card_status(&old).expect("local"), Some(CardStatus::Issued));
+}
+
 #[test]
 fn a_hold_or_a_restore_that_a_crash_cut_short_is_finished_once() {
     let mut c = Counter::new();

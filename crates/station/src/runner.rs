@@ -240,7 +240,8 @@ impl Runner for CounterRunner {
     }
 
     fn keep_claims(&mut self) {
-        let jobs = match self.local.running_jobs() {
+        // Held re-issues too: their claim is what lets a supervisor restore the old card.
+        let jobs = match self.local.claim_holding_jobs() {
             Ok(jobs) => jobs,
             Err(e) => return tracing::warn!(error = %e, "cannot list the waiting jobs"),
         };
