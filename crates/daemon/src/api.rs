@@ -419,6 +419,9 @@ pub mod fuzzing {
         "POST /api/cards/{card}/refusal",
     ];
 
+    /// The held re-issue's route with a JSON body (after the others, for the same reason).
+    pub const REISSUE_BODIES: [&str; 1] = ["POST /api/jobs/{id}/restore"];
+
     /// The routes with a query, as [`query`] names them.
     pub const QUERIES: [&str; 2] = ["GET /api/cards", "GET /api/cards/dormant"];
 
@@ -457,6 +460,7 @@ pub mod fuzzing {
                 return crate::stock_api::fuzzing_body(route, bytes)
             }
             r if LOSS_BODIES.contains(&r) => return crate::losses_api::fuzzing_body(route, bytes),
+            r if REISSUE_BODIES.contains(&r) => return crate::reissue_api::fuzzing_body(route, bytes),
             other => return crate::cards_api::fuzzing::body(other, bytes),
         })
     }

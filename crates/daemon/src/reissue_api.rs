@@ -128,3 +128,19 @@ async fn resume(
         ),
     ))
 }
+
+/// The restore's body through its `Json` extractor, for cargo-fuzz through
+/// [`crate::api::fuzzing`]; `None` for another route.
+pub(crate) fn fuzzing_body(
+    route: &str,
+    bytes: &[u8],
+) -> Option<Result<crate::api::fuzzing::Fields, axum::extract::rejection::JsonRejection>> {
+    use crate::api::fuzzing::{required, strict};
+    Some(match route {
+        "POST /api/jobs/{id}/restore" => Json::<RestoreBody>::from_bytes(bytes).map(|Json(q)| {
+            let RestoreBody { reason } = q;
+            strict(vec![required("reason", json!(reason))])
+        }),
+        _ => return None,
+    })
+}

@@ -18,7 +18,7 @@ use applicant::{mask_id, ResidentId};
 use archive::local::LocalArchive;
 use axum::extract::Query;
 use axum::http::Uri;
-use daemon::api::fuzzing::{self, Field, Fields, BODIES, LOSS_BODIES, QUERIES};
+use daemon::api::fuzzing::{self, Field, Fields, BODIES, LOSS_BODIES, QUERIES, REISSUE_BODIES};
 use serde_json::Value;
 
 /// The numeric path parameters (`Path<i64>`).
@@ -26,9 +26,16 @@ pub const NUMERIC_PATHS: [&str; 3] =
     ["GET /api/jobs/{id}", "GET /api/jobs/{id}/face", "GET /api/requests/{id}"];
 
 /// The routes in the order the first byte picks them: the bodies, the queries, the numeric
-/// paths, then the bodies of losses, fees and refusals.
+/// paths, then the bodies of losses, fees and refusals, and of a held re-issue's restore.
 pub fn routes() -> Vec<&'static str> {
-    BODIES.iter().chain(&QUERIES).chain(&NUMERIC_PATHS).chain(&LOSS_BODIES).copied().collect()
+    BODIES
+        .iter()
+        .chain(&QUERIES)
+        .chain(&NUMERIC_PATHS)
+        .chain(&LOSS_BODIES)
+        .chain(&REISSUE_BODIES)
+        .copied()
+        .collect()
 }
 
 /// An input of `route` (for the seeds): its pick byte, then `rest`.
@@ -42,7 +49,7 @@ pub fn check(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else { return };
     let routes = routes();
     let route = routes[usize::from(pick) % routes.len()];
-    if BODIES.contains(&route) || LOSS_BODIES.contains(&route) {
+    if BODIES.contains(&route) || LOSS_BODIES.contains(&route) || REISSUE_BODIES.contains(&route) {
         body(route, rest);
     } else if QUERIES.contains(&route) {
         query(route, rest);

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The routes with a body, in the service's order.
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 18] = [
     "/v1/lookup",
     "/v1/claim",
     "/v1/commit",
@@ -32,6 +32,10 @@ const ROUTES: [&str; 14] = [
     "/v1/kit/conflicts/resolve",
     "/v1/deliver",
     "/v1/receive",
+    "/v1/restore",
+    "/v1/suspend",
+    "/v1/lift",
+    "/v1/ledger/anchor",
 ];
 
 /// The target's check of one input.
@@ -98,6 +102,46 @@ pub fn check(data: &[u8]) {
         "/v1/kit/checkin" => drop(taken::<kit::CheckinRequest>(route, body)),
         "/v1/deliver" => drop(taken::<archive::DeliverRequest>(route, body)),
         "/v1/receive" => drop(taken::<archive::ReceiveRequest>(route, body)),
+        "/v1/restore" => {
+            if let Some(q) = taken::<archive::RestoreRequest>(route, body) {
+                let checked = q.check();
+                if checked.is_ok() {
+                    assert!(!q.supervisor.trim().is_empty() && q.reason.trim().chars().count() >= 4);
+                }
+                bad_request(checked);
+            }
+        }
+        "/v1/suspend" => {
+            if let Some(q) = taken::<archive::SuspendRequest>(route, body) {
+                let checked = q.check();
+                if checked.is_ok() {
+                    assert!(
+                        (1..=archive::MAX_SUSPENSION_SECONDS).contains(&q.seconds),
+                        "a period within the limit"
+                    );
+                    assert!(!q.operator.trim().is_empty(), "the operator who took it");
+                    assert!(
+                        q.channel == archive::LossChannel::Phone || q.id_checked,
+                        "at a counter, ID checked"
+                    );
+                    person_key(&q.ssn, Ok(()));
+                }
+                bad_request(checked);
+            }
+        }
+        "/v1/lift" => {
+            if let Some(q) = taken::<archive::LiftRequest>(route, body) {
+                let checked = q.check();
+                if checked.is_ok() {
+                    assert!(
+                        q.id_checked && !q.operator.trim().is_empty(),
+                        "the holder at the counter, ID checked"
+                    );
+                }
+                bad_request(checked);
+            }
+        }
+        "/v1/ledger/anchor" => drop(taken::<archive::AnchorRequest>(route, body)),
         _ => {
             if let Some(q) = taken::<kit::ResolveRequest>(route, body) {
                 let checked = q.check();

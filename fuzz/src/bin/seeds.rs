@@ -393,6 +393,7 @@ fn daemon_seeds(out: &Path, root: &Path) {
         ("replacement-fee-empty", "POST /api/cards/{card}/replacement-fee", "{}".into()),
         ("refusal", "POST /api/cards/{card}/refusal", r#"{"what": "card-change", "chosen_by": "person", "date": "2026-12-06", "note": "不换卡"}"#.into()),
         ("refusal-by-operator", "POST /api/cards/{card}/refusal", r#"{"what": "activation", "chosen_by": "operator"}"#.into()),
+        ("restore", "POST /api/jobs/{id}/restore", r#"{"reason": "the new card failed its chip check"}"#.into()),
         ("deceased", "POST /api/persons/deceased", r#"{"id_number": "11010519491231002X", "evidence": "死亡医学证明 No. 0001", "request_key": "d-1"}"#.into()),
         ("correct", "POST /api/persons/deceased/correct", r#"{"id_number": "11010519491231002X", "reason": "the person came to the counter"}"#.into()),
         ("resolve", "POST /api/kit/conflicts/{record}/resolve", r#"{"note": "the card was taken back from the family"}"#.into()),
@@ -528,7 +529,7 @@ identity_verification = "http://127.0.0.1:8790"
 /// status), `idv_answers` (the status).
 fn service_seeds(out: &Path) {
     let id = "11010519491231002X";
-    let requests: [(&str, String); 15] = [
+    let requests: [(&str, String); 19] = [
         ("lookup", format!(r#"{{"ssn": "{id}"}}"#)),
         ("claim", format!(r#"{{"request_id": "S-0101:1", "ssn": "{id}", "name": "张三", "reissue_of": null, "lease_seconds": 900}}"#)),
         ("commit", r#"{"request_id": "S-0101:2", "claim_id": 7, "card_id": "0102030405060708", "atr": "3B8E018073"}"#.into()),
@@ -543,6 +544,10 @@ fn service_seeds(out: &Path) {
         ("resolve", r#"{"record_id": "kit-1:3:1", "resolved_by": "sup1", "note": "card taken back"}"#.into()),
         ("deliver", r#"{"request_id": "C-0001:9", "card_number": "B00000019", "to_station": "S-0101"}"#.into()),
         ("receive", format!(r#"{{"request_id": "S-0101:9", "card_number": "B00000019", "ssn": "{id}", "card_id": "0102030405060708"}}"#)),
+        ("restore", r#"{"request_id": "S-0101:10", "claim_id": 7, "card_number": "B00000019", "supervisor": "sup1", "reason": "the new card failed its chip check", "card": "rejected"}"#.into()),
+        ("suspend", format!(r#"{{"request_id": "S-0101:11", "card_number": "B00000019", "ssn": "{id}", "channel": "phone", "operator": "op1", "id_checked": false, "seconds": 432000}}"#)),
+        ("lift", format!(r#"{{"request_id": "S-0101:12", "card_number": "B00000019", "ssn": "{id}", "operator": "op1", "id_checked": true}}"#)),
+        ("anchor", r#"{"request_id": "S-0101:anchor-42", "head": {"seq": 42, "hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}}"#.into()),
         ("release-unknown", r#"{"request_id": "S-0101:8", "claim_id": 7, "reason": "crash"}"#.into()),
     ];
     for (i, (name, body)) in requests.iter().enumerate() {
