@@ -305,11 +305,13 @@ pub enum Refusal {
     Cancelled,
     /// Active, but the card system has no financial account number for it.
     NoAccount,
+    /// Already paid for this item and pay period by an earlier batch (the paid register).
+    AlreadyPaid,
 }
 
 impl Refusal {
     /// Every refusal, in list order.
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 12] = [
         Refusal::Deceased,
         Refusal::MemberDeceased,
         Refusal::NoCard,
@@ -321,6 +323,7 @@ impl Refusal {
         Refusal::Recalled,
         Refusal::Cancelled,
         Refusal::NoAccount,
+        Refusal::AlreadyPaid,
     ];
 
     /// The reason, as the lists write it.
@@ -337,6 +340,7 @@ impl Refusal {
             Refusal::Recalled => "社保卡已回收",
             Refusal::Cancelled => "社保卡已注销",
             Refusal::NoAccount => "无社保卡金融账号",
+            Refusal::AlreadyPaid => "本期已发放",
         }
     }
 
@@ -357,6 +361,7 @@ impl Refusal {
             Refusal::Recalled => "重新申领社保卡",
             Refusal::Cancelled => "核实是否健在, 重新申领社保卡",
             Refusal::NoAccount => "到发卡银行核实社保卡金融账号",
+            Refusal::AlreadyPaid => "同一项目同一发放周期只发放一次: 核实名单是否重复列入",
         }
     }
 

@@ -86,6 +86,11 @@ pub struct PrepareArgs {
     /// The day ID numbers are checked against, YYYY-MM-DD (default: today in Beijing).
     #[arg(long)]
     pub today: Option<String>,
+    /// The directory of the register of payments already made: nobody is paid twice for an
+    /// item in one pay period of its cycle. Give every batch of the county the same one
+    /// (default: payments-paid/ beside the first --out file). Full ID numbers: owner-only.
+    #[arg(long)]
+    pub paid: Option<PathBuf>,
 }
 
 /// `station payments import`.
@@ -140,6 +145,9 @@ impl PrepareArgs {
         }
         if let Some(r) = &self.rejects {
             o.rejects = r.clone();
+        }
+        if let Some(p) = &self.paid {
+            o.paid = p.clone();
         }
         if let Some(t) = &self.today {
             o.today = applicant::Date::parse(t).map_err(|e| PaymentsError::Usage(format!("--today: {e}")))?;

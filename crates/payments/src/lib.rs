@@ -18,8 +18,11 @@
 //!   paid through the card against the item's target, as CSV, Markdown and SVG charts
 //!   (roster's chart code).
 //!
-//! **ID numbers.** The bank's payment file is the one place a full ID number is written (the
-//! bank pays against it). Status files, to-do lists, rejects, reports, errors, logs and the
+//! - [`paid`]: the register of payments already made, one file per item and pay period of its
+//!   cycle: a payee is paid once per item and period, whatever batches and rosters come.
+//!
+//! **ID numbers.** The bank's payment file and the paid register (owner-only) are the only
+//! places a full ID number is written (the bank pays against it, the register matches on it). Status files, to-do lists, rejects, reports, errors, logs and the
 //! console carry the masked number (first six and last four characters) only.
 //!
 //! `station payments` is [`cli::Args`] and [`cli::run`].
@@ -31,6 +34,7 @@ pub mod generate;
 pub mod import;
 pub mod items;
 pub mod money;
+pub mod paid;
 pub mod period;
 pub mod prepare;
 pub mod report;

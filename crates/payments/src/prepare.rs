@@ -122,11 +122,14 @@ pub struct Options {
     pub rejects: PathBuf,
     /// The day ID numbers are checked against.
     pub today: applicant::Date,
+    /// The directory of the register of payments already made ([`crate::paid`]): nobody is
+    /// paid twice for the item in one pay period of its cycle.
+    pub paid: PathBuf,
 }
 
 impl Options {
     /// Defaults beside the first bank file `<stem>[.bank].csv`: `<stem>.status.csv`,
-    /// `<stem>.todo/`, `<stem>.rejects.csv`.
+    /// `<stem>.todo/`, `<stem>.rejects.csv`, and the paid register `payments-paid/`.
     pub fn new(item: Item, period: Period, recipients: PathBuf, bank_files: Vec<PathBuf>) -> Options {
         let base = bank_files.first().cloned().unwrap_or_else(|| PathBuf::from("payments.csv"));
         let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("payments");
@@ -142,6 +145,7 @@ impl Options {
             todo: dir.join(format!("{stem}.todo")),
             rejects: dir.join(format!("{stem}.rejects.csv")),
             today: roster::days::today(),
+            paid: dir.join("payments-paid"),
         }
     }
 }
@@ -172,7 +176,7 @@ pub struct Summary {
     /// Refused lines, and their amount.
     pub refused: (u64, Fen),
     /// Refused or paid to the passbook, per [`Refusal`].
-    pub reasons: [u64; 11],
+    pub reasons: [u64; 12],
     /// Problems per rule.
     pub problems: BTreeMap<&'static str, u64>,
     /// Files written.
@@ -519,6 +523,8 @@ pub fn prepare(opts: &Options, sources: &[&dyn CardSource]) -> Result<Summary, P
 
     // Pass 3: decide, payee by payee.
     let t = Instant::now();
+    let pay_period = crate::paid::cycle_key(opts.period, item.cycle);
+    let mut register = crate::paid::PaidRegister::open_for(&opts.paid, &item.code, &pay_period)?;
     let mut groups: Vec<(IdKey, Vec<usize>)> = Vec::new();
     let mut group_of: KeyMap<usize> = KeyMap::default();
     let mut row_of: KeyMap<usize> = KeyMap::default();
@@ -668,6 +674,11 @@ pub fn prepare(opts: &Options, sources: &[&dyn CardSource]) -> Result<Summary, P
                 }
             }
         }
+        if !line.channel.is_empty() && register.paid(&item.code, &pay_period, &payee.to_id_string()).is_some()
+        {
+            line.channel = "";
+            line.refusal = Some(Refusal::AlreadyPaid);
+        }
         if !line.channel.is_empty() {
             seq += 1;
             line.seq = Some(seq);
@@ -778,6 +789,11 @@ pub fn prepare(opts: &Options, sources: &[&dyn CardSource]) -> Result<Summary, P
         b.finish()?;
     }
     summary.files.extend(opts.bank_files.iter().cloned());
+    // The bank's file is written: its payments go into the register.
+    for l in lines.iter().filter(|l| l.seq.is_some()) {
+        register.record(&item.code, &pay_period, &l.payee.to_id_string(), &summary.batch);
+    }
+    register.save()?;
     st.flush().map_err(|e| PaymentsError::io(&opts.status, e))?;
     summary.files.push(opts.status.clone());
     summary.files.extend(write_todo(&opts.todo, &TODO_HEADERS, todo)?);

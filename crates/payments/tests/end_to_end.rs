@@ -329,6 +329,33 @@ fn a_month_of_a_county_from_register_and_roster_to_bank_file_return_and_reports(
     assert_eq!(s2.reasons[payments::cards::Refusal::Stopped.index()], 1);
     assert_eq!(s2.reasons[payments::cards::Refusal::Deceased.index()], 1);
 
+    // The same batch prepared again (or the roster sent twice): nobody is paid twice for the
+    // item in its pay period; the paid register says why, owner-only.
+    let again_out = out.join("again");
+    let mut again = prepare::Options::new(
+        dibao.clone(),
+        period,
+        opts.recipients.clone(),
+        vec![again_out.join("0101-2022-03.bank.csv")],
+    );
+    again.today = opts.today;
+    again.paid = opts.paid.clone();
+    let s3 = prepare::prepare(&again, &sources).expect("prepared again");
+    assert_eq!(s3.payments.0, 0, "{s3}");
+    assert_eq!(s3.reasons[payments::cards::Refusal::AlreadyPaid.index()], 5, "{s3}");
+    let (_, bank_again) = read_csv(&again_out.join("0101-2022-03.bank.csv"));
+    assert!(bank_again.is_empty(), "an empty bank file: {bank_again:?}");
+    let (_, paid) = read_csv(&opts.paid.join("0101-2022-03.csv"));
+    assert_eq!(paid.len(), 5, "0101's five payees in March: {paid:?}");
+    let (_, pensions) = read_csv(&opts.paid.join("0501-2022-03.csv"));
+    assert_eq!(pensions.len(), 1, "0501's one: {pensions:?}");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let file = opts.paid.join("0101-2022-03.csv");
+        let mode = std::fs::metadata(&file).expect("register").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the register holds full ID numbers");
+    }
+
     // Reports over the month: the reconciled 0101 and the 0501 not yet returned.
     let files = report::status_files(std::slice::from_ref(&out)).expect("files");
     assert_eq!(files.len(), 2, "{files:?}");
@@ -362,7 +389,12 @@ fn a_month_of_a_county_from_register_and_roster_to_bank_file_return_and_reports(
                 continue;
             }
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
-            if name.contains(".bank.") || name.ends_with(".xlsx") {
+            // The bank's files and the paid register (owner-only, checked above) carry the full
+            // ID number: the bank pays against it, the register matches on it.
+            if name.contains(".bank.")
+                || name.ends_with(".xlsx")
+                || path.parent().is_some_and(|d| d.ends_with("payments-paid"))
+            {
                 continue;
             }
             let text = String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned();
