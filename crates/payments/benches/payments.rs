@@ -8,30 +8,12 @@
 //! file (roster's bench/run_duckdb.sh, DuckDB from PyPI in a venv) beside our prepare of the
 //! same files. `STATION_BENCH_NO_DUCKDB=1` skips DuckDB.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use payments::cards::{CardSource, IssuanceCards};
 use payments::generate::{bench_register, write_recipients, write_return};
 use payments::{import, prepare, report, Fen, Period};
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
+use roster::bench::{run_duckdb, status_kib, target_dir};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::var("STATION_BENCH_QUICK").is_ok_and(|v| v == "1");
@@ -153,38 +135,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("STATION_BENCH_NO_DUCKDB").is_ok_and(|v| v == "1") {
         return Ok(());
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../roster/bench/run_duckdb.sh");
     let first = dir.join(format!("recipients-{}.csv", register.items[0].code));
-    let o = Command::new("bash")
-        .arg(&script)
-        .arg(&first)
-        .arg(&issuance)
-        .arg(dir.join("duckdb-join.csv"))
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output();
-    let o = match o {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            println!(
-                "duckdb: not available ({}), only our figures: {}",
-                o.status,
-                String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
-            );
-            return Ok(());
-        }
+    let ran = match run_duckdb(&first, &issuance, &dir.join("duckdb-join.csv")) {
+        Ok(ran) => ran,
         Err(e) => {
-            println!("duckdb: not available ({e}), only our figures");
+            println!("duckdb: not available ({}), only our figures", e.lines().last().unwrap_or(""));
             return Ok(());
         }
     };
-    let text = String::from_utf8_lossy(&o.stdout);
-    let field =
-        |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
-    let duck = field("duckdb_seconds=").unwrap_or(f64::NAN);
+    let duck = ran.seconds.unwrap_or(f64::NAN);
     let ours = first_batch.unwrap_or_default().as_secs_f64();
     println!(
         "first batch ({per_item} rows x {holders} records): ours {ours:.3} s (validate, match, decide, bank file, status, to-do lists); duckdb LEFT JOIN on the ID number, CSV in and out: {duck:.3} s, peak RSS {:.1} MiB; ratio ours/duckdb {:.2}",
-        field("duckdb_peak_rss_kib=").unwrap_or(0.0) / 1024.0,
+        ran.peak_rss_kib.unwrap_or(0.0) / 1024.0,
         ours / duck
     );
     Ok(())

@@ -4,32 +4,14 @@
 //! files (bench/run_duckdb.sh installs DuckDB from PyPI into a venv) as a ratio.
 //! `STATION_BENCH_NO_DUCKDB=1` skips DuckDB.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Instant;
 
+use roster::bench::{run_duckdb, status_kib, target_dir};
 use roster::compare::{compare, Options};
 use roster::generate;
 use roster::records::IssuanceFile;
 use roster::validate::{Kind, Rules};
-
-/// A field of /proc/self/status in KiB.
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::var("STATION_BENCH_QUICK").is_ok_and(|v| v == "1");
@@ -84,26 +66,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("STATION_BENCH_NO_DUCKDB").is_ok_and(|v| v == "1") {
         return Ok(());
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/run_duckdb.sh");
     let duck_out = dir.join("duckdb-join.csv");
     let t = Instant::now();
-    let o = Command::new("bash")
-        .arg(&script)
-        .arg(&roster)
-        .arg(&issuance)
-        .arg(&duck_out)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .output()?;
+    let ran = run_duckdb(&roster, &issuance, &duck_out);
     let wall = t.elapsed().as_secs_f64();
-    let text = String::from_utf8_lossy(&o.stdout);
-    if !o.status.success() {
-        println!("duckdb: failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr));
-        return Ok(());
-    }
-    let field =
-        |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
-    let duck = field("duckdb_seconds=").unwrap_or(wall);
-    let duck_mib = field("duckdb_peak_rss_kib=").unwrap_or(0.0) / 1024.0;
+    let ran = match ran {
+        Ok(ran) => ran,
+        Err(e) => {
+            println!("duckdb: failed ({e})");
+            return Ok(());
+        }
+    };
+    let duck = ran.seconds.unwrap_or(wall);
+    let duck_mib = ran.peak_rss_kib.unwrap_or(0.0) / 1024.0;
     println!("duckdb hash join (LEFT JOIN on the ID number, CSV in and out): {duck:.2} s, peak RSS {duck_mib:.1} MiB");
     println!(
         "ratio station/duckdb time: {:.2} (memory {:.2})",

@@ -32,6 +32,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod classify;
 pub mod cli;
 pub mod compare;
