@@ -638,11 +638,24 @@ fn ledger_events(c: &Counter) -> Vec<(String, Option<String>)> {
 /// A person holding card `old` (issued at the counter), whose re-issue failed at the print
 /// after the old card was stopped: the job, where the holder stands.
 fn held_reissue(c: &mut Counter, collection: &Collection) -> (Applicant, String, i64, issuance::HeldReissue) {
+    held_reissue_leased(c, collection, None)
+}
+
+/// [`held_reissue`] with the engine's claims leased for `lease` seconds, when given.
+fn held_reissue_leased(
+    c: &mut Counter,
+    collection: &Collection,
+    lease: Option<i64>,
+) -> (Applicant, String, i64, issuance::HeldReissue) {
     let a = c.applicant();
     let first = issue_at_counter(c, &a, None);
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
     c.path.fail_next_print = true;
-    let (job, outcome) = c.engine().start(&a, &params(), Some(&old), collection).expect("re-issue");
+    let mut engine = c.engine();
+    if let Some(seconds) = lease {
+        engine.lease_seconds = seconds;
+    }
+    let (job, outcome) = engine.start(&a, &params(), Some(&old), collection).expect("re-issue");
     let JobOutcome::Held(held) = outcome else { panic!("{outcome:?}") };
     (a, old, job, held)
 }
@@ -747,14 +760,7 @@ fn a_held_reissue_resumed_makes_the_new_card_under_the_same_claim_and_number() {
 #[test]
 fn a_held_reissue_whose_claim_lapsed_is_not_restored_and_its_resume_rolls_back() {
     let mut c = Counter::new();
-    let a = c.applicant();
-    let first = issue_at_counter(&mut c, &a, None);
-    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    c.path.fail_next_print = true;
-    let mut engine = c.engine();
-    engine.lease_seconds = 2;
-    let (job, outcome) = engine.start(&a, &params(), Some(&old), &later()).expect("re-issue");
-    let JobOutcome::Held(_) = outcome else { panic!("{outcome:?}") };
+    let (a, old, job, _) = held_reissue_leased(&mut c, &later(), Some(2));
     std::thread::sleep(std::time::Duration::from_millis(2600));
     let e = issuance::restore_held(&c.local, &c.province, "sup-1", job, "ribbon out").expect_err("lapsed");
     assert!(e.to_string().contains("expired"), "{e}");
@@ -773,14 +779,7 @@ fn a_held_reissue_whose_claim_lapsed_is_not_restored_and_its_resume_rolls_back()
 #[test]
 fn a_held_reissues_claim_is_kept_while_it_waits_for_the_supervisor() {
     let mut c = Counter::new();
-    let a = c.applicant();
-    let first = issue_at_counter(&mut c, &a, None);
-    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    c.path.fail_next_print = true;
-    let mut engine = c.engine();
-    engine.lease_seconds = 6;
-    let (job, outcome) = engine.start(&a, &params(), Some(&old), &later()).expect("re-issue");
-    let JobOutcome::Held(_) = outcome else { panic!("{outcome:?}") };
+    let (a, old, job, _) = held_reissue_leased(&mut c, &later(), Some(6));
     assert!(c.local.claim_holding_jobs().expect("jobs").contains(&job), "a held job holds its claim");
     assert!(!c.local.running_jobs().expect("jobs").contains(&job), "and is not run again at a start");
     for _ in 0..3 {
