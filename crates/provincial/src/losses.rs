@@ -7,7 +7,7 @@ use archive::{ArchiveError, LiftRequest, LossChannel, Refusal, SuspendRequest, S
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use crate::store::{card_row, pg, Store, CARD_COLUMNS};
+use crate::store::{card_row, pg, Body, Store};
 
 const SUSPENSION_COLUMNS: &str = "card_number, station, channel, since, until";
 
@@ -31,21 +31,13 @@ fn now() -> i64 {
 /// The card's row and its latest loss with how it ended, the person's row locked first.
 type CardAndLoss = (archive::CardRecord, Option<(Suspension, Option<String>)>);
 
-async fn card_and_loss(
-    tx: &Transaction<'_>,
-    card_number: &str,
-) -> Result<Option<Result<CardAndLoss, ArchiveError>>, tokio_postgres::Error> {
-    let Some(found) = tx.query_opt("SELECT ssn FROM cards WHERE card_number = $1", &[&card_number]).await?
-    else {
-        return Ok(None);
+/// The card (locked, its person first: [`Store::card_for_update`]) and its latest loss; a card
+/// the archive does not have, or cannot read, is refused as not found.
+async fn card_and_loss(tx: &Transaction<'_>, card_number: &str) -> Body<CardAndLoss> {
+    let not_found = |what: String| Ok(Err(Refusal::NotFound { what }));
+    let Some(row) = Store::card_for_update(tx, card_number).await? else {
+        return not_found(format!("card {card_number}"));
     };
-    Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
-    let row = tx
-        .query_one(
-            &format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_number = $1 FOR UPDATE"),
-            &[&card_number],
-        )
-        .await?;
     let latest = tx
         .query_opt(
             &format!(
@@ -57,13 +49,13 @@ async fn card_and_loss(
         .await?;
     let card = match card_row(&row) {
         Ok(c) => c,
-        Err(e) => return Ok(Some(Err(e))),
+        Err(e) => return not_found(e.to_string()),
     };
     let latest = match latest.map(|r| suspension_row(&r).map(|s| (s, r.get::<_, Option<String>>("ended")))) {
-        Some(Err(e)) => return Ok(Some(Err(e))),
+        Some(Err(e)) => return not_found(e.to_string()),
         other => other.transpose().ok().flatten(),
     };
-    Ok(Some(Ok((card, latest))))
+    Ok(Ok((card, latest)))
 }
 
 /// Ends the card's temporary loss in force, if any (`how`: lifted or stopped).
@@ -111,9 +103,8 @@ impl Store {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let (card, latest) = match card_and_loss(tx, &q.card_number).await? {
-                    None => return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) })),
-                    Some(Err(e)) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
-                    Some(Ok(found)) => found,
+                    Ok(found) => found,
+                    Err(r) => return Ok(Err(r)),
                 };
                 let in_force = latest.as_ref().filter(|(s, ended)| ended.is_none() && s.until > now());
                 if let Err(r) = archive::may_suspend(&station, &card, &q, in_force.map(|(s, _)| s)) {
@@ -146,9 +137,8 @@ impl Store {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 let (card, latest) = match card_and_loss(tx, &q.card_number).await? {
-                    None => return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) })),
-                    Some(Err(e)) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
-                    Some(Ok(found)) => found,
+                    Ok(found) => found,
+                    Err(r) => return Ok(Err(r)),
                 };
                 let lifted = match archive::may_lift(
                     &card,

@@ -856,7 +856,7 @@ impl Store {
 
     /// A card's row locked for a change (its person's row first), with where it was delivered
     /// and whether it was taken in.
-    async fn card_for_update(
+    pub(crate) async fn card_for_update(
         tx: &Transaction<'_>,
         card_number: &str,
     ) -> Result<Option<Row>, tokio_postgres::Error> {
