@@ -10,7 +10,9 @@ use std::path::Path;
 use archive::CardStatus;
 use payments::cards::{CardSource, IssuanceCards};
 use payments::{import, prepare, report, Fen, Period, Register};
-use roster::generate::{account_for, card_number_for, id_for, roster_row, write_issuance, IssuanceLine};
+use roster::generate::{
+    account_for, card_number_for, id_for, roster_row, write_issuance, IssuanceLine, ROSTER_HEADER,
+};
 
 fn card(i: u64, status: CardStatus, deceased: bool) -> IssuanceLine {
     IssuanceLine {
@@ -49,23 +51,10 @@ fn row(
     r
 }
 
-const HEADER: [&str; 15] = [
-    "姓名",
-    "身份证号",
-    "民族",
-    "手机号",
-    "镇街",
-    "村（社区）",
-    "开户行",
-    "银行卡号",
-    "补贴额",
-    "预计发放时间",
-    "领待类别",
-    "是否死亡",
-    "户主身份证号",
-    "户主姓名",
-    "项目代码",
-];
+/// The recipients roster's columns: roster's, then the payments' own.
+fn header() -> Vec<&'static str> {
+    ROSTER_HEADER.iter().copied().chain(["是否死亡", "户主身份证号", "户主姓名", "项目代码"]).collect()
+}
 
 fn write_gbk_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -163,7 +152,7 @@ fn a_month_of_a_county_from_register_and_roster_to_bank_file_return_and_reports(
     rows.push(bad_head); // 20: head's ID number too short
     rows.push(vec![String::new(); 15]); // 21: blank
     let recipients = d.join("低保-2022-03.csv");
-    write_gbk_csv(&recipients, &HEADER, &rows);
+    write_gbk_csv(&recipients, &header(), &rows);
 
     let out = d.join("out");
     let period = Period::parse("2022-03").expect("period");
@@ -315,7 +304,7 @@ fn a_month_of_a_county_from_register_and_roster_to_bank_file_return_and_reports(
     let pension = register.item("0501").expect("养老金").clone();
     assert!(!pension.household && !pension.passbook);
     let xlsx = d.join("养老金.xlsx");
-    let mut w = roster::xlsx::SheetWriter::create(&xlsx, "基础信息表", &HEADER).expect("xlsx");
+    let mut w = roster::xlsx::SheetWriter::create(&xlsx, "基础信息表", &header()).expect("xlsx");
     for (i, dead) in [(21, false), (22, false), (23, true)] {
         let r = row(i, "188", true, dead, None, "");
         let fields: Vec<&str> = r.iter().map(String::as_str).collect();
