@@ -122,6 +122,7 @@ pub fn run_all(
     kit_records_apply_once_in_order_and_checkin_returns_the_rest(kit.as_ref(), b.as_ref(), a.as_ref());
     a_lapsed_kit_lease_frees_the_person_but_never_the_number(kit.as_ref(), b.as_ref());
     a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(kit.as_ref(), b.as_ref());
+    a_kit_hands_a_card_to_a_custodian_only_with_an_approval_the_province_holds(kit.as_ref(), open);
 }
 
 /// Two stations number their requests alike (every station's first job is job 1): each gets
@@ -783,6 +784,7 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
             card_number: by_ssn(&served).card_number,
             signer: "本人".into(),
             signature_sm3: sig.clone(),
+            custodian: None,
         },
         KitEvent::Activated {
             ssn: served.clone(),
@@ -794,6 +796,7 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
             card_number: premade_card.clone(),
             signer: "本人".into(),
             signature_sm3: sig.clone(),
+            custodian: None,
         },
         KitEvent::Made {
             ssn: dies.clone(),
@@ -806,6 +809,7 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
             card_number: stopped_card.clone(),
             signer: "本人".into(),
             signature_sm3: sig.clone(),
+            custodian: None,
         },
         KitEvent::VisitFailed {
             ssn: not_home.clone(),
@@ -1473,4 +1477,142 @@ pub fn a_formal_loss_racing_a_temporary_one_and_its_lift_ends_stopped(
         Refusal::NotSuspended { .. } | Refusal::NotLive { .. } => {}
         other => panic!("{other:?}"),
     }
+}
+
+/// A custody approval of `card` for the custodian 李四 (masked ID), until `valid_until`.
+pub fn custody_request(card: &str, valid_until: &str) -> crate::custody::CustodyRequest {
+    crate::custody::CustodyRequest {
+        request_id: request_id("custody"),
+        approval: crate::custody::CustodyApproval {
+            card_number: card.into(),
+            holder_group: "disabled".into(),
+            custodian: "李四".into(),
+            custodian_id: "440524********0014".into(),
+            approved_by: "sup-1".into(),
+            reason: "重度残疾, 由女儿代管".into(),
+            valid_until: valid_until.into(),
+        },
+    }
+}
+
+/// RULE 4 for outreach kits: only the station that answers for a live card records its custody
+/// approvals at the province (two stations at the same moment: the other is refused; two
+/// counters of that station: both recorded); a kit's checkout carries the card's current
+/// approvals, and a hand-over to a custodian stands only on an approval the province holds for
+/// that card and custodian on that day: anything else is a conflict and the card stays in stock.
+pub fn a_kit_hands_a_card_to_a_custodian_only_with_an_approval_the_province_holds(
+    kit: &dyn ProvincialArchive,
+    open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
+) {
+    let (owner, other) = (open("station-b"), open("station-a"));
+    let (holder, card) = premade(owner.as_ref());
+    let (holder2, card2) = premade(owner.as_ref());
+    let today = applicant::days::today().compact();
+    assert!(matches!(
+        owner.record_custody(&crate::custody::CustodyRequest {
+            approval: crate::custody::CustodyApproval {
+                holder_group: "neighbour".into(),
+                ..custody_request(&card, "20991231").approval
+            },
+            ..custody_request(&card, "20991231")
+        }),
+        Err(ArchiveError::BadRequest(_))
+    ));
+    assert!(matches!(
+        refusal(owner.record_custody(&custody_request("B99999999", "20991231")).expect_err("unknown")),
+        Refusal::NotFound { .. }
+    ));
+    let ended = owner.record_custody(&custody_request(&card, "20200101")).expect("an approval that ended");
+    // The owner's two counters and another station, at the same moment.
+    let asks = [
+        (open("station-b"), custody_request(&card, "20991231")),
+        (open("station-b"), custody_request(&card, "20981231")),
+        (open("station-a"), custody_request(&card, "20991231")),
+    ];
+    let start = std::sync::Barrier::new(asks.len());
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let running: Vec<_> = asks
+            .iter()
+            .map(|(station, q)| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    station.record_custody(q)
+                })
+            })
+            .collect();
+        running.into_iter().map(|t| t.join().expect("counter")).collect()
+    });
+    let (current, later) = match (&answers[0], &answers[1]) {
+        (Ok(x), Ok(y)) => (x.clone(), y.clone()),
+        other => panic!("both counters of the owner record: {other:?}"),
+    };
+    assert_ne!(current.approval_id, later.approval_id);
+    assert_eq!((current.station.as_str(), later.station.as_str()), ("station-b", "station-b"));
+    match &answers[2] {
+        Err(ArchiveError::Refused(Refusal::NotYourCard { station, .. })) => assert_eq!(station, "station-b"),
+        other => panic!("another station records no custody of this card: {other:?}"),
+    }
+    assert_eq!(
+        owner.record_custody(&asks[0].1).expect("retry").approval_id,
+        current.approval_id,
+        "a retry gets the first answer"
+    );
+    assert!(other.record_custody(&custody_request(&card2, "20991231")).is_err(), "nor of the second card");
+
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![visit(&holder, Some(&card)), visit(&holder2, Some(&card2))],
+            lease_seconds: 3600,
+        })
+        .expect("checkout");
+    let carried: Vec<i64> = out.visits[0].custody.iter().map(|c| c.approval_id).collect();
+    let mut expected = vec![current.approval_id, later.approval_id];
+    expected.sort();
+    assert_eq!(carried, expected, "the current approvals, not the one that ended ({})", ended.approval_id);
+    assert!(out.visits[1].custody.is_empty());
+
+    let handed = |ssn: &str, card: &str, approval_id: i64, name: &str| KitEvent::HandedOver {
+        ssn: ssn.into(),
+        card_number: card.into(),
+        signer: name.into(),
+        signature_sm3: "ab".repeat(32),
+        custodian: Some(crate::custody::KitCustodian {
+            approval_id,
+            name: name.into(),
+            id_number: "440524********0014".into(),
+            on: today.clone(),
+        }),
+    };
+    let events = [
+        // Another card's approval named for the second card.
+        handed(&holder2, &card2, current.approval_id, "李四"),
+        // An approval that ended, then someone the approval does not name.
+        handed(&holder, &card, ended.approval_id, "李四"),
+        handed(&holder, &card, current.approval_id, "王五"),
+        handed(&holder, &card, current.approval_id, "李四"),
+    ];
+    let outcomes: Vec<RecordOutcome> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| kit.sync_record(&record(out.lease_id, i as i64 + 1, e)).expect("sync").outcome)
+        .collect();
+    for (i, o) in outcomes[..3].iter().enumerate() {
+        match o {
+            RecordOutcome::Conflict { reason } => {
+                assert!(reason.contains("custodian") && reason.contains("take it back"), "{i}: {reason}")
+            }
+            other => panic!("record {i} must not stand: {other:?}"),
+        }
+    }
+    match &outcomes[3] {
+        RecordOutcome::Applied { card: Some(c) } => assert_eq!(c.status, CardStatus::Issued),
+        other => panic!("the approved custodian's hand-over stands: {other:?}"),
+    }
+    assert_eq!(owner.lookup(&holder2).expect("lookup").cards[0].status, CardStatus::Made, "still in stock");
+    let done = kit
+        .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 4 })
+        .expect("checkin");
+    assert_eq!(done.back_to_stock, [card2]);
 }

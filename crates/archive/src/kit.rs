@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::custody::{KitCustodian, ProvincialCustody};
 use crate::{CardRecord, Refusal};
 
 /// Longest kit lease: a week of home visits.
@@ -47,6 +48,10 @@ pub struct LeasedVisit {
     pub card_number: String,
     /// The pre-made card in the kit's custody, if any.
     pub premade_card: Option<String>,
+    /// The custody approvals of the pre-made card current at checkout (RULE 4): on the visit
+    /// the card may go to one of these custodians instead of the holder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custody: Vec<ProvincialCustody>,
 }
 
 /// A person the archive would not lease, and why.
@@ -87,6 +92,9 @@ pub enum KitEvent {
         signer: String,
         /// SM3 of the signature image (hex).
         signature_sm3: String,
+        /// The approved custodian who received it, when not the holder (RULE 4).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        custodian: Option<KitCustodian>,
     },
     /// A card was made on the visit under the person's claim (its reserved number).
     Made {
@@ -301,6 +309,10 @@ pub struct CardFacts {
     pub in_lease: bool,
     /// The holder is recorded deceased.
     pub deceased: bool,
+    /// For a hand-over to a custodian: the approval its record names, as the archive holds it.
+    pub custody: Option<ProvincialCustody>,
+    /// Today at the archive (YYYYMMDD, China Standard Time).
+    pub today: String,
 }
 
 /// The new status of the card for a hand-over or an activation, or the supervisor's reason
@@ -319,6 +331,9 @@ pub fn decide_card_event(event: &KitEvent, f: &CardFacts) -> Result<crate::CardS
         return Err(format!(
             "{what}: card {card_number} was not in this kit's custody: find out how the kit had it"
         ));
+    }
+    if let KitEvent::HandedOver { custodian: Some(who), .. } = event {
+        crate::custody::check_kit_custodian(card_number, who, f.custody.as_ref(), &f.today)?;
     }
     if card.status == from {
         return Ok(to);
@@ -477,6 +492,7 @@ mod tests {
             card_number: "B00000019".into(),
             signer: "本人".into(),
             signature_sm3: "00".repeat(32),
+            custodian: None,
         }
     }
 
@@ -507,7 +523,13 @@ mod tests {
 
     #[test]
     fn an_offline_hand_over_stands_only_on_a_live_card_of_the_lease() {
-        let facts = |c: Option<CardRecord>, in_lease, deceased| CardFacts { card: c, in_lease, deceased };
+        let facts = |c: Option<CardRecord>, in_lease, deceased| CardFacts {
+            card: c,
+            in_lease,
+            deceased,
+            custody: None,
+            today: "20261201".into(),
+        };
         assert_eq!(
             decide_card_event(&handed(), &facts(Some(card(CardStatus::Made)), true, false)),
             Ok(CardStatus::Issued)

@@ -20,6 +20,7 @@
 /// The conformance suite: for the implementations' tests only (feature `conformance`).
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod custody;
 pub mod kit;
 pub mod local;
 mod model;
@@ -143,6 +144,18 @@ pub trait ProvincialArchive: Send + Sync {
         Err(ArchiveError::BadRequest(format!(
             "this provincial archive does not take temporary losses (card {})",
             request.card_number
+        )))
+    }
+    /// Records a custody approval (RULE 4) of a live card the caller answers for, so that an
+    /// outreach kit carrying the card can hand it to that custodian ([`custody`]). An archive
+    /// without custody approvals refuses.
+    fn record_custody(
+        &self,
+        request: &custody::CustodyRequest,
+    ) -> Result<custody::ProvincialCustody, ArchiveError> {
+        Err(ArchiveError::BadRequest(format!(
+            "this provincial archive keeps no custody approvals (card {})",
+            request.approval.card_number
         )))
     }
     /// Lifts a temporary loss in force (解挂) for the holder at the counter; the card is live

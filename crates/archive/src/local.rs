@@ -862,24 +862,7 @@ impl LocalArchive {
     }
 }
 
-/// A custody approval (RULE 4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CustodyApproval {
-    /// The card.
-    pub card_number: String,
-    /// `minimum-living-allowance`, `extremely-poor`, `disabled` or `minor`.
-    pub holder_group: String,
-    /// The custodian's name.
-    pub custodian: String,
-    /// The custodian's ID number, masked.
-    pub custodian_id: String,
-    /// The supervisor who approved.
-    pub approved_by: String,
-    /// Why.
-    pub reason: String,
-    /// Until when (YYYYMMDD).
-    pub valid_until: String,
-}
+pub use crate::custody::CustodyApproval;
 
 impl LocalArchive {
     /// Records a custody approval (the schema refuses other groups and an empty reason).

@@ -16,6 +16,7 @@ use crate::{
 };
 use crate::{LiftRequest, SuspendRequest, Suspension};
 
+mod custody;
 mod kits;
 
 const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
@@ -23,13 +24,14 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 6] = [
+const MIGRATIONS: [(i64, &str); 7] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-sqlite-0005-restore.sql")),
     (6, include_str!("../migrations/provincial-sqlite-0006-known-stations.sql")),
     (7, include_str!("../migrations/provincial-sqlite-0007-losses.sql")),
     (8, include_str!("../migrations/provincial-sqlite-0008-ledger-anchors.sql")),
+    (9, include_str!("../migrations/provincial-sqlite-0009-custody.sql")),
 ];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.
@@ -764,6 +766,13 @@ impl ProvincialArchive for SqliteProvincial {
             )?;
             Ok(Ok(s))
         })
+    }
+
+    fn record_custody(
+        &self,
+        q: &crate::custody::CustodyRequest,
+    ) -> Result<crate::custody::ProvincialCustody, ArchiveError> {
+        self.custody_record(q)
     }
 
     fn lift_suspension(&self, q: &LiftRequest) -> Result<Suspension, ArchiveError> {

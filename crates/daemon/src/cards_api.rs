@@ -548,8 +548,15 @@ async fn custody(
         reason: q.reason,
         valid_until: q.valid_until,
     };
-    lifecycle::hand_to_custodian(s.local(), &q.handed_over_by, &approval).map_err(refused)?;
-    Ok(Json(json!({"card_number": card, "approved_by": session.operator})))
+    let (province, local) = (s.province()?.clone(), s.local().clone());
+    let held = tokio::task::spawn_blocking(move || {
+        lifecycle::hand_to_custodian(&local, province.as_ref(), &q.handed_over_by, &approval)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(refused)?;
+    Ok(Json(json!({"card_number": card, "approved_by": session.operator,
+        "province_approval": held.approval_id, "valid_until": held.approval.valid_until})))
 }
 
 async fn recall(

@@ -291,37 +291,39 @@ pub fn activate(
     }
 }
 
-/// The groups whose cards another person may hold (RULE 4).
-pub const CUSTODY_GROUPS: [&str; 4] = ["minimum-living-allowance", "extremely-poor", "disabled", "minor"];
+pub use archive::custody::CUSTODY_GROUPS;
 
-/// Hands a card to a custodian: only for the allowed groups, with a supervisor's approval
-/// saying for whom, why and until when (RULE 4).
+/// Records a supervisor's custody approval (RULE 4: only for the allowed groups, saying for
+/// whom, why and until when, approved by someone other than the operator who hands the card
+/// over): at the province first, so that an outreach kit carrying the card can hand it to that
+/// custodian; then here, with its ledger line naming the province's approval. The request id
+/// is the approval's own hash: a retry after a lost answer, or after a crash before the station
+/// recorded it, gets the province's first answer. Nothing is recorded here when the province
+/// refuses or cannot be reached (retry when the network is back).
 pub fn hand_to_custodian(
     local: &LocalArchive,
+    province: &dyn archive::ProvincialArchive,
     operator: &str,
     approval: &CustodyApproval,
-) -> Result<(), LifecycleError> {
-    if !CUSTODY_GROUPS.contains(&approval.holder_group.as_str()) {
-        return Err(rule(
-            4,
-            format!("nobody may hold another person's card; custody only for {}", CUSTODY_GROUPS.join(", ")),
-        ));
-    }
-    if approval.approved_by.is_empty() || approval.reason.trim().is_empty() || approval.valid_until.len() != 8
-    {
-        return Err(rule(4, "custody needs a recorded approval: who approved, why, and until when"));
-    }
+) -> Result<archive::custody::ProvincialCustody, LifecycleError> {
+    approval.check().map_err(|m| rule(4, m))?;
     if approval.approved_by == operator {
         return Err(rule(
             4,
             "the approval must come from a supervisor other than the operator handing the card over",
         ));
     }
+    let hash = archive::request_hash(approval);
+    let request = archive::custody::CustodyRequest {
+        request_id: format!("custody-{}-{}", approval.card_number, &hash[..hash.len().min(16)]),
+        approval: approval.clone(),
+    };
+    let held = province.record_custody(&request)?;
     let detail = serde_json::json!({"group": approval.holder_group, "custodian": approval.custodian, "custodian_id": approval.custodian_id,
-        "approved_by": approval.approved_by, "until": approval.valid_until});
+        "approved_by": approval.approved_by, "until": approval.valid_until, "province_approval": held.approval_id});
     local
         .add_custody_approval(approval, &ledger(operator, &approval.card_number, "card.custody", &detail))?;
-    Ok(())
+    Ok(held)
 }
 
 /// Whether an application is still under way or its card waits for the holder (`made`).
@@ -418,15 +420,23 @@ pub fn check_receiver(
 }
 
 /// RULE 4 on a home visit (the outreach kit): the card goes to the holder, the number on the
-/// ID document checked equal to `ssn` (shown masked if not); a custodian's approval is
-/// recorded at the station and the kit carries none, so a custodian is refused there.
-pub fn check_receiver_on_visit(ssn: &str, receiver: Option<&Receiver>) -> Result<(), LifecycleError> {
+/// ID document checked equal to `ssn` (shown masked if not), or to a custodian admitted on
+/// `today` (YYYYMMDD, the kit's clock) by one of the card's approvals the kit carries from the
+/// province (`custody`, current at checkout). Who received it when not the holder: the
+/// province checks that approval again when the record arrives.
+pub fn check_receiver_on_visit(
+    ssn: &str,
+    card: &str,
+    receiver: Option<&Receiver>,
+    custody: &[archive::custody::ProvincialCustody],
+    today: &str,
+) -> Result<Option<archive::custody::KitCustodian>, LifecycleError> {
     match receiver {
         None => Err(rule(
             4,
-            "check the receiver's ID document and give its number: only the holder receives the card on a visit",
+            "check the receiver's ID document and give its number: the holder, or a custodian whose approval the kit carries",
         )),
-        Some(Receiver::Holder { id_number }) if id_number.trim().eq_ignore_ascii_case(ssn) => Ok(()),
+        Some(Receiver::Holder { id_number }) if id_number.trim().eq_ignore_ascii_case(ssn) => Ok(None),
         Some(Receiver::Holder { id_number }) => Err(rule(
             4,
             format!(
@@ -435,14 +445,39 @@ pub fn check_receiver_on_visit(ssn: &str, receiver: Option<&Receiver>) -> Result
                 applicant::mask_id(ssn)
             ),
         )),
-        Some(Receiver::Custodian { name, .. }) => Err(rule(
-            4,
-            format!(
-                "{}: a custodian receives a card only with a custody approval, checked at the station: bring the card \
-                 back (it stays in the kit's custody) or hand it to the holder",
-                name.trim()
-            ),
-        )),
+        Some(Receiver::Custodian { name, id_number }) => {
+            let masked = applicant::mask_id(&id_number.trim().to_ascii_uppercase());
+            let of_card = custody.iter().filter(|c| c.approval.card_number == card);
+            if let Some(c) = of_card.clone().find(|c| c.approval.admits(name, &masked, today)) {
+                return Ok(Some(archive::custody::KitCustodian {
+                    approval_id: c.approval_id,
+                    name: name.trim().to_string(),
+                    id_number: masked,
+                    on: today.to_string(),
+                }));
+            }
+            // An approval of this custodian on some day (admitted on the empty day), ended now.
+            let ended = of_card
+                .filter(|c| c.approval.admits(name, &masked, ""))
+                .map(|c| c.approval.valid_until.clone())
+                .max();
+            Err(rule(
+                4,
+                match ended {
+                    Some(until) => format!(
+                        "the custody approval of {} for card {card} ended on {until}: hand the card to the holder, or bring it \
+                         back (it stays in the kit's custody) for a new approval at the station",
+                        name.trim()
+                    ),
+                    None => format!(
+                        "the kit carries no custody approval of {} ({masked}) for card {card}: nobody may collect another \
+                         person's card; hand it to the holder, or bring it back (it stays in the kit's custody). A \
+                         supervisor records custody at the station before the kit checks the card out",
+                        name.trim()
+                    ),
+                },
+            ))
+        }
     }
 }
 
@@ -904,29 +939,92 @@ pub(crate) mod tests {
         assert!(activate(&a, &bank, "op", "B00000019", &evidence(), &presented).is_err(), "already active");
     }
 
-    #[test]
-    fn rule_4_custody_only_for_the_groups_with_an_approval() {
-        let (_d, a) = archive_with_card(CardStatus::Made);
-        let ok = CustodyApproval {
-            card_number: "B00000019".into(),
+    fn approval_of(card: &str, valid_until: &str) -> CustodyApproval {
+        CustodyApproval {
+            card_number: card.into(),
             holder_group: "disabled".into(),
             custodian: "李四".into(),
-            custodian_id: "440524********0014".into(),
+            custodian_id: applicant::mask_id("440524199001010014"),
             approved_by: "sup".into(),
             reason: "cannot travel".into(),
-            valid_until: "20271231".into(),
-        };
-        let e =
-            hand_to_custodian(&a, "op", &CustodyApproval { holder_group: "neighbour".into(), ..ok.clone() })
-                .expect_err("group");
+            valid_until: valid_until.into(),
+        }
+    }
+
+    #[test]
+    fn rule_4_custody_only_for_the_groups_with_an_approval_recorded_at_the_province_first() {
+        let (_d, province, a, _ssn, card) = stock_card_at_province();
+        let ok = approval_of(&card, "20271231");
+        let e = hand_to_custodian(
+            &a,
+            &province,
+            "op",
+            &CustodyApproval { holder_group: "neighbour".into(), ..ok.clone() },
+        )
+        .expect_err("group");
         assert!(matches!(e, LifecycleError::Rule { rule: 4, .. }), "{e}");
         assert!(
-            hand_to_custodian(&a, "op", &CustodyApproval { reason: " ".into(), ..ok.clone() }).is_err(),
+            hand_to_custodian(&a, &province, "op", &CustodyApproval { reason: " ".into(), ..ok.clone() })
+                .is_err(),
             "no reason"
         );
-        assert!(hand_to_custodian(&a, "sup", &ok).is_err(), "approved by the same person who hands over");
-        hand_to_custodian(&a, "op", &ok).expect("allowed");
-        assert_eq!(a.custody_approvals("B00000019").expect("list"), vec![ok]);
+        assert!(
+            hand_to_custodian(&a, &province, "sup", &ok).is_err(),
+            "approved by the same person who hands over"
+        );
+        assert!(a.custody_approvals(&card).expect("list").is_empty(), "nothing recorded for a refusal");
+        let held = hand_to_custodian(&a, &province, "op", &ok).expect("allowed");
+        assert_eq!(a.custody_approvals(&card).expect("list"), vec![ok.clone()]);
+        assert_eq!((held.station.as_str(), &held.approval), ("S1", &ok), "the province holds it too");
+        let line = a.ledger().expect("ledger").pop().expect("entry");
+        assert!(line.detail.contains(&format!("\"province_approval\":{}", held.approval_id)), "{line:?}");
+        // The same approval again (a retry after a lost answer) is the province's first one.
+        assert_eq!(hand_to_custodian(&a, &province, "op", &ok).expect("retry").approval_id, held.approval_id);
+
+        // Another station's card is refused at the province and recorded nowhere.
+        let other = archive::SqliteProvincial::open(_d.path().join("p.db"), "S2", 'B').expect("S2");
+        let e =
+            hand_to_custodian(&a, &other, "op", &approval_of(&card, "20281231")).expect_err("not S2's card");
+        assert!(e.to_string().contains("S1"), "{e}");
+        assert_eq!(a.custody_approvals(&card).expect("list").len(), 2, "only the two of S1");
+    }
+
+    #[test]
+    fn rule_4_on_a_visit_the_holder_or_a_custodian_the_kit_carries_an_approval_for() {
+        let held = |until: &str| archive::custody::ProvincialCustody {
+            approval_id: 5,
+            station: "S1".into(),
+            approval: approval_of("B00000019", until),
+        };
+        let holder = "11010519491231002X";
+        let custodian = Receiver::Custodian { name: "李四".into(), id_number: "440524199001010014".into() };
+        let visit = |r: Option<&Receiver>, carried: &[archive::custody::ProvincialCustody]| {
+            check_receiver_on_visit(holder, "B00000019", r, carried, "20261201")
+        };
+        assert_eq!(visit(Some(&Receiver::Holder { id_number: holder.into() }), &[]).expect("holder"), None);
+        assert!(visit(None, &[held("20271231")]).is_err(), "nobody named");
+        let e = visit(Some(&custodian), &[]).expect_err("nothing carried");
+        assert!(
+            e.to_string().contains("carries no custody approval")
+                && !e.to_string().contains("440524199001010014"),
+            "{e}"
+        );
+        let e = visit(Some(&custodian), &[held("20261130")]).expect_err("ended");
+        assert!(e.to_string().contains("ended on 20261130"), "{e}");
+        let got = visit(Some(&custodian), &[held("20261130"), held("20271231")])
+            .expect("admitted")
+            .expect("custodian");
+        assert_eq!(
+            (got.approval_id, got.id_number.as_str(), got.on.as_str()),
+            (5, "440524********0014", "20261201")
+        );
+        let other_card = archive::custody::ProvincialCustody {
+            approval: approval_of("B00000027", "20271231"),
+            ..held("")
+        };
+        assert!(visit(Some(&custodian), &[other_card]).is_err(), "another card's approval");
+        let stranger = Receiver::Custodian { name: "王五".into(), id_number: "440524199001010014".into() };
+        assert!(visit(Some(&stranger), &[held("20271231")]).is_err(), "another name");
     }
 
     /// A hand-over attempt to the card's holder, ID checked.
@@ -937,9 +1035,9 @@ pub(crate) mod tests {
 
     #[test]
     fn rule_4_the_receiver_is_the_holder_or_an_approved_custodian() {
-        let (_d, a) = archive_with_card(CardStatus::Made);
+        let (_d, province, a, _ssn, card) = stock_card_at_province();
         let signed = Handover::Delivered { signer: "李四".into(), signature_sm3: "ab".repeat(32) };
-        let give = |r: Option<&Receiver>| handover_attempt(&a, "op", "B00000019", &signed, r, "20261201");
+        let give = |r: Option<&Receiver>| handover_attempt(&a, "op", &card, &signed, r, "20261201");
         let e = give(None).expect_err("nobody named");
         assert!(matches!(e, LifecycleError::Rule { rule: 4, .. }), "{e}");
         let stranger = Receiver::Holder { id_number: "110101199003070017".into() };
@@ -954,21 +1052,11 @@ pub(crate) mod tests {
             e.to_string().contains("no recorded custody approval") && e.to_string().contains("minor"),
             "{e}"
         );
-        let approval = CustodyApproval {
-            card_number: "B00000019".into(),
-            holder_group: "disabled".into(),
-            custodian: "李四".into(),
-            custodian_id: applicant::mask_id("440524199001010014"),
-            approved_by: "sup".into(),
-            reason: "cannot travel".into(),
-            valid_until: "20261130".into(),
-        };
-        hand_to_custodian(&a, "op", &approval).expect("approved");
+        hand_to_custodian(&a, &province, "op", &approval_of(&card, "20261130")).expect("approved");
         let e = give(Some(&custodian)).expect_err("expired");
         assert!(e.to_string().contains("ended on 20261130"), "{e}");
-        hand_to_custodian(&a, "op", &CustodyApproval { valid_until: "20271231".into(), ..approval })
-            .expect("again");
-        assert_eq!(a.card_status("B00000019").expect("s"), Some(CardStatus::Made), "nothing changed yet");
+        hand_to_custodian(&a, &province, "op", &approval_of(&card, "20271231")).expect("again");
+        assert_eq!(a.card_status(&card).expect("s"), Some(CardStatus::Made), "nothing changed yet");
         assert_eq!(give(Some(&custodian)).expect("the approved custodian"), 1);
         let last = a.ledger().expect("ledger").pop().expect("entry");
         assert!(last.detail.contains("custodian") && last.detail.contains("440524********0014"), "{last:?}");

@@ -939,8 +939,9 @@ impl Kit {
     /// Hands a card (pre-made, or made on this visit) to its holder, who signs; or records
     /// why it could not be handed over (RULES 5 and 6 of the counter, the same checks). The
     /// receiver (RULE 4) is the holder, the number on the ID document checked equal to the
-    /// visit's; the kit carries no custody approval, so a custodian is refused here (the card
-    /// goes back to the station, where the approval is checked).
+    /// visit's, or a custodian admitted today (the kit's clock) by one of the card's custody
+    /// approvals the kit carries from its checkout; the record names that approval, and the
+    /// province checks it again when the record arrives.
     pub fn hand_over(
         &mut self,
         ssn: &str,
@@ -950,10 +951,16 @@ impl Kit {
         failure: Option<&str>,
         receiver: Option<&Receiver>,
     ) -> Result<i64, KitError> {
-        if failure.is_none() {
-            lifecycle::check_receiver_on_visit(ssn, receiver)?;
-        }
         let (visit, state) = self.may_issue(ssn)?;
+        let custodian = match failure {
+            None => {
+                let today = applicant::days::date(applicant::days::day_of_unix(self.now()))
+                    .map(|d| d.compact())
+                    .unwrap_or_default();
+                lifecycle::check_receiver_on_visit(ssn, card, receiver, &visit.custody, &today)?
+            }
+            Some(_) => None,
+        };
         let ours = visit.premade_card.as_deref() == Some(card) || state.made.as_deref() == Some(card);
         if !ours {
             return Err(KitError::Visit(format!(
@@ -986,6 +993,7 @@ impl Kit {
             card_number: card.into(),
             signer: signer.into(),
             signature_sm3,
+            custodian,
         };
         self.append(event, evidence)
     }

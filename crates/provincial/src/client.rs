@@ -114,6 +114,12 @@ impl ProvincialArchive for Client {
     fn lift_suspension(&self, q: &archive::LiftRequest) -> Result<archive::Suspension, ArchiveError> {
         self.post("/v1/lift", q)
     }
+    fn record_custody(
+        &self,
+        q: &archive::custody::CustodyRequest,
+    ) -> Result<archive::custody::ProvincialCustody, ArchiveError> {
+        self.post("/v1/custody", q)
+    }
     fn deliver_card(&self, q: &archive::DeliverRequest) -> Result<CardRecord, ArchiveError> {
         self.post("/v1/deliver", q)
     }

@@ -258,6 +258,10 @@ async fn checkout(
             claim_id,
             card_number: number,
             premade_card: v.premade_card.clone(),
+            custody: match &v.premade_card {
+                Some(card) => crate::custody::current(tx, card).await?,
+                None => Vec::new(),
+            },
         });
     }
     Ok(Ok(Checkout { lease_id, kit: kit_id.to_string(), expires_at, visits, refused }))
@@ -362,7 +366,19 @@ async fn apply(
                 )
                 .await?
                 .get("e");
-            let facts = CardFacts { card: card(tx, card_number).await?, in_lease, deceased };
+            let custody = match &r.event {
+                KitEvent::HandedOver { custodian: Some(who), .. } => {
+                    crate::custody::by_id(tx, who.approval_id).await?
+                }
+                _ => None,
+            };
+            let facts = CardFacts {
+                card: card(tx, card_number).await?,
+                in_lease,
+                deceased,
+                custody,
+                today: crate::custody::today(),
+            };
             let outcome = match kit::decide_card_event(&r.event, &facts) {
                 Ok(status) => {
                     tx.execute(

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod cluster;
+mod custody;
 mod kits;
 mod losses;
 pub mod pki;

@@ -10,7 +10,8 @@
 //! `/v1/deceased`, `/v1/deceased/correct`; cards made elsewhere: `/v1/deliver` (the
 //! card-making centre), `/v1/receive` (the station the card was delivered to); the station's
 //! ledger head: `POST /v1/ledger/anchor`, `GET /v1/ledger/anchor`; temporary losses:
-//! `/v1/suspend` (口头挂失), `/v1/lift` (解挂); outreach kits:
+//! `/v1/suspend` (口头挂失), `/v1/lift` (解挂); custody approvals (RULE 4): `/v1/custody`;
+//! outreach kits (a checkout carries its pre-made cards' current custody approvals):
 //! `POST /v1/kit/checkout`, `/v1/kit/record`, `/v1/kit/checkin`, `GET /v1/kit/conflicts`,
 //! `POST /v1/kit/conflicts/resolve`. Answers: 200
 //! with the result, 409 with a refusal, 400 for a malformed request, 503 when the store is
@@ -179,6 +180,16 @@ pub fn router(store: Store) -> Router {
                  Extension(st): Extension<Station>,
                  Json(q): Json<archive::SuspendRequest>| async move {
                     answer(s.suspend_card(&st.id, &q).await)
+                },
+            ),
+        )
+        .route(
+            "/v1/custody",
+            post(
+                |State(s): State<Store>,
+                 Extension(st): Extension<Station>,
+                 Json(q): Json<archive::custody::CustodyRequest>| async move {
+                    answer(s.record_custody(&st.id, &q).await)
                 },
             ),
         )

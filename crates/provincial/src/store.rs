@@ -22,13 +22,14 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 6] = [
+const MIGRATIONS: [(i32, &str); 7] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
     (6, include_str!("../migrations/provincial-pg-0006-known-stations.sql")),
     (7, include_str!("../migrations/provincial-pg-0007-losses.sql")),
     (8, include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql")),
+    (9, include_str!("../migrations/provincial-pg-0009-custody.sql")),
 ];
 
 /// The store behind the service.

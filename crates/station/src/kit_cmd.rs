@@ -164,11 +164,15 @@ pub struct MakeArgs {
 pub struct HandoverArgs {
     #[command(flatten)]
     store: StoreArgs,
-    /// Who received the card (the holder's ID number from STATION_ID_NUMBER, the number on the
-    /// receiver's ID document, checked now, from STATION_RECEIVER_ID: RULE 4, only the holder
-    /// receives it on a visit; each asked on the terminal when not set).
+    /// Who signed for the card. The holder's ID number comes from STATION_ID_NUMBER and the
+    /// number on the receiver's ID document, checked now, from STATION_RECEIVER_ID (each asked
+    /// on the terminal when not set): RULE 4, the holder, or a custodian (`--custodian`).
     #[arg(long)]
     signer: String,
+    /// The receiver is this custodian (name as on their ID document), admitted by a custody
+    /// approval of the card the kit carries from its checkout; the holder otherwise.
+    #[arg(long)]
+    custodian: Option<String>,
     /// Their signature (PNG from the signature pad).
     #[arg(long)]
     signature: PathBuf,
@@ -525,6 +529,9 @@ fn status(a: StatusArgs) -> Result<()> {
                 "ssn": mask_id(&v.ssn), "name": v.name, "reserved_number": v.card_number,
                 "premade_card": v.premade_card, "made": s.made, "handed_over": s.handed_over,
                 "activated": s.activated, "failures": s.failures, "spoiled": s.spoiled,
+                "custody": v.custody.iter().map(|c| serde_json::json!({"approval_id": c.approval_id,
+                    "custodian": c.approval.custodian, "custodian_id": c.approval.custodian_id,
+                    "group": c.approval.holder_group, "valid_until": c.approval.valid_until})).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -582,6 +589,16 @@ fn status(a: StatusArgs) -> Result<()> {
         let spoiled =
             if s.spoiled.is_empty() { String::new() } else { format!(" ({} spoiled)", s.spoiled.len()) };
         println!("  {} {}: {state}{spoiled}", mask_id(&v.ssn), v.name);
+        for c in &v.custody {
+            println!(
+                "    custodian {} ({}) approved for card {} until {} ({})",
+                c.approval.custodian,
+                c.approval.custodian_id,
+                c.approval.card_number,
+                c.approval.valid_until,
+                c.approval.holder_group
+            );
+        }
     }
     if let Some(m) = kit.interrupted_making() {
         println!(
@@ -867,9 +884,18 @@ fn handover(a: HandoverArgs) -> Result<()> {
             mask_id(&ssn)
         ),
     };
-    let receiver = issuance::Receiver::Holder { id_number: shown };
+    let receiver = match &a.custodian {
+        Some(name) => issuance::Receiver::Custodian { name: name.clone(), id_number: shown },
+        None => issuance::Receiver::Holder { id_number: shown },
+    };
     let seq = kit.hand_over(&ssn, &card, &a.signer, Some(&signature), None, Some(&receiver))?;
-    println!("card {card} handed over to {} (outbox record {seq})", mask_id(&ssn));
+    match &a.custodian {
+        Some(name) => println!(
+            "card {card} of {} handed over to the custodian {name} (outbox record {seq})",
+            mask_id(&ssn)
+        ),
+        None => println!("card {card} handed over to {} (outbox record {seq})", mask_id(&ssn)),
+    }
     Ok(())
 }
 

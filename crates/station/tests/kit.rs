@@ -2,7 +2,8 @@
 //! (`station sim counter`: a private pcscd with the chip inside the simulated printer on a
 //! pty, the PSAM) as the kit's devices, and the provincial service on PostgreSQL over mutual
 //! TLS. Checkout of three people, the service stopped, a card made on the visit through the
-//! counter's card path, a pre-made card handed over, activations face to face, a failure;
+//! counter's card path, a pre-made card handed over to the custodian whose approval the kit
+//! carries from the province (another receiver refused), activations face to face, a failure;
 //! the service back, the sync: the province shows the cards live, nobody holds two, and a
 //! second sync applies nothing twice. A make killed between its device steps
 //! (`STATION_KIT_CRASH_AT`) is found by the next status, settled by the next make (the card
@@ -201,6 +202,24 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         .expect("batch card")
         .card_number;
 
+    // Person 1 is disabled: a supervisor at counter-1 approved custody by a relative, which
+    // the station records at the province too (what `POST /api/cards/{card}/custody` does).
+    let custodian_id = archive::conformance::fresh_ssn();
+    let approval = counter
+        .record_custody(&archive::custody::CustodyRequest {
+            request_id: request_id("custody"),
+            approval: archive::custody::CustodyApproval {
+                card_number: premade.clone(),
+                holder_group: "disabled".into(),
+                custodian: "李秀英".into(),
+                custodian_id: applicant::mask_id(&custodian_id),
+                approved_by: "supervisor-1".into(),
+                reason: "重度残疾, 由女儿代领".into(),
+                valid_until: "20991231".into(),
+            },
+        })
+        .expect("custody recorded at the province");
+
     // Someone the police register does not know, on the visit list with their applicant.
     let unknown = common::counter::applicant(dir, 3);
     let unknown_id = unknown["holder"]["id_number"].as_str().expect("id").to_string();
@@ -211,6 +230,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
         secrets: (0..3)
             .map(ssn)
             .chain([archive::conformance::fresh_ssn(), WRONG_ID.to_string(), unknown_id.clone()])
+            .chain([custodian_id.clone()])
             .chain(key_lines)
             .collect(),
     };
@@ -268,6 +288,13 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let before = kit.status();
     let reserved = visit(&before, &masked(0))["reserved_number"].as_str().expect("reserved").to_string();
     assert_eq!(visit(&before, &masked(1))["premade_card"], premade.as_str());
+    let carried = &visit(&before, &masked(1))["custody"];
+    assert_eq!(
+        (carried[0]["approval_id"].as_i64(), carried[0]["custodian"].as_str()),
+        (Some(approval.approval_id), Some("李秀英")),
+        "the kit carries the card's custody approval: {carried}"
+    );
+    assert!(kit.ok(&["status"]).contains("custodian 李秀英"), "shown to the operator");
     assert_eq!(before["outbox"], 0);
     assert!(before["seconds_left_offline"].as_i64().expect("time left") > 40 * 3600);
 
@@ -375,7 +402,18 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     kit.ok_for(&h0, &receiving(&id0, &id0));
     kit.refused_for(&["activate", "--photo", &pic, "--id-checked"], &holder(&id0), "rule 3");
     kit.ok_for(&["activate", "--photo", &pic, "--holder-present", "--id-checked"], &holder(&id0));
-    kit.ok_for(&h1, &receiving(&id1, &id1));
+    // Person 1's card goes to the approved custodian: not to someone else with her name,
+    // nor under another name.
+    let by_custodian = ["handover", "--signer", "李秀英", "--signature", &sig, "--custodian", "李秀英"];
+    kit.refused_for(&by_custodian, &receiving(&id1, &id0), "carries no custody approval of 李秀英");
+    let by_other = ["handover", "--signer", "李四", "--signature", &sig, "--custodian", "李四"];
+    kit.refused_for(&by_other, &receiving(&id1, &custodian_id), "nobody may collect another person's card");
+    let out = kit.ok_for(&by_custodian, &receiving(&id1, &custodian_id));
+    assert!(
+        out.contains(&format!("card {premade} of {} handed over to the custodian 李秀英", masked(1))),
+        "{out}"
+    );
+    kit.refused_for(&h1, &receiving(&id1, &id1), "the kit holds no card for");
     kit.ok_for(&["activate", "--photo", &pic, "--holder-present", "--id-checked"], &holder(&id1));
     kit.ok_for(&["fail", "--reason", "在医院, 不能面签"], &holder(&ssn(2)));
     let shown = kit.ok(&["status"]);

@@ -15,6 +15,11 @@ fn json_err(e: serde_json::Error) -> ArchiveError {
     ArchiveError::Store(e.to_string())
 }
 
+/// Today in China Standard Time (YYYYMMDD), as custody approvals are dated.
+fn today() -> String {
+    applicant::days::today().compact()
+}
+
 fn deceased(tx: &Transaction<'_>, ssn: &str) -> rusqlite::Result<bool> {
     Ok(tx
         .query_row("SELECT deceased_at FROM persons WHERE ssn = ?1", [ssn], |r| r.get::<_, Option<i64>>(0))
@@ -81,6 +86,10 @@ impl SqliteProvincial {
                     claim_id,
                     card_number: number,
                     premade_card: v.premade_card.clone(),
+                    custody: match &v.premade_card {
+                        Some(card) => SqliteProvincial::current_custody(tx, card, &today())?,
+                        None => Vec::new(),
+                    },
                 });
             }
             Ok(Ok(Checkout { lease_id, kit: self.station.clone(), expires_at, visits, refused }))
@@ -181,10 +190,18 @@ impl SqliteProvincial {
                     params![r.lease_id, card_number],
                     |row| row.get(0),
                 )?;
+                let custody = match &r.event {
+                    KitEvent::HandedOver { custodian: Some(who), .. } => {
+                        SqliteProvincial::custody_by_id(tx, who.approval_id)?
+                    }
+                    _ => None,
+                };
                 let facts = CardFacts {
                     card: SqliteProvincial::card(tx, card_number)?,
                     in_lease,
                     deceased: deceased(tx, ssn)?,
+                    custody,
+                    today: today(),
                 };
                 let outcome = match kit::decide_card_event(&r.event, &facts) {
                     Ok(status) => {
