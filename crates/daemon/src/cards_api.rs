@@ -539,11 +539,13 @@ async fn custody(
     UrlPath(card): UrlPath<String>,
     Json(q): Json<CustodyBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let (custodian_id, _) = applicant::ResidentId::parse(q.custodian_id.trim(), applicant::days::today())
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("the custodian's ID number: {e}")))?;
     let approval = CustodyApproval {
         card_number: card.clone(),
         holder_group: q.holder_group,
         custodian: q.custodian,
-        custodian_id: applicant::mask_id(&q.custodian_id),
+        custodian_id: applicant::mask_id(custodian_id.as_str()),
         approved_by: session.operator.clone(),
         reason: q.reason,
         valid_until: q.valid_until,

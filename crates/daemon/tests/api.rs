@@ -504,16 +504,23 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     // Custody: a supervisor approves for the allowed groups only; the custodian's ID is masked.
     let custody = |group: &str| {
         serde_json::json!({"handed_over_by": "op", "holder_group": group, "custodian": "王五",
-        "custodian_id": "110101199003070033", "reason": "bedridden", "valid_until": "20271231"})
+        "custodian_id": "110101199003070038", "reason": "bedridden", "valid_until": "20271231"})
     };
     assert_eq!(call(&op, "/api/cards/B00000019/custody", Some(custody("disabled"))).0, 403);
     let (st, e) = call(&sup, "/api/cards/B00000019/custody", Some(custody("neighbour")));
     assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 4")), "{e}");
-    assert_eq!(call(&sup, "/api/cards/B00000019/custody", Some(custody("disabled"))).0, 200);
+    let mut garbled = custody("disabled");
+    garbled["custodian_id"] = "110101199003070034".into();
+    let (st, e) = call(&sup, "/api/cards/B00000019/custody", Some(garbled));
+    assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.contains("custodian's ID number")), "{e}");
+    assert!(!e.to_string().contains("110101199003070034"), "not echoed: {e}");
+    let (st, v) = call(&sup, "/api/cards/B00000019/custody", Some(custody("disabled")));
+    assert_eq!(st, 200, "{v}");
+    assert!(v["province_approval"].as_i64().is_some(), "recorded at the province: {v}");
     let approvals = f.local.custody_approvals("B00000019").expect("approvals");
     assert_eq!(
         (approvals[0].approved_by.as_str(), approvals[0].custodian_id.as_str()),
-        ("sup", "110101********0033")
+        ("sup", "110101********0038")
     );
     // A stock card of a disabled holder goes to the custodian the approval names, and only to
     // them (RULE 4).
@@ -521,7 +528,7 @@ fn the_cards_life_over_the_api_keeps_its_rules_roles_and_evidence() {
     assert_eq!(call(&sup, "/api/cards/B00000035/custody", Some(custody("disabled"))).0, 200);
     let to = |name: &str| {
         serde_json::json!({"delivered": true, "signature_png": signature,
-            "receiver": {"kind": "custodian", "name": name, "id_number": "110101199003070033"}})
+            "receiver": {"kind": "custodian", "name": name, "id_number": "110101199003070038"}})
     };
     let (st, e) = call(&op, "/api/cards/B00000035/handover", Some(to("王六")));
     assert!(st == 422 && e["error"].as_str().is_some_and(|m| m.starts_with("rule 4")), "another name: {e}");

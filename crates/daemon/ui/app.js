@@ -155,6 +155,20 @@ const TEXT = {
   'move.moved': ['已调拨', 'Moved'],
   'move.refused': ['未调拨', 'Not moved'],
   'move.summary': ['张已调拨，未调拨：', ' moved, not moved: '],
+  'custody.title': ['代管审批（规则4）', 'Custody approval (RULE 4)'],
+  'custody.rule': ['仅低保、特困、重度残疾人员和未成年人的卡可由他人代领代管；审批同时报省级平台，上门服务包领卡时随卡带上。', 'Only the cards of minimum-living-allowance recipients, the extremely poor, the severely disabled and minors may be held by another person; the approval is recorded at the province too, and an outreach kit carries it with the card.'],
+  'custody.group': ['持卡人类别', 'Holder\'s group'],
+  'custody.g_mla': ['低保对象', 'Minimum living allowance'],
+  'custody.g_poor': ['特困人员', 'Extremely poor'],
+  'custody.g_disabled': ['重度残疾人员', 'Severely disabled'],
+  'custody.g_minor': ['未成年人', 'Minor'],
+  'custody.name': ['代管人姓名', 'Custodian\'s name'],
+  'custody.id': ['代管人证件号码（核验后录入，只存掩码）', 'Custodian\'s ID number (checked; kept masked)'],
+  'custody.reason': ['代管理由', 'Reason'],
+  'custody.until': ['有效期至', 'Valid until'],
+  'custody.by': ['交卡经办人（不能是审批人）', 'Operator who hands the card over (not the approver)'],
+  'custody.submit': ['记录审批', 'Record the approval'],
+  'custody.done': ['已记录代管审批，省级平台审批号 ', 'Custody approval recorded; the province\'s approval number '],
   'sites.on': ['判断日期（留空为今天）', 'Judged on (empty: today)'],
   'activate.title': ['金融功能激活（仅限本人临柜）', 'Financial activation (holder in person only)'],
   'activate.present': ['持卡人本人在柜台前（非代办）', 'The holder is here in person (no proxy)'],
@@ -1341,6 +1355,35 @@ async function moveCards() {
   out.dataset.done = '1';
 }
 
+// A supervisor records a custody approval; the daemon masks the custodian's ID number and
+// records the approval at the province before the station's ledger.
+async function recordCustody() {
+  const out = $('#custody-result');
+  delete out.dataset.done;
+  out.className = '';
+  out.textContent = '';
+  const idField = $('#custody-id');
+  const body = {
+    handed_over_by: $('#custody-by').value.trim(),
+    holder_group: $('#custody-group').value,
+    custodian: $('#custody-name').value.trim(),
+    custodian_id: idField.value.trim().toUpperCase(),
+    reason: $('#custody-reason').value.trim(),
+    valid_until: $('#custody-until').value.replaceAll('-', ''),
+  };
+  const card = $('#custody-card').value.trim().toUpperCase();
+  try {
+    const r = await api('POST', '/api/cards/' + encodeURIComponent(card) + '/custody', body);
+    idField.value = '';
+    out.className = 'ok-text';
+    out.textContent = t('custody.done') + r.province_approval + '（' + card + '，' + r.valid_until + '）';
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+  out.dataset.done = '1';
+}
+
 async function loadLedger() {
   const tbody = $('#ledger-table tbody');
   tbody.textContent = '';
@@ -1411,6 +1454,7 @@ function init() {
   $('#f-site').addEventListener('change', siteChosen);
   $('#receive-submit').onclick = receiveList;
   $('#move-submit').onclick = moveCards;
+  $('#custody-submit').onclick = recordCustody;
   $('#ledger-load').onclick = loadLedger;
   $('#ledger-verify').onclick = verifyLedger;
   applyLanguage();

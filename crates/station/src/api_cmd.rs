@@ -195,6 +195,50 @@ pub struct ActivateArgs {
     pub api: ApiArgs,
 }
 
+/// `station custody`.
+#[derive(clap::Args, Debug)]
+pub struct CustodyArgs {
+    /// The card.
+    pub card: String,
+    /// The holder's group: minimum-living-allowance, extremely-poor, disabled or minor (RULE 4).
+    #[arg(long)]
+    pub group: String,
+    /// The custodian's name as on their ID document; the number on it comes from
+    /// STATION_CUSTODIAN_ID or is asked on the terminal (kept masked).
+    #[arg(long)]
+    pub custodian: String,
+    /// Why another person holds the card.
+    #[arg(long)]
+    pub reason: String,
+    /// Until when (YYYYMMDD).
+    #[arg(long)]
+    pub until: String,
+    /// The operator who will hand the card over (not you, the approving supervisor).
+    #[arg(long)]
+    pub handed_over_by: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// A supervisor records a custody approval (RULE 4): at the province first, where an outreach
+/// kit that carries the card picks it up with its checkout, then in the station's ledger.
+pub fn custody(a: &CustodyArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let body = serde_json::json!({"handed_over_by": a.handed_over_by, "holder_group": a.group,
+        "custodian": a.custodian, "custodian_id": station::id_input::CUSTODIAN.read()?,
+        "reason": a.reason, "valid_until": a.until});
+    let v = client.post(&format!("/api/cards/{}/custody", a.card), &body)?;
+    writeln!(
+        out,
+        "card {}: custody by {} approved until {} (province approval {})",
+        a.card,
+        a.custodian,
+        v["valid_until"].as_str().unwrap_or_default(),
+        v["province_approval"]
+    )?;
+    Ok(())
+}
+
 /// `station recall`, `station account-card`: one card.
 #[derive(clap::Args, Debug)]
 pub struct CardArgs {

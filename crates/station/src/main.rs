@@ -55,6 +55,9 @@ enum Top {
     Stats(api_cmd::StatsArgs),
     /// Record the hand-over of a stock card with the receiver's signature, or a failed attempt.
     Handover(api_cmd::HandoverArgs),
+    /// Approve custody of a card by another person for the groups RULE 4 allows (supervisor):
+    /// recorded at the province, where an outreach kit carrying the card picks it up.
+    Custody(api_cmd::CustodyArgs),
     /// Activate a card's financial function, face to face, with the holder's photo taken now.
     Activate(api_cmd::ActivateArgs),
     /// Recall a stock card after failed hand-overs (supervisor).
@@ -426,6 +429,7 @@ fn run(command: Top) -> Result<()> {
         Top::Sites(cmd) => api_cmd::sites(&cmd, &mut std::io::stdout()),
         Top::Stats(a) => api_cmd::stats(&a, &mut std::io::stdout()),
         Top::Handover(a) => api_cmd::handover(&a, &mut std::io::stdout()),
+        Top::Custody(a) => api_cmd::custody(&a, &mut std::io::stdout()),
         Top::Activate(a) => api_cmd::activate(&a, &mut std::io::stdout()),
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
         Top::AccountCard(a) => api_cmd::account_card(&a, &mut std::io::stdout()),

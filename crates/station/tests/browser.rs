@@ -595,6 +595,7 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
         .expect("S-OTHER connects");
     let elsewhere = common::counter::centre_card(&centre, 1, "S-OTHER");
     let broken = archive::conformance::fresh_ssn();
+    let custodian = archive::conformance::fresh_ssn();
     let list = station.dir.path().join("送卡清单.csv");
     std::fs::write(
         &list,
@@ -624,7 +625,7 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     let scenario = serde_json::json!({
         "list": list, "card": card, "elsewhere": elsewhere.0,
         "xlsx": xlsx, "xlsxCard": next.0,
-        "idNumbers": [ssn, elsewhere.1, broken, next.1],
+        "idNumbers": [ssn, elsewhere.1, broken, next.1, custodian], "custodianId": custodian,
         "deadline": deadline.to_string(), "judgedOn": judged_on.to_string(),
     });
     std::fs::write(station.dir.path().join("scenario.json"), scenario.to_string()).expect("scenario");
@@ -681,6 +682,28 @@ fn site_applications_a_delivery_list_and_moves_on_the_page_with_overdue_sms_and_
     let refused = seen["notTheKeeper"].as_str().expect("the refusal");
     assert!(refused.contains("kept by supervisor") && refused.contains("only its keeper"), "{refused}");
     assert!(seen["receivedSms"].as_str().is_some_and(|s| s.starts_with("no phone")), "{seen}");
+    // Custody of the received card: refused for the approver's own hand-over, then recorded
+    // here and at the province (which answers for the card to this station now).
+    let refused = seen["custodyRefused"].as_str().expect("the refusal");
+    assert!(refused.contains("other than the operator"), "{refused}");
+    assert!(seen["custody"].as_str().is_some_and(|s| s.contains(&card)), "{seen}");
+    let here = local.custody_approvals(&card).expect("approvals");
+    assert_eq!(here.len(), 1, "{here:?}");
+    assert_eq!(
+        (here[0].custodian.as_str(), here[0].custodian_id.clone(), here[0].approved_by.as_str()),
+        ("李秀英", applicant::mask_id(&custodian), "supervisor")
+    );
+    let at_province: (String, String) =
+        rusqlite::Connection::open(station.dir.path().join("data/provincial.db"))
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT station, custodian_id FROM custody_approvals WHERE card_number = ?1",
+                    [&card],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .expect("the province's approval");
+    assert_eq!(at_province, ("embedded".to_string(), applicant::mask_id(&custodian)));
     let no_place = seen["noPlace"].as_str().expect("the refusal");
     assert!(no_place.contains("say where the cards go"), "the API's words: {no_place}");
     for made in &site_cards {

@@ -374,6 +374,38 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let custodian = ["handover", "B00000027", "--custodian", "王五", "--signature", "sig.png"];
     let out = c.station_env("op", &custodian, &[("STATION_CUSTODIAN_ID", "110101199003070033")]);
     assert!(!out.status.success() && text(&out).contains("rule 4"), "{}", text(&out));
+    // A supervisor approves custody (an operator may not): recorded at the province, where an
+    // outreach kit carrying the card would pick it up, with the custodian's number masked.
+    let approve = [
+        "custody",
+        "B00000027",
+        "--group",
+        "minor",
+        "--custodian",
+        "王五",
+        "--reason",
+        "父母在外务工, 祖父代管",
+        "--until",
+        "20991231",
+        "--handed-over-by",
+        "op",
+    ];
+    let custodian_id = [("STATION_CUSTODIAN_ID", "110101199003070038")];
+    let out = c.station_env("op", &approve, &custodian_id);
+    assert!(!out.status.success() && text(&out).contains("403"), "{}", text(&out));
+    let out = c.station_env("sup", &approve, &custodian_id);
+    assert!(out.status.success() && text(&out).contains("province approval 1"), "{}", text(&out));
+    assert!(!text(&out).contains("110101199003070038"), "{}", text(&out));
+    let at_province: (String, String, String) = rusqlite::Connection::open(dir.join("provincial.db"))
+        .and_then(|db| {
+            db.query_row(
+                "SELECT station, custodian, custodian_id FROM custody_approvals WHERE card_number = 'B00000027'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
+        .expect("the province's approval");
+    assert_eq!(at_province, ("S-TEST".into(), "王五".into(), "110101********0038".into()));
     let out = c.station_env(
         "op",
         &["handover", "B00000027", "--holder", "--signature", "sig.png"],

@@ -7,7 +7,9 @@
 // statistics of that day; moves the two site cards to the site, the first while the SMS gateway
 // refuses the number, the second while it refuses the station's account (sending stops until
 // the next flush), and sees the SMS notices: the refused message, the stop with what to fix,
-// the cards whose holder has no phone, one sent; and nothing overdue any more. Prints one JSON line for the Rust test.
+// the cards whose holder has no phone, one sent; and nothing overdue any more. The supervisor
+// also approves custody of the received card by a relative (refused first for approving their
+// own hand-over). Prints one JSON line for the Rust test.
 import fs from 'node:fs';
 import path from 'node:path';
 import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
@@ -159,6 +161,27 @@ await session('supervisor-stock', async ({ page, urls }) => {
   await page.waitForSelector('#move-result[data-done]');
   result.noPlace = await page.textContent('#move-result');
   await shot(page, '34-received-card-at-the-site');
+
+  // Custody of the received card by a relative (RULE 4): the approver may not be the one who
+  // hands the card over; then recorded, at the province too, the custodian's number masked.
+  const custody = async (by) => {
+    await page.fill('#custody-card', scenario.card);
+    await page.selectOption('#custody-group', 'disabled');
+    await page.fill('#custody-name', '李秀英');
+    await page.fill('#custody-id', scenario.custodianId);
+    await page.fill('#custody-reason', '重度残疾, 由女儿代领');
+    await page.fill('#custody-until', '2099-12-31');
+    await page.fill('#custody-by', by);
+    await page.click('#custody-submit');
+    await page.waitForSelector('#custody-result[data-done]');
+    return page.textContent('#custody-result');
+  };
+  result.custodyRefused = await custody('supervisor');
+  result.custody = await custody('operator');
+  check(result.custody.startsWith('已记录代管审批'), 'custody recorded: ' + result.custody);
+  check((await page.inputValue('#custody-id')) === '', 'the custodian\'s number leaves the form');
+  await noFullIdNumber(page, 'the custody approval');
+  await shot(page, '35-custody-approved');
 
   // The supervisor's sections, judged on a day past the site applications' deadline.
   await sections(page);
