@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The routes with a body, in the service's order.
-const ROUTES: [&str; 18] = [
+const ROUTES: [&str; 19] = [
     "/v1/lookup",
     "/v1/claim",
     "/v1/commit",
@@ -36,6 +36,7 @@ const ROUTES: [&str; 18] = [
     "/v1/suspend",
     "/v1/lift",
     "/v1/ledger/anchor",
+    "/v1/custody",
 ];
 
 /// The target's check of one input.
@@ -107,6 +108,18 @@ pub fn check(data: &[u8]) {
                 let checked = q.check();
                 if checked.is_ok() {
                     assert!(!q.supervisor.trim().is_empty() && q.reason.trim().chars().count() >= 4);
+                }
+                bad_request(checked);
+            }
+        }
+        "/v1/custody" => {
+            if let Some(q) = taken::<archive::custody::CustodyRequest>(route, body) {
+                let checked = q.check();
+                if checked.is_ok() {
+                    let a = &q.approval;
+                    assert!(archive::custody::CUSTODY_GROUPS.contains(&a.holder_group.as_str()), "an allowed group");
+                    assert!(a.custodian_id.contains('*'), "never a custodian's full ID number");
+                    assert!(!a.reason.trim().is_empty() && !a.approved_by.trim().is_empty(), "why, and who approved");
                 }
                 bad_request(checked);
             }

@@ -529,7 +529,7 @@ identity_verification = "http://127.0.0.1:8790"
 /// status), `idv_answers` (the status).
 fn service_seeds(out: &Path) {
     let id = "11010519491231002X";
-    let requests: [(&str, String); 19] = [
+    let requests: [(&str, String); 21] = [
         ("lookup", format!(r#"{{"ssn": "{id}"}}"#)),
         ("claim", format!(r#"{{"request_id": "S-0101:1", "ssn": "{id}", "name": "张三", "reissue_of": null, "lease_seconds": 900}}"#)),
         ("commit", r#"{"request_id": "S-0101:2", "claim_id": 7, "card_id": "0102030405060708", "atr": "3B8E018073"}"#.into()),
@@ -548,10 +548,16 @@ fn service_seeds(out: &Path) {
         ("suspend", format!(r#"{{"request_id": "S-0101:11", "card_number": "B00000019", "ssn": "{id}", "channel": "phone", "operator": "op1", "id_checked": false, "seconds": 432000}}"#)),
         ("lift", format!(r#"{{"request_id": "S-0101:12", "card_number": "B00000019", "ssn": "{id}", "operator": "op1", "id_checked": true}}"#)),
         ("anchor", r#"{"request_id": "S-0101:anchor-42", "head": {"seq": 42, "hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}}"#.into()),
+        ("custody", r#"{"request_id": "S-0101:custody-B00000019-9f86d081", "approval": {"card_number": "B00000019", "holder_group": "disabled", "custodian": "李秀英", "custodian_id": "110101********0038", "approved_by": "sup1", "reason": "重度残疾, 由女儿代领", "valid_until": "20271231"}}"#.into()),
         ("release-unknown", r#"{"request_id": "S-0101:8", "claim_id": 7, "reason": "crash"}"#.into()),
+        ("record-custodian", format!(r#"{{"record_id": "kit-1:3:2", "lease_id": 3, "seq": 2, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "李秀英", "signature_sm3": "00ff", "custodian": {{"approval_id": 4, "name": "李秀英", "id_number": "110101********0038", "on": "20261206"}}}}}}"#)),
     ];
     for (i, (name, body)) in requests.iter().enumerate() {
-        let pick = if *name == "release-unknown" { 3 } else { i as u8 };
+        let pick = match *name {
+            "release-unknown" => 3,
+            "record-custodian" => 9,
+            _ => i as u8,
+        };
         write(out, "provincial_requests", &format!("{name}.json.bin"), &picked(pick, body.as_bytes()));
     }
     let card = format!(
