@@ -251,9 +251,10 @@ mod tests {
             db.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).expect(name)
         };
         let (salt, sealed) = (meta("salt"), meta("identity"));
-        let wrong = Vault::derive("wrong password", &salt).expect("key");
+        let wrong =
+            Vault::derive("wrong password", &salt, crate::vault::KdfCost::STOLEN_LAPTOP).expect("key");
         assert!(wrong.open("meta:identity", &sealed).is_err(), "a wrong password opens nothing");
-        let right = Vault::derive(PASSWORD, &salt).expect("key");
+        let right = Vault::derive(PASSWORD, &salt, crate::vault::KdfCost::STOLEN_LAPTOP).expect("key");
         assert_eq!(right.open("meta:identity", &sealed).expect("open").as_slice(), pem.as_slice());
         assert!(right.open("meta:check", &sealed).is_err(), "sealed for its own row");
     }

@@ -22,7 +22,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{IdentityError, KitIdentity};
-use crate::vault::{random, Vault, VaultError};
+use crate::vault::{self, random, KdfCost, Vault, VaultError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -247,12 +247,15 @@ impl Kit {
         if path.exists() {
             return Err(KitError::Store(format!("{} exists: log in instead", path.display())));
         }
+        vault::passphrase_policy(password, kit_id)?;
         let conn = open_db(path)?;
         let salt = random::<16>()?;
-        let vault = Vault::derive(password, &salt)?;
+        let cost = KdfCost::STOLEN_LAPTOP;
+        let vault = Vault::derive(password, &salt, cost)?;
         let check = vault.seal("meta:check", b"outreach-kit")?;
         let kit = vault.seal("meta:kit", kit_id.as_bytes())?;
-        for (name, value) in [("salt", salt.to_vec()), ("check", check), ("kit", kit)] {
+        let kdf = cost.to_text().into_bytes();
+        for (name, value) in [("salt", salt.to_vec()), ("kdf", kdf), ("check", check), ("kit", kit)] {
             conn.execute("INSERT INTO meta (name, value) VALUES (?1, ?2)", params![name, value])
                 .map_err(store_err)?;
         }
@@ -266,7 +269,22 @@ impl Kit {
         }
         let conn = open_db(path)?;
         let salt: Vec<u8> = meta(&conn, "salt")?;
-        let vault = Vault::derive(password, &salt)?;
+        // The cost the store was made with; a store from before it was kept is the legacy one.
+        let kdf: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE name = 'kdf'", [], |r| r.get(0))
+            .optional()
+            .map_err(store_err)?;
+        let cost = match kdf {
+            Some(text) => String::from_utf8(text).ok().as_deref().and_then(KdfCost::parse).ok_or_else(|| {
+                KitError::Store(
+                    "the store's key derivation row is damaged or asks for too little: do not use this store, \
+                     call the supervisor"
+                        .into(),
+                )
+            })?,
+            None => KdfCost::LEGACY,
+        };
+        let vault = Vault::derive(password, &salt, cost)?;
         vault.open("meta:check", &meta(&conn, "check")?)?;
         Kit::load(conn, vault, operator)
     }

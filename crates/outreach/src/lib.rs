@@ -8,8 +8,10 @@
 //!   checks, `issuance::lifecycle`), records failures with reasons, and refuses anything for a
 //!   person not claimed before leaving, or after the longest time offline.
 //! - Back online, [`sync::sync`] sends the outbox once, in order, resumably, and checks in.
-//! - At rest, every record is sealed with AES-256-GCM under a key derived (Argon2id) from the
-//!   operator's password at log-in; the key is never written ([`vault`]). The kit's own
+//! - At rest, every record is sealed with AES-256-GCM under a key derived (Argon2id, 64 MiB,
+//!   3 passes, the cost kept with the store) from the operator's passphrase at log-in, which a
+//!   new store takes only if it passes [`vault::passphrase_policy`]; the key is never written
+//!   ([`vault`]). The kit's own
 //!   short-lived certificate and key for the provincial service are sealed there too, never
 //!   kept in a file on the laptop ([`identity`]).
 //! - The outbox is an SM3 hash chain with a sealed head: a store whose records were deleted,

@@ -242,3 +242,27 @@ fn a_make_hidden_by_deleting_its_journal_row_is_refused() {
     let e = refused(&store);
     assert!(e.contains("holds 0 attempts, 1 were begun"), "{e}");
 }
+
+#[test]
+fn a_store_whose_key_derivation_cost_was_lowered_is_refused() {
+    let f = fixture();
+    let kdf: Vec<u8> = Connection::open(&f.store)
+        .and_then(|db| db.query_row("SELECT value FROM meta WHERE name = 'kdf'", [], |r| r.get(0)))
+        .expect("kdf row");
+    assert_eq!(String::from_utf8(kdf).expect("text"), "argon2id m=65536 t=3 p=1", "a new store's cost");
+    // A thief lowering the cost to guess faster learns nothing: the key differs; a cost below
+    // the legacy floor is refused before any guess.
+    sql(&f.store, "UPDATE meta SET value = CAST('argon2id m=19456 t=2 p=1' AS BLOB) WHERE name = 'kdf'");
+    assert!(matches!(Kit::open(&f.store, "op", PASSWORD), Err(KitError::Vault(_))));
+    sql(&f.store, "UPDATE meta SET value = CAST('argon2id m=8 t=1 p=1' AS BLOB) WHERE name = 'kdf'");
+    let e = Kit::open(&f.store, "op", PASSWORD).err().expect("refused").to_string();
+    assert!(e.contains("asks for too little") && e.contains("call the supervisor"), "{e}");
+}
+
+#[test]
+fn a_new_store_needs_a_strong_passphrase() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = Kit::create(&dir.path().join("kit.db"), "kit-w", "op", "password12").err().expect("weak");
+    assert!(e.to_string().contains("at least 12 characters"), "{e}");
+    assert!(!dir.path().join("kit.db").exists(), "no store is made for a refused passphrase");
+}

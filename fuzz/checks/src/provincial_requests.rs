@@ -117,9 +117,15 @@ pub fn check(data: &[u8]) {
                 let checked = q.check();
                 if checked.is_ok() {
                     let a = &q.approval;
-                    assert!(archive::custody::CUSTODY_GROUPS.contains(&a.holder_group.as_str()), "an allowed group");
+                    assert!(
+                        archive::custody::CUSTODY_GROUPS.contains(&a.holder_group.as_str()),
+                        "an allowed group"
+                    );
                     assert!(a.custodian_id.contains('*'), "never a custodian's full ID number");
-                    assert!(!a.reason.trim().is_empty() && !a.approved_by.trim().is_empty(), "why, and who approved");
+                    assert!(
+                        !a.reason.trim().is_empty() && !a.approved_by.trim().is_empty(),
+                        "why, and who approved"
+                    );
                 }
                 bad_request(checked);
             }
