@@ -1611,8 +1611,42 @@ pub fn a_kit_hands_a_card_to_a_custodian_only_with_an_approval_the_province_hold
         other => panic!("the approved custodian's hand-over stands: {other:?}"),
     }
     assert_eq!(owner.lookup(&holder2).expect("lookup").cards[0].status, CardStatus::Made, "still in stock");
+    // The same record id again with other content (a store changed after it was sent): refused,
+    // and nothing changes.
+    let first = kit
+        .sync_record(&record(
+            out.lease_id,
+            5,
+            KitEvent::VisitFailed {
+                ssn: holder2.clone(),
+                card_number: None,
+                reason: "nobody at home".into(),
+            },
+        ))
+        .expect("sync");
+    let mut again = record(
+        out.lease_id,
+        5,
+        KitEvent::VisitFailed { ssn: holder2.clone(), card_number: None, reason: "moved away".into() },
+    );
+    again.record_id = first.record_id.clone();
+    assert!(matches!(refusal(kit.sync_record(&again).expect_err("altered")), Refusal::RecordAltered { .. }));
+    let moved = KitRecord {
+        seq: 6,
+        ..record(
+            out.lease_id,
+            5,
+            KitEvent::VisitFailed {
+                ssn: holder2.clone(),
+                card_number: None,
+                reason: "nobody at home".into(),
+            },
+        )
+    };
+    let moved = KitRecord { record_id: first.record_id.clone(), ..moved };
+    assert!(matches!(refusal(kit.sync_record(&moved).expect_err("moved")), Refusal::RecordAltered { .. }));
     let done = kit
-        .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 4 })
+        .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 5 })
         .expect("checkin");
     assert_eq!(done.back_to_stock, [card2]);
 }

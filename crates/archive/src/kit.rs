@@ -262,6 +262,23 @@ impl ResolveRequest {
     }
 }
 
+/// A record id seen before: the same record again (a retry gets the first result) only if it
+/// is under the same lease, at the same place, with the same event as first stored; anything
+/// else is a store changed after it was sent. One rule for every store.
+pub fn same_record(
+    stored_lease: i64,
+    stored_seq: i64,
+    stored_event: &serde_json::Value,
+    r: &KitRecord,
+) -> Result<(), Refusal> {
+    let event = serde_json::to_value(&r.event).unwrap_or_default();
+    if stored_lease == r.lease_id && stored_seq == r.seq && *stored_event == event {
+        Ok(())
+    } else {
+        Err(Refusal::RecordAltered { record_id: r.record_id.clone() })
+    }
+}
+
 /// Why a kit record is refused outright (not stored: the kit fixes it and resends).
 pub fn out_of_order(expected: i64, got: i64) -> crate::ArchiveError {
     crate::ArchiveError::BadRequest(format!(

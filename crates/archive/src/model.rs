@@ -580,6 +580,15 @@ pub enum Refusal {
         /// The record.
         record_id: String,
     },
+    /// A kit record id that arrived before with other content: the store was altered (or
+    /// re-sealed) after the record was sent.
+    #[error(
+        "record {record_id} arrived before with other content: the kit's store was changed after it was sent; do not sync, call the supervisor"
+    )]
+    RecordAltered {
+        /// The record.
+        record_id: String,
+    },
     /// A temporary loss reported for a card that is under one already.
     #[error(
         "card {card_number} is reported lost already (by station {station}, until {until}, unix time): lift that loss or make it formal"

@@ -279,14 +279,17 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
         .await?;
     if let Some(done) = tx
         .query_opt(
-            "SELECT r.result, l.kit FROM kit_records r JOIN kit_leases l ON l.lease_id = r.lease_id
-             WHERE r.record_id = $1",
+            "SELECT r.result, l.kit, r.lease_id, r.seq, r.event FROM kit_records r
+             JOIN kit_leases l ON l.lease_id = r.lease_id WHERE r.record_id = $1",
             &[&r.record_id],
         )
         .await?
     {
         if done.get::<_, String>("kit") != kit_id {
             return Ok(Err(Refusal::NotYourKit { record_id: r.record_id.clone() }.into()));
+        }
+        if let Err(altered) = kit::same_record(done.get("lease_id"), done.get("seq"), &done.get("event"), r) {
+            return Ok(Err(altered.into()));
         }
         audit(tx, kit_id, "kit-record", Some(&r.record_id), r, "replayed").await?;
         return Ok(serde_json::from_value(done.get("result")).map_err(json_err));

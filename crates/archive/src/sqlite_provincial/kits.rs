@@ -102,17 +102,19 @@ impl SqliteProvincial {
         }
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store_err)?;
-        let earlier: Option<(String, String)> = tx
+        let earlier: Option<(String, String, i64, i64, String)> = tx
             .query_row(
-                "SELECT r.result, l.kit FROM kit_records r JOIN kit_leases l ON l.lease_id = r.lease_id
-                 WHERE r.record_id = ?1",
+                "SELECT r.result, l.kit, r.lease_id, r.seq, r.event FROM kit_records r
+                 JOIN kit_leases l ON l.lease_id = r.lease_id WHERE r.record_id = ?1",
                 [&r.record_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
             )
             .optional()
             .map_err(store_err)?;
         match earlier {
-            Some((result, kit)) if kit == self.station => {
+            Some((result, kit, lease, seq, event)) if kit == self.station => {
+                let event: serde_json::Value = serde_json::from_str(&event).map_err(json_err)?;
+                kit::same_record(lease, seq, &event, r)?;
                 self.audit(&tx, "kit-record", Some(&r.record_id), r, "replayed").map_err(store_err)?;
                 tx.commit().map_err(store_err)?;
                 return serde_json::from_str(&result).map_err(json_err);
