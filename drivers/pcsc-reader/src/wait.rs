@@ -101,10 +101,14 @@ impl PcscManager {
                     return Err(TransportError::Unresponsive)
                 }
                 Want::Card if present => {
+                    // How long the card took to show (pcscd polls a reader without interrupts,
+                    // such as vpcd, every ~400 ms): the benchmarks separate it from the station's time.
+                    let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    debug!(reader, waited_ms, "card present");
                     return Ok(ReaderEvent::CardInserted {
                         reader: reader.to_string(),
                         atr: states[0].atr().to_vec(),
-                    })
+                    });
                 }
                 Want::Removal if !present || first_count.is_some_and(|c| c != count) => {
                     return Ok(ReaderEvent::CardRemoved { reader: reader.to_string() })

@@ -42,6 +42,8 @@ pub struct Counter {
     pub password: String,
     /// The simulated bank's URL (its `/v1/sim/...` routes set refusals and faults).
     pub bank: String,
+    /// The simulated counter's pcscd, for the benchmarks' CPU accounting.
+    pub pcscd_pid: Option<u32>,
 }
 
 /// A valid adult applicant with a fresh number and a photo in the data directory.
@@ -205,7 +207,14 @@ impl Counter {
             people,
             password,
             bank: devices_info["bank"].as_str().unwrap_or_default().to_string(),
+            pcscd_pid: devices_info["pcscd_pid"].as_u64().and_then(|p| u32::try_from(p).ok()),
         }
+    }
+
+    /// The simulators' process (`station sim counter`: the chip, the PSAM, the printer, the
+    /// police register and the bank).
+    pub fn simulators_pid(&self) -> u32 {
+        self._devices.0.id()
     }
 
     /// `station serve --config`, crashing at `crash` when given; returns when the API answers.
