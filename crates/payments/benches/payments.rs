@@ -4,9 +4,9 @@
 //! bank's file written), returned by a simulated bank, imported and reconciled; then the
 //! year's report. `STATION_BENCH_QUICK=1`: 200 k card holders, 4 items of 25 k, 2 months.
 //! Data is generated once under the target directory. Prints batches/s, rows/s per pass,
-//! peak memory (VmHWM), and DuckDB's hash join of the first batch's roster with the issuance
-//! file (roster's bench/run_duckdb.sh, DuckDB from PyPI in a venv) beside our prepare of the
-//! same files. `STATION_BENCH_NO_DUCKDB=1` skips DuckDB.
+//! peak memory (VmHWM), and DuckDB doing the same matching for the first batch on the same
+//! files (bench/prepare.sql through roster's bench/run_duckdb.sh, DuckDB from PyPI in a venv)
+//! beside our prepare of them. `STATION_BENCH_NO_DUCKDB=1` skips DuckDB.
 
 use std::time::{Duration, Instant};
 
@@ -135,8 +135,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var("STATION_BENCH_NO_DUCKDB").is_ok_and(|v| v == "1") {
         return Ok(());
     }
-    let first = dir.join(format!("recipients-{}.csv", register.items[0].code));
-    let ran = match run_duckdb(&first, &issuance, &dir.join("duckdb-join.csv")) {
+    let item = &register.items[0];
+    let first = dir.join(format!("recipients-{}.csv", item.code));
+    let query = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/prepare.sql");
+    let household = std::path::PathBuf::from(item.household.to_string());
+    let summary = std::path::PathBuf::from(format!("2022-01 {}", item.summary));
+    let files: [(&str, &std::path::Path); 4] =
+        [("recipients", &first), ("issuance", &issuance), ("household", &household), ("summary", &summary)];
+    let ran = match run_duckdb(&query, &files, &dir.join("duckdb-prepare.csv")) {
         Ok(ran) => ran,
         Err(e) => {
             println!("duckdb: not available ({}), only our figures", e.lines().last().unwrap_or(""));
@@ -146,7 +152,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let duck = ran.seconds.unwrap_or(f64::NAN);
     let ours = first_batch.unwrap_or_default().as_secs_f64();
     println!(
-        "first batch ({per_item} rows x {holders} records): ours {ours:.3} s (validate, match, decide, bank file, status, to-do lists); duckdb LEFT JOIN on the ID number, CSV in and out: {duck:.3} s, peak RSS {:.1} MiB; ratio ours/duckdb {:.2}",
+        "first batch ({per_item} rows x {holders} records): ours {ours:.3} s (validate, match, decide, bank file, status, to-do lists); \
+         duckdb, the same matching (bench/prepare.sql: cards per person, households, deceased members, the decision, one CSV): \
+         {duck:.3} s, {} payee lines, peak RSS {:.1} MiB; ratio ours/duckdb {:.2}",
+        ran.rows.unwrap_or(0),
         ran.peak_rss_kib.unwrap_or(0.0) / 1024.0,
         ours / duck
     );

@@ -31,17 +31,20 @@ pub struct DuckDb {
     pub seconds: Option<f64>,
     /// Its peak resident memory, when it said.
     pub peak_rss_kib: Option<f64>,
+    /// The rows it wrote, when it said.
+    pub rows: Option<u64>,
 }
 
-/// Runs DuckDB's LEFT JOIN of `roster` and `issuance` on the ID number into `out`; `Err` says
-/// why it did not run (the script failed: no Python, no network for PyPI, ...).
-pub fn run_duckdb(roster: &Path, issuance: &Path, out: &Path) -> Result<DuckDb, String> {
+/// Runs the DuckDB query `query` (an SQL file under `crates/*/bench/`) with `{NAME}` replaced
+/// by each of `files` and `{out}` by `out`; `Err` says why it did not run (no Python, no
+/// network for PyPI, a failed query, ...).
+pub fn run_duckdb(query: &Path, files: &[(&str, &Path)], out: &Path) -> Result<DuckDb, String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/run_duckdb.sh");
     let o = Command::new("bash")
         .arg(&script)
-        .arg(roster)
-        .arg(issuance)
+        .arg(query)
         .arg(out)
+        .args(files.iter().map(|(name, path)| format!("{name}={}", path.display())))
         .env("CARGO_TARGET_DIR", target_dir())
         .output()
         .map_err(|e| e.to_string())?;
@@ -51,5 +54,9 @@ pub fn run_duckdb(roster: &Path, issuance: &Path, out: &Path) -> Result<DuckDb, 
     let text = String::from_utf8_lossy(&o.stdout);
     let field =
         |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
-    Ok(DuckDb { seconds: field("duckdb_seconds="), peak_rss_kib: field("duckdb_peak_rss_kib=") })
+    Ok(DuckDb {
+        seconds: field("duckdb_seconds="),
+        peak_rss_kib: field("duckdb_peak_rss_kib="),
+        rows: field("rows=").map(|r| r as u64),
+    })
 }
