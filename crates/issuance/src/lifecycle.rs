@@ -319,6 +319,10 @@ pub fn hand_to_custodian(
         approval: approval.clone(),
     };
     let held = province.record_custody(&request)?;
+    // A retry after the station recorded it too (a lost answer to the supervisor): once here.
+    if local.custody_approvals(&approval.card_number)?.contains(approval) {
+        return Ok(held);
+    }
     let detail = serde_json::json!({"group": approval.holder_group, "custodian": approval.custodian, "custodian_id": approval.custodian_id,
         "approved_by": approval.approved_by, "until": approval.valid_until, "province_approval": held.approval_id});
     local
@@ -978,15 +982,18 @@ pub(crate) mod tests {
         assert_eq!((held.station.as_str(), &held.approval), ("S1", &ok), "the province holds it too");
         let line = a.ledger().expect("ledger").pop().expect("entry");
         assert!(line.detail.contains(&format!("\"province_approval\":{}", held.approval_id)), "{line:?}");
-        // The same approval again (a retry after a lost answer) is the province's first one.
+        // The same approval again (a retry after a lost answer) is the province's first one,
+        // and one line of the ledger.
         assert_eq!(hand_to_custodian(&a, &province, "op", &ok).expect("retry").approval_id, held.approval_id);
+        let lines = a.ledger().expect("ledger").into_iter().filter(|e| e.event == "card.custody").count();
+        assert_eq!(lines, 1);
 
         // Another station's card is refused at the province and recorded nowhere.
         let other = archive::SqliteProvincial::open(_d.path().join("p.db"), "S2", 'B').expect("S2");
         let e =
             hand_to_custodian(&a, &other, "op", &approval_of(&card, "20281231")).expect_err("not S2's card");
         assert!(e.to_string().contains("S1"), "{e}");
-        assert_eq!(a.custody_approvals(&card).expect("list").len(), 2, "only the two of S1");
+        assert_eq!(a.custody_approvals(&card).expect("list"), vec![ok], "recorded once here");
     }
 
     #[test]
