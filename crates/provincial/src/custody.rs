@@ -39,12 +39,12 @@ pub(crate) async fn by_id<C: GenericClient>(
     client: &C,
     approval_id: i64,
 ) -> Result<Option<ProvincialCustody>, tokio_postgres::Error> {
-    let row = client
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM custody_approvals WHERE approval_id = $1"),
-            &[&approval_id],
-        )
-        .await?;
+    let row = crate::sql::opt(
+        client,
+        &format!("SELECT {COLUMNS} FROM custody_approvals WHERE approval_id = $1"),
+        &[&approval_id],
+    )
+    .await?;
     Ok(row.as_ref().map(custody_row))
 }
 
@@ -53,15 +53,15 @@ pub(crate) async fn current<C: GenericClient>(
     client: &C,
     card_number: &str,
 ) -> Result<Vec<ProvincialCustody>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM custody_approvals WHERE card_number = $1 AND valid_until >= $2
+    let rows = crate::sql::all(
+        client,
+        &format!(
+            "SELECT {COLUMNS} FROM custody_approvals WHERE card_number = $1 AND valid_until >= $2
                  ORDER BY approval_id"
-            ),
-            &[&card_number, &today()],
-        )
-        .await?;
+        ),
+        &[&card_number, &today()],
+    )
+    .await?;
     Ok(rows.iter().map(custody_row).collect())
 }
 
@@ -87,8 +87,7 @@ impl Store {
                     return Ok(Err(r));
                 }
                 let a = CustodyApproval { custodian: q.approval.custodian.trim().to_string(), ..q.approval.clone() };
-                let id: i64 = tx
-                    .query_one(
+                let id: i64 = crate::sql::one(tx,
                         "INSERT INTO custody_approvals (station, card_number, holder_group, custodian, custodian_id,
                              approved_by, reason, valid_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                          RETURNING approval_id",

@@ -112,14 +112,14 @@ impl Store {
     pub async fn resolve_kit_conflict(&self, station: &str, q: &ResolveRequest) -> Result<(), ArchiveError> {
         q.check()?;
         let client = self.client().await?;
-        let found = client
-            .query_opt(
-                "SELECT c.kit, l.owner FROM kit_conflicts c JOIN kit_leases l ON l.lease_id = c.lease_id
+        let found = crate::sql::opt(
+            &client,
+            "SELECT c.kit, l.owner FROM kit_conflicts c JOIN kit_leases l ON l.lease_id = c.lease_id
                  WHERE c.record_id = $1",
-                &[&q.record_id],
-            )
-            .await
-            .map_err(pg)?;
+            &[&q.record_id],
+        )
+        .await
+        .map_err(pg)?;
         let outcome = match found.map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1))) {
             None => Err(Refusal::NotFound { what: format!("conflict {}", q.record_id) }),
             Some((kit, owner)) if kit != station && owner.as_deref() != Some(station) => {
@@ -130,8 +130,7 @@ impl Store {
         let word = outcome.as_ref().map_or_else(archive::refusal_kind, |()| "ok".into());
         audit(&client, station, "kit-resolve", None, q, &word).await.map_err(pg)?;
         outcome?;
-        client
-            .execute(
+        crate::sql::exec(&client,
                 "INSERT INTO kit_conflict_resolutions (record_id, resolved_by, station, note) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (record_id) DO NOTHING",
                 &[&q.record_id, &q.resolved_by, &station, &q.note],
@@ -149,15 +148,15 @@ impl Store {
         lease_id: i64,
     ) -> Result<Vec<(String, String, String, String)>, ArchiveError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT r.record_id, r.ssn, r.event->>'card_number' AS card_number, r.event->>'reason' AS reason
+        let rows = crate::sql::all(
+            &client,
+            "SELECT r.record_id, r.ssn, r.event->>'card_number' AS card_number, r.event->>'reason' AS reason
                  FROM kit_records r JOIN kit_leases l USING (lease_id)
                  WHERE l.kit = $1 AND r.lease_id = $2 AND r.event->>'event' = 'spoiled' ORDER BY r.seq",
-                &[&kit_id, &lease_id],
-            )
-            .await
-            .map_err(pg)?;
+            &[&kit_id, &lease_id],
+        )
+        .await
+        .map_err(pg)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect())
     }
 
@@ -165,17 +164,17 @@ impl Store {
     pub async fn kit_conflicts(&self, station: &str) -> Result<Vec<KitConflict>, ArchiveError> {
         let client = self.client().await?;
         audit(&client, station, "kit-conflicts", None, &serde_json::json!({}), "ok").await.map_err(pg)?;
-        let rows = client
-            .query(
-                "SELECT c.record_id, c.kit, c.lease_id, c.ssn, c.card_number, c.reason FROM kit_conflicts c
+        let rows = crate::sql::all(
+            &client,
+            "SELECT c.record_id, c.kit, c.lease_id, c.ssn, c.card_number, c.reason FROM kit_conflicts c
                  JOIN kit_leases l ON l.lease_id = c.lease_id
                  WHERE NOT EXISTS (SELECT 1 FROM kit_conflict_resolutions r WHERE r.record_id = c.record_id)
                  AND (c.kit = $1 OR l.owner = $1)
                  ORDER BY c.created_at, c.record_id",
-                &[&station],
-            )
-            .await
-            .map_err(pg)?;
+            &[&station],
+        )
+        .await
+        .map_err(pg)?;
         Ok(rows
             .iter()
             .map(|r| KitConflict {
@@ -198,14 +197,14 @@ async fn checkout(
     lease: f64,
     prefix: char,
 ) -> Body<Checkout> {
-    let row = tx
-        .query_one(
-            "INSERT INTO kit_leases (kit, owner, state, expires_at)
+    let row = crate::sql::one(
+        tx,
+        "INSERT INTO kit_leases (kit, owner, state, expires_at)
              VALUES ($1, $3, 'open', now() + make_interval(secs => $2))
              RETURNING lease_id, expires_at, extract(epoch from expires_at)::bigint AS expires_unix",
-            &[&kit_id, &lease, &owner],
-        )
-        .await?;
+        &[&kit_id, &lease, &owner],
+    )
+    .await?;
     let lease_id: i64 = row.get("lease_id");
     let expires: std::time::SystemTime = row.get("expires_at");
     let expires_at: i64 = row.get("expires_unix");
@@ -213,21 +212,21 @@ async fn checkout(
     for v in &q.visits {
         let deceased = Store::lock_person(tx, &v.ssn, &v.name).await?;
         Store::expire_lapsed_claims(tx, &v.ssn).await?;
-        let held = tx
-            .query_opt(
-                &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
-                &[&v.ssn],
-            )
-            .await?
-            .map(|r| claim_row(&r))
-            .map(|c| (c.station, c.expires_at));
-        let live = tx
-            .query_opt(
-                "SELECT card_number, status FROM cards WHERE ssn = $1 AND status IN ('made', 'issued', 'active')",
-                &[&v.ssn],
-            )
-            .await?
-            .and_then(|r| Some((r.get::<_, String>("card_number"), CardStatus::parse(r.get("status"))?)));
+        let held = crate::sql::opt(
+            tx,
+            &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
+            &[&v.ssn],
+        )
+        .await?
+        .map(|r| claim_row(&r))
+        .map(|c| (c.station, c.expires_at));
+        let live = crate::sql::opt(
+            tx,
+            "SELECT card_number, status FROM cards WHERE ssn = $1 AND status IN ('made', 'issued', 'active')",
+            &[&v.ssn],
+        )
+        .await?
+        .and_then(|r| Some((r.get::<_, String>("card_number"), CardStatus::parse(r.get("status"))?)));
         let number = match kit::decide_visit(v, deceased, held, live) {
             Ok(()) => Store::allocate(tx, prefix).await?,
             Err(r) => Err(r),
@@ -239,15 +238,16 @@ async fn checkout(
                 continue;
             }
         };
-        let claim_id: i64 = tx
-            .query_one(
-                "INSERT INTO claims (ssn, station, card_number, reissue_of, state, expires_at)
+        let claim_id: i64 = crate::sql::one(
+            tx,
+            "INSERT INTO claims (ssn, station, card_number, reissue_of, state, expires_at)
                  VALUES ($1, $2, $3, $4, 'live', $5) RETURNING claim_id",
-                &[&v.ssn, &kit_id, &number, &v.premade_card, &expires],
-            )
-            .await?
-            .get("claim_id");
-        tx.execute(
+            &[&v.ssn, &kit_id, &number, &v.premade_card, &expires],
+        )
+        .await?
+        .get("claim_id");
+        crate::sql::exec(
+            tx,
             "INSERT INTO kit_claims (claim_id, lease_id, ssn, premade_card) VALUES ($1, $2, $3, $4)",
             &[&claim_id, &lease_id, &v.ssn, &v.premade_card],
         )
@@ -271,19 +271,19 @@ type TxResult<T> = Result<Result<T, ArchiveError>, tokio_postgres::Error>;
 
 async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<RecordResult> {
     // The lease first: a retry racing the first attempt waits here, then finds its result.
-    let lease = tx
-        .query_opt(
-            "SELECT kit, state, next_seq FROM kit_leases WHERE lease_id = $1 FOR UPDATE",
-            &[&r.lease_id],
-        )
-        .await?;
-    if let Some(done) = tx
-        .query_opt(
-            "SELECT r.result, l.kit, r.lease_id, r.seq, r.event FROM kit_records r
+    let lease = crate::sql::opt(
+        tx,
+        "SELECT kit, state, next_seq FROM kit_leases WHERE lease_id = $1 FOR UPDATE",
+        &[&r.lease_id],
+    )
+    .await?;
+    if let Some(done) = crate::sql::opt(
+        tx,
+        "SELECT r.result, l.kit, r.lease_id, r.seq, r.event FROM kit_records r
              JOIN kit_leases l ON l.lease_id = r.lease_id WHERE r.record_id = $1",
-            &[&r.record_id],
-        )
-        .await?
+        &[&r.record_id],
+    )
+    .await?
     {
         if done.get::<_, String>("kit") != kit_id {
             return Ok(Err(Refusal::NotYourKit { record_id: r.record_id.clone() }.into()));
@@ -320,19 +320,20 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
         (Ok(e), Ok(s)) => (e, s),
         (Err(e), _) | (_, Err(e)) => return Ok(Err(json_err(e))),
     };
-    tx.execute(
+    crate::sql::exec(tx,
         "INSERT INTO kit_records (record_id, lease_id, seq, ssn, event, result) VALUES ($1, $2, $3, $4, $5, $6)",
         &[&r.record_id, &r.lease_id, &r.seq, &ssn, &event, &stored],
     )
     .await?;
     if let RecordOutcome::Conflict { reason } = &result.outcome {
-        tx.execute(
+        crate::sql::exec(tx,
             "INSERT INTO kit_conflicts (record_id, kit, lease_id, ssn, card_number, reason) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&r.record_id, &kit_id, &r.lease_id, &ssn, &card, reason],
         )
         .await?;
     }
-    tx.execute("UPDATE kit_leases SET next_seq = next_seq + 1 WHERE lease_id = $1", &[&r.lease_id]).await?;
+    crate::sql::exec(tx, "UPDATE kit_leases SET next_seq = next_seq + 1 WHERE lease_id = $1", &[&r.lease_id])
+        .await?;
     let outcome = match &result.outcome {
         RecordOutcome::Applied { .. } => "ok",
         RecordOutcome::Conflict { .. } => "conflict",
@@ -345,10 +346,13 @@ async fn card(
     tx: &Transaction<'_>,
     number: &str,
 ) -> Result<Option<archive::CardRecord>, tokio_postgres::Error> {
-    Ok(tx
-        .query_opt(&format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_number = $1 FOR UPDATE"), &[&number])
-        .await?
-        .and_then(|r| card_row(&r).ok()))
+    Ok(crate::sql::opt(
+        tx,
+        &format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_number = $1 FOR UPDATE"),
+        &[&number],
+    )
+    .await?
+    .and_then(|r| card_row(&r).ok()))
 }
 
 /// Applies one event (the person's row is locked); returns the outcome and the card concerned.
@@ -361,14 +365,14 @@ async fn apply(
     let ssn = r.event.ssn();
     match &r.event {
         KitEvent::HandedOver { card_number, .. } | KitEvent::Activated { card_number, .. } => {
-            let in_lease: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM kit_claims k JOIN claims c USING (claim_id)
+            let in_lease: bool = crate::sql::one(
+                tx,
+                "SELECT EXISTS (SELECT 1 FROM kit_claims k JOIN claims c USING (claim_id)
                      WHERE k.lease_id = $1 AND (k.premade_card = $2 OR c.card_number = $2)) AS e",
-                    &[&r.lease_id, card_number],
-                )
-                .await?
-                .get("e");
+                &[&r.lease_id, card_number],
+            )
+            .await?
+            .get("e");
             let custody = match &r.event {
                 KitEvent::HandedOver { custodian: Some(who), .. } => {
                     crate::custody::by_id(tx, who.approval_id).await?
@@ -384,7 +388,8 @@ async fn apply(
             };
             let outcome = match kit::decide_card_event(&r.event, &facts) {
                 Ok(status) => {
-                    tx.execute(
+                    crate::sql::exec(
+                        tx,
                         "UPDATE cards SET status = $2, updated_at = now() WHERE card_number = $1",
                         &[card_number, &status.as_str()],
                     )
@@ -396,13 +401,13 @@ async fn apply(
             Ok((outcome, Some(card_number.clone())))
         }
         KitEvent::Made { claim_id, card_id, atr, .. } => {
-            let claim = tx
-                .query_opt(
-                    "SELECT c.state, c.card_number FROM claims c JOIN kit_claims k USING (claim_id)
+            let claim = crate::sql::opt(
+                tx,
+                "SELECT c.state, c.card_number FROM claims c JOIN kit_claims k USING (claim_id)
                      WHERE c.claim_id = $1 AND k.lease_id = $2 AND c.ssn = $3 FOR UPDATE OF c",
-                    &[claim_id, &r.lease_id, &ssn],
-                )
-                .await?;
+                &[claim_id, &r.lease_id, &ssn],
+            )
+            .await?;
             let claim = match claim {
                 Some(row) => {
                     let number: String = row.get("card_number");
@@ -414,8 +419,7 @@ async fn apply(
                 }
                 None => None,
             };
-            let other_claim = tx
-                .query_opt(
+            let other_claim = crate::sql::opt(tx,
                     "SELECT station FROM claims WHERE ssn = $1 AND state = 'live' AND claim_id <> $2 AND expires_at > now()",
                     &[&ssn, claim_id],
                 )
@@ -432,13 +436,15 @@ async fn apply(
                     return Ok((RecordOutcome::Conflict { reason }, facts.claim.map(|c| c.card_number)));
                 }
             };
-            tx.execute(
+            crate::sql::exec(
+                tx,
                 "INSERT INTO cards (card_number, ssn, card_id, atr, status, station, claim_id)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[&number, &ssn, card_id, atr, &status.as_str(), &kit_id, claim_id],
             )
             .await?;
-            tx.execute(
+            crate::sql::exec(
+                tx,
                 "UPDATE claims SET state = 'committed' WHERE claim_id = $1 AND state IN ('live', 'expired')",
                 &[claim_id],
             )
@@ -450,14 +456,14 @@ async fn apply(
             Ok((outcome, Some(number)))
         }
         KitEvent::Spoiled { card_number, .. } => {
-            let reserved_in_lease: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM kit_claims k JOIN claims c USING (claim_id)
+            let reserved_in_lease: bool = crate::sql::one(
+                tx,
+                "SELECT EXISTS (SELECT 1 FROM kit_claims k JOIN claims c USING (claim_id)
                      WHERE k.lease_id = $1 AND c.ssn = $2 AND c.card_number = $3) AS e",
-                    &[&r.lease_id, &ssn, card_number],
-                )
-                .await?
-                .get("e");
+                &[&r.lease_id, &ssn, card_number],
+            )
+            .await?
+            .get("e");
             let facts =
                 SpoiledFacts { reserved_in_lease, number_used: card(tx, card_number).await?.is_some() };
             let outcome = match kit::decide_spoiled(&r.event, &facts) {
@@ -477,16 +483,16 @@ async fn strings(
     sql: &str,
     lease_id: i64,
 ) -> Result<Vec<String>, tokio_postgres::Error> {
-    Ok(tx.query(sql, &[&lease_id]).await?.iter().map(|r| r.get(0)).collect())
+    Ok(crate::sql::all(tx, sql, &[&lease_id]).await?.iter().map(|r| r.get(0)).collect())
 }
 
 async fn checkin(tx: &Transaction<'_>, kit_id: &str, q: &CheckinRequest) -> TxResult<Checkin> {
-    let lease = tx
-        .query_opt(
-            "SELECT kit, next_seq, checkin FROM kit_leases WHERE lease_id = $1 FOR UPDATE",
-            &[&q.lease_id],
-        )
-        .await?;
+    let lease = crate::sql::opt(
+        tx,
+        "SELECT kit, next_seq, checkin FROM kit_leases WHERE lease_id = $1 FOR UPDATE",
+        &[&q.lease_id],
+    )
+    .await?;
     let next_seq: i64 = match lease {
         Some(l) if l.get::<_, String>("kit") == kit_id => {
             if let Some(done) = l.get::<_, Option<serde_json::Value>>("checkin") {
@@ -522,11 +528,14 @@ async fn checkin(tx: &Transaction<'_>, kit_id: &str, q: &CheckinRequest) -> TxRe
     )
     .await?;
     for n in &returned_numbers {
-        tx.execute("INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING", &[n])
-            .await?;
+        crate::sql::exec(
+            tx,
+            "INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[n],
+        )
+        .await?;
     }
-    let released = tx
-        .execute(
+    let released = crate::sql::exec(tx,
             "UPDATE claims SET state = 'released'
              WHERE claim_id IN (SELECT claim_id FROM kit_claims WHERE lease_id = $1) AND state IN ('live', 'expired')",
             &[&lease_id],
@@ -544,7 +553,8 @@ async fn checkin(tx: &Transaction<'_>, kit_id: &str, q: &CheckinRequest) -> TxRe
         Ok(j) => j,
         Err(e) => return Ok(Err(json_err(e))),
     };
-    tx.execute(
+    crate::sql::exec(
+        tx,
         "UPDATE kit_leases SET state = 'closed', checkin = $2 WHERE lease_id = $1",
         &[&lease_id, &json],
     )

@@ -13,6 +13,7 @@ mod kits;
 mod losses;
 pub mod pki;
 pub mod server;
+mod sql;
 pub mod store;
 
 pub use client::Client;

@@ -38,15 +38,15 @@ async fn card_and_loss(tx: &Transaction<'_>, card_number: &str) -> Body<CardAndL
     let Some(row) = Store::card_for_update(tx, card_number).await? else {
         return not_found(format!("card {card_number}"));
     };
-    let latest = tx
-        .query_opt(
-            &format!(
-                "SELECT {SUSPENSION_COLUMNS}, ended FROM card_suspensions WHERE card_number = $1
+    let latest = crate::sql::opt(
+        tx,
+        &format!(
+            "SELECT {SUSPENSION_COLUMNS}, ended FROM card_suspensions WHERE card_number = $1
                  ORDER BY suspension_id DESC LIMIT 1"
-            ),
-            &[&card_number],
-        )
-        .await?;
+        ),
+        &[&card_number],
+    )
+    .await?;
     let card = match card_row(&row) {
         Ok(c) => c,
         Err(e) => return not_found(e.to_string()),
@@ -65,7 +65,8 @@ pub(crate) async fn end_suspension(
     how: &str,
     ended_by: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    tx.execute(
+    crate::sql::exec(
+        tx,
         "UPDATE card_suspensions SET ended = $2, ended_at = $3, ended_by = $4
          WHERE card_number = $1 AND ended IS NULL AND until > $3",
         &[&card_number, &how, &now(), &ended_by],
@@ -79,8 +80,7 @@ pub(crate) async fn suspensions_in_force<C: GenericClient>(
     client: &C,
     ssn: &str,
 ) -> Result<Vec<Suspension>, ArchiveError> {
-    client
-        .query(
+    crate::sql::all(client,
             "SELECT s.card_number, s.station, s.channel, s.since, s.until FROM card_suspensions s
              JOIN cards c ON c.card_number = s.card_number
              WHERE c.ssn = $1 AND c.status IN ('made', 'issued', 'active') AND s.ended IS NULL AND s.until > $2
@@ -117,7 +117,8 @@ impl Store {
                     since: now(),
                     until: now() + q.seconds,
                 };
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "INSERT INTO card_suspensions (card_number, station, channel, operator, since, until)
                      VALUES ($1, $2, $3, $4, $5, $6)",
                     &[&s.card_number, &s.station, &s.channel.as_str(), &q.operator, &s.since, &s.until],

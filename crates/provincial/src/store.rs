@@ -62,12 +62,12 @@ pub(crate) async fn audit<C: GenericClient, Q: Serialize>(
     outcome: &str,
 ) -> Result<(), tokio_postgres::Error> {
     let request = serde_json::to_value(request).unwrap_or(serde_json::Value::Null);
-    client
-        .execute(
-            "INSERT INTO audit (station, op, request_id, request, outcome) VALUES ($1, $2, $3, $4, $5)",
-            &[&station, &op, &request_id, &request, &outcome],
-        )
-        .await?;
+    crate::sql::exec(
+        client,
+        "INSERT INTO audit (station, op, request_id, request, outcome) VALUES ($1, $2, $3, $4, $5)",
+        &[&station, &op, &request_id, &request, &outcome],
+    )
+    .await?;
     Ok(())
 }
 
@@ -143,13 +143,12 @@ impl Store {
         .await
         .map_err(pg)?;
         for (version, sql) in MIGRATIONS {
-            let done = tx
-                .query_opt("SELECT 1 FROM schema_version WHERE version = $1", &[&version])
+            let done = crate::sql::opt(&tx, "SELECT 1 FROM schema_version WHERE version = $1", &[&version])
                 .await
                 .map_err(pg)?;
             if done.is_none() {
                 tx.batch_execute(sql).await.map_err(pg)?;
-                tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&version])
+                crate::sql::exec(&tx, "INSERT INTO schema_version (version) VALUES ($1)", &[&version])
                     .await
                     .map_err(pg)?;
             }
@@ -166,10 +165,13 @@ impl Store {
             return Ok(());
         }
         let client = self.client().await?;
-        client
-            .execute("INSERT INTO stations (station) VALUES ($1) ON CONFLICT DO NOTHING", &[&station])
-            .await
-            .map_err(pg)?;
+        crate::sql::exec(
+            &client,
+            "INSERT INTO stations (station) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&station],
+        )
+        .await
+        .map_err(pg)?;
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(station.to_string());
         Ok(())
     }
@@ -187,13 +189,13 @@ impl Store {
         station: &str,
     ) -> Result<Vec<(String, Option<String>, String)>, ArchiveError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT op, request_id, outcome FROM audit WHERE station = $1 ORDER BY audit_id",
-                &[&station],
-            )
-            .await
-            .map_err(pg)?;
+        let rows = crate::sql::all(
+            &client,
+            "SELECT op, request_id, outcome FROM audit WHERE station = $1 ORDER BY audit_id",
+            &[&station],
+        )
+        .await
+        .map_err(pg)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
@@ -207,29 +209,34 @@ impl Store {
         audit(&client, station, "lookup", None, &archive::LookupRequest { ssn: ssn.into() }, "ok")
             .await
             .map_err(pg)?;
-        let deceased = client
-            .query_opt("SELECT deceased_at IS NOT NULL AS d FROM persons WHERE ssn = $1", &[&ssn])
-            .await
-            .map_err(pg)?
-            .is_some_and(|r| r.get::<_, bool>("d"));
-        let cards = client
-            .query(
-                &format!("SELECT {CARD_COLUMNS} FROM cards WHERE ssn = $1 ORDER BY created_at, card_number"),
-                &[&ssn],
-            )
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(card_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let live_claim = client
-            .query_opt(
-                &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at > now()"),
-                &[&ssn],
-            )
-            .await
-            .map_err(pg)?
-            .map(|r| claim_row(&r));
+        let deceased = crate::sql::opt(
+            &client,
+            "SELECT deceased_at IS NOT NULL AS d FROM persons WHERE ssn = $1",
+            &[&ssn],
+        )
+        .await
+        .map_err(pg)?
+        .is_some_and(|r| r.get::<_, bool>("d"));
+        let cards = crate::sql::all(
+            &client,
+            &format!("SELECT {CARD_COLUMNS} FROM cards WHERE ssn = $1 ORDER BY created_at, card_number"),
+            &[&ssn],
+        )
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(card_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let live_claim = crate::sql::opt(
+            &client,
+            &format!(
+                "SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live' AND expires_at > now()"
+            ),
+            &[&ssn],
+        )
+        .await
+        .map_err(pg)?
+        .map(|r| claim_row(&r));
         // Only a live card may be under a temporary loss: no second query for the others.
         let suspensions = match cards.iter().any(|c| c.status.is_live()) {
             true => crate::losses::suspensions_in_force(&client, ssn).await?,
@@ -295,20 +302,20 @@ impl Store {
     {
         let tx = client.transaction().await?;
         let hash = archive::request_hash(request);
-        let fresh = tx
-            .execute(
-                "INSERT INTO requests (station, request_id, op, body_hash) VALUES ($1, $2, $3, $4)
+        let fresh = crate::sql::exec(
+            &tx,
+            "INSERT INTO requests (station, request_id, op, body_hash) VALUES ($1, $2, $3, $4)
                  ON CONFLICT DO NOTHING",
-                &[&station, &request_id, &op, &hash],
+            &[&station, &request_id, &op, &hash],
+        )
+        .await?;
+        if fresh == 0 {
+            let row = crate::sql::one(
+                &tx,
+                "SELECT op, body_hash, answer FROM requests WHERE station = $1 AND request_id = $2",
+                &[&station, &request_id],
             )
             .await?;
-        if fresh == 0 {
-            let row = tx
-                .query_one(
-                    "SELECT op, body_hash, answer FROM requests WHERE station = $1 AND request_id = $2",
-                    &[&station, &request_id],
-                )
-                .await?;
             let (first_op, first_hash): (String, String) = (row.get("op"), row.get("body_hash"));
             let stored = if first_op != op || (!first_hash.is_empty() && first_hash != hash) {
                 Stored::Refused(Refusal::RequestIdReused { request_id: request_id.into(), op: first_op })
@@ -333,7 +340,8 @@ impl Store {
             Err(r) => Stored::Refused(r),
         };
         let json = serde_json::to_value(&stored).unwrap_or(serde_json::Value::Null);
-        tx.execute(
+        crate::sql::exec(
+            &tx,
             "UPDATE requests SET answer = $3 WHERE station = $1 AND request_id = $2",
             &[&station, &request_id, &json],
         )
@@ -350,16 +358,16 @@ impl Store {
         tx: &Transaction<'_>,
         ssn: &str,
     ) -> Result<(), tokio_postgres::Error> {
-        tx.execute(
-            "INSERT INTO held_card_numbers (card_number, station, claim_id)
-             SELECT card_number, station, claim_id FROM claims WHERE ssn = $1 AND state = 'live'
-             AND expires_at <= now() AND claim_id NOT IN (SELECT claim_id FROM kit_claims)
+        // One statement: the lapsed claims end, and those not of a kit hold their numbers.
+        crate::sql::exec(
+            tx,
+            "WITH lapsed AS (
+                 UPDATE claims SET state = 'expired' WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
+                 RETURNING card_number, station, claim_id)
+             INSERT INTO held_card_numbers (card_number, station, claim_id)
+             SELECT card_number, station, claim_id FROM lapsed
+             WHERE claim_id NOT IN (SELECT claim_id FROM kit_claims)
              ON CONFLICT DO NOTHING",
-            &[&ssn],
-        )
-        .await?;
-        tx.execute(
-            "UPDATE claims SET state = 'expired' WHERE ssn = $1 AND state = 'live' AND expires_at <= now()",
             &[&ssn],
         )
         .await?;
@@ -372,14 +380,18 @@ impl Store {
         ssn: &str,
         name: &str,
     ) -> Result<bool, tokio_postgres::Error> {
-        tx.execute(
+        crate::sql::exec(
+            tx,
             "INSERT INTO persons (ssn, name) VALUES ($1, $2) ON CONFLICT (ssn) DO NOTHING",
             &[&ssn, &name],
         )
         .await?;
-        let row = tx
-            .query_one("SELECT deceased_at IS NOT NULL AS d FROM persons WHERE ssn = $1 FOR UPDATE", &[&ssn])
-            .await?;
+        let row = crate::sql::one(
+            tx,
+            "SELECT deceased_at IS NOT NULL AS d FROM persons WHERE ssn = $1 FOR UPDATE",
+            &[&ssn],
+        )
+        .await?;
         Ok(row.get("d"))
     }
 
@@ -387,18 +399,17 @@ impl Store {
         tx: &Transaction<'_>,
         ssn: &str,
     ) -> Result<Option<String>, tokio_postgres::Error> {
-        Ok(tx
-            .query_opt(
-                "SELECT card_number FROM cards WHERE ssn = $1 AND status IN ('made', 'issued', 'active')",
-                &[&ssn],
-            )
-            .await?
-            .map(|r| r.get("card_number")))
+        Ok(crate::sql::opt(
+            tx,
+            "SELECT card_number FROM cards WHERE ssn = $1 AND status IN ('made', 'issued', 'active')",
+            &[&ssn],
+        )
+        .await?
+        .map(|r| r.get("card_number")))
     }
 
     pub(crate) async fn allocate(tx: &Transaction<'_>, prefix: char) -> Body<String> {
-        let reused = tx
-            .query_opt(
+        let reused = crate::sql::opt(tx,
                 "DELETE FROM free_card_numbers WHERE card_number =
                    (SELECT card_number FROM free_card_numbers ORDER BY card_number LIMIT 1 FOR UPDATE SKIP LOCKED)
                  RETURNING card_number",
@@ -409,18 +420,16 @@ impl Store {
             return Ok(Ok(r.get("card_number")));
         }
         let p = prefix.to_string();
-        tx.execute(
-            "INSERT INTO card_number_counter (prefix, next) VALUES ($1, 1) ON CONFLICT DO NOTHING",
+        // The prefix's counter, made at its first number, moved on in the same statement.
+        let next: i64 = crate::sql::one(
+            tx,
+            "INSERT INTO card_number_counter (prefix, next) VALUES ($1, 2)
+             ON CONFLICT (prefix) DO UPDATE SET next = card_number_counter.next + 1
+             RETURNING next - 1 AS n",
             &[&p],
         )
-        .await?;
-        let next: i64 = tx
-            .query_one(
-                "UPDATE card_number_counter SET next = next + 1 WHERE prefix = $1 RETURNING next - 1 AS n",
-                &[&p],
-            )
-            .await?
-            .get("n");
+        .await?
+        .get("n");
         let number = u32::try_from(next).ok().and_then(|n| archive::card_number(prefix, n));
         Ok(number.ok_or(Refusal::NumbersExhausted { prefix: p }))
     }
@@ -439,12 +448,12 @@ impl Store {
                     return Ok(Err(Refusal::Deceased));
                 }
                 Store::expire_lapsed_claims(tx, &q.ssn).await?;
-                let held = tx
-                    .query_opt(
-                        &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
-                        &[&q.ssn],
-                    )
-                    .await?;
+                let held = crate::sql::opt(
+                    tx,
+                    &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
+                    &[&q.ssn],
+                )
+                .await?;
                 if let Some(c) = held.map(|r| claim_row(&r)) {
                     return Ok(Err(Refusal::AlreadyClaimed { station: c.station, expires_at: c.expires_at }));
                 }
@@ -457,16 +466,16 @@ impl Store {
                     Ok(n) => n,
                     Err(r) => return Ok(Err(r)),
                 };
-                let row = tx
-                    .query_one(
-                        &format!(
-                            "INSERT INTO claims (ssn, station, card_number, reissue_of, state, expires_at)
+                let row = crate::sql::one(
+                    tx,
+                    &format!(
+                        "INSERT INTO claims (ssn, station, card_number, reissue_of, state, expires_at)
                              VALUES ($1, $2, $3, $4, 'live', now() + make_interval(secs => $5))
                              RETURNING {CLAIM_COLUMNS}"
-                        ),
-                        &[&q.ssn, &station, &number, &q.reissue_of, &(lease as f64)],
-                    )
-                    .await?;
+                    ),
+                    &[&q.ssn, &station, &number, &q.reissue_of, &(lease as f64)],
+                )
+                .await?;
                 Ok(Ok(claim_row(&row)))
             })
         })
@@ -481,7 +490,8 @@ impl Store {
         tx: &Transaction<'_>,
         claim_id: i64,
     ) -> Result<bool, tokio_postgres::Error> {
-        let Some(found) = tx.query_opt("SELECT ssn FROM claims WHERE claim_id = $1", &[&claim_id]).await?
+        let Some(found) =
+            crate::sql::opt(tx, "SELECT ssn FROM claims WHERE claim_id = $1", &[&claim_id]).await?
         else {
             return Ok(false);
         };
@@ -493,15 +503,15 @@ impl Store {
         if !Store::lock_person_of_claim(tx, claim_id).await? {
             return Ok(Err(Refusal::NotFound { what: format!("claim {claim_id}") }));
         }
-        let row = tx
-            .query_one(
-                &format!(
-                    "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
+        let row = crate::sql::one(
+            tx,
+            &format!(
+                "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
                      WHERE claim_id = $1 FOR UPDATE"
-                ),
-                &[&claim_id],
-            )
-            .await?;
+            ),
+            &[&claim_id],
+        )
+        .await?;
         let claim = claim_row(&row);
         let state: String = row.get("state");
         if let Err(r) = archive::own_live_claim(station, &claim, &state, row.get("lapsed")) {
@@ -524,14 +534,19 @@ impl Store {
                 if let Some(live) = Store::live_card(tx, &claim.ssn).await? {
                     return Ok(Err(Refusal::OldCardNotStopped { card_number: live }));
                 }
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "INSERT INTO cards (card_number, ssn, card_id, atr, status, station, claim_id)
                      VALUES ($1, $2, $3, $4, 'made', $5, $6)",
                     &[&claim.card_number, &claim.ssn, &q.card_id, &q.atr, &station, &claim.claim_id],
                 )
                 .await?;
-                tx.execute("UPDATE claims SET state = 'committed' WHERE claim_id = $1", &[&claim.claim_id])
-                    .await?;
+                crate::sql::exec(
+                    tx,
+                    "UPDATE claims SET state = 'committed' WHERE claim_id = $1",
+                    &[&claim.claim_id],
+                )
+                .await?;
                 Ok(Ok(CardRecord {
                     card_number: claim.card_number,
                     ssn: claim.ssn,
@@ -555,8 +570,7 @@ impl Store {
                 if !Store::lock_person_of_claim(tx, q.claim_id).await? {
                     return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
                 }
-                let row = tx
-                    .query_one(
+                let row = crate::sql::one(tx,
                         "SELECT state, station, card_number, expires_at <= now() AS lapsed,
                                 EXISTS (SELECT 1 FROM held_card_numbers h WHERE h.claim_id = claims.claim_id) AS held
                          FROM claims WHERE claim_id = $1 FOR UPDATE",
@@ -574,17 +588,17 @@ impl Store {
                 }
                 if live {
                     let end = if row.get::<_, bool>("lapsed") { "expired" } else { "released" };
-                    tx.execute("UPDATE claims SET state = $2 WHERE claim_id = $1", &[&q.claim_id, &end]).await?;
+                    crate::sql::exec(tx, "UPDATE claims SET state = $2 WHERE claim_id = $1", &[&q.claim_id, &end]).await?;
                 }
                 if q.card.accounted_for() {
-                    tx.execute("DELETE FROM held_card_numbers WHERE claim_id = $1", &[&q.claim_id]).await?;
-                    tx.execute(
+                    crate::sql::exec(tx, "DELETE FROM held_card_numbers WHERE claim_id = $1", &[&q.claim_id]).await?;
+                    crate::sql::exec(tx,
                         "INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING",
                         &[&number],
                     )
                     .await?;
                 } else if live {
-                    tx.execute(
+                    crate::sql::exec(tx,
                         "INSERT INTO held_card_numbers (card_number, station, claim_id) VALUES ($1, $2, $3)
                          ON CONFLICT DO NOTHING",
                         &[&number, &station, &q.claim_id],
@@ -607,8 +621,7 @@ impl Store {
                 if let Err(r) = Store::own_live_claim(tx, &station, q.claim_id).await? {
                     return Ok(Err(r));
                 }
-                let row = tx
-                    .query_one(
+                let row = crate::sql::one(tx,
                         &format!(
                             "UPDATE claims SET expires_at = greatest(expires_at, now() + make_interval(secs => $2))
                              WHERE claim_id = $1 RETURNING {CLAIM_COLUMNS}"
@@ -630,17 +643,18 @@ impl Store {
             Box::pin(async move {
                 let q = &q;
                 let Some(found) =
-                    tx.query_opt("SELECT ssn FROM cards WHERE card_number = $1", &[&q.card_number]).await?
+                    crate::sql::opt(tx, "SELECT ssn FROM cards WHERE card_number = $1", &[&q.card_number])
+                        .await?
                 else {
                     return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
                 };
                 Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
-                let row = tx
-                    .query_one(
-                        &format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_number = $1 FOR UPDATE"),
-                        &[&q.card_number],
-                    )
-                    .await?;
+                let row = crate::sql::one(
+                    tx,
+                    &format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_number = $1 FOR UPDATE"),
+                    &[&q.card_number],
+                )
+                .await?;
                 let mut card = match card_row(&row) {
                     Ok(c) => c,
                     Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
@@ -649,17 +663,18 @@ impl Store {
                     return Ok(Err(r));
                 }
                 Store::expire_lapsed_claims(tx, &card.ssn).await?;
-                let claim = tx
-                    .query_opt(
-                        &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
-                        &[&card.ssn],
-                    )
-                    .await?
-                    .map(|r| claim_row(&r));
+                let claim = crate::sql::opt(
+                    tx,
+                    &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
+                    &[&card.ssn],
+                )
+                .await?
+                .map(|r| claim_row(&r));
                 let for_claim = archive::stops_for_reissue(&station, &card, q, claim.as_ref());
                 let before = for_claim.map(|_| card.status.as_str());
                 card.status = CardStatus::from(q.end);
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "UPDATE cards SET status = $2, updated_at = now(), stopped_for_claim = $3,
                      status_before_stop = $4 WHERE card_number = $1",
                     &[&q.card_number, &card.status.as_str(), &for_claim, &before],
@@ -683,26 +698,26 @@ impl Store {
                 if !Store::lock_person_of_claim(tx, q.claim_id).await? {
                     return Ok(Err(Refusal::NotFound { what: format!("claim {}", q.claim_id) }));
                 }
-                let row = tx
-                    .query_one(
-                        &format!(
-                            "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
+                let row = crate::sql::one(
+                    tx,
+                    &format!(
+                        "SELECT {CLAIM_COLUMNS}, state, expires_at <= now() AS lapsed FROM claims
                              WHERE claim_id = $1 FOR UPDATE"
-                        ),
-                        &[&q.claim_id],
-                    )
-                    .await?;
+                    ),
+                    &[&q.claim_id],
+                )
+                .await?;
                 let (claim, state, lapsed): (Claim, String, bool) =
                     (claim_row(&row), row.get("state"), row.get("lapsed"));
-                let Some(row) = tx
-                    .query_opt(
-                        &format!(
-                            "SELECT {CARD_COLUMNS}, stopped_for_claim, status_before_stop FROM cards
+                let Some(row) = crate::sql::opt(
+                    tx,
+                    &format!(
+                        "SELECT {CARD_COLUMNS}, stopped_for_claim, status_before_stop FROM cards
                              WHERE card_number = $1 FOR UPDATE"
-                        ),
-                        &[&q.card_number],
-                    )
-                    .await?
+                    ),
+                    &[&q.card_number],
+                )
+                .await?
                 else {
                     return Ok(Err(Refusal::NotFound { what: format!("card {}", q.card_number) }));
                 };
@@ -720,22 +735,29 @@ impl Store {
                     .and_then(CardStatus::parse)
                     .filter(|s| s.is_live())
                     .unwrap_or(CardStatus::Issued);
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "UPDATE cards SET status = $2, updated_at = now(), stopped_for_claim = NULL,
                      status_before_stop = NULL WHERE card_number = $1",
                     &[&q.card_number, &card.status.as_str()],
                 )
                 .await?;
-                tx.execute("UPDATE claims SET state = 'released' WHERE claim_id = $1", &[&claim.claim_id])
-                    .await?;
+                crate::sql::exec(
+                    tx,
+                    "UPDATE claims SET state = 'released' WHERE claim_id = $1",
+                    &[&claim.claim_id],
+                )
+                .await?;
                 if q.card.accounted_for() {
-                    tx.execute(
+                    crate::sql::exec(
+                        tx,
                         "INSERT INTO free_card_numbers (card_number) VALUES ($1) ON CONFLICT DO NOTHING",
                         &[&claim.card_number],
                     )
                     .await?;
                 } else {
-                    tx.execute(
+                    crate::sql::exec(
+                        tx,
                         "INSERT INTO held_card_numbers (card_number, station, claim_id) VALUES ($1, $2, $3)
                          ON CONFLICT DO NOTHING",
                         &[&claim.card_number, &station, &claim.claim_id],
@@ -761,16 +783,17 @@ impl Store {
                     Ok(c) => c,
                     Err(e) => return Ok(Err(Refusal::NotFound { what: e.to_string() })),
                 };
-                let to_known = tx
-                    .query_opt("SELECT 1 FROM stations WHERE station = $1", &[&q.to_station])
-                    .await?
-                    .is_some();
+                let to_known =
+                    crate::sql::opt(tx, "SELECT 1 FROM stations WHERE station = $1", &[&q.to_station])
+                        .await?
+                        .is_some();
                 if let Err(r) =
                     archive::may_deliver(&station, &card, row.get("received"), &q.to_station, to_known)
                 {
                     return Ok(Err(r));
                 }
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "UPDATE cards SET deliver_to = $2, updated_at = now() WHERE card_number = $1",
                     &[&q.card_number, &q.to_station],
                 )
@@ -788,12 +811,12 @@ impl Store {
             let (q, station) = (owned_q.clone(), owned_station.clone());
             Box::pin(async move {
                 // One station's anchors at a time: two of its requests cannot both pass the check.
-                tx.execute("SELECT pg_advisory_xact_lock(5419, hashtext($1))", &[&station]).await?;
+                crate::sql::exec(tx, "SELECT pg_advisory_xact_lock(5419, hashtext($1))", &[&station]).await?;
                 let anchored = Store::last_anchor(tx, &station).await?;
                 if let Err(r) = archive::may_anchor(&q.head, anchored.as_ref()) {
                     return Ok(Err(r));
                 }
-                tx.execute(
+                crate::sql::exec(tx,
                     "INSERT INTO ledger_anchors (station, seq, hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     &[&station, &q.head.seq, &q.head.hash],
                 )
@@ -814,12 +837,12 @@ impl Store {
         client: &C,
         station: &str,
     ) -> Result<Option<LedgerHead>, tokio_postgres::Error> {
-        let row = client
-            .query_opt(
-                "SELECT seq, hash FROM ledger_anchors WHERE station = $1 ORDER BY seq DESC LIMIT 1",
-                &[&station],
-            )
-            .await?;
+        let row = crate::sql::opt(
+            client,
+            "SELECT seq, hash FROM ledger_anchors WHERE station = $1 ORDER BY seq DESC LIMIT 1",
+            &[&station],
+        )
+        .await?;
         Ok(row.map(|r| LedgerHead { seq: r.get("seq"), hash: r.get("hash") }))
     }
 
@@ -842,7 +865,7 @@ impl Store {
                 {
                     return Ok(Err(r));
                 }
-                tx.execute(
+                crate::sql::exec(tx,
                     "UPDATE cards SET made_by = station, station = $2, received_at = now(), updated_at = now()
                      WHERE card_number = $1",
                     &[&q.card_number, &station],
@@ -862,12 +885,13 @@ impl Store {
         card_number: &str,
     ) -> Result<Option<Row>, tokio_postgres::Error> {
         let Some(found) =
-            tx.query_opt("SELECT ssn FROM cards WHERE card_number = $1", &[&card_number]).await?
+            crate::sql::opt(tx, "SELECT ssn FROM cards WHERE card_number = $1", &[&card_number]).await?
         else {
             return Ok(None);
         };
         Store::lock_person(tx, &found.get::<_, String>("ssn"), "").await?;
-        tx.query_opt(
+        crate::sql::opt(
+            tx,
             &format!(
                 "SELECT {CARD_COLUMNS}, deliver_to, received_at IS NOT NULL AS received FROM cards
                  WHERE card_number = $1 FOR UPDATE"
@@ -890,36 +914,40 @@ impl Store {
             Box::pin(async move {
                 let q = &q;
                 Store::lock_person(tx, &q.ssn, "").await?;
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "UPDATE persons SET deceased_at = coalesce(deceased_at, now()) WHERE ssn = $1",
                     &[&q.ssn],
                 )
                 .await?;
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "INSERT INTO deaths (ssn, station, supervisor, evidence) VALUES ($1, $2, $3, $4)
                      ON CONFLICT DO NOTHING",
                     &[&q.ssn, &station, &q.supervisor, &q.evidence],
                 )
                 .await?;
-                let cancelled: Vec<String> = tx
-                    .query(
-                        "UPDATE cards SET status = 'cancelled', updated_at = now()
+                let cancelled: Vec<String> = crate::sql::all(
+                    tx,
+                    "UPDATE cards SET status = 'cancelled', updated_at = now()
                          WHERE ssn = $1 AND status IN ('made', 'issued', 'active') RETURNING card_number",
-                        &[&q.ssn],
-                    )
-                    .await?
-                    .iter()
-                    .map(|r| r.get("card_number"))
-                    .collect();
+                    &[&q.ssn],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get("card_number"))
+                .collect();
                 // A live claim's card may be in a printer now: its number is held, not reused.
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "INSERT INTO held_card_numbers (card_number, station, claim_id)
                      SELECT card_number, station, claim_id FROM claims WHERE ssn = $1 AND state = 'live'
                      AND claim_id NOT IN (SELECT claim_id FROM kit_claims) ON CONFLICT DO NOTHING",
                     &[&q.ssn],
                 )
                 .await?;
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "UPDATE claims SET state = 'cancelled' WHERE ssn = $1 AND state = 'live'",
                     &[&q.ssn],
                 )
@@ -943,9 +971,12 @@ impl Store {
             Box::pin(async move {
                 let q = &q;
                 Store::lock_person(tx, &q.ssn, "").await?;
-                let Some(death) = tx
-                    .query_opt("SELECT station, supervisor, evidence FROM deaths WHERE ssn = $1", &[&q.ssn])
-                    .await?
+                let Some(death) = crate::sql::opt(
+                    tx,
+                    "SELECT station, supervisor, evidence FROM deaths WHERE ssn = $1",
+                    &[&q.ssn],
+                )
+                .await?
                 else {
                     return Ok(Err(Refusal::NotDeceased));
                 };
@@ -954,7 +985,8 @@ impl Store {
                 if by_station == station && by_supervisor == q.supervisor {
                     return Ok(Err(Refusal::SameSupervisor));
                 }
-                tx.execute(
+                crate::sql::exec(
+                    tx,
                     "INSERT INTO death_corrections (ssn, recorded_by, evidence, station, supervisor, reason)
                      VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
@@ -967,8 +999,9 @@ impl Store {
                     ],
                 )
                 .await?;
-                tx.execute("DELETE FROM deaths WHERE ssn = $1", &[&q.ssn]).await?;
-                tx.execute("UPDATE persons SET deceased_at = NULL WHERE ssn = $1", &[&q.ssn]).await?;
+                crate::sql::exec(tx, "DELETE FROM deaths WHERE ssn = $1", &[&q.ssn]).await?;
+                crate::sql::exec(tx, "UPDATE persons SET deceased_at = NULL WHERE ssn = $1", &[&q.ssn])
+                    .await?;
                 Ok(Ok(()))
             })
         })
