@@ -835,6 +835,16 @@ impl LocalArchive {
             .map_err(store_err)
     }
 
+    /// The applicant forms of a person's applications here (JSON), newest first.
+    pub fn application_forms(&self, ssn: &str) -> Result<Vec<String>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT data FROM applications WHERE ssn = ?1 ORDER BY application_id DESC")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([ssn], |r| r.get(0)).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
     /// The application's row: status and card number.
     pub fn application(&self, id: i64) -> Result<Option<(String, Option<String>)>, ArchiveError> {
         self.conn()
