@@ -1397,7 +1397,7 @@ mod tests {
 
     #[test]
     fn an_old_file_without_the_forms_new_fields_still_reads_and_validates() {
-        let a = load(include_str!("../testdata/adult.json"));
+        let a = load(include_str!("../testdata/foreigner.json"));
         assert_eq!((a.insurance.clone(), a.previous_card.clone(), a.declaration), (None, None, false));
         let v = a.validate(today()).expect("valid");
         assert_eq!((v.category, v.previous_card, v.declaration), (None, None, false));

@@ -44,6 +44,20 @@ impl ApiClient {
         answer(r)
     }
 
+    /// GET a text document (an HTML page); an error answer becomes the station's own words.
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(60))
+            .send()?;
+        if !r.status().is_success() {
+            return answer(r).map(|_| String::new());
+        }
+        Ok(r.text()?)
+    }
+
     /// POST a JSON body.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
         let r = self

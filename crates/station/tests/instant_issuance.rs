@@ -327,7 +327,12 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert_eq!(local_status(dir, "B00000019"), Some(archive::CardStatus::Issued), "not active");
 
     // A re-issue: the old card is stopped (province and station) before the new one is made.
+    // Without the holder's signed consent to stop the old card, the form is refused.
     std::fs::write(dir.join("p0.json"), c.people[0].to_string()).expect("applicant");
+    let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
+    assert!(!out.status.success() && text(&out).contains("previous_card.consent_to_stop"), "{}", text(&out));
+    let consented = common::counter::consenting(&c.people[0], "B00000019");
+    std::fs::write(dir.join("p0.json"), consented.to_string()).expect("applicant");
     let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
     assert!(out.status.success(), "{}", text(&out));
     let person = c.province().lookup(&c.ssn(0)).expect("lookup");
