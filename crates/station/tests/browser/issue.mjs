@@ -118,7 +118,9 @@ await session('operator', async ({ page }) => {
 
   // Hand-over: the operator checks the receiver's ID document and types its number, the
   // receiver signs on the canvas.
-  await page.keyboard.press('Enter'); // the hand-over button has the focus
+  check(await page.evaluate(() => document.activeElement.id) === 'print-form', 'the print button kept the focus');
+  await page.focus('#to-handover');
+  await page.keyboard.press('Enter');
   await page.locator('#screen-handover').waitFor();
   check(await page.inputValue('#handover-card') === result.card, 'the card number is carried over');
   check(await page.inputValue('#handover-signer') === person.name, 'the signer is the holder');
