@@ -52,10 +52,7 @@ impl ApiClient {
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(60))
             .send()?;
-        if !r.status().is_success() {
-            return answer(r).map(|_| String::new());
-        }
-        Ok(r.text()?)
+        Ok(succeeded(r)?.text()?)
     }
 
     /// POST a JSON body.
@@ -238,12 +235,17 @@ enum Posted {
 }
 
 fn answer(r: reqwest::blocking::Response) -> Result<serde_json::Value> {
+    Ok(succeeded(r)?.json().unwrap_or_default())
+}
+
+/// The answer when it is a success; otherwise the station's own words as the error.
+fn succeeded(r: reqwest::blocking::Response) -> Result<reqwest::blocking::Response> {
     let status = r.status();
-    let v: serde_json::Value = r.json().unwrap_or_default();
     if !status.is_success() {
+        let v: serde_json::Value = r.json().unwrap_or_default();
         bail!("{}: {}", status, v["error"].as_str().unwrap_or("no reason given"));
     }
-    Ok(v)
+    Ok(r)
 }
 
 /// Where a step of a job is.
