@@ -3,7 +3,8 @@
 //! signature block the applicant (or the guardian) signs on paper, the date and the operator.
 //! It is the paper the applicant signs, so it shows the whole ID number: it is seen by the
 //! operator who took the job and by supervisors, as the printed face, and its URL carries the
-//! job's number only. Every value is HTML-escaped.
+//! job's number only; each one given out is a `form.printed` line in the ledger. Every value is
+//! HTML-escaped.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -74,6 +75,8 @@ async fn printable(
         reissue: form.kind != "new",
     };
     let html = render(&applicant, &taken);
+    // The form shows a whole ID number: who printed which job's is in the ledger.
+    s.audit(&session.operator, "form.printed", serde_json::json!({"job": job}));
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html)
         .into_response())
 }

@@ -914,4 +914,15 @@ fn the_full_application_form_validated_and_printed() {
     assert_eq!(page(&sup).0, 200);
     let (status, _) = f.call(&sup, "/api/jobs/999/form", None);
     assert_eq!(status, 404);
+    let printed: Vec<(String, String)> = f
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == "form.printed")
+        .map(|e| (e.operator, e.detail))
+        .collect();
+    assert_eq!(printed.len(), 3, "each form given out is in the ledger: {printed:?}");
+    assert!(printed.iter().all(|(_, d)| d.contains(&format!("\"job\":{job}"))), "{printed:?}");
+    assert!(!printed.iter().any(|(_, d)| d.contains("11010519491231002X")), "no ID number in the ledger");
 }
