@@ -9,6 +9,7 @@ use crate::date::Date;
 use crate::document::{DocumentId, IdType, IdValidity};
 use crate::error::{Explain, FieldError, ValidationErrors, Warning};
 use crate::id::mask;
+use crate::insurance::InsuranceCategory;
 use crate::name::Name;
 use crate::region::RegionCode;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,57 @@ pub struct Applicant {
     /// banks of the counter's region (`bank::Registry::banks_for`; the daemon checks the list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank: Option<String>,
+    /// The medical insurance the holder is in: the form's category and its agency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance: Option<Insurance>,
+    /// The card the person already holds in the province (the form's 是否首次申领: 否), with their
+    /// signed consent to stop it; a re-issue needs it (see [`Intake::replacing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_card: Option<PreviousCard>,
+    /// The applicant read and accepted the form's declaration (申明: the data are true and
+    /// complete); required on a signed form (see [`Intake::signed_form`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub declaration: bool,
+}
+
+/// The medical insurance on the form (参加医疗保险或新农合的类型 and 所参加医疗保险的经办机构).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Insurance {
+    /// The category's key or its name on the form, from the closed list
+    /// ([`InsuranceCategory::all`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// The insuring agency (参保机构/经办机构), e.g. 石狮市医疗保险管理中心.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+}
+
+/// The card the person holds in the province, as the form has it: "本人在福建省 CITY 市已持有
+/// 社保卡，卡号为 NUMBER。本人现同意停用该社保卡。" and the applicant's signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousCard {
+    /// The city where the card was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// Its card number, when the applicant knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_number: Option<String>,
+    /// The applicant signed the consent to stop it (同意注销原卡).
+    #[serde(default)]
+    pub consent_to_stop: bool,
+}
+
+/// How the application was taken, for the checks that depend on it: a re-issue needs the
+/// consent to stop the card it replaces; a form signed at the counter needs the declaration
+/// and the insurance category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Intake<'a> {
+    /// The live card this application replaces (a re-issue), if any.
+    pub replacing: Option<&'a str>,
+    /// The application is the counter's form, signed by the applicant.
+    pub signed_form: bool,
 }
 
 /// The card holder's identity, as given.
@@ -93,9 +145,12 @@ pub struct Validity {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
-    /// Residence address.
+    /// Residence address (常住地地址).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// Household-registration address (户口所在地地址), when it differs from the residence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub household_address: Option<String>,
     /// Six-digit postcode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postcode: Option<String>,
@@ -202,8 +257,27 @@ pub struct Validated {
     pub photo: Option<String>,
     /// Card number, when assigned.
     pub card_number: Option<CardNumber>,
+    /// The medical-insurance category, when given.
+    pub category: Option<InsuranceCategory>,
+    /// The insuring agency, when given.
+    pub agency: Option<String>,
+    /// The card the person holds in the province, and whether they consented to stop it.
+    pub previous_card: Option<ValidatedPreviousCard>,
+    /// The declaration was accepted.
+    pub declaration: bool,
     /// Things the operator should see that do not stop issuance.
     pub warnings: Vec<Warning>,
+}
+
+/// A checked previous card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedPreviousCard {
+    /// The city where it was issued.
+    pub city: Option<String>,
+    /// Its number, when given.
+    pub card_number: Option<CardNumber>,
+    /// The consent to stop it was signed (always true once validated).
+    pub consent_to_stop: bool,
 }
 
 /// One of the nine elements a bank needs to open the account (AML customer identification).
@@ -345,16 +419,29 @@ fn id_type_hint() -> String {
 }
 
 impl Applicant {
-    /// Validates with the national [`Rules`]; see [`Applicant::validate_with`].
+    /// Validates with the national [`Rules`]; see [`Applicant::validate_for`].
     pub fn validate(&self, today: Date) -> Result<Validated, ValidationErrors> {
         self.validate_with(today, &Rules::default())
+    }
+
+    /// [`Applicant::validate_for`] an application file that is neither a re-issue nor a signed
+    /// form.
+    pub fn validate_with(&self, today: Date, rules: &Rules) -> Result<Validated, ValidationErrors> {
+        self.validate_for(today, rules, &Intake::default())
     }
 
     /// Checks every field and every cross-field rule as of `today`, and reports all failures
     /// together. Cross-field rules: sex and birth date agree with the ID number; nationality
     /// agrees with the document type; a household register only under 16; a guardian under
-    /// 16, whose own document validates and who is an adult; a photo from age 7.
-    pub fn validate_with(&self, today: Date, rules: &Rules) -> Result<Validated, ValidationErrors> {
+    /// 16, whose own document validates and who is an adult; a photo from age 7; a previous
+    /// card only with the consent to stop it, and a re-issue only with the consent to stop the
+    /// card it replaces; a signed form with its declaration accepted and its insurance category.
+    pub fn validate_for(
+        &self,
+        today: Date,
+        rules: &Rules,
+        intake: &Intake,
+    ) -> Result<Validated, ValidationErrors> {
         let mut r = Report::default();
         let h = &self.holder;
 
@@ -540,6 +627,17 @@ impl Applicant {
             }
         }
 
+        let (category, agency) = self.check_insurance(intake, &mut r);
+        let previous_card = self.check_previous_card(intake, &mut r);
+        if intake.signed_form && !self.declaration {
+            r.error(
+                "declaration",
+                "declaration-required",
+                "the applicant has not accepted the declaration (申明)",
+                "read the declaration to the applicant; once they accept it, tick it (\"declaration\": true)",
+            );
+        }
+
         match (id, name, sex, birth_date, age, nationality, occupation) {
             (
                 Some(id),
@@ -565,6 +663,10 @@ impl Applicant {
                 guardian,
                 photo: self.photo.clone().filter(|p| !p.trim().is_empty()),
                 card_number,
+                category,
+                agency,
+                previous_card,
+                declaration: self.declaration,
                 warnings: r.warnings,
             }),
             _ => {
@@ -579,6 +681,67 @@ impl Applicant {
                 Err(ValidationErrors { errors: r.errors, warnings: r.warnings })
             }
         }
+    }
+
+    fn check_insurance(
+        &self,
+        intake: &Intake,
+        r: &mut Report,
+    ) -> (Option<InsuranceCategory>, Option<String>) {
+        let insurance = self.insurance.clone().unwrap_or_default();
+        let category = match insurance.category.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => InsuranceCategory::parse(s).map_err(|e| r.explain("insurance.category", &e)).ok(),
+            None if intake.signed_form => {
+                r.required("insurance.category", &None, "medical-insurance category (参保类别)");
+                None
+            }
+            None => None,
+        };
+        let agency = insurance.agency.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let agency = agency.filter(|a| r.text("insurance.agency", a, 100)).map(str::to_owned);
+        (category, agency)
+    }
+
+    fn check_previous_card(&self, intake: &Intake, r: &mut Report) -> Option<ValidatedPreviousCard> {
+        let consent_hint =
+            "have the applicant sign the form's 本人现同意停用该社保卡 (\"consent_to_stop\": true)";
+        let Some(p) = &self.previous_card else {
+            if let Some(old) = intake.replacing {
+                r.error(
+                    "previous_card.consent_to_stop",
+                    "consent-to-stop",
+                    format!("a re-issue stops card {old}, and the form has no signed consent to stop it"),
+                    format!("enter the card the person holds and {consent_hint}"),
+                );
+            }
+            return None;
+        };
+        let city = p.city.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let city = city.filter(|c| r.text("previous_card.city", c, 32)).map(str::to_owned);
+        let card_number =
+            p.card_number.as_deref().map(str::trim).filter(|s| !s.is_empty()).and_then(|s| {
+                CardNumber::parse(s).map_err(|e| r.explain("previous_card.card_number", &e)).ok()
+            });
+        if let (Some(old), Some(given)) = (intake.replacing, &card_number) {
+            if given.as_str() != old.trim() {
+                r.error(
+                    "previous_card.card_number",
+                    "previous-card-matches",
+                    format!("the form names card {} but the re-issue replaces card {old}", given.as_str()),
+                    "check the card number with the applicant: the consent must be for the card that is stopped",
+                );
+            }
+        }
+        if !p.consent_to_stop {
+            r.error(
+                "previous_card.consent_to_stop",
+                "consent-to-stop",
+                "the person holds a card in the province and has not signed the consent to stop it",
+                format!("{consent_hint}, or leave the previous card out if they hold none"),
+            );
+            return None;
+        }
+        Some(ValidatedPreviousCard { city, card_number, consent_to_stop: true })
     }
 
     fn check_validity(&self, id_type: Option<IdType>, today: Date, r: &mut Report) -> Option<IdValidity> {
@@ -655,6 +818,9 @@ impl Applicant {
             if let Some(v) = v.as_deref().filter(|v| !v.trim().is_empty()) {
                 r.text(field, v.trim(), 200);
             }
+        }
+        if let Some(h) = c.household_address.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            r.text("contact.household_address", h, 200);
         }
         if let Some(e) = self.employer.as_ref().and_then(|e| e.name.as_deref()) {
             r.text("employer.name", e.trim(), 100);
@@ -874,6 +1040,9 @@ impl fmt::Debug for Applicant {
             .field("photo", &self.photo)
             .field("card_number", &self.card_number)
             .field("bank", &self.bank)
+            .field("insurance", &self.insurance)
+            .field("previous_card", &self.previous_card)
+            .field("declaration", &self.declaration)
             .finish()
     }
 }
@@ -1202,9 +1371,107 @@ mod tests {
         assert!(!text.contains("110105201503080035") && !text.contains("110105198205050028"), "{text}");
     }
 
+    fn signed(replacing: Option<&str>) -> Intake<'_> {
+        Intake { replacing, signed_form: true }
+    }
+
+    #[test]
+    fn the_full_fujian_form() {
+        let a = load(include_str!("../testdata/full_form.json"));
+        let v = a.validate_for(today(), &Rules::default(), &signed(Some("B00000027"))).expect("valid");
+        let category = v.category.expect("category");
+        assert_eq!((category.key(), category.name()), ("extremely-poor", "城乡居民基本医疗保险（特困人员）"));
+        assert_eq!(v.agency.as_deref(), Some("石狮市医疗保险管理中心"));
+        assert_eq!(v.contact.household_address.as_deref(), Some("福建省泉州市鲤城区中山路2号"));
+        let previous = v.previous_card.expect("previous card");
+        assert_eq!(previous.card_number.as_ref().map(CardNumber::as_str), Some("B00000027"));
+        assert_eq!((previous.city.as_deref(), previous.consent_to_stop), (Some("泉州"), true));
+        assert!(v.declaration);
+        // The category by its name on the form is the same category.
+        let mut by_name = a.clone();
+        by_name.insurance.as_mut().expect("insurance").category =
+            Some("城乡居民基本医疗保险（特困人员）".into());
+        let v = by_name.validate_for(today(), &Rules::default(), &signed(None)).expect("valid");
+        assert_eq!(v.category, Some(category));
+    }
+
+    #[test]
+    fn an_old_file_without_the_forms_new_fields_still_reads_and_validates() {
+        let a = load(include_str!("../testdata/foreigner.json"));
+        assert_eq!((a.insurance.clone(), a.previous_card.clone(), a.declaration), (None, None, false));
+        let v = a.validate(today()).expect("valid");
+        assert_eq!((v.category, v.previous_card, v.declaration), (None, None, false));
+        let json = serde_json::to_value(&a).expect("ser");
+        for key in ["insurance", "previous_card", "declaration"] {
+            assert!(json.get(key).is_none(), "an old file is written back as it was: {json}");
+        }
+    }
+
+    #[test]
+    fn a_signed_form_needs_the_declaration_and_a_category_from_the_list() {
+        let mut a = load(include_str!("../testdata/full_form.json"));
+        a.declaration = false;
+        a.insurance = Some(Insurance { category: Some("vip".into()), agency: Some("x\u{7}".into()) });
+        a.contact.household_address = Some("地".repeat(201));
+        let e = a.validate_for(today(), &Rules::default(), &signed(None)).expect_err("refused");
+        for (field, rule) in [
+            ("declaration", "declaration-required"),
+            ("insurance.category", "insurance-category"),
+            ("insurance.agency", "text-control-character"),
+            ("contact.household_address", "text-length"),
+        ] {
+            assert!(e.has(field, rule), "missing {field} {rule} in:\n{e}");
+        }
+        assert_eq!(e.errors.len(), 4, "{e}");
+        let hint = &e.errors.iter().find(|x| x.rule == "insurance-category").expect("category").hint;
+        assert!(hint.contains("employee") && hint.contains("extremely-poor"), "{hint}");
+        // Unsigned (an application file), neither is asked for; a bad category is still refused.
+        a.insurance = None;
+        a.contact.household_address = None;
+        a.validate(today()).expect("an application file needs neither");
+        let e = a.validate_for(today(), &Rules::default(), &signed(None)).expect_err("signed");
+        assert!(
+            e.has("insurance.category", "required") && e.has("declaration", "declaration-required"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_reissue_needs_the_signed_consent_to_stop_the_card_it_replaces() {
+        let a = load(include_str!("../testdata/full_form.json"));
+        // No previous card on the form.
+        let mut none = a.clone();
+        none.previous_card = None;
+        let e = none
+            .validate_for(today(), &Rules::default(), &signed(Some("B00000027")))
+            .expect_err("no consent");
+        assert!(e.has("previous_card.consent_to_stop", "consent-to-stop"), "{e}");
+        assert!(e.to_string().contains("B00000027"), "{e}");
+        none.validate_for(today(), &Rules::default(), &signed(None)).expect("a first application needs none");
+        // Named, not signed: refused whether or not the job is a re-issue.
+        let mut unsigned = a.clone();
+        unsigned.previous_card.as_mut().expect("card").consent_to_stop = false;
+        for replacing in [Some("B00000027"), None] {
+            let e =
+                unsigned.validate_for(today(), &Rules::default(), &signed(replacing)).expect_err("unsigned");
+            assert!(e.has("previous_card.consent_to_stop", "consent-to-stop"), "{e}");
+            assert_eq!(e.errors.len(), 1, "{e}");
+        }
+        // Signed for another card than the one replaced.
+        let e =
+            a.validate_for(today(), &Rules::default(), &signed(Some("B00000035"))).expect_err("other card");
+        assert!(e.has("previous_card.card_number", "previous-card-matches"), "{e}");
+        // A bad card number is the card number's error.
+        let mut typo = a.clone();
+        typo.previous_card.as_mut().expect("card").card_number = Some("B00000028".into());
+        let e = typo.validate_for(today(), &Rules::default(), &signed(None)).expect_err("typo");
+        assert!(e.has("previous_card.card_number", "card-number-check-character"), "{e}");
+    }
+
     #[test]
     fn json_round_trip() {
         for json in [
+            include_str!("../testdata/full_form.json"),
             include_str!("../testdata/adult.json"),
             include_str!("../testdata/minor.json"),
             include_str!("../testdata/rare_name.json"),

@@ -69,12 +69,13 @@ pub mod days;
 mod document;
 mod error;
 mod id;
+mod insurance;
 pub mod name;
 mod region;
 
 pub use applicant::{
-    photo_name, AccountElement, Applicant, Contact, Employer, Guardian, Holder, MissingElements, Rules,
-    Validated, ValidatedGuardian, Validity,
+    photo_name, AccountElement, Applicant, Contact, Employer, Guardian, Holder, Insurance, Intake,
+    MissingElements, PreviousCard, Rules, Validated, ValidatedGuardian, ValidatedPreviousCard, Validity,
 };
 pub use card_number::{CardNumber, CardNumberError};
 pub use codes::{CodeError, Ethnicity, Nationality, Sex, ETHNICITIES};
@@ -82,6 +83,7 @@ pub use date::{Date, DateError};
 pub use document::{DocumentId, IdType, IdValidity, ValidUntil, ValidityError};
 pub use error::{Explain, FieldError, ValidationErrors, Warning};
 pub use id::{gb11643_check_char, mask as mask_id, IdError, ResidentId};
+pub use insurance::{CategoryError, InsuranceCategory};
 pub use name::{Name, NameError, Script, DEFAULT_MARKER, NAME_EXTENSION_LEN, NAME_FIELD_LEN};
 /// The birthplace on the card (EF06 tag 0C) is a GB/T 2260 region code.
 pub type Birthplace = RegionCode;

@@ -583,6 +583,19 @@ fn request_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
     })
 }
 
+/// The application form a job was taken on ([`LocalArchive::job_form`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobForm {
+    /// The applicant form (JSON).
+    pub data: String,
+    /// `new`, `reissue` or `replacement`.
+    pub kind: String,
+    /// When the application was taken (unix seconds).
+    pub taken_at: i64,
+    /// The operator who asked for the job, when it came through the API.
+    pub operator: Option<String>,
+}
+
 const REQUEST_COLUMNS: &str = "request_id, operator, request, status, job_id, outcome, detail";
 
 impl LocalArchive {
@@ -831,6 +844,30 @@ impl LocalArchive {
     pub fn application_data(&self, id: i64) -> Result<Option<String>, ArchiveError> {
         self.conn()
             .query_row("SELECT data FROM applications WHERE application_id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(store_err)
+    }
+
+    /// The applicant forms of a person's applications here (JSON), newest first.
+    pub fn application_forms(&self, ssn: &str) -> Result<Vec<String>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT data FROM applications WHERE ssn = ?1 ORDER BY application_id DESC")
+            .map_err(store_err)?;
+        let rows = stmt.query_map([ssn], |r| r.get(0)).map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
+    /// The application form a job was taken on: what the printable form shows.
+    pub fn job_form(&self, job_id: i64) -> Result<Option<JobForm>, ArchiveError> {
+        self.conn()
+            .query_row(
+                "SELECT a.data, a.kind, a.created_at,
+                        (SELECT r.operator FROM job_requests r WHERE r.job_id = j.job_id ORDER BY r.request_id LIMIT 1)
+                 FROM jobs j JOIN applications a ON a.application_id = j.application_id WHERE j.job_id = ?1",
+                [job_id],
+                |r| Ok(JobForm { data: r.get(0)?, kind: r.get(1)?, taken_at: r.get(2)?, operator: r.get(3)? }),
+            )
             .optional()
             .map_err(store_err)
     }

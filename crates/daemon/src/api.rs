@@ -260,10 +260,12 @@ async fn issue(
 ) -> Result<Response, ApiError> {
     // Parsed and validated once, here: an applicant the steps would refuse never becomes a job.
     let banks = s.bank_codes();
-    let applicant = match crate::form::accept(q.applicant, applicant::days::today(), banks.as_deref()) {
-        Ok(a) => a,
-        Err(verdict) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(verdict)).into_response()),
-    };
+    let reissue_of = q.reissue_of.as_deref();
+    let applicant =
+        match crate::form::accept(q.applicant, applicant::days::today(), banks.as_deref(), reissue_of) {
+            Ok(a) => a,
+            Err(verdict) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(verdict)).into_response()),
+        };
     let collection = collection(
         &s,
         &session.operator,
@@ -477,13 +479,13 @@ pub mod fuzzing {
         applicant: serde_json::Value,
         today: applicant::Date,
     ) -> Result<applicant::Applicant, serde_json::Value> {
-        crate::form::accept(applicant, today, None)
+        crate::form::accept(applicant, today, None, None)
     }
 
     /// `POST /api/validate` after its body: the verdict, and the ID number whose live cards the
     /// answer lists (with the holder's name, only for a valid ID number).
     pub fn verdict(form: serde_json::Value, today: applicant::Date) -> (serde_json::Value, Option<String>) {
-        let (verdict, person) = crate::form::verdict(form, today, None);
+        let (verdict, person) = crate::form::verdict(form, today, None, None);
         (verdict, person.map(|(id, _)| id))
     }
 
@@ -604,6 +606,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::sites_api::router())
         .merge(crate::notices::router())
         .merge(crate::ui_api::router())
+        .merge(crate::form_print::router())
         .merge(crate::ui::router())
         .with_state(state)
 }

@@ -16,14 +16,18 @@ struct FieldProblem {
 
 /// The verdict on a form as the issuance job will judge it: every error with field, rule and
 /// remedy, the age and whether a guardian and a photo are required, so the page asks for them.
+/// The form is the counter's, signed by the applicant (the declaration and the insurance
+/// category are required); `reissue_of` is the card a re-issue replaces (its stop needs the
+/// signed consent).
 pub(crate) fn verdict(
     body: serde_json::Value,
     today: applicant::Date,
     banks: Option<&[String]>,
+    reissue_of: Option<&str>,
 ) -> (serde_json::Value, Option<(String, String)>) {
     match parse(body) {
         Ok(applicant) => {
-            let answer = judge(&applicant, today, banks);
+            let answer = judge(&applicant, today, banks, reissue_of);
             // The person is named by a valid ID number with the holder's name: the cards are
             // listed only when both match the card's holder, so a bare ID number (or one with
             // any name) tells nobody whether it holds cards.
@@ -46,9 +50,10 @@ pub(crate) fn accept(
     body: serde_json::Value,
     today: applicant::Date,
     banks: Option<&[String]>,
+    reissue_of: Option<&str>,
 ) -> Result<applicant::Applicant, serde_json::Value> {
     let applicant = parse(body)?;
-    let answer = judge(&applicant, today, banks);
+    let answer = judge(&applicant, today, banks, reissue_of);
     if answer["valid"] != true {
         return Err(answer);
     }
@@ -74,6 +79,7 @@ fn judge(
     applicant: &applicant::Applicant,
     today: applicant::Date,
     banks: Option<&[String]>,
+    reissue_of: Option<&str>,
 ) -> serde_json::Value {
     let rules = applicant::Rules::default();
     let age = applicant
@@ -83,7 +89,9 @@ fn judge(
         .and_then(|d| applicant::Date::parse(d).ok())
         .filter(|d| *d <= today)
         .map(|d| d.years_until(today));
-    let (errors, warnings) = match applicant.validate_with(today, &rules) {
+    let replacing = reissue_of.map(str::trim).filter(|c| !c.is_empty());
+    let intake = applicant::Intake { replacing, signed_form: true };
+    let (errors, warnings) = match applicant.validate_for(today, &rules, &intake) {
         Ok(v) => (Vec::new(), v.warnings),
         Err(e) => (e.errors, e.warnings),
     };
@@ -129,14 +137,14 @@ mod tests {
 
     #[test]
     fn the_form_is_judged_by_the_applicant_crates_rules() {
-        let (adult, id) = verdict(testdata("adult.json"), today(), None);
+        let (adult, id) = verdict(testdata("adult.json"), today(), None, None);
         assert_eq!(adult["valid"], true, "{adult}");
         assert_eq!((adult["age"].as_u64(), adult["guardian_required"].as_bool()), (Some(76), Some(false)));
         assert_eq!(id, Some(("11010519491231002X".to_string(), "张三".to_string())));
 
         let mut minor = testdata("minor.json");
         minor.as_object_mut().expect("object").remove("guardian");
-        let (minor, person) = verdict(minor, today(), None);
+        let (minor, person) = verdict(minor, today(), None, None);
         assert_eq!(minor["valid"], false);
         assert!(person.is_some(), "a valid ID number with a name names the person while the form is filled");
         assert_eq!(minor["guardian_required"], true, "{minor}");
@@ -146,7 +154,7 @@ mod tests {
 
         let mut typo = testdata("adult.json");
         typo["holder"]["id_number"] = "110105194912310021".into();
-        let (typo, person) = verdict(typo, today(), None);
+        let (typo, person) = verdict(typo, today(), None, None);
         assert_eq!(person, None, "a refused ID number names nobody");
         let wrong =
             typo["errors"].as_array().expect("errors").iter().find(|e| e["field"] == "holder.id_number");
@@ -155,24 +163,24 @@ mod tests {
         assert!(!wrong["hint"].as_str().unwrap_or_default().is_empty(), "with what to do");
         assert!(!typo.to_string().contains("110105194912310021"), "no full ID number in the answer");
 
-        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today(), None);
+        let (unknown, id) = verdict(serde_json::json!({"holder": {}, "colour": "red"}), today(), None, None);
         assert_eq!((unknown["valid"].as_bool(), id), (Some(false), None));
         assert_eq!(unknown["errors"][0]["rule"], "json");
     }
 
     #[test]
     fn a_job_request_is_accepted_only_with_an_applicant_the_steps_will_take() {
-        let adult = accept(testdata("adult.json"), today(), None).expect("valid");
+        let adult = accept(testdata("adult.json"), today(), None, None).expect("valid");
         assert_eq!(adult.holder.id_number.as_deref(), Some("11010519491231002X"));
         let mut typo = testdata("adult.json");
         typo["holder"]["id_number"] = "110105194912310021".into();
-        let verdict = accept(typo, today(), None).expect_err("refused");
+        let verdict = accept(typo, today(), None, None).expect_err("refused");
         assert_eq!(verdict["valid"], false);
         assert!(verdict["errors"]
             .as_array()
             .is_some_and(|e| e.iter().any(|e| e["field"] == "holder.id_number")));
         assert!(
-            accept(serde_json::json!({"anything": 1}), today(), None).is_err(),
+            accept(serde_json::json!({"anything": 1}), today(), None, None).is_err(),
             "any JSON is no applicant"
         );
         // RULE 8: the person's bank is one of the region's.
@@ -180,11 +188,14 @@ mod tests {
         let mut chosen = testdata("adult.json");
         chosen["bank"] = "ABC".into();
         assert_eq!(
-            accept(chosen.clone(), today(), Some(&banks)).expect("a bank of the region").bank.as_deref(),
+            accept(chosen.clone(), today(), Some(&banks), None)
+                .expect("a bank of the region")
+                .bank
+                .as_deref(),
             Some("ABC")
         );
         chosen["bank"] = "CCB".into();
-        let verdict = accept(chosen, today(), Some(&banks)).expect_err("not a bank of the region");
+        let verdict = accept(chosen, today(), Some(&banks), None).expect_err("not a bank of the region");
         let e = &verdict["errors"][0];
         assert_eq!(
             (e["field"].as_str(), e["rule"].as_str()),

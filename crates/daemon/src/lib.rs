@@ -10,6 +10,7 @@ pub mod cards_api;
 pub mod config;
 pub mod files;
 mod form;
+pub mod form_print;
 pub mod hardening;
 pub mod login;
 pub mod losses_api;

@@ -114,29 +114,21 @@ async fn lift_loss(
         "since": lifted.since, "was_until": lifted.until})))
 }
 
+/// A replacement fee's request: nothing but the card. The holder's category is the one on their
+/// application form (`services::holder_category`), never one the request names.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct FeeBody {
-    /// The holder's category on the application (`minimum-living-allowance`, ...), if any.
-    #[serde(default)]
-    pub(crate) category: Option<String>,
-}
+pub(crate) struct FeeBody {}
 
 async fn replacement_fee(
     State(s): State<AppState>,
     Authed(session): Authed,
     UrlPath(card): UrlPath<String>,
-    Json(q): Json<FeeBody>,
+    Json(FeeBody {}): Json<FeeBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (local, operator, c, st) = (s.local().clone(), session.operator.clone(), card.clone(), s.clone());
     let receipt = tokio::task::spawn_blocking(move || {
-        services::record_replacement_fee(
-            &local,
-            &st.inner.card_services,
-            &operator,
-            &c,
-            q.category.as_deref(),
-        )
+        services::record_replacement_fee(&local, &st.inner.card_services, &operator, &c)
     })
     .await
     .map_err(internal)?
@@ -242,10 +234,9 @@ pub(crate) fn fuzzing_body(
                 optional("request_key", json!(request_key), null()),
             ])
         }),
-        "POST /api/cards/{card}/replacement-fee" => Json::<FeeBody>::from_bytes(bytes).map(|Json(q)| {
-            let FeeBody { category } = q;
-            strict(vec![optional("category", json!(category), null())])
-        }),
+        "POST /api/cards/{card}/replacement-fee" => {
+            Json::<FeeBody>::from_bytes(bytes).map(|Json(FeeBody {})| strict(vec![]))
+        }
         "POST /api/cards/{card}/refusal" => Json::<RefusalBody>::from_bytes(bytes).map(|Json(q)| {
             let RefusalBody { what, chosen_by, date, note } = q;
             strict(vec![

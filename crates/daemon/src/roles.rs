@@ -40,6 +40,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/jobs/{id}", ANYONE, "follow a job"),
     rule("GET", "/api/requests/{id}", ANYONE, "follow a request"),
     rule("GET", "/api/jobs/{id}/face", ISSUERS, "see a printed face (full ID number and photo)"),
+    rule("GET", "/api/jobs/{id}/form", ISSUERS, "print an application form (full ID number)"),
     rule("GET", "/api/events", ANYONE, "follow the jobs"),
     rule("GET", "/api/ledger", READERS, "read the ledger"),
     rule("GET", "/api/ledger/verify", READERS, "verify the ledger"),
@@ -50,6 +51,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/cards/{card}/stock", ISSUERS, "put cards in stock"),
     rule("POST", "/api/cards/{card}/activate", ISSUERS, "activate cards"),
     rule("GET", "/api/banks", ANYONE, "list the banks"),
+    rule("GET", "/api/insurance-categories", ANYONE, "list the medical-insurance categories"),
     rule(
         "GET",
         "/api/jobs/{id}/account",

@@ -90,13 +90,23 @@ fn live_cards_of(s: &AppState, ssn: &str, name: &str) -> Vec<serde_json::Value> 
 
 /// Validates a form with the applicant crate's rules (typing-time validation is the server's
 /// own), adding the live cards this station made for the person.
+/// `POST /api/validate?reissue_of=CARD`: the card a re-issue replaces, when the form is one.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateQuery {
+    #[serde(default)]
+    reissue_of: Option<String>,
+}
+
 async fn validate(
     State(s): State<AppState>,
     Authed(_): Authed,
+    axum::extract::Query(q): axum::extract::Query<ValidateQuery>,
     Json(body): Json<serde_json::Value>,
 ) -> Json<serde_json::Value> {
     let banks = s.bank_codes();
-    let (mut answer, person) = crate::form::verdict(body, applicant::days::today(), banks.as_deref());
+    let today = applicant::days::today();
+    let (mut answer, person) = crate::form::verdict(body, today, banks.as_deref(), q.reissue_of.as_deref());
     answer["live_cards"] = person.map(|(id, name)| live_cards_of(&s, &id, &name)).unwrap_or_default().into();
     Json(answer)
 }
@@ -276,19 +286,34 @@ async fn stored_photo(
 
 /// The face a job printed (full ID number, photo): for the operator who asked for the job and
 /// for supervisors.
+/// What shows a job's whole ID number (its printed face, its application form) is seen by the
+/// operator who asked for the job (known since this start, or `asked_by` as the station kept
+/// it) and by supervisors.
+pub(crate) fn own_job_or_supervisor(
+    s: &AppState,
+    session: &crate::auth::Session,
+    job: i64,
+    asked_by: Option<&str>,
+    what: &str,
+) -> Result<(), ApiError> {
+    let me = Some(session.operator.as_str());
+    let own = s.owners().of_job(job) == me || asked_by.is_some_and(|o| Some(o) == me);
+    if !own && session.role != crate::auth::Role::Supervisor {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("{what} is seen by the operator who took the job and by supervisors"),
+        ));
+    }
+    Ok(())
+}
+
 async fn printed_face(
     State(s): State<AppState>,
     Authed(session): Authed,
     Extension(ui): Extension<UiState>,
     Path(job): Path<i64>,
 ) -> Result<Response, ApiError> {
-    let own = s.owners().of_job(job) == Some(session.operator.as_str());
-    if !own && session.role != crate::auth::Role::Supervisor {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "a printed face is seen by the operator who issued the card and by supervisors".into(),
-        ));
-    }
+    own_job_or_supervisor(&s, &session, job, None, "a printed face")?;
     let view = ui.view()?.clone();
     let face = tokio::task::spawn_blocking(move || view.printed_face(job))
         .await
@@ -352,11 +377,23 @@ async fn banks(State(s): State<AppState>, Authed(_): Authed) -> Json<serde_json:
     Json(serde_json::json!({"region": setup.region, "banks": banks}))
 }
 
+/// The medical-insurance categories of the form (参保类别), in its order, each with whether the
+/// card services' schedule waives its holders' card fees (RULE 7).
+async fn insurance_categories(State(s): State<AppState>, Authed(_): Authed) -> Json<serde_json::Value> {
+    let free = &s.inner.card_services.fee_free_categories;
+    let categories: Vec<serde_json::Value> = applicant::InsuranceCategory::all()
+        .iter()
+        .map(|c| serde_json::json!({"key": c.key(), "name": c.name(), "fee_free": free.iter().any(|f| f == c.key())}))
+        .collect();
+    Json(serde_json::json!({"categories": categories, "declaration": crate::form_print::DECLARATION}))
+}
+
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/validate", post(validate))
         .route("/api/banks", get(banks))
+        .route("/api/insurance-categories", get(insurance_categories))
         .route("/api/codes", get(codes))
         .route("/api/devices", get(devices))
         .route("/api/camera/frame", get(camera_frame))

@@ -802,3 +802,134 @@ fn the_agent_sites_are_listed_for_the_form_to_every_role_and_a_job_names_one_of_
     let (st, listed) = plain.call(&plain.login("op"), "/api/sites", None);
     assert_eq!((st, listed), (200, serde_json::json!({"sites": []})));
 }
+
+/// The applicant form as the counter takes it (#24 item 5): `/api/validate` asks for the
+/// declaration, a category from the list and, for a re-issue, the signed consent to stop the
+/// old card, each as a field error; the job's printable form is HTML with every field and the
+/// signature block, seen by the operator who took it and by supervisors.
+#[test]
+fn the_full_application_form_validated_and_printed() {
+    let f = start(false);
+    let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
+    let (status, categories) = f.call(&aud, "/api/insurance-categories", None);
+    assert_eq!(status, 200, "{categories}");
+    let listed = categories["categories"].as_array().expect("categories");
+    let of = |key: &str| listed.iter().find(|c| c["key"] == key).cloned().unwrap_or_default();
+    assert_eq!(
+        (of("extremely-poor")["name"].as_str(), of("extremely-poor")["fee_free"].as_bool()),
+        (Some("城乡居民基本医疗保险（特困人员）"), Some(true))
+    );
+    assert_eq!(of("employee")["fee_free"], false, "the schedule waives the fees of its own categories only");
+    assert!(categories["declaration"].as_str().is_some_and(|d| d.contains("真实")), "{categories}");
+
+    let path = format!("{}/../applicant/testdata/full_form.json", env!("CARGO_MANIFEST_DIR"));
+    let full: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("form")).expect("json");
+    let fields = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| {
+                (e["field"].as_str().unwrap_or("").to_string(), e["rule"].as_str().unwrap_or("").to_string())
+            })
+            .collect()
+    };
+    let (status, ok) = f.call(&op, "/api/validate?reissue_of=B00000027", Some(full.clone()));
+    assert_eq!((status, ok["valid"].as_bool()), (200, Some(true)), "{ok}");
+    let mut bad = full.clone();
+    bad.as_object_mut().expect("object").remove("declaration");
+    bad["insurance"]["category"] = "vip".into();
+    bad["previous_card"]["consent_to_stop"] = false.into();
+    let (_, refused) = f.call(&op, "/api/validate?reissue_of=B00000027", Some(bad.clone()));
+    assert_eq!(refused["valid"], false);
+    let got = fields(&refused);
+    for (field, rule) in [
+        ("declaration", "declaration-required"),
+        ("insurance.category", "insurance-category"),
+        ("previous_card.consent_to_stop", "consent-to-stop"),
+    ] {
+        assert!(got.contains(&(field.into(), rule.into())), "{field} {rule} in {got:?}");
+    }
+    assert!(refused["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .all(|e| !e["hint"].as_str().unwrap_or("").is_empty()));
+    // A first application's form without a previous card, consent asked only of a re-issue.
+    let mut first = full.clone();
+    first.as_object_mut().expect("object").remove("previous_card");
+    let (_, fine) = f.call(&op, "/api/validate", Some(first.clone()));
+    assert_eq!(fine["valid"], true, "{fine}");
+    let (_, reissue) = f.call(&op, "/api/validate?reissue_of=B00000027", Some(first));
+    assert!(
+        fields(&reissue).contains(&("previous_card.consent_to_stop".into(), "consent-to-stop".into())),
+        "{reissue}"
+    );
+    // A job's request is judged the same way: 422 with the field errors.
+    let (status, verdict) =
+        f.call(&op, "/api/jobs", Some(serde_json::json!({"applicant": bad, "reissue_of": "B00000027"})));
+    assert_eq!(status, 422, "{verdict}");
+    assert!(fields(&verdict).contains(&("declaration".into(), "declaration-required".into())), "{verdict}");
+
+    // The printable form of a job taken by `op`.
+    f.local
+        .upsert_person(&archive::local::PersonRow {
+            ssn: "11010519491231002X".into(),
+            name: "张三".into(),
+            sex: None,
+            birth_date: None,
+        })
+        .expect("person");
+    let mut form = full.clone();
+    form["contact"]["address"] = "石狮市<b>湖滨</b> & 八七路".into();
+    let app =
+        f.local.open_application("11010519491231002X", "reissue", &form.to_string()).expect("application");
+    let job = f.local.create_job(app, "instant").expect("job");
+    let request =
+        f.local.queue_request("op", "{}", "job.requested", &serde_json::json!({})).expect("request");
+    f.local.request_job(request, job).expect("request's job");
+    let page = |token: &str| {
+        let r =
+            f.http.get(format!("{}/api/jobs/{job}/form", f.base)).bearer_auth(token).send().expect("form");
+        let kind = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        (r.status().as_u16(), kind, r.text().expect("text"))
+    };
+    let (status, kind, html) = page(&op);
+    assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"), "{html}");
+    for text in [
+        "福建省社会保障卡申领表",
+        "11010519491231002X",
+        "☑ 城乡居民基本医疗保险（特困人员）",
+        "石狮市医疗保险管理中心",
+        "福建省泉州市鲤城区中山路2号",
+        "卡号为 <u>B00000027</u>",
+        "☑ 本人现同意停用该社保卡",
+        "☑ 申请人已阅读并同意以上申明",
+        "申请人（签字）",
+        "监护人（签字）",
+        "经办人：op",
+        "石狮市&lt;b&gt;湖滨&lt;/b&gt; &amp; 八七路",
+    ] {
+        assert!(html.contains(text), "{text} in the printed form");
+    }
+    assert!(!html.contains("<b>湖滨"), "escaped");
+    assert_eq!(page(&sup).0, 200, "a supervisor prints any job's form");
+    assert_eq!(page(&aud).0, 403, "an auditor sees no whole ID number");
+    let css = f.http.get(format!("{}/form.css", f.base)).send().expect("css");
+    assert!(css.text().expect("css").contains("@media print"));
+    assert_eq!(page(&sup).0, 200);
+    let (status, _) = f.call(&sup, "/api/jobs/999/form", None);
+    assert_eq!(status, 404);
+    let printed: Vec<(String, String)> = f
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event == "form.printed")
+        .map(|e| (e.operator, e.detail))
+        .collect();
+    assert_eq!(printed.len(), 3, "each form given out is in the ledger: {printed:?}");
+    assert!(printed.iter().all(|(_, d)| d.contains(&format!("\"job\":{job}"))), "{printed:?}");
+    assert!(!printed.iter().any(|(_, d)| d.contains("11010519491231002X")), "no ID number in the ledger");
+}

@@ -5,7 +5,7 @@
 mod common;
 
 use archive::ProvincialArchive;
-use common::{start, stock_card};
+use common::{start, stock_card, stock_card_on_form};
 use serde_json::json;
 
 fn events_of(f: &common::Fixture, card: &str) -> Vec<String> {
@@ -88,6 +88,25 @@ fn a_replacement_fee_is_waived_or_charged_by_the_schedule_with_a_receipt() {
     assert_eq!((line.event.as_str(), format!("S1-{:08}", line.seq)), ("card.fee", receipt.to_string()));
     let (_, again) = f.call(&op, "/api/cards/B00000019/replacement-fee", Some(json!({})));
     assert_eq!(again["receipt"], first["receipt"], "recorded once per card");
+    // The category is the one on the holder's form, never one the request names.
+    let named = f
+        .http
+        .post(format!("{}/api/cards/B00000019/replacement-fee", f.base))
+        .bearer_auth(&op)
+        .json(&json!({"category": "extremely-poor"}))
+        .send()
+        .expect("fee");
+    assert_eq!(named.status(), 422);
+    assert!(named.text().expect("text").contains("category"), "the refusal names the field");
+    let form = r#"{"holder": {}, "insurance": {"category": "minimum-living-allowance"}}"#;
+    stock_card_on_form(&f, &archive::conformance::fresh_ssn(), "李四", "B00000027", form);
+    let (st, waived) = f.call(&op, "/api/cards/B00000027/replacement-fee", Some(json!({})));
+    assert_eq!(st, 200, "{waived}");
+    assert_eq!(
+        (&waived["fen"], &waived["fee"]["waiver"], &waived["fee"]["category"]),
+        (&json!(0), &json!("fee-free-category"), &json!("minimum-living-allowance")),
+        "{waived}"
+    );
 }
 
 #[test]

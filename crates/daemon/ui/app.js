@@ -68,6 +68,15 @@ const TEXT = {
   'f.relation': ['与申请人关系', 'Relation'],
   'f.reissue_of': ['补换卡：原卡号（旧卡先停用）', 'Re-issue: old card number (stopped first)'],
   'f.bank': ['服务银行（由申请人本人选择）', 'Serving bank (the applicant\'s own choice)'],
+  'f.household_address': ['户口所在地地址', 'Household-registration address'],
+  'apply.insurance': ['参保信息与申明', 'Medical insurance and declaration'],
+  'f.category': ['参加医疗保险或新农合的类型（参保类别）', 'Medical-insurance category'],
+  'f.agency': ['所参加医疗保险的经办机构', 'Insuring agency'],
+  'f.prev_city': ['已持卡：发卡城市（首次申领不填）', 'Card already held: city (leave empty on a first application)'],
+  'f.prev_card': ['已持卡：卡号', 'Card already held: number'],
+  'f.consent': ['本人现同意停用该社保卡（申请人签字同意注销原卡）', 'The applicant signs the consent to stop that card'],
+  'f.declaration': ['申请人已阅读并同意以上申明', 'The applicant read and accepts the declaration'],
+  'progress.print_form': ['打印申请表', 'Print the application form'],
   'bank.elsewhere': ['须到该行网点激活', 'activated at its branches'],
   'f.card_number': ['卡号', 'Card number'],
   'photo.title': ['照片', 'Photo'],
@@ -293,6 +302,10 @@ const PROBLEMS = {
 // The station's validation rules in Chinese (the station explains them in English; the
 // English text stays in the tooltip). Unknown rules show the station's words.
 const RULES_ZH = {
+  'declaration-required': '申请人须阅读并同意申明',
+  'consent-to-stop': '补换卡须申请人签字同意停用原卡',
+  'previous-card-matches': '已持卡卡号与补换的原卡号不一致',
+  'insurance-category': '请从列表中选择参保类别',
   'required': '必填项未填写',
   'address-required': '请填写居住地址或单位地址',
   'contact-required': '请填写手机或固定电话',
@@ -530,6 +543,7 @@ function fillCodes() {
   fill($('#g-id-type'), idTypes, 'resident_id');
   fill($('#f-ethnicity'), [['', t('choose')]].concat(codes.ethnicities.map((x) => [x.code, x.code + ' ' + x.zh])), '01');
   // RULE 8: the cooperating banks of this counter's region; the person chooses, nobody else.
+  fill($('#f-category'), [['', t('choose')]].concat(categories.map((c) => [c.key, c.name])), '');
   fill($('#f-bank'), [['', t('choose')]].concat(banks.map((b) => [b.code, b.short_name + (b.activates_here ? '' : '（' + t('bank.elsewhere') + '）')])), '');
   fillSites();
 }
@@ -572,8 +586,14 @@ function siteChosen() {
 
 async function loadBanks() {
   banks = (await api('GET', '/api/banks')).banks || [];
+  const form = await api('GET', '/api/insurance-categories');
+  categories = form.categories || [];
+  $('#declaration-text').textContent = form.declaration || '';
   fillCodes();
 }
+
+// The medical-insurance categories of the form (参保类别), a closed list from the station.
+let categories = [];
 
 // ---------------------------------------------------------------- the application form
 const form = () => $('#apply-form');
@@ -596,6 +616,7 @@ function applicantFromForm() {
   $$('#apply-form [name]').forEach((el) => {
     if (el.name === 'reissue_of') return;
     if (el.closest('#guardian') && $('#guardian').hidden) return;
+    if (el.type === 'checkbox') { if (el.checked) setPath(a, el.name, true); return; }
     const v = el.value.trim();
     if (v !== '') setPath(a, el.name, el.name.endsWith('id_number') || el.name === 'holder.nationality' ? v.toUpperCase() : v);
   });
@@ -620,7 +641,9 @@ function scheduleValidate() {
 
 async function validate() {
   try {
-    validation = await api('POST', '/api/validate', applicantFromForm());
+    // A re-issue's form is judged as one: the old card's stop needs the signed consent.
+    const reissue = $('#f-reissue').value.trim().toUpperCase();
+    validation = await api('POST', '/api/validate' + (reissue ? '?reissue_of=' + encodeURIComponent(reissue) : ''), applicantFromForm());
   } catch (e) {
     validation = { valid: false, errors: [{ field: '', message: e.message, hint: '' }], warnings: [] };
   }
@@ -677,11 +700,21 @@ function renderValidation() {
     warn.textContent = t('apply.live') + live.map((c) => c.card_number).join(', ') + '. ' + t('apply.live_way') + ' ';
     const b = document.createElement('button');
     b.type = 'button'; b.id = 'use-reissue'; b.textContent = t('apply.use_reissue');
-    b.onclick = () => { $('#f-reissue').value = live[0].card_number; scheduleValidate(); $('#issue-submit').focus(); };
+    b.onclick = () => { useReissue(live[0].card_number); };
     warn.append(b);
   } else {
     warn.hidden = true;
   }
+}
+
+// A re-issue of `card`: the form names it as the card held, and the applicant signs the consent
+// to stop it before the job can start.
+function useReissue(card) {
+  $('#f-reissue').value = card;
+  if (!$('#f-prev-card').value) $('#f-prev-card').value = card;
+  touched.add('previous_card.consent_to_stop');
+  scheduleValidate();
+  $('#f-consent').focus();
 }
 
 function explain(e) {
@@ -933,8 +966,10 @@ function renderResult(fresh = false) {
   const way = $('#result-way-out');
   box.textContent = ''; way.textContent = ''; way.hidden = true;
   delete box.dataset.status;
-  ['#retry-button', '#reissue-button', '#to-handover', '#to-stock', '#back-to-form', '#face-figure'].forEach((s) => { $(s).hidden = true; });
+  ['#retry-button', '#reissue-button', '#to-handover', '#to-stock', '#back-to-form', '#face-figure', '#print-form'].forEach((s) => { $(s).hidden = true; });
   if (!job) return;
+  // The application form of a job that exists, to print for the applicant's signature.
+  $('#print-form').hidden = !job.id;
   if (!job.result) {
     const p = document.createElement('p');
     p.className = 'running';
@@ -977,7 +1012,8 @@ function renderResult(fresh = false) {
     const b = $('#reissue-button');
     b.textContent = t('progress.reissue_button') + live[1] + ')';
     b.hidden = false;
-    b.onclick = () => startJob(job.applicant, live[1]);
+    // Back to the form: the applicant signs the consent to stop the old card first.
+    b.onclick = () => { show('apply'); useReissue(live[1]); };
   } else if (status === 'refused' && /deceased/.test(detail)) {
     add(t('progress.deceased_way'));
   } else if (status === 'refused' || /identity/i.test(detail)) {
@@ -1426,6 +1462,8 @@ function init() {
   });
   $('#retry-button').onclick = () => startJob(job.applicant, job.reissue, job.site);
   $('#back-to-form').onclick = () => show('apply');
+  // The form opens in its own tab (the session's cookie goes with it) to print and sign.
+  $('#print-form').onclick = () => { if (job && job.id) window.open('/api/jobs/' + job.id + '/form', '_blank'); };
   const toHandover = () => {
     $('#handover-card').value = job.result.detail;
     // A minor's card goes to the guardian, a custodian with the approval for the holder.

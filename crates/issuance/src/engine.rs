@@ -364,7 +364,11 @@ impl Engine<'_> {
         collection: &Collection,
         until: Option<Step>,
     ) -> Result<(i64, Ran), IssueError> {
-        let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+        // A re-issue stops the old card only with the holder's signed consent on the form.
+        let intake = applicant::Intake { replacing: reissue_of, signed_form: false };
+        let validated = applicant
+            .validate_for(params.issue_date, &applicant::Rules::default(), &intake)
+            .map_err(|e| IssueError::Data(e.to_string()))?;
         let ssn = validated.id.as_str().to_string();
         self.local
             .upsert_person(&PersonRow {
@@ -653,8 +657,13 @@ impl Engine<'_> {
                             .set_card_status(&old, CardStatus::Stopped)
                             .map_err(archive_err("stop-old-card"))?;
                     }
-                    event =
-                        Some(("card.stopped", serde_json::json!({"card_number": old, "reason": "re-issue"})));
+                    // The holder's signed consent (同意注销原卡) goes with the stop.
+                    let consent = state.applicant.as_ref().and_then(|a| a.previous_card.as_ref());
+                    let consent = consent.is_some_and(|p| p.consent_to_stop);
+                    event = Some((
+                        "card.stopped",
+                        serde_json::json!({"card_number": old, "reason": "re-issue", "holder_consent": consent}),
+                    ));
                 }
             }
             Step::VerifyIdentity => {

@@ -123,8 +123,20 @@ impl Schedule {
                 f.fees.replacement_fen
             )));
         }
-        if let Some(c) = f.fees.fee_free_categories.iter().find(|c| c.trim().is_empty()) {
-            return Err(bad(format!("[fees] fee_free_categories: an empty category {c:?}")));
+        // A fee-free category is one the application form can carry: one no applicant can have
+        // would waive nobody's fee.
+        if let Some(c) = f
+            .fees
+            .fee_free_categories
+            .iter()
+            .find(|c| applicant::InsuranceCategory::parse(c).map(|k| k.key()) != Ok(c))
+        {
+            let keys: Vec<&str> = applicant::InsuranceCategory::all().iter().map(|k| k.key()).collect();
+            return Err(bad(format!(
+                "[fees] fee_free_categories: {c:?} is not a category of the application form; use the keys of \
+                 applicant's insurance-categories.tsv: {}",
+                keys.join(", ")
+            )));
         }
         Ok(Schedule {
             temporary_loss_days: f.temporary_loss.days,
@@ -198,21 +210,39 @@ fn receipt_number(station: &str, seq: i64) -> String {
     format!("{station}-{seq:08}")
 }
 
+/// The medical-insurance category (参保类别) on the holder's latest application here that gives
+/// one: the category the schedule's fee-free categories are matched with. Read from the
+/// applicant forms the station keeps, never from the fee's request.
+pub fn holder_category(
+    local: &LocalArchive,
+    ssn: &str,
+) -> Result<Option<applicant::InsuranceCategory>, LifecycleError> {
+    for form in local.application_forms(ssn)? {
+        let Ok(a) = serde_json::from_str::<applicant::Applicant>(&form) else { continue };
+        let given = a.insurance.and_then(|i| i.category);
+        if let Some(c) = given.and_then(|c| applicant::InsuranceCategory::parse(&c).ok()) {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
 /// Records the fee of replacing `card` (this station's) by the schedule: charged, or waived
 /// with its reason, in one ledger line whose position is the receipt's number (RULES 5, 7).
-/// `category` is the holder's category on the application. A card's replacement fee is
-/// recorded once: a second call gives the first receipt.
+/// The holder's category is the one on their application form ([`holder_category`]). A card's
+/// replacement fee is recorded once: a second call gives the first receipt.
 pub fn record_replacement_fee(
     local: &LocalArchive,
     schedule: &Schedule,
     operator: &str,
     card: &str,
-    category: Option<&str>,
 ) -> Result<Receipt, LifecycleError> {
     let ssn = local.card_holder(card)?.ok_or_else(|| LifecycleError::State {
         card: card.into(),
         message: "not made at this station".into(),
     })?;
+    let category = holder_category(local, &ssn)?;
+    let category = category.map(|c| c.key());
     // One fee record at a time: two calls for one card at once record it once.
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
@@ -239,6 +269,7 @@ mod tests {
         assert_eq!((s.temporary_loss_days, s.replacement_fen), (5, 2000));
         assert_eq!(s.temporary_loss_seconds(), 5 * 86_400);
         let province = "[temporary_loss]\ndays = 7\n[fees]\nreplacement_fen = 1500\nfee_free_categories = [\"minimum-living-allowance\"]\n";
+        assert_eq!(s.fee_free_categories.len(), 4, "every shipped fee-free category is on the form's list");
         let p = Schedule::from_toml(province, "province.toml").expect("province");
         assert_eq!((p.temporary_loss_days, p.replacement_fen), (7, 1500));
         for (bad, why) in [
@@ -247,6 +278,8 @@ mod tests {
             (province.replace("1500", "-1"), "replacement_fen = -1"),
             (province.replace("1500", "15.5"), "expected i64"),
             (format!("{province}surcharge_fen = 3\n"), "unknown field"),
+            (province.replace("minimum-living-allowance", "低保"), "not a category of the application form"),
+            (province.replace("minimum-living-allowance", ""), "not a category of the application form"),
         ] {
             let e = Schedule::from_toml(&bad, "province.toml").expect_err(why);
             assert!(e.to_string().contains(why) && e.to_string().contains("province.toml"), "{e}");
@@ -264,11 +297,12 @@ mod tests {
         assert_eq!(s.replacement_fee(5, Some("minimum-living-allowance")), free);
     }
 
-    fn holder_with_cards(a: &LocalArchive, ssn: &str, cards: &[&str]) {
+    /// `cards` made here for `ssn`, each on an application whose form is `form` (JSON), stopped.
+    fn holder_with_cards(a: &LocalArchive, ssn: &str, cards: &[&str], form: &str) {
         a.upsert_person(&PersonRow { ssn: ssn.into(), name: "张三".into(), sex: None, birth_date: None })
             .expect("person");
         for card in cards {
-            let app = a.open_application(ssn, "new", "{}").expect("app");
+            let app = a.open_application(ssn, "new", form).expect("app");
             a.record_card(app, ssn, card, "id", "atr").expect("card");
             a.set_card_status(card, archive::CardStatus::Stopped).expect("stopped");
             a.set_application(app, archive::local::ApplicationStatus::Issued, None).expect("closed");
@@ -279,18 +313,23 @@ mod tests {
     fn each_fee_or_its_waiver_is_one_ledger_line_with_a_receipt() {
         let dir = tempfile::tempdir().expect("tmp");
         let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
-        holder_with_cards(&a, "11010519491231002X", &["B00000019", "B00000027", "B00000035"]);
-        let first = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019", None).expect("first");
+        let ssn = "11010519491231002X";
+        holder_with_cards(&a, ssn, &["B00000019", "B00000027"], "{}");
+        let first = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019").expect("first");
         assert_eq!(first.fee, Fee::Waived(Waiver::FirstReplacement));
-        let again = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019", None).expect("again");
+        let again = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019").expect("again");
         assert_eq!(again, first, "recorded once");
-        let second =
-            record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000027", None).expect("second");
+        let second = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000027").expect("second");
         assert_eq!(second.fee, Fee::Due { fen: 2000 });
         assert_ne!(second.receipt, first.receipt);
-        let subsidy = Some("extremely-poor");
-        let third =
-            record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000035", subsidy).expect("third");
+        // The holder's next form gives the category 特困: the waiver follows the form.
+        holder_with_cards(
+            &a,
+            ssn,
+            &["B00000035"],
+            r#"{"holder": {}, "insurance": {"category": "extremely-poor"}}"#,
+        );
+        let third = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000035").expect("third");
         assert_eq!(third.fee, Fee::Waived(Waiver::FeeFreeCategory { category: "extremely-poor".into() }));
         let lines: Vec<_> =
             a.ledger().expect("ledger").into_iter().filter(|e| e.event == FEE_RECORDED).collect();
@@ -305,9 +344,49 @@ mod tests {
             })
             .collect();
         assert_eq!(fens, [0, 2000, 0], "integer fen");
-        assert_eq!(
-            replacement_receipts(&a, "11010519491231002X").expect("receipts"),
-            vec![first, second, third]
+        assert_eq!(replacement_receipts(&a, ssn).expect("receipts"), vec![first, second, third]);
+    }
+
+    #[test]
+    fn the_fee_waiver_reads_the_category_on_the_holders_form() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let form =
+            |category: &str| format!(r#"{{"holder": {{}}, "insurance": {{"category": "{category}"}}}}"#);
+        // By the category's name on the form or its key; an employee pays from the second on.
+        holder_with_cards(
+            &a,
+            "110000000000000001",
+            &["B00000019"],
+            &form("城乡居民基本医疗保险（低保对象）"),
         );
+        holder_with_cards(&a, "110000000000000002", &["B00000027", "B00000035"], &form("employee"));
+        holder_with_cards(&a, "110000000000000003", &["B00000043", "B00000051"], "{}");
+        let low = Some(applicant::InsuranceCategory::parse("minimum-living-allowance").expect("listed"));
+        assert_eq!(holder_category(&a, "110000000000000001").expect("110000000000000001"), low);
+        assert_eq!(
+            holder_category(&a, "110000000000000003").expect("110000000000000003"),
+            None,
+            "a form without a category"
+        );
+        let s = Schedule::builtin();
+        let free = Waiver::FeeFreeCategory { category: "minimum-living-allowance".into() };
+        assert_eq!(
+            record_replacement_fee(&a, &s, "op", "B00000019").expect("110000000000000001").fee,
+            Fee::Waived(free)
+        );
+        record_replacement_fee(&a, &s, "op", "B00000027").expect("P2 first");
+        assert_eq!(
+            record_replacement_fee(&a, &s, "op", "B00000035").expect("110000000000000002").fee,
+            Fee::Due { fen: 2000 }
+        );
+        record_replacement_fee(&a, &s, "op", "B00000043").expect("P3 first");
+        assert_eq!(
+            record_replacement_fee(&a, &s, "op", "B00000051").expect("110000000000000003").fee,
+            Fee::Due { fen: 2000 }
+        );
+        let detail: serde_json::Value =
+            serde_json::from_str(&a.ledger().expect("ledger")[0].detail).expect("json");
+        assert_eq!(detail["category"], "minimum-living-allowance", "the ledger names the form's category");
     }
 }

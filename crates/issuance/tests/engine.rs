@@ -11,10 +11,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use applicant::Applicant;
 use archive::local::LocalArchive;
 use archive::{CardStatus, DeceasedRequest, ProvincialArchive, SqliteProvincial};
-use common::{params, profile_path, Overlap, SimPath};
+use common::{consenting, params, profile_path, Overlap, SimPath};
 use firmware_profile::Profile;
 use idv::{FieldHint, IdentityQuery, IdentityVerifier, IdvError, Verdict};
-use issuance::{Collection, Engine, JobOutcome, Phase, Release, Step, Storage, STEPS};
+use issuance::{Collection, Engine, IssueError, JobOutcome, Phase, Release, Step, Storage, STEPS};
 
 /// The police register: id number -> name; and how many checks it answered.
 #[derive(Default)]
@@ -223,8 +223,23 @@ fn rule_1_one_live_card_and_a_reissue_stops_the_old_card_first() {
     let (_, again) = c.engine().start(&a, &params(), None, &later()).expect("second");
     assert!(matches!(&again, JobOutcome::Refused(r) if r.contains("rule 1")), "{again:?}");
     assert_eq!(c.path.printer.fed, 1, "nothing was fed for the refused application");
-    let (_, reissue) = c.engine().start(&a, &params(), Some(&old), &later()).expect("re-issue");
+    // The old card is stopped only with the holder's signed consent on the form.
+    let refused = c.engine().start(&a, &params(), Some(&old), &later()).map(|(_, o)| o);
+    assert!(
+        matches!(&refused, Err(IssueError::Data(r)) if r.contains("previous_card.consent_to_stop")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        c.province.lookup(&ssn_of(&a)).expect("lookup").live_card().map(|c| &c.card_number),
+        Some(&old)
+    );
+    let consented = consenting(&a, &old);
+    let (_, reissue) = c.engine().start(&consented, &params(), Some(&old), &later()).expect("re-issue");
     let JobOutcome::Stocked { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
+    let stop =
+        c.local.ledger().expect("ledger").into_iter().find(|e| e.event == "card.stopped").expect("stop");
+    let stop: serde_json::Value = serde_json::from_str(&stop.detail).expect("json");
+    assert_eq!(stop["holder_consent"], true, "the stop records the consent: {stop}");
     let cards = c.province.lookup(&ssn_of(&a)).expect("lookup").cards;
     let statuses: Vec<(String, CardStatus)> = cards.into_iter().map(|c| (c.card_number, c.status)).collect();
     assert_eq!(statuses, [(old.clone(), CardStatus::Stopped), (new, CardStatus::Made)]);
@@ -392,7 +407,7 @@ fn the_daily_reconciliation_finds_ledger_local_and_province_agree_and_names_each
     let (a, b) = (c.applicant(), c.applicant());
     let first = issue_at_counter(&mut c, &a, None);
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    let reissue = issue_at_counter(&mut c, &a, Some(&old));
+    let reissue = issue_at_counter(&mut c, &consenting(&a, &old), Some(&old));
     let JobOutcome::Issued { card_number: new, .. } = reissue else { panic!("{reissue:?}") };
     let other = issue_at_counter(&mut c, &b, None);
     let JobOutcome::Issued { card_number: b_card, .. } = other else { panic!("{other:?}") };
@@ -655,6 +670,7 @@ fn held_reissue_leased(
     if let Some(seconds) = lease {
         engine.lease_seconds = seconds;
     }
+    let a = consenting(&a, &old);
     let (job, outcome) = engine.start(&a, &params(), Some(&old), collection).expect("re-issue");
     let JobOutcome::Held(held) = outcome else { panic!("{outcome:?}") };
     (a, old, job, held)

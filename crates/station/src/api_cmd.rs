@@ -509,6 +509,35 @@ pub struct JobArgs {
     pub api: ApiArgs,
 }
 
+/// `station application-form`.
+#[derive(clap::Args, Debug)]
+pub struct ApplicationFormArgs {
+    /// The job whose application form is printed.
+    pub job: i64,
+    /// The HTML file to write (private, 0600: it holds the whole ID number); open it in a
+    /// browser and print it for the applicant to sign.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// Writes a job's application form (福建省社会保障卡申领表) as HTML to print, whole or not at
+/// all, readable by this user only.
+pub fn application_form(a: &ApplicationFormArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let html = client.get_text(&format!("/api/jobs/{}/form", a.job))?;
+    daemon::files::replace_file(&a.out, html.as_bytes(), 0o600)
+        .with_context(|| format!("writing {}: choose a directory you may write to", a.out.display()))?;
+    writeln!(
+        out,
+        "job {}: application form written to {} (open it in a browser and print it for the applicant to sign)",
+        a.job,
+        a.out.display()
+    )?;
+    Ok(())
+}
+
 /// A supervisor gives a held re-issue up: the old card is live again at the province and here,
 /// the claim released.
 pub fn restore_card(a: &RestoreArgs, out: &mut dyn Write) -> Result<()> {

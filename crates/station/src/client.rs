@@ -44,6 +44,17 @@ impl ApiClient {
         answer(r)
     }
 
+    /// GET a text document (an HTML page); an error answer becomes the station's own words.
+    pub fn get_text(&self, path: &str) -> Result<String> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(60))
+            .send()?;
+        Ok(succeeded(r)?.text()?)
+    }
+
     /// POST a JSON body.
     pub fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
         let r = self
@@ -224,12 +235,17 @@ enum Posted {
 }
 
 fn answer(r: reqwest::blocking::Response) -> Result<serde_json::Value> {
+    Ok(succeeded(r)?.json().unwrap_or_default())
+}
+
+/// The answer when it is a success; otherwise the station's own words as the error.
+fn succeeded(r: reqwest::blocking::Response) -> Result<reqwest::blocking::Response> {
     let status = r.status();
-    let v: serde_json::Value = r.json().unwrap_or_default();
     if !status.is_success() {
+        let v: serde_json::Value = r.json().unwrap_or_default();
         bail!("{}: {}", status, v["error"].as_str().unwrap_or("no reason given"));
     }
-    Ok(v)
+    Ok(r)
 }
 
 /// Where a step of a job is.

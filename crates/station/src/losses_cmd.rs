@@ -44,11 +44,9 @@ pub struct LiftLossArgs {
 /// `station replacement-fee`.
 #[derive(clap::Args, Debug)]
 pub struct FeeArgs {
-    /// The card replaced.
+    /// The card replaced. The fee is waived for the holder's medical-insurance category on their
+    /// application form when the schedule names it fee-free (RULE 7).
     pub card: String,
-    /// The holder's category on the application (minimum-living-allowance, extremely-poor, ...).
-    #[arg(long)]
-    pub category: Option<String>,
     #[command(flatten)]
     pub api: ApiArgs,
 }
@@ -130,10 +128,7 @@ pub fn lift_loss(a: &LiftLossArgs, out: &mut dyn Write) -> Result<()> {
 /// Records a replacement's fee by the schedule.
 pub fn replacement_fee(a: &FeeArgs, out: &mut dyn Write) -> Result<()> {
     let client = a.api.login()?;
-    let v = client.post(
-        &format!("/api/cards/{}/replacement-fee", a.card),
-        &serde_json::json!({"category": a.category}),
-    )?;
+    let v = client.post(&format!("/api/cards/{}/replacement-fee", a.card), &serde_json::json!({}))?;
     let what = match v["fee"]["waiver"].as_str() {
         Some("first-replacement") => "no fee: the first replacement is free (RULE 7)".to_string(),
         Some("fee-free-category") => format!("no fee: {} pays no card fees (RULE 7)", v["fee"]["category"]),

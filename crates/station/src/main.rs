@@ -77,6 +77,9 @@ enum Top {
     /// A spoiled card whose place was unknown (a jam, taken out by hand) is found and put in the
     /// reject box (supervisor): the province may give its number out again.
     AccountCard(api_cmd::CardArgs),
+    /// Write a job's application form (福建省社会保障卡申领表) as an HTML file to print, with
+    /// the signature block for the applicant or guardian, the date and the operator.
+    ApplicationForm(api_cmd::ApplicationFormArgs),
     /// A re-issue held after its old card was stopped and its new card failed: give it up and
     /// make the old card live again at the province and here (supervisor).
     RestoreCard(api_cmd::RestoreArgs),
@@ -434,6 +437,7 @@ fn run(command: Top) -> Result<()> {
         Top::Recall(a) => api_cmd::recall(&a, &mut std::io::stdout()),
         Top::AccountCard(a) => api_cmd::account_card(&a, &mut std::io::stdout()),
         Top::RestoreCard(a) => api_cmd::restore_card(&a, &mut std::io::stdout()),
+        Top::ApplicationForm(a) => api_cmd::application_form(&a, &mut std::io::stdout()),
         Top::ResumeReissue(a) => api_cmd::resume_reissue(&a, &mut std::io::stdout()),
         Top::Unlock(a) => api_cmd::unlock(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),

@@ -264,6 +264,26 @@ fn a_card_from_log_in_to_hand_over_and_a_duplicate_person_in_the_browser() {
     let first = local.card(card).expect("card").expect("the first card is recorded");
     assert_eq!(first.ssn, station.people[0]["id_number"].as_str().expect("ssn"));
     assert_eq!(first.status, archive::CardStatus::Stopped, "the re-issue stopped the first card");
+    // The form's fields are kept with the application; the replacement fee reads the category
+    // of the holder's latest form (the re-issue's, filled as an employee).
+    let job: i64 = seen["formJob"].as_str().and_then(|j| j.parse().ok()).expect("the first job");
+    let form = local.job_form(job).expect("form").expect("the first job's form");
+    let form: serde_json::Value = serde_json::from_str(&form.data).expect("json");
+    assert_eq!(form["insurance"]["category"], "extremely-poor", "the category chosen on the page");
+    assert_eq!(form["contact"]["household_address"], "福建省泉州市鲤城区中山路2号");
+    assert_eq!(form["declaration"], true);
+    let category = issuance::services::holder_category(&local, &first.ssn).expect("category");
+    assert_eq!(category.map(|c| c.key()), Some("employee"), "the latest form's category");
+    assert!(seen["categories"]
+        .as_array()
+        .is_some_and(|c| c.len() == applicant::InsuranceCategory::all().len()));
+    let stop = local.ledger().expect("ledger").into_iter().find(|e| e.event == "card.stopped");
+    let stop: serde_json::Value =
+        serde_json::from_str(&stop.expect("the old card's stop").detail).expect("json");
+    assert_eq!(
+        (&stop["card_number"], &stop["holder_consent"]),
+        (&serde_json::json!(card), &serde_json::json!(true))
+    );
     let second = local.card(reissued).expect("card").expect("the re-issued card is recorded");
     assert!(second.status.is_live(), "the new card is live: {:?}", second.status);
     // Its holder refused it on the supervisor's dormant list: the person's choice, in the ledger.

@@ -327,7 +327,12 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert_eq!(local_status(dir, "B00000019"), Some(archive::CardStatus::Issued), "not active");
 
     // A re-issue: the old card is stopped (province and station) before the new one is made.
+    // Without the holder's signed consent to stop the old card, the form is refused.
     std::fs::write(dir.join("p0.json"), c.people[0].to_string()).expect("applicant");
+    let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
+    assert!(!out.status.success() && text(&out).contains("previous_card.consent_to_stop"), "{}", text(&out));
+    let consented = common::counter::consenting(&c.people[0], "B00000019");
+    std::fs::write(dir.join("p0.json"), consented.to_string()).expect("applicant");
     let out = c.station("op", &["issue", "--applicant", "p0.json", "--reissue-of", "B00000019"]);
     assert!(out.status.success(), "{}", text(&out));
     let person = c.province().lookup(&c.ssn(0)).expect("lookup");
@@ -345,6 +350,27 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         events.iter().position(|e| e.0 == "card.made" && e.1.as_deref() == Some("B00000043")).expect("made");
     assert!(stopped < made_new, "the old card is stopped first: {events:?}");
     assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Stopped));
+    // The re-issue's application form to print, written by the operator who took it: private,
+    // whole, with the consent it was taken on and the signature block.
+    let app = local.card("B00000043").expect("card").expect("the new card").application_id;
+    let job = *local.jobs_of_application(app).expect("jobs").last().expect("the re-issue's job");
+    let out = c.station("op", &["application-form", &job.to_string(), "--out", "form.html"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let form = dir.join("form.html");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&form).expect("form").permissions().mode() & 0o777, 0o600);
+    let html = std::fs::read_to_string(&form).expect("form");
+    for part in [
+        "福建省社会保障卡申领表",
+        c.ssn(0).as_str(),
+        "卡号为 <u>B00000019</u>",
+        "☑ 本人现同意停用该社保卡",
+        "申请人（签字）",
+        "经办人：op",
+    ] {
+        assert!(html.contains(part), "{part} in the form");
+    }
+    assert!(!text(&out).contains(&c.ssn(0)), "no ID number on the terminal: {}", text(&out));
 
     // The deceased get no card: a supervisor records the death (an operator may not), then
     // the application is refused before anything is fed or printed.

@@ -143,6 +143,8 @@ impl Station {
     /// `station issue` prints it, and its output.
     fn held_reissue(&self, i: usize, old: &str) -> (serde_json::Value, String) {
         self.at_the_printer("feeder-empty");
+        let consented = common::counter::consenting(&self.people[i], old);
+        std::fs::write(self.dir.path().join(format!("p{i}.json")), consented.to_string()).expect("applicant");
         let out = self.station(
             "operator",
             &["issue", "--applicant", &format!("p{i}.json"), "--reissue-of", old, "--later"],

@@ -389,7 +389,6 @@ fn daemon_seeds(out: &Path, root: &Path) {
         ("temporary-loss-phone", "POST /api/cards/{card}/temporary-loss", r#"{"id_number": "11010519491231002X", "channel": "phone", "request_key": "call-1"}"#.into()),
         ("temporary-loss-counter", "POST /api/cards/{card}/temporary-loss", r#"{"id_number": "11010519491231002X", "channel": "counter", "id_checked": true}"#.into()),
         ("lift-loss", "POST /api/cards/{card}/lift-loss", r#"{"id_number": "11010519491231002X", "id_checked": true, "request_key": "lift-1"}"#.into()),
-        ("replacement-fee", "POST /api/cards/{card}/replacement-fee", r#"{"category": "extremely-poor"}"#.into()),
         ("replacement-fee-empty", "POST /api/cards/{card}/replacement-fee", "{}".into()),
         ("refusal", "POST /api/cards/{card}/refusal", r#"{"what": "card-change", "chosen_by": "person", "date": "2026-12-06", "note": "不换卡"}"#.into()),
         ("refusal-by-operator", "POST /api/cards/{card}/refusal", r#"{"what": "activation", "chosen_by": "operator"}"#.into()),

@@ -228,6 +228,11 @@ impl Fixture {
 
 /// A card made for `ssn` (`name`) at the province and recorded at the station: a stock card.
 pub fn stock_card(f: &Fixture, ssn: &str, name: &str, card: &str) {
+    stock_card_on_form(f, ssn, name, card, "{}");
+}
+
+/// [`stock_card`] on an application whose form is `form` (JSON).
+pub fn stock_card_on_form(f: &Fixture, ssn: &str, name: &str, card: &str, form: &str) {
     use archive::ProvincialArchive;
     let claim = f.province.claim(&archive::conformance::claim_request(ssn, None)).expect("claim");
     assert_eq!(claim.card_number, card, "the province's next number");
@@ -236,6 +241,6 @@ pub fn stock_card(f: &Fixture, ssn: &str, name: &str, card: &str) {
     local
         .upsert_person(&PersonRow { ssn: ssn.into(), name: name.into(), sex: None, birth_date: None })
         .expect("person");
-    let app = local.open_application(ssn, "new", "{}").expect("app");
+    let app = local.open_application(ssn, "new", form).expect("app");
     local.record_card(app, ssn, card, "0123456789ABCDEF", "3B00").expect("card");
 }

@@ -44,6 +44,14 @@ pub fn adult(ssn: &str) -> Applicant {
     serde_json::from_value(v).expect("applicant")
 }
 
+/// `a` with the form's previous card `old` and the holder's signed consent to stop it, as a
+/// re-issue of `old` needs.
+pub fn consenting(a: &Applicant, old: &str) -> Applicant {
+    let previous =
+        applicant::PreviousCard { city: None, card_number: Some(old.to_string()), consent_to_stop: true };
+    Applicant { previous_card: Some(previous), ..a.clone() }
+}
+
 // ---------------------------------------------------------------------------------------
 // The printer.
 

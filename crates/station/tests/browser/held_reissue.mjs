@@ -3,7 +3,7 @@
 // province for this re-issue, the new card not made, the claim this station's until when), and
 // the supervisor, once the feeder is refilled, resumes the new card. Prints one JSON line for
 // the Rust test.
-import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd, atThePrinter } from './lib.mjs';
+import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd, atThePrinter, reissueWithConsent } from './lib.mjs';
 
 const person = station.people[0];
 const result = {};
@@ -32,7 +32,7 @@ await session('held-reissue', async ({ page }) => {
   const refused = await jobEnd(page);
   check(refused.status === 'refused', 'a second card only as a re-issue: ' + refused.text);
   await atThePrinter(page, 'feeder-empty');
-  await page.click('#reissue-button');
+  await reissueWithConsent(page, result.card);
   await page.waitForSelector('#job-result[data-status=held]', { timeout: 120000 });
   await page.waitForSelector('#held-facts');
   result.facts = await page.textContent('#held-facts');

@@ -3,10 +3,24 @@
 // job with the time left, the printed face, the signature. Then the same person again: the
 // duplicate is shown with its way out (re-issue), which is taken. Then the supervisor's
 // screens, the English switch and a tablet. Prints one JSON line for the Rust test.
-import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
+import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd, reissueWithConsent } from './lib.mjs';
 
 const person = station.people[0];
 const result = {};
+
+/** Opens the job's application form from the job view (打印申请表): its address, text, and whether print hides the screen hint. */
+async function printedForm(page, name) {
+  check(await page.isVisible('#print-form'), 'the job view offers the application form to print');
+  const [tab] = await Promise.all([page.context().waitForEvent('page'), page.click('#print-form')]);
+  await tab.waitForLoadState('load');
+  const text = await tab.textContent('body');
+  await shot(tab, name);
+  await tab.emulateMedia({ media: 'print' });
+  const printHides = await tab.evaluate(() => getComputedStyle(document.querySelector('.screen-only')).display === 'none');
+  const url = tab.url();
+  await tab.close();
+  return { url, text, printHides };
+}
 await session('operator', async ({ page }) => {
   await page.goto(station.url + '/');
   await shot(page, '01-login');
@@ -31,6 +45,7 @@ await session('operator', async ({ page }) => {
     ['f-valid-to', '长期'],
     ['f-occupation', '职员'],
     ['f-address', '北京市朝阳区建国路1号'],
+    ['f-household-address', '福建省泉州市鲤城区中山路2号'],
     ['f-postcode', '100022'],
     ['f-mobile', '13800138000'],
   ];
@@ -44,6 +59,17 @@ await session('operator', async ({ page }) => {
   // The person chooses the serving bank among the counter's region's (RULE 8).
   result.banks = await page.$$eval('#f-bank option', (o) => o.map((x) => x.value).filter((v) => v));
   await page.selectOption('#f-bank', 'ICBC');
+  // The Fujian form's fields: household address, the category (特困: no card fees), its agency,
+  // and the declaration, without which the form is refused.
+  await page.fill('#f-agency', '石狮市医疗保险管理中心');
+  result.categories = await page.$$eval('#f-category option', (o) => o.map((x) => x.value).filter((v) => v));
+  await page.selectOption('#f-category', 'vip').catch(() => {});
+  check(await page.inputValue('#f-category') === '', 'only the list\'s categories can be chosen');
+  await page.selectOption('#f-category', 'extremely-poor');
+  await page.focus('#f-declaration');
+  await page.keyboard.press('Space');
+  check(await page.isChecked('#f-declaration'), 'the declaration is accepted by keyboard');
+  check((await page.textContent('#declaration-text')).includes('真实'), 'the declaration is shown to the applicant');
   await page.keyboard.press('Alt+C');
   await page.waitForSelector('#photo-verdict.pass, #photo-verdict.fail');
   check(await page.isVisible('#photo-verdict.pass'), 'the photo passes: ' + (await page.textContent('#photo-verdict')));
@@ -74,6 +100,17 @@ await session('operator', async ({ page }) => {
   check(Object.values(seen).some((s) => s.has('running')), 'a running step was shown');
   check(lefts.size > 1, 'the time left changed while the job ran: ' + [...lefts].join(' | '));
   check(await page.textContent('#time-left') === '0 秒', 'no time left at the end');
+
+  // The application form to print and sign: its own tab, the job's number in its address only.
+  const form = await printedForm(page, '04b-application-form');
+  check(/\/api\/jobs\/\d+\/form$/.test(form.url), 'only the job number in the form\'s address: ' + form.url);
+  for (const text of ['福建省社会保障卡申领表', person.name, person.id_number, '☑ 城乡居民基本医疗保险（特困人员）',
+    '石狮市医疗保险管理中心', '福建省泉州市鲤城区中山路2号', '中国工商银行', '☑ 申请人已阅读并同意以上申明',
+    '申请人（签字）', '监护人（签字）', '经办人']) {
+    check(form.text.includes(text), 'the printed form shows ' + text);
+  }
+  check(form.printHides, 'the screen hint is not printed');
+  result.formJob = form.url.match(/jobs\/(\d+)\/form/)[1];
   result.card = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
   await page.waitForFunction(() => document.querySelector('#face-preview').naturalWidth > 0);
   result.face = await page.$eval('#face-preview', (i) => [i.naturalWidth, i.naturalHeight]);
@@ -81,7 +118,9 @@ await session('operator', async ({ page }) => {
 
   // Hand-over: the operator checks the receiver's ID document and types its number, the
   // receiver signs on the canvas.
-  await page.keyboard.press('Enter'); // the hand-over button has the focus
+  check(await page.evaluate(() => document.activeElement.id) === 'print-form', 'the print button kept the focus');
+  await page.focus('#to-handover');
+  await page.keyboard.press('Enter');
   await page.locator('#screen-handover').waitFor();
   check(await page.inputValue('#handover-card') === result.card, 'the card number is carried over');
   check(await page.inputValue('#handover-signer') === person.name, 'the signer is the holder');
@@ -158,12 +197,13 @@ await session('operator', async ({ page }) => {
   check((await page.textContent('#result-way-out')).includes(result.card), 'the way out names the live card');
   check(await page.isVisible('#reissue-button'), 'the re-issue button is offered');
   await shot(page, '08-duplicate-person-refused-way-out');
-  await page.click('#reissue-button');
-  await page.waitForSelector('#job-result:not([data-status=refused])');
+  await reissueWithConsent(page, result.card);
   const reissued = await jobEnd(page);
   check(reissued.status === 'awaiting-handover', 'the re-issue makes a card: ' + reissued.text);
   result.reissued = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
   check(result.reissued !== result.card, 'a new card number');
+  const reissueForm = await printedForm(page, '09b-reissue-application-form');
+  check(reissueForm.text.includes('卡号为 ' + result.card) && reissueForm.text.includes('☑ 本人现同意停用该社保卡'), 'the re-issue\'s form carries the signed consent to stop ' + result.card);
   await shot(page, '09-reissued');
   // The holder cannot wait for it after all: the card goes to stock with the reason.
   await page.click('#to-stock');

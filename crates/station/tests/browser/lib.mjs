@@ -145,8 +145,30 @@ export async function fillPerson(page, p) {
   await page.fill('#f-address', '北京市朝阳区建国路1号');
   await page.fill('#f-postcode', '100022');
   await page.fill('#f-mobile', '13800138000');
+  // The form's medical insurance and the declaration the applicant accepts (申明).
+  await page.fill('#f-household-address', '福建省泉州市鲤城区中山路2号');
+  await page.selectOption('#f-category', 'employee');
+  await page.fill('#f-agency', '石狮市医疗保险管理中心');
+  await page.check('#f-declaration');
   // Birth date, sex and birthplace come from the ID number; typing events fill them.
   await page.waitForFunction(() => document.querySelector('#f-birth').value !== '');
+}
+
+/**
+ * The job view's re-issue (a live card refused a new one): back on the form, which names the
+ * old card and asks for the applicant's signed consent to stop it; ticked, the re-issue starts.
+ */
+export async function reissueWithConsent(page, oldCard) {
+  await page.click('#reissue-button');
+  await page.locator('#screen-apply').waitFor();
+  check(await page.inputValue('#f-reissue') === oldCard, 'the form is a re-issue of ' + oldCard);
+  check(await page.inputValue('#f-prev-card') === oldCard, 'the form names the card held');
+  await page.waitForFunction(() => document.querySelector('[data-error-for="previous_card.consent_to_stop"]').textContent.length > 0);
+  check(true, 'no re-issue without the signed consent to stop the old card');
+  await page.check('#f-consent');
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-error-for]')).every((p) => p.textContent === ''));
+  await page.click('#issue-submit');
+  await page.locator('#screen-progress').waitFor();
 }
 
 /** Takes the photo with the station's camera and waits for the check's verdict. */

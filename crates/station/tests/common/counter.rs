@@ -46,6 +46,14 @@ pub struct Counter {
     pub pcscd_pid: Option<u32>,
 }
 
+/// `applicant` for a re-issue of `old`: the form names the card and carries the holder's signed
+/// consent to stop it (同意注销原卡).
+pub fn consenting(applicant: &serde_json::Value, old: &str) -> serde_json::Value {
+    let mut v = applicant.clone();
+    v["previous_card"] = serde_json::json!({"card_number": old, "consent_to_stop": true});
+    v
+}
+
 /// A valid adult applicant with a fresh number and a photo in the data directory.
 pub fn applicant(dir: &Path, i: usize) -> serde_json::Value {
     let ssn = archive::conformance::fresh_ssn();
