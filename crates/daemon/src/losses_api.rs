@@ -127,8 +127,9 @@ async fn replacement_fee(
     Json(FeeBody {}): Json<FeeBody>,
 ) -> Result<Json<Value>, ApiError> {
     let (local, operator, c, st) = (s.local().clone(), session.operator.clone(), card.clone(), s.clone());
+    let province = s.province()?.clone();
     let receipt = tokio::task::spawn_blocking(move || {
-        services::record_replacement_fee(&local, &st.inner.card_services, &operator, &c)
+        services::record_replacement_fee(&local, province.as_ref(), &st.inner.card_services, &operator, &c)
     })
     .await
     .map_err(internal)?

@@ -229,10 +229,14 @@ pub fn holder_category(
 
 /// Records the fee of replacing `card` (this station's) by the schedule: charged, or waived
 /// with its reason, in one ledger line whose position is the receipt's number (RULES 5, 7).
-/// The holder's category is the one on their application form ([`holder_category`]). A card's
+/// The holder's category is the one on their application form ([`holder_category`]). The
+/// replacements before this one are the fees recorded here, or the holder's other cards the
+/// province records stopped (a stopped card was replaced, at whichever station), whichever
+/// are more: a first replacement is free once in the province, not once per station. A card's
 /// replacement fee is recorded once: a second call gives the first receipt.
 pub fn record_replacement_fee(
     local: &LocalArchive,
+    province: &dyn archive::ProvincialArchive,
     schedule: &Schedule,
     operator: &str,
     card: &str,
@@ -243,6 +247,12 @@ pub fn record_replacement_fee(
     })?;
     let category = holder_category(local, &ssn)?;
     let category = category.map(|c| c.key());
+    let stopped_elsewhere = province
+        .lookup(&ssn)?
+        .cards
+        .iter()
+        .filter(|c| c.card_number != card && c.status == archive::CardStatus::Stopped)
+        .count();
     // One fee record at a time: two calls for one card at once record it once.
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
@@ -250,9 +260,11 @@ pub fn record_replacement_fee(
     if let Some(first) = earlier.iter().find(|r| r.card_number == card) {
         return Ok(first.clone());
     }
-    let fee = schedule.replacement_fee(earlier.len() as u32, category);
+    let count = earlier.len().max(stopped_elsewhere);
+    let fee = schedule.replacement_fee(count as u32, category);
     let detail = serde_json::json!({"item": "replacement", "fee": fee, "fen": fee.fen(),
-        "category": category, "schedule": schedule.origin, "earlier_replacements": earlier.len()});
+        "category": category, "schedule": schedule.origin, "earlier_replacements": count,
+        "receipts_here": earlier.len(), "stopped_at_province": stopped_elsewhere});
     let entry = local.append_ledger(operator, None, Some(card), FEE_RECORDED, &detail)?;
     Ok(Receipt { receipt: receipt_number(&entry.station, entry.seq), card_number: card.into(), fee })
 }
@@ -313,13 +325,14 @@ mod tests {
     fn each_fee_or_its_waiver_is_one_ledger_line_with_a_receipt() {
         let dir = tempfile::tempdir().expect("tmp");
         let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let p = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
         let ssn = "11010519491231002X";
         holder_with_cards(&a, ssn, &["B00000019", "B00000027"], "{}");
-        let first = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019").expect("first");
+        let first = record_replacement_fee(&a, &p, &Schedule::builtin(), "op", "B00000019").expect("first");
         assert_eq!(first.fee, Fee::Waived(Waiver::FirstReplacement));
-        let again = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000019").expect("again");
+        let again = record_replacement_fee(&a, &p, &Schedule::builtin(), "op", "B00000019").expect("again");
         assert_eq!(again, first, "recorded once");
-        let second = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000027").expect("second");
+        let second = record_replacement_fee(&a, &p, &Schedule::builtin(), "op", "B00000027").expect("second");
         assert_eq!(second.fee, Fee::Due { fen: 2000 });
         assert_ne!(second.receipt, first.receipt);
         // The holder's next form gives the category 特困: the waiver follows the form.
@@ -329,7 +342,7 @@ mod tests {
             &["B00000035"],
             r#"{"holder": {}, "insurance": {"category": "extremely-poor"}}"#,
         );
-        let third = record_replacement_fee(&a, &Schedule::builtin(), "op", "B00000035").expect("third");
+        let third = record_replacement_fee(&a, &p, &Schedule::builtin(), "op", "B00000035").expect("third");
         assert_eq!(third.fee, Fee::Waived(Waiver::FeeFreeCategory { category: "extremely-poor".into() }));
         let lines: Vec<_> =
             a.ledger().expect("ledger").into_iter().filter(|e| e.event == FEE_RECORDED).collect();
@@ -351,6 +364,7 @@ mod tests {
     fn the_fee_waiver_reads_the_category_on_the_holders_form() {
         let dir = tempfile::tempdir().expect("tmp");
         let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let p = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
         let form =
             |category: &str| format!(r#"{{"holder": {{}}, "insurance": {{"category": "{category}"}}}}"#);
         // By the category's name on the form or its key; an employee pays from the second on.
@@ -372,21 +386,43 @@ mod tests {
         let s = Schedule::builtin();
         let free = Waiver::FeeFreeCategory { category: "minimum-living-allowance".into() };
         assert_eq!(
-            record_replacement_fee(&a, &s, "op", "B00000019").expect("110000000000000001").fee,
+            record_replacement_fee(&a, &p, &s, "op", "B00000019").expect("110000000000000001").fee,
             Fee::Waived(free)
         );
-        record_replacement_fee(&a, &s, "op", "B00000027").expect("P2 first");
+        record_replacement_fee(&a, &p, &s, "op", "B00000027").expect("P2 first");
         assert_eq!(
-            record_replacement_fee(&a, &s, "op", "B00000035").expect("110000000000000002").fee,
+            record_replacement_fee(&a, &p, &s, "op", "B00000035").expect("110000000000000002").fee,
             Fee::Due { fen: 2000 }
         );
-        record_replacement_fee(&a, &s, "op", "B00000043").expect("P3 first");
+        record_replacement_fee(&a, &p, &s, "op", "B00000043").expect("P3 first");
         assert_eq!(
-            record_replacement_fee(&a, &s, "op", "B00000051").expect("110000000000000003").fee,
+            record_replacement_fee(&a, &p, &s, "op", "B00000051").expect("110000000000000003").fee,
             Fee::Due { fen: 2000 }
         );
         let detail: serde_json::Value =
             serde_json::from_str(&a.ledger().expect("ledger")[0].detail).expect("json");
         assert_eq!(detail["category"], "minimum-living-allowance", "the ledger names the form's category");
+    }
+
+    #[test]
+    fn rule_7_a_replacement_elsewhere_counts_the_first_one_is_free_once_in_the_province() {
+        use archive::ProvincialArchive;
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = archive::SqliteProvincial::open(dir.path().join("p.db"), "S2", 'B').expect("province");
+        let ssn = archive::conformance::fresh_ssn();
+        // Another station made the holder's first card and replaced it (stopped, a new card).
+        let first = p.claim(&archive::conformance::claim_request(&ssn, None)).expect("claim");
+        let old = p.commit(&archive::conformance::commit_request(first.claim_id)).expect("card").card_number;
+        p.stop_card(&archive::conformance::replacement_stop(&old)).expect("stopped for the replacement");
+        let second = p.claim(&archive::conformance::claim_request(&ssn, Some(&old))).expect("re-issue");
+        let made =
+            p.commit(&archive::conformance::commit_request(second.claim_id)).expect("card").card_number;
+        // Here the holder's card (that second one, taken in) is replaced again: not the first.
+        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        holder_with_cards(&a, &ssn, &[&made], "{}");
+        let receipt = record_replacement_fee(&a, &p, &Schedule::builtin(), "op", &made).expect("fee");
+        assert_eq!(receipt.fee, Fee::Due { fen: 2000 }, "the first replacement was at S2");
+        let line = a.ledger().expect("ledger").pop().expect("fee line");
+        assert!(line.detail.contains("\"stopped_at_province\":1"), "{}", line.detail);
     }
 }
