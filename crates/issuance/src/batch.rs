@@ -178,6 +178,8 @@ pub fn run_batch(
                 profile,
                 operator: operator.clone(),
                 lease_seconds,
+                // Nobody corrects a batch's applicant: a mismatch ends it with the hints.
+                max_corrections: 0,
                 progress: None,
             };
             desk.prepare(a, params, None, collection)
@@ -207,6 +209,7 @@ pub fn run_batch(
                 Ok((_, JobOutcome::Refused(r))) => BatchOutcome::Refused(r),
                 Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => BatchOutcome::Failed(r),
                 Ok((_, JobOutcome::Held(held))) => BatchOutcome::Failed(held.to_string()),
+                Ok((_, JobOutcome::Correcting(m))) => BatchOutcome::Refused(m.to_string()),
                 Err(IssueError::Data(r)) => BatchOutcome::Refused(format!("applicant data: {r}")),
                 Err(e) => BatchOutcome::Failed(e.to_string()),
             };
