@@ -875,6 +875,15 @@ impl LocalArchive {
             .map_err(store_err)
     }
 
+    /// Why an application failed, as its job recorded it for the operator.
+    pub fn application_failure(&self, id: i64) -> Result<Option<String>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT failure FROM applications WHERE application_id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(store_err)
+    }
+
     /// Records the province's claim on an application.
     pub fn set_application_claim(
         &self,

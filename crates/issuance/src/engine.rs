@@ -1641,13 +1641,29 @@ pub fn identity_mismatch(
     local: &LocalArchive,
     job_id: i64,
 ) -> Result<Option<(IdentityMismatch, Applicant)>, IssueError> {
-    let Some(row) = local.job(job_id).map_err(archive_err("verify"))? else { return Ok(None) };
-    if row.status != CORRECTING {
-        return Ok(None);
+    match correction_target(local, job_id) {
+        Ok(waiting) => Ok(Some(waiting)),
+        Err(IssueError::Job { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+/// Job `job_id`, which must wait for an identity correction: where it stands and its applicant;
+/// otherwise why not, with what to do.
+pub fn correction_target(
+    local: &LocalArchive,
+    job_id: i64,
+) -> Result<(IdentityMismatch, Applicant), IssueError> {
+    let row = local
+        .job(job_id)
+        .map_err(archive_err("correct"))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
     let state: State =
         serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
-    Ok(state.mismatch.zip(state.applicant))
+    match (row.status.as_str(), state.mismatch, state.applicant) {
+        (CORRECTING, Some(m), Some(a)) => Ok((m, a)),
+        (status, ..) => Err(not_correcting(job_id, status)),
+    }
 }
 
 /// What the operator does with a job that does not wait for a correction.
