@@ -508,12 +508,14 @@ pub fn spawn(
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     };
                     let event = match next {
-                        Next::Whole(JobRequest { resume_job: Some(job), .. }) => {
+                        Next::Whole(request @ JobRequest { resume_job: Some(job), .. }) => {
                             tracing::info!(
                                 job,
                                 "resuming a job a person decided on (a held re-issue, a correction)"
                             );
-                            let outcome = runner.resume(job, &mut progress_to(&events, &local, None));
+                            // The person who decided signs what the job records from here.
+                            let mut progress = progress_to(&events, &local, None);
+                            let outcome = runner.run_prepared(&request, job, &mut progress);
                             finished(None, Some(job), outcome)
                         }
                         Next::Whole(request) => {
