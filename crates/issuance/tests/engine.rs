@@ -1115,3 +1115,53 @@ fn the_operator_may_end_a_waiting_job_and_a_corrected_id_number_is_claimed_anew(
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
     assert!(r.agrees(), "{:#?}", r.mismatches);
 }
+
+#[test]
+fn a_reissue_waiting_for_a_correction_keeps_its_holders_number_and_ends_held() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let first = issue_at_counter(&mut c, &a, None);
+    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
+    let typed = with_holder(&a, "name", "测式".into());
+    let (job, outcome) = c.engine().start(&typed, &params(), Some(&old), &later()).expect("re-issue");
+    assert!(matches!(outcome, JobOutcome::Correcting(_)), "{outcome:?}");
+    // A re-issue replaces its holder's card: its ID number is not corrected.
+    let other = common::adult(&archive::conformance::fresh_ssn());
+    let e = issuance::correct_identity(&c.local, "op-1", job, &other).expect_err("another person");
+    assert!(e.to_string().contains("re-issue replaces card"), "{e}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING);
+    // Ended by the operator after the old card was stopped: held for a supervisor, never
+    // stranded.
+    issuance::end_correction(&c.local, "op-1", job, "the holder will come back").expect("ended");
+    let outcome = c.engine().resume(job).expect("resume");
+    let JobOutcome::Held(held) = outcome else { panic!("{outcome:?}") };
+    assert_eq!((held.old_card.as_str(), held.step.as_str()), (old.as_str(), "verify-identity"));
+    assert!(held.reason.contains("the holder will come back"), "{held:?}");
+}
+
+#[test]
+fn a_job_waiting_for_a_correction_keeps_its_claim_and_the_correction_keeps_the_renewal() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let mut engine = c.engine();
+    engine.lease_seconds = 4;
+    let typed = with_holder(&a, "name", "测式".into());
+    let (job, outcome) = engine.start(&typed, &params(), None, &later()).expect("job");
+    assert!(matches!(outcome, JobOutcome::Correcting(_)), "{outcome:?}");
+    let first = c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.expect("claimed").expires_at;
+    std::thread::sleep(std::time::Duration::from_millis(2300));
+    let mut engine = c.engine();
+    engine.lease_seconds = 4;
+    engine.keep_claim(job).expect("renewed");
+    let renewed =
+        c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.expect("still claimed").expires_at;
+    assert!(renewed > first, "{renewed} after {first}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING, "still waiting");
+    // The correction keeps the renewed claim in the job's state: the card is committed under it.
+    issuance::correct_identity(&c.local, "op-1", job, &a).expect("corrected");
+    let state: serde_json::Value =
+        serde_json::from_str(&c.local.job(job).expect("job").expect("row").state).expect("state");
+    assert_eq!(state["claim"]["expires_at"], renewed, "the renewal is in the corrected job's state");
+    let outcome = c.engine().resume(job).expect("resume");
+    assert!(matches!(outcome, JobOutcome::Stocked { .. }), "{outcome:?}");
+}
