@@ -27,7 +27,8 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// Where a job waiting for an identity correction stands, for the job's view: the fields the
 /// register did not confirm with their hints, the corrections made and left, and the values it
-/// holds now for the correction form (the ID number masked); `None` for any other job.
+/// holds now for the correction form (the ID number masked, no birth date); `None` for any
+/// other job.
 pub fn mismatch_json(local: &archive::local::LocalArchive, job: i64) -> Result<Option<Value>, ApiError> {
     let Some((m, applicant)) = issuance::identity_mismatch(local, job).map_err(internal)? else {
         return Ok(None);
@@ -41,12 +42,11 @@ pub fn mismatch_json(local: &archive::local::LocalArchive, job: i64) -> Result<O
         "way_on": m.way_on(),
         "summary": m.to_string(),
         "correctable": issuance::CORRECTABLE,
+        // Not the birth date: with the masked number it would spell the whole number out.
         "holder": {
             "name": holder.name,
             "id_number": holder.id_number.as_deref().map(applicant::mask_id),
             "id_validity": holder.id_validity,
-            "birth_date": holder.birth_date,
-            "sex": holder.sex,
         },
     })))
 }

@@ -547,7 +547,10 @@ impl Engine<'_> {
                 last.insert(step, line.phase.clone());
             }
             // A corrected ID number is another person: checked and claimed again.
-            if line.phase == CORRECTED && line.detail.contains("\"reclaim\":true") {
+            let reclaim = || {
+                serde_json::from_str::<serde_json::Value>(&line.detail).is_ok_and(|d| d["reclaim"] == true)
+            };
+            if line.phase == CORRECTED && reclaim() {
                 last.remove(&Step::ArchiveCheck);
                 last.remove(&Step::Claim);
             }
