@@ -950,6 +950,11 @@ function renderResult(fresh = false) {
   }
   head.className = 'bad';
   head.textContent = '✗ ' + t('progress.' + status);
+  // The register did not confirm the applicant after the corrections allowed (or the operator
+  // ended it): the application ended at its verification.
+  if (status === 'rolled-back' && /^(verify-identity: )?identity verification/.test(detail)) {
+    head.textContent = '✗ ' + pick(['身份核查未通过，申请已结束（未占用卡号）', 'Identity not confirmed: the application ended (no card number used)']);
+  }
   const d = document.createElement('p');
   d.className = 'detail';
   d.textContent = detail;

@@ -1,7 +1,9 @@
 // Identity verification as the seed's flow, in the browser: a mistyped name is not confirmed by
 // the police register; the job view shows the field with the register's hint and the
 // corrections left; a wrong correction is answered the same, one correction fewer; the right
-// name is verified and the card made. Prints one JSON line for the Rust test.
+// name is verified and the card made. A second applicant's two wrong corrections use up the
+// station's two: the page says the application ended and why. Prints one JSON line for the
+// Rust test.
 import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd } from './lib.mjs';
 
 const person = station.people[0];
@@ -41,5 +43,26 @@ await session('identity-correction', async ({ page }) => {
   result.card = (await page.textContent('#job-result')).match(/[A-Z][0-9A-Z]{8}/)[0];
   check(await page.isVisible('#to-handover'), 'the hand-over is offered');
   await shot(page, '42-identity-corrected-card-made');
+
+  // The second person: two wrong corrections, then the application ends with the reason.
+  const other = station.people[1];
+  await page.click('[data-nav=apply]');
+  await page.click('#apply-reset');
+  await fillPerson(page, { ...other, name: typo(other.name) });
+  await page.selectOption('#f-collection', 'later');
+  await takePhoto(page);
+  await page.click('#issue-submit');
+  check((await jobEnd(page)).status === 'correcting', 'the second job waits');
+  await page.waitForSelector('#correct-name');
+  await page.fill('#correct-name', '汪' + other.name.slice(0, -1) + '甲');
+  await page.click('#correct-submit');
+  await page.waitForFunction(() => (document.querySelector('#mismatch-count') || {}).textContent?.includes('已更正 1 次'), null, { timeout: 60000 });
+  await page.fill('#correct-name', typo(other.name) + '乙');
+  await page.click('#correct-submit');
+  await page.waitForSelector('#job-result[data-status=rolled-back]', { timeout: 60000 });
+  result.ended = await page.textContent('#job-result');
+  check(result.ended.includes('申请已结束') && result.ended.includes('2 correction') && result.ended.includes('姓名与公安登记不一致'), 'the end and its reason: ' + result.ended);
+  check(!(await page.isVisible('#correct-submit')), 'no correction is offered any more');
+  await shot(page, '43-identity-corrections-used-up');
 });
 console.log(JSON.stringify(result));
