@@ -1080,7 +1080,7 @@ impl Engine<'_> {
 
     /// A mismatch with corrections left: the job waits at its verification, its `mismatch` line
     /// (the hints in the state and the ledger) written before its status, so that a crash in
-    /// between still finds it waiting ([`Engine::run`]).
+    /// between still finds it waiting (a run of the job).
     fn await_correction(
         &mut self,
         job_id: i64,
