@@ -787,7 +787,8 @@ impl Engine<'_> {
                     return Err(IssueError::Identity(why));
                 }
                 let query = IdentityQuery {
-                    request_id: rid("idv", 0),
+                    // Each corrected applicant is a new question to the register, not a retry.
+                    request_id: rid("idv", state.corrections),
                     id_number: ssn.clone(),
                     name: validated.name.as_str().to_string(),
                     // The document's validity goes with the query: the register compares it.
@@ -971,8 +972,9 @@ impl Engine<'_> {
     }
 
     /// Keeps the claim of a job that waits (cover open, operator away, a held re-issue waiting
-    /// for its supervisor, a mismatch waiting for its correction) from lapsing: the daemon calls it now and then for the jobs of
-    /// `claim_holding_jobs`. A job past its commit, or without a claim, is left alone.
+    /// for its supervisor, a mismatch waiting for its correction) from lapsing: the daemon calls
+    /// it now and then for the jobs of `claim_holding_jobs`. A job past its commit, or without a
+    /// claim, is left alone.
     pub fn keep_claim(&mut self, job_id: i64) -> Result<(), IssueError> {
         let row = self
             .local
@@ -1687,7 +1689,7 @@ fn not_correcting(job_id: i64, status: &str) -> IssueError {
 /// running again, for the engine that owns the devices to [`Engine::resume`] it: its
 /// verification asks the register again. A corrected ID number is another person: the claim
 /// made for the old one is released and the new one checked and claimed (not for a re-issue,
-/// whose card names its holder). The applicant of the new verification comes back.
+/// whose card names its holder). Where the job stood, with the corrections counted now.
 pub fn correct_identity(
     local: &LocalArchive,
     operator: &str,

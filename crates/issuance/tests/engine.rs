@@ -16,12 +16,13 @@ use firmware_profile::Profile;
 use idv::{FieldHint, IdentityQuery, IdentityVerifier, IdvError, Verdict};
 use issuance::{Collection, Engine, JobOutcome, Phase, Release, Step, Storage, STEPS};
 
-/// The police register: id number -> name; and how many checks it answered.
+/// The police register: id number -> name; how many checks it answered; the request ids it saw.
 #[derive(Default)]
-struct Roster(Mutex<HashMap<String, String>>, Arc<(Mutex<usize>, Condvar)>);
+struct Roster(Mutex<HashMap<String, String>>, Arc<(Mutex<usize>, Condvar)>, Mutex<Vec<String>>);
 
 impl IdentityVerifier for Roster {
     fn verify(&self, q: &IdentityQuery) -> Result<Verdict, IdvError> {
+        self.2.lock().expect("ids").push(q.request_id.clone());
         let (count, changed) = &*self.1;
         *count.lock().expect("checks") += 1;
         changed.notify_all();
@@ -997,6 +998,8 @@ fn a_mismatch_waits_for_the_operators_correction_and_the_corrected_applicant_get
     let outcome = c.engine().resume(job).expect("resume");
     let JobOutcome::Stocked { card_number, .. } = outcome else { panic!("{outcome:?}") };
     assert_eq!(checks(&c), asked + 1, "verified again");
+    let ids = c.roster.2.lock().expect("ids").clone();
+    assert!(ids.len() == 2 && ids[0] != ids[1] && ids[1].ends_with(":idv-1"), "a new question: {ids:?}");
     assert_eq!(card_number, claim.card_number, "the same claim and number");
     assert_eq!(c.path.printed[0].name, "测试", "the card carries the corrected name");
     let events: Vec<(String, String)> = c
