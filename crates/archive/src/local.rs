@@ -283,6 +283,19 @@ impl LocalArchive {
         Ok(conn.last_insert_rowid())
     }
 
+    /// The person's open application (at most one), if any.
+    pub fn open_application_of(&self, ssn: &str) -> Result<Option<i64>, ArchiveError> {
+        self.conn()
+            .query_row(
+                "SELECT application_id FROM applications WHERE ssn = ?1
+                 AND status IN ('open', 'verified', 'claimed', 'personalised', 'printed')",
+                [ssn],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(store_err)
+    }
+
     /// An application's person and form after an identity correction (the ID number may be
     /// another's: at most one open application per person still holds).
     pub fn correct_application(&self, id: i64, ssn: &str, data: &str) -> Result<(), ArchiveError> {

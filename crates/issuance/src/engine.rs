@@ -537,8 +537,11 @@ impl Engine<'_> {
             return Ok(Ran::Ended(JobOutcome::Correcting(m)));
         }
         if state.corrections > 0 {
-            // The application's record follows the corrected applicant (again after a crash).
-            sync_application(self.local, job_id, application, &state)?;
+            // The application's record follows the corrected applicant (again after a crash); a
+            // record that cannot (the corrected person applied meanwhile) ends the job.
+            if let Err(e) = sync_application(self.local, job_id, application, &state) {
+                return self.fail(job_id, application, Step::VerifyIdentity, &mut state, e).map(Ran::Ended);
+            }
         }
         // Replay: the last phase of each step; a trailing `begin` is the interrupted step.
         let mut last: BTreeMap<Step, String> = BTreeMap::new();
@@ -1731,6 +1734,13 @@ pub fn correct_identity(
         )));
     }
     if reclaim {
+        let open = local.open_application_of(new.id.as_str()).map_err(archive_err("correct"))?;
+        if open.is_some_and(|other| other != row.application_id) {
+            return Err(IssueError::Data(format!(
+                "holder.id_number: the corrected number's person has an open application ({}): finish or end that one first",
+                open.unwrap_or_default()
+            )));
+        }
         if let Some(claim) = state.claim.take() {
             state.stale_claim = Some(claim);
         }
@@ -1759,7 +1769,11 @@ pub fn correct_identity(
     local
         .journal(job_id, Step::VerifyIdentity.name(), CORRECTED, &detail, Some(&state_json), Some(&record))
         .map_err(archive_err("correct"))?;
-    sync_application(local, job_id, row.application_id, &state)?;
+    // The correction stands from here: the job's run follows it with the application's record
+    // again, and ends the job if it cannot.
+    if let Err(e) = sync_application(local, job_id, row.application_id, &state) {
+        tracing::warn!(job = job_id, error = %e, "the application's record follows the correction at the job's run");
+    }
     Ok(IdentityMismatch { corrections: state.corrections, ..mismatch })
 }
 

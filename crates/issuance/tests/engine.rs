@@ -1100,6 +1100,19 @@ fn the_operator_may_end_a_waiting_job_and_a_corrected_id_number_is_claimed_anew(
     let JobOutcome::Correcting(m) = outcome else { panic!("{outcome:?}") };
     assert_eq!(m.fields[0].field, "id_number");
     assert!(c.province.lookup(&typo).expect("lookup").live_claim.is_some());
+    // A number whose person has an open application of their own is refused, nothing written.
+    let busy = c.applicant();
+    let (busy_job, waiting) = c
+        .engine()
+        .start(&with_holder(&busy, "name", "测式".into()), &params(), None, &later())
+        .expect("busy");
+    assert!(matches!(waiting, JobOutcome::Correcting(_)), "{waiting:?}");
+    let lines = c.local.journal_of(job).expect("journal").len();
+    let e = issuance::correct_identity(&c.local, "op-1", job, &busy).expect_err("another's application");
+    assert!(e.to_string().contains("has an open application"), "{e}");
+    assert_eq!(c.local.journal_of(job).expect("journal").len(), lines);
+    issuance::end_correction(&c.local, "op-1", busy_job, "test").expect("ended");
+    c.engine().resume(busy_job).expect("rolled back");
     let corrected = issuance::correct_identity(&c.local, "op-1", job, &right).expect("corrected");
     assert_eq!(corrected.corrections, 1);
     let outcome = c.engine().resume(job).expect("resume");
