@@ -571,8 +571,8 @@ pub struct CorrectArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// The ID number is corrected: read from STATION_ID_NUMBER or asked on the terminal, never
-    /// given here (ps and the shell history would show it). Correct the birth date and sex with
-    /// it when they follow from the number.
+    /// given here (ps and the shell history would show it). The birth date and sex it carries
+    /// go with it.
     #[arg(long)]
     pub id_number: bool,
     /// The document's first valid day (YYYY-MM-DD).
@@ -607,6 +607,11 @@ fn corrected_holder(a: &CorrectArgs, mismatch: &serde_json::Value) -> Result<ser
             var: station::id_input::HOLDER.var,
         }
         .read()?;
+        // The birth date and sex a resident ID number carries go with it (unless given).
+        if let Ok((id, _)) = applicant::ResidentId::parse(&number, applicant::days::today()) {
+            holder.insert("birth_date".into(), id.birth_date().to_string().into());
+            holder.insert("sex".into(), id.sex().code().to_string().into());
+        }
         holder.insert("id_number".into(), number.into());
     }
     if a.valid_from.is_some() || a.valid_until.is_some() {

@@ -91,12 +91,21 @@ fn a_mismatch_is_corrected_through_the_binary_up_to_the_configured_limit_and_a_b
     let out = c.station("op", &["correct-identity", &job.to_string(), "--name", &name(0)]);
     assert!(!out.status.success() && text(&out).contains("not waiting"), "once: {}", text(&out));
 
-    // A mistyped ID number (a valid one, unknown to the register): corrected without it on the
-    // command line; the wrong number's claim is released, the right person gets the card.
+    // A mistyped ID number (a valid one, a month off in the birth date, unknown to the
+    // register; the test's people are a day apart): corrected without it on the command line,
+    // the birth date it carries with it; the wrong number's claim is released, the right
+    // person gets the card.
     let right = c.ssn(1);
-    let first17 = format!("{}{}{}", &right[..14], (right.as_bytes()[14] - b'0' + 1) % 10, &right[15..17]);
+    let month: u32 = right[10..12].parse().expect("month");
+    let first17 =
+        format!("{}{:02}{}", &right[..10], if month == 12 { 11 } else { month + 1 }, &right[12..17]);
     let typo = format!("{first17}{}", applicant::gb11643_check_char(&first17).expect("check"));
-    let end = waits(&c, &mistyped(&c, 1, "id_number", &typo));
+    mistyped(&c, 1, "id_number", &typo);
+    let mut form: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("p1.json")).expect("form")).expect("json");
+    form["holder"]["birth_date"] = format!("{}-{}-{}", &typo[6..10], &typo[10..12], &typo[12..14]).into();
+    std::fs::write(dir.join("p1.json"), form.to_string()).expect("applicant");
+    let end = waits(&c, "p1.json");
     let job = end["job"].as_i64().expect("job").to_string();
     assert!(c.province().lookup(&typo).expect("lookup").live_claim.is_some());
     let out = c.station("op", &["correct-identity", &job, "--id-number"]);
