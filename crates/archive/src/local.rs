@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0006.sql"),
     include_str!("../migrations/local-0007.sql"),
     include_str!("../migrations/local-0008.sql"),
+    include_str!("../migrations/local-0009.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -280,6 +281,45 @@ impl LocalArchive {
             e => store_err(e),
         })?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// The person's open application (at most one), if any.
+    pub fn open_application_of(&self, ssn: &str) -> Result<Option<i64>, ArchiveError> {
+        self.conn()
+            .query_row(
+                "SELECT application_id FROM applications WHERE ssn = ?1
+                 AND status IN ('open', 'verified', 'claimed', 'personalised', 'printed')",
+                [ssn],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(store_err)
+    }
+
+    /// An application's person and form after an identity correction (the ID number may be
+    /// another's: at most one open application per person still holds).
+    pub fn correct_application(&self, id: i64, ssn: &str, data: &str) -> Result<(), ArchiveError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE applications SET ssn = ?2, data = ?3, updated_at = ?4 WHERE application_id = ?1",
+                params![id, ssn, data, now()],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    ArchiveError::BadRequest(
+                        "the corrected ID number's person already has an open application: finish that one"
+                            .into(),
+                    )
+                }
+                e => store_err(e),
+            })?;
+        if n == 0 {
+            return Err(ArchiveError::BadRequest(format!("no application {id}")));
+        }
+        Ok(())
     }
 
     /// Records the agent site an application was taken for (its id in `[[sites]]`).
@@ -819,12 +859,15 @@ impl LocalArchive {
         Ok(())
     }
 
-    /// The jobs that hold a provincial claim while they wait: running ones, and re-issues held
-    /// for a supervisor's word (their claim keeps the restore possible), oldest first.
+    /// The jobs that hold a provincial claim while they wait: running ones, re-issues held for
+    /// a supervisor's word (their claim keeps the restore possible) and jobs waiting for an
+    /// identity correction, oldest first.
     pub fn claim_holding_jobs(&self) -> Result<Vec<i64>, ArchiveError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT job_id FROM jobs WHERE status IN ('running', 'held') ORDER BY job_id")
+            .prepare(
+                "SELECT job_id FROM jobs WHERE status IN ('running', 'held', 'correcting') ORDER BY job_id",
+            )
             .map_err(store_err)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(store_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
@@ -879,6 +922,15 @@ impl LocalArchive {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
+            .map_err(store_err)
+    }
+
+    /// Why an application failed, as its job recorded it for the operator.
+    pub fn application_failure(&self, id: i64) -> Result<Option<String>, ArchiveError> {
+        self.conn()
+            .query_row("SELECT failure FROM applications WHERE application_id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
             .map_err(store_err)
     }
 
@@ -1523,6 +1575,33 @@ mod tests {
         a.set_job_status(next, "held").expect("held");
         a.set_job_status(next, "restored").expect("restored");
         assert!(a.set_job_status(next, "lost").is_err(), "still a closed list");
+    }
+
+    #[test]
+    fn version_9_keeps_every_job_and_lets_a_job_wait_for_an_identity_correction() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.db");
+        {
+            let a = at_version(&path, 8);
+            person(&a);
+            let app = a.open_application("11010519491231002X", "new", "{}").expect("application");
+            let job = a.create_job(app, "instant").expect("job");
+            a.journal(job, "claim", "done", &serde_json::json!({}), Some("{\"k\":1}"), None).expect("line");
+            a.set_job_status(job, "held").expect("held");
+            assert!(a.set_job_status(job, "correcting").is_err(), "not yet");
+        }
+        let a = LocalArchive::open(&path, "S1").expect("migrated");
+        assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
+        let kept = a.job(1).expect("job").expect("kept");
+        assert_eq!((kept.status.as_str(), kept.state.as_str()), ("held", "{\"k\":1}"));
+        let next = a.create_job(1, "instant").expect("job");
+        assert_eq!(next, 2, "job numbers go on");
+        for phase in ["mismatch", "corrected", "ended"] {
+            a.journal(next, "verify-identity", phase, &serde_json::json!({}), None, None).expect(phase);
+        }
+        a.set_job_status(next, "correcting").expect("correcting");
+        assert_eq!(a.claim_holding_jobs().expect("holding"), [1, 2]);
+        assert!(a.journal(next, "verify-identity", "lost", &serde_json::json!({}), None, None).is_err());
     }
 
     #[test]

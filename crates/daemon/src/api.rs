@@ -204,6 +204,22 @@ struct IssueBody {
     /// collected there, so `later` by default.
     #[serde(default)]
     site: Option<String>,
+    /// At an identity mismatch: `wait` for the operator's correction (the default), or `end`
+    /// the application with the register's hints (a batch, where nobody is there to correct).
+    #[serde(default)]
+    on_mismatch: Option<String>,
+}
+
+/// Whether a job waits for a correction at an identity mismatch, from its request's word.
+fn waits_at_mismatch(word: Option<&str>) -> Result<bool, ApiError> {
+    match word {
+        None | Some("wait") => Ok(true),
+        Some("end") => Ok(false),
+        Some(other) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("on_mismatch {other:?}: \"wait\" (the operator corrects the applicant) or \"end\" (the application ends with the register's hints)"),
+        )),
+    }
 }
 
 /// The job's collection from its request: at the counter unless `later` (or taken for an agent
@@ -274,6 +290,7 @@ async fn issue(
         q.keeper.as_deref(),
         q.site.as_deref(),
     )?;
+    let corrections = waits_at_mismatch(q.on_mismatch.as_deref())?;
     // Kept before the answer: a crash after the 202 loses no request (it runs at the next
     // start, or ends with its reason).
     let request = JobRequest {
@@ -283,6 +300,7 @@ async fn issue(
         reissue_of: q.reissue_of,
         collection,
         resume_job: None,
+        corrections,
     };
     let stored = serde_json::to_string(&request.stored())
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -424,6 +442,9 @@ pub mod fuzzing {
     /// The held re-issue's route with a JSON body (after the others, for the same reason).
     pub const REISSUE_BODIES: [&str; 1] = ["POST /api/jobs/{id}/restore"];
 
+    /// The identity correction's route with a JSON body (after the others, for the same reason).
+    pub const IDENTITY_BODIES: [&str; 1] = ["POST /api/jobs/{id}/correct"];
+
     /// The routes with a query, as [`query`] names them.
     pub const QUERIES: [&str; 2] = ["GET /api/cards", "GET /api/cards/dormant"];
 
@@ -444,7 +465,15 @@ pub mod fuzzing {
                 lenient(vec![required("current", json!(current)), required("new", json!(new))])
             }),
             "POST /api/jobs" => Json::<super::IssueBody>::from_bytes(bytes).map(|Json(q)| {
-                let super::IssueBody { applicant, reissue_of, collection, storage_place, keeper, site } = q;
+                let super::IssueBody {
+                    applicant,
+                    reissue_of,
+                    collection,
+                    storage_place,
+                    keeper,
+                    site,
+                    on_mismatch,
+                } = q;
                 lenient(vec![
                     required("applicant", applicant),
                     optional("reissue_of", json!(reissue_of), json!(null)),
@@ -452,6 +481,7 @@ pub mod fuzzing {
                     optional("storage_place", json!(storage_place), json!(null)),
                     optional("keeper", json!(keeper), json!(null)),
                     optional("site", json!(site), json!(null)),
+                    optional("on_mismatch", json!(on_mismatch), json!(null)),
                 ])
             }),
             // The whole body is the form.
@@ -463,6 +493,7 @@ pub mod fuzzing {
             }
             r if LOSS_BODIES.contains(&r) => return crate::losses_api::fuzzing_body(route, bytes),
             r if REISSUE_BODIES.contains(&r) => return crate::reissue_api::fuzzing_body(route, bytes),
+            r if IDENTITY_BODIES.contains(&r) => return crate::identity_api::fuzzing_body(route, bytes),
             other => return crate::cards_api::fuzzing::body(other, bytes),
         })
     }
@@ -527,9 +558,19 @@ async fn job(
     let held = issuance::held_reissue(&s.inner.local, id)
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map(|h| crate::reissue_api::held_json(&h));
+    // A job waiting after an identity mismatch says which fields, with the register's hints;
+    // one that ended says why.
+    let mismatch = crate::identity_api::mismatch_json(&s.inner.local, id)?;
+    let ended = match row.status.as_str() {
+        "failed" | "rolled_back" | "restored" => {
+            s.inner.local.application_failure(row.application_id).map_err(internal)?
+        }
+        _ => None,
+    };
     Ok(Json(serde_json::json!({"job": row.job_id, "status": status, "application": row.application_id,
         "card_number": card.card_number, "card_id": card.card_id, "atr": card.atr,
-        "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal, "held": held})))
+        "issue_date": card.issue_date, "expiry_date": card.expiry_date, "journal": journal, "held": held,
+        "mismatch": mismatch, "ended": ended})))
 }
 
 /// How often a running event stream looks whether its session is still open.
@@ -601,6 +642,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/ledger/verify", get(ledger_verify))
         .merge(crate::cards_api::router())
         .merge(crate::reissue_api::router())
+        .merge(crate::identity_api::router())
         .merge(crate::losses_api::router())
         .merge(crate::stock_api::router())
         .merge(crate::sites_api::router())

@@ -60,6 +60,26 @@ pub(crate) fn accept(
     Ok(applicant)
 }
 
+/// A verdict's field errors, one line each (`field: message (hint)`), for those who show them
+/// as text: the CLI, a refused correction.
+pub fn problems(verdict: &serde_json::Value) -> Vec<String> {
+    verdict["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|e| {
+                    format!(
+                        "{}: {} ({})",
+                        e["field"].as_str().unwrap_or(""),
+                        e["message"].as_str().unwrap_or(""),
+                        e["hint"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The form as the applicant crate's type; a body that is not one is the verdict's `json` error.
 fn parse(body: serde_json::Value) -> Result<applicant::Applicant, serde_json::Value> {
     serde_json::from_value(body).map_err(|e| {

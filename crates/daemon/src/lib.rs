@@ -12,6 +12,7 @@ pub mod files;
 mod form;
 pub mod form_print;
 pub mod hardening;
+pub mod identity_api;
 pub mod login;
 pub mod losses_api;
 pub mod notices;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archive::local::LocalArchive;
+pub use form::problems as form_problems;
 pub use worker::{Desk, Event, JobRequest, JournalWatch, Runner};
 
 /// Why the daemon could not start.

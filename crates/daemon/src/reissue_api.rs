@@ -50,11 +50,14 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// A job that is not held is a conflict; the province's answers as the card routes map them
-/// (its refusal, the claim lapsed: a conflict; out of reach: unavailable), with the step said.
-fn refused(e: IssueError) -> ApiError {
+/// A job not in the state the action needs (not held, not waiting for a correction) is a
+/// conflict; a form the action cannot take is the caller's to fix; the province's answers as
+/// the card routes map them (its refusal, the claim lapsed: a conflict; out of reach:
+/// unavailable), with the step said.
+pub(crate) fn refused(e: IssueError) -> ApiError {
     match &e {
         IssueError::Job { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
+        IssueError::Data(_) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         IssueError::Archive { source, .. } => {
             ApiError(crate::cards_api::archive_status(source), e.to_string())
         }

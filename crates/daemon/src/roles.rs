@@ -70,6 +70,12 @@ pub const RULES: &[Rule] = &[
         SUPERVISORS,
         "resume a held re-issue's new card (a supervisor decides)",
     ),
+    rule(
+        "POST",
+        "/api/jobs/{id}/correct",
+        ISSUERS,
+        "correct an applicant the identity verification did not confirm, or end the application",
+    ),
     rule("POST", "/api/cards/{card}/custody", SUPERVISORS, "approve custody (a supervisor approves)"),
     rule("POST", "/api/cards/{card}/recall", SUPERVISORS, "recall cards (a supervisor recalls)"),
     rule("POST", "/api/cards/{card}/replace", ISSUERS, "record replacements"),

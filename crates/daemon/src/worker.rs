@@ -25,9 +25,13 @@ pub struct JobRequest {
     pub reissue_of: Option<String>,
     /// The holder takes the card at the counter, or later from stock (its place resolved).
     pub collection: issuance::Collection,
-    /// A held re-issue a supervisor resumed: the worker resumes this job (its applicant the
-    /// job's) instead of starting one.
+    /// A held re-issue a supervisor resumed, or a job whose applicant the operator corrected:
+    /// the worker resumes this job (its applicant the job's) instead of starting one.
     pub resume_job: Option<i64>,
+    /// At an identity mismatch the job waits for the operator's correction (the counter's
+    /// `[idv] max_corrections`); `false` where nobody waits to correct it (a batch): the
+    /// application ends with the register's hints.
+    pub corrections: bool,
 }
 
 /// What is kept of a request until it runs: the applicant, the card it replaces, and where
@@ -41,6 +45,13 @@ pub struct StoredRequest {
     /// At the counter or later (a request kept before collections were asked: at the counter).
     #[serde(default)]
     pub collection: issuance::Collection,
+    /// Whether a mismatch waits for a correction (a request kept before: it does).
+    #[serde(default = "waits_for_corrections")]
+    pub corrections: bool,
+}
+
+fn waits_for_corrections() -> bool {
+    true
 }
 
 impl JobRequest {
@@ -60,6 +71,7 @@ impl JobRequest {
             reissue_of: None,
             collection: issuance::Collection::AtCounter,
             resume_job: Some(job),
+            corrections: true,
         })
     }
 
@@ -69,6 +81,7 @@ impl JobRequest {
             applicant: self.applicant.clone(),
             reissue_of: self.reissue_of.clone(),
             collection: self.collection.clone(),
+            corrections: self.corrections,
         }
     }
 }
@@ -100,7 +113,8 @@ pub enum Event {
         /// The job, when one was created.
         job: Option<i64>,
         /// `issued`, `awaiting-handover` (made, waiting for the receiver's signature),
-        /// `stocked`, `refused`, `rolled-back`, `waiting` or `error`.
+        /// `stocked`, `refused`, `rolled-back`, `waiting`, `held`, `correcting` (an identity
+        /// mismatch waiting for the operator's correction) or `error`.
         status: String,
         /// Card number or reason.
         detail: String,
@@ -295,6 +309,7 @@ fn finished(request_id: Option<u64>, job: Option<i64>, outcome: Result<JobOutcom
         Ok(JobOutcome::RolledBack(r)) => ("rolled-back", r, None),
         Ok(JobOutcome::Waiting(r)) => ("waiting", r, None),
         Ok(JobOutcome::Held(held)) => ("held", held.to_string(), None),
+        Ok(JobOutcome::Correcting(m)) => (issuance::CORRECTING, m.to_string(), None),
         Err(e) => ("error", e.to_string(), Some(ErrorAction::of(&e))),
     };
     Event::Finished { request_id, job, status: status.into(), detail, action }
@@ -320,9 +335,10 @@ fn emit(events: &broadcast::Sender<Event>, local: &LocalArchive, event: Event) {
         Event::Step { .. } => Ok(()),
         // A job that waits (for the operator, a device, the network, the holder's signature)
         // keeps its request open; the hand-over ends it.
-        // A held re-issue keeps it open too: the supervisor's restore or resume ends it.
+        // A held re-issue keeps it open too: the supervisor's restore or resume ends it; and a
+        // job waiting for an identity correction: the corrected job's run ends it.
         Event::Finished { status, .. }
-            if status == "waiting" || status == "awaiting-handover" || status == "held" =>
+            if ["waiting", "awaiting-handover", "held", issuance::CORRECTING].contains(&status.as_str()) =>
         {
             Ok(())
         }
@@ -404,6 +420,7 @@ pub fn recover_requests(
                         reissue_of: kept.reissue_of,
                         collection: kept.collection,
                         resume_job: None,
+                        corrections: kept.corrections,
                     };
                     if jobs.send(request).is_ok() {
                         requeued += 1;
@@ -491,9 +508,14 @@ pub fn spawn(
                         Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     };
                     let event = match next {
-                        Next::Whole(JobRequest { resume_job: Some(job), .. }) => {
-                            tracing::info!(job, "resuming a held re-issue");
-                            let outcome = runner.resume(job, &mut progress_to(&events, &local, None));
+                        Next::Whole(request @ JobRequest { resume_job: Some(job), .. }) => {
+                            tracing::info!(
+                                job,
+                                "resuming a job a person decided on (a held re-issue, a correction)"
+                            );
+                            // The person who decided signs what the job records from here.
+                            let mut progress = progress_to(&events, &local, None);
+                            let outcome = runner.run_prepared(&request, job, &mut progress);
                             finished(None, Some(job), outcome)
                         }
                         Next::Whole(request) => {
@@ -541,6 +563,7 @@ mod tests {
             applicant: applicant(),
             reissue_of: None,
             collection: issuance::Collection::AtCounter,
+            corrections: true,
         })
         .expect("json")
     }

@@ -890,6 +890,8 @@ function onEvent(e) {
     Object.values(job.steps).forEach((s) => { if (s.state === 'running') s.state = made ? 'done' : 'failed'; });
     // The card is out: the hand-over waits for the receiver's ID check and signature.
     if (e.status === 'awaiting-handover') job.steps['hand-over'].state = 'waiting';
+    // The register did not confirm the applicant: the verification waits for the correction.
+    if (e.status === 'correcting') job.steps['verify-identity'].state = 'correcting';
     renderSteps();
     renderResult(true);
   }
@@ -950,7 +952,7 @@ function renderSteps() {
     label.className = 'state';
     label.textContent = ' ' + (lang === 'en' ? en : zh);
     const time = document.createElement('span');
-    const stateWord = { pending: ['等待', 'waiting'], running: ['进行中', 'running'], done: ['完成', 'done'], failed: ['失败', 'failed'], waiting: ['待签字', 'awaiting the signature'] }[s.state];
+    const stateWord = { pending: ['等待', 'waiting'], running: ['进行中', 'running'], done: ['完成', 'done'], failed: ['失败', 'failed'], waiting: ['待签字', 'awaiting the signature'], correcting: ['待更正', 'awaiting the correction'] }[s.state];
     time.textContent = pick(stateWord) + (s.state === 'done' && s.took !== undefined ? ' · ' + s.took.toFixed(1) + t('progress.seconds') : '');
     li.append(label, time);
     ol.append(li);
@@ -980,6 +982,7 @@ function renderResult(fresh = false) {
   const { status, detail } = job.result;
   box.dataset.status = status;
   if (status === 'held') { renderHeld(box, way); return; }
+  if (status === 'correcting') { renderCorrecting(box, way); return; }
   const head = document.createElement('p');
   if (['issued', 'awaiting-handover', 'stocked'].includes(status)) {
     head.className = 'ok';
@@ -996,6 +999,11 @@ function renderResult(fresh = false) {
   }
   head.className = 'bad';
   head.textContent = '✗ ' + t('progress.' + status);
+  // The register did not confirm the applicant after the corrections allowed (or the operator
+  // ended it): the application ended at its verification.
+  if (status === 'rolled-back' && /^(verify-identity: )?identity verification/.test(detail)) {
+    head.textContent = '✗ ' + pick(['身份核查未通过，申请已结束（未占用卡号）', 'Identity not confirmed: the application ended (no card number used)']);
+  }
   const d = document.createElement('p');
   d.className = 'detail';
   d.textContent = detail;
@@ -1577,6 +1585,139 @@ async function resumeHeld(id, said) {
       } else {
         said.textContent = (v.held && v.held.summary) || v.status;
       }
+      return;
+    }
+  } catch (e) {
+    said.textContent = e.message;
+  }
+}
+
+// ---------------------------------------------------------------- identity correction (#24)
+// The bank-police register did not confirm the applicant: the job waits at its verification.
+// The fields it named, each with the register's hint; a small form to correct them (the job
+// verifies again), up to the station's number of corrections; or end the application.
+const MISMATCH_FIELDS = {
+  name: ['姓名', 'Name'],
+  id_number: ['公民身份号码', 'ID number'],
+  valid_until: ['证件有效期', 'Document validity'],
+  id_validity: ['证件有效期', 'Document validity'],
+};
+
+async function renderCorrecting(box, way) {
+  const id = job.id;
+  const head = document.createElement('p');
+  head.className = 'bad';
+  head.textContent = '✗ ' + pick(['身份核查未通过：请与申请人核对证件后更正', 'Identity not confirmed: check the document with the applicant and correct']);
+  box.append(head);
+  let m;
+  try { m = (await api('GET', '/api/jobs/' + id)).mismatch; } catch (e) { m = null; }
+  if (!m) { const d = document.createElement('p'); d.className = 'detail'; d.textContent = job.result.detail; box.append(d); return; }
+  const facts = document.createElement('ul');
+  facts.id = 'mismatch-fields';
+  m.fields.forEach((f) => {
+    const li = document.createElement('li');
+    li.dataset.field = f.field;
+    const label = document.createElement('strong');
+    label.textContent = pick(MISMATCH_FIELDS[f.field] || [f.field, f.field]) + '：';
+    li.append(label, f.hint);
+    facts.append(li);
+  });
+  box.append(facts);
+  const count = document.createElement('p');
+  count.id = 'mismatch-count';
+  count.textContent = pick(['已更正 ' + m.corrections + ' 次，还可更正 ' + m.left + ' 次；之后申请结束。', m.corrections + ' correction(s) made, ' + m.left + ' left; then the application ends.']);
+  box.append(count);
+  way.hidden = false;
+  const title = document.createElement('strong');
+  title.textContent = t('progress.way_out');
+  way.append(title);
+  const form = document.createElement('form');
+  form.id = 'correct-form';
+  const named = new Set(m.fields.map((f) => (f.field === 'valid_until' ? 'id_validity' : f.field)));
+  if (![...named].some((f) => ['name', 'id_number', 'id_validity'].includes(f))) { named.add('name'); named.add('id_number'); }
+  const field = (key, inputId, value, placeholder) => {
+    const label = document.createElement('label');
+    label.textContent = pick(MISMATCH_FIELDS[key]) + ' ';
+    const input = document.createElement('input');
+    input.id = inputId;
+    input.value = value || '';
+    if (placeholder) input.placeholder = placeholder;
+    label.append(input);
+    form.append(label, ' ');
+    return input;
+  };
+  const inputs = {};
+  if (named.has('name')) inputs.name = field('name', 'correct-name', m.holder.name);
+  // The whole number is typed again: the view shows it masked only.
+  if (named.has('id_number')) inputs.id_number = field('id_number', 'correct-id-number', '', m.holder.id_number);
+  if (named.has('id_validity')) {
+    const v = m.holder.id_validity || {};
+    inputs.from = field('id_validity', 'correct-valid-from', v.from, 'YYYY-MM-DD');
+    inputs.to = field('id_validity', 'correct-valid-to', v.to, pick(['YYYY-MM-DD 或 长期', 'YYYY-MM-DD or 长期']));
+  }
+  const submit = document.createElement('button');
+  submit.id = 'correct-submit';
+  submit.className = 'primary';
+  submit.textContent = pick(['提交更正并重新核查', 'Correct and verify again']);
+  form.append(submit);
+  const end = document.createElement('div');
+  const reason = document.createElement('input');
+  reason.id = 'correct-end-reason';
+  reason.placeholder = pick(['结束申请的原因', 'why the application ends']);
+  const endButton = document.createElement('button');
+  endButton.id = 'correct-end';
+  endButton.type = 'button';
+  endButton.textContent = pick(['结束申请', 'End the application']);
+  end.append(reason, ' ', endButton);
+  const said = document.createElement('p');
+  said.id = 'correct-answer';
+  way.append(form, end, said);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const holder = {};
+    if (inputs.name && inputs.name.value.trim() !== (m.holder.name || '')) holder.name = inputs.name.value.trim();
+    if (inputs.id_number && inputs.id_number.value.trim()) {
+      // The birth date and sex the number carries go with it (18 digits).
+      const n = inputs.id_number.value.trim().toUpperCase();
+      holder.id_number = n;
+      if (/^[0-9]{17}[0-9X]$/.test(n)) {
+        holder.birth_date = n.slice(6, 10) + '-' + n.slice(10, 12) + '-' + n.slice(12, 14);
+        holder.sex = Number(n[16]) % 2 === 1 ? '1' : '2';
+      }
+    }
+    if (inputs.from) holder.id_validity = { from: inputs.from.value.trim() || null, to: inputs.to.value.trim() || null };
+    sendCorrection(id, { holder }, said);
+  });
+  endButton.onclick = () => sendCorrection(id, { end: reason.value.trim() }, said);
+}
+
+async function sendCorrection(id, body, said) {
+  try {
+    await api('POST', '/api/jobs/' + id + '/correct', body);
+    said.textContent = pick(['已提交，正在重新核查…', 'Sent: verifying again…']);
+    $('#correct-submit').disabled = true; $('#correct-end').disabled = true;
+    job.steps['verify-identity'].state = 'running';
+    renderSteps();
+    for (;;) {
+      await new Promise((done) => setTimeout(done, 300));
+      const v = await api('GET', '/api/jobs/' + id);
+      if (v.status === 'running') continue;
+      v.journal.forEach((l) => { if (job.steps[l.step] && l.phase === 'done') job.steps[l.step].state = 'done'; });
+      const made = { 'awaiting-handover': 'awaiting-handover', done: 'stocked' }[v.status];
+      if (made) {
+        job.result = { status: made, detail: ' ' + v.card_number };
+        if (made === 'awaiting-handover') job.steps['hand-over'].state = 'waiting';
+      } else if (v.status === 'correcting') {
+        job.steps['verify-identity'].state = 'correcting';
+        job.result = { status: 'correcting', detail: v.mismatch ? v.mismatch.summary : '' };
+      } else if (v.status === 'held') {
+        job.result = { status: 'held', detail: v.held ? v.held.summary : '' };
+      } else {
+        job.steps['verify-identity'].state = 'failed';
+        job.result = { status: v.status === 'failed' ? 'refused' : 'rolled-back', detail: v.ended || v.status };
+      }
+      renderSteps();
+      renderResult(true);
       return;
     }
   } catch (e) {

@@ -178,6 +178,8 @@ pub fn run_batch(
                 profile,
                 operator: operator.clone(),
                 lease_seconds,
+                // Nobody corrects a batch's applicant: a mismatch ends it with the hints.
+                max_corrections: 0,
                 progress: None,
             };
             desk.prepare(a, params, None, collection)
@@ -205,8 +207,13 @@ pub fn run_batch(
                     BatchOutcome::Made(JobCard::from_state(&state))
                 }
                 Ok((_, JobOutcome::Refused(r))) => BatchOutcome::Refused(r),
+                // The register did not confirm the applicant: refused before anything was made.
+                Ok((job, JobOutcome::RolledBack(r))) if ended_at_verification(engine.local, job) => {
+                    BatchOutcome::Refused(r)
+                }
                 Ok((_, JobOutcome::RolledBack(r) | JobOutcome::Waiting(r))) => BatchOutcome::Failed(r),
                 Ok((_, JobOutcome::Held(held))) => BatchOutcome::Failed(held.to_string()),
+                Ok((_, JobOutcome::Correcting(m))) => BatchOutcome::Refused(m.to_string()),
                 Err(IssueError::Data(r)) => BatchOutcome::Refused(format!("applicant data: {r}")),
                 Err(e) => BatchOutcome::Failed(e.to_string()),
             };
@@ -215,6 +222,12 @@ pub fn run_batch(
         }
         rows
     })
+}
+
+/// Whether job `job` ended at its identity verification (its journal's last step).
+fn ended_at_verification(local: &archive::local::LocalArchive, job: i64) -> bool {
+    let journal = local.journal_of(job).unwrap_or_default();
+    journal.last().is_some_and(|l| l.step == crate::Step::VerifyIdentity.name())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use archive::{
     StopRequest,
 };
 use firmware_profile::Profile;
-use idv::{IdentityQuery, IdentityVerifier, Verdict};
+use idv::{FieldHint, IdentityQuery, IdentityVerifier, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::collection::{Collection, Release, Storage};
@@ -54,6 +54,58 @@ pub enum JobOutcome {
     /// A re-issue whose new card could not be made after its old card was stopped: the job
     /// holds the claim and waits for a supervisor to restore the old card or resume the new one.
     Held(HeldReissue),
+    /// Identity verification answered a mismatch: the job waits at its verification for the
+    /// operator to correct the fields the register did not confirm ([`correct_identity`]).
+    Correcting(IdentityMismatch),
+}
+
+/// A job waiting at its identity verification after a mismatch: the fields the register did
+/// not confirm, each with its hint for the operator, and the corrections made and allowed. No
+/// ID number and no name: it is shown on screens and in logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityMismatch {
+    /// The job.
+    pub job_id: i64,
+    /// The fields the register did not confirm, with the service's hint for each.
+    pub fields: Vec<FieldHint>,
+    /// Corrections made so far.
+    pub corrections: u32,
+    /// Corrections this job allows (`[idv] max_corrections` when it began): at a mismatch after
+    /// the last, the application ends.
+    pub max_corrections: u32,
+}
+
+impl IdentityMismatch {
+    /// Corrections the operator may still make.
+    pub fn left(&self) -> u32 {
+        self.max_corrections.saturating_sub(self.corrections)
+    }
+
+    /// What the operator does, as the CLI and the API name it.
+    pub fn way_on(&self) -> String {
+        format!(
+            "check the document with the applicant and correct the field(s): `station correct-identity {}` (POST /api/jobs/{}/correct); {} correction(s) left, after which the application ends",
+            self.job_id,
+            self.job_id,
+            self.left()
+        )
+    }
+}
+
+impl std::fmt::Display for IdentityMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "identity not confirmed by the police register: {}; {}",
+            hints_text(&self.fields),
+            self.way_on()
+        )
+    }
+}
+
+/// The register's hints as one line: `field: hint; field: hint`.
+fn hints_text(fields: &[FieldHint]) -> String {
+    fields.iter().map(|f| format!("{}: {}", f.field, f.hint)).collect::<Vec<_>>().join("; ")
 }
 
 /// Where the holder of a held re-issue stands: the old card stopped for this re-issue at the
@@ -184,13 +236,36 @@ struct State {
     /// Set while the job is a held re-issue (see [`HeldReissue`]).
     #[serde(default)]
     held: Option<HeldReissue>,
+    /// Corrections the operator made to the applicant after identity mismatches.
+    #[serde(default)]
+    corrections: u32,
+    /// Corrections this job allows, fixed when it began (a job begun before: the engine's).
+    #[serde(default)]
+    max_corrections: Option<u32>,
+    /// Set while the job waits at its identity verification for a correction.
+    #[serde(default)]
+    mismatch: Option<IdentityMismatch>,
+    /// The claim made for an ID number the operator corrected since: released before the
+    /// corrected number is checked and claimed.
+    #[serde(default)]
+    stale_claim: Option<Claim>,
+    /// ID numbers corrected since the first claim: each claim after one has a request id of
+    /// its own.
+    #[serde(default)]
+    reclaims: u32,
+    /// The operator ended the job while it waited for a correction: why (its verification ends
+    /// the application with it).
+    #[serde(default)]
+    ended: Option<String>,
 }
 
 /// One release at a time: the API's hand-over and a resumed job never record the same card's
 /// release twice.
 static RELEASING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// One decision on a held re-issue at a time: a restore and a resume never both start.
+/// One decision on a waiting job at a time (a held re-issue, a job waiting for an identity
+/// correction): a restore and a resume, or two corrections, never both start, and a claim's
+/// renewal never overwrites what they wrote.
 static HOLDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The ledger's word for a held re-issue (old card stopped, new card not made).
@@ -199,6 +274,18 @@ pub const REISSUE_HELD: &str = "reissue.held";
 pub const REISSUE_RESUMED: &str = "reissue.resumed";
 /// The ledger's word for an old card live again after its re-issue was given up.
 pub const CARD_RESTORED: &str = "card.restored";
+/// The ledger's word for a job waiting for an identity correction after a mismatch.
+pub const IDENTITY_MISMATCH: &str = "identity.mismatch";
+/// The ledger's word for an operator's correction of the applicant after a mismatch.
+pub const IDENTITY_CORRECTED: &str = "identity.corrected";
+/// The job status of a job waiting for an identity correction.
+pub const CORRECTING: &str = "correcting";
+/// The journal phase of a verification that answered a mismatch (the job waits).
+const MISMATCH: &str = "mismatch";
+/// The journal phase of the operator's correction (the verification runs again).
+const CORRECTED: &str = "corrected";
+/// The journal phase of the operator's decision to end a job waiting for a correction.
+const ENDED: &str = "ended";
 
 /// One counter's issuance engine.
 pub struct Engine<'a> {
@@ -216,6 +303,9 @@ pub struct Engine<'a> {
     pub operator: String,
     /// Claim lease.
     pub lease_seconds: i64,
+    /// Corrections the operator may make after identity mismatches before the application ends
+    /// (`[idv] max_corrections`; 0 where nobody can correct: a batch); kept with each job.
+    pub max_corrections: u32,
     /// Told of every journal line once it is written: `(job, step, phase)` (the daemon's
     /// progress stream; the kill -9 tests' crash hook).
     pub progress: Option<&'a mut (dyn FnMut(i64, Step, Phase) + Send)>,
@@ -391,6 +481,7 @@ impl Engine<'_> {
             params: Some(params.clone()),
             reissue_of: reissue_of.map(str::to_string),
             collection: collection.clone(),
+            max_corrections: Some(self.max_corrections),
             ..State::default()
         };
         let state_json = serde_json::to_string(&state).map_err(|e| IssueError::Data(e.to_string()))?;
@@ -441,11 +532,34 @@ impl Engine<'_> {
             self.local.set_job_status(job_id, "held").map_err(archive_err("hold"))?;
             return Ok(Ran::Ended(JobOutcome::Held(held)));
         }
+        // A wait for a correction whose status a crash left unwritten, or a correction a crash
+        // cut before its journal line: waiting still, for the operator's correction.
+        if let Some(m) =
+            state.mismatch.clone().filter(|_| journal.last().is_some_and(|l| l.phase == MISMATCH))
+        {
+            self.local.set_job_status(job_id, CORRECTING).map_err(archive_err("verify"))?;
+            return Ok(Ran::Ended(JobOutcome::Correcting(m)));
+        }
+        if state.corrections > 0 {
+            // The application's record follows the corrected applicant (again after a crash); a
+            // record that cannot (the corrected person applied meanwhile) ends the job.
+            if let Err(e) = sync_application(self.local, job_id, application, &state) {
+                return self.fail(job_id, application, Step::VerifyIdentity, &mut state, e).map(Ran::Ended);
+            }
+        }
         // Replay: the last phase of each step; a trailing `begin` is the interrupted step.
         let mut last: BTreeMap<Step, String> = BTreeMap::new();
         for line in &journal {
             if let Some(step) = Step::parse(&line.step) {
                 last.insert(step, line.phase.clone());
+            }
+            // A corrected ID number is another person: checked and claimed again.
+            let reclaim = || {
+                serde_json::from_str::<serde_json::Value>(&line.detail).is_ok_and(|d| d["reclaim"] == true)
+            };
+            if line.phase == CORRECTED && reclaim() {
+                last.remove(&Step::ArchiveCheck);
+                last.remove(&Step::Claim);
             }
         }
         if let Some(line) = journal.last().filter(|l| l.phase == "begin" && journal.len() > 1) {
@@ -560,6 +674,20 @@ impl Engine<'_> {
                 }
             }
             Step::ArchiveCheck => {
+                if let Some(stale) = state.stale_claim.clone() {
+                    // The claim of the ID number corrected since: nothing was made for it.
+                    let release = ReleaseRequest {
+                        request_id: rid(&format!("release-corrected-{}", stale.claim_id), 0),
+                        claim_id: stale.claim_id,
+                        reason: "the ID number was corrected after identity verification".into(),
+                        card: archive::CardFate::NotMade,
+                    };
+                    match self.province.release(&release) {
+                        Ok(()) | Err(ArchiveError::Refused(_)) => {}
+                        Err(e) => return Err(archive_err("archive-check")(e)),
+                    }
+                    state.stale_claim = None;
+                }
                 let person = self.province.lookup(&ssn).map_err(archive_err("archive-check"))?;
                 if person.deceased {
                     return self.refuse(
@@ -592,7 +720,7 @@ impl Engine<'_> {
             }
             Step::Claim => {
                 let request = ClaimRequest {
-                    request_id: rid("claim", 0),
+                    request_id: rid("claim", state.reclaims),
                     ssn: ssn.clone(),
                     name: validated.name.as_str().to_string(),
                     reissue_of: state.reissue_of.clone(),
@@ -667,8 +795,12 @@ impl Engine<'_> {
                 }
             }
             Step::VerifyIdentity => {
+                if let Some(why) = state.ended.clone() {
+                    return Err(IssueError::Identity(why));
+                }
                 let query = IdentityQuery {
-                    request_id: rid("idv", 0),
+                    // Each corrected applicant is a new question to the register, not a retry.
+                    request_id: rid("idv", state.corrections),
                     id_number: ssn.clone(),
                     name: validated.name.as_str().to_string(),
                     // The document's validity goes with the query: the register compares it.
@@ -681,9 +813,20 @@ impl Engine<'_> {
                             .map_err(archive_err("verify"))?;
                     }
                     Ok(Verdict::Mismatch { fields }) => {
-                        let hints: Vec<String> =
-                            fields.iter().map(|f| format!("{}: {}", f.field, f.hint)).collect();
-                        return Err(IssueError::Identity(hints.join("; ")));
+                        let allowed = state.max_corrections.unwrap_or(self.max_corrections);
+                        if state.corrections >= allowed {
+                            // No correction left: the application ends (rolled back, or a
+                            // re-issue held) with the register's last word.
+                            let after = match state.corrections {
+                                0 => String::new(),
+                                n => format!("still after {n} correction(s): "),
+                            };
+                            return Err(IssueError::Identity(format!(
+                                "{after}the police register does not confirm the applicant: {}",
+                                hints_text(&fields)
+                            )));
+                        }
+                        return self.await_correction(job_id, application, state, fields, allowed).map(Some);
                     }
                     Err(e) => {
                         return Ok(Some(JobOutcome::Waiting(format!("{e}"))));
@@ -841,8 +984,9 @@ impl Engine<'_> {
     }
 
     /// Keeps the claim of a job that waits (cover open, operator away, a held re-issue waiting
-    /// for its supervisor) from lapsing: the daemon calls it now and then for the jobs of
-    /// `claim_holding_jobs`. A job past its commit, or without a claim, is left alone.
+    /// for its supervisor, a mismatch waiting for its correction) from lapsing: the daemon calls
+    /// it now and then for the jobs of `claim_holding_jobs`. A job past its commit, or without a
+    /// claim, is left alone.
     pub fn keep_claim(&mut self, job_id: i64) -> Result<(), IssueError> {
         let row = self
             .local
@@ -857,16 +1001,27 @@ impl Engine<'_> {
             .map_err(archive_err("renew-claim"))?
             .iter()
             .any(|l| l.step == Step::Commit.name() && l.phase == "done");
-        if !matches!(row.status.as_str(), "running" | "held") || committed {
+        if !matches!(row.status.as_str(), "running" | "held" | CORRECTING) || committed {
             return Ok(());
         }
         if row.status == "running" {
             return self.renew_if_due(job_id, &mut state);
         }
-        // A held re-issue: its claim is what keeps the restore possible. The renewal goes into
-        // the job's state, so the job's view says until when it is kept; one writer of a held
-        // job's state at a time (a restore or a resume may be under way).
+        // A held re-issue (its claim is what keeps the restore possible) or a job waiting for
+        // an identity correction. The renewal goes into the job's state, so the job's view says
+        // until when it is kept; one writer of a waiting job's state at a time (a restore, a
+        // resume or a correction may be under way): read again under the lock.
         let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+        let row = self
+            .local
+            .job(job_id)
+            .map_err(archive_err("renew-claim"))?
+            .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+        if !matches!(row.status.as_str(), "held" | CORRECTING) {
+            return Ok(());
+        }
+        let mut state: State =
+            serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
         let before = state.claim.as_ref().map(|c| c.expires_at);
         self.renew_if_due(job_id, &mut state)?;
         let after = state.claim.as_ref().map(|c| c.expires_at);
@@ -935,6 +1090,41 @@ impl Engine<'_> {
         self.local.set_job_status(job_id, "held").map_err(archive_err("hold"))?;
         tracing::warn!(job = job_id, old_card = %old, new_card = %held.new_card, "re-issue held: the old card is stopped, the new card not made");
         Ok(Some(held))
+    }
+
+    /// A mismatch with corrections left: the job waits at its verification, its `mismatch` line
+    /// (the hints in the state and the ledger) written before its status, so that a crash in
+    /// between still finds it waiting (a run of the job).
+    fn await_correction(
+        &mut self,
+        job_id: i64,
+        application: i64,
+        state: &mut State,
+        fields: Vec<FieldHint>,
+        allowed: u32,
+    ) -> Result<JobOutcome, IssueError> {
+        let mismatch =
+            IdentityMismatch { job_id, fields, corrections: state.corrections, max_corrections: allowed };
+        state.mismatch = Some(mismatch.clone());
+        let detail = serde_json::json!({
+            "fields": mismatch.fields, "corrections": mismatch.corrections,
+            "max_corrections": mismatch.max_corrections, "job": job_id,
+        });
+        let card_number = state.claim.as_ref().map(|c| c.card_number.clone());
+        let record = LedgerRecord {
+            operator: &self.operator,
+            application_id: Some(application),
+            card_number: card_number.as_deref(),
+            event: IDENTITY_MISMATCH,
+            detail: &detail,
+        };
+        let state_json = serde_json::to_string(state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+        self.local
+            .journal(job_id, Step::VerifyIdentity.name(), MISMATCH, &detail, Some(&state_json), Some(&record))
+            .map_err(archive_err("verify"))?;
+        self.local.set_job_status(job_id, CORRECTING).map_err(archive_err("verify"))?;
+        tracing::info!(job = job_id, fields = %hints_text(&mismatch.fields), "identity mismatch: waiting for the operator's correction");
+        Ok(JobOutcome::Correcting(mismatch))
     }
 
     /// A supervisor resumes the new card of a held re-issue ([`reopen_held`]), and the job
@@ -1456,4 +1646,228 @@ pub fn restore_held(
         .map_err(archive_err("restore"))?;
     local.set_job_status(job_id, "restored").map_err(archive_err("restore"))?;
     Ok(card)
+}
+
+/// The fields of the applicant an identity correction may change: what the register compares
+/// (name, ID number, the document's validity) and what the ID number carries (birth date, sex).
+pub const CORRECTABLE: [&str; 5] = ["name", "id_number", "id_validity", "birth_date", "sex"];
+
+/// Job `job_id` when it waits for an identity correction: where it stands, and the applicant as
+/// the job holds it (which the correction changes; never shown whole).
+pub fn identity_mismatch(
+    local: &LocalArchive,
+    job_id: i64,
+) -> Result<Option<(IdentityMismatch, Applicant)>, IssueError> {
+    match correction_target(local, job_id) {
+        Ok(waiting) => Ok(Some(waiting)),
+        Err(IssueError::Job { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Job `job_id`, which must wait for an identity correction: where it stands and its applicant;
+/// otherwise why not, with what to do.
+pub fn correction_target(
+    local: &LocalArchive,
+    job_id: i64,
+) -> Result<(IdentityMismatch, Applicant), IssueError> {
+    let row = local
+        .job(job_id)
+        .map_err(archive_err("correct"))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+    let state: State =
+        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    match (row.status.as_str(), state.mismatch, state.applicant) {
+        (CORRECTING, Some(m), Some(a)) => Ok((m, a)),
+        (status, ..) => Err(not_correcting(job_id, status)),
+    }
+}
+
+/// What the operator does with a job that does not wait for a correction.
+fn not_correcting(job_id: i64, status: &str) -> IssueError {
+    let what = match status {
+        "running" => format!("it is running: follow it (GET /api/jobs/{job_id})"),
+        "held" => "it is a held re-issue: a supervisor restores the old card or resumes the new one".into(),
+        "done" => "its card is made".into(),
+        _ => "it has ended: the applicant applies again with the document in hand".into(),
+    };
+    Engine::job_err(job_id, format!("is {status}, not waiting for an identity correction: {what}"))
+}
+
+/// The operator corrects the applicant of a job waiting after a mismatch (only the
+/// [`CORRECTABLE`] fields differ; the form validated as a job's request is): the correction is
+/// journalled with the whole corrected applicant before anything acts on it, the count kept in
+/// the job's state and the ledger told which fields changed (not their values). The job is
+/// running again, for the engine that owns the devices to [`Engine::resume`] it: its
+/// verification asks the register again. A corrected ID number is another person: the claim
+/// made for the old one is released and the new one checked and claimed (not for a re-issue,
+/// whose card names its holder). Where the job stood, with the corrections counted now.
+pub fn correct_identity(
+    local: &LocalArchive,
+    operator: &str,
+    job_id: i64,
+    corrected: &Applicant,
+) -> Result<IdentityMismatch, IssueError> {
+    let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+    let row = local
+        .job(job_id)
+        .map_err(archive_err("correct"))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+    let mut state: State =
+        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    let Some(mismatch) = state.mismatch.clone().filter(|_| row.status == CORRECTING) else {
+        return Err(not_correcting(job_id, &row.status));
+    };
+    let before = state.applicant.clone().ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
+    let changed = changed_fields(&before, corrected)?;
+    if let Some(other) = changed.iter().find(|f| !CORRECTABLE.contains(&f.as_str())) {
+        return Err(IssueError::Data(format!(
+            "holder.{other}: an identity correction changes only {}; the rest of the form stands",
+            CORRECTABLE.join(", ")
+        )));
+    }
+    if changed.is_empty() {
+        return Err(IssueError::Data(
+            "nothing was corrected: change the field(s) the register did not confirm".into(),
+        ));
+    }
+    let params = state.params.clone().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
+    let old = before.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+    let new = corrected.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+    let reclaim = old.id.as_str() != new.id.as_str();
+    if reclaim && state.reissue_of.is_some() {
+        return Err(IssueError::Data(format!(
+            "holder.id_number: a re-issue replaces card {} of its holder, whose ID number it keeps: \
+             correct the name or the validity, or end this application and apply with the right card",
+            state.reissue_of.as_deref().unwrap_or_default()
+        )));
+    }
+    if reclaim {
+        let open = local.open_application_of(new.id.as_str()).map_err(archive_err("correct"))?;
+        if open.is_some_and(|other| other != row.application_id) {
+            return Err(IssueError::Data(format!(
+                "holder.id_number: the corrected number's person has an open application ({}): finish or end that one first",
+                open.unwrap_or_default()
+            )));
+        }
+        if let Some(claim) = state.claim.take() {
+            state.stale_claim = Some(claim);
+        }
+        state.reclaims += 1;
+    }
+    state.applicant = Some(corrected.clone());
+    state.corrections += 1;
+    state.mismatch = None;
+    let detail = serde_json::json!({
+        "fields": changed, "corrections": state.corrections, "max_corrections": mismatch.max_corrections,
+        "reclaim": reclaim, "job": job_id,
+    });
+    let card_number = state.stale_claim.as_ref().or(state.claim.as_ref()).map(|c| c.card_number.clone());
+    let record = LedgerRecord {
+        operator,
+        application_id: Some(row.application_id),
+        card_number: card_number.as_deref(),
+        event: IDENTITY_CORRECTED,
+        detail: &detail,
+    };
+    let state_json = serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    // Running first: a crash before the `corrected` line leaves the job running on its
+    // `mismatch` line, which a run finds waiting again (the correction is asked again); the
+    // correction acts only once its line holds the corrected applicant.
+    local.set_job_status(job_id, "running").map_err(archive_err("correct"))?;
+    local
+        .journal(job_id, Step::VerifyIdentity.name(), CORRECTED, &detail, Some(&state_json), Some(&record))
+        .map_err(archive_err("correct"))?;
+    // The correction stands from here: the job's run follows it with the application's record
+    // again, and ends the job if it cannot.
+    if let Err(e) = sync_application(local, job_id, row.application_id, &state) {
+        tracing::warn!(job = job_id, error = %e, "the application's record follows the correction at the job's run");
+    }
+    Ok(IdentityMismatch { corrections: state.corrections, ..mismatch })
+}
+
+/// The operator ends a job waiting for an identity correction (the applicant cannot correct it
+/// here, or left): the decision is journalled with the register's last hints and the job runs
+/// again, for the engine that owns the devices to [`Engine::resume`] it: its verification ends
+/// the application as at the last correction (the claim released; a re-issue held for its
+/// supervisor).
+pub fn end_correction(
+    local: &LocalArchive,
+    operator: &str,
+    job_id: i64,
+    reason: &str,
+) -> Result<(), IssueError> {
+    let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
+    let row = local
+        .job(job_id)
+        .map_err(archive_err("correct"))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+    let mut state: State =
+        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    let Some(mismatch) = state.mismatch.take().filter(|_| row.status == CORRECTING) else {
+        return Err(not_correcting(job_id, &row.status));
+    };
+    state.ended = Some(format!(
+        "ended by {operator} ({reason}) after {} correction(s): the police register does not confirm the applicant: {}",
+        mismatch.corrections,
+        hints_text(&mismatch.fields)
+    ));
+    let detail = serde_json::json!({"reason": reason, "corrections": mismatch.corrections, "job": job_id});
+    let state_json = serde_json::to_string(&state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    // As a correction: running first, the decision's line after it.
+    local.set_job_status(job_id, "running").map_err(archive_err("correct"))?;
+    local
+        .journal(job_id, Step::VerifyIdentity.name(), ENDED, &detail, Some(&state_json), None)
+        .map_err(archive_err("correct"))
+}
+
+/// Which holder fields differ between two forms (by their JSON names), or an error when
+/// anything outside the holder differs.
+fn changed_fields(before: &Applicant, after: &Applicant) -> Result<Vec<String>, IssueError> {
+    let json = |a: &Applicant| serde_json::to_value(a).map_err(|e| IssueError::Data(e.to_string()));
+    let (mut b, mut a) = (json(before)?, json(after)?);
+    let (bh, ah) = (b["holder"].take(), a["holder"].take());
+    if b != a {
+        return Err(IssueError::Data(format!(
+            "an identity correction changes only the holder's {}; the rest of the form stands",
+            CORRECTABLE.join(", ")
+        )));
+    }
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    };
+    let mut fields: Vec<String> = keys(&bh).into_iter().chain(keys(&ah)).collect();
+    fields.sort();
+    fields.dedup();
+    fields.retain(|f| bh.get(f) != ah.get(f));
+    Ok(fields)
+}
+
+/// The application's record follows the job's corrected applicant: its person (name, sex,
+/// birth date) and its form. Done after the correction's journal line, and again by every run
+/// of a corrected job (a crash in between): the same writes give the same record.
+fn sync_application(
+    local: &LocalArchive,
+    job_id: i64,
+    application: i64,
+    state: &State,
+) -> Result<(), IssueError> {
+    let applicant = state.applicant.as_ref().ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
+    let params = state.params.as_ref().ok_or_else(|| Engine::job_err(job_id, "no parameters"))?;
+    let validated = applicant.validate(params.issue_date).map_err(|e| IssueError::Data(e.to_string()))?;
+    let data = serde_json::to_string(applicant).map_err(|e| IssueError::Data(e.to_string()))?;
+    if local.application_data(application).map_err(archive_err("correct"))?.as_deref() == Some(data.as_str())
+    {
+        return Ok(());
+    }
+    let ssn = validated.id.as_str().to_string();
+    local
+        .upsert_person(&PersonRow {
+            ssn: ssn.clone(),
+            name: validated.name.as_str().to_string(),
+            sex: validated.sex.card_code().ok().map(|c| char::from(c).to_string()),
+            birth_date: Some(validated.birth_date.compact()),
+        })
+        .map_err(archive_err("correct"))?;
+    local.correct_application(application, &ssn, &data).map_err(archive_err("correct"))
 }

@@ -30,8 +30,10 @@ pub use device::{
     CardPath, CardPlace, DeviceAction, DeviceError, FaceText, FinancialDone, FinancialHolder, NoDevices,
 };
 pub use engine::{
-    awaiting_handover, held_reissue, local_time, release_at_counter, reopen_held, restore_held, Engine,
-    HeldReissue, JobCard, JobOutcome, CARD_RESTORED, REISSUE_HELD, REISSUE_RESUMED,
+    awaiting_handover, correct_identity, correction_target, end_correction, held_reissue, identity_mismatch,
+    local_time, release_at_counter, reopen_held, restore_held, Engine, HeldReissue, IdentityMismatch,
+    JobCard, JobOutcome, CARD_RESTORED, CORRECTABLE, CORRECTING, IDENTITY_CORRECTED, IDENTITY_MISMATCH,
+    REISSUE_HELD, REISSUE_RESUMED,
 };
 pub use step::{Phase, Step, STEPS};
 

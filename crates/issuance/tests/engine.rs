@@ -16,12 +16,13 @@ use firmware_profile::Profile;
 use idv::{FieldHint, IdentityQuery, IdentityVerifier, IdvError, Verdict};
 use issuance::{Collection, Engine, IssueError, JobOutcome, Phase, Release, Step, Storage, STEPS};
 
-/// The police register: id number -> name; and how many checks it answered.
+/// The police register: id number -> name; how many checks it answered; the request ids it saw.
 #[derive(Default)]
-struct Roster(Mutex<HashMap<String, String>>, Arc<(Mutex<usize>, Condvar)>);
+struct Roster(Mutex<HashMap<String, String>>, Arc<(Mutex<usize>, Condvar)>, Mutex<Vec<String>>);
 
 impl IdentityVerifier for Roster {
     fn verify(&self, q: &IdentityQuery) -> Result<Verdict, IdvError> {
+        self.2.lock().expect("ids").push(q.request_id.clone());
         let (count, changed) = &*self.1;
         *count.lock().expect("checks") += 1;
         changed.notify_all();
@@ -68,6 +69,7 @@ impl Counter {
             profile: &self.profile,
             operator: "op-1".into(),
             lease_seconds: 600,
+            max_corrections: 2,
             progress: None,
         }
     }
@@ -266,11 +268,14 @@ fn rule_2_the_deceased_get_no_card() {
 }
 
 #[test]
-fn an_identity_mismatch_ends_the_application_and_frees_the_number() {
+fn an_identity_mismatch_nobody_can_correct_ends_the_application_and_frees_the_number() {
     let mut c = Counter::new();
     let a = c.applicant();
     c.roster.0.lock().expect("roster").insert(ssn_of(&a), "别人".into());
-    let (_, outcome) = c.engine().start(&a, &params(), None, &later()).expect("job");
+    // A batch: nobody at the counter to correct the applicant.
+    let mut engine = c.engine();
+    engine.max_corrections = 0;
+    let (_, outcome) = engine.start(&a, &params(), None, &later()).expect("job");
     assert!(matches!(&outcome, JobOutcome::RolledBack(r) if r.contains("name")), "{outcome:?}");
     assert_eq!(c.path.printer.fed, 0);
     let b = c.applicant();
@@ -379,14 +384,8 @@ fn a_batch_makes_what_it_can_and_returns_a_row_per_person() {
         rows.iter().map(|r| (r.seq, r.card_number.as_str(), r.failed_stage.as_str())).collect();
     assert_eq!(
         summary,
-        [
-            (1, "B00000019", ""),
-            (2, "", "bank"),
-            (3, "B00000027", ""),
-            (4, "", "card making"),
-            (5, "B00000035", "")
-        ],
-        "the number of the rolled-back claim goes to the next card"
+        [(1, "B00000019", ""), (2, "", "bank"), (3, "B00000027", ""), (4, "", "bank"), (5, "B00000035", "")],
+        "the number of the rolled-back claim goes to the next card; a mismatch is refused, not waited on"
     );
     assert!(rows[1].failure_reason.contains("deceased"));
     assert!(rows[3].failure_reason.contains("name"));
@@ -943,4 +942,252 @@ fn a_restore_whose_answer_was_lost_is_finished_as_first_asked_and_blocks_the_res
     assert_eq!(outcomes, ["ok", "replayed"]);
     let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
     assert!(r.agrees(), "{r:?}");
+}
+
+/// The police register's checks so far.
+fn checks(c: &Counter) -> usize {
+    *c.roster.1 .0.lock().expect("checks")
+}
+
+/// `a` with its holder's `field` set to `value`.
+fn with_holder(a: &Applicant, field: &str, value: serde_json::Value) -> Applicant {
+    let mut v = serde_json::to_value(a).expect("json");
+    v["holder"][field] = value;
+    serde_json::from_value(v).expect("applicant")
+}
+
+/// An applicant whose name the register has otherwise (测试 registered, 测式 typed): the job
+/// waits at its verification with the name's hint.
+fn mistyped(c: &mut Counter) -> (Applicant, i64, issuance::IdentityMismatch) {
+    let a = c.applicant();
+    let typed = with_holder(&a, "name", "测式".into());
+    let (job, outcome) = c.engine().start(&typed, &params(), None, &later()).expect("job");
+    let JobOutcome::Correcting(m) = outcome else { panic!("{outcome:?}") };
+    (a, job, m)
+}
+
+#[test]
+fn a_mismatch_waits_for_the_operators_correction_and_the_corrected_applicant_gets_the_card() {
+    let mut c = Counter::new();
+    let (a, job, m) = mistyped(&mut c);
+    assert_eq!((m.job_id, m.corrections, m.max_corrections, m.left()), (job, 0, 2, 2));
+    assert_eq!(m.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["name"]);
+    assert!(m.to_string().contains("station correct-identity"), "{m}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING);
+    assert_eq!(c.path.printer.fed, 0, "nothing is made while it waits");
+    // The claim is the waiting job's: another station cannot take the person meanwhile.
+    let claim = c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.expect("claimed");
+    let (seen, applicant) = issuance::identity_mismatch(&c.local, job).expect("view").expect("waits");
+    assert_eq!(seen, m);
+    assert_eq!(applicant.holder.name.as_deref(), Some("测式"));
+
+    // Only the register's fields are corrected; a form that changes more is refused, as is one
+    // that changes nothing, and the job still waits.
+    let mut moved = serde_json::to_value(&a).expect("json");
+    moved["contact"]["mobile"] = "13900139000".into();
+    let moved: Applicant = serde_json::from_value(moved).expect("applicant");
+    let e = issuance::correct_identity(&c.local, "op-2", job, &moved).expect_err("not the holder's");
+    assert!(e.to_string().contains("changes only the holder's"), "{e}");
+    let same = with_holder(&a, "name", "测式".into());
+    let e = issuance::correct_identity(&c.local, "op-2", job, &same).expect_err("nothing");
+    assert!(e.to_string().contains("nothing was corrected"), "{e}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING);
+
+    let asked = checks(&c);
+    let corrected = issuance::correct_identity(&c.local, "op-2", job, &a).expect("corrected");
+    assert_eq!(corrected.corrections, 1);
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "running");
+    // The application's record follows the correction before anything acts on it.
+    let app = c.local.job(job).expect("job").expect("row").application_id;
+    let data: Applicant =
+        serde_json::from_str(&c.local.application_data(app).expect("data").expect("kept")).expect("form");
+    assert_eq!(data.holder.name.as_deref(), Some("测试"));
+    let e = issuance::correct_identity(&c.local, "op-2", job, &a).expect_err("once");
+    assert!(e.to_string().contains("not waiting for an identity correction"), "{e}");
+
+    let outcome = c.engine().resume(job).expect("resume");
+    let JobOutcome::Stocked { card_number, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(checks(&c), asked + 1, "verified again");
+    let ids = c.roster.2.lock().expect("ids").clone();
+    assert!(ids.len() == 2 && ids[0] != ids[1] && ids[1].ends_with(":idv-1"), "a new question: {ids:?}");
+    assert_eq!(card_number, claim.card_number, "the same claim and number");
+    assert_eq!(c.path.printed[0].name, "测试", "the card carries the corrected name");
+    let events: Vec<(String, String)> = c
+        .local
+        .ledger()
+        .expect("ledger")
+        .into_iter()
+        .filter(|e| e.event.starts_with("identity."))
+        .map(|e| (e.event, e.operator))
+        .collect();
+    assert_eq!(
+        events,
+        [("identity.mismatch".to_string(), "op-1".to_string()), ("identity.corrected".into(), "op-2".into())]
+    );
+    let corrected = c.local.ledger().expect("ledger").into_iter().find(|e| e.event == "identity.corrected");
+    let detail: serde_json::Value = serde_json::from_str(&corrected.expect("line").detail).expect("json");
+    assert_eq!(detail["fields"], serde_json::json!(["name"]), "which fields, not their values");
+    assert!(!detail.to_string().contains("测"), "{detail}");
+}
+
+#[test]
+fn a_restart_finds_the_job_waiting_at_the_same_mismatch_with_its_count() {
+    let mut c = Counter::new();
+    let (a, job, _) = mistyped(&mut c);
+    let wrong = with_holder(&a, "name", "测拭".into());
+    issuance::correct_identity(&c.local, "op-1", job, &wrong).expect("first correction");
+    let outcome = c.engine().resume(job).expect("verified again");
+    let JobOutcome::Correcting(m) = outcome else { panic!("{outcome:?}") };
+    assert_eq!((m.corrections, m.left()), (1, 1));
+
+    // The station stops and starts again on the same database: the job is not among those
+    // resumed (nobody corrected it yet) and waits at the same mismatch, its count kept.
+    let path = c._dir.path().join("station.db");
+    let reopened = LocalArchive::open(&path, "S1").expect("reopen");
+    assert!(!reopened.running_jobs().expect("running").contains(&job));
+    assert!(reopened.claim_holding_jobs().expect("holding").contains(&job), "its claim is renewed");
+    let (seen, held) = issuance::identity_mismatch(&reopened, job).expect("view").expect("waits");
+    assert_eq!((seen, held.holder.name.as_deref()), (m.clone(), Some("测拭")));
+
+    // A crash after the status of a correction but before its line: the job is running on its
+    // `mismatch` line; a run finds it waiting again without asking the register.
+    c.local.set_job_status(job, "running").expect("as the crash left it");
+    let asked = checks(&c);
+    let outcome = c.engine().resume(job).expect("resume");
+    assert_eq!(outcome, JobOutcome::Correcting(m));
+    assert_eq!(checks(&c), asked, "the register was not asked");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING);
+    issuance::correct_identity(&c.local, "op-1", job, &a).expect("second correction");
+    let outcome = c.engine().resume(job).expect("resume");
+    assert!(matches!(outcome, JobOutcome::Stocked { .. }), "{outcome:?}");
+}
+
+#[test]
+fn after_the_allowed_corrections_the_application_ends_with_the_reason_and_frees_the_number() {
+    let mut c = Counter::new();
+    let (a, job, m) = mistyped(&mut c);
+    let claim = c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.expect("claimed");
+    for (n, name) in ["测拭", "侧试"].into_iter().enumerate() {
+        issuance::correct_identity(&c.local, "op-1", job, &with_holder(&a, "name", name.into()))
+            .expect("correction");
+        let outcome = c.engine().resume(job).expect("resume");
+        match (n, outcome) {
+            (0, JobOutcome::Correcting(again)) => assert_eq!(again.left(), m.left() - 1),
+            (1, JobOutcome::RolledBack(why)) => {
+                assert!(why.contains("still after 2 correction(s)") && why.contains("name"), "{why}")
+            }
+            (n, other) => panic!("after correction {}: {other:?}", n + 1),
+        }
+    }
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, "rolled_back");
+    assert!(issuance::identity_mismatch(&c.local, job).expect("view").is_none());
+    let e = issuance::correct_identity(&c.local, "op-1", job, &a).expect_err("ended");
+    assert!(e.to_string().contains("has ended"), "{e}");
+    let ended = c.local.ledger().expect("ledger").into_iter().find(|e| e.event == "application.rolled_back");
+    assert!(ended.expect("ledger").detail.contains("does not confirm"));
+    assert!(c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.is_none(), "released");
+    let b = c.applicant();
+    let (_, next) = c.engine().start(&b, &params(), None, &later()).expect("next");
+    assert!(
+        matches!(&next, JobOutcome::Stocked { card_number, .. } if *card_number == claim.card_number),
+        "the number goes back: {next:?}"
+    );
+}
+
+#[test]
+fn the_operator_may_end_a_waiting_job_and_a_corrected_id_number_is_claimed_anew() {
+    let mut c = Counter::new();
+    // Ended by the operator: rolled back with the reason and the register's last hints.
+    let (a, job, _) = mistyped(&mut c);
+    issuance::end_correction(&c.local, "op-1", job, "the applicant left").expect("ended");
+    let outcome = c.engine().resume(job).expect("resume");
+    assert!(
+        matches!(&outcome, JobOutcome::RolledBack(why) if why.contains("the applicant left") && why.contains("name")),
+        "{outcome:?}"
+    );
+    assert!(c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.is_none());
+
+    // A mistyped ID number (unknown to the register): corrected, the claim of the mistyped
+    // number is released and the right one checked and claimed; the card is the right person's.
+    let right = c.applicant();
+    let typo = archive::conformance::fresh_ssn();
+    let typed = common::adult(&typo);
+    let (job, outcome) = c.engine().start(&typed, &params(), None, &later()).expect("job");
+    let JobOutcome::Correcting(m) = outcome else { panic!("{outcome:?}") };
+    assert_eq!(m.fields[0].field, "id_number");
+    assert!(c.province.lookup(&typo).expect("lookup").live_claim.is_some());
+    // A number whose person has an open application of their own is refused, nothing written.
+    let busy = c.applicant();
+    let (busy_job, waiting) = c
+        .engine()
+        .start(&with_holder(&busy, "name", "测式".into()), &params(), None, &later())
+        .expect("busy");
+    assert!(matches!(waiting, JobOutcome::Correcting(_)), "{waiting:?}");
+    let lines = c.local.journal_of(job).expect("journal").len();
+    let e = issuance::correct_identity(&c.local, "op-1", job, &busy).expect_err("another's application");
+    assert!(e.to_string().contains("has an open application"), "{e}");
+    assert_eq!(c.local.journal_of(job).expect("journal").len(), lines);
+    issuance::end_correction(&c.local, "op-1", busy_job, "test").expect("ended");
+    c.engine().resume(busy_job).expect("rolled back");
+    let corrected = issuance::correct_identity(&c.local, "op-1", job, &right).expect("corrected");
+    assert_eq!(corrected.corrections, 1);
+    let outcome = c.engine().resume(job).expect("resume");
+    let JobOutcome::Stocked { card_number, .. } = outcome else { panic!("{outcome:?}") };
+    let typo_person = c.province.lookup(&typo).expect("lookup");
+    assert!(typo_person.live_claim.is_none() && typo_person.cards.is_empty(), "{typo_person:?}");
+    let person = c.province.lookup(&ssn_of(&right)).expect("lookup");
+    assert_eq!(person.live_card().map(|c| c.card_number.clone()), Some(card_number.clone()));
+    assert_eq!(c.local.card(&card_number).expect("card").expect("row").ssn, ssn_of(&right));
+    let r = issuance::reconcile::reconcile(&c.local, &c.province).expect("reconcile");
+    assert!(r.agrees(), "{:#?}", r.mismatches);
+}
+
+#[test]
+fn a_reissue_waiting_for_a_correction_keeps_its_holders_number_and_ends_held() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let first = issue_at_counter(&mut c, &a, None);
+    let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
+    let typed = with_holder(&a, "name", "测式".into());
+    let (job, outcome) = c.engine().start(&typed, &params(), Some(&old), &later()).expect("re-issue");
+    assert!(matches!(outcome, JobOutcome::Correcting(_)), "{outcome:?}");
+    // A re-issue replaces its holder's card: its ID number is not corrected.
+    let other = common::adult(&archive::conformance::fresh_ssn());
+    let e = issuance::correct_identity(&c.local, "op-1", job, &other).expect_err("another person");
+    assert!(e.to_string().contains("re-issue replaces card"), "{e}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING);
+    // Ended by the operator after the old card was stopped: held for a supervisor, never
+    // stranded.
+    issuance::end_correction(&c.local, "op-1", job, "the holder will come back").expect("ended");
+    let outcome = c.engine().resume(job).expect("resume");
+    let JobOutcome::Held(held) = outcome else { panic!("{outcome:?}") };
+    assert_eq!((held.old_card.as_str(), held.step.as_str()), (old.as_str(), "verify-identity"));
+    assert!(held.reason.contains("the holder will come back"), "{held:?}");
+}
+
+#[test]
+fn a_job_waiting_for_a_correction_keeps_its_claim_and_the_correction_keeps_the_renewal() {
+    let mut c = Counter::new();
+    let a = c.applicant();
+    let mut engine = c.engine();
+    engine.lease_seconds = 4;
+    let typed = with_holder(&a, "name", "测式".into());
+    let (job, outcome) = engine.start(&typed, &params(), None, &later()).expect("job");
+    assert!(matches!(outcome, JobOutcome::Correcting(_)), "{outcome:?}");
+    let first = c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.expect("claimed").expires_at;
+    std::thread::sleep(std::time::Duration::from_millis(2300));
+    let mut engine = c.engine();
+    engine.lease_seconds = 4;
+    engine.keep_claim(job).expect("renewed");
+    let renewed =
+        c.province.lookup(&ssn_of(&a)).expect("lookup").live_claim.expect("still claimed").expires_at;
+    assert!(renewed > first, "{renewed} after {first}");
+    assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING, "still waiting");
+    // The correction keeps the renewed claim in the job's state: the card is committed under it.
+    issuance::correct_identity(&c.local, "op-1", job, &a).expect("corrected");
+    let state: serde_json::Value =
+        serde_json::from_str(&c.local.job(job).expect("job").expect("row").state).expect("state");
+    assert_eq!(state["claim"]["expires_at"], renewed, "the renewal is in the corrected job's state");
+    let outcome = c.engine().resume(job).expect("resume");
+    assert!(matches!(outcome, JobOutcome::Stocked { .. }), "{outcome:?}");
 }

@@ -276,6 +276,7 @@ impl Counter {
             profile: &self.profile,
             operator: "op-1".into(),
             lease_seconds: 600,
+            max_corrections: 0,
             progress: None,
         }
     }
@@ -508,6 +509,7 @@ fn check_reason(fault: Fault, outcome: &JobOutcome) {
         | JobOutcome::AwaitingHandover { card_number, .. } => assert!(!card_number.is_empty(), "{fault:?}"),
         JobOutcome::Refused(r) => panic!("{fault:?}: a device fault is not a refusal: {r}"),
         JobOutcome::Held(held) => panic!("{fault:?}: the matrix issues no re-issue: {held}"),
+        JobOutcome::Correcting(m) => panic!("{fault:?}: nobody corrects the matrix's applicants: {m}"),
         JobOutcome::RolledBack(reason) | JobOutcome::Waiting(reason) => {
             assert!(
                 WHAT_TO_DO.iter().any(|w| reason.contains(w)),
@@ -527,6 +529,7 @@ fn report(c: &Counter) {
         JobOutcome::RolledBack(_) => "rolled back",
         JobOutcome::Waiting(_) => "waiting",
         JobOutcome::Held(_) => "held",
+        JobOutcome::Correcting(_) => "waiting for a correction",
     };
     for case in &c.cases {
         println!("{:?} at {}: {} -> {}", case.fault, case.step, kind(&case.first), kind(&case.last));

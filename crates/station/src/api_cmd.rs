@@ -69,6 +69,12 @@ impl CollectionArgs {
 pub fn after_issue(end: &serde_json::Value) {
     let card = end["detail"].as_str().unwrap_or_default();
     match end["status"].as_str() {
+        Some("correcting") => eprintln!(
+            "job {} waits for the correction: check the document with the applicant, then \
+             station correct-identity {} --name NAME (or --id-number, --valid-until DATE; --end REASON \
+             if it cannot be corrected here)",
+            end["job"], end["job"]
+        ),
         Some("awaiting-handover") => eprintln!(
             "card {card} is made and waits at the hand-over: the holder shows their ID and signs \
              (station handover {card} --holder --signature SIG.png), or it goes to stock \
@@ -280,7 +286,9 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
         keeper: a.keeper.clone(),
         site: a.site.clone(),
     };
-    let ends = client.issue_all(&jobs, &collection, out)?;
+    // Nobody waits at the counter to correct a batch's applicant: a mismatch ends the
+    // application with the register's hints, and the batch goes on.
+    let ends = client.issue_all(&jobs, &collection, false, out)?;
     // The return file's account column is the card centre's, whole: only a supervisor reads it
     // (GET /api/jobs/{id}/account); an operator's return file leaves it empty and says so.
     let supervisor = client.get("/api/me")?["role"] == "supervisor";
@@ -309,6 +317,8 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
                 })
             }
             Some("refused") => BatchOutcome::Refused(detail),
+            // Ended at its identity verification: refused before anything was made.
+            Some("rolled-back") if ended_at_verification(&client, end)? => BatchOutcome::Refused(detail),
             _ => BatchOutcome::Failed(detail),
         };
         rows.push(ReturnRow::new(i + 1, applicant, &outcome, made));
@@ -321,6 +331,14 @@ pub fn batch(a: &BatchArgs, out: &mut station::client::Progress<'_>) -> Result<V
         writeln!(out, "the bank_account column is left empty: a supervisor's batch fills it")?;
     }
     Ok(rows)
+}
+
+/// Whether a job that ended stopped at its identity verification (its journal's last step).
+fn ended_at_verification(client: &ApiClient, end: &serde_json::Value) -> Result<bool> {
+    let Some(job) = end["job"].as_i64() else { return Ok(false) };
+    let v = client.get(&format!("/api/jobs/{job}"))?;
+    let last = v["journal"].as_array().and_then(|j| j.last()).map(|l| l["step"].clone());
+    Ok(last.is_some_and(|s| s == "verify-identity"))
 }
 
 /// Prints the ledger, one card's story, or whether the chain holds.
@@ -560,17 +578,25 @@ pub fn resume_reissue(a: &JobArgs, out: &mut dyn Write) -> Result<()> {
     let v = client.post(&format!("/api/jobs/{}/resume-reissue", a.job), &serde_json::json!({}))?;
     let card = v["card_number"].as_str().unwrap_or_default().to_string();
     writeln!(out, "job {}: resumed, making card {card}", a.job)?;
+    follow_job(&client, a.job, out)
+}
+
+/// Follows a job the station runs again (a held re-issue resumed, an applicant corrected) to
+/// where it stops: its card made (at the hand-over or in stock), or why not, with what to do.
+fn follow_job(client: &ApiClient, job_id: i64, out: &mut dyn Write) -> Result<()> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     loop {
-        let job = client.get(&format!("/api/jobs/{}", a.job))?;
+        let job = client.get(&format!("/api/jobs/{job_id}"))?;
+        let card = job["card_number"].as_str().unwrap_or_default().to_string();
         match job["status"].as_str().unwrap_or_default() {
             "running" if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
-            "running" => anyhow::bail!("job {} still runs: follow it with GET /api/jobs/{}", a.job, a.job),
+            "running" => anyhow::bail!("job {job_id} still runs: follow it with GET /api/jobs/{job_id}"),
             "held" => {
-                anyhow::bail!("job {}: {}", a.job, job["held"]["summary"].as_str().unwrap_or("held again"))
+                anyhow::bail!("job {job_id}: {}", job["held"]["summary"].as_str().unwrap_or("held again"))
             }
+            "correcting" => anyhow::bail!("job {job_id}: {}", mismatch_text(&job["mismatch"])),
             "awaiting-handover" => {
                 writeln!(out, "card {card} is made and waits at the hand-over")?;
                 return Ok(());
@@ -580,9 +606,126 @@ pub fn resume_reissue(a: &JobArgs, out: &mut dyn Write) -> Result<()> {
                 writeln!(out, "card {card} is made ({})", status["status"].as_str().unwrap_or("made"))?;
                 return Ok(());
             }
-            other => anyhow::bail!("job {} ended {other}: the card was not made", a.job),
+            other => anyhow::bail!(
+                "job {job_id} ended {other}: the card was not made{}",
+                job["ended"].as_str().map(|why| format!(" ({why})")).unwrap_or_default()
+            ),
         }
     }
+}
+
+/// A job waiting after an identity mismatch, as its view says it: each field with the
+/// register's hint, the corrections left and the command.
+pub fn mismatch_text(mismatch: &serde_json::Value) -> String {
+    let fields: Vec<String> = mismatch["fields"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|f| {
+                    format!("{}: {}", f["field"].as_str().unwrap_or("?"), f["hint"].as_str().unwrap_or(""))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "the police register does not confirm the applicant ({}); {}",
+        fields.join("; "),
+        mismatch["way_on"].as_str().unwrap_or("correct the applicant (station correct-identity)")
+    )
+}
+
+/// `station correct-identity`.
+#[derive(clap::Args, Debug)]
+pub struct CorrectArgs {
+    /// The job waiting after an identity mismatch (its number, as `station issue` and the page
+    /// show it).
+    pub job: i64,
+    /// The name exactly as on the document.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The ID number is corrected: read from STATION_ID_NUMBER or asked on the terminal, never
+    /// given here (ps and the shell history would show it). The birth date and sex it carries
+    /// go with it.
+    #[arg(long)]
+    pub id_number: bool,
+    /// The document's first valid day (YYYY-MM-DD).
+    #[arg(long)]
+    pub valid_from: Option<String>,
+    /// The document's last valid day (YYYY-MM-DD, or 长期).
+    #[arg(long)]
+    pub valid_until: Option<String>,
+    /// The birth date (YYYY-MM-DD), as the ID number carries it.
+    #[arg(long)]
+    pub birth_date: Option<String>,
+    /// The sex code (1 male, 2 female), as the ID number carries it.
+    #[arg(long)]
+    pub sex: Option<String>,
+    /// End the application instead, saying why (the applicant cannot correct it here).
+    #[arg(long, value_name = "REASON", conflicts_with_all = ["name", "id_number", "valid_from", "valid_until", "birth_date", "sex"])]
+    pub end: Option<String>,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// The corrected holder fields of `a` over the job's own (`mismatch["holder"]`, for the other
+/// half of the document's validity).
+fn corrected_holder(a: &CorrectArgs, mismatch: &serde_json::Value) -> Result<serde_json::Value> {
+    let mut holder = serde_json::Map::new();
+    if let Some(name) = &a.name {
+        holder.insert("name".into(), name.trim().into());
+    }
+    if a.id_number {
+        let number = station::id_input::IdInput {
+            what: "the corrected resident ID number, as on the document",
+            var: station::id_input::HOLDER.var,
+        }
+        .read()?;
+        // The birth date and sex a resident ID number carries go with it (unless given).
+        if let Ok((id, _)) = applicant::ResidentId::parse(&number, applicant::days::today()) {
+            holder.insert("birth_date".into(), id.birth_date().to_string().into());
+            holder.insert("sex".into(), id.sex().code().to_string().into());
+        }
+        holder.insert("id_number".into(), number.into());
+    }
+    if a.valid_from.is_some() || a.valid_until.is_some() {
+        let now = &mismatch["holder"]["id_validity"];
+        let from = a.valid_from.clone().map(serde_json::Value::from).unwrap_or_else(|| now["from"].clone());
+        let to = a.valid_until.clone().map(serde_json::Value::from).unwrap_or_else(|| now["to"].clone());
+        holder.insert("id_validity".into(), serde_json::json!({"from": from, "to": to}));
+    }
+    if let Some(date) = &a.birth_date {
+        holder.insert("birth_date".into(), date.clone().into());
+    }
+    if let Some(sex) = &a.sex {
+        holder.insert("sex".into(), sex.clone().into());
+    }
+    anyhow::ensure!(
+        !holder.is_empty(),
+        "say what is corrected (--name, --id-number, --valid-from/--valid-until, --birth-date, --sex) \
+         or end the application (--end REASON)"
+    );
+    Ok(serde_json::Value::Object(holder))
+}
+
+/// The operator corrects the applicant of a job waiting after an identity mismatch (or ends
+/// the application); the station verifies again and goes on: followed to where it stops.
+pub fn correct_identity(a: &CorrectArgs, out: &mut dyn Write) -> Result<()> {
+    let client = a.api.login()?;
+    let path = format!("/api/jobs/{}/correct", a.job);
+    if let Some(reason) = &a.end {
+        client.post(&path, &serde_json::json!({"end": reason}))?;
+        writeln!(out, "job {}: ending the application ({reason})", a.job)?;
+        return follow_job(&client, a.job, out);
+    }
+    let job = client.get(&format!("/api/jobs/{}", a.job))?;
+    let holder = corrected_holder(a, &job["mismatch"])?;
+    let v = client.post(&path, &serde_json::json!({"holder": holder}))?;
+    writeln!(
+        out,
+        "job {}: correction {} of {} recorded; verifying again",
+        a.job, v["corrections"], v["max_corrections"]
+    )?;
+    follow_job(&client, a.job, out)
 }
 
 /// `station unlock`.

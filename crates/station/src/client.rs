@@ -77,7 +77,7 @@ impl ApiClient {
         progress: &mut Progress<'_>,
     ) -> Result<serde_json::Value> {
         let mut ends =
-            self.issue_all(&[(applicant, reissue_of.map(str::to_string))], collection, progress)?;
+            self.issue_all(&[(applicant, reissue_of.map(str::to_string))], collection, true, progress)?;
         ends.pop().context("the station ended no job")
     }
 
@@ -87,11 +87,14 @@ impl ApiClient {
     /// identity check) run, and no more are queued than that, so a client that dies leaves
     /// at most two jobs behind (each journalled, resumed or rolled back by the station).
     /// Every job's steps and end are shown on `progress`; every card goes where `collection`
-    /// says.
+    /// says. At an identity mismatch a job waits for the operator's correction when
+    /// `corrections` (it ends `correcting`, with the register's hints); otherwise (a batch,
+    /// nobody at the counter to correct it) the application ends with them.
     pub fn issue_all(
         &self,
         jobs: &[(serde_json::Value, Option<String>)],
         collection: &Collection,
+        corrections: bool,
         progress: &mut Progress<'_>,
     ) -> Result<Vec<serde_json::Value>> {
         const IN_FLIGHT: usize = 2;
@@ -111,7 +114,7 @@ impl ApiClient {
         while ended < jobs.len() {
             while requests.len() < jobs.len() && requests.len() - ended < IN_FLIGHT {
                 let (applicant, reissue_of) = &jobs[requests.len()];
-                match self.post_job(applicant, reissue_of.as_deref(), collection)? {
+                match self.post_job(applicant, reissue_of.as_deref(), collection, corrections)? {
                     Posted::Accepted(id) => requests.push(Some(id)),
                     Posted::Invalid(why) => {
                         let end = serde_json::json!({
@@ -161,10 +164,12 @@ impl ApiClient {
         applicant: &serde_json::Value,
         reissue_of: Option<&str>,
         collection: &Collection,
+        corrections: bool,
     ) -> Result<Posted> {
         let mut body = collection.body();
         body["applicant"] = applicant.clone();
         body["reissue_of"] = reissue_of.into();
+        body["on_mismatch"] = if corrections { "wait" } else { "end" }.into();
         let r = self
             .http
             .post(format!("{}/api/jobs", self.base))
@@ -174,21 +179,7 @@ impl ApiClient {
             .send()?;
         if r.status().as_u16() == 422 {
             let verdict: serde_json::Value = r.json().unwrap_or_default();
-            let errors: Vec<String> = verdict["errors"]
-                .as_array()
-                .map(|e| {
-                    e.iter()
-                        .map(|e| {
-                            format!(
-                                "{}: {} ({})",
-                                e["field"].as_str().unwrap_or(""),
-                                e["message"].as_str().unwrap_or(""),
-                                e["hint"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            let errors = daemon::form_problems(&verdict);
             return Ok(Posted::Invalid(errors.join("; ")));
         }
         if r.status().as_u16() != 202 {

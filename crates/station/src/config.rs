@@ -60,6 +60,37 @@ pub struct StationConfig {
     /// The counter's devices and issuing settings (absent in the embedded default, which runs
     /// simulated devices).
     pub counter: Option<CounterConfig>,
+    /// The station's policy for identity verification (`[idv]`).
+    pub idv: IdvPolicy,
+}
+
+/// `[idv]`: what the station does when the bank-police verification does not confirm an
+/// applicant.
+///
+/// ```toml
+/// [idv]
+/// max_corrections = 2
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdvPolicy {
+    /// Corrections the operator may make after mismatches (each verified again) before the
+    /// application ends with the register's hints; 0: a mismatch ends it at once.
+    #[serde(default = "default_max_corrections")]
+    pub max_corrections: u32,
+}
+
+/// The most corrections a station may allow: beyond that the register is being guessed at.
+pub const MAX_CORRECTIONS_CAP: u32 = 5;
+
+fn default_max_corrections() -> u32 {
+    2
+}
+
+impl Default for IdvPolicy {
+    fn default() -> IdvPolicy {
+        IdvPolicy { max_corrections: default_max_corrections() }
+    }
 }
 
 impl StationConfig {
@@ -84,13 +115,28 @@ impl StationConfig {
                     })
             })
             .transpose()?;
+        let idv = table
+            .remove("idv")
+            .map(|v| v.try_into::<IdvPolicy>())
+            .transpose()
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[idv]: {e}") })?
+            .unwrap_or_default();
+        if idv.max_corrections > MAX_CORRECTIONS_CAP {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                message: format!(
+                    "[idv] max_corrections = {}: at most {MAX_CORRECTIONS_CAP} (each correction asks the police register again)",
+                    idv.max_corrections
+                ),
+            });
+        }
         // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
         let sites = sites_of(path, &mut table)?;
         let mut daemon = Config::from_table(path, table)?;
         daemon.sites = sites;
         // Plain http to the SMS gateway simulator only in a build that carries the simulators.
         daemon.simulators = cfg!(feature = "sim");
-        Ok(StationConfig { daemon, counter })
+        Ok(StationConfig { daemon, counter, idv })
     }
 }
 
@@ -404,6 +450,24 @@ provincial = { kind = "service", url = "https://archive.example:8443", ca = "/et
         std::fs::write(&path, format!("{head}\n[counter.stock]\nshelf = \"3\"\n")).expect("write");
         let e = StationConfig::load(&path).expect_err("unknown field");
         assert!(e.to_string().contains("shelf"), "{e}");
+    }
+
+    #[test]
+    fn the_corrections_after_an_identity_mismatch_are_the_idv_sections() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.toml");
+        let head = "station = \"S-0101\"\ndata_dir = \"/var/lib/station\"\n\n[[operator]]\nname = \"op1\"\n\
+                    role = \"operator\"\npassword_hash = \"x\"\n";
+        std::fs::write(&path, head).expect("write");
+        assert_eq!(StationConfig::load(&path).expect("config").idv.max_corrections, 2, "the default");
+        std::fs::write(&path, format!("{head}\n[idv]\nmax_corrections = 0\n")).expect("write");
+        assert_eq!(StationConfig::load(&path).expect("config").idv.max_corrections, 0);
+        std::fs::write(&path, format!("{head}\n[idv]\nmax_corrections = 9\n")).expect("write");
+        let e = StationConfig::load(&path).expect_err("too many");
+        assert!(e.to_string().contains("at most 5"), "{e}");
+        std::fs::write(&path, format!("{head}\n[idv]\nmax_correction = 1\n")).expect("write");
+        let e = StationConfig::load(&path).expect_err("a misspelt key");
+        assert!(e.to_string().contains("[idv]"), "{e}");
     }
 
     #[test]

@@ -270,6 +270,12 @@ fn write(a: InitArgs, mut q: Questions<'_>) -> Result<Written> {
     }
     counter.insert("identity_verification".into(), idv.into());
     table.insert("counter".into(), counter.into());
+    // Written out, so the set-up person sees the corrections an operator may make after a
+    // mismatch before the application ends.
+    let mut policy = toml::Table::new();
+    let corrections = crate::config::IdvPolicy::default().max_corrections;
+    policy.insert("max_corrections".into(), i64::from(corrections).into());
+    table.insert("idv".into(), policy.into());
 
     let text = format!(
         "# Written by `station init`; `station doctor --config {}` checks every device it names.\n{}",
@@ -402,11 +408,13 @@ mod tests {
         assert!(c.daemon.operators.iter().all(|a| a.first_password));
         let counter = c.counter.expect("counter");
         assert!(matches!(counter.provincial, crate::config::ProvincialConfig::Service { .. }));
+        let config_text = std::fs::read_to_string(&w.config).expect("config");
+        assert!(config_text.contains("[idv]\nmax_corrections = 2"), "named in the file: {config_text}");
+        assert_eq!(c.idv, crate::config::IdvPolicy::default());
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").mode() & 0o777;
         assert_eq!((mode(&w.config), mode(&w.passwords)), (0o640, 0o600));
         // Each first password verifies against its hash, and only the file has it in clear.
         let text = std::fs::read_to_string(&w.passwords).expect("passwords");
-        let config_text = std::fs::read_to_string(&w.config).expect("config");
         for a in &c.daemon.operators {
             let line = text.lines().find(|l| l.starts_with(&format!("{} ", a.name))).expect("listed");
             let password = line.split(' ').nth(1).expect("password");

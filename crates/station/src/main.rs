@@ -86,6 +86,9 @@ enum Top {
     /// A re-issue held after its old card was stopped and its new card failed: make the new
     /// card after all, with the same claim and card number (supervisor).
     ResumeReissue(api_cmd::JobArgs),
+    /// An applicant the identity verification did not confirm: correct the field(s) the police
+    /// register's hints name (the job verifies again), or end the application.
+    CorrectIdentity(api_cmd::CorrectArgs),
     /// Unlock an operator locked out by failed log-ins (supervisor).
     Unlock(api_cmd::UnlockArgs),
     /// Record a holder's death (supervisor, certificate seen): live cards are cancelled.
@@ -403,6 +406,10 @@ fn run(command: Top) -> Result<()> {
                 &mut progress,
             )?;
             println!("{}", serde_json::to_string_pretty(&end)?);
+            if end["status"] == "correcting" {
+                api_cmd::after_issue(&end);
+                anyhow::bail!("the card is not made yet: {}", end["detail"].as_str().unwrap_or_default());
+            }
             let action = match (end["action"]["kind"].as_str(), end["action"]["what"].as_str()) {
                 (Some("operator"), Some(what)) => format!("; do this first: {what}"),
                 (Some(kind), _) => format!("; the station asks: {kind}"),
@@ -439,6 +446,7 @@ fn run(command: Top) -> Result<()> {
         Top::RestoreCard(a) => api_cmd::restore_card(&a, &mut std::io::stdout()),
         Top::ApplicationForm(a) => api_cmd::application_form(&a, &mut std::io::stdout()),
         Top::ResumeReissue(a) => api_cmd::resume_reissue(&a, &mut std::io::stdout()),
+        Top::CorrectIdentity(a) => api_cmd::correct_identity(&a, &mut std::io::stdout()),
         Top::Unlock(a) => api_cmd::unlock(&a, &mut std::io::stdout()),
         Top::ReportLoss(a) => api_cmd::report_loss(&a, &mut std::io::stdout()),
         Top::TemporaryLoss(a) => losses_cmd::temporary_loss(&a, &mut std::io::stdout()),

@@ -44,6 +44,8 @@ pub struct CounterRunner {
     pub params: IssueParams,
     /// Claim lease.
     pub lease_seconds: i64,
+    /// Corrections the operator may make after identity mismatches (`[idv] max_corrections`).
+    pub max_corrections: u32,
     /// The financial application's data and keys, when the cards carry one.
     pub financial: Option<crate::financial::Financial>,
     /// Where cards go to stock and who answers for them (`[counter.stock]`).
@@ -105,6 +107,9 @@ fn journal_watch() -> Option<daemon::JournalWatch> {
 
 macro_rules! with_engine {
     ($self:ident, $operator:expr, $progress:ident, |$engine:ident| $body:expr) => {{
+        with_engine!($self, $operator, true, $progress, |$engine| $body)
+    }};
+    ($self:ident, $operator:expr, $corrections:expr, $progress:ident, |$engine:ident| $body:expr) => {{
         let CounterRunner {
             local,
             province,
@@ -116,6 +121,7 @@ macro_rules! with_engine {
             card_reader,
             psam_reader,
             lease_seconds,
+            max_corrections,
             financial,
             sim_accounts,
             ..
@@ -140,6 +146,8 @@ macro_rules! with_engine {
             profile,
             operator: $operator,
             lease_seconds: *lease_seconds,
+            // A request nobody waits to correct (a batch) ends at a mismatch.
+            max_corrections: if $corrections { *max_corrections } else { 0 },
             progress: Some(&mut hooked),
         };
         $body
@@ -155,6 +163,7 @@ struct CounterDesk {
     profile: Profile,
     params: IssueParams,
     lease_seconds: i64,
+    max_corrections: u32,
 }
 
 impl Desk for CounterDesk {
@@ -175,6 +184,7 @@ impl Desk for CounterDesk {
             profile: &self.profile,
             operator: request.operator.clone(),
             lease_seconds: self.lease_seconds,
+            max_corrections: if request.corrections { self.max_corrections } else { 0 },
             progress: Some(&mut crash_hooked(progress)),
         };
         engine.prepare(applicant, &params, request.reissue_of.as_deref(), &request.collection)
@@ -190,6 +200,7 @@ impl Runner for CounterRunner {
             profile: self.profile.clone(),
             params: self.params.clone(),
             lease_seconds: self.lease_seconds,
+            max_corrections: self.max_corrections,
         }))
     }
 
@@ -211,7 +222,7 @@ impl Runner for CounterRunner {
         let mut params = self.params.clone();
         params.issue_date = crate::clock::today();
         let reissue = request.reissue_of.clone();
-        with_engine!(self, request.operator.clone(), progress, |engine| engine.start(
+        with_engine!(self, request.operator.clone(), request.corrections, progress, |engine| engine.start(
             applicant,
             &params,
             reissue.as_deref(),

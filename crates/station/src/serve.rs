@@ -106,6 +106,7 @@ pub fn counter_runner(
         psam_reader: readers.1.to_string(),
         params,
         lease_seconds: 1800,
+        max_corrections: crate::config::IdvPolicy::default().max_corrections,
         financial: None,
         stock: issuance::StockSettings::default(),
         bank: None,
@@ -167,6 +168,7 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     let counter = config.counter.clone().context(
         "the configuration has no [counter] section: name the readers, the printer and the archives",
     )?;
+    let idv = config.idv;
     let config = config.daemon;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
     let (local, province) = configured_archives(&config, &counter)?;
@@ -196,6 +198,7 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     runner.manager = Box::new(parts.manager);
     runner.stock = counter.stock.clone();
     runner.bank = Some(bank);
+    runner.max_corrections = idv.max_corrections;
     let panel = crate::runner::CounterPanel::new(crate::runner::Camera::open(&counter.camera), None, None);
     let runner = crate::runner::PanelRunner::new(runner, panel);
     run_daemon(&runtime, &config, local, Some(province), Box::new(runner))

@@ -406,6 +406,41 @@ fn a_held_reissue_says_where_the_holder_stands_and_the_supervisor_resumes_it_in_
 }
 
 #[test]
+fn a_mistyped_name_is_corrected_on_the_page_and_the_card_is_made() {
+    let _one = common::serial();
+    let station = Station::start(2, 0.0);
+    let seen = station.browse("identity_correction.mjs", "identity-correction");
+    let card = seen["card"].as_str().expect("card");
+    let ssn = station.people[0]["id_number"].as_str().expect("ssn");
+    let name = station.people[0]["name"].as_str().expect("name");
+    let province =
+        archive::SqliteProvincial::open(station.dir.path().join("data/provincial.db"), "reader", 'B')
+            .expect("province");
+    let person = archive::ProvincialArchive::lookup(&province, ssn).expect("lookup");
+    assert_eq!(person.live_card().map(|c| c.card_number.as_str()), Some(card));
+    let local = station.local();
+    let ledger = local.ledger().expect("ledger");
+    let events: Vec<(&str, &str)> = ledger
+        .iter()
+        .filter(|e| e.event.starts_with("identity."))
+        .map(|e| (e.event.as_str(), e.operator.as_str()))
+        .collect();
+    // Per person: a mismatch and a correction, twice; the second person's last correction is
+    // answered by the end of the application, not a third wait.
+    let pair = [("identity.mismatch", "operator"), ("identity.corrected", "operator")];
+    assert_eq!(events, pair.repeat(4), "each mismatch and each correction, by whom");
+    let card_row = local.card(card).expect("card").expect("recorded");
+    assert_eq!((card_row.ssn.as_str(), card_row.name.as_str()), (ssn, name), "the corrected name's card");
+    // The second person's corrections were used up: the application ended, nothing claimed.
+    let other = station.people[1]["id_number"].as_str().expect("ssn");
+    let person = archive::ProvincialArchive::lookup(&province, other).expect("lookup");
+    assert!(person.live_claim.is_none() && person.cards.is_empty(), "{person:?}");
+    let ended = ledger.iter().filter(|e| e.event == "application.rolled_back").count();
+    assert_eq!(ended, 1, "the second application ended");
+    local.verify_ledger().expect("the ledger chain is intact");
+}
+
+#[test]
 fn the_station_binary_serves_beyond_loopback_only_over_tls() {
     let _one = common::serial();
     let dir = tempfile::tempdir().expect("tmp");

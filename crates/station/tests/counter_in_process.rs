@@ -123,6 +123,7 @@ impl Desk {
             profile: &self.profile,
             operator: "op-1".into(),
             lease_seconds: 600,
+            max_corrections: 2,
             progress: None,
         };
         engine.start(applicant, &params(), None, &issuance::Collection::AtCounter).expect("job")

@@ -280,7 +280,7 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let out = kit.ok(&["checkout", "visits.json"]);
     assert!(out.contains("3 people claimed"), "{out}");
     let unverified = format!(
-        "REFUSED {}: identity not confirmed (id_number: no such ID number",
+        "REFUSED {}: identity not confirmed (id_number: 公民身份号码在公安登记中不存在",
         applicant::mask_id(&unknown_id)
     );
     assert!(out.contains(&unverified), "{out}");

@@ -18,7 +18,9 @@ use applicant::{mask_id, ResidentId};
 use archive::local::LocalArchive;
 use axum::extract::Query;
 use axum::http::Uri;
-use daemon::api::fuzzing::{self, Field, Fields, BODIES, LOSS_BODIES, QUERIES, REISSUE_BODIES};
+use daemon::api::fuzzing::{
+    self, Field, Fields, BODIES, IDENTITY_BODIES, LOSS_BODIES, QUERIES, REISSUE_BODIES,
+};
 use serde_json::Value;
 
 /// The numeric path parameters (`Path<i64>`).
@@ -26,7 +28,8 @@ pub const NUMERIC_PATHS: [&str; 3] =
     ["GET /api/jobs/{id}", "GET /api/jobs/{id}/face", "GET /api/requests/{id}"];
 
 /// The routes in the order the first byte picks them: the bodies, the queries, the numeric
-/// paths, then the bodies of losses, fees and refusals, and of a held re-issue's restore.
+/// paths, then the bodies of losses, fees and refusals, of a held re-issue's restore, and of an
+/// identity correction.
 pub fn routes() -> Vec<&'static str> {
     BODIES
         .iter()
@@ -34,6 +37,7 @@ pub fn routes() -> Vec<&'static str> {
         .chain(&NUMERIC_PATHS)
         .chain(&LOSS_BODIES)
         .chain(&REISSUE_BODIES)
+        .chain(&IDENTITY_BODIES)
         .copied()
         .collect()
 }
@@ -49,7 +53,8 @@ pub fn check(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else { return };
     let routes = routes();
     let route = routes[usize::from(pick) % routes.len()];
-    if BODIES.contains(&route) || LOSS_BODIES.contains(&route) || REISSUE_BODIES.contains(&route) {
+    let bodies = [&BODIES[..], &LOSS_BODIES, &REISSUE_BODIES, &IDENTITY_BODIES];
+    if bodies.iter().any(|b| b.contains(&route)) {
         body(route, rest);
     } else if QUERIES.contains(&route) {
         query(route, rest);

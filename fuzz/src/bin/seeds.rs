@@ -393,6 +393,8 @@ fn daemon_seeds(out: &Path, root: &Path) {
         ("refusal", "POST /api/cards/{card}/refusal", r#"{"what": "card-change", "chosen_by": "person", "date": "2026-12-06", "note": "不换卡"}"#.into()),
         ("refusal-by-operator", "POST /api/cards/{card}/refusal", r#"{"what": "activation", "chosen_by": "operator"}"#.into()),
         ("restore", "POST /api/jobs/{id}/restore", r#"{"reason": "the new card failed its chip check"}"#.into()),
+        ("identity-correct", "POST /api/jobs/{id}/correct", r#"{"holder": {"name": "张三", "id_validity": {"from": "2016-05-01", "to": "2036-05-01"}}}"#.into()),
+        ("identity-end", "POST /api/jobs/{id}/correct", r#"{"end": "the applicant will bring the document"}"#.into()),
         ("deceased", "POST /api/persons/deceased", r#"{"id_number": "11010519491231002X", "evidence": "死亡医学证明 No. 0001", "request_key": "d-1"}"#.into()),
         ("correct", "POST /api/persons/deceased/correct", r#"{"id_number": "11010519491231002X", "reason": "the person came to the counter"}"#.into()),
         ("resolve", "POST /api/kit/conflicts/{record}/resolve", r#"{"note": "the card was taken back from the family"}"#.into()),

@@ -5,7 +5,8 @@
 //!
 //! The roster is a JSON list of `{ "id_number", "name", "status" }` (`status`: `normal`,
 //! `deceased`, `cancelled`). Answers: match when the number is known, normal and the name is
-//! the same; otherwise a mismatch with a hint per field. Faults: an outage (503) for the next
+//! the same; otherwise a mismatch with a hint per field, in Chinese for the operator's page
+//! (`姓名与公安登记不一致：请逐字核对证件`). Faults: an outage (503) for the next
 //! N requests, or a delay, set at start or at run time.
 #![forbid(unsafe_code)]
 #[cfg(not(debug_assertions))]
@@ -107,31 +108,23 @@ fn verdict(roster: &HashMap<String, Person>, q: &IdentityQuery) -> Verdict {
     let hint = |field: &str, hint: &str| FieldHint { field: field.into(), hint: hint.into() };
     let Some(p) = roster.get(&q.id_number.to_ascii_uppercase()) else {
         return Verdict::Mismatch {
-            fields: vec![hint(
-                "id_number",
-                "no such ID number in the police register: check every digit against the card",
-            )],
+            fields: vec![hint("id_number", "公民身份号码在公安登记中不存在：请逐位核对证件号码")],
         };
     };
     let mut fields = Vec::new();
     match p.status.as_str() {
-        "deceased" => fields.push(hint("id_number", "registered as deceased: no card can be issued")),
-        "cancelled" => {
-            fields.push(hint("id_number", "the household registration is cancelled: ask for the new ID"))
-        }
+        "deceased" => fields.push(hint("id_number", "公安登记为已死亡：不能办卡")),
+        "cancelled" => fields.push(hint("id_number", "户籍已注销：请申请人持新证件办理")),
         _ => {}
     }
     if p.name != q.name {
-        fields.push(hint(
-            "name",
-            "the name differs from the police register: check each character (rare characters, 曌 vs 照)",
-        ));
+        fields.push(hint("name", "姓名与公安登记不一致：请逐字核对证件（生僻字如“曌”与“照”）"));
     }
     if let (Some(registered), Some(sent)) = (&p.valid_until, &q.valid_until) {
         if registered != sent {
             fields.push(hint(
                 "valid_until",
-                "the document's validity differs from the police register: read the dates on the back of the ID card again; an expired card needs a new one first",
+                "证件有效期与公安登记不一致：请核对证件背面的有效期限；证件已过期的须先换领新证",
             ));
         }
     }
@@ -259,7 +252,7 @@ mod tests {
         let Ok(Verdict::Mismatch { fields }) = v.verify(&q("440524188001010014", "李四")) else {
             panic!("deceased")
         };
-        assert!(fields[0].hint.contains("deceased"));
+        assert!(fields[0].hint.contains("已死亡"), "{fields:?}");
         let Ok(Verdict::Mismatch { fields }) = v.verify(&q("34052419800101001X", "王五")) else {
             panic!("unknown")
         };
