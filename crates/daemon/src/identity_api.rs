@@ -94,11 +94,12 @@ async fn correct(
     let (local, operator) = (s.local().clone(), session.operator.clone());
     let answer = match (q.holder, q.end) {
         (Some(fields), None) if !fields.is_empty() => {
-            let (_, applicant) = issuance::correction_target(&local, id).map_err(refused)?;
+            let (_, applicant, reissue_of) = issuance::correction_target(&local, id).map_err(refused)?;
             let form = corrected(&applicant, &fields)?;
             // Judged as a job's request is: an applicant the steps would refuse is not taken.
             let banks = s.bank_codes();
-            let applicant = crate::form::accept(form, applicant::days::today(), banks.as_deref())
+            let applicant =
+                crate::form::accept(form, applicant::days::today(), banks.as_deref(), reissue_of.as_deref())
                 .map_err(|verdict| {
                     let why = crate::form::problems(&verdict).join("; ");
                     ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("the corrected form is refused: {why}"))

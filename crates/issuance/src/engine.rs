@@ -1659,18 +1659,19 @@ pub fn identity_mismatch(
     job_id: i64,
 ) -> Result<Option<(IdentityMismatch, Applicant)>, IssueError> {
     match correction_target(local, job_id) {
-        Ok(waiting) => Ok(Some(waiting)),
+        Ok((m, a, _)) => Ok(Some((m, a))),
         Err(IssueError::Job { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Job `job_id`, which must wait for an identity correction: where it stands and its applicant;
-/// otherwise why not, with what to do.
+/// Job `job_id`, which must wait for an identity correction: where it stands, its applicant and
+/// the card it replaces (a re-issue's corrected form is judged as the re-issue's); otherwise why
+/// not, with what to do.
 pub fn correction_target(
     local: &LocalArchive,
     job_id: i64,
-) -> Result<(IdentityMismatch, Applicant), IssueError> {
+) -> Result<(IdentityMismatch, Applicant, Option<String>), IssueError> {
     let row = local
         .job(job_id)
         .map_err(archive_err("correct"))?
@@ -1678,7 +1679,7 @@ pub fn correction_target(
     let state: State =
         serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
     match (row.status.as_str(), state.mismatch, state.applicant) {
-        (CORRECTING, Some(m), Some(a)) => Ok((m, a)),
+        (CORRECTING, Some(m), Some(a)) => Ok((m, a, state.reissue_of)),
         (status, ..) => Err(not_correcting(job_id, status)),
     }
 }

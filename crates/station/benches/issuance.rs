@@ -99,7 +99,7 @@ fn run(n: usize, scale: f64, batch: bool) -> Run {
     if batch {
         let jobs: Vec<(serde_json::Value, Option<String>)> =
             c.people.iter().map(|p| (p.clone(), None)).collect();
-        let ends = client.issue_all(&jobs, &Collection::default(), &mut progress).expect("batch");
+        let ends = client.issue_all(&jobs, &Collection::default(), false, &mut progress).expect("batch");
         assert!(ends.iter().all(|e| e["status"] == "awaiting-handover"), "{ends:?}");
     } else {
         for person in &c.people {
