@@ -73,13 +73,18 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 /// Two components of `key_hex` (a fixed mask and the key XOR the mask), with their check
 /// values as the custodians' forms carry them.
 fn components(alg: Algorithm, key_hex: &str) -> Vec<Component> {
+    components_checked(alg, key_hex, &SecretKey::kcv)
+}
+
+/// Two components of `key_hex`, each with its check value by `kcv`.
+fn components_checked(alg: Algorithm, key_hex: &str, kcv: &dyn Fn(&SecretKey) -> Kcv) -> Vec<Component> {
     let key = hex::decode(key_hex).expect("hex");
     let mask: Vec<u8> = (0..key.len() as u8).map(|i| i.wrapping_mul(73).wrapping_add(0x2D)).collect();
     let other: Vec<u8> = key.iter().zip(&mask).map(|(k, m)| k ^ m).collect();
     [mask, other]
         .into_iter()
         .map(|c| {
-            let kcv = SecretKey::new(alg, c.clone()).expect("component").kcv();
+            let kcv = kcv(&SecretKey::new(alg, c.clone()).expect("component"));
             Component::new(Zeroizing::new(c), kcv)
         })
         .collect()
@@ -368,13 +373,57 @@ fn ledger_mac_signs_and_verifies_in_the_token() {
     let kcv = h.store.generate_ledger_key("ledger").expect("generate");
     let mac = LedgerMac::open(&h.store, "ledger").expect("open");
     assert_eq!(mac.kcv().expect("kcv"), kcv);
-    let entry = b"42|2026-12-06T08:00:00Z|card issued|...";
-    let tag = mac.mac(entry).expect("mac");
-    assert_eq!(tag, mac.mac(entry).expect("mac"));
-    assert!(mac.verify(entry, &tag).expect("verify"));
-    assert!(!mac.verify(b"42|2026-12-06T08:00:00Z|card issued|..!", &tag).expect("verify"));
-    assert!(!mac.verify(entry, &tag[..31]).expect("verify"));
+    let entry = [0x5Au8; 32];
+    let tag = mac.mac(&entry).expect("mac");
+    assert_eq!(tag, mac.mac(&entry).expect("mac"));
+    assert!(mac.verify(&entry, &tag).expect("verify"));
+    let mut other = entry;
+    other[31] ^= 1;
+    assert!(!mac.verify(&other, &tag).expect("verify"));
+    assert!(!mac.verify(&entry, &tag[..15]).expect("verify"));
     assert!(matches!(h.store.generate_ledger_key("ledger"), Err(Error::LabelTaken(_))));
+    let listed = h.store.list().expect("list");
+    assert_eq!(listed[0].role, Some(KeyRole::LedgerMac));
+    assert_eq!((listed[0].kind, listed[0].len, listed[0].kcv), (Some(KeyKind::Aes), 32, Some(kcv)));
+}
+
+/// A ledger key formed by the custodians' ceremony computes the CMAC of NIST SP 800-38B (the
+/// same tag as the software CMAC), its check value is its CMAC of a zero block, and it cannot
+/// encrypt (an ECB oracle would forge its MACs). An ISD key is no ledger key.
+#[test]
+fn a_ledger_key_from_the_ceremony_is_the_cmac_of_sp800_38b_and_only_signs() {
+    let h = hsm();
+    let value = "2B7E151628AED2A6ABF7158809CF4F3C";
+    // The custodians' forms carry each component's CMAC check value.
+    let cmac_kcv = |c: &SecretKey| Kcv(c.cmac(&[0u8; 16]).expect("cmac")[..3].try_into().expect("3"));
+    let comps = components_checked(Algorithm::Aes, value, &cmac_kcv);
+    let report = h
+        .store
+        .import_components("ledger", KeyKind::Aes, KeyRole::LedgerMac, &comps, None)
+        .expect("ceremony");
+    let mac = LedgerMac::open(&h.store, "ledger").expect("open");
+    let soft = soft(Algorithm::Aes, value);
+    // RFC 4493's example 2 (one block).
+    let block = hex::decode("6bc1bee22e409f96e93d7e117393172a").expect("hex");
+    assert_eq!(hex::encode(mac.mac(&block).expect("mac")), "070a16b46b4d4144f79bdd9dd04a287c");
+    assert_eq!(mac.mac(&block).expect("mac"), soft.cmac(&block).expect("soft"));
+    let zero = soft.cmac(&[0u8; 16]).expect("soft");
+    assert_eq!(mac.kcv().expect("kcv").0, zero[..3]);
+    assert_eq!(report.kcv, mac.kcv().expect("kcv"));
+    let found = h.store.list().expect("list");
+    assert!(found[0].sealed, "{found:?}");
+    let ecb = h.store.kcv("ledger").expect("kcv by label");
+    assert_eq!(ecb.0, zero[..3], "the ledger key's check value is its CMAC, never an encryption");
+    import(&h.store, "kmc-aes", Algorithm::Aes, KeyRole::IsdMaster, value);
+    assert!(matches!(LedgerMac::open(&h.store, "kmc-aes"), Err(Error::WrongKind { .. })));
+    let tdes = h.store.import_components(
+        "ledger-3des",
+        KeyKind::Tdes,
+        KeyRole::LedgerMac,
+        &components(Algorithm::Tdes, TEST_KEY),
+        None,
+    );
+    assert!(matches!(tdes, Err(Error::Invalid(_))), "{tdes:?}");
 }
 
 #[test]
