@@ -32,6 +32,7 @@ pub mod ceremony;
 mod error;
 mod ledger;
 mod provider;
+mod softhsm;
 mod token;
 mod transport;
 
@@ -39,6 +40,7 @@ pub use ceremony::{CeremonyReport, Component, Formed};
 pub use error::Error;
 pub use ledger::{LedgerMac, LEDGER_MAC_LEN};
 pub use provider::TokenKeys;
+pub use softhsm::{softhsm2_installed, softhsm2_token};
 pub use token::{KeyInfo, KeyKind, KeyRole, Keystore, PinSource, TokenConfig};
 pub use transport::TransportKey;
 

@@ -251,14 +251,38 @@ impl std::fmt::Debug for Keystore {
 }
 
 impl Keystore {
-    /// Loads the module, finds the token by label and logs in as the user.
+    /// Loads the module, finds the token by label and logs in as the user. A module is
+    /// initialised once per process (PKCS#11 allows no second `C_Initialize`): a token opened
+    /// already in this process (the financial keys and the ledger key share the counter's
+    /// token) is the same store.
     pub fn open(config: &TokenConfig) -> Result<Keystore, Error> {
+        static OPEN: Mutex<Vec<(PathBuf, String, Keystore)>> = Mutex::new(Vec::new());
+        let mut open = OPEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, _, store)) =
+            open.iter().find(|(m, t, _)| *m == config.module && *t == config.token_label)
+        {
+            return Ok(store.clone());
+        }
+        let module =
+            open.iter().find(|(m, _, _)| *m == config.module).map(|(_, _, s)| s.inner._pkcs11.clone());
+        let store = Keystore::open_in(config, module)?;
+        open.push((config.module.clone(), config.token_label.clone(), store.clone()));
+        Ok(store)
+    }
+
+    fn open_in(config: &TokenConfig, module: Option<Pkcs11>) -> Result<Keystore, Error> {
         let pin = config.pin.read()?;
-        let pkcs11 = Pkcs11::new(&config.module)
-            .map_err(Error::p11(format!("loading {}", config.module.display())))?;
-        pkcs11
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .map_err(Error::p11("C_Initialize"))?;
+        let pkcs11 = match module {
+            Some(m) => m,
+            None => {
+                let pkcs11 = Pkcs11::new(&config.module)
+                    .map_err(Error::p11(format!("loading {}", config.module.display())))?;
+                pkcs11
+                    .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+                    .map_err(Error::p11("C_Initialize"))?;
+                pkcs11
+            }
+        };
         let mut slot = None;
         for s in pkcs11.get_slots_with_initialized_token().map_err(Error::p11("C_GetSlotList"))? {
             let info = pkcs11.get_token_info(s).map_err(Error::p11("C_GetTokenInfo"))?;

@@ -6,14 +6,12 @@
 //! Needs Debian's `softhsm2` (`softhsm2-util`, [`keystore::SOFTHSM2_MODULE`]).
 
 use std::path::PathBuf;
-use std::process::Command as Process;
 use std::time::Instant;
 
 use apdu::{Command, Response, StatusWord};
 use card_transport::{Capabilities, CardTransaction, TransportError};
 use keystore::{
-    Component, Error, Formed, KeyKind, KeyRole, Keystore, LedgerMac, PinSource, TokenConfig, TokenKeys,
-    TransportKey, SOFTHSM2_MODULE,
+    Component, Error, Formed, KeyKind, KeyRole, Keystore, LedgerMac, PinSource, TokenKeys, TransportKey,
 };
 use secure_channel::{
     pad80, Algorithm, CardSession, Diversification, HostHandshake, HostParams, Kcv, KeyProvider, KeySet,
@@ -32,36 +30,13 @@ struct Hsm {
     store: Keystore,
 }
 
-fn config(pin: PinSource) -> TokenConfig {
-    TokenConfig { module: SOFTHSM2_MODULE.into(), token_label: "keystore-test".into(), pin }
-}
-
 /// A fresh token in a temp dir, logged in.
 fn hsm() -> Hsm {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).expect("token dir");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .expect("conf");
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let status = Process::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "keystore-test", "--pin", PIN, "--so-pin", "271828"])
-        .env("SOFTHSM2_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
-    assert!(status.success(), "softhsm2-util --init-token failed");
-    let pin_file = dir.path().join("pin");
-    std::fs::write(&pin_file, format!("{PIN}\n")).expect("pin");
-    set_mode(&pin_file, 0o600);
-    let store = Keystore::open(&config(PinSource::File(pin_file.clone()))).expect("open token");
+    let token = keystore::softhsm2_token(dir.path(), "keystore-test", PIN).expect("a SoftHSM2 token");
+    let pin_file = dir.path().join("token.pin");
+    assert_eq!(token.pin, PinSource::File(pin_file.clone()));
+    let store = Keystore::open(&token).expect("open token");
     Hsm { _dir: dir, pin_file, store }
 }
 
@@ -395,8 +370,7 @@ fn a_ledger_key_from_the_ceremony_is_the_cmac_of_sp800_38b_and_only_signs() {
     let h = hsm();
     let value = "2B7E151628AED2A6ABF7158809CF4F3C";
     // The custodians' forms carry each component's CMAC check value.
-    let cmac_kcv = |c: &SecretKey| Kcv(c.cmac(&[0u8; 16]).expect("cmac")[..3].try_into().expect("3"));
-    let comps = components_checked(Algorithm::Aes, value, &cmac_kcv);
+    let comps = components_checked(Algorithm::Aes, value, &|c| c.cmac_kcv().expect("cmac"));
     let report = h
         .store
         .import_components("ledger", KeyKind::Aes, KeyRole::LedgerMac, &comps, None)
@@ -409,6 +383,7 @@ fn a_ledger_key_from_the_ceremony_is_the_cmac_of_sp800_38b_and_only_signs() {
     assert_eq!(mac.mac(&block).expect("mac"), soft.cmac(&block).expect("soft"));
     let zero = soft.cmac(&[0u8; 16]).expect("soft");
     assert_eq!(mac.kcv().expect("kcv").0, zero[..3]);
+    assert_eq!(mac.kcv().expect("kcv"), soft.cmac_kcv().expect("soft"));
     assert_eq!(report.kcv, mac.kcv().expect("kcv"));
     let found = h.store.list().expect("list");
     assert!(found[0].sealed, "{found:?}");

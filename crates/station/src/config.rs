@@ -60,6 +60,8 @@ pub struct StationConfig {
     /// The counter's devices and issuing settings (absent in the embedded default, which runs
     /// simulated devices).
     pub counter: Option<CounterConfig>,
+    /// The ledger's MAC key (`[ledger]`, see [`crate::ledger_key`]).
+    pub ledger: Option<crate::ledger_key::LedgerSettings>,
 }
 
 impl StationConfig {
@@ -84,13 +86,18 @@ impl StationConfig {
                     })
             })
             .transpose()?;
+        let ledger = table
+            .remove("ledger")
+            .map(|v| v.try_into::<crate::ledger_key::LedgerSettings>())
+            .transpose()
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[ledger]: {e}") })?;
         // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
         let sites = sites_of(path, &mut table)?;
         let mut daemon = Config::from_table(path, table)?;
         daemon.sites = sites;
         // Plain http to the SMS gateway simulator only in a build that carries the simulators.
         daemon.simulators = cfg!(feature = "sim");
-        Ok(StationConfig { daemon, counter })
+        Ok(StationConfig { daemon, counter, ledger })
     }
 }
 

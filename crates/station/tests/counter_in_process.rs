@@ -223,18 +223,9 @@ fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().expect("tmp");
     let pin = "314159";
-    let conf = common::counter::softhsm_token(dir.path(), "S-TEST", pin);
+    common::counter::softhsm_token(dir.path(), "S-TEST", pin);
+    let conf = dir.path().join("softhsm2.conf");
     let pin_file = dir.path().join("token.pin");
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&pin_file)
-            .expect("pin");
-        f.write_all(format!("{pin}\n").as_bytes()).expect("pin");
-    }
     let token = format!(
         "[counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n",
         keystore::SOFTHSM2_MODULE,
