@@ -593,13 +593,36 @@ impl LocalArchive {
     }
 
     /// The last entry's sequence number and chain hash (what the province anchors), if any.
+    /// With the station's key, only a head carrying the key's MAC: a ledger put in the
+    /// station's place (another station's, or one rewritten without the key) never moves the
+    /// province's anchor.
     pub fn ledger_head(&self) -> Result<Option<crate::LedgerHead>, ArchiveError> {
-        self.conn()
-            .query_row("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok(crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)? })
+        let head: Option<(crate::LedgerHead, Option<String>)> = self
+            .conn()
+            .query_row("SELECT seq, hash, mac FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)? }, r.get(2)?))
             })
             .optional()
-            .map_err(store_err)
+            .map_err(store_err)?;
+        match (head, &self.key) {
+            (Some((head, mac)), Some(key)) => {
+                let tag = mac.as_deref().and_then(unhex).unwrap_or_default();
+                let good = key.verify(&hash_bytes(head.seq, &head.hash)?, &tag).map_err(|why| {
+                    ArchiveError::Store(format!("the ledger key ({}) checked no MAC: {why}", key.describe()))
+                })?;
+                if !good {
+                    return Err(altered(
+                        head.seq,
+                        &format!(
+                            "the last entry has not the MAC the station's ledger key ({}) makes",
+                            key.describe()
+                        ),
+                    ));
+                }
+                Ok(Some(head))
+            }
+            (head, _) => Ok(head.map(|(h, _)| h)),
+        }
     }
 
     /// Checks the hash chain and, with the station's key, every entry's MAC; returns the
@@ -1850,5 +1873,10 @@ mod tests {
         assert_eq!(append(&a, "card.handed_over").seq, 2);
         let check = a.check_ledger().expect("intact");
         assert_eq!((check.entries, check.keyed_from), (2, Some(2)));
+        // The head the province would anchor: only one the key made.
+        assert_eq!(a.ledger_head().expect("head").map(|h| h.seq), Some(2));
+        let e = keyed(&other, "S2", 8).ledger_head().expect_err("another key's head");
+        assert!(e.to_string().contains("entry 1") && e.to_string().contains("last entry"), "{e}");
+        assert!(LocalArchive::open(&other, "S2").expect("keyless").ledger_head().expect("head").is_some());
     }
 }

@@ -431,6 +431,21 @@ pub fn softhsm_token(dir: &Path, label: &str, pin: &str) -> keystore::TokenConfi
         .expect("a SoftHSM2 token: install Debian's softhsm2 (scripts/install-deps)")
 }
 
+/// The ledger's MAC key made in a SoftHSM2 token of its own in `dir` (`ledger` in token
+/// `S-LEDGER`): the `[ledger]` lines that name it, with its token.
+pub fn ledger_key_in_token(dir: &Path) -> String {
+    let token = softhsm_token(dir, "S-LEDGER", "161803");
+    keystore::Keystore::open(&token)
+        .expect("the token")
+        .generate_ledger_key("ledger")
+        .expect("the ledger key");
+    format!(
+        "[ledger]\nmac_key = \"ledger\"\n[ledger.token]\nmodule = \"{}\"\nlabel = \"S-LEDGER\"\npin_file = \"{}\"\n",
+        keystore::SOFTHSM2_MODULE,
+        dir.join("token.pin").display()
+    )
+}
+
 /// The simulated counter's keys in a SoftHSM2 token of its own in `dir`: the profiles' test ISD
 /// master (`isd-master`) and the test DP transport key (`dp-transport`), each formed in the
 /// token from two components as a key ceremony does, and the ledger's MAC key (`ledger`), made
