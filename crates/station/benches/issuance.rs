@@ -11,6 +11,11 @@
 //! steps are serial with printing on a one-card-path printer). A third run posts the whole
 //! batch at once, as `station batch` does: the station's desk then checks card N+1 (archives,
 //! claim, identity) while card N is on the devices, and the time it saves per card is shown.
+//! Last, the ledger's own cost (#25): an entry appended with no key (the SM3 chain alone),
+//! with the simulators' key in memory, and with the station's key in a SoftHSM2 token (the
+//! entry's CMAC made there), median per entry, and the check of every entry's MAC that
+//! `station ledger --verify` runs; the token's part is skipped, with a line saying so, where
+//! softhsm2 is missing.
 //! Figures only; nothing is asserted on time. `STATION_BENCH_QUICK=1` runs fewer cards.
 
 #[path = "../tests/common/mod.rs"]
@@ -18,6 +23,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use archive::local::{LedgerKey, LocalArchive};
 use card_transport::{Card, LinkCount, Metered};
 use common::counter::Counter;
 
@@ -48,8 +56,7 @@ fn run_mode(n: usize, scale: f64, batch: bool) -> Duration {
         assert_eq!(c.wait_job(i as i64 + 1), "awaiting-handover", "card {i}");
         times.push(t.elapsed());
     }
-    times.sort();
-    times[times.len() / 2]
+    median(times)
 }
 
 /// The SSSE personalisation's exchange (card and PSAM links), counted in process.
@@ -67,6 +74,98 @@ fn ssse_link(profile: &str) -> LinkCount {
         .expect("personalise");
     let (a, b) = (mu.count(), ms.count());
     LinkCount { apdus: a.apdus + b.apdus, sent: a.sent + b.sent, received: a.received + b.received }
+}
+
+/// What one ledger key costs: median per append, per entry of the whole check (chain and
+/// MACs), and the median MAC of one entry alone.
+#[derive(Clone, Copy)]
+struct LedgerCost {
+    append: Duration,
+    check: Duration,
+    mac: Option<Duration>,
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Appends `n` entries to a fresh ledger with `key` (none: the chain only).
+fn ledger_append(dir: &std::path::Path, name: &str, key: Option<Arc<dyn LedgerKey>>, n: usize) -> LedgerCost {
+    let mut local = LocalArchive::open(dir.join(format!("{name}.db")), "S-BENCH").expect("ledger");
+    let mac = key.as_ref().map(|key| {
+        median(
+            (0..n)
+                .map(|i| {
+                    let hash = [i as u8; 32];
+                    let t = Instant::now();
+                    key.mac(&hash).expect("mac");
+                    t.elapsed()
+                })
+                .collect(),
+        )
+    });
+    if let Some(key) = key {
+        local = local.with_ledger_key(key);
+    }
+    let detail = serde_json::json!({"step": "print-face", "card_number": "B00000019"});
+    let append = median(
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                local.append_ledger("op", None, Some("B00000019"), "card.printed", &detail).expect("append");
+                t.elapsed()
+            })
+            .collect(),
+    );
+    let t = Instant::now();
+    assert_eq!(local.verify_ledger().expect("intact"), n);
+    LedgerCost { append, check: t.elapsed() / n as u32, mac }
+}
+
+/// The ledger append and check with and without the keyed MAC.
+fn ledger_figures(n: usize) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut keys: Vec<(&str, Option<Arc<dyn LedgerKey>>)> = vec![
+        ("no key (SM3 chain only)", None),
+        (
+            "key in memory (simulators')",
+            Some(station::ledger_key::open(None, None).expect("simulators' key")),
+        ),
+    ];
+    if keystore::softhsm2_installed() {
+        // Made in the token and named by [ledger], as station.toml does.
+        let lines = common::counter::ledger_key_in_token(&dir.path().join("token"));
+        let table: toml::Table = toml::from_str(&lines).expect("[ledger]");
+        let settings: station::ledger_key::LedgerSettings =
+            table["ledger"].clone().try_into().expect("[ledger] settings");
+        let key = station::ledger_key::open(Some(&settings), None).expect("token key");
+        keys.push(("key in SoftHSM2 (CMAC in the token)", Some(key)));
+    }
+    println!(
+        "ledger append (one entry chained, SQLite synchronous=FULL) and check, median of {n} (2-core machine: compare ratios)"
+    );
+    let mut base = None;
+    for (i, (what, key)) in keys.into_iter().enumerate() {
+        let cost = ledger_append(dir.path(), &format!("ledger-{i}"), key, n);
+        let base = *base.get_or_insert(cost);
+        println!(
+            "{:<36} {:>7.1} µs per append ({:.2}x), check {:>5.1} µs per entry ({:.2}x), MAC alone {}",
+            what,
+            cost.append.as_secs_f64() * 1e6,
+            cost.append.as_secs_f64() / base.append.as_secs_f64().max(1e-12),
+            cost.check.as_secs_f64() * 1e6,
+            cost.check.as_secs_f64() / base.check.as_secs_f64().max(1e-12),
+            cost.mac.map_or("-".to_string(), |m| format!("{:.1} µs", m.as_secs_f64() * 1e6))
+        );
+    }
+    if !keystore::softhsm2_installed() {
+        println!(
+            "{:<36} skipped: softhsm2 is not installed ({} missing; scripts/install-deps installs it)",
+            "key in SoftHSM2",
+            keystore::SOFTHSM2_MODULE
+        );
+    }
 }
 
 fn main() {
@@ -107,4 +206,5 @@ fn main() {
             3600.0 / printer.max(1e-9)
         );
     }
+    ledger_figures(if quick { 100 } else { 1000 });
 }
