@@ -592,7 +592,7 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
-    /// The last entry's sequence number and chain hash (what the province anchors), if any.
+    /// The last entry's sequence number, chain hash and MAC (what the province anchors), if any.
     /// With the station's key, only a head carrying the key's MAC: a ledger put in the
     /// station's place (another station's, or one rewritten without the key) never moves the
     /// province's anchor.
@@ -600,7 +600,7 @@ impl LocalArchive {
         let head: Option<(crate::LedgerHead, Option<String>)> = self
             .conn()
             .query_row("SELECT seq, hash, mac FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)? }, r.get(2)?))
+                Ok((crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)?, mac: r.get(2)? }, r.get(2)?))
             })
             .optional()
             .map_err(store_err)?;

@@ -95,6 +95,11 @@ pub fn anchor_problem(
             "ledger entry {} is not the one anchored at the province (hash {} there, {} here): the ledger was rewritten; stop issuing and call the province's auditors",
             anchored.seq, anchored.hash, e.hash
         )),
+        Some(e) if anchored.mac.is_some() && e.mac != anchored.mac => Some(format!(
+            "ledger entry {} has not the MAC anchored at the province with it: its MAC was taken away or replaced; \
+             stop issuing and call the province's auditors",
+            anchored.seq
+        )),
         Some(_) => None,
     }
 }
@@ -324,6 +329,13 @@ mod tests {
         assert!(said.contains("entry 4 has no MAC") && said.contains("anchored entry 3"), "{said}");
         stripped[3].mac = Some("00".repeat(16));
         assert_eq!(anchor_problem(&stripped, &head, true), None);
+        // A head anchored with its MAC: the entry there must still carry that MAC.
+        let keyed = LedgerHead { mac: Some("5A".repeat(16)), ..head.clone() };
+        let said = anchor_problem(&ledger, &keyed, false).expect("the anchored MAC is gone");
+        assert!(said.contains("entry 3 has not the MAC anchored"), "{said}");
+        let mut kept = ledger.clone();
+        kept[2].mac = keyed.mac.clone();
+        assert_eq!(anchor_problem(&kept, &keyed, false), None);
         let r = reconcile(&local, &province).expect("reconcile");
         assert!(r.agrees() && r.anchored == Some(head), "{r:?}");
     }

@@ -437,6 +437,28 @@ fn figure_session_key_derivation_time() {
     );
 }
 
+/// Time per ledger MAC (AES-CMAC of a 32-byte chain hash) made and checked in SoftHSM2, and
+/// made in memory. Printed (`--no-capture`), not asserted.
+#[test]
+fn figure_ledger_mac_time() {
+    let h = hsm();
+    h.store.generate_ledger_key("ledger").expect("generate");
+    let mac = LedgerMac::open(&h.store, "ledger").expect("open");
+    let software = soft(Algorithm::Aes, "2B7E151628AED2A6ABF7158809CF4F3C");
+    let hash = [0x5Au8; 32];
+    let tag = mac.mac(&hash).expect("mac");
+    let n = 300u32;
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        (0..n).for_each(|_| f());
+        start.elapsed() / n
+    };
+    let sign = time(&|| drop(mac.mac(&hash).expect("mac")));
+    let verify = time(&|| assert!(mac.verify(&hash, &tag).expect("verify")));
+    let memory = time(&|| drop(software.cmac(&hash).expect("cmac")));
+    println!("ledger MAC: SoftHSM2 {sign:?} to make, {verify:?} to check; in memory {memory:?} to make");
+}
+
 /// The store, the provider and the keys are shared across the daemon's threads.
 #[test]
 fn the_store_is_send_and_sync() {

@@ -90,37 +90,57 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// Appends `n` entries to a fresh ledger with `key` (none: the chain only).
-fn ledger_append(dir: &std::path::Path, name: &str, key: Option<Arc<dyn LedgerKey>>, n: usize) -> LedgerCost {
-    let mut local = LocalArchive::open(dir.join(format!("{name}.db")), "S-BENCH").expect("ledger");
-    let mac = key.as_ref().map(|key| {
-        median(
-            (0..n)
-                .map(|i| {
-                    let hash = [i as u8; 32];
-                    let t = Instant::now();
-                    key.mac(&hash).expect("mac");
-                    t.elapsed()
-                })
-                .collect(),
-        )
-    });
-    if let Some(key) = key {
-        local = local.with_ledger_key(key);
-    }
+/// `n` entries appended to a fresh ledger for each of `keys` (none: the chain only), the
+/// ledgers taking turns entry by entry so that the disk's moods fall on each alike; then each
+/// whole ledger checked, three times in turn.
+fn ledger_costs(dir: &std::path::Path, keys: &[Option<Arc<dyn LedgerKey>>], n: usize) -> Vec<LedgerCost> {
+    let ledgers: Vec<LocalArchive> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let local = LocalArchive::open(dir.join(format!("ledger-{i}.db")), "S-BENCH").expect("ledger");
+            match key {
+                Some(key) => local.with_ledger_key(key.clone()),
+                None => local,
+            }
+        })
+        .collect();
     let detail = serde_json::json!({"step": "print-face", "card_number": "B00000019"});
-    let append = median(
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                local.append_ledger("op", None, Some("B00000019"), "card.printed", &detail).expect("append");
-                t.elapsed()
-            })
-            .collect(),
-    );
-    let t = Instant::now();
-    assert_eq!(local.verify_ledger().expect("intact"), n);
-    LedgerCost { append, check: t.elapsed() / n as u32, mac }
+    let mut appends = vec![Vec::with_capacity(n); keys.len()];
+    for _ in 0..n {
+        for (local, times) in ledgers.iter().zip(&mut appends) {
+            let t = Instant::now();
+            local.append_ledger("op", None, Some("B00000019"), "card.printed", &detail).expect("append");
+            times.push(t.elapsed());
+        }
+    }
+    let mut checks = vec![Vec::new(); keys.len()];
+    for _ in 0..3 {
+        for (local, times) in ledgers.iter().zip(&mut checks) {
+            let t = Instant::now();
+            assert_eq!(local.verify_ledger().expect("intact"), n);
+            times.push(t.elapsed() / n as u32);
+        }
+    }
+    let macs = keys.iter().map(|key| {
+        key.as_ref().map(|key| {
+            median(
+                (0..n)
+                    .map(|i| {
+                        let t = Instant::now();
+                        key.mac(&[i as u8; 32]).expect("mac");
+                        t.elapsed()
+                    })
+                    .collect(),
+            )
+        })
+    });
+    appends
+        .into_iter()
+        .zip(checks)
+        .zip(macs)
+        .map(|((append, check), mac)| LedgerCost { append: median(append), check: median(check), mac })
+        .collect()
 }
 
 /// The ledger append and check with and without the keyed MAC.
@@ -145,10 +165,10 @@ fn ledger_figures(n: usize) {
     println!(
         "ledger append (one entry chained, SQLite synchronous=FULL) and check, median of {n} (2-core machine: compare ratios)"
     );
-    let mut base = None;
-    for (i, (what, key)) in keys.into_iter().enumerate() {
-        let cost = ledger_append(dir.path(), &format!("ledger-{i}"), key, n);
-        let base = *base.get_or_insert(cost);
+    let (names, keys): (Vec<&str>, Vec<_>) = keys.into_iter().unzip();
+    let costs = ledger_costs(dir.path(), &keys, n);
+    let base = costs[0];
+    for (what, cost) in names.into_iter().zip(costs) {
         println!(
             "{:<36} {:>7.1} µs per append ({:.2}x), check {:>5.1} µs per entry ({:.2}x), MAC alone {}",
             what,

@@ -514,11 +514,13 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // The database file swapped, the station stopped: the older copy of its own (every MAC
     // the station's) ends before the head the province anchored since.
     drop(station);
+    // A copy renamed into place: a new file (this test process still holds the old one open).
     let swap = |with: &std::path::Path| {
         for suffix in ["-wal", "-shm"] {
             let _ = std::fs::remove_file(dir.join(format!("station.db{suffix}")));
         }
-        std::fs::copy(with, dir.join("station.db")).expect("swap station.db");
+        std::fs::copy(with, dir.join("swapped.db")).expect("a copy");
+        std::fs::rename(dir.join("swapped.db"), dir.join("station.db")).expect("swap station.db");
     };
     swap(&older);
     let out = c.station("aud", &["reconcile"]);
