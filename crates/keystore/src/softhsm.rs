@@ -6,9 +6,16 @@ use std::path::Path;
 
 use crate::{Error, PinSource, TokenConfig, SOFTHSM2_MODULE};
 
-/// Whether Debian's `softhsm2` is installed (its module); benchmarks skip without it.
+/// Whether Debian's `softhsm2` is installed (its module and `softhsm2-util`); benchmarks skip
+/// without it.
 pub fn softhsm2_installed() -> bool {
     Path::new(SOFTHSM2_MODULE).exists()
+        && std::process::Command::new("softhsm2-util")
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
 }
 
 /// Makes a fresh token labelled `label` with user PIN `pin` under `dir` and points this

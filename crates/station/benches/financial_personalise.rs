@@ -114,7 +114,7 @@ fn keys_in_token_beside_memory(rounds: usize) {
     if !keystore::softhsm2_installed() {
         println!(
             "keys in SoftHSM2 beside keys in memory: skipped, softhsm2 is not installed \
-             ({} missing; scripts/install-deps installs it)",
+             ({} or softhsm2-util missing; scripts/install-deps installs it)",
             keystore::SOFTHSM2_MODULE
         );
         return;

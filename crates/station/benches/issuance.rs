@@ -181,7 +181,7 @@ fn ledger_figures(n: usize) {
     }
     if !keystore::softhsm2_installed() {
         println!(
-            "{:<36} skipped: softhsm2 is not installed ({} missing; scripts/install-deps installs it)",
+            "{:<36} skipped: softhsm2 is not installed ({} or softhsm2-util missing; scripts/install-deps installs it)",
             "key in SoftHSM2",
             keystore::SOFTHSM2_MODULE
         );

@@ -199,7 +199,8 @@ impl TokenSettings {
             (Some(file), None) => keystore::PinSource::File(file.clone()),
             (None, Some(var)) => keystore::PinSource::Env(var.clone()),
             _ => anyhow::bail!(
-                "[counter.financial.token]: give the user PIN as pin_file (chmod 600) or pin_env, one of them"
+                "token {}: give the user PIN as pin_file (chmod 600) or pin_env, one of them",
+                self.label
             ),
         };
         Ok(keystore::TokenConfig { module: self.module.clone(), token_label: self.label.clone(), pin })
