@@ -550,7 +550,7 @@ pub fn a_card_goes_only_to_another_station_the_province_knows(
 pub fn anchor_request(seq: i64, hash: &str) -> crate::AnchorRequest {
     crate::AnchorRequest {
         request_id: request_id("anchor"),
-        head: crate::LedgerHead { seq, hash: hash.into() },
+        head: crate::LedgerHead { seq, hash: hash.into(), mac: None },
     }
 }
 
@@ -565,7 +565,7 @@ pub fn a_ledger_head_is_anchored_only_forward(
     open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
 ) {
     let base = a.ledger_anchor().expect("anchor").map_or(0, |h| h.seq);
-    let head = |n: i64| crate::LedgerHead { seq: base + n, hash: format!("{:064X}", base + n) };
+    let head = |n: i64| crate::LedgerHead { seq: base + n, hash: format!("{:064X}", base + n), mac: None };
     let q = anchor_request(base + 5, &head(5).hash);
     assert_eq!(a.anchor_ledger(&q).expect("first"), head(5));
     assert_eq!(a.anchor_ledger(&q).expect("retry"), head(5), "a retry gets the first answer");
@@ -580,7 +580,14 @@ pub fn a_ledger_head_is_anchored_only_forward(
         }
     }
     assert_eq!(a.ledger_anchor().expect("anchor"), Some(head(5)), "the refusals changed nothing");
-    assert_eq!(a.anchor_ledger(&anchor_request(base + 9, &head(9).hash)).expect("later"), head(9));
+    // A head with its MAC (a station with its ledger key): kept and answered with it.
+    let keyed = crate::LedgerHead { mac: Some("5A".repeat(16)), ..head(9) };
+    let q = crate::AnchorRequest { head: keyed.clone(), ..anchor_request(base + 9, &head(9).hash) };
+    assert_eq!(a.anchor_ledger(&q).expect("later"), keyed);
+    assert_eq!(a.ledger_anchor().expect("anchor"), Some(keyed.clone()), "kept with its MAC");
+    // The same head again without it (a station without the key's code): the same head.
+    assert_eq!(a.anchor_ledger(&anchor_request(base + 9, &head(9).hash)).expect("again"), head(9));
+    assert_eq!(a.ledger_anchor().expect("anchor"), Some(keyed), "the MAC first kept stays");
     let b_before = b.ledger_anchor().expect("b's anchor");
     assert!(b_before.as_ref().is_none_or(|h| h.hash != head(9).hash), "a's heads are not b's");
 

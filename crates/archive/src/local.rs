@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/local-0007.sql"),
     include_str!("../migrations/local-0008.sql"),
     include_str!("../migrations/local-0009.sql"),
+    include_str!("../migrations/local-0010.sql"),
 ];
 
 fn store_err(e: rusqlite::Error) -> ArchiveError {
@@ -146,6 +147,32 @@ pub struct LedgerEntry {
     pub prev_hash: String,
     /// This entry's hash.
     pub hash: String,
+    /// The MAC of `hash` under the station's ledger key (hex); `None` for entries written
+    /// before the station had one.
+    pub mac: Option<String>,
+}
+
+/// The station's ledger key (issue #25): each entry's MAC over its chain hash. In the
+/// station's PKCS#11 token, where the MAC is computed and checked and the key never leaves; a
+/// key in memory only as the simulators' (a build with them).
+pub trait LedgerKey: Send + Sync {
+    /// The MAC of an entry's chain hash (its 32 bytes).
+    fn mac(&self, hash: &[u8]) -> Result<Vec<u8>, String>;
+    /// True when `tag` is the MAC of `hash`.
+    fn verify(&self, hash: &[u8], tag: &[u8]) -> Result<bool, String>;
+    /// What names the key in messages: where it is, its label and check value (never a value).
+    fn describe(&self) -> String;
+}
+
+/// What [`LocalArchive::check_ledger`] found in a ledger that holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerCheck {
+    /// Entries, their chain checked.
+    pub entries: usize,
+    /// The first entry carrying a MAC (every later one carries one), if any.
+    pub keyed_from: Option<i64>,
+    /// Whether the MACs were checked: with the station's key only. Names the key.
+    pub key: Option<String>,
 }
 
 /// One group of [`LocalArchive::stats`]: what the ledger records on one day (China time), by one
@@ -210,7 +237,9 @@ pub struct LedgerRecord<'a> {
 /// The hash chain's start.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn entry_hash(prev: &str, e: &LedgerEntry) -> String {
+/// An entry's chain hash: SM3 over the previous entry's hash and the entry's fields (public:
+/// an auditor's tool, or a test, recomputes a chain with it).
+pub fn entry_hash(prev: &str, e: &LedgerEntry) -> String {
     let canonical = serde_json::json!([
         e.seq,
         e.at,
@@ -227,10 +256,35 @@ fn entry_hash(prev: &str, e: &LedgerEntry) -> String {
     card_crypto::sm3(&data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A chain hash (hex) as its bytes, for the MAC.
+fn hash_bytes(seq: i64, hash: &str) -> Result<Vec<u8>, ArchiveError> {
+    unhex(hash).filter(|b| b.len() == 32).ok_or_else(|| altered(seq, "its hash is not an SM3 hash"))
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len() / 2)
+        .map(|i| text.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+fn altered(seq: i64, why: &str) -> ArchiveError {
+    ArchiveError::Store(format!(
+        "ledger entry {seq} is not the one recorded ({why}): the ledger was altered; keep station.db for the auditors"
+    ))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The local archive.
 pub struct LocalArchive {
     conn: Mutex<Connection>,
     station: String,
+    key: Option<std::sync::Arc<dyn LedgerKey>>,
 }
 
 impl LocalArchive {
@@ -242,7 +296,19 @@ impl LocalArchive {
         conn.pragma_update(None, "synchronous", "FULL").map_err(store_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
         migrate(&mut conn)?;
-        Ok(LocalArchive { conn: Mutex::new(conn), station: station.to_string() })
+        Ok(LocalArchive { conn: Mutex::new(conn), station: station.to_string(), key: None })
+    }
+
+    /// The archive with the station's ledger key: each entry appended from now on carries its
+    /// MAC, and [`LocalArchive::check_ledger`] checks every MAC. A station opens its archive so.
+    pub fn with_ledger_key(mut self, key: std::sync::Arc<dyn LedgerKey>) -> LocalArchive {
+        self.key = Some(key);
+        self
+    }
+
+    /// The ledger key's description, when the archive has one.
+    pub fn ledger_key(&self) -> Option<String> {
+        self.key.as_ref().map(|k| k.describe())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -497,13 +563,20 @@ impl LocalArchive {
     ) -> Result<LedgerEntry, ArchiveError> {
         let (operator, application_id, card_number, event, detail) =
             (r.operator, r.application_id, r.card_number, r.event, r.detail);
-        let (last_seq, prev): (i64, String) = tx
-            .query_row("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+        let (last_seq, prev, keyed): (i64, String, bool) = tx
+            .query_row("SELECT seq, hash, mac IS NOT NULL FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()
             .map_err(store_err)?
-            .unwrap_or((0, GENESIS.to_string()));
+            .unwrap_or((0, GENESIS.to_string(), false));
+        if keyed && self.key.is_none() {
+            return Err(ArchiveError::Store(
+                "this ledger's entries carry MACs and this process has not the station's ledger key: \
+                 write to it through the station (its [ledger] key)"
+                    .into(),
+            ));
+        }
         let mut e = LedgerEntry {
             seq: last_seq + 1,
             at: now(),
@@ -515,12 +588,19 @@ impl LocalArchive {
             detail: detail.to_string(),
             prev_hash: prev.clone(),
             hash: String::new(),
+            mac: None,
         };
         e.hash = entry_hash(&prev, &e);
+        if let Some(key) = &self.key {
+            let tag = key.mac(&hash_bytes(e.seq, &e.hash)?).map_err(|why| {
+                ArchiveError::Store(format!("the ledger key ({}) made no MAC: {why}", key.describe()))
+            })?;
+            e.mac = Some(hex(&tag));
+        }
         tx.execute(
-            "INSERT INTO ledger (seq, at, station, operator, application_id, card_number, event, detail, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![e.seq, e.at, e.station, e.operator, e.application_id, e.card_number, e.event, e.detail, e.prev_hash, e.hash],
+            "INSERT INTO ledger (seq, at, station, operator, application_id, card_number, event, detail, prev_hash, hash, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![e.seq, e.at, e.station, e.operator, e.application_id, e.card_number, e.event, e.detail, e.prev_hash, e.hash, e.mac],
         )
         .map_err(store_err)?;
         Ok(e)
@@ -530,7 +610,7 @@ impl LocalArchive {
     pub fn ledger(&self) -> Result<Vec<LedgerEntry>, ArchiveError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT seq, at, station, operator, application_id, card_number, event, detail, prev_hash, hash FROM ledger ORDER BY seq")
+            .prepare("SELECT seq, at, station, operator, application_id, card_number, event, detail, prev_hash, hash, mac FROM ledger ORDER BY seq")
             .map_err(store_err)?;
         let rows = stmt
             .query_map([], |r| {
@@ -545,36 +625,105 @@ impl LocalArchive {
                     detail: r.get(7)?,
                     prev_hash: r.get(8)?,
                     hash: r.get(9)?,
+                    mac: r.get(10)?,
                 })
             })
             .map_err(store_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
-    /// The last entry's sequence number and chain hash (what the province anchors), if any.
+    /// The last entry's sequence number, chain hash and MAC (what the province anchors), if any.
+    /// With the station's key, only a head carrying the key's MAC: a ledger put in the
+    /// station's place (another station's, or one rewritten without the key) never moves the
+    /// province's anchor.
     pub fn ledger_head(&self) -> Result<Option<crate::LedgerHead>, ArchiveError> {
-        self.conn()
-            .query_row("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok(crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)? })
+        let head: Option<(crate::LedgerHead, Option<String>)> = self
+            .conn()
+            .query_row("SELECT seq, hash, mac FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((crate::LedgerHead { seq: r.get(0)?, hash: r.get(1)?, mac: r.get(2)? }, r.get(2)?))
             })
             .optional()
-            .map_err(store_err)
+            .map_err(store_err)?;
+        match (head, &self.key) {
+            (Some((head, mac)), Some(key)) => {
+                let tag = mac.as_deref().and_then(unhex).unwrap_or_default();
+                let good = key.verify(&hash_bytes(head.seq, &head.hash)?, &tag).map_err(|why| {
+                    ArchiveError::Store(format!("the ledger key ({}) checked no MAC: {why}", key.describe()))
+                })?;
+                if !good {
+                    return Err(altered(
+                        head.seq,
+                        &format!(
+                            "the last entry has not the MAC the station's ledger key ({}) makes",
+                            key.describe()
+                        ),
+                    ));
+                }
+                Ok(Some(head))
+            }
+            (head, _) => Ok(head.map(|(h, _)| h)),
+        }
     }
 
-    /// Checks the hash chain; returns the number of entries, or the first broken one.
+    /// Checks the hash chain and, with the station's key, every entry's MAC; returns the
+    /// number of entries, or names the first entry that is not the one recorded.
     pub fn verify_ledger(&self) -> Result<usize, ArchiveError> {
+        self.check_ledger().map(|c| c.entries)
+    }
+
+    /// [`LocalArchive::verify_ledger`], saying which entries carry MACs and whether they
+    /// were checked. An entry fails when it is not in its place, does not continue the chain,
+    /// has no MAC after one that has, or, with the station's key, was written by another
+    /// station or its MAC is not the key's: a ledger rewritten and its plain chain recomputed, or another
+    /// station's database, is named at its first entry that differs.
+    pub fn check_ledger(&self) -> Result<LedgerCheck, ArchiveError> {
         let entries = self.ledger()?;
         let mut prev = GENESIS.to_string();
+        let mut keyed_from = None;
         for (i, e) in entries.iter().enumerate() {
-            if e.seq != i as i64 + 1 || e.prev_hash != prev || entry_hash(&prev, e) != e.hash {
-                return Err(ArchiveError::Store(format!(
-                    "ledger entry {} is not the one recorded: the ledger was altered",
-                    e.seq
-                )));
+            if e.seq != i as i64 + 1 {
+                return Err(altered(e.seq, &format!("it stands where entry {} should", i + 1)));
+            }
+            if e.prev_hash != prev || entry_hash(&prev, e) != e.hash {
+                return Err(altered(e.seq, "its hash does not continue the chain"));
+            }
+            // The station itself (it opens its archive with its key) checks the entries are its own.
+            if self.key.is_some() && e.station != self.station {
+                return Err(altered(
+                    e.seq,
+                    &format!("station {} wrote it: this is not station {}'s ledger", e.station, self.station),
+                ));
+            }
+            match (&e.mac, keyed_from) {
+                (None, Some(first)) => {
+                    return Err(altered(e.seq, &format!("it has no MAC, every entry from {first} has one")))
+                }
+                (Some(_), None) => keyed_from = Some(e.seq),
+                _ => {}
+            }
+            if let (Some(mac), Some(key)) = (&e.mac, &self.key) {
+                let good = match unhex(mac) {
+                    Some(tag) => key.verify(&hash_bytes(e.seq, &e.hash)?, &tag).map_err(|why| {
+                        ArchiveError::Store(format!(
+                            "the ledger key ({}) checked no MAC: {why}",
+                            key.describe()
+                        ))
+                    })?,
+                    None => false,
+                };
+                if !good {
+                    return Err(altered(
+                        e.seq,
+                        &format!(
+                            "its MAC is not the one the station's ledger key ({}) makes",
+                            key.describe()
+                        ),
+                    ));
+                }
             }
             prev = e.hash.clone();
         }
-        Ok(entries.len())
+        Ok(LedgerCheck { entries: entries.len(), keyed_from, key: self.key.as_ref().map(|k| k.describe()) })
     }
 }
 
@@ -1544,7 +1693,39 @@ mod tests {
             tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
             tx.commit().expect("commit");
         }
-        LocalArchive { conn: Mutex::new(conn), station: "S1".into() }
+        LocalArchive { conn: Mutex::new(conn), station: "S1".into(), key: None }
+    }
+
+    /// A ledger line as versions 1 to 8 wrote it (no MAC column yet), chained to the last.
+    fn old_ledger_line(a: &LocalArchive, app: i64, card: &str, event: &str) {
+        let prev: String = a
+            .conn()
+            .query_row("SELECT hash FROM ledger ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+            .optional()
+            .expect("head")
+            .unwrap_or_else(|| GENESIS.to_string());
+        let seq: i64 = a.conn().query_row("SELECT count(*) + 1 FROM ledger", [], |r| r.get(0)).expect("seq");
+        let mut e = LedgerEntry {
+            seq,
+            at: now(),
+            station: "S1".into(),
+            operator: "op".into(),
+            application_id: Some(app),
+            card_number: Some(card.into()),
+            event: event.into(),
+            detail: "{}".into(),
+            prev_hash: prev.clone(),
+            hash: String::new(),
+            mac: None,
+        };
+        e.hash = entry_hash(&prev, &e);
+        a.conn()
+            .execute(
+                "INSERT INTO ledger (seq, at, station, operator, application_id, card_number, event, detail, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![e.seq, e.at, e.station, e.operator, e.application_id, e.card_number, e.event, e.detail, e.prev_hash, e.hash],
+            )
+            .expect("ledger line");
     }
 
     #[test]
@@ -1560,8 +1741,14 @@ mod tests {
             }
             a.journal(2, "claim", "done", &serde_json::json!({}), Some("{\"k\":1}"), None).expect("line");
             a.conn().execute("DELETE FROM jobs WHERE job_id = 3", []).expect("the last job gone");
-            let request =
-                a.queue_request("op", "{}", "job.requested", &serde_json::json!({})).expect("request");
+            // As version 7 queued a request (its ledger line has no part here).
+            a.conn()
+                .execute(
+                    "INSERT INTO job_requests (operator, request, status, created_at, updated_at) VALUES ('op', '{}', 'queued', 1, 1)",
+                    [],
+                )
+                .expect("request");
+            let request = a.conn().last_insert_rowid();
             a.request_job(request, 2).expect("a request pointing at job 2");
         }
         let a = LocalArchive::open(&path, "S1").expect("migrated");
@@ -1615,8 +1802,7 @@ mod tests {
             let app = a.open_application("11010519491231002X", "new", "{}").expect("application");
             a.record_card(app, "11010519491231002X", "B00000019", "id", "atr").expect("card");
             a.create_job(app, "instant").expect("job");
-            a.append_ledger("op", Some(app), Some("B00000019"), "card.made", &serde_json::json!({}))
-                .expect("l");
+            old_ledger_line(&a, app, "B00000019", "card.made");
         }
         let a = LocalArchive::open(&path, "S1").expect("migrated");
         assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
@@ -1696,5 +1882,100 @@ mod tests {
             .expect("tamper");
         let e = a.verify_ledger().expect_err("tampered");
         assert!(e.to_string().contains("entry 3"), "{e}");
+    }
+
+    /// A stand-in for the token's key in these tests: SM3 over a secret and the data.
+    struct TestKey(u8);
+
+    impl LedgerKey for TestKey {
+        fn mac(&self, hash: &[u8]) -> Result<Vec<u8>, String> {
+            let mut data = vec![self.0; 16];
+            data.extend_from_slice(hash);
+            Ok(card_crypto::sm3(&data)[..16].to_vec())
+        }
+        fn verify(&self, hash: &[u8], tag: &[u8]) -> Result<bool, String> {
+            Ok(self.mac(hash)? == tag)
+        }
+        fn describe(&self) -> String {
+            format!("test key {}", self.0)
+        }
+    }
+
+    fn keyed(path: &Path, station: &str, key: u8) -> LocalArchive {
+        LocalArchive::open(path, station).expect("open").with_ledger_key(std::sync::Arc::new(TestKey(key)))
+    }
+
+    fn append(a: &LocalArchive, event: &str) -> LedgerEntry {
+        a.append_ledger("op", None, None, event, &serde_json::json!({"n": 1})).expect("append")
+    }
+
+    /// Every entry carries the MAC of its chain hash; a row rewritten with its plain chain
+    /// recomputed (the triggers dropped) keeps a valid chain but is named by its MAC.
+    #[test]
+    fn a_rewritten_entry_with_its_chain_recomputed_is_named_by_its_mac() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.db");
+        let a = keyed(&path, "S1", 7);
+        for event in ["card.made", "card.handed_over", "card.activated", "reconcile.daily"] {
+            assert_eq!(append(&a, event).mac.map(|m| m.len()), Some(32));
+        }
+        let check = a.check_ledger().expect("intact");
+        assert_eq!((check.entries, check.keyed_from, check.key.as_deref()), (4, Some(1), Some("test key 7")));
+        // Rewrite entry 2 and recompute the chain from there, as whoever holds the file can.
+        let mut entries = a.ledger().expect("ledger");
+        a.conn().execute_batch("DROP TRIGGER ledger_no_update;").expect("drop");
+        entries[1].event = "card.destroyed".into();
+        for i in 1..entries.len() {
+            let prev = entries[i - 1].hash.clone();
+            entries[i].prev_hash = prev.clone();
+            entries[i].hash = entry_hash(&prev, &entries[i]);
+            a.conn()
+                .execute(
+                    "UPDATE ledger SET event = ?2, prev_hash = ?3, hash = ?4 WHERE seq = ?1",
+                    params![entries[i].seq, entries[i].event, entries[i].prev_hash, entries[i].hash],
+                )
+                .expect("rewrite");
+        }
+        let chain_only = LocalArchive::open(&path, "S1").expect("keyless");
+        assert_eq!(chain_only.check_ledger().expect("the plain chain holds").key, None);
+        let e = a.check_ledger().expect_err("the MAC tells");
+        assert!(
+            e.to_string().contains("ledger entry 2 is not the one recorded") && e.to_string().contains("MAC"),
+            "{e}"
+        );
+        // A MAC taken away is named too, and a keyless process may not append to a keyed ledger.
+        a.conn().execute("UPDATE ledger SET mac = NULL WHERE seq = 4", []).expect("strip");
+        let e = chain_only.check_ledger().expect_err("no MAC after MACs");
+        assert!(e.to_string().contains("entry 4") && e.to_string().contains("no MAC"), "{e}");
+        a.conn()
+            .execute_batch("DROP TRIGGER ledger_no_delete; DELETE FROM ledger WHERE seq = 4;")
+            .expect("cut");
+        let e = chain_only.append_ledger("op", None, None, "x", &serde_json::json!({})).expect_err("keyless");
+        assert!(e.to_string().contains("ledger key"), "{e}");
+    }
+
+    /// Another station's database (or one keyed with another key) put in the station's place
+    /// fails at its first entry; entries written before the station had its key are checked
+    /// by their chain, and every later one carries a MAC.
+    #[test]
+    fn another_stations_database_or_key_is_refused_and_older_entries_keep_their_chain() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let other = dir.path().join("other.db");
+        append(&keyed(&other, "S2", 7), "card.made");
+        let e = keyed(&other, "S1", 7).check_ledger().expect_err("another station's");
+        assert!(e.to_string().contains("entry 1") && e.to_string().contains("station S2 wrote it"), "{e}");
+        let e = keyed(&other, "S2", 8).check_ledger().expect_err("another key");
+        assert!(e.to_string().contains("entry 1") && e.to_string().contains("test key 8"), "{e}");
+        let path = dir.path().join("station.db");
+        append(&LocalArchive::open(&path, "S1").expect("before the key"), "card.made");
+        let a = keyed(&path, "S1", 7);
+        assert_eq!(append(&a, "card.handed_over").seq, 2);
+        let check = a.check_ledger().expect("intact");
+        assert_eq!((check.entries, check.keyed_from), (2, Some(2)));
+        // The head the province would anchor: only one the key made.
+        assert_eq!(a.ledger_head().expect("head").map(|h| h.seq), Some(2));
+        let e = keyed(&other, "S2", 8).ledger_head().expect_err("another key's head");
+        assert!(e.to_string().contains("entry 1") && e.to_string().contains("last entry"), "{e}");
+        assert!(LocalArchive::open(&other, "S2").expect("keyless").ledger_head().expect("head").is_some());
     }
 }

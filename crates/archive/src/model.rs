@@ -264,6 +264,12 @@ pub struct LedgerHead {
     pub seq: i64,
     /// Its chain hash (hex).
     pub hash: String,
+    /// Its MAC under the station's ledger key (hex), when the station has one: kept for the
+    /// auditors, who check it with the station's token. Whether a head continues the last one
+    /// is decided by `seq` and `hash` alone; a station or province without it sends or answers
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// Anchor the calling station's ledger head at the province.

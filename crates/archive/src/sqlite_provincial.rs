@@ -24,7 +24,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 7] = [
+const MIGRATIONS: [(i64, &str); 8] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-sqlite-0005-restore.sql")),
@@ -32,6 +32,7 @@ const MIGRATIONS: [(i64, &str); 7] = [
     (7, include_str!("../migrations/provincial-sqlite-0007-losses.sql")),
     (8, include_str!("../migrations/provincial-sqlite-0008-ledger-anchors.sql")),
     (9, include_str!("../migrations/provincial-sqlite-0009-custody.sql")),
+    (10, include_str!("../migrations/provincial-sqlite-0010-anchor-macs.sql")),
 ];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.
@@ -70,9 +71,9 @@ impl SqliteProvincial {
     /// The last ledger head `station` anchored.
     fn last_anchor(conn: &Connection, station: &str) -> rusqlite::Result<Option<LedgerHead>> {
         conn.query_row(
-            "SELECT seq, hash FROM ledger_anchors WHERE station = ?1 ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash, mac FROM ledger_anchors WHERE station = ?1 ORDER BY seq DESC LIMIT 1",
             [station],
-            |r| Ok(LedgerHead { seq: r.get(0)?, hash: r.get(1)? }),
+            |r| Ok(LedgerHead { seq: r.get(0)?, hash: r.get(1)?, mac: r.get(2)? }),
         )
         .optional()
     }
@@ -626,8 +627,8 @@ impl ProvincialArchive for SqliteProvincial {
                 return Ok(Err(r));
             }
             tx.execute(
-                "INSERT OR IGNORE INTO ledger_anchors (station, seq, hash, anchored_at) VALUES (?1, ?2, ?3, ?4)",
-                params![self.station, q.head.seq, q.head.hash, now()],
+                "INSERT OR IGNORE INTO ledger_anchors (station, seq, hash, anchored_at, mac) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![self.station, q.head.seq, q.head.hash, now(), q.head.mac],
             )?;
             Ok(Ok(q.head.clone()))
         })

@@ -358,6 +358,7 @@ mod tests {
             detail: serde_json::json!({"site": site, "place": "x", "keeper": "y"}).to_string(),
             prev_hash: String::new(),
             hash: String::new(),
+            mac: None,
         }
     }
 

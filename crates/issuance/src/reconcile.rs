@@ -70,7 +70,21 @@ impl Reconciliation {
 /// How `ledger` departs from the head the province anchored for it: `None` when it holds that
 /// entry with that hash. The chain itself is checked before ([`LocalArchive::verify_ledger`]):
 /// a ledger whose chain was recomputed after a change passes that check, not this one.
-pub fn anchor_problem(ledger: &[archive::local::LedgerEntry], anchored: &LedgerHead) -> Option<String> {
+/// `keyed`: the station has its ledger key, so every entry after the anchored head carries a
+/// MAC (the check before holds each one to the key): entries there without one were rewritten
+/// with their MACs taken away, which the chain alone would not show.
+pub fn anchor_problem(
+    ledger: &[archive::local::LedgerEntry],
+    anchored: &LedgerHead,
+    keyed: bool,
+) -> Option<String> {
+    if let Some(e) = ledger.iter().find(|e| keyed && e.seq > anchored.seq && e.mac.is_none()) {
+        return Some(format!(
+            "ledger entry {} has no MAC, though the station has its ledger key and the province anchored entry {}: \
+             the entries after it were rewritten without the key; stop issuing and call the province's auditors",
+            e.seq, anchored.seq
+        ));
+    }
     match ledger.iter().find(|e| e.seq == anchored.seq) {
         None => Some(format!(
             "the ledger ends at entry {} but the province holds entry {} of it (anchored): the ledger was cut short; restore it from its backup, stop issuing and call the province's auditors",
@@ -80,6 +94,11 @@ pub fn anchor_problem(ledger: &[archive::local::LedgerEntry], anchored: &LedgerH
         Some(e) if e.hash != anchored.hash => Some(format!(
             "ledger entry {} is not the one anchored at the province (hash {} there, {} here): the ledger was rewritten; stop issuing and call the province's auditors",
             anchored.seq, anchored.hash, e.hash
+        )),
+        Some(e) if anchored.mac.is_some() && e.mac != anchored.mac => Some(format!(
+            "ledger entry {} has not the MAC anchored at the province with it: its MAC was taken away or replaced; \
+             stop issuing and call the province's auditors",
+            anchored.seq
         )),
         Some(_) => None,
     }
@@ -254,7 +273,8 @@ pub fn reconcile(
         .map(|c| c.card_number.clone())
         .collect();
     let unaccounted = crate::lifecycle::unaccounted_in(&ledger).into_iter().map(|(card, _)| card).collect();
-    let ledger_problem = anchored.as_ref().and_then(|h| anchor_problem(&ledger, h));
+    let keyed = local.ledger_key().is_some();
+    let ledger_problem = anchored.as_ref().and_then(|h| anchor_problem(&ledger, h, keyed));
     Ok(Reconciliation {
         anchored,
         ledger_problem,
@@ -293,13 +313,29 @@ mod tests {
         assert_eq!(head.seq, 3);
         assert_eq!(anchor(&local, &province).expect("again").as_ref(), Some(&head), "the same request");
         let ledger = local.ledger().expect("ledger");
-        assert_eq!(anchor_problem(&ledger, &head), None);
-        let cut = anchor_problem(&ledger[..2], &head).expect("cut short");
+        assert_eq!(anchor_problem(&ledger, &head, false), None);
+        let cut = anchor_problem(&ledger[..2], &head, false).expect("cut short");
         assert!(cut.contains("ends at entry 2") && cut.contains("cut short"), "{cut}");
         let mut rewritten = ledger.clone();
         rewritten[2].hash = "00".repeat(32);
-        let said = anchor_problem(&rewritten, &head).expect("rewritten");
+        let said = anchor_problem(&rewritten, &head, false).expect("rewritten");
         assert!(said.contains("entry 3 is not the one anchored") && said.contains("rewritten"), "{said}");
+        // With the station's key every entry after the anchored head carries a MAC: entries
+        // there without one (rewritten, their MACs taken away) are named.
+        let mut stripped = ledger.clone();
+        stripped.push(archive::local::LedgerEntry { seq: 4, mac: None, ..ledger[2].clone() });
+        assert_eq!(anchor_problem(&stripped, &head, false), None, "a station without its key cannot tell");
+        let said = anchor_problem(&stripped, &head, true).expect("no MAC after the anchor");
+        assert!(said.contains("entry 4 has no MAC") && said.contains("anchored entry 3"), "{said}");
+        stripped[3].mac = Some("00".repeat(16));
+        assert_eq!(anchor_problem(&stripped, &head, true), None);
+        // A head anchored with its MAC: the entry there must still carry that MAC.
+        let keyed = LedgerHead { mac: Some("5A".repeat(16)), ..head.clone() };
+        let said = anchor_problem(&ledger, &keyed, false).expect("the anchored MAC is gone");
+        assert!(said.contains("entry 3 has not the MAC anchored"), "{said}");
+        let mut kept = ledger.clone();
+        kept[2].mac = keyed.mac.clone();
+        assert_eq!(anchor_problem(&kept, &keyed, false), None);
         let r = reconcile(&local, &province).expect("reconcile");
         assert!(r.agrees() && r.anchored == Some(head), "{r:?}");
     }

@@ -120,6 +120,9 @@ impl Keystore {
         if components.len() < 2 {
             return Err(Error::Invalid("dual control: a key is formed from at least two components".into()));
         }
+        if role == KeyRole::LedgerMac && kind != KeyKind::Aes {
+            return Err(Error::Invalid(format!("the ledger MAC key is an AES key (AES-CMAC), not {kind}")));
+        }
         let len = components[0].bytes.len();
         let key_type = kind.key_type(len)?;
         if !kind.len_ok(len) || components.iter().any(|c| c.bytes.len() != len) {
@@ -143,7 +146,7 @@ impl Keystore {
             // The template's copy of the value.
             wipe(&mut t);
             let h = h?;
-            let actual = self.kcv_of(kind, h);
+            let actual = self.kcv_of(kind, Some(role), h);
             self.destroy(h);
             let actual = actual?;
             if actual != c.kcv {
@@ -168,7 +171,7 @@ impl Keystore {
             wipe(&mut t);
             (h?, Formed::Host)
         };
-        let kcv = match self.kcv_of(kind, handle) {
+        let kcv = match self.kcv_of(kind, Some(role), handle) {
             Ok(k) => k,
             Err(e) => {
                 self.destroy(handle);

@@ -223,7 +223,7 @@ impl KeyProvider for TokenKeys {
 
     fn kcvs(&self) -> Result<KcvSet, ScError> {
         let kind = KeyKind::of(self.algorithm);
-        let kcv = |u| self.store.kcv_of(kind, self.handle(u));
+        let kcv = |u| self.store.kcv_of(kind, None, self.handle(u));
         Ok(KcvSet { enc: kcv(KeyUsage::Enc)?, mac: kcv(KeyUsage::Mac)?, dek: kcv(KeyUsage::Dek)? })
     }
 

@@ -99,18 +99,15 @@ pub enum KeyKind {
     /// SM4. PKCS#11 defines no SM4 key type or mechanism; tokens that have SM4 use vendor
     /// values. SoftHSM2 has none: every SM4 operation is [`Error::NotOffered`].
     Sm4,
-    /// A generic secret for HMAC-SHA256 (`CKK_GENERIC_SECRET`, 32 bytes or more).
-    HmacSha256,
 }
 
 impl KeyKind {
-    /// The secure-channel cipher, for the block-cipher kinds.
+    /// The cipher.
     pub fn algorithm(self) -> Option<Algorithm> {
         match self {
             KeyKind::Tdes => Some(Algorithm::Tdes),
             KeyKind::Aes => Some(Algorithm::Aes),
             KeyKind::Sm4 => Some(Algorithm::Sm4),
-            KeyKind::HmacSha256 => None,
         }
     }
 
@@ -125,10 +122,7 @@ impl KeyKind {
 
     /// True when `len` bytes is a key of this kind.
     pub fn len_ok(self, len: usize) -> bool {
-        match self {
-            KeyKind::HmacSha256 => (32..=64).contains(&len),
-            k => k.algorithm().is_some_and(|a| a.key_len_ok(len)),
-        }
+        self.algorithm().is_some_and(|a| a.key_len_ok(len))
     }
 
     pub(crate) fn key_type(self, len: usize) -> Result<KeyType, Error> {
@@ -136,7 +130,6 @@ impl KeyKind {
             (KeyKind::Tdes, 16) => Ok(KeyType::DES2),
             (KeyKind::Tdes, _) => Ok(KeyType::DES3),
             (KeyKind::Aes, _) => Ok(KeyType::AES),
-            (KeyKind::HmacSha256, _) => Ok(KeyType::GENERIC_SECRET),
             (KeyKind::Sm4, _) => Err(sm4_not_offered("an SM4 key")),
         }
     }
@@ -148,7 +141,6 @@ impl std::fmt::Display for KeyKind {
             KeyKind::Tdes => "3DES",
             KeyKind::Aes => "AES",
             KeyKind::Sm4 => "SM4",
-            KeyKind::HmacSha256 => "HMAC-SHA256",
         })
     }
 }
@@ -169,7 +161,7 @@ pub enum KeyRole {
     IsdMaster,
     /// The DP transport key: decrypt (the DP file's DGIs) and encrypt (its check value).
     Transport,
-    /// The ledger's MAC key: sign and verify only.
+    /// The ledger's MAC key (AES-CMAC): sign and verify only.
     LedgerMac,
 }
 
@@ -219,8 +211,9 @@ pub struct KeyInfo {
     pub role: Option<KeyRole>,
     /// Key length in bytes.
     pub len: usize,
-    /// Check value computed in the token (3DES `E_K(00*8)`, AES `E_K(01*16)`, HMAC
-    /// `HMAC_K(00*16)`, first 3 bytes); `None` when the key does not allow the operation.
+    /// Check value computed in the token (3DES `E_K(00*8)`, AES `E_K(01*16)`, the ledger's
+    /// sign-only AES key `CMAC_K(00*16)`, first 3 bytes); `None` when the key does not allow
+    /// the operation.
     pub kcv: Option<Kcv>,
     /// `CKA_SENSITIVE` and not `CKA_EXTRACTABLE`: the value cannot be read out.
     pub sealed: bool,
@@ -231,6 +224,7 @@ pub struct KeyInfo {
 pub(crate) struct Found {
     pub handle: ObjectHandle,
     pub kind: Option<KeyKind>,
+    pub role: Option<KeyRole>,
     pub len: usize,
 }
 
@@ -257,14 +251,38 @@ impl std::fmt::Debug for Keystore {
 }
 
 impl Keystore {
-    /// Loads the module, finds the token by label and logs in as the user.
+    /// Loads the module, finds the token by label and logs in as the user. A module is
+    /// initialised once per process (PKCS#11 allows no second `C_Initialize`): a token opened
+    /// already in this process (the financial keys and the ledger key share the counter's
+    /// token) is the same store.
     pub fn open(config: &TokenConfig) -> Result<Keystore, Error> {
+        static OPEN: Mutex<Vec<(PathBuf, String, Keystore)>> = Mutex::new(Vec::new());
+        let mut open = OPEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, _, store)) =
+            open.iter().find(|(m, t, _)| *m == config.module && *t == config.token_label)
+        {
+            return Ok(store.clone());
+        }
+        let module =
+            open.iter().find(|(m, _, _)| *m == config.module).map(|(_, _, s)| s.inner._pkcs11.clone());
+        let store = Keystore::open_in(config, module)?;
+        open.push((config.module.clone(), config.token_label.clone(), store.clone()));
+        Ok(store)
+    }
+
+    fn open_in(config: &TokenConfig, module: Option<Pkcs11>) -> Result<Keystore, Error> {
         let pin = config.pin.read()?;
-        let pkcs11 = Pkcs11::new(&config.module)
-            .map_err(Error::p11(format!("loading {}", config.module.display())))?;
-        pkcs11
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .map_err(Error::p11("C_Initialize"))?;
+        let pkcs11 = match module {
+            Some(m) => m,
+            None => {
+                let pkcs11 = Pkcs11::new(&config.module)
+                    .map_err(Error::p11(format!("loading {}", config.module.display())))?;
+                pkcs11
+                    .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+                    .map_err(Error::p11("C_Initialize"))?;
+                pkcs11
+            }
+        };
         let mut slot = None;
         for s in pkcs11.get_slots_with_initialized_token().map_err(Error::p11("C_GetSlotList"))? {
             let info = pkcs11.get_token_info(s).map_err(Error::p11("C_GetTokenInfo"))?;
@@ -346,9 +364,9 @@ impl Keystore {
     pub(crate) fn describe(&self, handle: ObjectHandle) -> Result<Found, Error> {
         let attrs = self
             .session()
-            .get_attributes(handle, &[AttributeType::KeyType, AttributeType::ValueLen])
+            .get_attributes(handle, &[AttributeType::KeyType, AttributeType::ValueLen, AttributeType::Id])
             .map_err(Error::p11("C_GetAttributeValue"))?;
-        let mut found = Found { handle, kind: None, len: 0 };
+        let mut found = Found { handle, kind: None, role: None, len: 0 };
         for a in attrs {
             match a {
                 Attribute::KeyType(t) if t == KeyType::DES2 => {
@@ -358,9 +376,7 @@ impl Keystore {
                     (found.kind, found.len) = (Some(KeyKind::Tdes), 24)
                 }
                 Attribute::KeyType(t) if t == KeyType::AES => found.kind = Some(KeyKind::Aes),
-                Attribute::KeyType(t) if t == KeyType::GENERIC_SECRET => {
-                    found.kind = Some(KeyKind::HmacSha256)
-                }
+                Attribute::Id(id) => found.role = KeyRole::from_id(&id),
                 Attribute::ValueLen(n) if found.len == 0 => {
                     found.len = usize::try_from(u64::from(n)).unwrap_or(0)
                 }
@@ -373,19 +389,26 @@ impl Keystore {
     /// The check value of the key labelled `label`, computed in the token.
     pub fn kcv(&self, label: &str) -> Result<Kcv, Error> {
         let found = self.find(label)?;
-        self.kcv_of(handle_kind(&found, label)?, found.handle)
+        self.kcv_of(handle_kind(&found, label)?, found.role, found.handle)
     }
 
-    pub(crate) fn kcv_of(&self, kind: KeyKind, handle: ObjectHandle) -> Result<Kcv, Error> {
-        let out = match kind {
-            KeyKind::Tdes => self.encrypt(&Mechanism::Des3Ecb, handle, &[0u8; 8], "3DES check value")?,
-            KeyKind::Aes => self.encrypt(&Mechanism::AesEcb, handle, &[1u8; 16], "AES check value")?,
-            KeyKind::HmacSha256 => Zeroizing::new(
+    /// The check value of a key of `kind` and `role`: by encryption, but for the ledger's
+    /// sign-only key, by its CMAC (see [`crate::LedgerMac`]).
+    pub(crate) fn kcv_of(
+        &self,
+        kind: KeyKind,
+        role: Option<KeyRole>,
+        handle: ObjectHandle,
+    ) -> Result<Kcv, Error> {
+        let out = match (kind, role) {
+            (KeyKind::Aes, Some(KeyRole::LedgerMac)) => Zeroizing::new(
                 self.session()
-                    .sign(&Mechanism::Sha256Hmac, handle, &[0u8; 16])
-                    .map_err(Error::p11("C_Sign (HMAC check value)"))?,
+                    .sign(&Mechanism::AesCMac, handle, &[0u8; 16])
+                    .map_err(Error::p11("C_Sign (CMAC check value)"))?,
             ),
-            KeyKind::Sm4 => return Err(sm4_not_offered("an SM4 check value")),
+            (KeyKind::Tdes, _) => self.encrypt(&Mechanism::Des3Ecb, handle, &[0u8; 8], "3DES check value")?,
+            (KeyKind::Aes, _) => self.encrypt(&Mechanism::AesEcb, handle, &[1u8; 16], "AES check value")?,
+            (KeyKind::Sm4, _) => return Err(sm4_not_offered("an SM4 check value")),
         };
         let mut kcv = [0u8; 3];
         kcv.copy_from_slice(out.get(..3).ok_or_else(|| Error::Invalid("short check value block".into()))?);
@@ -419,29 +442,23 @@ impl Keystore {
                 .session()
                 .get_attributes(
                     h,
-                    &[
-                        AttributeType::Label,
-                        AttributeType::Id,
-                        AttributeType::Sensitive,
-                        AttributeType::Extractable,
-                    ],
+                    &[AttributeType::Label, AttributeType::Sensitive, AttributeType::Extractable],
                 )
                 .map_err(Error::p11("C_GetAttributeValue"))?;
-            let (mut label, mut role, mut sensitive, mut extractable) = (String::new(), None, false, true);
+            let (mut label, mut sensitive, mut extractable) = (String::new(), false, true);
             for a in attrs {
                 match a {
                     Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
-                    Attribute::Id(id) => role = KeyRole::from_id(&id),
                     Attribute::Sensitive(s) => sensitive = s,
                     Attribute::Extractable(e) => extractable = e,
                     _ => {}
                 }
             }
-            let kcv = found.kind.and_then(|k| self.kcv_of(k, h).ok());
+            let kcv = found.kind.and_then(|k| self.kcv_of(k, found.role, h).ok());
             out.push(KeyInfo {
                 label,
                 kind: found.kind,
-                role,
+                role: found.role,
                 len: found.len,
                 kcv,
                 sealed: sensitive && !extractable,
@@ -482,27 +499,29 @@ impl Keystore {
         self.session().destroy_object(found.handle).map_err(Error::p11("C_DestroyObject"))
     }
 
-    /// Generates a ledger MAC key (32 random bytes made by the token, never seen outside it)
-    /// and returns its check value.
+    /// Generates a ledger MAC key (AES-256, made by the token's generator, never seen outside
+    /// it) and returns its check value. No component exists: the token (or its backup) is the
+    /// only copy.
     pub fn generate_ledger_key(&self, label: &str) -> Result<Kcv, Error> {
-        self.require(MechanismType::SHA256_HMAC, "the ledger MAC")?;
+        self.require(MechanismType::AES_CMAC, "the ledger MAC")?;
+        self.require(MechanismType::AES_KEY_GEN, "a ledger MAC key made in the token")?;
         self.label_free(label)?;
         let mut template = sealed_template(label, KeyRole::LedgerMac, true);
         template.push(Attribute::Class(ObjectClass::SECRET_KEY));
-        template.push(Attribute::KeyType(KeyType::GENERIC_SECRET));
+        template.push(Attribute::KeyType(KeyType::AES));
         template.push(Attribute::ValueLen(32.into()));
         let h = self
             .session()
-            .generate_key(&Mechanism::GenericSecretKeyGen, &template)
+            .generate_key(&Mechanism::AesKeyGen, &template)
             .map_err(Error::p11("C_GenerateKey (ledger MAC key)"))?;
-        self.kcv_of(KeyKind::HmacSha256, h)
+        self.kcv_of(KeyKind::Aes, Some(KeyRole::LedgerMac), h)
     }
 }
 
 fn handle_kind(found: &Found, label: &str) -> Result<KeyKind, Error> {
     found.kind.ok_or_else(|| Error::WrongKind {
         label: label.into(),
-        expected: "3DES, AES or HMAC".into(),
+        expected: "3DES or AES".into(),
         actual: "another key type".into(),
     })
 }

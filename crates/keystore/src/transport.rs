@@ -35,7 +35,7 @@ impl TransportKey {
     /// Its check value (`E_K(00*8)`, first 3 bytes), what the DP file's
     /// `transport_key_kcv` names.
     pub fn kcv(&self) -> Result<Kcv, Error> {
-        self.store.kcv_of(KeyKind::Tdes, self.handle)
+        self.store.kcv_of(KeyKind::Tdes, None, self.handle)
     }
 
     /// The padded plaintext of encrypted DGI `dgi`, as `emv_cps::decrypt_from_transport`

@@ -6,14 +6,12 @@
 //! Needs Debian's `softhsm2` (`softhsm2-util`, [`keystore::SOFTHSM2_MODULE`]).
 
 use std::path::PathBuf;
-use std::process::Command as Process;
 use std::time::Instant;
 
 use apdu::{Command, Response, StatusWord};
 use card_transport::{Capabilities, CardTransaction, TransportError};
 use keystore::{
-    Component, Error, Formed, KeyKind, KeyRole, Keystore, LedgerMac, PinSource, TokenConfig, TokenKeys,
-    TransportKey, SOFTHSM2_MODULE,
+    Component, Error, Formed, KeyKind, KeyRole, Keystore, LedgerMac, PinSource, TokenKeys, TransportKey,
 };
 use secure_channel::{
     pad80, Algorithm, CardSession, Diversification, HostHandshake, HostParams, Kcv, KeyProvider, KeySet,
@@ -32,36 +30,13 @@ struct Hsm {
     store: Keystore,
 }
 
-fn config(pin: PinSource) -> TokenConfig {
-    TokenConfig { module: SOFTHSM2_MODULE.into(), token_label: "keystore-test".into(), pin }
-}
-
 /// A fresh token in a temp dir, logged in.
 fn hsm() -> Hsm {
     let dir = tempfile::tempdir().expect("temp dir");
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).expect("token dir");
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .expect("conf");
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let status = Process::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", "keystore-test", "--pin", PIN, "--so-pin", "271828"])
-        .env("SOFTHSM2_CONF", &conf)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
-    assert!(status.success(), "softhsm2-util --init-token failed");
-    let pin_file = dir.path().join("pin");
-    std::fs::write(&pin_file, format!("{PIN}\n")).expect("pin");
-    set_mode(&pin_file, 0o600);
-    let store = Keystore::open(&config(PinSource::File(pin_file.clone()))).expect("open token");
+    let token = keystore::softhsm2_token(dir.path(), "keystore-test", PIN).expect("a SoftHSM2 token");
+    let pin_file = dir.path().join("token.pin");
+    assert_eq!(token.pin, PinSource::File(pin_file.clone()));
+    let store = Keystore::open(&token).expect("open token");
     Hsm { _dir: dir, pin_file, store }
 }
 
@@ -73,13 +48,18 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 /// Two components of `key_hex` (a fixed mask and the key XOR the mask), with their check
 /// values as the custodians' forms carry them.
 fn components(alg: Algorithm, key_hex: &str) -> Vec<Component> {
+    components_checked(alg, key_hex, &SecretKey::kcv)
+}
+
+/// Two components of `key_hex`, each with its check value by `kcv`.
+fn components_checked(alg: Algorithm, key_hex: &str, kcv: &dyn Fn(&SecretKey) -> Kcv) -> Vec<Component> {
     let key = hex::decode(key_hex).expect("hex");
     let mask: Vec<u8> = (0..key.len() as u8).map(|i| i.wrapping_mul(73).wrapping_add(0x2D)).collect();
     let other: Vec<u8> = key.iter().zip(&mask).map(|(k, m)| k ^ m).collect();
     [mask, other]
         .into_iter()
         .map(|c| {
-            let kcv = SecretKey::new(alg, c.clone()).expect("component").kcv();
+            let kcv = kcv(&SecretKey::new(alg, c.clone()).expect("component"));
             Component::new(Zeroizing::new(c), kcv)
         })
         .collect()
@@ -368,13 +348,57 @@ fn ledger_mac_signs_and_verifies_in_the_token() {
     let kcv = h.store.generate_ledger_key("ledger").expect("generate");
     let mac = LedgerMac::open(&h.store, "ledger").expect("open");
     assert_eq!(mac.kcv().expect("kcv"), kcv);
-    let entry = b"42|2026-12-06T08:00:00Z|card issued|...";
-    let tag = mac.mac(entry).expect("mac");
-    assert_eq!(tag, mac.mac(entry).expect("mac"));
-    assert!(mac.verify(entry, &tag).expect("verify"));
-    assert!(!mac.verify(b"42|2026-12-06T08:00:00Z|card issued|..!", &tag).expect("verify"));
-    assert!(!mac.verify(entry, &tag[..31]).expect("verify"));
+    let entry = [0x5Au8; 32];
+    let tag = mac.mac(&entry).expect("mac");
+    assert_eq!(tag, mac.mac(&entry).expect("mac"));
+    assert!(mac.verify(&entry, &tag).expect("verify"));
+    let mut other = entry;
+    other[31] ^= 1;
+    assert!(!mac.verify(&other, &tag).expect("verify"));
+    assert!(!mac.verify(&entry, &tag[..15]).expect("verify"));
     assert!(matches!(h.store.generate_ledger_key("ledger"), Err(Error::LabelTaken(_))));
+    let listed = h.store.list().expect("list");
+    assert_eq!(listed[0].role, Some(KeyRole::LedgerMac));
+    assert_eq!((listed[0].kind, listed[0].len, listed[0].kcv), (Some(KeyKind::Aes), 32, Some(kcv)));
+}
+
+/// A ledger key formed by the custodians' ceremony computes the CMAC of NIST SP 800-38B (the
+/// same tag as the software CMAC), its check value is its CMAC of a zero block, and it cannot
+/// encrypt (an ECB oracle would forge its MACs). An ISD key is no ledger key.
+#[test]
+fn a_ledger_key_from_the_ceremony_is_the_cmac_of_sp800_38b_and_only_signs() {
+    let h = hsm();
+    let value = "2B7E151628AED2A6ABF7158809CF4F3C";
+    // The custodians' forms carry each component's CMAC check value.
+    let comps = components_checked(Algorithm::Aes, value, &|c| c.cmac_kcv().expect("cmac"));
+    let report = h
+        .store
+        .import_components("ledger", KeyKind::Aes, KeyRole::LedgerMac, &comps, None)
+        .expect("ceremony");
+    let mac = LedgerMac::open(&h.store, "ledger").expect("open");
+    let soft = soft(Algorithm::Aes, value);
+    // RFC 4493's example 2 (one block).
+    let block = hex::decode("6bc1bee22e409f96e93d7e117393172a").expect("hex");
+    assert_eq!(hex::encode(mac.mac(&block).expect("mac")), "070a16b46b4d4144f79bdd9dd04a287c");
+    assert_eq!(mac.mac(&block).expect("mac"), soft.cmac(&block).expect("soft"));
+    let zero = soft.cmac(&[0u8; 16]).expect("soft");
+    assert_eq!(mac.kcv().expect("kcv").0, zero[..3]);
+    assert_eq!(mac.kcv().expect("kcv"), soft.cmac_kcv().expect("soft"));
+    assert_eq!(report.kcv, mac.kcv().expect("kcv"));
+    let found = h.store.list().expect("list");
+    assert!(found[0].sealed, "{found:?}");
+    let ecb = h.store.kcv("ledger").expect("kcv by label");
+    assert_eq!(ecb.0, zero[..3], "the ledger key's check value is its CMAC, never an encryption");
+    import(&h.store, "kmc-aes", Algorithm::Aes, KeyRole::IsdMaster, value);
+    assert!(matches!(LedgerMac::open(&h.store, "kmc-aes"), Err(Error::WrongKind { .. })));
+    let tdes = h.store.import_components(
+        "ledger-3des",
+        KeyKind::Tdes,
+        KeyRole::LedgerMac,
+        &components(Algorithm::Tdes, TEST_KEY),
+        None,
+    );
+    assert!(matches!(tdes, Err(Error::Invalid(_))), "{tdes:?}");
 }
 
 #[test]
@@ -411,6 +435,32 @@ fn figure_session_key_derivation_time() {
     println!(
         "SCP02 session keys (EMV CPS card keys + 4 session keys): SoftHSM2 {t:?}, in memory {s:?} per card"
     );
+}
+
+/// Time per ledger MAC (AES-CMAC of a 32-byte chain hash) made and checked in SoftHSM2, and
+/// made in memory. Printed (`--no-capture`), not asserted.
+#[test]
+fn figure_ledger_mac_time() {
+    let h = hsm();
+    h.store.generate_ledger_key("ledger").expect("generate");
+    let mac = LedgerMac::open(&h.store, "ledger").expect("open");
+    let software = soft(Algorithm::Aes, "2B7E151628AED2A6ABF7158809CF4F3C");
+    let hash = [0x5Au8; 32];
+    let tag = mac.mac(&hash).expect("mac");
+    let n = 300u32;
+    let time = |f: &dyn Fn()| {
+        let start = Instant::now();
+        (0..n).for_each(|_| f());
+        start.elapsed() / n
+    };
+    let sign = time(&|| {
+        std::hint::black_box(mac.mac(&hash).expect("mac"));
+    });
+    let verify = time(&|| assert!(mac.verify(&hash, &tag).expect("verify")));
+    let memory = time(&|| {
+        std::hint::black_box(software.cmac(&hash).expect("cmac"));
+    });
+    println!("ledger MAC: SoftHSM2 {sign:?} to make, {verify:?} to check; in memory {memory:?} to make");
 }
 
 /// The store, the provider and the keys are shared across the daemon's threads.

@@ -22,7 +22,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 7] = [
+const MIGRATIONS: [(i32, &str); 8] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
@@ -30,6 +30,7 @@ const MIGRATIONS: [(i32, &str); 7] = [
     (7, include_str!("../migrations/provincial-pg-0007-losses.sql")),
     (8, include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql")),
     (9, include_str!("../migrations/provincial-pg-0009-custody.sql")),
+    (10, include_str!("../migrations/provincial-pg-0010-anchor-macs.sql")),
 ];
 
 /// The store behind the service.
@@ -816,9 +817,10 @@ impl Store {
                 if let Err(r) = archive::may_anchor(&q.head, anchored.as_ref()) {
                     return Ok(Err(r));
                 }
-                crate::sql::exec(tx,
-                    "INSERT INTO ledger_anchors (station, seq, hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[&station, &q.head.seq, &q.head.hash],
+                crate::sql::exec(
+                    tx,
+                    "INSERT INTO ledger_anchors (station, seq, hash, mac) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&station, &q.head.seq, &q.head.hash, &q.head.mac],
                 )
                 .await?;
                 Ok(Ok(q.head.clone()))
@@ -839,11 +841,11 @@ impl Store {
     ) -> Result<Option<LedgerHead>, tokio_postgres::Error> {
         let row = crate::sql::opt(
             client,
-            "SELECT seq, hash FROM ledger_anchors WHERE station = $1 ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash, mac FROM ledger_anchors WHERE station = $1 ORDER BY seq DESC LIMIT 1",
             &[&station],
         )
         .await?;
-        Ok(row.map(|r| LedgerHead { seq: r.get("seq"), hash: r.get("hash") }))
+        Ok(row.map(|r| LedgerHead { seq: r.get("seq"), hash: r.get("hash"), mac: r.get("mac") }))
     }
 
     /// `station` takes in a card delivered to it; from then on it answers for the card.

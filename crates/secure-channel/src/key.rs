@@ -264,6 +264,13 @@ impl SecretKey {
         }
     }
 
+    /// The check value of a key that only computes MACs (an encryption with it would forge
+    /// them): its CMAC of a zero block, first 3 bytes (ANSI X9.24-1:2017's AES check value).
+    pub fn cmac_kcv(&self) -> Result<crate::Kcv, Error> {
+        let tag = self.cmac(&[0u8; 16])?;
+        Ok(crate::Kcv([tag[0], tag[1], tag[2]]))
+    }
+
     /// The full 3DES CBC-MAC of SCP02 cryptograms: 80-padding, 3DES-CBC with IV 0, last block.
     pub fn full_tdes_mac(&self, data: &[u8]) -> Result<[u8; 8], Error> {
         self.require(Algorithm::Tdes)?;

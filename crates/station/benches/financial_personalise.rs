@@ -4,6 +4,10 @@
 //! -> simulator) and in-process, and the floor the bytes alone set on a contact link at 9 600
 //! and 115 200 bit/s (10 bits a byte). A card is personalised once, so every round puts a
 //! fresh blank card in the reader (taken out, a new one in: not timed).
+//! Then the keys' place: the station's financial step (`station::financial::Financial`, the
+//! DP file made and the card personalised in process) with the keys in memory beside the
+//! same keys in a SoftHSM2 token (#25: derivations and the DP decryption run in the token),
+//! time per card, median of N; skipped, with a line saying so, where softhsm2 is missing.
 //! Figures only; nothing is asserted on time. `STATION_BENCH_QUICK=1` runs fewer rounds and
 //! C-MAC only.
 
@@ -102,6 +106,69 @@ fn in_process(profile: &str, dp: &DpFile, keys: &SoftwareKeys, params: &PersoPar
     Run { median: median(samples), count }
 }
 
+/// The station's financial step with the keys in memory and in a SoftHSM2 token, in process
+/// (where the keys' cost is not hidden behind pcscd): median time per card of each, and the
+/// ratio. The counter's default profile (SCP02, EMV CPS diversification); SoftHSM2 has no SM4.
+fn keys_in_token_beside_memory(rounds: usize) {
+    let name = "ssc-3g-fin-sim.toml";
+    if !keystore::softhsm2_installed() {
+        println!(
+            "keys in SoftHSM2 beside keys in memory: skipped, softhsm2 is not installed \
+             ({} or softhsm2-util missing; scripts/install-deps installs it)",
+            keystore::SOFTHSM2_MODULE
+        );
+        return;
+    }
+    let profile = firmware_profile::Profile::load(common::profile(name)).expect("profile");
+    let dir = tempfile::tempdir().expect("tmp");
+    // The same test keys, formed in the token by a ceremony (its [counter.financial] lines unused).
+    common::counter::financial_keys_in_token(dir.path());
+    let config = |token: Option<station::config::TokenSettings>| station::config::FinancialConfig {
+        dp: "test".into(),
+        bin: "621234".into(),
+        isd_key: if token.is_some() { "isd-master" } else { "test" }.into(),
+        transport_key: if token.is_some() { "dp-transport" } else { "test" }.into(),
+        token,
+    };
+    let in_token = station::config::TokenSettings {
+        module: keystore::SOFTHSM2_MODULE.into(),
+        label: "S-TEST".into(),
+        pin_file: Some(dir.path().join("token.pin")),
+        pin_env: None,
+    };
+    let example = emv_cps::TestCard::example();
+    let holder = issuance::FinancialHolder {
+        ssn: &example.holder_id,
+        name: "张三",
+        card_number: "B00000019",
+        atr: &[],
+        bank: None,
+    };
+    let time = |financial: &station::financial::Financial| {
+        let samples = (0..rounds)
+            .map(|_| {
+                let mut conn = card_sim::SimConnection::connect("sim 0", blank_card(name)).expect("card");
+                let mut tx = conn.transaction().expect("tx");
+                let t = Instant::now();
+                financial.personalise(tx.as_mut(), &holder).expect("personalised");
+                t.elapsed()
+            })
+            .collect();
+        median(samples)
+    };
+    let memory = station::financial::Financial::from_config(&config(None), &profile).expect("keys in memory");
+    let token = station::financial::Financial::from_config(&config(Some(in_token)), &profile)
+        .expect("keys in the token");
+    let (m, t) = (time(&memory), time(&token));
+    println!(
+        "{:<22} keys in memory {:>8.2} ms, in SoftHSM2 {:>8.2} ms per card (in process, median of {rounds}): {:.2}x",
+        name.trim_end_matches(".toml"),
+        m.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e3,
+        t.as_secs_f64() / m.as_secs_f64().max(1e-9)
+    );
+}
+
 fn main() {
     let quick = std::env::var_os("STATION_BENCH_QUICK").is_some();
     let rounds = if quick { 3 } else { 10 };
@@ -154,4 +221,5 @@ fn main() {
         }
         stack.pcscd.stop();
     }
+    keys_in_token_beside_memory(rounds * 10);
 }

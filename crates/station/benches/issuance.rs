@@ -12,6 +12,12 @@
 //! batch at once, as `station batch` does: the station's desk then checks card N+1 (archives,
 //! claim, identity) while card N is on the devices, and the time it saves per card is shown.
 //! Figures only; nothing is asserted on time. `STATION_BENCH_QUICK=1` runs fewer cards.
+//! Last, the ledger's own cost (#25): an entry appended with no key (the SM3 chain alone),
+//! with the simulators' key in memory, and with the station's key in a SoftHSM2 token (the
+//! entry's CMAC made there), median per entry, and the check of every entry's MAC that
+//! `station ledger --verify` runs; the token's part is skipped, with a line saying so, where
+//! softhsm2 is missing.
+//! Figures only; nothing is asserted on time. `STATION_BENCH_QUICK=1` runs fewer cards.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -20,6 +26,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use archive::local::{LedgerKey, LocalArchive};
 
 use card_transport::{Card, LinkCount, Metered};
 use common::counter::Counter;
@@ -163,6 +171,113 @@ fn ssse_link(profile: &str) -> LinkCount {
     LinkCount { apdus: a.apdus + b.apdus, sent: a.sent + b.sent, received: a.received + b.received }
 }
 
+/// What one ledger key costs: median per append, per entry of the whole check (chain and
+/// MACs), and the median MAC of one entry alone.
+#[derive(Clone, Copy)]
+struct LedgerCost {
+    append: Duration,
+    check: Duration,
+    mac: Option<Duration>,
+}
+
+/// `n` entries appended to a fresh ledger for each of `keys` (none: the chain only), the
+/// ledgers taking turns entry by entry so that the disk's moods fall on each alike; then each
+/// whole ledger checked, three times in turn.
+fn ledger_costs(dir: &std::path::Path, keys: &[Option<Arc<dyn LedgerKey>>], n: usize) -> Vec<LedgerCost> {
+    let ledgers: Vec<LocalArchive> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let local = LocalArchive::open(dir.join(format!("ledger-{i}.db")), "S-BENCH").expect("ledger");
+            match key {
+                Some(key) => local.with_ledger_key(key.clone()),
+                None => local,
+            }
+        })
+        .collect();
+    let detail = serde_json::json!({"step": "print-face", "card_number": "B00000019"});
+    let mut appends = vec![Vec::with_capacity(n); keys.len()];
+    for _ in 0..n {
+        for (local, times) in ledgers.iter().zip(&mut appends) {
+            let t = Instant::now();
+            local.append_ledger("op", None, Some("B00000019"), "card.printed", &detail).expect("append");
+            times.push(t.elapsed());
+        }
+    }
+    let mut checks = vec![Vec::new(); keys.len()];
+    for _ in 0..3 {
+        for (local, times) in ledgers.iter().zip(&mut checks) {
+            let t = Instant::now();
+            assert_eq!(local.verify_ledger().expect("intact"), n);
+            times.push(t.elapsed() / n as u32);
+        }
+    }
+    let macs = keys.iter().map(|key| {
+        key.as_ref().map(|key| {
+            median(
+                (0..n)
+                    .map(|i| {
+                        let t = Instant::now();
+                        key.mac(&[i as u8; 32]).expect("mac");
+                        t.elapsed()
+                    })
+                    .collect(),
+            )
+        })
+    });
+    appends
+        .into_iter()
+        .zip(checks)
+        .zip(macs)
+        .map(|((append, check), mac)| LedgerCost { append: median(append), check: median(check), mac })
+        .collect()
+}
+
+/// The ledger append and check with and without the keyed MAC.
+fn ledger_figures(n: usize) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut keys: Vec<(&str, Option<Arc<dyn LedgerKey>>)> = vec![
+        ("no key (SM3 chain only)", None),
+        (
+            "key in memory (simulators')",
+            Some(station::ledger_key::open(None, None).expect("simulators' key")),
+        ),
+    ];
+    if keystore::softhsm2_installed() {
+        // Made in the token and named by [ledger], as station.toml does.
+        let lines = common::counter::ledger_key_in_token(&dir.path().join("token"));
+        let table: toml::Table = toml::from_str(&lines).expect("[ledger]");
+        let settings: station::ledger_key::LedgerSettings =
+            table["ledger"].clone().try_into().expect("[ledger] settings");
+        let key = station::ledger_key::open(Some(&settings), None).expect("token key");
+        keys.push(("key in SoftHSM2 (CMAC in the token)", Some(key)));
+    }
+    println!(
+        "ledger append (one entry chained, SQLite synchronous=FULL) and check, median of {n} (2-core machine: compare ratios)"
+    );
+    let (names, keys): (Vec<&str>, Vec<_>) = keys.into_iter().unzip();
+    let costs = ledger_costs(dir.path(), &keys, n);
+    let base = costs[0];
+    for (what, cost) in names.into_iter().zip(costs) {
+        println!(
+            "{:<36} {:>7.1} µs per append ({:.2}x), check {:>5.1} µs per entry ({:.2}x), MAC alone {}",
+            what,
+            cost.append.as_secs_f64() * 1e6,
+            cost.append.as_secs_f64() / base.append.as_secs_f64().max(1e-12),
+            cost.check.as_secs_f64() * 1e6,
+            cost.check.as_secs_f64() / base.check.as_secs_f64().max(1e-12),
+            cost.mac.map_or("-".to_string(), |m| format!("{:.1} µs", m.as_secs_f64() * 1e6))
+        );
+    }
+    if !keystore::softhsm2_installed() {
+        println!(
+            "{:<36} skipped: softhsm2 is not installed ({} or softhsm2-util missing; scripts/install-deps installs it)",
+            "key in SoftHSM2",
+            keystore::SOFTHSM2_MODULE
+        );
+    }
+}
+
 fn main() {
     let quick = std::env::var_os("STATION_BENCH_QUICK").is_some();
     let (n, scale) = if quick { (3, 0.05) } else { (10, 0.25) };
@@ -250,4 +365,5 @@ fn main() {
         0.02 * printer
     );
     println!("goal: a batch at least 97 % of the printer's rated speed (above)");
+    ledger_figures(if quick { 100 } else { 1000 });
 }

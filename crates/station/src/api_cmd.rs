@@ -349,7 +349,18 @@ pub fn ledger(a: &LedgerArgs, out: &mut dyn Write) -> Result<()> {
         if a.json {
             writeln!(out, "{v}")?;
         } else if v["intact"] == true {
-            writeln!(out, "ledger intact: {} entries, hash chain verified", v["entries"])?;
+            let entries = v["entries"].as_i64().unwrap_or(0);
+            let macs = match (v["keyed_from"].as_i64(), v["key"].as_str()) {
+                (Some(1), Some(key)) => format!("and every entry's MAC ({key})"),
+                (Some(first), Some(key)) => format!(
+                    "and the MAC of entries {first} to {entries} ({key}; the {} before had no key yet)",
+                    first - 1
+                ),
+                (_, None) => "(MACs not checked: the station has no ledger key)".into(),
+                (None, Some(_)) if entries == 0 => "(nothing to check)".into(),
+                (None, Some(key)) => format!("(no entry has a MAC yet: written before the key {key})"),
+            };
+            writeln!(out, "ledger intact: {entries} entries, hash chain verified {macs}")?;
         } else {
             anyhow::bail!("the ledger was altered: {} (keep the database for the auditors)", v["error"]);
         }

@@ -62,6 +62,8 @@ pub struct StationConfig {
     pub counter: Option<CounterConfig>,
     /// The station's policy for identity verification (`[idv]`).
     pub idv: IdvPolicy,
+    /// The ledger's MAC key (`[ledger]`, see [`crate::ledger_key`]).
+    pub ledger: Option<crate::ledger_key::LedgerSettings>,
 }
 
 /// `[idv]`: what the station does when the bank-police verification does not confirm an
@@ -130,13 +132,18 @@ impl StationConfig {
                 ),
             });
         }
+        let ledger = table
+            .remove("ledger")
+            .map(|v| v.try_into::<crate::ledger_key::LedgerSettings>())
+            .transpose()
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[ledger]: {e}") })?;
         // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
         let sites = sites_of(path, &mut table)?;
         let mut daemon = Config::from_table(path, table)?;
         daemon.sites = sites;
         // Plain http to the SMS gateway simulator only in a build that carries the simulators.
         daemon.simulators = cfg!(feature = "sim");
-        Ok(StationConfig { daemon, counter, idv })
+        Ok(StationConfig { daemon, counter, idv, ledger })
     }
 }
 
@@ -238,7 +245,8 @@ impl TokenSettings {
             (Some(file), None) => keystore::PinSource::File(file.clone()),
             (None, Some(var)) => keystore::PinSource::Env(var.clone()),
             _ => anyhow::bail!(
-                "[counter.financial.token]: give the user PIN as pin_file (chmod 600) or pin_env, one of them"
+                "token {}: give the user PIN as pin_file (chmod 600) or pin_env, one of them",
+                self.label
             ),
         };
         Ok(keystore::TokenConfig { module: self.module.clone(), token_label: self.label.clone(), pin })

@@ -1,9 +1,11 @@
-//! `station keys`: the financial application's keys in the counter's PKCS#11 token
-//! (`[counter.financial.token]` of station.toml). `import` is the key ceremony: two or more
+//! `station keys`: the financial application's keys and the ledger's MAC key in the counter's
+//! PKCS#11 token (`[counter.financial.token]` of station.toml; the ledger's key in
+//! `[ledger.token]` when it names its own). `import` is the key ceremony: two or more
 //! custodians each enter a component with its check value, each checked in the token, the key
-//! formed and sealed there (dual control; no one person ever holds it); `list` shows labels,
-//! kinds, roles and check values, never a key. Components are typed without echo on a
-//! terminal; off a terminal (a script) each is one stdin line, `HEX KCV`.
+//! formed and sealed there (dual control; no one person ever holds it); `generate` makes the
+//! ledger's key inside the token (no component exists); `list` shows labels, kinds, roles and
+//! check values, never a key. Components are typed without echo on a terminal; off a terminal
+//! (a script) each is one stdin line, `HEX KCV`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ use zeroize::Zeroizing;
 pub enum KeysCmd {
     /// Form a key in the token from the custodians' components (dual control).
     Import(ImportArgs),
+    /// Make a key inside the token (the ledger's MAC key): no component ever exists.
+    Generate(GenerateArgs),
     /// The keys in the token: label, kind, role, check value.
     List(TokenArgs),
 }
@@ -54,12 +58,32 @@ pub struct ImportArgs {
     kcv: Option<String>,
 }
 
+/// `station keys generate`.
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    token: TokenArgs,
+    /// The key's label in the token (what `[ledger] mac_key` names).
+    #[arg(long)]
+    label: String,
+    /// What it is for.
+    #[arg(long, value_enum)]
+    kind: GeneratedKind,
+}
+
+/// The keys made inside the token.
+#[derive(Clone, Copy, ValueEnum)]
+enum GeneratedKind {
+    /// The ledger's MAC key (AES-256, CMAC): in `[ledger.token]`, or the counter's token.
+    LedgerMac,
+}
+
 /// The ciphers a ceremony forms.
 #[derive(Clone, Copy, ValueEnum)]
 enum Kind {
     /// Triple DES (2 or 3 keys): SCP02 ISD keys, the DP transport key.
     Tdes,
-    /// AES: SCP03 ISD keys.
+    /// AES: SCP03 ISD keys, the ledger's MAC key.
     Aes,
 }
 
@@ -70,13 +94,15 @@ enum Role {
     IsdMaster,
     /// The DP transport key.
     Transport,
+    /// The ledger's MAC key (AES; its components' check values are CMACs of a zero block).
+    LedgerMac,
 }
 
 /// Runs `station keys ...`.
 pub fn run(cmd: KeysCmd) -> Result<()> {
     match cmd {
         KeysCmd::List(a) => {
-            let store = open(&a)?;
+            let store = open(&a, false)?;
             let keys = store.list()?;
             if keys.is_empty() {
                 println!("no keys in the token yet: station keys import");
@@ -104,38 +130,65 @@ pub fn run(cmd: KeysCmd) -> Result<()> {
                 .map(Kcv::from_hex)
                 .transpose()
                 .map_err(|_| anyhow::anyhow!("--kcv is 6 hex digits"))?;
-            let store = open(&a.token)?;
-            let components = read_components(a.custodians)?;
-            let (kind, role) = match (a.kind, a.role) {
-                (Kind::Tdes, r) => (KeyKind::Tdes, r),
-                (Kind::Aes, r) => (KeyKind::Aes, r),
+            let kind = match a.kind {
+                Kind::Tdes => KeyKind::Tdes,
+                Kind::Aes => KeyKind::Aes,
             };
-            let role = match role {
+            let role = match a.role {
                 Role::IsdMaster => KeyRole::IsdMaster,
                 Role::Transport => KeyRole::Transport,
+                Role::LedgerMac => KeyRole::LedgerMac,
             };
+            let store = open(&a.token, role == KeyRole::LedgerMac)?;
+            let components = read_components(a.custodians)?;
             let report = store.import_components(&a.label, kind, role, &components, expected)?;
             println!("{report}");
+            Ok(())
+        }
+        KeysCmd::Generate(a) => {
+            let GeneratedKind::LedgerMac = a.kind;
+            let store = open(&a.token, true)?;
+            let kcv = store.generate_ledger_key(&a.label)?;
+            println!(
+                "key {:?} (AES 32 bytes, ledger-mac): made in the token; KCV {kcv}. \
+                 Name it in station.toml: [ledger] mac_key = {:?}. It exists only in the token: \
+                 back the token up (see the README's key ceremony)",
+                a.label, a.label
+            );
             Ok(())
         }
     }
 }
 
-/// The token `[counter.financial.token]` names (only that table is read: the keys are
-/// imported before the counter's devices are set up).
-fn open(a: &TokenArgs) -> Result<Keystore> {
+/// The token `[counter.financial.token]` names, or for the ledger's key (`ledger`) the one
+/// `[ledger.token]` names when set (only those tables are read: the keys are imported before
+/// the counter's devices are set up).
+fn open(a: &TokenArgs, ledger: bool) -> Result<Keystore> {
+    let path = a.config.display();
     let table: toml::Table =
-        daemon::config::read_toml(&a.config).with_context(|| format!("reading {}", a.config.display()))?;
-    let token = table
+        daemon::config::read_toml(&a.config).with_context(|| format!("reading {path}"))?;
+    let counter_token = table
         .get("counter")
         .and_then(|c| c.get("financial"))
         .and_then(|f| f.get("token"))
         .cloned()
-        .with_context(|| {
-            format!("{}: no [counter.financial.token]: name the token first", a.config.display())
-        })?
-        .try_into::<station::config::TokenSettings>()
-        .with_context(|| format!("{}: [counter.financial.token]", a.config.display()))?;
+        .map(|t| t.try_into::<station::config::TokenSettings>())
+        .transpose()
+        .with_context(|| format!("{path}: [counter.financial.token]"))?;
+    let ledger_token = table
+        .get("ledger")
+        .and_then(|l| l.get("token"))
+        .cloned()
+        .map(|t| t.try_into::<station::config::TokenSettings>())
+        .transpose()
+        .with_context(|| format!("{path}: [ledger.token]"))?;
+    let token = match (ledger, ledger_token, counter_token) {
+        (true, Some(t), _) | (_, _, Some(t)) => t,
+        (true, None, None) => {
+            anyhow::bail!("{path}: no [ledger.token] nor [counter.financial.token]: name the token first")
+        }
+        (false, _, None) => anyhow::bail!("{path}: no [counter.financial.token]: name the token first"),
+    };
     Ok(Keystore::open(&token.token_config()?)?)
 }
 

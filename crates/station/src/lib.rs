@@ -14,6 +14,7 @@ pub mod faces;
 pub mod financial;
 pub mod id_input;
 pub mod init;
+pub mod ledger_key;
 pub mod runner;
 pub mod serve;
 #[cfg(feature = "sim")]

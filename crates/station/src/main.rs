@@ -500,11 +500,13 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
                 .counter
                 .clone()
                 .context("the configuration has no [counter] section: it names the provincial archive")?;
-            station::serve::configured_archives(&config.daemon, &counter)?
+            station::serve::configured_archives(&config.daemon, &counter, config.ledger.as_ref())?
         }
         None => {
             let config = daemon::config::Config::embedded(&a.data_dir)?;
-            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station)?;
+            // The embedded default (no station.toml): the simulators' ledger key, in their build.
+            let key = station::ledger_key::open(None, None)?;
+            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station, key)?;
             (local, Box::new(sqlite) as Box<dyn archive::ProvincialArchive>)
         }
     };

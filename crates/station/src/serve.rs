@@ -21,25 +21,31 @@ pub struct ServeOptions {
     pub card_profile: String,
 }
 
-/// Opens the station's archives in the data directory.
+/// Opens the station's archives in the data directory, the ledger with its key.
 pub fn open_archives(
     data_dir: &Path,
     station: &str,
+    ledger_key: Arc<dyn archive::local::LedgerKey>,
 ) -> Result<(Arc<LocalArchive>, archive::SqliteProvincial)> {
     // The station's alone: applicants' forms, photos, signatures and the ledger live here.
     daemon::files::private_dir(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let local = Arc::new(LocalArchive::open(data_dir.join("station.db"), station)?);
+    let local =
+        Arc::new(LocalArchive::open(data_dir.join("station.db"), station)?.with_ledger_key(ledger_key));
     let province = archive::SqliteProvincial::open(data_dir.join("provincial.db"), station, 'B')?;
     Ok((local, province))
 }
 
-/// The local archive and the provincial one the `[counter]` section names (the service, or
+/// The local archive with the ledger key `[ledger]` names (in the counter's token unless it
+/// names its own), and the provincial one the `[counter]` section names (the service, or
 /// SQLite beside the station where one machine serves).
 pub fn configured_archives(
     config: &daemon::config::Config,
     counter: &crate::config::CounterConfig,
+    ledger: Option<&crate::ledger_key::LedgerSettings>,
 ) -> Result<(Arc<LocalArchive>, Box<dyn archive::ProvincialArchive>)> {
-    let (local, sqlite) = open_archives(&config.data_dir, &config.station)?;
+    let counter_token = counter.financial.as_ref().and_then(|f| f.token.as_ref());
+    let key = crate::ledger_key::open(ledger, counter_token)?;
+    let (local, sqlite) = open_archives(&config.data_dir, &config.station, key)?;
     let province: Box<dyn archive::ProvincialArchive> = match &counter.provincial {
         crate::config::ProvincialConfig::Sqlite => Box::new(sqlite),
         crate::config::ProvincialConfig::Service { url, ca, identity } => {
@@ -169,9 +175,10 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
         "the configuration has no [counter] section: name the readers, the printer and the archives",
     )?;
     let idv = config.idv;
+    let ledger = config.ledger;
     let config = config.daemon;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
-    let (local, province) = configured_archives(&config, &counter)?;
+    let (local, province) = configured_archives(&config, &counter, ledger.as_ref())?;
     let province: Arc<dyn archive::ProvincialArchive> = Arc::from(province);
     let verifier = Box::new(identity_verifier(&counter.identity_verification)?);
     let parts = open_counter_parts(&counter, profiles_dir)?;

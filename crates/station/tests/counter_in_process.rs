@@ -224,18 +224,9 @@ fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
     use std::io::Write as _;
     let dir = tempfile::tempdir().expect("tmp");
     let pin = "314159";
-    let conf = common::counter::softhsm_token(dir.path(), "S-TEST", pin);
+    common::counter::softhsm_token(dir.path(), "S-TEST", pin);
+    let conf = dir.path().join("softhsm2.conf");
     let pin_file = dir.path().join("token.pin");
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&pin_file)
-            .expect("pin");
-        f.write_all(format!("{pin}\n").as_bytes()).expect("pin");
-    }
     let token = format!(
         "[counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n",
         keystore::SOFTHSM2_MODULE,
@@ -301,6 +292,19 @@ fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
     assert!(listed.contains("isd-master") && listed.contains(&format!("KCV {master_kcv}")), "{listed}");
     assert!(listed.contains("dp-transport") && !listed.contains("NOT SEALED"), "{listed}");
     assert!(!listed.contains(master) && !listed.contains(transport), "never a key: {listed}");
+    // The ledger's MAC key is made inside the token (no component exists), listed by its check
+    // value; a second one under the label is refused.
+    let (ok, said) = keys(&["generate", "--label", "ledger", "--kind", "ledger-mac"], "");
+    assert!(
+        ok && said.contains("made in the token") && said.contains("[ledger] mac_key = \"ledger\""),
+        "{said}"
+    );
+    let kcv = said.split("KCV ").nth(1).and_then(|k| k.get(..6)).expect("its check value").to_string();
+    let (ok, listed) = keys(&["list"], "");
+    let line = listed.lines().find(|l| l.starts_with("ledger ")).expect("the ledger key listed");
+    assert!(ok && line.contains("AES") && line.contains("ledger-mac") && line.contains(&kcv), "{listed}");
+    let (ok, said) = keys(&["generate", "--label", "ledger", "--kind", "ledger-mac"], "");
+    assert!(!ok && said.contains("already in the token"), "{said}");
 
     // The card personalised with the token's keys.
     let profile_path = common::profile("ssc-3g-fin-sim.toml");

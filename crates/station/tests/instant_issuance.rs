@@ -213,11 +213,14 @@ fn text(out: &std::process::Output) -> String {
 #[test]
 fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let _one = common::serial();
-    let mut c = Counter::start(4);
+    // The ledger's MAC key in a token of its own (SoftHSM2), as on a counter.
+    let token = tempfile::tempdir().expect("tmp");
+    let ledger_key = common::counter::ledger_key_in_token(token.path());
+    let mut c = Counter::start_with(4, 0.0, "ssc-3g-sim.toml", &ledger_key);
     // The serving bank each person chose (RULE 8); person 3 chose none.
     c.people[0]["bank"] = "ABC".into();
     c.people[1]["bank"] = "ICBC".into();
-    let _station = c.serve(None);
+    let station = c.serve(None);
     let dir = c.dir.path();
 
     // A batch of two through the API, with its return file: the holders are not here, so the
@@ -476,7 +479,13 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     );
     assert!(!story.contains(&c.ssn(1)), "no full ID number on the screen: {story}");
     let out = c.station("aud", &["ledger", "--verify"]);
-    assert!(out.status.success() && text(&out).contains("intact"), "{}", text(&out));
+    assert!(
+        out.status.success()
+            && text(&out).contains("intact")
+            && text(&out).contains("every entry's MAC (key \"ledger\" in token S-LEDGER, KCV"),
+        "{}",
+        text(&out)
+    );
     let out = c.station("sup", &["conflicts"]);
     assert!(out.status.success() && text(&out).contains("no open conflicts"), "{}", text(&out));
     let out = c.station("op", &["conflicts", "--resolve", "rec-1", "--note", "card taken back"]);
@@ -526,6 +535,11 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(text(&out).contains("ledger = local archive = provincial archive"), "{}", text(&out));
     let first = c.province_as("S-TEST").ledger_anchor().expect("anchor");
     assert_eq!(first, local.ledger_head().expect("head"), "the reconciliation anchored its own line");
+    // A copy of station.db as a backup holds it now (its MACs are the station's).
+    let older = dir.join("older.db");
+    rusqlite::Connection::open(dir.join("station.db"))
+        .and_then(|db| db.execute("VACUUM INTO ?1", [older.to_str().expect("path")]))
+        .expect("an older copy");
     local.set_card_status("B00000051", archive::CardStatus::Cancelled).expect("tamper");
     let out = c.station("aud", &["reconcile"]);
     assert!(!out.status.success() && text(&out).contains("MISMATCH B00000051"), "{}", text(&out));
@@ -553,7 +567,93 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         "{said}"
     );
     let still = c.province_as("S-TEST").ledger_anchor().expect("anchor");
-    assert_eq!(still, Some(anchored), "the anchored head stays for the auditors");
+    assert_eq!(still, Some(anchored.clone()), "the anchored head stays for the auditors");
+
+    // The database file swapped, the station stopped: the older copy of its own (every MAC
+    // the station's) ends before the head the province anchored since.
+    drop(station);
+    // A copy renamed into place: a new file (this test process still holds the old one open).
+    let swap = |with: &std::path::Path| {
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("station.db{suffix}")));
+        }
+        std::fs::copy(with, dir.join("swapped.db")).expect("a copy");
+        std::fs::rename(dir.join("swapped.db"), dir.join("station.db")).expect("swap station.db");
+    };
+    swap(&older);
+    let out = c.station("aud", &["reconcile"]);
+    assert!(!out.status.success() && text(&out).contains("cut short"), "{}", text(&out));
+
+    // Whoever can write station.db rewrites an entry (who keeps a stock card) and recomputes
+    // the plain SM3 chain from there, the triggers dropped: the chain holds, but the entry's
+    // MAC, made in the token with a key that never leaves it, is not the new hash's, and
+    // `station ledger --verify` names the entry.
+    {
+        let db = rusqlite::Connection::open(dir.join("station.db")).expect("station.db");
+        db.execute_batch("DROP TRIGGER ledger_no_update;").expect("drop trigger");
+        let reader = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("reader");
+        let mut entries = reader.ledger().expect("ledger");
+        let at = entries.iter().position(|e| e.event == "card.stocked").expect("a card.stocked entry");
+        let kept = entries[at].detail.replace("王主管", "李四");
+        assert_ne!(kept, entries[at].detail);
+        entries[at].detail = kept;
+        for i in at..entries.len() {
+            let prev = entries[i - 1].hash.clone();
+            entries[i].prev_hash = prev.clone();
+            entries[i].hash = archive::local::entry_hash(&prev, &entries[i]);
+            let e = &entries[i];
+            db.execute(
+                "UPDATE ledger SET detail = ?2, prev_hash = ?3, hash = ?4 WHERE seq = ?1",
+                rusqlite::params![e.seq, e.detail, e.prev_hash, e.hash],
+            )
+            .expect("rewrite");
+        }
+        assert!(reader.verify_ledger().is_ok(), "the plain chain holds");
+        let _serving = c.serve(None);
+        let out = c.station("aud", &["ledger", "--verify"]);
+        let said = text(&out);
+        assert!(
+            !out.status.success()
+                && said.contains(&format!("ledger entry {} is not the one recorded", entries[at].seq))
+                && said.contains("its MAC is not the one the station's ledger key"),
+            "{said}"
+        );
+    }
+    // Another station's database (a key of its own, here the simulators', and even this
+    // station's id), longer than the anchored ledger: its first entry's MAC is not this
+    // station's key's, and its head never moves the province's anchor.
+    let other = dir.join("other.db");
+    {
+        let o = archive::local::LocalArchive::open(&other, "S-TEST")
+            .expect("other")
+            .with_ledger_key(station::ledger_key::open(None, None).expect("the simulators' key"));
+        for i in 0..anchored.seq + 3 {
+            o.append_ledger("op", None, None, "test.entry", &serde_json::json!({"i": i})).expect("entry");
+        }
+    }
+    swap(&other);
+    let out = c.station("aud", &["reconcile"]);
+    let said = text(&out);
+    assert!(
+        !out.status.success()
+            && said.contains("ledger entry 1 is not the one recorded")
+            && said.contains("MAC"),
+        "{said}"
+    );
+    std::fs::remove_file(dir.join("serve.log")).expect("a new log");
+    let _again = c.serve(None);
+    let out = c.station("aud", &["ledger", "--verify"]);
+    assert!(!out.status.success() && text(&out).contains("ledger entry 1"), "{}", text(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(dir.join("serve.log"))
+        .unwrap_or_default()
+        .contains("ledger head not anchored")
+    {
+        assert!(Instant::now() < deadline, "the daemon's start tried to anchor the swapped ledger's head");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let still = c.province_as("S-TEST").ledger_anchor().expect("anchor");
+    assert_eq!(still, Some(anchored), "the swapped ledger's head was not anchored");
 }
 
 #[test]
@@ -603,4 +703,12 @@ fn an_instant_card_with_its_financial_application_answers_a_terminal() {
     assert_eq!((row[8], row[9]), ("中国工商银行", stored.as_str()), "{ret}");
     assert!(stored.starts_with("621234") && stored.len() == 19, "the DP data's PAN");
     assert!(!text(&out).contains(&stored), "not on the screen");
+    // Every key in the token: the ledger's too (it shares the counter's token), each entry's
+    // MAC made and checked there.
+    let out = c.station("aud", &["ledger", "--verify"]);
+    assert!(
+        out.status.success() && text(&out).contains("every entry's MAC (key \"ledger\" in token S-TEST"),
+        "{}",
+        text(&out)
+    );
 }

@@ -442,48 +442,35 @@ phone = "0878-6221234"
 "#;
 
 /// A SoftHSM2 token of its own in `dir` (SOFTHSM2_CONF set for this test process and for the
-/// `station` commands it runs), with user PIN `pin`: the token's configuration file.
-pub fn softhsm_token(dir: &Path, label: &str, pin: &str) -> std::path::PathBuf {
-    let tokens = dir.join("tokens");
-    std::fs::create_dir_all(&tokens).expect("token dir");
-    let conf = dir.join("softhsm2.conf");
-    let text = format!(
-        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-        tokens.display()
-    );
-    std::fs::write(&conf, text).expect("conf");
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let made = std::process::Command::new("softhsm2-util")
-        .args(["--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "271828"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("softhsm2-util: install Debian's softhsm2 (scripts/install-deps)");
-    assert!(made.success(), "softhsm2-util --init-token");
-    conf
+/// `station` commands it runs), with user PIN `pin` in `dir/token.pin`: what opens it.
+pub fn softhsm_token(dir: &Path, label: &str, pin: &str) -> keystore::TokenConfig {
+    keystore::softhsm2_token(dir, label, pin)
+        .expect("a SoftHSM2 token: install Debian's softhsm2 (scripts/install-deps)")
 }
 
-/// The simulated counter's financial keys in a SoftHSM2 token of its own in `dir`: the
-/// profiles' test ISD master (`isd-master`) and the test DP transport key (`dp-transport`),
-/// each formed in the token from two components as a key ceremony does. The `[counter.financial]`
-/// lines that name them (test DP files, the keys in the token).
+/// The ledger's MAC key made in a SoftHSM2 token of its own in `dir` (`ledger` in token
+/// `S-LEDGER`): the `[ledger]` lines that name it, with its token.
+pub fn ledger_key_in_token(dir: &Path) -> String {
+    let token = softhsm_token(dir, "S-LEDGER", "161803");
+    keystore::Keystore::open(&token)
+        .expect("the token")
+        .generate_ledger_key("ledger")
+        .expect("the ledger key");
+    format!(
+        "[ledger]\nmac_key = \"ledger\"\n[ledger.token]\nmodule = \"{}\"\nlabel = \"S-LEDGER\"\npin_file = \"{}\"\n",
+        keystore::SOFTHSM2_MODULE,
+        dir.join("token.pin").display()
+    )
+}
+
+/// The simulated counter's keys in a SoftHSM2 token of its own in `dir`: the profiles' test ISD
+/// master (`isd-master`) and the test DP transport key (`dp-transport`), each formed in the
+/// token from two components as a key ceremony does, and the ledger's MAC key (`ledger`), made
+/// in the token. The `[counter.financial]` lines that name them (test DP files, the keys in the
+/// token) and the `[ledger]` lines (its key in the same token).
 pub fn financial_keys_in_token(dir: &Path) -> String {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let pin = "271828";
-    softhsm_token(dir, "S-TEST", pin);
+    let token = softhsm_token(dir, "S-TEST", "271828");
     let pin_file = dir.join("token.pin");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&pin_file)
-        .expect("pin file");
-    f.write_all(format!("{pin}\n").as_bytes()).expect("pin");
-    let token = keystore::TokenConfig {
-        module: keystore::SOFTHSM2_MODULE.into(),
-        token_label: "S-TEST".into(),
-        pin: keystore::PinSource::File(pin_file.clone()),
-    };
     let store = keystore::Keystore::open(&token).expect("the token");
     for (label, role, hex) in [
         ("isd-master", keystore::KeyRole::IsdMaster, "404142434445464748494A4B4C4D4E4F"),
@@ -507,9 +494,11 @@ pub fn financial_keys_in_token(dir: &Path) -> String {
             .import_components(label, keystore::KeyKind::Tdes, role, &components, None)
             .expect("key ceremony");
     }
+    store.generate_ledger_key("ledger").expect("the ledger key");
     format!(
         "[counter.financial]\ndp = \"test\"\nbin = \"621234\"\nisd_key = \"isd-master\"\ntransport_key = \"dp-transport\"\n\
-         [counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n",
+         [counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n\
+         [ledger]\nmac_key = \"ledger\"\n",
         keystore::SOFTHSM2_MODULE,
         pin_file.display()
     )
