@@ -14,6 +14,27 @@ const TEXT = {
   'nav.progress': ['制卡进度', 'Progress'],
   'nav.handover': ['领卡签字', 'Hand-over'],
   'nav.activate': ['金融激活', 'Activation'],
+  'nav.losses': ['挂失与补卡', 'Losses and fees'],
+  'losses.title': ['挂失、解挂与补卡收费', 'Losses, lifting and replacement fees'],
+  'losses.rule': ['口头挂失按收费标准的天数暂停卡片，到期自动解除；解挂和柜台挂失须持卡人本人到场并核验证件；正式挂失即停用卡片（补卡前）。补卡首次免费，低保、特困等人员不收卡费；每笔收费或免收都有收据号。', 'A temporary loss suspends the card for the schedule\'s days and lapses by itself; lifting it and a loss at the counter need the holder in person, ID checked; a formal loss stops the card (before a replacement). The first replacement is free, and the fee-free groups pay no card fee; every fee or waiver has its receipt number.'],
+  'losses.id': ['持卡人身份证号码（来电所报或证件所载）', 'Holder\'s ID number (as the caller said it, or from the document)'],
+  'losses.channel': ['挂失方式', 'Reported'],
+  'losses.phone': ['电话挂失（本网点的卡）', 'By phone (this station\'s card)'],
+  'losses.counter': ['柜台挂失（持卡人本人）', 'At the counter (the holder)'],
+  'losses.checked': ['持卡人本人在柜台前，已核验身份证件', 'The holder is at the counter, ID document checked'],
+  'losses.temporary': ['口头挂失', 'Temporary loss'],
+  'losses.lift': ['解挂', 'Lift the loss'],
+  'losses.formal': ['正式挂失（停用）', 'Formal loss (stop)'],
+  'losses.fee': ['补卡收费', 'Replacement fee'],
+  'losses.suspended': ['已口头挂失，暂停至 ', 'Suspended until '],
+  'losses.lifted': ['已解挂，卡片恢复使用', 'Loss lifted: the card is usable again'],
+  'losses.stopped': ['已正式挂失，卡片停用；可为持卡人补卡', 'Formally lost: the card is stopped; a replacement can be made'],
+  'losses.receipt': ['收据号 ', 'Receipt '],
+  'losses.due': ['应收补卡费 ', 'Fee due '],
+  'losses.waived': ['免收补卡费：', 'No fee: '],
+  'losses.first': ['首次补卡免费', 'the first replacement is free'],
+  'losses.free': ['免收卡费人员 ', 'a fee-free group '],
+  'losses.schedule': ['收费标准：补卡费 {fee} 元，口头挂失 {days} 天。', 'Schedule: replacement {fee} yuan, temporary loss {days} days.'],
   'nav.cards': ['库存与卡片', 'Stock and cards'],
   'nav.dormant': ['久未领取与召回', 'Dormant and recall'],
   'nav.ledger': ['台账', 'Ledger'],
@@ -415,6 +436,7 @@ function show(screen) {
   if (screen === 'dormant') { loadDormant(); loadSites(); loadSms(); loadStats(); }
   if (screen === 'ledger') loadLedger();
   if (screen === 'stock') fillSites();
+  if (screen === 'losses') loadSchedule();
   const first = $('#screen-' + screen + ' input:not([type=hidden]), #screen-' + screen + ' select');
   if (screen === 'apply') $('#f-id-type').focus(); else if (first && screen !== 'progress') first.focus();
 }
@@ -1428,6 +1450,54 @@ async function recordCustody() {
   out.dataset.done = '1';
 }
 
+// Losses and fees at the counter (#24 item 4). The holder's ID number goes in the body only
+// and leaves the form after each act; the answers never carry it.
+async function lossAct(what) {
+  const out = $('#losses-result');
+  delete out.dataset.done;
+  out.className = '';
+  out.textContent = '';
+  const card = $('#losses-card').value.trim().toUpperCase();
+  const idField = $('#losses-id');
+  const id = idField.value.trim().toUpperCase();
+  const checked = $('#losses-idchecked').checked;
+  const path = '/api/cards/' + encodeURIComponent(card);
+  try {
+    let text;
+    if (what === 'temporary') {
+      const r = await api('POST', path + '/temporary-loss', { id_number: id, channel: $('#losses-channel').value, id_checked: checked });
+      text = t('losses.suspended') + new Date(r.until * 1000).toLocaleString('zh-CN');
+    } else if (what === 'lift') {
+      await api('POST', path + '/lift-loss', { id_number: id, id_checked: checked });
+      text = t('losses.lifted');
+    } else if (what === 'formal') {
+      await api('POST', path + '/loss', { holder_at_counter: checked });
+      text = t('losses.stopped');
+    } else {
+      const r = await api('POST', path + '/replacement-fee', {});
+      const waiver = r.fee.waiver === 'first-replacement' ? t('losses.first') : t('losses.free') + (r.fee.category || '');
+      const fee = r.fen > 0 ? t('losses.due') + (r.fen / 100).toFixed(2) + ' 元' : t('losses.waived') + waiver;
+      text = fee + '，' + t('losses.receipt') + r.receipt;
+    }
+    out.className = 'ok-text';
+    out.textContent = text;
+  } catch (e) {
+    out.className = 'error';
+    out.textContent = t('failed') + e.message;
+  }
+  idField.value = '';
+  out.dataset.done = '1';
+}
+
+async function loadSchedule() {
+  try {
+    const c = await api('GET', '/api/card-services');
+    $('#losses-schedule').textContent = t('losses.schedule').replace('{fee}', (c.replacement_fen / 100).toFixed(2)).replace('{days}', c.temporary_loss_days);
+  } catch (e) {
+    $('#losses-schedule').textContent = '';
+  }
+}
+
 async function loadLedger() {
   const tbody = $('#ledger-table tbody');
   tbody.textContent = '';
@@ -1501,6 +1571,11 @@ function init() {
   $('#receive-submit').onclick = receiveList;
   $('#move-submit').onclick = moveCards;
   $('#custody-submit').onclick = recordCustody;
+  $('#losses-temporary').onclick = () => lossAct('temporary');
+  $('#losses-lift').onclick = () => lossAct('lift');
+  $('#losses-formal').onclick = () => lossAct('formal');
+  $('#losses-fee').onclick = () => lossAct('fee');
+  $('#losses-form').addEventListener('submit', (ev) => ev.preventDefault());
   $('#ledger-load').onclick = loadLedger;
   $('#ledger-verify').onclick = verifyLedger;
   applyLanguage();

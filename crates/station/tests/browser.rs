@@ -406,6 +406,38 @@ fn a_held_reissue_says_where_the_holder_stands_and_the_supervisor_resumes_it_in_
 }
 
 #[test]
+fn a_temporary_loss_its_lift_a_formal_loss_and_the_fee_on_the_page() {
+    let _one = common::serial();
+    let station = Station::start(2, 0.0);
+    let seen = station.browse("losses.mjs", "losses");
+    let card = seen["card"].as_str().expect("card");
+    for (key, words) in [
+        ("again", "reported lost already"),
+        ("liftUnchecked", "check their ID document"),
+        ("notTheHolder", "holder"),
+    ] {
+        let said = seen[key].as_str().expect(key);
+        assert!(said.starts_with("失败") && said.contains(words), "{key}: {said}");
+    }
+    assert!(seen["schedule"].as_str().is_some_and(|s| s.contains("20.00") && s.contains('5')), "{seen}");
+    let events: Vec<String> = events_of(&station.local(), card).into_iter().map(|(event, _)| event).collect();
+    let losses: Vec<&str> = events
+        .iter()
+        .map(String::as_str)
+        .filter(|e| ["card.loss-reported", "card.loss-lifted", "card.stopped", "card.fee"].contains(e))
+        .collect();
+    assert_eq!(losses, ["card.loss-reported", "card.loss-lifted", "card.stopped", "card.fee"], "{events:?}");
+    let province =
+        archive::SqliteProvincial::open(station.dir.path().join("data/provincial.db"), "reader", 'B')
+            .expect("province");
+    let ssn = station.people[0]["id_number"].as_str().expect("ssn");
+    let person = archive::ProvincialArchive::lookup(&province, ssn).expect("lookup");
+    assert_eq!(person.cards.iter().map(|c| c.status).collect::<Vec<_>>(), [archive::CardStatus::Stopped]);
+    assert!(person.suspensions.is_empty(), "no loss in force: {person:?}");
+    station.local().verify_ledger().expect("the ledger chain is intact");
+}
+
+#[test]
 fn a_mistyped_name_is_corrected_on_the_page_and_the_card_is_made() {
     let _one = common::serial();
     let station = Station::start(2, 0.0);
