@@ -1022,6 +1022,26 @@ impl LocalArchive {
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }
 
+    /// The jobs that wait for a person's decision, oldest first: a held re-issue (a supervisor
+    /// restores the old card or resumes the new one) and a job at an identity mismatch (the
+    /// operator corrects the form or ends it). Job, status, holder's ID number, name, when it
+    /// last changed (unix seconds).
+    pub fn waiting_jobs(&self) -> Result<Vec<(i64, String, String, String, i64)>, ArchiveError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT j.job_id, j.status, a.ssn, coalesce(p.name, ''), j.updated_at FROM jobs j
+                 JOIN applications a ON a.application_id = j.application_id
+                 LEFT JOIN persons p ON p.ssn = a.ssn
+                 WHERE j.status IN ('held', 'correcting') ORDER BY j.job_id",
+            )
+            .map_err(store_err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(store_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
+    }
+
     /// The jobs of an application, oldest first.
     pub fn jobs_of_application(&self, application_id: i64) -> Result<Vec<i64>, ArchiveError> {
         let conn = self.conn();

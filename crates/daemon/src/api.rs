@@ -527,6 +527,28 @@ pub mod fuzzing {
     }
 }
 
+/// `GET /api/jobs/waiting`: the jobs that wait for a person (a held re-issue, an identity
+/// mismatch to correct), so that one left on another screen or before a reload is found again.
+/// ID numbers masked.
+async fn waiting_jobs(
+    State(s): State<AppState>,
+    Authed(_): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = s
+        .inner
+        .local
+        .waiting_jobs()
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let jobs: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(job, status, ssn, name, at)| {
+            serde_json::json!({"job": job, "status": status, "holder": applicant::mask_id(&ssn), "name": name,
+                "since": at, "since_local": issuance::local_time(at)})
+        })
+        .collect();
+    Ok(Json(serde_json::json!({"jobs": jobs})))
+}
+
 async fn job(
     State(s): State<AppState>,
     Authed(_): Authed,
@@ -637,6 +659,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route("/api/jobs", post(issue))
+        .route("/api/jobs/waiting", get(waiting_jobs))
         .route("/api/jobs/{id}", get(job))
         .route("/api/requests/{id}", get(request_status))
         .route("/api/events", get(events))

@@ -37,6 +37,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/operators/{name}/unlock", SUPERVISORS, "unlock an account (a supervisor unlocks)"),
     rule("GET", "/api/security/log", READERS, "read the security log"),
     rule("POST", "/api/jobs", ISSUERS, "issue cards"),
+    rule("GET", "/api/jobs/waiting", ANYONE, "list the jobs that wait for a person"),
     rule("GET", "/api/jobs/{id}", ANYONE, "follow a job"),
     rule("GET", "/api/requests/{id}", ANYONE, "follow a request"),
     rule("GET", "/api/jobs/{id}/face", ISSUERS, "see a printed face (full ID number and photo)"),

@@ -15,6 +15,15 @@ const TEXT = {
   'nav.handover': ['领卡签字', 'Hand-over'],
   'nav.activate': ['金融激活', 'Activation'],
   'nav.losses': ['挂失与补卡', 'Losses and fees'],
+  'waiting.title': ['等待处理的申请', 'Applications waiting for a person'],
+  'waiting.hint': ['暂停的补换卡（主管恢复旧卡或继续制新卡）和待更正身份信息的申请，离开页面后可在此重新打开。', 'Held re-issues (a supervisor restores the old card or resumes the new one) and applications waiting for an identity correction: open them again here after leaving the page.'],
+  'waiting.job': ['申请', 'Job'],
+  'waiting.status': ['状态', 'Status'],
+  'waiting.since': ['时间', 'Since'],
+  'waiting.open': ['打开', 'Open'],
+  'waiting.held': ['补换卡暂停', 're-issue held'],
+  'waiting.correcting': ['待更正身份信息', 'awaiting a correction'],
+  'waiting.none': ['没有等待处理的申请。', 'Nothing waits.'],
   'losses.title': ['挂失、解挂与补卡收费', 'Losses, lifting and replacement fees'],
   'losses.rule': ['口头挂失按收费标准的天数暂停卡片，到期自动解除；解挂和柜台挂失须持卡人本人到场并核验证件；正式挂失即停用卡片（补卡前）。补卡首次免费，低保、特困等人员不收卡费；每笔收费或免收都有收据号。', 'A temporary loss suspends the card for the schedule\'s days and lapses by itself; lifting it and a loss at the counter need the holder in person, ID checked; a formal loss stops the card (before a replacement). The first replacement is free, and the fee-free groups pay no card fee; every fee or waiver has its receipt number.'],
   'losses.id': ['持卡人身份证号码（来电所报或证件所载）', 'Holder\'s ID number (as the caller said it, or from the document)'],
@@ -437,6 +446,7 @@ function show(screen) {
   if (screen === 'ledger') loadLedger();
   if (screen === 'stock') fillSites();
   if (screen === 'losses') loadSchedule();
+  if (screen === 'progress') loadWaiting();
   const first = $('#screen-' + screen + ' input:not([type=hidden]), #screen-' + screen + ' select');
   if (screen === 'apply') $('#f-id-type').focus(); else if (first && screen !== 'progress') first.focus();
 }
@@ -1498,6 +1508,46 @@ async function loadSchedule() {
   }
 }
 
+// The jobs that wait for a person, found again after leaving the page (#24).
+async function loadWaiting() {
+  const tbody = $('#waiting-table tbody');
+  tbody.textContent = '';
+  let jobs = [];
+  try { jobs = (await api('GET', '/api/jobs/waiting')).jobs; } catch (e) { jobs = []; }
+  if (!jobs.length) {
+    const tr = row([t('waiting.none'), '', '', '', '', '']);
+    tbody.append(tr);
+  }
+  jobs.forEach((j) => {
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.textContent = t('waiting.open');
+    open.onclick = () => openJob(j.job, j.status, j.name);
+    const tr = row([String(j.job), j.name, j.holder, t('waiting.' + j.status), j.since_local, '']);
+    tr.dataset.job = j.job;
+    tr.lastChild.append(open);
+    tbody.append(tr);
+  });
+  tbody.dataset.loaded = '1';
+}
+
+/** Shows a job that waits for a person, as its own follow would: the held or correcting view. */
+async function openJob(id, status, name) {
+  const view = await api('GET', '/api/jobs/' + id);
+  job = { request: null, id, active: false, applicant: { holder: { name } }, reissue: view.held ? view.held.old_card : null,
+    collection: 'at-counter', result: { status, detail: '' }, began: Date.now(), steps: {} };
+  STEPS.forEach(([n]) => { job.steps[n] = { state: 'pending' }; });
+  (view.journal || []).forEach((l) => {
+    if (!job.steps[l.step]) return;
+    if (l.phase === 'done') job.steps[l.step].state = 'done';
+    if (['failed', 'held'].includes(l.phase)) job.steps[l.step].state = 'failed';
+    if (l.phase === 'mismatch') job.steps[l.step].state = 'correcting';
+  });
+  $('#progress-who').textContent = name || '';
+  renderSteps();
+  renderResult();
+}
+
 async function loadLedger() {
   const tbody = $('#ledger-table tbody');
   tbody.textContent = '';
@@ -1571,6 +1621,7 @@ function init() {
   $('#receive-submit').onclick = receiveList;
   $('#move-submit').onclick = moveCards;
   $('#custody-submit').onclick = recordCustody;
+  $('#waiting-load').onclick = loadWaiting;
   $('#losses-temporary').onclick = () => lossAct('temporary');
   $('#losses-lift').onclick = () => lossAct('lift');
   $('#losses-formal').onclick = () => lossAct('formal');

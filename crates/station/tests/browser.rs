@@ -386,6 +386,8 @@ fn a_held_reissue_says_where_the_holder_stands_and_the_supervisor_resumes_it_in_
     let (old, new) = (seen["card"].as_str().expect("old card"), seen["reissued"].as_str().expect("new card"));
     let facts = seen["facts"].as_str().expect("facts");
     assert!(facts.contains("停用") && facts.contains("未制成") && facts.contains("保留申领至"), "{facts}");
+    let waiting = &seen["waiting"];
+    assert_eq!(waiting[1], station.people[0]["name"], "the waiting job names its holder: {waiting}");
 
     let ssn = station.people[0]["id_number"].as_str().expect("ssn");
     let province =

@@ -1,8 +1,8 @@
 // A re-issue whose new card cannot be made after the old card was stopped (the feeder runs
 // empty), in the browser: the job view says where the holder stands (the old card stopped at the
 // province for this re-issue, the new card not made, the claim this station's until when), and
-// the supervisor, once the feeder is refilled, resumes the new card. Prints one JSON line for
-// the Rust test.
+// the supervisor leaves it, finds it again among the jobs waiting for a person and, once the
+// feeder is refilled, resumes the new card. Prints one JSON line for the Rust test.
 import { station, session, shot, check, login, devicesReady, fillPerson, takePhoto, jobEnd, atThePrinter, reissueWithConsent } from './lib.mjs';
 
 const person = station.people[0];
@@ -40,6 +40,19 @@ await session('held-reissue', async ({ page }) => {
   check(!result.facts.includes(person.id_number), 'no ID number on the screen');
   check(await page.isVisible('#held-restore') && await page.isVisible('#held-resume'), 'both ways are offered');
   await shot(page, '30-reissue-held');
+
+  // Left for another screen, the held re-issue is found again in the list of waiting jobs.
+  await page.click('[data-nav=apply]');
+  await page.click('[data-nav=progress]');
+  await page.waitForSelector('#waiting-table tbody[data-loaded] tr[data-job]');
+  const waiting = await page.$$eval('#waiting-table tbody tr[data-job]', (trs) => trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+  check(waiting.length === 1 && waiting[0][3] === '补换卡暂停' && !waiting[0].join(' ').includes(person.id_number),
+    'the held job waits, masked: ' + JSON.stringify(waiting));
+  result.waiting = waiting[0];
+  await page.click('#waiting-table tbody tr[data-job] button');
+  await page.waitForSelector('#held-facts');
+  check((await page.textContent('#held-facts')).includes(result.card), 'the held view again');
+  await shot(page, '30b-held-reissue-found-again');
 
   await atThePrinter(page, 'refill');
   await devicesReady(page);
