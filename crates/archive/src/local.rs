@@ -900,6 +900,21 @@ pub struct JobRow {
     pub state: String,
 }
 
+/// A job that waits for a person ([`LocalArchive::waiting_jobs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingJob {
+    /// The job.
+    pub job_id: i64,
+    /// `held` or `correcting`.
+    pub status: String,
+    /// The holder's ID number (mask it before showing).
+    pub ssn: String,
+    /// The holder's name.
+    pub name: String,
+    /// When the job last changed (unix seconds).
+    pub since: i64,
+}
+
 impl LocalArchive {
     /// Creates a job for an application.
     pub fn create_job(&self, application_id: i64, kind: &str) -> Result<i64, ArchiveError> {
@@ -1024,9 +1039,8 @@ impl LocalArchive {
 
     /// The jobs that wait for a person's decision, oldest first: a held re-issue (a supervisor
     /// restores the old card or resumes the new one) and a job at an identity mismatch (the
-    /// operator corrects the form or ends it). Job, status, holder's ID number, name, when it
-    /// last changed (unix seconds).
-    pub fn waiting_jobs(&self) -> Result<Vec<(i64, String, String, String, i64)>, ArchiveError> {
+    /// operator corrects the form or ends it).
+    pub fn waiting_jobs(&self) -> Result<Vec<WaitingJob>, ArchiveError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -1037,7 +1051,15 @@ impl LocalArchive {
             )
             .map_err(store_err)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok(WaitingJob {
+                    job_id: r.get(0)?,
+                    status: r.get(1)?,
+                    ssn: r.get(2)?,
+                    name: r.get(3)?,
+                    since: r.get(4)?,
+                })
+            })
             .map_err(store_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(store_err)
     }

@@ -541,9 +541,9 @@ async fn waiting_jobs(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let jobs: Vec<serde_json::Value> = rows
         .into_iter()
-        .map(|(job, status, ssn, name, at)| {
-            serde_json::json!({"job": job, "status": status, "holder": applicant::mask_id(&ssn), "name": name,
-                "since": at, "since_local": issuance::local_time(at)})
+        .map(|j| {
+            serde_json::json!({"job": j.job_id, "status": j.status, "holder": applicant::mask_id(&j.ssn),
+                "name": j.name, "since": j.since, "since_local": issuance::local_time(j.since)})
         })
         .collect();
     Ok(Json(serde_json::json!({"jobs": jobs})))
