@@ -1470,17 +1470,26 @@ impl JobCard {
     }
 }
 
+/// Job `job_id`'s row and its state, read for `what` (the word of a store error).
+fn job_and_state(
+    local: &LocalArchive,
+    job_id: i64,
+    what: &'static str,
+) -> Result<(archive::local::JobRow, State), IssueError> {
+    let row = local
+        .job(job_id)
+        .map_err(archive_err(what))?
+        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
+    let state = serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    Ok((row, state))
+}
+
 /// Job `job_id` when it is a held re-issue: its row, its state, where the holder stands.
 fn held_job(
     local: &LocalArchive,
     job_id: i64,
 ) -> Result<(archive::local::JobRow, State, HeldReissue), IssueError> {
-    let row = local
-        .job(job_id)
-        .map_err(archive_err("held"))?
-        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
-    let state: State =
-        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
+    let (row, state) = job_and_state(local, job_id, "held")?;
     match (&state.held, row.status.as_str()) {
         (Some(held), "held") => {
             let held = held.clone();
@@ -1672,15 +1681,21 @@ pub fn correction_target(
     local: &LocalArchive,
     job_id: i64,
 ) -> Result<(IdentityMismatch, Applicant, Option<String>), IssueError> {
-    let row = local
-        .job(job_id)
-        .map_err(archive_err("correct"))?
-        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
-    let state: State =
-        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
-    match (row.status.as_str(), state.mismatch, state.applicant) {
-        (CORRECTING, Some(m), Some(a)) => Ok((m, a, state.reissue_of)),
-        (status, ..) => Err(not_correcting(job_id, status)),
+    let (_, state, mismatch) = correcting_job(local, job_id)?;
+    let applicant = state.applicant.ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
+    Ok((mismatch, applicant, state.reissue_of))
+}
+
+/// Job `job_id`'s row, state and mismatch when it waits for an identity correction; otherwise
+/// why not, with what to do.
+fn correcting_job(
+    local: &LocalArchive,
+    job_id: i64,
+) -> Result<(archive::local::JobRow, State, IdentityMismatch), IssueError> {
+    let (row, state) = job_and_state(local, job_id, "correct")?;
+    match state.mismatch.clone().filter(|_| row.status == CORRECTING) {
+        Some(mismatch) => Ok((row, state, mismatch)),
+        None => Err(not_correcting(job_id, &row.status)),
     }
 }
 
@@ -1710,15 +1725,7 @@ pub fn correct_identity(
     corrected: &Applicant,
 ) -> Result<IdentityMismatch, IssueError> {
     let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
-    let row = local
-        .job(job_id)
-        .map_err(archive_err("correct"))?
-        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
-    let mut state: State =
-        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
-    let Some(mismatch) = state.mismatch.clone().filter(|_| row.status == CORRECTING) else {
-        return Err(not_correcting(job_id, &row.status));
-    };
+    let (row, mut state, mismatch) = correcting_job(local, job_id)?;
     let before = state.applicant.clone().ok_or_else(|| Engine::job_err(job_id, "no applicant"))?;
     let changed = changed_fields(&before, corrected)?;
     if let Some(other) = changed.iter().find(|f| !CORRECTABLE.contains(&f.as_str())) {
@@ -1799,15 +1806,8 @@ pub fn end_correction(
     reason: &str,
 ) -> Result<(), IssueError> {
     let _one = HOLDING.lock().unwrap_or_else(|p| p.into_inner());
-    let row = local
-        .job(job_id)
-        .map_err(archive_err("correct"))?
-        .ok_or_else(|| Engine::job_err(job_id, "no such job"))?;
-    let mut state: State =
-        serde_json::from_str(&row.state).map_err(|e| Engine::job_err(job_id, e.to_string()))?;
-    let Some(mismatch) = state.mismatch.take().filter(|_| row.status == CORRECTING) else {
-        return Err(not_correcting(job_id, &row.status));
-    };
+    let (_, mut state, mismatch) = correcting_job(local, job_id)?;
+    state.mismatch = None;
     state.ended = Some(format!(
         "ended by {operator} ({reason}) after {} correction(s): the police register does not confirm the applicant: {}",
         mismatch.corrections,

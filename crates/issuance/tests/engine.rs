@@ -1148,11 +1148,14 @@ fn a_reissue_waiting_for_a_correction_keeps_its_holders_number_and_ends_held() {
     let a = c.applicant();
     let first = issue_at_counter(&mut c, &a, None);
     let JobOutcome::Issued { card_number: old, .. } = first else { panic!("{first:?}") };
-    let typed = with_holder(&a, "name", "测式".into());
+    let typed = with_holder(&consenting(&a, &old), "name", "测式".into());
     let (job, outcome) = c.engine().start(&typed, &params(), Some(&old), &later()).expect("re-issue");
     assert!(matches!(outcome, JobOutcome::Correcting(_)), "{outcome:?}");
     // A re-issue replaces its holder's card: its ID number is not corrected.
-    let other = common::adult(&archive::conformance::fresh_ssn());
+    let fresh = serde_json::to_value(common::adult(&archive::conformance::fresh_ssn())).expect("json");
+    let other = ["id_number", "birth_date", "sex"]
+        .into_iter()
+        .fold(typed.clone(), |a, f| with_holder(&a, f, fresh["holder"][f].clone()));
     let e = issuance::correct_identity(&c.local, "op-1", job, &other).expect_err("another person");
     assert!(e.to_string().contains("re-issue replaces card"), "{e}");
     assert_eq!(c.local.job(job).expect("job").expect("row").status, issuance::CORRECTING);
