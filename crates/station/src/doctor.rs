@@ -213,7 +213,35 @@ pub fn check(args: &DoctorArgs) -> Report {
     };
     doctor::verification::check_verification(plan, SystemTime::now(), &mut report);
     check_banks(counter.bank.as_ref(), &mut report);
+    check_ledger_key(&config, &counter, &mut report);
     report
+}
+
+/// The ledger's MAC key as `station serve` opens it (a build without the simulators starts only
+/// with it): named in `[ledger]`, found in its token, making a MAC that it then verifies.
+fn check_ledger_key(
+    config: &station::config::StationConfig,
+    counter: &station::config::CounterConfig,
+    report: &mut Report,
+) {
+    let counter_token = counter.financial.as_ref().and_then(|f| f.token.as_ref());
+    let probe = [0u8; 32];
+    let key = station::ledger_key::open(config.ledger.as_ref(), counter_token).map_err(|e| format!("{e:#}"));
+    match key.and_then(|k| Ok((k.mac(&probe).and_then(|m| k.verify(&probe, &m))?, k.describe()))) {
+        Ok((true, what)) => report.ok(Device::Archive, format!("ledger key: {what}")),
+        Ok((false, what)) => report.block(
+            Device::Archive,
+            format!("ledger key {what} does not verify its own MAC"),
+            "检查令牌中的台账密钥（station keys list），必要时重新生成并在 [ledger] 中写明",
+            "check the ledger key in the token (station keys list); make it again if need be and name it in [ledger]",
+        ),
+        Err(e) => report.block(
+            Device::Archive,
+            format!("ledger key: {e}"),
+            "在令牌中生成台账密钥（station keys generate --label ledger --kind ledger-mac），并在配置 [ledger] 中写明 mac_key",
+            "make the ledger key in the token (station keys generate --label ledger --kind ledger-mac) and name it in [ledger] mac_key",
+        ),
+    }
 }
 
 /// The bank card systems of `[counter.bank]`, each reached as `station serve` reaches it (the

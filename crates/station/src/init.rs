@@ -12,6 +12,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+/// The ledger's key, which a counter's build needs before `station serve` starts: written out
+/// commented, with the commands that make it, for the set-up person to finish.
+const LEDGER_HINT: &str = "
+# The ledger's key (each entry's MAC; a counter without the simulators starts only with it).
+# Make it inside the counter's PKCS#11 token, then uncomment and name the token:
+#   station keys generate --label ledger --kind ledger-mac
+# [ledger]
+# mac_key = \"ledger\"
+# [ledger.token]            # or the financial keys' [counter.financial.token]
+# module = \"/usr/lib/softhsm/libsofthsm2.so\"
+# label = \"station\"
+# pin_file = \"/etc/station/token.pin\"
+";
+
 /// `station init`.
 #[derive(Args, Debug)]
 pub struct InitArgs {
@@ -278,7 +292,7 @@ fn write(a: InitArgs, mut q: Questions<'_>) -> Result<Written> {
     table.insert("idv".into(), policy.into());
 
     let text = format!(
-        "# Written by `station init`; `station doctor --config {}` checks every device it names.\n{}",
+        "# Written by `station init`; `station doctor --config {}` checks every device it names.\n{}{LEDGER_HINT}",
         a.config.display(),
         toml::to_string(&table).context("writing the configuration")?
     );
@@ -410,6 +424,11 @@ mod tests {
         assert!(matches!(counter.provincial, crate::config::ProvincialConfig::Service { .. }));
         let config_text = std::fs::read_to_string(&w.config).expect("config");
         assert!(config_text.contains("[idv]\nmax_corrections = 2"), "named in the file: {config_text}");
+        assert!(
+            config_text.contains("# [ledger]\n# mac_key = \"ledger\"")
+                && config_text.contains("--kind ledger-mac"),
+            "the ledger key's section, to finish: {config_text}"
+        );
         assert_eq!(c.idv, crate::config::IdvPolicy::default());
         let mode = |p: &Path| std::fs::metadata(p).expect("meta").mode() & 0o777;
         assert_eq!((mode(&w.config), mode(&w.passwords)), (0o640, 0o600));

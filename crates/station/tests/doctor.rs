@@ -161,7 +161,25 @@ fn a_healthy_simulated_counter_can_issue() {
     assert!(text.contains("profile evolis-primacy"), "{text}");
     assert!(text.contains("[ OK ] camera: "), "{text}");
     assert!(text.contains(&format!("[ OK ] bank: {} answers", bank_url())), "{text}");
+    assert!(text.contains("[ OK ] archive: ledger key: "), "the simulators' ledger key: {text}");
     assert!(text.ends_with("可以制卡 / the counter can issue cards\n"), "{text}");
+}
+
+#[test]
+fn a_ledger_key_named_without_its_token_blocks_issuing_and_says_how_to_make_it() {
+    let _one = common::serial();
+    let counter = Counter::start();
+    let lines =
+        format!("{SIM_READERS}{SQLITE}{}[ledger]\nmac_key = \"ledger\"\n", bank_lines(bank_url(), "ICBC"));
+    let (code, text) =
+        doctor(&config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101"), "synthetic");
+    assert_ne!(code, 0, "{text}");
+    let found = finding(&text, "[FAIL] archive: ledger key:");
+    assert!(found[0].contains("[ledger.token]"), "{found:?}");
+    assert!(
+        found.iter().any(|l| l.contains("station keys generate --label ledger --kind ledger-mac")),
+        "{found:?}"
+    );
 }
 
 #[test]
