@@ -45,7 +45,37 @@ impl Error {
         }
     }
 
+    /// The link was lost (a reset, the card gone) at the personalisation's first command, the
+    /// ISD's SELECT: nothing on the card changed, so the whole personalisation may run again
+    /// once the reader has the card (a card just moved into the contact station is seen by
+    /// pcscd only at its next poll, which drops a connection made before it as if reset).
+    pub fn lost_before_any_change(&self) -> bool {
+        matches!(self, Error::Card(apdu::Error::Transport { step, source })
+            if step == crate::perso::SELECT_ISD && source.is_link_lost())
+    }
+
     pub(crate) fn protocol(step: &str, message: impl Into<String>) -> Error {
         Error::Card(apdu::Error::protocol(step, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use card_transport::TransportError;
+
+    use super::*;
+
+    #[test]
+    fn only_a_link_lost_at_the_first_select_lets_the_personalisation_run_again() {
+        let at = |step: &str, source: TransportError| Error::Card(apdu::Error::transport(step, source));
+        assert!(at(crate::perso::SELECT_ISD, TransportError::CardReset).lost_before_any_change());
+        assert!(at(crate::perso::SELECT_ISD, TransportError::CardRemoved).lost_before_any_change());
+        assert!(
+            !at("STORE DATA DGI 0101", TransportError::CardReset).lost_before_any_change(),
+            "after a write"
+        );
+        let refused =
+            Error::Card(apdu::Error::status(crate::perso::SELECT_ISD, apdu::StatusWord::FileNotFound));
+        assert!(!refused.lost_before_any_change(), "the card answered");
     }
 }

@@ -225,6 +225,9 @@ pub fn personalise(
     Ok(report)
 }
 
+/// The step of the first command a personalisation sends (see [`Error::lost_before_any_change`]).
+pub(crate) const SELECT_ISD: &str = "SELECT issuer security domain";
+
 /// SELECT of the ISD and the secure channel.
 pub fn open_isd(
     tx: &mut dyn CardTransaction,
@@ -237,7 +240,7 @@ pub fn open_isd(
         params.host.clone(),
         &vec![0; params.host.scheme.challenge_len()],
     )?;
-    apdu::expect_ok(tx, &Command::select_aid(&params.isd_aid), "SELECT issuer security domain")?;
+    apdu::expect_ok(tx, &Command::select_aid(&params.isd_aid), SELECT_ISD)?;
     Ok(Session::open(tx, isd_keys, params.host.clone())?)
 }
 

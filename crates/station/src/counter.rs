@@ -171,15 +171,32 @@ impl CardPath for Counter<'_> {
             }
             return Ok(None);
         };
-        self.wait_card()?;
+        // The card has just been fed: a connection made before pcscd's next poll of the reader
+        // (~400 ms with vpcd) may be dropped as if the card had been reset. Lost at the first
+        // command, before the card changed, the step runs again after one poll.
         let reader = self.card_reader.clone();
-        let mut card = self.open(&reader, "card")?;
-        let result = {
-            let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
-            financial.personalise(tx.as_mut(), holder)
-        };
-        let _ = card.disconnect(Disposition::Leave);
-        result.map(Some).map_err(|e| card_err("personalise the financial application", e))
+        let mut last = None;
+        for attempt in 0..4 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            self.wait_card()?;
+            let mut card = self.open(&reader, "card")?;
+            let result = {
+                let mut tx = card.transaction().map_err(|e| card_err("card transaction", e))?;
+                financial.personalise(tx.as_mut(), holder)
+            };
+            let _ = card.disconnect(Disposition::Leave);
+            match result {
+                Ok(done) => return Ok(Some(done)),
+                Err(e) if e.again => last = Some(e),
+                Err(e) => return Err(card_err("personalise the financial application", e)),
+            }
+        }
+        Err(card_err(
+            "personalise the financial application",
+            last.map_or_else(|| "no attempt".to_string(), |e| e.to_string()),
+        ))
     }
 
     fn check_face(&mut self, face: &FaceText) -> Result<(), DeviceError> {

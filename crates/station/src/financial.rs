@@ -82,6 +82,28 @@ fn test_masters(setup: &IsdSetup, profile: &Profile) -> Vec<SecretKey> {
     known
 }
 
+/// Why the financial step failed, and whether it may simply run again (the link was lost
+/// before the card changed: [`emv_cps::Error::lost_before_any_change`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinancialFailure {
+    /// What failed, with the step.
+    pub message: String,
+    /// Nothing on the card changed: another attempt may succeed.
+    pub again: bool,
+}
+
+impl FinancialFailure {
+    fn once(message: String) -> FinancialFailure {
+        FinancialFailure { message, again: false }
+    }
+}
+
+impl std::fmt::Display for FinancialFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl Financial {
     /// From the `[counter.financial]` section, for cards of `profile` (whose `[isd]` says the
     /// secure channel, the key version and how the card keys follow from the master key).
@@ -218,13 +240,16 @@ impl Financial {
         &self,
         tx: &mut dyn CardTransaction,
         holder: &FinancialHolder<'_>,
-    ) -> Result<issuance::FinancialDone, String> {
-        let dp = self.dp_for(holder)?;
+    ) -> Result<issuance::FinancialDone, FinancialFailure> {
+        let dp = self.dp_for(holder).map_err(FinancialFailure::once)?;
         let report =
             emv_cps::personalise(tx, &dp, self.transport_key.as_ref(), self.isd_keys.as_ref(), &self.params)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| FinancialFailure {
+                    again: e.lost_before_any_change(),
+                    message: e.to_string(),
+                })?;
         if let Some(url) = &self.sim_bank {
-            register_sim_account(url, holder, &dp.card.pan)?;
+            register_sim_account(url, holder, &dp.card.pan).map_err(FinancialFailure::once)?;
         }
         let names: Vec<&str> = dp.applications.iter().map(|a| a.name.as_str()).collect();
         let detail = format!(
