@@ -43,6 +43,11 @@ pub struct ManifestRow {
     pub box_no: String,
     /// Position in the box.
     pub position: String,
+    /// The bank that prepared the card's financial account (开户银行), when the list says: its
+    /// code (`ICBC`), PBOC code or name as the bank registry knows it.
+    pub bank: String,
+    /// The financial account on the card (金融账号), when the list says.
+    pub account: String,
 }
 
 /// A row of the list that was not taken in: why, and what to do.
@@ -86,7 +91,7 @@ pub struct ReceiveReport {
 
 /// The columns of a delivery list, as the centre names them (compared after the roster's
 /// header normalisation).
-const COLUMNS: [(&str, &[&str]); 7] = [
+const COLUMNS: [(&str, &[&str]); 9] = [
     ("card_number", &["社会保障卡号", "社保卡号", "卡号", "card_number"]),
     ("id_number", &["身份证号", "身份证号码", "公民身份号码", "社会保障号码", "证件号码", "id_number"]),
     ("name", &["姓名", "name"]),
@@ -94,10 +99,12 @@ const COLUMNS: [(&str, &[&str]); 7] = [
     ("batch", &["批次号", "批次", "batch"]),
     ("box", &["箱号", "盒号", "box"]),
     ("position", &["位置", "盒内位置", "序号", "position"]),
+    ("bank", &["开户银行", "发卡银行", "合作银行", "bank"]),
+    ("account", &["金融账号", "银行账号", "银行卡号", "account"]),
 ];
 
 struct ManifestSink {
-    at: [Option<usize>; 7],
+    at: [Option<usize>; 9],
     rows: Vec<ManifestRow>,
     problems: Vec<RowProblem>,
 }
@@ -126,6 +133,8 @@ impl TableSink for ManifestSink {
             batch: cell(4),
             box_no: cell(5),
             position: cell(6),
+            bank: cell(7),
+            account: cell(8),
         };
         if [&r.card_number, &r.id_number, &r.name, &r.card_id].iter().all(|v| v.is_empty()) {
             return Ok(true);
@@ -168,7 +177,7 @@ impl TableSink for ManifestSink {
 /// be taken in, and those that cannot with the reason. A file without the card number, ID
 /// number or name column is refused whole.
 pub fn read_manifest(path: &Path) -> Result<(Vec<ManifestRow>, Vec<RowProblem>), LifecycleError> {
-    let mut sink = ManifestSink { at: [None; 7], rows: Vec::new(), problems: Vec::new() };
+    let mut sink = ManifestSink { at: [None; 9], rows: Vec::new(), problems: Vec::new() };
     roster::input::read_table(path, None, &mut sink).map_err(|e| LifecycleError::State {
         card: "list".into(),
         message: format!("the delivery list cannot be read: {e}"),
@@ -270,8 +279,22 @@ pub fn receive(
             event: CARD_RECEIVED,
             detail: &detail,
         };
-        match local.record_received_card(&person, &r.card_number, &r.card_id, &data, &record) {
-            Ok(_) => report.received.push(Received {
+        let recorded =
+            local.record_received_card(&person, &r.card_number, &r.card_id, &data, &record).and_then(|_| {
+                // The card's bank and account, for its activation through that bank (RULE 8):
+                // the bank as the registry knows it, by code, PBOC code or name.
+                let registry = bank::Registry::builtin();
+                let named = registry.bank(&r.bank).or_else(|| {
+                    registry
+                        .banks()
+                        .iter()
+                        .find(|b| !r.bank.is_empty() && (b.name == r.bank || b.short_name == r.bank))
+                });
+                let account = Some(r.account.as_str()).filter(|a| !a.is_empty());
+                local.set_card_account(&r.card_number, named.map(|b| b.code.as_str()), account)
+            });
+        match recorded {
+            Ok(()) => report.received.push(Received {
                 row: r.row,
                 card_number: r.card_number.clone(),
                 holder: applicant::mask_id(&r.id_number),

@@ -3,7 +3,7 @@
 //! opened as `CENTRE`) makes and delivers cards; `station stock receive` takes in its delivery
 //! list (UTF-8 and GBK), refusing a card delivered to another station, a bad row and a card
 //! taken in twice, each with its reason; `station stock move` hands a card to an agent site
-//! signed by both sides; a received card is handed over, another recalled after two failed
+//! signed by both sides; a received card is handed over and activated, another recalled after two failed
 //! hand-overs, and the dormant list and the reconciliation know them as cards made here.
 //! An application taken for an agent site: its card made in a batch, overdue past 15 working
 //! days (a holiday in the window, a year without its notice reported), moved to the site, its
@@ -31,14 +31,20 @@ fn cards_made_elsewhere_are_taken_in_moved_to_a_site_handed_over_and_recalled() 
     // Another station in service (the province delivers only to stations it has seen).
     archive::SqliteProvincial::open(dir.join("provincial.db"), "S-OTHER", 'O').expect("S-OTHER connects");
     let elsewhere = centre_card(&centre, 3, "S-OTHER");
-    let row = |(card, ssn, id): &(String, String, String), name: &str| {
-        format!("{card},{ssn},{name},{id},P2026-07,3,1\n")
+    // The card-making centre's list names each card's bank and financial account (开户银行, 金融账号),
+    // which the bank opened: the station activates the card through that bank.
+    let pan = |card: &str| {
+        let body = format!("621226{:0>12}", &card[1..8]);
+        format!("{body}{}", emv_cps::crypto::luhn_digit(&body).expect("digits"))
     };
-    let header = "社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置\n";
+    let row = |(card, ssn, id): &(String, String, String), name: &str| {
+        format!("{card},{ssn},{name},{id},P2026-07,3,1,工商银行,{}\n", pan(card))
+    };
+    let header = "社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置,开户银行,金融账号\n";
 
     // A UTF-8 list: one good card, one delivered to another station, one with a broken number.
     let list = format!(
-        "{header}{}{}B00000018,{},王五,,P2026-07,3,9\n",
+        "{header}{}{}B00000018,{},王五,,P2026-07,3,9,,\n",
         row(&cards[0], "中心零"),
         row(&elsewhere, "中心三"),
         cards[1].1
@@ -110,6 +116,22 @@ fn cards_made_elsewhere_are_taken_in_moved_to_a_site_handed_over_and_recalled() 
         &[("STATION_ID_NUMBER", &cards[1].1)],
     );
     assert!(out.status.success(), "{}", text(&out));
+    // And its financial function is activated face to face through its bank, as one made here.
+    // The bank opened the account for the card (the simulated bank is told, as the centre's bank
+    // would be); no application here: the ID document's validity is read off the document now.
+    let account = serde_json::json!({"card_number": cards[1].0, "bank_code": "ICBC", "pan": pan(&cards[1].0),
+        "holder_name": "中心一", "id_number": cards[1].1});
+    let opened = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/sim/accounts", c.bank))
+        .json(&account)
+        .send()
+        .expect("the simulated bank");
+    assert_eq!(opened.status(), 201);
+    let activate = ["activate", &cards[1].0, "--holder-present", "--id-checked"];
+    let out = c.station("op", &activate);
+    assert!(!out.status.success() && text(&out).contains("id_valid_until"), "{}", text(&out));
+    let out = c.station("op", &[&activate[..], &["--id-valid-until", "长期"]].concat());
+    assert!(out.status.success() && text(&out).contains("active at"), "{}", text(&out));
     // Another is recalled after two failed hand-overs (the province lets this station: it
     // answers for the card since it took it in).
     for reason in ["不在家", "已外出务工"] {
