@@ -441,6 +441,8 @@ mod tests {
             batch: "P2026-12".into(),
             box_no: "1".into(),
             position: "1".into(),
+            bank: String::new(),
+            account: String::new(),
         }
     }
 
