@@ -247,19 +247,20 @@ pub fn record_replacement_fee(
     })?;
     let category = holder_category(local, &ssn)?;
     let category = category.map(|c| c.key());
+    // One fee record at a time: two calls for one card at once record it once.
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
+    let earlier = replacement_receipts(local, &ssn)?;
+    if let Some(first) = earlier.iter().find(|r| r.card_number == card) {
+        // Recorded already: the first receipt, without asking the province again.
+        return Ok(first.clone());
+    }
     let stopped_elsewhere = province
         .lookup(&ssn)?
         .cards
         .iter()
         .filter(|c| c.card_number != card && c.status == archive::CardStatus::Stopped)
         .count();
-    // One fee record at a time: two calls for one card at once record it once.
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
-    let earlier = replacement_receipts(local, &ssn)?;
-    if let Some(first) = earlier.iter().find(|r| r.card_number == card) {
-        return Ok(first.clone());
-    }
     let count = earlier.len().max(stopped_elsewhere);
     let fee = schedule.replacement_fee(count as u32, category);
     let detail = serde_json::json!({"item": "replacement", "fee": fee, "fen": fee.fen(),
