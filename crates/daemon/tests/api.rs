@@ -241,21 +241,7 @@ fn a_job_left_running_is_resumed_at_start() {
     let f = start(true);
     let op = f.login("op");
     // The worker resumes before it takes new requests; the job row tells when it is done.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        let r: serde_json::Value = f
-            .http
-            .get(format!("{}/api/jobs/1", f.base))
-            .bearer_auth(&op)
-            .send()
-            .expect("job")
-            .json()
-            .expect("json");
-        if r["status"] != "running" || std::time::Instant::now() > deadline {
-            break r["status"].clone();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = f.job_when_settled(&op, 1, Duration::from_secs(10))["status"].clone();
     assert_eq!(status, "done", "the job a crash left running was resumed");
     assert_eq!(
         f.http.get(format!("{}/api/jobs/99", f.base)).bearer_auth(&op).send().expect("job").status(),

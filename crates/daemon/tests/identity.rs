@@ -159,14 +159,7 @@ fn a_mismatch_waits_for_the_operator_who_corrects_the_name_and_the_job_verifies_
     let (status, answer) = f.call(&op, &path, Some(serde_json::json!({"holder": {"name": "张三"}})));
     assert_eq!(status, 202, "{answer}");
     assert_eq!((answer["corrections"].as_u64(), answer["left"].as_u64()), (Some(1), Some(1)));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let view = loop {
-        let (_, view) = f.call(&op, &format!("/api/jobs/{job}"), None);
-        if view["status"] != "running" || std::time::Instant::now() > deadline {
-            break view;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let view = f.job_when_settled(&op, job, std::time::Duration::from_secs(20));
     let journal = view["journal"].as_array().expect("journal");
     let verified = journal.iter().any(|l| l["step"] == "verify-identity" && l["phase"] == "done");
     assert!(verified, "verified after the correction: {view}");
@@ -192,14 +185,7 @@ fn the_operator_ends_a_waiting_job_and_a_batch_request_never_waits() {
     let (status, _) =
         f.call(&op, &path, Some(serde_json::json!({"end": "the applicant will bring the document"})));
     assert_eq!(status, 202);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let view = loop {
-        let (_, view) = f.call(&op, &format!("/api/jobs/{job}"), None);
-        if view["status"] != "running" || std::time::Instant::now() > deadline {
-            break view;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let view = f.job_when_settled(&op, job, std::time::Duration::from_secs(20));
     assert_eq!(view["status"], "rolled_back", "{view}");
     let why = view["ended"].as_str().expect("the end's reason");
     assert!(why.contains("the applicant will bring the document") && why.contains("姓名"), "{why}");

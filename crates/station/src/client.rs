@@ -35,24 +35,22 @@ impl ApiClient {
 
     /// GET a JSON document; an error answer becomes the station's own words.
     pub fn get(&self, path: &str) -> Result<serde_json::Value> {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(60))
-            .send()?;
-        answer(r)
+        answer(self.fetch(path)?)
     }
 
     /// GET a text document (an HTML page); an error answer becomes the station's own words.
     pub fn get_text(&self, path: &str) -> Result<String> {
-        let r = self
+        Ok(succeeded(self.fetch(path)?)?.text()?)
+    }
+
+    /// The answer to a GET of `path` in this session.
+    fn fetch(&self, path: &str) -> Result<reqwest::blocking::Response> {
+        Ok(self
             .http
             .get(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(60))
-            .send()?;
-        Ok(succeeded(r)?.text()?)
+            .send()?)
     }
 
     /// POST a JSON body.

@@ -165,6 +165,19 @@ impl Fixture {
         (r.status().as_u16(), r.json::<serde_json::Value>().expect("json"))
     }
 
+    /// Job `job` as `GET /api/jobs/{job}` shows it once it no longer runs (or when `within`
+    /// has passed: the caller's assertion says what it expected).
+    pub fn job_when_settled(&self, token: &str, job: i64, within: Duration) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let (_, view) = self.call(token, &format!("/api/jobs/{job}"), None);
+            if view["status"] != "running" || std::time::Instant::now() > deadline {
+                return view;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn login(&self, who: &str) -> String {
         let r = self
             .http
