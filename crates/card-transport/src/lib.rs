@@ -151,6 +151,18 @@ pub trait ReaderManager {
     /// No card in time is [`TransportError::NoCard`]; a card that does not answer to reset is
     /// [`TransportError::Unresponsive`]; a reader that went away is
     /// [`TransportError::ReaderUnavailable`].
-    fn wait_for_atr(&mut self, reader: &str, timeout: std::time::Duration)
-        -> Result<Vec<u8>, TransportError>;
+    ///
+    /// With `after` (a [`ReaderManager::card_events`] count noted before the printer moved the
+    /// card away, or fed the next one), only a card that arrived since counts: a stack that
+    /// polls its readers still shows the card before for a moment.
+    fn wait_for_atr(
+        &mut self,
+        reader: &str,
+        after: Option<u64>,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, TransportError>;
+
+    /// The reader's card events so far (each insertion and each removal counts one), noted
+    /// before a card is moved so that its arrival can be waited for.
+    fn card_events(&mut self, reader: &str) -> Result<u64, TransportError>;
 }

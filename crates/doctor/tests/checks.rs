@@ -138,9 +138,13 @@ impl card_transport::ReaderManager for PulledAfterListing {
     fn wait_for_atr(
         &mut self,
         reader: &str,
+        after: Option<u64>,
         timeout: std::time::Duration,
     ) -> Result<Vec<u8>, card_transport::TransportError> {
-        self.0.wait_for_atr(reader, timeout)
+        self.0.wait_for_atr(reader, after, timeout)
+    }
+    fn card_events(&mut self, reader: &str) -> Result<u64, card_transport::TransportError> {
+        self.0.card_events(reader)
     }
 }
 

@@ -49,7 +49,26 @@ pub struct Counter<'a> {
     /// The simulated bank that opens the accounts of cards without a financial application
     /// (the simulated counter only).
     pub sim_accounts: Option<&'a crate::financial::SimAccounts>,
+    /// What the path remembers of the card it is making (`CardTrack::default()` to start).
+    pub track: CardTrack,
 }
+
+/// What the counter remembers of the card it is making, within one run of a job.
+#[derive(Default)]
+pub struct CardTrack {
+    /// The face last rendered and its panels: the face is composed once per card, when the
+    /// card is fed (so a bad photo spends no card), and printed from here.
+    rendered: Option<(FaceText, PrintJob)>,
+    /// The card reader's events count before the printer last moved the card away (a feed,
+    /// a print): the card at the contact station is the one that arrived after it, not the
+    /// state the reader stack still shows of the card before.
+    moved_at: Option<u64>,
+}
+
+/// How long a card the printer moved is waited for to arrive at the contact station before the
+/// card the reader shows is taken as it: a reader stack that polls (pcscd with vpcd: ~0.4 s)
+/// and a card kept out for a second (the simulator) arrive well within it.
+const ARRIVAL_GRACE: Duration = Duration::from_secs(3);
 
 fn printer_err(step: &str, e: PrinterError) -> DeviceError {
     let action = match e.kind() {
@@ -68,14 +87,21 @@ fn card_err(step: &str, e: impl std::fmt::Display) -> DeviceError {
 }
 
 impl Counter<'_> {
-    fn render(&self, face: &FaceText) -> Result<PrintJob, DeviceError> {
-        self.faces.render(face).map_err(|e| {
-            let action = match &e {
-                FaceProblem::Photo(_) => DeviceAction::Operator("take the applicant's photo again".into()),
-                FaceProblem::Layout(_) => DeviceAction::Stop,
-            };
-            DeviceError { step: "render the card face".into(), message: e.to_string(), action }
-        })
+    /// The face's panels, rendered unless this face was the last one rendered.
+    fn render(&mut self, face: &FaceText) -> Result<&PrintJob, DeviceError> {
+        if !self.track.rendered.as_ref().is_some_and(|(done, _)| done == face) {
+            let job = self.faces.render(face).map_err(|e| {
+                let action = match &e {
+                    FaceProblem::Photo(_) => {
+                        DeviceAction::Operator("take the applicant's photo again".into())
+                    }
+                    FaceProblem::Layout(_) => DeviceAction::Stop,
+                };
+                DeviceError { step: "render the card face".into(), message: e.to_string(), action }
+            })?;
+            self.track.rendered = Some((face.clone(), job));
+        }
+        Ok(&self.track.rendered.as_ref().expect("rendered just above").1)
     }
 
     /// One personalisation attempt; the flag says whether the link was lost (reset, removed)
@@ -115,13 +141,32 @@ impl Counter<'_> {
         let deadline = std::time::Instant::now() + self.card_timeout;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.readers.wait_for_atr(&self.card_reader, left) {
+            let after = self.track.moved_at;
+            let wait = if after.is_some() { left.min(ARRIVAL_GRACE) } else { left };
+            match self.readers.wait_for_atr(&self.card_reader, after, wait) {
                 Err(card_transport::TransportError::Unresponsive) if !left.is_zero() => {
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                other => return other.map_err(|e| card_err("card at the contact station", e)),
+                Err(card_transport::TransportError::NoCard(_)) if after.is_some() && wait < left => {
+                    // No arrival: the card never left the reader (contacts that stay engaged
+                    // while it moves); the card there is taken.
+                    tracing::debug!(reader = %self.card_reader, "no card arrival seen; taking the card present");
+                    self.track.moved_at = None;
+                }
+                Ok(atr) => {
+                    self.track.moved_at = None;
+                    return Ok(atr);
+                }
+                Err(e) => return Err(card_err("card at the contact station", e)),
             }
         }
+    }
+
+    /// Notes the card reader's events before the printer moves the card away: the wait for the
+    /// card (back) at the contact station then waits for its arrival. A reader that cannot say
+    /// leaves the wait to take whatever card is there.
+    fn note_card_leaving(&mut self) {
+        self.track.moved_at = self.readers.card_events(&self.card_reader).ok();
     }
 
     fn open(&mut self, reader: &str, what: &str) -> Result<Box<dyn Card>, DeviceError> {
@@ -146,6 +191,7 @@ impl CardPath for Counter<'_> {
     }
 
     fn feed(&mut self) -> Result<Vec<u8>, DeviceError> {
+        self.note_card_leaving();
         self.printer.prepare().map_err(|e| printer_err("prepare the printer", e))?;
         self.printer.load(Station::Contact).map_err(|e| printer_err("feed to the contact station", e))?;
         self.atr()
@@ -204,8 +250,10 @@ impl CardPath for Counter<'_> {
     }
 
     fn print(&mut self, face: &FaceText) -> Result<(), DeviceError> {
-        let job = self.render(face)?;
-        self.printer.print_face(&job).map_err(|e| printer_err("print the face", e))?;
+        self.render(face)?;
+        self.note_card_leaving();
+        let job = &self.track.rendered.as_ref().expect("rendered just above").1;
+        self.printer.print_face(job).map_err(|e| printer_err("print the face", e))?;
         self.printer.load(Station::Contact).map_err(|e| printer_err("back to the contact station", e))
     }
 

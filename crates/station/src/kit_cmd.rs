@@ -739,6 +739,7 @@ fn make(a: MakeArgs) -> Result<()> {
         card_timeout: Duration::from_secs(15),
         financial: financial.as_ref(),
         sim_accounts: None,
+        track: Default::default(),
     };
 
     if let Some(m) = &interrupted {

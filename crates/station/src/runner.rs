@@ -136,6 +136,7 @@ macro_rules! with_engine {
             card_timeout: Duration::from_secs(15),
             financial: financial.as_ref(),
             sim_accounts: sim_accounts.as_ref(),
+            track: Default::default(),
         };
         let mut hooked = crash_hooked($progress);
         let mut $engine = Engine {

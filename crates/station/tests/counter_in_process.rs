@@ -114,6 +114,7 @@ impl Desk {
             card_timeout: Duration::from_millis(500),
             financial: None,
             sim_accounts: None,
+            track: Default::default(),
         };
         let mut engine = Engine {
             local: &self.local,
@@ -158,7 +159,7 @@ fn the_counters_card_path_makes_a_card_on_in_process_readers() {
 
     // The holder puts the card into any reader: the chip holds what the face says.
     card_sim::lock(&desk.chip).insert();
-    let atr = desk.readers.wait_for_atr(&desk.card_reader, Duration::from_secs(1)).expect("atr");
+    let atr = desk.readers.wait_for_atr(&desk.card_reader, None, Duration::from_secs(1)).expect("atr");
     let mut card = desk.readers.connect(&desk.card_reader).expect("connect");
     let mut tx = card.transaction().expect("transaction");
     let read = ssse::read_card(tx.as_mut(), &atr).expect("public read sequence");

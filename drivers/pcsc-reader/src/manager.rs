@@ -267,9 +267,14 @@ impl ReaderManager for PcscManager {
     fn wait_for_atr(
         &mut self,
         reader: &str,
+        after: Option<u64>,
         timeout: std::time::Duration,
     ) -> Result<Vec<u8>, TransportError> {
-        match self.wait_for_card(reader, Some(timeout))? {
+        let event = match after {
+            Some(events) => self.wait_for_card_since(reader, events, Some(timeout))?,
+            None => self.wait_for_card(reader, Some(timeout))?,
+        };
+        match event {
             ReaderEvent::CardInserted { atr, .. } => Ok(atr),
             ReaderEvent::ReaderRemoved { .. } => Err(TransportError::ReaderUnavailable(reader.to_string())),
             ReaderEvent::Cancelled => {
@@ -277,5 +282,9 @@ impl ReaderManager for PcscManager {
             }
             _ => Err(TransportError::NoCard(reader.to_string())),
         }
+    }
+
+    fn card_events(&mut self, reader: &str) -> Result<u64, TransportError> {
+        PcscManager::card_events(self, reader)
     }
 }

@@ -19,7 +19,8 @@ use crate::manager::PcscManager;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Want {
-    Card,
+    /// A card; with an events count, only one that arrived after it.
+    Card(Option<u32>),
     Removal,
 }
 
@@ -43,7 +44,38 @@ impl PcscManager {
         reader: &str,
         timeout: Option<Duration>,
     ) -> Result<ReaderEvent, TransportError> {
-        self.wait_reader(reader, timeout, Want::Card)
+        self.wait_reader(reader, timeout, Want::Card(None))
+    }
+
+    /// As [`PcscManager::wait_for_card`], for a card that arrived after the reader's card
+    /// events stood at `events` ([`PcscManager::card_events`]): pcscd shows a reader without
+    /// interrupts (vpcd, some printer encoders) as it was at its last poll, so a card a printer
+    /// just moved away and back, or the next card fed after one was ejected, would otherwise
+    /// be answered by the state of the card before it, and a connection made then is reset.
+    pub fn wait_for_card_since(
+        &mut self,
+        reader: &str,
+        events: u64,
+        timeout: Option<Duration>,
+    ) -> Result<ReaderEvent, TransportError> {
+        // pcsc-lite counts events in 16 bits of the state word: compare as it reports them.
+        self.wait_reader(reader, timeout, Want::Card(Some(events as u32)))
+    }
+
+    /// The reader's card events so far: pcscd counts each insertion and removal, so a count
+    /// noted before a card is moved tells its arrival from the state before.
+    pub fn card_events(&mut self, reader: &str) -> Result<u64, TransportError> {
+        let name = CString::new(reader).map_err(|_| TransportError::ReaderUnavailable(reader.to_string()))?;
+        let context = self.context()?;
+        let mut states = [ReaderState::new(name, State::UNAWARE)];
+        match context.get_status_change(Some(Duration::ZERO), &mut states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => {}
+            Err(e) => return Err(self.fail(e, reader, 0)),
+        }
+        if states[0].event_state().intersects(State::UNKNOWN | State::UNAVAILABLE) {
+            return Err(TransportError::ReaderUnavailable(reader.to_string()));
+        }
+        Ok(u64::from(states[0].event_count()))
     }
 
     /// Waits until `reader` is empty, for at most `timeout` (`None`: no limit). Returns at
@@ -97,10 +129,12 @@ impl PcscManager {
             }
             let present = state.contains(State::PRESENT);
             match want {
-                Want::Card if present && state.contains(State::MUTE) => {
+                // Still the card from before: its removal is not seen yet.
+                Want::Card(Some(before)) if present && count == before => {}
+                Want::Card(_) if present && state.contains(State::MUTE) => {
                     return Err(TransportError::Unresponsive)
                 }
-                Want::Card if present => {
+                Want::Card(_) if present => {
                     // How long the card took to show (pcscd polls a reader without interrupts,
                     // such as vpcd, every ~400 ms): the benchmarks separate it from the station's time.
                     let waited_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

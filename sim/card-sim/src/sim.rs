@@ -48,6 +48,8 @@ pub struct SimCard {
     /// APDUs received since the card was created.
     apdus: u64,
     present: bool,
+    /// Insertions and removals so far, as a reader counts its card events.
+    events: u64,
     pulled_at: Option<Instant>,
     /// Power-ons and resets so far: a transport compares it to notice a reset.
     resets: u64,
@@ -71,6 +73,7 @@ impl SimCard {
             since_faults: 0,
             apdus: 0,
             present: true,
+            events: 0,
             pulled_at: None,
             resets: 0,
             pending: None,
@@ -137,6 +140,7 @@ impl SimCard {
     pub fn remove(&mut self) {
         if self.present {
             info!("card removed");
+            self.events += 1;
         }
         self.present = false;
         self.pulled_at = Some(Instant::now());
@@ -146,7 +150,15 @@ impl SimCard {
 
     /// Puts the card (back) into the slot, unpowered.
     pub fn insert(&mut self) {
+        if !self.present {
+            self.events += 1;
+        }
         self.present = true;
+    }
+
+    /// Insertions and removals so far (the reader's card events).
+    pub fn events(&self) -> u64 {
+        self.events
     }
 
     /// The answer to reset (as the slot reports it).

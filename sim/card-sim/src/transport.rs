@@ -64,13 +64,18 @@ impl ReaderManager for SimReaders {
 
     /// Looks every few milliseconds: the card's presence changes under the lock (a printer's
     /// contact station inserts it), with no event to wait on.
-    fn wait_for_atr(&mut self, reader: &str, timeout: Duration) -> Result<Vec<u8>, TransportError> {
+    fn wait_for_atr(
+        &mut self,
+        reader: &str,
+        after: Option<u64>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
         let card = self.card(reader).ok_or_else(|| TransportError::ReaderUnavailable(reader.to_string()))?;
         let deadline = std::time::Instant::now() + timeout;
         loop {
             {
                 let mut c = lock(card);
-                if c.is_present() {
+                if c.is_present() && after != Some(c.events()) {
                     return Ok(c.atr());
                 }
             }
@@ -79,6 +84,11 @@ impl ReaderManager for SimReaders {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    fn card_events(&mut self, reader: &str) -> Result<u64, TransportError> {
+        let card = self.card(reader).ok_or_else(|| TransportError::ReaderUnavailable(reader.to_string()))?;
+        Ok(lock(card).events())
     }
 }
 
