@@ -456,8 +456,11 @@ impl ActionSpool {
     }
 
     fn push(&mut self, township: &str, fields: &[&str]) -> Result<(), RosterError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| RosterError::io(self.dir.display().to_string(), e))?;
         let open = |p: PathBuf| -> Result<csv::Writer<BufWriter<File>>, RosterError> {
+            // The directory once, with the first spool (not a path lookup per action).
+            if let Some(dir) = p.parent().filter(|d| !d.exists()) {
+                std::fs::create_dir_all(dir).map_err(|e| RosterError::io(dir.display().to_string(), e))?;
+            }
             let f = File::create(&p).map_err(|e| RosterError::io(p.display().to_string(), e))?;
             Ok(csv::Writer::from_writer(BufWriter::with_capacity(64 * 1024, f)))
         };
@@ -502,14 +505,11 @@ impl ActionSpool {
                 .map(|r| r.map(|r| r.iter().map(str::to_owned).collect()))
                 .collect::<Result<_, _>>()
                 .map_err(csv_err(&spool))?;
-            rows.sort_by(|a, b| {
-                (&a[0], &a[1], order(&a[2]), a[9].parse::<u64>().unwrap_or(0)).cmp(&(
-                    &b[0],
-                    &b[1],
-                    order(&b[2]),
-                    b[9].parse::<u64>().unwrap_or(0),
-                ))
-            });
+            // Each row's action rank and row number once, not at every comparison.
+            let mut rows: Vec<(usize, u64, Vec<String>)> =
+                rows.into_iter().map(|r| (order(&r[2]), r[9].parse::<u64>().unwrap_or(0), r)).collect();
+            rows.sort_by(|(ao, an, a), (bo, bn, b)| (&a[0], &a[1], ao, an).cmp(&(&b[0], &b[1], bo, bn)));
+            let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, _, r)| r).collect();
             for group in rows.chunk_by(|a, b| a[0] == b[0]) {
                 let path = dir.join(format!("{}.csv", file_name(&group[0][0])));
                 let mut w = csv_out(&path)?;
