@@ -34,7 +34,7 @@ use archive::CardStatus;
 use rayon::prelude::*;
 
 use crate::days;
-use crate::key::{IdKey, KeyMap};
+use crate::key::{IdKey, KeyFilter, KeyMap};
 use crate::RosterError;
 
 /// The persons whose records are wanted, with the roster row where each first appears.
@@ -322,7 +322,7 @@ impl IssuanceFile {
     fn parse_block(
         block: &[u8],
         cols: FileColumns,
-        wanted: &Wanted,
+        wanted: &KeyFilter<'_, u32>,
         first_line: u64,
     ) -> (Vec<Parsed>, u64, Vec<(u64, String)>) {
         if is_plain(block) {
@@ -336,7 +336,7 @@ impl IssuanceFile {
     fn parse_csv_block(
         block: &[u8],
         cols: FileColumns,
-        wanted: &Wanted,
+        wanted: &KeyFilter<'_, u32>,
         first_line: u64,
     ) -> (Vec<Parsed>, u64, Vec<(u64, String)>) {
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(block);
@@ -375,7 +375,7 @@ impl IssuanceFile {
     fn parse_plain_block(
         block: &[u8],
         cols: FileColumns,
-        wanted: &Wanted,
+        wanted: &KeyFilter<'_, u32>,
         first_line: u64,
     ) -> (Vec<Parsed>, u64, Vec<(u64, String)>) {
         let need = cols.count();
@@ -425,7 +425,7 @@ fn is_plain(block: &[u8]) -> bool {
 fn parse_record<'a>(
     field: impl Fn(usize) -> &'a [u8],
     cols: FileColumns,
-    wanted: &Wanted,
+    wanted: &KeyFilter<'_, u32>,
     line: u64,
     out: &mut Vec<Parsed>,
     bad: &mut Vec<(u64, String)>,
@@ -436,7 +436,7 @@ fn parse_record<'a>(
         bad.push((line, "the ID number is not 18 characters with a matching check character".into()));
         return;
     };
-    if !wanted.contains_key(&key) {
+    if !wanted.contains(key) {
         return;
     }
     let status_text = text(Some(cols.status));
@@ -495,6 +495,7 @@ impl IssuanceRecords for IssuanceFile {
         let mut carry: Vec<u8> = buf[header_end..filled].to_vec();
         drop(buf);
 
+        let filter = KeyFilter::new(wanted);
         let mut index = MatchIndex::new();
         let mut line = 2u64;
         let threads = rayon::current_num_threads().max(1);
@@ -539,7 +540,7 @@ impl IssuanceRecords for IssuanceFile {
             let parsed: Vec<_> = blocks
                 .par_iter()
                 .zip(starts.par_iter())
-                .map(|(b, &first)| IssuanceFile::parse_block(b, cols, wanted, first))
+                .map(|(b, &first)| IssuanceFile::parse_block(b, cols, &filter, first))
                 .collect();
             for (records, n, bad) in parsed {
                 index.stats.records += n;
@@ -777,6 +778,7 @@ mod tests {
                 let text = lines.join(end) + last;
                 let text = format!("{end}{text}");
                 assert!(is_plain(text.as_bytes()));
+                let wanted = KeyFilter::new(&wanted);
                 let csv = IssuanceFile::parse_csv_block(text.as_bytes(), cols, &wanted, 7);
                 let plain = IssuanceFile::parse_plain_block(text.as_bytes(), cols, &wanted, 7);
                 assert_eq!(plain, csv, "line ends {end:?}, last {last:?}");
