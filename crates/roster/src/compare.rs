@@ -546,27 +546,36 @@ impl ActionSpool {
         let mut written = Vec::new();
         let order = |a: &str| Action::ALL.iter().position(|x| x.word() == a).unwrap_or(usize::MAX);
         for spool in spools {
-            let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_path(&spool)
-                .map_err(csv_err(&spool))?
-                .records()
-                .map(|r| r.map(|r| r.iter().map(str::to_owned).collect()))
-                .collect::<Result<_, _>>()
-                .map_err(csv_err(&spool))?;
-            // Each row's action rank and row number once, not at every comparison.
-            let mut rows: Vec<(usize, u64, Vec<String>)> =
-                rows.into_iter().map(|r| (order(&r[2]), r[9].parse::<u64>().unwrap_or(0), r)).collect();
-            rows.sort_by(|(ao, an, a), (bo, bn, b)| (&a[0], &a[1], ao, an).cmp(&(&b[0], &b[1], bo, bn)));
-            let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, _, r)| r).collect();
-            for group in rows.chunk_by(|a, b| a[0] == b[0]) {
-                let path = dir.join(format!("{}.csv", file_name(&group[0][0])));
+            // The spool's lines are already as the list writes them (the same CSV writer):
+            // each is kept as its bytes with its sort key, and copied out in order.
+            let bytes = std::fs::read(&spool).map_err(|e| RosterError::io(spool.display().to_string(), e))?;
+            let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes.as_slice());
+            let mut rec = csv::StringRecord::new();
+            let mut rows: Vec<(String, String, usize, u64, std::ops::Range<usize>)> = Vec::new();
+            let mut start = 0;
+            while rdr.read_record(&mut rec).map_err(csv_err(&spool))? {
+                let end = rdr.position().byte() as usize;
+                let field = |i: usize| rec.get(i).unwrap_or_default();
+                rows.push((
+                    field(0).to_owned(),
+                    field(1).to_owned(),
+                    order(field(2)),
+                    field(9).parse::<u64>().unwrap_or(0),
+                    start..end,
+                ));
+                start = end;
+            }
+            rows.sort_by(|(at, av, ao, an, _), (bt, bv, bo, bn, _)| (at, av, ao, an).cmp(&(bt, bv, bo, bn)));
+            for group in rows.chunk_by(|a, b| a.0 == b.0) {
+                let path = dir.join(format!("{}.csv", file_name(&group[0].0)));
+                let io = |e| RosterError::io(path.display().to_string(), e);
                 let mut w = csv_out(&path)?;
                 w.write_record(ACTION_HEADERS).map_err(csv_err(&path))?;
-                for r in group {
-                    w.write_record(r).map_err(csv_err(&path))?;
+                let mut w = w.into_inner().map_err(|e| io(e.into_error()))?;
+                for (.., line) in group {
+                    w.write_all(&bytes[line.clone()]).map_err(io)?;
                 }
-                w.flush().map_err(|e| RosterError::io(path.display().to_string(), e))?;
+                w.flush().map_err(io)?;
                 written.push(path);
             }
         }
