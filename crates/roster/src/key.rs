@@ -59,9 +59,10 @@ impl IdKey {
 
     /// The full 18-character number.
     pub fn to_id_string(self) -> String {
-        let first17 = format!("{:017}", self.0);
-        let check = applicant::gb11643_check_char(&first17).unwrap_or('?');
-        format!("{first17}{check}")
+        let mut id = format!("{:017}", self.0);
+        let check = applicant::gb11643_check_char(&id).unwrap_or('?');
+        id.push(check);
+        id
     }
 
     /// First six and last four characters, the rest hidden, for logs and action lists.
