@@ -399,7 +399,17 @@ impl IssuanceFile {
             }
             n += 1;
             fields.clear();
-            fields.extend(text.split(|&b| b == b',').take(need));
+            let mut from = 0;
+            for comma in memchr::memchr_iter(b',', text) {
+                if fields.len() == need {
+                    break;
+                }
+                fields.push(&text[from..comma]);
+                from = comma + 1;
+            }
+            if fields.len() < need {
+                fields.push(&text[from..]);
+            }
             parse_record(
                 |i| fields.get(i).copied().unwrap_or_default(),
                 cols,
