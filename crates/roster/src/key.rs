@@ -142,10 +142,15 @@ impl<'a, V> KeyFilter<'a, V> {
         (k.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
+    /// False when `key` is surely not in the map (the bit set alone).
+    pub fn may_contain(&self, key: IdKey) -> bool {
+        let b = self.bit(key);
+        self.bits[b / 64] & (1 << (b % 64)) != 0
+    }
+
     /// True when `key` is in the map.
     pub fn contains(&self, key: IdKey) -> bool {
-        let b = self.bit(key);
-        self.bits[b / 64] & (1 << (b % 64)) != 0 && self.map.contains_key(&key)
+        self.may_contain(key) && self.map.contains_key(&key)
     }
 }
 

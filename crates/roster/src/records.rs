@@ -385,42 +385,72 @@ impl IssuanceFile {
         let mut n = 0u64;
         let mut line = first_line;
         let mut start = 0;
-        while start < block.len() {
-            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p);
-            let mut text = &block[start..end];
-            start = end + 1;
-            let this = line;
-            line += 1;
-            if let [rest @ .., b'\r'] = text {
-                text = rest;
-            }
-            if text.is_empty() {
+        // Lines go in batches: every line's key first, then the bit set probed for the whole
+        // batch at once (independent loads the processor overlaps, where one probe per line
+        // waits for memory each time), then the lines that may be wanted read in full.
+        const BATCH: usize = 64;
+        let mut batch: Vec<(u64, &[u8], Option<IdKey>)> = Vec::with_capacity(BATCH);
+        let mut maybe: Vec<bool> = Vec::with_capacity(BATCH);
+        while start < block.len() || !batch.is_empty() {
+            if start < block.len() && batch.len() < BATCH {
+                let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p);
+                let mut text = &block[start..end];
+                start = end + 1;
+                let this = line;
+                line += 1;
+                if let [rest @ .., b'\r'] = text {
+                    text = rest;
+                }
+                if !text.is_empty() {
+                    n += 1;
+                    batch.push((this, text, IdKey::from_checked_bytes(nth_field(text, cols.ssn))));
+                }
                 continue;
             }
-            n += 1;
-            fields.clear();
-            let mut from = 0;
-            for comma in memchr::memchr_iter(b',', text) {
-                if fields.len() == need {
-                    break;
+            maybe.clear();
+            maybe.extend(batch.iter().map(|(_, _, key)| key.is_none_or(|k| wanted.may_contain(k))));
+            for ((this, text, _), &maybe) in batch.drain(..).zip(&maybe) {
+                if !maybe {
+                    continue; // not on the roster: parse_record would pass it by as well
                 }
-                fields.push(&text[from..comma]);
-                from = comma + 1;
+                fields.clear();
+                let mut from = 0;
+                for comma in memchr::memchr_iter(b',', text) {
+                    if fields.len() == need {
+                        break;
+                    }
+                    fields.push(&text[from..comma]);
+                    from = comma + 1;
+                }
+                if fields.len() < need {
+                    fields.push(&text[from..]);
+                }
+                parse_record(
+                    |i| fields.get(i).copied().unwrap_or_default(),
+                    cols,
+                    wanted,
+                    this,
+                    &mut out,
+                    &mut bad,
+                );
             }
-            if fields.len() < need {
-                fields.push(&text[from..]);
-            }
-            parse_record(
-                |i| fields.get(i).copied().unwrap_or_default(),
-                cols,
-                wanted,
-                this,
-                &mut out,
-                &mut bad,
-            );
         }
         (out, n, bad)
     }
+}
+
+/// Field `i` of a line with no quotes (empty past its last field).
+fn nth_field(text: &[u8], i: usize) -> &[u8] {
+    let mut from = 0;
+    let mut commas = memchr::memchr_iter(b',', text);
+    for _ in 0..i {
+        match commas.next() {
+            Some(c) => from = c + 1,
+            None => return &[],
+        }
+    }
+    let end = commas.next().unwrap_or(text.len());
+    &text[from..end]
 }
 
 /// True when the CSV reader would read `block` as lines of comma-separated fields: no quote,
@@ -785,14 +815,15 @@ mod tests {
         ];
         for end in ["\n", "\r\n"] {
             for last in ["", end] {
-                let text = lines.join(end) + last;
+                // More lines than one batch of the byte-level reader.
+                let text = vec![lines.join(end); 20].join(end) + last;
                 let text = format!("{end}{text}");
                 assert!(is_plain(text.as_bytes()));
                 let wanted = KeyFilter::new(&wanted);
                 let csv = IssuanceFile::parse_csv_block(text.as_bytes(), cols, &wanted, 7);
                 let plain = IssuanceFile::parse_plain_block(text.as_bytes(), cols, &wanted, 7);
                 assert_eq!(plain, csv, "line ends {end:?}, last {last:?}");
-                assert_eq!((plain.0.len(), plain.1, plain.2.len()), (4, 9, 5));
+                assert_eq!((plain.0.len(), plain.1, plain.2.len()), (80, 180, 100));
             }
         }
         assert!(!is_plain(b"a,\"b\"\n"));
