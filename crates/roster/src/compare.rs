@@ -374,7 +374,8 @@ fn pass_validate(opts: &Options, spool_path: &Path, summary: &mut Summary) -> Re
                 (Some(_), Some(Severity::Note)) => summary.noted += 1,
                 _ => {}
             }
-            let row = raw.row.to_string();
+            // The row number as text only for a row with a line in the rejects file.
+            let row = if c.problems.is_empty() { String::new() } else { raw.row.to_string() };
             for p in &c.problems {
                 *counts.entry(p.rule()).or_default() += 1;
                 let sev = if c.person.is_none() { Severity::Reject } else { p.severity() };
@@ -413,13 +414,10 @@ fn pass_validate(opts: &Options, spool_path: &Path, summary: &mut Summary) -> Re
 fn spool_write(w: &mut impl Write, p: &Person) -> std::io::Result<()> {
     w.write_all(&p.row.to_ne_bytes())?;
     w.write_all(&p.key.value().to_ne_bytes())?;
-    let problems: Vec<u8> = p
-        .problems
-        .iter()
-        .map(|r| ALL_RULES.iter().position(|x| x == r).map_or(u8::MAX, |i| i as u8))
-        .collect();
-    w.write_all(&[u8::from(p.kind == Kind::New), u8::from(p.deceased), problems.len() as u8])?;
-    w.write_all(&problems)?;
+    w.write_all(&[u8::from(p.kind == Kind::New), u8::from(p.deceased), p.problems.len() as u8])?;
+    for r in &p.problems {
+        w.write_all(&[ALL_RULES.iter().position(|x| x == r).map_or(u8::MAX, |i| i as u8)])?;
+    }
     for v in &p.values {
         w.write_all(&(v.len() as u32).to_ne_bytes())?;
         w.write_all(v.as_bytes())?;
