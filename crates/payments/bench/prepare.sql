@@ -1,6 +1,6 @@
 -- The same core work as one batch of `station payments prepare` on the benchmark's files, for
 -- DuckDB: per person the latest live card and the latest ended one and whether the card system
--- records them deceased (as roster's compare); the recipients grouped by payee (the head of
+-- records them deceased (crates/roster/bench/person.sql, as roster's compare); the recipients grouped by payee (the head of
 -- household for a household item, `{household}` = true, else each recipient); a member recorded
 -- deceased has their share left out; the payee's amount summed exactly (DECIMAL, to the fen); the
 -- decision of payments::cards::decide (deceased, active with an account: paid to the card, active
@@ -10,17 +10,7 @@
 -- register, pay passbooks, nor write the to-do lists and rejects that prepare writes as well: it
 -- is a lower bound for the same matching.
 COPY (
-    WITH person AS (
-        SELECT
-            ssn,
-            arg_max({'card': card_number, 'status': status, 'bank': bank, 'account': account},
-                    status_date) FILTER (WHERE status IN ('made', 'issued', 'active')) AS live,
-            arg_max({'card': card_number, 'status': status, 'bank': bank, 'account': account},
-                    status_date) FILTER (WHERE status NOT IN ('made', 'issued', 'active')) AS ended,
-            bool_or(deceased = '1') AS deceased
-        FROM read_csv('{issuance}', all_varchar = true, header = true)
-        GROUP BY ssn
-    ),
+    WITH person AS ({person}),
     recipient AS (
         SELECT
             r.*,

@@ -1,24 +1,14 @@
 -- The same core work as `station compare` on the benchmark's files, for DuckDB: per person the
 -- latest live card (made, issued, active) and the latest ended one, and whether the card system
--- records them deceased; the roster joined to that on the ID number; the five classes and the
--- action of roster::classify (the account compared with the roster's for an active card), the
--- stock/dormant/recalled flags (dormant: handed over 180 days or more before 2025-06-01, the
--- bench's day); the classified roster written as CSV with the card's columns. It does not
--- validate ID numbers, names or amounts, nor write the rejects, action lists and reports that
--- `station compare` writes as well: it is a lower bound for the same comparison.
+-- records them deceased (person.sql, shared with payments' query); the roster joined to that on
+-- the ID number; the five classes and the action of roster::classify (the account compared with
+-- the roster's for an active card), the stock/dormant/recalled flags (dormant: handed over 180
+-- days or more before 2025-06-01, the bench's day); the classified roster written as CSV with the
+-- card's columns. It does not validate ID numbers, names or amounts, nor write the rejects,
+-- action lists and reports that `station compare` writes as well: it is a lower bound for the
+-- same comparison.
 COPY (
-    WITH person AS (
-        SELECT
-            ssn,
-            arg_max({'card': card_number, 'status': status, 'bank': bank, 'account': account, 'date': status_date},
-                    status_date) FILTER (WHERE status IN ('made', 'issued', 'active')) AS live,
-            arg_max({'card': card_number, 'status': status, 'bank': bank, 'account': account, 'date': status_date,
-                     'failure': failure_reason},
-                    status_date) FILTER (WHERE status NOT IN ('made', 'issued', 'active')) AS ended,
-            bool_or(deceased = '1') AS deceased
-        FROM read_csv('{issuance}', all_varchar = true, header = true)
-        GROUP BY ssn
-    ),
+    WITH person AS ({person}),
     classified AS (
         SELECT
             r.*,

@@ -17,6 +17,22 @@ pub fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The CPU time (user and system, all threads) this process has used, in seconds; 0 when
+/// /proc/self/stat cannot be read. On a machine shared with other work this says more of a
+/// run than its wall time.
+pub fn cpu_seconds() -> f64 {
+    // Fields 14 and 15 (utime, stime) in clock ticks (USER_HZ, 100 on Linux), counted after
+    // the command name, which may hold spaces but ends at the last ')'.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// The workspace's target directory (`CARGO_TARGET_DIR`, or `target/` at the root).
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -29,6 +45,8 @@ pub fn target_dir() -> PathBuf {
 pub struct DuckDb {
     /// Its query's time, when it said.
     pub seconds: Option<f64>,
+    /// Its query's CPU time (all threads), when it said.
+    pub cpu_seconds: Option<f64>,
     /// Its peak resident memory, when it said.
     pub peak_rss_kib: Option<f64>,
     /// The rows it wrote, when it said.
@@ -56,6 +74,7 @@ pub fn run_duckdb(query: &Path, files: &[(&str, &Path)], out: &Path) -> Result<D
         |k: &str| text.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse::<f64>().ok());
     Ok(DuckDb {
         seconds: field("duckdb_seconds="),
+        cpu_seconds: field("duckdb_cpu_seconds="),
         peak_rss_kib: field("duckdb_peak_rss_kib="),
         rows: field("rows=").map(|r| r as u64),
     })

@@ -102,19 +102,18 @@ pub struct Stock {
 }
 
 impl Stock {
-    /// The words in the outputs, joined.
-    pub fn words(self) -> String {
-        let mut w = Vec::new();
-        if self.stock {
-            w.push("库存卡");
+    /// The words in the outputs, joined by ';'.
+    pub fn words(self) -> &'static str {
+        match (self.stock, self.dormant, self.recalled) {
+            (false, false, false) => "",
+            (true, false, false) => "库存卡",
+            (false, true, false) => "睡眠卡",
+            (false, false, true) => "回收卡",
+            (true, true, false) => "库存卡;睡眠卡",
+            (true, false, true) => "库存卡;回收卡",
+            (false, true, true) => "睡眠卡;回收卡",
+            (true, true, true) => "库存卡;睡眠卡;回收卡",
         }
-        if self.dormant {
-            w.push("睡眠卡");
-        }
-        if self.recalled {
-            w.push("回收卡");
-        }
-        w.join(";")
     }
 }
 
@@ -180,16 +179,21 @@ pub fn classify<'a>(
 }
 
 /// The card's fields as the outputs show them: number, status, bank, account, status date,
-/// failure reason.
-pub fn card_columns(card: Option<&Card>, index: &MatchIndex) -> [String; 6] {
+/// failure reason; `date` is the buffer the status date is written to.
+pub fn card_columns<'a>(card: Option<&'a Card>, index: &'a MatchIndex, date: &'a mut String) -> [&'a str; 6] {
+    use std::fmt::Write as _;
+    date.clear();
     let Some(c) = card else { return Default::default() };
+    if let Some(d) = c.since.and_then(crate::days::date) {
+        let _ = write!(date, "{d}");
+    }
     [
-        c.number.to_string(),
-        status_word(c.status).to_owned(),
-        index.bank(c.bank).to_owned(),
-        c.account.as_deref().unwrap_or_default().to_owned(),
-        c.since.and_then(crate::days::date).map(|d| d.to_string()).unwrap_or_default(),
-        c.failure.as_deref().unwrap_or_default().to_owned(),
+        &c.number,
+        status_word(c.status),
+        index.bank(c.bank),
+        c.account.as_deref().unwrap_or_default(),
+        date,
+        c.failure.as_deref().unwrap_or_default(),
     ]
 }
 

@@ -11,8 +11,9 @@
 //! reports written.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 
 use crate::classify::{card_columns, classify, Action, Class};
 use crate::input::{self, Batch, Field};
-use crate::key::IdKey;
+use crate::key::{mask, IdKey};
 use crate::records::{IssuanceRecords, ScanStats, Wanted};
 use crate::report::{Deadlines, Report};
 use crate::text::{csv_err, csv_out};
@@ -255,16 +256,20 @@ pub fn compare(opts: &Options, source: &dyn IssuanceRecords) -> Result<Summary, 
     let mut outs =
         opts.outputs.iter().map(|p| Out::open(p, &output_headers())).collect::<Result<Vec<_>, _>>()?;
     let mut actions = ActionSpool::new(tmp.path());
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(&spool_path)
-        .map_err(|e| RosterError::Output { path: spool_path.clone(), message: e.to_string() })?;
-    let mut rec = csv::StringRecord::new();
-    while rdr.read_record(&mut rec).map_err(csv_err(&spool_path))? {
-        let person = spool_read(&rec).ok_or_else(|| RosterError::Output {
-            path: spool_path.clone(),
-            message: "the spool file was changed while the comparison ran".into(),
-        })?;
+    let spool_err =
+        |e: std::io::Error| RosterError::Output { path: spool_path.clone(), message: e.to_string() };
+    let mut spool = Spool::open(&spool_path).map_err(spool_err)?;
+    // One person's buffers, reused row after row.
+    let mut person = Person {
+        row: 0,
+        key: IdKey::from_value(0).unwrap_or_else(|| unreachable!("0 is a key")),
+        values: Default::default(),
+        kind: Kind::Existing,
+        deceased: false,
+        problems: Vec::new(),
+    };
+    let (mut row, mut problems, mut date) = (String::new(), String::new(), String::new());
+    while spool.read(&mut person).map_err(spool_err)? {
         let outcome = classify(&person, index.get(person.key), today, opts.dormant_days);
         summary.compared += 1;
         summary.classes[outcome.class.index()] += 1;
@@ -272,23 +277,31 @@ pub fn compare(opts: &Options, source: &dyn IssuanceRecords) -> Result<Summary, 
             summary.actions[a.index()] += 1;
         }
         report.add(&person, &outcome);
-        let card = card_columns(outcome.card, &index);
-        let row = person.row.to_string();
-        let problems = person.problems.join(";");
-        let stock = outcome.stock.words();
-        let mut fields: Vec<&str> = Vec::with_capacity(24);
-        fields.push(&row);
-        fields.extend(person.values.iter().map(String::as_str));
-        fields.push(outcome.class.word());
-        fields.push(outcome.action.map_or("", Action::word));
-        fields.extend(card.iter().map(String::as_str));
-        fields.push(&stock);
-        fields.push(&problems);
+        let card = card_columns(outcome.card, &index, &mut date);
+        row.clear();
+        let _ = write!(row, "{}", person.row);
+        problems.clear();
+        for (i, p) in person.problems.iter().enumerate() {
+            if i > 0 {
+                problems.push(';');
+            }
+            problems.push_str(p);
+        }
+        let mut fields = [""; 1 + 13 + RESULT_HEADERS.len()];
+        fields[0] = &row;
+        for (f, v) in fields[1..14].iter_mut().zip(&person.values) {
+            *f = v;
+        }
+        fields[14] = outcome.class.word();
+        fields[15] = outcome.action.map_or("", Action::word);
+        fields[16..22].copy_from_slice(&card);
+        fields[22] = outcome.stock.words();
+        fields[23] = &problems;
         for o in &mut outs {
             o.row(&fields)?;
         }
         if let Some(a) = outcome.action {
-            let masked = person.key.masked();
+            let masked = mask(person.get(Field::Id));
             actions.push(
                 person.get(Field::Township),
                 &[
@@ -299,8 +312,8 @@ pub fn compare(opts: &Options, source: &dyn IssuanceRecords) -> Result<Summary, 
                     &masked,
                     person.get(Field::Phone),
                     outcome.class.word(),
-                    &card[0],
-                    &card[2],
+                    card[0],
+                    card[2],
                     &row,
                 ],
             )?;
@@ -322,10 +335,10 @@ pub fn compare(opts: &Options, source: &dyn IssuanceRecords) -> Result<Summary, 
 
 fn pass_validate(opts: &Options, spool_path: &Path, summary: &mut Summary) -> Result<Wanted, RosterError> {
     let stream = input::stream(&opts.roster, opts.sheet.as_deref(), opts.batch.max(1))?;
-    let mut spool = csv::Writer::from_writer(BufWriter::with_capacity(
+    let mut spool = BufWriter::with_capacity(
         1 << 20,
         File::create(spool_path).map_err(|e| RosterError::io(spool_path.display().to_string(), e))?,
-    ));
+    );
     let mut rejects = csv_out(&opts.rejects)?;
     rejects.write_record(REJECT_HEADERS).map_err(csv_err(&opts.rejects))?;
     let mut wanted = Wanted::default();
@@ -361,7 +374,8 @@ fn pass_validate(opts: &Options, spool_path: &Path, summary: &mut Summary) -> Re
                 (Some(_), Some(Severity::Note)) => summary.noted += 1,
                 _ => {}
             }
-            let row = raw.row.to_string();
+            // The row number as text only for a row with a line in the rejects file.
+            let row = if c.problems.is_empty() { String::new() } else { raw.row.to_string() };
             for p in &c.problems {
                 *counts.entry(p.rule()).or_default() += 1;
                 let sev = if c.person.is_none() { Severity::Reject } else { p.severity() };
@@ -380,7 +394,8 @@ fn pass_validate(opts: &Options, spool_path: &Path, summary: &mut Summary) -> Re
                     .map_err(csv_err(&opts.rejects))?;
             }
             if let Some(p) = &c.person {
-                spool_write(&mut spool, p).map_err(csv_err(spool_path))?;
+                spool_write(&mut spool, p)
+                    .map_err(|e| RosterError::io(spool_path.display().to_string(), e))?;
             }
         }
     }
@@ -392,36 +407,68 @@ fn pass_validate(opts: &Options, spool_path: &Path, summary: &mut Summary) -> Re
     Ok(wanted)
 }
 
-fn spool_write(w: &mut csv::Writer<BufWriter<File>>, p: &Person) -> Result<(), csv::Error> {
-    let row = p.row.to_string();
-    let key = p.key.value().to_string();
-    let kind = if p.kind == Kind::New { "n" } else { "e" };
-    let dead = if p.deceased { "1" } else { "0" };
-    let problems = p.problems.join(";");
-    let mut f: Vec<&str> = vec![&row, &key, kind, dead, &problems];
-    f.extend(p.values.iter().map(String::as_str));
-    w.write_record(&f)
+// The spool holds each compared person as written (native byte order, read back by the same
+// process): row u32, key u64, kind u8 (1 new), deceased u8, the number of problems u8 and
+// each one's index in ALL_RULES u8, then the 13 values, each as its length u32 and its bytes.
+
+fn spool_write(w: &mut impl Write, p: &Person) -> std::io::Result<()> {
+    w.write_all(&p.row.to_ne_bytes())?;
+    w.write_all(&p.key.value().to_ne_bytes())?;
+    w.write_all(&[u8::from(p.kind == Kind::New), u8::from(p.deceased), p.problems.len() as u8])?;
+    for r in &p.problems {
+        w.write_all(&[ALL_RULES.iter().position(|x| x == r).map_or(u8::MAX, |i| i as u8)])?;
+    }
+    for v in &p.values {
+        w.write_all(&(v.len() as u32).to_ne_bytes())?;
+        w.write_all(v.as_bytes())?;
+    }
+    Ok(())
 }
 
-fn spool_read(r: &csv::StringRecord) -> Option<Person> {
-    let mut values: [String; 13] = Default::default();
-    for (i, v) in values.iter_mut().enumerate() {
-        *v = r.get(5 + i)?.to_owned();
+/// The spool read back, one person at a time into the same buffers.
+struct Spool {
+    r: BufReader<File>,
+    bytes: Vec<u8>,
+}
+
+impl Spool {
+    fn open(path: &Path) -> std::io::Result<Spool> {
+        Ok(Spool { r: BufReader::with_capacity(1 << 20, File::open(path)?), bytes: Vec::new() })
     }
-    let problems = r
-        .get(4)?
-        .split(';')
-        .filter(|s| !s.is_empty())
-        .map(|s| ALL_RULES.iter().copied().find(|r| *r == s).unwrap_or("other"))
-        .collect();
-    Some(Person {
-        row: r.get(0)?.parse().ok()?,
-        key: IdKey::from_value(r.get(1)?.parse().ok()?)?,
-        kind: if r.get(2)? == "n" { Kind::New } else { Kind::Existing },
-        deceased: r.get(3)? == "1",
-        problems,
-        values,
-    })
+
+    fn take<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.r.read_exact(&mut b)?;
+        Ok(b)
+    }
+
+    /// The next person into `p`; false at the end of the spool.
+    fn read(&mut self, p: &mut Person) -> std::io::Result<bool> {
+        let changed = || std::io::Error::other("the spool file was changed while the comparison ran");
+        let mut row = [0u8; 4];
+        match self.r.read(&mut row[..1])? {
+            0 => return Ok(false),
+            _ => self.r.read_exact(&mut row[1..])?,
+        }
+        p.row = u32::from_ne_bytes(row);
+        p.key = IdKey::from_value(u64::from_ne_bytes(self.take()?)).ok_or_else(changed)?;
+        let [kind, dead, n] = self.take()?;
+        p.kind = if kind == 1 { Kind::New } else { Kind::Existing };
+        p.deceased = dead == 1;
+        self.bytes.resize(usize::from(n), 0);
+        self.r.read_exact(&mut self.bytes)?;
+        p.problems.clear();
+        p.problems
+            .extend(self.bytes.iter().map(|&i| ALL_RULES.get(usize::from(i)).copied().unwrap_or("other")));
+        for v in &mut p.values {
+            let len = u32::from_ne_bytes(self.take()?) as usize;
+            self.bytes.resize(len, 0);
+            self.r.read_exact(&mut self.bytes)?;
+            v.clear();
+            v.push_str(std::str::from_utf8(&self.bytes).map_err(|_| changed())?);
+        }
+        Ok(true)
+    }
 }
 
 /// Every Fix and Note rule (what a compared row can carry).
@@ -456,8 +503,11 @@ impl ActionSpool {
     }
 
     fn push(&mut self, township: &str, fields: &[&str]) -> Result<(), RosterError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| RosterError::io(self.dir.display().to_string(), e))?;
         let open = |p: PathBuf| -> Result<csv::Writer<BufWriter<File>>, RosterError> {
+            // The directory once, with the first spool (not a path lookup per action).
+            if let Some(dir) = p.parent().filter(|d| !d.exists()) {
+                std::fs::create_dir_all(dir).map_err(|e| RosterError::io(dir.display().to_string(), e))?;
+            }
             let f = File::create(&p).map_err(|e| RosterError::io(p.display().to_string(), e))?;
             Ok(csv::Writer::from_writer(BufWriter::with_capacity(64 * 1024, f)))
         };
@@ -494,30 +544,36 @@ impl ActionSpool {
         let mut written = Vec::new();
         let order = |a: &str| Action::ALL.iter().position(|x| x.word() == a).unwrap_or(usize::MAX);
         for spool in spools {
-            let mut rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .from_path(&spool)
-                .map_err(csv_err(&spool))?
-                .records()
-                .map(|r| r.map(|r| r.iter().map(str::to_owned).collect()))
-                .collect::<Result<_, _>>()
-                .map_err(csv_err(&spool))?;
-            rows.sort_by(|a, b| {
-                (&a[0], &a[1], order(&a[2]), a[9].parse::<u64>().unwrap_or(0)).cmp(&(
-                    &b[0],
-                    &b[1],
-                    order(&b[2]),
-                    b[9].parse::<u64>().unwrap_or(0),
-                ))
-            });
-            for group in rows.chunk_by(|a, b| a[0] == b[0]) {
-                let path = dir.join(format!("{}.csv", file_name(&group[0][0])));
+            // The spool's lines are already as the list writes them (the same CSV writer):
+            // each is kept as its bytes with its sort key, and copied out in order.
+            let bytes = std::fs::read(&spool).map_err(|e| RosterError::io(spool.display().to_string(), e))?;
+            let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes.as_slice());
+            let mut rec = csv::StringRecord::new();
+            let mut rows: Vec<(String, String, usize, u64, std::ops::Range<usize>)> = Vec::new();
+            let mut start = 0;
+            while rdr.read_record(&mut rec).map_err(csv_err(&spool))? {
+                let end = rdr.position().byte() as usize;
+                let field = |i: usize| rec.get(i).unwrap_or_default();
+                rows.push((
+                    field(0).to_owned(),
+                    field(1).to_owned(),
+                    order(field(2)),
+                    field(9).parse::<u64>().unwrap_or(0),
+                    start..end,
+                ));
+                start = end;
+            }
+            rows.sort_by(|(at, av, ao, an, _), (bt, bv, bo, bn, _)| (at, av, ao, an).cmp(&(bt, bv, bo, bn)));
+            for group in rows.chunk_by(|a, b| a.0 == b.0) {
+                let path = dir.join(format!("{}.csv", file_name(&group[0].0)));
+                let io = |e| RosterError::io(path.display().to_string(), e);
                 let mut w = csv_out(&path)?;
                 w.write_record(ACTION_HEADERS).map_err(csv_err(&path))?;
-                for r in group {
-                    w.write_record(r).map_err(csv_err(&path))?;
+                let mut w = w.into_inner().map_err(|e| io(e.into_error()))?;
+                for (.., line) in group {
+                    w.write_all(&bytes[line.clone()]).map_err(io)?;
                 }
-                w.flush().map_err(|e| RosterError::io(path.display().to_string(), e))?;
+                w.flush().map_err(io)?;
                 written.push(path);
             }
         }

@@ -88,9 +88,9 @@ impl Field {
         }
     }
 
-    /// Position in [`Field::ALL`].
+    /// Position in [`Field::ALL`] (declared in that order).
     pub fn index(self) -> usize {
-        Field::ALL.iter().position(|f| *f == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -578,6 +578,13 @@ mod tests {
         }
         let e = read_bytes(b"name,phone\n", Format::Csv, None).expect_err("no ID column");
         assert!(e.to_string().contains("身份证号"), "{e}");
+    }
+
+    #[test]
+    fn fields_are_declared_in_output_order() {
+        for (i, f) in Field::ALL.iter().enumerate() {
+            assert_eq!(f.index(), i, "{f:?}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ use archive::CardStatus;
 use rayon::prelude::*;
 
 use crate::days;
-use crate::key::{IdKey, KeyMap};
+use crate::key::{IdKey, KeyFilter, KeyMap};
 use crate::RosterError;
 
 /// The persons whose records are wanted, with the roster row where each first appears.
@@ -246,6 +246,25 @@ struct FileColumns {
 }
 
 impl FileColumns {
+    /// Fields a record is read up to: one past the last column used.
+    fn count(&self) -> usize {
+        [
+            Some(self.ssn),
+            Some(self.status),
+            self.card_number,
+            self.bank,
+            self.account,
+            self.status_date,
+            self.deceased,
+            self.failure,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0)
+            + 1
+    }
+
     fn from_header(h: &csv::StringRecord, path: &Path) -> Result<FileColumns, RosterError> {
         let find = |names: &[&str]| {
             h.iter().position(|c| {
@@ -273,6 +292,7 @@ impl FileColumns {
 }
 
 /// One matched line of the file, before its bank is interned.
+#[derive(Debug, PartialEq, Eq)]
 struct Parsed {
     key: IdKey,
     number: Box<str>,
@@ -296,11 +316,27 @@ impl IssuanceFile {
         self
     }
 
-    /// Parses one block of whole lines; `first_line` numbers them for messages.
+    /// Parses one block of whole lines; `first_line` numbers them for messages. A block
+    /// without quotes or bare carriage returns (the usual export) is cut at commas byte by
+    /// byte ([`IssuanceFile::parse_plain_block`]); any other goes through the CSV reader.
     fn parse_block(
         block: &[u8],
         cols: FileColumns,
-        wanted: &Wanted,
+        wanted: &KeyFilter<'_, u32>,
+        first_line: u64,
+    ) -> (Vec<Parsed>, u64, Vec<(u64, String)>) {
+        if is_plain(block) {
+            IssuanceFile::parse_plain_block(block, cols, wanted, first_line)
+        } else {
+            IssuanceFile::parse_csv_block(block, cols, wanted, first_line)
+        }
+    }
+
+    /// A block read by the CSV reader (quoted fields, bare CR line ends).
+    fn parse_csv_block(
+        block: &[u8],
+        cols: FileColumns,
+        wanted: &KeyFilter<'_, u32>,
         first_line: u64,
     ) -> (Vec<Parsed>, u64, Vec<(u64, String)>) {
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(block);
@@ -308,6 +344,9 @@ impl IssuanceFile {
         let mut out = Vec::new();
         let mut n = 0u64;
         let mut bad = Vec::new();
+        // The line of a record's first byte: LFs counted up to it, past the line ends and blank
+        // lines the reader skipped (after a CRLF the reader's own line is still the CR's).
+        let (mut at, mut line) = (0usize, first_line);
         loop {
             match rdr.read_byte_record(&mut rec) {
                 Ok(true) => {}
@@ -318,41 +357,146 @@ impl IssuanceFile {
                     continue;
                 }
             }
-            let line = first_line + rec.position().map_or(n, |p| p.line() - 1);
-            n += 1;
-            let field = |i: usize| rec.get(i).unwrap_or_default();
-            let text = |i: Option<usize>| {
-                i.map(|i| String::from_utf8_lossy(field(i)).trim().to_owned()).unwrap_or_default()
-            };
-            let Some(key) = IdKey::from_checked_bytes(field(cols.ssn)) else {
-                bad.push((line, "the ID number is not 18 characters with a matching check character".into()));
-                continue;
-            };
-            if !wanted.contains_key(&key) {
-                continue;
+            let mut start = rec.position().map_or(at, |p| p.byte() as usize).clamp(at, block.len());
+            while block.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                start += 1;
             }
-            let status_text = text(Some(cols.status));
-            let Some(status) = parse_status(&status_text) else {
-                bad.push((line, format!("unknown card status '{status_text}'")));
-                continue;
-            };
-            let date = text(cols.status_date);
-            let since =
-                if date.is_empty() { None } else { applicant::Date::parse(&date).ok().map(days::days) };
-            let opt = |s: String| (!s.is_empty()).then(|| s.into_boxed_str());
-            out.push(Parsed {
-                key,
-                number: text(cols.card_number).into_boxed_str(),
-                status,
-                bank: text(cols.bank).into_boxed_str(),
-                account: opt(text(cols.account)),
-                since,
-                failure: opt(text(cols.failure)),
-                deceased: cols.deceased.is_some_and(|i| parse_flag(field(i))),
-            });
+            line += memchr::memchr_iter(b'\n', &block[at..start]).count() as u64;
+            at = start;
+            n += 1;
+            parse_record(|i| rec.get(i).unwrap_or_default(), cols, wanted, line, &mut out, &mut bad);
         }
         (out, n, bad)
     }
+
+    /// A block with no quote and no CR but before an LF: lines cut at LF (a CR before it
+    /// dropped), fields at commas, empty lines skipped, as the CSV reader reads such text;
+    /// no copy of a field the wanted persons do not need.
+    fn parse_plain_block(
+        block: &[u8],
+        cols: FileColumns,
+        wanted: &KeyFilter<'_, u32>,
+        first_line: u64,
+    ) -> (Vec<Parsed>, u64, Vec<(u64, String)>) {
+        let need = cols.count();
+        let mut fields: Vec<&[u8]> = Vec::with_capacity(need);
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        let mut n = 0u64;
+        let mut line = first_line;
+        let mut start = 0;
+        // Lines go in batches: every line's key first, then the bit set probed for the whole
+        // batch at once (independent loads the processor overlaps, where one probe per line
+        // waits for memory each time), then the lines that may be wanted read in full.
+        const BATCH: usize = 64;
+        let mut batch: Vec<(u64, &[u8], Option<IdKey>)> = Vec::with_capacity(BATCH);
+        let mut maybe: Vec<bool> = Vec::with_capacity(BATCH);
+        while start < block.len() || !batch.is_empty() {
+            if start < block.len() && batch.len() < BATCH {
+                let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |p| start + p);
+                let mut text = &block[start..end];
+                start = end + 1;
+                let this = line;
+                line += 1;
+                if let [rest @ .., b'\r'] = text {
+                    text = rest;
+                }
+                if !text.is_empty() {
+                    n += 1;
+                    batch.push((this, text, IdKey::from_checked_bytes(nth_field(text, cols.ssn))));
+                }
+                continue;
+            }
+            maybe.clear();
+            maybe.extend(batch.iter().map(|(_, _, key)| key.is_none_or(|k| wanted.may_contain(k))));
+            for ((this, text, _), &maybe) in batch.drain(..).zip(&maybe) {
+                if !maybe {
+                    continue; // not on the roster: parse_record would pass it by as well
+                }
+                fields.clear();
+                let mut from = 0;
+                for comma in memchr::memchr_iter(b',', text) {
+                    if fields.len() == need {
+                        break;
+                    }
+                    fields.push(&text[from..comma]);
+                    from = comma + 1;
+                }
+                if fields.len() < need {
+                    fields.push(&text[from..]);
+                }
+                parse_record(
+                    |i| fields.get(i).copied().unwrap_or_default(),
+                    cols,
+                    wanted,
+                    this,
+                    &mut out,
+                    &mut bad,
+                );
+            }
+        }
+        (out, n, bad)
+    }
+}
+
+/// Field `i` of a line with no quotes (empty past its last field).
+fn nth_field(text: &[u8], i: usize) -> &[u8] {
+    let mut from = 0;
+    let mut commas = memchr::memchr_iter(b',', text);
+    for _ in 0..i {
+        match commas.next() {
+            Some(c) => from = c + 1,
+            None => return &[],
+        }
+    }
+    let end = commas.next().unwrap_or(text.len());
+    &text[from..end]
+}
+
+/// True when the CSV reader would read `block` as lines of comma-separated fields: no quote,
+/// and every CR right before an LF.
+fn is_plain(block: &[u8]) -> bool {
+    memchr::memchr(b'"', block).is_none()
+        && memchr::memchr_iter(b'\r', block).all(|i| block.get(i + 1) == Some(&b'\n'))
+}
+
+/// One record of the file, its fields through `field` (empty past its end): its card when it
+/// is a wanted person's, a line in `bad` when it cannot be read.
+fn parse_record<'a>(
+    field: impl Fn(usize) -> &'a [u8],
+    cols: FileColumns,
+    wanted: &KeyFilter<'_, u32>,
+    line: u64,
+    out: &mut Vec<Parsed>,
+    bad: &mut Vec<(u64, String)>,
+) {
+    let text =
+        |i: Option<usize>| i.map(|i| String::from_utf8_lossy(field(i)).trim().to_owned()).unwrap_or_default();
+    let Some(key) = IdKey::from_checked_bytes(field(cols.ssn)) else {
+        bad.push((line, "the ID number is not 18 characters with a matching check character".into()));
+        return;
+    };
+    if !wanted.contains(key) {
+        return;
+    }
+    let status_text = text(Some(cols.status));
+    let Some(status) = parse_status(&status_text) else {
+        bad.push((line, format!("unknown card status '{status_text}'")));
+        return;
+    };
+    let date = text(cols.status_date);
+    let since = if date.is_empty() { None } else { applicant::Date::parse(&date).ok().map(days::days) };
+    let opt = |s: String| (!s.is_empty()).then(|| s.into_boxed_str());
+    out.push(Parsed {
+        key,
+        number: text(cols.card_number).into_boxed_str(),
+        status,
+        bank: text(cols.bank).into_boxed_str(),
+        account: opt(text(cols.account)),
+        since,
+        failure: opt(text(cols.failure)),
+        deceased: cols.deceased.is_some_and(|i| parse_flag(field(i))),
+    });
 }
 
 impl IssuanceRecords for IssuanceFile {
@@ -391,6 +535,7 @@ impl IssuanceRecords for IssuanceFile {
         let mut carry: Vec<u8> = buf[header_end..filled].to_vec();
         drop(buf);
 
+        let filter = KeyFilter::new(wanted);
         let mut index = MatchIndex::new();
         let mut line = 2u64;
         let threads = rayon::current_num_threads().max(1);
@@ -435,7 +580,7 @@ impl IssuanceRecords for IssuanceFile {
             let parsed: Vec<_> = blocks
                 .par_iter()
                 .zip(starts.par_iter())
-                .map(|(b, &first)| IssuanceFile::parse_block(b, cols, wanted, first))
+                .map(|(b, &first)| IssuanceFile::parse_block(b, cols, &filter, first))
                 .collect();
             for (records, n, bad) in parsed {
                 index.stats.records += n;
@@ -633,6 +778,56 @@ mod tests {
         assert_eq!(idx.stats.matched, 4);
         assert_eq!(idx.stats.unreadable, 2 + 200, "bad check character, unknown status, 200 bad IDs");
         assert_eq!(idx.stats.unreadable_examples[0].0, 6, "line numbers count the header");
+    }
+
+    /// The byte-level reader and the CSV reader see the same records, lines and problems in
+    /// what the byte-level one is given (no quotes, no bare CR): CRLF and LF line ends, blank
+    /// lines, short and long records, bad ID numbers and statuses, a last line without LF.
+    #[test]
+    fn plain_blocks_read_as_the_csv_reader_reads_them() {
+        let header = csv::StringRecord::from(vec![
+            "ssn",
+            "card_number",
+            "status",
+            "bank",
+            "account",
+            "status_date",
+            "deceased",
+            "failure_reason",
+            "x",
+        ]);
+        let cols = FileColumns::from_header(&header, Path::new("t.csv")).expect("columns");
+        let mut wanted = Wanted::default();
+        for s in ["11010519491231002X", "440524188001010014", "34052419800101001X"] {
+            wanted.insert(key(s), 2);
+        }
+        let lines = [
+            "11010519491231002X,B00000019,stopped,农业银行,6228480000000000001,2020-01-01,0,,extra",
+            "",
+            "440524188001010014,,failed,, ,2024-06-01,0, 照片不合格 ",
+            "34052419800101001X,C00000011,已发放,工商银行,,2024-06-01,是",
+            "34052419800101001X",
+            "110105194912310021,X,active,,,,,",
+            "11010519491231002x,B00000035,exploded,,,,,",
+            "370831198001010029,B00000043,active,农业银行,1,2024-01-01,0,",
+            "  ,,",
+            "11010519491231002X,B00000027,active,建设银行,6217,bad-date,1,",
+        ];
+        for end in ["\n", "\r\n"] {
+            for last in ["", end] {
+                // More lines than one batch of the byte-level reader.
+                let text = vec![lines.join(end); 20].join(end) + last;
+                let text = format!("{end}{text}");
+                assert!(is_plain(text.as_bytes()));
+                let wanted = KeyFilter::new(&wanted);
+                let csv = IssuanceFile::parse_csv_block(text.as_bytes(), cols, &wanted, 7);
+                let plain = IssuanceFile::parse_plain_block(text.as_bytes(), cols, &wanted, 7);
+                assert_eq!(plain, csv, "line ends {end:?}, last {last:?}");
+                assert_eq!((plain.0.len(), plain.1, plain.2.len()), (80, 180, 100));
+            }
+        }
+        assert!(!is_plain(b"a,\"b\"\n"));
+        assert!(!is_plain(b"a,b\rc\n"));
     }
 
     #[test]

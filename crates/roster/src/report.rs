@@ -166,11 +166,22 @@ impl Report {
 
     /// Counts one person.
     pub fn add(&mut self, p: &Person, o: &Outcome<'_>) {
-        let t = self.towns.entry(p.get(Field::Township).to_owned()).or_default();
+        // Looked up before inserting: no name copied for a township or village already seen.
+        let town = p.get(Field::Township);
+        if !self.towns.contains_key(town) {
+            self.towns.insert(town.to_owned(), Township::default());
+        }
+        let Some(t) = self.towns.get_mut(town) else { return };
         t.classes[o.class.index()] += 1;
         if let Some(a) = o.action {
             t.actions[a.index()] += 1;
-            t.villages.entry(p.get(Field::Village).to_owned()).or_insert([0; 6])[a.index()] += 1;
+            let village = p.get(Field::Village);
+            if !t.villages.contains_key(village) {
+                t.villages.insert(village.to_owned(), [0; 6]);
+            }
+            if let Some(v) = t.villages.get_mut(village) {
+                v[a.index()] += 1;
+            }
         }
         if o.class != Class::Deceased {
             let u = &mut t.usage[usize::from(p.kind == Kind::Existing)];

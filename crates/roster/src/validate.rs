@@ -238,10 +238,13 @@ pub struct Rules {
 pub fn check(raw: &RawRow, rules: &Rules) -> Checked {
     let mut problems = Vec::new();
     let key = check_id(raw, rules.today, &mut problems);
+    // Each value is set once: normalised where valid, else as given (the ID number, the
+    // kind and the death marker always normalised, below).
     let mut values: [String; 13] = Default::default();
-    for f in Field::ALL {
+    for f in [Field::Name, Field::Township, Field::Village, Field::Bank, Field::Item] {
         values[f.index()] = raw.get(f).to_owned();
     }
+    let as_given = |f: Field| raw.get(f).to_owned();
     if raw.get(Field::Name).is_empty() {
         problems.push(Problem::NameMissing);
     }
@@ -251,14 +254,23 @@ pub fn check(raw: &RawRow, rules: &Rules) -> Checked {
     } else {
         match Ethnicity::parse(eth).or_else(|_| Ethnicity::parse(&format!("{eth}族"))) {
             Ok(e) => values[Field::Ethnicity.index()] = e.name().to_owned(),
-            Err(_) => problems.push(Problem::Ethnicity(eth.to_owned())),
+            Err(_) => {
+                problems.push(Problem::Ethnicity(eth.to_owned()));
+                values[Field::Ethnicity.index()] = as_given(Field::Ethnicity);
+            }
         }
     }
-    match normalize_phone(raw.get(Field::Phone)) {
-        Some(p) if p.is_empty() => problems.push(Problem::PhoneMissing),
-        Some(p) => values[Field::Phone.index()] = p,
-        None => problems.push(Problem::Phone(raw.get(Field::Phone).to_owned())),
-    }
+    values[Field::Phone.index()] = match normalize_phone(raw.get(Field::Phone)) {
+        Some(p) if p.is_empty() => {
+            problems.push(Problem::PhoneMissing);
+            as_given(Field::Phone)
+        }
+        Some(p) => p,
+        None => {
+            problems.push(Problem::Phone(raw.get(Field::Phone).to_owned()));
+            as_given(Field::Phone)
+        }
+    };
     if raw.get(Field::Township).is_empty() {
         problems.push(Problem::TownshipMissing);
     }
@@ -269,20 +281,27 @@ pub fn check(raw: &RawRow, rules: &Rules) -> Checked {
             values[Field::Account.index()] = digits;
         } else {
             problems.push(Problem::Account(account.to_owned()));
+            values[Field::Account.index()] = as_given(Field::Account);
         }
     }
     let amount = raw.get(Field::Amount);
     if !amount.is_empty() {
         match parse_amount_fen(amount) {
             Some(fen) => values[Field::Amount.index()] = format!("{}.{:02}", fen / 100, fen % 100),
-            None => problems.push(Problem::Amount(amount.to_owned())),
+            None => {
+                problems.push(Problem::Amount(amount.to_owned()));
+                values[Field::Amount.index()] = as_given(Field::Amount);
+            }
         }
     }
     let date = raw.get(Field::ExpectedDate);
     if !date.is_empty() {
         match parse_date(date) {
             Some(d) => values[Field::ExpectedDate.index()] = d,
-            None => problems.push(Problem::Date(date.to_owned())),
+            None => {
+                problems.push(Problem::Date(date.to_owned()));
+                values[Field::ExpectedDate.index()] = as_given(Field::ExpectedDate);
+            }
         }
     }
     let kind_text = raw.get(Field::Kind);
