@@ -364,6 +364,16 @@ fn main() {
         100.0 * own_time / printer.max(1e-9),
         0.02 * printer
     );
-    println!("goal: a batch at least 97 % of the printer's rated speed (above)");
+    // The simulated reader's detection is the simulator's (vpcd is polled, and it keeps a card
+    // out a second): a printer's CCID encoder reports an arrival at once, and a reader that
+    // negotiates 115 200 bit/s (PPS) moves the same bytes in a twelfth of the 9 600 floor.
+    let fast_link = ssse_link("ssc-3g-sim.toml").seconds_at(115_200);
+    let counter_card = (printer + own_time + fast_link - saved).max(printer);
+    println!(
+        "{:<44} {:>9.1} cards/h = {:.1} % of the printer's rated speed (goal: at least 97 %)",
+        "batch, reader detection apart, link 115 200",
+        3600.0 / counter_card,
+        100.0 * printer / counter_card
+    );
     ledger_figures(if quick { 100 } else { 1000 });
 }
