@@ -69,7 +69,8 @@ impl Store {
         let (prefix, limits) = (self.prefix, self.limits);
         let (owned_q, owned_kit, owner) = (q.clone(), kit_id.to_string(), owner.map(str::to_string));
         self.idempotent(kit_id, "checkout", &q.request_id, q, move |tx| {
-            let (q, kit_id, owner, key) = (owned_q.clone(), owned_kit.clone(), owner.clone(), record_key.clone());
+            let (q, kit_id, owner, key) =
+                (owned_q.clone(), owned_kit.clone(), owner.clone(), record_key.clone());
             Box::pin(async move {
                 if let Err(r) = limits.check_checkout(q.visits.len()) {
                     return Ok(Err(r));
@@ -335,7 +336,8 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
         (Ok(e), Ok(s)) => (e, s),
         (Err(e), _) | (_, Err(e)) => return Ok(Err(json_err(e))),
     };
-    crate::sql::exec(tx,
+    crate::sql::exec(
+        tx,
         "INSERT INTO kit_records (record_id, lease_id, seq, ssn, event, result, signature)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[&r.record_id, &r.lease_id, &r.seq, &ssn, &event, &stored, &r.signature],
