@@ -266,3 +266,39 @@ fn a_new_store_needs_a_strong_passphrase() {
     assert!(e.to_string().contains("at least 12 characters"), "{e}");
     assert!(!dir.path().join("kit.db").exists(), "no store is made for a refused passphrase");
 }
+
+/// Records are signed in the kit's own token, which the passphrase does not open: without a
+/// record key the kit checks nothing out, and after the checkout it writes no record without
+/// the key the lease was checked out with (another token's key is refused as well), before
+/// anything is spent; with its own key it goes on.
+#[test]
+fn a_kit_writes_records_only_with_the_key_its_lease_was_checked_out_with() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = dir.path().join("kit.db");
+    let person = fresh_ssn();
+    let arch = province(dir.path(), "kit-k");
+    let mut kit = Kit::create(&store, "kit-k", "op", PASSWORD).expect("kit");
+    match kit.checkout(&arch, vec![visit(&person, None)], 3600, 3600) {
+        Err(KitError::RecordKey(why)) => assert!(why.contains("station kit keys generate"), "{why}"),
+        other => panic!("checked out without a record key: {:?}", other.map(|c| c.lease_id)),
+    }
+    kit.use_record_key(record_key("kit-k"));
+    kit.checkout(&arch, vec![visit(&person, None)], 3600, 3600).expect("checkout");
+    drop(kit);
+    let mut kit = Kit::open(&store, "op", PASSWORD).expect("log in with the passphrase alone");
+    match kit.visit_failed(&person, "nobody at home") {
+        Err(KitError::RecordKey(why)) => assert!(why.contains("not open"), "{why}"),
+        other => panic!("a record without the token: {other:?}"),
+    }
+    kit.use_record_key(record_key("another-token"));
+    match kit.may_make(&person) {
+        Err(KitError::RecordKey(why)) => assert!(why.contains("not the one lease"), "{why}"),
+        other => panic!("another token's key: {:?}", other.map(|v| v.claim_id)),
+    }
+    assert!(kit.outbox().is_empty(), "nothing written");
+    kit.use_record_key(record_key("kit-k"));
+    let seq = kit.visit_failed(&person, "nobody at home").expect("with the kit's own key");
+    let signature = kit.outbox()[0].record.signature.clone().expect("signed");
+    assert_eq!((seq, signature.len()), (1, 128));
+    outreach::sync(&mut kit, &arch).expect("the province takes the signed record");
+}
