@@ -87,3 +87,36 @@ pub fn open(settings: &KitSettings) -> Result<keystore::RecordKey> {
 pub fn fingerprint(public: &[u8]) -> String {
     outreach::kit::sm3_hex(public)[..16].to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[kit]` alone is read (the rest of the file may be anything the station's is); the
+    /// label defaults, a field the table does not know is refused, a file without it says
+    /// what to do.
+    #[test]
+    fn the_kit_table_names_the_token_and_the_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("station.toml");
+        std::fs::write(
+            &path,
+            "station = \"S-1\"\n[kit.token]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\nlabel = \"KIT-1\"\n\
+             pin_file = \"/etc/station/kit.pin\"\n",
+        )
+        .expect("write");
+        let kit = settings(&path).expect("read").expect("[kit]");
+        assert_eq!((kit.record_key.as_str(), kit.token.label.as_str()), (DEFAULT_RECORD_KEY, "KIT-1"));
+        std::fs::write(
+            &path,
+            "[kit]\nrecord_key = \"k\"\nkey = \"typo\"\n[kit.token]\nmodule = \"m\"\nlabel = \"l\"\n",
+        )
+        .expect("write");
+        let e = format!("{:#}", settings(&path).err().expect("unknown field"));
+        assert!(e.contains("[kit]") && e.contains("key"), "{e}");
+        std::fs::write(&path, "station = \"S-1\"\n").expect("write");
+        assert!(settings(&path).expect("read").is_none());
+        assert!(not_configured(Some(&path)).contains("has no [kit]"));
+        assert!(not_configured(None).contains("station kit keys generate"));
+    }
+}
