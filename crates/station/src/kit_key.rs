@@ -112,7 +112,7 @@ mod tests {
             "[kit]\nrecord_key = \"k\"\nkey = \"typo\"\n[kit.token]\nmodule = \"m\"\nlabel = \"l\"\n",
         )
         .expect("write");
-        let e = format!("{:#}", settings(&path).err().expect("unknown field"));
+        let e = format!("{:#}", settings(&path).expect_err("unknown field"));
         assert!(e.contains("[kit]") && e.contains("key"), "{e}");
         std::fs::write(&path, "station = \"S-1\"\n").expect("write");
         assert!(settings(&path).expect("read").is_none());
