@@ -123,6 +123,8 @@ pub fn run_all(
     a_lapsed_kit_lease_frees_the_person_but_never_the_number(kit.as_ref(), b.as_ref());
     a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(kit.as_ref(), b.as_ref());
     a_kit_hands_a_card_to_a_custodian_only_with_an_approval_the_province_holds(kit.as_ref(), open);
+    a_kit_record_stands_only_signed_by_the_key_sent_at_checkout(kit.as_ref(), b.as_ref());
+    kits_racing_the_same_record_id_apply_it_once(open_kit, b.as_ref());
 }
 
 /// Two stations number their requests alike (every station's first job is job 1): each gets
@@ -663,8 +665,43 @@ fn visit(ssn: &str, premade_card: Option<&str>) -> VisitRequest {
     VisitRequest { ssn: ssn.into(), name: "测试".into(), premade_card: premade_card.map(str::to_string) }
 }
 
+/// A kit's record-signing key held in memory, for these checks only: a kit's own is made in
+/// its token and never leaves it. Deterministic (`n`: which key), so every run signs alike.
+pub struct KitKey(p256::ecdsa::SigningKey);
+
+impl KitKey {
+    /// Test key `n` (1 to 254).
+    pub fn new(n: u8) -> KitKey {
+        KitKey(p256::ecdsa::SigningKey::from_slice(&[n; 32]).expect("a P-256 scalar"))
+    }
+
+    /// The key of kit-1 in these checks.
+    pub fn ours() -> KitKey {
+        KitKey::new(1)
+    }
+
+    /// The public key as a checkout sends it (SEC1 uncompressed, hex).
+    pub fn public_hex(&self) -> String {
+        hex::encode(self.0.verifying_key().to_encoded_point(false).as_bytes())
+    }
+
+    /// `r` signed over [`crate::kit::signing_bytes`], as the kit's token signs it.
+    pub fn sign(&self, r: KitRecord) -> KitRecord {
+        use p256::ecdsa::signature::Signer as _;
+        let signature: p256::ecdsa::Signature = self.0.sign(&crate::kit::signing_bytes(&r));
+        KitRecord { signature: Some(hex::encode(signature.to_bytes())), ..r }
+    }
+}
+
+/// Record `seq` of lease `lease_id`, signed by [`KitKey::ours`].
 fn record(lease_id: i64, seq: i64, event: KitEvent) -> KitRecord {
-    KitRecord { record_id: format!("{}-{lease_id}-{seq}", request_id("rec")), lease_id, seq, event }
+    KitKey::ours().sign(KitRecord {
+        record_id: format!("{}-{lease_id}-{seq}", request_id("rec")),
+        lease_id,
+        seq,
+        event,
+        signature: None,
+    })
 }
 
 /// Checkout claims every person it can for the kit (a reserved number each, pre-made cards in
@@ -690,6 +727,7 @@ pub fn kit_checkout_claims_the_list_and_says_why_not(
             visit(&no_card, Some("B99999999")),
         ],
         lease_seconds: 3600,
+        record_key: Some(KitKey::ours().public_hex()),
     };
     let out = kit.checkout(&q).expect("checkout");
     assert_eq!(out.kit, "kit-1");
@@ -723,6 +761,7 @@ pub fn kit_checkout_claims_the_list_and_says_why_not(
             request_id: request_id("checkout"),
             visits: vec![visit(&new, None)],
             lease_seconds: 60,
+            record_key: Some(KitKey::ours().public_hex()),
         })
         .expect("checkout");
     assert!(other_kit.visits.is_empty(), "a person is on one kit's list at a time");
@@ -731,6 +770,7 @@ pub fn kit_checkout_claims_the_list_and_says_why_not(
         request_id: request_id("checkout"),
         visits: (0..201).map(|_| visit(&fresh_ssn(), None)).collect(),
         lease_seconds: 3600,
+        record_key: Some(KitKey::ours().public_hex()),
     };
     assert!(
         matches!(
@@ -765,6 +805,7 @@ pub fn kit_records_apply_once_in_order_and_checkin_returns_the_rest(
                 visit(&not_home, Some(&stock_card)),
             ],
             lease_seconds: 3600,
+            record_key: Some(KitKey::ours().public_hex()),
         })
         .expect("checkout");
     assert_eq!(out.visits.len(), 6, "{:?}", out.refused);
@@ -950,6 +991,7 @@ pub fn a_lapsed_kit_lease_frees_the_person_but_never_the_number(
             request_id: request_id("checkout"),
             visits: vec![visit(&ssn, None)],
             lease_seconds: 1,
+            record_key: Some(KitKey::ours().public_hex()),
         })
         .expect("checkout");
     let reserved = out.visits[0].clone();
@@ -997,6 +1039,7 @@ pub fn a_spoiled_card_is_recorded_once_and_its_number_stays_reserved(
             request_id: request_id("checkout"),
             visits: vec![visit(&ssn, None), visit(&other, None)],
             lease_seconds: 3600,
+            record_key: Some(KitKey::ours().public_hex()),
         })
         .expect("checkout");
     let (mine, theirs) = (out.visits[0].clone(), out.visits[1].clone());
@@ -1572,6 +1615,7 @@ pub fn a_kit_hands_a_card_to_a_custodian_only_with_an_approval_the_province_hold
             request_id: request_id("checkout"),
             visits: vec![visit(&holder, Some(&card)), visit(&holder2, Some(&card2))],
             lease_seconds: 3600,
+            record_key: Some(KitKey::ours().public_hex()),
         })
         .expect("checkout");
     let carried: Vec<i64> = out.visits[0].custody.iter().map(|c| c.approval_id).collect();
@@ -1656,4 +1700,167 @@ pub fn a_kit_hands_a_card_to_a_custodian_only_with_an_approval_the_province_hold
         .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 5 })
         .expect("checkin");
     assert_eq!(done.back_to_stock, [card2]);
+}
+
+/// A checkout brings the kit's record-signing key (a P-256 point) or is refused; a record
+/// stands only with a signature by that key over its content: one without, one altered after
+/// it was signed (a store opened with the passphrase, changed and re-sealed), one signed by
+/// another key, are each refused with [`Refusal::RecordNotSigned`] and change nothing; the
+/// signed record then applies, once.
+pub fn a_kit_record_stands_only_signed_by_the_key_sent_at_checkout(
+    kit: &dyn ProvincialArchive,
+    counter: &dyn ProvincialArchive,
+) {
+    let (ssn, card) = premade(counter);
+    let q = |record_key: Option<String>| CheckoutRequest {
+        request_id: request_id("checkout"),
+        visits: vec![visit(&ssn, Some(&card))],
+        lease_seconds: 3600,
+        record_key,
+    };
+    for key in [None, Some("04ab".to_string()), Some("zz".repeat(65)), Some("04".repeat(65))] {
+        let e = kit.checkout(&q(key.clone())).expect_err("no usable key");
+        assert!(
+            matches!(&e, ArchiveError::BadRequest(m) if m.contains("record-signing key")),
+            "{key:?}: {e}"
+        );
+    }
+    let out = kit.checkout(&q(Some(KitKey::ours().public_hex().to_uppercase()))).expect("checkout");
+    assert_eq!(out.visits.len(), 1, "{:?}", out.refused);
+    let handed = KitEvent::HandedOver {
+        ssn: ssn.clone(),
+        card_number: card.clone(),
+        signer: "本人".into(),
+        signature_sm3: "ab".repeat(32),
+        custodian: None,
+    };
+    let signed = record(out.lease_id, 1, handed.clone());
+    let unsigned = KitRecord { signature: None, ..signed.clone() };
+    let altered = KitRecord {
+        event: KitEvent::HandedOver {
+            ssn: ssn.clone(),
+            card_number: card.clone(),
+            signer: "someone else".into(),
+            signature_sm3: "ab".repeat(32),
+            custodian: None,
+        },
+        ..signed.clone()
+    };
+    let moved = KitRecord { seq: 2, ..signed.clone() };
+    let foreign = KitKey::new(2).sign(KitRecord { signature: None, ..signed.clone() });
+    let garbage = KitRecord { signature: Some("00".repeat(64)), ..signed.clone() };
+    let not_hex = KitRecord { signature: Some("signed".into()), ..signed.clone() };
+    for (what, r) in [
+        ("unsigned", &unsigned),
+        ("altered", &altered),
+        ("moved", &moved),
+        ("another key", &foreign),
+        ("zero", &garbage),
+        ("not hex", &not_hex),
+    ] {
+        match refusal(kit.sync_record(r).expect_err(what)) {
+            Refusal::RecordNotSigned { record_id, why } => {
+                assert_eq!(record_id, signed.record_id, "{what}");
+                assert!(!why.is_empty(), "{what}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        assert_eq!(
+            counter.lookup(&ssn).expect("lookup").cards[0].status,
+            CardStatus::Made,
+            "{what}: in stock"
+        );
+    }
+    let e = kit.sync_record(&unsigned).expect_err("unsigned");
+    assert!(e.to_string().contains("not made by this kit's token"), "{e}");
+    let first = kit.sync_record(&signed).expect("signed by the kit's key");
+    assert!(
+        matches!(&first.outcome, RecordOutcome::Applied { card: Some(c) } if c.status == CardStatus::Issued)
+    );
+    assert_eq!(kit.sync_record(&signed).expect("retry"), first, "a retry applies nothing twice");
+    assert!(
+        matches!(refusal(kit.sync_record(&altered).expect_err("altered")), Refusal::RecordAltered { .. }),
+        "seen before with other content"
+    );
+    let done = kit
+        .checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 1 })
+        .expect("checkin");
+    assert!(done.back_to_stock.is_empty());
+}
+
+/// Handles of the kit and of another kit of the same station send the same record id at the
+/// same moment (a sync retried while the first is still running; a second kit replaying
+/// what it copied, signed by its own key): the record applies once, every handle of the kit
+/// gets that one result, the other kit is refused.
+pub fn kits_racing_the_same_record_id_apply_it_once(
+    open_kit: &dyn Fn(&str, &str) -> Box<dyn ProvincialArchive>,
+    counter: &dyn ProvincialArchive,
+) {
+    let (ssn, card) = premade(counter);
+    let kit = open_kit("kit-1", "station-b");
+    let out = kit
+        .checkout(&CheckoutRequest {
+            request_id: request_id("checkout"),
+            visits: vec![visit(&ssn, Some(&card))],
+            lease_seconds: 3600,
+            record_key: Some(KitKey::ours().public_hex()),
+        })
+        .expect("checkout");
+    let signed = record(
+        out.lease_id,
+        1,
+        KitEvent::HandedOver {
+            ssn: ssn.clone(),
+            card_number: card.clone(),
+            signer: "本人".into(),
+            signature_sm3: "cd".repeat(32),
+            custodian: None,
+        },
+    );
+    let copied = KitKey::new(3).sign(KitRecord { signature: None, ..signed.clone() });
+    let senders: Vec<(Box<dyn ProvincialArchive>, &KitRecord)> = [
+        ("kit-1", &signed),
+        ("kit-2", &copied),
+        ("kit-1", &signed),
+        ("kit-2", &copied),
+        ("kit-1", &signed),
+        ("kit-1", &signed),
+    ]
+    .into_iter()
+    .map(|(id, r)| (open_kit(id, "station-b"), r))
+    .collect();
+    let start = std::sync::Barrier::new(senders.len());
+    let outcomes: Vec<Result<crate::kit::RecordResult, ArchiveError>> = std::thread::scope(|s| {
+        let running: Vec<_> = senders
+            .iter()
+            .map(|(handle, r)| {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    handle.sync_record(r)
+                })
+            })
+            .collect();
+        running.into_iter().map(|t| t.join().expect("sender")).collect()
+    });
+    let mut first = None;
+    for (o, (_, r)) in outcomes.into_iter().zip(&senders) {
+        if std::ptr::eq(*r, &copied) {
+            let r = refusal(o.expect_err("the other kit"));
+            assert!(matches!(r, Refusal::NotYourKit { .. } | Refusal::NotFound { .. }), "{r:?}");
+            continue;
+        }
+        let got = o.expect("the kit's record applies");
+        assert!(
+            matches!(&got.outcome, RecordOutcome::Applied { card: Some(c) } if c.status == CardStatus::Issued)
+        );
+        assert_eq!(
+            first.get_or_insert_with(|| got.clone()),
+            &got,
+            "every handle of the kit gets the one result"
+        );
+    }
+    assert_eq!(counter.lookup(&ssn).expect("lookup").cards[0].status, CardStatus::Issued);
+    kit.checkin(&CheckinRequest { request_id: request_id("checkin"), lease_id: out.lease_id, records: 1 })
+        .expect("checkin: one record");
 }

@@ -33,6 +33,12 @@ pub struct CheckoutRequest {
     pub visits: Vec<VisitRequest>,
     /// Lease length in seconds (capped at [`MAX_KIT_LEASE_SECONDS`]).
     pub lease_seconds: i64,
+    /// The kit's record-signing public key (P-256, SEC1 uncompressed point, hex), made in the
+    /// kit's own token: every record of the lease must carry its signature
+    /// ([`check_record_signature`]). Sent over the kit's mutual-TLS connection, so the key is
+    /// bound to the kit's certificate; a checkout without one is refused ([`check_record_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_key: Option<String>,
 }
 
 /// A person the kit holds a claim on.
@@ -164,6 +170,69 @@ pub struct KitRecord {
     pub seq: i64,
     /// What happened.
     pub event: KitEvent,
+    /// ECDSA P-256 signature (`r || s`, hex) by the kit's record-signing key over
+    /// [`signing_bytes`], made inside the kit's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// What a kit signs for a record, and the province checks: a fixed label, then the record
+/// without its signature as JSON (its fields in their declared order, the event tagged by
+/// its kind). The kit and both archives encode it here, from the same types, so they sign
+/// and check the same bytes. The signature is ECDSA P-256 over the SHA-256 of these bytes.
+pub fn signing_bytes(r: &KitRecord) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Signed<'a> {
+        record_id: &'a str,
+        lease_id: i64,
+        seq: i64,
+        event: &'a KitEvent,
+    }
+    let mut out = b"outreach-kit-record/1\n".to_vec();
+    let signed = Signed { record_id: &r.record_id, lease_id: r.lease_id, seq: r.seq, event: &r.event };
+    // Serialising these types cannot fail (no maps with non-string keys, no floats).
+    out.extend(serde_json::to_vec(&signed).unwrap_or_default());
+    out
+}
+
+/// The record-signing key a checkout sends, checked before the lease exists: present, and a
+/// point of P-256 (SEC1, hex). Returns it as the archive keeps it (lower-case hex).
+pub fn check_record_key(q: &CheckoutRequest) -> Result<String, crate::ArchiveError> {
+    let Some(key) = q.record_key.as_deref() else {
+        return Err(crate::ArchiveError::BadRequest(
+            "a kit checks out with its record-signing key: make it in the kit's token \
+             (station kit keys generate) and name it in the kit's configuration ([kit] record_key)"
+                .into(),
+        ));
+    };
+    verifying_key(key).map_err(|why| {
+        crate::ArchiveError::BadRequest(format!(
+            "the kit's record-signing key is not a P-256 public key ({why}): send the key the kit's token made"
+        ))
+    })?;
+    Ok(key.to_ascii_lowercase())
+}
+
+fn verifying_key(hex_key: &str) -> Result<p256::ecdsa::VerifyingKey, String> {
+    let bytes = hex::decode(hex_key).map_err(|_| "not hex".to_string())?;
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(&bytes).map_err(|_| "not a point of the curve".to_string())
+}
+
+/// Whether `r` carries a valid signature by `record_key`, the key the kit sent at the
+/// checkout of the record's lease (`None`: a lease from before the province kept kits'
+/// keys). One decision for every store: a record that fails is refused, nothing of it applied.
+pub fn check_record_signature(record_key: Option<&str>, r: &KitRecord) -> Result<(), Refusal> {
+    use p256::ecdsa::signature::Verifier as _;
+    let refused = |why: &str| Refusal::RecordNotSigned { record_id: r.record_id.clone(), why: why.into() };
+    let key = record_key.ok_or_else(|| refused("its lease was checked out without a record-signing key"))?;
+    let key = verifying_key(key).map_err(|_| refused("the key kept with its lease is damaged"))?;
+    let signature = r.signature.as_deref().ok_or_else(|| refused("it carries no signature"))?;
+    let signature = hex::decode(signature)
+        .ok()
+        .and_then(|b| p256::ecdsa::Signature::from_slice(&b).ok())
+        .ok_or_else(|| refused("its signature is not an ECDSA P-256 signature"))?;
+    key.verify(&signing_bytes(r), &signature)
+        .map_err(|_| refused("its signature does not match its content and the kit's key"))
 }
 
 /// What the archive did with a record.
@@ -511,6 +580,39 @@ mod tests {
             signature_sm3: "00".repeat(32),
             custodian: None,
         }
+    }
+
+    /// What a kit signs: the label and the record without its signature, each field in it, so
+    /// a change to any of them changes the bytes, and the signature changes nothing.
+    #[test]
+    fn a_record_is_signed_over_every_field_but_its_signature() {
+        let r = KitRecord {
+            record_id: "kit-1/7/1".into(),
+            lease_id: 7,
+            seq: 1,
+            event: handed(),
+            signature: None,
+        };
+        let bytes = signing_bytes(&r);
+        let text = String::from_utf8(bytes.clone()).expect("text");
+        assert!(text.starts_with("outreach-kit-record/1\n{\"record_id\":\"kit-1/7/1\",\"lease_id\":7,\"seq\":1,\"event\":{\"event\":\"handed-over\""), "{text}");
+        assert_eq!(signing_bytes(&KitRecord { signature: Some("00".into()), ..r.clone() }), bytes);
+        for other in [
+            KitRecord { record_id: "kit-2/7/1".into(), ..r.clone() },
+            KitRecord { lease_id: 8, ..r.clone() },
+            KitRecord { seq: 2, ..r.clone() },
+            KitRecord {
+                event: KitEvent::VisitFailed {
+                    ssn: "11010519491231002X".into(),
+                    card_number: None,
+                    reason: "x".into(),
+                },
+                ..r.clone()
+            },
+        ] {
+            assert_ne!(signing_bytes(&other), bytes, "{other:?}");
+        }
+        assert!(matches!(check_record_signature(None, &r), Err(Refusal::RecordNotSigned { .. })));
     }
 
     #[test]

@@ -595,6 +595,19 @@ pub enum Refusal {
         /// The record.
         record_id: String,
     },
+    /// A kit record without a valid signature by the record-signing key the kit sent at its
+    /// checkout: it was not made by the kit's own token (its store was opened with the
+    /// passphrase, altered and re-sealed, or the record was written elsewhere). Nothing of it is
+    /// applied; the refusal is in the audit.
+    #[error(
+        "record {record_id} was not made by this kit's token ({why}): the kit's store was changed after the record was written; nothing of it was applied. Do not sync again: keep the kit and the cards it carries apart and call the supervisor"
+    )]
+    RecordNotSigned {
+        /// The record.
+        record_id: String,
+        /// What is wrong with its signature.
+        why: String,
+    },
     /// A temporary loss reported for a card that is under one already.
     #[error(
         "card {card_number} is reported lost already (by station {station}, until {until}, unix time): lift that loss or make it formal"

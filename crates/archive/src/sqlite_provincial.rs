@@ -24,7 +24,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-sqlite.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-sqlite-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above; `user_version`
 /// says how far a file is.
-const MIGRATIONS: [(i64, &str); 8] = [
+const MIGRATIONS: [(i64, &str); 9] = [
     (3, include_str!("../migrations/provincial-sqlite-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-sqlite-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-sqlite-0005-restore.sql")),
@@ -33,6 +33,7 @@ const MIGRATIONS: [(i64, &str); 8] = [
     (8, include_str!("../migrations/provincial-sqlite-0008-ledger-anchors.sql")),
     (9, include_str!("../migrations/provincial-sqlite-0009-custody.sql")),
     (10, include_str!("../migrations/provincial-sqlite-0010-anchor-macs.sql")),
+    (11, include_str!("../migrations/provincial-sqlite-0011-kit-record-keys.sql")),
 ];
 
 /// The provincial archive in one SQLite file, as one station (or kit) sees it.
@@ -907,6 +908,70 @@ mod tests {
             )
             .expect("card");
         assert_eq!((for_claim, before), (None, None), "the restored card keeps no stop");
+    }
+
+    /// A record refused for its signature changes nothing but leaves its refusal in the
+    /// audit; the signed record is kept with its signature.
+    #[test]
+    fn a_kit_record_not_signed_by_its_key_is_audited_and_changes_nothing() {
+        use crate::conformance::{claim_request, commit_request, fresh_ssn, request_id, KitKey};
+        use crate::kit::{CheckoutRequest, KitEvent, KitRecord, VisitRequest};
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("p.db");
+        let counter = SqliteProvincial::open(&path, "S1", 'B').expect("open");
+        let kit = SqliteProvincial::as_kit(&path, "kit-9", "S1", 'B').expect("open");
+        let ssn = fresh_ssn();
+        let claim = counter.claim(&claim_request(&ssn, None)).expect("claim");
+        let card = counter.commit(&commit_request(claim.claim_id)).expect("commit").card_number;
+        let out = kit
+            .checkout(&CheckoutRequest {
+                request_id: request_id("checkout"),
+                visits: vec![VisitRequest {
+                    ssn: ssn.clone(),
+                    name: "测试".into(),
+                    premade_card: Some(card.clone()),
+                }],
+                lease_seconds: 600,
+                record_key: Some(KitKey::ours().public_hex()),
+            })
+            .expect("checkout");
+        let record = KitRecord {
+            record_id: request_id("kit-9-record"),
+            lease_id: out.lease_id,
+            seq: 1,
+            event: KitEvent::VisitFailed {
+                ssn: ssn.clone(),
+                card_number: Some(card),
+                reason: "not home".into(),
+            },
+            signature: None,
+        };
+        let forged = KitKey::new(7).sign(record.clone());
+        assert!(matches!(
+            kit.sync_record(&forged),
+            Err(ArchiveError::Refused(Refusal::RecordNotSigned { .. }))
+        ));
+        let signed = KitKey::ours().sign(record);
+        kit.sync_record(&signed).expect("signed");
+        let rows: Vec<_> =
+            kit.audit_of("kit-9").expect("audit").into_iter().filter(|r| r.0 == "kit-record").collect();
+        let id = Some(signed.record_id.clone());
+        assert_eq!(
+            rows,
+            [
+                ("kit-record".into(), id.clone(), "refused:record-not-signed".into()),
+                ("kit-record".into(), id, "ok".into())
+            ]
+        );
+        let conn = kit.conn.lock().expect("lock");
+        let (count, kept): (i64, Option<String>) = conn
+            .query_row(
+                "SELECT COUNT(*), MAX(signature) FROM kit_records WHERE lease_id = ?1",
+                [out.lease_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("records");
+        assert_eq!((count, kept), (1, signed.signature), "the forged record left nothing");
     }
 
     #[test]

@@ -580,6 +580,7 @@ fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
             request_id: "checkout-1".into(),
             visits: vec![VisitRequest { ssn: ssn.clone(), name: "测试".into(), premade_card: None }],
             lease_seconds: 3600,
+            record_key: Some(archive::conformance::KitKey::ours().public_hex()),
         })
         .expect("checkout");
     let (op, sup, aud) = (f.login("op"), f.login("sup"), f.login("aud"));
@@ -596,12 +597,13 @@ fn a_supervisor_settles_an_outreach_kits_conflict_and_the_ledger_keeps_it() {
         card_id: "110100D15600000500BF7C7A48FB4966".into(),
         atr: "3B00".into(),
     };
-    kit.sync_record(&KitRecord {
+    kit.sync_record(&archive::conformance::KitKey::ours().sign(KitRecord {
         record_id: "kit-1-rec-1".into(),
         lease_id: out.lease_id,
         seq: 1,
         event: made,
-    })
+        signature: None,
+    }))
     .expect("synced");
 
     assert_eq!(call(&op, "/api/kit/conflicts", None).0, 403, "operators do not see the conflicts");

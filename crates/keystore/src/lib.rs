@@ -7,6 +7,8 @@
 //!   [`secure_channel::SoftwareKeys`]. Its module documentation lists what leaves the token.
 //! - [`TransportKey`]: the DP file's encrypted DGIs decrypted inside the token.
 //! - [`LedgerMac`]: the ledger's AES-CMAC key (its module says why CMAC with AES).
+//! - [`RecordKey`]: an outreach kit's ECDSA P-256 record-signing key, made in the kit's own
+//!   token ([`Keystore::generate_record_key`]).
 //! - The ceremony: [`Keystore::import_components`] (two or more custodians' components,
 //!   each checked against its check value, the key stored sealed), [`Keystore::list`]
 //!   (labels, kinds, roles, check values only).
@@ -32,6 +34,7 @@ pub mod ceremony;
 mod error;
 mod ledger;
 mod provider;
+mod record_key;
 mod softhsm;
 mod token;
 mod transport;
@@ -40,6 +43,7 @@ pub use ceremony::{CeremonyReport, Component, Formed};
 pub use error::Error;
 pub use ledger::{LedgerMac, LEDGER_MAC_LEN};
 pub use provider::TokenKeys;
+pub use record_key::{RecordKey, RECORD_SIGNATURE_LEN};
 pub use softhsm::{softhsm2_installed, softhsm2_token};
 pub use token::{KeyInfo, KeyKind, KeyRole, Keystore, PinSource, TokenConfig};
 pub use transport::TransportKey;

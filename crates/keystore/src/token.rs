@@ -472,12 +472,16 @@ impl Keystore {
     /// audit would, and answers true when the token refuses: what every key here must give.
     /// The value, should a token hand it out, is wiped unseen.
     pub fn value_refused(&self, label: &str) -> Result<bool, Error> {
-        let found = self.find(label)?;
-        let info = self.session().get_attribute_info(found.handle, &[AttributeType::Value]);
+        self.value_refused_of(self.find(label)?.handle)
+    }
+
+    /// [`Keystore::value_refused`] of the object `handle`.
+    pub(crate) fn value_refused_of(&self, handle: ObjectHandle) -> Result<bool, Error> {
+        let info = self.session().get_attribute_info(handle, &[AttributeType::Value]);
         match info {
             Ok(info) if matches!(info.first(), Some(cryptoki::object::AttributeInfo::Available(_))) => {
                 let mut given = false;
-                if let Ok(mut attrs) = self.session().get_attributes(found.handle, &[AttributeType::Value]) {
+                if let Ok(mut attrs) = self.session().get_attributes(handle, &[AttributeType::Value]) {
                     for a in attrs.iter_mut() {
                         if let Attribute::Value(v) = a {
                             given = true;

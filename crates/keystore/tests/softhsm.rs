@@ -472,3 +472,31 @@ fn the_store_is_send_and_sync() {
     shared::<TransportKey>();
     shared::<LedgerMac>();
 }
+
+/// The kit's record-signing key is made in the token: its private half is never given out,
+/// its signatures (ECDSA P-256 over SHA-256, `r || s`) verify with its public half outside the
+/// token and with no other; the label names one key.
+#[test]
+fn a_kit_record_key_signs_in_the_token_and_verifies_outside() {
+    use p256::ecdsa::signature::Verifier as _;
+    let hsm = hsm();
+    let public = hsm.store.generate_record_key("kit-record").expect("generate");
+    assert_eq!((public.len(), public[0]), (65, 0x04), "SEC1 uncompressed");
+    assert!(matches!(hsm.store.generate_record_key("kit-record"), Err(Error::LabelTaken(_))));
+    let key = keystore::RecordKey::open(&hsm.store, "kit-record").expect("open");
+    assert_eq!(key.public_key(), public.as_slice());
+    assert!(key.private_refused().expect("asked"), "the private half never leaves the token");
+    let data = b"outreach-kit-record/1\n{\"record_id\":\"kit-1/1/1\"}";
+    let signature = key.sign(data).expect("sign");
+    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&public).expect("a P-256 point");
+    let parsed = p256::ecdsa::Signature::from_slice(&signature).expect("r || s");
+    verifying.verify(data, &parsed).expect("verifies outside the token");
+    assert!(verifying.verify(b"something else", &parsed).is_err());
+    let other = hsm.store.generate_record_key("another-kit").expect("generate");
+    assert_ne!(other, public);
+    let from_other =
+        keystore::RecordKey::open(&hsm.store, "another-kit").expect("open").sign(data).expect("sign");
+    let from_other = p256::ecdsa::Signature::from_slice(&from_other).expect("r || s");
+    assert!(verifying.verify(data, &from_other).is_err(), "another key's signature");
+    assert!(matches!(keystore::RecordKey::open(&hsm.store, "no-such-key"), Err(Error::NoKey(_))));
+}

@@ -90,6 +90,13 @@ pub enum KitError {
     /// The kit's certificate for the provincial service.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The kit's record-signing key (in its own token) is not open, or is not the key the
+    /// lease was checked out with.
+    #[error("{0}")]
+    RecordKey(String),
+    /// The kit's token.
+    #[error("the kit's token: {0}")]
+    Token(#[from] keystore::Error),
     /// The local store.
     #[error("kit store: {0}")]
     Store(String),
@@ -114,6 +121,10 @@ pub struct Lease {
     pub must_sync_by: i64,
     /// The check-in's answer, once synced.
     pub checkin: Option<Checkin>,
+    /// The record-signing public key sent at checkout (SEC1, hex): every record of the lease
+    /// is signed by it, in the kit's token. `None` for a lease from before records were signed.
+    #[serde(default)]
+    pub record_key: Option<String>,
 }
 
 /// One outbox record with who made it and when (kit side only), and the archive's result.
@@ -238,7 +249,14 @@ pub struct Kit {
     head: Option<Head>,
     makings: Vec<Making>,
     clock: Clock,
+    record_key: Option<keystore::RecordKey>,
 }
+
+/// What to do when the kit's record-signing key is not open.
+const NO_RECORD_KEY: &str =
+    "the kit's record-signing key is not open: every record the kit writes is signed in \
+     its own token; plug the kit's token in and name it in the kit's configuration ([kit] record_key and \
+     [kit.token]; the key is made once with station kit keys generate)";
 
 impl Kit {
     /// Creates the kit's store at `path` (it must not exist) for `kit_id` (its certificate
@@ -302,6 +320,7 @@ impl Kit {
             head: None,
             makings: Vec::new(),
             clock: Box::new(system_now),
+            record_key: None,
         };
         if let Some((lease, outbox, head)) = kit.read_current()? {
             kit.makings = kit.read_makings(lease.checkout.lease_id)?;
@@ -460,6 +479,30 @@ impl Kit {
         Ok(())
     }
 
+    /// Signs the kit's records with `key`, its record-signing key in its own token: the
+    /// checkout sends its public half, and every record is signed by it before it is sealed.
+    pub fn use_record_key(&mut self, key: keystore::RecordKey) {
+        self.record_key = Some(key);
+    }
+
+    /// The record key the token holds, checked against the one `lease` was checked out with.
+    fn signer_for(&self, lease: &Lease) -> Result<&keystore::RecordKey, KitError> {
+        let key = self.record_key.as_ref().ok_or_else(|| KitError::RecordKey(NO_RECORD_KEY.into()))?;
+        let id = lease.checkout.lease_id;
+        match lease.record_key.as_deref() {
+            None => Err(KitError::RecordKey(format!(
+                "lease {id} was checked out before the kit signed its records: the province refuses its records; \
+                 bring the kit and its cards back and settle the lease with the supervisor"
+            ))),
+            Some(sent) if sent.eq_ignore_ascii_case(&hex::encode(key.public_key())) => Ok(key),
+            Some(_) => Err(KitError::RecordKey(format!(
+                "the token's record key {:?} is not the one lease {id} was checked out with: plug in the kit's own \
+                 token (the province refuses records signed by another key)",
+                key.label()
+            ))),
+        }
+    }
+
     /// Replaces the clock (tests of the longest time offline).
     pub fn set_clock(&mut self, clock: Clock) {
         self.clock = clock;
@@ -561,6 +604,9 @@ impl Kit {
         if self.lease.as_ref().is_some_and(|l| l.checkin.is_none()) {
             return Err(KitError::LeaseOpen);
         }
+        let record_key = hex::encode(
+            self.record_key.as_ref().ok_or_else(|| KitError::RecordKey(NO_RECORD_KEY.into()))?.public_key(),
+        );
         let pending: Option<Vec<u8>> = self
             .conn
             .query_row("SELECT value FROM meta WHERE name = 'pending_checkout'", [], |r| r.get(0))
@@ -576,6 +622,13 @@ impl Kit {
                         "an earlier checkout is still unanswered: retry it with the same list".into(),
                     ));
                 }
+                if q.record_key.as_deref() != Some(record_key.as_str()) {
+                    return Err(KitError::RecordKey(
+                        "an earlier checkout, still unanswered, sent another record key: retry it with the token \
+                         that was plugged in then"
+                            .into(),
+                    ));
+                }
                 q
             }
             None => {
@@ -583,6 +636,7 @@ impl Kit {
                     request_id: format!("{}/checkout/{}", self.kit_id, hex::encode(random::<8>()?)),
                     visits,
                     lease_seconds,
+                    record_key: Some(record_key),
                 };
                 let sealed =
                     self.vault.seal("meta:pending_checkout", &serde_json::to_vec(&q).map_err(store_err)?)?;
@@ -595,7 +649,13 @@ impl Kit {
         let checkout = archive.checkout(&request)?;
         let now = (self.clock)();
         let must_sync_by = (now + max_offline_seconds).min(checkout.expires_at);
-        let lease = Lease { checkout, checked_out_at: now, must_sync_by, checkin: None };
+        let lease = Lease {
+            checkout,
+            checked_out_at: now,
+            must_sync_by,
+            checkin: None,
+            record_key: request.record_key.clone(),
+        };
         let id = lease.checkout.lease_id;
         let body =
             self.vault.seal(&format!("lease:{id}"), &serde_json::to_vec(&lease).map_err(store_err)?)?;
@@ -676,6 +736,8 @@ impl Kit {
         if now > lease.must_sync_by {
             return Err(KitError::MustSync { hours: (now - lease.checked_out_at) / 3600 });
         }
+        // Asked before anything is spent: a record that cannot be signed cannot be kept.
+        self.signer_for(lease)?;
         let Some(visit) = lease.checkout.visits.iter().find(|v| v.ssn == ssn) else {
             let reason = match lease.checkout.refused.iter().find(|r| r.ssn == ssn) {
                 Some(r) => format!("refused at checkout: {}", r.refusal),
@@ -700,11 +762,21 @@ impl Kit {
         evidence: Vec<Evidence>,
         closing: Option<(Making, &dyn Fn(i64) -> MakingEnd)>,
     ) -> Result<i64, KitError> {
-        let lease_id = self.lease.as_ref().ok_or(KitError::NoLease)?.checkout.lease_id;
+        let lease = self.lease.as_ref().ok_or(KitError::NoLease)?;
+        let lease_id = lease.checkout.lease_id;
         let seq = self.outbox.len() as i64 + 1;
         let closed = closing.map(|(m, end)| Making { ended: Some(end(seq)), ..m });
-        let record =
-            KitRecord { record_id: format!("{}/{lease_id}/{seq}", self.kit_id), lease_id, seq, event };
+        let mut record = KitRecord {
+            record_id: format!("{}/{lease_id}/{seq}", self.kit_id),
+            lease_id,
+            seq,
+            event,
+            signature: None,
+        };
+        // Signed in the token before it is sealed: the passphrase that opens the store does
+        // not make this signature.
+        let signature = self.signer_for(lease)?.sign(&archive::kit::signing_bytes(&record))?;
+        record.signature = Some(hex::encode(signature));
         let prev_sm3 = self.head.as_ref().map(|h| h.sm3.clone()).ok_or(KitError::NoLease)?;
         let o =
             Outgoing { record, operator: self.operator.clone(), at: (self.clock)(), prev_sm3, result: None };

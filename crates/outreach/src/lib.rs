@@ -16,6 +16,10 @@
 //!   kept in a file on the laptop ([`identity`]).
 //! - The outbox is an SM3 hash chain with a sealed head: a store whose records were deleted,
 //!   reordered or put back from an older copy is refused at log-in and before a sync.
+//! - Every record is signed (ECDSA P-256) in the kit's own PKCS#11 token, whose key the
+//!   passphrase does not open ([`Kit::use_record_key`]); the checkout sends the key's public
+//!   half, and the province refuses a record its signature does not cover: a store opened with
+//!   the passphrase, altered and re-sealed syncs nothing it changed.
 #![forbid(unsafe_code)]
 
 pub mod identity;

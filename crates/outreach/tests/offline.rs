@@ -44,7 +44,7 @@ fn offline_the_kit_keeps_the_counters_rules_and_its_lease() {
     let (with_card, card) = premade(counter.as_ref());
     let (new, other) = (fresh_ssn(), fresh_ssn());
     let path = dir.path().join("kit.db");
-    let mut kit = Kit::create(&path, "kit-r", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&path, "kit-r", "op", PASSWORD).expect("kit"));
     assert!(matches!(kit.visit_failed(&new, "x"), Err(KitError::NoLease)));
     kit.checkout(
         arch.as_ref(),
@@ -129,7 +129,7 @@ fn offline_the_kit_keeps_the_counters_rules_and_its_lease() {
         matches!(Kit::open(&path, "op", "not the password"), Err(KitError::Vault(_))),
         "a wrong password opens nothing"
     );
-    let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+    let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
     assert_eq!(kit.outbox().len(), 3);
     let kept = kit.evidence(seq).expect("evidence");
     assert_eq!(kept.len(), 1);
@@ -146,7 +146,7 @@ fn a_lost_laptop_shows_no_person_card_or_evidence() {
     let (arch, counter) = (open("kit-l"), open("counter-1"));
     let (ssn, card) = premade(counter.as_ref());
     let path = dir.path().join("kit.db");
-    let mut kit = Kit::create(&path, "kit-l", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&path, "kit-l", "op", PASSWORD).expect("kit"));
     kit.checkout(
         arch.as_ref(),
         vec![VisitRequest { ssn: ssn.clone(), name: "王秀英".into(), premade_card: Some(card.clone()) }],
@@ -229,7 +229,7 @@ impl ProvincialArchive for LosesFirstCheckoutAnswer {
 fn a_checkout_whose_answer_was_lost_is_resent_and_leases_nothing_twice() {
     let dir = tempfile::tempdir().expect("tmp");
     let arch = LosesFirstCheckoutAnswer(sqlite(dir.path())("kit-c"), AtomicBool::new(true));
-    let mut kit = Kit::create(&dir.path().join("kit.db"), "kit-c", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&dir.path().join("kit.db"), "kit-c", "op", PASSWORD).expect("kit"));
     let list = vec![visit(&fresh_ssn(), None), visit(&fresh_ssn(), None)];
     let e = kit.checkout(&arch, list.clone(), 3600, 3600).expect_err("answer lost");
     assert!(matches!(e, KitError::Archive(ArchiveError::Unavailable(_))), "{e}");
@@ -267,13 +267,13 @@ fn a_sync_killed_at_random_points_loses_nothing_and_applies_nothing_twice_on_sql
     .map(|s| s.to_string())
     .collect();
     let progress = || {
-        let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+        let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
         kit.outbox().iter().filter(|o| o.result.is_some()).count()
     };
     let (killed, _) = sync_with_kills(&args, &mut rng, &progress, records);
     println!("{records} records, {killed} runs killed mid-sync");
     assert!(killed >= 2, "the sync was killed mid-way several times");
-    let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+    let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
     every_record_once(&kit, arch.as_ref(), records);
 }
 
@@ -288,7 +288,7 @@ fn an_interrupted_make_is_found_settled_as_spoiled_and_the_number_kept() {
     let arch = open("kit-m");
     let (person, other) = (fresh_ssn(), fresh_ssn());
     let path = dir.path().join("kit.db");
-    let mut kit = Kit::create(&path, "kit-m", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&path, "kit-m", "op", PASSWORD).expect("kit"));
     kit.checkout(arch.as_ref(), vec![visit(&person, None), visit(&other, None)], 3600, 3600)
         .expect("checkout");
     let reserved = |ssn: &str, kit: &Kit| {
@@ -305,7 +305,7 @@ fn an_interrupted_make_is_found_settled_as_spoiled_and_the_number_kept() {
     assert_eq!(begun.steps, ["fed", "printed"]);
     drop(kit); // the process dies with the card in the printer
 
-    let mut kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+    let mut kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
     assert_eq!(kit.interrupted_making(), Some(&begun), "the interrupted make is found");
     let raw: Vec<u8> = rusqlite::Connection::open(&path)
         .and_then(|db| db.query_row("SELECT body FROM makings", [], |r| r.get(0)))
@@ -344,7 +344,7 @@ fn an_interrupted_make_is_found_settled_as_spoiled_and_the_number_kept() {
     assert_eq!(made, number, "the card carries the reserved number");
     let kit = {
         drop(kit);
-        Kit::open(&path, "op", PASSWORD).expect("log in")
+        signed(Kit::open(&path, "op", PASSWORD).expect("log in"))
     };
     let ends: Vec<_> = kit.makings().iter().map(|m| m.ended.clone()).collect();
     assert_eq!(

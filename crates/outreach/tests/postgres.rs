@@ -164,7 +164,7 @@ fn kits_on_the_provincial_service_on_postgresql() {
     drop(kit);
     let args = args(&path);
     let progress = || {
-        let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+        let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
         kit.outbox().iter().filter(|o| o.result.is_some()).count()
     };
     let before = handled.load(Ordering::SeqCst);
@@ -172,7 +172,7 @@ fn kits_on_the_provincial_service_on_postgresql() {
     let answered = handled.load(Ordering::SeqCst) - before;
     println!("killed: {records} records, {killed} runs killed mid-sync, {answered} record requests answered");
     assert!(killed >= 2, "the sync was killed mid-way several times");
-    let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+    let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
     let sealed =
         Client::from_pem(&url, &pki.ca(), kit.identity().expect("sealed").pem(), Duration::from_secs(30))
             .expect("client");
@@ -205,7 +205,7 @@ fn kits_on_the_provincial_service_on_postgresql() {
     assert!(interruptions > 0 && cuts.load(Ordering::SeqCst) > 0, "the network did drop");
     assert!(answered >= records);
     drop(kit);
-    let kit = Kit::open(&path, "op", PASSWORD).expect("log in");
+    let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
     every_record_once(&kit, open("kit-n").as_ref(), records);
     service.abort();
 }

@@ -27,7 +27,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tmp");
     let store = dir.path().join("kit.db");
     let people: Vec<String> = (0..3).map(|_| fresh_ssn()).collect();
-    let mut kit = Kit::create(&store, "kit-t", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&store, "kit-t", "op", PASSWORD).expect("kit"));
     let arch = province(dir.path(), "kit-t");
     kit.checkout(&arch, people.iter().map(|p| visit(p, None)).collect(), 3600, 3600).expect("checkout");
     for (i, p) in people.iter().take(2).enumerate() {
@@ -60,7 +60,7 @@ fn refused(store: &Path) -> String {
 #[test]
 fn an_untouched_store_opens_with_its_chain_whole() {
     let f = fixture();
-    let kit = Kit::open(&f.store, "op", PASSWORD).expect("log in");
+    let kit = signed(Kit::open(&f.store, "op", PASSWORD).expect("log in"));
     kit.verify_store().expect("the chain holds");
     assert_eq!(kit.outbox().len(), 5);
     let links: Vec<&str> = kit.outbox().iter().map(|o| o.prev_sm3.as_str()).collect();
@@ -121,7 +121,7 @@ fn records_put_back_from_an_older_copy_are_refused() {
     let (store, old) = (dir.path().join("kit.db"), dir.path().join("old-kit.db"));
     let people: Vec<String> = (0..2).map(|_| fresh_ssn()).collect();
     let arch = province(dir.path(), "kit-o");
-    let mut kit = Kit::create(&store, "kit-o", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&store, "kit-o", "op", PASSWORD).expect("kit"));
     kit.checkout(&arch, people.iter().map(|p| visit(p, None)).collect(), 3600, 3600).expect("checkout");
     let card = kit.make_card(&people[0], "110100D15600000500BF7C7A48FB0000", "3B00").expect("make");
     kit.hand_over(&people[0], &card, "本人", Some(&image("sig")), None, Some(&holder(&people[0])))
@@ -129,7 +129,7 @@ fn records_put_back_from_an_older_copy_are_refused() {
     drop(kit);
     // The older copy: two records.
     std::fs::copy(&store, &old).expect("copy");
-    let mut kit = Kit::open(&store, "op", PASSWORD).expect("log in");
+    let mut kit = signed(Kit::open(&store, "op", PASSWORD).expect("log in"));
     kit.activate(&people[0], &card, &face_to_face(), &image("photo")).expect("activate");
     kit.visit_failed(&people[1], "in hospital").expect("failure");
     drop(kit);
@@ -163,7 +163,7 @@ fn a_deleted_lease_is_refused() {
 #[test]
 fn a_store_tampered_with_while_logged_in_is_not_synced() {
     let f = fixture();
-    let mut kit = Kit::open(&f.store, "op", PASSWORD).expect("log in");
+    let mut kit = signed(Kit::open(&f.store, "op", PASSWORD).expect("log in"));
     sql(&f.store, "DELETE FROM outbox WHERE seq = 3");
     let arch = province(f.dir.path(), "kit-t");
     match outreach::sync(&mut kit, &arch) {
@@ -181,12 +181,12 @@ fn a_store_tampered_with_while_logged_in_is_not_synced() {
 #[test]
 fn an_untampered_store_syncs_and_its_chain_survives_the_results() {
     let f = fixture();
-    let mut kit = Kit::open(&f.store, "op", PASSWORD).expect("log in");
+    let mut kit = signed(Kit::open(&f.store, "op", PASSWORD).expect("log in"));
     let arch = province(f.dir.path(), "kit-t");
     let report = outreach::sync(&mut kit, &arch).expect("sync");
     assert_eq!((report.sent, report.records), (5, 5));
     drop(kit);
-    let kit = Kit::open(&f.store, "op", PASSWORD).expect("log in after the sync");
+    let kit = signed(Kit::open(&f.store, "op", PASSWORD).expect("log in after the sync"));
     assert!(kit.outbox().iter().all(|o| o.result.is_some()));
     for p in f.people.iter().take(2) {
         assert_eq!(arch.lookup(p).expect("lookup").cards.len(), 1, "the card made on the visit");
@@ -198,14 +198,14 @@ fn carried_data_is_sealed_kept_per_person_and_gone_after_the_check_in() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = dir.path().join("kit.db");
     let (a, b) = (fresh_ssn(), fresh_ssn());
-    let mut kit = Kit::create(&store, "kit-c", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&store, "kit-c", "op", PASSWORD).expect("kit"));
     kit.carry(&a, b"{\"applicant\":\"A\"}").expect("carry a");
     kit.carry(&b, b"{\"applicant\":\"B\"}").expect("carry b");
     kit.carry(&a, b"{\"applicant\":\"A2\"}").expect("carry a again");
     drop(kit);
     let raw = std::fs::read(&store).expect("read");
     assert!(!raw.windows(a.len()).any(|w| w == a.as_bytes()), "no ID number readable in the store");
-    let mut kit = Kit::open(&store, "op", PASSWORD).expect("log in");
+    let mut kit = signed(Kit::open(&store, "op", PASSWORD).expect("log in"));
     assert_eq!(
         kit.carried(&a).expect("a").as_deref().map(Vec::as_slice),
         Some(&b"{\"applicant\":\"A2\"}"[..])
@@ -228,7 +228,7 @@ fn a_make_hidden_by_deleting_its_journal_row_is_refused() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = dir.path().join("kit.db");
     let person = fresh_ssn();
-    let mut kit = Kit::create(&store, "kit-t", "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(&store, "kit-t", "op", PASSWORD).expect("kit"));
     kit.checkout(&province(dir.path(), "kit-t"), vec![visit(&person, None)], 3600, 3600).expect("checkout");
     kit.begin_making(&person).expect("begin");
     kit.making_step("printed").expect("journalled");
@@ -265,4 +265,40 @@ fn a_new_store_needs_a_strong_passphrase() {
     let e = Kit::create(&dir.path().join("kit.db"), "kit-w", "op", "password12").err().expect("weak");
     assert!(e.to_string().contains("at least 12 characters"), "{e}");
     assert!(!dir.path().join("kit.db").exists(), "no store is made for a refused passphrase");
+}
+
+/// Records are signed in the kit's own token, which the passphrase does not open: without a
+/// record key the kit checks nothing out, and after the checkout it writes no record without
+/// the key the lease was checked out with (another token's key is refused as well), before
+/// anything is spent; with its own key it goes on.
+#[test]
+fn a_kit_writes_records_only_with_the_key_its_lease_was_checked_out_with() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = dir.path().join("kit.db");
+    let person = fresh_ssn();
+    let arch = province(dir.path(), "kit-k");
+    let mut kit = Kit::create(&store, "kit-k", "op", PASSWORD).expect("kit");
+    match kit.checkout(&arch, vec![visit(&person, None)], 3600, 3600) {
+        Err(KitError::RecordKey(why)) => assert!(why.contains("station kit keys generate"), "{why}"),
+        other => panic!("checked out without a record key: {:?}", other.map(|c| c.lease_id)),
+    }
+    kit.use_record_key(record_key("kit-k"));
+    kit.checkout(&arch, vec![visit(&person, None)], 3600, 3600).expect("checkout");
+    drop(kit);
+    let mut kit = Kit::open(&store, "op", PASSWORD).expect("log in with the passphrase alone");
+    match kit.visit_failed(&person, "nobody at home") {
+        Err(KitError::RecordKey(why)) => assert!(why.contains("not open"), "{why}"),
+        other => panic!("a record without the token: {other:?}"),
+    }
+    kit.use_record_key(record_key("another-token"));
+    match kit.may_make(&person) {
+        Err(KitError::RecordKey(why)) => assert!(why.contains("not the one lease"), "{why}"),
+        other => panic!("another token's key: {:?}", other.map(|v| v.claim_id)),
+    }
+    assert!(kit.outbox().is_empty(), "nothing written");
+    kit.use_record_key(record_key("kit-k"));
+    let seq = kit.visit_failed(&person, "nobody at home").expect("with the kit's own key");
+    let signature = kit.outbox()[0].record.signature.clone().expect("signed");
+    assert_eq!((seq, signature.len()), (1, 128));
+    outreach::sync(&mut kit, &arch).expect("the province takes the signed record");
 }

@@ -64,16 +64,18 @@ impl Store {
                 "every ssn must be the 18-character resident ID number".into(),
             ));
         }
+        let record_key = kit::check_record_key(q)?;
         let lease = q.lease_seconds.clamp(1, self.limits.max_kit_lease_seconds) as f64;
         let (prefix, limits) = (self.prefix, self.limits);
         let (owned_q, owned_kit, owner) = (q.clone(), kit_id.to_string(), owner.map(str::to_string));
         self.idempotent(kit_id, "checkout", &q.request_id, q, move |tx| {
-            let (q, kit_id, owner) = (owned_q.clone(), owned_kit.clone(), owner.clone());
+            let (q, kit_id, owner, key) =
+                (owned_q.clone(), owned_kit.clone(), owner.clone(), record_key.clone());
             Box::pin(async move {
                 if let Err(r) = limits.check_checkout(q.visits.len()) {
                     return Ok(Err(r));
                 }
-                checkout(tx, &kit_id, owner.as_deref(), &q, lease, prefix).await
+                checkout(tx, &kit_id, owner.as_deref(), &q, &key, lease, prefix).await
             })
         })
         .await
@@ -85,11 +87,20 @@ impl Store {
             return Err(ArchiveError::BadRequest("record id must be 1 to 128 characters".into()));
         }
         let (owned_r, owned_kit) = (r.clone(), kit_id.to_string());
-        self.transact(move |tx| {
-            let (r, kit_id) = (owned_r.clone(), owned_kit.clone());
-            Box::pin(async move { record(tx, &kit_id, &r).await })
-        })
-        .await
+        let answer = self
+            .transact(move |tx| {
+                let (r, kit_id) = (owned_r.clone(), owned_kit.clone());
+                Box::pin(async move { record(tx, &kit_id, &r).await })
+            })
+            .await;
+        // A refused record changed nothing (its transaction was rolled back); the refusal is
+        // kept in the audit all the same.
+        if let Err(ArchiveError::Refused(refusal)) = &answer {
+            let client = self.client().await?;
+            let word = archive::refusal_kind(refusal);
+            audit(&client, kit_id, "kit-record", Some(&r.record_id), r, &word).await.map_err(pg)?;
+        }
+        answer
     }
 
     /// Closes a lease whose records all arrived.
@@ -194,15 +205,16 @@ async fn checkout(
     kit_id: &str,
     owner: Option<&str>,
     q: &CheckoutRequest,
+    record_key: &str,
     lease: f64,
     prefix: char,
 ) -> Body<Checkout> {
     let row = crate::sql::one(
         tx,
-        "INSERT INTO kit_leases (kit, owner, state, expires_at)
-             VALUES ($1, $3, 'open', now() + make_interval(secs => $2))
+        "INSERT INTO kit_leases (kit, owner, state, expires_at, record_key)
+             VALUES ($1, $3, 'open', now() + make_interval(secs => $2), $4)
              RETURNING lease_id, expires_at, extract(epoch from expires_at)::bigint AS expires_unix",
-        &[&kit_id, &lease, &owner],
+        &[&kit_id, &lease, &owner, &record_key],
     )
     .await?;
     let lease_id: i64 = row.get("lease_id");
@@ -273,7 +285,7 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
     // The lease first: a retry racing the first attempt waits here, then finds its result.
     let lease = crate::sql::opt(
         tx,
-        "SELECT kit, state, next_seq FROM kit_leases WHERE lease_id = $1 FOR UPDATE",
+        "SELECT kit, state, next_seq, record_key FROM kit_leases WHERE lease_id = $1 FOR UPDATE",
         &[&r.lease_id],
     )
     .await?;
@@ -294,6 +306,7 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
         audit(tx, kit_id, "kit-record", Some(&r.record_id), r, "replayed").await?;
         return Ok(serde_json::from_value(done.get("result")).map_err(json_err));
     }
+    let record_key = lease.as_ref().and_then(|l| l.get::<_, Option<String>>("record_key"));
     let next_seq: i64 =
         match lease.map(|l| (l.get::<_, String>("kit"), l.get::<_, String>("state"), l.get("next_seq"))) {
             Some((kit, state, next)) if kit == kit_id && state == "open" => next,
@@ -309,6 +322,9 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
                 ))
             }
         };
+    if let Err(unsigned) = kit::check_record_signature(record_key.as_deref(), r) {
+        return Ok(Err(unsigned.into()));
+    }
     if r.seq != next_seq {
         return Ok(Err(kit::out_of_order(next_seq, r.seq)));
     }
@@ -320,9 +336,11 @@ async fn record(tx: &Transaction<'_>, kit_id: &str, r: &KitRecord) -> TxResult<R
         (Ok(e), Ok(s)) => (e, s),
         (Err(e), _) | (_, Err(e)) => return Ok(Err(json_err(e))),
     };
-    crate::sql::exec(tx,
-        "INSERT INTO kit_records (record_id, lease_id, seq, ssn, event, result) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&r.record_id, &r.lease_id, &r.seq, &ssn, &event, &stored],
+    crate::sql::exec(
+        tx,
+        "INSERT INTO kit_records (record_id, lease_id, seq, ssn, event, result, signature)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&r.record_id, &r.lease_id, &r.seq, &ssn, &event, &stored, &r.signature],
     )
     .await?;
     if let RecordOutcome::Conflict { reason } = &result.outcome {

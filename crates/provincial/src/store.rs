@@ -22,7 +22,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 8] = [
+const MIGRATIONS: [(i32, &str); 9] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
@@ -31,6 +31,7 @@ const MIGRATIONS: [(i32, &str); 8] = [
     (8, include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql")),
     (9, include_str!("../migrations/provincial-pg-0009-custody.sql")),
     (10, include_str!("../migrations/provincial-pg-0010-anchor-macs.sql")),
+    (11, include_str!("../migrations/provincial-pg-0011-kit-record-keys.sql")),
 ];
 
 /// The store behind the service.

@@ -249,10 +249,11 @@ fn a_hostile_station_gets_nothing_of_another_and_is_audited_then_revoked() {
             request_id: request_id("checkout"),
             visits: vec![VisitRequest { ssn: dead.clone(), name: "测试".into(), premade_card: None }],
             lease_seconds: 3600,
+            record_key: Some(archive::conformance::KitKey::ours().public_hex()),
         })
         .expect("checkout");
     a.mark_deceased(&archive::conformance::deceased_request(&dead, "sup-a")).expect("deceased");
-    let record = KitRecord {
+    let record = archive::conformance::KitKey::ours().sign(KitRecord {
         record_id: request_id("kit-a1-rec"),
         lease_id: out.lease_id,
         seq: 1,
@@ -262,7 +263,17 @@ fn a_hostile_station_gets_nothing_of_another_and_is_audited_then_revoked() {
             card_id: "110100D15600000500BF7C7A48FB4966".into(),
             atr: "3B00".into(),
         },
-    };
+        signature: None,
+    });
+    // The same record signed by another key (a store re-sealed with the passphrase alone):
+    // refused over HTTPS with its reason, nothing applied, the refusal in the audit.
+    let forged = archive::conformance::KitKey::new(5).sign(KitRecord { signature: None, ..record.clone() });
+    match kit.sync_record(&forged) {
+        Err(ArchiveError::Refused(Refusal::RecordNotSigned { record_id, .. })) => {
+            assert_eq!(record_id, record.record_id)
+        }
+        other => panic!("{other:?}"),
+    }
     kit.sync_record(&record).expect("sync");
     assert!(b.sync_record(&record).is_err(), "b replays the kit's record: refused");
     assert!(a.kit_conflicts().expect("a's").iter().any(|c| c.record_id == record.record_id));
@@ -296,6 +307,13 @@ fn a_hostile_station_gets_nothing_of_another_and_is_audited_then_revoked() {
         audit.iter().any(|(op, id, _)| op == "claim" && id.as_deref() == Some(first.request_id.as_str())),
         "b's use of a's request id is b's own row"
     );
+    let kit_audit = setup.runtime.block_on(setup.store.audit_of("kit-a1")).expect("audit");
+    let kit_rows: Vec<&str> = kit_audit
+        .iter()
+        .filter(|(op, id, _)| op == "kit-record" && id.as_deref() == Some(record.record_id.as_str()))
+        .map(|(_, _, outcome)| outcome.as_str())
+        .collect();
+    assert_eq!(kit_rows, ["refused:record-not-signed", "conflict"], "{kit_audit:?}");
     let a_audit = setup.runtime.block_on(setup.store.audit_of("st-a")).expect("audit");
     assert!(a_audit.iter().any(|(op, _, outcome)| op == "deceased" && outcome == "ok"), "{a_audit:?}");
 

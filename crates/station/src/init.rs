@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-/// The ledger's key, which a counter's build needs before `station serve` starts: written out
-/// commented, with the commands that make it, for the set-up person to finish.
+/// The ledger's key, which a counter's build needs before `station serve` starts, and an
+/// outreach kit's record key: written out commented, with the commands that make them, for the
+/// set-up person to finish.
 const LEDGER_HINT: &str = "
 # The ledger's key (each entry's MAC; a counter without the simulators starts only with it).
 # Make it inside the counter's PKCS#11 token, then uncomment and name the token:
@@ -24,6 +25,16 @@ const LEDGER_HINT: &str = "
 # module = \"/usr/lib/softhsm/libsofthsm2.so\"
 # label = \"station\"
 # pin_file = \"/etc/station/token.pin\"
+#
+# On an outreach kit: its own token (a USB crypto token that travels with it) signs every
+# record of a visit. Uncomment, name the token, then make the key once:
+#   station kit keys generate
+# [kit]
+# record_key = \"kit-record\"
+# [kit.token]
+# module = \"/usr/lib/softhsm/libsofthsm2.so\"
+# label = \"KIT-1\"
+# pin_file = \"/etc/station/kit-token.pin\"
 ";
 
 /// `station init`.

@@ -57,6 +57,36 @@ pub enum KitCmd {
     Fail(FailArgs),
     /// Back online: send the outbox to the provincial archive and check the lease in.
     Sync(SyncArgs),
+    /// The kit's record-signing key in its own token ([kit.token] of the configuration).
+    #[command(subcommand)]
+    Keys(KitKeysCmd),
+}
+
+/// `station kit keys ...`.
+#[derive(clap::Subcommand)]
+pub enum KitKeysCmd {
+    /// Make the kit's record-signing key (ECDSA P-256) inside its token: every record the kit
+    /// writes is signed there, and the province refuses a record its signature does not cover.
+    Generate(KeysGenerateArgs),
+    /// The key [kit] names: its label, token and fingerprint.
+    Show(KeysShowArgs),
+}
+
+#[derive(clap::Args)]
+pub struct KeysGenerateArgs {
+    /// The station's configuration (its [kit.token]).
+    #[arg(long, env = "STATION_CONFIG")]
+    config: PathBuf,
+    /// The key's label in the token; default: [kit] record_key, or kit-record.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct KeysShowArgs {
+    /// The station's configuration (its [kit]).
+    #[arg(long, env = "STATION_CONFIG")]
+    config: PathBuf,
 }
 
 /// The store and who logs in.
@@ -68,15 +98,15 @@ pub struct StoreArgs {
     /// The operator on the visit.
     #[arg(long, env = "STATION_OPERATOR")]
     operator: String,
-}
-
-/// Where the provincial archive and the devices are: the station's configuration.
-#[derive(clap::Args)]
-pub struct StationArgs {
-    /// The station's configuration (its `[counter]` names the provincial archive and the
-    /// devices).
+    /// The station's configuration: its `[kit]` names the kit's token and record-signing key,
+    /// its `[counter]` the provincial archive and the devices.
     #[arg(long, env = "STATION_CONFIG")]
     config: Option<PathBuf>,
+}
+
+/// Where the provincial archive and the devices are, beside the station's configuration.
+#[derive(clap::Args)]
+pub struct StationArgs {
     /// Without --config: the embedded default's data directory (SQLite provincial archive).
     #[arg(long, default_value = "station-data")]
     data_dir: PathBuf,
@@ -228,7 +258,42 @@ pub fn run(cmd: KitCmd) -> Result<()> {
         KitCmd::Activate(a) => activate(a),
         KitCmd::Fail(a) => fail(a),
         KitCmd::Sync(a) => sync(a),
+        KitCmd::Keys(KitKeysCmd::Generate(a)) => keys_generate(a),
+        KitCmd::Keys(KitKeysCmd::Show(a)) => keys_show(a),
     }
+}
+
+/// The `[kit]` of `config`, or what to do without it.
+fn kit_settings(config: Option<&Path>) -> Result<station::kit_key::KitSettings> {
+    let settings = config.map(station::kit_key::settings).transpose()?.flatten();
+    settings.ok_or_else(|| anyhow::anyhow!(station::kit_key::not_configured(config)))
+}
+
+fn keys_generate(a: KeysGenerateArgs) -> Result<()> {
+    let settings = kit_settings(Some(&a.config))?;
+    let label = a.label.unwrap_or_else(|| settings.record_key.clone());
+    let store = station::kit_key::token(&settings)?;
+    let public = store.generate_record_key(&label)?;
+    println!(
+        "record key {label:?} (ECDSA P-256) made in the kit's token {}: fingerprint {}. It exists only in the \
+         token and never leaves it. Name it in the configuration: [kit] record_key = {label:?}; the kit sends \
+         its public half at each checkout",
+        settings.token.label,
+        station::kit_key::fingerprint(&public)
+    );
+    Ok(())
+}
+
+fn keys_show(a: KeysShowArgs) -> Result<()> {
+    let settings = kit_settings(Some(&a.config))?;
+    let key = station::kit_key::open(&settings)?;
+    println!(
+        "record key {:?} in token {}: fingerprint {}",
+        key.label(),
+        settings.token.label,
+        station::kit_key::fingerprint(key.public_key())
+    );
+    Ok(())
 }
 
 fn password() -> Result<String> {
@@ -241,6 +306,16 @@ fn password() -> Result<String> {
 fn open(s: &StoreArgs) -> Result<Kit> {
     Kit::open(&s.store, &s.operator, &password()?)
         .with_context(|| format!("logging in to the kit store {}", s.store.display()))
+}
+
+/// Logs in to the kit's store with its record-signing key open in its token: what every
+/// command that checks out or writes a record needs.
+fn open_signing(s: &StoreArgs) -> Result<Kit> {
+    let settings = kit_settings(s.config.as_deref())?;
+    let key = station::kit_key::open(&settings)?;
+    let mut kit = open(s)?;
+    kit.use_record_key(key);
+    Ok(kit)
 }
 
 fn init(a: InitArgs) -> Result<()> {
@@ -346,17 +421,14 @@ fn certificate_json(kit: &Kit) -> Result<serde_json::Value> {
     })
 }
 
-fn config(s: &StationArgs) -> Result<Option<station::config::StationConfig>> {
-    s.config
-        .as_ref()
-        .map(|p| station::config::StationConfig::load(p).map_err(anyhow::Error::from))
-        .transpose()
+fn config(path: Option<&Path>) -> Result<Option<station::config::StationConfig>> {
+    path.map(|p| station::config::StationConfig::load(p).map_err(anyhow::Error::from)).transpose()
 }
 
 /// The provincial archive the station uses, as this kit (its id is the station id there; on
 /// one machine the kit belongs to that machine's station). The service sees the kit's own
 /// certificate, out of its sealed store.
-fn province(s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
+fn province(path: Option<&Path>, s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
     let kit_id = kit.kit_id();
     let sqlite = |dir: &Path, owner: &str| -> Result<Box<dyn ProvincialArchive>> {
         let path = dir.join("provincial.db");
@@ -368,7 +440,7 @@ fn province(s: &StationArgs, kit: &Kit) -> Result<Box<dyn ProvincialArchive>> {
         })?;
         Ok(Box::new(db))
     };
-    let Some(config) = config(s)? else {
+    let Some(config) = config(path)? else {
         return sqlite(&s.data_dir, &daemon::config::Config::embedded(&s.data_dir)?.station);
     };
     let counter = config
@@ -399,12 +471,12 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
         station::clock::today(),
         &mut read_photo,
     )?;
-    let mut kit = open(&a.store)?;
-    let province = province(&a.station, &kit)?;
+    let mut kit = open_signing(&a.store)?;
+    let province = province(a.store.config.as_deref(), &a.station, &kit)?;
     // Everyone the kit is to make a card for is verified online now: nobody unverified is
     // carried or claimed, so no card is made offline for them.
     let VisitList { visits, carried } =
-        verify_carried(&a.station, kit.kit_id(), VisitList { visits, carried })?;
+        verify_carried(a.store.config.as_deref(), kit.kit_id(), VisitList { visits, carried })?;
     // The data go into the sealed store first: a checkout whose answer is lost is resent.
     for (ssn, data) in &carried {
         kit.carry(ssn, data)?;
@@ -443,12 +515,12 @@ fn checkout(a: CheckoutArgs) -> Result<()> {
 /// confirmed off the list, each said with the register's hint; an unreachable service stops
 /// the checkout (a kit leaves only with verified people). Visits without an applicant (a card
 /// made at a counter, handed over on the visit) were verified when their card was made.
-fn verify_carried(s: &StationArgs, kit_id: &str, list: VisitList) -> Result<VisitList> {
+fn verify_carried(path: Option<&Path>, kit_id: &str, list: VisitList) -> Result<VisitList> {
     let VisitList { visits, carried } = list;
     if carried.is_empty() {
         return Ok(VisitList { visits, carried });
     }
-    let config = config(s)?.context(
+    let config = config(path)?.context(
         "the kit verifies each applicant's identity online at checkout: give the station's --config \
          (its [counter] identity_verification)",
     )?;
@@ -691,7 +763,7 @@ fn carried_applicant(kit: &Kit, ssn: &str) -> Result<(Validated, Option<Vec<u8>>
 }
 
 fn make(a: MakeArgs) -> Result<()> {
-    let mut kit = open(&a.store)?;
+    let mut kit = open_signing(&a.store)?;
     let interrupted = kit.interrupted_making().cloned();
     let person = match a.settle {
         false => {
@@ -708,7 +780,7 @@ fn make(a: MakeArgs) -> Result<()> {
         _ => None,
     };
 
-    let config = config(&a.station)?.context(
+    let config = config(a.store.config.as_deref())?.context(
         "give --config: the station's configuration names the printer, the readers and the card profile",
     )?;
     let counter =
@@ -874,7 +946,7 @@ fn card_in_custody(kit: &Kit, ssn: &str) -> Option<String> {
 fn handover(a: HandoverArgs) -> Result<()> {
     let ssn = station::id_input::HOLDER.read()?;
     let shown = station::id_input::RECEIVER.read()?;
-    let mut kit = open(&a.store)?;
+    let mut kit = open_signing(&a.store)?;
     let signature = std::fs::read(&a.signature)
         .with_context(|| format!("reading the signature {}", a.signature.display()))?;
     let card = match a.card.clone().or_else(|| card_in_custody(&kit, &ssn)) {
@@ -902,7 +974,7 @@ fn handover(a: HandoverArgs) -> Result<()> {
 
 fn activate(a: ActivateArgs) -> Result<()> {
     let ssn = station::id_input::HOLDER.read()?;
-    let mut kit = open(&a.store)?;
+    let mut kit = open_signing(&a.store)?;
     let photo =
         std::fs::read(&a.photo).with_context(|| format!("reading the photo {}", a.photo.display()))?;
     let card = match a.card.clone() {
@@ -930,7 +1002,7 @@ fn activate(a: ActivateArgs) -> Result<()> {
 
 fn fail(a: FailArgs) -> Result<()> {
     let ssn = station::id_input::HOLDER.read()?;
-    let mut kit = open(&a.store)?;
+    let mut kit = open_signing(&a.store)?;
     let seq = match card_in_custody(&kit, &ssn) {
         Some(card) => kit.hand_over(&ssn, &card, "", None, Some(&a.reason), None)?,
         None => kit.visit_failed(&ssn, &a.reason)?,
@@ -944,7 +1016,7 @@ fn sync(a: SyncArgs) -> Result<()> {
     if kit.lease().is_none() {
         return Err(outreach::KitError::NoLease.into());
     }
-    let province = province(&a.station, &kit)?;
+    let province = province(a.store.config.as_deref(), &a.station, &kit)?;
     let report = outreach::sync(&mut kit, province.as_ref())?;
     println!(
         "synced lease {}: {} of {} records sent now, {} conflicts; checked in: {} not seen, {} claims released, \

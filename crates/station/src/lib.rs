@@ -14,6 +14,7 @@ pub mod faces;
 pub mod financial;
 pub mod id_input;
 pub mod init;
+pub mod kit_key;
 pub mod ledger_key;
 pub mod runner;
 pub mod serve;

@@ -29,6 +29,19 @@ const KIT_PASSWORD: &str = "kit operator's password";
 /// An ID number whose check character is wrong.
 const WRONG_ID: &str = "110105194912310021";
 
+/// The kit's own token (a SoftHSM2 token in `dir`, standing for the kit's USB token; the
+/// `station` commands inherit SOFTHSM2_CONF): the `[kit]` lines that name it. Its record key is
+/// made by `station kit keys generate`.
+fn kit_token(dir: &Path) -> String {
+    let token = common::counter::softhsm_token(&dir.join("kit-token"), "KIT-1", "97531");
+    let keystore::PinSource::File(pin_file) = token.pin else { panic!("a PIN file") };
+    format!(
+        "\n[kit]\nrecord_key = \"kit-record\"\n[kit.token]\nmodule = \"{}\"\nlabel = \"KIT-1\"\npin_file = \"{}\"\n",
+        keystore::SOFTHSM2_MODULE,
+        pin_file.display()
+    )
+}
+
 /// The provincial service on `port` (the same port each time it is started again).
 fn serve(
     runtime: &tokio::runtime::Runtime,
@@ -184,8 +197,8 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     );
     assert!(station_toml.contains("provincial = { kind = \"sqlite\" }"));
     let config = dir.join("kit.toml");
-    std::fs::write(&config, station_toml.replace("provincial = { kind = \"sqlite\" }", &service_line))
-        .expect("kit.toml");
+    let kit_toml = station_toml.replace("provincial = { kind = \"sqlite\" }", &service_line);
+    std::fs::write(&config, kit_toml + &kit_token(dir)).expect("kit.toml");
 
     let ssn = |i: usize| c.ssn(i);
     let masked = |i: usize| applicant::mask_id(&ssn(i));
@@ -241,6 +254,16 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     let out = kit.ok(&["init", "--kit-id", "kit-1"]);
     assert!(out.contains("the kit has no certificate yet"), "{out}");
     assert!(kit.status()["certificate"].is_null());
+    // The kit's record-signing key, made once in its own token; nothing is checked out or
+    // recorded before it exists.
+    let carried_only = serde_json::json!([{"ssn": ssn(1), "name": name(1), "premade_card": premade}]);
+    std::fs::write(dir.join("carried-only.json"), carried_only.to_string()).expect("visit list");
+    kit.refused(&["checkout", "carried-only.json"], "make it once with station kit keys generate");
+    let out = kit.ok(&["keys", "generate"]);
+    assert!(out.contains("record key \"kit-record\" (ECDSA P-256) made in the kit's token KIT-1"), "{out}");
+    let fingerprint = out.split("fingerprint ").nth(1).and_then(|s| s.get(..16)).expect("fingerprint");
+    assert!(kit.ok(&["keys", "show"]).contains(fingerprint));
+    kit.refused(&["keys", "generate"], "kit-record");
     let list = serde_json::json!([
         {"applicant": c.people[0]},
         {"ssn": ssn(1), "name": name(1), "premade_card": premade},
@@ -503,4 +526,87 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     assert_eq!(cards(0), made);
     assert_eq!(cards(1), handed);
     service.abort();
+}
+
+/// Someone who knows the kit's passphrase (but does not hold its token) opens the store,
+/// rewrites a failed visit as a hand-over of the card the kit carried, and seals it again with
+/// the outbox chain and head recomputed, as the kit's own code would: the store opens and
+/// shows the card handed over, but the province refuses the record (it was not signed in the
+/// kit's token), applies nothing and keeps the refusal in its audit; the card stays in stock.
+/// The province here is the station's SQLite archive (`provincial = sqlite`).
+#[test]
+fn a_store_resealed_with_the_passphrase_alone_syncs_nothing_it_changed() {
+    let _one = common::serial();
+    let c = Counter::start(1);
+    let dir = c.dir.path();
+    let config = dir.join("kit.toml");
+    let station_toml = std::fs::read_to_string(dir.join("station.toml")).expect("station.toml");
+    std::fs::write(&config, station_toml + &kit_token(dir)).expect("kit.toml");
+    let province =
+        archive::SqliteProvincial::open(dir.join("provincial.db"), "S-TEST", 'B').expect("province");
+    let ssn = c.ssn(0);
+    let claim = province.claim(&claim_request(&ssn, None)).expect("claim");
+    let card = province.commit(&archive::conformance::commit_request(claim.claim_id)).expect("batch card");
+    let kit = Kit { dir, config, store: dir.join("kit-9.db"), secrets: vec![ssn.clone()] };
+    kit.ok(&["init", "--kit-id", "kit-9"]);
+    kit.ok(&["keys", "generate"]);
+    let name = c.people[0]["holder"]["name"].as_str().expect("name");
+    let list = serde_json::json!([{"ssn": ssn, "name": name, "premade_card": card.card_number}]);
+    std::fs::write(dir.join("visits.json"), list.to_string()).expect("visit list");
+    assert!(kit.ok(&["checkout", "visits.json"]).contains("1 people claimed"));
+    kit.ok_for(&["fail", "--reason", "nobody at home"], &holder(&ssn));
+
+    // With the passphrase alone: record 1 rewritten as a hand-over, sealed again in place.
+    let db = rusqlite::Connection::open(&kit.store).expect("the store");
+    let meta = |name: &str| -> Vec<u8> {
+        db.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).expect(name)
+    };
+    let cost = outreach::vault::KdfCost::parse(&String::from_utf8(meta("kdf")).expect("text")).expect("cost");
+    let vault = outreach::vault::Vault::derive(KIT_PASSWORD, &meta("salt"), cost).expect("the key");
+    let (lease, body): (i64, Vec<u8>) = db
+        .query_row("SELECT lease_id, body FROM outbox WHERE seq = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("record 1");
+    let mut outgoing: serde_json::Value =
+        serde_json::from_slice(&vault.open(&format!("outbox:{lease}:1"), &body).expect("opened"))
+            .expect("json");
+    assert_eq!(outgoing["record"]["event"]["event"], "visit-failed");
+    assert!(outgoing["record"]["signature"].is_string(), "the kit signed it");
+    outgoing["record"]["event"] = serde_json::json!({
+        "event": "handed-over", "ssn": ssn, "card_number": card.card_number, "signer": name,
+        "signature_sm3": outreach::kit::sm3_hex(b"a signature never given"),
+    });
+    let plain = serde_json::to_vec(&outgoing).expect("json");
+    let sealed = vault.seal(&format!("outbox:{lease}:1"), &plain).expect("sealed");
+    db.execute("UPDATE outbox SET body = ?1 WHERE seq = 1", [sealed]).expect("record 1 replaced");
+    let head = serde_json::json!({"seq": 1, "sm3": outreach::kit::sm3_hex(&plain)});
+    let head = vault.seal(&format!("meta:head:{lease}"), head.to_string().as_bytes()).expect("head");
+    db.execute(
+        "UPDATE meta SET value = ?2 WHERE name = ?1",
+        rusqlite::params![format!("head:{lease}"), head],
+    )
+    .expect("head replaced");
+    drop(db);
+    let status = kit.status();
+    let masked = applicant::mask_id(&ssn);
+    assert_eq!(
+        visit(&status, &masked)["handed_over"],
+        serde_json::json!([card.card_number]),
+        "the kit believes it"
+    );
+
+    kit.refused(&["sync"], "was not made by this kit's token");
+    kit.refused(&["sync"], "nothing of it was applied");
+    let held = province.lookup(&ssn).expect("lookup").cards;
+    assert_eq!(
+        (held[0].card_number.as_str(), held[0].status),
+        (card.card_number.as_str(), CardStatus::Made),
+        "in stock"
+    );
+    let refusals = province
+        .audit_of("kit-9")
+        .expect("audit")
+        .into_iter()
+        .filter(|(op, _, outcome)| op == "kit-record" && outcome == "refused:record-not-signed")
+        .count();
+    assert_eq!(refusals, 2, "each refusal is in the province's audit");
 }

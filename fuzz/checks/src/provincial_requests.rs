@@ -16,6 +16,9 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// The kit key the seeds are signed with (`archive::conformance::KitKey::ours`, public half).
+const KIT_RECORD_KEY: &str = "046ff03b949241ce1dadd43519e6960e0a85b41a69a05c328103aa2bce1594ca163c4f753a55bf01dc53f6c0b0c7eee78b40c6ff7d25a96e2282b989cef71c144a";
+
 /// The routes with a body, in the service's order.
 const ROUTES: [&str; 19] = [
     "/v1/lookup",
@@ -93,11 +96,32 @@ pub fn check(data: &[u8]) {
                 bad_request(checked);
             }
         }
-        "/v1/kit/checkout" => drop(taken::<kit::CheckoutRequest>(route, body)),
+        "/v1/kit/checkout" => {
+            if let Some(q) = taken::<kit::CheckoutRequest>(route, body) {
+                match kit::check_record_key(&q) {
+                    Ok(key) => {
+                        let point = hex::decode(&key).expect("a key taken is hex");
+                        assert!(matches!(point.first(), Some(2..=4)), "a SEC1 point");
+                        assert_eq!(key, key.to_ascii_lowercase(), "kept in lower case");
+                    }
+                    Err(e) => assert!(matches!(e, ArchiveError::BadRequest(_)), "{e}"),
+                }
+            }
+        }
         "/v1/kit/record" => {
             if let Some(r) = taken::<kit::KitRecord>(route, body) {
                 let ssn = serde_json::to_value(&r.event).expect("an event")["ssn"].clone();
                 assert_eq!(Some(r.event.ssn()), ssn.as_str(), "the event's person");
+                // The province's check of its signature by the seeds' kit key: taken only
+                // over exactly what the key signed, refused otherwise, naming the record.
+                match kit::check_record_signature(Some(KIT_RECORD_KEY), &r) {
+                    Ok(()) => assert!(r.signature.is_some()),
+                    Err(archive::Refusal::RecordNotSigned { record_id, why }) => {
+                        assert_eq!(record_id, r.record_id);
+                        assert!(!why.is_empty());
+                    }
+                    Err(other) => panic!("a record's signature refused as {other:?}"),
+                }
             }
         }
         "/v1/kit/checkin" => drop(taken::<kit::CheckinRequest>(route, body)),

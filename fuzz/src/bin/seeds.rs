@@ -526,11 +526,16 @@ identity_verification = "http://127.0.0.1:8790"
     }
 }
 
+/// The conformance suite's kit key (`archive::conformance::KitKey::ours`), public half, and its
+/// signature of the `record` seed: the seed is a record the province takes.
+const KIT_RECORD_KEY: &str = "046ff03b949241ce1dadd43519e6960e0a85b41a69a05c328103aa2bce1594ca163c4f753a55bf01dc53f6c0b0c7eee78b40c6ff7d25a96e2282b989cef71c144a";
+const KIT_RECORD_SIGNATURE: &str = "64dce0395f32f93deb6754fff44016501f9b1c9e37cb5d57ce72f35446f9de230158624492191a729b3d81d1d726172078f219cad4ae0ba46053b022556f4725";
+
 /// `provincial_requests` (the byte: the route), `provincial_answers` (the call and the
 /// status), `idv_answers` (the status).
 fn service_seeds(out: &Path) {
     let id = "11010519491231002X";
-    let requests: [(&str, String); 21] = [
+    let requests: [(&str, String); 22] = [
         ("lookup", format!(r#"{{"ssn": "{id}"}}"#)),
         ("claim", format!(r#"{{"request_id": "S-0101:1", "ssn": "{id}", "name": "张三", "reissue_of": null, "lease_seconds": 900}}"#)),
         ("commit", r#"{"request_id": "S-0101:2", "claim_id": 7, "card_id": "0102030405060708", "atr": "3B8E018073"}"#.into()),
@@ -539,8 +544,8 @@ fn service_seeds(out: &Path) {
         ("correct", format!(r#"{{"request_id": "S-0101:5", "ssn": "{id}", "supervisor": "sup2", "reason": "seen alive at the counter"}}"#)),
         ("stop", r#"{"request_id": "S-0101:6", "card_number": "B00000019", "reason": "lost", "end": "stopped", "for_holder": {"why": "loss", "operator": "op1", "id_checked": true}}"#.into()),
         ("deceased", format!(r#"{{"request_id": "S-0101:7", "ssn": "{id}", "evidence": "死亡医学证明 No. 0001", "supervisor": "sup1"}}"#)),
-        ("checkout", format!(r#"{{"request_id": "kit-1:1", "visits": [{{"ssn": "{id}", "name": "张三", "premade_card": null}}, {{"ssn": "110105194912310037", "name": "李四", "premade_card": "B00000027"}}], "lease_seconds": 259200}}"#)),
-        ("record", format!(r#"{{"record_id": "kit-1:3:1", "lease_id": 3, "seq": 1, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "张三", "signature_sm3": "00ff"}}}}"#)),
+        ("checkout", format!(r#"{{"request_id": "kit-1:1", "visits": [{{"ssn": "{id}", "name": "张三", "premade_card": null}}, {{"ssn": "110105194912310037", "name": "李四", "premade_card": "B00000027"}}], "lease_seconds": 259200, "record_key": "{KIT_RECORD_KEY}"}}"#)),
+        ("record", format!(r#"{{"record_id": "kit-1:3:1", "lease_id": 3, "seq": 1, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "张三", "signature_sm3": "00ff"}}, "signature": "{KIT_RECORD_SIGNATURE}"}}"#)),
         ("checkin", r#"{"request_id": "kit-1:2", "lease_id": 3, "records": 1}"#.into()),
         ("resolve", r#"{"record_id": "kit-1:3:1", "resolved_by": "sup1", "note": "card taken back"}"#.into()),
         ("deliver", r#"{"request_id": "C-0001:9", "card_number": "B00000019", "to_station": "S-0101"}"#.into()),
@@ -552,11 +557,13 @@ fn service_seeds(out: &Path) {
         ("custody", r#"{"request_id": "S-0101:custody-B00000019-9f86d081", "approval": {"card_number": "B00000019", "holder_group": "disabled", "custodian": "李秀英", "custodian_id": "110101********0038", "approved_by": "sup1", "reason": "重度残疾, 由女儿代领", "valid_until": "20271231"}}"#.into()),
         ("release-unknown", r#"{"request_id": "S-0101:8", "claim_id": 7, "reason": "crash"}"#.into()),
         ("record-custodian", format!(r#"{{"record_id": "kit-1:3:2", "lease_id": 3, "seq": 2, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "李秀英", "signature_sm3": "00ff", "custodian": {{"approval_id": 4, "name": "李秀英", "id_number": "110101********0038", "on": "20261206"}}}}}}"#)),
+        // Its signer changed after the kit signed it: the province refuses it.
+        ("record-altered", format!(r#"{{"record_id": "kit-1:3:1", "lease_id": 3, "seq": 1, "event": {{"event": "handed-over", "ssn": "{id}", "card_number": "B00000027", "signer": "李四", "signature_sm3": "00ff"}}, "signature": "{KIT_RECORD_SIGNATURE}"}}"#)),
     ];
     for (i, (name, body)) in requests.iter().enumerate() {
         let pick = match *name {
             "release-unknown" => 3,
-            "record-custodian" => 9,
+            "record-custodian" | "record-altered" => 9,
             _ => i as u8,
         };
         write(out, "provincial_requests", &format!("{name}.json.bin"), &picked(pick, body.as_bytes()));

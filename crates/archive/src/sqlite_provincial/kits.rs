@@ -35,6 +35,7 @@ impl SqliteProvincial {
                 "every ssn must be the 18-character resident ID number".into(),
             ));
         }
+        let record_key = kit::check_record_key(q)?;
         let lease = q.lease_seconds.clamp(1, self.limits.max_kit_lease_seconds);
         self.idempotent("checkout", &q.request_id, q, |tx| {
             if let Err(r) = self.limits.check_checkout(q.visits.len()) {
@@ -42,8 +43,9 @@ impl SqliteProvincial {
             }
             let expires_at = now() + lease;
             tx.execute(
-                "INSERT INTO kit_leases (kit, owner, state, expires_at, created_at) VALUES (?1, ?2, 'open', ?3, ?4)",
-                params![self.station, self.kit_of, expires_at, now()],
+                "INSERT INTO kit_leases (kit, owner, state, expires_at, created_at, record_key)
+                 VALUES (?1, ?2, 'open', ?3, ?4, ?5)",
+                params![self.station, self.kit_of, expires_at, now(), record_key],
             )?;
             let lease_id = tx.last_insert_rowid();
             let (mut visits, mut refused) = (Vec::new(), Vec::new());
@@ -100,6 +102,18 @@ impl SqliteProvincial {
         if r.record_id.is_empty() || r.record_id.len() > 128 {
             return Err(ArchiveError::BadRequest("record id must be 1 to 128 characters".into()));
         }
+        let answer = self.kit_record_once(r);
+        // A refused record changed nothing (its transaction was rolled back); the refusal is
+        // kept in the audit all the same.
+        if let Err(ArchiveError::Refused(refusal)) = &answer {
+            let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+            self.audit(&conn, "kit-record", Some(&r.record_id), r, &crate::refusal_kind(refusal))
+                .map_err(store_err)?;
+        }
+        answer
+    }
+
+    fn kit_record_once(&self, r: &KitRecord) -> Result<RecordResult, ArchiveError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store_err)?;
         let earlier: Option<(String, String, i64, i64, String)> = tx
@@ -122,17 +136,17 @@ impl SqliteProvincial {
             Some(_) => return Err(Refusal::NotYourKit { record_id: r.record_id.clone() }.into()),
             None => {}
         }
-        let lease: Option<(String, String, i64)> = tx
+        let lease: Option<(String, String, i64, Option<String>)> = tx
             .query_row(
-                "SELECT kit, state, next_seq FROM kit_leases WHERE lease_id = ?1",
+                "SELECT kit, state, next_seq, record_key FROM kit_leases WHERE lease_id = ?1",
                 [r.lease_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
             .optional()
             .map_err(store_err)?;
-        let next_seq = match lease {
-            Some((kit, state, next)) if kit == self.station && state == "open" => next,
-            Some((kit, _, _)) if kit == self.station => {
+        let (next_seq, record_key) = match lease {
+            Some((kit, state, next, key)) if kit == self.station && state == "open" => (next, key),
+            Some((kit, _, _, _)) if kit == self.station => {
                 return Err(Refusal::NotFound {
                     what: format!("open lease {} (it is checked in)", r.lease_id),
                 }
@@ -145,6 +159,7 @@ impl SqliteProvincial {
                 .into())
             }
         };
+        kit::check_record_signature(record_key.as_deref(), r)?;
         if r.seq != next_seq {
             return Err(kit::out_of_order(next_seq, r.seq));
         }
@@ -153,9 +168,9 @@ impl SqliteProvincial {
         let event = serde_json::to_string(&r.event).map_err(json_err)?;
         let stored = serde_json::to_string(&result).map_err(json_err)?;
         tx.execute(
-            "INSERT INTO kit_records (record_id, lease_id, seq, ssn, event, result, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![r.record_id, r.lease_id, r.seq, r.event.ssn(), event, stored, now()],
+            "INSERT INTO kit_records (record_id, lease_id, seq, ssn, event, result, created_at, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![r.record_id, r.lease_id, r.seq, r.event.ssn(), event, stored, now(), r.signature],
         )
         .map_err(store_err)?;
         if let RecordOutcome::Conflict { reason } = &result.outcome {

@@ -15,6 +15,40 @@ use outreach::{Kit, KitError};
 
 pub const PASSWORD: &str = "the operator's password";
 
+/// This test process's SoftHSM2 token, standing for the kits' USB tokens (one per process: a
+/// PKCS#11 module reads its configuration once), made on first use under the target's
+/// scratch directory.
+pub fn token() -> &'static keystore::Keystore {
+    static TOKEN: std::sync::OnceLock<keystore::Keystore> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kit-token-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("token directory");
+        let config = keystore::softhsm2_token(&dir, "kit-tests", "24680")
+            .expect("a SoftHSM2 token (scripts/install-deps)");
+        keystore::Keystore::open(&config).expect("the token")
+    })
+}
+
+/// The record-signing key `label` in the token (made on first use).
+pub fn record_key(label: &str) -> keystore::RecordKey {
+    match keystore::RecordKey::open(token(), label) {
+        Ok(key) => key,
+        Err(keystore::Error::NoKey(_)) => {
+            token().generate_record_key(label).expect("generate");
+            keystore::RecordKey::open(token(), label).expect("the key just made")
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `kit` signing its records with its own key in the token (labelled with its id).
+pub fn signed(mut kit: Kit) -> Kit {
+    let key = record_key(kit.kit_id());
+    kit.use_record_key(key);
+    kit
+}
+
 /// A person with a batch card in stock, made by `counter`.
 pub fn premade(counter: &dyn ProvincialArchive) -> (String, String) {
     let ssn = fresh_ssn();
@@ -77,8 +111,8 @@ pub fn two_kits_and_a_counter(open: &dyn Fn(&str) -> Box<dyn ProvincialArchive>,
 
     let a_arch = open("kit-a");
     let b_arch = open("kit-b");
-    let mut a = Kit::create(&dir.join("kit-a.db"), "kit-a", "op-a", PASSWORD).expect("kit a");
-    let mut b = Kit::create(&dir.join("kit-b.db"), "kit-b", "op-b", PASSWORD).expect("kit b");
+    let mut a = signed(Kit::create(&dir.join("kit-a.db"), "kit-a", "op-a", PASSWORD).expect("kit a"));
+    let mut b = signed(Kit::create(&dir.join("kit-b.db"), "kit-b", "op-b", PASSWORD).expect("kit b"));
     let out_a = a
         .checkout(a_arch.as_ref(), list(&[0, 1, 2, 3, 4, 5]), 3 * 24 * 3600, 48 * 3600)
         .expect("checkout a")
@@ -283,7 +317,7 @@ pub fn busy_kit(
             visits.push(visit(&fresh_ssn(), None));
         }
     }
-    let mut kit = Kit::create(path, kit_id, "op", PASSWORD).expect("kit");
+    let mut kit = signed(Kit::create(path, kit_id, "op", PASSWORD).expect("kit"));
     let out = kit.checkout(archive, visits, 24 * 3600, 24 * 3600).expect("checkout").clone();
     assert!(out.refused.is_empty(), "{:?}", out.refused);
     for (i, v) in out.visits.iter().enumerate() {

@@ -1,0 +1,6 @@
+-- Migration 11: an outreach kit's record-signing public key (P-256, SEC1 hex), sent at its
+-- checkout, kept with the lease; every record of the lease must carry a signature by it,
+-- kept with the record. A lease from before has no key: its records are refused (upgrade when
+-- no kit is out). The same as the provincial service's provincial-pg-0011-kit-record-keys.sql.
+ALTER TABLE kit_leases ADD COLUMN record_key TEXT;
+ALTER TABLE kit_records ADD COLUMN signature TEXT;
