@@ -196,11 +196,19 @@ fn serve(stream: TcpStream, card: &SharedCard, flags: &Flags) -> End {
     let sock = socket2::SockRef::from(&stream);
     let mut buf: Vec<u8> = Vec::with_capacity(MAX_FRAME + 2);
     let mut chunk = vec![0u8; MAX_FRAME + 2];
+    // A card taken out and put back between two looks (a printer moving it to the print head
+    // and back in a few milliseconds) still left the reader: a real reader reports it, so the
+    // connection ends and the card comes back after MIN_ABSENCE.
+    let events = lock(card).events();
     loop {
         if flags.stop.load(Ordering::SeqCst) {
             return End::Stopped;
         }
-        if !lock(card).is_present() {
+        let gone = {
+            let mut c = lock(card);
+            !c.is_present() || c.events() != events
+        };
+        if gone {
             let _ = stream.shutdown(std::net::Shutdown::Both);
             return End::CardGone;
         }
@@ -435,6 +443,17 @@ mod tests {
         handle.remove();
         assert_eq!(get(&mut s), None);
         handle.insert();
+        let mut s = accept(&l, Duration::from_secs(3));
+        assert!(removed.elapsed() >= MIN_ABSENCE, "{:?}", removed.elapsed());
+        put(&mut s, &[0x01]);
+        assert_eq!(apdu(&mut s, "00A4000C023F00"), h("9000"));
+
+        // Taken out and put back at once (a printer's quick move to the print head and back):
+        // the card still left the reader, so the connection ends and comes back a second later.
+        let removed = Instant::now();
+        handle.remove();
+        handle.insert();
+        assert_eq!(get(&mut s), None);
         let mut s = accept(&l, Duration::from_secs(3));
         assert!(removed.elapsed() >= MIN_ABSENCE, "{:?}", removed.elapsed());
         put(&mut s, &[0x01]);
