@@ -525,7 +525,7 @@ mod tests {
         use roster::generate::{account_for, card_number_for, id_for};
         let dir = tempfile::tempdir().expect("tmp");
         let db = dir.path().join("station.db");
-        let a = LocalArchive::open(&db, "S1").expect("archive");
+        let a = LocalArchive::open_unencrypted(&db, "S1").expect("archive");
         for i in [1u64, 2, 3] {
             let ssn = id_for(i);
             a.upsert_person(&PersonRow {

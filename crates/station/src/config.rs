@@ -64,6 +64,8 @@ pub struct StationConfig {
     pub idv: IdvPolicy,
     /// The ledger's MAC key (`[ledger]`, see [`crate::ledger_key`]).
     pub ledger: Option<crate::ledger_key::LedgerSettings>,
+    /// The key that wraps the station's data key (`[database]`, see [`crate::db_key`]).
+    pub database: Option<crate::db_key::DatabaseSettings>,
 }
 
 /// `[idv]`: what the station does when the bank-police verification does not confirm an
@@ -137,13 +139,18 @@ impl StationConfig {
             .map(|v| v.try_into::<crate::ledger_key::LedgerSettings>())
             .transpose()
             .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[ledger]: {e}") })?;
+        let database = table
+            .remove("database")
+            .map(|v| v.try_into::<crate::db_key::DatabaseSettings>())
+            .transpose()
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[database]: {e}") })?;
         // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
         let sites = sites_of(path, &mut table)?;
         let mut daemon = Config::from_table(path, table)?;
         daemon.sites = sites;
         // Plain http to the SMS gateway simulator only in a build that carries the simulators.
         daemon.simulators = cfg!(feature = "sim");
-        Ok(StationConfig { daemon, counter, idv, ledger })
+        Ok(StationConfig { daemon, counter, idv, ledger, database })
     }
 }
 

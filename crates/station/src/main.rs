@@ -500,13 +500,18 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
                 .counter
                 .clone()
                 .context("the configuration has no [counter] section: it names the provincial archive")?;
-            station::serve::configured_archives(&config.daemon, &counter, config.ledger.as_ref())?
+            station::serve::configured_archives(
+                &config.daemon,
+                &counter,
+                config.ledger.as_ref(),
+                config.database.as_ref(),
+            )?
         }
         None => {
             let config = daemon::config::Config::embedded(&a.data_dir)?;
-            // The embedded default (no station.toml): the simulators' ledger key, in their build.
-            let key = station::ledger_key::open(None, None)?;
-            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station, key)?;
+            // The embedded default (no station.toml): the simulators' keys, in their build.
+            let keys = station::serve::ArchiveKeys::simulators()?;
+            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station, &keys)?;
             (local, Box::new(sqlite) as Box<dyn archive::ProvincialArchive>)
         }
     };

@@ -78,7 +78,7 @@ impl Desk {
         let card_reader = readers.add(chip.clone());
         let psam_reader = readers.add(psam);
         Desk {
-            local: LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"),
+            local: common::station_db::open(dir.path(), "S1"),
             province: SqliteProvincial::open(dir.path().join("province.db"), "S1", 'B').expect("province"),
             police: Police(HashMap::new()),
             profile: Profile::load(&profile_path).expect("profile"),

@@ -59,8 +59,7 @@ fn kill_9_at_every_step_boundary_then_restart() {
             let mut crashing = c.serve(Some(&crash));
             c.issue(k);
             let deadline = Instant::now() + Duration::from_secs(90);
-            let local =
-                archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+            let local = common::station_db::open(c.dir.path(), "reader");
             let mut signed = false;
             let status = loop {
                 if let Some(status) = crashing.0.try_wait().expect("wait") {
@@ -104,8 +103,7 @@ fn kill_9_at_every_step_boundary_then_restart() {
         if status == "awaiting-handover" {
             // The restart kept the card waiting for its holder: made, not issued, not lost.
             assert_eq!(live.len(), 1, "{crash}: one live card");
-            let local =
-                archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+            let local = common::station_db::open(c.dir.path(), "reader");
             let card = live[0].card_number.clone();
             assert_eq!(local.card_status(&card).expect("status"), Some(archive::CardStatus::Made), "{crash}");
             let answer = hand_over(&c, k, &card).expect("the hand-over answers");
@@ -132,7 +130,7 @@ fn kill_9_at_every_step_boundary_then_restart() {
     let expected: BTreeSet<String> =
         (1..=issued.len() as u32).map(|n| archive::card_number('B', n).expect("n")).collect();
     assert_eq!(unique.into_iter().cloned().collect::<BTreeSet<_>>(), expected, "no number lost");
-    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(c.dir.path(), "reader");
     local.verify_ledger().expect("the ledger chain is intact");
     let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");
@@ -186,7 +184,7 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     let _station = c.serve(None);
     c.issue(0);
     assert_eq!(c.wait_job(1), "rolled_back", "nothing to print the face with");
-    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(c.dir.path(), "reader");
     let events: Vec<String> = local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     assert!(
         !events.iter().any(|e| e == "card.fed" || e == "card.rejected"),
@@ -202,7 +200,7 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
 }
 
 fn local_status(dir: &std::path::Path, card: &str) -> Option<archive::CardStatus> {
-    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(dir, "reader");
     local.card_status(card).expect("status")
 }
 
@@ -213,10 +211,11 @@ fn text(out: &std::process::Output) -> String {
 #[test]
 fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let _one = common::serial();
-    // The ledger's MAC key in a token of its own (SoftHSM2), as on a counter.
+    // The ledger's MAC key and the database wrapping key in a token of its own (SoftHSM2), as
+    // on a counter.
     let token = tempfile::tempdir().expect("tmp");
-    let ledger_key = common::counter::ledger_key_in_token(token.path());
-    let mut c = Counter::start_with(4, 0.0, "ssc-3g-sim.toml", &ledger_key);
+    let keys = common::counter::station_keys_in_token(token.path());
+    let mut c = Counter::start_with(4, 0.0, "ssc-3g-sim.toml", &keys);
     // The serving bank each person chose (RULE 8); person 3 chose none.
     c.people[0]["bank"] = "ABC".into();
     c.people[1]["bank"] = "ICBC".into();
@@ -277,7 +276,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(!c.station("op", &["recall", "B00000035"]).status.success(), "operators do not recall");
     let out = c.station("sup", &["recall", "B00000035"]);
     assert!(out.status.success(), "{}", text(&out));
-    let stocked = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let stocked = common::station_db::open(dir, "reader");
     let recalled = stocked.card("B00000035").expect("card").expect("recorded");
     assert_eq!(recalled.status, archive::CardStatus::Recalled);
     assert_eq!(
@@ -345,7 +344,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         cards,
         [("B00000019", archive::CardStatus::Stopped), ("B00000043", archive::CardStatus::Made)]
     );
-    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(dir, "reader");
     let events: Vec<(String, Option<String>)> =
         local.ledger().expect("ledger").into_iter().map(|e| (e.event, e.card_number)).collect();
     let stopped = events.iter().position(|e| e.0 == "card.stopped").expect("card.stopped");
@@ -537,9 +536,10 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert_eq!(first, local.ledger_head().expect("head"), "the reconciliation anchored its own line");
     // A copy of station.db as a backup holds it now (its MACs are the station's).
     let older = dir.join("older.db");
-    rusqlite::Connection::open(dir.join("station.db"))
-        .and_then(|db| db.execute("VACUUM INTO ?1", [older.to_str().expect("path")]))
+    common::station_db::raw(dir)
+        .execute("VACUUM INTO ?1", [older.to_str().expect("path")])
         .expect("an older copy");
+    assert!(!archive::local::is_plaintext_database(&older), "SQLCipher's VACUUM INTO keeps the key");
     local.set_card_status("B00000051", archive::CardStatus::Cancelled).expect("tamper");
     let out = c.station("aud", &["reconcile"]);
     assert!(!out.status.success() && text(&out).contains("MISMATCH B00000051"), "{}", text(&out));
@@ -552,7 +552,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // last reconciliation, so the next one finds the ledger cut short and says what to do.
     let anchored = c.province_as("S-TEST").ledger_anchor().expect("anchor").expect("anchored head");
     assert_eq!(local.ledger_head().expect("head"), Some(anchored.clone()), "the last reconciliation's head");
-    let db = rusqlite::Connection::open(dir.join("station.db")).expect("station.db");
+    let db = common::station_db::raw(dir);
     db.execute_batch("DROP TRIGGER ledger_no_delete;").expect("drop trigger");
     let cut = db.execute("DELETE FROM ledger WHERE seq >= ?1", [anchored.seq - 1]).expect("cut");
     assert_eq!(cut, 2);
@@ -589,9 +589,9 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // MAC, made in the token with a key that never leaves it, is not the new hash's, and
     // `station ledger --verify` names the entry.
     {
-        let db = rusqlite::Connection::open(dir.join("station.db")).expect("station.db");
+        let db = common::station_db::raw(dir);
         db.execute_batch("DROP TRIGGER ledger_no_update;").expect("drop trigger");
-        let reader = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("reader");
+        let reader = common::station_db::open(dir, "reader");
         let mut entries = reader.ledger().expect("ledger");
         let at = entries.iter().position(|e| e.event == "card.stocked").expect("a card.stocked entry");
         let kept = entries[at].detail.replace("王主管", "李四");
@@ -619,12 +619,29 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
             "{said}"
         );
     }
-    // Another station's database (a key of its own, here the simulators', and even this
-    // station's id), longer than the anchored ledger: its first entry's MAC is not this
-    // station's key's, and its head never moves the province's anchor.
+    // Another station's database (its own data key, and even this station's id) put in its
+    // place: it does not open with this station's data key, and the station says what to do.
+    let foreign = dir.join("foreign.db");
+    let foreign_key = archive::at_rest::DataKey::generate().expect("random");
+    drop(archive::local::LocalArchive::open(&foreign, "S-TEST", &foreign_key).expect("another station's"));
+    swap(&foreign);
+    let out = c.station("aud", &["reconcile"]);
+    let said = text(&out);
+    assert!(
+        !out.status.success()
+            && said.contains("does not open with this station's data key")
+            && said.contains("swapped or another station's")
+            && said.contains("same backup")
+            && !said.contains("file is not a database"),
+        "{said}"
+    );
+    // A database under this station's data key (whoever read it from the station's memory)
+    // with a ledger key of its own (here the simulators'), longer than the anchored ledger:
+    // its first entry's MAC is not this station's key's, and its head never moves the
+    // province's anchor.
     let other = dir.join("other.db");
     {
-        let o = archive::local::LocalArchive::open(&other, "S-TEST")
+        let o = archive::local::LocalArchive::open(&other, "S-TEST", &common::station_db::key(dir))
             .expect("other")
             .with_ledger_key(station::ledger_key::open(None, None).expect("the simulators' key"));
         for i in 0..anchored.seq + 3 {
@@ -680,7 +697,7 @@ fn an_instant_card_with_its_financial_application_answers_a_terminal() {
     drop(manager);
     let _station = c.serve(None);
     assert_eq!(c.wait_job(1), "awaiting-handover");
-    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(c.dir.path(), "reader");
     let entry = local
         .ledger()
         .expect("ledger")
