@@ -229,8 +229,11 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     let province: Arc<dyn archive::ProvincialArchive> = Arc::from(province);
     let verifier = Box::new(identity_verifier(&counter.identity_verification)?);
     let parts = open_counter_parts(&counter, profiles_dir)?;
-    let faces =
-        Box::new(crate::faces::CardFaceRenderer::builtin(parts.profile.generation, config.data_dir.clone())?);
+    let faces = Box::new(crate::faces::CardFaceRenderer::builtin(
+        parts.profile.generation,
+        config.data_dir.clone(),
+        local.file_key().cloned(),
+    )?);
     let mut runner = counter_runner(
         local.clone(),
         province.clone(),

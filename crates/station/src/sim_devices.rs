@@ -283,8 +283,11 @@ pub fn serve_simulated(
     let profile = Profile::load(&card_profile)?;
     let region = profile.sim.derive.as_ref().map_or_else(|| "110100".to_string(), |d| d.region.clone());
     let printer = Box::new(printer::open_evolis(&counter.printer_selector, printer::Timeouts::default())?);
-    let faces =
-        Box::new(crate::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?);
+    let faces = Box::new(crate::faces::CardFaceRenderer::builtin(
+        profile.generation,
+        config.data_dir.clone(),
+        local.file_key().cloned(),
+    )?);
     let verifier = Box::new(idv::HttpVerifier::new(
         &counter.idv.url(),
         &idv::Transport::PlainForSimulators,

@@ -101,8 +101,12 @@ impl Desk {
 
     /// Runs one job through the counter's card path.
     fn issue(&mut self, applicant: &Applicant) -> (i64, JobOutcome) {
-        let faces = CardFaceRenderer::builtin(self.profile.generation, self.dir.path().to_path_buf())
-            .expect("face layout");
+        let faces = CardFaceRenderer::builtin(
+            self.profile.generation,
+            self.dir.path().to_path_buf(),
+            self.local.file_key().cloned(),
+        )
+        .expect("face layout");
         let mut printer = printer::EvolisPrinter::new(MemoryTransport::new(self.printer.clone()));
         let mut path = Counter {
             readers: &mut self.readers,
