@@ -199,6 +199,93 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Made));
 }
 
+/// Personal data at rest, after cards were issued through the binary with the database key in
+/// the token: station.db (and its WAL) has no SQLite header and none of the applicants' names
+/// or ID numbers in clear; the holder's signature and a photo the station kept are sealed on
+/// disk (no PNG or JPEG magic, no plaintext), and the page still gets the photo back whole.
+fn at_rest_checks(c: &Counter) {
+    let dir = c.dir.path();
+    let mut raw = std::fs::read(dir.join("station.db")).expect("station.db");
+    raw.extend(std::fs::read(dir.join("station.db-wal")).unwrap_or_default());
+    assert!(!raw.starts_with(b"SQLite format 3"), "station.db is encrypted");
+    assert!(!archive::local::is_plaintext_database(&dir.join("station.db")));
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    for (i, person) in c.people.iter().enumerate() {
+        let name = person["holder"]["name"].as_str().expect("name");
+        assert!(!contains(&raw, name.as_bytes()), "person {i}'s name in clear in station.db");
+        assert!(!contains(&raw, c.ssn(i).as_bytes()), "person {i}'s ID number in clear in station.db");
+    }
+    assert!(!contains(&raw, b"card.handed_over"), "no ledger text in clear");
+    // The key file: only the wrapped key, private.
+    let key_file = dir.join(station::db_key::KEY_FILE);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file).expect("key file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let key = common::station_db::key(dir);
+    let key_hex: String = key.bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let key_text = std::fs::read_to_string(&key_file).expect("key file").to_ascii_lowercase();
+    assert!(!key_text.contains(&key_hex) && !contains(&raw, key.bytes()));
+    let log = std::fs::read(dir.join("serve.log")).unwrap_or_default();
+    assert!(!contains(&log, key_hex.as_bytes()) && !contains(&log, key.bytes()), "no key in the log");
+
+    // The holder's signature, kept as evidence.
+    let evidence: Vec<_> = std::fs::read_dir(dir.join("evidence"))
+        .expect("evidence")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains("-signature-")))
+        .collect();
+    assert!(!evidence.is_empty(), "a signature was kept");
+    for path in &evidence {
+        let bytes = std::fs::read(path).expect("evidence file");
+        assert!(
+            archive::at_rest::is_sealed(&bytes) && !contains(&bytes, &[0x89u8; 16]),
+            "{}",
+            path.display()
+        );
+    }
+
+    // A photo the applicant brought, kept by the station: sealed on disk, whole for the page.
+    let jpeg = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../photo/testdata/frames/pass_640x480.jpg"),
+    )
+    .expect("a photo file");
+    let (http, token) = c.login("op");
+    let verdict: serde_json::Value = http
+        .post(format!("{}/api/photo/upload", c.api))
+        .bearer_auth(&token)
+        .header("content-type", "image/jpeg")
+        .body(jpeg.clone())
+        .send()
+        .expect("upload")
+        .json()
+        .expect("verdict");
+    let stored = verdict["photo"].as_str().expect("kept").trim_start_matches("photos/").to_string();
+    let on_disk = std::fs::read(dir.join("photos").join(&stored)).expect("photo file");
+    assert!(!on_disk.starts_with(&[0xFF, 0xD8]) && archive::at_rest::is_sealed(&on_disk));
+    let back = http
+        .get(format!("{}/api/photos/{stored}", c.api))
+        .bearer_auth(&token)
+        .send()
+        .expect("thumbnail")
+        .bytes()
+        .expect("bytes");
+    assert!(
+        back.starts_with(&[0xFF, 0xD8, 0xFF]) && back.len() > 1000,
+        "the page gets the card photo, a JPEG"
+    );
+    assert!(!contains(&on_disk, &back[..64]) && !contains(&on_disk, &back[back.len() - 64..]));
+    assert!(!contains(&on_disk, b"JFIF") && !contains(&on_disk, &jpeg[..64]));
+    // Sealed under its name: put in another photo's place, it does not open.
+    std::fs::copy(dir.join("photos").join(&stored), dir.join("photos/capture-moved.jpg")).expect("copy");
+    let moved = http
+        .get(format!("{}/api/photos/capture-moved.jpg", c.api))
+        .bearer_auth(&token)
+        .send()
+        .expect("thumbnail");
+    assert_eq!(moved.status(), 422);
+}
+
 fn local_status(dir: &std::path::Path, card: &str) -> Option<archive::CardStatus> {
     let local = common::station_db::open(dir, "reader");
     local.card_status(card).expect("status")
@@ -319,6 +406,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         &[("STATION_ID_NUMBER", &c.ssn(0))],
     );
     assert!(out.status.success(), "{}", text(&out));
+    at_rest_checks(&c);
     let refusal = serde_json::json!({"card_number": "B00000019", "code": "account-frozen",
         "reason": "账户已冻结，请到开户行柜面办理"});
     let set =
