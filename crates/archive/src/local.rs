@@ -457,6 +457,42 @@ impl LocalArchive {
         })
     }
 
+    /// A read-only connection to the archive at `path` for the tools that read it as records
+    /// (`station compare --archive`, `station payments prepare --archive`): keyed with `key`
+    /// when the file is encrypted. A plaintext file (an archive kept unencrypted, or from
+    /// before) opens without one; an encrypted one without a key is refused saying so.
+    pub fn read_only(
+        path: impl AsRef<Path>,
+        key: Option<&crate::at_rest::DataKey>,
+    ) -> Result<Connection, ArchiveError> {
+        let path = path.as_ref();
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_err)?;
+        match key {
+            Some(key) if !is_plaintext_database(path) => {
+                apply_key(&conn, rusqlite::DatabaseName::Main, key).map_err(store_err)?;
+            }
+            None if !is_plaintext_database(path) && path.exists() => {
+                return Err(ArchiveError::Store(format!(
+                    "{} is encrypted: read it with the station's data key (run this on the station, \
+                     with its configuration)",
+                    path.display()
+                )))
+            }
+            _ => {}
+        }
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            Ok(_) => Ok(conn),
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                Err(wrong_key(path))
+            }
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
     /// A raw connection to the encrypted archive at `path`, keyed: for an auditor's tool and
     /// for tests that look at (or tamper with) the file behind the archive's back.
     pub fn raw_connection(

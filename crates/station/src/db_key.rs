@@ -185,9 +185,42 @@ fn aad(kcv: Kcv) -> String {
 /// `station.db.key`; made (and its file written) when neither the file nor an encrypted
 /// `station.db` exists yet. Each refusal says what to do.
 pub fn unlock(data_dir: &Path, wrap: &dyn KeyWrap) -> Result<DataKey> {
+    unlock_or_make(data_dir, wrap, true)
+}
+
+/// The data key of an encrypted `station.db` that a tool reads as records (`station compare
+/// --archive`, `station payments prepare --archive`): unwrapped from the `station.db.key`
+/// beside it by the wrapping key of the station's configuration (`STATION_CONFIG`), or in a
+/// build with the simulators and no configuration, theirs. `None` for a plaintext file; no
+/// key file is ever made here.
+pub fn archive_key(archive: Option<&Path>) -> Result<Option<DataKey>> {
+    let Some(path) = archive else { return Ok(None) };
+    if !path.exists() || archive::local::is_plaintext_database(path) {
+        return Ok(None);
+    }
+    let config = std::env::var_os("STATION_CONFIG")
+        .map(|c| crate::config::StationConfig::load(Path::new(&c)))
+        .transpose()?;
+    let counter_token = config
+        .as_ref()
+        .and_then(|c| c.counter.as_ref())
+        .and_then(|c| c.financial.as_ref())
+        .and_then(|f| f.token.as_ref());
+    let wrap = open(config.as_ref().and_then(|c| c.database.as_ref()), counter_token).with_context(|| {
+        format!("{} is encrypted: its key is wrapped by the station's token", path.display())
+    })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    unlock_or_make(dir, wrap.as_ref(), false).map(Some)
+}
+
+fn unlock_or_make(data_dir: &Path, wrap: &dyn KeyWrap, make: bool) -> Result<DataKey> {
     let path = key_path(data_dir);
     match std::fs::read_to_string(&path) {
         Ok(text) => read_key_file(&path, &text, wrap),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !make => bail!(
+            "{} is missing: an encrypted station.db is read with the key file made with it, beside it",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let db = data_dir.join("station.db");
             let encrypted = std::fs::metadata(&db).is_ok_and(|m| m.len() > 0)
@@ -316,7 +349,7 @@ mod tests {
         let kcv = store.generate_data_wrap_key("db-wrap").expect("generate");
         let own = open_for(Some(&settings(dir.path(), "db-wrap")), None, false).expect("the station's key");
         assert_eq!(own.describe(), format!("key \"db-wrap\" in token S-DB, KCV {kcv}"));
-        let e = unlock(&data, own.as_ref()).err().expect("wrapped by another key").to_string();
+        let e = unlock(&data, own.as_ref()).expect_err("wrapped by another key").to_string();
         assert!(e.contains("was wrapped by the key with check value") && e.contains("db-wrap"), "{e}");
         let station = dir.path().join("station");
         let key = unlock(&station, own.as_ref()).expect("made");
@@ -333,12 +366,12 @@ mod tests {
         let flipped = if &altered[last..last + 1] == "0" { "1" } else { "0" };
         altered.replace_range(last..last + 1, flipped);
         std::fs::write(station.join(KEY_FILE), altered).expect("alter");
-        let e = unlock(&station, own.as_ref()).err().expect("altered").to_string();
+        let e = unlock(&station, own.as_ref()).expect_err("altered").to_string();
         assert!(e.contains("damaged") && e.contains("restore it from the backup"), "{e}");
         std::fs::write(station.join(KEY_FILE), &text).expect("restore");
         archive::local::LocalArchive::open(station.join("station.db"), "S1", &key).expect("db");
         std::fs::remove_file(station.join(KEY_FILE)).expect("lose the key file");
-        let e = unlock(&station, own.as_ref()).err().expect("no key file").to_string();
+        let e = unlock(&station, own.as_ref()).expect_err("no key file").to_string();
         assert!(e.contains("station.db.key is missing") && e.contains("Restore"), "{e}");
         // The token named nowhere.
         let none = DatabaseSettings { wrap_key: "db-wrap".into(), token: None };

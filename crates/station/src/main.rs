@@ -390,8 +390,16 @@ fn run(command: Top) -> Result<()> {
         Top::Photo(PhotoCmd::Check(a)) => {
             photo::cli::run_check(&a, &mut std::io::stdout()).map_err(anyhow::Error::from)
         }
-        Top::Compare(a) => roster::run(a).map(|_| ()).map_err(anyhow::Error::from),
-        Top::Payments(a) => payments::run(a).map_err(anyhow::Error::from),
+        Top::Compare(mut a) => {
+            a.archive_key = station::db_key::archive_key(a.archive.as_deref())?;
+            roster::run(a).map(|_| ()).map_err(anyhow::Error::from)
+        }
+        Top::Payments(mut a) => {
+            if let payments::cli::Command::Prepare(p) = &mut a.command {
+                p.archive_key = station::db_key::archive_key(p.archive.as_deref())?;
+            }
+            payments::run(a).map_err(anyhow::Error::from)
+        }
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)
                 .with_context(|| format!("reading {}", a.applicant.display()))?;

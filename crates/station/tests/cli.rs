@@ -268,4 +268,16 @@ fn a_plaintext_station_db_is_encrypted_once_and_its_ledger_still_verifies() {
     let encrypted =
         local.ledger().expect("ledger").iter().filter(|e| e.event == "database.encrypted").count();
     assert_eq!(encrypted, 1, "encrypted once");
+
+    // `station compare --archive` reads the encrypted archive with the key beside it.
+    let roster = dir.path().join("roster.csv");
+    let rows =
+        [roster::generate::scenario_header().join(","), roster::generate::roster_row(1, true).join(",")];
+    std::fs::write(&roster, rows.join("\n") + "\n").expect("roster");
+    let out_csv = dir.path().join("out.csv");
+    let (roster_s, out_s) = (roster.to_string_lossy().to_string(), out_csv.to_string_lossy().to_string());
+    let archive_s = data.join("station.db").to_string_lossy().to_string();
+    let out = station(&["compare", "--roster", &roster_s, "--archive", &archive_s, "--out", &out_s]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(out_csv.exists());
 }
