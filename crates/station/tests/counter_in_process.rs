@@ -309,6 +309,15 @@ fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
     assert!(ok && line.contains("AES") && line.contains("ledger-mac") && line.contains(&kcv), "{listed}");
     let (ok, said) = keys(&["generate", "--label", "ledger", "--kind", "ledger-mac"], "");
     assert!(!ok && said.contains("already in the token"), "{said}");
+    // The database wrapping key likewise, in the same token (the counter's), named in [database].
+    let (ok, said) = keys(&["generate", "--label", "db-wrap", "--kind", "db-wrap"], "");
+    assert!(
+        ok && said.contains("made in the token") && said.contains("[database] wrap_key = \"db-wrap\""),
+        "{said}"
+    );
+    let (ok, listed) = keys(&["list"], "");
+    let line = listed.lines().find(|l| l.starts_with("db-wrap ")).expect("the wrapping key listed");
+    assert!(ok && line.contains("AES") && line.contains("db-wrap") && line.contains("32 bytes"), "{listed}");
 
     // The card personalised with the token's keys.
     let profile_path = common::profile("ssc-3g-fin-sim.toml");
