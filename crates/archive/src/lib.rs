@@ -17,6 +17,7 @@
 //!   each), sync what they did offline as an idempotent, ordered outbox, and check in.
 #![forbid(unsafe_code)]
 
+pub mod at_rest;
 /// The conformance suite: for the implementations' tests only (feature `conformance`).
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -285,18 +285,232 @@ pub struct LocalArchive {
     conn: Mutex<Connection>,
     station: String,
     key: Option<std::sync::Arc<dyn LedgerKey>>,
+    files: Option<crate::at_rest::FileKey>,
+    migrated: bool,
+}
+
+/// SQLCipher's settings, set at every open rather than left to the library's defaults (which a
+/// later SQLCipher may change): SQLCipher 4's, stated. The key is raw (`x'...'`), so the KDF
+/// settings only say what a passphrase would get; the page size and the HMAC are what count.
+const CIPHER_SETTINGS: &[(&str, &str)] = &[
+    ("cipher_page_size", "4096"),
+    ("kdf_iter", "256000"),
+    ("cipher_hmac_algorithm", "HMAC_SHA512"),
+    ("cipher_kdf_algorithm", "PBKDF2_HMAC_SHA512"),
+    ("cipher_plaintext_header_size", "0"),
+];
+
+/// The first 16 bytes of a plaintext SQLite database.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether the file at `path` is a plaintext SQLite database (false when absent or empty).
+pub fn is_plaintext_database(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == SQLITE_HEADER
+}
+
+/// Keys connection `conn` (schema `schema`: `main` or an attached database) with `key` and
+/// SQLCipher's settings; nothing is read yet.
+fn apply_key(
+    conn: &Connection,
+    schema: rusqlite::DatabaseName<'_>,
+    key: &crate::at_rest::DataKey,
+) -> rusqlite::Result<()> {
+    conn.pragma_update(Some(schema), "key", key.sqlcipher_literal().as_str())?;
+    for (pragma, value) in CIPHER_SETTINGS {
+        conn.pragma_update(Some(schema), pragma, value)?;
+    }
+    Ok(())
+}
+
+fn path_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn wrong_key(path: &Path) -> ArchiveError {
+    let name = path_name(path);
+    ArchiveError::Store(format!(
+        "{} does not open with this station's data key ({name}.key): it is another database \
+         (swapped or another station's), or {name}.key is not the one made with it. Restore {name} \
+         and {name}.key together from the same backup; keep the file found for the auditors",
+        path.display()
+    ))
+}
+
+/// Opens `path` (which exists, encrypted) with `key`, or says that the key is not its.
+fn open_keyed(path: &Path, key: &crate::at_rest::DataKey) -> Result<Connection, ArchiveError> {
+    let conn = crate::open_private(path).map_err(store_err)?;
+    apply_key(&conn, rusqlite::DatabaseName::Main, key).map_err(store_err)?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        Ok(_) => Ok(conn),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            Err(wrong_key(path))
+        }
+        Err(e) => Err(store_err(e)),
+    }
+}
+
+/// Encrypts the plaintext database at `path` with `key` in place: exported into a temporary
+/// file beside it (its own WAL checkpointed first, so nothing is left behind in it), that
+/// file synced and renamed over it, the directory synced. A crash leaves either the plaintext
+/// database whole (and the temporary file, removed at the next try) or the encrypted one.
+fn encrypt_in_place(path: &Path, key: &crate::at_rest::DataKey) -> Result<(), ArchiveError> {
+    const ENCRYPTED: rusqlite::DatabaseName<'static> = rusqlite::DatabaseName::Attached("encrypted");
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".{}.encrypting", path_name(path)));
+    let _ = std::fs::remove_file(&tmp);
+    // Created private first: SQLite would create it with the umask's mode.
+    drop(crate::open_private(&tmp).map_err(store_err)?);
+    let tmp_text = tmp.to_str().ok_or_else(|| {
+        ArchiveError::Store(format!("{}: the data directory's path is not UTF-8", dir.display()))
+    })?;
+    let exported = (|| -> rusqlite::Result<()> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        conn.execute("ATTACH DATABASE ?1 AS encrypted KEY ''", [tmp_text])?;
+        apply_key(&conn, ENCRYPTED, key)?;
+        conn.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+        // sqlcipher_export copies the schema and the rows, not the header's user_version.
+        conn.pragma_update(Some(ENCRYPTED), "user_version", version)?;
+        conn.execute("DETACH DATABASE encrypted", [])?;
+        conn.close().map_err(|(_, e)| e)
+    })();
+    let renamed = exported.map_err(store_err).and_then(|()| {
+        let io = |e: std::io::Error| ArchiveError::Store(format!("encrypting {}: {e}", path.display()));
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        // The WAL was checkpointed and truncated: what is left of it and the index belong to the
+        // plaintext file and must not be applied to the encrypted one.
+        for suffix in ["-wal", "-shm"] {
+            let side = dir.join(format!("{}{suffix}", path_name(path)));
+            match std::fs::remove_file(&side) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+        std::fs::rename(&tmp, path).map_err(io)?;
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 impl LocalArchive {
-    /// Opens (creating and migrating) the archive at `path` for `station`.
-    pub fn open(path: impl AsRef<Path>, station: &str) -> Result<LocalArchive, ArchiveError> {
-        let mut conn = crate::open_private(path.as_ref()).map_err(store_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(store_err)?;
+    /// Opens (creating and migrating) the archive at `path` for `station`, encrypted with the
+    /// station's data key (SQLCipher). A plaintext archive found there is encrypted once, in
+    /// place ([`LocalArchive::migrated_from_plaintext`] then says so, for the ledger). A file
+    /// that does not open with the key is refused with what to do.
+    pub fn open(
+        path: impl AsRef<Path>,
+        station: &str,
+        key: &crate::at_rest::DataKey,
+    ) -> Result<LocalArchive, ArchiveError> {
+        LocalArchive::open_with(path.as_ref(), station, Some(key))
+    }
+
+    /// Opens (creating and migrating) a plaintext archive: for tests and tools that need an
+    /// archive and no station's data; a station never opens its own so.
+    pub fn open_unencrypted(path: impl AsRef<Path>, station: &str) -> Result<LocalArchive, ArchiveError> {
+        LocalArchive::open_with(path.as_ref(), station, None)
+    }
+
+    /// The one way an archive is opened.
+    fn open_with(
+        path: &Path,
+        station: &str,
+        key: Option<&crate::at_rest::DataKey>,
+    ) -> Result<LocalArchive, ArchiveError> {
+        let mut migrated = false;
+        let mut conn = match key {
+            Some(key) => {
+                if is_plaintext_database(path) {
+                    encrypt_in_place(path, key)?;
+                    migrated = true;
+                }
+                open_keyed(path, key)?
+            }
+            None => crate::open_private(path).map_err(store_err)?,
+        };
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| match (key, &e) {
+            (None, rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                ArchiveError::Store(format!(
+                    "{} is encrypted: open it with the station's data key",
+                    path.display()
+                ))
+            }
+            _ => store_err(e),
+        })?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(store_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(store_err)?;
         migrate(&mut conn)?;
-        Ok(LocalArchive { conn: Mutex::new(conn), station: station.to_string(), key: None })
+        Ok(LocalArchive {
+            conn: Mutex::new(conn),
+            station: station.to_string(),
+            key: None,
+            files: key.map(|k| k.files()),
+            migrated,
+        })
+    }
+
+    /// A read-only connection to the archive at `path` for the tools that read it as records
+    /// (`station compare --archive`, `station payments prepare --archive`): keyed with `key`
+    /// when the file is encrypted. A plaintext file (an archive kept unencrypted, or from
+    /// before) opens without one; an encrypted one without a key is refused saying so.
+    pub fn read_only(
+        path: impl AsRef<Path>,
+        key: Option<&crate::at_rest::DataKey>,
+    ) -> Result<Connection, ArchiveError> {
+        let path = path.as_ref();
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_err)?;
+        match key {
+            Some(key) if !is_plaintext_database(path) => {
+                apply_key(&conn, rusqlite::DatabaseName::Main, key).map_err(store_err)?;
+            }
+            None if !is_plaintext_database(path) && path.exists() => {
+                return Err(ArchiveError::Store(format!(
+                    "{} is encrypted: read it with the station's data key (run this on the station, \
+                     with its configuration)",
+                    path.display()
+                )))
+            }
+            _ => {}
+        }
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+            Ok(_) => Ok(conn),
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                Err(wrong_key(path))
+            }
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    /// A raw connection to the encrypted archive at `path`, keyed: for an auditor's tool and
+    /// for tests that look at (or tamper with) the file behind the archive's back.
+    pub fn raw_connection(
+        path: impl AsRef<Path>,
+        key: &crate::at_rest::DataKey,
+    ) -> Result<Connection, ArchiveError> {
+        open_keyed(path.as_ref(), key)
+    }
+
+    /// True when this open found the archive in plaintext and encrypted it: the station
+    /// records it in the ledger.
+    pub fn migrated_from_plaintext(&self) -> bool {
+        self.migrated
+    }
+
+    /// The key of the files kept beside the archive (photos, evidence), when it is encrypted.
+    pub fn file_key(&self) -> Option<&crate::at_rest::FileKey> {
+        self.files.as_ref()
     }
 
     /// The archive with the station's ledger key: each entry appended from now on carries its
@@ -1553,7 +1767,7 @@ mod tests {
     #[test]
     fn a_status_and_its_ledger_line_are_written_together() {
         let dir = tempfile::tempdir().expect("tmp");
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         a.upsert_person(&PersonRow {
             ssn: "11010519491231002X".into(),
             name: "张三".into(),
@@ -1601,7 +1815,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("station.db");
-        let a = LocalArchive::open(&path, "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(&path, "S1").expect("open");
         a.append_ledger("op", None, None, "test.entry", &serde_json::json!({})).expect("ledger");
         let province = dir.path().join("provincial.db");
         crate::SqliteProvincial::open(&province, "S1", 'B').expect("province");
@@ -1613,7 +1827,7 @@ mod tests {
 
     fn archive() -> (tempfile::TempDir, LocalArchive) {
         let dir = tempfile::tempdir().expect("tmp");
-        let a = LocalArchive::open(dir.path().join("station.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("station.db"), "S1").expect("open");
         (dir, a)
     }
 
@@ -1720,7 +1934,7 @@ mod tests {
         let e = a.open_application("11010519491231002X", "new", "{}").expect_err("no such person");
         assert!(e.to_string().contains("FOREIGN KEY"), "{e}");
         drop(a);
-        let again = LocalArchive::open(dir.path().join("station.db"), "S1").expect("reopen");
+        let again = LocalArchive::open_unencrypted(dir.path().join("station.db"), "S1").expect("reopen");
         assert_eq!(again.version().expect("version"), MIGRATIONS.len() as i64, "migrations run once");
     }
 
@@ -1735,7 +1949,7 @@ mod tests {
             tx.pragma_update(None, "user_version", (i + 1) as i64).expect("version");
             tx.commit().expect("commit");
         }
-        LocalArchive { conn: Mutex::new(conn), station: "S1".into(), key: None }
+        LocalArchive { conn: Mutex::new(conn), station: "S1".into(), key: None, files: None, migrated: false }
     }
 
     /// A ledger line as versions 1 to 8 wrote it (no MAC column yet), chained to the last.
@@ -1793,7 +2007,7 @@ mod tests {
             let request = a.conn().last_insert_rowid();
             a.request_job(request, 2).expect("a request pointing at job 2");
         }
-        let a = LocalArchive::open(&path, "S1").expect("migrated");
+        let a = LocalArchive::open_unencrypted(&path, "S1").expect("migrated");
         assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
         assert_eq!(a.job(2).expect("job").map(|j| j.state), Some("{\"k\":1}".into()), "kept with its state");
         assert_eq!(a.journal_of(2).expect("journal").len(), 1);
@@ -1819,7 +2033,7 @@ mod tests {
             a.set_job_status(job, "held").expect("held");
             assert!(a.set_job_status(job, "correcting").is_err(), "not yet");
         }
-        let a = LocalArchive::open(&path, "S1").expect("migrated");
+        let a = LocalArchive::open_unencrypted(&path, "S1").expect("migrated");
         assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
         let kept = a.job(1).expect("job").expect("kept");
         assert_eq!((kept.status.as_str(), kept.state.as_str()), ("held", "{\"k\":1}"));
@@ -1846,7 +2060,7 @@ mod tests {
             a.create_job(app, "instant").expect("job");
             old_ledger_line(&a, app, "B00000019", "card.made");
         }
-        let a = LocalArchive::open(&path, "S1").expect("migrated");
+        let a = LocalArchive::open_unencrypted(&path, "S1").expect("migrated");
         assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
         assert_eq!(a.application(1).expect("row").map(|r| r.0), Some("open".into()), "kept with its id");
         a.verify_ledger().expect("the ledger is untouched");
@@ -1944,7 +2158,9 @@ mod tests {
     }
 
     fn keyed(path: &Path, station: &str, key: u8) -> LocalArchive {
-        LocalArchive::open(path, station).expect("open").with_ledger_key(std::sync::Arc::new(TestKey(key)))
+        LocalArchive::open_unencrypted(path, station)
+            .expect("open")
+            .with_ledger_key(std::sync::Arc::new(TestKey(key)))
     }
 
     fn append(a: &LocalArchive, event: &str) -> LedgerEntry {
@@ -1978,7 +2194,7 @@ mod tests {
                 )
                 .expect("rewrite");
         }
-        let chain_only = LocalArchive::open(&path, "S1").expect("keyless");
+        let chain_only = LocalArchive::open_unencrypted(&path, "S1").expect("keyless");
         assert_eq!(chain_only.check_ledger().expect("the plain chain holds").key, None);
         let e = a.check_ledger().expect_err("the MAC tells");
         assert!(
@@ -2009,7 +2225,7 @@ mod tests {
         let e = keyed(&other, "S2", 8).check_ledger().expect_err("another key");
         assert!(e.to_string().contains("entry 1") && e.to_string().contains("test key 8"), "{e}");
         let path = dir.path().join("station.db");
-        append(&LocalArchive::open(&path, "S1").expect("before the key"), "card.made");
+        append(&LocalArchive::open_unencrypted(&path, "S1").expect("before the key"), "card.made");
         let a = keyed(&path, "S1", 7);
         assert_eq!(append(&a, "card.handed_over").seq, 2);
         let check = a.check_ledger().expect("intact");
@@ -2018,6 +2234,95 @@ mod tests {
         assert_eq!(a.ledger_head().expect("head").map(|h| h.seq), Some(2));
         let e = keyed(&other, "S2", 8).ledger_head().expect_err("another key's head");
         assert!(e.to_string().contains("entry 1") && e.to_string().contains("last entry"), "{e}");
-        assert!(LocalArchive::open(&other, "S2").expect("keyless").ledger_head().expect("head").is_some());
+        assert!(LocalArchive::open_unencrypted(&other, "S2")
+            .expect("keyless")
+            .ledger_head()
+            .expect("head")
+            .is_some());
+    }
+
+    /// The database on disk: no SQLite header and no applicant's bytes; it opens only with its
+    /// key; a plaintext archive is encrypted once in place (its WAL's last writes kept), its
+    /// ledger still verifying; another database under the name, or another key, is refused
+    /// with what to do.
+    #[test]
+    fn the_archive_is_encrypted_on_disk_and_a_plaintext_one_is_migrated_once() {
+        use crate::at_rest::DataKey;
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = DataKey::generate().expect("random");
+        let path = dir.path().join("station.db");
+        let name = "张三丰";
+        {
+            let a = LocalArchive::open(&path, "S1", &key).expect("open");
+            assert!(!a.migrated_from_plaintext() && a.file_key().is_some());
+            a.upsert_person(&PersonRow {
+                ssn: "11010519491231002X".into(),
+                name: name.into(),
+                sex: None,
+                birth_date: None,
+            })
+            .expect("person");
+            append(&a, "card.made");
+        }
+        let raw = |p: &Path| {
+            let mut bytes = std::fs::read(p).expect("db");
+            bytes.extend(std::fs::read(p.with_extension("db-wal")).unwrap_or_default());
+            bytes
+        };
+        let on_disk = raw(&path);
+        assert!(!on_disk.starts_with(SQLITE_HEADER) && !is_plaintext_database(&path));
+        for needle in [name.as_bytes(), b"11010519491231002X".as_slice(), b"card.made".as_slice()] {
+            assert!(!on_disk.windows(needle.len()).any(|w| w == needle), "{needle:?} in clear");
+        }
+        // Without the key, with another key: refused, saying what to do; nothing quotes a key.
+        let e = LocalArchive::open_unencrypted(&path, "S1").err().expect("no key").to_string();
+        assert!(e.contains("is encrypted"), "{e}");
+        let other = DataKey::generate().expect("random");
+        let e = LocalArchive::open(&path, "S1", &other).err().expect("another key").to_string();
+        assert!(e.contains("does not open with this station's data key") && e.contains("same backup"), "{e}");
+        let hex: String = other.bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!e.contains(&hex[..16]), "{e}");
+        let a = LocalArchive::open(&path, "S1", &key).expect("reopen");
+        assert_eq!(a.verify_ledger().expect("intact"), 1);
+        drop(a);
+
+        // A plaintext archive of before.
+        let plain = dir.path().join("old.db");
+        let old = LocalArchive::open_unencrypted(&plain, "S1").expect("plaintext");
+        for event in ["card.made", "card.issued", "card.handed_over"] {
+            append(&old, event);
+        }
+        drop(old);
+        assert!(is_plaintext_database(&plain));
+        let a = LocalArchive::open(&plain, "S1", &key).expect("migrated");
+        assert!(a.migrated_from_plaintext());
+        assert_eq!(a.verify_ledger().expect("the chain survives"), 3);
+        assert_eq!(a.version().expect("version"), MIGRATIONS.len() as i64);
+        let sides: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("encrypting"))
+            .collect();
+        assert!(sides.is_empty(), "{sides:?}");
+        assert!(!is_plaintext_database(&plain));
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&plain).expect("meta").permissions());
+        assert_eq!(mode & 0o777, 0o600);
+        drop(a);
+        let again = LocalArchive::open(&plain, "S1", &key).expect("reopen");
+        assert!(!again.migrated_from_plaintext(), "migrated once");
+        assert_eq!(again.verify_ledger().expect("intact"), 3);
+        drop(again);
+
+        // Another station's database put in its place: refused as not this key's.
+        std::fs::copy(&plain, &path).expect("swap");
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        let e = LocalArchive::open(&path, "S1", &other).err().expect("swapped").to_string();
+        assert!(e.contains("swapped or another station's"), "{e}");
+        // The raw connection an auditor's tool uses opens with the key.
+        let conn = LocalArchive::raw_connection(&plain, &key).expect("raw");
+        let n: i64 = conn.query_row("SELECT count(*) FROM ledger", [], |r| r.get(0)).expect("count");
+        assert_eq!(n, 3);
     }
 }

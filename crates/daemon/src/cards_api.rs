@@ -202,7 +202,13 @@ fn check_card_number(card: &str) -> Result<(), ApiError> {
 }
 
 /// Decodes a base64 image and keeps it as evidence named by its SM3; returns the SM3 (hex).
-fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String, ApiError> {
+fn keep_evidence(
+    dir: &Path,
+    files: Option<&archive::at_rest::FileKey>,
+    kind: &str,
+    card: &str,
+    b64: &str,
+) -> Result<String, ApiError> {
     check_card_number(card)?;
     let b64 = b64.split_once(";base64,").map_or(b64, |(_, data)| data);
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
@@ -212,9 +218,10 @@ fn keep_evidence(dir: &Path, kind: &str, card: &str, b64: &str) -> Result<String
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("the {kind} is empty: capture it again")));
     }
     let digest = hex::encode(card_crypto::sm3(&bytes));
-    // Whole and private on disk before the ledger line that names it.
+    // Whole, private and sealed on disk before the ledger line that names it (by the SM3 of
+    // what was drawn: the plaintext, as before the files were sealed).
     let name = format!("{card}-{kind}-{digest}");
-    crate::files::write_atomic(dir, &name, &bytes)
+    crate::files::write_sealed(dir, &name, &bytes, files)
         .map_err(|e| internal(format!("keeping the {kind}: {e}")))?;
     Ok(digest)
 }
@@ -340,7 +347,7 @@ async fn handover(
     // RULE 4 before anything is kept: a receiver who may not take the card signs nothing.
     let received = lifecycle::check_receiver(s.local(), &card, &receiver, &today).map_err(refused)?;
     crate::losses_api::refuse_if_suspended(&s, &card).await?;
-    let signature_sm3 = keep_evidence(s.evidence_dir(), "signature", &card, png)?;
+    let signature_sm3 = keep_evidence(s.evidence_dir(), s.local().file_key(), "signature", &card, png)?;
     let signer = match q.signer.filter(|n| !n.trim().is_empty()) {
         Some(name) => name,
         None => receiver_name(&s, &card, &receiver)?,
@@ -485,7 +492,7 @@ async fn activate(
         // The photo of this moment, from the counter's camera, before anything is recorded.
         let frame = crate::ui_api::camera_shot(&ui)?;
         let taken_at = bank::now_unix();
-        let photo_sm3 = keep_photo(&evidence_dir, &c, &frame)?;
+        let photo_sm3 = keep_photo(&evidence_dir, local.file_key(), &c, &frame)?;
         // The API is the counter's: a call from elsewhere is not a channel the station offers.
         let evidence = ActivationEvidence {
             channel: Channel::Counter,
@@ -505,8 +512,13 @@ async fn activate(
         "reference": done.reference, "account": done.account})))
 }
 
-/// Keeps a camera frame as the activation's evidence, named by its SM3.
-fn keep_photo(dir: &Path, card: &str, bytes: &[u8]) -> Result<String, ApiError> {
+/// Keeps a camera frame as the activation's evidence, named by its SM3 (of the frame).
+fn keep_photo(
+    dir: &Path,
+    files: Option<&archive::at_rest::FileKey>,
+    card: &str,
+    bytes: &[u8],
+) -> Result<String, ApiError> {
     if bytes.len() < 64 {
         return Err(ApiError(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -515,7 +527,8 @@ fn keep_photo(dir: &Path, card: &str, bytes: &[u8]) -> Result<String, ApiError> 
     }
     let digest = hex::encode(card_crypto::sm3(bytes));
     let name = format!("{card}-activation-photo-{digest}");
-    crate::files::write_atomic(dir, &name, bytes).map_err(|e| internal(format!("keeping the photo: {e}")))?;
+    crate::files::write_sealed(dir, &name, bytes, files)
+        .map_err(|e| internal(format!("keeping the photo: {e}")))?;
     Ok(digest)
 }
 

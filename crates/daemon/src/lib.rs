@@ -99,7 +99,7 @@ pub async fn start(
         }
     };
     let (events, _) = tokio::sync::broadcast::channel(1024);
-    let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone());
+    let ui = ui_api::UiState::new(runner.view(), config.data_dir.clone(), local.file_key().cloned());
     let (stock, journal_watch, bank) = (runner.stock(), runner.journal_watch(), runner.bank());
     let jobs = worker::spawn(runner, local.clone(), events.clone());
     let requeued = worker::recover_requests(&local, &jobs)?;

@@ -47,13 +47,19 @@ pub struct UiState {
 struct UiInner {
     view: Option<Arc<dyn CounterView>>,
     photo_dir: PathBuf,
+    files: Option<archive::at_rest::FileKey>,
 }
 
 impl UiState {
     /// The page's state for a counter seen through `view`; photos go to `data_dir/photos`,
-    /// where applicant files name them (`photos/...`).
-    pub fn new(view: Option<Arc<dyn CounterView>>, data_dir: PathBuf) -> UiState {
-        UiState { inner: Arc::new(UiInner { view, photo_dir: data_dir.join("photos") }) }
+    /// where applicant files name them (`photos/...`), sealed under `files` (the local
+    /// archive's [`archive::local::LocalArchive::file_key`]).
+    pub fn new(
+        view: Option<Arc<dyn CounterView>>,
+        data_dir: PathBuf,
+        files: Option<archive::at_rest::FileKey>,
+    ) -> UiState {
+        UiState { inner: Arc::new(UiInner { view, photo_dir: data_dir.join("photos"), files }) }
     }
 
     fn view(&self) -> Result<&Arc<dyn CounterView>, ApiError> {
@@ -162,7 +168,7 @@ fn keep_card_photo(
     let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
     let random: String = crate::auth::random_bytes(8).iter().map(|b| format!("{b:02x}")).collect();
     let name = format!("capture-{random}.jpg");
-    crate::files::write_atomic(&ui.inner.photo_dir, &name, &card_photo.jpeg)
+    crate::files::write_sealed(&ui.inner.photo_dir, &name, &card_photo.jpeg, ui.inner.files.as_ref())
         .map_err(|e| internal(format!("{}: {e}", ui.inner.photo_dir.display())))?;
     let report = processor.check(&card_photo.jpeg);
     Ok(serde_json::json!({
@@ -279,8 +285,15 @@ async fn stored_photo(
             "a photo name is letters, digits, '.', '-' and '_'".into(),
         ));
     }
-    let bytes = std::fs::read(ui.inner.photo_dir.join(&name))
-        .map_err(|_| ApiError(StatusCode::NOT_FOUND, format!("no photo {name}: capture it again")))?;
+    let bytes =
+        crate::files::read_sealed(&ui.inner.photo_dir.join(&name), ui.inner.files.as_ref()).map_err(|e| {
+            match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("photo {e}: capture it again"))
+                }
+                _ => ApiError(StatusCode::NOT_FOUND, format!("no photo {name}: capture it again")),
+            }
+        })?;
     Ok(picture(bytes))
 }
 

@@ -572,7 +572,7 @@ mod tests {
     fn a_start_after_a_crash_runs_or_ends_every_accepted_request_and_never_reuses_a_number() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("station.db");
-        let local = LocalArchive::open(&path, "S1").expect("local");
+        let local = LocalArchive::open_unencrypted(&path, "S1").expect("local");
         let queue = |local: &LocalArchive| {
             local.queue_request("op", &kept(), "job.requested", &serde_json::json!({})).expect("queued")
         };
@@ -597,7 +597,7 @@ mod tests {
         drop(local);
 
         // The station starts again on the same database.
-        let local = LocalArchive::open(&path, "S1").expect("reopen");
+        let local = LocalArchive::open_unencrypted(&path, "S1").expect("reopen");
         let (tx, rx) = mpsc::channel();
         assert_eq!(recover_requests(&local, &tx).expect("recover"), 1);
         let again = rx.try_recv().expect("the queued request runs");

@@ -849,7 +849,7 @@ pub(crate) mod tests {
 
     fn archive_with_card(status: CardStatus) -> (tempfile::TempDir, LocalArchive) {
         let dir = tempfile::tempdir().expect("tmp");
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         a.upsert_person(&PersonRow {
             ssn: "11010519491231002X".into(),
             name: "张三".into(),
@@ -1109,7 +1109,7 @@ pub(crate) mod tests {
             .commit(&archive::conformance::commit_request(claim.claim_id))
             .expect("commit")
             .card_number;
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         a.upsert_person(&PersonRow { ssn: ssn.clone(), name: "张三".into(), sex: None, birth_date: None })
             .expect("p");
         let app = a.open_application(&ssn, "new", "{}").expect("app");

@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn a_ledger_cut_short_or_rewritten_after_its_anchor_is_found() {
         let dir = tempfile::tempdir().expect("tmp");
-        let local = LocalArchive::open(dir.path().join("station.db"), "S-1").expect("local");
+        let local = LocalArchive::open_unencrypted(dir.path().join("station.db"), "S-1").expect("local");
         let province = SqliteProvincial::open(dir.path().join("province.db"), "S-1", 'S').expect("province");
         assert_eq!(anchor(&local, &province).expect("nothing to anchor"), None);
         for i in 0..3 {

@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn rule_8_a_refusal_is_the_persons_and_the_lists_stop_chasing_it() {
         let dir = tempfile::tempdir().expect("tmp");
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         card(&a, "11010519491231002X", "B00000019", CardStatus::Issued);
         card(&a, "110105198001010014", "B00000027", CardStatus::Made);
         let e =

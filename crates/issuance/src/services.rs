@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn each_fee_or_its_waiver_is_one_ledger_line_with_a_receipt() {
         let dir = tempfile::tempdir().expect("tmp");
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         let p = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
         let ssn = "11010519491231002X";
         holder_with_cards(&a, ssn, &["B00000019", "B00000027"], "{}");
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn the_fee_waiver_reads_the_category_on_the_holders_form() {
         let dir = tempfile::tempdir().expect("tmp");
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         let p = archive::SqliteProvincial::open(dir.path().join("p.db"), "S1", 'B').expect("province");
         let form =
             |category: &str| format!(r#"{{"holder": {{}}, "insurance": {{"category": "{category}"}}}}"#);
@@ -419,7 +419,7 @@ mod tests {
         let made =
             p.commit(&archive::conformance::commit_request(second.claim_id)).expect("card").card_number;
         // Here the holder's card (that second one, taken in) is replaced again: not the first.
-        let a = LocalArchive::open(dir.path().join("s.db"), "S1").expect("open");
+        let a = LocalArchive::open_unencrypted(dir.path().join("s.db"), "S1").expect("open");
         holder_with_cards(&a, &ssn, &[&made], "{}");
         let receipt = record_replacement_fee(&a, &p, &Schedule::builtin(), "op", &made).expect("fee");
         assert_eq!(receipt.fee, Fee::Due { fen: 2000 }, "the first replacement was at S2");

@@ -453,7 +453,7 @@ mod tests {
     fn a_receipt_cut_off_after_the_province_answered_is_completed_by_reading_the_list_again() {
         let dir = tempfile::tempdir().expect("tmp");
         let province = SqliteProvincial::open(dir.path().join("province.db"), "S-1", 'S').expect("province");
-        let local = LocalArchive::open(dir.path().join("station.db"), "S-1").expect("local");
+        let local = LocalArchive::open_unencrypted(dir.path().join("station.db"), "S-1").expect("local");
         let row = delivered(dir.path());
         // What the cut-off run did: the province's half, under the request id of the station and card.
         let request = ReceiveRequest {

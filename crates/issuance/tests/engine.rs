@@ -51,7 +51,7 @@ impl Counter {
     fn new() -> Counter {
         let dir = tempfile::tempdir().expect("tmp");
         Counter {
-            local: LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"),
+            local: LocalArchive::open_unencrypted(dir.path().join("station.db"), "S1").expect("local"),
             province: SqliteProvincial::open(dir.path().join("province.db"), "S1", 'B').expect("province"),
             roster: Roster::default(),
             path: SimPath::new(),
@@ -1043,7 +1043,7 @@ fn a_restart_finds_the_job_waiting_at_the_same_mismatch_with_its_count() {
     // The station stops and starts again on the same database: the job is not among those
     // resumed (nobody corrected it yet) and waits at the same mismatch, its count kept.
     let path = c._dir.path().join("station.db");
-    let reopened = LocalArchive::open(&path, "S1").expect("reopen");
+    let reopened = LocalArchive::open_unencrypted(&path, "S1").expect("reopen");
     assert!(!reopened.running_jobs().expect("running").contains(&job));
     assert!(reopened.claim_holding_jobs().expect("holding").contains(&job), "its claim is renewed");
     let (seen, held) = issuance::identity_mismatch(&reopened, job).expect("view").expect("waits");

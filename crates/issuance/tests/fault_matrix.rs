@@ -251,7 +251,7 @@ impl Counter {
         let dir = scratch_dir();
         let db = dir.path().join("station.db");
         Counter {
-            local: LocalArchive::open(&db, "S1").expect("local"),
+            local: LocalArchive::open_unencrypted(&db, "S1").expect("local"),
             province: Province {
                 inner: SqliteProvincial::open(dir.path().join("province.db"), "S1", 'B').expect("province"),
                 calls: AtomicU32::new(0),

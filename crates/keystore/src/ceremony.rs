@@ -123,6 +123,12 @@ impl Keystore {
         if role == KeyRole::LedgerMac && kind != KeyKind::Aes {
             return Err(Error::Invalid(format!("the ledger MAC key is an AES key (AES-CMAC), not {kind}")));
         }
+        if role == KeyRole::DataWrap && (kind != KeyKind::Aes || components[0].bytes.len() != 32) {
+            return Err(Error::Invalid(format!(
+                "the database wrapping key is an AES-256 key (32-byte components), not {kind} of {} bytes",
+                components[0].bytes.len()
+            )));
+        }
         let len = components[0].bytes.len();
         let key_type = kind.key_type(len)?;
         if !kind.len_ok(len) || components.iter().any(|c| c.bytes.len() != len) {

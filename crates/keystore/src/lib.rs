@@ -9,6 +9,8 @@
 //! - [`LedgerMac`]: the ledger's AES-CMAC key (its module says why CMAC with AES).
 //! - [`RecordKey`]: an outreach kit's ECDSA P-256 record-signing key, made in the kit's own
 //!   token ([`Keystore::generate_record_key`]).
+//! - [`DataWrapKey`]: the key that wraps the station's data key (`station.db.key`) by AES-GCM
+//!   inside the token (its module says why GCM through `C_Encrypt`).
 //! - The ceremony: [`Keystore::import_components`] (two or more custodians' components,
 //!   each checked against its check value, the key stored sealed), [`Keystore::list`]
 //!   (labels, kinds, roles, check values only).
@@ -25,12 +27,13 @@
 //! What the [`secure_channel::KeyProvider`] trait makes leave the token: the session keys of
 //! each secure channel (it returns [`secure_channel::SessionKeys`] as bytes) and, with
 //! per-card diversification, the card's static keys while they are derived. Static and
-//! master keys, the transport key and the ledger key never do. To keep session keys in the
+//! master keys, the transport key, the ledger key and the database wrapping key never do. To keep session keys in the
 //! token the trait would return an object able to compute with them instead: see the
 //! crate README.
 #![forbid(unsafe_code)]
 
 pub mod ceremony;
+mod dbwrap;
 mod error;
 mod ledger;
 mod provider;
@@ -40,6 +43,7 @@ mod token;
 mod transport;
 
 pub use ceremony::{CeremonyReport, Component, Formed};
+pub use dbwrap::{DataWrapKey, WRAP_NONCE_LEN, WRAP_TAG_LEN};
 pub use error::Error;
 pub use ledger::{LedgerMac, LEDGER_MAC_LEN};
 pub use provider::TokenKeys;

@@ -163,6 +163,8 @@ pub enum KeyRole {
     Transport,
     /// The ledger's MAC key (AES-CMAC): sign and verify only.
     LedgerMac,
+    /// The database wrapping key (AES-256-GCM): encrypt and decrypt the station's data key.
+    DataWrap,
 }
 
 impl KeyRole {
@@ -172,11 +174,12 @@ impl KeyRole {
             KeyRole::IsdMaster => "isd-master",
             KeyRole::Transport => "dp-transport",
             KeyRole::LedgerMac => "ledger-mac",
+            KeyRole::DataWrap => "db-wrap",
         }
     }
 
     fn from_id(id: &[u8]) -> Option<KeyRole> {
-        [KeyRole::IsdMaster, KeyRole::Transport, KeyRole::LedgerMac]
+        [KeyRole::IsdMaster, KeyRole::Transport, KeyRole::LedgerMac, KeyRole::DataWrap]
             .into_iter()
             .find(|r| r.name().as_bytes() == id)
     }
@@ -187,6 +190,7 @@ impl KeyRole {
             KeyRole::IsdMaster => (true, false, true, true),
             KeyRole::Transport => (true, true, false, false),
             KeyRole::LedgerMac => (false, false, true, false),
+            KeyRole::DataWrap => (true, true, false, false),
         };
         vec![
             Attribute::Encrypt(encrypt),
@@ -519,6 +523,26 @@ impl Keystore {
             .generate_key(&Mechanism::AesKeyGen, &template)
             .map_err(Error::p11("C_GenerateKey (ledger MAC key)"))?;
         self.kcv_of(KeyKind::Aes, Some(KeyRole::LedgerMac), h)
+    }
+}
+
+impl Keystore {
+    /// Generates a database wrapping key (AES-256, made by the token's generator, never seen
+    /// outside it) and returns its check value. Like the ledger's key, no component exists:
+    /// the token (or its backup) is the only copy, and without it `station.db` stays closed.
+    pub fn generate_data_wrap_key(&self, label: &str) -> Result<Kcv, Error> {
+        self.require(MechanismType::AES_GCM, "the database wrapping key")?;
+        self.require(MechanismType::AES_KEY_GEN, "a database wrapping key made in the token")?;
+        self.label_free(label)?;
+        let mut template = sealed_template(label, KeyRole::DataWrap, true);
+        template.push(Attribute::Class(ObjectClass::SECRET_KEY));
+        template.push(Attribute::KeyType(KeyType::AES));
+        template.push(Attribute::ValueLen(32.into()));
+        let h = self
+            .session()
+            .generate_key(&Mechanism::AesKeyGen, &template)
+            .map_err(Error::p11("C_GenerateKey (database wrapping key)"))?;
+        self.kcv_of(KeyKind::Aes, Some(KeyRole::DataWrap), h)
     }
 }
 

@@ -500,3 +500,78 @@ fn a_kit_record_key_signs_in_the_token_and_verifies_outside() {
     assert!(verifying.verify(data, &from_other).is_err(), "another key's signature");
     assert!(matches!(keystore::RecordKey::open(&hsm.store, "no-such-key"), Err(Error::NoKey(_))));
 }
+
+/// The database wrapping key: AES-256-GCM in the token (SoftHSM2 offers `CKM_AES_GCM` through
+/// `C_Encrypt`/`C_Decrypt`), the same layout as the software seal, so a key file wrapped by
+/// the same key value in memory unwraps in the token; another key, other associated data or
+/// an altered byte does not unwrap. Made in the token or by a ceremony of AES-256 components.
+#[test]
+fn the_database_wrapping_key_wraps_by_aes_gcm_in_the_token() {
+    use keystore::DataWrapKey;
+    let h = hsm();
+    let kcv = h.store.generate_data_wrap_key("db-wrap").expect("generate");
+    let wrap = DataWrapKey::open(&h.store, "db-wrap").expect("open");
+    assert_eq!(wrap.kcv().expect("kcv"), kcv);
+    let data_key = [0xA5u8; 32];
+    let wrapped = wrap.wrap(b"station.db.key v1", &data_key).expect("wrap");
+    assert_eq!(wrapped.len(), keystore::WRAP_NONCE_LEN + 32 + keystore::WRAP_TAG_LEN);
+    assert!(!wrapped.windows(8).any(|w| w == &data_key[..8]));
+    assert_ne!(wrapped, wrap.wrap(b"station.db.key v1", &data_key).expect("wrap"), "a fresh nonce each");
+    assert_eq!(
+        wrap.unwrap(b"station.db.key v1", &wrapped).expect("unwrap").expect("opens").as_slice(),
+        data_key
+    );
+    assert!(wrap.unwrap(b"station.db.key v2", &wrapped).expect("unwrap").is_none());
+    let mut altered = wrapped.clone();
+    altered[20] ^= 1;
+    assert!(wrap.unwrap(b"station.db.key v1", &altered).expect("unwrap").is_none());
+    assert!(wrap.unwrap(b"station.db.key v1", &wrapped[..20]).expect("unwrap").is_none());
+    assert!(h.store.value_refused("db-wrap").expect("audit"));
+
+    // Formed by the custodians from AES-256 components: the same GCM as the software one.
+    let value = "603DEB1015CA71BE2B73AEF0857D77811F352C073B6108D72D9810A30914DFF4";
+    let report = h
+        .store
+        .import_components(
+            "db-wrap-2",
+            KeyKind::Aes,
+            KeyRole::DataWrap,
+            &components(Algorithm::Aes, value),
+            None,
+        )
+        .expect("ceremony");
+    let formed = DataWrapKey::open(&h.store, "db-wrap-2").expect("open");
+    assert_eq!(report.kcv, soft(Algorithm::Aes, value).kcv());
+    let soft_key: [u8; 32] = hex::decode(value).expect("hex").try_into().expect("32 bytes");
+    let sealed_in_memory = archive_style_seal(&soft_key, b"aad", &data_key);
+    assert_eq!(
+        formed.unwrap(b"aad", &sealed_in_memory).expect("unwrap").expect("opens").as_slice(),
+        data_key
+    );
+    assert!(wrap.unwrap(b"aad", &sealed_in_memory).expect("unwrap").is_none(), "another key");
+    // AES-128 components, or an ISD key: no wrapping key.
+    let short = h.store.import_components(
+        "db-wrap-128",
+        KeyKind::Aes,
+        KeyRole::DataWrap,
+        &components(Algorithm::Aes, TEST_KEY),
+        None,
+    );
+    assert!(matches!(short, Err(Error::Invalid(_))), "{short:?}");
+    import(&h.store, "kmc-aes", Algorithm::Aes, KeyRole::IsdMaster, TEST_KEY);
+    assert!(matches!(DataWrapKey::open(&h.store, "kmc-aes"), Err(Error::WrongKind { .. })));
+    let listed = h.store.list().expect("list");
+    let info = listed.iter().find(|k| k.label == "db-wrap").expect("listed");
+    assert_eq!((info.role, info.len, info.kcv, info.sealed), (Some(KeyRole::DataWrap), 32, Some(kcv), true));
+}
+
+/// AES-256-GCM in memory as `archive::at_rest::seal` lays it out (`nonce || ct || tag`), with
+/// a fixed nonce: what the simulators' wrapping key writes.
+fn archive_style_seal(key: &[u8; 32], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let nonce = [9u8; keystore::WRAP_NONCE_LEN];
+    let sealed = aes_gcm::Aes256Gcm::new(key.into())
+        .encrypt(aes_gcm::Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .expect("seal");
+    [nonce.as_slice(), &sealed].concat()
+}

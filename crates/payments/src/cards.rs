@@ -160,10 +160,15 @@ pub struct ArchiveCards {
 }
 
 impl ArchiveCards {
-    /// The local archive at `local`; `provincial` adds deaths and other stations' cards.
-    pub fn new(local: impl Into<PathBuf>, provincial: Option<PathBuf>) -> ArchiveCards {
+    /// The local archive at `local`; `provincial` adds deaths and other stations' cards;
+    /// `key`: the station's data key, the archive being encrypted.
+    pub fn new(
+        local: impl Into<PathBuf>,
+        provincial: Option<PathBuf>,
+        key: Option<archive::at_rest::DataKey>,
+    ) -> ArchiveCards {
         let local = local.into();
-        ArchiveCards { records: ArchiveRecords::new(&local, provincial), local }
+        ArchiveCards { records: ArchiveRecords::new(&local, provincial).with_key(key), local }
     }
 }
 
@@ -179,11 +184,7 @@ impl CardSource for ArchiveCards {
     fn lost(&self, stopped: &BTreeSet<String>) -> Result<BTreeSet<String>, RosterError> {
         let err =
             |e: rusqlite::Error| RosterError::Archive { path: self.local.clone(), message: e.to_string() };
-        let conn = rusqlite::Connection::open_with_flags(
-            &self.local,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(err)?;
+        let conn = self.records.open_local()?;
         // issuance::lifecycle::report_loss records `card.stopped` with {"reason": "loss"}.
         let mut stmt = conn
             .prepare("SELECT card_number, detail FROM ledger WHERE event = 'card.stopped' AND card_number IS NOT NULL")
@@ -427,10 +428,11 @@ pub fn open_sources(
     issuance: &[PathBuf],
     archive: Option<&Path>,
     provincial: Option<PathBuf>,
+    key: Option<archive::at_rest::DataKey>,
 ) -> Vec<Box<dyn CardSource>> {
     let mut v: Vec<Box<dyn CardSource>> = Vec::new();
     if let Some(a) = archive {
-        v.push(Box::new(ArchiveCards::new(a, provincial)));
+        v.push(Box::new(ArchiveCards::new(a, provincial, key)));
     }
     for f in issuance {
         v.push(Box::new(IssuanceCards::new(f)));
@@ -525,7 +527,7 @@ mod tests {
         use roster::generate::{account_for, card_number_for, id_for};
         let dir = tempfile::tempdir().expect("tmp");
         let db = dir.path().join("station.db");
-        let a = LocalArchive::open(&db, "S1").expect("archive");
+        let a = LocalArchive::open_unencrypted(&db, "S1").expect("archive");
         for i in [1u64, 2, 3] {
             let ssn = id_for(i);
             a.upsert_person(&PersonRow {
@@ -566,7 +568,7 @@ mod tests {
             ),
         )
         .expect("file");
-        let (archive, issuance) = (ArchiveCards::new(&db, None), IssuanceCards::new(&file));
+        let (archive, issuance) = (ArchiveCards::new(&db, None, None), IssuanceCards::new(&file));
         let sources: [&dyn CardSource; 2] = [&archive, &issuance];
         let mut wanted = Wanted::default();
         for i in 1..=4 {

@@ -74,6 +74,10 @@ pub struct PrepareArgs {
     /// The provincial SQLite archive beside --archive, for deaths and other stations' cards.
     #[arg(long, requires = "archive")]
     pub provincial_db: Option<PathBuf>,
+    /// The station's data key for an encrypted --archive (set by the station from its
+    /// configuration, never from the command line).
+    #[arg(skip)]
+    pub archive_key: Option<archive::at_rest::DataKey>,
     /// The batch's status file (default: <out>.status.csv).
     #[arg(long)]
     pub status: Option<PathBuf>,
@@ -188,7 +192,12 @@ pub fn run(args: Args) -> Result<(), PaymentsError> {
         }
         Command::Prepare(a) => {
             let opts = a.options()?;
-            let sources = open_sources(&a.issuance, a.archive.as_deref(), a.provincial_db.clone());
+            let sources = open_sources(
+                &a.issuance,
+                a.archive.as_deref(),
+                a.provincial_db.clone(),
+                a.archive_key.clone(),
+            );
             let refs: Vec<&dyn crate::cards::CardSource> = sources.iter().map(|s| s.as_ref()).collect();
             let summary = crate::prepare::prepare(&opts, &refs)?;
             println!("{summary}");

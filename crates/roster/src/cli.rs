@@ -33,6 +33,10 @@ pub struct Args {
     /// cards.
     #[arg(long, requires = "archive")]
     pub provincial_db: Option<PathBuf>,
+    /// The station's data key for an encrypted --archive (set by the station from its
+    /// configuration, never from the command line).
+    #[arg(skip)]
+    pub archive_key: Option<archive::at_rest::DataKey>,
     /// An exported issuance file (CSV: ssn, status, card_number, bank, account, status_date,
     /// deceased, failure_reason).
     #[arg(long)]
@@ -102,7 +106,9 @@ impl Args {
             return Err(RosterError::Usage("--provincial-db goes with --archive".into()));
         }
         let source: Box<dyn IssuanceRecords> = match (&self.archive, &self.issuance) {
-            (Some(a), None) => Box::new(ArchiveRecords::new(a, self.provincial_db.clone())),
+            (Some(a), None) => Box::new(
+                ArchiveRecords::new(a, self.provincial_db.clone()).with_key(self.archive_key.clone()),
+            ),
             (None, Some(f)) => Box::new(IssuanceFile::new(f)),
             _ => return Err(RosterError::Usage("give either --archive or --issuance".into())),
         };

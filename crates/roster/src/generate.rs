@@ -475,7 +475,7 @@ pub fn write_scenario_archive(local: &Path, provincial: &Path, s: &Scenario) -> 
     use archive::local::{ApplicationStatus, LocalArchive, PersonRow};
     use archive::ProvincialArchive;
     let e = |e: archive::ArchiveError| e.to_string();
-    let a = LocalArchive::open(local, "S1").map_err(e)?;
+    let a = LocalArchive::open_unencrypted(local, "S1").map_err(e)?;
     let p = archive::SqliteProvincial::open(provincial, "S1", 'B').map_err(e)?;
     let conn = rusqlite::Connection::open(local).map_err(|e| e.to_string())?;
     for (n, c) in s.cards.iter().enumerate() {

@@ -616,21 +616,34 @@ fn bytecount(b: &[u8]) -> u64 {
 pub struct ArchiveRecords {
     local: PathBuf,
     provincial: Option<PathBuf>,
+    key: Option<archive::at_rest::DataKey>,
 }
 
 impl ArchiveRecords {
     /// The local archive at `local`; `provincial` adds deaths and other stations' cards.
     pub fn new(local: impl Into<PathBuf>, provincial: Option<PathBuf>) -> ArchiveRecords {
-        ArchiveRecords { local: local.into(), provincial }
+        ArchiveRecords { local: local.into(), provincial, key: None }
     }
 
-    fn open(path: &Path) -> Result<rusqlite::Connection, RosterError> {
-        use rusqlite::OpenFlags;
-        rusqlite::Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| RosterError::Archive { path: path.to_path_buf(), message: e.to_string() })
+    /// The local archive read with the station's data key (it is encrypted).
+    pub fn with_key(mut self, key: Option<archive::at_rest::DataKey>) -> ArchiveRecords {
+        self.key = key;
+        self
+    }
+
+    /// A read-only connection to the local archive (with its key) or, `key` None, to the
+    /// provincial SQLite archive (never encrypted: the province keeps its own).
+    fn open(
+        path: &Path,
+        key: Option<&archive::at_rest::DataKey>,
+    ) -> Result<rusqlite::Connection, RosterError> {
+        archive::local::LocalArchive::read_only(path, key)
+            .map_err(|e| RosterError::Archive { path: path.to_path_buf(), message: e.to_string() })
+    }
+
+    /// The local archive, read-only, with its key: for the readers of its other tables.
+    pub fn open_local(&self) -> Result<rusqlite::Connection, RosterError> {
+        ArchiveRecords::open(&self.local, self.key.as_ref())
     }
 }
 
@@ -649,7 +662,7 @@ impl IssuanceRecords for ArchiveRecords {
         fn err(path: &Path) -> impl Fn(rusqlite::Error) -> RosterError + '_ {
             move |e| RosterError::Archive { path: path.to_path_buf(), message: e.to_string() }
         }
-        let conn = ArchiveRecords::open(&self.local)?;
+        let conn = self.open_local()?;
         // Cards; then failed applications that never produced a card (bank-side or
         // card-making failures before a card row existed), as failed cards without a number.
         let sql = "SELECT ssn, card_number, status, coalesce(bank, ''), account, updated_at, NULL FROM cards
@@ -660,7 +673,7 @@ impl IssuanceRecords for ArchiveRecords {
                      AND NOT EXISTS (SELECT 1 FROM cards c WHERE c.application_id = a.application_id)";
         scan(&conn, sql, wanted, &mut index, err(&self.local))?;
         if let Some(p) = &self.provincial {
-            let conn = ArchiveRecords::open(p)?;
+            let conn = ArchiveRecords::open(p, None)?;
             let sql = "SELECT ssn, card_number, status, '', NULL, updated_at, NULL FROM cards";
             scan(&conn, sql, wanted, &mut index, err(p))?;
             let mut stmt =

@@ -192,7 +192,12 @@ fn xlsx_roster_against_the_archives() {
     generate::write_scenario_xlsx(&roster, &s, Some(numeric_row)).expect("xlsx");
     let (local, prov) = (dir.path().join("station.db"), dir.path().join("provincial.db"));
     generate::write_scenario_archive(&local, &prov, &s).expect("archives");
-    let source = ArchiveRecords::new(&local, Some(prov));
+    // Encrypted as a station keeps it: read with its data key, refused without.
+    let key = archive::at_rest::DataKey::generate().expect("random");
+    drop(archive::local::LocalArchive::open(&local, "S1", &key).expect("encrypted"));
+    let e = ArchiveRecords::new(&local, Some(prov.clone())).lookup(&generate::id_for(8)).expect_err("no key");
+    assert!(e.to_string().contains("is encrypted"), "{e}");
+    let source = ArchiveRecords::new(&local, Some(prov)).with_key(Some(key));
     let opts = options(dir.path(), &roster, &["out.csv"]);
     let summary = compare(&opts, &source).expect("compare");
     check_outputs(dir.path(), &s, &summary, false);

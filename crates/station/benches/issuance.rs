@@ -180,21 +180,36 @@ struct LedgerCost {
     mac: Option<Duration>,
 }
 
-/// `n` entries appended to a fresh ledger for each of `keys` (none: the chain only), the
-/// ledgers taking turns entry by entry so that the disk's moods fall on each alike; then each
-/// whole ledger checked, three times in turn.
-fn ledger_costs(dir: &std::path::Path, keys: &[Option<Arc<dyn LedgerKey>>], n: usize) -> Vec<LedgerCost> {
-    let ledgers: Vec<LocalArchive> = keys
+/// How one ledger of the comparison is kept: its MAC key (none: the chain only) and whether
+/// its database is encrypted (SQLCipher, as a station's) or plain SQLite.
+struct LedgerSetup {
+    key: Option<Arc<dyn LedgerKey>>,
+    encrypted: bool,
+}
+
+/// `n` entries appended to a fresh ledger for each of `setups`, the ledgers taking turns entry
+/// by entry so that the disk's moods fall on each alike; then each whole ledger checked, three
+/// times in turn.
+fn ledger_costs(dir: &std::path::Path, setups: &[LedgerSetup], n: usize) -> Vec<LedgerCost> {
+    let data_key = archive::at_rest::DataKey::generate().expect("random");
+    let ledgers: Vec<LocalArchive> = setups
         .iter()
         .enumerate()
-        .map(|(i, key)| {
-            let local = LocalArchive::open(dir.join(format!("ledger-{i}.db")), "S-BENCH").expect("ledger");
-            match key {
+        .map(|(i, setup)| {
+            let path = dir.join(format!("ledger-{i}.db"));
+            let local = if setup.encrypted {
+                LocalArchive::open(path, "S-BENCH", &data_key)
+            } else {
+                LocalArchive::open_unencrypted(path, "S-BENCH")
+            }
+            .expect("ledger");
+            match &setup.key {
                 Some(key) => local.with_ledger_key(key.clone()),
                 None => local,
             }
         })
         .collect();
+    let keys: Vec<_> = setups.iter().map(|s| s.key.clone()).collect();
     let detail = serde_json::json!({"step": "print-face", "card_number": "B00000019"});
     let mut appends = vec![Vec::with_capacity(n); keys.len()];
     for _ in 0..n {
@@ -236,31 +251,34 @@ fn ledger_costs(dir: &std::path::Path, keys: &[Option<Arc<dyn LedgerKey>>], n: u
 /// The ledger append and check with and without the keyed MAC.
 fn ledger_figures(n: usize) {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut keys: Vec<(&str, Option<Arc<dyn LedgerKey>>)> = vec![
-        ("no key (SM3 chain only)", None),
-        (
-            "key in memory (simulators')",
-            Some(station::ledger_key::open(None, None).expect("simulators' key")),
-        ),
+    let simulators = station::ledger_key::open(None, None).expect("simulators' key");
+    let mut keys: Vec<(&str, LedgerSetup)> = vec![
+        ("no key (SM3 chain only), plain SQLite", LedgerSetup { key: None, encrypted: false }),
+        ("no key, SQLCipher", LedgerSetup { key: None, encrypted: true }),
+        ("key in memory, plain SQLite", LedgerSetup { key: Some(simulators.clone()), encrypted: false }),
+        ("key in memory (simulators'), SQLCipher", LedgerSetup { key: Some(simulators), encrypted: true }),
     ];
     if keystore::softhsm2_installed() {
         // Made in the token and named by [ledger], as station.toml does.
-        let lines = common::counter::ledger_key_in_token(&dir.path().join("token"));
+        let lines = common::counter::station_keys_in_token(&dir.path().join("token"));
         let table: toml::Table = toml::from_str(&lines).expect("[ledger]");
         let settings: station::ledger_key::LedgerSettings =
             table["ledger"].clone().try_into().expect("[ledger] settings");
         let key = station::ledger_key::open(Some(&settings), None).expect("token key");
-        keys.push(("key in SoftHSM2 (CMAC in the token)", Some(key)));
+        keys.push((
+            "key in SoftHSM2 (CMAC in the token), SQLCipher",
+            LedgerSetup { key: Some(key), encrypted: true },
+        ));
     }
     println!(
-        "ledger append (one entry chained, SQLite synchronous=FULL) and check, median of {n} (2-core machine: compare ratios)"
+        "ledger append (one entry chained, synchronous=FULL) and check, plain SQLite beside SQLCipher, median of {n} (2-core machine: compare ratios)"
     );
     let (names, keys): (Vec<&str>, Vec<_>) = keys.into_iter().unzip();
     let costs = ledger_costs(dir.path(), &keys, n);
     let base = costs[0];
     for (what, cost) in names.into_iter().zip(costs) {
         println!(
-            "{:<36} {:>7.1} µs per append ({:.2}x), check {:>5.1} µs per entry ({:.2}x), MAC alone {}",
+            "{:<48} {:>7.1} µs per append ({:.2}x), check {:>5.1} µs per entry ({:.2}x), MAC alone {}",
             what,
             cost.append.as_secs_f64() * 1e6,
             cost.append.as_secs_f64() / base.append.as_secs_f64().max(1e-12),
@@ -271,7 +289,7 @@ fn ledger_figures(n: usize) {
     }
     if !keystore::softhsm2_installed() {
         println!(
-            "{:<36} skipped: softhsm2 is not installed ({} or softhsm2-util missing; scripts/install-deps installs it)",
+            "{:<48} skipped: softhsm2 is not installed ({} or softhsm2-util missing; scripts/install-deps installs it)",
             "key in SoftHSM2",
             keystore::SOFTHSM2_MODULE
         );

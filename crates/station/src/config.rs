@@ -66,6 +66,8 @@ pub struct StationConfig {
     pub ledger: Option<crate::ledger_key::LedgerSettings>,
     /// The outreach kit's record-signing key and token (`[kit]`, see [`crate::kit_key`]).
     pub kit: Option<crate::kit_key::KitSettings>,
+    /// The key that wraps the station's data key (`[database]`, see [`crate::db_key`]).
+    pub database: Option<crate::db_key::DatabaseSettings>,
 }
 
 /// `[idv]`: what the station does when the bank-police verification does not confirm an
@@ -144,13 +146,18 @@ impl StationConfig {
             .map(|v| v.try_into::<crate::kit_key::KitSettings>())
             .transpose()
             .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[kit]: {e}") })?;
+        let database = table
+            .remove("database")
+            .map(|v| v.try_into::<crate::db_key::DatabaseSettings>())
+            .transpose()
+            .map_err(|e| ConfigError::Invalid { path: path.into(), message: format!("[database]: {e}") })?;
         // The agent sites: the daemon delivers cards to them (and, with SMS, tells holders).
         let sites = sites_of(path, &mut table)?;
         let mut daemon = Config::from_table(path, table)?;
         daemon.sites = sites;
         // Plain http to the SMS gateway simulator only in a build that carries the simulators.
         daemon.simulators = cfg!(feature = "sim");
-        Ok(StationConfig { daemon, counter, idv, ledger, kit })
+        Ok(StationConfig { daemon, counter, idv, ledger, kit, database })
     }
 }
 

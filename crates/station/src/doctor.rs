@@ -214,7 +214,65 @@ pub fn check(args: &DoctorArgs) -> Report {
     doctor::verification::check_verification(plan, SystemTime::now(), &mut report);
     check_banks(counter.bank.as_ref(), &mut report);
     check_ledger_key(&config, &counter, &mut report);
+    check_database_key(&config, &counter, &mut report);
     report
+}
+
+/// The database key as `station serve` opens it (a build without the simulators starts only
+/// with `[database]`): the wrapping key found in its token, `station.db.key` unwrapped by it,
+/// and `station.db` opened with the data key. Nothing is made or changed: a station without
+/// its key file yet is told that its first start makes one.
+fn check_database_key(
+    config: &station::config::StationConfig,
+    counter: &station::config::CounterConfig,
+    report: &mut Report,
+) {
+    let counter_token = counter.financial.as_ref().and_then(|f| f.token.as_ref());
+    let data_dir = &config.daemon.data_dir;
+    let db = data_dir.join("station.db");
+    let wrap = match station::db_key::open(config.database.as_ref(), counter_token) {
+        Ok(w) => w,
+        Err(e) => {
+            return report.block(
+                Device::Archive,
+                format!("database key: {e:#}"),
+                "在令牌中生成数据库包装密钥（station keys generate --label db-wrap --kind db-wrap），并在配置 [database] 中写明 wrap_key",
+                "make the database wrapping key in the token (station keys generate --label db-wrap --kind db-wrap) and name it in [database] wrap_key",
+            )
+        }
+    };
+    if !station::db_key::key_file_exists(data_dir) {
+        let summary = format!("database key: {}; station.db.key is made at the first start", wrap.describe());
+        if std::fs::metadata(&db).is_ok_and(|m| m.len() > 0) && !archive::local::is_plaintext_database(&db) {
+            return report.block(
+                Device::Archive,
+                format!("{} is encrypted and station.db.key is missing", db.display()),
+                "从与 station.db 同一次的备份中恢复 station.db.key",
+                "restore station.db.key from the backup taken with station.db",
+            );
+        }
+        return report.ok(Device::Archive, summary);
+    }
+    let opened = station::db_key::unlock(data_dir, wrap.as_ref()).and_then(|key| {
+        if archive::local::is_plaintext_database(&db) {
+            return Ok("station.db is plaintext: the next start encrypts it".to_string());
+        }
+        if !db.exists() {
+            return Ok("station.db is made encrypted at the first start".to_string());
+        }
+        let conn = archive::local::LocalArchive::raw_connection(&db, &key)?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        Ok(format!("station.db opens with it ({tables} schema objects)"))
+    });
+    match opened {
+        Ok(what) => report.ok(Device::Archive, format!("database key: {}; {what}", wrap.describe())),
+        Err(e) => report.block(
+            Device::Archive,
+            format!("database key: {e:#}"),
+            "将 station.db 与 station.db.key 从同一次备份中一并恢复，并在 [database] 中写明包装它的令牌密钥",
+            "restore station.db and station.db.key together from the same backup, and name the token key that wrapped it in [database]",
+        ),
+    }
 }
 
 /// The ledger's MAC key as `station serve` opens it (a build without the simulators starts only

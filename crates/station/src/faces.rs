@@ -15,20 +15,23 @@ use crate::counter::{FaceProblem, FaceRenderer};
 pub struct CardFaceRenderer {
     renderer: Renderer,
     photo_dir: PathBuf,
+    files: Option<archive::at_rest::FileKey>,
 }
 
 impl CardFaceRenderer {
-    /// The built-in template of the cards' generation, photos in `photo_dir`.
+    /// The built-in template of the cards' generation, photos in `photo_dir`, sealed under
+    /// `files` (the local archive's [`archive::local::LocalArchive::file_key`]).
     pub fn builtin(
         generation: firmware_profile::Generation,
         photo_dir: PathBuf,
+        files: Option<archive::at_rest::FileKey>,
     ) -> Result<CardFaceRenderer, card_face::FaceError> {
         let id = match generation {
             firmware_profile::Generation::Second => "ssc-2g",
             _ => "ssc-3g",
         };
         let template = card_face::Template::builtin(id)?;
-        Ok(CardFaceRenderer { renderer: Renderer::new(template, None)?, photo_dir })
+        Ok(CardFaceRenderer { renderer: Renderer::new(template, None)?, photo_dir, files })
     }
 }
 
@@ -36,9 +39,14 @@ impl CardFaceRenderer {
 pub const MAX_PHOTO_BYTES: u64 = 2 * 1024 * 1024;
 
 /// Reads an applicant's photo `photos/NAME` from the data directory: a plain name (the
-/// applicant crate's rule), a regular file (not a link), not over [`MAX_PHOTO_BYTES`]. The
-/// answer never says whether some other file exists on the counter PC.
-pub fn read_photo(data_dir: &Path, photo: &str) -> Result<Vec<u8>, FaceProblem> {
+/// applicant crate's rule), a regular file (not a link), not over [`MAX_PHOTO_BYTES`], opened
+/// with the files' key `files` when sealed. The answer never says whether some other file
+/// exists on the counter PC.
+pub fn read_photo(
+    data_dir: &Path,
+    photo: &str,
+    files: Option<&archive::at_rest::FileKey>,
+) -> Result<Vec<u8>, FaceProblem> {
     let name = applicant::photo_name(photo).ok_or_else(|| {
         FaceProblem::Photo("not a file name of the photo directory (photos/NAME.jpg)".into())
     })?;
@@ -51,12 +59,16 @@ pub fn read_photo(data_dir: &Path, photo: &str) -> Result<Vec<u8>, FaceProblem> 
     if meta.len() > MAX_PHOTO_BYTES {
         return Err(FaceProblem::Photo(format!("photos/{name} is over {} MiB", MAX_PHOTO_BYTES >> 20)));
     }
-    std::fs::read(&path).map_err(|_| unusable())
+    daemon::files::read_sealed(&path, files).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => FaceProblem::Photo(format!("photos/{e}: take the photo again")),
+        _ => unusable(),
+    })
 }
 
 impl FaceRenderer for CardFaceRenderer {
     fn render(&self, face: &FaceText) -> Result<PrintJob, FaceProblem> {
-        let photo = face.photo.as_deref().map(|p| read_photo(&self.photo_dir, p)).transpose()?;
+        let photo =
+            face.photo.as_deref().map(|p| read_photo(&self.photo_dir, p, self.files.as_ref())).transpose()?;
         self.render_with_photo(face, photo)
     }
 }
@@ -138,8 +150,8 @@ mod tests {
             .expect("link");
         std::fs::write(dir.path().join("photos/big.jpg"), vec![0u8; (MAX_PHOTO_BYTES + 1) as usize])
             .expect("big");
-        assert_eq!(read_photo(dir.path(), "photos/p0.jpg").expect("read"), b"jpeg");
-        let refused = |p: &str| match read_photo(dir.path(), p) {
+        assert_eq!(read_photo(dir.path(), "photos/p0.jpg", None).expect("read"), b"jpeg");
+        let refused = |p: &str| match read_photo(dir.path(), p, None) {
             Err(FaceProblem::Photo(why)) => why,
             other => panic!("{p}: {other:?}"),
         };
@@ -150,5 +162,12 @@ mod tests {
         let link = refused("photos/link.jpg");
         let missing = refused("photos/none.jpg");
         assert_eq!(link.replace("link", "none"), missing);
+        // A photo the station sealed reads with its key only; a plain one of before with it.
+        let key = archive::at_rest::DataKey::generate().expect("random").files();
+        daemon::files::write_sealed(&dir.path().join("photos"), "p1.jpg", b"\xFF\xD8 jpeg", Some(&key))
+            .expect("sealed");
+        assert_eq!(read_photo(dir.path(), "photos/p1.jpg", Some(&key)).expect("read"), b"\xFF\xD8 jpeg");
+        assert_eq!(read_photo(dir.path(), "photos/p0.jpg", Some(&key)).expect("plain"), b"jpeg");
+        assert!(refused("photos/p1.jpg").contains("take the photo again"));
     }
 }

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-/// The ledger's key, which a counter's build needs before `station serve` starts, and an
-/// outreach kit's record key: written out commented, with the commands that make them, for the
+/// The ledger's key and the database wrapping key, which a counter's build needs before
+/// `station serve` starts, and an outreach kit's record key: written out commented, with the
+/// commands that make them, for the
 /// set-up person to finish.
 const LEDGER_HINT: &str = "
 # The ledger's key (each entry's MAC; a counter without the simulators starts only with it).
@@ -35,6 +36,16 @@ const LEDGER_HINT: &str = "
 # module = \"/usr/lib/softhsm/libsofthsm2.so\"
 # label = \"KIT-1\"
 # pin_file = \"/etc/station/kit-token.pin\"
+
+# The database wrapping key: station.db, photos and evidence are encrypted under a data key
+# kept only wrapped by it (station.db.key). Make it in the token, then uncomment:
+#   station keys generate --label db-wrap --kind db-wrap
+# [database]
+# wrap_key = \"db-wrap\"
+# [database.token]          # or the financial keys' [counter.financial.token]
+# module = \"/usr/lib/softhsm/libsofthsm2.so\"
+# label = \"station\"
+# pin_file = \"/etc/station/token.pin\"
 ";
 
 /// `station init`.
@@ -437,7 +448,9 @@ mod tests {
         assert!(config_text.contains("[idv]\nmax_corrections = 2"), "named in the file: {config_text}");
         assert!(
             config_text.contains("# [ledger]\n# mac_key = \"ledger\"")
-                && config_text.contains("--kind ledger-mac"),
+                && config_text.contains("--kind ledger-mac")
+                && config_text.contains("# [database]\n# wrap_key = \"db-wrap\"")
+                && config_text.contains("--kind db-wrap"),
             "the ledger key's section, to finish: {config_text}"
         );
         assert_eq!(c.idv, crate::config::IdvPolicy::default());

@@ -1,9 +1,10 @@
-//! `station keys`: the financial application's keys and the ledger's MAC key in the counter's
-//! PKCS#11 token (`[counter.financial.token]` of station.toml; the ledger's key in
-//! `[ledger.token]` when it names its own). `import` is the key ceremony: two or more
+//! `station keys`: the financial application's keys, the ledger's MAC key and the database
+//! wrapping key in the counter's PKCS#11 token (`[counter.financial.token]` of station.toml;
+//! the ledger's key in `[ledger.token]`, the database's in `[database.token]`, when they name
+//! their own). `import` is the key ceremony: two or more
 //! custodians each enter a component with its check value, each checked in the token, the key
 //! formed and sealed there (dual control; no one person ever holds it); `generate` makes the
-//! ledger's key inside the token (no component exists); `list` shows labels, kinds, roles and
+//! ledger's key or the database wrapping key inside the token (no component exists); `list` shows labels, kinds, roles and
 //! check values, never a key. Components are typed without echo on a terminal; off a terminal
 //! (a script) each is one stdin line, `HEX KCV`.
 
@@ -21,7 +22,8 @@ use zeroize::Zeroizing;
 pub enum KeysCmd {
     /// Form a key in the token from the custodians' components (dual control).
     Import(ImportArgs),
-    /// Make a key inside the token (the ledger's MAC key): no component ever exists.
+    /// Make a key inside the token (the ledger's MAC key, the database wrapping key): no
+    /// component ever exists.
     Generate(GenerateArgs),
     /// The keys in the token: label, kind, role, check value.
     List(TokenArgs),
@@ -63,7 +65,7 @@ pub struct ImportArgs {
 pub struct GenerateArgs {
     #[command(flatten)]
     token: TokenArgs,
-    /// The key's label in the token (what `[ledger] mac_key` names).
+    /// The key's label in the token (what `[ledger] mac_key` or `[database] wrap_key` names).
     #[arg(long)]
     label: String,
     /// What it is for.
@@ -76,6 +78,9 @@ pub struct GenerateArgs {
 enum GeneratedKind {
     /// The ledger's MAC key (AES-256, CMAC): in `[ledger.token]`, or the counter's token.
     LedgerMac,
+    /// The database wrapping key (AES-256-GCM; wraps station.db.key): in `[database.token]`,
+    /// or the counter's token.
+    DbWrap,
 }
 
 /// The ciphers a ceremony forms.
@@ -96,13 +101,15 @@ enum Role {
     Transport,
     /// The ledger's MAC key (AES; its components' check values are CMACs of a zero block).
     LedgerMac,
+    /// The database wrapping key (AES-256, two 32-byte components).
+    DbWrap,
 }
 
 /// Runs `station keys ...`.
 pub fn run(cmd: KeysCmd) -> Result<()> {
     match cmd {
         KeysCmd::List(a) => {
-            let store = open(&a, false)?;
+            let store = open(&a, None)?;
             let keys = store.list()?;
             if keys.is_empty() {
                 println!("no keys in the token yet: station keys import");
@@ -138,56 +145,70 @@ pub fn run(cmd: KeysCmd) -> Result<()> {
                 Role::IsdMaster => KeyRole::IsdMaster,
                 Role::Transport => KeyRole::Transport,
                 Role::LedgerMac => KeyRole::LedgerMac,
+                Role::DbWrap => KeyRole::DataWrap,
             };
-            let store = open(&a.token, role == KeyRole::LedgerMac)?;
+            let store = open(&a.token, Some(role))?;
             let components = read_components(a.custodians)?;
             let report = store.import_components(&a.label, kind, role, &components, expected)?;
             println!("{report}");
             Ok(())
         }
         KeysCmd::Generate(a) => {
-            let GeneratedKind::LedgerMac = a.kind;
-            let store = open(&a.token, true)?;
-            let kcv = store.generate_ledger_key(&a.label)?;
+            let (role, section) = match a.kind {
+                GeneratedKind::LedgerMac => (KeyRole::LedgerMac, "[ledger] mac_key"),
+                GeneratedKind::DbWrap => (KeyRole::DataWrap, "[database] wrap_key"),
+            };
+            let store = open(&a.token, Some(role))?;
+            let kcv = match role {
+                KeyRole::DataWrap => store.generate_data_wrap_key(&a.label)?,
+                _ => store.generate_ledger_key(&a.label)?,
+            };
             println!(
-                "key {:?} (AES 32 bytes, ledger-mac): made in the token; KCV {kcv}. \
-                 Name it in station.toml: [ledger] mac_key = {:?}. It exists only in the token: \
+                "key {:?} (AES 32 bytes, {}): made in the token; KCV {kcv}. \
+                 Name it in station.toml: {section} = {:?}. It exists only in the token: \
                  back the token up (see the README's key ceremony)",
-                a.label, a.label
+                a.label,
+                role.name(),
+                a.label
             );
             Ok(())
         }
     }
 }
 
-/// The token `[counter.financial.token]` names, or for the ledger's key (`ledger`) the one
-/// `[ledger.token]` names when set (only those tables are read: the keys are imported before
-/// the counter's devices are set up).
-fn open(a: &TokenArgs, ledger: bool) -> Result<Keystore> {
+/// The token `[counter.financial.token]` names, or for the ledger's key the one
+/// `[ledger.token]` names and for the database wrapping key the one `[database.token]` names,
+/// when set (only those tables are read: the keys are imported before the counter's devices
+/// are set up). `role`: the key's, when one is made.
+fn open(a: &TokenArgs, role: Option<KeyRole>) -> Result<Keystore> {
     let path = a.config.display();
     let table: toml::Table =
         daemon::config::read_toml(&a.config).with_context(|| format!("reading {path}"))?;
-    let counter_token = table
-        .get("counter")
-        .and_then(|c| c.get("financial"))
-        .and_then(|f| f.get("token"))
-        .cloned()
-        .map(|t| t.try_into::<station::config::TokenSettings>())
-        .transpose()
-        .with_context(|| format!("{path}: [counter.financial.token]"))?;
-    let ledger_token = table
-        .get("ledger")
-        .and_then(|l| l.get("token"))
-        .cloned()
-        .map(|t| t.try_into::<station::config::TokenSettings>())
-        .transpose()
-        .with_context(|| format!("{path}: [ledger.token]"))?;
-    let token = match (ledger, ledger_token, counter_token) {
-        (true, Some(t), _) | (_, _, Some(t)) => t,
-        (true, None, None) => {
-            anyhow::bail!("{path}: no [ledger.token] nor [counter.financial.token]: name the token first")
+    let token_of = |section: &[&str]| -> Result<Option<station::config::TokenSettings>> {
+        let mut value = table.get(section[0]);
+        for key in &section[1..] {
+            value = value.and_then(|v| v.get(key));
         }
-        (false, _, None) => anyhow::bail!("{path}: no [counter.financial.token]: name the token first"),
+        value
+            .cloned()
+            .map(|t| t.try_into::<station::config::TokenSettings>())
+            .transpose()
+            .with_context(|| format!("{path}: [{}]", section.join(".")))
+    };
+    let own = match role {
+        Some(KeyRole::LedgerMac) => Some("ledger"),
+        Some(KeyRole::DataWrap) => Some("database"),
+        _ => None,
+    };
+    let own_token = own.map(|s| token_of(&[s, "token"])).transpose()?.flatten();
+    let token = match (own_token, token_of(&["counter", "financial", "token"])?) {
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => match own {
+            Some(s) => {
+                anyhow::bail!("{path}: no [{s}.token] nor [counter.financial.token]: name the token first")
+            }
+            None => anyhow::bail!("{path}: no [counter.financial.token]: name the token first"),
+        },
     };
     Ok(Keystore::open(&token.token_config()?)?)
 }

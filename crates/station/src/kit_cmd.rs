@@ -795,9 +795,11 @@ fn make(a: MakeArgs) -> Result<()> {
     let station::serve::CounterParts { profile, mut printer, mut manager, params, financial } =
         station::serve::open_counter_parts(&counter, &crate::profiles_dir(a.profiles.clone()))?;
     let faces = CarriedFaces {
+        // The photo comes sealed in the kit's store (render_with_photo), never from a file.
         layout: station::faces::CardFaceRenderer::builtin(
             profile.generation,
             config.daemon.data_dir.clone(),
+            None,
         )?,
         photo: person.as_ref().and_then(|(_, _, photo)| photo.clone()),
     };

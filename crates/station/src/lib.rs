@@ -9,6 +9,7 @@ pub mod config;
 pub mod counter;
 #[cfg(feature = "sim")]
 pub mod crash;
+pub mod db_key;
 pub mod exit;
 pub mod faces;
 pub mod financial;

@@ -390,8 +390,16 @@ fn run(command: Top) -> Result<()> {
         Top::Photo(PhotoCmd::Check(a)) => {
             photo::cli::run_check(&a, &mut std::io::stdout()).map_err(anyhow::Error::from)
         }
-        Top::Compare(a) => roster::run(a).map(|_| ()).map_err(anyhow::Error::from),
-        Top::Payments(a) => payments::run(a).map_err(anyhow::Error::from),
+        Top::Compare(mut a) => {
+            a.archive_key = station::db_key::archive_key(a.archive.as_deref())?;
+            roster::run(a).map(|_| ()).map_err(anyhow::Error::from)
+        }
+        Top::Payments(mut a) => {
+            if let payments::cli::Command::Prepare(p) = &mut a.command {
+                p.archive_key = station::db_key::archive_key(p.archive.as_deref())?;
+            }
+            payments::run(a).map_err(anyhow::Error::from)
+        }
         Top::Issue(a) => {
             let text = std::fs::read_to_string(&a.applicant)
                 .with_context(|| format!("reading {}", a.applicant.display()))?;
@@ -500,13 +508,18 @@ fn reconcile(a: ReconcileArgs) -> Result<()> {
                 .counter
                 .clone()
                 .context("the configuration has no [counter] section: it names the provincial archive")?;
-            station::serve::configured_archives(&config.daemon, &counter, config.ledger.as_ref())?
+            station::serve::configured_archives(
+                &config.daemon,
+                &counter,
+                config.ledger.as_ref(),
+                config.database.as_ref(),
+            )?
         }
         None => {
             let config = daemon::config::Config::embedded(&a.data_dir)?;
-            // The embedded default (no station.toml): the simulators' ledger key, in their build.
-            let key = station::ledger_key::open(None, None)?;
-            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station, key)?;
+            // The embedded default (no station.toml): the simulators' keys, in their build.
+            let keys = station::serve::ArchiveKeys::simulators()?;
+            let (local, sqlite) = station::serve::open_archives(&a.data_dir, &config.station, &keys)?;
             (local, Box::new(sqlite) as Box<dyn archive::ProvincialArchive>)
         }
     };

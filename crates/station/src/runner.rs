@@ -695,9 +695,12 @@ mod tests {
     fn the_face_sent_to_the_printer_is_kept_as_its_jobs_preview() {
         let panel = Arc::new(CounterPanel::new(Err("no camera here".into()), None, None));
         let dir = tempfile::tempdir().expect("tmp");
-        let layout =
-            crate::faces::CardFaceRenderer::builtin(firmware_profile::Generation::Third, dir.path().into())
-                .expect("face layout");
+        let layout = crate::faces::CardFaceRenderer::builtin(
+            firmware_profile::Generation::Third,
+            dir.path().into(),
+            None,
+        )
+        .expect("face layout");
         let faces = PreviewFaces { inner: Box::new(layout), panel: panel.clone() };
         let face = FaceText {
             name: "张三".into(),

@@ -21,31 +21,77 @@ pub struct ServeOptions {
     pub card_profile: String,
 }
 
-/// Opens the station's archives in the data directory, the ledger with its key.
+/// The keys a station opens its archive with: the ledger's MAC key and the key that wraps
+/// its data key.
+#[derive(Clone)]
+pub struct ArchiveKeys {
+    /// The ledger's MAC key.
+    pub ledger: Arc<dyn archive::local::LedgerKey>,
+    /// What wraps `station.db.key`.
+    pub database: Arc<dyn crate::db_key::KeyWrap>,
+}
+
+impl ArchiveKeys {
+    /// The keys `[ledger]` and `[database]` name (in the counter's token unless they name
+    /// their own), or without them, in a build with the simulators, the simulators' keys.
+    pub fn open(
+        ledger: Option<&crate::ledger_key::LedgerSettings>,
+        database: Option<&crate::db_key::DatabaseSettings>,
+        counter_token: Option<&crate::config::TokenSettings>,
+    ) -> Result<ArchiveKeys> {
+        Ok(ArchiveKeys {
+            ledger: crate::ledger_key::open(ledger, counter_token)?,
+            database: crate::db_key::open(database, counter_token)?,
+        })
+    }
+
+    /// The keys of the embedded default (no station.toml): the simulators', in their build.
+    pub fn simulators() -> Result<ArchiveKeys> {
+        ArchiveKeys::open(None, None, None)
+    }
+}
+
+/// Opens the station's archives in the data directory: `station.db` with the data key that
+/// `station.db.key` wraps (made at the first start; a plaintext station.db found is encrypted
+/// once, and the ledger says so), the ledger with its key.
 pub fn open_archives(
     data_dir: &Path,
     station: &str,
-    ledger_key: Arc<dyn archive::local::LedgerKey>,
+    keys: &ArchiveKeys,
 ) -> Result<(Arc<LocalArchive>, archive::SqliteProvincial)> {
     // The station's alone: applicants' forms, photos, signatures and the ledger live here.
     daemon::files::private_dir(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-    let local =
-        Arc::new(LocalArchive::open(data_dir.join("station.db"), station)?.with_ledger_key(ledger_key));
+    let data_key = crate::db_key::unlock(data_dir, keys.database.as_ref())?;
+    let local = LocalArchive::open(data_dir.join("station.db"), station, &data_key)?
+        .with_ledger_key(keys.ledger.clone());
+    if local.migrated_from_plaintext() {
+        tracing::warn!("station.db was plaintext: encrypted now with the station's data key");
+        local.append_ledger(
+            "station",
+            None,
+            None,
+            "database.encrypted",
+            &serde_json::json!({"from": "plaintext", "cipher": "SQLCipher AES-256",
+                "wrapping_key": keys.database.describe()}),
+        )?;
+    }
+    let local = Arc::new(local);
     let province = archive::SqliteProvincial::open(data_dir.join("provincial.db"), station, 'B')?;
     Ok((local, province))
 }
 
-/// The local archive with the ledger key `[ledger]` names (in the counter's token unless it
-/// names its own), and the provincial one the `[counter]` section names (the service, or
-/// SQLite beside the station where one machine serves).
+/// The local archive with the keys `[ledger]` and `[database]` name (in the counter's token
+/// unless they name their own), and the provincial one the `[counter]` section names (the
+/// service, or SQLite beside the station where one machine serves).
 pub fn configured_archives(
     config: &daemon::config::Config,
     counter: &crate::config::CounterConfig,
     ledger: Option<&crate::ledger_key::LedgerSettings>,
+    database: Option<&crate::db_key::DatabaseSettings>,
 ) -> Result<(Arc<LocalArchive>, Box<dyn archive::ProvincialArchive>)> {
     let counter_token = counter.financial.as_ref().and_then(|f| f.token.as_ref());
-    let key = crate::ledger_key::open(ledger, counter_token)?;
-    let (local, sqlite) = open_archives(&config.data_dir, &config.station, key)?;
+    let keys = ArchiveKeys::open(ledger, database, counter_token)?;
+    let (local, sqlite) = open_archives(&config.data_dir, &config.station, &keys)?;
     let province: Box<dyn archive::ProvincialArchive> = match &counter.provincial {
         crate::config::ProvincialConfig::Sqlite => Box::new(sqlite),
         crate::config::ProvincialConfig::Service { url, ca, identity } => {
@@ -176,14 +222,18 @@ pub fn serve_configured(config: crate::config::StationConfig, profiles_dir: &Pat
     )?;
     let idv = config.idv;
     let ledger = config.ledger;
+    let database = config.database;
     let config = config.daemon;
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
-    let (local, province) = configured_archives(&config, &counter, ledger.as_ref())?;
+    let (local, province) = configured_archives(&config, &counter, ledger.as_ref(), database.as_ref())?;
     let province: Arc<dyn archive::ProvincialArchive> = Arc::from(province);
     let verifier = Box::new(identity_verifier(&counter.identity_verification)?);
     let parts = open_counter_parts(&counter, profiles_dir)?;
-    let faces =
-        Box::new(crate::faces::CardFaceRenderer::builtin(parts.profile.generation, config.data_dir.clone())?);
+    let faces = Box::new(crate::faces::CardFaceRenderer::builtin(
+        parts.profile.generation,
+        config.data_dir.clone(),
+        local.file_key().cloned(),
+    )?);
     let mut runner = counter_runner(
         local.clone(),
         province.clone(),

@@ -277,14 +277,17 @@ pub fn serve_simulated(
     let counter = start_counter(vpcd_port, &files, timing_scale, &runtime)?;
     let cards_out = config.data_dir.join("cards-out");
     counter.kept.keep_in(&cards_out).with_context(|| format!("creating {}", cards_out.display()))?;
-    // The embedded default has no station.toml: the simulators' ledger key.
-    let key = crate::ledger_key::open(None, None)?;
-    let (local, province) = crate::serve::open_archives(&config.data_dir, &config.station, key)?;
+    // The embedded default has no station.toml: the simulators' keys.
+    let keys = crate::serve::ArchiveKeys::simulators()?;
+    let (local, province) = crate::serve::open_archives(&config.data_dir, &config.station, &keys)?;
     let profile = Profile::load(&card_profile)?;
     let region = profile.sim.derive.as_ref().map_or_else(|| "110100".to_string(), |d| d.region.clone());
     let printer = Box::new(printer::open_evolis(&counter.printer_selector, printer::Timeouts::default())?);
-    let faces =
-        Box::new(crate::faces::CardFaceRenderer::builtin(profile.generation, config.data_dir.clone())?);
+    let faces = Box::new(crate::faces::CardFaceRenderer::builtin(
+        profile.generation,
+        config.data_dir.clone(),
+        local.file_key().cloned(),
+    )?);
     let verifier = Box::new(idv::HttpVerifier::new(
         &counter.idv.url(),
         &idv::Transport::PlainForSimulators,

@@ -148,7 +148,7 @@ impl Station {
     }
 
     fn local(&self) -> archive::local::LocalArchive {
-        archive::local::LocalArchive::open(self.dir.path().join("data/station.db"), "reader").expect("local")
+        common::station_db::open(&self.dir.path().join("data"), "reader")
     }
 
     /// Runs `tests/browser/SCRIPT` with node against this station (what a scenario needs from

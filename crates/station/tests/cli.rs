@@ -3,6 +3,8 @@
 //! and manual pages for the package, and plain output (no carriage return, no escape
 //! sequence) where stderr is not a terminal, as under journald.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -219,4 +221,63 @@ fn sim_bank_serves_the_simulated_bank_card_system() {
     assert_eq!((info["bank_code"].as_str(), info["status"].as_str()), (Some("ICBC"), Some("not-activated")));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A station updated from a version that kept station.db in plaintext: its first start (here
+/// `station reconcile` on the embedded default) encrypts it once, in place, and the ledger
+/// says so; the chain and its MACs still verify, and the applicants' data is no longer in
+/// clear on disk. A second start leaves it as it is.
+#[test]
+fn a_plaintext_station_db_is_encrypted_once_and_its_ledger_still_verifies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    {
+        let old = archive::local::LocalArchive::open_unencrypted(data.join("station.db"), "embedded")
+            .expect("a plaintext archive")
+            .with_ledger_key(station::ledger_key::open(None, None).expect("the simulators' ledger key"));
+        let person = archive::local::PersonRow {
+            ssn: "11010519491231002X".into(),
+            name: "张三丰".into(),
+            sex: None,
+            birth_date: None,
+        };
+        old.upsert_person(&person).expect("person");
+        for event in ["application.opened", "card.made"] {
+            old.append_ledger("op1", None, None, event, &serde_json::json!({})).expect("entry");
+        }
+    }
+    assert!(archive::local::is_plaintext_database(&data.join("station.db")));
+    let data_s = data.to_string_lossy().to_string();
+    let out = station(&["reconcile", "--data-dir", &data_s]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let raw = std::fs::read(data.join("station.db")).expect("station.db");
+    assert!(!raw.starts_with(b"SQLite format 3") && !raw.windows(9).any(|w| w == "张三丰".as_bytes()));
+    let local = common::station_db::open(&data, "embedded");
+    let ledger = local.ledger().expect("ledger");
+    let events: Vec<&str> = ledger.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events, ["application.opened", "card.made", "database.encrypted", "reconcile.daily"]);
+    assert!(ledger[2].detail.contains("plaintext"), "{}", ledger[2].detail);
+    drop(local);
+    let out = station(&["reconcile", "--data-dir", &data_s]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let local = common::station_db::open(&data, "embedded")
+        .with_ledger_key(station::ledger_key::open(None, None).expect("the simulators' ledger key"));
+    let check = local.check_ledger().expect("the chain and its MACs verify");
+    assert_eq!(check.entries, 5);
+    let encrypted =
+        local.ledger().expect("ledger").iter().filter(|e| e.event == "database.encrypted").count();
+    assert_eq!(encrypted, 1, "encrypted once");
+
+    // `station compare --archive` reads the encrypted archive with the key beside it.
+    let roster = dir.path().join("roster.csv");
+    let rows =
+        [roster::generate::scenario_header().join(","), roster::generate::roster_row(1, true).join(",")];
+    std::fs::write(&roster, rows.join("\n") + "\n").expect("roster");
+    let out_csv = dir.path().join("out.csv");
+    let (roster_s, out_s) = (roster.to_string_lossy().to_string(), out_csv.to_string_lossy().to_string());
+    let archive_s = data.join("station.db").to_string_lossy().to_string();
+    let out = station(&["compare", "--roster", &roster_s, "--archive", &archive_s, "--out", &out_s]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(out_csv.exists());
 }

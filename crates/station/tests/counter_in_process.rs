@@ -78,7 +78,7 @@ impl Desk {
         let card_reader = readers.add(chip.clone());
         let psam_reader = readers.add(psam);
         Desk {
-            local: LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"),
+            local: common::station_db::open(dir.path(), "S1"),
             province: SqliteProvincial::open(dir.path().join("province.db"), "S1", 'B').expect("province"),
             police: Police(HashMap::new()),
             profile: Profile::load(&profile_path).expect("profile"),
@@ -101,8 +101,12 @@ impl Desk {
 
     /// Runs one job through the counter's card path.
     fn issue(&mut self, applicant: &Applicant) -> (i64, JobOutcome) {
-        let faces = CardFaceRenderer::builtin(self.profile.generation, self.dir.path().to_path_buf())
-            .expect("face layout");
+        let faces = CardFaceRenderer::builtin(
+            self.profile.generation,
+            self.dir.path().to_path_buf(),
+            self.local.file_key().cloned(),
+        )
+        .expect("face layout");
         let mut printer = printer::EvolisPrinter::new(MemoryTransport::new(self.printer.clone()));
         let mut path = Counter {
             readers: &mut self.readers,
@@ -306,6 +310,15 @@ fn a_financial_card_is_personalised_with_the_keys_in_a_token() {
     assert!(ok && line.contains("AES") && line.contains("ledger-mac") && line.contains(&kcv), "{listed}");
     let (ok, said) = keys(&["generate", "--label", "ledger", "--kind", "ledger-mac"], "");
     assert!(!ok && said.contains("already in the token"), "{said}");
+    // The database wrapping key likewise, in the same token (the counter's), named in [database].
+    let (ok, said) = keys(&["generate", "--label", "db-wrap", "--kind", "db-wrap"], "");
+    assert!(
+        ok && said.contains("made in the token") && said.contains("[database] wrap_key = \"db-wrap\""),
+        "{said}"
+    );
+    let (ok, listed) = keys(&["list"], "");
+    let line = listed.lines().find(|l| l.starts_with("db-wrap ")).expect("the wrapping key listed");
+    assert!(ok && line.contains("AES") && line.contains("db-wrap") && line.contains("32 bytes"), "{listed}");
 
     // The card personalised with the token's keys.
     let profile_path = common::profile("ssc-3g-fin-sim.toml");

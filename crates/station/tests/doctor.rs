@@ -162,6 +162,11 @@ fn a_healthy_simulated_counter_can_issue() {
     assert!(text.contains("[ OK ] camera: "), "{text}");
     assert!(text.contains(&format!("[ OK ] bank: {} answers", bank_url())), "{text}");
     assert!(text.contains("[ OK ] archive: ledger key: "), "the simulators' ledger key: {text}");
+    assert!(
+        text.contains("[ OK ] archive: database key: the simulators' public wrapping key")
+            && text.contains("station.db.key is made at the first start"),
+        "the simulators' wrapping key: {text}"
+    );
     assert!(text.ends_with("可以制卡 / the counter can issue cards\n"), "{text}");
 }
 
@@ -180,6 +185,46 @@ fn a_ledger_key_named_without_its_token_blocks_issuing_and_says_how_to_make_it()
         found.iter().any(|l| l.contains("station keys generate --label ledger --kind ledger-mac")),
         "{found:?}"
     );
+}
+
+/// The database key in the token, checked as `station serve` uses it: before the first start
+/// (its key file made then), with station.db opening under it, and with another database in
+/// station.db's place (a swap or a restore without its key file), which blocks issuing with
+/// what to do.
+#[test]
+fn the_database_key_opens_station_db_or_doctor_says_what_to_restore() {
+    let _one = common::serial();
+    let counter = Counter::start();
+    let dir = counter.dir.path();
+    let lines = common::counter::station_keys_in_token(&dir.join("token"));
+    let lines = format!("{SIM_READERS}{SQLITE}{}{lines}", bank_lines(bank_url(), "ICBC"));
+    let config = config(dir, &counter.printer_selector(), &lines, "S-0101");
+    let (code, text) = doctor(&config, "synthetic");
+    assert_eq!(code, 0, "{text}");
+    let found = finding(&text, "[ OK ] archive: database key: key \"db-wrap\" in token S-LEDGER, KCV")[0];
+    assert!(found.contains("station.db.key is made at the first start"), "{found}");
+
+    // The station's first start: the key file made, station.db encrypted under it.
+    let data = dir.join("data");
+    let station = common::station_db::open(&data, "S-0101");
+    station.append_ledger("op1", None, None, "test.entry", &serde_json::json!({})).expect("entry");
+    drop(station);
+    let (code, text) = doctor(&config, "synthetic");
+    assert_eq!(code, 0, "{text}");
+    let found = finding(&text, "[ OK ] archive: database key: key \"db-wrap\"")[0];
+    assert!(found.contains("station.db opens with it"), "{found}");
+
+    // Another station's database in its place.
+    let other = archive::at_rest::DataKey::generate().expect("random");
+    for side in ["station.db", "station.db-wal", "station.db-shm"] {
+        let _ = std::fs::remove_file(data.join(side));
+    }
+    drop(archive::local::LocalArchive::open(data.join("station.db"), "S-0101", &other).expect("another"));
+    let (code, text) = doctor(&config, "synthetic");
+    assert_ne!(code, 0, "{text}");
+    let found = finding(&text, "[FAIL] archive: database key:");
+    assert!(found[0].contains("does not open with this station's data key"), "{found:?}");
+    assert!(found.iter().any(|l| l.contains("restore station.db and station.db.key together")), "{found:?}");
 }
 
 #[test]

@@ -130,7 +130,7 @@ fn a_mismatch_is_corrected_through_the_binary_up_to_the_configured_limit_and_a_b
         text(&out)
     );
     assert!(c.province().lookup(&c.ssn(2)).expect("lookup").live_claim.is_none());
-    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(dir, "reader");
     let events: Vec<String> = local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     let count = |what: &str| events.iter().filter(|e| *e == what).count();
     // Three waits, three corrections; the mismatch after the last correction ends the job.

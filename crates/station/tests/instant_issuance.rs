@@ -59,8 +59,7 @@ fn kill_9_at_every_step_boundary_then_restart() {
             let mut crashing = c.serve(Some(&crash));
             c.issue(k);
             let deadline = Instant::now() + Duration::from_secs(90);
-            let local =
-                archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+            let local = common::station_db::open(c.dir.path(), "reader");
             let mut signed = false;
             let status = loop {
                 if let Some(status) = crashing.0.try_wait().expect("wait") {
@@ -104,8 +103,7 @@ fn kill_9_at_every_step_boundary_then_restart() {
         if status == "awaiting-handover" {
             // The restart kept the card waiting for its holder: made, not issued, not lost.
             assert_eq!(live.len(), 1, "{crash}: one live card");
-            let local =
-                archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+            let local = common::station_db::open(c.dir.path(), "reader");
             let card = live[0].card_number.clone();
             assert_eq!(local.card_status(&card).expect("status"), Some(archive::CardStatus::Made), "{crash}");
             let answer = hand_over(&c, k, &card).expect("the hand-over answers");
@@ -132,7 +130,7 @@ fn kill_9_at_every_step_boundary_then_restart() {
     let expected: BTreeSet<String> =
         (1..=issued.len() as u32).map(|n| archive::card_number('B', n).expect("n")).collect();
     assert_eq!(unique.into_iter().cloned().collect::<BTreeSet<_>>(), expected, "no number lost");
-    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(c.dir.path(), "reader");
     local.verify_ledger().expect("the ledger chain is intact");
     let made = local.ledger().expect("ledger").iter().filter(|e| e.event == "card.made").count();
     assert_eq!(made, issued.len(), "ledger = archives");
@@ -186,7 +184,7 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     let _station = c.serve(None);
     c.issue(0);
     assert_eq!(c.wait_job(1), "rolled_back", "nothing to print the face with");
-    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(c.dir.path(), "reader");
     let events: Vec<String> = local.ledger().expect("ledger").into_iter().map(|e| e.event).collect();
     assert!(
         !events.iter().any(|e| e == "card.fed" || e == "card.rejected"),
@@ -201,8 +199,95 @@ fn a_photo_gone_before_the_card_is_fed_spoils_no_card_and_loses_no_number() {
     assert_eq!(local.card_status("B00000019").expect("status"), Some(archive::CardStatus::Made));
 }
 
+/// Personal data at rest, after cards were issued through the binary with the database key in
+/// the token: station.db (and its WAL) has no SQLite header and none of the applicants' names
+/// or ID numbers in clear; the holder's signature and a photo the station kept are sealed on
+/// disk (no PNG or JPEG magic, no plaintext), and the page still gets the photo back whole.
+fn at_rest_checks(c: &Counter) {
+    let dir = c.dir.path();
+    let mut raw = std::fs::read(dir.join("station.db")).expect("station.db");
+    raw.extend(std::fs::read(dir.join("station.db-wal")).unwrap_or_default());
+    assert!(!raw.starts_with(b"SQLite format 3"), "station.db is encrypted");
+    assert!(!archive::local::is_plaintext_database(&dir.join("station.db")));
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    for (i, person) in c.people.iter().enumerate() {
+        let name = person["holder"]["name"].as_str().expect("name");
+        assert!(!contains(&raw, name.as_bytes()), "person {i}'s name in clear in station.db");
+        assert!(!contains(&raw, c.ssn(i).as_bytes()), "person {i}'s ID number in clear in station.db");
+    }
+    assert!(!contains(&raw, b"card.handed_over"), "no ledger text in clear");
+    // The key file: only the wrapped key, private.
+    let key_file = dir.join(station::db_key::KEY_FILE);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&key_file).expect("key file").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let key = common::station_db::key(dir);
+    let key_hex: String = key.bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let key_text = std::fs::read_to_string(&key_file).expect("key file").to_ascii_lowercase();
+    assert!(!key_text.contains(&key_hex) && !contains(&raw, key.bytes()));
+    let log = std::fs::read(dir.join("serve.log")).unwrap_or_default();
+    assert!(!contains(&log, key_hex.as_bytes()) && !contains(&log, key.bytes()), "no key in the log");
+
+    // The holder's signature, kept as evidence.
+    let evidence: Vec<_> = std::fs::read_dir(dir.join("evidence"))
+        .expect("evidence")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains("-signature-")))
+        .collect();
+    assert!(!evidence.is_empty(), "a signature was kept");
+    for path in &evidence {
+        let bytes = std::fs::read(path).expect("evidence file");
+        assert!(
+            archive::at_rest::is_sealed(&bytes) && !contains(&bytes, &[0x89u8; 16]),
+            "{}",
+            path.display()
+        );
+    }
+
+    // A photo the applicant brought, kept by the station: sealed on disk, whole for the page.
+    let jpeg = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../photo/testdata/frames/pass_640x480.jpg"),
+    )
+    .expect("a photo file");
+    let (http, token) = c.login("op");
+    let verdict: serde_json::Value = http
+        .post(format!("{}/api/photo/upload", c.api))
+        .bearer_auth(&token)
+        .header("content-type", "image/jpeg")
+        .body(jpeg.clone())
+        .send()
+        .expect("upload")
+        .json()
+        .expect("verdict");
+    let stored = verdict["photo"].as_str().expect("kept").trim_start_matches("photos/").to_string();
+    let on_disk = std::fs::read(dir.join("photos").join(&stored)).expect("photo file");
+    assert!(!on_disk.starts_with(&[0xFF, 0xD8]) && archive::at_rest::is_sealed(&on_disk));
+    let back = http
+        .get(format!("{}/api/photos/{stored}", c.api))
+        .bearer_auth(&token)
+        .send()
+        .expect("thumbnail")
+        .bytes()
+        .expect("bytes");
+    assert!(
+        back.starts_with(&[0xFF, 0xD8, 0xFF]) && back.len() > 1000,
+        "the page gets the card photo, a JPEG"
+    );
+    assert!(!contains(&on_disk, &back[..64]) && !contains(&on_disk, &back[back.len() - 64..]));
+    assert!(!contains(&on_disk, b"JFIF") && !contains(&on_disk, &jpeg[..64]));
+    // Sealed under its name: put in another photo's place, it does not open.
+    std::fs::copy(dir.join("photos").join(&stored), dir.join("photos/capture-moved.jpg")).expect("copy");
+    let moved = http
+        .get(format!("{}/api/photos/capture-moved.jpg", c.api))
+        .bearer_auth(&token)
+        .send()
+        .expect("thumbnail");
+    assert_eq!(moved.status(), 422);
+}
+
 fn local_status(dir: &std::path::Path, card: &str) -> Option<archive::CardStatus> {
-    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(dir, "reader");
     local.card_status(card).expect("status")
 }
 
@@ -213,10 +298,11 @@ fn text(out: &std::process::Output) -> String {
 #[test]
 fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     let _one = common::serial();
-    // The ledger's MAC key in a token of its own (SoftHSM2), as on a counter.
+    // The ledger's MAC key and the database wrapping key in a token of its own (SoftHSM2), as
+    // on a counter.
     let token = tempfile::tempdir().expect("tmp");
-    let ledger_key = common::counter::ledger_key_in_token(token.path());
-    let mut c = Counter::start_with(4, 0.0, "ssc-3g-sim.toml", &ledger_key);
+    let keys = common::counter::station_keys_in_token(token.path());
+    let mut c = Counter::start_with(4, 0.0, "ssc-3g-sim.toml", &keys);
     // The serving bank each person chose (RULE 8); person 3 chose none.
     c.people[0]["bank"] = "ABC".into();
     c.people[1]["bank"] = "ICBC".into();
@@ -277,7 +363,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert!(!c.station("op", &["recall", "B00000035"]).status.success(), "operators do not recall");
     let out = c.station("sup", &["recall", "B00000035"]);
     assert!(out.status.success(), "{}", text(&out));
-    let stocked = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let stocked = common::station_db::open(dir, "reader");
     let recalled = stocked.card("B00000035").expect("card").expect("recorded");
     assert_eq!(recalled.status, archive::CardStatus::Recalled);
     assert_eq!(
@@ -320,6 +406,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         &[("STATION_ID_NUMBER", &c.ssn(0))],
     );
     assert!(out.status.success(), "{}", text(&out));
+    at_rest_checks(&c);
     let refusal = serde_json::json!({"card_number": "B00000019", "code": "account-frozen",
         "reason": "账户已冻结，请到开户行柜面办理"});
     let set =
@@ -345,7 +432,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
         cards,
         [("B00000019", archive::CardStatus::Stopped), ("B00000043", archive::CardStatus::Made)]
     );
-    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(dir, "reader");
     let events: Vec<(String, Option<String>)> =
         local.ledger().expect("ledger").into_iter().map(|e| (e.event, e.card_number)).collect();
     let stopped = events.iter().position(|e| e.0 == "card.stopped").expect("card.stopped");
@@ -537,9 +624,10 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     assert_eq!(first, local.ledger_head().expect("head"), "the reconciliation anchored its own line");
     // A copy of station.db as a backup holds it now (its MACs are the station's).
     let older = dir.join("older.db");
-    rusqlite::Connection::open(dir.join("station.db"))
-        .and_then(|db| db.execute("VACUUM INTO ?1", [older.to_str().expect("path")]))
+    common::station_db::raw(dir)
+        .execute("VACUUM INTO ?1", [older.to_str().expect("path")])
         .expect("an older copy");
+    assert!(!archive::local::is_plaintext_database(&older), "SQLCipher's VACUUM INTO keeps the key");
     local.set_card_status("B00000051", archive::CardStatus::Cancelled).expect("tamper");
     let out = c.station("aud", &["reconcile"]);
     assert!(!out.status.success() && text(&out).contains("MISMATCH B00000051"), "{}", text(&out));
@@ -552,7 +640,7 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // last reconciliation, so the next one finds the ledger cut short and says what to do.
     let anchored = c.province_as("S-TEST").ledger_anchor().expect("anchor").expect("anchored head");
     assert_eq!(local.ledger_head().expect("head"), Some(anchored.clone()), "the last reconciliation's head");
-    let db = rusqlite::Connection::open(dir.join("station.db")).expect("station.db");
+    let db = common::station_db::raw(dir);
     db.execute_batch("DROP TRIGGER ledger_no_delete;").expect("drop trigger");
     let cut = db.execute("DELETE FROM ledger WHERE seq >= ?1", [anchored.seq - 1]).expect("cut");
     assert_eq!(cut, 2);
@@ -589,9 +677,9 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
     // MAC, made in the token with a key that never leaves it, is not the new hash's, and
     // `station ledger --verify` names the entry.
     {
-        let db = rusqlite::Connection::open(dir.join("station.db")).expect("station.db");
+        let db = common::station_db::raw(dir);
         db.execute_batch("DROP TRIGGER ledger_no_update;").expect("drop trigger");
-        let reader = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("reader");
+        let reader = common::station_db::open(dir, "reader");
         let mut entries = reader.ledger().expect("ledger");
         let at = entries.iter().position(|e| e.event == "card.stocked").expect("a card.stocked entry");
         let kept = entries[at].detail.replace("王主管", "李四");
@@ -619,12 +707,29 @@ fn batch_reissue_deceased_and_the_cards_life_through_the_binary() {
             "{said}"
         );
     }
-    // Another station's database (a key of its own, here the simulators', and even this
-    // station's id), longer than the anchored ledger: its first entry's MAC is not this
-    // station's key's, and its head never moves the province's anchor.
+    // Another station's database (its own data key, and even this station's id) put in its
+    // place: it does not open with this station's data key, and the station says what to do.
+    let foreign = dir.join("foreign.db");
+    let foreign_key = archive::at_rest::DataKey::generate().expect("random");
+    drop(archive::local::LocalArchive::open(&foreign, "S-TEST", &foreign_key).expect("another station's"));
+    swap(&foreign);
+    let out = c.station("aud", &["reconcile"]);
+    let said = text(&out);
+    assert!(
+        !out.status.success()
+            && said.contains("does not open with this station's data key")
+            && said.contains("swapped or another station's")
+            && said.contains("same backup")
+            && !said.contains("file is not a database"),
+        "{said}"
+    );
+    // A database under this station's data key (whoever read it from the station's memory)
+    // with a ledger key of its own (here the simulators'), longer than the anchored ledger:
+    // its first entry's MAC is not this station's key's, and its head never moves the
+    // province's anchor.
     let other = dir.join("other.db");
     {
-        let o = archive::local::LocalArchive::open(&other, "S-TEST")
+        let o = archive::local::LocalArchive::open(&other, "S-TEST", &common::station_db::key(dir))
             .expect("other")
             .with_ledger_key(station::ledger_key::open(None, None).expect("the simulators' key"));
         for i in 0..anchored.seq + 3 {
@@ -680,7 +785,7 @@ fn an_instant_card_with_its_financial_application_answers_a_terminal() {
     drop(manager);
     let _station = c.serve(None);
     assert_eq!(c.wait_job(1), "awaiting-handover");
-    let local = archive::local::LocalArchive::open(c.dir.path().join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(c.dir.path(), "reader");
     let entry = local
         .ledger()
         .expect("ledger")

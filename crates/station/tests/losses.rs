@@ -18,7 +18,7 @@ fn text(out: &std::process::Output) -> String {
 }
 
 fn events_of(dir: &std::path::Path, card: &str) -> Vec<String> {
-    let local = archive::local::LocalArchive::open(dir.join("station.db"), "reader").expect("local");
+    let local = common::station_db::open(dir, "reader");
     let ledger = local.ledger().expect("ledger");
     ledger.into_iter().filter(|e| e.card_number.as_deref() == Some(card)).map(|e| e.event).collect()
 }

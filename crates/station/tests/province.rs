@@ -317,8 +317,7 @@ impl Station {
 
     /// The cards of the station's own archive.
     fn local_cards(&self) -> Vec<Card> {
-        let local =
-            archive::local::LocalArchive::open(self.path("station.db"), "reader").expect("local archive");
+        let local = common::station_db::open(self.dir.path(), "reader");
         let mut cards: Vec<Card> = local
             .cards(None)
             .expect("cards")

@@ -126,7 +126,7 @@ impl Station {
     }
 
     fn local(&self) -> archive::local::LocalArchive {
-        archive::local::LocalArchive::open(self.data.join("station.db"), "reader").expect("local")
+        common::station_db::open(&self.data, "reader")
     }
 
     /// Person `i`'s first card, to stock: its number.

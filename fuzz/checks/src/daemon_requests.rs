@@ -310,7 +310,8 @@ fn archive() -> &'static LocalArchive {
     static ARCHIVE: OnceLock<(tempfile::TempDir, LocalArchive)> = OnceLock::new();
     let (_, archive) = ARCHIVE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("a scratch directory");
-        let archive = LocalArchive::open(dir.path().join("station.db"), "S-FUZZ").expect("archive");
+        let archive =
+            LocalArchive::open_unencrypted(dir.path().join("station.db"), "S-FUZZ").expect("archive");
         (dir, archive)
     });
     archive

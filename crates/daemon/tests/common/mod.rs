@@ -83,7 +83,7 @@ pub fn start_configured(
     configure: impl FnOnce(&mut Config),
 ) -> Result<Fixture, daemon::DaemonError> {
     let dir = tempfile::tempdir().expect("tmp");
-    let local = Arc::new(LocalArchive::open(dir.path().join("station.db"), "S1").expect("local"));
+    let local = Arc::new(LocalArchive::open_unencrypted(dir.path().join("station.db"), "S1").expect("local"));
     let province = Arc::new(
         archive::SqliteProvincial::open(dir.path().join("provincial.db"), "S1", 'B').expect("province"),
     );

@@ -258,8 +258,7 @@ impl Counter {
     pub fn issue_until_crash(&self, i: usize, job: i64, crash: &str) {
         let mut crashing = self.serve(Some(crash));
         self.issue(i);
-        let local =
-            archive::local::LocalArchive::open(self.dir.path().join("station.db"), "reader").expect("local");
+        let local = super::station_db::open(self.dir.path(), "reader");
         let deadline = Instant::now() + Duration::from_secs(120);
         while crashing.0.try_wait().expect("wait").is_none() {
             let ended = local.job(job).expect("job").is_some_and(|j| j.status != "running");
@@ -448,26 +447,31 @@ pub fn softhsm_token(dir: &Path, label: &str, pin: &str) -> keystore::TokenConfi
         .expect("a SoftHSM2 token: install Debian's softhsm2 (scripts/install-deps)")
 }
 
-/// The ledger's MAC key made in a SoftHSM2 token of its own in `dir` (`ledger` in token
-/// `S-LEDGER`): the `[ledger]` lines that name it, with its token.
-pub fn ledger_key_in_token(dir: &Path) -> String {
+/// The ledger's MAC key and the database wrapping key made in a SoftHSM2 token of its own in
+/// `dir` (`ledger` and `db-wrap` in token `S-LEDGER`): the `[ledger]` and `[database]` lines
+/// that name them, with their token.
+pub fn station_keys_in_token(dir: &Path) -> String {
     let token = softhsm_token(dir, "S-LEDGER", "161803");
-    keystore::Keystore::open(&token)
-        .expect("the token")
-        .generate_ledger_key("ledger")
-        .expect("the ledger key");
-    format!(
-        "[ledger]\nmac_key = \"ledger\"\n[ledger.token]\nmodule = \"{}\"\nlabel = \"S-LEDGER\"\npin_file = \"{}\"\n",
+    let store = keystore::Keystore::open(&token).expect("the token");
+    store.generate_ledger_key("ledger").expect("the ledger key");
+    store.generate_data_wrap_key("db-wrap").expect("the database wrapping key");
+    let token_lines = format!(
+        "module = \"{}\"\nlabel = \"S-LEDGER\"\npin_file = \"{}\"\n",
         keystore::SOFTHSM2_MODULE,
         dir.join("token.pin").display()
+    );
+    format!(
+        "[ledger]\nmac_key = \"ledger\"\n[ledger.token]\n{token_lines}\
+         [database]\nwrap_key = \"db-wrap\"\n[database.token]\n{token_lines}"
     )
 }
 
 /// The simulated counter's keys in a SoftHSM2 token of its own in `dir`: the profiles' test ISD
 /// master (`isd-master`) and the test DP transport key (`dp-transport`), each formed in the
-/// token from two components as a key ceremony does, and the ledger's MAC key (`ledger`), made
-/// in the token. The `[counter.financial]` lines that name them (test DP files, the keys in the
-/// token) and the `[ledger]` lines (its key in the same token).
+/// token from two components as a key ceremony does, and the ledger's MAC key (`ledger`) and the
+/// database wrapping key (`db-wrap`), made in the token. The `[counter.financial]` lines that name them (test DP files, the keys in the
+/// token), the `[ledger]` and the `[database]` lines (their keys, `ledger` and `db-wrap`, in the
+/// same token).
 pub fn financial_keys_in_token(dir: &Path) -> String {
     let token = softhsm_token(dir, "S-TEST", "271828");
     let pin_file = dir.join("token.pin");
@@ -495,10 +499,11 @@ pub fn financial_keys_in_token(dir: &Path) -> String {
             .expect("key ceremony");
     }
     store.generate_ledger_key("ledger").expect("the ledger key");
+    store.generate_data_wrap_key("db-wrap").expect("the database wrapping key");
     format!(
         "[counter.financial]\ndp = \"test\"\nbin = \"621234\"\nisd_key = \"isd-master\"\ntransport_key = \"dp-transport\"\n\
          [counter.financial.token]\nmodule = \"{}\"\nlabel = \"S-TEST\"\npin_file = \"{}\"\n\
-         [ledger]\nmac_key = \"ledger\"\n",
+         [ledger]\nmac_key = \"ledger\"\n[database]\nwrap_key = \"db-wrap\"\n",
         keystore::SOFTHSM2_MODULE,
         pin_file.display()
     )

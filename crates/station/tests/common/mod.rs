@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod counter;
+pub mod station_db;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
