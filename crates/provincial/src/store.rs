@@ -200,6 +200,12 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
+    /// The connection pool's size, idle connections and callers waiting for one (the claims
+    /// benchmark samples it).
+    pub fn pool_status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, ArchiveError> {
         self.pool.get().await.map_err(|e| ArchiveError::Unavailable(format!("PostgreSQL: {e}")))
     }
