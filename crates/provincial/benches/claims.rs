@@ -120,9 +120,13 @@ fn station(i: usize) -> String {
 
 /// Claims of fresh persons over HTTPS, from CLIENTS stations at once.
 fn claims(setup: &common::Setup, per_client: usize) -> Timed {
-    threads(per_client, |i| setup.client(&station(i)), |client| {
-        client.claim(&claim_request(&fresh_ssn(), None)).expect("claim");
-    })
+    threads(
+        per_client,
+        |i| setup.client(&station(i)),
+        |client| {
+            client.claim(&claim_request(&fresh_ssn(), None)).expect("claim");
+        },
+    )
 }
 
 /// The same claims straight to the store: CLIENTS tasks on the service's runtime.
@@ -163,8 +167,12 @@ fn echoes(setup: &common::Setup, per_client: usize) -> Timed {
     threads(
         per_client,
         |i| {
-            provincial::client::mtls_http(&setup.pki.ca(), &setup.pki.station(&station(i)), Duration::from_secs(30))
-                .expect("client")
+            provincial::client::mtls_http(
+                &setup.pki.ca(),
+                &setup.pki.station(&station(i)),
+                Duration::from_secs(30),
+            )
+            .expect("client")
         },
         |http| {
             let r = http.post(&url).body(body.clone()).send().expect("echo");
@@ -244,7 +252,8 @@ impl RoundTrips {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
                 let server = TcpStream::connect(("127.0.0.1", pg_port)).expect("PostgreSQL");
-                let (mut to_client, mut from_server) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let (mut to_client, mut from_server) =
+                    (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
                 std::thread::spawn(move || std::io::copy(&mut from_server, &mut to_client));
                 let counted = counted.clone();
                 std::thread::spawn(move || RoundTrips::forward(client, server, &counted));
@@ -466,7 +475,12 @@ fn main() {
         let (echo, echo_cpu, _) = observed(&setup, || echoes(&setup, per_client * 2));
         let bare = bare_upserts(&setup, per_client * 4);
         let trips = round_trips_per_claim(&setup, 50);
-        figure("claims over HTTPS", format!("{:.0} /s", http.rate), format!(">= {GOAL_RATE:.0} /s"), http.rate >= GOAL_RATE);
+        figure(
+            "claims over HTTPS",
+            format!("{:.0} /s", http.rate),
+            format!(">= {GOAL_RATE:.0} /s"),
+            http.rate >= GOAL_RATE,
+        );
         figure(
             "  latency p50 / p99",
             format!("{:.1} / {:.1} ms", ms(http.p50), ms(http.p99)),
