@@ -2,7 +2,8 @@
 -- twelve statements one by one, each a round trip between the service and PostgreSQL, with the
 -- person's row and the card-number counter locked across the round trips that followed; now it
 -- calls claim_person once and PostgreSQL runs the whole decision and its writes in the call's
--- transaction.
+-- transaction. Every function here is plpgsql: its statements are planned once per connection
+-- (an SQL-language function would be planned again at every call).
 --
 -- On PostgreSQL claim_person IS the claim's rule (the service's Store::claim only checks the
 -- request's shape, caps the lease and calls it); the SQLite archive's claim
@@ -17,22 +18,37 @@
 -- applicant::CardNumber, a letter counts 10 + its place, weights 3 7 9 10 5 8 4 2, check
 -- 11 - sum mod 11, 'X' for 10, '0' for 11); the service's tests compare the two.
 CREATE OR REPLACE FUNCTION card_number_of(prefix text, n bigint) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT AS $$
-    SELECT CASE WHEN prefix !~ '^[A-Z]$' OR n < 0 OR n > 9999999 THEN NULL
-           ELSE body || CASE 11 - s % 11 WHEN 10 THEN 'X' WHEN 11 THEN '0' ELSE (11 - s % 11)::text END
-           END
-    FROM (SELECT prefix || lpad(n::text, 7, '0') AS body) b,
-         LATERAL (SELECT sum(CASE WHEN c BETWEEN '0' AND '9' THEN ascii(c) - 48 ELSE ascii(c) - 55 END * w) AS s
-                  FROM unnest(string_to_array(b.body, NULL), ARRAY[3, 7, 9, 10, 5, 8, 4, 2]) AS t (c, w)) x
+LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+DECLARE
+    body text;
+    weights constant integer[] := ARRAY[3, 7, 9, 10, 5, 8, 4, 2];
+    c integer;
+    s integer := 0;
+BEGIN
+    IF prefix !~ '^[A-Z]$' OR n < 0 OR n > 9999999 THEN
+        RETURN NULL;
+    END IF;
+    body := prefix || lpad(n::text, 7, '0');
+    FOR i IN 1..8 LOOP
+        c := ascii(substr(body, i, 1));
+        s := s + (CASE WHEN c < 65 THEN c - 48 ELSE c - 55 END) * weights[i];
+    END LOOP;
+    RETURN body || CASE 11 - s % 11 WHEN 10 THEN 'X' WHEN 11 THEN '0' ELSE (11 - s % 11)::text END;
+END
 $$;
 
 -- Locks person p_ssn's row, entering them (named p_name) if new; whether they are deceased.
+-- A row just entered is this transaction's alone until it ends (another entering the same
+-- person waits for it), so only a person already known is locked FOR UPDATE.
 CREATE OR REPLACE FUNCTION lock_person(p_ssn text, p_name text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
     is_deceased boolean;
 BEGIN
     INSERT INTO persons (ssn, name) VALUES (p_ssn, p_name) ON CONFLICT (ssn) DO NOTHING;
+    IF FOUND THEN
+        RETURN false;
+    END IF;
     SELECT deceased_at IS NOT NULL INTO is_deceased FROM persons WHERE ssn = p_ssn FOR UPDATE;
     RETURN is_deceased;
 END
@@ -42,14 +58,16 @@ $$;
 -- circulation: the station may have made a card with one, and says where it is with a late
 -- release (a kit's number comes back at its check-in).
 CREATE OR REPLACE FUNCTION expire_lapsed_claims(p_ssn text) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     WITH lapsed AS (
         UPDATE claims SET state = 'expired' WHERE ssn = p_ssn AND state = 'live' AND expires_at <= now()
         RETURNING card_number, station, claim_id)
     INSERT INTO held_card_numbers (card_number, station, claim_id)
         SELECT card_number, station, claim_id FROM lapsed
         WHERE claim_id NOT IN (SELECT claim_id FROM kit_claims)
-        ON CONFLICT DO NOTHING
+        ON CONFLICT DO NOTHING;
+END
 $$;
 
 -- A card number for a new claim: a free one first (numbers of released, expired or cancelled
