@@ -1,7 +1,7 @@
 -- Migration 0011: a claim in one round trip (issue #26). Until now the service sent a claim's
--- twelve statements one by one, each a round trip between the service and PostgreSQL, with the
--- person's row and the card-number counter locked across the round trips that followed; now it
--- calls claim_person once and PostgreSQL runs the whole decision and its writes in the call's
+-- statements one by one, thirteen round trips with BEGIN and COMMIT, with the person's row and
+-- the card-number counter locked across the round trips that followed; now it calls
+-- claim_person once and PostgreSQL runs the whole decision and its writes in the call's
 -- transaction. Every function here is plpgsql: its statements are planned once per connection
 -- (an SQL-language function would be planned again at every call).
 --
