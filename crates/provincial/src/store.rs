@@ -2,6 +2,12 @@
 //! the person's row first (so changes to one person are serialised, and locks are always
 //! taken person -> claim -> card -> counter), records the request id, and stores its answer
 //! there for retries. Deadlocks and serialisation failures are retried.
+//!
+//! The claim, the service's busiest change, is one call of PostgreSQL's `claim_person`
+//! (migration 0012), which holds its decision: one round trip instead of thirteen, and the
+//! person's row and the number counter locked only while PostgreSQL runs it. The steps it
+//! shares with other changes (locking the person, ending lapsed claims, allocating a number)
+//! are PostgreSQL functions that the other changes call too.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -32,6 +38,7 @@ const MIGRATIONS: [(i32, &str); 9] = [
     (9, include_str!("../migrations/provincial-pg-0009-custody.sql")),
     (10, include_str!("../migrations/provincial-pg-0010-anchor-macs.sql")),
     (11, include_str!("../migrations/provincial-pg-0011-kit-record-keys.sql")),
+    (12, include_str!("../migrations/provincial-pg-0012-claim-function.sql")),
 ];
 
 /// The store behind the service.
@@ -79,6 +86,22 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> ArchiveError {
 
 pub(crate) fn is_retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::UNIQUE_VIOLATION)
+}
+
+/// A request id as every change needs it.
+fn check_request_id(request_id: &str) -> Result<(), ArchiveError> {
+    if request_id.is_empty() || request_id.len() > 128 {
+        return Err(ArchiveError::BadRequest("request id must be 1 to 128 characters".into()));
+    }
+    Ok(())
+}
+
+/// An answer stored with its request, read back (`None`: none stored); one that does not read
+/// as this operation's answer is a refusal saying so.
+fn stored_answer<T: DeserializeOwned>(request_id: &str, answer: Option<serde_json::Value>) -> Stored<T> {
+    serde_json::from_value(answer.unwrap_or_default()).unwrap_or_else(|e| {
+        Stored::Refused(Refusal::NotFound { what: format!("stored answer of {request_id} ({e})") })
+    })
 }
 
 pub(crate) type Answer<T> = Result<T, Refusal>;
@@ -201,6 +224,12 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
+    /// The connection pool's size, idle connections and callers waiting for one (the claims
+    /// benchmark samples it).
+    pub fn pool_status(&self) -> deadpool_postgres::Status {
+        self.pool.status()
+    }
+
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, ArchiveError> {
         self.pool.get().await.map_err(|e| ArchiveError::Unavailable(format!("PostgreSQL: {e}")))
     }
@@ -265,22 +294,30 @@ impl Store {
             &'a Transaction<'a>,
         ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Body<T>> + Send + 'a>>,
     {
-        if request_id.is_empty() || request_id.len() > 128 {
-            return Err(ArchiveError::BadRequest("request id must be 1 to 128 characters".into()));
-        }
-        let mut attempt = 0;
+        check_request_id(request_id)?;
+        let body = &body;
+        self.retrying(|mut client| async move {
+            Store::attempt(&mut client, station, request_id, op, request, body).await
+        })
+        .await
+    }
+
+    /// Runs `attempt` on a pooled connection, again (five times in all at most) when
+    /// PostgreSQL aborted it for a deadlock, a serialisation failure or a key taken meanwhile;
+    /// the stored answer as the caller's result.
+    async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, ArchiveError>
+    where
+        F: Fn(deadpool_postgres::Object) -> Fut,
+        Fut: std::future::Future<Output = Result<Stored<T>, tokio_postgres::Error>>,
+    {
+        let mut tries = 0;
         loop {
-            attempt += 1;
-            let mut client = self.client().await?;
-            match Store::attempt(&mut client, station, request_id, op, request, &body).await {
-                Ok(stored) => {
-                    return match stored {
-                        Stored::Ok(v) => Ok(v),
-                        Stored::Refused(r) => Err(ArchiveError::Refused(r)),
-                    }
-                }
-                Err(e) if attempt < 5 && is_retryable(&e) => {
-                    tracing::debug!(error = %e, attempt, "retrying the transaction");
+            tries += 1;
+            match attempt(self.client().await?).await {
+                Ok(Stored::Ok(v)) => return Ok(v),
+                Ok(Stored::Refused(r)) => return Err(ArchiveError::Refused(r)),
+                Err(e) if tries < 5 && is_retryable(&e) => {
+                    tracing::debug!(error = %e, attempt = tries, "retrying the transaction");
                 }
                 Err(e) => return Err(pg(e)),
             }
@@ -322,12 +359,7 @@ impl Store {
             let stored = if first_op != op || (!first_hash.is_empty() && first_hash != hash) {
                 Stored::Refused(Refusal::RequestIdReused { request_id: request_id.into(), op: first_op })
             } else {
-                let answer: serde_json::Value = row.get("answer");
-                serde_json::from_value(answer).unwrap_or_else(|e| {
-                    Stored::Refused(Refusal::NotFound {
-                        what: format!("stored answer of {request_id} ({e})"),
-                    })
-                })
+                stored_answer(request_id, row.get("answer"))
             };
             let outcome = match &stored {
                 Stored::Refused(r @ Refusal::RequestIdReused { .. }) => archive::refusal_kind(r),
@@ -355,46 +387,24 @@ impl Store {
 
     /// Ends the person's claims whose lease has lapsed. Their numbers are held out of
     /// circulation: the station may have made a card with one, and says where it is with a late
-    /// release (a kit's number comes back at its check-in).
+    /// release (a kit's number comes back at its check-in). PostgreSQL's function of the same
+    /// name (migration 0012), which the claim runs too.
     pub(crate) async fn expire_lapsed_claims(
         tx: &Transaction<'_>,
         ssn: &str,
     ) -> Result<(), tokio_postgres::Error> {
-        // One statement: the lapsed claims end, and those not of a kit hold their numbers.
-        crate::sql::exec(
-            tx,
-            "WITH lapsed AS (
-                 UPDATE claims SET state = 'expired' WHERE ssn = $1 AND state = 'live' AND expires_at <= now()
-                 RETURNING card_number, station, claim_id)
-             INSERT INTO held_card_numbers (card_number, station, claim_id)
-             SELECT card_number, station, claim_id FROM lapsed
-             WHERE claim_id NOT IN (SELECT claim_id FROM kit_claims)
-             ON CONFLICT DO NOTHING",
-            &[&ssn],
-        )
-        .await?;
+        crate::sql::exec(tx, "SELECT expire_lapsed_claims($1)", &[&ssn]).await?;
         Ok(())
     }
 
-    /// Locks the person's row (creating it), returns whether they are deceased.
+    /// Locks the person's row (creating it), returns whether they are deceased: PostgreSQL's
+    /// `lock_person` (migration 0012), which the claim runs too.
     pub(crate) async fn lock_person(
         tx: &Transaction<'_>,
         ssn: &str,
         name: &str,
     ) -> Result<bool, tokio_postgres::Error> {
-        crate::sql::exec(
-            tx,
-            "INSERT INTO persons (ssn, name) VALUES ($1, $2) ON CONFLICT (ssn) DO NOTHING",
-            &[&ssn, &name],
-        )
-        .await?;
-        let row = crate::sql::one(
-            tx,
-            "SELECT deceased_at IS NOT NULL AS d FROM persons WHERE ssn = $1 FOR UPDATE",
-            &[&ssn],
-        )
-        .await?;
-        Ok(row.get("d"))
+        Ok(crate::sql::one(tx, "SELECT lock_person($1, $2)", &[&ssn, &name]).await?.get(0))
     }
 
     pub(crate) async fn live_card(
@@ -410,76 +420,36 @@ impl Store {
         .map(|r| r.get("card_number")))
     }
 
+    /// A number for a new claim, a free one first: PostgreSQL's `allocate_card_number`
+    /// (migration 0012), which the claim runs too.
     pub(crate) async fn allocate(tx: &Transaction<'_>, prefix: char) -> Body<String> {
-        let reused = crate::sql::opt(tx,
-                "DELETE FROM free_card_numbers WHERE card_number =
-                   (SELECT card_number FROM free_card_numbers ORDER BY card_number LIMIT 1 FOR UPDATE SKIP LOCKED)
-                 RETURNING card_number",
-                &[],
-            )
-            .await?;
-        if let Some(r) = reused {
-            return Ok(Ok(r.get("card_number")));
-        }
         let p = prefix.to_string();
-        // The prefix's counter, made at its first number, moved on in the same statement.
-        let next: i64 = crate::sql::one(
-            tx,
-            "INSERT INTO card_number_counter (prefix, next) VALUES ($1, 2)
-             ON CONFLICT (prefix) DO UPDATE SET next = card_number_counter.next + 1
-             RETURNING next - 1 AS n",
-            &[&p],
-        )
-        .await?
-        .get("n");
-        let number = u32::try_from(next).ok().and_then(|n| archive::card_number(prefix, n));
+        let number: Option<String> =
+            crate::sql::one(tx, "SELECT allocate_card_number($1)", &[&p]).await?.get(0);
         Ok(number.ok_or(Refusal::NumbersExhausted { prefix: p }))
     }
 
-    /// Claims a person for one new card.
+    /// Claims a person for one new card. On PostgreSQL the decision and its writes are one
+    /// call of `claim_person` (migration 0012, the rule itself, twin of the SQLite archive's
+    /// claim): one round trip, the person's row and the number counter locked only for the
+    /// call's own time. Here only the request's shape is checked and the lease capped.
     pub async fn claim(&self, station: &str, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
         archive::check_person(&q.ssn)?;
-        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds);
-        let prefix = self.prefix;
-        let (owned_q, owned_station) = (q.clone(), station.to_string());
-        self.idempotent(station, "claim", &q.request_id, q, move |tx| {
-            let (q, station) = (owned_q.clone(), owned_station.clone());
-            Box::pin(async move {
-                let (q, station) = (&q, station.as_str());
-                if Store::lock_person(tx, &q.ssn, &q.name).await? {
-                    return Ok(Err(Refusal::Deceased));
-                }
-                Store::expire_lapsed_claims(tx, &q.ssn).await?;
-                let held = crate::sql::opt(
-                    tx,
-                    &format!("SELECT {CLAIM_COLUMNS} FROM claims WHERE ssn = $1 AND state = 'live'"),
-                    &[&q.ssn],
-                )
-                .await?;
-                if let Some(c) = held.map(|r| claim_row(&r)) {
-                    return Ok(Err(Refusal::AlreadyClaimed { station: c.station, expires_at: c.expires_at }));
-                }
-                if let Some(live) = Store::live_card(tx, &q.ssn).await? {
-                    if q.reissue_of.as_deref() != Some(live.as_str()) {
-                        return Ok(Err(Refusal::LiveCard { card_number: live }));
-                    }
-                }
-                let number = match Store::allocate(tx, prefix).await? {
-                    Ok(n) => n,
-                    Err(r) => return Ok(Err(r)),
-                };
+        check_request_id(&q.request_id)?;
+        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds) as f64;
+        let (hash, request) = (archive::request_hash(q), serde_json::to_value(q).unwrap_or_default());
+        let prefix = self.prefix.to_string();
+        self.retrying(|client| {
+            let (hash, request, prefix) = (&hash, &request, &prefix);
+            async move {
                 let row = crate::sql::one(
-                    tx,
-                    &format!(
-                        "INSERT INTO claims (ssn, station, card_number, reissue_of, state, expires_at)
-                             VALUES ($1, $2, $3, $4, 'live', now() + make_interval(secs => $5))
-                             RETURNING {CLAIM_COLUMNS}"
-                    ),
-                    &[&q.ssn, &station, &number, &q.reissue_of, &(lease as f64)],
+                    &client,
+                    "SELECT claim_person($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    &[&station, &q.request_id, hash, request, &q.ssn, &q.name, &q.reissue_of, &lease, prefix],
                 )
                 .await?;
-                Ok(Ok(claim_row(&row)))
-            })
+                Ok(stored_answer(&q.request_id, row.get(0)))
+            }
         })
         .await
     }

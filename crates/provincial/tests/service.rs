@@ -349,3 +349,47 @@ fn a_restore_over_https_is_in_the_provinces_audit_with_its_replay_and_another_st
     assert_eq!(audit("st-a"), ["ok", "replayed"]);
     assert_eq!(audit("st-b"), ["refused:claim-not-live"]);
 }
+
+/// PostgreSQL numbers the claims itself (migration 0012): its check characters are the ones
+/// the station checks (`archive::card_number`, after `applicant::CardNumber`), and past the
+/// prefix's last number a claim is refused as exhausted, the refusal replayed and audited.
+#[test]
+fn the_provinces_card_numbers_are_the_ones_the_station_checks_until_they_run_out() {
+    let _one = one();
+    let setup = Setup::start(&["st-a"]);
+    let sql = |query: &str| {
+        setup.runtime.block_on(async {
+            let (client, conn) =
+                tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+            tokio::spawn(conn);
+            client.query(query, &[]).await.expect("query")
+        })
+    };
+    let rows = sql(
+        "SELECT p, n, card_number_of(p, n) FROM unnest(ARRAY['A', 'B', 'K', 'Z', 'b', '1']) AS p,
+             (SELECT generate_series(0, 9999999, 7919)::bigint UNION VALUES (1), (9999999), (10000000), (-1)) AS ns (n)",
+    );
+    assert!(rows.len() > 7000, "{} numbers compared", rows.len());
+    for r in &rows {
+        let (p, n, numbered): (String, i64, Option<String>) = (r.get(0), r.get(1), r.get(2));
+        let prefix = p.chars().next().expect("prefix");
+        let checked = u32::try_from(n).ok().and_then(|n| archive::card_number(prefix, n));
+        assert_eq!(numbered, checked, "prefix {p}, number {n}");
+    }
+
+    let a = setup.client("st-a");
+    sql("INSERT INTO card_number_counter (prefix, next) VALUES ('B', 9999999)");
+    let last = a.claim(&claim_request(&fresh_ssn(), None)).expect("the last number");
+    assert_eq!(Some(last.card_number), archive::card_number('B', 9_999_999));
+    let q = claim_request(&fresh_ssn(), None);
+    for _ in 0..2 {
+        let e = a.claim(&q).expect_err("no number left");
+        assert!(
+            matches!(&e, ArchiveError::Refused(Refusal::NumbersExhausted { prefix }) if prefix == "B"),
+            "{e}"
+        );
+    }
+    let audit = setup.runtime.block_on(setup.store.audit_of("st-a")).expect("audit");
+    let outcomes: Vec<&str> = audit.iter().filter(|r| r.0 == "claim").map(|r| r.2.as_str()).collect();
+    assert_eq!(outcomes, ["ok", "refused:numbers-exhausted", "replayed"]);
+}
