@@ -512,17 +512,23 @@ impl Keystore {
     /// only copy.
     pub fn generate_ledger_key(&self, label: &str) -> Result<Kcv, Error> {
         self.require(MechanismType::AES_CMAC, "the ledger MAC")?;
-        self.require(MechanismType::AES_KEY_GEN, "a ledger MAC key made in the token")?;
+        self.generate_aes256(label, KeyRole::LedgerMac, "ledger MAC key")
+    }
+
+    /// An AES-256 key of `role` made by the token's generator (`what` names it in errors);
+    /// its check value.
+    fn generate_aes256(&self, label: &str, role: KeyRole, what: &str) -> Result<Kcv, Error> {
+        self.require(MechanismType::AES_KEY_GEN, &format!("a {what} made in the token"))?;
         self.label_free(label)?;
-        let mut template = sealed_template(label, KeyRole::LedgerMac, true);
+        let mut template = sealed_template(label, role, true);
         template.push(Attribute::Class(ObjectClass::SECRET_KEY));
         template.push(Attribute::KeyType(KeyType::AES));
         template.push(Attribute::ValueLen(32.into()));
         let h = self
             .session()
             .generate_key(&Mechanism::AesKeyGen, &template)
-            .map_err(Error::p11("C_GenerateKey (ledger MAC key)"))?;
-        self.kcv_of(KeyKind::Aes, Some(KeyRole::LedgerMac), h)
+            .map_err(Error::p11(format!("C_GenerateKey ({what})")))?;
+        self.kcv_of(KeyKind::Aes, Some(role), h)
     }
 }
 
@@ -532,17 +538,7 @@ impl Keystore {
     /// the token (or its backup) is the only copy, and without it `station.db` stays closed.
     pub fn generate_data_wrap_key(&self, label: &str) -> Result<Kcv, Error> {
         self.require(MechanismType::AES_GCM, "the database wrapping key")?;
-        self.require(MechanismType::AES_KEY_GEN, "a database wrapping key made in the token")?;
-        self.label_free(label)?;
-        let mut template = sealed_template(label, KeyRole::DataWrap, true);
-        template.push(Attribute::Class(ObjectClass::SECRET_KEY));
-        template.push(Attribute::KeyType(KeyType::AES));
-        template.push(Attribute::ValueLen(32.into()));
-        let h = self
-            .session()
-            .generate_key(&Mechanism::AesKeyGen, &template)
-            .map_err(Error::p11("C_GenerateKey (database wrapping key)"))?;
-        self.kcv_of(KeyKind::Aes, Some(KeyRole::DataWrap), h)
+        self.generate_aes256(label, KeyRole::DataWrap, "database wrapping key")
     }
 }
 
