@@ -28,7 +28,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 9] = [
+const MIGRATIONS: [(i32, &str); 10] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
