@@ -267,6 +267,23 @@ mod tests {
         assert!(matches!(r.connect("sim 0"), Err(TransportError::NoCard(_))));
     }
 
+    /// A wait for the card's arrival after a count of the reader's events does not take the
+    /// card that was there then; the card taken out and put back is an arrival.
+    #[test]
+    fn a_wait_after_a_move_takes_the_arrival_not_the_card_before() {
+        let c = card("ssc-3g-sim.toml", "");
+        let mut r = readers(&c);
+        let before = r.card_events("sim 0").expect("events");
+        let short = Duration::from_millis(30);
+        assert!(r.wait_for_atr("sim 0", None, short).is_ok(), "any card: the one there");
+        assert!(matches!(r.wait_for_atr("sim 0", Some(before), short), Err(TransportError::NoCard(_))));
+        lock(&c).remove();
+        lock(&c).insert();
+        assert_eq!(r.card_events("sim 0").expect("events"), before + 2, "out and back in");
+        assert!(r.wait_for_atr("sim 0", Some(before), short).is_ok(), "the arrival");
+        assert!(matches!(r.card_events("sim 9"), Err(TransportError::ReaderUnavailable(_))));
+    }
+
     #[test]
     fn another_connections_reset_is_noticed_until_the_next_select() {
         let c = card("ssc-3g-sim.toml", "");
