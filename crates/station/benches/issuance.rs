@@ -378,26 +378,19 @@ fn main() {
 
     // Where the station's own time goes (printer at 0), step by step, and who spent CPU on it.
     println!("\nwhere a card's {:.3} s go, printer at 0 (median per step; wall time):", station);
+    // One line of the breakdown: its wall time and its share of the card's.
+    let row = |what: &str, t: f64| {
+        println!("  {:<42} {:>9.1} ms {:>6.1} %", what, 1000.0 * t, 100.0 * t / station.max(1e-9))
+    };
     let mut in_steps = 0.0;
     for (step, times) in &own.steps {
         let t = median(times.clone()).as_secs_f64();
         in_steps += t;
-        println!("  {:<42} {:>9.1} ms {:>6.1} %", step, 1000.0 * t, 100.0 * t / station.max(1e-9));
+        row(step, t);
     }
     let detection = own.detection.as_secs_f64();
-    println!(
-        "  {:<42} {:>9.1} ms {:>6.1} %",
-        "  of which the simulated reader showing the card",
-        1000.0 * detection,
-        100.0 * detection / station.max(1e-9)
-    );
-    let between = (station - in_steps).max(0.0);
-    println!(
-        "  {:<42} {:>9.1} ms {:>6.1} %",
-        "between steps (API, queue, event stream)",
-        1000.0 * between,
-        100.0 * between / station.max(1e-9)
-    );
+    row("  of which the simulated reader showing the card", detection);
+    row("between steps (API, queue, event stream)", (station - in_steps).max(0.0));
     let [serve, sims, pcscd] = own.cpu;
     println!("CPU per card (user + system), printer at 0:");
     for (who, s) in [
