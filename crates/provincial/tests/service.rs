@@ -103,7 +103,87 @@ fn sixty_four_stations_race_for_the_same_thousand_people() {
         let live = p.cards.iter().filter(|c| c.status == CardStatus::Made).count();
         assert_eq!(live, 1, "{ssn} holds exactly one live card");
     }
+    let gaps = setup.runtime.block_on(async {
+        let (client, conn) =
+            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps").len()
+    });
+    assert_eq!(gaps, 0, "every number below the counter is on a claim or in a block");
     println!("race: {} of {} attempts won, {} people", won.len(), outcomes.len(), people.len());
+}
+
+/// The next card number of prefix B on connection `c`.
+async fn take(c: &tokio_postgres::Client) -> String {
+    c.query_one("SELECT allocate_card_number('B')", &[]).await.expect("allocate").get(0)
+}
+
+/// Card numbers come from a block per connection (migration 0013): connections at once take
+/// numbers from their own blocks; a claim rolled back puts its number back; a connection that
+/// ends leaves its block to the next one to take its slot; never a gap.
+#[test]
+fn card_numbers_come_from_a_block_per_connection_without_gaps() {
+    let _one = one();
+    let setup = Setup::start(&["st-a"]);
+    setup.runtime.block_on(async {
+        let connect = || async {
+            let (client, conn) =
+                tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+            let task = tokio::spawn(conn);
+            (client, task)
+        };
+        let number = |n: u32| archive::card_number('B', n).expect("number");
+        let (mut first, first_task) = connect().await;
+        let (mut second, _second_task) = connect().await;
+        // One connection alone: 1, 2, 3 ...
+        assert_eq!(take(&first).await, number(1));
+        assert_eq!(take(&first).await, number(2));
+        // Another at once: its own block, after the first one's 128 numbers.
+        assert_eq!(take(&second).await, number(129));
+        // Rolled back: the number goes back to the block.
+        let tx = first.transaction().await.expect("begin");
+        let rolled_back = tx.query_one("SELECT allocate_card_number('B')", &[]).await.expect("allocate");
+        assert_eq!(rolled_back.get::<_, String>(0), number(3));
+        tx.rollback().await.expect("rollback");
+        assert_eq!(take(&first).await, number(3));
+        // Both in open transactions at once: neither waits for the other.
+        let (ta, tb) =
+            (first.transaction().await.expect("begin"), second.transaction().await.expect("begin"));
+        let (a, b) = tokio::join!(
+            ta.query_one("SELECT allocate_card_number('B')", &[]),
+            tb.query_one("SELECT allocate_card_number('B')", &[])
+        );
+        assert_eq!(
+            (a.expect("a").get::<_, String>(0), b.expect("b").get::<_, String>(0)),
+            (number(4), number(130))
+        );
+        ta.commit().await.expect("commit");
+        tb.commit().await.expect("commit");
+        // The first connection ends; the next connection takes its slot and block.
+        drop(first);
+        first_task.await.expect("connection task").expect("connection closed");
+        // Its backend may still be leaving: its slot's lock goes with it.
+        let slot_held =
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 5420 AND objid = 0";
+        for _ in 0..250 {
+            if second.query_one(slot_held, &[]).await.expect("locks").get::<_, i64>(0) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (third, _third_task) = connect().await;
+        let got = take(&third).await;
+        assert_eq!(got, number(5), "the next connection carries on the ended one's block");
+        let gaps = third.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps");
+        let gaps: Vec<String> = gaps.iter().map(|r| r.get(0)).collect();
+        // Numbers handed out here went to no claim: they are what the gap check finds, and only them.
+        let handed: Vec<String> = [1, 2, 3, 4, 129, 130].into_iter().map(number).chain([got]).collect();
+        let mut expected = handed.clone();
+        expected.sort();
+        let mut found = gaps.clone();
+        found.sort();
+        assert_eq!(found, expected, "the numbers handed out without claims, and no other");
+    });
 }
 
 #[test]

@@ -70,8 +70,9 @@ pub struct ServeArgs {
     /// Letter that starts new card numbers.
     #[arg(long, default_value_t = 'B')]
     prefix: char,
-    /// Database connections.
-    #[arg(long, default_value_t = 32)]
+    /// Database connections: about twice PostgreSQL's cores (the default: twice this
+    /// machine's); more only lengthen the slowest claims.
+    #[arg(long, default_value_t = provincial::Store::default_pool_size())]
     pool: usize,
     /// Longest claim lease a station gets, in seconds (a longer ask is cut to it).
     #[arg(long, default_value_t = archive::Limits::default().max_lease_seconds)]

@@ -38,7 +38,7 @@ impl Setup {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
         let (service, store) = runtime.block_on(async {
-            let store = Store::connect(&cluster.url(), 'B', 32).await.expect("store");
+            let store = Store::connect(&cluster.url(), 'B', Store::default_pool_size()).await.expect("store");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let tls = server::tls_config(&pki).expect("tls");
             (server::spawn(listener, tls, wrap(server::router(store.clone()))).expect("serve"), store)
