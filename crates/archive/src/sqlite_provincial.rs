@@ -392,9 +392,11 @@ impl ProvincialArchive for SqliteProvincial {
     }
 
     /// The claim's decision, step for step the twin of PostgreSQL's `claim_person`
-    /// (crates/provincial/migrations/provincial-pg-0012-claim-function.sql), which decides the
-    /// service's claims in one round trip: a change to one is a change to the other, and the
-    /// conformance suite, run on both, proves they decide alike.
+    /// (crates/provincial/migrations/provincial-pg-0013-number-blocks.sql, first in 0012), which
+    /// decides the service's claims in one round trip: a change to one is a change to the other,
+    /// and the conformance suite, run on both, proves they decide alike. (PostgreSQL hands out
+    /// numbers by block per connection so that claims at once do not wait for each other; one
+    /// writer at a time here takes the counter's next, as one connection there does.)
     fn claim(&self, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
         crate::check_person(&q.ssn)?;
         let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds);

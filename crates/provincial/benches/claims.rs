@@ -623,7 +623,7 @@ fn main() {
         );
         figure(
             &format!(
-                "  claims queued for one of the pool's {} connections (mean)",
+                "  claims queued for the pool's {} connections (mean)",
                 setup.store.pool_status().max_size
             ),
             format!("{:.2}", waits.pool_waiting as f64 / waits.samples.max(1) as f64),

@@ -4,8 +4,9 @@
 //! there for retries. Deadlocks and serialisation failures are retried.
 //!
 //! The claim, the service's busiest change, is one call of PostgreSQL's `claim_person`
-//! (migration 0012), which holds its decision: one round trip instead of thirteen, and the
-//! person's row and the number counter locked only while PostgreSQL runs it. The steps it
+//! (migration 0012, then 0013), which holds its decision: one round trip instead of thirteen,
+//! the person's row locked only while PostgreSQL runs it, and card numbers from the
+//! connection's own block, so that claims at once do not wait for each other. The steps it
 //! shares with other changes (locking the person, ending lapsed claims, allocating a number)
 //! are PostgreSQL functions that the other changes call too.
 
@@ -431,7 +432,7 @@ impl Store {
     }
 
     /// A number for a new claim, a free one first: PostgreSQL's `allocate_card_number`
-    /// (migration 0012), which the claim runs too.
+    /// (migration 0013: the connection's block, else the counter), which the claim runs too.
     pub(crate) async fn allocate(tx: &Transaction<'_>, prefix: char) -> Body<String> {
         let p = prefix.to_string();
         let number: Option<String> =
@@ -440,9 +441,10 @@ impl Store {
     }
 
     /// Claims a person for one new card. On PostgreSQL the decision and its writes are one
-    /// call of `claim_person` (migration 0012, the rule itself, twin of the SQLite archive's
-    /// claim): one round trip, the person's row and the number counter locked only for the
-    /// call's own time. Here only the request's shape is checked and the lease capped.
+    /// call of `claim_person` (migrations 0012 and 0013, the rule itself, twin of the SQLite
+    /// archive's claim): one round trip, the person's row locked only for the call's own time,
+    /// the number from the connection's block. Here only the request's shape is checked and
+    /// the lease capped.
     pub async fn claim(&self, station: &str, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
         archive::check_person(&q.ssn)?;
         check_request_id(&q.request_id)?;
