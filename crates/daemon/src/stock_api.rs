@@ -3,8 +3,6 @@
 //! cards handed between storage places and agent sites signed by both sides (`POST
 //! /api/stock/move`). The rules live in `issuance::stock`; holders are shown masked.
 
-use std::io::Write as _;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -58,7 +56,6 @@ async fn receive(
     if bytes.is_empty() || bytes.len() > MAX_LIST_BYTES {
         return Err(unprocessable(format!("the list has {} bytes: 1 to {MAX_LIST_BYTES}", bytes.len())));
     }
-    let xlsx = q.file_name.to_ascii_lowercase().ends_with(".xlsx");
     // The name goes into the ledger: its last path part, printable, short.
     let list: String = q
         .file_name
@@ -72,15 +69,9 @@ async fn receive(
     let province = s.province()?.clone();
     let storage = s.inner.stock.storage(&session.operator, q.place.as_deref(), q.keeper.as_deref());
     let (local, operator) = (s.local().clone(), session.operator.clone());
-    let dir = s.evidence_dir().to_path_buf();
     let report = tokio::task::spawn_blocking(move || -> Result<stock::ReceiveReport, ApiError> {
-        // The readers take a file: a private one beside the evidence, gone when read.
-        std::fs::create_dir_all(&dir).map_err(internal)?;
-        let mut file = tempfile_in(&dir, if xlsx { "xlsx" } else { "csv" }).map_err(internal)?;
-        file.1.write_all(&bytes).map_err(internal)?;
-        let read = stock::read_manifest(&file.0);
-        let _ = std::fs::remove_file(&file.0);
-        let (rows, mut problems) = read.map_err(|e| unprocessable(e.to_string()))?;
+        let (rows, mut problems) =
+            stock::read_manifest(&bytes, &list).map_err(|e| unprocessable(e.to_string()))?;
         let mut report = stock::receive(&local, province.as_ref(), &operator, &storage, &list, rows);
         problems.append(&mut report.refused);
         problems.sort_by_key(|p| p.row);
@@ -90,16 +81,6 @@ async fn receive(
     .await
     .map_err(internal)??;
     Ok(Json(json!(report)))
-}
-
-/// A new file only this user may read, named `incoming-*.EXT` in `dir`.
-fn tempfile_in(dir: &std::path::Path, ext: &str) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let stamp =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let path = dir.join(format!("incoming-{}-{stamp}.{ext}", std::process::id()));
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-    Ok((path, file))
 }
 
 #[derive(Deserialize)]

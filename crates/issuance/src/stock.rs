@@ -8,7 +8,6 @@
 //! reason and what to do, and changes nothing.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use archive::local::{LedgerRecord, LocalArchive, PersonRow};
 use archive::{ArchiveError, CardStatus, ProvincialArchive, ReceiveRequest};
@@ -173,12 +172,16 @@ impl TableSink for ManifestSink {
     }
 }
 
-/// Reads a delivery list (CSV in UTF-8 or GBK, or XLSX, by its extension): the rows that can
-/// be taken in, and those that cannot with the reason. A file without the card number, ID
-/// number or name column is refused whole.
-pub fn read_manifest(path: &Path) -> Result<(Vec<ManifestRow>, Vec<RowProblem>), LifecycleError> {
+/// Reads a delivery list as uploaded (`name`: its file name; CSV in UTF-8 or GBK, or XLSX, by
+/// its extension), in memory: a list of holders' ID numbers is never written out in the clear.
+/// The rows that can be taken in, and those that cannot with the reason. A file without the
+/// card number, ID number or name column is refused whole.
+pub fn read_manifest(
+    bytes: &[u8],
+    name: &str,
+) -> Result<(Vec<ManifestRow>, Vec<RowProblem>), LifecycleError> {
     let mut sink = ManifestSink { at: [None; 9], rows: Vec::new(), problems: Vec::new() };
-    roster::input::read_table(path, None, &mut sink).map_err(|e| LifecycleError::State {
+    roster::input::read_table_bytes(bytes, name, None, &mut sink).map_err(|e| LifecycleError::State {
         card: "list".into(),
         message: format!("the delivery list cannot be read: {e}"),
     })?;
@@ -486,22 +489,19 @@ mod tests {
 
     #[test]
     fn a_gbk_delivery_list_is_read_with_its_bad_rows_named() {
-        let dir = tempfile::tempdir().expect("tmp");
         let text = "社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置\n\
                     B00000019,11010519491231002X,张三,110100D15600000500,P2026-01,3,17\n\
                     B00000018,11010519491231002X,李四,,P2026-01,3,18\n\
                     ,,,,,,\n";
         let (gbk, _, _) = encoding_rs::GBK.encode(text);
-        let path = dir.path().join("list.csv");
-        std::fs::write(&path, &gbk).expect("write");
-        let (rows, problems) = read_manifest(&path).expect("read");
+        let (rows, problems) = read_manifest(&gbk, "list.csv").expect("read");
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].name.as_str(), rows[0].box_no.as_str(), rows[0].row), ("张三", "3", 2));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].row, 3);
         assert!(problems[0].reason.contains("check character"), "{problems:?}");
-        std::fs::write(&path, "卡号,姓名\nB00000019,张三\n").expect("write");
-        let e = read_manifest(&path).expect_err("no ID column");
+        let e =
+            read_manifest("卡号,姓名\nB00000019,张三\n".as_bytes(), "list.csv").expect_err("no ID column");
         assert!(e.to_string().contains("身份证号"), "{e}");
     }
 }

@@ -139,6 +139,15 @@ impl RecordKey {
         signature.try_into().map_err(|_| Error::Invalid("the token's P-256 signature is not 64 bytes".into()))
     }
 
+    /// Whether `signature` is this key's over `data`, checked with the public half outside the
+    /// token, as the province checks a kit's records: `station doctor` signs a probe and checks it.
+    pub fn verify(&self, data: &[u8], signature: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.public);
+        let signature = p256::ecdsa::Signature::from_slice(signature);
+        matches!((key, signature), (Ok(k), Ok(s)) if k.verify(data, &s).is_ok())
+    }
+
     /// Asks the token for the private half's value, as an audit would: true when it refuses
     /// (what the key must give; the value, should a token hand it out, is wiped unseen).
     pub fn private_refused(&self) -> Result<bool, Error> {

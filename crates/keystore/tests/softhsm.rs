@@ -492,6 +492,10 @@ fn a_kit_record_key_signs_in_the_token_and_verifies_outside() {
     let parsed = p256::ecdsa::Signature::from_slice(&signature).expect("r || s");
     verifying.verify(data, &parsed).expect("verifies outside the token");
     assert!(verifying.verify(b"something else", &parsed).is_err());
+    assert!(
+        key.verify(data, &signature) && !key.verify(b"something else", &signature),
+        "its own check agrees"
+    );
     let other = hsm.store.generate_record_key("another-kit").expect("generate");
     assert_ne!(other, public);
     let from_other =

@@ -288,6 +288,19 @@ pub fn read_table(path: &Path, sheet: Option<&str>, sink: &mut dyn TableSink) ->
     scan_source(BufReader::with_capacity(1 << 20, file), Format::of(path), path, sheet, sink)
 }
 
+/// Like [`read_table`], for a table held in memory (`name`: its file name, whose extension
+/// says CSV or XLSX, and what errors call it): an upload is read where it is, never written
+/// to a file first.
+pub fn read_table_bytes(
+    bytes: &[u8],
+    name: &str,
+    sheet: Option<&str>,
+    sink: &mut dyn TableSink,
+) -> Result<(), RosterError> {
+    let path = Path::new(name);
+    scan_source(std::io::Cursor::new(bytes), Format::of(path), path, sheet, sink)
+}
+
 /// The roster's own rows: columns mapped by [`Columns`], rows sent in batches.
 struct RosterSink<'a, 'b> {
     cols: Option<Columns>,

@@ -215,7 +215,44 @@ pub fn check(args: &DoctorArgs) -> Report {
     check_banks(counter.bank.as_ref(), &mut report);
     check_ledger_key(&config, &counter, &mut report);
     check_database_key(&config, &counter, &mut report);
+    check_kit_key(config.kit.as_ref(), &mut report);
     report
+}
+
+/// An outreach kit's record-signing key (`[kit]`), as its commands open it: the token logged
+/// in, both halves of the key found, a probe signed in the token and checked with the public
+/// half, and the private half refused to anyone who asks for it. No `[kit]`: a counter, not a
+/// kit, nothing to check.
+fn check_kit_key(kit: Option<&station::kit_key::KitSettings>, report: &mut Report) {
+    let Some(kit) = kit else { return };
+    let probe = b"station doctor: kit record key";
+    let checked = station::kit_key::open(kit).and_then(|key| {
+        let signature = key.sign(probe)?;
+        Ok((
+            key.verify(probe, &signature),
+            key.private_refused()?,
+            station::kit_key::fingerprint(key.public_key()),
+        ))
+    });
+    let what = format!("kit record key {:?} in token {}", kit.record_key, kit.token.label);
+    match checked {
+        Ok((true, true, fingerprint)) => report.ok(Device::Archive, format!("{what}: signs (public key {fingerprint})")),
+        Ok((verified, _, _)) => report.block(
+            Device::Archive,
+            format!(
+                "{what}: {}",
+                if verified { "the token hands out the private half" } else { "its signature does not verify" }
+            ),
+            "更换外出套件的令牌，重新生成记录签名密钥（station kit keys generate），并在下次借出时报送新公钥",
+            "replace the kit's token, make the record key again (station kit keys generate) and check out with the new key",
+        ),
+        Err(e) => report.block(
+            Device::Archive,
+            format!("{what}: {e:#}"),
+            "插入外出套件的令牌，核对 [kit.token]（module、label、pin_file），必要时生成密钥（station kit keys generate）",
+            "plug the kit's token in, check [kit.token] (module, label, pin_file), and make the key if need be (station kit keys generate)",
+        ),
+    }
 }
 
 /// The database key as `station serve` opens it (a build without the simulators starts only

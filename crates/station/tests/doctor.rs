@@ -547,3 +547,37 @@ init_org = "11010000000000000001"
     let quirks = steps[0]["quirks"].to_string() + &steps[2]["quirks"].to_string();
     assert!(quirks.contains("profile virtual-pcd") && quirks.contains("card protocols T=1"), "{quirks}");
 }
+
+/// An outreach kit's record-signing key (`[kit]`) is checked as the kit's commands open it:
+/// not made yet, it blocks with the command that makes it; made, a probe signed in the kit's
+/// token verifies with its public half, and the doctor shows the key's fingerprint.
+#[test]
+fn a_kits_record_key_is_checked_in_its_token() {
+    let _one = common::serial();
+    let counter = Counter::start();
+    let token = common::counter::softhsm_token(&counter.dir.path().join("kit-token"), "KIT-1", "97531");
+    let keystore::PinSource::File(pin_file) = &token.pin else { panic!("a PIN file") };
+    let kit = format!(
+        "\n[kit]\nrecord_key = \"kit-record\"\n[kit.token]\nmodule = \"{}\"\nlabel = \"KIT-1\"\npin_file = \"{}\"\n",
+        keystore::SOFTHSM2_MODULE,
+        pin_file.display()
+    );
+    let lines = format!("{SIM_READERS}{SQLITE}{}{kit}", bank_lines(bank_url(), "ICBC"));
+    let path = config(counter.dir.path(), &counter.printer_selector(), &lines, "S-0101");
+    let (code, text) = doctor(&path, "synthetic");
+    assert_eq!(code, 4, "{text}");
+    let f = finding(&text, "[FAIL] archive: kit record key \"kit-record\" in token KIT-1: ");
+    assert!(f[0].contains("station kit keys generate") && f[2].contains("plug the kit's token in"), "{f:?}");
+
+    let public =
+        keystore::Keystore::open(&token).expect("token").generate_record_key("kit-record").expect("key");
+    let (code, text) = doctor(&path, "synthetic");
+    assert_eq!(code, 0, "{text}");
+    let fingerprint = station::kit_key::fingerprint(&public);
+    assert!(
+        text.contains(&format!(
+            "[ OK ] archive: kit record key \"kit-record\" in token KIT-1: signs (public key {fingerprint})"
+        )),
+        "{text}"
+    );
+}

@@ -770,6 +770,20 @@ fn four_stations_share_one_province_and_each_person_gets_one_card() {
     eprintln!("done after {:.1} s", started.elapsed().as_secs_f64());
 }
 
+/// Every file under `dir`, at any depth (sockets and the like skipped).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let (path, kind) = (entry.path(), entry.file_type().expect("file type"));
+        if kind.is_dir() {
+            out.extend(files_under(&path));
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// The card-making centre makes cards and delivers them alternately to `two` stations; both
 /// take in one list of all of them (`station stock receive`, through their daemons) at the same
 /// moment. Each takes in exactly the cards delivered to it and refuses the others', naming the
@@ -785,8 +799,10 @@ fn cards_made_elsewhere_go_each_to_the_station_they_were_delivered_to(province: 
     .expect("the centre's client");
     let mut list = String::from("社会保障卡号,身份证号,姓名,卡识别码,批次号,箱号,位置\n");
     let mut delivered: BTreeMap<String, &str> = BTreeMap::new();
+    let mut holders = Vec::new();
     for i in 0..DELIVERED {
         let holder = archive::conformance::fresh_ssn();
+        holders.push(holder.clone());
         let claim = archive::ProvincialArchive::claim(
             &centre,
             &archive::ClaimRequest {
@@ -862,6 +878,18 @@ fn cards_made_elsewhere_go_each_to_the_station_they_were_delivered_to(province: 
         }
         let out = s.command("aud", &["reconcile", "--config", &s.path("station.toml").display().to_string()]);
         assert!(out.status.success(), "{}: reconcile after taking in: {}", s.id, text(&out));
+        // The upload is read in memory: no file the station wrote (database, evidence, logs)
+        // holds a holder's ID number in the clear; only the operator's own list does.
+        for file in files_under(&s.path("")) {
+            if file.file_name().is_some_and(|n| n == "delivery.csv") {
+                continue;
+            }
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            for holder in &holders {
+                let found = bytes.windows(holder.len()).any(|w| w == holder.as_bytes());
+                assert!(!found, "{}: {} holds a holder's ID number in the clear", s.id, file.display());
+            }
+        }
     }
     let rows = province.query(&format!(
         "SELECT card_number, station, received_at IS NOT NULL FROM cards WHERE made_by = '{CENTRE}'"
