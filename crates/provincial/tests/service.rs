@@ -113,6 +113,66 @@ fn sixty_four_stations_race_for_the_same_thousand_people() {
     println!("race: {} of {} attempts won, {} people", won.len(), outcomes.len(), people.len());
 }
 
+/// A claim sent again while its first try is still running (a station that timed out and
+/// retried at once) gets the first try's answer: the claim's request row is written at its end,
+/// so the later try meets its key there, is rolled back and retried, and replays the stored
+/// answer. The same request id for other persons at once: one claim, the rest refused.
+#[test]
+fn the_same_claim_sent_again_at_the_same_moment_is_decided_once() {
+    let _one = one();
+    let setup = Setup::start(&["st-a"]);
+    let at_once = |requests: &[archive::ClaimRequest]| -> Vec<Result<archive::Claim, ArchiveError>> {
+        let start = std::sync::Barrier::new(requests.len());
+        std::thread::scope(|s| {
+            let running: Vec<_> = requests
+                .iter()
+                .map(|q| {
+                    let (client, start) = (setup.client("st-a"), &start);
+                    s.spawn(move || {
+                        start.wait();
+                        client.claim(q)
+                    })
+                })
+                .collect();
+            running.into_iter().map(|r| r.join().expect("claim thread")).collect()
+        })
+    };
+    let q = claim_request(&fresh_ssn(), None);
+    let answers = at_once(&vec![q.clone(); 8]);
+    let first = answers[0].as_ref().expect("claimed").clone();
+    for a in &answers {
+        let a = a.as_ref().expect("every try gets the claim");
+        assert_eq!((a.claim_id, a.card_number.as_str()), (first.claim_id, first.card_number.as_str()));
+    }
+    let p = setup.client("st-a").lookup(&q.ssn).expect("lookup");
+    assert_eq!(p.live_claim.map(|c| c.claim_id), Some(first.claim_id), "one claim");
+
+    let reused = request_id("claim");
+    let requests: Vec<archive::ClaimRequest> = (0..8)
+        .map(|_| archive::ClaimRequest { request_id: reused.clone(), ..claim_request(&fresh_ssn(), None) })
+        .collect();
+    let answers = at_once(&requests);
+    let won: Vec<&archive::Claim> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
+    assert_eq!(won.len(), 1, "one request decided: {answers:?}");
+    for a in answers.iter().filter_map(|a| a.as_ref().err()) {
+        assert!(matches!(a, ArchiveError::Refused(Refusal::RequestIdReused { .. })), "{a}");
+    }
+    let claimed = requests
+        .iter()
+        .filter(|q| setup.client("st-a").lookup(&q.ssn).expect("lookup").live_claim.is_some())
+        .count();
+    assert_eq!(claimed, 1, "only the decided request's person is claimed");
+
+    let audit = setup.runtime.block_on(setup.store.audit_of("st-a")).expect("audit");
+    let outcomes: Vec<&str> = audit.iter().filter(|r| r.0 == "claim").map(|r| r.2.as_str()).collect();
+    let count = |o: &str| outcomes.iter().filter(|x| **x == o).count();
+    assert_eq!(
+        (count("ok"), count("replayed"), count("refused:request-id-reused"), outcomes.len()),
+        (2, 7, 7, 16),
+        "{outcomes:?}"
+    );
+}
+
 /// The next card number of prefix B on connection `c`.
 async fn take(c: &tokio_postgres::Client) -> String {
     c.query_one("SELECT allocate_card_number('B')", &[]).await.expect("allocate").get(0)
