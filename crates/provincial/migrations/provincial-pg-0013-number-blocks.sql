@@ -8,7 +8,10 @@
 -- (card_number_blocks: the next one to hand out and the last). A claim moves its own slot's
 -- block on, a row no other connection touches, so claims at once never wait for each other;
 -- only when its block is used up does a claim wait for the counter, to take its next number
--- and a new block of the numbers after it. Still no gaps: every number below the counter is
+-- and a new block of the numbers after it. (The slot only spreads the claims: should two
+-- connections ever use one block, the row's lock keeps them apart, one after the other.) When
+-- the counter has run out, a claim takes the numbers left in other slots' blocks before it is
+-- refused. Still no gaps: every number below the counter is
 -- on a claim, held, free or in a block, and all of it moves inside the claims' transactions (a
 -- claim rolled back puts its number back); a slot whose connection ended keeps its block for
 -- the next connection to take the slot. One connection alone takes 1, 2, 3 ...; numbers are
@@ -127,7 +130,12 @@ BEGIN
     INSERT INTO card_number_counter (prefix, next) VALUES (p_prefix, 1) ON CONFLICT DO NOTHING;
     SELECT next INTO taken FROM card_number_counter WHERE prefix = p_prefix FOR UPDATE;
     IF taken > 9999999 THEN
-        RETURN NULL;
+        -- The prefix's last numbers are in other slots' blocks, if anywhere.
+        UPDATE card_number_blocks SET next = next + 1 WHERE prefix = p_prefix AND slot =
+            (SELECT slot FROM card_number_blocks WHERE prefix = p_prefix AND next <= last
+             ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING next - 1 INTO taken;
+        RETURN card_number_of(p_prefix, taken);
     END IF;
     INSERT INTO card_number_blocks (prefix, slot, next, last)
         VALUES (p_prefix, slot_no, taken + 1, least(taken + size - 1, 9999999))

@@ -243,6 +243,20 @@ fn card_numbers_come_from_a_block_per_connection_without_gaps() {
         let mut found = gaps.clone();
         found.sort();
         assert_eq!(found, expected, "the numbers handed out without claims, and no other");
+
+        // The counter run out and the second connection's block used up: it takes what is left
+        // in the other's block, and only then is the prefix exhausted.
+        third
+            .batch_execute(
+                "UPDATE card_number_counter SET next = 10000000;
+                 UPDATE card_number_blocks SET next = last + 1 WHERE slot = 1",
+            )
+            .await
+            .expect("run out");
+        assert_eq!(take(&second).await, number(6), "the first slot's block, still there");
+        third.batch_execute("UPDATE card_number_blocks SET next = last + 1").await.expect("used up");
+        let exhausted = second.query_one("SELECT allocate_card_number('B')", &[]).await.expect("allocate");
+        assert_eq!(exhausted.get::<_, Option<String>>(0), None, "no number left anywhere");
     });
 }
 
