@@ -56,16 +56,7 @@ async fn receive(
     if bytes.is_empty() || bytes.len() > MAX_LIST_BYTES {
         return Err(unprocessable(format!("the list has {} bytes: 1 to {MAX_LIST_BYTES}", bytes.len())));
     }
-    // The name goes into the ledger: its last path part, printable, short.
-    let list: String = q
-        .file_name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
+    let list = list_name(&q.file_name);
     let province = s.province()?.clone();
     let storage = s.inner.stock.storage(&session.operator, q.place.as_deref(), q.keeper.as_deref());
     let (local, operator) = (s.local().clone(), session.operator.clone());
@@ -81,6 +72,14 @@ async fn receive(
     .await
     .map_err(internal)??;
     Ok(Json(json!(report)))
+}
+
+/// The name of an uploaded list as the ledger keeps it: its last path part, printable, at most
+/// 120 characters, the end kept (its extension says how the list is read).
+fn list_name(file_name: &str) -> String {
+    let last = file_name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let printable: Vec<char> = last.chars().filter(|c| !c.is_control()).collect();
+    printable[printable.len().saturating_sub(120)..].iter().collect()
 }
 
 #[derive(Deserialize)]
@@ -184,4 +183,19 @@ pub(crate) fn fuzzing_body(
         }),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::list_name;
+
+    #[test]
+    fn a_list_is_named_by_its_last_path_part_printable_with_its_extension_kept() {
+        assert_eq!(list_name("C:\\交付\\2026-12/箱3.xlsx"), "箱3.xlsx");
+        assert_eq!(list_name("list\u{1b}[2J.csv"), "list[2J.csv");
+        let long = format!("{}.xlsx", "批".repeat(200));
+        let named = list_name(&long);
+        assert_eq!(named.chars().count(), 120);
+        assert!(named.ends_with(".xlsx"), "{named}");
+    }
 }
