@@ -11,8 +11,10 @@
 //! - CPU per claim of the stations, the service and PostgreSQL (the machine's two cores are
 //!   what every layer shares);
 //! - PostgreSQL's backends sampled while the claims run: on CPU, waiting for a lock, waiting
-//!   for the service inside a transaction (round trips), idle; and claims waiting for a pooled
-//!   connection.
+//!   for the service inside a transaction (round trips), idle; and claims queued for the
+//!   pool's connections (twice the cores: the pool, first come first served, is the queue).
+//! `scripts/pg-claims-floor` gives PostgreSQL's own part: `claim_person` against bare upserts
+//! with pgbench as the client.
 //!
 //! Each figure is printed with its goal beside it (issue #26: 3 000 claims/s with p99 under
 //! 20 ms at 10 M persons, within 5x of the bare upserts). Figures only, nothing asserted.
