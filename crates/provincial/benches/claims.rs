@@ -13,6 +13,7 @@
 //! - PostgreSQL's backends sampled while the claims run: on CPU, waiting for a lock, waiting
 //!   for the service inside a transaction (round trips), idle; and claims queued for the
 //!   pool's connections (twice the cores: the pool, first come first served, is the queue).
+//!
 //! `scripts/pg-claims-floor` gives PostgreSQL's own part: `claim_person` against bare upserts
 //! with pgbench as the client.
 //!
