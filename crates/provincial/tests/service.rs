@@ -173,6 +173,77 @@ fn the_same_claim_sent_again_at_the_same_moment_is_decided_once() {
     );
 }
 
+/// A province numbered by its counter until now (migrations up to 0012, claims made and one
+/// released) upgraded to numbering by block (0013) at a service's start: the released number
+/// goes out first, then the counter's next and the block after it; no gap, before or after.
+#[test]
+fn a_province_numbered_by_its_counter_goes_on_by_block_without_gaps() {
+    let _one = one();
+    let dir = tempfile::tempdir().expect("tmp");
+    let cluster = provincial::cluster::Cluster::start(
+        &dir.path().join("pg"),
+        common::free_port(),
+        provincial::cluster::Durability::TestsOnly,
+    )
+    .expect("PostgreSQL starts (scripts/install-deps)");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let number = |n: u32| archive::card_number('B', n).expect("number");
+    runtime.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        // The schema as a service before 0013 left it.
+        let before: [&str; 12] = [
+            include_str!("../migrations/provincial-pg.sql"),
+            include_str!("../migrations/provincial-pg-0002-kits.sql"),
+            include_str!("../migrations/provincial-pg-0003-stations.sql"),
+            include_str!("../migrations/provincial-pg-0004-deliveries.sql"),
+            include_str!("../migrations/provincial-pg-0005-restore.sql"),
+            include_str!("../migrations/provincial-pg-0006-known-stations.sql"),
+            include_str!("../migrations/provincial-pg-0007-losses.sql"),
+            include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql"),
+            include_str!("../migrations/provincial-pg-0009-custody.sql"),
+            include_str!("../migrations/provincial-pg-0010-anchor-macs.sql"),
+            include_str!("../migrations/provincial-pg-0011-kit-record-keys.sql"),
+            include_str!("../migrations/provincial-pg-0012-claim-function.sql"),
+        ];
+        for sql in before {
+            client.batch_execute(sql).await.expect("migration");
+        }
+        client
+            .batch_execute(
+                "CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+                 INSERT INTO schema_version (version) SELECT generate_series(3, 12);",
+            )
+            .await
+            .expect("versions");
+        // Three claims numbered by the counter; the second released, its number free again.
+        for i in 1..=3 {
+            let ssn = fresh_ssn();
+            let q = format!(
+                "SELECT claim_person('st-a', 'old-{i}', '', '{{}}'::jsonb, '{ssn}', 'n', NULL, 600, 'B')"
+            );
+            client.batch_execute(&q).await.expect("claim under 0012");
+        }
+        client
+            .batch_execute(&format!(
+                "UPDATE claims SET state = 'released' WHERE card_number = '{0}';
+                 INSERT INTO free_card_numbers VALUES ('{0}');",
+                number(2)
+            ))
+            .await
+            .expect("release");
+
+        let store = provincial::Store::connect(&cluster.url(), 'B', 1).await.expect("the upgrade");
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(store.claim("st-a", &claim_request(&fresh_ssn(), None)).await.expect("claim").card_number);
+        }
+        assert_eq!(got, [number(2), number(4), number(5)], "the free number, then the counter's next and its block");
+        let gaps = client.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps");
+        assert!(gaps.is_empty(), "{} numbers lost", gaps.len());
+    });
+}
+
 /// The next card number of prefix B on connection `c`.
 async fn take(c: &tokio_postgres::Client) -> String {
     c.query_one("SELECT allocate_card_number('B')", &[]).await.expect("allocate").get(0)
