@@ -156,6 +156,13 @@ impl Store {
         2 * std::thread::available_parallelism().map_or(2, usize::from)
     }
 
+    /// The schema's SQL as a service of migration `version` left it, in order (the idempotent
+    /// schema, then each migration up to `version`): where an upgrade test starts from.
+    pub fn schema_until(version: i32) -> Vec<&'static str> {
+        let migrations = MIGRATIONS.iter().filter(|(v, _)| *v <= version).map(|(_, sql)| *sql);
+        [SCHEMA, KITS_SCHEMA].into_iter().chain(migrations).collect()
+    }
+
     /// Connects to `url` (a libpq connection string), creates the schema if needed.
     pub async fn connect(url: &str, prefix: char, pool_size: usize) -> Result<Store, ArchiveError> {
         let config: tokio_postgres::Config =

@@ -103,12 +103,7 @@ fn sixty_four_stations_race_for_the_same_thousand_people() {
         let live = p.cards.iter().filter(|c| c.status == CardStatus::Made).count();
         assert_eq!(live, 1, "{ssn} holds exactly one live card");
     }
-    let gaps = setup.runtime.block_on(async {
-        let (client, conn) =
-            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-        tokio::spawn(conn);
-        client.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps").len()
-    });
+    let gaps = setup.query("SELECT * FROM card_number_gaps('B')").len();
     assert_eq!(gaps, 0, "every number below the counter is on a claim or in a block");
     println!("race: {} of {} attempts won, {} people", won.len(), outcomes.len(), people.len());
 }
@@ -192,21 +187,7 @@ fn a_province_numbered_by_its_counter_goes_on_by_block_without_gaps() {
         let (client, conn) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls).await.expect("connect");
         tokio::spawn(conn);
         // The schema as a service before 0013 left it.
-        let before: [&str; 12] = [
-            include_str!("../migrations/provincial-pg.sql"),
-            include_str!("../migrations/provincial-pg-0002-kits.sql"),
-            include_str!("../migrations/provincial-pg-0003-stations.sql"),
-            include_str!("../migrations/provincial-pg-0004-deliveries.sql"),
-            include_str!("../migrations/provincial-pg-0005-restore.sql"),
-            include_str!("../migrations/provincial-pg-0006-known-stations.sql"),
-            include_str!("../migrations/provincial-pg-0007-losses.sql"),
-            include_str!("../migrations/provincial-pg-0008-ledger-anchors.sql"),
-            include_str!("../migrations/provincial-pg-0009-custody.sql"),
-            include_str!("../migrations/provincial-pg-0010-anchor-macs.sql"),
-            include_str!("../migrations/provincial-pg-0011-kit-record-keys.sql"),
-            include_str!("../migrations/provincial-pg-0012-claim-function.sql"),
-        ];
-        for sql in before {
+        for sql in provincial::Store::schema_until(12) {
             client.batch_execute(sql).await.expect("migration");
         }
         client
@@ -582,15 +563,7 @@ fn a_restore_over_https_is_in_the_provinces_audit_with_its_replay_and_another_st
 fn the_provinces_card_numbers_are_the_ones_the_station_checks_until_they_run_out() {
     let _one = one();
     let setup = Setup::start(&["st-a"]);
-    let sql = |query: &str| {
-        setup.runtime.block_on(async {
-            let (client, conn) =
-                tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-            tokio::spawn(conn);
-            client.query(query, &[]).await.expect("query")
-        })
-    };
-    let rows = sql(
+    let rows = setup.query(
         "SELECT p, n, card_number_of(p, n) FROM unnest(ARRAY['A', 'B', 'K', 'Z', 'b', '1']) AS p,
              (SELECT generate_series(0, 9999999, 7919)::bigint UNION VALUES (1), (9999999), (10000000), (-1)) AS ns (n)",
     );
@@ -603,7 +576,7 @@ fn the_provinces_card_numbers_are_the_ones_the_station_checks_until_they_run_out
     }
 
     let a = setup.client("st-a");
-    sql("INSERT INTO card_number_counter (prefix, next) VALUES ('B', 9999999)");
+    setup.query("INSERT INTO card_number_counter (prefix, next) VALUES ('B', 9999999)");
     let last = a.claim(&claim_request(&fresh_ssn(), None)).expect("the last number");
     assert_eq!(Some(last.card_number), archive::card_number('B', 9_999_999));
     let q = claim_request(&fresh_ssn(), None);

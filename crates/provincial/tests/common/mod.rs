@@ -46,6 +46,17 @@ impl Setup {
         Setup { dir, cluster, pki, runtime, service, store }
     }
 
+    /// The rows of `sql`, run straight on the cluster (outside the service) on a connection of
+    /// its own.
+    pub fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        self.runtime.block_on(async {
+            let (client, conn) =
+                tokio_postgres::connect(&self.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+            tokio::spawn(conn);
+            client.query(sql, &[]).await.expect("query")
+        })
+    }
+
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.service.addr.port())
     }
