@@ -2,6 +2,8 @@
 //! persons loaded (a generator fills the tables in the server), beside the bare rate of
 //! single-row `INSERT ... ON CONFLICT DO NOTHING` on the same server at the same concurrency,
 //! and where a claim's time goes:
+//! - the claims decided in batches (those that queued for a connection together) and the mean
+//!   batch;
 //! - the same claims straight to the store (no HTTP, TLS or JSON);
 //! - the HTTPS round trip alone: a trivial endpoint that echoes a claim-sized body, over the
 //!   same mutual TLS from the same 16 stations;
@@ -522,7 +524,9 @@ fn main() {
     for &n in sizes {
         let loaded = load(&setup, n);
         println!("{n} persons loaded in {:.1} s", loaded.as_secs_f64());
+        let batched_before = setup.store.claim_batches();
         let (http, cpu, waits) = observed(&setup, || claims(&setup, per_client));
+        let batched = setup.store.claim_batches();
         let claimed = (CLIENTS * per_client) as f64;
         let (direct, direct_cpu, _) = observed(&setup, || store_claims(&setup, per_client));
         let (echo, echo_cpu, _) = observed(&setup, || echoes(&setup, per_client * 2));
@@ -545,6 +549,18 @@ fn main() {
             format!("{bare:.0} /s, {:.1}x", bare / http.rate),
             format!("<= {GOAL_RATIO:.0}x"),
             bare / http.rate <= GOAL_RATIO,
+        );
+        let (batches, in_batches) =
+            (batched.batches - batched_before.batches, batched.claims - batched_before.claims);
+        figure(
+            "  claims decided in batches, mean batch",
+            format!(
+                "{:.0} %, {:.1}",
+                100.0 * in_batches as f64 / (claimed + (CLIENTS * WARM) as f64),
+                in_batches as f64 / batches.max(1) as f64
+            ),
+            format!("- (at most {})", provincial::MAX_BATCH),
+            true,
         );
         let us = |s: f64| s * 1e6 / claimed;
         let total = us(cpu.stations + cpu.service + cpu.backends + cpu.postgres_rest);

@@ -6,6 +6,7 @@
 //! (`archive::kit`) are stations too: their certificate names the kit.
 #![forbid(unsafe_code)]
 
+mod claims;
 pub mod client;
 pub mod cluster;
 mod custody;
@@ -16,5 +17,6 @@ pub mod server;
 mod sql;
 pub mod store;
 
+pub use claims::{ClaimBatches, MAX_BATCH};
 pub use client::Client;
 pub use store::Store;

@@ -6,7 +6,8 @@
 //! The claim, the service's busiest change, is one call of PostgreSQL's `claim_person`
 //! (migration 0012, then 0013), which holds its decision: one round trip instead of thirteen,
 //! the person's row locked only while PostgreSQL runs it, and card numbers from the
-//! connection's own block, so that claims at once do not wait for each other. The steps it
+//! connection's own block, so that claims at once do not wait for each other. Claims that
+//! queue for a connection together are decided in one call (`crate::claims`, migration 0014). The steps it
 //! shares with other changes (locking the person, ending lapsed claims, allocating a number)
 //! are PostgreSQL functions that the other changes call too.
 
@@ -14,9 +15,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use archive::{
-    AnchorRequest, ArchiveError, CardRecord, CardStatus, Claim, ClaimRequest, CommitRequest,
-    CorrectDeceasedRequest, DeceasedRequest, DeliverRequest, LedgerHead, Limits, PersonCards, ReceiveRequest,
-    Refusal, ReleaseRequest, RenewRequest, RestoreRequest, StopRequest,
+    AnchorRequest, ArchiveError, CardRecord, CardStatus, Claim, CommitRequest, CorrectDeceasedRequest,
+    DeceasedRequest, DeliverRequest, LedgerHead, Limits, PersonCards, ReceiveRequest, Refusal,
+    ReleaseRequest, RenewRequest, RestoreRequest, StopRequest,
 };
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use serde::de::DeserializeOwned;
@@ -29,7 +30,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 11] = [
+const MIGRATIONS: [(i32, &str); 12] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
@@ -41,6 +42,7 @@ const MIGRATIONS: [(i32, &str); 11] = [
     (11, include_str!("../migrations/provincial-pg-0011-kit-record-keys.sql")),
     (12, include_str!("../migrations/provincial-pg-0012-claim-function.sql")),
     (13, include_str!("../migrations/provincial-pg-0013-number-blocks.sql")),
+    (14, include_str!("../migrations/provincial-pg-0014-claim-batches.sql")),
 ];
 
 /// The store behind the service.
@@ -51,9 +53,19 @@ pub struct Store {
     pub(crate) limits: Limits,
     /// Stations entered in `stations` by this process: each is written once, not per request.
     seen: Arc<Mutex<HashSet<String>>>,
+    /// Claims waiting for a connection, decided together (crate::claims).
+    pub(crate) claims: Arc<crate::claims::ClaimQueue>,
 }
 
 impl<T> Stored<T> {
+    /// The caller's result: the value, or the refusal as an error.
+    pub(crate) fn into_result(self) -> Result<T, ArchiveError> {
+        match self {
+            Stored::Ok(v) => Ok(v),
+            Stored::Refused(r) => Err(ArchiveError::Refused(r)),
+        }
+    }
+
     /// The audit table's word for it.
     fn outcome(&self) -> String {
         match self {
@@ -91,7 +103,7 @@ pub(crate) fn is_retryable(e: &tokio_postgres::Error) -> bool {
 }
 
 /// A request id as every change needs it.
-fn check_request_id(request_id: &str) -> Result<(), ArchiveError> {
+pub(crate) fn check_request_id(request_id: &str) -> Result<(), ArchiveError> {
     if request_id.is_empty() || request_id.len() > 128 {
         return Err(ArchiveError::BadRequest("request id must be 1 to 128 characters".into()));
     }
@@ -100,7 +112,10 @@ fn check_request_id(request_id: &str) -> Result<(), ArchiveError> {
 
 /// An answer stored with its request, read back (`None`: none stored); one that does not read
 /// as this operation's answer is a refusal saying so.
-fn stored_answer<T: DeserializeOwned>(request_id: &str, answer: Option<serde_json::Value>) -> Stored<T> {
+pub(crate) fn stored_answer<T: DeserializeOwned>(
+    request_id: &str,
+    answer: Option<serde_json::Value>,
+) -> Stored<T> {
     serde_json::from_value(answer.unwrap_or_default()).unwrap_or_else(|e| {
         Stored::Refused(Refusal::NotFound { what: format!("stored answer of {request_id} ({e})") })
     })
@@ -110,7 +125,7 @@ pub(crate) type Answer<T> = Result<T, Refusal>;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum Stored<T> {
+pub(crate) enum Stored<T> {
     Ok(T),
     Refused(Refusal),
 }
@@ -173,7 +188,8 @@ impl Store {
             .max_size(pool_size)
             .build()
             .map_err(|e| ArchiveError::Store(e.to_string()))?;
-        let store = Store { pool, prefix, limits: Limits::default(), seen: Arc::default() };
+        let store =
+            Store { pool, prefix, limits: Limits::default(), seen: Arc::default(), claims: Arc::default() };
         let mut client = store.client().await?;
         client.batch_execute(SCHEMA).await.map_err(pg)?;
         client.batch_execute(KITS_SCHEMA).await.map_err(pg)?;
@@ -323,7 +339,7 @@ impl Store {
     /// Runs `attempt` on a pooled connection, again (five times in all at most) when
     /// PostgreSQL aborted it for a deadlock, a serialisation failure or a key taken meanwhile;
     /// the stored answer as the caller's result.
-    async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, ArchiveError>
+    pub(crate) async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, ArchiveError>
     where
         F: Fn(deadpool_postgres::Object) -> Fut,
         Fut: std::future::Future<Output = Result<Stored<T>, tokio_postgres::Error>>,
@@ -332,8 +348,7 @@ impl Store {
         loop {
             tries += 1;
             match attempt(self.client().await?).await {
-                Ok(Stored::Ok(v)) => return Ok(v),
-                Ok(Stored::Refused(r)) => return Err(ArchiveError::Refused(r)),
+                Ok(stored) => return stored.into_result(),
                 Err(e) if tries < 5 && is_retryable(&e) => {
                     tracing::debug!(error = %e, attempt = tries, "retrying the transaction");
                 }
@@ -445,32 +460,6 @@ impl Store {
         let number: Option<String> =
             crate::sql::one(tx, "SELECT allocate_card_number($1)", &[&p]).await?.get(0);
         Ok(number.ok_or(Refusal::NumbersExhausted { prefix: p }))
-    }
-
-    /// Claims a person for one new card. On PostgreSQL the decision and its writes are one
-    /// call of `claim_person` (migrations 0012 and 0013, the rule itself, twin of the SQLite
-    /// archive's claim): one round trip, the person's row locked only for the call's own time,
-    /// the number from the connection's block. Here only the request's shape is checked and
-    /// the lease capped.
-    pub async fn claim(&self, station: &str, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
-        archive::check_person(&q.ssn)?;
-        check_request_id(&q.request_id)?;
-        let lease = q.lease_seconds.clamp(1, self.limits.max_lease_seconds) as f64;
-        let (hash, request) = (archive::request_hash(q), serde_json::to_value(q).unwrap_or_default());
-        let prefix = self.prefix.to_string();
-        self.retrying(|client| {
-            let (hash, request, prefix) = (&hash, &request, &prefix);
-            async move {
-                let row = crate::sql::one(
-                    &client,
-                    "SELECT claim_person($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    &[&station, &q.request_id, hash, request, &q.ssn, &q.name, &q.reissue_of, &lease, prefix],
-                )
-                .await?;
-                Ok(stored_answer(&q.request_id, row.get(0)))
-            }
-        })
-        .await
     }
 
     /// The claim under its person's lock, when it is live (lease not lapsed) and `station`'s;

@@ -168,6 +168,190 @@ fn the_same_claim_sent_again_at_the_same_moment_is_decided_once() {
     );
 }
 
+/// A store with one connection, and a second connection holding person `ssn`'s row: the
+/// store's claim of that person takes the connection and waits there, and the claims after it
+/// queue until [`Blocked::release`].
+struct Blocked {
+    store: provincial::Store,
+    holder: tokio_postgres::Client,
+    first: tokio::task::JoinHandle<Result<archive::Claim, ArchiveError>>,
+}
+
+impl Blocked {
+    async fn on(setup: &Setup, ssn: &str) -> Blocked {
+        let store = provincial::Store::connect(&setup.cluster.url(), 'B', 1).await.expect("store");
+        let (holder, conn) =
+            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        holder
+            .batch_execute(&format!(
+                "INSERT INTO persons (ssn, name) VALUES ('{ssn}', 'held');
+                 BEGIN; SELECT 1 FROM persons WHERE ssn = '{ssn}' FOR UPDATE;"
+            ))
+            .await
+            .expect("hold the row");
+        let (s, q) = (store.clone(), claim_request(ssn, None));
+        let first = tokio::spawn(async move { s.claim("st-a", &q).await });
+        // The store's one backend waits for the row.
+        let (watch, conn) =
+            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        while watch
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", &[])
+            .await
+            .expect("activity")
+            .get::<_, i64>(0)
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Blocked { store, holder, first }
+    }
+
+    /// Station `station`'s claim `q` into the queue, after those queued before it (while the
+    /// first claim holds the connection, nothing takes them out).
+    async fn queue(
+        store: &provincial::Store,
+        station: &str,
+        q: archive::ClaimRequest,
+    ) -> tokio::task::JoinHandle<Result<archive::Claim, ArchiveError>> {
+        let waiting = store.claim_batches().waiting;
+        let (s, station) = (store.clone(), station.to_string());
+        let claim = tokio::spawn(async move { s.claim(&station, &q).await });
+        while store.claim_batches().waiting == waiting && !claim.is_finished() {
+            tokio::task::yield_now().await;
+        }
+        claim
+    }
+
+    /// Lets the first claim through: the queued ones follow, together.
+    async fn release(self) -> (provincial::Store, Result<archive::Claim, ArchiveError>) {
+        self.holder.batch_execute("ROLLBACK").await.expect("release the row");
+        (self.store, self.first.await.expect("first claim"))
+    }
+}
+
+/// Claims that queue while the connections are busy are decided in one batch (migration
+/// 0014), each as it would be alone: two stations claiming one person in the same batch (the
+/// first queued gets the person, the second is refused), a replay and a reused request id, a
+/// deceased person and one with a live card, beside new persons; each claim in the audit, the
+/// numbers without a gap.
+#[test]
+fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
+    let _one = one();
+    let setup = Setup::start(&["st-a", "st-b"]);
+    setup.runtime.block_on(async {
+        let (dead, carded) = (fresh_ssn(), fresh_ssn());
+        let (sql, conn) =
+            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        sql.batch_execute(&format!(
+            "INSERT INTO persons (ssn, name, deceased_at) VALUES ('{dead}', 'd', now());
+             INSERT INTO persons (ssn, name) VALUES ('{carded}', 'c');
+             INSERT INTO cards (card_number, ssn, status, station) VALUES ('G00000001', '{carded}', 'active', 'st-x');"
+        ))
+        .await
+        .expect("persons");
+        let earlier = claim_request(&fresh_ssn(), None);
+        let before = setup.store.claim("st-a", &earlier).await.expect("a claim alone");
+
+        let blocked = Blocked::on(&setup, &fresh_ssn()).await;
+        let twice = fresh_ssn();
+        let reused = archive::ClaimRequest { request_id: earlier.request_id.clone(), ..claim_request(&fresh_ssn(), None) };
+        let queued = [
+            ("st-a", claim_request(&twice, None)),
+            ("st-b", claim_request(&twice, None)),
+            ("st-a", earlier.clone()),
+            ("st-a", reused),
+            ("st-b", claim_request(&dead, None)),
+            ("st-b", claim_request(&carded, None)),
+            ("st-a", claim_request(&fresh_ssn(), None)),
+        ];
+        let mut claims = Vec::new();
+        for (station, q) in &queued {
+            claims.push(Blocked::queue(&blocked.store, station, q.clone()).await);
+        }
+        assert_eq!(blocked.store.claim_batches().waiting, queued.len(), "all queued behind the first");
+        let (store, first) = blocked.release().await;
+        first.expect("the first claim");
+        let mut answers = Vec::new();
+        for c in claims {
+            answers.push(c.await.expect("claim task"));
+        }
+        assert_eq!(
+            store.claim_batches(),
+            provincial::ClaimBatches { waiting: 0, batches: 1, claims: queued.len() as u64, one_by_one: 0 },
+            "one batch: {answers:?}"
+        );
+        let got = answers[0].as_ref().expect("the first of the two stations gets the person");
+        assert_eq!((got.station.as_str(), got.ssn.as_str()), ("st-a", twice.as_str()));
+        assert!(
+            matches!(&answers[1], Err(ArchiveError::Refused(Refusal::AlreadyClaimed { station, .. })) if station == "st-a"),
+            "{:?}",
+            answers[1]
+        );
+        assert_eq!(answers[2].as_ref().expect("replayed").claim_id, before.claim_id, "the stored answer");
+        assert!(matches!(answers[3], Err(ArchiveError::Refused(Refusal::RequestIdReused { .. }))), "{:?}", answers[3]);
+        assert!(matches!(answers[4], Err(ArchiveError::Refused(Refusal::Deceased))), "{:?}", answers[4]);
+        assert!(
+            matches!(&answers[5], Err(ArchiveError::Refused(Refusal::LiveCard { card_number })) if card_number == "G00000001"),
+            "{:?}",
+            answers[5]
+        );
+        let new = answers[6].as_ref().expect("a new person");
+        assert_ne!(new.card_number, got.card_number);
+
+        let outcomes = |station: &'static str| {
+            let store = store.clone();
+            async move {
+                let audit = store.audit_of(station).await.expect("audit");
+                audit.into_iter().filter(|r| r.0 == "claim").map(|r| r.2).collect::<Vec<String>>()
+            }
+        };
+        assert_eq!(
+            outcomes("st-a").await,
+            ["ok", "ok", "replayed", "refused:request-id-reused", "ok", "ok"],
+            "st-a: the claim alone, the blocked one, then the batch's: its requests seen before first"
+        );
+        assert_eq!(outcomes("st-b").await, ["refused:already-claimed", "refused:deceased", "refused:live-card"]);
+        let gaps = sql.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps");
+        assert!(gaps.is_empty(), "{} numbers lost", gaps.len());
+    });
+}
+
+/// A batch that fails is decided again one claim at a time: here the same request twice in
+/// one batch (a station that timed out and sent it again while both waited), whose second
+/// request row breaks the batch's unique key. Its claims then get what they get alone: the
+/// claim, its replay, and the claims beside them.
+#[test]
+fn a_batch_that_fails_is_decided_one_by_one() {
+    let _one = one();
+    let setup = Setup::start(&["st-a"]);
+    setup.runtime.block_on(async {
+        let blocked = Blocked::on(&setup, &fresh_ssn()).await;
+        let (q, other) = (claim_request(&fresh_ssn(), None), claim_request(&fresh_ssn(), None));
+        let mut claims = Vec::new();
+        for q in [&q, &q, &other] {
+            claims.push(Blocked::queue(&blocked.store, "st-a", q.clone()).await);
+        }
+        let (store, first) = blocked.release().await;
+        first.expect("the first claim");
+        let mut answers = Vec::new();
+        for c in claims {
+            answers.push(c.await.expect("claim task").expect("every claim answered"));
+        }
+        assert_eq!(
+            store.claim_batches(),
+            provincial::ClaimBatches { waiting: 0, batches: 1, claims: 3, one_by_one: 1 }
+        );
+        assert_eq!(answers[0].claim_id, answers[1].claim_id, "the request sent twice: one claim, replayed");
+        assert_eq!(answers[2].ssn, other.ssn);
+        let audit = store.audit_of("st-a").await.expect("audit");
+        let outcomes: Vec<&str> = audit.iter().map(|r| r.2.as_str()).collect();
+        assert_eq!(outcomes, ["ok", "ok", "replayed", "ok"], "the failed batch left nothing");
+    });
+}
+
 /// A province numbered by its counter until now (migrations up to 0012, claims made and one
 /// released) upgraded to numbering by block (0013) at a service's start: the released number
 /// goes out first, then the counter's next and the block after it; no gap, before or after.
