@@ -14,7 +14,7 @@
 //!   what every layer shares);
 //! - PostgreSQL's backends sampled while the claims run: on CPU, waiting for a lock, waiting
 //!   for the service inside a transaction (round trips), idle; and claims queued for the
-//!   pool's connections (twice the cores: the pool, first come first served, is the queue).
+//!   pool's connections (twice the cores), which the next free connection decides together.
 //!
 //! `scripts/pg-claims-floor` gives PostgreSQL's own part: `claim_person` against bare upserts
 //! with pgbench as the client.
@@ -444,7 +444,7 @@ struct Waits {
     other_wait: i64,
     in_transaction: i64,
     idle: i64,
-    pool_waiting: u64,
+    claims_waiting: u64,
 }
 
 impl Waits {
@@ -486,7 +486,7 @@ fn sample_waits(setup: &common::Setup, stop: Arc<AtomicBool>) -> tokio::task::Jo
             w.other_wait += r.get::<_, i64>(3);
             w.in_transaction += r.get::<_, i64>(4);
             w.idle += r.get::<_, i64>(5);
-            w.pool_waiting += store.pool_status().waiting as u64;
+            w.claims_waiting += store.claim_batches().waiting as u64;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         w
@@ -656,8 +656,8 @@ fn main() {
                 "  claims queued for the pool's {} connections (mean)",
                 setup.store.pool_status().max_size
             ),
-            format!("{:.2}", waits.pool_waiting as f64 / waits.samples.max(1) as f64),
-            "- (the pool is the queue)".into(),
+            format!("{:.2}", waits.claims_waiting as f64 / waits.samples.max(1) as f64),
+            "- (the next batch)".into(),
             true,
         );
     }

@@ -39,10 +39,18 @@ pub(crate) struct Queued {
 /// the batches so far.
 #[derive(Default)]
 pub(crate) struct ClaimQueue {
-    waiting: Mutex<VecDeque<Queued>>,
+    waiting: Mutex<Waiting>,
     batches: AtomicU64,
     batched: AtomicU64,
     one_by_one: AtomicU64,
+}
+
+#[derive(Default)]
+struct Waiting {
+    claims: VecDeque<Queued>,
+    /// A task is waiting for a connection to decide them. One is enough: the claims queue
+    /// behind it, and it starts the next when it takes its batch and claims are left.
+    decider: bool,
 }
 
 /// How the claims have been decided since the service started (batches of two or more).
@@ -59,15 +67,25 @@ pub struct ClaimBatches {
 }
 
 impl ClaimQueue {
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Queued>> {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The oldest claims waiting, up to a batch.
-    fn take(&self) -> Vec<Queued> {
-        let mut queue = self.queue();
-        let n = queue.len().min(MAX_BATCH);
-        queue.drain(..n).collect()
+    /// Queues claim `q`; whether a task must be started to decide it (none is waiting yet).
+    fn push(&self, q: Queued) -> bool {
+        let mut w = self.waiting();
+        w.claims.push_back(q);
+        !std::mem::replace(&mut w.decider, true)
+    }
+
+    /// For the task that has a connection: the oldest claims, up to a batch, and whether
+    /// claims are left (its successor is then started at once).
+    fn take(&self) -> (Vec<Queued>, bool) {
+        let mut w = self.waiting();
+        let n = w.claims.len().min(MAX_BATCH);
+        let batch: Vec<Queued> = w.claims.drain(..n).collect();
+        w.decider = !w.claims.is_empty();
+        (batch, w.decider)
     }
 }
 
@@ -83,16 +101,16 @@ impl Store {
         let mut claim = q.clone();
         claim.lease_seconds = q.lease_seconds.clamp(1, self.limits.max_lease_seconds);
         let (answer, answered) = oneshot::channel();
-        self.claims.queue().push_back(Queued {
+        let start = self.claims.push(Queued {
             station: station.to_string(),
             hash: archive::request_hash(q),
             request: serde_json::to_value(q).unwrap_or_default(),
             claim,
             answer,
         });
-        // Every claim queued brings one task that decides whatever waits when it has a
-        // connection, so there are never fewer tasks than claims waiting.
-        tokio::spawn(self.clone().decide_waiting());
+        if start {
+            self.clone().start_decider();
+        }
         answered
             .await
             .unwrap_or_else(|_| Err(ArchiveError::Store("the claim's task ended without an answer".into())))
@@ -102,24 +120,28 @@ impl Store {
     pub fn claim_batches(&self) -> ClaimBatches {
         let q = &self.claims;
         ClaimBatches {
-            waiting: q.queue().len(),
+            waiting: q.waiting().claims.len(),
             batches: q.batches.load(Ordering::Relaxed),
             claims: q.batched.load(Ordering::Relaxed),
             one_by_one: q.one_by_one.load(Ordering::Relaxed),
         }
     }
 
-    /// Decides the claims waiting (a batch at most) on the next free connection.
-    async fn decide_waiting(self) {
-        // Another task has taken this claim already (it had a connection first).
-        if self.claims.queue().is_empty() {
-            return;
-        }
-        let client = self.client().await;
-        let batch = self.claims.take();
-        if batch.is_empty() {
-            return;
-        }
+    /// Starts the task that waits for the next free connection while claims queue behind it,
+    /// then decides them (a batch at most). A task of its own, so that a caller that goes away
+    /// cancels nobody's claim.
+    fn start_decider(self) {
+        tokio::spawn(async move {
+            let client = self.client().await;
+            let (batch, more) = self.claims.take();
+            if more {
+                self.clone().start_decider();
+            }
+            self.decide(client, batch).await;
+        });
+    }
+
+    async fn decide(&self, client: Result<deadpool_postgres::Object, ArchiveError>, batch: Vec<Queued>) {
         let client = match client {
             Ok(c) => c,
             Err(e) => {
