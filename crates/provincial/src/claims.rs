@@ -7,8 +7,9 @@
 //!
 //! Each claim's answer is the one it gets alone: the function decides them one after the
 //! other with `claim_person`'s own steps (the service's tests put every kind of claim in one
-//! batch); what the batch shares is its transaction. A batch that fails (a request sent twice within it, a deadlock with another
-//! change) is rolled back whole, and its claims are then decided one by one as before.
+//! batch); what the batch shares is its transaction. A batch that fails (a request sent twice
+//! within it, a deadlock with another change) is rolled back whole, and its claims are then
+//! decided one by one as before.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -170,7 +171,8 @@ impl Store {
                 if batch.len() > 1 {
                     self.claims.one_by_one.fetch_add(1, Ordering::Relaxed);
                 }
-                tracing::debug!(error = %e, claims = batch.len(), retryable = is_retryable(&e),
+                // The SQLSTATE only: a key's detail could name a person.
+                tracing::debug!(sqlstate = ?e.code(), claims = batch.len(), retryable = is_retryable(&e),
                     "deciding the claims one by one");
                 for q in batch {
                     let answer = self.claim_alone(&q).await;

@@ -352,6 +352,36 @@ fn a_batch_that_fails_is_decided_one_by_one() {
     });
 }
 
+/// A station that gives up waiting (its connection closed, the service's handler dropped)
+/// cancels nobody's claim, its own included: the batch decides it, and the station's retry
+/// with the same request id gets the stored answer.
+#[test]
+fn a_claim_whose_caller_went_away_is_decided_and_its_retry_replays_it() {
+    let _one = one();
+    let setup = Setup::start(&["st-a"]);
+    setup.runtime.block_on(async {
+        let blocked = Blocked::on(&setup, &fresh_ssn()).await;
+        let (gone, other) = (claim_request(&fresh_ssn(), None), claim_request(&fresh_ssn(), None));
+        let gone_caller = Blocked::queue(&blocked.store, "st-a", gone.clone()).await;
+        let other_caller = Blocked::queue(&blocked.store, "st-a", other).await;
+        gone_caller.abort();
+        assert!(gone_caller.await.expect_err("the caller went away").is_cancelled());
+        let (store, first) = blocked.release().await;
+        first.expect("the first claim");
+        let decided = other_caller.await.expect("claim task").expect("the other claim");
+        assert_eq!(store.claim_batches().claims, 2, "both decided in one batch");
+        let retried = store.claim("st-a", &gone).await.expect("the retry");
+        assert_ne!(retried.card_number, decided.card_number);
+        let audit = store.audit_of("st-a").await.expect("audit");
+        let of_gone: Vec<&str> = audit
+            .iter()
+            .filter(|r| r.1.as_deref() == Some(gone.request_id.as_str()))
+            .map(|r| r.2.as_str())
+            .collect();
+        assert_eq!(of_gone, ["ok", "replayed"], "decided without its caller, then replayed");
+    });
+}
+
 /// A province numbered by its counter until now (migrations up to 0012, claims made and one
 /// released) upgraded to numbering by block (0013) at a service's start: the released number
 /// goes out first, then the counter's next and the block after it; no gap, before or after.
