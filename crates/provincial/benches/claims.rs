@@ -52,8 +52,7 @@ const CPU_BUDGET_US: f64 = 2.0 * 1e6 / GOAL_RATE;
 fn load(setup: &common::Setup, n: u64) -> Duration {
     let t = Instant::now();
     setup.runtime.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-        tokio::spawn(conn);
+        let client = setup.sql().await;
         client
             .batch_execute(&format!(
                 "TRUNCATE requests, cards, claims, persons, free_card_numbers, card_number_blocks, card_number_counter CASCADE;

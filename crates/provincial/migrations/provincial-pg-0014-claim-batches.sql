@@ -149,7 +149,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n constant integer := coalesce(array_length(p_ssn, 1), 0);
     answers jsonb[] := array_fill(NULL::jsonb, ARRAY[n]);
-    persons text[] := array_fill(NULL::text, ARRAY[n]);
+    states text[] := array_fill(NULL::text, ARRAY[n]);            -- person_state's words
     i integer;
 BEGIN
     IF array_length(p_station, 1) IS DISTINCT FROM n OR array_length(p_request_id, 1) IS DISTINCT FROM n
@@ -163,13 +163,13 @@ BEGIN
     END LOOP;
     FOR i IN SELECT k FROM generate_subscripts(p_ssn, 1) AS k ORDER BY p_ssn[k], k LOOP
         IF answers[i] IS NULL THEN
-            persons[i] := person_state(p_ssn[i], p_name[i]);
+            states[i] := person_state(p_ssn[i], p_name[i]);
         END IF;
     END LOOP;
     FOR i IN 1..n LOOP
         IF answers[i] IS NULL THEN
             answers[i] := claim_decide(p_station[i], p_request_id[i], p_hash[i], p_request[i], p_ssn[i],
-                                       p_reissue_of[i], p_lease[i], p_prefix, persons[i]);
+                                       p_reissue_of[i], p_lease[i], p_prefix, states[i]);
         END IF;
     END LOOP;
     RETURN answers;

@@ -180,9 +180,7 @@ struct Blocked {
 impl Blocked {
     async fn on(setup: &Setup, ssn: &str) -> Blocked {
         let store = provincial::Store::connect(&setup.cluster.url(), 'B', 1).await.expect("store");
-        let (holder, conn) =
-            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-        tokio::spawn(conn);
+        let holder = setup.sql().await;
         holder
             .batch_execute(&format!(
                 "INSERT INTO persons (ssn, name) VALUES ('{ssn}', 'held');
@@ -193,9 +191,7 @@ impl Blocked {
         let (s, q) = (store.clone(), claim_request(ssn, None));
         let first = tokio::spawn(async move { s.claim("st-a", &q).await });
         // The store's one backend waits for the row.
-        let (watch, conn) =
-            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-        tokio::spawn(conn);
+        let watch = setup.sql().await;
         while watch
             .query_one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", &[])
             .await
@@ -242,9 +238,7 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
     let setup = Setup::start(&["st-a", "st-b"]);
     setup.runtime.block_on(async {
         let (dead, carded) = (fresh_ssn(), fresh_ssn());
-        let (sql, conn) =
-            tokio_postgres::connect(&setup.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-        tokio::spawn(conn);
+        let sql = setup.sql().await;
         sql.batch_execute(&format!(
             "INSERT INTO persons (ssn, name, deceased_at) VALUES ('{dead}', 'd', now());
              INSERT INTO persons (ssn, name) VALUES ('{carded}', 'c');

@@ -46,15 +46,18 @@ impl Setup {
         Setup { dir, cluster, pki, runtime, service, store }
     }
 
-    /// The rows of `sql`, run straight on the cluster (outside the service) on a connection of
-    /// its own.
+    /// A connection of its own straight to the cluster, outside the service (on the setup's
+    /// runtime).
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let (client, conn) =
+            tokio_postgres::connect(&self.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(conn);
+        client
+    }
+
+    /// The rows of `sql`, run straight on the cluster on a connection of its own.
     pub fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        self.runtime.block_on(async {
-            let (client, conn) =
-                tokio_postgres::connect(&self.cluster.url(), tokio_postgres::NoTls).await.expect("connect");
-            tokio::spawn(conn);
-            client.query(sql, &[]).await.expect("query")
-        })
+        self.runtime.block_on(async { self.sql().await.query(sql, &[]).await.expect("query") })
     }
 
     pub fn url(&self) -> String {
