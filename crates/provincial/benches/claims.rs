@@ -21,7 +21,8 @@
 //!
 //! Each figure is printed with its goal beside it (issue #26: 3 000 claims/s with p99 under
 //! 20 ms at 10 M persons, within 5x of the bare upserts). Figures only, nothing asserted.
-//! `STATION_BENCH_QUICK=1`: 100 k persons and fewer claims.
+//! `STATION_BENCH_QUICK=1`: 100 k persons and fewer claims. `STATION_BENCH_CLAIMS=N`: N claims
+//! per station (a longer run to profile).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -514,6 +515,8 @@ fn main() {
     let quick = std::env::var_os("STATION_BENCH_QUICK").is_some();
     let (sizes, per_client): (&[u64], usize) =
         if quick { (&[100_000], 200) } else { (&[1_000_000, 10_000_000], 1500) };
+    let per_client =
+        std::env::var("STATION_BENCH_CLAIMS").ok().and_then(|n| n.parse().ok()).unwrap_or(per_client);
     let stations: Vec<String> = (0..CLIENTS).map(station).collect();
     let names: Vec<&str> = stations.iter().map(String::as_str).collect();
     let setup = common::Setup::start_with(&names, |r| {

@@ -1,15 +1,17 @@
 //! Claims decided in batches. A claim waits for one of the pool's connections anyway; the
 //! claims that arrived meanwhile are decided with it, in one call of PostgreSQL's
 //! `claim_persons` and one transaction (migration 0014): one wake-up of the backend, one
-//! round trip and one commit for the lot instead of one each. Nothing waits for a batch to
-//! fill: a claim alone is decided at once, with `claim_person`, and a batch is what has
-//! queued while the connections were busy, so batches grow with the load only.
+//! round trip and one commit for the lot instead of one each, and since migration 0015 one
+//! statement per step for the lot (the persons, the numbers, the claims, the requests, the
+//! audit) instead of one per claim. Nothing waits for a batch to fill: a claim alone is
+//! decided at once, as a batch of one, and a batch is what has queued while the connections
+//! were busy, so batches grow with the load only.
 //!
-//! Each claim's answer is the one it gets alone: the function decides them one after the
-//! other with `claim_person`'s own steps (the service's tests put every kind of claim in one
-//! batch); what the batch shares is its transaction. A batch that fails (a request sent twice
-//! within it, a deadlock with another change) is rolled back whole, and its claims are then
-//! decided one by one as before.
+//! Each claim's answer is the one it gets alone, in the batch's order (the service's tests put
+//! every kind of claim in one batch); what the batch shares is its statements and its
+//! transaction. A batch that fails (a request sent twice within it, two stations claiming one
+//! person at the same moment, a deadlock with another change) is rolled back whole, and its
+//! claims are then decided one by one.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,9 +94,9 @@ impl ClaimQueue {
 
 impl Store {
     /// Claims a person for one new card. On PostgreSQL the decision and its writes are
-    /// `claim_person` (migrations 0012 to 0014, the rule itself, twin of the SQLite archive's
-    /// claim), or `claim_persons` for the claims that queued together (see the module); here
-    /// only the request's shape is checked and the lease capped. The claim is decided even if
+    /// `claim_persons` (migrations 0012 to 0015, the rule itself, twin of the SQLite archive's
+    /// claim), called for the claims that queued together (see the module); here only the
+    /// request's shape is checked and the lease capped. The claim is decided even if
     /// the caller goes away meanwhile (a station that retries gets the stored answer).
     pub async fn claim(&self, station: &str, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
         archive::check_person(&q.ssn)?;
@@ -153,13 +155,11 @@ impl Store {
                 return;
             }
         };
-        let decided = if let [q] = batch.as_slice() {
-            self.claim_once(&client, q).await.map(|a| vec![a])
-        } else {
+        if batch.len() > 1 {
             self.claims.batches.fetch_add(1, Ordering::Relaxed);
             self.claims.batched.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.claim_batch(&client, &batch).await
-        };
+        }
+        let decided = self.claim_batch(&client, &batch).await;
         drop(client);
         match decided {
             Ok(answers) => {
@@ -182,35 +182,8 @@ impl Store {
         }
     }
 
-    /// One claim, one call of `claim_person`.
-    async fn claim_once(
-        &self,
-        client: &deadpool_postgres::Object,
-        q: &Queued,
-    ) -> Result<Stored<Claim>, tokio_postgres::Error> {
-        let c = &q.claim;
-        let lease = c.lease_seconds as f64;
-        let prefix = self.prefix.to_string();
-        let row = crate::sql::one(
-            client,
-            "SELECT claim_person($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
-                &q.station,
-                &c.request_id,
-                &q.hash,
-                &q.request,
-                &c.ssn,
-                &c.name,
-                &c.reissue_of,
-                &lease,
-                &prefix,
-            ],
-        )
-        .await?;
-        Ok(stored_answer(&c.request_id, row.get(0)))
-    }
-
-    /// Claims together: one call of `claim_persons`, the answers in the batch's order.
+    /// Claims together (or one alone): one call of `claim_persons`, the answers in the
+    /// batch's order.
     async fn claim_batch(
         &self,
         client: &deadpool_postgres::Object,
@@ -233,11 +206,17 @@ impl Store {
         )
         .await?;
         let answers: Vec<Option<serde_json::Value>> = row.get(0);
+        // One answer per claim, always: a missing one reads as no stored answer.
+        let answers = answers.into_iter().chain(std::iter::repeat(None));
         Ok(batch.iter().zip(answers).map(|(q, a)| stored_answer(&q.claim.request_id, a)).collect())
     }
 
     /// One claim on its own, retried as every change is (a deadlock, a key taken meanwhile).
     async fn claim_alone(&self, q: &Queued) -> Result<Claim, ArchiveError> {
-        self.retrying(|client| async move { self.claim_once(&client, q).await }).await
+        self.retrying(|client| async move {
+            let mut answers = self.claim_batch(&client, std::slice::from_ref(q)).await?;
+            Ok(answers.remove(0))
+        })
+        .await
     }
 }

@@ -3,11 +3,11 @@
 //! taken person -> claim -> card -> counter), records the request id, and stores its answer
 //! there for retries. Deadlocks and serialisation failures are retried.
 //!
-//! The claim, the service's busiest change, is one call of PostgreSQL's `claim_person`
-//! (migration 0012, then 0013), which holds its decision: one round trip instead of thirteen,
+//! The claim, the service's busiest change, is one call of PostgreSQL's `claim_persons`
+//! (migrations 0012 to 0015), which holds its decision: one round trip instead of thirteen,
 //! the person's row locked only while PostgreSQL runs it, and card numbers from the
 //! connection's own block, so that claims at once do not wait for each other. Claims that
-//! queue for a connection together are decided in one call (`crate::claims`, migration 0014).
+//! queue for a connection together are decided in one call (`crate::claims`).
 //! The steps it shares with other changes (locking the person, ending lapsed claims,
 //! allocating a number) are PostgreSQL functions that the other changes call too.
 
@@ -30,7 +30,7 @@ const SCHEMA: &str = include_str!("../migrations/provincial-pg.sql");
 const KITS_SCHEMA: &str = include_str!("../migrations/provincial-pg-0002-kits.sql");
 /// Migrations applied once each, in order, after the idempotent ones above (table
 /// `schema_version`); a service starting beside another waits on an advisory lock.
-const MIGRATIONS: [(i32, &str); 12] = [
+const MIGRATIONS: [(i32, &str); 13] = [
     (3, include_str!("../migrations/provincial-pg-0003-stations.sql")),
     (4, include_str!("../migrations/provincial-pg-0004-deliveries.sql")),
     (5, include_str!("../migrations/provincial-pg-0005-restore.sql")),
@@ -43,6 +43,7 @@ const MIGRATIONS: [(i32, &str); 12] = [
     (12, include_str!("../migrations/provincial-pg-0012-claim-function.sql")),
     (13, include_str!("../migrations/provincial-pg-0013-number-blocks.sql")),
     (14, include_str!("../migrations/provincial-pg-0014-claim-batches.sql")),
+    (15, include_str!("../migrations/provincial-pg-0015-claims-by-set.sql")),
 ];
 
 /// The store behind the service.

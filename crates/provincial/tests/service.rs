@@ -227,11 +227,10 @@ impl Blocked {
     }
 }
 
-/// Claims that queue while the connections are busy are decided in one batch (migration
-/// 0014), each as it would be alone: two stations claiming one person in the same batch (the
-/// first queued gets the person, the second is refused), a replay and a reused request id, a
-/// deceased person and one with a live card, beside new persons; each claim in the audit, the
-/// numbers without a gap.
+/// Claims that queue while the connections are busy are decided in one batch (migrations 0014
+/// and 0015), each as it would be alone: a replay and a reused request id, a deceased person
+/// and one with a live card, beside new persons; each claim in the audit in the batch's order,
+/// the numbers without a gap.
 #[test]
 fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
     let _one = one();
@@ -250,11 +249,9 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
         let before = setup.store.claim("st-a", &earlier).await.expect("a claim alone");
 
         let blocked = Blocked::on(&setup, &fresh_ssn()).await;
-        let twice = fresh_ssn();
         let reused = archive::ClaimRequest { request_id: earlier.request_id.clone(), ..claim_request(&fresh_ssn(), None) };
         let queued = [
-            ("st-a", claim_request(&twice, None)),
-            ("st-b", claim_request(&twice, None)),
+            ("st-a", claim_request(&fresh_ssn(), None)),
             ("st-a", earlier.clone()),
             ("st-a", reused),
             ("st-b", claim_request(&dead, None)),
@@ -277,23 +274,19 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
             provincial::ClaimBatches { waiting: 0, batches: 1, claims: queued.len() as u64, one_by_one: 0 },
             "one batch: {answers:?}"
         );
-        let got = answers[0].as_ref().expect("the first of the two stations gets the person");
-        assert_eq!((got.station.as_str(), got.ssn.as_str()), ("st-a", twice.as_str()));
+        let got = answers[0].as_ref().expect("a new person");
+        assert_eq!((got.station.as_str(), got.ssn.as_str()), ("st-a", queued[0].1.ssn.as_str()));
+        assert_eq!(answers[1].as_ref().expect("replayed").claim_id, before.claim_id, "the stored answer");
+        assert!(matches!(answers[2], Err(ArchiveError::Refused(Refusal::RequestIdReused { .. }))), "{:?}", answers[2]);
+        assert!(matches!(answers[3], Err(ArchiveError::Refused(Refusal::Deceased))), "{:?}", answers[3]);
         assert!(
-            matches!(&answers[1], Err(ArchiveError::Refused(Refusal::AlreadyClaimed { station, .. })) if station == "st-a"),
+            matches!(&answers[4], Err(ArchiveError::Refused(Refusal::LiveCard { card_number })) if card_number == "G00000001"),
             "{:?}",
-            answers[1]
+            answers[4]
         );
-        assert_eq!(answers[2].as_ref().expect("replayed").claim_id, before.claim_id, "the stored answer");
-        assert!(matches!(answers[3], Err(ArchiveError::Refused(Refusal::RequestIdReused { .. }))), "{:?}", answers[3]);
-        assert!(matches!(answers[4], Err(ArchiveError::Refused(Refusal::Deceased))), "{:?}", answers[4]);
-        assert!(
-            matches!(&answers[5], Err(ArchiveError::Refused(Refusal::LiveCard { card_number })) if card_number == "G00000001"),
-            "{:?}",
-            answers[5]
-        );
-        let new = answers[6].as_ref().expect("a new person");
+        let new = answers[5].as_ref().expect("another new person");
         assert_ne!(new.card_number, got.card_number);
+        assert!(new.claim_id > got.claim_id, "claims made in the batch's order");
 
         let outcomes = |station: &'static str| {
             let store = store.clone();
@@ -304,45 +297,68 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
         };
         assert_eq!(
             outcomes("st-a").await,
-            ["ok", "ok", "replayed", "refused:request-id-reused", "ok", "ok"],
-            "st-a: the claim alone, the blocked one, then the batch's: its requests seen before first"
+            ["ok", "ok", "ok", "replayed", "refused:request-id-reused", "ok"],
+            "st-a: the claim alone, the blocked one, then the batch's in its order"
         );
-        assert_eq!(outcomes("st-b").await, ["refused:already-claimed", "refused:deceased", "refused:live-card"]);
+        assert_eq!(outcomes("st-b").await, ["refused:deceased", "refused:live-card"]);
         let gaps = sql.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps");
         assert!(gaps.is_empty(), "{} numbers lost", gaps.len());
     });
 }
 
-/// A batch that fails is decided again one claim at a time: here the same request twice in
-/// one batch (a station that timed out and sent it again while both waited), whose second
-/// request row breaks the batch's unique key. Its claims then get what they get alone: the
-/// claim, its replay, and the claims beside them.
+/// A batch that fails is decided again one claim at a time. Here it fails twice over: the
+/// same request twice (a station that timed out and sent it again while both waited), whose
+/// second request row breaks the requests' key, and two stations claiming one person at the
+/// same moment, whose second live claim breaks the one_live_claim index. Its claims then get
+/// what they get alone: the claim and its replay, the first station's claim and the second's
+/// refusal, and the claim beside them.
 #[test]
 fn a_batch_that_fails_is_decided_one_by_one() {
     let _one = one();
-    let setup = Setup::start(&["st-a"]);
+    let setup = Setup::start(&["st-a", "st-b"]);
     setup.runtime.block_on(async {
         let blocked = Blocked::on(&setup, &fresh_ssn()).await;
-        let (q, other) = (claim_request(&fresh_ssn(), None), claim_request(&fresh_ssn(), None));
+        let (q, other, twice) = (claim_request(&fresh_ssn(), None), claim_request(&fresh_ssn(), None), fresh_ssn());
+        let queued = [
+            ("st-a", q.clone()),
+            ("st-a", q.clone()),
+            ("st-a", claim_request(&twice, None)),
+            ("st-b", claim_request(&twice, None)),
+            ("st-a", other.clone()),
+        ];
         let mut claims = Vec::new();
-        for q in [&q, &q, &other] {
-            claims.push(Blocked::queue(&blocked.store, "st-a", q.clone()).await);
+        for (station, q) in &queued {
+            claims.push(Blocked::queue(&blocked.store, station, q.clone()).await);
         }
         let (store, first) = blocked.release().await;
         first.expect("the first claim");
         let mut answers = Vec::new();
         for c in claims {
-            answers.push(c.await.expect("claim task").expect("every claim answered"));
+            answers.push(c.await.expect("claim task"));
         }
         assert_eq!(
             store.claim_batches(),
-            provincial::ClaimBatches { waiting: 0, batches: 1, claims: 3, one_by_one: 1 }
+            provincial::ClaimBatches { waiting: 0, batches: 1, claims: 5, one_by_one: 1 },
+            "{answers:?}"
         );
-        assert_eq!(answers[0].claim_id, answers[1].claim_id, "the request sent twice: one claim, replayed");
-        assert_eq!(answers[2].ssn, other.ssn);
-        let audit = store.audit_of("st-a").await.expect("audit");
-        let outcomes: Vec<&str> = audit.iter().map(|r| r.2.as_str()).collect();
-        assert_eq!(outcomes, ["ok", "ok", "replayed", "ok"], "the failed batch left nothing");
+        let claimed = |i: usize| answers[i].as_ref().expect("claimed");
+        assert_eq!(claimed(0).claim_id, claimed(1).claim_id, "the request sent twice: one claim, replayed");
+        assert_eq!((claimed(2).station.as_str(), claimed(2).ssn.as_str()), ("st-a", twice.as_str()));
+        assert!(
+            matches!(&answers[3], Err(ArchiveError::Refused(Refusal::AlreadyClaimed { station, .. })) if station == "st-a"),
+            "the second station is refused: {:?}",
+            answers[3]
+        );
+        assert_eq!(claimed(4).ssn, other.ssn);
+        let outcomes = |station: &'static str| {
+            let store = store.clone();
+            async move {
+                let audit = store.audit_of(station).await.expect("audit");
+                audit.into_iter().map(|r| r.2).collect::<Vec<String>>()
+            }
+        };
+        assert_eq!(outcomes("st-a").await, ["ok", "ok", "replayed", "ok", "ok"], "the failed batch left nothing");
+        assert_eq!(outcomes("st-b").await, ["refused:already-claimed"]);
     });
 }
 
