@@ -4,8 +4,8 @@
 //! round trip and one commit for the lot instead of one each, and since migration 0015 one
 //! statement per step for the lot (the persons, the numbers, the claims, the requests, the
 //! audit) instead of one per claim. Nothing waits for a batch to fill: a claim alone is
-//! decided at once, as a batch of one, and a batch is what has queued while the connections
-//! were busy, so batches grow with the load only.
+//! decided at once, with `claim_person`, and a batch is what has queued while the
+//! connections were busy, so batches grow with the load only.
 //!
 //! Each claim's answer is the one it gets alone, in the batch's order (the service's tests put
 //! every kind of claim in one batch); what the batch shares is its statements and its
@@ -94,9 +94,9 @@ impl ClaimQueue {
 
 impl Store {
     /// Claims a person for one new card. On PostgreSQL the decision and its writes are
-    /// `claim_persons` (migrations 0012 to 0015, the rule itself, twin of the SQLite archive's
-    /// claim), called for the claims that queued together (see the module); here only the
-    /// request's shape is checked and the lease capped. The claim is decided even if
+    /// `claim_person` (migrations 0012 to 0015, the rule itself, twin of the SQLite archive's
+    /// claim), or `claim_persons` for the claims that queued together (see the module); here
+    /// only the request's shape is checked and the lease capped. The claim is decided even if
     /// the caller goes away meanwhile (a station that retries gets the stored answer).
     pub async fn claim(&self, station: &str, q: &ClaimRequest) -> Result<Claim, ArchiveError> {
         archive::check_person(&q.ssn)?;
@@ -155,11 +155,13 @@ impl Store {
                 return;
             }
         };
-        if batch.len() > 1 {
+        let decided = if let [q] = batch.as_slice() {
+            self.claim_once(&client, q).await.map(|a| vec![a])
+        } else {
             self.claims.batches.fetch_add(1, Ordering::Relaxed);
             self.claims.batched.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        }
-        let decided = self.claim_batch(&client, &batch).await;
+            self.claim_batch(&client, &batch).await
+        };
         drop(client);
         match decided {
             Ok(answers) => {
@@ -182,8 +184,35 @@ impl Store {
         }
     }
 
-    /// Claims together (or one alone): one call of `claim_persons`, the answers in the
-    /// batch's order.
+    /// One claim, one call of `claim_person`.
+    async fn claim_once(
+        &self,
+        client: &deadpool_postgres::Object,
+        q: &Queued,
+    ) -> Result<Stored<Claim>, tokio_postgres::Error> {
+        let c = &q.claim;
+        let lease = c.lease_seconds as f64;
+        let prefix = self.prefix.to_string();
+        let row = crate::sql::one(
+            client,
+            "SELECT claim_person($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &q.station,
+                &c.request_id,
+                &q.hash,
+                &q.request,
+                &c.ssn,
+                &c.name,
+                &c.reissue_of,
+                &lease,
+                &prefix,
+            ],
+        )
+        .await?;
+        Ok(stored_answer(&c.request_id, row.get(0)))
+    }
+
+    /// Claims together: one call of `claim_persons`, the answers in the batch's order.
     async fn claim_batch(
         &self,
         client: &deadpool_postgres::Object,
@@ -213,10 +242,6 @@ impl Store {
 
     /// One claim on its own, retried as every change is (a deadlock, a key taken meanwhile).
     async fn claim_alone(&self, q: &Queued) -> Result<Claim, ArchiveError> {
-        self.retrying(|client| async move {
-            let mut answers = self.claim_batch(&client, std::slice::from_ref(q)).await?;
-            Ok(answers.remove(0))
-        })
-        .await
+        self.retrying(|client| async move { self.claim_once(&client, q).await }).await
     }
 }

@@ -362,6 +362,50 @@ fn a_batch_that_fails_is_decided_one_by_one() {
     });
 }
 
+/// A batch takes the prefix's last numbers in its order (migration 0015): the claims before
+/// them get the numbers left, one after the other, and the last is refused, its numbers
+/// exhausted, as each would be alone.
+#[test]
+fn a_batch_takes_the_last_numbers_in_its_order() {
+    let _one = one();
+    let setup = Setup::start(&["st-a"]);
+    setup.runtime.block_on(async {
+        setup
+            .sql()
+            .await
+            .batch_execute("INSERT INTO card_number_counter (prefix, next) VALUES ('B', 9999997)")
+            .await
+            .expect("counter");
+        let blocked = Blocked::on(&setup, &fresh_ssn()).await;
+        let mut claims = Vec::new();
+        for _ in 0..3 {
+            claims.push(Blocked::queue(&blocked.store, "st-a", claim_request(&fresh_ssn(), None)).await);
+        }
+        let (store, first) = blocked.release().await;
+        assert_eq!(Some(first.expect("the first claim").card_number), archive::card_number('B', 9_999_997));
+        let mut answers = Vec::new();
+        for c in claims {
+            answers.push(c.await.expect("claim task"));
+        }
+        assert_eq!(
+            store.claim_batches(),
+            provincial::ClaimBatches { waiting: 0, batches: 1, claims: 3, one_by_one: 0 },
+            "{answers:?}"
+        );
+        let numbers: Vec<Option<String>> =
+            answers[..2].iter().map(|a| Some(a.as_ref().expect("a number left").card_number.clone())).collect();
+        assert_eq!(numbers, [archive::card_number('B', 9_999_998), archive::card_number('B', 9_999_999)]);
+        assert!(
+            matches!(&answers[2], Err(ArchiveError::Refused(Refusal::NumbersExhausted { prefix })) if prefix == "B"),
+            "{:?}",
+            answers[2]
+        );
+        let audit = store.audit_of("st-a").await.expect("audit");
+        let outcomes: Vec<&str> = audit.iter().map(|r| r.2.as_str()).collect();
+        assert_eq!(outcomes, ["ok", "ok", "ok", "refused:numbers-exhausted"]);
+    });
+}
+
 /// A station that gives up waiting (its connection closed, the service's handler dropped)
 /// cancels nobody's claim, its own included: the batch decides it, and the station's retry
 /// with the same request id gets the stored answer.
