@@ -15,7 +15,7 @@
 //!   what every layer shares);
 //! - PostgreSQL's backends sampled while the claims run: on CPU, waiting for a lock, waiting
 //!   for the service inside a transaction (round trips), idle; and claims queued for the
-//!   pool's connections (twice the cores), which the next free connection decides together.
+//!   pool's connections (one per core), which the next free connection decides together.
 //!
 //! `scripts/pg-claims-floor` gives PostgreSQL's own part: `claim_person` against bare upserts
 //! with pgbench as the client.
