@@ -17,8 +17,8 @@
 //!   for the service inside a transaction (round trips), idle; and claims queued for the
 //!   pool's connections (one per core), which the next free connection decides together.
 //!
-//! `scripts/pg-claims-floor` gives PostgreSQL's own part: `claim_person` against bare upserts
-//! with pgbench as the client.
+//! `scripts/pg-claims-floor` gives PostgreSQL's own part: `claim_person`, and `claim_persons`
+//! of six claims a call, against bare upserts with pgbench as the client.
 //!
 //! Each figure is printed with its goal beside it (issue #26: 3 000 claims/s with p99 under
 //! 20 ms at 10 M persons, within 5x of the bare upserts). Figures only, nothing asserted.

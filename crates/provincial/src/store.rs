@@ -3,11 +3,12 @@
 //! taken person -> claim -> card -> counter), records the request id, and stores its answer
 //! there for retries. Deadlocks and serialisation failures are retried.
 //!
-//! The claim, the service's busiest change, is one call of PostgreSQL's `claim_persons`
+//! The claim, the service's busiest change, is one call of PostgreSQL's `claim_person`
 //! (migrations 0012 to 0015), which holds its decision: one round trip instead of thirteen,
 //! the person's row locked only while PostgreSQL runs it, and card numbers from the
 //! connection's own block, so that claims at once do not wait for each other. Claims that
-//! queue for a connection together are decided in one call (`crate::claims`).
+//! queue for a connection together are decided in one call of `claim_persons`, by set
+//! (`crate::claims`).
 //! The steps it shares with other changes (locking the person, ending lapsed claims,
 //! allocating a number) are PostgreSQL functions that the other changes call too.
 
