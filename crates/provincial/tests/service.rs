@@ -228,19 +228,19 @@ impl Blocked {
 }
 
 /// Claims that queue while the connections are busy are decided in one batch (migrations 0014
-/// and 0015), each as it would be alone: a replay and a reused request id, a deceased person
-/// and one with a live card, beside new persons; each claim in the audit in the batch's order,
-/// the numbers without a gap.
+/// and 0015), each as it would be alone: a replay and a reused request id, a deceased person,
+/// one with a live card and one known without, beside new persons; each claim in the audit in
+/// the batch's order, the numbers without a gap.
 #[test]
 fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
     let _one = one();
     let setup = Setup::start(&["st-a", "st-b"]);
     setup.runtime.block_on(async {
-        let (dead, carded) = (fresh_ssn(), fresh_ssn());
+        let (dead, carded, known) = (fresh_ssn(), fresh_ssn(), fresh_ssn());
         let sql = setup.sql().await;
         sql.batch_execute(&format!(
             "INSERT INTO persons (ssn, name, deceased_at) VALUES ('{dead}', 'd', now());
-             INSERT INTO persons (ssn, name) VALUES ('{carded}', 'c');
+             INSERT INTO persons (ssn, name) VALUES ('{carded}', 'c'), ('{known}', 'k');
              INSERT INTO cards (card_number, ssn, status, station) VALUES ('G00000001', '{carded}', 'active', 'st-x');"
         ))
         .await
@@ -257,6 +257,7 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
             ("st-b", claim_request(&dead, None)),
             ("st-b", claim_request(&carded, None)),
             ("st-a", claim_request(&fresh_ssn(), None)),
+            ("st-b", claim_request(&known, None)),
         ];
         let mut claims = Vec::new();
         for (station, q) in &queued {
@@ -287,6 +288,8 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
         let new = answers[5].as_ref().expect("another new person");
         assert_ne!(new.card_number, got.card_number);
         assert!(new.claim_id > got.claim_id, "claims made in the batch's order");
+        let claimed = answers[6].as_ref().expect("a person known, without a card");
+        assert_eq!((claimed.station.as_str(), claimed.ssn.as_str()), ("st-b", known.as_str()));
 
         let outcomes = |station: &'static str| {
             let store = store.clone();
@@ -300,7 +303,7 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
             ["ok", "ok", "ok", "replayed", "refused:request-id-reused", "ok"],
             "st-a: the claim alone, the blocked one, then the batch's in its order"
         );
-        assert_eq!(outcomes("st-b").await, ["refused:deceased", "refused:live-card"]);
+        assert_eq!(outcomes("st-b").await, ["refused:deceased", "refused:live-card", "ok"]);
         let gaps = sql.query("SELECT * FROM card_number_gaps('B')", &[]).await.expect("gaps");
         assert!(gaps.is_empty(), "{} numbers lost", gaps.len());
     });
