@@ -8,9 +8,9 @@
 //! the person's row locked only while PostgreSQL runs it, and card numbers from the
 //! connection's own block, so that claims at once do not wait for each other. Claims that
 //! queue for a connection together are decided in one call of `claim_persons`, by set
-//! (`crate::claims`).
-//! The steps it shares with other changes (locking the person, ending lapsed claims,
-//! allocating a number) are PostgreSQL functions that the other changes call too.
+//! (`crate::claims`). The steps it shares with other changes (locking the person, ending
+//! lapsed claims, allocating a number) are PostgreSQL functions that the other changes call
+//! too.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

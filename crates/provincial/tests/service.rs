@@ -225,6 +225,26 @@ impl Blocked {
         self.holder.batch_execute("ROLLBACK").await.expect("release the row");
         (self.store, self.first.await.expect("first claim"))
     }
+
+    /// Queues `claims` (station, request) in their order behind the first, lets the first
+    /// through, and waits for the queued ones: the store, the first claim's answer and theirs.
+    async fn batch(
+        self,
+        claims: &[(&str, archive::ClaimRequest)],
+    ) -> (provincial::Store, Result<archive::Claim, ArchiveError>, Vec<Result<archive::Claim, ArchiveError>>)
+    {
+        let mut queued = Vec::new();
+        for (station, q) in claims {
+            queued.push(Blocked::queue(&self.store, station, q.clone()).await);
+        }
+        assert_eq!(self.store.claim_batches().waiting, claims.len(), "all queued behind the first");
+        let (store, first) = self.release().await;
+        let mut answers = Vec::new();
+        for c in queued {
+            answers.push(c.await.expect("claim task"));
+        }
+        (store, first, answers)
+    }
 }
 
 /// Claims that queue while the connections are busy are decided in one batch (migrations 0014
@@ -259,17 +279,8 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
             ("st-a", claim_request(&fresh_ssn(), None)),
             ("st-b", claim_request(&known, None)),
         ];
-        let mut claims = Vec::new();
-        for (station, q) in &queued {
-            claims.push(Blocked::queue(&blocked.store, station, q.clone()).await);
-        }
-        assert_eq!(blocked.store.claim_batches().waiting, queued.len(), "all queued behind the first");
-        let (store, first) = blocked.release().await;
+        let (store, first, answers) = blocked.batch(&queued).await;
         first.expect("the first claim");
-        let mut answers = Vec::new();
-        for c in claims {
-            answers.push(c.await.expect("claim task"));
-        }
         assert_eq!(
             store.claim_batches(),
             provincial::ClaimBatches { waiting: 0, batches: 1, claims: queued.len() as u64, one_by_one: 0 },
@@ -329,16 +340,8 @@ fn a_batch_that_fails_is_decided_one_by_one() {
             ("st-b", claim_request(&twice, None)),
             ("st-a", other.clone()),
         ];
-        let mut claims = Vec::new();
-        for (station, q) in &queued {
-            claims.push(Blocked::queue(&blocked.store, station, q.clone()).await);
-        }
-        let (store, first) = blocked.release().await;
+        let (store, first, answers) = blocked.batch(&queued).await;
         first.expect("the first claim");
-        let mut answers = Vec::new();
-        for c in claims {
-            answers.push(c.await.expect("claim task"));
-        }
         assert_eq!(
             store.claim_batches(),
             provincial::ClaimBatches { waiting: 0, batches: 1, claims: 5, one_by_one: 1 },
@@ -380,16 +383,9 @@ fn a_batch_takes_the_last_numbers_in_its_order() {
             .await
             .expect("counter");
         let blocked = Blocked::on(&setup, &fresh_ssn()).await;
-        let mut claims = Vec::new();
-        for _ in 0..3 {
-            claims.push(Blocked::queue(&blocked.store, "st-a", claim_request(&fresh_ssn(), None)).await);
-        }
-        let (store, first) = blocked.release().await;
+        let queued: Vec<_> = (0..3).map(|_| ("st-a", claim_request(&fresh_ssn(), None))).collect();
+        let (store, first, answers) = blocked.batch(&queued).await;
         assert_eq!(Some(first.expect("the first claim").card_number), archive::card_number('B', 9_999_997));
-        let mut answers = Vec::new();
-        for c in claims {
-            answers.push(c.await.expect("claim task"));
-        }
         assert_eq!(
             store.claim_batches(),
             provincial::ClaimBatches { waiting: 0, batches: 1, claims: 3, one_by_one: 0 },
