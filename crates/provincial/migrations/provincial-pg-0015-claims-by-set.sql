@@ -15,8 +15,9 @@
 -- the answer (claim_answer) and the audit's outcome (claim_outcome).
 --
 -- Each claim gets the answer it would get alone, in the batch's order; the batch's numbers go
--- out in that order. A batch whose claims would give one person two live claims fails on the
--- one_live_claim index, as a batch holding one request twice fails on the requests' key: the
+-- out in that order. A batch whose claims would give one person two live claims fails (with an
+-- error that names nobody, where the one_live_claim index's would put the ID number in
+-- PostgreSQL's log), as a batch holding one request twice fails on the requests' key: the
 -- service then decides its claims one by one, the second of the two refused (already claimed).
 --
 -- Locks: the new persons are entered in the order of their numbers, then the persons already
@@ -186,6 +187,7 @@ DECLARE
     fresh_ssn text[] := '{}';
     entered text[];
     granted integer[] := '{}';                              -- those to be claimed, in order
+    granted_ssn text[] := '{}';
     numbers text[];
     placed text[] := array_fill(NULL::text, ARRAY[n]);      -- claim i's number
     r record;
@@ -243,7 +245,14 @@ BEGIN
                 answers[i] := claim_refusal(p_ssn[i], p_reissue_of[i], states[i] = 'deceased');
             END IF;
             IF answers[i] IS NULL THEN
+                IF p_ssn[i] = ANY (granted_ssn) THEN
+                    -- Two live claims for one person: the service decides the batch one by one.
+                    -- The one_live_claim index would refuse the batch too, but its error would
+                    -- write the person's ID number into PostgreSQL's log; this one names none.
+                    RAISE EXCEPTION 'claim_persons: one person claimed twice in a batch';
+                END IF;
                 granted := granted || i;
+                granted_ssn := granted_ssn || p_ssn[i];
             END IF;
         END LOOP;
         numbers := allocate_card_numbers(p_prefix, cardinality(granted));

@@ -323,9 +323,9 @@ fn claims_that_queue_together_are_decided_in_one_batch_each_as_alone() {
 /// A batch that fails is decided again one claim at a time. Here it fails twice over: the
 /// same request twice (a station that timed out and sent it again while both waited), whose
 /// second request row breaks the requests' key, and two stations claiming one person at the
-/// same moment, whose second live claim breaks the one_live_claim index. Its claims then get
-/// what they get alone: the claim and its replay, the first station's claim and the second's
-/// refusal, and the claim beside them.
+/// same moment, whose second live claim the batch refuses to make (without naming the person:
+/// no ID number in PostgreSQL's log). Its claims then get what they get alone: the claim and
+/// its replay, the first station's claim and the second's refusal, and the claim beside them.
 #[test]
 fn a_batch_that_fails_is_decided_one_by_one() {
     let _one = one();
@@ -365,6 +365,11 @@ fn a_batch_that_fails_is_decided_one_by_one() {
         };
         assert_eq!(outcomes("st-a").await, ["ok", "ok", "replayed", "ok", "ok"], "the failed batch left nothing");
         assert_eq!(outcomes("st-b").await, ["refused:already-claimed"]);
+        let log = std::fs::read_to_string(setup.dir.path().join("pg/postgres.log")).expect("PostgreSQL's log");
+        assert!(log.contains("claim_persons"), "the failed batch is in the log");
+        for (_, q) in &queued {
+            assert!(!log.contains(&q.ssn), "an ID number in PostgreSQL's log");
+        }
     });
 }
 
