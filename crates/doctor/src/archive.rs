@@ -61,14 +61,14 @@ pub trait ArchiveProbe {
 /// The real probe: HTTPS with the station's identity, trusting only the archive's CA (as the
 /// station's client of the service does).
 pub struct HttpsProbe {
-    http: reqwest::blocking::Client,
+    http: ureq::Agent,
     url: String,
 }
 
 impl HttpsProbe {
     /// A probe of the service at `url`.
     pub fn new(url: &str, ca: &Path, identity: &Path, timeout: Duration) -> Result<HttpsProbe, String> {
-        let http = provincial::client::mtls_http(ca, identity, timeout).map_err(|e| e.to_string())?;
+        let http = provincial::client::mtls_agent(ca, identity, timeout).map_err(|e| e.to_string())?;
         Ok(HttpsProbe { http, url: url.trim_end_matches('/').to_string() })
     }
 }
@@ -77,7 +77,7 @@ impl ArchiveProbe for HttpsProbe {
     fn server_time(&self) -> Result<SystemTime, ProbeError> {
         // The root path: any answer proves the TLS session (the service checks our
         // certificate in the handshake) without touching its store.
-        let answer = self.http.get(format!("{}/", self.url)).send().map_err(|e| {
+        let answer = self.http.get(format!("{}/", self.url)).call().map_err(|e| {
             let mut text = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
@@ -89,7 +89,7 @@ impl ArchiveProbe for HttpsProbe {
         if answer.status().is_server_error() {
             return Err(ProbeError::ServerError(answer.status().as_u16()));
         }
-        let date = answer.headers().get(reqwest::header::DATE).ok_or(ProbeError::NoDate)?;
+        let date = answer.headers().get(ureq::http::header::DATE).ok_or(ProbeError::NoDate)?;
         let date = date.to_str().map_err(|_| ProbeError::NoDate)?;
         httpdate::parse_http_date(date).map_err(|_| ProbeError::NoDate)
     }

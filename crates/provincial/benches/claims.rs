@@ -195,7 +195,7 @@ fn echoes(setup: &common::Setup, per_client: usize) -> Timed {
     threads(
         per_client,
         |i| {
-            provincial::client::mtls_http(
+            provincial::client::mtls_agent(
                 &setup.pki.ca(),
                 &setup.pki.station(&station(i)),
                 Duration::from_secs(30),
@@ -203,9 +203,9 @@ fn echoes(setup: &common::Setup, per_client: usize) -> Timed {
             .expect("client")
         },
         |http| {
-            let r = http.post(&url).body(body.clone()).send().expect("echo");
+            let mut r = http.post(&url).send(&body[..]).expect("echo");
             assert!(r.status().is_success(), "echo: {}", r.status());
-            r.bytes().expect("echo body");
+            r.body_mut().read_to_vec().expect("echo body");
         },
     )
 }

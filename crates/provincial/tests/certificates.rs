@@ -95,13 +95,13 @@ fn a_kit_certificate_tells_the_routes_its_station() {
     });
     let kit = pki::add_kit(&setup.pki, "kit-7", "station-a", pki::KIT_DAYS_DEFAULT).expect("kit");
     let whoami = |identity: &std::path::Path| -> serde_json::Value {
-        provincial::client::mtls_http(&setup.pki.ca(), identity, Duration::from_secs(10))
+        let mut answer = provincial::client::mtls_agent(&setup.pki.ca(), identity, Duration::from_secs(10))
             .expect("client")
             .get(format!("{}/whoami", setup.url()))
-            .send()
-            .and_then(|r| r.error_for_status())
-            .and_then(|r| r.json())
-            .expect("whoami")
+            .call()
+            .expect("whoami");
+        assert!(answer.status().is_success(), "whoami: {}", answer.status());
+        serde_json::from_str(&answer.body_mut().read_to_string().expect("body")).expect("JSON")
     };
     assert_eq!(whoami(&kit), serde_json::json!({"id": "kit-7", "kit_of": "station-a"}));
     assert_eq!(
