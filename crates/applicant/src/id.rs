@@ -236,6 +236,37 @@ pub fn mask(s: &str) -> String {
     s.chars().enumerate().map(|(i, c)| if i < 6 || i >= n - 4 { c } else { '*' }).collect()
 }
 
+/// `text` with every resident ID number in it masked as [`mask`] does, or None when it holds
+/// none: for text this program does not make itself (another system's log or error) before it
+/// is shown or kept. An ID number here is 17 digits and a check character standing alone (not
+/// inside a longer word or number); the check character is not verified, so a mistyped number
+/// is masked too.
+pub fn mask_in(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut found = false;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let len = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let (word, after) = rest.split_at(len);
+        let b = word.as_bytes();
+        if b.len() == 18
+            && b[..17].iter().all(u8::is_ascii_digit)
+            && matches!(b[17], b'0'..=b'9' | b'X' | b'x')
+        {
+            found = true;
+            out.push_str(&mask(word));
+        } else {
+            out.push_str(word);
+        }
+        let mut chars = after.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    found.then_some(out)
+}
+
 impl fmt::Debug for ResidentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ResidentId({})", self.masked())
@@ -250,6 +281,24 @@ impl fmt::Display for ResidentId {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mask_in_finds_an_id_number_anywhere_in_a_line() {
+        let detail = "DETAIL:  Key (ssn)=(11010519491231002X) already exists.";
+        assert_eq!(
+            super::mask_in(detail).as_deref(),
+            Some("DETAIL:  Key (ssn)=(110105********002X) already exists.")
+        );
+        assert_eq!(
+            super::mask_in("行：(110105194912310021,王小明)").as_deref(),
+            Some("行：(110105********0021,王小明)")
+        );
+        // Card numbers, claim ids, times and longer runs of digits are not ID numbers.
+        assert_eq!(super::mask_in("B00000019 claim 1234567 at 2026-12-07 01:02:03.456 UTC"), None);
+        assert_eq!(super::mask_in("1101051949123100217"), None);
+        assert_eq!(super::mask_in("a11010519491231002X"), None);
+        assert_eq!(super::mask_in(""), None);
+    }
+
     use super::*;
 
     const VALID: [&str; 3] = ["11010519491231002X", "440524188001010014", "34052419800101001X"];

@@ -82,7 +82,7 @@ pub use codes::{CodeError, Ethnicity, Nationality, Sex, ETHNICITIES};
 pub use date::{Date, DateError};
 pub use document::{DocumentId, IdType, IdValidity, ValidUntil, ValidityError};
 pub use error::{Explain, FieldError, ValidationErrors, Warning};
-pub use id::{gb11643_check_char, mask as mask_id, IdError, ResidentId};
+pub use id::{gb11643_check_char, mask as mask_id, mask_in as mask_ids_in, IdError, ResidentId};
 pub use insurance::{CategoryError, InsuranceCategory};
 pub use name::{Name, NameError, Script, DEFAULT_MARKER, NAME_EXTENSION_LEN, NAME_FIELD_LEN};
 /// The birthplace on the card (EF06 tag 0C) is a GB/T 2260 region code.

@@ -207,5 +207,7 @@ fn kits_on_the_provincial_service_on_postgresql() {
     drop(kit);
     let kit = signed(Kit::open(&path, "op", PASSWORD).expect("log in"));
     every_record_once(&kit, open("kit-n").as_ref(), records);
+    let named = cluster.log_lines_naming_persons();
+    assert!(named.is_empty(), "ID numbers in PostgreSQL's log:\n{}", named.join("\n"));
     service.abort();
 }

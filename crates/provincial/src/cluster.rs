@@ -408,6 +408,15 @@ impl Cluster {
         lines[lines.len().saturating_sub(5)..].join(" | ")
     }
 
+    /// The lines of the cluster's log that hold a resident ID number, masked. PostgreSQL writes
+    /// an error's DETAIL to its log (the key that already exists, the row that fails a check),
+    /// where the province's administrators read and keep it: the service's statements must
+    /// never fail so as to put a person's number there, and the tests check each cluster's log.
+    pub fn log_lines_naming_persons(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+        text.lines().filter_map(applicant::mask_ids_in).collect()
+    }
+
     /// The connection string of the `provincial` database.
     pub fn url(&self) -> String {
         format!("host=127.0.0.1 port={} user=station dbname=provincial", self.port)

@@ -525,6 +525,8 @@ fn a_home_visit_offline_then_synced_through_the_station_binary() {
     assert!(out.contains("0 of 9 records sent now"), "{out}");
     assert_eq!(cards(0), made);
     assert_eq!(cards(1), handed);
+    let named = cluster.log_lines_naming_persons();
+    assert!(named.is_empty(), "ID numbers in PostgreSQL's log:\n{}", named.join("\n"));
     service.abort();
 }
 

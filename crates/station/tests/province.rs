@@ -106,6 +106,17 @@ struct Province {
     _pg: tempfile::TempDir,
 }
 
+/// What the stations' runs leave in PostgreSQL's log names nobody (see
+/// `Cluster::log_lines_naming_persons`); checked as the province stops, unless the test failed.
+impl Drop for Province {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let named = self.cluster.log_lines_naming_persons();
+            assert!(named.is_empty(), "ID numbers in PostgreSQL's log:\n{}", named.join("\n"));
+        }
+    }
+}
+
 impl Province {
     fn start() -> Province {
         let dir = tempfile::tempdir().expect("tmp");
