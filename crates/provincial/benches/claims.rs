@@ -392,7 +392,7 @@ impl Cpu {
         for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
             if let Some((comm, s)) = proc_cpu(&format!("{}/stat", task.path().display()), false) {
                 // The service's runtime workers: "tokio-rt-worker" ("tokio-runtime-worker" before
-                // tokio 1.44); reqwest's blocking clients name theirs "reqwest-internal...".
+                // tokio 1.44). The stations' clients run on their own threads.
                 if comm.starts_with("tokio-r") {
                     cpu.service += s;
                 }

@@ -126,7 +126,7 @@ impl PkiPaths {
     pub fn server_key(&self) -> PathBuf {
         self.dir.join("server.key")
     }
-    /// A station's certificate and key in one PEM file (what reqwest's identity takes).
+    /// A station's certificate and key in one PEM file (what the station's client shows).
     pub fn station(&self, station: &str) -> PathBuf {
         self.dir.join(format!("station-{station}.pem"))
     }
