@@ -106,15 +106,24 @@ struct Province {
     _pg: tempfile::TempDir,
 }
 
-/// What the stations' runs leave in PostgreSQL's log names nobody (see
-/// `Cluster::log_lines_naming_persons`); checked as the province stops, unless the test failed.
+/// What the stations' runs leave in PostgreSQL's log (see `Cluster::log_lines_naming_persons`)
+/// and in the service's own names nobody (RULE 9); checked as the province stops, unless the
+/// test failed.
 impl Drop for Province {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             let named = self.cluster.log_lines_naming_persons();
             assert!(named.is_empty(), "ID numbers in PostgreSQL's log:\n{}", named.join("\n"));
+            assert_names_nobody(&self.dir.path().join("province.log"));
         }
     }
+}
+
+/// The lines of the log at `path` that hold an ID number, masked, fail the test.
+fn assert_names_nobody(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let named: Vec<String> = text.lines().filter_map(::applicant::mask_ids_in).collect();
+    assert!(named.is_empty(), "ID numbers in {}:\n{}", path.display(), named.join("\n"));
 }
 
 impl Province {
@@ -223,6 +232,9 @@ struct Station {
 impl Drop for Station {
     fn drop(&mut self) {
         self.stop();
+        if !std::thread::panicking() {
+            assert_names_nobody(&self.path("serve.log"));
+        }
         if pcscd_alive(self.pcscd) {
             let _ = Command::new("kill").args(["-KILL", &self.pcscd.to_string()]).status();
         }
