@@ -281,27 +281,27 @@ impl fmt::Display for ResidentId {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const VALID: [&str; 3] = ["11010519491231002X", "440524188001010014", "34052419800101001X"];
+
     #[test]
     fn mask_in_finds_an_id_number_anywhere_in_a_line() {
         let detail = "DETAIL:  Key (ssn)=(11010519491231002X) already exists.";
         assert_eq!(
-            super::mask_in(detail).as_deref(),
+            mask_in(detail).as_deref(),
             Some("DETAIL:  Key (ssn)=(110105********002X) already exists.")
         );
         assert_eq!(
-            super::mask_in("行：(110105194912310021,王小明)").as_deref(),
+            mask_in("行：(110105194912310021,王小明)").as_deref(),
             Some("行：(110105********0021,王小明)")
         );
         // Card numbers, claim ids, times and longer runs of digits are not ID numbers.
-        assert_eq!(super::mask_in("B00000019 claim 1234567 at 2026-12-07 01:02:03.456 UTC"), None);
-        assert_eq!(super::mask_in("1101051949123100217"), None);
-        assert_eq!(super::mask_in("a11010519491231002X"), None);
-        assert_eq!(super::mask_in(""), None);
+        assert_eq!(mask_in("B00000019 claim 1234567 at 2026-12-07 01:02:03.456 UTC"), None);
+        assert_eq!(mask_in("1101051949123100217"), None);
+        assert_eq!(mask_in("a11010519491231002X"), None);
+        assert_eq!(mask_in(""), None);
     }
-
-    use super::*;
-
-    const VALID: [&str; 3] = ["11010519491231002X", "440524188001010014", "34052419800101001X"];
 
     fn today() -> Date {
         Date::new(2025, 6, 1).expect("date")
