@@ -289,14 +289,20 @@ fn clear_stale_pid() -> Result<(), StackError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
 
     #[test]
     fn a_stack_whose_owner_died_is_stale_and_a_live_owners_is_not() {
         let dir = tempfile::Builder::new().prefix(DIR_PREFIX).tempdir().expect("tmp");
         let conf = dir.path().join("reader.conf");
-        // A stand-in for pcscd with the stack's config on its command line.
-        let mut standin =
-            Command::new("/bin/sh").args(["-c", "sleep 30", "pcscd", "-c"]).arg(&conf).spawn().expect("sh");
+        // A stand-in for pcscd with the stack's config on its command line. In a process group
+        // of its own: the shell's `sleep` child outlives the shell, and goes with the group.
+        let mut standin = Command::new("/bin/sh")
+            .args(["-c", "sleep 30", "pcscd", "-c"])
+            .arg(&conf)
+            .process_group(0)
+            .spawn()
+            .expect("sh");
         let pid = standin.id();
         // Until the exec, /proc shows the test's own command line.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -315,6 +321,7 @@ mod tests {
         stop_pid(pid);
         let _ = standin.wait();
         assert!(!alive(pid));
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).stderr(Stdio::null()).status();
         assert!(stack_dir_of(std::process::id()).is_none(), "not a stack's pcscd");
     }
 }
